@@ -1,0 +1,66 @@
+//! Jira Cloud REST v3 vocabulary for jira-ops: the types of the bodies, the request and
+//! response envelopes every layer passes around, rate-limit header parsing, and error
+//! classification.
+//!
+//! # Design
+//!
+//! - **No IO.** This crate only describes; the transport, rate limiter, cache and batcher
+//!   act. So everything here is plain data and pure functions, tested without a server.
+//! - **The contract decides.** Types follow the schemas of Atlassian's OpenAPI file in
+//!   `contract/` (each type names its schema). An issue keeps its `fields` whole as a JSON
+//!   map, because every site has its own custom fields; typed accessors read the common
+//!   ones.
+//! - **Requests know what they are.** [`ApiRequest`] carries its path template,
+//!   [`Idempotency`], [`OperationClass`] and estimated points, set once by its constructor
+//!   (`ApiRequest::get_issue`, `ApiRequest::bulk_fetch`, ...), so the layers below never
+//!   parse paths to decide how to time out, retry or pace it.
+//! - **Headers never break a client.** [`RateLimitInfo::from_headers`] reads every header
+//!   of Atlassian's rate-limit guide; garbage becomes "absent" with a warning and absurd
+//!   waits are clamped to [`MAX_RATE_LIMIT_WAIT`].
+//! - **One table classifies errors**: [`ErrorClass::of`].
+//! - **Jira's timestamps** (`2024-01-18T07:33:17.016+0000`, which strict RFC 3339 parsers
+//!   reject) parse and print with [`JiraTimestamp`].
+//!
+//! # Example
+//!
+//! ```
+//! use http::{HeaderMap, StatusCode};
+//! use jira_model::{ApiRequest, ApiResponse, ErrorClass, Idempotency, Issue};
+//!
+//! let request = ApiRequest::get_issue("PROJ-1", &["summary"], &[]);
+//! assert_eq!(request.path_template, "/rest/api/3/issue/{issueIdOrKey}");
+//! assert_eq!(request.idempotency, Idempotency::Idempotent);
+//!
+//! let response = ApiResponse {
+//!     status: StatusCode::OK,
+//!     headers: HeaderMap::new(),
+//!     body: r#"{"id":"10001","key":"PROJ-1","fields":{"summary":"Hello"}}"#.into(),
+//!     elapsed: std::time::Duration::from_millis(12),
+//! };
+//! assert_eq!(response.classify(), ErrorClass::Success);
+//! let issue: Issue = response.json().unwrap();
+//! assert_eq!(issue.summary(), Some("Hello"));
+//! ```
+
+mod classify;
+mod error;
+mod ratelimit;
+mod request;
+mod timestamp;
+mod types;
+
+pub use classify::ErrorClass;
+pub use error::Error;
+pub use ratelimit::{
+    LimitWindow, MAX_RATE_LIMIT_WAIT, RateLimitInfo, RateLimitPolicy, RateLimitReason,
+    RateLimitScope, RateLimitState, RetryAfter,
+};
+pub use request::{
+    ApiRequest, ApiResponse, CORE_POINTS, IDENTITY_POINTS, Idempotency, OperationClass,
+};
+pub use timestamp::{JiraTimestamp, TimestampError};
+pub use types::{
+    BulkCreateRequest, BulkCreateResponse, BulkFetchRequest, BulkFetchResponse, BulkOperationError,
+    Comment, CommentPage, CountRequest, CountResult, ErrorCollection, Field, Issue, IssueError,
+    IssueUpdate, Project, ProjectPage, SearchPage, SearchRequest, ServerInfo, User,
+};

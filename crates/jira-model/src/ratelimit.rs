@@ -1,0 +1,624 @@
+//! [`RateLimitInfo`]: everything Jira Cloud says about rate limits in response headers.
+//!
+//! The parser never fails and never panics: a header it cannot read is treated as absent
+//! and logged at `warn` (through `tracing`), and absurd values are clamped, because a
+//! client must keep working when a proxy or a new Jira release sends something odd.
+
+use std::time::{Duration, SystemTime};
+
+use http::HeaderMap;
+
+use crate::JiraTimestamp;
+
+/// The longest wait a header may ask for. Jira's longest window is the hourly quota, so a
+/// longer `Retry-After` or `X-RateLimit-Reset` is clamped to this (with a warning).
+pub const MAX_RATE_LIMIT_WAIT: Duration = Duration::from_secs(3600);
+
+/// Why a request was rate limited (`RateLimit-Reason`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RateLimitReason {
+    /// `jira-quota-global-based`: the global app pool's hourly points are spent.
+    QuotaGlobal,
+    /// `jira-quota-tenant-based`: the tenant's hourly points are spent.
+    QuotaTenant,
+    /// `jira-burst-based`: the per-second bucket of one endpoint and method is empty.
+    Burst,
+    /// `jira-per-issue-on-write`: too many writes to one issue.
+    PerIssueOnWrite,
+    /// A value this version does not know (including the older `jira-cost-based` and
+    /// `jira-quota-based`), kept verbatim and treated as quota-class.
+    Other(String),
+}
+
+/// How far a rate-limit pause reaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RateLimitScope {
+    /// Everything to the site: quota limits, and reasons we do not know.
+    Site,
+    /// One endpoint template and method.
+    Endpoint,
+    /// Writes to one issue.
+    IssueWrites,
+}
+
+impl RateLimitReason {
+    /// Parses a header value; never fails.
+    pub fn parse(value: &str) -> Self {
+        match value.trim() {
+            "jira-quota-global-based" => RateLimitReason::QuotaGlobal,
+            "jira-quota-tenant-based" => RateLimitReason::QuotaTenant,
+            "jira-burst-based" => RateLimitReason::Burst,
+            "jira-per-issue-on-write" => RateLimitReason::PerIssueOnWrite,
+            other => RateLimitReason::Other(other.to_owned()),
+        }
+    }
+
+    /// The header value.
+    pub fn as_str(&self) -> &str {
+        match self {
+            RateLimitReason::QuotaGlobal => "jira-quota-global-based",
+            RateLimitReason::QuotaTenant => "jira-quota-tenant-based",
+            RateLimitReason::Burst => "jira-burst-based",
+            RateLimitReason::PerIssueOnWrite => "jira-per-issue-on-write",
+            RateLimitReason::Other(other) => other,
+        }
+    }
+
+    /// What a client should pause: RATE-LIMITS.md says burst slows that endpoint, per-issue
+    /// delays writes to that issue, and quota or anything unknown pauses everything.
+    pub fn scope(&self) -> RateLimitScope {
+        match self {
+            RateLimitReason::Burst => RateLimitScope::Endpoint,
+            RateLimitReason::PerIssueOnWrite => RateLimitScope::IssueWrites,
+            _ => RateLimitScope::Site,
+        }
+    }
+}
+
+/// `Retry-After`: a number of seconds or an HTTP date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryAfter {
+    /// Wait this long from when the response arrived.
+    Delay(Duration),
+    /// Wait until this instant.
+    At(SystemTime),
+}
+
+impl RetryAfter {
+    /// The wait that remains at `now` (zero for an instant in the past), clamped to
+    /// [`MAX_RATE_LIMIT_WAIT`].
+    pub fn delay_from(&self, now: SystemTime) -> Duration {
+        match *self {
+            RetryAfter::Delay(delay) => delay,
+            RetryAfter::At(at) => at.duration_since(now).unwrap_or(Duration::ZERO),
+        }
+        .min(MAX_RATE_LIMIT_WAIT)
+    }
+}
+
+/// One limit window as `X-RateLimit-*` (or the legacy `X-Beta-RateLimit-*`) describe it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LimitWindow {
+    /// `*-Limit`: the scope's maximum.
+    pub limit: Option<u64>,
+    /// `*-Remaining`: capacity left in the window.
+    pub remaining: Option<u64>,
+    /// `*-Reset`: when the window resets.
+    pub reset: Option<SystemTime>,
+    /// `*-NearLimit`: under 20% of the budget remains.
+    pub near_limit: Option<bool>,
+}
+
+impl LimitWindow {
+    /// `remaining / limit`, when both are known and the limit is not zero.
+    pub fn remaining_fraction(&self) -> Option<f64> {
+        match (self.remaining, self.limit) {
+            (Some(remaining), Some(limit)) if limit > 0 => Some(remaining as f64 / limit as f64),
+            _ => None,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        *self == LimitWindow::default()
+    }
+}
+
+/// A policy from `Beta-RateLimit-Policy` (`"global-app-quota";q=65000;w=3600`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimitPolicy {
+    /// The policy name, unquoted.
+    pub name: String,
+    /// `q`: the quota.
+    pub quota: Option<u64>,
+    /// `w`: the window in seconds.
+    pub window: Option<Duration>,
+}
+
+/// A state from `Beta-RateLimit` (`"global-app-quota";r=11000;t=600`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateLimitState {
+    /// The policy name, unquoted.
+    pub name: String,
+    /// `r`: what remains (sent only near the limit).
+    pub remaining: Option<u64>,
+    /// `t`: seconds until the window resets.
+    pub reset_in: Option<Duration>,
+}
+
+/// Everything the rate-limit headers of one response say.
+///
+/// ```
+/// use http::HeaderMap;
+/// use jira_model::{RateLimitInfo, RateLimitReason};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("retry-after", "3".parse().unwrap());
+/// headers.insert("ratelimit-reason", "jira-burst-based".parse().unwrap());
+/// let info = RateLimitInfo::from_headers(&headers);
+/// assert_eq!(info.reason, Some(RateLimitReason::Burst));
+/// assert_eq!(info.min_wait(std::time::SystemTime::now()), Some(std::time::Duration::from_secs(3)));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RateLimitInfo {
+    /// `Retry-After`.
+    pub retry_after: Option<RetryAfter>,
+    /// `X-RateLimit-Limit`, `-Remaining`, `-Reset`, `-NearLimit`.
+    pub window: LimitWindow,
+    /// The legacy `X-Beta-RateLimit-*` set (informational).
+    pub beta_window: LimitWindow,
+    /// `RateLimit-Reason`.
+    pub reason: Option<RateLimitReason>,
+    /// `Beta-RateLimit-Policy`, in the order sent.
+    pub policies: Vec<RateLimitPolicy>,
+    /// `Beta-RateLimit`, in the order sent.
+    pub states: Vec<RateLimitState>,
+    /// `Beta-Retry-After`: the wait that would apply, were the limit enforced.
+    pub beta_retry_after: Option<Duration>,
+}
+
+impl RateLimitInfo {
+    /// Reads every rate-limit header; unreadable values become `None` with a warning.
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        let text = |name: &str| -> Option<&str> {
+            let value = headers.get(name)?;
+            match value.to_str() {
+                Ok(text) if !text.trim().is_empty() => Some(text.trim()),
+                Ok(_) => None,
+                Err(_) => {
+                    tracing::warn!(
+                        header = name,
+                        "rate-limit header is not visible ASCII; ignored"
+                    );
+                    None
+                }
+            }
+        };
+        let window = |prefix: &str| LimitWindow {
+            limit: text(&format!("{prefix}-limit")).and_then(|v| parse_count(prefix, v)),
+            remaining: text(&format!("{prefix}-remaining")).and_then(|v| parse_count(prefix, v)),
+            reset: text(&format!("{prefix}-reset")).and_then(parse_reset),
+            near_limit: text(&format!("{prefix}-nearlimit")).and_then(parse_bool),
+        };
+        RateLimitInfo {
+            retry_after: text("retry-after").and_then(parse_retry_after),
+            window: window("x-ratelimit"),
+            beta_window: window("x-beta-ratelimit"),
+            reason: text("ratelimit-reason").map(RateLimitReason::parse),
+            policies: headers
+                .get_all("beta-ratelimit-policy")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(parse_structured_list)
+                .map(|(name, params)| RateLimitPolicy {
+                    quota: param(&params, "q"),
+                    window: param(&params, "w").map(Duration::from_secs),
+                    name,
+                })
+                .collect(),
+            states: headers
+                .get_all("beta-ratelimit")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(parse_structured_list)
+                .map(|(name, params)| RateLimitState {
+                    remaining: param(&params, "r"),
+                    reset_in: param(&params, "t").map(Duration::from_secs),
+                    name,
+                })
+                .collect(),
+            beta_retry_after: text("beta-retry-after")
+                .and_then(parse_retry_after)
+                .map(|after| after.delay_from(SystemTime::now())),
+        }
+    }
+
+    /// Whether the response says anything about rate limits.
+    pub fn is_empty(&self) -> bool {
+        self.retry_after.is_none()
+            && self.window.is_empty()
+            && self.beta_window.is_empty()
+            && self.reason.is_none()
+            && self.policies.is_empty()
+            && self.states.is_empty()
+            && self.beta_retry_after.is_none()
+    }
+
+    /// The least the server asked us to wait at `now`: the later of `Retry-After` and
+    /// `X-RateLimit-Reset`, or `None` when it asked for nothing.
+    pub fn min_wait(&self, now: SystemTime) -> Option<Duration> {
+        let retry_after = self.retry_after.map(|after| after.delay_from(now));
+        let reset = self.window.reset.map(|reset| {
+            reset
+                .duration_since(now)
+                .unwrap_or(Duration::ZERO)
+                .min(MAX_RATE_LIMIT_WAIT)
+        });
+        retry_after.max(reset)
+    }
+
+    /// Whether the server says we are near a limit: `NearLimit: true`, or less than 20% of
+    /// an advertised window left.
+    pub fn is_near_limit(&self) -> bool {
+        self.window.near_limit == Some(true)
+            || self
+                .window
+                .remaining_fraction()
+                .is_some_and(|fraction| fraction < 0.2)
+    }
+}
+
+fn parse_count(prefix: &str, value: &str) -> Option<u64> {
+    match value.parse::<u64>() {
+        Ok(count) => Some(count),
+        Err(_) => {
+            tracing::warn!(
+                header = prefix,
+                value,
+                "rate-limit count is not a whole number; ignored"
+            );
+            None
+        }
+    }
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => {
+            tracing::warn!(
+                value,
+                "X-RateLimit-NearLimit is neither true nor false; ignored"
+            );
+            None
+        }
+    }
+}
+
+/// `Retry-After` is seconds (`0` is seen in practice; fractions are tolerated) or an
+/// HTTP date. Values past [`MAX_RATE_LIMIT_WAIT`] are clamped.
+fn parse_retry_after(value: &str) -> Option<RetryAfter> {
+    if let Ok(seconds) = value.parse::<f64>() {
+        if !seconds.is_finite() || seconds < 0.0 {
+            tracing::warn!(value, "Retry-After is negative or not finite; ignored");
+            return None;
+        }
+        let delay = Duration::from_secs_f64(seconds.min(MAX_RATE_LIMIT_WAIT.as_secs_f64() + 1.0));
+        if delay > MAX_RATE_LIMIT_WAIT {
+            tracing::warn!(
+                value,
+                max_seconds = MAX_RATE_LIMIT_WAIT.as_secs(),
+                "Retry-After is absurdly long; clamped"
+            );
+            return Some(RetryAfter::Delay(MAX_RATE_LIMIT_WAIT));
+        }
+        return Some(RetryAfter::Delay(delay));
+    }
+    match httpdate::parse_http_date(value) {
+        Ok(at) => Some(RetryAfter::At(clamp_instant(at, "Retry-After", value))),
+        Err(_) => {
+            tracing::warn!(
+                value,
+                "Retry-After is neither seconds nor an HTTP date; ignored"
+            );
+            None
+        }
+    }
+}
+
+/// `X-RateLimit-Reset` is an ISO 8601 instant at second or minute precision.
+fn parse_reset(value: &str) -> Option<SystemTime> {
+    match value.parse::<JiraTimestamp>() {
+        Ok(instant) => {
+            let at = SystemTime::from(instant.as_offset_date_time());
+            Some(clamp_instant(at, "X-RateLimit-Reset", value))
+        }
+        Err(_) => {
+            tracing::warn!(
+                value,
+                "X-RateLimit-Reset is not an ISO 8601 instant; ignored"
+            );
+            None
+        }
+    }
+}
+
+fn clamp_instant(at: SystemTime, header: &str, value: &str) -> SystemTime {
+    let latest = SystemTime::now() + MAX_RATE_LIMIT_WAIT;
+    if at > latest {
+        tracing::warn!(
+            header,
+            value,
+            "rate-limit instant is absurdly far away; clamped"
+        );
+        latest
+    } else {
+        at
+    }
+}
+
+/// Parses `"name";k=v;k=v, "other";k=v` (a structured-field list as Atlassian sends it).
+/// Items that do not parse are skipped with a warning.
+fn parse_structured_list(value: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let mut items = Vec::new();
+    for item in value.split(',') {
+        let mut parts = item.split(';').map(str::trim);
+        let name = parts.next().unwrap_or_default().trim_matches('"');
+        if name.is_empty() {
+            tracing::warn!(value, "rate-limit policy item without a name; skipped");
+            continue;
+        }
+        let params = parts
+            .filter_map(|part| part.split_once('='))
+            .map(|(key, value)| {
+                (
+                    key.trim().to_owned(),
+                    value.trim().trim_matches('"').to_owned(),
+                )
+            })
+            .collect();
+        items.push((name.to_owned(), params));
+    }
+    items
+}
+
+fn param(params: &[(String, String)], key: &str) -> Option<u64> {
+    let (_, value) = params.iter().find(|(name, _)| name == key)?;
+    match value.parse() {
+        Ok(number) => Some(number),
+        Err(_) => {
+            tracing::warn!(
+                key,
+                value,
+                "rate-limit policy parameter is not a whole number; ignored"
+            );
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                http::HeaderValue::from_bytes(value.as_bytes()).unwrap(),
+            );
+        }
+        map
+    }
+
+    fn at(iso: &str) -> SystemTime {
+        SystemTime::from(iso.parse::<JiraTimestamp>().unwrap().as_offset_date_time())
+    }
+
+    /// One case: the headers, then what `min_wait` at a fixed `now` must be.
+    fn check_wait(pairs: &[(&str, &str)], now: SystemTime, expected: Option<u64>) {
+        let info = RateLimitInfo::from_headers(&headers(pairs));
+        assert_eq!(
+            info.min_wait(now).map(|d| d.as_secs()),
+            expected,
+            "headers {pairs:?}"
+        );
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let now = SystemTime::now();
+        check_wait(&[("Retry-After", "3")], now, Some(3));
+        check_wait(&[("Retry-After", "0")], now, Some(0));
+        check_wait(&[("Retry-After", " 12 ")], now, Some(12));
+        check_wait(&[("Retry-After", "1.5")], now, Some(1));
+        check_wait(&[("Retry-After", "-1")], now, None);
+        check_wait(&[("Retry-After", "soon")], now, None);
+        check_wait(&[("Retry-After", "")], now, None);
+        check_wait(&[("Retry-After", "999999999")], now, Some(3600));
+        check_wait(&[("Retry-After", "NaN")], now, None);
+        let fixed = at("2015-10-21T07:28:00Z");
+        check_wait(
+            &[("Retry-After", "Wed, 21 Oct 2015 07:28:30 GMT")],
+            fixed,
+            Some(30),
+        );
+        check_wait(
+            &[("Retry-After", "Wed, 21 Oct 2015 07:27:00 GMT")],
+            fixed,
+            Some(0),
+        );
+    }
+
+    #[test]
+    fn reset_in_both_precisions_and_the_later_wait_wins() {
+        let now = at("2026-03-26T15:59:00Z");
+        check_wait(&[("X-RateLimit-Reset", "2026-03-26T16:00Z")], now, Some(60));
+        check_wait(
+            &[("X-RateLimit-Reset", "2026-03-26T15:59:10Z")],
+            now,
+            Some(10),
+        );
+        check_wait(
+            &[("X-RateLimit-Reset", "2026-03-26T15:59:10.500Z")],
+            now,
+            Some(10),
+        );
+        check_wait(&[("X-RateLimit-Reset", "tomorrow")], now, None);
+        check_wait(
+            &[
+                ("Retry-After", "5"),
+                ("X-RateLimit-Reset", "2026-03-26T15:59:20Z"),
+            ],
+            now,
+            Some(20),
+        );
+        check_wait(
+            &[
+                ("Retry-After", "50"),
+                ("X-RateLimit-Reset", "2026-03-26T15:59:20Z"),
+            ],
+            now,
+            Some(50),
+        );
+    }
+
+    #[test]
+    fn a_full_429_from_jira() {
+        let info = RateLimitInfo::from_headers(&headers(&[
+            ("Retry-After", "2"),
+            ("X-RateLimit-Limit", "100"),
+            ("X-RateLimit-Remaining", "0"),
+            ("X-RateLimit-Reset", "2026-01-01T01:01:01Z"),
+            ("RateLimit-Reason", "jira-burst-based"),
+            ("X-RateLimit-NearLimit", "true"),
+        ]));
+        assert_eq!(
+            info.retry_after,
+            Some(RetryAfter::Delay(Duration::from_secs(2)))
+        );
+        assert_eq!(info.window.limit, Some(100));
+        assert_eq!(info.window.remaining, Some(0));
+        assert_eq!(info.window.reset, Some(at("2026-01-01T01:01:01Z")));
+        assert_eq!(info.reason, Some(RateLimitReason::Burst));
+        assert_eq!(
+            info.reason.as_ref().unwrap().scope(),
+            RateLimitScope::Endpoint
+        );
+        assert!(info.is_near_limit());
+        assert!(!info.is_empty());
+    }
+
+    #[test]
+    fn reasons_and_their_scopes() {
+        let cases = [
+            ("jira-quota-global-based", RateLimitScope::Site),
+            ("jira-quota-tenant-based", RateLimitScope::Site),
+            ("jira-burst-based", RateLimitScope::Endpoint),
+            ("jira-per-issue-on-write", RateLimitScope::IssueWrites),
+            ("jira-cost-based", RateLimitScope::Site),
+            ("jira-quota-based", RateLimitScope::Site),
+            ("something-new", RateLimitScope::Site),
+        ];
+        for (value, scope) in cases {
+            let reason = RateLimitReason::parse(value);
+            assert_eq!(reason.scope(), scope, "{value}");
+            assert_eq!(reason.as_str(), value);
+        }
+        assert_eq!(
+            RateLimitReason::parse("something-new"),
+            RateLimitReason::Other("something-new".into())
+        );
+    }
+
+    #[test]
+    fn near_limit_from_flag_or_fraction() {
+        let flag = |v| RateLimitInfo::from_headers(&headers(&[("X-RateLimit-NearLimit", v)]));
+        assert!(flag("true").is_near_limit());
+        assert!(flag("TRUE").is_near_limit());
+        assert!(!flag("false").is_near_limit());
+        assert!(!flag("maybe").is_near_limit());
+        assert_eq!(flag("maybe").window.near_limit, None);
+        let fraction = |remaining| {
+            RateLimitInfo::from_headers(&headers(&[
+                ("X-RateLimit-Limit", "100"),
+                ("X-RateLimit-Remaining", remaining),
+            ]))
+        };
+        assert!(fraction("19").is_near_limit());
+        assert!(!fraction("20").is_near_limit());
+        assert_eq!(fraction("lots").window.remaining, None);
+    }
+
+    #[test]
+    fn beta_policies_in_any_order_and_legacy_set() {
+        let info = RateLimitInfo::from_headers(&headers(&[
+            (
+                "Beta-RateLimit-Policy",
+                "\"burst-based\";w=1;q=100, \"global-app-quota\";q=65000;w=3600",
+            ),
+            ("Beta-RateLimit", "\"global-app-quota\";r=11000;t=600"),
+            ("Beta-RateLimit", "\"burst-based\";t=1"),
+            ("Beta-Retry-After", "7"),
+            ("X-Beta-RateLimit-Limit", "65000"),
+            ("X-Beta-RateLimit-Remaining", "64000"),
+            ("X-Beta-RateLimit-NearLimit", "false"),
+        ]));
+        assert_eq!(
+            info.policies,
+            vec![
+                RateLimitPolicy {
+                    name: "burst-based".into(),
+                    quota: Some(100),
+                    window: Some(Duration::from_secs(1))
+                },
+                RateLimitPolicy {
+                    name: "global-app-quota".into(),
+                    quota: Some(65000),
+                    window: Some(Duration::from_secs(3600))
+                },
+            ]
+        );
+        assert_eq!(info.states.len(), 2);
+        assert_eq!(info.states[0].remaining, Some(11000));
+        assert_eq!(info.states[0].reset_in, Some(Duration::from_secs(600)));
+        assert_eq!(info.states[1].remaining, None);
+        assert_eq!(info.beta_retry_after, Some(Duration::from_secs(7)));
+        assert_eq!(info.beta_window.limit, Some(65000));
+        assert_eq!(info.beta_window.remaining, Some(64000));
+        assert_eq!(info.beta_window.near_limit, Some(false));
+        // Beta headers are informational: they ask for no wait.
+        assert_eq!(info.min_wait(SystemTime::now()), None);
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let garbage = [
+            ";;;",
+            ",,,",
+            "\"\";q=",
+            "\"x\";q=abc;w=-1",
+            "=",
+            "\"unterminated;q=1",
+        ];
+        for value in garbage {
+            let info = RateLimitInfo::from_headers(&headers(&[
+                ("Beta-RateLimit-Policy", value),
+                ("Beta-RateLimit", value),
+                ("Retry-After", value),
+                ("X-RateLimit-Reset", value),
+                ("X-RateLimit-Limit", value),
+            ]));
+            assert_eq!(info.retry_after, None, "{value}");
+            assert_eq!(info.window.limit, None, "{value}");
+        }
+        let mut map = HeaderMap::new();
+        map.insert(
+            "retry-after",
+            http::HeaderValue::from_bytes(b"\xff\xfe").unwrap(),
+        );
+        assert_eq!(RateLimitInfo::from_headers(&map).retry_after, None);
+        assert!(RateLimitInfo::from_headers(&HeaderMap::new()).is_empty());
+    }
+}

@@ -1,0 +1,421 @@
+//! [`ApiRequest`] and [`ApiResponse`]: what every jira-ops layer passes down and back up.
+//!
+//! A request carries, besides method, path, query and body, the facts the layers below need
+//! to treat it right without parsing the path again: its path template (for rate-limit
+//! buckets and metrics), whether it is idempotent (for retries), its operation class (for
+//! timeouts) and its estimated point cost (for the hourly quota).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::{
+    BulkCreateRequest, BulkFetchRequest, CountRequest, Error, ErrorClass, ErrorCollection,
+    IssueUpdate, RateLimitInfo, SearchRequest,
+};
+
+/// Whether sending a request twice has the effect of sending it once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Idempotency {
+    /// Safe to repeat (GET, PUT, DELETE, and POSTs that only read, like bulkfetch).
+    Idempotent,
+    /// Repeating may duplicate work (create issue, add comment): retried only when the
+    /// server refused it with `Retry-After`.
+    NonIdempotent,
+}
+
+/// The kind of operation, which decides its timeouts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OperationClass {
+    /// One object: an issue, a project, the current user (reference: 10 s connect, 20 s read).
+    Single,
+    /// Lists of metadata: fields, projects, users.
+    Metadata,
+    /// A page of search results (reference: 60 s read).
+    Search,
+    /// Bulk fetch or bulk create (reference: 120 s read).
+    Bulk,
+    /// A single write: create, update, delete, comment.
+    Write,
+}
+
+/// A request to Jira, relative to the site's base URL.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiRequest {
+    /// The HTTP method.
+    pub method: Method,
+    /// The path with values filled in (`/rest/api/3/issue/PROJ-1`).
+    pub path: String,
+    /// The path with placeholders (`/rest/api/3/issue/{issueIdOrKey}`), for buckets and metrics.
+    pub path_template: &'static str,
+    /// Query parameters, in order.
+    pub query: Vec<(String, String)>,
+    /// The JSON body, already serialised.
+    pub body: Option<Bytes>,
+    /// Whether the request may be repeated.
+    pub idempotency: Idempotency,
+    /// The operation class.
+    pub class: OperationClass,
+    /// Estimated points this request costs against the hourly quota.
+    pub estimated_points: u32,
+    /// The issue a write targets, for per-issue write limits.
+    pub issue_key: Option<String>,
+}
+
+impl ApiRequest {
+    /// A request with the defaults for its method: GET, PUT and DELETE idempotent, POST not;
+    /// class `Single` for GET and `Write` otherwise; one point.
+    pub fn new(method: Method, path_template: &'static str, path: impl Into<String>) -> Self {
+        let (idempotency, class) = match method {
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS => (
+                Idempotency::Idempotent,
+                if method == Method::GET {
+                    OperationClass::Single
+                } else {
+                    OperationClass::Write
+                },
+            ),
+            _ => (Idempotency::NonIdempotent, OperationClass::Write),
+        };
+        ApiRequest {
+            method,
+            path: path.into(),
+            path_template,
+            query: Vec::new(),
+            body: None,
+            idempotency,
+            class,
+            estimated_points: 1,
+            issue_key: None,
+        }
+    }
+
+    /// Adds a query parameter.
+    pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.query.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets a JSON body.
+    pub fn json_body<T: Serialize>(mut self, body: &T) -> Result<Self, Error> {
+        let bytes = serde_json::to_vec(body).map_err(|source| Error::Encode {
+            what: self.path_template,
+            source,
+        })?;
+        self.body = Some(Bytes::from(bytes));
+        Ok(self)
+    }
+
+    /// Overrides the idempotency.
+    pub fn with_idempotency(mut self, idempotency: Idempotency) -> Self {
+        self.idempotency = idempotency;
+        self
+    }
+
+    /// Overrides the operation class.
+    pub fn with_class(mut self, class: OperationClass) -> Self {
+        self.class = class;
+        self
+    }
+
+    /// Overrides the estimated point cost.
+    pub fn with_estimated_points(mut self, points: u32) -> Self {
+        self.estimated_points = points;
+        self
+    }
+
+    fn for_issue(mut self, issue_key: &str) -> Self {
+        self.issue_key = Some(issue_key.to_owned());
+        self
+    }
+
+    /// Whether the request writes (anything but GET, HEAD, OPTIONS, and read-only POSTs).
+    pub fn is_write(&self) -> bool {
+        self.class == OperationClass::Write
+    }
+
+    /// `GET /rest/api/3/myself`.
+    pub fn myself() -> Self {
+        Self::new(Method::GET, "/rest/api/3/myself", "/rest/api/3/myself")
+            .with_estimated_points(1 + IDENTITY_POINTS)
+    }
+
+    /// `GET /rest/api/3/serverInfo`.
+    pub fn server_info() -> Self {
+        Self::new(
+            Method::GET,
+            "/rest/api/3/serverInfo",
+            "/rest/api/3/serverInfo",
+        )
+        .with_estimated_points(2)
+    }
+
+    /// `GET /rest/api/3/issue/{key}` with optional `fields` and `expand`.
+    pub fn get_issue(issue_key: &str, fields: &[&str], expand: &[&str]) -> Self {
+        let mut request = Self::new(
+            Method::GET,
+            "/rest/api/3/issue/{issueIdOrKey}",
+            format!("/rest/api/3/issue/{}", encode_segment(issue_key)),
+        )
+        .with_estimated_points(1 + CORE_POINTS);
+        if !fields.is_empty() {
+            request = request.query("fields", fields.join(","));
+        }
+        if !expand.is_empty() {
+            request = request.query("expand", expand.join(","));
+        }
+        request
+    }
+
+    /// `PUT /rest/api/3/issue/{key}`.
+    pub fn update_issue(issue_key: &str, update: &IssueUpdate) -> Result<Self, Error> {
+        Self::new(
+            Method::PUT,
+            "/rest/api/3/issue/{issueIdOrKey}",
+            format!("/rest/api/3/issue/{}", encode_segment(issue_key)),
+        )
+        .for_issue(issue_key)
+        .json_body(update)
+    }
+
+    /// `DELETE /rest/api/3/issue/{key}`.
+    pub fn delete_issue(issue_key: &str) -> Self {
+        Self::new(
+            Method::DELETE,
+            "/rest/api/3/issue/{issueIdOrKey}",
+            format!("/rest/api/3/issue/{}", encode_segment(issue_key)),
+        )
+        .for_issue(issue_key)
+    }
+
+    /// `POST /rest/api/3/issue`: not idempotent.
+    pub fn create_issue(issue: &IssueUpdate) -> Result<Self, Error> {
+        Self::new(Method::POST, "/rest/api/3/issue", "/rest/api/3/issue").json_body(issue)
+    }
+
+    /// `POST /rest/api/3/issue/bulk`: up to 50 creates, not idempotent.
+    pub fn bulk_create(body: &BulkCreateRequest) -> Result<Self, Error> {
+        Ok(Self::new(
+            Method::POST,
+            "/rest/api/3/issue/bulk",
+            "/rest/api/3/issue/bulk",
+        )
+        .with_class(OperationClass::Bulk)
+        .json_body(body)?)
+    }
+
+    /// `POST /rest/api/3/issue/bulkfetch`: reads, so idempotent; costs about one point per
+    /// issue plus one.
+    pub fn bulk_fetch(body: &BulkFetchRequest) -> Result<Self, Error> {
+        let points = 1 + CORE_POINTS * body.issue_ids_or_keys.len() as u32;
+        Ok(Self::new(
+            Method::POST,
+            "/rest/api/3/issue/bulkfetch",
+            "/rest/api/3/issue/bulkfetch",
+        )
+        .with_idempotency(Idempotency::Idempotent)
+        .with_class(OperationClass::Bulk)
+        .with_estimated_points(points)
+        .json_body(body)?)
+    }
+
+    /// `POST /rest/api/3/search/jql`: reads, so idempotent.
+    pub fn search(body: &SearchRequest) -> Result<Self, Error> {
+        let points = 1 + CORE_POINTS * body.max_results.unwrap_or(50);
+        Ok(Self::new(
+            Method::POST,
+            "/rest/api/3/search/jql",
+            "/rest/api/3/search/jql",
+        )
+        .with_idempotency(Idempotency::Idempotent)
+        .with_class(OperationClass::Search)
+        .with_estimated_points(points)
+        .json_body(body)?)
+    }
+
+    /// `POST /rest/api/3/search/approximate-count`: reads, so idempotent.
+    pub fn approximate_count(jql: &str) -> Result<Self, Error> {
+        Self::new(
+            Method::POST,
+            "/rest/api/3/search/approximate-count",
+            "/rest/api/3/search/approximate-count",
+        )
+        .with_idempotency(Idempotency::Idempotent)
+        .with_class(OperationClass::Search)
+        .json_body(&CountRequest {
+            jql: jql.to_owned(),
+        })
+    }
+
+    /// `GET /rest/api/3/project/search` from `start_at`, `max_results` at most 100.
+    pub fn project_search(start_at: u64, max_results: u32) -> Self {
+        Self::new(
+            Method::GET,
+            "/rest/api/3/project/search",
+            "/rest/api/3/project/search",
+        )
+        .with_class(OperationClass::Metadata)
+        .with_estimated_points(1 + CORE_POINTS * max_results.min(100))
+        .query("startAt", start_at.to_string())
+        .query("maxResults", max_results.min(100).to_string())
+    }
+
+    /// `GET /rest/api/3/project/{key}`.
+    pub fn get_project(project_key: &str) -> Self {
+        Self::new(
+            Method::GET,
+            "/rest/api/3/project/{projectIdOrKey}",
+            format!("/rest/api/3/project/{}", encode_segment(project_key)),
+        )
+        .with_estimated_points(1 + CORE_POINTS)
+    }
+
+    /// `GET /rest/api/3/field`.
+    pub fn fields() -> Self {
+        Self::new(Method::GET, "/rest/api/3/field", "/rest/api/3/field")
+            .with_class(OperationClass::Metadata)
+            .with_estimated_points(50)
+    }
+
+    /// `GET /rest/api/3/users/search` from `start_at`, `max_results` at most 1000.
+    pub fn users_search(start_at: u64, max_results: u32) -> Self {
+        Self::new(
+            Method::GET,
+            "/rest/api/3/users/search",
+            "/rest/api/3/users/search",
+        )
+        .with_class(OperationClass::Metadata)
+        .with_estimated_points(1 + IDENTITY_POINTS * max_results.min(1000))
+        .query("startAt", start_at.to_string())
+        .query("maxResults", max_results.min(1000).to_string())
+    }
+
+    /// `GET /rest/api/3/issue/{key}/comment`.
+    pub fn comments(issue_key: &str, start_at: u64, max_results: u32) -> Self {
+        Self::new(
+            Method::GET,
+            "/rest/api/3/issue/{issueIdOrKey}/comment",
+            format!("/rest/api/3/issue/{}/comment", encode_segment(issue_key)),
+        )
+        .with_class(OperationClass::Metadata)
+        .with_estimated_points(1 + max_results)
+        .query("startAt", start_at.to_string())
+        .query("maxResults", max_results.to_string())
+    }
+
+    /// `POST /rest/api/3/issue/{key}/comment` with an Atlassian Document Format body.
+    pub fn add_comment(issue_key: &str, body_adf: &serde_json::Value) -> Result<Self, Error> {
+        Self::new(
+            Method::POST,
+            "/rest/api/3/issue/{issueIdOrKey}/comment",
+            format!("/rest/api/3/issue/{}/comment", encode_segment(issue_key)),
+        )
+        .for_issue(issue_key)
+        .json_body(&serde_json::json!({ "body": body_adf }))
+    }
+}
+
+/// Points an object of a core type (issue, project, attachment) adds to a read.
+pub const CORE_POINTS: u32 = 1;
+/// Points an identity object (user, group, role) adds to a read.
+pub const IDENTITY_POINTS: u32 = 2;
+
+/// Percent-encodes a path segment (keys are ASCII, but a user's input may not be).
+fn encode_segment(segment: &str) -> String {
+    let mut encoded = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            encoded.push(byte as char);
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+/// A response from Jira, whatever its status.
+#[derive(Clone, Debug)]
+pub struct ApiResponse {
+    /// The status.
+    pub status: StatusCode,
+    /// The headers (rate-limit information lives here).
+    pub headers: HeaderMap,
+    /// The raw body.
+    pub body: Bytes,
+    /// Time from sending the request to having the whole body.
+    pub elapsed: Duration,
+}
+
+impl ApiResponse {
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        self.status.is_success()
+    }
+
+    /// Decodes the body as `T`.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        serde_json::from_slice(&self.body).map_err(|source| Error::Decode {
+            status: self.status.as_u16(),
+            type_name: std::any::type_name::<T>(),
+            source,
+        })
+    }
+
+    /// The rate-limit headers.
+    pub fn rate_limit_info(&self) -> RateLimitInfo {
+        RateLimitInfo::from_headers(&self.headers)
+    }
+
+    /// Jira's error body, when the body is one.
+    pub fn error_collection(&self) -> Option<ErrorCollection> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    /// How this response should be treated: see [`ErrorClass`].
+    pub fn classify(&self) -> ErrorClass {
+        ErrorClass::of(self.status, &self.body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constructors_set_template_class_idempotency_and_cost() {
+        let get = ApiRequest::get_issue("PROJ-1", &["summary", "status"], &[]);
+        assert_eq!(get.path, "/rest/api/3/issue/PROJ-1");
+        assert_eq!(get.path_template, "/rest/api/3/issue/{issueIdOrKey}");
+        assert_eq!(get.query, vec![("fields".into(), "summary,status".into())]);
+        assert_eq!(get.idempotency, Idempotency::Idempotent);
+        assert_eq!(get.estimated_points, 2);
+
+        let create = ApiRequest::create_issue(&IssueUpdate::default()).unwrap();
+        assert_eq!(create.idempotency, Idempotency::NonIdempotent);
+        assert!(create.is_write());
+
+        let fetch = ApiRequest::bulk_fetch(&BulkFetchRequest {
+            issue_ids_or_keys: (1..=100).map(|n| format!("P-{n}")).collect(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(fetch.idempotency, Idempotency::Idempotent);
+        assert_eq!(fetch.class, OperationClass::Bulk);
+        assert_eq!(fetch.estimated_points, 101);
+
+        let update = ApiRequest::update_issue("PROJ-2", &IssueUpdate::default()).unwrap();
+        assert_eq!(update.issue_key.as_deref(), Some("PROJ-2"));
+        assert_eq!(ApiRequest::users_search(0, 8).estimated_points, 17);
+    }
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(
+            ApiRequest::get_issue("A B/../x", &[], &[]).path,
+            "/rest/api/3/issue/A%20B%2F..%2Fx"
+        );
+    }
+}
