@@ -198,20 +198,20 @@ impl ApiRequest {
 
     /// `POST /rest/api/3/issue/bulk`: up to 50 creates, not idempotent.
     pub fn bulk_create(body: &BulkCreateRequest) -> Result<Self, Error> {
-        Ok(Self::new(
+        Self::new(
             Method::POST,
             "/rest/api/3/issue/bulk",
             "/rest/api/3/issue/bulk",
         )
         .with_class(OperationClass::Bulk)
-        .json_body(body)?)
+        .json_body(body)
     }
 
     /// `POST /rest/api/3/issue/bulkfetch`: reads, so idempotent; costs about one point per
     /// issue plus one.
     pub fn bulk_fetch(body: &BulkFetchRequest) -> Result<Self, Error> {
         let points = 1 + CORE_POINTS * body.issue_ids_or_keys.len() as u32;
-        Ok(Self::new(
+        Self::new(
             Method::POST,
             "/rest/api/3/issue/bulkfetch",
             "/rest/api/3/issue/bulkfetch",
@@ -219,13 +219,13 @@ impl ApiRequest {
         .with_idempotency(Idempotency::Idempotent)
         .with_class(OperationClass::Bulk)
         .with_estimated_points(points)
-        .json_body(body)?)
+        .json_body(body)
     }
 
     /// `POST /rest/api/3/search/jql`: reads, so idempotent.
     pub fn search(body: &SearchRequest) -> Result<Self, Error> {
         let points = 1 + CORE_POINTS * body.max_results.unwrap_or(50);
-        Ok(Self::new(
+        Self::new(
             Method::POST,
             "/rest/api/3/search/jql",
             "/rest/api/3/search/jql",
@@ -233,7 +233,7 @@ impl ApiRequest {
         .with_idempotency(Idempotency::Idempotent)
         .with_class(OperationClass::Search)
         .with_estimated_points(points)
-        .json_body(body)?)
+        .json_body(body)
     }
 
     /// `POST /rest/api/3/search/approximate-count`: reads, so idempotent.

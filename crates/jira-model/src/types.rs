@@ -16,7 +16,9 @@ use crate::JiraTimestamp;
 pub struct Issue {
     /// The issue id, a decimal number as a string (`"10001"`).
     pub id: String,
-    /// The issue key (`"PROJ-123"`).
+    /// The issue key (`"PROJ-123"`); empty when a search asked for ids only (the enhanced
+    /// search's default).
+    #[serde(default)]
     pub key: String,
     /// The issue's REST URL.
     #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]

@@ -1,0 +1,858 @@
+//! The Jira REST endpoints jira-sim serves. Reads are served under `/rest/api/3` and
+//! `/rest/api/2` (where descriptions and comment bodies are plain text, as in Jira's v2);
+//! writes under `/rest/api/3`.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use http::StatusCode;
+use http::Uri;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::data::{self, CommentData, ISSUE_TYPES, IssueData, PRIORITIES};
+use crate::jql;
+use crate::render::{self, Expand, FIELDS, FieldSelection, Renderer, error_body};
+use crate::server::{AppState, json_error, json_response};
+
+type App = State<Arc<AppState>>;
+type Params = Query<Vec<(String, String)>>;
+
+const NOT_FOUND: &str = "Issue does not exist or you do not have permission to see it.";
+const SEARCH_REMOVED: &str = "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046";
+
+/// Every Jira route.
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    let mut router = Router::new();
+    for version in ["3", "2"] {
+        let path = |rest: &str| format!("/rest/api/{version}{rest}");
+        router = router
+            .route(&path("/myself"), get(myself))
+            .route(&path("/serverInfo"), get(server_info))
+            .route(&path("/project/search"), get(project_search))
+            .route(&path("/project/{projectIdOrKey}"), get(project))
+            .route(&path("/field"), get(fields))
+            .route(&path("/users/search"), get(users_search))
+            .route(&path("/issue/bulkfetch"), post(bulk_fetch))
+            .route(&path("/search/jql"), get(search_get).post(search_post))
+            .route(&path("/search/approximate-count"), post(approximate_count))
+            .route(&path("/search"), get(search_removed).post(search_removed));
+    }
+    router
+        .route(
+            "/rest/api/3/issue/{issueIdOrKey}",
+            get(get_issue).put(update_issue).delete(delete_issue),
+        )
+        .route("/rest/api/2/issue/{issueIdOrKey}", get(get_issue))
+        .route(
+            "/rest/api/3/issue/{issueIdOrKey}/comment",
+            get(get_comments).post(add_comment),
+        )
+        .route(
+            "/rest/api/2/issue/{issueIdOrKey}/comment",
+            get(get_comments),
+        )
+        .route("/rest/api/3/issue", post(create_issue))
+        .route("/rest/api/3/issue/bulk", post(bulk_create))
+        .fallback(not_found)
+}
+
+async fn not_found() -> Response {
+    json_error(StatusCode::NOT_FOUND, "jira-sim does not serve this path.")
+}
+
+fn is_v2(uri: &Uri) -> bool {
+    uri.path().starts_with("/rest/api/2/")
+}
+
+fn renderer<'a>(app: &'a AppState, uri: &Uri) -> Renderer<'a> {
+    Renderer {
+        base: &app.base_url,
+        tenant: &app.tenant,
+        v2: is_v2(uri),
+    }
+}
+
+/// The last value of a query parameter.
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .rev()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+/// Every value of a repeatable, comma-separated parameter (`fields=a,b&fields=c`).
+fn param_list<'a>(params: &'a [(String, String)], name: &str) -> Option<Vec<&'a str>> {
+    let values: Vec<&str> = params
+        .iter()
+        .filter(|(key, _)| key == name)
+        .flat_map(|(_, value)| value.split(','))
+        .collect();
+    (!values.is_empty()).then_some(values)
+}
+
+/// A non-negative integer parameter, or a 400 naming it.
+fn int_param(params: &[(String, String)], name: &str, default: u64) -> Result<u64, String> {
+    match param(params, name) {
+        None => Ok(default),
+        Some(text) => text
+            .parse()
+            .map_err(|_| format!("The value '{text}' of '{name}' is not a valid number.")),
+    }
+}
+
+fn bad_request(message: &str) -> Response {
+    json_error(StatusCode::BAD_REQUEST, message)
+}
+
+fn field_errors(errors: &[(String, String)]) -> Response {
+    let pairs: Vec<(&str, &str)> = errors
+        .iter()
+        .map(|(field, message)| (field.as_str(), message.as_str()))
+        .collect();
+    json_response(StatusCode::BAD_REQUEST, &error_body(&[], &pairs), 1)
+}
+
+async fn myself(State(app): App, uri: Uri) -> Response {
+    let mut user = renderer(&app, &uri).user(0);
+    user["emailAddress"] = app.config.credentials[0].email.clone().into();
+    user["locale"] = "en_US".into();
+    json_response(StatusCode::OK, &user, 3)
+}
+
+async fn server_info(State(app): App) -> Response {
+    let body = json!({
+        "baseUrl": app.base_url,
+        "displayUrl": app.base_url,
+        "version": "1001.0.0-SNAPSHOT",
+        "versionNumbers": [1001, 0, 0],
+        "deploymentType": "Cloud",
+        "buildNumber": 100_250,
+        "buildDate": "2025-12-01T00:00:00.000+0000",
+        "serverTime": render::jira_time(AppState::now_ms()),
+        "scmInfo": "jira-sim",
+        "serverTitle": "jira-sim",
+        "serverTimeZone": "Etc/UTC",
+    });
+    json_response(StatusCode::OK, &body, 2)
+}
+
+async fn project_search(State(app): App, uri: Uri, Query(params): Params) -> Response {
+    let start_at = match int_param(&params, "startAt", 0) {
+        Ok(value) => value as usize,
+        Err(message) => return bad_request(&message),
+    };
+    let max_results = match int_param(&params, "maxResults", 50) {
+        Ok(value) => value.clamp(1, 100) as usize,
+        Err(message) => return bad_request(&message),
+    };
+    let keys = param_list(&params, "keys");
+    let query = param(&params, "query").map(str::to_lowercase);
+    let detailed = param_list(&params, "expand")
+        .is_some_and(|e| e.iter().any(|x| *x == "description" || *x == "lead"));
+    let render = renderer(&app, &uri);
+    let matching: Vec<&data::ProjectData> = app
+        .tenant
+        .projects
+        .iter()
+        .filter(|p| {
+            keys.as_ref()
+                .is_none_or(|keys| keys.iter().any(|k| k.eq_ignore_ascii_case(&p.key)))
+        })
+        .filter(|p| {
+            query.as_ref().is_none_or(|q| {
+                p.key.to_lowercase().contains(q) || p.name.to_lowercase().contains(q)
+            })
+        })
+        .collect();
+    let values: Vec<Value> = matching
+        .iter()
+        .skip(start_at)
+        .take(max_results)
+        .map(|p| render.project(p, detailed))
+        .collect();
+    let is_last = start_at + values.len() >= matching.len();
+    let page_url = |start: usize| {
+        format!(
+            "{}/rest/api/3/project/search?startAt={start}&maxResults={max_results}",
+            app.base_url
+        )
+    };
+    let mut body = json!({
+        "self": page_url(start_at),
+        "maxResults": max_results,
+        "startAt": start_at,
+        "total": matching.len(),
+        "isLast": is_last,
+        "values": values,
+    });
+    if !is_last {
+        body["nextPage"] = page_url(start_at + max_results).into();
+    }
+    let cost = 1 + values.len() as u64;
+    json_response(StatusCode::OK, &body, cost)
+}
+
+async fn project(State(app): App, uri: Uri, Path(id_or_key): Path<String>) -> Response {
+    match app.tenant.project(&id_or_key) {
+        Some(index) => {
+            let body = renderer(&app, &uri).project(&app.tenant.projects[index], true);
+            json_response(StatusCode::OK, &body, 2)
+        }
+        None => json_error(
+            StatusCode::NOT_FOUND,
+            &format!("No project could be found with key '{id_or_key}'."),
+        ),
+    }
+}
+
+async fn fields() -> Response {
+    let body: Vec<Value> = FIELDS.iter().map(|f| f.json()).collect();
+    json_response(StatusCode::OK, &Value::Array(body), 1 + FIELDS.len() as u64)
+}
+
+async fn users_search(State(app): App, uri: Uri, Query(params): Params) -> Response {
+    let start_at = match int_param(&params, "startAt", 0) {
+        Ok(value) => value as usize,
+        Err(message) => return bad_request(&message),
+    };
+    let max_results = match int_param(&params, "maxResults", 50) {
+        Ok(value) => value.min(1000) as usize,
+        Err(message) => return bad_request(&message),
+    };
+    let render = renderer(&app, &uri);
+    let users: Vec<Value> = (0..app.tenant.users.len())
+        .skip(start_at)
+        .take(max_results)
+        .map(|index| render.user(index))
+        .collect();
+    let cost = 1 + 2 * users.len() as u64;
+    json_response(StatusCode::OK, &Value::Array(users), cost)
+}
+
+async fn get_issue(
+    State(app): App,
+    uri: Uri,
+    Path(id_or_key): Path<String>,
+    Query(params): Params,
+) -> Response {
+    let selection = FieldSelection::from_list(param_list(&params, "fields"), FieldSelection::all());
+    let expand = Expand::parse(param_list(&params, "expand").unwrap_or_default());
+    let store = app.store.read();
+    match store.find(&id_or_key) {
+        Some(issue) => {
+            let body = renderer(&app, &uri).issue(issue, &selection, expand);
+            json_response(StatusCode::OK, &body, 2)
+        }
+        None => json_error(StatusCode::NOT_FOUND, NOT_FOUND),
+    }
+}
+
+async fn update_issue(
+    State(app): App,
+    uri: Uri,
+    Path(id_or_key): Path<String>,
+    Query(params): Params,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request(
+            "The request body must be a JSON object with \"fields\" or \"update\".",
+        );
+    };
+    let mut store = app.store.write();
+    let Some(id) = store.id_of(&id_or_key) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    let mut issue = store.by_id[&id].clone();
+    let mut errors = Vec::new();
+    if let Some(fields) = body.get("fields").and_then(Value::as_object) {
+        apply_fields(&app, &mut issue, fields, false, &mut errors);
+    }
+    if let Some(update) = body.get("update").and_then(Value::as_object) {
+        apply_updates(&mut issue, update, &mut errors);
+    }
+    if !errors.is_empty() {
+        return field_errors(&errors);
+    }
+    issue.updated_ms = AppState::now_ms();
+    store.by_id.insert(id, issue);
+    store.version += 1;
+    if param(&params, "returnIssue") == Some("true") {
+        let body = renderer(&app, &uri).issue(
+            &store.by_id[&id],
+            &FieldSelection::all(),
+            Expand::default(),
+        );
+        return json_response(StatusCode::OK, &body, 2);
+    }
+    let mut response = json_response(StatusCode::NO_CONTENT, &Value::Null, 1);
+    *response.body_mut() = axum::body::Body::empty();
+    response.headers_mut().remove(http::header::CONTENT_TYPE);
+    response
+}
+
+async fn delete_issue(State(app): App, Path(id_or_key): Path<String>) -> Response {
+    let mut store = app.store.write();
+    let Some(id) = store.id_of(&id_or_key) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    if let Some(issue) = store.by_id.remove(&id) {
+        store.by_key.remove(&issue.key);
+    }
+    store.version += 1;
+    let mut response = json_response(StatusCode::NO_CONTENT, &Value::Null, 1);
+    *response.body_mut() = axum::body::Body::empty();
+    response.headers_mut().remove(http::header::CONTENT_TYPE);
+    response
+}
+
+/// Applies `fields` of a create or an edit to `issue`, collecting Jira's field errors.
+fn apply_fields(
+    app: &AppState,
+    issue: &mut IssueData,
+    fields: &Map<String, Value>,
+    creating: bool,
+    errors: &mut Vec<(String, String)>,
+) {
+    for (field, value) in fields {
+        let mut error = |message: &str| errors.push((field.clone(), message.to_owned()));
+        match field.as_str() {
+            "summary" => match value.as_str().map(str::trim) {
+                Some(text) if !text.is_empty() && text.len() <= 255 => {
+                    issue.summary = Some(text.to_owned())
+                }
+                Some(text) if text.len() > 255 => {
+                    error("Summary must be less than 255 characters.")
+                }
+                _ => error("You must specify a summary of the issue."),
+            },
+            "description" => match value {
+                Value::Object(_) | Value::Null => issue.description = Some(value.clone()),
+                Value::String(text) => {
+                    issue.description = Some(data::adf(std::slice::from_ref(text)))
+                }
+                _ => error("Operation value must be an Atlassian Document."),
+            },
+            "labels" => match value.as_array() {
+                Some(labels)
+                    if labels
+                        .iter()
+                        .all(|l| l.as_str().is_some_and(|s| !s.contains(' '))) =>
+                {
+                    issue.labels = labels
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                }
+                _ => error("Labels must be a list of strings without spaces."),
+            },
+            "priority" => match lookup(value, PRIORITIES) {
+                Some(index) => issue.priority = index,
+                None => error("Specify a valid priority (by name or id)."),
+            },
+            "assignee" => match value {
+                Value::Null => issue.assignee = None,
+                _ => match value
+                    .get("accountId")
+                    .and_then(Value::as_str)
+                    .and_then(|id| app.tenant.users.iter().position(|u| u.account_id == id))
+                {
+                    Some(user) => issue.assignee = Some(user),
+                    None => error("Specify a valid value for assignee (an accountId)."),
+                },
+            },
+            "customfield_10016" => match value {
+                Value::Null => issue.story_points = None,
+                Value::Number(n) if n.as_f64().is_some_and(|p| p >= 0.0) => {
+                    issue.story_points = n.as_f64().map(|p| p.round() as u32)
+                }
+                _ => error("Story Points must be a number."),
+            },
+            "project" | "issuetype" if creating => {}
+            custom if custom.starts_with("customfield_") => {
+                issue.extra.insert(custom.to_owned(), value.clone());
+            }
+            _ => error(&format!(
+                "Field '{field}' cannot be set. It is not on the appropriate screen, or unknown."
+            )),
+        }
+    }
+}
+
+/// Applies `update` operations (only `labels` add/remove/set are modelled).
+fn apply_updates(
+    issue: &mut IssueData,
+    update: &Map<String, Value>,
+    errors: &mut Vec<(String, String)>,
+) {
+    for (field, operations) in update {
+        if field != "labels" {
+            errors.push((
+                field.clone(),
+                format!("Field '{field}' cannot be updated with operations in jira-sim; set it in \"fields\"."),
+            ));
+            continue;
+        }
+        for operation in operations.as_array().into_iter().flatten() {
+            if let Some(label) = operation.get("add").and_then(Value::as_str) {
+                if !issue.labels.iter().any(|l| l == label) {
+                    issue.labels.push(label.to_owned());
+                }
+            } else if let Some(label) = operation.get("remove").and_then(Value::as_str) {
+                issue.labels.retain(|l| l != label);
+            } else if let Some(labels) = operation.get("set").and_then(Value::as_array) {
+                issue.labels = labels
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect();
+            } else {
+                errors.push((
+                    field.clone(),
+                    "Unknown operation; use add, remove or set.".into(),
+                ));
+            }
+        }
+    }
+}
+
+/// Finds `{"name": ...}` or `{"id": ...}` in a table of (id, name).
+fn lookup(value: &Value, table: &[(&str, &str)]) -> Option<usize> {
+    if let Some(id) = value.get("id").and_then(Value::as_str) {
+        return table.iter().position(|(table_id, _)| *table_id == id);
+    }
+    let name = value.get("name").and_then(Value::as_str)?;
+    table.iter().position(|(_, n)| n.eq_ignore_ascii_case(name))
+}
+
+/// Validates and stores one new issue; Jira's field errors when it is invalid.
+fn create_one(app: &AppState, input: &Value) -> Result<(u64, String), Vec<(String, String)>> {
+    let mut errors = Vec::new();
+    let Some(fields) = input.get("fields").and_then(Value::as_object) else {
+        return Err(vec![(
+            "fields".into(),
+            "The issue must have \"fields\".".into(),
+        )]);
+    };
+    let project = fields.get("project").and_then(|p| {
+        p.get("key")
+            .or_else(|| p.get("id"))
+            .and_then(Value::as_str)
+            .and_then(|k| app.tenant.project(k))
+    });
+    if project.is_none() {
+        errors.push(("project".into(), "Specify a valid project ID or key".into()));
+    }
+    let issue_type = fields.get("issuetype").and_then(|t| lookup(t, ISSUE_TYPES));
+    if issue_type.is_none() {
+        errors.push(("issuetype".into(), "Specify an issue type".into()));
+    }
+    if !fields.contains_key("summary") {
+        errors.push((
+            "summary".into(),
+            "You must specify a summary of the issue.".into(),
+        ));
+    }
+    let now = AppState::now_ms();
+    let mut issue = IssueData {
+        id: 0,
+        project: project.unwrap_or_default(),
+        number: 0,
+        key: String::new(),
+        seed: now as u64,
+        issue_type: issue_type.unwrap_or_default(),
+        status: 0,
+        priority: 2,
+        assignee: None,
+        reporter: 0,
+        created_ms: now,
+        updated_ms: now,
+        labels: Vec::new(),
+        story_points: None,
+        team: None,
+        severity: None,
+        summary: None,
+        description: Some(Value::Null),
+        extra: Map::new(),
+        generated_comments: 0,
+        added_comments: Vec::new(),
+    };
+    apply_fields(app, &mut issue, fields, true, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let summary = issue.summary.clone().unwrap_or_default();
+    let mut store = app.store.write();
+    let id = data::insert_issue(&mut store, &app.tenant.projects, issue);
+    let key = store.by_id[&id].key.clone();
+    drop(store);
+    app.stats.created(&summary);
+    Ok((id, key))
+}
+
+fn created_json(app: &AppState, id: u64, key: &str) -> Value {
+    json!({"id": id.to_string(), "key": key, "self": format!("{}/rest/api/3/issue/{id}", app.base_url)})
+}
+
+async fn create_issue(State(app): App, body: axum::body::Bytes) -> Response {
+    let Ok(input) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request("The request body is not valid JSON.");
+    };
+    match create_one(&app, &input) {
+        Ok((id, key)) => json_response(StatusCode::CREATED, &created_json(&app, id, &key), 1),
+        Err(errors) => field_errors(&errors),
+    }
+}
+
+async fn bulk_create(State(app): App, body: axum::body::Bytes) -> Response {
+    let updates = match serde_json::from_slice::<Value>(&body) {
+        Ok(body) => match body.get("issueUpdates").and_then(Value::as_array) {
+            Some(updates) => updates.clone(),
+            None => return bulk_refusal(0, "The request must contain \"issueUpdates\"."),
+        },
+        Err(_) => return bulk_refusal(0, "The request body is not valid JSON."),
+    };
+    if updates.len() > 50 {
+        return bulk_refusal(
+            50,
+            &format!(
+                "At most 50 issues can be created in one request; this one has {}.",
+                updates.len()
+            ),
+        );
+    }
+    let mut issues = Vec::new();
+    let mut errors = Vec::new();
+    for (index, update) in updates.iter().enumerate() {
+        match create_one(&app, update) {
+            Ok((id, key)) => issues.push(created_json(&app, id, &key)),
+            Err(field_errors) => {
+                let pairs: Vec<(&str, &str)> = field_errors
+                    .iter()
+                    .map(|(f, m)| (f.as_str(), m.as_str()))
+                    .collect();
+                errors.push(json!({
+                    "status": 400,
+                    "elementErrors": error_body(&[], &pairs),
+                    "failedElementNumber": index,
+                }));
+            }
+        }
+    }
+    let status = if issues.is_empty() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::CREATED
+    };
+    json_response(status, &json!({"issues": issues, "errors": errors}), 1)
+}
+
+fn bulk_refusal(element: usize, message: &str) -> Response {
+    let body = json!({
+        "issues": [],
+        "errors": [{"status": 400, "elementErrors": error_body(&[message], &[]), "failedElementNumber": element}],
+    });
+    json_response(StatusCode::BAD_REQUEST, &body, 1)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct BulkFetchBody {
+    issue_ids_or_keys: Vec<String>,
+    #[serde(default)]
+    fields: Vec<String>,
+    #[serde(default)]
+    expand: Vec<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    fields_by_keys: bool,
+    #[serde(default)]
+    #[allow(dead_code)]
+    properties: Vec<String>,
+}
+
+async fn bulk_fetch(State(app): App, uri: Uri, body: axum::body::Bytes) -> Response {
+    let request: BulkFetchBody = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => return bad_request(&format!("Invalid request body: {error}.")),
+    };
+    let count = request.issue_ids_or_keys.len();
+    if !(1..=100).contains(&count) {
+        return bad_request(&format!(
+            "issueIdsOrKeys must contain between 1 and 100 issues; it has {count}."
+        ));
+    }
+    let selection = if request.fields.is_empty() {
+        FieldSelection::navigable()
+    } else {
+        FieldSelection::parse(request.fields.iter().map(String::as_str))
+    };
+    let expand = Expand::parse(request.expand.iter().map(String::as_str));
+    let store = app.store.read();
+    let mut found: Vec<&IssueData> = Vec::new();
+    let mut issue_errors = Vec::new();
+    for id_or_key in &request.issue_ids_or_keys {
+        match store.find(id_or_key) {
+            Some(issue) if !found.iter().any(|f| f.id == issue.id) => found.push(issue),
+            Some(_) => {}
+            None => issue_errors.push(json!({"id": id_or_key, "errorMessage": NOT_FOUND})),
+        }
+    }
+    found.sort_by_key(|issue| issue.id);
+    let render = renderer(&app, &uri);
+    let issues: Vec<Value> = found
+        .iter()
+        .map(|issue| render.issue(issue, &selection, expand))
+        .collect();
+    let cost = 1 + issues.len() as u64;
+    json_response(
+        StatusCode::OK,
+        &json!({"issues": issues, "issueErrors": issue_errors}),
+        cost,
+    )
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SearchBody {
+    #[serde(default)]
+    jql: String,
+    #[serde(default)]
+    next_page_token: Option<String>,
+    #[serde(default)]
+    max_results: Option<i64>,
+    #[serde(default)]
+    fields: Vec<String>,
+    #[serde(default)]
+    expand: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    fields_by_keys: bool,
+    #[serde(default)]
+    #[allow(dead_code)]
+    properties: Vec<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    reconcile_issues: Vec<i64>,
+}
+
+async fn search_get(State(app): App, uri: Uri, Query(params): Params) -> Response {
+    let max_results = match param(&params, "maxResults").map(str::parse::<i64>) {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => return bad_request("The value of 'maxResults' is not a valid number."),
+    };
+    let body = SearchBody {
+        jql: param(&params, "jql").unwrap_or_default().to_owned(),
+        next_page_token: param(&params, "nextPageToken").map(str::to_owned),
+        max_results,
+        fields: param_list(&params, "fields")
+            .unwrap_or_default()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        expand: param(&params, "expand").map(str::to_owned),
+        ..SearchBody::default()
+    };
+    search(&app, &uri, body)
+}
+
+async fn search_post(State(app): App, uri: Uri, body: axum::body::Bytes) -> Response {
+    match serde_json::from_slice::<SearchBody>(&body) {
+        Ok(body) => search(&app, &uri, body),
+        Err(error) => bad_request(&format!("Invalid request body: {error}.")),
+    }
+}
+
+/// The ids matching `jql` in query order, shared between the pages of one search while
+/// the data does not change.
+fn matching_ids(app: &AppState, jql: &str) -> Result<Arc<Vec<u64>>, String> {
+    let version = app.store.read().version;
+    if let Some((cached_version, ids)) = app.search_cache.lock().get(jql)
+        && *cached_version == version
+    {
+        return Ok(ids.clone());
+    }
+    let query = jql::parse(jql, &app.tenant, AppState::now_ms())?;
+    let store = app.store.read();
+    let mut issues: Vec<&IssueData> = store
+        .by_id
+        .values()
+        .filter(|issue| query.matches(issue, &app.tenant))
+        .collect();
+    issues.sort_by(|a, b| query.compare(a, b));
+    let ids = Arc::new(issues.iter().map(|issue| issue.id).collect::<Vec<_>>());
+    let mut cache = app.search_cache.lock();
+    if cache.len() >= 64 {
+        cache.clear();
+    }
+    cache.insert(jql.to_owned(), (store.version, ids.clone()));
+    Ok(ids)
+}
+
+fn fingerprint(jql: &str) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    jql.hash(&mut hasher);
+    hasher.finish()
+}
+
+fn search(app: &AppState, uri: &Uri, body: SearchBody) -> Response {
+    let ids = match matching_ids(app, &body.jql) {
+        Ok(ids) => ids,
+        Err(message) => return bad_request(&message),
+    };
+    let selection = if body.fields.is_empty() {
+        FieldSelection::id_only()
+    } else {
+        FieldSelection::parse(body.fields.iter().map(String::as_str))
+    };
+    let cap = if selection.is_id_only() { 5000 } else { 100 };
+    let max_results = body.max_results.unwrap_or(50).clamp(1, cap) as usize;
+    let offset = match body.next_page_token.as_deref() {
+        None => 0,
+        Some(token) => match decode_token(token, fingerprint(&body.jql)) {
+            Some(offset) => offset,
+            None => {
+                return bad_request(&format!(
+                    "The nextPageToken '{token}' is invalid or belongs to another query."
+                ));
+            }
+        },
+    };
+    let expand = Expand::parse(body.expand.as_deref().unwrap_or_default().split(','));
+    let store = app.store.read();
+    let render = renderer(app, uri);
+    let page: Vec<Value> = ids
+        .iter()
+        .skip(offset)
+        .take(max_results)
+        .filter_map(|id| store.by_id.get(id))
+        .map(|issue| render.issue(issue, &selection, expand))
+        .collect();
+    let next = offset + max_results;
+    let mut response = json!({"issues": page, "isLast": next >= ids.len()});
+    if next < ids.len() {
+        response["nextPageToken"] = format!("{:016x}{next:x}", fingerprint(&body.jql)).into();
+    }
+    let cost = 1 + page.len() as u64;
+    json_response(StatusCode::OK, &response, cost)
+}
+
+fn decode_token(token: &str, expected_fingerprint: u64) -> Option<usize> {
+    if token.len() <= 16 || !token.is_char_boundary(16) {
+        return None;
+    }
+    let (fingerprint, offset) = token.split_at(16);
+    (u64::from_str_radix(fingerprint, 16).ok()? == expected_fingerprint)
+        .then(|| usize::from_str_radix(offset, 16).ok())
+        .flatten()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CountBody {
+    #[serde(default)]
+    jql: String,
+}
+
+async fn approximate_count(State(app): App, body: axum::body::Bytes) -> Response {
+    let body: CountBody = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(error) => return bad_request(&format!("Invalid request body: {error}.")),
+    };
+    match matching_ids(&app, &body.jql) {
+        Ok(ids) => json_response(StatusCode::OK, &json!({"count": ids.len()}), 1),
+        Err(message) => bad_request(&message),
+    }
+}
+
+async fn search_removed() -> Response {
+    json_error(StatusCode::GONE, SEARCH_REMOVED)
+}
+
+async fn get_comments(
+    State(app): App,
+    uri: Uri,
+    Path(id_or_key): Path<String>,
+    Query(params): Params,
+) -> Response {
+    let start_at = match int_param(&params, "startAt", 0) {
+        Ok(value) => value as usize,
+        Err(message) => return bad_request(&message),
+    };
+    let max_results = match int_param(&params, "maxResults", 5000) {
+        Ok(value) => value.min(5000) as usize,
+        Err(message) => return bad_request(&message),
+    };
+    let store = app.store.read();
+    let Some(issue) = store.find(&id_or_key) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    let all = renderer(&app, &uri).comments(issue);
+    let page: Vec<Value> = all
+        .iter()
+        .skip(start_at)
+        .take(max_results)
+        .cloned()
+        .collect();
+    let cost = 1 + page.len() as u64;
+    let body = json!({
+        "startAt": start_at,
+        "maxResults": max_results,
+        "total": all.len(),
+        "comments": page,
+    });
+    json_response(StatusCode::OK, &body, cost)
+}
+
+async fn add_comment(
+    State(app): App,
+    uri: Uri,
+    Path(id_or_key): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let comment_body = match serde_json::from_slice::<Value>(&body) {
+        Ok(body) => match body.get("body") {
+            Some(Value::Object(doc)) => Value::Object(doc.clone()),
+            Some(Value::String(text)) if !text.trim().is_empty() => {
+                data::adf(std::slice::from_ref(text))
+            }
+            _ => {
+                return field_errors(&[(
+                    "comment".into(),
+                    "Comment body can not be empty!".into(),
+                )]);
+            }
+        },
+        Err(_) => return bad_request("The request body is not valid JSON."),
+    };
+    let mut store = app.store.write();
+    let Some(id) = store.id_of(&id_or_key) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    let comment_id = store.next_comment_id;
+    store.next_comment_id += 1;
+    store.version += 1;
+    let now = AppState::now_ms();
+    let comment = CommentData {
+        id: comment_id,
+        author: 0,
+        body: comment_body,
+        created_ms: now,
+    };
+    let issue = store
+        .by_id
+        .get_mut(&id)
+        .expect("id_of returned a stored id");
+    issue.updated_ms = now;
+    issue.added_comments.push(comment.clone());
+    let body = renderer(&app, &uri).comment(issue, &comment);
+    json_response(StatusCode::CREATED, &body, 1)
+}

@@ -1,0 +1,365 @@
+//! Configuration of a simulated tenant: data set, credentials, limits and faults.
+//!
+//! Every struct here is serde-friendly, because the admin API (`/__sim/limits`,
+//! `/__sim/faults`) reads and replaces limits and faults at run time as JSON.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Everything a simulator is started with.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SimConfig {
+    /// Seed of the generated tenant: the same seed gives the same data.
+    pub seed: u64,
+    /// Number of projects.
+    pub projects: usize,
+    /// Issues generated in each project.
+    pub issues_per_project: usize,
+    /// Number of users.
+    pub users: usize,
+    /// Accepted Basic-auth credentials (email + API token).
+    pub credentials: Vec<Credential>,
+    /// Accepted Bearer tokens (PAT or OAuth access tokens).
+    pub bearer_tokens: Vec<Secret>,
+    /// Rate limits.
+    pub limits: LimitConfig,
+    /// Injected faults.
+    pub faults: FaultConfig,
+    /// A request that arrives this soon after a 429 or 503 was sent to the same client is
+    /// taken to have been in flight already, not to ignore the `Retry-After`.
+    pub early_retry_grace_ms: u64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            seed: 42,
+            projects: 5,
+            issues_per_project: 200,
+            users: 50,
+            credentials: vec![Credential::default()],
+            bearer_tokens: Vec::new(),
+            limits: LimitConfig::atlassian(),
+            faults: FaultConfig::default(),
+            early_retry_grace_ms: 100,
+        }
+    }
+}
+
+/// A secret string: serialised as itself (the admin API and config files need it) but
+/// never shown by `Debug`.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// An email and API token accepted with Basic auth.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credential {
+    /// The account's email.
+    pub email: String,
+    /// The API token.
+    pub api_token: Secret,
+}
+
+impl Default for Credential {
+    fn default() -> Self {
+        Credential {
+            email: "sim@example.com".into(),
+            api_token: Secret("sim-token".into()),
+        }
+    }
+}
+
+/// The three limits of Jira Cloud, each switchable.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitConfig {
+    /// Per-second token buckets per endpoint template and method; `None` turns them off.
+    pub burst: Option<BurstConfig>,
+    /// The hourly points quota; `None` turns it off.
+    pub quota: Option<QuotaConfig>,
+    /// Per-issue write windows; `None` turns them off.
+    pub per_issue_writes: Option<PerIssueConfig>,
+    /// Whether successful responses carry `X-RateLimit-Limit`/`-Remaining`/`-NearLimit`.
+    /// Off hides the limits until the first 429 (for clients that must discover them).
+    pub advertise: bool,
+    /// How many simulated seconds pass per real second for the hourly quota window: 3600
+    /// makes an "hour" pass in one second. Burst and per-issue windows are not scaled; set
+    /// their sizes directly.
+    pub time_scale: f64,
+}
+
+impl Default for LimitConfig {
+    fn default() -> Self {
+        Self::atlassian()
+    }
+}
+
+impl LimitConfig {
+    /// Atlassian's documented defaults: burst GET/POST 100/s, PUT/DELETE 50/s with the
+    /// `GET /issue/{id}` override of 150/s, a tenant quota of 65,000 points an hour, and
+    /// per-issue writes of 20 per 2 s and 100 per 30 s.
+    pub fn atlassian() -> Self {
+        LimitConfig {
+            burst: Some(BurstConfig::default()),
+            quota: Some(QuotaConfig::default()),
+            per_issue_writes: Some(PerIssueConfig::default()),
+            advertise: true,
+            time_scale: 1.0,
+        }
+    }
+
+    /// No limits at all (for throughput measurements).
+    pub fn off() -> Self {
+        LimitConfig {
+            burst: None,
+            quota: None,
+            per_issue_writes: None,
+            advertise: false,
+            time_scale: 1.0,
+        }
+    }
+}
+
+/// Burst limits: requests per second per endpoint template × method.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BurstConfig {
+    /// GET requests per second.
+    pub get: f64,
+    /// POST requests per second.
+    pub post: f64,
+    /// PUT requests per second.
+    pub put: f64,
+    /// DELETE requests per second.
+    pub delete: f64,
+    /// Per-endpoint overrides, first match wins.
+    pub overrides: Vec<BurstOverride>,
+}
+
+impl Default for BurstConfig {
+    fn default() -> Self {
+        BurstConfig {
+            get: 100.0,
+            post: 100.0,
+            put: 50.0,
+            delete: 50.0,
+            overrides: vec![BurstOverride {
+                method: "GET".into(),
+                path_template: "/rest/api/3/issue/{issueIdOrKey}".into(),
+                per_second: 150.0,
+            }],
+        }
+    }
+}
+
+impl BurstConfig {
+    /// The same rate for every method and no overrides.
+    pub fn uniform(per_second: f64) -> Self {
+        BurstConfig {
+            get: per_second,
+            post: per_second,
+            put: per_second,
+            delete: per_second,
+            overrides: Vec::new(),
+        }
+    }
+
+    /// The rate of one endpoint template (in its `/rest/api/3/` form) and method.
+    pub fn rate_for(&self, method: &str, template: &str) -> f64 {
+        if let Some(found) = self
+            .overrides
+            .iter()
+            .find(|o| o.method.eq_ignore_ascii_case(method) && o.path_template == template)
+        {
+            return found.per_second;
+        }
+        match method {
+            "GET" | "HEAD" | "OPTIONS" => self.get,
+            "PUT" | "PATCH" => self.put,
+            "DELETE" => self.delete,
+            _ => self.post,
+        }
+    }
+}
+
+/// A burst rate for one endpoint and method.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BurstOverride {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The v3 path template, e.g. `/rest/api/3/issue/{issueIdOrKey}`.
+    pub path_template: String,
+    /// Requests per second.
+    pub per_second: f64,
+}
+
+/// Which hourly pool the quota models; it decides the `RateLimit-Reason`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QuotaKind {
+    /// Tier 2, per tenant: `jira-quota-tenant-based`.
+    Tenant,
+    /// Tier 1, the global app pool: `jira-quota-global-based`.
+    Global,
+}
+
+/// The hourly points quota.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuotaConfig {
+    /// Points per (scaled) hour.
+    pub points_per_hour: u64,
+    /// Tenant or global pool.
+    pub kind: QuotaKind,
+}
+
+impl Default for QuotaConfig {
+    fn default() -> Self {
+        QuotaConfig {
+            points_per_hour: 65_000,
+            kind: QuotaKind::Tenant,
+        }
+    }
+}
+
+/// Per-issue write windows (sliding).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PerIssueConfig {
+    /// Length of the short window in milliseconds (Jira: 2 s).
+    pub short_window_ms: u64,
+    /// Writes allowed in the short window (Jira: 20).
+    pub short_max: u32,
+    /// Length of the long window in milliseconds (Jira: 30 s).
+    pub long_window_ms: u64,
+    /// Writes allowed in the long window (Jira: 100).
+    pub long_max: u32,
+}
+
+impl Default for PerIssueConfig {
+    fn default() -> Self {
+        PerIssueConfig {
+            short_window_ms: 2_000,
+            short_max: 20,
+            long_window_ms: 30_000,
+            long_max: 100,
+        }
+    }
+}
+
+/// Injected faults: rules rolled for every request in order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaultConfig {
+    /// The rules. Every matching `latency` rule adds its delay; of the others, the first
+    /// whose dice roll hits decides the request's fate.
+    pub rules: Vec<FaultRule>,
+}
+
+/// One fault, its probability, and optionally the endpoint it targets.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultRule {
+    /// What happens.
+    pub fault: Fault,
+    /// Chance per request, 0.0 to 1.0.
+    pub probability: f64,
+    /// Only requests to this v3 path template (e.g. `/rest/api/3/issue/{issueIdOrKey}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// Only requests with this method.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+}
+
+impl FaultRule {
+    /// A rule for every endpoint.
+    pub fn new(fault: Fault, probability: f64) -> Self {
+        FaultRule {
+            fault,
+            probability,
+            endpoint: None,
+            method: None,
+        }
+    }
+
+    /// Restricts the rule to one v3 path template.
+    pub fn on(mut self, endpoint: &str) -> Self {
+        self.endpoint = Some(endpoint.to_owned());
+        self
+    }
+
+    /// Restricts the rule to one method.
+    pub fn method(mut self, method: &str) -> Self {
+        self.method = Some(method.to_ascii_uppercase());
+        self
+    }
+
+    pub(crate) fn matches(&self, method: &str, template: &str) -> bool {
+        self.endpoint.as_deref().is_none_or(|e| e == template)
+            && self
+                .method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method))
+    }
+}
+
+/// What a fault does to a request.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Fault {
+    /// Answer with this status (500, 502, 503, 504, ...) and a Jira error body.
+    Status {
+        /// The status code.
+        status: u16,
+    },
+    /// Answer 503 with `Retry-After`.
+    Unavailable {
+        /// The `Retry-After` seconds.
+        retry_after_secs: u64,
+    },
+    /// Close the connection with a TCP reset before answering.
+    Reset,
+    /// Delay the answer (added to other latency rules that match).
+    Latency {
+        /// Fixed delay in milliseconds.
+        fixed_ms: u64,
+        /// Uniform random extra delay, 0 to this many milliseconds.
+        jitter_ms: u64,
+    },
+    /// Wait this long before answering: longer than any sane client timeout.
+    Hang {
+        /// How long, in milliseconds.
+        ms: u64,
+    },
+    /// Send the headers and half the body, then reset the connection.
+    Truncated,
+    /// Answer 200 with a body that is not valid JSON.
+    Malformed,
+}
+
+impl Fault {
+    /// A short name, used in counters.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Fault::Status { .. } => "status",
+            Fault::Unavailable { .. } => "unavailable",
+            Fault::Reset => "reset",
+            Fault::Latency { .. } => "latency",
+            Fault::Hang { .. } => "hang",
+            Fault::Truncated => "truncated",
+            Fault::Malformed => "malformed",
+        }
+    }
+}

@@ -1,0 +1,743 @@
+//! The JQL subset jira-sim understands, with Jira's error messages for the rest.
+//!
+//! Clauses: `project`, `key`/`issuekey`, `id`, `status`, `issuetype`/`type`, `priority`,
+//! `assignee`, `reporter`, `labels` with `=`, `!=`, `in`, `not in`, `is EMPTY`,
+//! `is not EMPTY`; `created` and `updated` with `=`, `!=`, `>`, `>=`, `<`, `<=` against
+//! relative (`-7d`, `-2w`, `-12h`, `-30m`) or absolute (`2024-01-18`, `"2024/01/18 10:00"`)
+//! dates; `AND`, `OR`, `NOT` and parentheses; `ORDER BY` `updated`, `created`, `key`, `id`,
+//! `priority` with `ASC`/`DESC`. A query with no clause is unbounded and refused, as the
+//! enhanced search does.
+
+use std::cmp::Ordering;
+
+use time::macros::format_description;
+use time::{Date, PrimitiveDateTime};
+
+use crate::data::{ISSUE_TYPES, IssueData, PRIORITIES, STATUSES, Tenant};
+
+/// Jira's message for a query without a restriction.
+pub(crate) const UNBOUNDED: &str =
+    "Unbounded JQL queries are not allowed here. Please add a search restriction to your query.";
+
+/// A parsed query.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Query {
+    filter: Option<Expr>,
+    order: Vec<(SortField, bool)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Expr {
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+    Clause(Clause),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Clause {
+    /// A text field compared with a set of values; `negated` for `!=` / `not in`.
+    Text {
+        field: TextField,
+        values: Vec<String>,
+        negated: bool,
+    },
+    /// `is EMPTY` / `is not EMPTY`.
+    Empty { field: TextField, negated: bool },
+    /// A date compared with an instant in epoch milliseconds.
+    Date {
+        field: DateField,
+        op: Op,
+        epoch_ms: i64,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TextField {
+    Project,
+    Key,
+    Id,
+    Status,
+    IssueType,
+    Priority,
+    Assignee,
+    Reporter,
+    Labels,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DateField {
+    Created,
+    Updated,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Op {
+    Eq,
+    Ne,
+    Gt,
+    Ge,
+    Lt,
+    Le,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SortField {
+    Updated,
+    Created,
+    Key,
+    Id,
+    Priority,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Token {
+    Word(String),
+    Quoted(String),
+    Op(&'static str),
+    Open,
+    Close,
+    Comma,
+}
+
+impl Token {
+    fn describe(&self) -> String {
+        match self {
+            Token::Word(word) => word.clone(),
+            Token::Quoted(text) => format!("\"{text}\""),
+            Token::Op(op) => (*op).to_owned(),
+            Token::Open => "(".into(),
+            Token::Close => ")".into(),
+            Token::Comma => ",".into(),
+        }
+    }
+}
+
+/// Parses `jql`; `now_ms` anchors relative dates. Errors are Jira's messages.
+pub(crate) fn parse(jql: &str, tenant: &Tenant, now_ms: i64) -> Result<Query, String> {
+    let tokens = tokenize(jql)?;
+    let mut parser = Parser {
+        tokens,
+        position: 0,
+        tenant,
+        now_ms,
+    };
+    let filter = if parser.at_order_by() || parser.peek().is_none() {
+        None
+    } else {
+        Some(parser.or_expr()?)
+    };
+    let order = if parser.at_order_by() {
+        parser.position += 2;
+        parser.order_items()?
+    } else {
+        Vec::new()
+    };
+    if let Some(token) = parser.peek() {
+        return Err(format!(
+            "Error in the JQL Query: Expecting either 'OR' or 'AND' but got '{}'.",
+            token.describe()
+        ));
+    }
+    if filter.is_none() {
+        return Err(UNBOUNDED.into());
+    }
+    Ok(Query { filter, order })
+}
+
+impl Query {
+    /// Whether `issue` matches.
+    pub fn matches(&self, issue: &IssueData, tenant: &Tenant) -> bool {
+        self.filter
+            .as_ref()
+            .is_none_or(|filter| eval(filter, issue, tenant))
+    }
+
+    /// Orders two issues by the `ORDER BY` items, then by id for a stable order.
+    pub fn compare(&self, a: &IssueData, b: &IssueData) -> Ordering {
+        for (field, ascending) in &self.order {
+            let ordering = match field {
+                SortField::Updated => a.updated_ms.cmp(&b.updated_ms),
+                SortField::Created => a.created_ms.cmp(&b.created_ms),
+                SortField::Key => (a.project, a.number).cmp(&(b.project, b.number)),
+                SortField::Id => a.id.cmp(&b.id),
+                SortField::Priority => a.priority.cmp(&b.priority),
+            };
+            let ordering = if *ascending {
+                ordering
+            } else {
+                ordering.reverse()
+            };
+            if ordering != Ordering::Equal {
+                return ordering;
+            }
+        }
+        a.id.cmp(&b.id)
+    }
+}
+
+fn eval(expr: &Expr, issue: &IssueData, tenant: &Tenant) -> bool {
+    match expr {
+        Expr::And(a, b) => eval(a, issue, tenant) && eval(b, issue, tenant),
+        Expr::Or(a, b) => eval(a, issue, tenant) || eval(b, issue, tenant),
+        Expr::Not(inner) => !eval(inner, issue, tenant),
+        Expr::Clause(Clause::Text {
+            field,
+            values,
+            negated,
+        }) => {
+            let actual = text_values(*field, issue, tenant);
+            let hit = values
+                .iter()
+                .any(|wanted| actual.iter().any(|have| have.eq_ignore_ascii_case(wanted)));
+            hit != *negated
+        }
+        Expr::Clause(Clause::Empty { field, negated }) => {
+            text_values(*field, issue, tenant).is_empty() != *negated
+        }
+        Expr::Clause(Clause::Date {
+            field,
+            op,
+            epoch_ms,
+        }) => {
+            let actual = match field {
+                DateField::Created => issue.created_ms,
+                DateField::Updated => issue.updated_ms,
+            };
+            match op {
+                Op::Eq => actual == *epoch_ms,
+                Op::Ne => actual != *epoch_ms,
+                Op::Gt => actual > *epoch_ms,
+                Op::Ge => actual >= *epoch_ms,
+                Op::Lt => actual < *epoch_ms,
+                Op::Le => actual <= *epoch_ms,
+            }
+        }
+    }
+}
+
+/// The values a text clause compares with: for a project its key and id, for a user their
+/// account id and display name.
+fn text_values(field: TextField, issue: &IssueData, tenant: &Tenant) -> Vec<String> {
+    let user = |index: usize| {
+        let user = &tenant.users[index];
+        vec![user.account_id.clone(), user.display_name.clone()]
+    };
+    match field {
+        TextField::Project => {
+            let project = &tenant.projects[issue.project];
+            vec![
+                project.key.clone(),
+                project.id.to_string(),
+                project.name.clone(),
+            ]
+        }
+        TextField::Key => vec![issue.key.clone(), issue.id.to_string()],
+        TextField::Id => vec![issue.id.to_string(), issue.key.clone()],
+        TextField::Status => vec![STATUSES[issue.status].1.to_owned()],
+        TextField::IssueType => vec![ISSUE_TYPES[issue.issue_type].1.to_owned()],
+        TextField::Priority => vec![PRIORITIES[issue.priority].1.to_owned()],
+        TextField::Assignee => issue.assignee.map(user).unwrap_or_default(),
+        TextField::Reporter => user(issue.reporter),
+        TextField::Labels => issue.labels.clone(),
+    }
+}
+
+struct Parser<'a> {
+    tokens: Vec<Token>,
+    position: usize,
+    tenant: &'a Tenant,
+    now_ms: i64,
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.position)
+    }
+
+    fn next(&mut self) -> Option<Token> {
+        let token = self.tokens.get(self.position).cloned();
+        self.position += 1;
+        token
+    }
+
+    fn peek_keyword(&self, keyword: &str) -> bool {
+        matches!(self.peek(), Some(Token::Word(word)) if word.eq_ignore_ascii_case(keyword))
+    }
+
+    fn at_order_by(&self) -> bool {
+        self.peek_keyword("order")
+            && matches!(self.tokens.get(self.position + 1), Some(Token::Word(w)) if w.eq_ignore_ascii_case("by"))
+    }
+
+    fn or_expr(&mut self) -> Result<Expr, String> {
+        let mut left = self.and_expr()?;
+        while self.peek_keyword("or") {
+            self.position += 1;
+            left = Expr::Or(Box::new(left), Box::new(self.and_expr()?));
+        }
+        Ok(left)
+    }
+
+    fn and_expr(&mut self) -> Result<Expr, String> {
+        let mut left = self.unary()?;
+        while self.peek_keyword("and") {
+            self.position += 1;
+            left = Expr::And(Box::new(left), Box::new(self.unary()?));
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<Expr, String> {
+        if self.peek_keyword("not") {
+            self.position += 1;
+            return Ok(Expr::Not(Box::new(self.unary()?)));
+        }
+        if self.peek() == Some(&Token::Open) {
+            self.position += 1;
+            let inner = self.or_expr()?;
+            return match self.next() {
+                Some(Token::Close) => Ok(inner),
+                other => Err(expecting("')'", other.as_ref())),
+            };
+        }
+        self.clause().map(Expr::Clause)
+    }
+
+    fn clause(&mut self) -> Result<Clause, String> {
+        let field_name = match self.next() {
+            Some(Token::Word(word)) | Some(Token::Quoted(word)) => word,
+            other => return Err(expecting("a field name", other.as_ref())),
+        };
+        let lower = field_name.to_ascii_lowercase();
+        let date_field = match lower.as_str() {
+            "created" | "createddate" => Some(DateField::Created),
+            "updated" | "updateddate" => Some(DateField::Updated),
+            _ => None,
+        };
+        if let Some(field) = date_field {
+            let op = self.operator()?;
+            let value = self.single_value()?;
+            let epoch_ms = parse_date(&value, self.now_ms).ok_or_else(|| {
+                format!(
+                    "Date value '{value}' for field '{field_name}' is invalid. Valid formats include: 'yyyy/MM/dd HH:mm', 'yyyy-MM-dd HH:mm', 'yyyy/MM/dd', 'yyyy-MM-dd', or a period format e.g. '-5d', '4w 2d'."
+                )
+            })?;
+            return Ok(Clause::Date {
+                field,
+                op,
+                epoch_ms,
+            });
+        }
+        let field = match lower.as_str() {
+            "project" => TextField::Project,
+            "key" | "issuekey" => TextField::Key,
+            "id" => TextField::Id,
+            "status" => TextField::Status,
+            "issuetype" | "type" => TextField::IssueType,
+            "priority" => TextField::Priority,
+            "assignee" => TextField::Assignee,
+            "reporter" => TextField::Reporter,
+            "labels" => TextField::Labels,
+            _ => {
+                return Err(format!(
+                    "Field '{field_name}' does not exist or you do not have permission to view it."
+                ));
+            }
+        };
+        if self.peek_keyword("is") {
+            self.position += 1;
+            let negated = self.peek_keyword("not");
+            if negated {
+                self.position += 1;
+            }
+            return match self.next() {
+                Some(Token::Word(w))
+                    if w.eq_ignore_ascii_case("empty") || w.eq_ignore_ascii_case("null") =>
+                {
+                    Ok(Clause::Empty { field, negated })
+                }
+                other => Err(expecting("'EMPTY'", other.as_ref())),
+            };
+        }
+        let (values, negated) = if self.peek_keyword("in") {
+            self.position += 1;
+            (self.list()?, false)
+        } else if self.peek_keyword("not")
+            && matches!(self.tokens.get(self.position + 1), Some(Token::Word(w)) if w.eq_ignore_ascii_case("in"))
+        {
+            self.position += 2;
+            (self.list()?, true)
+        } else {
+            match self.operator()? {
+                Op::Eq => (vec![self.single_value()?], false),
+                Op::Ne => (vec![self.single_value()?], true),
+                _ => {
+                    return Err(format!(
+                        "The operator used is not supported by the field '{field_name}'."
+                    ));
+                }
+            }
+        };
+        if field == TextField::Project {
+            for value in &values {
+                if self.tenant.project(value).is_none()
+                    && !self
+                        .tenant
+                        .projects
+                        .iter()
+                        .any(|p| p.name.eq_ignore_ascii_case(value))
+                {
+                    return Err(format!(
+                        "The value '{value}' does not exist for the field '{field_name}'."
+                    ));
+                }
+            }
+        }
+        Ok(Clause::Text {
+            field,
+            values,
+            negated,
+        })
+    }
+
+    fn operator(&mut self) -> Result<Op, String> {
+        match self.next() {
+            Some(Token::Op("=")) => Ok(Op::Eq),
+            Some(Token::Op("!=")) => Ok(Op::Ne),
+            Some(Token::Op(">")) => Ok(Op::Gt),
+            Some(Token::Op(">=")) => Ok(Op::Ge),
+            Some(Token::Op("<")) => Ok(Op::Lt),
+            Some(Token::Op("<=")) => Ok(Op::Le),
+            other => Err(expecting("operator", other.as_ref())),
+        }
+    }
+
+    fn single_value(&mut self) -> Result<String, String> {
+        match self.next() {
+            Some(Token::Word(word)) => {
+                if self.peek() == Some(&Token::Open) {
+                    return Err(format!(
+                        "Error in the JQL Query: the function '{word}' is not supported by jira-sim."
+                    ));
+                }
+                Ok(word)
+            }
+            Some(Token::Quoted(text)) => Ok(text),
+            other => Err(expecting("a value", other.as_ref())),
+        }
+    }
+
+    fn list(&mut self) -> Result<Vec<String>, String> {
+        match self.next() {
+            Some(Token::Open) => {}
+            other => return Err(expecting("'('", other.as_ref())),
+        }
+        let mut values = vec![self.single_value()?];
+        loop {
+            match self.next() {
+                Some(Token::Comma) => values.push(self.single_value()?),
+                Some(Token::Close) => return Ok(values),
+                other => return Err(expecting("')'", other.as_ref())),
+            }
+        }
+    }
+
+    fn order_items(&mut self) -> Result<Vec<(SortField, bool)>, String> {
+        let mut items = Vec::new();
+        loop {
+            let name = match self.next() {
+                Some(Token::Word(word)) => word,
+                other => return Err(expecting("a field name", other.as_ref())),
+            };
+            let field = match name.to_ascii_lowercase().as_str() {
+                "updated" | "updateddate" => SortField::Updated,
+                "created" | "createddate" => SortField::Created,
+                "key" | "issuekey" => SortField::Key,
+                "id" => SortField::Id,
+                "priority" => SortField::Priority,
+                _ => return Err(format!("Not able to sort using field '{name}'.")),
+            };
+            let ascending = if self.peek_keyword("desc") {
+                self.position += 1;
+                false
+            } else {
+                if self.peek_keyword("asc") {
+                    self.position += 1;
+                }
+                true
+            };
+            items.push((field, ascending));
+            if self.peek() == Some(&Token::Comma) {
+                self.position += 1;
+            } else {
+                return Ok(items);
+            }
+        }
+    }
+}
+
+fn expecting(what: &str, got: Option<&Token>) -> String {
+    match got {
+        Some(token) => format!(
+            "Error in the JQL Query: Expecting {what} but got '{}'.",
+            token.describe()
+        ),
+        None => format!("Error in the JQL Query: Expecting {what} before the end of the query."),
+    }
+}
+
+fn tokenize(jql: &str) -> Result<Vec<Token>, String> {
+    let mut tokens = Vec::new();
+    let mut chars = jql.char_indices().peekable();
+    while let Some(&(at, c)) = chars.peek() {
+        match c {
+            c if c.is_whitespace() => {
+                chars.next();
+            }
+            '(' => {
+                chars.next();
+                tokens.push(Token::Open);
+            }
+            ')' => {
+                chars.next();
+                tokens.push(Token::Close);
+            }
+            ',' => {
+                chars.next();
+                tokens.push(Token::Comma);
+            }
+            '=' => {
+                chars.next();
+                tokens.push(Token::Op("="));
+            }
+            '!' | '>' | '<' => {
+                chars.next();
+                let with_eq = chars.peek().is_some_and(|&(_, n)| n == '=');
+                if with_eq {
+                    chars.next();
+                }
+                tokens.push(Token::Op(match (c, with_eq) {
+                    ('!', true) => "!=",
+                    ('>', true) => ">=",
+                    ('<', true) => "<=",
+                    ('>', false) => ">",
+                    ('<', false) => "<",
+                    _ => {
+                        return Err(format!(
+                            "Error in the JQL Query: The character '!' is a reserved JQL character. (line 1, character {})",
+                            at + 1
+                        ));
+                    }
+                }));
+            }
+            '"' | '\'' => {
+                chars.next();
+                let mut text = String::new();
+                loop {
+                    match chars.next() {
+                        Some((_, '\\')) => {
+                            if let Some((_, escaped)) = chars.next() {
+                                text.push(escaped);
+                            }
+                        }
+                        Some((_, q)) if q == c => break,
+                        Some((_, other)) => text.push(other),
+                        None => {
+                            return Err(format!(
+                                "Error in the JQL Query: The quoted string starting at character {} is not terminated.",
+                                at + 1
+                            ));
+                        }
+                    }
+                }
+                tokens.push(Token::Quoted(text));
+            }
+            _ => {
+                let mut word = String::new();
+                while let Some(&(_, n)) = chars.peek() {
+                    if n.is_whitespace() || "()=,!<>\"'".contains(n) {
+                        break;
+                    }
+                    word.push(n);
+                    chars.next();
+                }
+                tokens.push(Token::Word(word));
+            }
+        }
+    }
+    Ok(tokens)
+}
+
+/// A relative period (`-7d`, `-2w`, `-12h`, `-30m`, `+1d`) or an absolute date
+/// (`2024-01-18`, `2024/01/18 10:00`, read as UTC) in epoch milliseconds.
+fn parse_date(value: &str, now_ms: i64) -> Option<i64> {
+    let value = value.trim();
+    if let Some(sign) = value.chars().next().filter(|c| *c == '-' || *c == '+') {
+        let mut total_ms: i64 = 0;
+        for part in value[1..].split_whitespace() {
+            let (number, unit) = part.split_at(part.len().checked_sub(1)?);
+            let number: i64 = number.parse().ok()?;
+            let unit_ms = match unit {
+                "w" => 7 * 86_400_000,
+                "d" => 86_400_000,
+                "h" => 3_600_000,
+                "m" => 60_000,
+                _ => return None,
+            };
+            total_ms += number * unit_ms;
+        }
+        return Some(if sign == '-' {
+            now_ms - total_ms
+        } else {
+            now_ms + total_ms
+        });
+    }
+    let normalized = value.replace('/', "-");
+    let date_time = format_description!("[year]-[month]-[day] [hour]:[minute]");
+    let date_only = format_description!("[year]-[month]-[day]");
+    let instant = PrimitiveDateTime::parse(&normalized, date_time)
+        .ok()
+        .or_else(|| {
+            Date::parse(&normalized, date_only)
+                .ok()
+                .map(|d| d.midnight())
+        })?
+        .assume_utc();
+    Some((instant.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SimConfig;
+    use crate::data;
+
+    const NOW: i64 = 1_700_000_000_000;
+
+    fn tenant() -> (Tenant, data::IssueStore) {
+        let config = SimConfig {
+            projects: 3,
+            issues_per_project: 40,
+            ..SimConfig::default()
+        };
+        data::generate(&config, NOW)
+    }
+
+    /// Counts the issues a query matches, or returns its error.
+    fn check(jql: &str, expected: Result<usize, &str>) {
+        let (tenant, store) = tenant();
+        let result = parse(jql, &tenant, NOW).map(|query| {
+            store
+                .by_id
+                .values()
+                .filter(|issue| query.matches(issue, &tenant))
+                .count()
+        });
+        match expected {
+            Ok(count) => assert_eq!(result, Ok(count), "{jql}"),
+            Err(fragment) => {
+                let error = result.expect_err(jql);
+                assert!(error.contains(fragment), "{jql}: {error}");
+            }
+        }
+    }
+
+    #[test]
+    fn clauses() {
+        check("project = APO", Ok(40));
+        check("project = apo", Ok(40));
+        check("project = 10001", Ok(40));
+        check("project in (APO, BEA)", Ok(80));
+        check("project not in (APO, BEA)", Ok(40));
+        check("project != APO", Ok(80));
+        check("key in (APO-1, APO-2, BEA-40, BEA-41)", Ok(3));
+        check("issuekey = APO-7", Ok(1));
+        check("project = APO OR project = COM", Ok(80));
+        check(
+            "(project = APO OR project = COM) AND NOT project = COM",
+            Ok(40),
+        );
+        check("created <= -1d", Ok(120));
+        check("created > -1d", Ok(0));
+        check("updated >= 2000-01-01", Ok(120));
+        check("updated >= \"2000/01/01 10:00\"", Ok(120));
+        check("updated < '2000-01-01'", Ok(0));
+    }
+
+    #[test]
+    fn date_windows_partition() {
+        let (tenant, store) = tenant();
+        let count = |jql: &str| {
+            let query = parse(jql, &tenant, NOW).unwrap();
+            store
+                .by_id
+                .values()
+                .filter(|i| query.matches(i, &tenant))
+                .count()
+        };
+        let recent = count("project = APO AND updated >= -30d");
+        let older = count("project = APO AND updated < -30d");
+        assert_eq!(recent + older, 40);
+        assert_eq!(count("updated >= -4w"), count("updated >= -28d"));
+        assert_eq!(count("updated >= -24h"), count("updated >= -1d"));
+        assert_eq!(count("updated >= -1440m"), count("updated >= -1d"));
+    }
+
+    #[test]
+    fn errors_are_jiras() {
+        check("", Err("Unbounded JQL"));
+        check("ORDER BY created DESC", Err("Unbounded JQL"));
+        check("summary ~ foo", Err("Field 'summary' does not exist"));
+        check(
+            "project = NOPE",
+            Err("The value 'NOPE' does not exist for the field 'project'"),
+        );
+        check(
+            "project = APO AND",
+            Err("Expecting a field name before the end"),
+        );
+        check("project APO", Err("Expecting operator but got 'APO'"));
+        check("project in (APO", Err("Expecting ')'"));
+        check("project = \"APO", Err("not terminated"));
+        check("created > yesterday", Err("Date value 'yesterday'"));
+        check(
+            "project = APO ORDER BY summary",
+            Err("Not able to sort using field 'summary'"),
+        );
+        check(
+            "project = APO project = BEA",
+            Err("Expecting either 'OR' or 'AND'"),
+        );
+        check(
+            "assignee = currentUser()",
+            Err("function 'currentUser' is not supported"),
+        );
+    }
+
+    #[test]
+    fn order_by_is_stable_and_directional() {
+        let (tenant, store) = tenant();
+        let sorted = |jql: &str| {
+            let query = parse(jql, &tenant, NOW).unwrap();
+            let mut issues: Vec<&IssueData> = store
+                .by_id
+                .values()
+                .filter(|i| query.matches(i, &tenant))
+                .collect();
+            issues.sort_by(|a, b| query.compare(a, b));
+            issues.iter().map(|i| i.key.clone()).collect::<Vec<_>>()
+        };
+        let desc = sorted("project = APO ORDER BY key DESC");
+        assert_eq!(desc.first().map(String::as_str), Some("APO-40"));
+        let asc = sorted("project = APO ORDER BY key");
+        assert_eq!(asc.first().map(String::as_str), Some("APO-1"));
+        let by_updated = sorted("project in (APO, BEA) ORDER BY updated DESC");
+        let updated_of = |key: &str| store.find(key).unwrap().updated_ms;
+        assert!(
+            by_updated
+                .windows(2)
+                .all(|w| updated_of(&w[0]) >= updated_of(&w[1]))
+        );
+    }
+}

@@ -1,0 +1,578 @@
+//! JSON rendering of the tenant, shaped like Jira Cloud's answers (and checked against the
+//! contract by the conformance test).
+
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+
+use crate::data::{
+    self, CommentData, ISSUE_TYPES, IssueData, PRIORITIES, ProjectData, SEVERITIES, STATUSES,
+    TEAMS, Tenant, UserData,
+};
+
+/// Jira's body timestamp: milliseconds and an offset without a colon.
+const JIRA_TIME: &[BorrowedFormatItem<'static>] = format_description!(
+    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3][offset_hour sign:mandatory][offset_minute]"
+);
+
+/// Formats epoch milliseconds as `2024-01-18T07:33:17.016+0000`.
+pub(crate) fn jira_time(epoch_ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(epoch_ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(JIRA_TIME).ok())
+        .unwrap_or_default()
+}
+
+/// Formats a wall-clock instant as ISO 8601 at second precision (`X-RateLimit-Reset`).
+pub(crate) fn iso_seconds(at: std::time::SystemTime) -> String {
+    OffsetDateTime::from(at)
+        .format(format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+        ))
+        .unwrap_or_default()
+}
+
+/// Every field the simulator knows, in the order Jira lists them; `navigable` is false for
+/// the ones `*navigable` leaves out.
+pub(crate) const FIELDS: &[FieldDef] = &[
+    FieldDef::system("summary", "Summary", "string", true),
+    FieldDef::system("description", "Description", "string", true),
+    FieldDef::system("issuetype", "Issue Type", "issuetype", true),
+    FieldDef::system("project", "Project", "project", true),
+    FieldDef::system("status", "Status", "status", true),
+    FieldDef::system("priority", "Priority", "priority", true),
+    FieldDef::system("assignee", "Assignee", "user", true),
+    FieldDef::system("reporter", "Reporter", "user", true),
+    FieldDef::system("creator", "Creator", "user", true),
+    FieldDef::system("created", "Created", "datetime", true),
+    FieldDef::system("updated", "Updated", "datetime", true),
+    FieldDef::system("labels", "Labels", "array", true),
+    FieldDef::system("resolution", "Resolution", "resolution", true),
+    FieldDef::system("duedate", "Due date", "date", true),
+    FieldDef::system("comment", "Comment", "comments-page", false),
+    FieldDef::custom(
+        "customfield_10016",
+        "Story Points",
+        "number",
+        10016,
+        "float",
+    ),
+    FieldDef::custom("customfield_10021", "Team", "option", 10021, "select"),
+    FieldDef::custom("customfield_10030", "Severity", "option", 10030, "select"),
+];
+
+/// A field definition.
+pub(crate) struct FieldDef {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub schema_type: &'static str,
+    pub navigable: bool,
+    pub custom: Option<(u64, &'static str)>,
+}
+
+impl FieldDef {
+    const fn system(
+        id: &'static str,
+        name: &'static str,
+        schema_type: &'static str,
+        navigable: bool,
+    ) -> Self {
+        FieldDef {
+            id,
+            name,
+            schema_type,
+            navigable,
+            custom: None,
+        }
+    }
+
+    const fn custom(
+        id: &'static str,
+        name: &'static str,
+        schema_type: &'static str,
+        custom_id: u64,
+        kind: &'static str,
+    ) -> Self {
+        FieldDef {
+            id,
+            name,
+            schema_type,
+            navigable: true,
+            custom: Some((custom_id, kind)),
+        }
+    }
+
+    /// The `FieldDetails` JSON of `GET /field`.
+    pub fn json(&self) -> Value {
+        let mut schema = Map::new();
+        schema.insert("type".into(), self.schema_type.into());
+        if self.schema_type == "array" {
+            schema.insert("items".into(), "string".into());
+        }
+        match self.custom {
+            Some((custom_id, kind)) => {
+                schema.insert(
+                    "custom".into(),
+                    format!("com.atlassian.jira.plugin.system.customfieldtypes:{kind}").into(),
+                );
+                schema.insert("customId".into(), custom_id.into());
+            }
+            None => {
+                schema.insert("system".into(), self.id.into());
+            }
+        }
+        let clause_names = match self.custom {
+            Some((custom_id, _)) => vec![
+                format!("cf[{custom_id}]"),
+                self.name.to_owned(),
+                format!("{}[{}]", self.name, self.schema_type),
+            ],
+            None => vec![self.id.to_owned()],
+        };
+        json!({
+            "id": self.id,
+            "key": self.id,
+            "name": self.name,
+            "custom": self.custom.is_some(),
+            "orderable": self.id != "comment",
+            "navigable": self.navigable,
+            "searchable": true,
+            "clauseNames": clause_names,
+            "schema": schema,
+        })
+    }
+}
+
+/// Which fields a request asked for (`fields=summary,status`, `*all`, `*navigable`,
+/// `-comment`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct FieldSelection {
+    all: bool,
+    navigable: bool,
+    include: Vec<String>,
+    exclude: Vec<String>,
+}
+
+impl FieldSelection {
+    /// Every field (`*all`): the default of `GET /issue`.
+    pub fn all() -> Self {
+        Self::parse(["*all"])
+    }
+
+    /// `*navigable`: the default of bulkfetch.
+    pub fn navigable() -> Self {
+        Self::parse(["*navigable"])
+    }
+
+    /// Only the id: the default of the enhanced search.
+    pub fn id_only() -> Self {
+        Self::parse(["id"])
+    }
+
+    /// Parses the items of a `fields` parameter (already split on commas).
+    pub fn parse<'a>(items: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut selection = FieldSelection {
+            all: false,
+            navigable: false,
+            include: Vec::new(),
+            exclude: Vec::new(),
+        };
+        for item in items.into_iter().map(str::trim).filter(|i| !i.is_empty()) {
+            match item {
+                "*all" => selection.all = true,
+                "*navigable" => selection.navigable = true,
+                _ => match item.strip_prefix('-') {
+                    Some(excluded) => selection.exclude.push(excluded.to_owned()),
+                    None => selection.include.push(item.to_owned()),
+                },
+            }
+        }
+        selection
+    }
+
+    /// Parses a comma-separated `fields` parameter, or `default` when it is absent.
+    #[cfg(test)]
+    pub fn from_param(param: Option<&str>, default: Self) -> Self {
+        Self::from_list(param.map(|text| text.split(',').collect()), default)
+    }
+
+    /// Parses the items of a `fields` parameter, or `default` when there are none.
+    pub fn from_list(items: Option<Vec<&str>>, default: Self) -> Self {
+        match items {
+            Some(items) if items.iter().any(|i| !i.trim().is_empty()) => Self::parse(items),
+            _ => default,
+        }
+    }
+
+    fn wants(&self, id: &str, navigable: bool) -> bool {
+        if self.exclude.iter().any(|e| e == id) {
+            return false;
+        }
+        self.all || (self.navigable && navigable) || self.include.iter().any(|i| i == id)
+    }
+
+    /// Whether only `id` was asked for: the answer then carries nothing else.
+    pub fn is_id_only(&self) -> bool {
+        !self.all && !self.navigable && self.include.iter().all(|i| i == "id")
+    }
+}
+
+/// Which expansions a request asked for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Expand {
+    pub names: bool,
+    pub rendered_fields: bool,
+}
+
+impl Expand {
+    /// Parses `renderedFields,names` (unknown expansions are ignored, as Jira does).
+    pub fn parse<'a>(items: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut expand = Expand::default();
+        for item in items {
+            match item.trim() {
+                "names" => expand.names = true,
+                "renderedFields" => expand.rendered_fields = true,
+                _ => {}
+            }
+        }
+        expand
+    }
+}
+
+/// Renders JSON for one site URL.
+pub(crate) struct Renderer<'a> {
+    pub base: &'a str,
+    pub tenant: &'a Tenant,
+    /// REST v2 renders rich text (descriptions, comment bodies) as plain text.
+    pub v2: bool,
+}
+
+impl Renderer<'_> {
+    /// A user as `User`/`UserDetails` (the common subset of both schemas).
+    pub fn user(&self, index: usize) -> Value {
+        let user: &UserData = &self.tenant.users[index];
+        json!({
+            "self": format!("{}/rest/api/3/user?accountId={}", self.base, user.account_id),
+            "accountId": user.account_id,
+            "accountType": "atlassian",
+            "emailAddress": user.email,
+            "avatarUrls": self.avatars(&format!("user/{}", user.account_id)),
+            "displayName": user.display_name,
+            "active": user.active,
+            "timeZone": user.time_zone,
+        })
+    }
+
+    fn avatars(&self, owner: &str) -> Value {
+        let url = |size: u32| format!("{}/secure/avatar/{size}/{owner}.png", self.base);
+        json!({"48x48": url(48), "24x24": url(24), "16x16": url(16), "32x32": url(32)})
+    }
+
+    /// A project as `Project`; `detailed` adds description, lead and issue types.
+    pub fn project(&self, project: &ProjectData, detailed: bool) -> Value {
+        let mut value = json!({
+            "expand": "description,lead,issueTypes,url,projectKeys,permissions,insight",
+            "self": format!("{}/rest/api/3/project/{}", self.base, project.id),
+            "id": project.id.to_string(),
+            "key": project.key,
+            "name": project.name,
+            "avatarUrls": self.avatars(&format!("project/{}", project.id)),
+            "projectTypeKey": "software",
+            "simplified": false,
+            "style": "classic",
+            "isPrivate": false,
+            "properties": {},
+        });
+        if detailed {
+            value["description"] = project.description.clone().into();
+            value["lead"] = self.user(project.lead);
+            value["issueTypes"] = ISSUE_TYPES
+                .iter()
+                .enumerate()
+                .map(|(level, (id, name))| self.issue_type(id, name, level))
+                .collect();
+            value["assigneeType"] = "UNASSIGNED".into();
+        }
+        value
+    }
+
+    fn issue_type(&self, id: &str, name: &str, index: usize) -> Value {
+        json!({
+            "self": format!("{}/rest/api/3/issuetype/{id}", self.base),
+            "id": id,
+            "description": format!("A {}.", name.to_lowercase()),
+            "iconUrl": format!("{}/images/icons/issuetypes/{}.svg", self.base, name.to_lowercase()),
+            "name": name,
+            "subtask": false,
+            "hierarchyLevel": if index == 3 { 1 } else { 0 },
+        })
+    }
+
+    /// An issue as `IssueBean` with the selected fields.
+    pub fn issue(&self, issue: &IssueData, selection: &FieldSelection, expand: Expand) -> Value {
+        if selection.is_id_only() && !expand.names && !expand.rendered_fields {
+            return json!({ "id": issue.id.to_string() });
+        }
+        let mut fields = Map::new();
+        for def in FIELDS {
+            if selection.wants(def.id, def.navigable) {
+                fields.insert(def.id.to_owned(), self.field(issue, def.id));
+            }
+        }
+        for (id, value) in &issue.extra {
+            if selection.wants(id, true) {
+                fields.insert(id.clone(), value.clone());
+            }
+        }
+        let mut value = Map::new();
+        value.insert(
+            "expand".into(),
+            "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
+                .into(),
+        );
+        value.insert("id".into(), issue.id.to_string().into());
+        value.insert(
+            "self".into(),
+            format!("{}/rest/api/3/issue/{}", self.base, issue.id).into(),
+        );
+        value.insert("key".into(), issue.key.clone().into());
+        if expand.rendered_fields {
+            let rendered: Map<String, Value> = fields
+                .keys()
+                .map(|id| (id.clone(), self.rendered(issue, id)))
+                .collect();
+            value.insert("renderedFields".into(), rendered.into());
+        }
+        if expand.names {
+            let names: Map<String, Value> = fields
+                .keys()
+                .map(|id| {
+                    let name = FIELDS
+                        .iter()
+                        .find(|def| def.id == id)
+                        .map_or(id.as_str(), |def| def.name);
+                    (id.clone(), name.into())
+                })
+                .collect();
+            value.insert("names".into(), names.into());
+        }
+        value.insert("fields".into(), fields.into());
+        Value::Object(value)
+    }
+
+    fn field(&self, issue: &IssueData, id: &str) -> Value {
+        match id {
+            "summary" => issue
+                .summary
+                .clone()
+                .unwrap_or_else(|| data::generated_summary(issue.seed))
+                .into(),
+            "description" => {
+                let doc = issue
+                    .description
+                    .clone()
+                    .unwrap_or_else(|| data::adf(&data::generated_paragraphs(issue.seed, 2)));
+                if self.v2 && !doc.is_null() {
+                    data::adf_text(&doc).join("\n\n").into()
+                } else {
+                    doc
+                }
+            }
+            "issuetype" => {
+                let (type_id, name) = ISSUE_TYPES[issue.issue_type];
+                self.issue_type(type_id, name, issue.issue_type)
+            }
+            "project" => {
+                let project = &self.tenant.projects[issue.project];
+                json!({
+                    "self": format!("{}/rest/api/3/project/{}", self.base, project.id),
+                    "id": project.id.to_string(),
+                    "key": project.key,
+                    "name": project.name,
+                    "projectTypeKey": "software",
+                    "simplified": false,
+                    "avatarUrls": self.avatars(&format!("project/{}", project.id)),
+                })
+            }
+            "status" => {
+                let (status_id, name, category) = STATUSES[issue.status];
+                let (category_id, color, category_name) = match category {
+                    "new" => (2, "blue-gray", "To Do"),
+                    "indeterminate" => (4, "yellow", "In Progress"),
+                    _ => (3, "green", "Done"),
+                };
+                json!({
+                    "self": format!("{}/rest/api/3/status/{status_id}", self.base),
+                    "description": "",
+                    "iconUrl": format!("{}/images/icons/statuses/generic.png", self.base),
+                    "name": name,
+                    "id": status_id,
+                    "statusCategory": {
+                        "self": format!("{}/rest/api/3/statuscategory/{category_id}", self.base),
+                        "id": category_id,
+                        "key": category,
+                        "colorName": color,
+                        "name": category_name,
+                    }
+                })
+            }
+            "priority" => {
+                let (priority_id, name) = PRIORITIES[issue.priority];
+                json!({
+                    "self": format!("{}/rest/api/3/priority/{priority_id}", self.base),
+                    "iconUrl": format!("{}/images/icons/priorities/{}.svg", self.base, name.to_lowercase()),
+                    "name": name,
+                    "id": priority_id,
+                })
+            }
+            "assignee" => issue.assignee.map_or(Value::Null, |user| self.user(user)),
+            "reporter" | "creator" => self.user(issue.reporter),
+            "created" => jira_time(issue.created_ms).into(),
+            "updated" => jira_time(issue.updated_ms).into(),
+            "labels" => issue.labels.clone().into(),
+            "resolution" => {
+                if STATUSES[issue.status].2 == "done" {
+                    json!({
+                        "self": format!("{}/rest/api/3/resolution/10000", self.base),
+                        "id": "10000",
+                        "description": "Work has been completed on this issue.",
+                        "name": "Done",
+                    })
+                } else {
+                    Value::Null
+                }
+            }
+            "duedate" => Value::Null,
+            "comment" => {
+                let comments = self.comments(issue);
+                json!({
+                    "comments": comments,
+                    "self": format!("{}/rest/api/3/issue/{}/comment", self.base, issue.id),
+                    "maxResults": comments.len(),
+                    "total": comments.len(),
+                    "startAt": 0,
+                })
+            }
+            "customfield_10016" => issue
+                .story_points
+                .map_or(Value::Null, |p| (p as f64).into()),
+            "customfield_10021" => issue
+                .team
+                .map_or(Value::Null, |team| self.option(10021, TEAMS[team])),
+            "customfield_10030" => issue.severity.map_or(Value::Null, |severity| {
+                self.option(10030, SEVERITIES[severity])
+            }),
+            _ => Value::Null,
+        }
+    }
+
+    fn option(&self, field: u64, (id, value): (&str, &str)) -> Value {
+        json!({
+            "self": format!("{}/rest/api/3/customFieldOption/{id}", self.base),
+            "value": value,
+            "id": id,
+            "fieldId": format!("customfield_{field}"),
+        })
+    }
+
+    fn rendered(&self, issue: &IssueData, id: &str) -> Value {
+        match id {
+            "description" => {
+                let doc = issue
+                    .description
+                    .clone()
+                    .unwrap_or_else(|| data::adf(&data::generated_paragraphs(issue.seed, 2)));
+                data::adf_text(&doc)
+                    .iter()
+                    .map(|p| format!("<p>{}</p>", escape_html(p)))
+                    .collect::<String>()
+                    .into()
+            }
+            "created" | "updated" => self.field(issue, id),
+            _ => Value::Null,
+        }
+    }
+
+    /// Every comment of an issue, generated ones first.
+    pub fn comments(&self, issue: &IssueData) -> Vec<Value> {
+        let generated = (0..issue.generated_comments).map(|n| {
+            let paragraphs = data::generated_paragraphs(issue.seed, 100 + n as u64);
+            let author = (issue.seed as usize + n as usize) % self.tenant.users.len();
+            let created =
+                issue.created_ms + (issue.updated_ms - issue.created_ms) / 4 * (n as i64 + 1);
+            CommentData {
+                id: issue.id * 10 + n as u64,
+                author,
+                body: data::adf(&paragraphs[..1]),
+                created_ms: created,
+            }
+        });
+        generated
+            .chain(issue.added_comments.iter().cloned())
+            .map(|comment| self.comment(issue, &comment))
+            .collect()
+    }
+
+    /// A comment as `Comment`.
+    pub fn comment(&self, issue: &IssueData, comment: &CommentData) -> Value {
+        let author = self.user(comment.author);
+        let body = if self.v2 {
+            data::adf_text(&comment.body).join("\n\n").into()
+        } else {
+            comment.body.clone()
+        };
+        json!({
+            "self": format!("{}/rest/api/3/issue/{}/comment/{}", self.base, issue.id, comment.id),
+            "id": comment.id.to_string(),
+            "author": author,
+            "body": body,
+            "updateAuthor": author,
+            "created": jira_time(comment.created_ms),
+            "updated": jira_time(comment.created_ms),
+            "jsdPublic": true,
+        })
+    }
+}
+
+fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// Jira's error body.
+pub(crate) fn error_body(messages: &[&str], field_errors: &[(&str, &str)]) -> Value {
+    let errors: Map<String, Value> = field_errors
+        .iter()
+        .map(|(field, message)| ((*field).to_owned(), (*message).into()))
+        .collect();
+    json!({ "errorMessages": messages, "errors": errors })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jira_time_has_millis_and_colonless_offset() {
+        assert_eq!(jira_time(1_705_563_197_016), "2024-01-18T07:33:17.016+0000");
+    }
+
+    #[test]
+    fn field_selection() {
+        let check = |param: &str, id: &str, navigable: bool, expected: bool| {
+            let selection = FieldSelection::from_param(Some(param), FieldSelection::all());
+            assert_eq!(selection.wants(id, navigable), expected, "{param} {id}");
+        };
+        check("*all", "comment", false, true);
+        check("*navigable", "comment", false, false);
+        check("*navigable", "summary", true, true);
+        check("summary,status", "status", true, true);
+        check("summary,status", "labels", true, false);
+        check("*all,-comment", "comment", false, false);
+        check("*all,-comment", "labels", true, true);
+        assert!(FieldSelection::from_param(None, FieldSelection::id_only()).is_id_only());
+        assert!(!FieldSelection::from_param(Some("key"), FieldSelection::id_only()).is_id_only());
+    }
+}

@@ -1,0 +1,530 @@
+//! The HTTP side: the accept loop (which can reset a connection on purpose), the gate that
+//! every request passes (auth, early-retry accounting, limits, faults, counters, headers),
+//! and the running simulator's handle.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use parking_lot::{Mutex, RwLock};
+use rand::Rng;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, oneshot};
+use tokio::task::JoinHandle;
+use tower::ServiceExt;
+
+use base64::Engine as _;
+
+use crate::config::{Credential, Fault, FaultConfig, LimitConfig, SimConfig};
+use crate::data::{IssueStore, Tenant};
+use crate::limits::{Limiter, retry_after_secs};
+use crate::render::error_body;
+use crate::stats::{Stats, StatsSnapshot};
+use crate::{admin, api};
+
+/// Shared state of one simulator.
+pub(crate) struct AppState {
+    pub base_url: String,
+    pub tenant: Tenant,
+    pub store: RwLock<IssueStore>,
+    pub limiter: Limiter,
+    pub faults: RwLock<FaultConfig>,
+    pub stats: Stats,
+    pub config: SimConfig,
+    /// Sorted issue ids of recent searches, by JQL, valid while the store version matches.
+    pub search_cache: Mutex<SearchCache>,
+}
+
+impl AppState {
+    /// Milliseconds since the Unix epoch, now.
+    pub fn now_ms() -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or_default()
+    }
+}
+
+/// Sorted ids by JQL, with the store version they were computed at.
+pub(crate) type SearchCache = std::collections::HashMap<String, (u64, Arc<Vec<u64>>)>;
+
+/// Points a response cost, set by the handler (1 + objects returned, identity objects 2).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Cost(pub u64);
+
+/// Resets the connection a request arrived on.
+#[derive(Clone)]
+struct ConnectionKill(Arc<Notify>);
+
+/// A running simulator. Dropping it stops the server.
+pub struct SimHandle {
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl SimHandle {
+    /// Generates the tenant and serves it on `127.0.0.1` at a free port.
+    pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
+        Self::bind(config, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Generates the tenant and serves it at `addr`.
+    pub async fn bind(config: SimConfig, addr: SocketAddr) -> std::io::Result<SimHandle> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (tenant, store) = crate::data::generate(&config, AppState::now_ms());
+        let state = Arc::new(AppState {
+            base_url: format!("http://{addr}"),
+            tenant,
+            store: RwLock::new(store),
+            limiter: Limiter::new(config.limits.clone()),
+            faults: RwLock::new(config.faults.clone()),
+            stats: Stats::default(),
+            config,
+            search_cache: Mutex::default(),
+        });
+        let router = api::routes()
+            .merge(admin::routes())
+            .layer(axum::middleware::from_fn_with_state(state.clone(), gate))
+            .with_state(state.clone());
+        let (stop, stopped) = oneshot::channel();
+        let task = tokio::spawn(accept_loop(listener, router, stopped));
+        tracing::info!(%addr, "jira-sim listening");
+        Ok(SimHandle {
+            addr,
+            state,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The site URL, e.g. `http://127.0.0.1:43121`.
+    pub fn base_url(&self) -> &str {
+        &self.state.base_url
+    }
+
+    /// The first configured credential.
+    pub fn credential(&self) -> &Credential {
+        &self.state.config.credentials[0]
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.state.stats.snapshot()
+    }
+
+    /// Zeroes the counters and forgets spent limits.
+    pub fn reset_stats(&self) {
+        self.state.stats.reset();
+        self.state.limiter.reset();
+    }
+
+    /// Replaces the fault rules.
+    pub fn set_faults(&self, faults: FaultConfig) {
+        *self.state.faults.write() = faults;
+    }
+
+    /// Replaces the limits (buckets restart full).
+    pub fn set_limits(&self, limits: LimitConfig) {
+        self.state.limiter.set_config(limits);
+    }
+
+    /// Issue keys of one project, in key order.
+    pub fn issue_keys(&self, project_key: &str) -> Vec<String> {
+        let Some(project) = self.state.tenant.project(project_key) else {
+            return Vec::new();
+        };
+        let store = self.state.store.read();
+        let mut issues: Vec<_> = store
+            .by_id
+            .values()
+            .filter(|issue| issue.project == project)
+            .map(|issue| (issue.number, issue.key.clone()))
+            .collect();
+        issues.sort();
+        issues.into_iter().map(|(_, key)| key).collect()
+    }
+
+    /// Project keys, in order.
+    pub fn project_keys(&self) -> Vec<String> {
+        self.state
+            .tenant
+            .projects
+            .iter()
+            .map(|p| p.key.clone())
+            .collect()
+    }
+
+    /// Number of issues now stored.
+    pub fn issue_count(&self) -> usize {
+        self.state.store.read().by_id.len()
+    }
+
+    /// Stops serving and waits for the accept loop to end; open connections are dropped.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, router: Router, mut stopped: oneshot::Receiver<()>) {
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            _ = &mut stopped => break,
+            accepted = listener.accept() => accepted,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        connections.spawn(serve_connection(stream, router.clone()));
+    }
+}
+
+async fn serve_connection(stream: tokio::net::TcpStream, router: Router) {
+    let _ = stream.set_nodelay(true);
+    // A second handle on the socket lets us set SO_LINGER to zero before closing, which
+    // turns the close into a TCP reset: what a client sees when a load balancer drops it.
+    let (stream, socket) = match stream
+        .into_std()
+        .and_then(|s| Ok((s.try_clone()?, s)))
+        .and_then(|(dup, s)| Ok((tokio::net::TcpStream::from_std(s)?, dup)))
+    {
+        Ok(pair) => pair,
+        Err(error) => {
+            tracing::warn!(%error, "could not prepare connection");
+            return;
+        }
+    };
+    let kill = Arc::new(Notify::new());
+    let connection_kill = ConnectionKill(kill.clone());
+    let service =
+        hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(connection_kill.clone());
+            router.clone().oneshot(request.map(Body::new))
+        });
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        _ = kill.notified() => {
+            let _ = socket2::SockRef::from(&socket).set_linger(Some(Duration::ZERO));
+        }
+    }
+}
+
+/// Every request but the admin API passes here.
+async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let template = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched".to_owned(), |m| m.as_str().to_owned());
+    if template.starts_with("/__sim") {
+        return next.run(request).await;
+    }
+    let template = template.replace("/rest/api/2/", "/rest/api/3/");
+    let method = request.method().as_str().to_owned();
+    app.stats.request();
+
+    let Some(principal) = authenticate(&app.config, request.headers()) else {
+        app.stats.unauthorized();
+        app.stats.response(&method, &template, 401);
+        return json_error(
+            StatusCode::UNAUTHORIZED,
+            "You are not authenticated. Authentication required to perform this operation.",
+        );
+    };
+    let client = match request
+        .headers()
+        .get("x-sim-client")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(tag) => format!("{principal}#{tag}"),
+        None => principal,
+    };
+    let write_to = issue_written(&app, &method, &template, request.uri().path());
+    let grace = Duration::from_millis(app.config.early_retry_grace_ms);
+    if app
+        .limiter
+        .is_early(&client, &method, &template, write_to, grace)
+    {
+        app.stats.early_retry();
+        tracing::debug!(%client, %method, %template, "request arrived before its Retry-After");
+    }
+
+    let faults = app.faults.read().clone();
+    let mut delay = Duration::ZERO;
+    let mut fate = None;
+    {
+        let mut rng = rand::rng();
+        for rule in faults
+            .rules
+            .iter()
+            .filter(|r| r.matches(&method, &template))
+        {
+            if !rng.random_bool(rule.probability.clamp(0.0, 1.0)) {
+                continue;
+            }
+            match &rule.fault {
+                Fault::Latency {
+                    fixed_ms,
+                    jitter_ms,
+                } => {
+                    delay += Duration::from_millis(fixed_ms + rng.random_range(0..=*jitter_ms));
+                }
+                other if fate.is_none() => fate = Some(other.clone()),
+                _ => {}
+            }
+        }
+    }
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+
+    let headroom = match app.limiter.admit(&method, &template, write_to) {
+        Ok(headroom) => headroom,
+        Err(denial) => {
+            app.limiter
+                .note_refusal(&client, &denial.scope, denial.retry_after);
+            app.stats.rate_limited(denial.reason);
+            app.stats.response(&method, &template, 429);
+            app.stats.points(1);
+            app.limiter.charge(1);
+            return rate_limited(&denial);
+        }
+    };
+
+    if let Some(fault) = fate {
+        app.stats.fault(fault.name());
+        match fault {
+            Fault::Status { status } => {
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                app.stats.response(&method, &template, status.as_u16());
+                return json_error(status, "Internal server error (injected by jira-sim).");
+            }
+            Fault::Unavailable { retry_after_secs } => {
+                let wait = Duration::from_secs(retry_after_secs);
+                app.limiter
+                    .note_refusal(&client, &format!("endpoint:{method} {template}"), wait);
+                app.stats.response(&method, &template, 503);
+                let mut response = json_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Service unavailable, try again later (injected by jira-sim).",
+                );
+                response
+                    .headers_mut()
+                    .insert("retry-after", HeaderValue::from(retry_after_secs));
+                return response;
+            }
+            Fault::Reset => {
+                app.stats.response(&method, &template, 0);
+                if let Some(kill) = request.extensions().get::<ConnectionKill>() {
+                    kill.0.notify_one();
+                }
+                return std::future::pending().await;
+            }
+            Fault::Hang { ms } => {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
+            Fault::Malformed => {
+                app.stats.response(&method, &template, 200);
+                let mut response =
+                    (StatusCode::OK, r#"{"issues": [{"id": "10001", "key": "#).into_response();
+                response.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json;charset=UTF-8"),
+                );
+                return response;
+            }
+            Fault::Truncated => {
+                let kill = request.extensions().get::<ConnectionKill>().cloned();
+                let response = next.run(request).await;
+                app.stats.response(&method, &template, 0);
+                return truncate(response, kill).await;
+            }
+            Fault::Latency { .. } => {}
+        }
+    }
+
+    let mut response = next.run(request).await;
+    let points = response.extensions().get::<Cost>().map_or(1, |cost| cost.0);
+    app.limiter.charge(points);
+    app.stats.points(points);
+    app.stats
+        .response(&method, &template, response.status().as_u16());
+    add_headroom_headers(response.headers_mut(), &headroom, app.limiter.advertise());
+    response
+}
+
+/// Who is calling: `email` for Basic auth, `bearer:<first 6 chars>` for a Bearer token.
+fn authenticate(config: &SimConfig, headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credentials) = value.split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(credentials.trim())
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        let (email, token) = text.split_once(':')?;
+        config
+            .credentials
+            .iter()
+            .any(|c| c.email == email && c.api_token.0 == token)
+            .then(|| email.to_owned())
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        let token = credentials.trim();
+        config
+            .bearer_tokens
+            .iter()
+            .any(|t| t.0 == token)
+            .then(|| format!("bearer:{}", token.chars().take(6).collect::<String>()))
+    } else {
+        None
+    }
+}
+
+/// The issue a write targets, for per-issue limits: PUT/DELETE on an issue, POST of a
+/// comment.
+fn issue_written(app: &AppState, method: &str, template: &str, path: &str) -> Option<u64> {
+    let is_write = matches!(
+        (method, template),
+        ("PUT" | "DELETE", "/rest/api/3/issue/{issueIdOrKey}")
+            | ("POST", "/rest/api/3/issue/{issueIdOrKey}/comment")
+    );
+    if !is_write {
+        return None;
+    }
+    let id_or_key = path.trim_end_matches("/comment").rsplit('/').next()?;
+    app.store.read().id_of(id_or_key)
+}
+
+pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value, points: u64) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut response = (status, bytes).into_response();
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=UTF-8"),
+    );
+    response.extensions_mut().insert(Cost(points));
+    response
+}
+
+pub(crate) fn json_error(status: StatusCode, message: &str) -> Response {
+    json_response(status, &error_body(&[message], &[]), 1)
+}
+
+fn rate_limited(denial: &crate::limits::Denial) -> Response {
+    let seconds = retry_after_secs(denial.retry_after);
+    let reset = crate::render::iso_seconds(SystemTime::now() + Duration::from_secs(seconds));
+    let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded.");
+    let headers = response.headers_mut();
+    headers.insert("retry-after", HeaderValue::from(seconds));
+    headers.insert("x-ratelimit-limit", HeaderValue::from(denial.limit));
+    headers.insert("x-ratelimit-remaining", HeaderValue::from(0));
+    if let Ok(value) = HeaderValue::from_str(&reset) {
+        headers.insert("x-ratelimit-reset", value);
+    }
+    headers.insert("ratelimit-reason", HeaderValue::from_static(denial.reason));
+    headers.insert("x-ratelimit-nearlimit", HeaderValue::from_static("true"));
+    response
+}
+
+fn add_headroom_headers(
+    headers: &mut HeaderMap,
+    headroom: &crate::limits::Headroom,
+    advertise: bool,
+) {
+    if !advertise {
+        return;
+    }
+    if let Some((limit, remaining)) = headroom.burst {
+        headers.insert("x-ratelimit-limit", HeaderValue::from(limit));
+        headers.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+    }
+    if let Some((quota, remaining, reset_in, reason)) = headroom.quota {
+        let name = if reason == "jira-quota-global-based" {
+            "global-app-quota"
+        } else {
+            "tenant-quota"
+        };
+        if let Ok(value) = HeaderValue::from_str(&format!("\"{name}\";q={quota};w=3600")) {
+            headers.insert("beta-ratelimit-policy", value);
+        }
+        let state = if (remaining as f64) < 0.2 * quota as f64 {
+            format!("\"{name}\";r={remaining};t={reset_in}")
+        } else {
+            format!("\"{name}\";t={reset_in}")
+        };
+        if let Ok(value) = HeaderValue::from_str(&state) {
+            headers.insert("beta-ratelimit", value);
+        }
+    }
+    if headroom.burst.is_some() || headroom.quota.is_some() {
+        headers.insert(
+            "x-ratelimit-nearlimit",
+            HeaderValue::from_static(if headroom.near_limit() {
+                "true"
+            } else {
+                "false"
+            }),
+        );
+    }
+}
+
+/// Sends the head and half the body, then resets the connection.
+async fn truncate(response: Response, kill: Option<ConnectionKill>) -> Response {
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let half = Bytes::copy_from_slice(&bytes[..bytes.len() / 2]);
+    let full_length = bytes.len();
+    let stream = futures_util::stream::iter([Ok::<Bytes, std::io::Error>(half)]).chain(
+        futures_util::stream::once(async move {
+            // Give hyper time to flush the first half before the reset.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if let Some(kill) = kill {
+                kill.0.notify_one();
+            }
+            std::future::pending::<Result<Bytes, std::io::Error>>().await
+        }),
+    );
+    let mut response = Response::from_parts(parts, Body::from_stream(stream));
+    response
+        .headers_mut()
+        .insert(http::header::CONTENT_LENGTH, HeaderValue::from(full_length));
+    response
+}
+
+use futures_util::StreamExt as _;
