@@ -118,13 +118,13 @@ impl LimitConfig {
         }
     }
 
-    /// No limits at all (for throughput measurements).
+    /// No limits at all (for throughput measurements). Limits added to it are advertised.
     pub fn off() -> Self {
         LimitConfig {
             burst: None,
             quota: None,
             per_issue_writes: None,
-            advertise: false,
+            advertise: true,
             time_scale: 1.0,
         }
     }

@@ -1,0 +1,246 @@
+//! Atlassian's three limits as a plain HTTP client meets them.
+
+use std::time::Duration;
+
+use jira_sim::{BurstConfig, LimitConfig, PerIssueConfig, QuotaConfig, QuotaKind, SimConfig};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::Sim;
+
+async fn sim_with(limits: LimitConfig) -> Sim {
+    Sim::start(SimConfig {
+        projects: 2,
+        issues_per_project: 20,
+        limits,
+        ..SimConfig::default()
+    })
+    .await
+}
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+#[tokio::test]
+async fn a_burst_at_twice_the_limit_gets_429s_with_full_headers() {
+    let sim = sim_with(LimitConfig {
+        burst: Some(BurstConfig::uniform(20.0)),
+        ..LimitConfig::off()
+    })
+    .await;
+    let requests = (0..40).map(|_| sim.request(Method::GET, "/rest/api/3/issue/APO-1").send());
+    let responses = futures_util::future::join_all(requests).await;
+    let mut ok = 0;
+    let mut limited = 0;
+    for response in responses {
+        let response = response.unwrap();
+        match response.status().as_u16() {
+            200 => {
+                ok += 1;
+                assert_eq!(header(&response, "x-ratelimit-limit"), Some("20"));
+                assert!(header(&response, "x-ratelimit-remaining").is_some());
+                assert!(header(&response, "x-ratelimit-nearlimit").is_some());
+            }
+            429 => {
+                limited += 1;
+                assert_eq!(
+                    header(&response, "ratelimit-reason"),
+                    Some("jira-burst-based")
+                );
+                assert_eq!(header(&response, "x-ratelimit-limit"), Some("20"));
+                assert_eq!(header(&response, "x-ratelimit-remaining"), Some("0"));
+                let retry_after: u64 = header(&response, "retry-after").unwrap().parse().unwrap();
+                assert!((1..=2).contains(&retry_after), "Retry-After {retry_after}");
+                let reset = header(&response, "x-ratelimit-reset").unwrap();
+                assert!(reset.ends_with('Z') && reset.len() == 20, "reset {reset}");
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    // The bucket holds 20; the burst may earn one or two refilled tokens on a slow machine.
+    assert!((20..=23).contains(&ok), "{ok} admitted");
+    assert_eq!(ok + limited, 40);
+    let stats = sim.handle.stats();
+    assert_eq!(stats.rate_limited, limited);
+    assert_eq!(stats.rate_limited_by_reason["jira-burst-based"], limited);
+    // Other endpoints have their own buckets.
+    assert_eq!(sim.get("/rest/api/3/field").await.0, 200);
+}
+
+#[tokio::test]
+async fn the_quota_denies_everything_until_the_scaled_hour_resets() {
+    // An "hour" of 3 seconds, and 20 points in it: ten single-issue GETs.
+    let sim = sim_with(LimitConfig {
+        quota: Some(QuotaConfig {
+            points_per_hour: 20,
+            kind: QuotaKind::Tenant,
+        }),
+        time_scale: 1200.0,
+        ..LimitConfig::off()
+    })
+    .await;
+    let mut admitted = 0;
+    let denial = loop {
+        let response = sim
+            .request(Method::GET, "/rest/api/3/issue/APO-1")
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 429 {
+            break response;
+        }
+        assert!(
+            header(&response, "beta-ratelimit-policy")
+                .unwrap()
+                .contains("q=20;w=3600")
+        );
+        admitted += 1;
+        assert!(admitted <= 20, "the quota never denied");
+    };
+    assert!(admitted >= 10, "only {admitted} admitted");
+    assert_eq!(
+        header(&denial, "ratelimit-reason"),
+        Some("jira-quota-tenant-based")
+    );
+    let retry_after: u64 = header(&denial, "retry-after").unwrap().parse().unwrap();
+    assert!((1..=3).contains(&retry_after));
+    // Every endpoint is denied, not just the one that spent the points.
+    let (status, _) = sim.get("/rest/api/3/field").await;
+    assert_eq!(status, 429);
+    tokio::time::sleep(Duration::from_secs(retry_after)).await;
+    assert_eq!(sim.get("/rest/api/3/issue/APO-1").await.0, 200);
+}
+
+#[tokio::test]
+async fn per_issue_writes_limit_only_that_issue() {
+    let sim = sim_with(LimitConfig {
+        per_issue_writes: Some(PerIssueConfig::default()),
+        ..LimitConfig::off()
+    })
+    .await;
+    let edit = json!({"fields": {"labels": ["busy"]}});
+    for n in 0..20 {
+        assert_eq!(
+            sim.put("/rest/api/3/issue/APO-1", &edit).await.0,
+            204,
+            "write {n}"
+        );
+    }
+    let response = sim
+        .request(Method::PUT, "/rest/api/3/issue/APO-1")
+        .json(&edit)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert_eq!(
+        header(&response, "ratelimit-reason"),
+        Some("jira-per-issue-on-write")
+    );
+    assert_eq!(header(&response, "x-ratelimit-limit"), Some("20"));
+    // The same issue by id shares the window; comments are writes too.
+    let (status, _) = sim
+        .post("/rest/api/3/issue/10000/comment", &json!({"body": "hello"}))
+        .await;
+    assert_eq!(status, 429);
+    // Reads and other issues go on.
+    assert_eq!(sim.get("/rest/api/3/issue/APO-1").await.0, 200);
+    assert_eq!(sim.put("/rest/api/3/issue/APO-2", &edit).await.0, 204);
+}
+
+#[tokio::test]
+async fn hidden_limits_show_headers_only_on_the_429() {
+    let sim = sim_with(LimitConfig {
+        burst: Some(BurstConfig::uniform(2.0)),
+        advertise: false,
+        ..LimitConfig::off()
+    })
+    .await;
+    let first = sim
+        .request(Method::GET, "/rest/api/3/field")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(header(&first, "x-ratelimit-remaining"), None);
+    assert_eq!(header(&first, "x-ratelimit-limit"), None);
+    sim.get("/rest/api/3/field").await;
+    let denied = sim
+        .request(Method::GET, "/rest/api/3/field")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 429);
+    assert_eq!(header(&denied, "x-ratelimit-limit"), Some("2"));
+}
+
+#[tokio::test]
+async fn early_retries_are_counted_per_client_and_scope() {
+    let sim = sim_with(LimitConfig {
+        burst: Some(BurstConfig::uniform(1.0)),
+        ..LimitConfig::off()
+    })
+    .await;
+    let path = "/rest/api/3/issue/APO-1";
+    assert_eq!(sim.get(path).await.0, 200);
+    let denied = sim.request(Method::GET, path).send().await.unwrap();
+    assert_eq!(denied.status(), 429);
+    let retry_after: u64 = header(&denied, "retry-after").unwrap().parse().unwrap();
+    // A retry past the grace period but before Retry-After is early.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    sim.get(path).await;
+    assert_eq!(sim.handle.stats().early_retries, 1);
+    // Another endpoint is another scope.
+    sim.get("/rest/api/3/field").await;
+    assert_eq!(sim.handle.stats().early_retries, 1);
+    // Honouring Retry-After is not early.
+    tokio::time::sleep(Duration::from_secs(retry_after)).await;
+    assert_eq!(sim.get(path).await.0, 200);
+    assert_eq!(sim.handle.stats().early_retries, 1);
+}
+
+#[tokio::test]
+async fn limits_change_at_run_time_through_the_admin_api() {
+    let sim = sim_with(LimitConfig::off()).await;
+    let limits = json!({"burst": {"get": 1.0, "post": 1.0, "put": 1.0, "delete": 1.0, "overrides": []}, "advertise": true});
+    let response = sim
+        .client
+        .put(sim.url("/__sim/limits"))
+        .json(&limits)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert_eq!(sim.get("/rest/api/3/field").await.0, 200);
+    assert_eq!(sim.get("/rest/api/3/field").await.0, 429);
+    let current: serde_json::Value = sim
+        .client
+        .get(sim.url("/__sim/limits"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(current["burst"]["get"], 1.0);
+    let bad = sim
+        .client
+        .put(sim.url("/__sim/limits"))
+        .body(r#"{"burst": "fast"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("invalid limit config"));
+    // Reset refills the buckets and zeroes the counters.
+    let reset = sim
+        .client
+        .post(sim.url("/__sim/reset"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), 204);
+    assert_eq!(sim.handle.stats().requests, 0);
+    assert_eq!(sim.get("/rest/api/3/field").await.0, 200);
+}
