@@ -1,1 +1,4 @@
-fn main() {}
+//! End-to-end tests of jira-ops against jira-sim over real HTTP. One binary, one module per
+//! area (see STYLE.md).
+
+mod model_vs_sim;

@@ -61,6 +61,6 @@ pub use request::{
 pub use timestamp::{JiraTimestamp, TimestampError};
 pub use types::{
     BulkCreateRequest, BulkCreateResponse, BulkFetchRequest, BulkFetchResponse, BulkOperationError,
-    Comment, CommentPage, CountRequest, CountResult, ErrorCollection, Field, Issue, IssueError,
-    IssueUpdate, Project, ProjectPage, SearchPage, SearchRequest, ServerInfo, User,
+    Comment, CommentPage, CountRequest, CountResult, CreatedIssue, ErrorCollection, Field, Issue,
+    IssueError, IssueUpdate, Project, ProjectPage, SearchPage, SearchRequest, ServerInfo, User,
 };
