@@ -1,1 +1,87 @@
-fn main() {}
+//! `cargo xtask`: maintenance tasks for the jira-ops workspace, in Rust so they run wherever
+//! cargo does (matklad's xtask pattern). Nothing here is needed at run time.
+//!
+//! ```text
+//! cargo xtask ci      # fmt check, clippy -D warnings, the whole test suite
+//! ```
+
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+
+const USAGE: &str = "usage: cargo xtask <task>
+
+tasks:
+  ci      check formatting, run clippy with -D warnings, and run every test
+          (unit, integration over HTTP against jira-sim, end to end, doc tests)
+  help    show this message";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(&args[1..]),
+        Some("help" | "-h" | "--help") | None => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(anyhow::anyhow!(
+            "unknown task {other:?} (run `cargo xtask help` for the list)"
+        )),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The whole gate, in the order that fails fastest.
+fn ci(extra: &[String]) -> anyhow::Result<()> {
+    if let Some(unknown) = extra.first() {
+        bail!("`cargo xtask ci` takes no arguments, got {unknown:?}");
+    }
+    let started = Instant::now();
+    run("format", &["fmt", "--all", "--check"])
+        .context("code is not formatted: run `cargo fmt --all` and commit the result")?;
+    run(
+        "clippy",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )?;
+    run("tests", &["test", "--workspace", "--all-targets"])?;
+    run("doc tests", &["test", "--workspace", "--doc"])?;
+    println!("xtask ci: all checks passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+/// Runs `cargo <args>` in the workspace root, streaming its output.
+fn run(step: &str, args: &[&str]) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("xtask lives in the workspace root")?;
+    println!("xtask ci: {step}: cargo {}", args.join(" "));
+    let started = Instant::now();
+    let status = Command::new(&cargo)
+        .args(args)
+        .current_dir(root)
+        .status()
+        .with_context(|| format!("could not start {cargo}"))?;
+    if !status.success() {
+        bail!(
+            "{step} failed (cargo {} exited with {status})",
+            args.join(" ")
+        );
+    }
+    println!("xtask ci: {step}: ok in {:.0?}", started.elapsed());
+    Ok(())
+}

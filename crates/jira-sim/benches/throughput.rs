@@ -1,1 +1,173 @@
-fn main() {}
+//! How fast jira-sim answers, so that it is never the bottleneck of a client benchmark.
+//!
+//! One run measures, with the same reqwest client at the same concurrency:
+//! - `static_baseline`: a minimal axum server answering a fixed body of the same size as an
+//!   issue: the most a server on this machine can do for this client;
+//! - `get_issue`: jira-sim's `GET /rest/api/3/issue/{key}` with every limit off;
+//! - `search_page`: jira-sim's enhanced search, 100 issues a page with fields;
+//! - `generate_100k`: starting a simulator with 100,000 issues (data generation).
+//!
+//! Run: `cargo bench -p jira-sim --bench throughput`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use jira_sim::{LimitConfig, SimConfig, SimHandle};
+
+const CONCURRENCY: usize = 32;
+const BATCH: u64 = 2_000;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Sends `count` GETs to `url` with `CONCURRENCY` workers; returns the elapsed time.
+async fn hammer(client: &reqwest::Client, url: &str, count: u64) -> Duration {
+    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            let client = client.clone();
+            let url = url.to_owned();
+            let next = next.clone();
+            tokio::spawn(async move {
+                while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < count {
+                    let response = client
+                        .get(&url)
+                        .basic_auth("sim@example.com", Some("sim-token"))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert!(response.status().is_success());
+                    response.bytes().await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    started.elapsed()
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(CONCURRENCY)
+        .build()
+        .unwrap()
+}
+
+fn throughput(c: &mut Criterion) {
+    let runtime = runtime();
+    let sim = runtime
+        .block_on(SimHandle::start(SimConfig {
+            projects: 5,
+            issues_per_project: 1_000,
+            limits: LimitConfig::off(),
+            ..SimConfig::default()
+        }))
+        .unwrap();
+    let client = client();
+    let issue_url = format!("{}/rest/api/3/issue/APO-17", sim.base_url());
+    let issue_body = runtime.block_on(async {
+        client
+            .get(&issue_url)
+            .basic_auth("sim@example.com", Some("sim-token"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap()
+    });
+    let baseline_url = runtime.block_on(static_server(issue_body.clone()));
+
+    let mut group = c.benchmark_group("sim_throughput");
+    group.throughput(Throughput::Elements(BATCH));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(8));
+    group.bench_function("static_baseline", |b| {
+        b.to_async(&runtime).iter_custom(|iterations| {
+            let client = client.clone();
+            let url = baseline_url.clone();
+            async move {
+                let mut total = Duration::ZERO;
+                for _ in 0..iterations {
+                    total += hammer(&client, &url, BATCH).await;
+                }
+                total
+            }
+        })
+    });
+    group.bench_function("get_issue", |b| {
+        b.to_async(&runtime).iter_custom(|iterations| {
+            let client = client.clone();
+            let url = issue_url.clone();
+            async move {
+                let mut total = Duration::ZERO;
+                for _ in 0..iterations {
+                    total += hammer(&client, &url, BATCH).await;
+                }
+                total
+            }
+        })
+    });
+    let search_url = format!(
+        "{}/rest/api/3/search/jql?jql=project%20%3D%20APO&maxResults=100&fields=*navigable",
+        sim.base_url()
+    );
+    group.throughput(Throughput::Elements(BATCH / 10 * 100));
+    group.bench_function("search_page_100", |b| {
+        b.to_async(&runtime).iter_custom(|iterations| {
+            let client = client.clone();
+            let url = search_url.clone();
+            async move {
+                let mut total = Duration::ZERO;
+                for _ in 0..iterations {
+                    total += hammer(&client, &url, BATCH / 10).await;
+                }
+                total
+            }
+        })
+    });
+    group.finish();
+    println!("issue body: {} bytes", issue_body.len());
+
+    let mut group = c.benchmark_group("sim_generate");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(100_000));
+    group.bench_function("generate_100k", |b| {
+        b.to_async(&runtime).iter(|| async {
+            let sim = SimHandle::start(SimConfig {
+                projects: 20,
+                issues_per_project: 5_000,
+                limits: LimitConfig::off(),
+                ..SimConfig::default()
+            })
+            .await
+            .unwrap();
+            assert_eq!(sim.issue_count(), 100_000);
+            sim.shutdown().await;
+        })
+    });
+    group.finish();
+}
+
+/// A minimal axum server that answers every GET with `body`.
+async fn static_server(body: bytes::Bytes) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(move || {
+        let body = body.clone();
+        async move { ([("content-type", "application/json")], body) }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/static")
+}
+
+criterion_group!(benches, throughput);
+criterion_main!(benches);

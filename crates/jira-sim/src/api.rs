@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 use crate::data::{self, CommentData, ISSUE_TYPES, IssueData, PRIORITIES};
 use crate::jql;
 use crate::render::{self, Expand, FIELDS, FieldSelection, Renderer, error_body};
-use crate::server::{AppState, json_error, json_response};
+use crate::server::{AppState, json_error, json_response, no_content};
 
 type App = State<Arc<AppState>>;
 type Params = Query<Vec<(String, String)>>;
@@ -291,10 +291,7 @@ async fn update_issue(
         );
         return json_response(StatusCode::OK, &body, 2);
     }
-    let mut response = json_response(StatusCode::NO_CONTENT, &Value::Null, 1);
-    *response.body_mut() = axum::body::Body::empty();
-    response.headers_mut().remove(http::header::CONTENT_TYPE);
-    response
+    no_content()
 }
 
 async fn delete_issue(State(app): App, Path(id_or_key): Path<String>) -> Response {
@@ -306,10 +303,7 @@ async fn delete_issue(State(app): App, Path(id_or_key): Path<String>) -> Respons
         store.by_key.remove(&issue.key);
     }
     store.version += 1;
-    let mut response = json_response(StatusCode::NO_CONTENT, &Value::Null, 1);
-    *response.body_mut() = axum::body::Body::empty();
-    response.headers_mut().remove(http::header::CONTENT_TYPE);
-    response
+    no_content()
 }
 
 /// Applies `fields` of a create or an edit to `issue`, collecting Jira's field errors.

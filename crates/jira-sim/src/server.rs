@@ -316,10 +316,9 @@ async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
         Err(denial) => {
             app.limiter
                 .note_refusal(&client, &denial.scope, denial.retry_after);
+            // A refused request was not served, so it costs no points.
             app.stats.rate_limited(denial.reason);
             app.stats.response(&method, &template, 429);
-            app.stats.points(1);
-            app.limiter.charge(1);
             return rate_limited(&denial);
         }
     };
@@ -429,6 +428,7 @@ fn issue_written(app: &AppState, method: &str, template: &str, path: &str) -> Op
     app.store.read().id_of(id_or_key)
 }
 
+/// A JSON answer that costs `points` against the quota.
 pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value, points: u64) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     let mut response = (status, bytes).into_response();
@@ -440,6 +440,14 @@ pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value, points
     response
 }
 
+/// 204 with no body.
+pub(crate) fn no_content() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.extensions_mut().insert(Cost(1));
+    response
+}
+
+/// Jira's error body with one message, costing one point.
 pub(crate) fn json_error(status: StatusCode, message: &str) -> Response {
     json_response(status, &error_body(&[message], &[]), 1)
 }
