@@ -4,7 +4,8 @@
 //! - `static_baseline`: a minimal axum server answering a fixed body of the same size as an
 //!   issue: the most a server on this machine can do for this client;
 //! - `get_issue`: jira-sim's `GET /rest/api/3/issue/{key}` with every limit off;
-//! - `search_page`: jira-sim's enhanced search, 100 issues a page with fields;
+//! - `search_page_100`: jira-sim's enhanced search, 100 issues a page with `*navigable`;
+//! - `bulkfetch_100`: jira-sim's bulkfetch of 100 issues (elements are issues);
 //! - `generate_100k`: starting a simulator with 100,000 issues (data generation).
 //!
 //! Run: `cargo bench -p jira-sim --bench throughput`.
@@ -25,8 +26,18 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// Sends `count` GETs to `url` with `CONCURRENCY` workers; returns the elapsed time.
+/// Sends `count` GETs to `url` (or POSTs of `body`) with `CONCURRENCY` workers; returns
+/// the elapsed time.
 async fn hammer(client: &reqwest::Client, url: &str, count: u64) -> Duration {
+    hammer_with(client, url, None, count).await
+}
+
+async fn hammer_with(
+    client: &reqwest::Client,
+    url: &str,
+    body: Option<&'static str>,
+    count: u64,
+) -> Duration {
     let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let started = Instant::now();
     let workers: Vec<_> = (0..CONCURRENCY)
@@ -36,8 +47,14 @@ async fn hammer(client: &reqwest::Client, url: &str, count: u64) -> Duration {
             let next = next.clone();
             tokio::spawn(async move {
                 while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < count {
-                    let response = client
-                        .get(&url)
+                    let request = match body {
+                        Some(body) => client
+                            .post(&url)
+                            .header("content-type", "application/json")
+                            .body(body),
+                        None => client.get(&url),
+                    };
+                    let response = request
                         .basic_auth("sim@example.com", Some("sim-token"))
                         .send()
                         .await
@@ -129,6 +146,27 @@ fn throughput(c: &mut Criterion) {
                 let mut total = Duration::ZERO;
                 for _ in 0..iterations {
                     total += hammer(&client, &url, BATCH / 10).await;
+                }
+                total
+            }
+        })
+    });
+    let bulkfetch_url = format!("{}/rest/api/3/issue/bulkfetch", sim.base_url());
+    let bulkfetch_body: &'static str = Box::leak(
+        serde_json::json!({
+            "issueIdsOrKeys": (1..=100).map(|n| format!("BEA-{n}")).collect::<Vec<_>>(),
+        })
+        .to_string()
+        .into_boxed_str(),
+    );
+    group.bench_function("bulkfetch_100", |b| {
+        b.to_async(&runtime).iter_custom(|iterations| {
+            let client = client.clone();
+            let url = bulkfetch_url.clone();
+            async move {
+                let mut total = Duration::ZERO;
+                for _ in 0..iterations {
+                    total += hammer_with(&client, &url, Some(bulkfetch_body), BATCH / 10).await;
                 }
                 total
             }

@@ -11,12 +11,15 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use http::StatusCode;
 use http::Uri;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::data::{self, CommentData, ISSUE_TYPES, IssueData, PRIORITIES};
 use crate::jql;
-use crate::render::{self, Expand, FIELDS, FieldSelection, Renderer, error_body};
+use crate::render::{
+    self, CommentOut, Expand, FIELDS, FieldSelection, IssueJson, Renderer, error_body,
+};
 use crate::server::{AppState, json_error, json_response, no_content};
 
 type App = State<Arc<AppState>>;
@@ -73,6 +76,7 @@ fn renderer<'a>(app: &'a AppState, uri: &Uri) -> Renderer<'a> {
     Renderer {
         base: &app.base_url,
         tenant: &app.tenant,
+        catalog: &app.catalog,
         v2: is_v2(uri),
     }
 }
@@ -119,7 +123,7 @@ fn field_errors(errors: &[(String, String)]) -> Response {
 }
 
 async fn myself(State(app): App, uri: Uri) -> Response {
-    let mut user = renderer(&app, &uri).user(0);
+    let mut user = renderer(&app, &uri).user_value(0);
     user["emailAddress"] = app.config.credentials[0].email.clone().into();
     user["locale"] = "en_US".into();
     json_response(StatusCode::OK, &user, 3)
@@ -226,13 +230,13 @@ async fn users_search(State(app): App, uri: Uri, Query(params): Params) -> Respo
         Err(message) => return bad_request(&message),
     };
     let render = renderer(&app, &uri);
-    let users: Vec<Value> = (0..app.tenant.users.len())
+    let users: Vec<&RawValue> = (0..app.tenant.users.len())
         .skip(start_at)
         .take(max_results)
         .map(|index| render.user(index))
         .collect();
     let cost = 1 + 2 * users.len() as u64;
-    json_response(StatusCode::OK, &Value::Array(users), cost)
+    json_response(StatusCode::OK, &users, cost)
 }
 
 async fn get_issue(
@@ -601,16 +605,16 @@ async fn bulk_fetch(State(app): App, uri: Uri, body: axum::body::Bytes) -> Respo
     }
     found.sort_by_key(|issue| issue.id);
     let render = renderer(&app, &uri);
-    let issues: Vec<Value> = found
+    let issues: Vec<IssueJson<'_>> = found
         .iter()
         .map(|issue| render.issue(issue, &selection, expand))
         .collect();
     let cost = 1 + issues.len() as u64;
-    json_response(
-        StatusCode::OK,
-        &json!({"issues": issues, "issueErrors": issue_errors}),
-        cost,
-    )
+    let body = BulkFetchOut {
+        issues,
+        issue_errors,
+    };
+    json_response(StatusCode::OK, &body, cost)
 }
 
 #[derive(Deserialize, Default)]
@@ -723,7 +727,7 @@ fn search(app: &AppState, uri: &Uri, body: SearchBody) -> Response {
     let expand = Expand::parse(body.expand.as_deref().unwrap_or_default().split(','));
     let store = app.store.read();
     let render = renderer(app, uri);
-    let page: Vec<Value> = ids
+    let page: Vec<IssueJson<'_>> = ids
         .iter()
         .skip(offset)
         .take(max_results)
@@ -731,11 +735,13 @@ fn search(app: &AppState, uri: &Uri, body: SearchBody) -> Response {
         .map(|issue| render.issue(issue, &selection, expand))
         .collect();
     let next = offset + max_results;
-    let mut response = json!({"issues": page, "isLast": next >= ids.len()});
-    if next < ids.len() {
-        response["nextPageToken"] = format!("{:016x}{next:x}", fingerprint(&body.jql)).into();
-    }
     let cost = 1 + page.len() as u64;
+    let response = SearchOut {
+        issues: page,
+        next_page_token: (next < ids.len())
+            .then(|| format!("{:016x}{next:x}", fingerprint(&body.jql))),
+        is_last: next >= ids.len(),
+    };
     json_response(StatusCode::OK, &response, cost)
 }
 
@@ -789,20 +795,16 @@ async fn get_comments(
     let Some(issue) = store.find(&id_or_key) else {
         return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
     };
-    let all = renderer(&app, &uri).comments(issue);
-    let page: Vec<Value> = all
-        .iter()
-        .skip(start_at)
-        .take(max_results)
-        .cloned()
-        .collect();
-    let cost = 1 + page.len() as u64;
-    let body = json!({
-        "startAt": start_at,
-        "maxResults": max_results,
-        "total": all.len(),
-        "comments": page,
-    });
+    let mut all = renderer(&app, &uri).comments(issue);
+    let total = all.len();
+    let comments: Vec<CommentOut<'_>> = all.drain(..).skip(start_at).take(max_results).collect();
+    let cost = 1 + comments.len() as u64;
+    let body = CommentPageOut {
+        start_at,
+        max_results,
+        total,
+        comments,
+    };
     json_response(StatusCode::OK, &body, cost)
 }
 
@@ -849,4 +851,32 @@ async fn add_comment(
     issue.added_comments.push(comment.clone());
     let body = renderer(&app, &uri).comment(issue, &comment);
     json_response(StatusCode::CREATED, &body, 1)
+}
+
+/// The answer of `POST /issue/bulkfetch`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BulkFetchOut<'a> {
+    issues: Vec<IssueJson<'a>>,
+    issue_errors: Vec<Value>,
+}
+
+/// A page of the enhanced search.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchOut<'a> {
+    issues: Vec<IssueJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<String>,
+    is_last: bool,
+}
+
+/// A page of comments.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CommentPageOut<'a> {
+    start_at: usize,
+    max_results: usize,
+    total: usize,
+    comments: Vec<CommentOut<'a>>,
 }

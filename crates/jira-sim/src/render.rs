@@ -1,6 +1,8 @@
 //! JSON rendering of the tenant, shaped like Jira Cloud's answers (and checked against the
 //! contract by the conformance test).
 
+use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::BorrowedFormatItem;
@@ -240,33 +242,236 @@ impl Expand {
     }
 }
 
-/// Renders JSON for one site URL.
+/// JSON pieces that never change while the simulator runs (users, project references,
+/// issue types, statuses, priorities, options), rendered once at start. Issues embed them
+/// as raw JSON, which keeps rendering an issue cheap enough that the simulator is not the
+/// bottleneck of a client benchmark (see `benches/throughput.rs`).
+pub(crate) struct Catalog {
+    users: Vec<Box<RawValue>>,
+    project_refs: Vec<Box<RawValue>>,
+    issue_types: Vec<Box<RawValue>>,
+    statuses: Vec<Box<RawValue>>,
+    priorities: Vec<Box<RawValue>>,
+    teams: Vec<Box<RawValue>>,
+    severities: Vec<Box<RawValue>>,
+    resolution_done: Box<RawValue>,
+}
+
+fn raw(value: &Value) -> Box<RawValue> {
+    serde_json::value::to_raw_value(value).expect("a Value always serialises")
+}
+
+fn avatars(base: &str, owner: &str) -> Value {
+    let url = |size: u32| format!("{base}/secure/avatar/{size}/{owner}.png");
+    json!({"48x48": url(48), "24x24": url(24), "16x16": url(16), "32x32": url(32)})
+}
+
+fn issue_type_json(base: &str, id: &str, name: &str, index: usize) -> Value {
+    json!({
+        "self": format!("{base}/rest/api/3/issuetype/{id}"),
+        "id": id,
+        "description": format!("A {}.", name.to_lowercase()),
+        "iconUrl": format!("{base}/images/icons/issuetypes/{}.svg", name.to_lowercase()),
+        "name": name,
+        "subtask": false,
+        "hierarchyLevel": if index == 3 { 1 } else { 0 },
+    })
+}
+
+fn option_json(base: &str, field: u64, (id, value): (&str, &str)) -> Value {
+    json!({
+        "self": format!("{base}/rest/api/3/customFieldOption/{id}"),
+        "value": value,
+        "id": id,
+        "fieldId": format!("customfield_{field}"),
+    })
+}
+
+impl Catalog {
+    /// Renders the fixed pieces for a site at `base`.
+    pub fn new(base: &str, tenant: &Tenant) -> Self {
+        let users = tenant
+            .users
+            .iter()
+            .map(|user: &UserData| {
+                raw(&json!({
+                    "self": format!("{base}/rest/api/3/user?accountId={}", user.account_id),
+                    "accountId": user.account_id,
+                    "accountType": "atlassian",
+                    "emailAddress": user.email,
+                    "avatarUrls": avatars(base, &format!("user/{}", user.account_id)),
+                    "displayName": user.display_name,
+                    "active": user.active,
+                    "timeZone": user.time_zone,
+                }))
+            })
+            .collect();
+        let project_refs = tenant
+            .projects
+            .iter()
+            .map(|project| {
+                raw(&json!({
+                    "self": format!("{base}/rest/api/3/project/{}", project.id),
+                    "id": project.id.to_string(),
+                    "key": project.key,
+                    "name": project.name,
+                    "projectTypeKey": "software",
+                    "simplified": false,
+                    "avatarUrls": avatars(base, &format!("project/{}", project.id)),
+                }))
+            })
+            .collect();
+        let issue_types = ISSUE_TYPES
+            .iter()
+            .enumerate()
+            .map(|(index, (id, name))| raw(&issue_type_json(base, id, name, index)))
+            .collect();
+        let statuses = STATUSES
+            .iter()
+            .map(|(status_id, name, category)| {
+                let (category_id, color, category_name) = match *category {
+                    "new" => (2, "blue-gray", "To Do"),
+                    "indeterminate" => (4, "yellow", "In Progress"),
+                    _ => (3, "green", "Done"),
+                };
+                raw(&json!({
+                    "self": format!("{base}/rest/api/3/status/{status_id}"),
+                    "description": "",
+                    "iconUrl": format!("{base}/images/icons/statuses/generic.png"),
+                    "name": name,
+                    "id": status_id,
+                    "statusCategory": {
+                        "self": format!("{base}/rest/api/3/statuscategory/{category_id}"),
+                        "id": category_id,
+                        "key": category,
+                        "colorName": color,
+                        "name": category_name,
+                    }
+                }))
+            })
+            .collect();
+        let priorities = PRIORITIES
+            .iter()
+            .map(|(priority_id, name)| {
+                raw(&json!({
+                    "self": format!("{base}/rest/api/3/priority/{priority_id}"),
+                    "iconUrl": format!("{base}/images/icons/priorities/{}.svg", name.to_lowercase()),
+                    "name": name,
+                    "id": priority_id,
+                }))
+            })
+            .collect();
+        Catalog {
+            users,
+            project_refs,
+            issue_types,
+            statuses,
+            priorities,
+            teams: TEAMS
+                .iter()
+                .map(|t| raw(&option_json(base, 10021, *t)))
+                .collect(),
+            severities: SEVERITIES
+                .iter()
+                .map(|s| raw(&option_json(base, 10030, *s)))
+                .collect(),
+            resolution_done: raw(&json!({
+                "self": format!("{base}/rest/api/3/resolution/10000"),
+                "id": "10000",
+                "description": "Work has been completed on this issue.",
+                "name": "Done",
+            })),
+        }
+    }
+}
+
+/// A piece of an answer: fixed JSON from the [`Catalog`], or a value built for this answer.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(crate) enum Out<'a> {
+    Raw(&'a RawValue),
+    Value(Value),
+    Comments(CommentsField<'a>),
+}
+
+/// An issue as `IssueBean`, or only its id.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub(crate) enum IssueJson<'a> {
+    IdOnly { id: String },
+    Full(Box<IssueOut<'a>>),
+}
+
+/// An `IssueBean` with the selected fields.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct IssueOut<'a> {
+    expand: &'static str,
+    id: String,
+    #[serde(rename = "self")]
+    self_url: String,
+    key: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rendered_fields: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    names: Option<Map<String, Value>>,
+    #[serde(serialize_with = "as_map")]
+    fields: Vec<(&'a str, Out<'a>)>,
+}
+
+/// Serialises ordered pairs as a JSON object.
+fn as_map<S: serde::Serializer>(
+    pairs: &[(&str, Out<'_>)],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(pairs.iter().map(|(key, value)| (key, value)))
+}
+
+/// The `comment` field of an issue.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CommentsField<'a> {
+    comments: Vec<CommentOut<'a>>,
+    #[serde(rename = "self")]
+    self_url: String,
+    max_results: usize,
+    total: usize,
+    start_at: usize,
+}
+
+/// A `Comment`.
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CommentOut<'a> {
+    #[serde(rename = "self")]
+    self_url: String,
+    id: String,
+    author: &'a RawValue,
+    body: Value,
+    update_author: &'a RawValue,
+    created: String,
+    updated: String,
+    jsd_public: bool,
+}
+
+/// Renders answers for one site.
 pub(crate) struct Renderer<'a> {
     pub base: &'a str,
     pub tenant: &'a Tenant,
+    pub catalog: &'a Catalog,
     /// REST v2 renders rich text (descriptions, comment bodies) as plain text.
     pub v2: bool,
 }
 
-impl Renderer<'_> {
+impl<'a> Renderer<'a> {
     /// A user as `User`/`UserDetails` (the common subset of both schemas).
-    pub fn user(&self, index: usize) -> Value {
-        let user: &UserData = &self.tenant.users[index];
-        json!({
-            "self": format!("{}/rest/api/3/user?accountId={}", self.base, user.account_id),
-            "accountId": user.account_id,
-            "accountType": "atlassian",
-            "emailAddress": user.email,
-            "avatarUrls": self.avatars(&format!("user/{}", user.account_id)),
-            "displayName": user.display_name,
-            "active": user.active,
-            "timeZone": user.time_zone,
-        })
+    pub fn user(&self, index: usize) -> &'a RawValue {
+        &self.catalog.users[index]
     }
 
-    fn avatars(&self, owner: &str) -> Value {
-        let url = |size: u32| format!("{}/secure/avatar/{size}/{owner}.png", self.base);
-        json!({"48x48": url(48), "24x24": url(24), "16x16": url(16), "32x32": url(32)})
+    /// A user as a value, for answers that change it.
+    pub fn user_value(&self, index: usize) -> Value {
+        serde_json::from_str(self.user(index).get()).expect("the catalog holds valid JSON")
     }
 
     /// A project as `Project`; `detailed` adds description, lead and issue types.
@@ -277,7 +482,7 @@ impl Renderer<'_> {
             "id": project.id.to_string(),
             "key": project.key,
             "name": project.name,
-            "avatarUrls": self.avatars(&format!("project/{}", project.id)),
+            "avatarUrls": avatars(self.base, &format!("project/{}", project.id)),
             "projectTypeKey": "software",
             "simplified": false,
             "style": "classic",
@@ -286,194 +491,132 @@ impl Renderer<'_> {
         });
         if detailed {
             value["description"] = project.description.clone().into();
-            value["lead"] = self.user(project.lead);
+            value["lead"] = self.user_value(project.lead);
             value["issueTypes"] = ISSUE_TYPES
                 .iter()
                 .enumerate()
-                .map(|(level, (id, name))| self.issue_type(id, name, level))
+                .map(|(level, (id, name))| issue_type_json(self.base, id, name, level))
                 .collect();
             value["assigneeType"] = "UNASSIGNED".into();
         }
         value
     }
 
-    fn issue_type(&self, id: &str, name: &str, index: usize) -> Value {
-        json!({
-            "self": format!("{}/rest/api/3/issuetype/{id}", self.base),
-            "id": id,
-            "description": format!("A {}.", name.to_lowercase()),
-            "iconUrl": format!("{}/images/icons/issuetypes/{}.svg", self.base, name.to_lowercase()),
-            "name": name,
-            "subtask": false,
-            "hierarchyLevel": if index == 3 { 1 } else { 0 },
-        })
-    }
-
-    /// An issue as `IssueBean` with the selected fields.
-    pub fn issue(&self, issue: &IssueData, selection: &FieldSelection, expand: Expand) -> Value {
+    /// An issue with the selected fields.
+    pub fn issue(
+        &self,
+        issue: &'a IssueData,
+        selection: &FieldSelection,
+        expand: Expand,
+    ) -> IssueJson<'a> {
         if selection.is_id_only() && !expand.names && !expand.rendered_fields {
-            return json!({ "id": issue.id.to_string() });
+            return IssueJson::IdOnly {
+                id: issue.id.to_string(),
+            };
         }
-        let mut fields = Map::new();
+        let mut fields: Vec<(&'a str, Out<'a>)> = Vec::with_capacity(FIELDS.len());
         for def in FIELDS {
             if selection.wants(def.id, def.navigable) {
-                fields.insert(def.id.to_owned(), self.field(issue, def.id));
+                fields.push((def.id, self.field(issue, def.id)));
             }
         }
         for (id, value) in &issue.extra {
             if selection.wants(id, true) {
-                fields.insert(id.clone(), value.clone());
+                fields.push((id.as_str(), Out::Value(value.clone())));
             }
         }
-        let mut value = Map::new();
-        value.insert(
-            "expand".into(),
-            "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
-                .into(),
-        );
-        value.insert("id".into(), issue.id.to_string().into());
-        value.insert(
-            "self".into(),
-            format!("{}/rest/api/3/issue/{}", self.base, issue.id).into(),
-        );
-        value.insert("key".into(), issue.key.clone().into());
-        if expand.rendered_fields {
-            let rendered: Map<String, Value> = fields
-                .keys()
-                .map(|id| (id.clone(), self.rendered(issue, id)))
-                .collect();
-            value.insert("renderedFields".into(), rendered.into());
-        }
-        if expand.names {
-            let names: Map<String, Value> = fields
-                .keys()
-                .map(|id| {
+        let rendered_fields = expand.rendered_fields.then(|| {
+            fields
+                .iter()
+                .map(|(id, _)| ((*id).to_owned(), self.rendered(issue, id)))
+                .collect()
+        });
+        let names = expand.names.then(|| {
+            fields
+                .iter()
+                .map(|(id, _)| {
                     let name = FIELDS
                         .iter()
-                        .find(|def| def.id == id)
-                        .map_or(id.as_str(), |def| def.name);
-                    (id.clone(), name.into())
+                        .find(|def| def.id == *id)
+                        .map_or(*id, |def| def.name);
+                    ((*id).to_owned(), Value::from(name))
                 })
-                .collect();
-            value.insert("names".into(), names.into());
-        }
-        value.insert("fields".into(), fields.into());
-        Value::Object(value)
+                .collect()
+        });
+        IssueJson::Full(Box::new(IssueOut {
+            expand: "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations",
+            id: issue.id.to_string(),
+            self_url: format!("{}/rest/api/3/issue/{}", self.base, issue.id),
+            key: &issue.key,
+            rendered_fields,
+            names,
+            fields,
+        }))
     }
 
-    fn field(&self, issue: &IssueData, id: &str) -> Value {
+    fn description(&self, issue: &IssueData) -> Value {
+        let doc = issue
+            .description
+            .clone()
+            .unwrap_or_else(|| data::adf(&data::generated_paragraphs(issue.seed, 2)));
+        if self.v2 && !doc.is_null() {
+            data::adf_text(&doc).join("\n\n").into()
+        } else {
+            doc
+        }
+    }
+
+    fn field(&self, issue: &'a IssueData, id: &str) -> Out<'a> {
+        let catalog = self.catalog;
         match id {
-            "summary" => issue
-                .summary
-                .clone()
-                .unwrap_or_else(|| data::generated_summary(issue.seed))
-                .into(),
-            "description" => {
-                let doc = issue
-                    .description
+            "summary" => Out::Value(
+                issue
+                    .summary
                     .clone()
-                    .unwrap_or_else(|| data::adf(&data::generated_paragraphs(issue.seed, 2)));
-                if self.v2 && !doc.is_null() {
-                    data::adf_text(&doc).join("\n\n").into()
-                } else {
-                    doc
-                }
+                    .unwrap_or_else(|| data::generated_summary(issue.seed))
+                    .into(),
+            ),
+            "description" => Out::Value(self.description(issue)),
+            "issuetype" => Out::Raw(&catalog.issue_types[issue.issue_type]),
+            "project" => Out::Raw(&catalog.project_refs[issue.project]),
+            "status" => Out::Raw(&catalog.statuses[issue.status]),
+            "priority" => Out::Raw(&catalog.priorities[issue.priority]),
+            "assignee" => match issue.assignee {
+                Some(user) => Out::Raw(self.user(user)),
+                None => Out::Value(Value::Null),
+            },
+            "reporter" | "creator" => Out::Raw(self.user(issue.reporter)),
+            "created" => Out::Value(jira_time(issue.created_ms).into()),
+            "updated" => Out::Value(jira_time(issue.updated_ms).into()),
+            "labels" => Out::Value(issue.labels.clone().into()),
+            "resolution" if STATUSES[issue.status].2 == "done" => {
+                Out::Raw(&catalog.resolution_done)
             }
-            "issuetype" => {
-                let (type_id, name) = ISSUE_TYPES[issue.issue_type];
-                self.issue_type(type_id, name, issue.issue_type)
-            }
-            "project" => {
-                let project = &self.tenant.projects[issue.project];
-                json!({
-                    "self": format!("{}/rest/api/3/project/{}", self.base, project.id),
-                    "id": project.id.to_string(),
-                    "key": project.key,
-                    "name": project.name,
-                    "projectTypeKey": "software",
-                    "simplified": false,
-                    "avatarUrls": self.avatars(&format!("project/{}", project.id)),
-                })
-            }
-            "status" => {
-                let (status_id, name, category) = STATUSES[issue.status];
-                let (category_id, color, category_name) = match category {
-                    "new" => (2, "blue-gray", "To Do"),
-                    "indeterminate" => (4, "yellow", "In Progress"),
-                    _ => (3, "green", "Done"),
-                };
-                json!({
-                    "self": format!("{}/rest/api/3/status/{status_id}", self.base),
-                    "description": "",
-                    "iconUrl": format!("{}/images/icons/statuses/generic.png", self.base),
-                    "name": name,
-                    "id": status_id,
-                    "statusCategory": {
-                        "self": format!("{}/rest/api/3/statuscategory/{category_id}", self.base),
-                        "id": category_id,
-                        "key": category,
-                        "colorName": color,
-                        "name": category_name,
-                    }
-                })
-            }
-            "priority" => {
-                let (priority_id, name) = PRIORITIES[issue.priority];
-                json!({
-                    "self": format!("{}/rest/api/3/priority/{priority_id}", self.base),
-                    "iconUrl": format!("{}/images/icons/priorities/{}.svg", self.base, name.to_lowercase()),
-                    "name": name,
-                    "id": priority_id,
-                })
-            }
-            "assignee" => issue.assignee.map_or(Value::Null, |user| self.user(user)),
-            "reporter" | "creator" => self.user(issue.reporter),
-            "created" => jira_time(issue.created_ms).into(),
-            "updated" => jira_time(issue.updated_ms).into(),
-            "labels" => issue.labels.clone().into(),
-            "resolution" => {
-                if STATUSES[issue.status].2 == "done" {
-                    json!({
-                        "self": format!("{}/rest/api/3/resolution/10000", self.base),
-                        "id": "10000",
-                        "description": "Work has been completed on this issue.",
-                        "name": "Done",
-                    })
-                } else {
-                    Value::Null
-                }
-            }
-            "duedate" => Value::Null,
             "comment" => {
                 let comments = self.comments(issue);
-                json!({
-                    "comments": comments,
-                    "self": format!("{}/rest/api/3/issue/{}/comment", self.base, issue.id),
-                    "maxResults": comments.len(),
-                    "total": comments.len(),
-                    "startAt": 0,
+                Out::Comments(CommentsField {
+                    self_url: format!("{}/rest/api/3/issue/{}/comment", self.base, issue.id),
+                    max_results: comments.len(),
+                    total: comments.len(),
+                    start_at: 0,
+                    comments,
                 })
             }
-            "customfield_10016" => issue
-                .story_points
-                .map_or(Value::Null, |p| (p as f64).into()),
-            "customfield_10021" => issue
-                .team
-                .map_or(Value::Null, |team| self.option(10021, TEAMS[team])),
-            "customfield_10030" => issue.severity.map_or(Value::Null, |severity| {
-                self.option(10030, SEVERITIES[severity])
-            }),
-            _ => Value::Null,
+            "customfield_10016" => Out::Value(
+                issue
+                    .story_points
+                    .map_or(Value::Null, |p| (p as f64).into()),
+            ),
+            "customfield_10021" => match issue.team {
+                Some(team) => Out::Raw(&catalog.teams[team]),
+                None => Out::Value(Value::Null),
+            },
+            "customfield_10030" => match issue.severity {
+                Some(severity) => Out::Raw(&catalog.severities[severity]),
+                None => Out::Value(Value::Null),
+            },
+            _ => Out::Value(Value::Null),
         }
-    }
-
-    fn option(&self, field: u64, (id, value): (&str, &str)) -> Value {
-        json!({
-            "self": format!("{}/rest/api/3/customFieldOption/{id}", self.base),
-            "value": value,
-            "id": id,
-            "fieldId": format!("customfield_{field}"),
-        })
     }
 
     fn rendered(&self, issue: &IssueData, id: &str) -> Value {
@@ -489,13 +632,14 @@ impl Renderer<'_> {
                     .collect::<String>()
                     .into()
             }
-            "created" | "updated" => self.field(issue, id),
+            "created" => jira_time(issue.created_ms).into(),
+            "updated" => jira_time(issue.updated_ms).into(),
             _ => Value::Null,
         }
     }
 
     /// Every comment of an issue, generated ones first.
-    pub fn comments(&self, issue: &IssueData) -> Vec<Value> {
+    pub fn comments(&self, issue: &'a IssueData) -> Vec<CommentOut<'a>> {
         let generated = (0..issue.generated_comments).map(|n| {
             let paragraphs = data::generated_paragraphs(issue.seed, 100 + n as u64);
             let author = (issue.seed as usize + n as usize) % self.tenant.users.len();
@@ -515,23 +659,26 @@ impl Renderer<'_> {
     }
 
     /// A comment as `Comment`.
-    pub fn comment(&self, issue: &IssueData, comment: &CommentData) -> Value {
+    pub fn comment(&self, issue: &IssueData, comment: &CommentData) -> CommentOut<'a> {
         let author = self.user(comment.author);
         let body = if self.v2 {
             data::adf_text(&comment.body).join("\n\n").into()
         } else {
             comment.body.clone()
         };
-        json!({
-            "self": format!("{}/rest/api/3/issue/{}/comment/{}", self.base, issue.id, comment.id),
-            "id": comment.id.to_string(),
-            "author": author,
-            "body": body,
-            "updateAuthor": author,
-            "created": jira_time(comment.created_ms),
-            "updated": jira_time(comment.created_ms),
-            "jsdPublic": true,
-        })
+        CommentOut {
+            self_url: format!(
+                "{}/rest/api/3/issue/{}/comment/{}",
+                self.base, issue.id, comment.id
+            ),
+            id: comment.id.to_string(),
+            author,
+            body,
+            update_author: author,
+            created: jira_time(comment.created_ms),
+            updated: jira_time(comment.created_ms),
+            jsd_public: true,
+        }
     }
 }
 

@@ -34,6 +34,7 @@ use crate::{admin, api};
 pub(crate) struct AppState {
     pub base_url: String,
     pub tenant: Tenant,
+    pub catalog: crate::render::Catalog,
     pub store: RwLock<IssueStore>,
     pub limiter: Limiter,
     pub faults: RwLock<FaultConfig>,
@@ -83,8 +84,11 @@ impl SimHandle {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (tenant, store) = crate::data::generate(&config, AppState::now_ms());
+        let base_url = format!("http://{addr}");
+        let catalog = crate::render::Catalog::new(&base_url, &tenant);
         let state = Arc::new(AppState {
-            base_url: format!("http://{addr}"),
+            base_url,
+            catalog,
             tenant,
             store: RwLock::new(store),
             limiter: Limiter::new(config.limits.clone()),
@@ -429,7 +433,11 @@ fn issue_written(app: &AppState, method: &str, template: &str, path: &str) -> Op
 }
 
 /// A JSON answer that costs `points` against the quota.
-pub(crate) fn json_response(status: StatusCode, body: &serde_json::Value, points: u64) -> Response {
+pub(crate) fn json_response(
+    status: StatusCode,
+    body: &impl serde::Serialize,
+    points: u64,
+) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     let mut response = (status, bytes).into_response();
     response.headers_mut().insert(
