@@ -363,3 +363,45 @@ impl Fault {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let config = SimConfig {
+            credentials: vec![Credential {
+                email: "ann@example.com".into(),
+                api_token: Secret("tok-123456".into()),
+            }],
+            bearer_tokens: vec![Secret("pat-987654".into())],
+            ..SimConfig::default()
+        };
+        let debug = format!("{config:?}");
+        assert!(debug.contains("ann@example.com"));
+        assert!(
+            !debug.contains("tok-123456") && !debug.contains("pat-987654"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn burst_rates_by_method_and_override() {
+        let burst = BurstConfig::default();
+        assert_eq!(
+            burst.rate_for("GET", "/rest/api/3/issue/{issueIdOrKey}"),
+            150.0
+        );
+        assert_eq!(burst.rate_for("GET", "/rest/api/3/field"), 100.0);
+        assert_eq!(
+            burst.rate_for("PUT", "/rest/api/3/issue/{issueIdOrKey}"),
+            50.0
+        );
+        assert_eq!(
+            burst.rate_for("DELETE", "/rest/api/3/issue/{issueIdOrKey}"),
+            50.0
+        );
+        assert_eq!(burst.rate_for("POST", "/rest/api/3/issue"), 100.0);
+    }
+}

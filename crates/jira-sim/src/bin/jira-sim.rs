@@ -5,6 +5,7 @@
 //! jira-sim --no-limits --fault 'status:503@0.05' --fault 'latency:20+10'
 //! ```
 
+use std::io::Write;
 use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
@@ -114,16 +115,16 @@ fn main() -> anyhow::Result<()> {
         let sim = SimHandle::bind(config, addr).await.with_context(|| {
             format!("cannot listen on {addr} (is the port in use? try --port 0)")
         })?;
-        println!(
-            "jira-sim serving {} issues at {}",
+        // A closed stdout (a pipe whose reader went away) must not stop the server.
+        let banner = format!(
+            "jira-sim serving {} issues at {}\ncredentials: {} / (the --token value); admin API: {}/__sim/stats\n",
             sim.issue_count(),
-            sim.base_url()
-        );
-        println!(
-            "credentials: {} / (the --token value); admin API: {}/__sim/stats",
+            sim.base_url(),
             sim.credential().email,
             sim.base_url()
         );
+        let mut stdout = std::io::stdout();
+        let _ = stdout.write_all(banner.as_bytes()).and_then(|()| stdout.flush());
         tokio::signal::ctrl_c().await?;
         sim.shutdown().await;
         Ok(())
