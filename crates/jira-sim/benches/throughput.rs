@@ -28,11 +28,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// Sends `count` GETs to `url` (or POSTs of `body`) with `CONCURRENCY` workers; returns
 /// the elapsed time.
-async fn hammer(client: &reqwest::Client, url: &str, count: u64) -> Duration {
-    hammer_with(client, url, None, count).await
-}
-
-async fn hammer_with(
+async fn hammer(
     client: &reqwest::Client,
     url: &str,
     body: Option<&'static str>,
@@ -103,54 +99,10 @@ fn throughput(c: &mut Criterion) {
     });
     let baseline_url = runtime.block_on(static_server(issue_body.clone()));
 
-    let mut group = c.benchmark_group("sim_throughput");
-    group.throughput(Throughput::Elements(BATCH));
-    group.sample_size(10);
-    group.measurement_time(Duration::from_secs(8));
-    group.bench_function("static_baseline", |b| {
-        b.to_async(&runtime).iter_custom(|iterations| {
-            let client = client.clone();
-            let url = baseline_url.clone();
-            async move {
-                let mut total = Duration::ZERO;
-                for _ in 0..iterations {
-                    total += hammer(&client, &url, BATCH).await;
-                }
-                total
-            }
-        })
-    });
-    group.bench_function("get_issue", |b| {
-        b.to_async(&runtime).iter_custom(|iterations| {
-            let client = client.clone();
-            let url = issue_url.clone();
-            async move {
-                let mut total = Duration::ZERO;
-                for _ in 0..iterations {
-                    total += hammer(&client, &url, BATCH).await;
-                }
-                total
-            }
-        })
-    });
     let search_url = format!(
         "{}/rest/api/3/search/jql?jql=project%20%3D%20APO&maxResults=100&fields=*navigable",
         sim.base_url()
     );
-    group.throughput(Throughput::Elements(BATCH / 10 * 100));
-    group.bench_function("search_page_100", |b| {
-        b.to_async(&runtime).iter_custom(|iterations| {
-            let client = client.clone();
-            let url = search_url.clone();
-            async move {
-                let mut total = Duration::ZERO;
-                for _ in 0..iterations {
-                    total += hammer(&client, &url, BATCH / 10).await;
-                }
-                total
-            }
-        })
-    });
     let bulkfetch_url = format!("{}/rest/api/3/issue/bulkfetch", sim.base_url());
     let bulkfetch_body: &'static str = Box::leak(
         serde_json::json!({
@@ -159,19 +111,38 @@ fn throughput(c: &mut Criterion) {
         .to_string()
         .into_boxed_str(),
     );
-    group.bench_function("bulkfetch_100", |b| {
-        b.to_async(&runtime).iter_custom(|iterations| {
-            let client = client.clone();
-            let url = bulkfetch_url.clone();
-            async move {
-                let mut total = Duration::ZERO;
-                for _ in 0..iterations {
-                    total += hammer_with(&client, &url, Some(bulkfetch_body), BATCH / 10).await;
+    // (name, url, POST body, requests per batch, elements per request)
+    let scenarios: [(&str, &str, Option<&'static str>, u64, u64); 4] = [
+        ("static_baseline", &baseline_url, None, BATCH, 1),
+        ("get_issue", &issue_url, None, BATCH, 1),
+        ("search_page_100", &search_url, None, BATCH / 10, 100),
+        (
+            "bulkfetch_100",
+            &bulkfetch_url,
+            Some(bulkfetch_body),
+            BATCH / 10,
+            100,
+        ),
+    ];
+    let mut group = c.benchmark_group("sim_throughput");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(8));
+    for (name, url, body, requests, elements) in scenarios {
+        group.throughput(Throughput::Elements(requests * elements));
+        group.bench_function(name, |b| {
+            b.to_async(&runtime).iter_custom(|iterations| {
+                let client = client.clone();
+                let url = url.to_owned();
+                async move {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iterations {
+                        total += hammer(&client, &url, body, requests).await;
+                    }
+                    total
                 }
-                total
-            }
-        })
-    });
+            })
+        });
+    }
     group.finish();
     println!("issue body: {} bytes", issue_body.len());
 

@@ -110,6 +110,18 @@ fn int_param(params: &[(String, String)], name: &str, default: u64) -> Result<u6
     }
 }
 
+/// `startAt` (default 0) and `maxResults` (default `default`, clamped to `min..=max`).
+fn page_params(
+    params: &[(String, String)],
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<(usize, usize), String> {
+    let start_at = int_param(params, "startAt", 0)?;
+    let max_results = int_param(params, "maxResults", default)?.clamp(min, max);
+    Ok((start_at as usize, max_results as usize))
+}
+
 fn bad_request(message: &str) -> Response {
     json_error(StatusCode::BAD_REQUEST, message)
 }
@@ -147,12 +159,8 @@ async fn server_info(State(app): App) -> Response {
 }
 
 async fn project_search(State(app): App, uri: Uri, Query(params): Params) -> Response {
-    let start_at = match int_param(&params, "startAt", 0) {
-        Ok(value) => value as usize,
-        Err(message) => return bad_request(&message),
-    };
-    let max_results = match int_param(&params, "maxResults", 50) {
-        Ok(value) => value.clamp(1, 100) as usize,
+    let (start_at, max_results) = match page_params(&params, 50, 1, 100) {
+        Ok(page) => page,
         Err(message) => return bad_request(&message),
     };
     let keys = param_list(&params, "keys");
@@ -221,12 +229,8 @@ async fn fields() -> Response {
 }
 
 async fn users_search(State(app): App, uri: Uri, Query(params): Params) -> Response {
-    let start_at = match int_param(&params, "startAt", 0) {
-        Ok(value) => value as usize,
-        Err(message) => return bad_request(&message),
-    };
-    let max_results = match int_param(&params, "maxResults", 50) {
-        Ok(value) => value.min(1000) as usize,
+    let (start_at, max_results) = match page_params(&params, 50, 0, 1000) {
+        Ok(page) => page,
         Err(message) => return bad_request(&message),
     };
     let render = renderer(&app, &uri);
@@ -783,12 +787,8 @@ async fn get_comments(
     Path(id_or_key): Path<String>,
     Query(params): Params,
 ) -> Response {
-    let start_at = match int_param(&params, "startAt", 0) {
-        Ok(value) => value as usize,
-        Err(message) => return bad_request(&message),
-    };
-    let max_results = match int_param(&params, "maxResults", 5000) {
-        Ok(value) => value.min(5000) as usize,
+    let (start_at, max_results) = match page_params(&params, 5000, 0, 5000) {
+        Ok(page) => page,
         Err(message) => return bad_request(&message),
     };
     let store = app.store.read();

@@ -143,45 +143,19 @@ async fn malformed_bodies_are_not_json() {
 async fn faults_change_at_run_time_through_the_admin_api() {
     let sim = Sim::small().await;
     let rules = json!({"rules": [{"fault": {"kind": "status", "status": 504}, "probability": 1.0, "endpoint": "/rest/api/3/field"}]});
-    let response = sim
-        .client
-        .put(sim.url("/__sim/faults"))
-        .json(&rules)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 204);
+    assert_eq!(
+        sim.admin_put("/__sim/faults", rules.to_string()).await.0,
+        204
+    );
     assert_eq!(sim.get("/rest/api/3/field").await.0, 504);
     assert_eq!(sim.get("/rest/api/3/myself").await.0, 200);
-    let current: serde_json::Value = sim
-        .client
-        .get(sim.url("/__sim/faults"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let current: serde_json::Value = sim.admin_get("/__sim/faults").await;
     assert_eq!(current, rules);
     let bad = json!({"rules": [{"fault": {"kind": "reset"}, "probability": 5.0}]});
-    let response = sim
-        .client
-        .put(sim.url("/__sim/faults"))
-        .json(&bad)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 400);
-    assert!(response.text().await.unwrap().contains("probability 5"));
-    let stats: jira_sim::StatsSnapshot = sim
-        .client
-        .get(sim.url("/__sim/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, message) = sim.admin_put("/__sim/faults", bad.to_string()).await;
+    assert_eq!(status, 400);
+    assert!(message.contains("probability 5"), "{message}");
+    let stats: jira_sim::StatsSnapshot = sim.admin_get("/__sim/stats").await;
     assert_eq!(stats.requests, 2);
     assert_eq!(stats.faults["status"], 1);
 }

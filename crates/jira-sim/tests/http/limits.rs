@@ -204,35 +204,17 @@ async fn early_retries_are_counted_per_client_and_scope() {
 async fn limits_change_at_run_time_through_the_admin_api() {
     let sim = sim_with(LimitConfig::off()).await;
     let limits = json!({"burst": {"get": 1.0, "post": 1.0, "put": 1.0, "delete": 1.0, "overrides": []}, "advertise": true});
-    let response = sim
-        .client
-        .put(sim.url("/__sim/limits"))
-        .json(&limits)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 204);
+    assert_eq!(
+        sim.admin_put("/__sim/limits", limits.to_string()).await.0,
+        204
+    );
     assert_eq!(sim.get("/rest/api/3/field").await.0, 200);
     assert_eq!(sim.get("/rest/api/3/field").await.0, 429);
-    let current: serde_json::Value = sim
-        .client
-        .get(sim.url("/__sim/limits"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let current: serde_json::Value = sim.admin_get("/__sim/limits").await;
     assert_eq!(current["burst"]["get"], 1.0);
-    let bad = sim
-        .client
-        .put(sim.url("/__sim/limits"))
-        .body(r#"{"burst": "fast"}"#)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), 400);
-    assert!(bad.text().await.unwrap().contains("invalid limit config"));
+    let (status, message) = sim.admin_put("/__sim/limits", r#"{"burst": "fast"}"#).await;
+    assert_eq!(status, 400);
+    assert!(message.contains("invalid limit config"), "{message}");
     // Reset refills the buckets and zeroes the counters.
     let reset = sim
         .client

@@ -70,6 +70,32 @@ impl Sim {
     }
 }
 
+impl Sim {
+    /// GETs an admin route (`/__sim/...`) and decodes its JSON.
+    pub async fn admin_get<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
+    /// PUTs a body to an admin route; the status and the text of the answer.
+    pub async fn admin_put(&self, path: &str, body: impl Into<reqwest::Body>) -> (u16, String) {
+        let response = self
+            .client
+            .put(self.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+}
+
 /// Sends a request; the status and the JSON body (Null when empty or not JSON).
 pub async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
     let response = request.send().await.expect("request reaches jira-sim");
