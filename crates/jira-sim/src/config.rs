@@ -324,6 +324,13 @@ pub enum Fault {
         /// The status code.
         status: u16,
     },
+    /// Do the work (a create is created, an edit applied), then answer this status instead
+    /// of the real answer: a gateway that timed out after the server acted. A client that
+    /// retries a non-idempotent request after this creates a duplicate.
+    LostResponse {
+        /// The status code sent instead of the real answer.
+        status: u16,
+    },
     /// Answer 503 with `Retry-After`.
     Unavailable {
         /// The `Retry-After` seconds.
@@ -354,6 +361,7 @@ impl Fault {
     pub fn name(&self) -> &'static str {
         match self {
             Fault::Status { .. } => "status",
+            Fault::LostResponse { .. } => "lost_response",
             Fault::Unavailable { .. } => "unavailable",
             Fault::Reset => "reset",
             Fault::Latency { .. } => "latency",

@@ -183,16 +183,19 @@ impl Limiter {
 
         if let Some(burst) = &config.burst {
             let rate = burst.rate_for(method, template);
+            // The bucket holds one second of tokens, and at least one, so that a rate
+            // under 1/s admits a request now and then instead of none.
+            let capacity = rate.max(1.0);
             let mut buckets = self.buckets.lock();
             let bucket = buckets
                 .entry((method.to_owned(), template.to_owned()))
                 .or_insert(Bucket {
-                    tokens: rate,
+                    tokens: capacity,
                     rate,
                     last: now,
                 });
             let elapsed = now.duration_since(bucket.last).as_secs_f64();
-            bucket.tokens = (bucket.tokens + elapsed * bucket.rate).min(bucket.rate);
+            bucket.tokens = (bucket.tokens + elapsed * bucket.rate).min(capacity);
             bucket.last = now;
             if bucket.tokens < 1.0 {
                 return Err(Denial {
@@ -329,6 +332,16 @@ mod tests {
             limiter.admit("GET", ISSUE, None).unwrap();
         }
         assert!(limiter.admit("GET", ISSUE, None).is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_rates_still_admit_one_request() {
+        let limiter = Limiter::new(only_burst(1.0 / 3.0));
+        limiter.admit("GET", ISSUE, None).unwrap();
+        let denial = limiter.admit("GET", ISSUE, None).unwrap_err();
+        assert_eq!(retry_after_secs(denial.retry_after), 3);
+        tokio::time::advance(Duration::from_secs(3)).await;
+        limiter.admit("GET", ISSUE, None).unwrap();
     }
 
     #[tokio::test(start_paused = true)]

@@ -370,6 +370,18 @@ async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
                 );
                 return response;
             }
+            Fault::LostResponse { status } => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::GATEWAY_TIMEOUT);
+                let response = next.run(request).await;
+                let points = response.extensions().get::<Cost>().map_or(1, |cost| cost.0);
+                app.limiter.charge(points);
+                app.stats.points(points);
+                app.stats.response(&method, &template, status.as_u16());
+                return json_error(
+                    status,
+                    "Gateway timeout (injected by jira-sim after the work was done).",
+                );
+            }
             Fault::Truncated => {
                 let kill = request.extensions().get::<ConnectionKill>().cloned();
                 let response = next.run(request).await;

@@ -78,7 +78,8 @@ struct Args {
     #[arg(long, default_value_t = 1.0)]
     time_scale: f64,
     /// A fault rule, repeatable: `KIND@PROBABILITY[:ENDPOINT]` where KIND is
-    /// `status:CODE`, `unavailable:SECS`, `reset`, `hang:MS`, `truncated`, `malformed`, or
+    /// `status:CODE`, `lost:CODE` (the work is done, then CODE is answered),
+    /// `unavailable:SECS`, `reset`, `hang:MS`, `truncated`, `malformed`, or
     /// `latency:MS+JITTER` (probability defaults to 1 for latency).
     #[arg(long = "fault", value_name = "RULE")]
     faults: Vec<String>,
@@ -186,7 +187,7 @@ fn config_from(args: &Args) -> anyhow::Result<SimConfig> {
 fn parse_fault(text: &str) -> anyhow::Result<FaultRule> {
     let usage = || {
         format!(
-            "--fault {text:?} is not a fault rule (expected e.g. 'status:503@0.05', 'reset@0.01:/rest/api/3/issue/{{issueIdOrKey}}' or 'latency:20+10')"
+            "--fault {text:?} is not a fault rule (expected e.g. 'status:503@0.05', 'lost:504@0.1', 'reset@0.01:/rest/api/3/issue/{{issueIdOrKey}}' or 'latency:20+10')"
         )
     };
     let (kind, rest) = match text.split_once('@') {
@@ -204,6 +205,9 @@ fn parse_fault(text: &str) -> anyhow::Result<FaultRule> {
     let number = |value: &str| value.parse::<u64>().with_context(usage);
     let fault = match name {
         "status" => Fault::Status {
+            status: argument.parse().with_context(usage)?,
+        },
+        "lost" => Fault::LostResponse {
             status: argument.parse().with_context(usage)?,
         },
         "unavailable" => Fault::Unavailable {

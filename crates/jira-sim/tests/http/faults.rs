@@ -159,3 +159,15 @@ async fn faults_change_at_run_time_through_the_admin_api() {
     assert_eq!(stats.requests, 2);
     assert_eq!(stats.faults["status"], 1);
 }
+
+#[tokio::test]
+async fn a_lost_response_means_the_work_was_done() {
+    let sim =
+        sim_with(FaultRule::new(Fault::LostResponse { status: 504 }, 1.0).method("POST")).await;
+    let create = json!({"fields": {"project": {"key": "APO"}, "issuetype": {"name": "Task"}, "summary": "Lost"}});
+    assert_eq!(sim.post("/rest/api/3/issue", &create).await.0, 504);
+    // The client saw a failure, but the issue exists: retrying would duplicate it.
+    assert_eq!(sim.handle.stats().issues_created, 1);
+    assert_eq!(sim.post("/rest/api/3/issue", &create).await.0, 504);
+    assert_eq!(sim.handle.stats().duplicate_creates, 1);
+}
