@@ -1,0 +1,388 @@
+//! [`CircuitBreaker`]: stops sending to a site that keeps failing, then probes it.
+//!
+//! Closed: requests pass; failures are counted. It opens after `consecutive_failures`
+//! failures in a row, or when the failure rate over the last `window` outcomes reaches
+//! `failure_rate` (once `window` outcomes are known). Open: requests fail at once with
+//! [`Error::CircuitOpen`], saying when the next trial will be let through. After
+//! `open_for`, half-open: up to `trial_requests` requests pass; if they all succeed the
+//! circuit closes, and any failure opens it again.
+//!
+//! A failure is a server failure (5xx, connect error, reset, timeout). 4xx answers are the
+//! client's fault and count as successes of the site; 429s count as neither, because rate
+//! limiting is jira-ratelimit's job, not a sign of a dead site.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use jira_model::{ApiRequest, ApiResponse, ErrorClass};
+use parking_lot::Mutex;
+use tokio::time::Instant;
+
+use crate::metrics::Instruments;
+use crate::{Error, Transport};
+
+/// When the breaker opens and how it recovers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BreakerConfig {
+    /// Failures in a row that open the circuit.
+    pub consecutive_failures: u32,
+    /// Outcomes in the sliding window.
+    pub window: usize,
+    /// Failure share of a full window that opens the circuit (0.0 to 1.0).
+    pub failure_rate: f64,
+    /// How long the circuit stays open before a trial.
+    pub open_for: Duration,
+    /// Requests let through while half-open.
+    pub trial_requests: u32,
+}
+
+impl Default for BreakerConfig {
+    /// Opens after 5 failures in a row (the incident write-up's fix) or half of the last
+    /// 20 outcomes; stays open 30 s; one trial request.
+    fn default() -> Self {
+        BreakerConfig {
+            consecutive_failures: 5,
+            window: 20,
+            failure_rate: 0.5,
+            open_for: Duration::from_secs(30),
+            trial_requests: 1,
+        }
+    }
+}
+
+/// The breaker's state, as reported by [`CircuitBreaker::state`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BreakerState {
+    /// Requests pass.
+    Closed,
+    /// Requests fail fast until the instant given.
+    Open {
+        /// When the next trial is let through.
+        until: Instant,
+    },
+    /// Trial requests pass.
+    HalfOpen,
+}
+
+#[derive(Debug)]
+struct State {
+    mode: Mode,
+    consecutive: u32,
+    window: VecDeque<bool>,
+    failures_when_opened: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Closed,
+    Open { until: Instant },
+    HalfOpen { admitted: u32, succeeded: u32 },
+}
+
+/// A circuit breaker around `T`, for one site.
+pub struct CircuitBreaker<T> {
+    inner: T,
+    config: BreakerConfig,
+    site: String,
+    state: Mutex<State>,
+    instruments: Instruments,
+}
+
+/// What an outcome means to the breaker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    Success,
+    Failure,
+    Neutral,
+}
+
+impl<T> CircuitBreaker<T> {
+    /// Wraps `inner`; `site` names it in errors and metrics.
+    pub fn new(inner: T, site: impl Into<String>, config: BreakerConfig) -> Self {
+        CircuitBreaker {
+            inner,
+            config,
+            site: site.into(),
+            state: Mutex::new(State {
+                mode: Mode::Closed,
+                consecutive: 0,
+                window: VecDeque::new(),
+                failures_when_opened: 0,
+            }),
+            instruments: Instruments::new(),
+        }
+    }
+
+    /// The state now.
+    pub fn state(&self) -> BreakerState {
+        match self.state.lock().mode {
+            Mode::Closed => BreakerState::Closed,
+            Mode::Open { until } if Instant::now() < until => BreakerState::Open { until },
+            Mode::Open { .. } | Mode::HalfOpen { .. } => BreakerState::HalfOpen,
+        }
+    }
+
+    /// The wrapped transport.
+    pub fn inner(&self) -> &T {
+        &self.inner
+    }
+
+    /// Lets a request through, or says why not.
+    fn admit(&self) -> Result<(), Error> {
+        let mut state = self.state.lock();
+        let now = Instant::now();
+        match state.mode {
+            Mode::Closed => Ok(()),
+            Mode::Open { until } if now < until => Err(Error::CircuitOpen {
+                site: self.site.clone(),
+                failures: state.failures_when_opened,
+                retry_in: until - now,
+            }),
+            Mode::Open { .. } => {
+                state.mode = Mode::HalfOpen {
+                    admitted: 1,
+                    succeeded: 0,
+                };
+                self.transition("half_open");
+                Ok(())
+            }
+            Mode::HalfOpen {
+                admitted,
+                succeeded,
+            } if admitted < self.config.trial_requests => {
+                state.mode = Mode::HalfOpen {
+                    admitted: admitted + 1,
+                    succeeded,
+                };
+                Ok(())
+            }
+            Mode::HalfOpen { .. } => Err(Error::CircuitOpen {
+                site: self.site.clone(),
+                failures: state.failures_when_opened,
+                retry_in: Duration::ZERO,
+            }),
+        }
+    }
+
+    /// Gives back a half-open trial slot whose request ended without a verdict (a 429, or
+    /// a caller that stopped waiting).
+    fn release_trial(&self) {
+        let mut state = self.state.lock();
+        if let Mode::HalfOpen {
+            admitted,
+            succeeded,
+        } = state.mode
+        {
+            state.mode = Mode::HalfOpen {
+                admitted: admitted.saturating_sub(1),
+                succeeded,
+            };
+        }
+    }
+
+    fn record(&self, verdict: Verdict) {
+        if verdict == Verdict::Neutral {
+            self.release_trial();
+            return;
+        }
+        let failed = verdict == Verdict::Failure;
+        let mut state = self.state.lock();
+        match state.mode {
+            Mode::HalfOpen {
+                admitted,
+                succeeded,
+            } => {
+                if failed {
+                    self.open(&mut state);
+                } else if succeeded + 1 >= self.config.trial_requests {
+                    state.mode = Mode::Closed;
+                    state.consecutive = 0;
+                    state.window.clear();
+                    self.transition("closed");
+                } else {
+                    state.mode = Mode::HalfOpen {
+                        admitted,
+                        succeeded: succeeded + 1,
+                    };
+                }
+            }
+            // An answer to a request sent before the circuit opened changes nothing.
+            Mode::Open { .. } => {}
+            Mode::Closed => {
+                state.consecutive = if failed { state.consecutive + 1 } else { 0 };
+                state.window.push_back(failed);
+                while state.window.len() > self.config.window {
+                    state.window.pop_front();
+                }
+                let full = state.window.len() >= self.config.window && self.config.window > 0;
+                let rate = state.window.iter().filter(|f| **f).count() as f64
+                    / state.window.len().max(1) as f64;
+                if state.consecutive >= self.config.consecutive_failures
+                    || (full && rate >= self.config.failure_rate)
+                {
+                    self.open(&mut state);
+                }
+            }
+        }
+    }
+
+    fn open(&self, state: &mut State) {
+        state.failures_when_opened = state
+            .consecutive
+            .max(state.window.iter().filter(|f| **f).count() as u32)
+            .max(1);
+        state.mode = Mode::Open {
+            until: Instant::now() + self.config.open_for,
+        };
+        state.consecutive = 0;
+        state.window.clear();
+        tracing::warn!(site = %self.site, open_for = ?self.config.open_for, "circuit opened");
+        self.transition("open");
+    }
+
+    fn transition(&self, to: &'static str) {
+        tracing::info!(site = %self.site, state = to, "circuit breaker transition");
+        self.instruments.breaker_transition(&self.site, to);
+    }
+}
+
+fn verdict(outcome: &Result<ApiResponse, Error>) -> Verdict {
+    let class = match outcome {
+        Ok(response) => Some(response.classify()),
+        Err(error) => error.class(),
+    };
+    match class {
+        None | Some(ErrorClass::RateLimited) => Verdict::Neutral,
+        Some(class) if class.is_server_failure() => Verdict::Failure,
+        Some(_) => Verdict::Success,
+    }
+}
+
+/// Releases a trial slot if the request is dropped before it is judged.
+struct Pending<'a, T> {
+    breaker: &'a CircuitBreaker<T>,
+    judged: bool,
+}
+
+impl<T> Drop for Pending<'_, T> {
+    fn drop(&mut self) {
+        if !self.judged {
+            self.breaker.release_trial();
+        }
+    }
+}
+
+impl<T: Transport> Transport for CircuitBreaker<T> {
+    async fn send(&self, request: ApiRequest) -> Result<ApiResponse, Error> {
+        self.admit()?;
+        let mut pending = Pending {
+            breaker: self,
+            judged: false,
+        };
+        let outcome = self.inner.send(request).await;
+        pending.judged = true;
+        self.record(verdict(&outcome));
+        outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn breaker(config: BreakerConfig) -> CircuitBreaker<()> {
+        CircuitBreaker::new((), "site", config)
+    }
+
+    fn config() -> BreakerConfig {
+        BreakerConfig {
+            consecutive_failures: 3,
+            window: 10,
+            failure_rate: 0.5,
+            open_for: Duration::from_secs(30),
+            trial_requests: 2,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_state_machine_on_a_paused_clock() {
+        let b = breaker(config());
+        for _ in 0..2 {
+            b.admit().unwrap();
+            b.record(Verdict::Failure);
+        }
+        b.admit().unwrap();
+        b.record(Verdict::Success);
+        // A success resets the run of failures.
+        for _ in 0..2 {
+            b.admit().unwrap();
+            b.record(Verdict::Failure);
+        }
+        assert_eq!(b.state(), BreakerState::Closed);
+        b.admit().unwrap();
+        b.record(Verdict::Failure);
+        assert!(matches!(b.state(), BreakerState::Open { .. }));
+        match b.admit() {
+            Err(Error::CircuitOpen { retry_in, .. }) => {
+                assert_eq!(retry_in, Duration::from_secs(30))
+            }
+            other => panic!("{other:?}"),
+        }
+        tokio::time::advance(Duration::from_secs(10)).await;
+        match b.admit() {
+            Err(Error::CircuitOpen { retry_in, .. }) => {
+                assert_eq!(retry_in, Duration::from_secs(20))
+            }
+            other => panic!("{other:?}"),
+        }
+        tokio::time::advance(Duration::from_secs(20)).await;
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        // Two trials pass, a third waits.
+        b.admit().unwrap();
+        b.admit().unwrap();
+        assert!(b.admit().is_err());
+        // A neutral answer gives its slot back.
+        b.record(Verdict::Neutral);
+        b.admit().unwrap();
+        b.record(Verdict::Success);
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        b.record(Verdict::Success);
+        assert_eq!(b.state(), BreakerState::Closed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_trial_opens_it_again() {
+        let b = breaker(BreakerConfig {
+            consecutive_failures: 1,
+            ..config()
+        });
+        b.admit().unwrap();
+        b.record(Verdict::Failure);
+        tokio::time::advance(Duration::from_secs(30)).await;
+        b.admit().unwrap();
+        b.record(Verdict::Failure);
+        assert!(matches!(b.state(), BreakerState::Open { until } if until > Instant::now()));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_failure_rate_needs_a_full_window() {
+        let b = breaker(BreakerConfig {
+            consecutive_failures: 100,
+            ..config()
+        });
+        for n in 0..9 {
+            b.admit().unwrap();
+            b.record(if n % 2 == 0 {
+                Verdict::Failure
+            } else {
+                Verdict::Success
+            });
+        }
+        // 5 of 9: over half, but the window is not full yet.
+        assert_eq!(b.state(), BreakerState::Closed);
+        b.admit().unwrap();
+        b.record(Verdict::Success);
+        // 5 of 10.
+        assert!(matches!(b.state(), BreakerState::Open { .. }));
+    }
+}

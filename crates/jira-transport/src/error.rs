@@ -1,0 +1,190 @@
+//! The crate's one error type. Nothing is flattened to a string: a status error keeps the
+//! whole response (status, headers, Jira's error body), and a retried failure keeps the
+//! attempts made and the last failure.
+
+use std::time::Duration;
+
+use jira_model::{ApiResponse, ErrorClass, ErrorCollection, RateLimitInfo};
+
+/// Which timeout fired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeoutPhase {
+    /// Establishing the TCP (and TLS) connection.
+    Connect,
+    /// Waiting for the response head or the next chunk of the body.
+    Read,
+    /// The whole exchange took longer than its total budget.
+    Total,
+}
+
+/// What went wrong sending a request.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server answered with a status the caller treats as a failure (see
+    /// [`Error::from_response`]); the whole response is kept.
+    #[error("{} {} answered HTTP {}{}", .method, .path, .response.status.as_u16(), jira_message(.response))]
+    Status {
+        /// The request method.
+        method: http::Method,
+        /// The request path.
+        path: String,
+        /// The response, with its headers and body.
+        response: Box<ApiResponse>,
+    },
+    /// The connection could not be established; the request was not sent.
+    #[error("cannot connect to {url}: {source} (is the site URL right and reachable?)")]
+    Connect {
+        /// The URL.
+        url: String,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The request or its response failed in flight (reset, truncated body, protocol error):
+    /// the server may have acted on it.
+    #[error("{method} {path} failed in flight: {source}")]
+    Io {
+        /// The request method.
+        method: http::Method,
+        /// The request path.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A timeout fired.
+    #[error(
+        "{method} {path} timed out ({phase:?} timeout of {after:?}; raise it in the transport config if the site is slow)"
+    )]
+    Timeout {
+        /// The request method.
+        method: http::Method,
+        /// The request path.
+        path: String,
+        /// Which timeout.
+        phase: TimeoutPhase,
+        /// Its length.
+        after: Duration,
+    },
+    /// No connection slot freed up within the acquire timeout.
+    #[error(
+        "connection pool exhausted: {in_flight} requests in flight (the limit) and none finished within {waited:?} (raise `max_in_flight` or `acquire_timeout`, or send less at once)"
+    )]
+    PoolExhausted {
+        /// How long the caller waited.
+        waited: Duration,
+        /// The in-flight limit.
+        in_flight: usize,
+    },
+    /// The server asked to wait longer than the caller allows.
+    #[error(
+        "the server asked to wait {asked:?} before retrying {method} {path}, more than the {allowed:?} allowed (raise `max_wait` or retry later)"
+    )]
+    WaitTooLong {
+        /// The request method.
+        method: http::Method,
+        /// The request path.
+        path: String,
+        /// What the server asked for (`Retry-After` / `X-RateLimit-Reset`).
+        asked: Duration,
+        /// What the policy or the deadline allows.
+        allowed: Duration,
+        /// The response that asked.
+        response: Box<ApiResponse>,
+    },
+    /// The circuit breaker is open after repeated failures; nothing was sent.
+    #[error("circuit open for {site}: {failures} recent failures; next trial in {retry_in:?}")]
+    CircuitOpen {
+        /// The site.
+        site: String,
+        /// The failures that opened it.
+        failures: u32,
+        /// Time until a trial request is let through.
+        retry_in: Duration,
+    },
+    /// Retries ran out; `last` is the final failure.
+    #[error("gave up after {attempts} attempts: {last}")]
+    Exhausted {
+        /// Attempts made, the first included.
+        attempts: u32,
+        /// The last failure.
+        last: Box<Error>,
+    },
+    /// The configuration is invalid.
+    #[error("invalid transport configuration: {0}")]
+    Config(String),
+}
+
+fn jira_message(response: &ApiResponse) -> String {
+    match response.error_collection() {
+        Some(errors) if !errors.is_empty() => format!(": {}", errors.summary()),
+        _ => String::new(),
+    }
+}
+
+impl Error {
+    /// Turns a non-2xx response into [`Error::Status`]; passes a 2xx through.
+    pub fn from_response(
+        method: &http::Method,
+        path: &str,
+        response: ApiResponse,
+    ) -> Result<ApiResponse, Error> {
+        if response.is_success() {
+            Ok(response)
+        } else {
+            Err(Error::Status {
+                method: method.clone(),
+                path: path.to_owned(),
+                response: Box::new(response),
+            })
+        }
+    }
+
+    /// The response behind the error, when there was one.
+    pub fn response(&self) -> Option<&ApiResponse> {
+        match self {
+            Error::Status { response, .. } | Error::WaitTooLong { response, .. } => Some(response),
+            Error::Exhausted { last, .. } => last.response(),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status, when the server answered.
+    pub fn status(&self) -> Option<http::StatusCode> {
+        self.response().map(|r| r.status)
+    }
+
+    /// Jira's error body, when the server sent one.
+    pub fn error_collection(&self) -> Option<ErrorCollection> {
+        self.response().and_then(ApiResponse::error_collection)
+    }
+
+    /// The rate-limit headers of the response, when there was one.
+    pub fn rate_limit_info(&self) -> Option<RateLimitInfo> {
+        self.response().map(ApiResponse::rate_limit_info)
+    }
+
+    /// Attempts made (1 unless retries happened).
+    pub fn attempts(&self) -> u32 {
+        match self {
+            Error::Exhausted { attempts, .. } => *attempts,
+            _ => 1,
+        }
+    }
+
+    /// How the failure is classified, for breakers and callers: a response by its status,
+    /// a transport failure as [`ErrorClass::Transient`], local refusals as `None`.
+    pub fn class(&self) -> Option<ErrorClass> {
+        match self {
+            Error::Status { response, .. } | Error::WaitTooLong { response, .. } => {
+                Some(response.classify())
+            }
+            Error::Connect { .. } | Error::Io { .. } | Error::Timeout { .. } => {
+                Some(ErrorClass::Transient)
+            }
+            Error::Exhausted { last, .. } => last.class(),
+            Error::PoolExhausted { .. } | Error::CircuitOpen { .. } | Error::Config(_) => None,
+        }
+    }
+}

@@ -1,0 +1,418 @@
+//! [`HttpTransport`]: one reqwest client per site, a bounded number of requests in flight,
+//! and connect / read / total timeouts chosen by the request's operation class.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use http::HeaderValue;
+use jira_model::{ApiRequest, ApiResponse, OperationClass};
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use crate::metrics::Instruments;
+use crate::{Error, TimeoutPhase, Transport};
+
+/// A secret string (an API token): never shown by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Secret(secret.into())
+    }
+
+    /// The secret itself; call only where it must be sent.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How requests authenticate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Auth {
+    /// No credentials (anonymous access).
+    None,
+    /// An Atlassian account's email and API token, as HTTP Basic.
+    Basic {
+        /// The account email.
+        email: String,
+        /// The API token.
+        api_token: Secret,
+    },
+    /// A personal access token or OAuth 2.0 access token, as `Authorization: Bearer`.
+    Bearer {
+        /// The token.
+        token: Secret,
+    },
+}
+
+/// A duration for each operation class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PerClass {
+    /// One object (issue, project, myself).
+    pub single: Duration,
+    /// Metadata lists (fields, projects, users, comments).
+    pub metadata: Duration,
+    /// Search pages.
+    pub search: Duration,
+    /// Bulk fetch and bulk create.
+    pub bulk: Duration,
+    /// Single writes.
+    pub write: Duration,
+}
+
+impl PerClass {
+    /// The duration for `class`.
+    pub fn get(&self, class: OperationClass) -> Duration {
+        match class {
+            OperationClass::Single => self.single,
+            OperationClass::Metadata => self.metadata,
+            OperationClass::Search => self.search,
+            OperationClass::Bulk => self.bulk,
+            OperationClass::Write => self.write,
+        }
+    }
+
+    /// The same duration for every class.
+    pub fn uniform(duration: Duration) -> Self {
+        PerClass {
+            single: duration,
+            metadata: duration,
+            search: duration,
+            bulk: duration,
+            write: duration,
+        }
+    }
+}
+
+/// Timeouts. Defaults follow the reference guide: single issue 10 s connect + 20 s read,
+/// search 60 s read, bulk 120 s read.
+///
+/// How they apply to one attempt: a new connection must be made within `connect`; the
+/// response head must arrive within `connect + read` of sending (the connection may have to
+/// be made first, and reqwest does not say when it was); each later chunk of the body within
+/// `read` of the previous one; and the whole exchange within `total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Establishing a connection (TCP and TLS).
+    pub connect: Duration,
+    /// Waiting for the response head, and between chunks of the body.
+    pub read: PerClass,
+    /// The whole exchange, connection included.
+    pub total: PerClass,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        let s = Duration::from_secs;
+        Timeouts {
+            connect: s(10),
+            read: PerClass {
+                single: s(20),
+                metadata: s(30),
+                search: s(60),
+                bulk: s(120),
+                write: s(30),
+            },
+            total: PerClass {
+                single: s(30),
+                metadata: s(60),
+                search: s(90),
+                bulk: s(180),
+                write: s(60),
+            },
+        }
+    }
+}
+
+/// Everything [`HttpTransport`] needs.
+#[derive(Clone, Debug)]
+pub struct HttpConfig {
+    /// The site, e.g. `https://your-domain.atlassian.net`.
+    pub base_url: String,
+    /// Credentials.
+    pub auth: Auth,
+    /// Requests in flight at most; callers beyond it wait for a slot. Also the pool's idle
+    /// connections per host, so the pool matches the concurrency actually run.
+    pub max_in_flight: usize,
+    /// How long a caller waits for a slot before [`Error::PoolExhausted`].
+    pub acquire_timeout: Duration,
+    /// How long an idle pooled connection is kept.
+    pub idle_timeout: Duration,
+    /// Timeouts per operation class.
+    pub timeouts: Timeouts,
+    /// The `User-Agent` header.
+    pub user_agent: String,
+    /// Allows `http://` to hosts other than loopback. Off by default: credentials would
+    /// cross the network in clear text.
+    pub allow_insecure_http: bool,
+}
+
+impl HttpConfig {
+    /// Defaults for `base_url` with `auth`: 50 in flight, 30 s acquire timeout, 90 s idle
+    /// timeout, the reference timeouts.
+    pub fn new(base_url: impl Into<String>, auth: Auth) -> Self {
+        HttpConfig {
+            base_url: base_url.into(),
+            auth,
+            max_in_flight: 50,
+            acquire_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(90),
+            timeouts: Timeouts::default(),
+            user_agent: format!("jira-ops/{} (jira-transport)", env!("CARGO_PKG_VERSION")),
+            allow_insecure_http: false,
+        }
+    }
+}
+
+/// The bottom layer: sends an [`ApiRequest`] over HTTP and returns any answer as `Ok`.
+#[derive(Clone)]
+pub struct HttpTransport {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: reqwest::Client,
+    base_url: String,
+    authorization: Option<HeaderValue>,
+    slots: Semaphore,
+    config: HttpConfig,
+    instruments: Instruments,
+}
+
+impl fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpTransport")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpTransport {
+    /// Builds the client; fails on a bad URL, a plain-http remote site, or a zero limit.
+    pub fn new(config: HttpConfig) -> Result<Self, Error> {
+        let url = reqwest::Url::parse(&config.base_url).map_err(|error| {
+            Error::Config(format!(
+                "base URL {:?} is not a URL: {error} (expected e.g. https://your-domain.atlassian.net)",
+                config.base_url
+            ))
+        })?;
+        match url.scheme() {
+            "https" => {}
+            "http" if config.allow_insecure_http || is_loopback(&url) => {}
+            "http" => {
+                return Err(Error::Config(format!(
+                    "base URL {:?} uses plain http:// to a remote host, which would send the API token in clear text (use https://, or set allow_insecure_http for a trusted network)",
+                    config.base_url
+                )));
+            }
+            other => {
+                return Err(Error::Config(format!(
+                    "base URL {:?} has scheme {other:?} (use https://)",
+                    config.base_url
+                )));
+            }
+        }
+        if config.max_in_flight == 0 {
+            return Err(Error::Config(
+                "max_in_flight is 0: no request could ever be sent (use at least 1)".into(),
+            ));
+        }
+        // reqwest is built without a default crypto provider; ring is ours. Installing it
+        // twice (several transports) is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .user_agent(&config.user_agent)
+            .connect_timeout(config.timeouts.connect)
+            .pool_max_idle_per_host(config.max_in_flight)
+            .pool_idle_timeout(config.idle_timeout)
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|error| Error::Config(format!("cannot build the HTTP client: {error}")))?;
+        let authorization = authorization(&config.auth)?;
+        Ok(HttpTransport {
+            inner: Arc::new(Inner {
+                client,
+                base_url: config.base_url.trim_end_matches('/').to_owned(),
+                authorization,
+                slots: Semaphore::new(config.max_in_flight),
+                instruments: Instruments::new(),
+                config,
+            }),
+        })
+    }
+
+    /// The configuration it was built with.
+    pub fn config(&self) -> &HttpConfig {
+        &self.inner.config
+    }
+
+    /// Requests in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.inner.config.max_in_flight - self.inner.slots.available_permits()
+    }
+
+    async fn exchange(&self, request: &ApiRequest) -> Result<ApiResponse, Error> {
+        let inner = &self.inner;
+        let timeouts = &inner.config.timeouts;
+        let read = timeouts.read.get(request.class);
+        let mut builder = inner
+            .client
+            .request(
+                request.method.clone(),
+                format!("{}{}", inner.base_url, request.path),
+            )
+            .query(&request.query);
+        if let Some(authorization) = &inner.authorization {
+            builder = builder.header(http::header::AUTHORIZATION, authorization.clone());
+        }
+        if let Some(body) = &request.body {
+            builder = builder
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+        let started = Instant::now();
+        let timeout = |phase, after| Error::Timeout {
+            method: request.method.clone(),
+            path: request.path.clone(),
+            phase,
+            after,
+        };
+        let head_budget = timeouts.connect + read;
+        let mut response = match tokio::time::timeout(head_budget, builder.send()).await {
+            Err(_) => return Err(timeout(TimeoutPhase::Read, read)),
+            Ok(Err(error)) => return Err(self.map_error(request, error)),
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status();
+        let headers = std::mem::take(response.headers_mut());
+        let mut body = BytesMut::new();
+        loop {
+            match tokio::time::timeout(read, response.chunk()).await {
+                Err(_) => return Err(timeout(TimeoutPhase::Read, read)),
+                Ok(Err(error)) => return Err(self.map_error(request, error)),
+                Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
+                Ok(Ok(None)) => break,
+            }
+        }
+        Ok(ApiResponse {
+            status,
+            headers,
+            body: body.freeze(),
+            elapsed: started.elapsed(),
+        })
+    }
+
+    fn map_error(&self, request: &ApiRequest, error: reqwest::Error) -> Error {
+        if error.is_connect() {
+            if error.is_timeout() {
+                return Error::Timeout {
+                    method: request.method.clone(),
+                    path: request.path.clone(),
+                    phase: TimeoutPhase::Connect,
+                    after: self.inner.config.timeouts.connect,
+                };
+            }
+            return Error::Connect {
+                url: self.inner.base_url.clone(),
+                source: error.without_url(),
+            };
+        }
+        Error::Io {
+            method: request.method.clone(),
+            path: request.path.clone(),
+            source: error.without_url(),
+        }
+    }
+}
+
+impl Transport for HttpTransport {
+    async fn send(&self, request: ApiRequest) -> Result<ApiResponse, Error> {
+        let inner = &self.inner;
+        let waiting = Instant::now();
+        let _slot =
+            match tokio::time::timeout(inner.config.acquire_timeout, inner.slots.acquire()).await {
+                Ok(Ok(slot)) => slot,
+                // The semaphore is never closed; a closed one would mean shutdown.
+                Ok(Err(_)) | Err(_) => {
+                    return Err(Error::PoolExhausted {
+                        waited: waiting.elapsed(),
+                        in_flight: inner.config.max_in_flight,
+                    });
+                }
+            };
+        let total = inner.config.timeouts.total.get(request.class);
+        let started = Instant::now();
+        let result = match tokio::time::timeout(total, self.exchange(&request)).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Timeout {
+                method: request.method.clone(),
+                path: request.path.clone(),
+                phase: TimeoutPhase::Total,
+                after: total,
+            }),
+        };
+        let elapsed = started.elapsed();
+        let status = result.as_ref().ok().map(|r| r.status.as_u16());
+        inner.instruments.request(&request, status, elapsed);
+        match &result {
+            Ok(response) => tracing::debug!(
+                method = %request.method,
+                path = request.path_template,
+                status = response.status.as_u16(),
+                elapsed_ms = elapsed.as_millis() as u64,
+                "jira attempt"
+            ),
+            Err(error) => tracing::debug!(
+                method = %request.method,
+                path = request.path_template,
+                %error,
+                elapsed_ms = elapsed.as_millis() as u64,
+                "jira attempt failed"
+            ),
+        }
+        result
+    }
+}
+
+fn authorization(auth: &Auth) -> Result<Option<HeaderValue>, Error> {
+    use base64::Engine as _;
+    let value = match auth {
+        Auth::None => return Ok(None),
+        Auth::Basic { email, api_token } => format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD
+                .encode(format!("{email}:{}", api_token.expose()))
+        ),
+        Auth::Bearer { token } => format!("Bearer {}", token.expose()),
+    };
+    let mut header = HeaderValue::from_str(&value).map_err(|_| {
+        Error::Config(
+            "the credentials contain characters that cannot be sent in a header (check the email and token for line breaks)".into(),
+        )
+    })?;
+    header.set_sensitive(true);
+    Ok(Some(header))
+}
+
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host_str() {
+        Some("localhost") => true,
+        Some(host) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
+}
