@@ -228,9 +228,6 @@ impl HttpTransport {
                 "max_in_flight is 0: no request could ever be sent (use at least 1)".into(),
             ));
         }
-        // reqwest is built without a default crypto provider; ring is ours. Installing it
-        // twice (several transports) is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .user_agent(&config.user_agent)
             .connect_timeout(config.timeouts.connect)
