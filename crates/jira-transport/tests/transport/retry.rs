@@ -338,3 +338,38 @@ async fn a_connection_never_made_is_retried_even_for_a_write() {
     let sim = starter.await.unwrap();
     assert_eq!(sim.stats().issues_created, 1);
 }
+
+#[tokio::test]
+async fn retry_after_zero_still_backs_off_and_refusals_of_writes_are_retried() {
+    let sim = sim().await;
+    faults(
+        &sim,
+        vec![fault_on(
+            Fault::Unavailable {
+                retry_after_secs: 0,
+            },
+            1.0,
+            CREATE,
+        )],
+    );
+    let jira = http(&sim).with_retries(RetryPolicy {
+        max_retries: 2,
+        base_delay: Duration::from_millis(100),
+        max_delay: Duration::from_secs(1),
+        ..RetryPolicy::default()
+    });
+    let started = Instant::now();
+    let error = jira.send(create("Refused")).await.unwrap_err();
+    // A 503 with Retry-After refused the create, so it was retried; Retry-After: 0 did not
+    // turn the backoff (0.7 × (100 + 200) ms at least) into a hammering loop.
+    assert_eq!(error.attempts(), 3);
+    assert!(
+        started.elapsed() >= Duration::from_millis(210),
+        "{:?}",
+        started.elapsed()
+    );
+    let stats = sim.stats();
+    assert_eq!(stats.requests_to("POST", CREATE), 3);
+    assert_eq!(stats.issues_created, 0);
+    assert_eq!(stats.early_retries, 0);
+}
