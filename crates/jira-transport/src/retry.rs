@@ -155,13 +155,7 @@ impl<T: Transport> Retrying<T> {
         request: ApiRequest,
         deadline: Instant,
     ) -> Result<ApiResponse, Error> {
-        let span = tracing::info_span!(
-            "jira.request",
-            method = %request.method,
-            path = request.path_template,
-            attempts = tracing::field::Empty,
-            status = tracing::field::Empty,
-        );
+        let span = request_span(&request);
         self.run(request, Some(deadline)).instrument(span).await
     }
 
@@ -278,6 +272,17 @@ impl<T: Transport> Retrying<T> {
     }
 }
 
+/// The span of one logical request; `attempts` and `status` are filled in as it goes.
+fn request_span(request: &ApiRequest) -> tracing::Span {
+    tracing::info_span!(
+        "jira.request",
+        method = %request.method,
+        path = request.path_template,
+        attempts = tracing::field::Empty,
+        status = tracing::field::Empty,
+    )
+}
+
 fn exhausted(attempts: u32, error: Error) -> Error {
     if attempts <= 1 {
         error
@@ -310,13 +315,7 @@ fn wait_too_long(
 impl<T: Transport> Transport for Retrying<T> {
     async fn send(&self, request: ApiRequest) -> Result<ApiResponse, Error> {
         let deadline = self.policy.deadline.map(|budget| Instant::now() + budget);
-        let span = tracing::info_span!(
-            "jira.request",
-            method = %request.method,
-            path = request.path_template,
-            attempts = tracing::field::Empty,
-            status = tracing::field::Empty,
-        );
+        let span = request_span(&request);
         self.run(request, deadline).instrument(span).await
     }
 }
