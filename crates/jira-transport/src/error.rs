@@ -114,6 +114,16 @@ pub enum Error {
     /// The configuration is invalid.
     #[error("invalid transport configuration: {0}")]
     Config(String),
+    /// A layer above the transport (rate limiter, cache) failed on its own, before or
+    /// after sending; `source` is that layer's error, whole.
+    #[error("{layer}: {source}")]
+    Layer {
+        /// The layer's name (`rate limiter`, `cache`).
+        layer: &'static str,
+        /// The layer's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 fn jira_message(response: &ApiResponse) -> String {
@@ -184,7 +194,10 @@ impl Error {
                 Some(ErrorClass::Transient)
             }
             Error::Exhausted { last, .. } => last.class(),
-            Error::PoolExhausted { .. } | Error::CircuitOpen { .. } | Error::Config(_) => None,
+            Error::PoolExhausted { .. }
+            | Error::CircuitOpen { .. }
+            | Error::Config(_)
+            | Error::Layer { .. } => None,
         }
     }
 }

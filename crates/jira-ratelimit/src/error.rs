@@ -1,0 +1,36 @@
+//! The crate's one error type. [`crate::RateLimited`] hands it to callers inside
+//! `jira_transport::Error::Layer { layer: "rate limiter", .. }`.
+
+use std::time::Duration;
+
+/// What can go wrong pacing a request.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The budget would admit the request only after longer than allowed.
+    #[error(
+        "rate budget for {what} is spent: the next slot is in {wait:?}, more than the {allowed:?} allowed (raise `max_wait`, or run later)"
+    )]
+    WaitTooLong {
+        /// The request (`GET /rest/api/3/issue/{issueIdOrKey}`).
+        what: String,
+        /// The wait.
+        wait: Duration,
+        /// The limit.
+        allowed: Duration,
+    },
+    /// The shared Redis budget cannot be reached and no local fallback was chosen.
+    #[error(
+        "shared rate budget at {url} is unreachable: {source} (start Redis, fix the URL, or choose a local fallback)"
+    )]
+    Redis {
+        /// The Redis URL, without credentials.
+        url: String,
+        /// The Redis error.
+        #[source]
+        source: redis::RedisError,
+    },
+    /// The configuration is invalid.
+    #[error("invalid rate-limit configuration: {0}")]
+    Config(String),
+}

@@ -1,0 +1,300 @@
+//! [`RateLimited`]: every attempt that reaches the wire first gets its budget.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use jira_model::{ApiRequest, ApiResponse, OperationClass, RateLimitReason, RateLimitScope};
+use jira_transport::Transport;
+use opentelemetry::metrics::Gauge;
+use parking_lot::RwLock;
+use tokio::time::Instant;
+
+use crate::aimd::{AdaptiveLimit, Outcome};
+use crate::budget::{
+    Budget, BurstDemand, Demand, Feedback, Grant, InProcessBudget, IssueWriteDemand, PointsDemand,
+};
+use crate::discover::RateDiscovery;
+use crate::{Error, LimitsConfig};
+
+/// Paces `T` to the budgets of [`LimitsConfig`], kept in `B`.
+///
+/// Before sending, it takes a token from the request's burst bucket, its points from the
+/// quota and a slot from its issue's write windows, waiting (without holding any lock) until
+/// all are free. After the answer it teaches the budget what the server said:
+/// `X-RateLimit-Limit` replaces the configured rate of that endpoint, `X-RateLimit-Remaining`
+/// and `NearLimit` slow the bucket down before any 429, and a 429 pauses its scope (the
+/// endpoint for a burst limit, the issue for per-issue writes, everything for a quota or an
+/// unknown reason) for every task sharing the budget. It never retries: that is
+/// `Retrying`'s job, one layer up.
+pub struct RateLimited<T, B = InProcessBudget> {
+    inner: T,
+    budget: B,
+    config: LimitsConfig,
+    learned: RwLock<HashMap<String, f64>>,
+    discovery: RateDiscovery,
+    adaptive: Option<Arc<AdaptiveLimit>>,
+    limit_gauge: Gauge<u64>,
+}
+
+impl<T> RateLimited<T, InProcessBudget> {
+    /// Wraps `inner` with an in-process budget.
+    pub fn new(inner: T, config: LimitsConfig) -> Self {
+        Self::with_budget(inner, config, InProcessBudget::new())
+    }
+}
+
+impl<T, B: Budget> RateLimited<T, B> {
+    /// Wraps `inner` with `budget` (e.g. a shared [`crate::RedisBudget`]).
+    pub fn with_budget(inner: T, config: LimitsConfig, budget: B) -> Self {
+        let adaptive = config.adaptive.clone().map(AdaptiveLimit::new);
+        let limit_gauge = opentelemetry::global::meter("jira-ratelimit")
+            .u64_gauge("jira.client.concurrency.limit")
+            .with_description("The adaptive concurrency limit")
+            .build();
+        RateLimited {
+            inner,
+            budget,
+            config,
+            learned: RwLock::default(),
+            discovery: RateDiscovery::default(),
+            adaptive,
+            limit_gauge,
+        }
+    }
+
+    /// The budget.
+    pub fn budget(&self) -> &B {
+        &self.budget
+    }
+
+    /// The adaptive concurrency limit now, when adaptive concurrency is on.
+    pub fn concurrency_limit(&self) -> Option<usize> {
+        self.adaptive.as_ref().map(|a| a.limit())
+    }
+
+    /// The rate this endpoint is paced at now, before headroom: announced by the server
+    /// (`X-RateLimit-Limit`), else discovered after 429s (adaptive mode), else configured.
+    pub fn rate_for(&self, request: &ApiRequest) -> f64 {
+        let key = burst_key(request);
+        if let Some(rate) = self.learned.read().get(&key) {
+            return *rate;
+        }
+        let configured = self
+            .config
+            .burst
+            .rate_for(&request.method, request.path_template);
+        match self.discovery.rate(&key) {
+            Some(discovered) => discovered.min(configured),
+            None => configured,
+        }
+    }
+
+    fn burst_demand(&self, request: &ApiRequest) -> BurstDemand {
+        let rate = self.rate_for(request) * self.config.headroom;
+        BurstDemand {
+            key: burst_key(request),
+            rate,
+            capacity: rate.max(1.0),
+        }
+    }
+
+    fn demand(&self, request: &ApiRequest) -> Demand {
+        let burst = self.burst_demand(request);
+        let mut scopes = vec!["site".to_owned(), burst.key.clone()];
+        // A write to an issue is held by that issue's pause even when its windows are not
+        // configured: a per-issue 429 teaches the pause.
+        let issue_key = request
+            .issue_key
+            .as_ref()
+            .filter(|_| request.is_write())
+            .map(|issue| format!("issue:{}", issue.to_ascii_uppercase()));
+        if let Some(key) = &issue_key {
+            scopes.push(key.clone());
+        }
+        let issue_write = match (&self.config.per_issue, issue_key) {
+            (Some(limits), Some(key)) => Some(IssueWriteDemand {
+                key,
+                windows: limits.windows.clone(),
+            }),
+            _ => None,
+        };
+        Demand {
+            burst: Some(burst),
+            points: self.points(request.estimated_points as u64),
+            issue_write,
+            scopes,
+        }
+    }
+
+    fn points(&self, cost: u64) -> Option<PointsDemand> {
+        self.config.quota.as_ref().map(|quota| PointsDemand {
+            cost,
+            quota: quota.points,
+            window: quota.window,
+        })
+    }
+
+    /// Waits until the budget admits `demand`.
+    async fn wait_for_budget(&self, request: &ApiRequest, demand: &Demand) -> Result<(), Error> {
+        let started = Instant::now();
+        loop {
+            match self.budget.acquire(demand).await? {
+                Grant::Granted => return Ok(()),
+                Grant::RetryIn(wait) => {
+                    let waited = started.elapsed();
+                    if waited + wait > self.config.max_wait {
+                        return Err(Error::WaitTooLong {
+                            what: format!("{} {}", request.method, request.path_template),
+                            wait,
+                            allowed: self.config.max_wait.saturating_sub(waited),
+                        });
+                    }
+                    tracing::trace!(wait_ms = wait.as_millis() as u64, "waiting for rate budget");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// Teaches the budget what the response said.
+    async fn learn(&self, request: &ApiRequest, response: &ApiResponse) -> Result<(), Error> {
+        let info = response.rate_limit_info();
+        let key = burst_key(request);
+        if response.status == 429 || (response.status == 503 && info.retry_after.is_some()) {
+            let scope = match info.reason.as_ref().map(RateLimitReason::scope) {
+                Some(RateLimitScope::Endpoint) => key.clone(),
+                Some(RateLimitScope::IssueWrites) => match &request.issue_key {
+                    Some(issue) => format!("issue:{}", issue.to_ascii_uppercase()),
+                    None => key.clone(),
+                },
+                Some(RateLimitScope::Site) if response.status == 429 => "site".to_owned(),
+                // A 503 with Retry-After, or a 429 without a reason: the endpoint.
+                _ if response.status == 503 => key.clone(),
+                _ => "site".to_owned(),
+            };
+            let duration = info
+                .min_wait(SystemTime::now())
+                .unwrap_or(self.config.default_pause);
+            tracing::info!(
+                scope = %scope,
+                pause_ms = duration.as_millis() as u64,
+                reason = info.reason.as_ref().map(RateLimitReason::as_str).unwrap_or("none"),
+                "rate limited: pausing scope for every task"
+            );
+            self.budget
+                .observe(&Feedback::Pause { scope, duration })
+                .await?;
+        }
+        // The server announced this endpoint's limit: pace to it from now on.
+        if let Some(limit) = info.window.limit
+            && self.config.learn_limits
+            && info
+                .reason
+                .as_ref()
+                .is_none_or(|r| r.scope() == RateLimitScope::Endpoint)
+            && limit > 0
+        {
+            let known = self.learned.read().get(&key).copied();
+            if known != Some(limit as f64) {
+                tracing::debug!(%key, limit, "learned burst limit from X-RateLimit-Limit");
+                self.learned.write().insert(key.clone(), limit as f64);
+            }
+        }
+        if response.status != 429
+            && let Some(remaining) = info.window.remaining
+            && (info.is_near_limit() || info.window.limit.is_some())
+        {
+            self.budget
+                .observe(&Feedback::BurstRemaining {
+                    burst: self.burst_demand(request),
+                    remaining: remaining as f64,
+                })
+                .await?;
+        }
+        if let (Some(points), Some(actual)) = (
+            self.points(request.estimated_points as u64),
+            actual_points(request, response),
+        ) {
+            let delta = actual as i64 - request.estimated_points as i64;
+            if delta != 0 {
+                self.budget
+                    .observe(&Feedback::PointsCorrection { points, delta })
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The bucket key of a request: its method and path template.
+fn burst_key(request: &ApiRequest) -> String {
+    format!("burst:{} {}", request.method, request.path_template)
+}
+
+/// Points a search or bulk fetch really cost (1 + issues returned), from its body.
+fn actual_points(request: &ApiRequest, response: &ApiResponse) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Issues {
+        issues: Vec<serde::de::IgnoredAny>,
+    }
+    let reads_issues = matches!(request.class, OperationClass::Search | OperationClass::Bulk)
+        && !request.is_write()
+        && response.is_success();
+    if !reads_issues {
+        return None;
+    }
+    let issues: Issues = serde_json::from_slice(&response.body).ok()?;
+    Some(1 + issues.issues.len() as u64)
+}
+
+fn layer_error(error: Error) -> jira_transport::Error {
+    jira_transport::Error::Layer {
+        layer: "rate limiter",
+        source: Box::new(error),
+    }
+}
+
+impl<T: Transport, B: Budget> Transport for RateLimited<T, B> {
+    async fn send(&self, request: ApiRequest) -> Result<ApiResponse, jira_transport::Error> {
+        let demand = self.demand(&request);
+        self.wait_for_budget(&request, &demand)
+            .await
+            .map_err(layer_error)?;
+        let slot = match &self.adaptive {
+            Some(adaptive) => Some(adaptive.acquire().await),
+            None => None,
+        };
+        let outcome = self.inner.send(request.clone()).await;
+        if let Some(adaptive) = &self.adaptive {
+            adaptive.record(match &outcome {
+                Ok(response) if response.status == 429 => Outcome::Drop,
+                Ok(response) => Outcome::Success(response.elapsed),
+                Err(jira_transport::Error::Timeout { .. }) => Outcome::Drop,
+                Err(_) => Outcome::Ignore,
+            });
+            self.limit_gauge.record(adaptive.limit() as u64, &[]);
+        }
+        drop(slot);
+        if self.adaptive.is_some()
+            && let Ok(response) = &outcome
+        {
+            let key = burst_key(&request);
+            let now = Instant::now();
+            let announced = self.learned.read().contains_key(&key);
+            if response.status == 429 && !announced {
+                self.discovery.refused(&key, now);
+            } else if response.status != 429 {
+                let ceiling = self
+                    .config
+                    .burst
+                    .rate_for(&request.method, request.path_template);
+                self.discovery.admitted(&key, ceiling, now);
+            }
+        }
+        if let Ok(response) = &outcome {
+            self.learn(&request, response).await.map_err(layer_error)?;
+        }
+        outcome
+    }
+}

@@ -1,0 +1,58 @@
+//! Rate limiting for Jira Cloud clients: run as close to the server's budget as it allows,
+//! earn almost no 429s, and stay polite when many processes work for one tenant.
+//!
+//! # Design
+//!
+//! - **A layer, like the others.** [`RateLimited<T>`] wraps any `jira_transport::Transport`.
+//!   In the full stack it sits under `Retrying`, so every attempt, retries included, passes
+//!   the budget before it reaches the wire. It never retries by itself.
+//! - **Jira's three limits, modelled** ([`LimitsConfig`]): a burst bucket per endpoint
+//!   template × method (Atlassian's defaults, replaced by what `X-RateLimit-Limit` says), the
+//!   hourly points quota using each request's estimated cost (corrected from the answer for
+//!   searches and bulk fetches), and per-issue write windows.
+//! - **Listen before the 429.** `X-RateLimit-Remaining` and `NearLimit` drain the local
+//!   bucket to what the server says is left; a 429 pauses its scope for every task that
+//!   shares the budget: the endpoint for `jira-burst-based`, the issue for
+//!   `jira-per-issue-on-write`, everything for a quota or an unknown reason.
+//! - **Discover what nobody told us.** With [`AimdConfig`], an adaptive concurrency limit
+//!   (additive increase, multiplicative decrease) starts low and grows while answers come
+//!   back at steady latency, and is cut on 429s, timeouts and latency growth; and because a
+//!   concurrency limit alone cannot hold a *rate* limit, each endpoint also gets a
+//!   discovered rate: 90% of what was admitted in the second before a 429, growing 5% per
+//!   quiet second.
+//! - **Budgets live in a [`Budget`] store**: [`InProcessBudget`] (one lock, short critical
+//!   sections, no waiting inside) or, for many processes and machines, a Redis store. The
+//!   waiting always happens outside the store.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), jira_transport::Error> {
+//! use jira_model::ApiRequest;
+//! use jira_ratelimit::{LimitsConfig, RateLimited};
+//! use jira_transport::{Auth, HttpConfig, HttpTransport, RetryPolicy, Secret, Transport, TransportExt};
+//!
+//! let http = HttpTransport::new(HttpConfig::new(
+//!     "https://your-domain.atlassian.net",
+//!     Auth::Basic { email: "me@example.com".into(), api_token: Secret::new("token") },
+//! ))?;
+//! let jira = RateLimited::new(http, LimitsConfig::default()).with_retries(RetryPolicy::default());
+//! let response = jira.send(ApiRequest::get_issue("PROJ-1", &[], &[])).await?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod aimd;
+mod budget;
+mod config;
+mod discover;
+mod error;
+mod layer;
+
+pub use aimd::{AdaptiveLimit, Outcome, Slot};
+pub use budget::{
+    Budget, BurstDemand, Demand, Feedback, Grant, InProcessBudget, IssueWriteDemand, PointsDemand,
+};
+pub use config::{AimdConfig, BurstLimits, LimitsConfig, PerIssueLimit, QuotaLimit};
+pub use error::Error;
+pub use layer::RateLimited;

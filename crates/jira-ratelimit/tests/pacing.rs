@@ -1,0 +1,339 @@
+//! `RateLimited` against jira-sim over HTTP: known limits, hidden limits, reasons, AIMD.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use jira_model::{ApiRequest, IssueUpdate};
+use jira_ratelimit::{AimdConfig, LimitsConfig, RateLimited};
+use jira_sim::{
+    BurstConfig, Fault, FaultConfig, FaultRule, LimitConfig, PerIssueConfig, QuotaConfig,
+    QuotaKind, SimConfig, SimHandle,
+};
+use jira_transport::{
+    Auth, HttpConfig, HttpTransport, RetryPolicy, Secret, Transport, TransportExt,
+};
+
+async fn sim(limits: LimitConfig) -> SimHandle {
+    SimHandle::start(SimConfig {
+        projects: 2,
+        issues_per_project: 200,
+        limits,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn http(sim: &SimHandle) -> HttpTransport {
+    let credential = sim.credential();
+    let mut config = HttpConfig::new(
+        sim.base_url(),
+        Auth::Basic {
+            email: credential.email.clone(),
+            api_token: Secret::new(credential.api_token.0.clone()),
+        },
+    );
+    config.max_in_flight = 64;
+    HttpTransport::new(config).unwrap()
+}
+
+fn burst_only(per_second: f64) -> LimitConfig {
+    LimitConfig {
+        burst: Some(BurstConfig::uniform(per_second)),
+        ..LimitConfig::off()
+    }
+}
+
+/// Sends `count` single-issue GETs with `workers` tasks; returns when each finished
+/// (seconds since the start) and how many failed.
+async fn run_gets<T: Transport + 'static>(
+    jira: Arc<T>,
+    count: u64,
+    workers: usize,
+) -> (Vec<f64>, u64) {
+    let next = Arc::new(AtomicU64::new(0));
+    let failures = Arc::new(AtomicU64::new(0));
+    let finished = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| {
+            let (jira, next, failures, finished) = (
+                jira.clone(),
+                next.clone(),
+                failures.clone(),
+                finished.clone(),
+            );
+            tokio::spawn(async move {
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= count {
+                        return;
+                    }
+                    let key = format!("APO-{}", n % 200 + 1);
+                    match jira
+                        .send(ApiRequest::get_issue(&key, &["summary"], &[]))
+                        .await
+                    {
+                        Ok(response) if response.status == 200 => {}
+                        _ => {
+                            failures.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    finished.lock().push(started.elapsed().as_secs_f64());
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let mut times = finished.lock().clone();
+    times.sort_by(f64::total_cmp);
+    (times, failures.load(Ordering::Relaxed))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_known_limit_is_met_within_ten_percent_with_almost_no_429s() {
+    const RATE: f64 = 200.0;
+    const COUNT: u64 = 2_000;
+    let sim = sim(burst_only(RATE)).await;
+    let jira = Arc::new(
+        RateLimited::new(http(&sim), LimitsConfig::default()).with_retries(RetryPolicy::default()),
+    );
+    let (times, failures) = run_gets(jira, COUNT, 32).await;
+    let wall = times.last().copied().unwrap();
+    // The bucket starts full (RATE requests at once), then refills at RATE a second.
+    let minimum = (COUNT as f64 - RATE) / RATE;
+    let stats = sim.stats();
+    assert_eq!(failures, 0);
+    assert!(
+        wall <= minimum * 1.10,
+        "wall {wall:.2}s vs minimum {minimum:.2}s"
+    );
+    assert!(
+        stats.rate_limited as f64 <= COUNT as f64 * 0.01,
+        "{} 429s",
+        stats.rate_limited
+    );
+    assert_eq!(stats.early_retries, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hidden_limit_is_learned_from_the_first_429() {
+    const RATE: f64 = 200.0;
+    const COUNT: u64 = 2_000;
+    let sim = sim(LimitConfig {
+        advertise: false,
+        ..burst_only(RATE)
+    })
+    .await;
+    // The configured default for GET /issue/{id} is 150/s; the server's hidden limit is 200.
+    let jira = Arc::new(
+        RateLimited::new(
+            http(&sim),
+            LimitsConfig {
+                burst: jira_ratelimit::BurstLimits::uniform(400.0),
+                ..LimitsConfig::default()
+            },
+        )
+        .with_retries(RetryPolicy::default()),
+    );
+    let (times, failures) = run_gets(jira, COUNT, 32).await;
+    assert_eq!(failures, 0);
+    let stats = sim.stats();
+    assert!(
+        stats.rate_limited as f64 <= COUNT as f64 * 0.03,
+        "{} 429s",
+        stats.rate_limited
+    );
+    // Sustained throughput over the second half of the run.
+    let half = times.len() / 2;
+    let span = times.last().unwrap() - times[half];
+    let throughput = (times.len() - half) as f64 / span;
+    assert!(throughput >= 0.85 * RATE, "sustained {throughput:.0}/s");
+    assert_eq!(stats.early_retries, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adaptive_concurrency_finds_a_limit_nobody_announced() {
+    let sim = sim(LimitConfig {
+        advertise: false,
+        ..burst_only(100.0)
+    })
+    .await;
+    sim.set_faults(FaultConfig {
+        rules: vec![FaultRule::new(
+            Fault::Latency {
+                fixed_ms: 20,
+                jitter_ms: 0,
+            },
+            1.0,
+        )],
+    });
+    let limited = RateLimited::new(
+        http(&sim),
+        LimitsConfig {
+            burst: jira_ratelimit::BurstLimits::uniform(10_000.0),
+            learn_limits: false,
+            adaptive: Some(AimdConfig::default()),
+            ..LimitsConfig::default()
+        },
+    );
+    let limited = Arc::new(limited.with_retries(RetryPolicy {
+        base_delay: Duration::from_millis(50),
+        ..RetryPolicy::default()
+    }));
+    let (times, failures) = run_gets(limited.clone(), 600, 64).await;
+    assert_eq!(failures, 0);
+    let stats = sim.stats();
+    let throughput = 600.0 / times.last().unwrap();
+    let share = stats.rate_limited as f64 / stats.requests as f64;
+    eprintln!(
+        "adaptive: {throughput:.0}/s, {} 429s of {} requests, concurrency limit {:?}",
+        stats.rate_limited,
+        stats.requests,
+        limited.inner().concurrency_limit()
+    );
+    assert!(
+        share <= 0.10,
+        "{} 429s of {}",
+        stats.rate_limited,
+        stats.requests
+    );
+    assert!(
+        throughput >= 60.0,
+        "{throughput:.0}/s against a hidden 100/s"
+    );
+    assert_eq!(stats.early_retries, 0);
+}
+
+#[tokio::test]
+async fn a_per_issue_429_holds_only_that_issues_writes() {
+    let sim = sim(LimitConfig {
+        per_issue_writes: Some(PerIssueConfig {
+            short_window_ms: 1_000,
+            short_max: 5,
+            ..PerIssueConfig::default()
+        }),
+        ..LimitConfig::off()
+    })
+    .await;
+    // The client does not know the per-issue limit: it learns it from the 429.
+    let jira = RateLimited::new(
+        http(&sim),
+        LimitsConfig {
+            per_issue: None,
+            ..LimitsConfig::default()
+        },
+    );
+    let edit = |key: &str| {
+        let mut update = IssueUpdate::default();
+        update
+            .fields
+            .insert("labels".into(), serde_json::json!(["x"]));
+        ApiRequest::update_issue(key, &update).unwrap()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(jira.send(edit("APO-1")).await.unwrap().status.as_u16());
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    let started = Instant::now();
+    assert_eq!(jira.send(edit("APO-2")).await.unwrap().status, 204);
+    assert_eq!(
+        jira.send(ApiRequest::get_issue("APO-1", &[], &[]))
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+    // The next write to APO-1 waits for the pause the 429 asked for.
+    let started = Instant::now();
+    assert_eq!(jira.send(edit("APO-1")).await.unwrap().status, 204);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(sim.stats().early_retries, 0);
+}
+
+#[tokio::test]
+async fn a_quota_429_stops_everything_until_the_reset() {
+    // 40 points in an "hour" of 3 seconds.
+    let sim = sim(LimitConfig {
+        quota: Some(QuotaConfig {
+            points_per_hour: 40,
+            kind: QuotaKind::Tenant,
+        }),
+        time_scale: 1_200.0,
+        ..LimitConfig::off()
+    })
+    .await;
+    let jira = RateLimited::new(http(&sim), LimitsConfig::default());
+    let mut refused = None;
+    for _ in 0..40 {
+        let response = jira
+            .send(ApiRequest::get_issue("APO-1", &[], &[]))
+            .await
+            .unwrap();
+        if response.status == 429 {
+            refused = Some(response);
+            break;
+        }
+    }
+    let refused = refused.expect("the quota refuses within 40 requests");
+    let pause = refused
+        .rate_limit_info()
+        .min_wait(std::time::SystemTime::now())
+        .unwrap();
+    // Another endpoint waits for the same pause: the quota is the whole site's.
+    let started = Instant::now();
+    let response = jira.send(ApiRequest::fields()).await.unwrap();
+    assert_eq!(response.status, 200);
+    assert!(
+        started.elapsed() + Duration::from_millis(150) >= pause,
+        "waited {:?} of {pause:?}",
+        started.elapsed()
+    );
+    let stats = sim.stats();
+    assert_eq!(stats.rate_limited, 1);
+    assert_eq!(stats.early_retries, 0);
+}
+
+#[tokio::test]
+async fn a_wait_past_max_wait_is_a_clear_error() {
+    let sim = sim(LimitConfig::off()).await;
+    let jira = RateLimited::new(
+        http(&sim),
+        LimitsConfig {
+            quota: Some(jira_ratelimit::QuotaLimit {
+                points: 4,
+                window: Duration::from_secs(3600),
+            }),
+            max_wait: Duration::from_secs(5),
+            ..LimitsConfig::default()
+        },
+    );
+    let mut last = None;
+    for _ in 0..4 {
+        last = Some(jira.send(ApiRequest::get_issue("APO-1", &[], &[])).await);
+    }
+    let error = last.unwrap().unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.starts_with(
+            "rate limiter: rate budget for GET /rest/api/3/issue/{issueIdOrKey} is spent"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("raise `max_wait`"), "{message}");
+    // Nothing reached the server once the budget was spent.
+    assert!(sim.stats().requests <= 3);
+}
