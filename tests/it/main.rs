@@ -2,3 +2,5 @@
 //! area (see STYLE.md).
 
 mod model_vs_sim;
+mod redis_budget;
+mod support;

@@ -21,8 +21,9 @@
 //!   discovered rate: 90% of what was admitted in the second before a 429, growing 5% per
 //!   quiet second.
 //! - **Budgets live in a [`Budget`] store**: [`InProcessBudget`] (one lock, short critical
-//!   sections, no waiting inside) or, for many processes and machines, a Redis store. The
-//!   waiting always happens outside the store.
+//!   sections, no waiting inside) or, for many processes and machines, [`RedisBudget`]
+//!   (one Lua script per decision on Redis's clock; a chosen [`Fallback`] when Redis is
+//!   down, never "unlimited"). The waiting always happens outside the store.
 //!
 //! # Example
 //!
@@ -48,6 +49,7 @@ mod config;
 mod discover;
 mod error;
 mod layer;
+mod redis_budget;
 
 pub use aimd::{AdaptiveLimit, Outcome, Slot};
 pub use budget::{
@@ -56,3 +58,4 @@ pub use budget::{
 pub use config::{AimdConfig, BurstLimits, LimitsConfig, PerIssueLimit, QuotaLimit};
 pub use error::Error;
 pub use layer::RateLimited;
+pub use redis_budget::{Fallback, RedisBudget};
