@@ -3,4 +3,5 @@
 
 mod model_vs_sim;
 mod redis_budget;
+mod scaleout;
 mod support;
