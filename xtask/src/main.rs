@@ -2,7 +2,8 @@
 //! cargo does (matklad's xtask pattern). Nothing here is needed at run time.
 //!
 //! ```text
-//! cargo xtask ci      # fmt check, clippy -D warnings, the whole test suite
+//! cargo xtask ci      # fmt check, clippy -D warnings, the whole test suite (installs
+//!                     # redis-server when missing and run as root)
 //! ```
 
 use std::process::{Command, ExitCode};
@@ -14,7 +15,9 @@ const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   ci      check formatting, run clippy with -D warnings, and run every test
-          (unit, integration over HTTP against jira-sim, end to end, doc tests)
+          (unit, integration over HTTP against jira-sim and a real redis-server,
+          end to end, doc tests); installs redis-server first when it is missing
+          and it runs as root
   help    show this message";
 
 fn main() -> ExitCode {
@@ -44,6 +47,7 @@ fn ci(extra: &[String]) -> anyhow::Result<()> {
         bail!("`cargo xtask ci` takes no arguments, got {unknown:?}");
     }
     let started = Instant::now();
+    ensure_redis_server()?;
     run("format", &["fmt", "--all", "--check"])
         .context("code is not formatted: run `cargo fmt --all` and commit the result")?;
     run(
@@ -61,6 +65,54 @@ fn ci(extra: &[String]) -> anyhow::Result<()> {
     run("doc tests", &["test", "--workspace", "--doc"])?;
     println!("xtask ci: all checks passed in {:.0?}", started.elapsed());
     Ok(())
+}
+
+/// The Redis tests start their own `redis-server`. A fresh machine has none: install
+/// Debian's package when we can (root with apt-get), otherwise stop with the one line that
+/// fixes it. Never skip those tests.
+fn ensure_redis_server() -> anyhow::Result<()> {
+    if has_program("redis-server") {
+        return Ok(());
+    }
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !(is_root && has_program("apt-get")) {
+        bail!(
+            "redis-server is missing and is needed by the Redis tests: install it (e.g. `sudo apt-get install -y redis-server`) and run `cargo xtask ci` again"
+        );
+    }
+    println!("xtask ci: redis-server is missing; installing Debian's package");
+    for args in [
+        &["update", "-q"][..],
+        &["install", "-y", "-q", "redis-server"][..],
+    ] {
+        let status = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .context("could not run apt-get")?;
+        if !status.success() {
+            bail!(
+                "apt-get {} failed ({status}); install redis-server by hand",
+                args.join(" ")
+            );
+        }
+    }
+    // Debian starts a system service on install; the tests run their own servers.
+    let _ = Command::new("service")
+        .args(["redis-server", "stop"])
+        .status();
+    if !has_program("redis-server") {
+        bail!("redis-server is still missing after apt-get install; install it by hand");
+    }
+    Ok(())
+}
+
+fn has_program(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
 }
 
 /// Runs `cargo <args>` in the workspace root, streaming its output.
