@@ -159,8 +159,10 @@ impl InProcessBudget {
         }
 
         if let Some(burst) = &demand.burst {
-            let interval = Duration::from_secs_f64(1.0 / burst.rate.max(1e-9));
-            let tolerance = interval.mul_f64((burst.capacity - 1.0).max(0.0));
+            // Computed in f64 seconds: at very high rates the interval rounds to 0 ns, and
+            // multiplying the rounded interval would lose the whole tolerance.
+            let tolerance =
+                Duration::from_secs_f64((burst.capacity - 1.0).max(0.0) / burst.rate.max(1e-9));
             let tat = state.tats.get(&burst.key).copied().unwrap_or(now).max(now);
             let earliest = tat.checked_sub(tolerance).unwrap_or(now);
             wait = wait.max(earliest.saturating_duration_since(now));
@@ -247,8 +249,9 @@ impl InProcessBudget {
             }
             Feedback::BurstRemaining { burst, remaining } => {
                 // Owe enough that at most `remaining` tokens are free now.
-                let interval = Duration::from_secs_f64(1.0 / burst.rate.max(1e-9));
-                let owed = interval.mul_f64((burst.capacity - remaining).max(0.0));
+                let owed = Duration::from_secs_f64(
+                    (burst.capacity - remaining).max(0.0) / burst.rate.max(1e-9),
+                );
                 let tat = state.tats.entry(burst.key.clone()).or_insert(now);
                 *tat = (*tat).max(now + owed);
             }
