@@ -106,6 +106,11 @@ async fn a_known_limit_is_met_within_ten_percent_with_almost_no_429s() {
     // The bucket starts full (RATE requests at once), then refills at RATE a second.
     let minimum = (COUNT as f64 - RATE) / RATE;
     let stats = sim.stats();
+    eprintln!(
+        "known limit: {COUNT} GETs at {RATE}/s in {wall:.2}s, minimum {minimum:.2}s (ratio {:.3}), {} 429s",
+        wall / minimum,
+        stats.rate_limited
+    );
     assert_eq!(failures, 0);
     assert!(
         wall <= minimum * 1.10,
@@ -151,6 +156,11 @@ async fn a_hidden_limit_is_learned_from_the_first_429() {
     let half = times.len() / 2;
     let span = times.last().unwrap() - times[half];
     let throughput = (times.len() - half) as f64 / span;
+    eprintln!(
+        "hidden limit: sustained {throughput:.0}/s of {RATE}/s ({:.3}), {} 429s of {COUNT}",
+        throughput / RATE,
+        stats.rate_limited
+    );
     assert!(throughput >= 0.85 * RATE, "sustained {throughput:.0}/s");
     assert_eq!(stats.early_retries, 0);
 }
