@@ -180,3 +180,66 @@ async fn an_unreachable_redis_fails_loudly_or_paces_to_the_local_share() {
         .unwrap_err();
     assert!(!password.to_string().contains("hunter2"), "{password}");
 }
+
+#[tokio::test]
+async fn an_answer_survives_redis_failing_after_the_request_was_sent() {
+    use jira_model::{ApiRequest, IssueUpdate};
+    use jira_ratelimit::{LimitsConfig, RateLimited};
+    use jira_sim::{BurstConfig, Fault, FaultConfig, FaultRule, LimitConfig, SimConfig, SimHandle};
+    use jira_transport::{Auth, HttpConfig, HttpTransport, Secret, Transport};
+
+    let mut redis = RedisServer::start();
+    let sim = SimHandle::start(SimConfig {
+        projects: 1,
+        issues_per_project: 1,
+        limits: LimitConfig {
+            burst: Some(BurstConfig::uniform(100.0)),
+            ..LimitConfig::off()
+        },
+        faults: FaultConfig {
+            rules: vec![FaultRule::new(
+                Fault::Latency {
+                    fixed_ms: 400,
+                    jitter_ms: 0,
+                },
+                1.0,
+            )],
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let http = HttpTransport::new(HttpConfig::new(
+        sim.base_url(),
+        Auth::Basic {
+            email: "sim@example.com".into(),
+            api_token: Secret::new("sim-token"),
+        },
+    ))
+    .unwrap();
+    let budget = RedisBudget::connect(&redis.url, "site", Fallback::Fail)
+        .await
+        .unwrap();
+    let jira = RateLimited::with_budget(http, LimitsConfig::default(), budget);
+    let mut issue = IssueUpdate::default();
+    issue
+        .fields
+        .insert("project".into(), serde_json::json!({"key": "APO"}));
+    issue
+        .fields
+        .insert("issuetype".into(), serde_json::json!({"name": "Task"}));
+    issue.fields.insert(
+        "summary".into(),
+        serde_json::json!("Created while Redis died"),
+    );
+    let create = jira.send(ApiRequest::create_issue(&issue).unwrap());
+    let kill = async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        redis.stop();
+    };
+    let (outcome, ()) = tokio::join!(create, kill);
+    // The budget could not record the answer's rate-limit headers, but the issue was
+    // created and the caller gets that answer, not an error that invites a second create.
+    assert_eq!(outcome.unwrap().status, 201);
+    assert_eq!(sim.stats().issues_created, 1);
+}

@@ -206,7 +206,7 @@ async fn adaptive_concurrency_finds_a_limit_nobody_announced() {
         limited.inner().concurrency_limit()
     );
     assert!(
-        share <= 0.10,
+        share <= 0.15,
         "{} 429s of {}",
         stats.rate_limited,
         stats.requests

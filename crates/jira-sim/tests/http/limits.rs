@@ -30,8 +30,10 @@ async fn a_burst_at_twice_the_limit_gets_429s_with_full_headers() {
     })
     .await;
     let requests = (0..40).map(|_| sim.request(Method::GET, "/rest/api/3/issue/APO-1").send());
+    let started = std::time::Instant::now();
     let responses = futures_util::future::join_all(requests).await;
-    let mut ok = 0;
+    let burst_took = started.elapsed().as_secs_f64();
+    let mut ok: u64 = 0;
     let mut limited = 0;
     for response in responses {
         let response = response.unwrap();
@@ -58,8 +60,14 @@ async fn a_burst_at_twice_the_limit_gets_429s_with_full_headers() {
             other => panic!("unexpected status {other}"),
         }
     }
-    // The bucket holds 20; the burst may earn one or two refilled tokens on a slow machine.
-    assert!((20..=23).contains(&ok), "{ok} admitted");
+    // The bucket holds 20; while the burst is in flight it refills at 20 a second, which a
+    // busy machine stretches, so allow what the measured duration could have refilled.
+    let refill = (burst_took * 20.0).ceil() as u64;
+    assert!(
+        (20..=20 + refill + 1).contains(&ok),
+        "{ok} admitted in {burst_took:.3}s"
+    );
+    assert!(limited >= 10, "only {limited} of 40 refused");
     assert_eq!(ok + limited, 40);
     let stats = sim.handle.stats();
     assert_eq!(stats.rate_limited, limited);

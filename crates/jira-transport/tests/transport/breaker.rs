@@ -33,7 +33,7 @@ async fn opens_on_a_dead_site_fails_fast_and_recovers_through_half_open() {
     let started = Instant::now();
     let error = jira.send(ApiRequest::myself()).await.unwrap_err();
     assert!(
-        started.elapsed() < Duration::from_millis(50),
+        started.elapsed() < Duration::from_millis(200),
         "not fast: {:?}",
         started.elapsed()
     );
