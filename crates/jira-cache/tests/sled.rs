@@ -1,0 +1,261 @@
+//! jira-cache on its embedded sled store: the behavioural suite, TTLs on a paused clock,
+//! the size cap, the lock, permissions, and single flight against jira-sim.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jira_cache::{CacheConfig, Cached, Category, JiraCache, SledStore, Source, Target};
+use jira_model::ApiRequest;
+use jira_sim::{LimitConfig, SimConfig, SimHandle};
+use jira_transport::{Auth, HttpConfig, HttpTransport, Secret, Transport};
+use serde_json::json;
+
+fn store(dir: &tempfile::TempDir) -> Arc<SledStore> {
+    Arc::new(SledStore::open(dir.path().join("cache"), Duration::from_secs(2)).unwrap())
+}
+
+#[tokio::test]
+async fn the_behavioural_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    jira_cache::testing::run_all(store(&dir)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn category_ttls_on_a_paused_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = JiraCache::open(store(&dir), CacheConfig::new("ttl.example"))
+        .await
+        .unwrap();
+    let cases = [
+        (Category::Search, Duration::from_secs(60)),
+        (Category::Issue, Duration::from_secs(300)),
+        (Category::Project, Duration::from_secs(3600)),
+        (Category::User, Duration::from_secs(3600)),
+        (Category::Field, Duration::from_secs(86_400)),
+    ];
+    for (category, ttl) in &cases {
+        cache.set(category, "k", &json!(1)).await.unwrap();
+        tokio::time::advance(*ttl - Duration::from_secs(1)).await;
+        assert!(
+            cache.contains(category, "k").await.unwrap(),
+            "{category:?} expired early"
+        );
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert!(
+            !cache.contains(category, "k").await.unwrap(),
+            "{category:?} outlived its TTL"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_size_cap_evicts_expired_first_then_least_recently_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = CacheConfig {
+        max_size_bytes: 20_000,
+        ..CacheConfig::new("cap.example")
+    };
+    let cache = JiraCache::open(store(&dir), config).await.unwrap();
+    let value = "x".repeat(1_000);
+    // An entry that expires at once, then entries that stay fresh.
+    cache
+        .set_with_ttl(&Category::Issue, "OLD-1", &value, Some(Duration::ZERO))
+        .await
+        .unwrap();
+    for n in 0..30 {
+        cache
+            .set(&Category::Issue, &format!("P-{n}"), &value)
+            .await
+            .unwrap();
+        if n == 2 {
+            // P-0 is read now, so it is recently used.
+            assert!(
+                cache
+                    .get::<String>(&Category::Issue, "P-0")
+                    .await
+                    .unwrap()
+                    .is_some()
+            );
+        }
+    }
+    assert!(cache.store().size_bytes_now() <= 20_000);
+    assert!(!cache.contains(&Category::Issue, "OLD-1").await.unwrap());
+    assert!(
+        cache
+            .get_stale::<String>(&Category::Issue, "OLD-1")
+            .await
+            .unwrap()
+            .is_none(),
+        "the expired entry goes first"
+    );
+    assert!(cache.contains(&Category::Issue, "P-29").await.unwrap());
+    assert!(
+        !cache.contains(&Category::Issue, "P-1").await.unwrap(),
+        "an old, unread entry goes"
+    );
+    assert!(cache.stats().await.unwrap().evictions > 0);
+    let error = cache
+        .set(&Category::Issue, "HUGE-1", &"y".repeat(30_000))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("larger than the cache's cap"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_second_opener_waits_then_names_the_holder() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache");
+    let _held = SledStore::open(&path, Duration::from_secs(1)).unwrap();
+    let started = std::time::Instant::now();
+    let error = SledStore::open(&path, Duration::from_millis(300)).unwrap_err();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    let message = error.to_string();
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    assert!(
+        message.contains(&format!("process {}", std::process::id())),
+        "{message}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn the_directory_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache");
+    let _store = SledStore::open(&path, Duration::from_secs(1)).unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o700);
+    for item in std::fs::read_dir(&path).unwrap() {
+        let item = item.unwrap().path();
+        if item.is_file() {
+            assert_eq!(mode(&item), 0o600, "{}", item.display());
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_hundred_callers_cause_one_request_to_jira_sim() {
+    let sim = SimHandle::start(SimConfig {
+        projects: 1,
+        issues_per_project: 10,
+        limits: LimitConfig::off(),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let http = Arc::new(
+        HttpTransport::new(HttpConfig::new(
+            sim.base_url(),
+            Auth::Basic {
+                email: "sim@example.com".into(),
+                api_token: Secret::new("sim-token"),
+            },
+        ))
+        .unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let cache = JiraCache::open(store(&dir), CacheConfig::new(sim.base_url()))
+        .await
+        .unwrap();
+    let callers = (0..100).map(|_| {
+        let (cache, http) = (cache.clone(), http.clone());
+        async move {
+            cache
+                .get_or_fetch(&Category::Issue, "APO-3", move || async move {
+                    let response = http
+                        .send(ApiRequest::get_issue("APO-3", &[], &[]))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    response
+                        .json::<serde_json::Value>()
+                        .map_err(|e| e.to_string())
+                })
+                .await
+                .unwrap()
+        }
+    });
+    let results = futures_util::future::join_all(callers).await;
+    assert!(results.iter().all(|r| r.value["key"] == "APO-3"));
+    // Every caller got the one fetch's value (those that came after it landed, as a hit).
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r.source, Source::Fetched | Source::Hit))
+    );
+    assert_eq!(sim.stats().requests, 1);
+}
+
+#[tokio::test]
+async fn the_read_through_layer_serves_hits_and_invalidates_on_writes() {
+    let sim = SimHandle::start(SimConfig {
+        projects: 1,
+        issues_per_project: 10,
+        limits: LimitConfig::off(),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let http = HttpTransport::new(HttpConfig::new(
+        sim.base_url(),
+        Auth::Basic {
+            email: "sim@example.com".into(),
+            api_token: Secret::new("sim-token"),
+        },
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = JiraCache::open(store(&dir), CacheConfig::new(sim.base_url()))
+        .await
+        .unwrap();
+    let jira = Cached::new(http, cache.clone());
+    let get = || ApiRequest::get_issue("APO-1", &["summary"], &[]);
+    let first = jira.send(get()).await.unwrap();
+    let second = jira.send(get()).await.unwrap();
+    assert_eq!(first.body, second.body);
+    assert_eq!(second.headers[jira_cache::CACHE_HEADER], "hit");
+    assert_eq!(sim.stats().requests, 1, "the hit never reached the wire");
+    // A search page is cached too, and a write to the project invalidates it.
+    let search = jira_model::SearchRequest {
+        jql: "project = APO".into(),
+        ..Default::default()
+    };
+    jira.send(ApiRequest::search(&search).unwrap())
+        .await
+        .unwrap();
+    jira.send(ApiRequest::search(&search).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(sim.stats().requests, 2);
+    let mut update = jira_model::IssueUpdate::default();
+    update
+        .fields
+        .insert("summary".into(), json!("Renamed through the cache"));
+    assert_eq!(
+        jira.send(ApiRequest::update_issue("APO-1", &update).unwrap())
+            .await
+            .unwrap()
+            .status,
+        204
+    );
+    let fresh = jira.send(get()).await.unwrap();
+    assert!(String::from_utf8_lossy(&fresh.body).contains("Renamed through the cache"));
+    jira.send(ApiRequest::search(&search).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        sim.stats().requests,
+        5,
+        "the issue and the search were fetched again"
+    );
+    assert_eq!(
+        cache
+            .count_matching(&Target::Category(Category::Issue))
+            .await
+            .unwrap(),
+        1
+    );
+}
