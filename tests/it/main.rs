@@ -1,6 +1,7 @@
 //! End-to-end tests of jira-ops against jira-sim over real HTTP. One binary, one module per
 //! area (see STYLE.md).
 
+mod cache_store;
 mod model_vs_sim;
 mod redis_budget;
 mod scaleout;
