@@ -94,6 +94,12 @@ impl SledStore {
         self.bytes.load(Ordering::Relaxed)
     }
 
+    /// The entries tree, for benchmarks that compare with a raw full scan.
+    #[doc(hidden)]
+    pub fn tree_for_bench(&self) -> &sled::Tree {
+        &self.entries
+    }
+
     /// The directory.
     pub fn dir(&self) -> &Path {
         &self.dir
