@@ -89,6 +89,16 @@ impl SledStore {
         Ok(store)
     }
 
+    /// The default directory: `$XDG_CACHE_HOME/jira-ops/cache`, else
+    /// `$HOME/.cache/jira-ops/cache`; `None` when neither variable is set.
+    pub fn default_dir() -> Option<PathBuf> {
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+        Some(base.join("jira-ops").join("cache"))
+    }
+
     /// Bytes of stored values now.
     pub fn size_bytes_now(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)

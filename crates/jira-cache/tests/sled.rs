@@ -259,3 +259,51 @@ async fn the_read_through_layer_serves_hits_and_invalidates_on_writes() {
         1
     );
 }
+
+#[tokio::test]
+async fn stats_and_entries_survive_closing_and_reopening_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache");
+    {
+        let store = SledStore::open(&path, Duration::from_secs(2)).unwrap();
+        let cache = JiraCache::open(store, CacheConfig::new("reopen.example"))
+            .await
+            .unwrap();
+        cache
+            .set(&Category::Project, "APO", &json!({"key": "APO"}))
+            .await
+            .unwrap();
+        assert!(
+            cache
+                .get::<serde_json::Value>(&Category::Project, "APO")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            cache
+                .get::<serde_json::Value>(&Category::Project, "NOPE")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        cache.close().await.unwrap();
+    }
+    let store = SledStore::open(&path, Duration::from_secs(2)).unwrap();
+    let bytes = store.size_bytes_now();
+    assert!(bytes > 0, "the byte count is restored after a clean close");
+    let cache = JiraCache::open(store, CacheConfig::new("reopen.example"))
+        .await
+        .unwrap();
+    let stats = cache.stats().await.unwrap();
+    let project = stats.categories["project"];
+    assert_eq!((project.hits, project.misses, project.sets), (1, 1, 1));
+    assert_eq!(stats.entries["project"], 1);
+    assert_eq!(stats.bytes, bytes);
+}
+
+#[test]
+fn the_default_directory_follows_xdg() {
+    let dir = SledStore::default_dir().expect("HOME or XDG_CACHE_HOME is set in tests");
+    assert!(dir.ends_with("jira-ops/cache"), "{}", dir.display());
+}
