@@ -263,7 +263,7 @@ impl<S: CacheStore> JiraCache<S> {
         let Some(bytes) = self.inner.store.get(full).await? else {
             return Ok(Lookup::Missing);
         };
-        let Some(decoded) = entry::decode(&bytes) else {
+        let Some(decoded) = entry::decode(bytes) else {
             tracing::warn!(key = full, "dropping a torn or corrupted cache entry");
             self.inner.stats.lock().corrupt += 1;
             self.inner.store.remove(&[full.to_owned()]).await?;
@@ -281,9 +281,13 @@ impl<S: CacheStore> JiraCache<S> {
         let full = self.full_key(category, key);
         match self.lookup(&full).await? {
             Lookup::Fresh(entry) => {
-                self.inner.store.touch(&full, self.now_ms()).await?;
+                // Access times feed LRU eviction; one hit in eight updates them (and the
+                // store writes at most once a minute per key), so reads stay cheap.
+                if self.inner.ops.load(Ordering::Relaxed).is_multiple_of(8) {
+                    self.inner.store.touch(&full, self.now_ms()).await?;
+                }
                 self.count(category, |c| c.hits += 1).await?;
-                Ok(Some(entry.payload))
+                Ok(Some(entry.into_payload()))
             }
             _ => {
                 self.count(category, |c| c.misses += 1).await?;
@@ -318,7 +322,7 @@ impl<S: CacheStore> JiraCache<S> {
             Lookup::Missing => return Ok(None),
         };
         Ok(Some(StaleRead {
-            value: decode_json(key, &entry.payload)?,
+            value: decode_json(key, entry.payload())?,
             expired,
             age: Duration::from_millis(now.saturating_sub(entry.created_ms)),
         }))
@@ -477,7 +481,7 @@ impl<S: CacheStore> JiraCache<S> {
             Lookup::Fresh(entry) => {
                 self.count(category, |c| c.hits += 1).await?;
                 return Ok(Fetched {
-                    value: decode_json(key, &entry.payload)?,
+                    value: decode_json(key, entry.payload())?,
                     source: Source::Hit,
                 });
             }
@@ -490,7 +494,7 @@ impl<S: CacheStore> JiraCache<S> {
         {
             self.refresh_in_background(category.clone(), key.to_owned(), fetch);
             return Ok(Fetched {
-                value: decode_json(key, &entry.payload)?,
+                value: decode_json(key, entry.payload())?,
                 source: Source::Stale,
             });
         }
@@ -501,7 +505,7 @@ impl<S: CacheStore> JiraCache<S> {
             }),
             Err(message) => match stale {
                 Some(entry) => Ok(Fetched {
-                    value: decode_json(key, &entry.payload)?,
+                    value: decode_json(key, entry.payload())?,
                     source: Source::StaleOnError(message),
                 }),
                 None => Err(Error::Fetch {

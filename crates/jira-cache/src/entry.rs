@@ -13,12 +13,25 @@ const VERSION: u8 = 1;
 /// Bytes before the payload.
 pub(crate) const HEADER: usize = 2 + 1 + 8 + 8 + 4 + 4;
 
-/// A decoded entry.
+/// A decoded entry; it keeps the stored bytes and reads its payload in place.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Entry {
     pub created_ms: u64,
     pub expires_ms: u64,
-    pub payload: Vec<u8>,
+    bytes: Vec<u8>,
+}
+
+impl Entry {
+    /// The payload, without copying.
+    pub fn payload(&self) -> &[u8] {
+        &self.bytes[HEADER..]
+    }
+
+    /// The payload, taking the bytes.
+    pub fn into_payload(mut self) -> Vec<u8> {
+        self.bytes.drain(..HEADER);
+        self.bytes
+    }
 }
 
 fn checksum(created_ms: u64, expires_ms: u64, payload: &[u8]) -> u32 {
@@ -44,7 +57,7 @@ pub(crate) fn encode(created_ms: u64, expires_ms: u64, payload: &[u8]) -> Vec<u8
 }
 
 /// Decodes an entry; `None` for anything torn, truncated, corrupted or foreign.
-pub(crate) fn decode(bytes: &[u8]) -> Option<Entry> {
+pub(crate) fn decode(bytes: Vec<u8>) -> Option<Entry> {
     if bytes.len() < HEADER || &bytes[..2] != MAGIC || bytes[2] != VERSION {
         return None;
     }
@@ -60,7 +73,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Entry> {
     Some(Entry {
         created_ms,
         expires_ms,
-        payload: payload.to_vec(),
+        bytes,
     })
 }
 
@@ -77,25 +90,21 @@ mod tests {
     #[test]
     fn round_trip_and_every_corruption_is_caught() {
         let bytes = encode(10, 20, b"{\"key\":\"PROJ-1\"}");
-        assert_eq!(
-            decode(&bytes),
-            Some(Entry {
-                created_ms: 10,
-                expires_ms: 20,
-                payload: b"{\"key\":\"PROJ-1\"}".to_vec()
-            })
-        );
+        let decoded = decode(bytes.clone()).unwrap();
+        assert_eq!((decoded.created_ms, decoded.expires_ms), (10, 20));
+        assert_eq!(decoded.payload(), b"{\"key\":\"PROJ-1\"}");
+        assert_eq!(decoded.into_payload(), b"{\"key\":\"PROJ-1\"}".to_vec());
         assert_eq!(expires_ms(&bytes), Some(20));
         // Truncated anywhere.
         for cut in 0..bytes.len() {
-            assert_eq!(decode(&bytes[..cut]), None, "cut at {cut}");
+            assert_eq!(decode(bytes[..cut].to_vec()), None, "cut at {cut}");
         }
         // Any single flipped bit.
         for at in 0..bytes.len() {
             let mut flipped = bytes.clone();
             flipped[at] ^= 0x10;
-            assert_eq!(decode(&flipped), None, "flip at {at}");
+            assert_eq!(decode(flipped), None, "flip at {at}");
         }
-        assert_eq!(decode(b"not an entry at all, just bytes"), None);
+        assert_eq!(decode(b"not an entry at all, just bytes".to_vec()), None);
     }
 }
