@@ -276,8 +276,8 @@ impl<S: CacheStore> JiraCache<S> {
         })
     }
 
-    /// The raw bytes of a fresh entry.
-    pub async fn get_raw(&self, category: &Category, key: &str) -> Result<Option<Vec<u8>>, Error> {
+    /// A fresh entry, counted as a hit or a miss.
+    async fn fresh(&self, category: &Category, key: &str) -> Result<Option<entry::Entry>, Error> {
         let full = self.full_key(category, key);
         match self.lookup(&full).await? {
             Lookup::Fresh(entry) => {
@@ -287,7 +287,7 @@ impl<S: CacheStore> JiraCache<S> {
                     self.inner.store.touch(&full, self.now_ms()).await?;
                 }
                 self.count(category, |c| c.hits += 1).await?;
-                Ok(Some(entry.into_payload()))
+                Ok(Some(entry))
             }
             _ => {
                 self.count(category, |c| c.misses += 1).await?;
@@ -296,14 +296,22 @@ impl<S: CacheStore> JiraCache<S> {
         }
     }
 
+    /// The raw bytes of a fresh entry.
+    pub async fn get_raw(&self, category: &Category, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        Ok(self
+            .fresh(category, key)
+            .await?
+            .map(entry::Entry::into_payload))
+    }
+
     /// A fresh entry, decoded.
     pub async fn get<T: DeserializeOwned>(
         &self,
         category: &Category,
         key: &str,
     ) -> Result<Option<T>, Error> {
-        match self.get_raw(category, key).await? {
-            Some(bytes) => decode_json(key, &bytes).map(Some),
+        match self.fresh(category, key).await? {
+            Some(entry) => decode_json(key, entry.payload()).map(Some),
             None => Ok(None),
         }
     }
