@@ -137,8 +137,8 @@ fn the_directory_is_private() {
     }
 }
 
-#[tokio::test]
-async fn a_hundred_callers_cause_one_request_to_jira_sim() {
+/// A small simulator without limits, and a transport to it.
+async fn sim_and_http() -> (SimHandle, HttpTransport) {
     let sim = SimHandle::start(SimConfig {
         projects: 1,
         issues_per_project: 10,
@@ -147,16 +147,22 @@ async fn a_hundred_callers_cause_one_request_to_jira_sim() {
     })
     .await
     .unwrap();
-    let http = Arc::new(
-        HttpTransport::new(HttpConfig::new(
-            sim.base_url(),
-            Auth::Basic {
-                email: "sim@example.com".into(),
-                api_token: Secret::new("sim-token"),
-            },
-        ))
-        .unwrap(),
-    );
+    let credential = sim.credential();
+    let http = HttpTransport::new(HttpConfig::new(
+        sim.base_url(),
+        Auth::Basic {
+            email: credential.email.clone(),
+            api_token: Secret::new(credential.api_token.0.clone()),
+        },
+    ))
+    .unwrap();
+    (sim, http)
+}
+
+#[tokio::test]
+async fn a_hundred_callers_cause_one_request_to_jira_sim() {
+    let (sim, http) = sim_and_http().await;
+    let http = Arc::new(http);
     let dir = tempfile::tempdir().unwrap();
     let cache = JiraCache::open(store(&dir), CacheConfig::new(sim.base_url()))
         .await
@@ -191,22 +197,7 @@ async fn a_hundred_callers_cause_one_request_to_jira_sim() {
 
 #[tokio::test]
 async fn the_read_through_layer_serves_hits_and_invalidates_on_writes() {
-    let sim = SimHandle::start(SimConfig {
-        projects: 1,
-        issues_per_project: 10,
-        limits: LimitConfig::off(),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let http = HttpTransport::new(HttpConfig::new(
-        sim.base_url(),
-        Auth::Basic {
-            email: "sim@example.com".into(),
-            api_token: Secret::new("sim-token"),
-        },
-    ))
-    .unwrap();
+    let (sim, http) = sim_and_http().await;
     let dir = tempfile::tempdir().unwrap();
     let cache = JiraCache::open(store(&dir), CacheConfig::new(sim.base_url()))
         .await
