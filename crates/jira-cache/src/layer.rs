@@ -78,6 +78,23 @@ fn slot(request: &ApiRequest) -> Option<(Category, String)> {
     }
 }
 
+/// The cache key of an issue fetched with these `fields` and `expand`, shared by the
+/// read-through layer and the batcher's bulk fetches: `PROJ-1?fields=summary,status`.
+pub fn issue_cache_key(issue_key: &str, fields: &[&str], expand: &[&str]) -> String {
+    let mut query = Vec::new();
+    if !expand.is_empty() {
+        query.push(format!("expand={}", expand.join(",")));
+    }
+    if !fields.is_empty() {
+        query.push(format!("fields={}", fields.join(",")));
+    }
+    issue_key_with_query(issue_key, &query.join("&"))
+}
+
+fn issue_key_with_query(issue_key: &str, sorted_query: &str) -> String {
+    format!("{}?{sorted_query}", issue_key.to_ascii_uppercase())
+}
+
 /// What a successful write invalidates: the issue's entries and the search pages that
 /// mention its project (search keys hold the JQL).
 fn invalidations(request: &ApiRequest) -> Vec<Target> {

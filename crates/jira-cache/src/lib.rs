@@ -65,7 +65,7 @@ pub mod testing;
 pub use cache::{CacheConfig, CategoryStats, Fetched, JiraCache, Source, StaleRead, Stats, Target};
 pub use category::Category;
 pub use error::Error;
-pub use layer::{CACHE_HEADER, Cached};
+pub use layer::{CACHE_HEADER, Cached, issue_cache_key};
 pub use pattern::Pattern;
 pub use redis_store::RedisStore;
 pub use sled_store::SledStore;

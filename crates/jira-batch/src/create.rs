@@ -1,0 +1,119 @@
+//! [`create_issues`]: bulk creates of at most 50, each element's outcome mapped back.
+
+use std::sync::Arc;
+
+use futures_util::stream::{self, StreamExt};
+use jira_model::{
+    ApiRequest, BulkCreateRequest, BulkCreateResponse, CreatedIssue, ErrorCollection, IssueUpdate,
+};
+use jira_transport::Transport;
+
+use crate::BatchConfig;
+
+/// Why one issue was not created.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum CreateError {
+    /// Jira refused this element, with its reasons.
+    #[error("Jira refused element {index}: {}", .errors.summary())]
+    Refused {
+        /// The element's index in the caller's input.
+        index: usize,
+        /// Jira's element errors.
+        errors: ErrorCollection,
+    },
+    /// The request carrying it failed; the element may or may not have been created (it is
+    /// not retried, to avoid duplicates: check before creating it again).
+    #[error("creating element {index} failed, outcome unknown: {message}")]
+    Unknown {
+        /// The element's index in the caller's input.
+        index: usize,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Creates `inputs` in chunks of at most `create_chunk` (≤ 50) on `POST /issue/bulk`, up to
+/// `max_concurrent` chunks at a time. Returns one result per input, in input order. The
+/// transport's `Retrying` repeats a chunk only when the server refused it whole with
+/// `Retry-After`, so nothing is created twice.
+pub async fn create_issues<T: Transport + 'static>(
+    transport: &Arc<T>,
+    config: &BatchConfig,
+    inputs: Vec<IssueUpdate>,
+) -> Vec<Result<CreatedIssue, CreateError>> {
+    let chunk_size = config.create_chunk.clamp(1, 50);
+    let chunks: Vec<(usize, Vec<IssueUpdate>)> = inputs
+        .chunks(chunk_size)
+        .enumerate()
+        .map(|(n, chunk)| (n * chunk_size, chunk.to_vec()))
+        .collect();
+    let mut outcomes: Vec<(usize, Vec<Result<CreatedIssue, CreateError>>)> = stream::iter(chunks)
+        .map(
+            |(offset, chunk)| async move { (offset, create_chunk(transport, offset, chunk).await) },
+        )
+        .buffer_unordered(config.max_concurrent.max(1))
+        .collect()
+        .await;
+    outcomes.sort_by_key(|(offset, _)| *offset);
+    outcomes
+        .into_iter()
+        .flat_map(|(_, results)| results)
+        .collect()
+}
+
+async fn create_chunk<T: Transport>(
+    transport: &T,
+    offset: usize,
+    chunk: Vec<IssueUpdate>,
+) -> Vec<Result<CreatedIssue, CreateError>> {
+    let count = chunk.len();
+    let unknown = |message: String| {
+        (0..count)
+            .map(|n| {
+                Err(CreateError::Unknown {
+                    index: offset + n,
+                    message: message.clone(),
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    let request = match ApiRequest::bulk_create(&BulkCreateRequest {
+        issue_updates: chunk,
+    }) {
+        Ok(request) => request,
+        Err(error) => return unknown(error.to_string()),
+    };
+    let response = match transport.send(request).await {
+        Ok(response) => response,
+        Err(error) => return unknown(error.to_string()),
+    };
+    if !(response.status == 201 || response.status == 400) {
+        return unknown(format!(
+            "bulk create answered HTTP {}",
+            response.status.as_u16()
+        ));
+    }
+    let answer: BulkCreateResponse = match response.json() {
+        Ok(answer) => answer,
+        Err(error) => return unknown(error.to_string()),
+    };
+    let mut failed: std::collections::HashMap<usize, ErrorCollection> = answer
+        .errors
+        .into_iter()
+        .map(|e| (e.failed_element_number, e.element_errors))
+        .collect();
+    // Created issues come back in request order, skipping the failed elements.
+    let mut created = answer.issues.into_iter();
+    (0..count)
+        .map(|n| match failed.remove(&n) {
+            Some(errors) => Err(CreateError::Refused {
+                index: offset + n,
+                errors,
+            }),
+            None => created.next().ok_or_else(|| CreateError::Unknown {
+                index: offset + n,
+                message: "the answer lists fewer created issues than elements".into(),
+            }),
+        })
+        .collect()
+}

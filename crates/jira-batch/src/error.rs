@@ -1,0 +1,37 @@
+//! The crate's one error type.
+
+/// What can go wrong in a batch operation as a whole (per-item failures are results).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is invalid.
+    #[error("invalid batch configuration: {0}")]
+    Config(String),
+    /// The JQL was refused (invalid or unbounded).
+    #[error(
+        "JQL {jql:?} was refused: {message} (bound it, e.g. `project = PROJ AND updated >= -30d`)"
+    )]
+    InvalidJql {
+        /// The query.
+        jql: String,
+        /// Jira's message.
+        message: String,
+    },
+    /// The site answered 410 Gone: an API jira-ops uses was removed there.
+    #[error("{path} answered 410 Gone: {message}")]
+    Removed {
+        /// The path.
+        path: String,
+        /// Jira's message.
+        message: String,
+    },
+    /// A request failed.
+    #[error(transparent)]
+    Transport(#[from] jira_transport::Error),
+    /// The cache failed.
+    #[error(transparent)]
+    Cache(#[from] jira_cache::Error),
+    /// An answer was not what the API promises.
+    #[error(transparent)]
+    Model(#[from] jira_model::Error),
+}

@@ -1,0 +1,57 @@
+//! Batching for Jira Cloud: do the same work with a fraction of the requests and points,
+//! and account for every item.
+//!
+//! # Design
+//!
+//! - **One result per request.** [`Batcher`] runs any requests with bounded concurrency and
+//!   returns exactly one result per request (a 2xx answer, or a typed
+//!   `jira_transport::Error`), by id and in submission order; one failure never stops the
+//!   others; progress events feed a bar or a log; a batch runs once, and
+//!   [`BatchResults::retry_failures`] builds a new batch of only the failures.
+//! - **Coalesce reads.** [`fetch_issues`] serves cache hits first and asks for the misses
+//!   with `POST /issue/bulkfetch`, 100 keys a call: 10,000 issues in 100 requests and about
+//!   10,100 points instead of 10,000 requests and 20,000 points. Unknown keys come back as
+//!   "not found" results, not silence.
+//! - **Stream searches.** [`search`] follows `nextPageToken` and holds one page (two with
+//!   prefetch) however many issues match.
+//! - **Create in bulk without duplicates.** [`create_issues`] sends 50 per call and maps
+//!   each element's result back to its input; a chunk is repeated only when the server
+//!   refused it whole with `Retry-After` (the transport's rule).
+//! - **Warm caches** ([`warm`]) metadata first, with jitter between stages, reporting items,
+//!   bytes, requests, points and time.
+//!
+//! Everything runs on any `jira_transport::Transport`, so the rate limiter, retries and the
+//! circuit breaker below apply to every request.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn demo<T: jira_transport::Transport + 'static>(jira: std::sync::Arc<T>) -> Result<(), jira_batch::Error> {
+//! use jira_batch::{BatchConfig, fetch_issues};
+//!
+//! let keys: Vec<String> = (1..=250).map(|n| format!("PROJ-{n}")).collect();
+//! let (results, report) = fetch_issues::<_, jira_cache::SledStore>(
+//!     &jira, None, &BatchConfig::default(), &keys, &["summary", "status"], &[],
+//! )
+//! .await?;
+//! assert_eq!(results.len(), 250);
+//! assert_eq!(report.requests, 3); // 100 + 100 + 50
+//! # Ok(())
+//! # }
+//! ```
+
+mod batcher;
+mod config;
+mod create;
+mod error;
+mod fetch;
+mod search;
+mod warm;
+
+pub use batcher::{BatchResults, Batcher, Progress, RequestId, RequestResult};
+pub use config::BatchConfig;
+pub use create::{CreateError, create_issues};
+pub use error::Error;
+pub use fetch::{FetchError, FetchReport, IssueResults, fetch_issues, fetch_issues_with_comments};
+pub use search::{SearchOptions, search, search_pages};
+pub use warm::{StageReport, WarmPlan, WarmReport, warm};

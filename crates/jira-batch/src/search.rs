@@ -1,0 +1,133 @@
+//! [`search`]: every issue a JQL query matches, as a stream, one page in memory at a time.
+
+use std::sync::Arc;
+
+use futures_util::Stream;
+use futures_util::stream::{self, StreamExt};
+use jira_model::{ApiRequest, ErrorClass, Issue, SearchPage, SearchRequest};
+use jira_transport::Transport;
+
+use crate::Error;
+
+/// How to page through a search.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SearchOptions {
+    /// Fields to return (Jira returns only ids when empty).
+    pub fields: Vec<String>,
+    /// Issues per page (Jira allows up to 100 with fields, 5,000 ids only).
+    pub page_size: u32,
+    /// Fetch the next page while the caller consumes this one (two pages in memory at most).
+    pub prefetch: bool,
+}
+
+impl Default for SearchOptions {
+    fn default() -> Self {
+        SearchOptions {
+            fields: vec!["summary".into(), "status".into(), "updated".into()],
+            page_size: 100,
+            prefetch: true,
+        }
+    }
+}
+
+async fn fetch_page<T: Transport>(
+    transport: &T,
+    jql: &str,
+    options: &SearchOptions,
+    token: Option<String>,
+) -> Result<SearchPage, Error> {
+    let body = SearchRequest {
+        jql: jql.to_owned(),
+        next_page_token: token,
+        max_results: Some(options.page_size),
+        fields: options.fields.clone(),
+        expand: None,
+    };
+    let request = ApiRequest::search(&body)?;
+    let path = request.path.clone();
+    let response = transport.send(request).await?;
+    match response.classify() {
+        ErrorClass::Success => Ok(response.json()?),
+        ErrorClass::InvalidJql => Err(Error::InvalidJql {
+            jql: jql.to_owned(),
+            message: response
+                .error_collection()
+                .map(|e| e.summary())
+                .unwrap_or_default(),
+        }),
+        ErrorClass::Removed => Err(Error::Removed {
+            path,
+            message: response
+                .error_collection()
+                .map(|e| e.summary())
+                .unwrap_or_default(),
+        }),
+        _ => Err(
+            jira_transport::Error::from_response(&http::Method::POST, &path, response)
+                .err()
+                .map(Error::Transport)
+                .unwrap_or_else(|| {
+                    Error::Config("unreachable: a success classified as failure".into())
+                }),
+        ),
+    }
+}
+
+enum State {
+    Next(Option<String>),
+    Prefetched(tokio::task::JoinHandle<Result<SearchPage, Error>>),
+    Done,
+}
+
+/// The pages of a search, following `nextPageToken` until `isLast`.
+pub fn search_pages<T: Transport + 'static>(
+    transport: Arc<T>,
+    jql: impl Into<String>,
+    options: SearchOptions,
+) -> impl Stream<Item = Result<SearchPage, Error>> {
+    let jql: Arc<str> = jql.into().into();
+    stream::unfold(State::Next(None), move |state| {
+        let (transport, jql, options) = (transport.clone(), jql.clone(), options.clone());
+        async move {
+            let page = match state {
+                State::Done => return None,
+                State::Next(token) => fetch_page(&*transport, &jql, &options, token).await,
+                State::Prefetched(handle) => handle
+                    .await
+                    .unwrap_or_else(|e| Err(Error::Config(format!("prefetch task failed: {e}")))),
+            };
+            let page = match page {
+                Ok(page) => page,
+                Err(error) => return Some((Err(error), State::Done)),
+            };
+            let next = match (&page.next_page_token, page.is_last) {
+                (Some(token), false) if options.prefetch => {
+                    let (transport, jql, options, token) = (
+                        transport.clone(),
+                        jql.clone(),
+                        options.clone(),
+                        token.clone(),
+                    );
+                    State::Prefetched(tokio::spawn(async move {
+                        fetch_page(&*transport, &jql, &options, Some(token)).await
+                    }))
+                }
+                (Some(token), false) => State::Next(Some(token.clone())),
+                _ => State::Done,
+            };
+            Some((Ok(page), next))
+        }
+    })
+}
+
+/// Every issue of a search, one page in memory at a time (two with prefetch).
+pub fn search<T: Transport + 'static>(
+    transport: Arc<T>,
+    jql: impl Into<String>,
+    options: SearchOptions,
+) -> impl Stream<Item = Result<Issue, Error>> {
+    search_pages(transport, jql, options).flat_map(|page| match page {
+        Ok(page) => stream::iter(page.issues.into_iter().map(Ok).collect::<Vec<_>>()),
+        Err(error) => stream::iter(vec![Err(error)]),
+    })
+}

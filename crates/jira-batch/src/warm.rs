@@ -1,0 +1,259 @@
+//! Cache warmers: metadata first (fields, projects, users), then recent issues per project,
+//! with jitter between stages instead of fixed sleeps. The transport's rate limiter keeps
+//! them inside the budget.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use jira_cache::{CacheStore, Category, JiraCache, issue_cache_key};
+use jira_model::{ApiRequest, Field, ProjectPage, User};
+use jira_transport::Transport;
+use rand::Rng;
+
+use crate::{Error, SearchOptions, search_pages};
+
+/// What to warm.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WarmPlan {
+    /// Field definitions.
+    pub fields: bool,
+    /// Every project (all pages).
+    pub projects: bool,
+    /// Users (first page of `users_limit`).
+    pub users: bool,
+    /// Users to fetch.
+    pub users_limit: u32,
+    /// Recent issues of these projects (`project = X AND updated >= -Nd ORDER BY updated
+    /// DESC`); empty means every project found.
+    pub issue_projects: Vec<String>,
+    /// Whether to warm recent issues at all.
+    pub issues: bool,
+    /// How recent, in days.
+    pub days: u32,
+    /// At most this many issues per project.
+    pub issues_per_project: usize,
+    /// Up to this much random pause between stages.
+    pub jitter: Duration,
+}
+
+impl Default for WarmPlan {
+    fn default() -> Self {
+        WarmPlan {
+            fields: true,
+            projects: true,
+            users: true,
+            users_limit: 1_000,
+            issue_projects: Vec::new(),
+            issues: true,
+            days: 30,
+            issues_per_project: 1_000,
+            jitter: Duration::from_millis(200),
+        }
+    }
+}
+
+/// What one stage did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StageReport {
+    /// The stage (`fields`, `projects`, `users`, `issues PROJ`).
+    pub stage: String,
+    /// Items cached.
+    pub items: usize,
+    /// Bytes cached.
+    pub bytes: usize,
+    /// Requests sent.
+    pub requests: usize,
+    /// Points the requests were estimated to cost.
+    pub points: u64,
+    /// Time taken.
+    pub elapsed: Duration,
+}
+
+/// What a warm did, stage by stage.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WarmReport {
+    /// The stages, in the order run.
+    pub stages: Vec<StageReport>,
+}
+
+impl WarmReport {
+    /// Items over all stages.
+    pub fn items(&self) -> usize {
+        self.stages.iter().map(|s| s.items).sum()
+    }
+    /// Bytes over all stages.
+    pub fn bytes(&self) -> usize {
+        self.stages.iter().map(|s| s.bytes).sum()
+    }
+    /// Requests over all stages.
+    pub fn requests(&self) -> usize {
+        self.stages.iter().map(|s| s.requests).sum()
+    }
+    /// Estimated points over all stages.
+    pub fn points(&self) -> u64 {
+        self.stages.iter().map(|s| s.points).sum()
+    }
+    /// Time over all stages.
+    pub fn elapsed(&self) -> Duration {
+        self.stages.iter().map(|s| s.elapsed).sum()
+    }
+}
+
+async fn get_json<T: Transport, R: serde::de::DeserializeOwned>(
+    transport: &T,
+    request: ApiRequest,
+    stage: &mut StageReport,
+) -> Result<(R, Vec<u8>), Error> {
+    stage.requests += 1;
+    stage.points += u64::from(request.estimated_points);
+    let (method, path) = (request.method.clone(), request.path.clone());
+    let response = transport.send(request).await?;
+    let response = jira_transport::Error::from_response(&method, &path, response)?;
+    Ok((response.json()?, response.body.to_vec()))
+}
+
+/// Warms `cache` through `transport` by `plan`, metadata first.
+pub async fn warm<T: Transport + 'static, S: CacheStore>(
+    transport: &Arc<T>,
+    cache: &JiraCache<S>,
+    plan: &WarmPlan,
+) -> Result<WarmReport, Error> {
+    let mut report = WarmReport::default();
+    let pause = || async {
+        if !plan.jitter.is_zero() {
+            let wait = rand::rng().random_range(Duration::ZERO..=plan.jitter);
+            tokio::time::sleep(wait).await;
+        }
+    };
+    if plan.fields {
+        let started = Instant::now();
+        let mut stage = StageReport {
+            stage: "fields".into(),
+            ..StageReport::default()
+        };
+        let (fields, bytes): (Vec<Field>, _) =
+            get_json(&**transport, ApiRequest::fields(), &mut stage).await?;
+        cache
+            .set_raw(&Category::Field, "fields", &bytes, None)
+            .await?;
+        stage.items = fields.len();
+        stage.bytes = bytes.len();
+        stage.elapsed = started.elapsed();
+        report.stages.push(stage);
+        pause().await;
+    }
+    let mut project_keys = plan.issue_projects.clone();
+    if plan.projects || (plan.issues && project_keys.is_empty()) {
+        let started = Instant::now();
+        let mut stage = StageReport {
+            stage: "projects".into(),
+            ..StageReport::default()
+        };
+        let mut start_at = 0;
+        loop {
+            let (page, bytes): (ProjectPage, _) = get_json(
+                &**transport,
+                ApiRequest::project_search(start_at, 100),
+                &mut stage,
+            )
+            .await?;
+            stage.bytes += bytes.len();
+            for project in &page.values {
+                let value = serde_json::to_vec(project).unwrap_or_default();
+                cache
+                    .set_raw(
+                        &Category::Project,
+                        &format!("project:{}", project.key),
+                        &value,
+                        None,
+                    )
+                    .await?;
+                stage.items += 1;
+                if plan.issue_projects.is_empty() {
+                    project_keys.push(project.key.clone());
+                }
+            }
+            start_at += page.values.len() as u64;
+            if page.is_last || page.values.is_empty() {
+                break;
+            }
+        }
+        stage.elapsed = started.elapsed();
+        report.stages.push(stage);
+        pause().await;
+    }
+    if plan.users {
+        let started = Instant::now();
+        let mut stage = StageReport {
+            stage: "users".into(),
+            ..StageReport::default()
+        };
+        let (users, bytes): (Vec<User>, _) = get_json(
+            &**transport,
+            ApiRequest::users_search(0, plan.users_limit),
+            &mut stage,
+        )
+        .await?;
+        for user in &users {
+            let value = serde_json::to_vec(user).unwrap_or_default();
+            cache
+                .set_raw(
+                    &Category::User,
+                    &format!("user:{}", user.account_id),
+                    &value,
+                    None,
+                )
+                .await?;
+        }
+        stage.items = users.len();
+        stage.bytes = bytes.len();
+        stage.elapsed = started.elapsed();
+        report.stages.push(stage);
+        pause().await;
+    }
+    if plan.issues {
+        let options = SearchOptions {
+            fields: vec!["*navigable".into()],
+            page_size: 100,
+            prefetch: false,
+        };
+        for project in &project_keys {
+            let started = Instant::now();
+            let mut stage = StageReport {
+                stage: format!("issues {project}"),
+                ..StageReport::default()
+            };
+            let jql = format!(
+                "project = {project} AND updated >= -{}d ORDER BY updated DESC",
+                plan.days
+            );
+            let mut pages = Box::pin(search_pages(transport.clone(), jql, options.clone()));
+            'pages: while let Some(page) = pages.next().await {
+                let page = page?;
+                stage.requests += 1;
+                stage.points += 1 + page.issues.len() as u64;
+                for issue in page.issues {
+                    if stage.items >= plan.issues_per_project {
+                        break 'pages;
+                    }
+                    let value = serde_json::to_vec(&issue).unwrap_or_default();
+                    stage.bytes += value.len();
+                    cache
+                        .set_raw(
+                            &Category::Issue,
+                            &issue_cache_key(&issue.key, &["*navigable"], &[]),
+                            &value,
+                            None,
+                        )
+                        .await?;
+                    stage.items += 1;
+                }
+            }
+            stage.elapsed = started.elapsed();
+            report.stages.push(stage);
+            pause().await;
+        }
+    }
+    Ok(report)
+}

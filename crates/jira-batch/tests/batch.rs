@@ -1,0 +1,358 @@
+//! jira-batch against jira-sim over HTTP: accounting, coalescing, streaming, bulk creates,
+//! warmers.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use jira_batch::{
+    BatchConfig, Batcher, CreateError, Error, FetchError, Progress, SearchOptions, WarmPlan,
+    create_issues, fetch_issues, fetch_issues_with_comments, search, warm,
+};
+use jira_cache::{CacheConfig, JiraCache, SledStore};
+use jira_model::{ApiRequest, IssueUpdate, SearchRequest};
+use jira_sim::{Fault, FaultConfig, FaultRule, LimitConfig, SimConfig, SimHandle};
+use jira_transport::{
+    Auth, HttpConfig, HttpTransport, RetryPolicy, Retrying, Secret, TransportExt,
+};
+use serde_json::json;
+
+type Stack = Retrying<HttpTransport>;
+
+async fn sim(projects: usize, issues_per_project: usize) -> SimHandle {
+    SimHandle::start(SimConfig {
+        projects,
+        issues_per_project,
+        limits: LimitConfig::off(),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+fn stack(sim: &SimHandle) -> Arc<Stack> {
+    let mut config = HttpConfig::new(
+        sim.base_url(),
+        Auth::Basic {
+            email: "sim@example.com".into(),
+            api_token: Secret::new("sim-token"),
+        },
+    );
+    config.max_in_flight = 64;
+    Arc::new(
+        HttpTransport::new(config)
+            .unwrap()
+            .with_retries(RetryPolicy {
+                max_retries: 3,
+                base_delay: Duration::from_millis(10),
+                max_delay: Duration::from_millis(50),
+                ..RetryPolicy::default()
+            }),
+    )
+}
+
+fn config() -> BatchConfig {
+    BatchConfig {
+        max_concurrent: 32,
+        ..BatchConfig::default()
+    }
+}
+
+fn cache(
+    dir: &tempfile::TempDir,
+    site: &str,
+) -> impl std::future::Future<Output = JiraCache<SledStore>> {
+    let store = SledStore::open(dir.path().join("cache"), Duration::from_secs(2)).unwrap();
+    let site = site.to_owned();
+    async move {
+        JiraCache::open(store, CacheConfig::new(site))
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_of_a_faulty_mixed_batch_is_accounted_for() {
+    let sim = sim(2, 100).await;
+    sim.set_faults(FaultConfig {
+        rules: vec![FaultRule::new(Fault::Status { status: 500 }, 0.1)],
+    });
+    let mut batch = Batcher::new(stack(&sim), config());
+    let search = SearchRequest {
+        jql: "project = APO".into(),
+        max_results: Some(10),
+        ..SearchRequest::default()
+    };
+    let mut edit = IssueUpdate::default();
+    edit.fields.insert("labels".into(), json!(["batched"]));
+    for n in 0..5_000 {
+        let request = match n % 6 {
+            0 => ApiRequest::get_issue(&format!("APO-{}", n % 100 + 1), &["summary"], &[]),
+            1 => ApiRequest::fields(),
+            2 => ApiRequest::search(&search).unwrap(),
+            3 => ApiRequest::get_issue(&format!("NOPE-{n}"), &[], &[]),
+            4 => ApiRequest::update_issue(&format!("BEA-{}", n % 100 + 1), &edit).unwrap(),
+            _ => ApiRequest::myself(),
+        };
+        assert_eq!(batch.add(request), n);
+    }
+    let (events, mut received) = tokio::sync::mpsc::unbounded_channel();
+    let results = batch.run_with_progress(events).await;
+    assert_eq!(results.len(), 5_000);
+    assert!(results.in_order().map(|(id, _)| id).eq(0..5_000));
+    let failures: Vec<_> = results.failures().collect();
+    // Every unknown issue is a typed 404 error; some others failed after their retries.
+    assert!(failures.len() >= 5_000 / 6);
+    for (id, error) in &failures {
+        if id % 6 == 3 {
+            assert_eq!(error.status().map(|s| s.as_u16()), Some(404), "{error}");
+        }
+    }
+    assert_eq!(results.successes() + failures.len(), 5_000);
+    let mut queued = 0;
+    let mut finished = 0;
+    while let Ok(event) = received.try_recv() {
+        match event {
+            Progress::Queued(_) => queued += 1,
+            Progress::Done { .. } | Progress::Failed { .. } => finished += 1,
+            _ => {}
+        }
+    }
+    assert_eq!((queued, finished), (5_000, 5_000));
+    // Retrying the failures is a new batch of only those, mapped to the original ids.
+    let retry = results.retry_failures();
+    assert_eq!(retry.len(), failures.len());
+    let retried = retry.run().await;
+    assert_eq!(retried.len(), failures.len());
+    let originals: HashSet<usize> = retried
+        .in_order()
+        .map(|(id, _)| retried.original_id(id))
+        .collect();
+    assert_eq!(originals, failures.iter().map(|(id, _)| *id).collect());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_keys_take_a_hundred_requests_then_none() {
+    let sim = sim(5, 2_000).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache(&dir, sim.base_url()).await;
+    let mut keys: Vec<String> = sim
+        .project_keys()
+        .iter()
+        .flat_map(|p| (1..=2_000).map(move |n| format!("{p}-{n}")))
+        .take(9_990)
+        .collect();
+    keys.extend((0..10).map(|n| format!("GONE-{n}")));
+    keys.extend(keys[..50].to_vec()); // duplicates are fetched once
+    let stack = stack(&sim);
+    let (results, report) = fetch_issues(&stack, Some(&cache), &config(), &keys, &["summary"], &[])
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 10_000);
+    assert_eq!(report.requests, 100);
+    assert!(sim.stats().requests <= 100);
+    let not_found: Vec<&String> = results
+        .iter()
+        .filter(|(_, r)| matches!(r, Err(FetchError::NotFound(_))))
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(not_found.len(), 10);
+    assert!(not_found.iter().all(|k| k.starts_with("GONE-")));
+    assert!(
+        results
+            .iter()
+            .filter(|(_, r)| r.is_ok())
+            .all(|(k, r)| &r.as_ref().unwrap().key == k)
+    );
+
+    let before = sim.stats().requests;
+    let (again, report) = fetch_issues(
+        &stack,
+        Some(&cache),
+        &config(),
+        &keys[..9_990],
+        &["summary"],
+        &[],
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.len(), 9_990);
+    assert_eq!((report.cache_hits, report.requests), (9_990, 0));
+    assert_eq!(
+        sim.stats().requests,
+        before,
+        "the second run never reached the wire"
+    );
+}
+
+#[tokio::test]
+async fn bulkfetch_missing_on_the_site_falls_back_to_single_gets() {
+    let sim = sim(1, 20).await;
+    sim.set_faults(FaultConfig {
+        rules: vec![
+            FaultRule::new(Fault::Status { status: 404 }, 1.0).on("/rest/api/3/issue/bulkfetch"),
+        ],
+    });
+    let keys: Vec<String> = vec!["APO-1".into(), "APO-2".into(), "APO-99".into()];
+    let (results, report) =
+        fetch_issues::<_, SledStore>(&stack(&sim), None, &config(), &keys, &[], &[])
+            .await
+            .unwrap();
+    assert_eq!(report.requests, 4);
+    assert!(results[0].1.is_ok() && results[1].1.is_ok());
+    assert_eq!(results[2].1, Err(FetchError::NotFound("APO-99".into())));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_thousand_issues_stream_without_gaps_or_duplicates() {
+    let sim = sim(1, 50_000).await;
+    let options = SearchOptions {
+        fields: vec!["summary".into()],
+        page_size: 100,
+        prefetch: true,
+    };
+    let mut stream = Box::pin(search(stack(&sim), "project = APO ORDER BY key", options));
+    let mut seen = HashSet::new();
+    let mut last_number = 0;
+    while let Some(issue) = stream.next().await {
+        let issue = issue.unwrap();
+        let number: u64 = issue.key.rsplit('-').next().unwrap().parse().unwrap();
+        assert_eq!(
+            number,
+            last_number + 1,
+            "a gap or a reorder before {}",
+            issue.key
+        );
+        last_number = number;
+        assert!(seen.insert(issue.key));
+    }
+    assert_eq!(seen.len(), 50_000);
+    assert_eq!(sim.stats().requests, 500);
+}
+
+#[tokio::test]
+async fn unbounded_jql_is_a_clear_error() {
+    let sim = sim(1, 5).await;
+    let mut stream = Box::pin(search(
+        stack(&sim),
+        "ORDER BY created",
+        SearchOptions::default(),
+    ));
+    let error = stream.next().await.unwrap().unwrap_err();
+    assert!(matches!(error, Error::InvalidJql { .. }), "{error}");
+    assert!(error.to_string().contains("Unbounded JQL"), "{error}");
+    assert!(stream.next().await.is_none());
+}
+
+#[tokio::test]
+async fn five_hundred_creates_with_some_invalid_are_each_accounted_for() {
+    let sim = sim(2, 5).await;
+    let inputs: Vec<IssueUpdate> = (0..500)
+        .map(|n| {
+            let mut issue = IssueUpdate::default();
+            issue.fields.insert("project".into(), json!({"key": "BEA"}));
+            issue
+                .fields
+                .insert("issuetype".into(), json!({"name": "Task"}));
+            if n % 10 != 7 {
+                issue
+                    .fields
+                    .insert("summary".into(), json!(format!("Bulk {n}")));
+            }
+            issue
+        })
+        .collect();
+    let results = create_issues(&stack(&sim), &config(), inputs).await;
+    assert_eq!(results.len(), 500);
+    for (n, result) in results.iter().enumerate() {
+        match result {
+            Ok(created) => assert!(n % 10 != 7 && created.key.starts_with("BEA-")),
+            Err(CreateError::Refused { index, errors }) => {
+                assert_eq!((*index, n % 10), (n, 7));
+                assert!(errors.errors.contains_key("summary"), "{errors:?}");
+            }
+            Err(other) => panic!("element {n}: {other}"),
+        }
+    }
+    let stats = sim.stats();
+    assert_eq!(stats.issues_created, 450);
+    assert_eq!(stats.duplicate_creates, 0);
+    assert_eq!(stats.requests_to("POST", "/rest/api/3/issue/bulk"), 10);
+}
+
+#[tokio::test]
+async fn comments_follow_the_issues_that_were_found() {
+    let sim = sim(1, 10).await;
+    let keys: Vec<String> = vec!["APO-1".into(), "APO-2".into(), "GONE-1".into()];
+    let results = fetch_issues_with_comments::<_, SledStore>(&stack(&sim), None, &config(), &keys)
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 3);
+    for (key, result) in &results[..2] {
+        let (issue, comments) = result.as_ref().unwrap();
+        assert_eq!(&issue.key, key);
+        let (status, page) = comment_page(&sim, key).await;
+        assert_eq!(status, 200);
+        assert_eq!(comments.len() as u64, page["total"].as_u64().unwrap());
+    }
+    assert_eq!(
+        results[2].1.as_ref().unwrap_err(),
+        &FetchError::NotFound("GONE-1".into())
+    );
+}
+
+/// The comment page of `key`, read through a plain transport.
+async fn comment_page(sim: &SimHandle, key: &str) -> (u16, serde_json::Value) {
+    use jira_transport::Transport;
+    let response = stack(sim)
+        .send(ApiRequest::comments(key, 0, 100))
+        .await
+        .unwrap();
+    (response.status.as_u16(), response.json().unwrap())
+}
+
+#[tokio::test]
+async fn warming_fills_metadata_first_then_recent_issues() {
+    let sim = sim(3, 40).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache(&dir, sim.base_url()).await;
+    let plan = WarmPlan {
+        jitter: Duration::from_millis(20),
+        ..WarmPlan::default()
+    };
+    let report = warm(&stack(&sim), &cache, &plan).await.unwrap();
+    let stages: Vec<&str> = report.stages.iter().map(|s| s.stage.as_str()).collect();
+    assert_eq!(
+        stages,
+        [
+            "fields",
+            "projects",
+            "users",
+            "issues APO",
+            "issues BEA",
+            "issues COM"
+        ]
+    );
+    assert_eq!(report.stages[1].items, 3);
+    let recent: u64 = {
+        use jira_transport::Transport;
+        let mut total = 0;
+        for project in ["APO", "BEA", "COM"] {
+            let request =
+                ApiRequest::approximate_count(&format!("project = {project} AND updated >= -30d"))
+                    .unwrap();
+            let response = stack(&sim).send(request).await.unwrap();
+            total += response.json::<jira_model::CountResult>().unwrap().count;
+        }
+        total
+    };
+    let issues: usize = report.stages[3..].iter().map(|s| s.items).sum();
+    assert_eq!(issues as u64, recent);
+    let stats = cache.stats().await.unwrap();
+    assert_eq!(stats.entries["issue"], recent);
+    assert_eq!(stats.entries["project"], 3);
+    assert_eq!(stats.entries["field"], 1);
+    assert_eq!(report.requests(), sim.stats().requests as usize - 3);
+    assert!(report.points() > 0 && report.bytes() > 0);
+}
