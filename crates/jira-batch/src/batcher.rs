@@ -106,11 +106,12 @@ impl<T: Transport + 'static> Batcher<T> {
         }
         let slots = Arc::new(Semaphore::new(self.config.max_concurrent.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
+        let mut task_ids = std::collections::HashMap::new();
         for (id, request) in self.requests.iter().cloned().enumerate() {
             let (transport, slots, progress) =
                 (self.transport.clone(), slots.clone(), progress.clone());
             let timeout = self.config.request_timeout;
-            tasks.spawn(async move {
+            let handle = tasks.spawn(async move {
                 let _slot = slots
                     .acquire_owned()
                     .await
@@ -137,10 +138,21 @@ impl<T: Transport + 'static> Batcher<T> {
                     .and_then(|response| TransportError::from_response(&method, &path, response));
                 (id, outcome)
             });
+            task_ids.insert(handle.id(), id);
         }
         let mut results = BTreeMap::new();
         while let Some(joined) = tasks.join_next().await {
-            let (id, outcome) = joined.expect("a batch task never panics");
+            // Even a request whose task panicked (a bug in a layer) gets its one result.
+            let (id, outcome) = match joined {
+                Ok(done) => done,
+                Err(error) => (
+                    task_ids[&error.id()],
+                    Err(TransportError::Layer {
+                        layer: "batcher",
+                        source: format!("the request's task failed: {error}").into(),
+                    }),
+                ),
+            };
             match &outcome {
                 Ok(response) => emit(Progress::Done {
                     id,
