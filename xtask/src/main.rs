@@ -14,7 +14,8 @@ use anyhow::{Context, bail};
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  ci      check formatting, run clippy with -D warnings, and run every test
+  ci      check formatting, run clippy with -D warnings, run every test, and
+          build the docs with -D warnings
           (unit, integration over HTTP against jira-sim and a real redis-server,
           end to end, doc tests); installs redis-server first when it is missing
           and it runs as root
@@ -63,6 +64,12 @@ fn ci(extra: &[String]) -> anyhow::Result<()> {
     )?;
     run("tests", &["test", "--workspace", "--all-targets"])?;
     run("doc tests", &["test", "--workspace", "--doc"])?;
+    // Broken intra-doc links and malformed docs fail the build, as warnings do elsewhere.
+    run_with_env(
+        "docs",
+        &["doc", "--workspace", "--no-deps"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
     println!("xtask ci: all checks passed in {:.0?}", started.elapsed());
     Ok(())
 }
@@ -117,6 +124,11 @@ fn has_program(name: &str) -> bool {
 
 /// Runs `cargo <args>` in the workspace root, streaming its output.
 fn run(step: &str, args: &[&str]) -> anyhow::Result<()> {
+    run_with_env(step, args, &[])
+}
+
+/// As [`run`], with extra environment variables.
+fn run_with_env(step: &str, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -125,6 +137,7 @@ fn run(step: &str, args: &[&str]) -> anyhow::Result<()> {
     let started = Instant::now();
     let status = Command::new(&cargo)
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(root)
         .status()
         .with_context(|| format!("could not start {cargo}"))?;
