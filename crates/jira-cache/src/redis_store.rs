@@ -35,7 +35,7 @@ impl std::fmt::Debug for RedisStore {
 impl RedisStore {
     /// Connects to `url`; expired entries stay readable as stale for `stale_for`.
     pub async fn connect(url: &str, stale_for: Duration) -> Result<Self, Error> {
-        let redacted = redact(url);
+        let redacted = jira_transport::redact_url(url);
         let error = |source| Error::Redis {
             url: redacted.clone(),
             source,
@@ -73,15 +73,6 @@ fn escape_match(text: &str) -> String {
         escaped.push(c);
     }
     escaped
-}
-
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_owned(),
-    }
 }
 
 impl CacheStore for RedisStore {

@@ -170,7 +170,7 @@ return 0
 impl RedisBudget {
     /// Connects to `url` (e.g. `redis://127.0.0.1:6379/0`) for `site`.
     pub async fn connect(url: &str, site: &str, fallback: Fallback) -> Result<Self, Error> {
-        let redacted = redact(url);
+        let redacted = jira_transport::redact_url(url);
         if let Fallback::LocalShare { workers: 0 } = fallback {
             return Err(Error::Config(
                 "Fallback::LocalShare with 0 workers: use the number of workers sharing the tenant (at least 1)".into(),
@@ -408,37 +408,9 @@ fn unique_member() -> String {
     )
 }
 
-/// `redis://user:secret@host/0` → `redis://user:***@host/0`.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => format!("{}***{}", &url[..scheme + 3], &url[at..]),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact("redis://127.0.0.1:6379/0"),
-            "redis://127.0.0.1:6379/0"
-        );
-        assert_eq!(
-            redact("redis://:hunter2@host:6379"),
-            "redis://:***@host:6379"
-        );
-        assert_eq!(redact("redis://ann:hunter2@host"), "redis://ann:***@host");
-        assert_eq!(redact("rediss://token@host"), "rediss://***@host");
-    }
 
     #[test]
     fn the_local_share_divides_every_limit() {

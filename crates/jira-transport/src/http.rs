@@ -37,6 +37,22 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// A URL with its password (or token) replaced by `***`, for errors and logs:
+/// `redis://ann:hunter2@host/0` → `redis://ann:***@host/0`, `rediss://token@host` →
+/// `rediss://***@host`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => format!("{}***{}", &url[..scheme + 3], &url[at..]),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// How requests authenticate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Auth {

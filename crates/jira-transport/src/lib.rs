@@ -61,7 +61,7 @@ mod retry;
 
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
 pub use error::{Error, TimeoutPhase};
-pub use http::{Auth, HttpConfig, HttpTransport, PerClass, Secret, Timeouts};
+pub use http::{Auth, HttpConfig, HttpTransport, PerClass, Secret, Timeouts, redact_url};
 pub use retry::{Classifier, Retry, RetryPolicy, Retrying};
 
 /// Sends one request to Jira. Every layer implements it and wraps another.

@@ -318,3 +318,21 @@ async fn https_uses_tls() {
     assert!(matches!(error, Error::Connect { .. }), "{error}");
     assert_eq!(sim.stats().requests, 0);
 }
+
+#[test]
+fn passwords_in_urls_are_redacted() {
+    use jira_transport::redact_url;
+    assert_eq!(
+        redact_url("redis://127.0.0.1:6379/0"),
+        "redis://127.0.0.1:6379/0"
+    );
+    assert_eq!(
+        redact_url("redis://:hunter2@host:6379"),
+        "redis://:***@host:6379"
+    );
+    assert_eq!(
+        redact_url("redis://ann:hunter2@host"),
+        "redis://ann:***@host"
+    );
+    assert_eq!(redact_url("rediss://token@host"), "rediss://***@host");
+}
