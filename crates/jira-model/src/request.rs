@@ -378,6 +378,24 @@ impl ApiResponse {
     pub fn classify(&self) -> ErrorClass {
         ErrorClass::of(self.status, &self.body)
     }
+
+    /// The points a served search or bulk fetch really cost (1 + the issues in the body),
+    /// which can be far below the request's estimate; `None` for other requests, failed
+    /// answers and bodies that do not list issues.
+    pub fn actual_points(&self, request: &ApiRequest) -> Option<u64> {
+        #[derive(serde::Deserialize)]
+        struct Issues {
+            issues: Vec<serde::de::IgnoredAny>,
+        }
+        let reads_issues = matches!(request.class, OperationClass::Search | OperationClass::Bulk)
+            && !request.is_write()
+            && self.is_success();
+        if !reads_issues {
+            return None;
+        }
+        let issues: Issues = serde_json::from_slice(&self.body).ok()?;
+        Some(1 + issues.issues.len() as u64)
+    }
 }
 
 #[cfg(test)]
