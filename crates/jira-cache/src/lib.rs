@@ -50,6 +50,7 @@
 //! # }
 //! ```
 
+mod any_store;
 mod cache;
 mod category;
 mod entry;
@@ -62,6 +63,7 @@ mod store;
 #[cfg(feature = "test-suite")]
 pub mod testing;
 
+pub use any_store::AnyStore;
 pub use cache::{CacheConfig, CategoryStats, Fetched, JiraCache, Source, StaleRead, Stats, Target};
 pub use category::Category;
 pub use error::Error;
