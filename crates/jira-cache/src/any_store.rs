@@ -1,7 +1,5 @@
 //! [`AnyStore`]: a store chosen at run time (from a config file or a flag).
 
-use std::future::Future;
-
 use crate::{CacheStore, Error, RedisStore, SledStore};
 
 /// Either store, for programs that pick one from their configuration. Every call goes to
@@ -39,58 +37,48 @@ impl From<RedisStore> for AnyStore {
 /// Forwards a call to whichever store is inside.
 macro_rules! forward {
     ($self:ident, $store:ident => $call:expr) => {
-        async move {
-            match $self {
-                AnyStore::Sled($store) => $call.await,
-                AnyStore::Redis($store) => $call.await,
-            }
+        match $self {
+            AnyStore::Sled($store) => $call.await,
+            AnyStore::Redis($store) => $call.await,
         }
     };
 }
 
 impl CacheStore for AnyStore {
-    fn get(&self, key: &str) -> impl Future<Output = Result<Option<Vec<u8>>, Error>> + Send {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
         forward!(self, store => store.get(key))
     }
-    fn put(
+    async fn put(
         &self,
         key: &str,
         value: Vec<u8>,
         expires_ms: u64,
         now_ms: u64,
-    ) -> impl Future<Output = Result<(), Error>> + Send {
+    ) -> Result<(), Error> {
         forward!(self, store => store.put(key, value, expires_ms, now_ms))
     }
-    fn remove(&self, keys: &[String]) -> impl Future<Output = Result<u64, Error>> + Send {
+    async fn remove(&self, keys: &[String]) -> Result<u64, Error> {
         forward!(self, store => store.remove(keys))
     }
-    fn scan_prefix(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, Error>> + Send {
+    async fn scan_prefix(&self, prefix: &str) -> Result<Vec<String>, Error> {
         forward!(self, store => store.scan_prefix(prefix))
     }
-    fn touch(&self, key: &str, now_ms: u64) -> impl Future<Output = Result<(), Error>> + Send {
+    async fn touch(&self, key: &str, now_ms: u64) -> Result<(), Error> {
         forward!(self, store => store.touch(key, now_ms))
     }
-    fn evict(
-        &self,
-        target_bytes: u64,
-        now_ms: u64,
-    ) -> impl Future<Output = Result<u64, Error>> + Send {
+    async fn evict(&self, target_bytes: u64, now_ms: u64) -> Result<u64, Error> {
         forward!(self, store => store.evict(target_bytes, now_ms))
     }
-    fn size_bytes(&self) -> impl Future<Output = Result<u64, Error>> + Send {
+    async fn size_bytes(&self) -> Result<u64, Error> {
         forward!(self, store => store.size_bytes())
     }
-    fn get_meta(&self, name: &str) -> impl Future<Output = Result<Option<Vec<u8>>, Error>> + Send {
+    async fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, Error> {
         forward!(self, store => store.get_meta(name))
     }
-    fn put_meta(
-        &self,
-        name: &str,
-        value: Vec<u8>,
-    ) -> impl Future<Output = Result<(), Error>> + Send {
+    async fn put_meta(&self, name: &str, value: Vec<u8>) -> Result<(), Error> {
         forward!(self, store => store.put_meta(name, value))
     }
-    fn flush(&self) -> impl Future<Output = Result<(), Error>> + Send {
+    async fn flush(&self) -> Result<(), Error> {
         forward!(self, store => store.flush())
     }
 }

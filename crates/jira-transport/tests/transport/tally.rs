@@ -11,7 +11,10 @@ use crate::{ISSUE, fault_on, faults, http, quick_policy, sim};
 async fn a_tally_below_retries_counts_attempts_and_one_above_counts_requests() {
     let sim = sim().await;
     // Every GET of an issue answers 503 once in a while; retries hide it from the caller.
-    faults(&sim, vec![fault_on(Fault::Status { status: 503 }, 0.3, ISSUE)]);
+    faults(
+        &sim,
+        vec![fault_on(Fault::Status { status: 503 }, 0.3, ISSUE)],
+    );
     let wire = Tally::new();
     let logical = Tally::new();
     let jira = http(&sim)
@@ -35,13 +38,18 @@ async fn a_tally_below_retries_counts_attempts_and_one_above_counts_requests() {
         fields: vec!["summary".into()],
         ..BulkFetchRequest::default()
     };
-    jira.send(ApiRequest::bulk_fetch(&body).unwrap()).await.unwrap();
+    jira.send(ApiRequest::bulk_fetch(&body).unwrap())
+        .await
+        .unwrap();
 
     let stats = sim.stats();
     let (wire, logical) = (wire.snapshot(), logical.snapshot());
     assert_eq!(logical.requests, 41);
     assert_eq!(logical.success, 41);
-    assert_eq!(wire.requests, stats.requests, "every attempt reaches the sim");
+    assert_eq!(
+        wire.requests, stats.requests,
+        "every attempt reaches the sim"
+    );
     assert_eq!(wire.server_errors, stats.with_status(503));
     assert!(wire.server_errors > 0, "the faults fired: {wire:?}");
     assert_eq!(wire.requests, 41 + wire.server_errors);
