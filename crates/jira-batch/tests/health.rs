@@ -45,7 +45,7 @@ async fn a_healthy_site_and_cache_pass_every_check() {
     cache.get::<String>(&Category::Field, "none").await.unwrap();
 
     let report = check_health(
-        &http(&sim.base_url(), "sim-token"),
+        &http(sim.base_url(), "sim-token"),
         Some(&cache),
         &HealthOptions::default(),
     )
@@ -82,7 +82,7 @@ async fn a_healthy_site_and_cache_pass_every_check() {
 async fn a_wrong_token_is_an_auth_failure() {
     let sim = sim(LimitConfig::off()).await;
     let report = check_health::<_, SledStore>(
-        &http(&sim.base_url(), "wrong"),
+        &http(sim.base_url(), "wrong"),
         None,
         &HealthOptions::default(),
     )
@@ -130,7 +130,7 @@ async fn little_headroom_and_a_cold_cache_are_graded_down() {
             .unwrap();
     }
     let report = check_health(
-        &http(&sim.base_url(), "sim-token"),
+        &http(sim.base_url(), "sim-token"),
         Some(&cache),
         &HealthOptions::default(),
     )
