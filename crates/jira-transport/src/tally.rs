@@ -22,6 +22,7 @@ struct Counters {
     requests: AtomicU64,
     success: AtomicU64,
     client_errors: AtomicU64,
+    unauthorized: AtomicU64,
     rate_limited: AtomicU64,
     server_errors: AtomicU64,
     failed: AtomicU64,
@@ -40,6 +41,8 @@ pub struct TallySnapshot {
     pub success: u64,
     /// Answers with a 4xx status other than 429.
     pub client_errors: u64,
+    /// 401 and 403 answers (counted in `client_errors` too): refused credentials.
+    pub unauthorized: u64,
     /// 429 answers.
     pub rate_limited: u64,
     /// 5xx answers.
@@ -79,6 +82,7 @@ impl Tally {
             requests: c.requests.load(Ordering::Relaxed),
             success: c.success.load(Ordering::Relaxed),
             client_errors: c.client_errors.load(Ordering::Relaxed),
+            unauthorized: c.unauthorized.load(Ordering::Relaxed),
             rate_limited: c.rate_limited.load(Ordering::Relaxed),
             server_errors: c.server_errors.load(Ordering::Relaxed),
             failed: c.failed.load(Ordering::Relaxed),
@@ -106,6 +110,9 @@ impl Tally {
             _ => &c.success,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        if matches!(status, 401 | 403) {
+            c.unauthorized.fetch_add(1, Ordering::Relaxed);
+        }
         if status != 429 && status < 500 {
             let points = response
                 .actual_points(request)
