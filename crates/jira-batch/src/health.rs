@@ -42,6 +42,9 @@ pub struct Thresholds {
     pub hit_rate_target: f64,
     /// ...unhealthy below this (0.50).
     pub hit_rate_critical: f64,
+    /// Reads needed before the hit rate is graded at all (100): a cache that has served
+    /// a handful of reads says nothing yet.
+    pub hit_rate_min_reads: u64,
     /// Mean request time: healthy below this (500 ms)...
     pub latency_target: Duration,
     /// ...unhealthy above this (2 s).
@@ -65,6 +68,7 @@ impl Default for Thresholds {
         Thresholds {
             hit_rate_target: 0.70,
             hit_rate_critical: 0.50,
+            hit_rate_min_reads: 100,
             latency_target: Duration::from_millis(500),
             latency_critical: Duration::from_secs(2),
             remaining_target: 0.20,
@@ -387,12 +391,15 @@ async fn cache_checks<S: CacheStore>(cache: &JiraCache<S>, t: &Thresholds) -> Ve
         }
     };
     let reads = stats.hits() + stats.misses();
-    let hit_rate = if reads == 0 {
+    let hit_rate = if reads < t.hit_rate_min_reads {
         Check {
             name: "cache_hit_rate",
             status: Status::Healthy,
-            value: None,
-            detail: "no reads yet".into(),
+            value: (reads > 0).then(|| stats.hit_rate()),
+            detail: format!(
+                "{reads} reads so far, too few to judge (graded from {})",
+                t.hit_rate_min_reads
+            ),
         }
     } else {
         let rate = stats.hit_rate();

@@ -39,10 +39,12 @@ async fn a_healthy_site_and_cache_pass_every_check() {
         .await
         .unwrap();
     cache.set(&Category::Field, "all", &"fields").await.unwrap();
-    for _ in 0..9 {
+    for _ in 0..90 {
         cache.get::<String>(&Category::Field, "all").await.unwrap();
     }
-    cache.get::<String>(&Category::Field, "none").await.unwrap();
+    for _ in 0..10 {
+        cache.get::<String>(&Category::Field, "none").await.unwrap();
+    }
 
     let report = check_health(
         &http(sim.base_url(), "sim-token"),
@@ -123,7 +125,7 @@ async fn little_headroom_and_a_cold_cache_are_graded_down() {
     let cache = JiraCache::open(store, CacheConfig::new("sim"))
         .await
         .unwrap();
-    for n in 0..10 {
+    for n in 0..100 {
         cache
             .get::<String>(&Category::Issue, &format!("K-{n}"))
             .await
@@ -138,7 +140,7 @@ async fn little_headroom_and_a_cold_cache_are_graded_down() {
     let headroom = report.check("rate_limit").unwrap();
     assert_ne!(headroom.status, Status::Healthy, "{headroom:?}");
     let hit_rate = report.check("cache_hit_rate").unwrap();
-    assert_eq!(hit_rate.status, Status::Unhealthy);
+    assert_eq!(hit_rate.status, Status::Unhealthy, "{hit_rate:?}");
     assert_eq!(hit_rate.value, Some(0.0));
     assert_eq!(report.status, Status::Unhealthy);
     assert_eq!(report.failure, None, "the site itself works");

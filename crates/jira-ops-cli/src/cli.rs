@@ -160,7 +160,7 @@ pub struct DemoArgs {
     /// Fixed latency of each simulated answer, in milliseconds.
     #[arg(long, default_value_t = 20)]
     pub latency_ms: u64,
-    /// Share of requests answered 503 with Retry-After: 1.
+    /// Share of searches and bulk fetches answered 503 with Retry-After: 1.
     #[arg(long, default_value_t = 0.05)]
     pub unavailable: f64,
     /// Print the summary as JSON on stdout (no table, no progress bars).
