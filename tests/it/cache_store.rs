@@ -8,7 +8,7 @@ use std::time::Duration;
 use jira_cache::{AnyStore, CacheConfig, Category, JiraCache, RedisStore, SledStore, Target};
 use rand::Rng;
 
-use crate::support::RedisServer;
+use jira_ops_tests::RedisServer;
 
 #[tokio::test]
 async fn the_behavioural_suite_on_redis() {

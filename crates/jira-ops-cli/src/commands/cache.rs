@@ -196,6 +196,11 @@ fn targets(args: &ClearArgs) -> Result<(Vec<Target>, String), CliError> {
     };
     let category = Category::parse(name)?;
     Ok(match (&args.key, &args.pattern) {
+        // An issue is cached once per set of fields asked for: clear them all.
+        (Some(key), _) if category == Category::Issue => (
+            jira_cache::issue_targets(key),
+            format!("{name} entries of {key:?}"),
+        ),
         (Some(key), _) => (
             vec![Target::Key(category, key.clone())],
             format!("{name} entry {key:?}"),

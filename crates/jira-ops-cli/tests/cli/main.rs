@@ -8,6 +8,8 @@ mod export;
 mod health;
 mod otel;
 mod secrets;
+mod shared;
+mod tty;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
