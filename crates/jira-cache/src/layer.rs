@@ -245,11 +245,12 @@ mod tests {
         let update = ApiRequest::update_issue("PROJ-7", &Default::default()).unwrap();
         assert_eq!(slot(&update), None);
         let targets = invalidations(&update);
+        assert!(matches!(&targets[0], Target::Key(Category::Issue, k) if k == "PROJ-7"));
         assert!(
-            matches!(&targets[0], Target::Pattern(Category::Issue, p) if p.matches("PROJ-7?fields=summary") && !p.matches("PROJ-70?"))
+            matches!(&targets[1], Target::Pattern(Category::Issue, p) if p.matches("PROJ-7?fields=summary") && !p.matches("PROJ-70?"))
         );
         assert!(
-            matches!(&targets[1], Target::Pattern(Category::Search, p) if p.matches("search:{\"jql\":\"project = PROJ\"}"))
+            matches!(&targets[2], Target::Pattern(Category::Search, p) if p.matches("search:{\"jql\":\"project = PROJ\"}"))
         );
         assert_eq!(escape("a*b?"), "a\\*b\\?");
     }
