@@ -35,7 +35,7 @@ pub struct Global {
     /// `$XDG_CONFIG_HOME/jira-ops/config.toml`).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// The Jira Cloud site, e.g. https://your-domain.atlassian.net.
+    /// The Jira Cloud site, e.g. `https://your-domain.atlassian.net`.
     #[arg(long, global = true, value_name = "URL")]
     pub site: Option<String>,
     /// The account's email (Basic auth with an API token).
