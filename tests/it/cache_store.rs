@@ -5,10 +5,10 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use jira_cache::{CacheConfig, Category, JiraCache, RedisStore, SledStore, Target};
+use jira_cache::{AnyStore, CacheConfig, Category, JiraCache, RedisStore, SledStore, Target};
 use rand::Rng;
 
-use crate::support::RedisServer;
+use jira_ops_tests::RedisServer;
 
 #[tokio::test]
 async fn the_behavioural_suite_on_redis() {
@@ -17,6 +17,15 @@ async fn the_behavioural_suite_on_redis() {
         .await
         .unwrap();
     jira_cache::testing::run_all(store).await;
+}
+
+#[tokio::test]
+async fn the_behavioural_suite_on_redis_chosen_at_run_time() {
+    let redis = RedisServer::start();
+    let store = RedisStore::connect(&redis.url, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    jira_cache::testing::run_all(std::sync::Arc::new(AnyStore::from(store))).await;
 }
 
 #[tokio::test]

@@ -5,4 +5,3 @@ mod cache_store;
 mod model_vs_sim;
 mod redis_budget;
 mod scaleout;
-mod support;

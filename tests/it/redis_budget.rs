@@ -7,7 +7,7 @@ use jira_ratelimit::{
     RedisBudget,
 };
 
-use crate::support::RedisServer;
+use jira_ops_tests::RedisServer;
 
 fn burst(rate: f64) -> Demand {
     Demand {

@@ -6,7 +6,7 @@ use std::process::Command;
 
 use jira_sim::{BurstConfig, LimitConfig, SimConfig, SimHandle};
 
-use crate::support::RedisServer;
+use jira_ops_tests::RedisServer;
 
 const WORKERS: usize = 4;
 const PER_WORKER: u64 = 400;

@@ -20,6 +20,9 @@
 //! - **Warm caches** ([`warm`]) metadata first, with jitter between stages, reporting items,
 //!   bytes, requests, points and time.
 //!
+//! - **Check health** ([`health::check_health`]): connectivity, auth, latency, rate-limit
+//!   headroom, error rate and cache health graded by the operations guide's thresholds.
+//!
 //! Everything runs on any `jira_transport::Transport`, so the rate limiter, retries and the
 //! circuit breaker below apply to every request.
 //!
@@ -45,6 +48,7 @@ mod config;
 mod create;
 mod error;
 mod fetch;
+pub mod health;
 mod search;
 mod warm;
 

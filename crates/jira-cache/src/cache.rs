@@ -212,6 +212,11 @@ impl<S: CacheStore> JiraCache<S> {
         })
     }
 
+    /// The configuration it was opened with.
+    pub fn config(&self) -> &CacheConfig {
+        &self.inner.config
+    }
+
     /// The store.
     pub fn store(&self) -> &S {
         &self.inner.store

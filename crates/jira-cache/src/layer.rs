@@ -91,6 +91,18 @@ pub fn issue_cache_key(issue_key: &str, fields: &[&str], expand: &[&str]) -> Str
     issue_key_with_query(issue_key, &query.join("&"))
 }
 
+/// Everything cached for one issue: the plain key and every fields/expand variant of
+/// [`issue_cache_key`]. What `jira-ops cache clear --category issue --key K` removes, and
+/// what a write to the issue invalidates.
+pub fn issue_targets(issue_key: &str) -> Vec<Target> {
+    let key = issue_key.to_ascii_uppercase();
+    let mut targets = vec![Target::Key(Category::Issue, key.clone())];
+    if let Ok(pattern) = Pattern::new(&format!("{}\\?*", escape(&key))) {
+        targets.push(Target::Pattern(Category::Issue, pattern));
+    }
+    targets
+}
+
 fn issue_key_with_query(issue_key: &str, sorted_query: &str) -> String {
     format!("{}?{sorted_query}", issue_key.to_ascii_uppercase())
 }
@@ -112,9 +124,7 @@ fn invalidations(request: &ApiRequest) -> Vec<Target> {
     let mut projects = Vec::new();
     let mut targets = Vec::new();
     if let Some(issue) = &issue {
-        if let Ok(pattern) = Pattern::new(&format!("{}\\?*", escape(issue))) {
-            targets.push(Target::Pattern(Category::Issue, pattern));
-        }
+        targets.extend(issue_targets(issue));
         if let Some((project, _)) = issue.rsplit_once('-') {
             projects.push(project.to_owned());
         }
@@ -235,11 +245,12 @@ mod tests {
         let update = ApiRequest::update_issue("PROJ-7", &Default::default()).unwrap();
         assert_eq!(slot(&update), None);
         let targets = invalidations(&update);
+        assert!(matches!(&targets[0], Target::Key(Category::Issue, k) if k == "PROJ-7"));
         assert!(
-            matches!(&targets[0], Target::Pattern(Category::Issue, p) if p.matches("PROJ-7?fields=summary") && !p.matches("PROJ-70?"))
+            matches!(&targets[1], Target::Pattern(Category::Issue, p) if p.matches("PROJ-7?fields=summary") && !p.matches("PROJ-70?"))
         );
         assert!(
-            matches!(&targets[1], Target::Pattern(Category::Search, p) if p.matches("search:{\"jql\":\"project = PROJ\"}"))
+            matches!(&targets[2], Target::Pattern(Category::Search, p) if p.matches("search:{\"jql\":\"project = PROJ\"}"))
         );
         assert_eq!(escape("a*b?"), "a\\*b\\?");
     }

@@ -50,6 +50,7 @@
 //! # }
 //! ```
 
+mod any_store;
 mod cache;
 mod category;
 mod entry;
@@ -62,10 +63,11 @@ mod store;
 #[cfg(feature = "test-suite")]
 pub mod testing;
 
+pub use any_store::AnyStore;
 pub use cache::{CacheConfig, CategoryStats, Fetched, JiraCache, Source, StaleRead, Stats, Target};
 pub use category::Category;
 pub use error::Error;
-pub use layer::{CACHE_HEADER, Cached, issue_cache_key};
+pub use layer::{CACHE_HEADER, Cached, issue_cache_key, issue_targets};
 pub use pattern::Pattern;
 pub use redis_store::RedisStore;
 pub use sled_store::SledStore;

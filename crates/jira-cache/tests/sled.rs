@@ -20,6 +20,15 @@ async fn the_behavioural_suite() {
     jira_cache::testing::run_all(store(&dir)).await;
 }
 
+#[tokio::test]
+async fn the_behavioural_suite_through_any_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path().join("cache"), Duration::from_secs(2)).unwrap();
+    let store = jira_cache::AnyStore::from(store);
+    assert!(store.describe().starts_with("sled "));
+    jira_cache::testing::run_all(Arc::new(store)).await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn category_ttls_on_a_paused_clock() {
     let dir = tempfile::tempdir().unwrap();

@@ -378,11 +378,93 @@ impl ApiResponse {
     pub fn classify(&self) -> ErrorClass {
         ErrorClass::of(self.status, &self.body)
     }
+
+    /// The points a served read of a list really cost: 1 plus, per object in the body, 2
+    /// for identity objects (users) and 1 for the rest (issues of a search or bulk fetch,
+    /// projects, fields, comments). That can be far below the request's estimate, which
+    /// assumes full pages. `None` for other requests (their estimate is exact), failed
+    /// answers and bodies that do not list objects.
+    pub fn actual_points(&self, request: &ApiRequest) -> Option<u64> {
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Listing {
+            Array(Vec<serde::de::IgnoredAny>),
+            Page {
+                issues: Option<Vec<serde::de::IgnoredAny>>,
+                values: Option<Vec<serde::de::IgnoredAny>>,
+                comments: Option<Vec<serde::de::IgnoredAny>>,
+            },
+        }
+        let lists = matches!(
+            request.class,
+            OperationClass::Search | OperationClass::Bulk | OperationClass::Metadata
+        ) || request.path_template.ends_with("/comment");
+        if !lists || request.is_write() || !self.is_success() {
+            return None;
+        }
+        let count = match serde_json::from_slice::<Listing>(&self.body).ok()? {
+            Listing::Array(items) => items.len(),
+            Listing::Page {
+                issues,
+                values,
+                comments,
+            } => issues.or(values).or(comments)?.len(),
+        } as u64;
+        let per = if request.path_template.starts_with("/rest/api/3/user") {
+            IDENTITY_POINTS
+        } else {
+            CORE_POINTS
+        };
+        Some(1 + u64::from(per) * count)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn actual_points_count_the_objects_listed() {
+        let answer = |body: &str| ApiResponse {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: Bytes::from(body.to_owned()),
+            elapsed: Duration::ZERO,
+        };
+        let search = ApiRequest::search(&SearchRequest {
+            jql: "project = A".into(),
+            ..SearchRequest::default()
+        })
+        .unwrap();
+        assert_eq!(
+            answer(r#"{"issues":[{},{},{}]}"#).actual_points(&search),
+            Some(4)
+        );
+        let users = ApiRequest::users_search(0, 1000);
+        assert_eq!(answer(r#"[{},{}]"#).actual_points(&users), Some(5));
+        assert_eq!(
+            answer(r#"[{},{},{}]"#).actual_points(&ApiRequest::fields()),
+            Some(4)
+        );
+        let projects = ApiRequest::project_search(0, 50);
+        assert_eq!(
+            answer(r#"{"values":[{}],"isLast":true}"#).actual_points(&projects),
+            Some(2)
+        );
+        // Not a list, or not a read: the estimate stands.
+        assert_eq!(
+            answer(r#"{"accountId":"x"}"#).actual_points(&ApiRequest::myself()),
+            None
+        );
+        let get = ApiRequest::get_issue("A-1", &[], &[]);
+        assert_eq!(
+            answer(r#"{"id":"1","key":"A-1"}"#).actual_points(&get),
+            None
+        );
+        let mut refused = answer(r#"{"issues":[]}"#);
+        refused.status = StatusCode::TOO_MANY_REQUESTS;
+        assert_eq!(refused.actual_points(&search), None);
+    }
 
     #[test]
     fn constructors_set_template_class_idempotency_and_cost() {

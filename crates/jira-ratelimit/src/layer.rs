@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use jira_model::{ApiRequest, ApiResponse, OperationClass, RateLimitReason, RateLimitScope};
+use jira_model::{ApiRequest, ApiResponse, RateLimitReason, RateLimitScope};
 use jira_transport::Transport;
 use opentelemetry::metrics::Gauge;
 use parking_lot::RwLock;
@@ -214,7 +214,7 @@ impl<T, B: Budget> RateLimited<T, B> {
         }
         if let (Some(points), Some(actual)) = (
             self.points(request.estimated_points as u64),
-            actual_points(request, response),
+            response.actual_points(request),
         ) {
             let delta = actual as i64 - request.estimated_points as i64;
             if delta != 0 {
@@ -230,22 +230,6 @@ impl<T, B: Budget> RateLimited<T, B> {
 /// The bucket key of a request: its method and path template.
 fn burst_key(request: &ApiRequest) -> String {
     format!("burst:{} {}", request.method, request.path_template)
-}
-
-/// Points a search or bulk fetch really cost (1 + issues returned), from its body.
-fn actual_points(request: &ApiRequest, response: &ApiResponse) -> Option<u64> {
-    #[derive(serde::Deserialize)]
-    struct Issues {
-        issues: Vec<serde::de::IgnoredAny>,
-    }
-    let reads_issues = matches!(request.class, OperationClass::Search | OperationClass::Bulk)
-        && !request.is_write()
-        && response.is_success();
-    if !reads_issues {
-        return None;
-    }
-    let issues: Issues = serde_json::from_slice(&response.body).ok()?;
-    Some(1 + issues.issues.len() as u64)
 }
 
 fn layer_error(error: Error) -> jira_transport::Error {

@@ -55,6 +55,7 @@
 
 mod admin;
 mod api;
+pub mod cli;
 mod config;
 mod data;
 mod jql;

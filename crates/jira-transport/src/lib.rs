@@ -22,6 +22,8 @@
 //!   into a clear error rather than a hang ([`Error::Timeout`], [`Error::PoolExhausted`]).
 //! - **Observability**: a `tracing` span per logical request (`jira.request`) with an event
 //!   per attempt, and OpenTelemetry counters and a latency histogram (see `metrics`).
+//! - **Accounting**: [`Counted`] counts requests, statuses, points and latency into a
+//!   [`Tally`]; one above the wire and one on top tell attempts from logical requests.
 //! - **Secrets** ([`Secret`]) never print; the `Authorization` header is marked sensitive.
 //!
 //! # Example
@@ -58,11 +60,13 @@ mod error;
 mod http;
 pub mod metrics;
 mod retry;
+mod tally;
 
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
 pub use error::{Error, TimeoutPhase};
 pub use http::{Auth, HttpConfig, HttpTransport, PerClass, Secret, Timeouts, redact_url};
 pub use retry::{Classifier, Retry, RetryPolicy, Retrying};
+pub use tally::{Counted, Tally, TallySnapshot};
 
 /// Sends one request to Jira. Every layer implements it and wraps another.
 pub trait Transport: Send + Sync {
@@ -123,6 +127,11 @@ pub trait TransportExt: Transport + Sized {
         config: BreakerConfig,
     ) -> CircuitBreaker<Self> {
         CircuitBreaker::new(self, site, config)
+    }
+
+    /// Wraps `self` in a [`Counted`] layer that counts into `tally`.
+    fn counted(self, tally: Tally) -> Counted<Self> {
+        Counted::new(self, tally)
     }
 
     /// Erases the type.

@@ -5,96 +5,21 @@
 //! jira-sim --no-limits --fault 'status:503@0.05' --fault 'latency:20+10'
 //! ```
 
-use std::io::Write;
-use std::net::SocketAddr;
-
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Parser;
-use jira_sim::{
-    BurstConfig, Credential, Fault, FaultConfig, FaultRule, LimitConfig, PerIssueConfig,
-    QuotaConfig, QuotaKind, Secret, SimConfig, SimHandle,
-};
+use jira_sim::cli::{EXAMPLES, ServeArgs};
 
 /// Serve a simulated Jira Cloud tenant (seeded data, Atlassian's rate limits, injected
 /// faults) for testing Jira clients locally.
 #[derive(Debug, Parser)]
 #[command(version, after_help = EXAMPLES)]
 struct Args {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    host: std::net::IpAddr,
-    /// Port to listen on (0 picks a free one).
-    #[arg(long, default_value_t = 8080)]
-    port: u16,
-    /// Seed of the generated tenant.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// Number of projects.
-    #[arg(long, default_value_t = 5)]
-    projects: usize,
-    /// Issues per project.
-    #[arg(long, default_value_t = 200)]
-    issues_per_project: usize,
-    /// Number of users.
-    #[arg(long, default_value_t = 50)]
-    users: usize,
-    /// Email accepted with Basic auth.
-    #[arg(long, default_value = "sim@example.com")]
-    email: String,
-    /// API token accepted with Basic auth.
-    #[arg(
-        long,
-        env = "JIRA_SIM_TOKEN",
-        default_value = "sim-token",
-        hide_env_values = true
-    )]
-    token: String,
-    /// A Bearer token to accept as well (repeatable).
-    #[arg(long = "bearer", env = "JIRA_SIM_BEARER", hide_env_values = true)]
-    bearer: Vec<String>,
-    /// Turn every rate limit off.
-    #[arg(long)]
-    no_limits: bool,
-    /// Burst limit for every method, requests per second (default: Atlassian's per-method
-    /// defaults with the GET /issue/{id} override).
-    #[arg(long)]
-    burst: Option<f64>,
-    /// Turn the burst limit off.
-    #[arg(long)]
-    no_burst: bool,
-    /// Hourly points quota (0 turns it off).
-    #[arg(long, default_value_t = 65_000)]
-    quota: u64,
-    /// Answer quota breaches as the global app pool rather than the tenant's.
-    #[arg(long)]
-    global_quota: bool,
-    /// Turn the per-issue write limits off.
-    #[arg(long)]
-    no_per_issue: bool,
-    /// Do not advertise X-RateLimit-* headers before a 429 (hidden limits).
-    #[arg(long)]
-    hide_limits: bool,
-    /// Simulated seconds per real second for the hourly quota (3600: an hour a second).
-    #[arg(long, default_value_t = 1.0)]
-    time_scale: f64,
-    /// A fault rule, repeatable: `KIND@PROBABILITY[:ENDPOINT]` where KIND is
-    /// `status:CODE`, `lost:CODE` (the work is done, then CODE is answered),
-    /// `unavailable:SECS`, `reset`, `hang:MS`, `truncated`, `malformed`, or
-    /// `latency:MS+JITTER` (probability defaults to 1 for latency).
-    #[arg(long = "fault", value_name = "RULE")]
-    faults: Vec<String>,
+    #[command(flatten)]
+    serve: ServeArgs,
     /// Log filter (RUST_LOG syntax).
     #[arg(long, env = "RUST_LOG", default_value = "info")]
     log: String,
 }
-
-const EXAMPLES: &str = "Examples:
-  jira-sim --port 8080
-  jira-sim --port 0 --projects 20 --issues-per-project 5000 --no-limits
-  jira-sim --burst 50 --hide-limits
-  jira-sim --fault 'status:503@0.05' --fault 'reset@0.01:/rest/api/3/issue/{issueIdOrKey}' --fault 'latency:20+10'
-
-Admin API: GET /__sim/stats, POST /__sim/reset, GET|PUT /__sim/faults, GET|PUT /__sim/limits";
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -109,171 +34,10 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let config = config_from(&args)?;
+    // Check the flags before starting anything.
+    args.serve.to_config()?;
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(async move {
-        let addr = SocketAddr::new(args.host, args.port);
-        let sim = SimHandle::bind(config, addr).await.with_context(|| {
-            format!("cannot listen on {addr} (is the port in use? try --port 0)")
-        })?;
-        // A closed stdout (a pipe whose reader went away) must not stop the server.
-        let banner = format!(
-            "jira-sim serving {} issues at {}\ncredentials: {} / (the --token value); admin API: {}/__sim/stats\n",
-            sim.issue_count(),
-            sim.base_url(),
-            sim.credential().email,
-            sim.base_url()
-        );
-        let mut stdout = std::io::stdout();
-        let _ = stdout.write_all(banner.as_bytes()).and_then(|()| stdout.flush());
-        tokio::signal::ctrl_c().await?;
-        sim.shutdown().await;
-        Ok(())
-    })
-}
-
-fn config_from(args: &Args) -> anyhow::Result<SimConfig> {
-    if !(args.time_scale > 0.0 && args.time_scale.is_finite()) {
-        bail!(
-            "--time-scale {} must be a positive number (e.g. 3600 for an hour a second)",
-            args.time_scale
-        );
-    }
-    let limits = if args.no_limits {
-        LimitConfig::off()
-    } else {
-        LimitConfig {
-            burst: match (args.no_burst, args.burst) {
-                (true, _) => None,
-                (false, Some(rate)) if rate > 0.0 => Some(BurstConfig::uniform(rate)),
-                (false, Some(rate)) => bail!("--burst {rate} must be positive (or use --no-burst)"),
-                (false, None) => Some(BurstConfig::default()),
-            },
-            quota: (args.quota > 0).then_some(QuotaConfig {
-                points_per_hour: args.quota,
-                kind: if args.global_quota {
-                    QuotaKind::Global
-                } else {
-                    QuotaKind::Tenant
-                },
-            }),
-            per_issue_writes: (!args.no_per_issue).then(PerIssueConfig::default),
-            advertise: !args.hide_limits,
-            time_scale: args.time_scale,
-        }
-    };
-    let rules = args
-        .faults
-        .iter()
-        .map(|rule| parse_fault(rule))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok(SimConfig {
-        seed: args.seed,
-        projects: args.projects,
-        issues_per_project: args.issues_per_project,
-        users: args.users,
-        credentials: vec![Credential {
-            email: args.email.clone(),
-            api_token: Secret(args.token.clone()),
-        }],
-        bearer_tokens: args.bearer.iter().cloned().map(Secret).collect(),
-        limits,
-        faults: FaultConfig { rules },
-        ..SimConfig::default()
-    })
-}
-
-/// Parses `KIND@PROBABILITY[:ENDPOINT]`.
-fn parse_fault(text: &str) -> anyhow::Result<FaultRule> {
-    let usage = || {
-        format!(
-            "--fault {text:?} is not a fault rule (expected e.g. 'status:503@0.05', 'lost:504@0.1', 'reset@0.01:/rest/api/3/issue/{{issueIdOrKey}}' or 'latency:20+10')"
-        )
-    };
-    let (kind, rest) = match text.split_once('@') {
-        Some((kind, rest)) => (kind, Some(rest)),
-        None => (text, None),
-    };
-    let (probability, endpoint) = match rest {
-        None => (None, None),
-        Some(rest) => match rest.split_once(':') {
-            Some((p, endpoint)) => (Some(p), Some(endpoint.to_owned())),
-            None => (Some(rest), None),
-        },
-    };
-    let (name, argument) = kind.split_once(':').unwrap_or((kind, ""));
-    let number = |value: &str| value.parse::<u64>().with_context(usage);
-    let fault = match name {
-        "status" => Fault::Status {
-            status: argument.parse().with_context(usage)?,
-        },
-        "lost" => Fault::LostResponse {
-            status: argument.parse().with_context(usage)?,
-        },
-        "unavailable" => Fault::Unavailable {
-            retry_after_secs: number(argument)?,
-        },
-        "reset" => Fault::Reset,
-        "hang" => Fault::Hang {
-            ms: number(argument)?,
-        },
-        "truncated" => Fault::Truncated,
-        "malformed" => Fault::Malformed,
-        "latency" => {
-            let (fixed, jitter) = argument.split_once('+').unwrap_or((argument, "0"));
-            Fault::Latency {
-                fixed_ms: number(fixed)?,
-                jitter_ms: number(jitter)?,
-            }
-        }
-        _ => bail!(usage()),
-    };
-    let probability = match probability {
-        Some(p) => p.parse::<f64>().with_context(usage)?,
-        None if matches!(fault, Fault::Latency { .. }) => 1.0,
-        None => bail!(usage()),
-    };
-    if !(0.0..=1.0).contains(&probability) {
-        bail!("--fault {text:?}: probability {probability} is outside 0..1 (use e.g. 0.05 for 5%)");
-    }
-    Ok(FaultRule {
-        fault,
-        probability,
-        endpoint,
-        method: None,
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fault_rules_parse() {
-        let rule = parse_fault("status:503@0.05").unwrap();
-        assert_eq!(rule.fault, Fault::Status { status: 503 });
-        assert_eq!(rule.probability, 0.05);
-        let rule = parse_fault("reset@0.01:/rest/api/3/issue/{issueIdOrKey}").unwrap();
-        assert_eq!(
-            rule.endpoint.as_deref(),
-            Some("/rest/api/3/issue/{issueIdOrKey}")
-        );
-        let rule = parse_fault("latency:20+10").unwrap();
-        assert_eq!(
-            rule.fault,
-            Fault::Latency {
-                fixed_ms: 20,
-                jitter_ms: 10
-            }
-        );
-        assert_eq!(rule.probability, 1.0);
-        assert!(parse_fault("reset").is_err());
-        assert!(parse_fault("explode@0.1").is_err());
-        assert!(
-            parse_fault("status:503@2")
-                .unwrap_err()
-                .to_string()
-                .contains("outside 0..1")
-        );
-    }
+    runtime.block_on(args.serve.serve_until(async {
+        let _ = tokio::signal::ctrl_c().await;
+    }))
 }

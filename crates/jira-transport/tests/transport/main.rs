@@ -4,6 +4,7 @@
 mod breaker;
 mod http;
 mod retry;
+mod tally;
 
 use std::time::Duration;
 

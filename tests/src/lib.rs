@@ -1,4 +1,10 @@
-//! Helpers shared by the end-to-end tests: a real redis-server on a free loopback port.
+//! Helpers shared by the end-to-end tests (this crate's `it` binary and the CLI's): a real
+//! redis-server on a free loopback port.
+//!
+//! ```no_run
+//! let redis = jira_ops_tests::RedisServer::start();
+//! println!("{}", redis.url); // redis://127.0.0.1:<port>/0
+//! ```
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,337 @@
+//! The command line, as clap sees it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Drive heavy traffic at Jira Cloud: fast, polite to the server, and never losing a result.
+#[derive(Debug, Parser)]
+#[command(name = "jira-ops", version, propagate_version = true, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+const EXIT_CODES: &str = "Exit codes:
+  0  success (health: healthy)
+  1  some items failed, or the run failed (health: degraded)
+  2  usage, configuration or input error (health: unhealthy)
+  3  authentication refused (wrong email or API token)
+
+Configuration: flags > environment (JIRA_SITE_URL, JIRA_EMAIL, JIRA_API_TOKEN,
+JIRA_API_TOKEN_<PROFILE>, JIRA_PROFILE) > the profile in the config file > defaults.
+`jira-ops config show` prints the result with the token redacted.";
+
+/// Flags every command takes.
+#[derive(Clone, Debug, Args)]
+pub struct Global {
+    /// The profile to use (default: JIRA_PROFILE, then `default_profile` in the file,
+    /// then `default`).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The config file (default: JIRA_OPS_CONFIG, then
+    /// `$XDG_CONFIG_HOME/jira-ops/config.toml`).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The Jira Cloud site, e.g. `https://your-domain.atlassian.net`.
+    #[arg(long, global = true, value_name = "URL")]
+    pub site: Option<String>,
+    /// The account's email (Basic auth with an API token).
+    #[arg(long, global = true, value_name = "EMAIL")]
+    pub email: Option<String>,
+    /// Requests in flight at most.
+    #[arg(long, global = true, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Read timeout for single requests, in seconds (others scale from it).
+    #[arg(long, global = true, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// Retries after a failed attempt.
+    #[arg(long, global = true, value_name = "N")]
+    pub retries: Option<usize>,
+    /// The cache directory (sled).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Bypass the cache: read nothing from it and write nothing to it.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+    /// Where the rate-limit budget lives: `local` or a redis:// URL shared by workers.
+    #[arg(long, global = true, value_name = "local|URL")]
+    pub rate_limit_store: Option<String>,
+    /// More logging: -v info, -vv debug, -vvv trace (RUST_LOG overrides).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr; no progress bars.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Log lines as text or as JSON objects (one per line, on stderr).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines look.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Output formats for issues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One JSON object per line, written as the issues arrive.
+    Jsonl,
+    /// One JSON array.
+    Json,
+    /// A header line and one row per issue.
+    Csv,
+    /// A table for humans.
+    Table,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the main job against an embedded Jira Cloud simulator: health check, cache
+    /// warm, fetch of every issue in a project, the same fetch from cache, cache status.
+    #[command(after_help = "Examples:
+  jira-ops demo
+  jira-ops demo --projects 3 --issues-per-project 500 --json")]
+    Demo(DemoArgs),
+    /// Check connectivity, auth, latency, rate-limit headroom and the cache.
+    #[command(after_help = "Examples:
+  jira-ops health
+  jira-ops health --json --profile work    # for cron: exit 0 healthy, 1 degraded, 2 unhealthy, 3 auth")]
+    Health(HealthArgs),
+    /// Health, plus sequential vs batched timing on real keys and the effective settings.
+    #[command(after_help = "Examples:
+  jira-ops diagnose
+  jira-ops diagnose --keys PROJ-1,PROJ-2,PROJ-3")]
+    Diagnose(DiagnoseArgs),
+    /// Inspect, warm and clear the cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// Fetch issues by key, coalesced into bulk fetches of 100, cache first.
+    #[command(after_help = "Examples:
+  jira-ops fetch PROJ-1 PROJ-2
+  jira-ops fetch --from-file keys.txt --format csv --fields summary,status > issues.csv
+  printf 'PROJ-1\\nPROJ-2\\n' | jira-ops fetch - --format jsonl")]
+    Fetch(FetchArgs),
+    /// Export the issues a JQL query matches, streamed page by page.
+    #[command(after_help = "Examples:
+  jira-ops search 'project = PROJ AND updated >= -7d' --format jsonl > recent.jsonl
+  jira-ops search 'assignee = currentUser() ORDER BY updated DESC' --limit 20")]
+    Search(SearchArgs),
+    /// Create issues in bulk (50 per request) from a JSON Lines file, one result per line.
+    #[command(
+        after_help = "Each line is an issue as Jira's create API takes it, e.g.
+  {\"fields\": {\"project\": {\"key\": \"PROJ\"}, \"issuetype\": {\"name\": \"Task\"}, \"summary\": \"Hello\"}}
+
+Examples:
+  jira-ops create --from-file new-issues.jsonl > results.jsonl"
+    )]
+    Create(CreateArgs),
+    /// The Jira Cloud simulator, for testing your own tools against.
+    #[command(subcommand)]
+    Sim(SimCommand),
+    /// Create, show and check the config file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:
+  jira-ops completions bash > ~/.local/share/bash-completion/completions/jira-ops
+  jira-ops completions zsh > ~/.zfunc/_jira-ops")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct DemoArgs {
+    /// Projects in the simulated tenant.
+    #[arg(long, default_value_t = 5)]
+    pub projects: usize,
+    /// Issues per project.
+    #[arg(long, default_value_t = 2_000)]
+    pub issues_per_project: usize,
+    /// Fixed latency of each simulated answer, in milliseconds.
+    #[arg(long, default_value_t = 20)]
+    pub latency_ms: u64,
+    /// Share of searches and bulk fetches answered 503 with Retry-After: 1.
+    #[arg(long, default_value_t = 0.05)]
+    pub unavailable: f64,
+    /// Print the summary as JSON on stdout (no table, no progress bars).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct HealthArgs {
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Latency samples after the first request.
+    #[arg(long, default_value_t = 3)]
+    pub samples: usize,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct DiagnoseArgs {
+    /// Keys to time (default: the 5 most recently updated issues the account can see).
+    #[arg(long, value_delimiter = ',', value_name = "KEY,...")]
+    pub keys: Vec<String>,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Entries, size against the cap, hit rate, evictions.
+    Status {
+        /// Print as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fill the cache: metadata first, then recent issues per project.
+    #[command(after_help = "Examples:
+  jira-ops cache warm --all
+  jira-ops cache warm --fields --projects
+  jira-ops cache warm --issues --project PROJ --project OPS --days 7")]
+    Warm(WarmArgs),
+    /// Remove entries by key, glob pattern or category.
+    #[command(after_help = "Examples:
+  jira-ops cache clear --category issue --pattern 'PROJ-*' --dry-run
+  jira-ops cache clear --category issue --key PROJ-123 --force
+  jira-ops cache clear --category search --force")]
+    Clear(ClearArgs),
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct WarmArgs {
+    /// Field definitions.
+    #[arg(long)]
+    pub fields: bool,
+    /// Every project.
+    #[arg(long)]
+    pub projects: bool,
+    /// Users.
+    #[arg(long)]
+    pub users: bool,
+    /// Recently updated issues of each project (or of --project ones).
+    #[arg(long)]
+    pub issues: bool,
+    /// Limit --issues to this project (repeatable).
+    #[arg(long = "project", value_name = "KEY")]
+    pub project_keys: Vec<String>,
+    /// How recent, in days.
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// At most this many issues per project.
+    #[arg(long, default_value_t = 1_000)]
+    pub per_project: usize,
+    /// Everything: fields, projects, users and issues.
+    #[arg(long)]
+    pub all: bool,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct ClearArgs {
+    /// The category: issue, project, field, user, search (required with --key and
+    /// --pattern; alone it clears the whole category).
+    #[arg(long)]
+    pub category: Option<String>,
+    /// One key, e.g. PROJ-123.
+    #[arg(long, conflicts_with = "pattern", requires = "category")]
+    pub key: Option<String>,
+    /// A glob over keys: `*`, `?`, `[abc]`, e.g. 'PROJ-*'.
+    #[arg(long, requires = "category")]
+    pub pattern: Option<String>,
+    /// Every entry of this site and profile.
+    #[arg(long, conflicts_with_all = ["category", "key", "pattern"])]
+    pub all: bool,
+    /// Count what would be removed; remove nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask (required when stdin is not a terminal).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct OutputArgs {
+    /// Output format (default: table on a terminal, jsonl otherwise).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Fields to return, comma separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "summary,status,assignee,updated"
+    )]
+    pub fields: Vec<String>,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct FetchArgs {
+    /// Issue keys; `-` reads them from stdin, one per line.
+    #[arg(value_name = "KEY")]
+    pub keys: Vec<String>,
+    /// Read keys from this file, one per line (`#` starts a comment).
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct SearchArgs {
+    /// The JQL query (bounded, e.g. `project = PROJ AND updated >= -30d`).
+    pub jql: String,
+    /// Stop after this many issues.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct CreateArgs {
+    /// A JSON Lines file of issues to create; `-` reads stdin.
+    #[arg(long, value_name = "FILE")]
+    pub from_file: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Serve a simulated tenant until Ctrl-C.
+    #[command(after_help = jira_sim::cli::EXAMPLES)]
+    Serve(jira_sim::cli::ServeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Write a config file with a profile to fill in (never overwrites one).
+    #[command(after_help = "Examples:
+  jira-ops config init --site https://your-domain.atlassian.net --email me@example.com
+  jira-ops --profile staging config init --site https://staging.atlassian.net --email me@example.com")]
+    Init,
+    /// Print the effective settings and where each comes from (token redacted).
+    Show {
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate the config file and the profile, then try the credentials.
+    Check {
+        /// Validate only; send no request.
+        #[arg(long)]
+        offline: bool,
+    },
+}

@@ -1,0 +1,258 @@
+//! `jira-ops cache status | warm | clear`.
+
+use std::io::IsTerminal;
+
+use jira_batch::WarmPlan;
+use jira_batch::health::human_bytes;
+use jira_cache::{AnyStore, Category, JiraCache, Pattern, Target};
+use serde_json::json;
+
+use crate::cli::{CacheCommand, ClearArgs, Global, WarmArgs};
+use crate::config::Settings;
+use crate::error::{CliError, CliResult, Code};
+use crate::output;
+use crate::stack;
+
+pub async fn run(global: &Global, command: CacheCommand) -> CliResult {
+    let settings = super::settings(global)?;
+    if !settings.cache_enabled {
+        return Err(CliError::usage(
+            "the cache commands need the cache: drop --no-cache",
+        ));
+    }
+    match command {
+        CacheCommand::Status { json } => {
+            let cache = open(&settings).await?;
+            let report = status(&cache).await?;
+            cache.close().await?;
+            if json {
+                println!("{report}");
+            } else {
+                println!("{}", render_status(&report));
+            }
+            Ok(Code::Ok)
+        }
+        CacheCommand::Warm(args) => warm(global, &settings, args).await,
+        CacheCommand::Clear(args) => clear(&settings, args).await,
+    }
+}
+
+/// Opens the cache of the configured site without needing credentials.
+async fn open(settings: &Settings) -> Result<JiraCache<AnyStore>, CliError> {
+    let site = stack::site_key(&settings.require_site()?);
+    stack::open_cache(settings, &site).await
+}
+
+/// The cache's state as JSON.
+pub async fn status(cache: &JiraCache<AnyStore>) -> Result<serde_json::Value, CliError> {
+    let stats = cache.stats().await?;
+    let config = cache.config();
+    let mut categories = serde_json::Map::new();
+    for (name, entries) in &stats.entries {
+        let counters = stats.categories.get(name).copied().unwrap_or_default();
+        categories.insert(
+            name.clone(),
+            json!({"entries": entries, "hits": counters.hits, "misses": counters.misses, "sets": counters.sets}),
+        );
+    }
+    Ok(json!({
+        "site": config.site,
+        "profile": config.profile,
+        "store": cache.store().describe(),
+        "entries": stats.entries.values().sum::<u64>(),
+        "bytes": stats.bytes,
+        "max_bytes": config.max_size_bytes,
+        "hits": stats.hits(),
+        "misses": stats.misses(),
+        "hit_rate": stats.hit_rate(),
+        "evictions": stats.evictions,
+        "corrupt": stats.corrupt,
+        "categories": categories,
+    }))
+}
+
+/// The status as a table.
+pub fn render_status(report: &serde_json::Value) -> String {
+    let mut table = output::table(&["category", "entries", "hits", "misses", "sets"]);
+    if let Some(categories) = report["categories"].as_object() {
+        for (name, c) in categories {
+            table.add_row(vec![
+                name.clone(),
+                c["entries"].to_string(),
+                c["hits"].to_string(),
+                c["misses"].to_string(),
+                c["sets"].to_string(),
+            ]);
+        }
+    }
+    let bytes = report["bytes"].as_u64().unwrap_or(0);
+    let cap = report["max_bytes"].as_u64().unwrap_or(1).max(1);
+    format!(
+        "cache of {} (profile {}) in {}\n{table}\nsize {} of {} ({:.1}%), hit rate {:.1}% ({} hits, {} misses), {} evicted, {} corrupt dropped",
+        report["site"].as_str().unwrap_or(""),
+        report["profile"].as_str().unwrap_or(""),
+        report["store"].as_str().unwrap_or(""),
+        human_bytes(bytes),
+        human_bytes(cap),
+        bytes as f64 / cap as f64 * 100.0,
+        report["hit_rate"].as_f64().unwrap_or(0.0) * 100.0,
+        report["hits"],
+        report["misses"],
+        report["evictions"],
+        report["corrupt"],
+    )
+}
+
+/// The plan the warm flags describe; no flag at all means everything.
+pub fn plan(args: &WarmArgs) -> WarmPlan {
+    let none = !(args.fields || args.projects || args.users || args.issues);
+    let all = args.all || none;
+    WarmPlan {
+        fields: all || args.fields,
+        projects: all || args.projects,
+        users: all || args.users,
+        issues: all || args.issues || !args.project_keys.is_empty(),
+        issue_projects: args.project_keys.clone(),
+        days: args.days,
+        issues_per_project: args.per_project,
+        ..WarmPlan::default()
+    }
+}
+
+async fn warm(global: &Global, settings: &Settings, args: WarmArgs) -> CliResult {
+    let stack = stack::build(settings, true).await?;
+    let Some(cache) = &stack.cache else {
+        return Err(CliError::usage(
+            "cache warm needs the cache: drop --no-cache",
+        ));
+    };
+    let plan = plan(&args);
+    let visible = output::progress_allowed(global.quiet, args.json);
+    let spinner = output::spinner("warming the cache", visible);
+    let report = jira_batch::warm(&stack.jira, cache, &plan).await;
+    spinner.finish_and_clear();
+    stack.close().await?;
+    let report = report?;
+    let stages: Vec<_> = report
+        .stages
+        .iter()
+        .map(|s| {
+            json!({"stage": s.stage, "items": s.items, "bytes": s.bytes, "requests": s.requests,
+                   "points": s.points, "elapsed_ms": s.elapsed.as_millis() as u64})
+        })
+        .collect();
+    if args.json {
+        println!(
+            "{}",
+            json!({"stages": stages, "items": report.items(), "bytes": report.bytes(),
+                   "requests": report.requests(), "points": report.points(),
+                   "elapsed_ms": report.elapsed().as_millis() as u64})
+        );
+    } else {
+        println!("{}", render_warm(&report));
+    }
+    Ok(Code::Ok)
+}
+
+/// A warm report as a table.
+pub fn render_warm(report: &jira_batch::WarmReport) -> String {
+    let mut table = output::table(&["stage", "items", "size", "requests", "points", "time"]);
+    for s in &report.stages {
+        table.add_row(vec![
+            s.stage.clone(),
+            s.items.to_string(),
+            human_bytes(s.bytes as u64),
+            s.requests.to_string(),
+            s.points.to_string(),
+            output::seconds(s.elapsed),
+        ]);
+    }
+    table.add_row(vec![
+        "total".to_owned(),
+        report.items().to_string(),
+        human_bytes(report.bytes() as u64),
+        report.requests().to_string(),
+        report.points().to_string(),
+        output::seconds(report.elapsed()),
+    ]);
+    table.to_string()
+}
+
+/// What `cache clear` removes, from its flags.
+fn targets(args: &ClearArgs) -> Result<(Vec<Target>, String), CliError> {
+    if args.all {
+        return Ok((
+            Category::BUILT_IN
+                .into_iter()
+                .map(Target::Category)
+                .collect(),
+            "every entry".to_owned(),
+        ));
+    }
+    let Some(name) = &args.category else {
+        return Err(CliError::usage(
+            "say what to clear: --category C [--key K | --pattern P], or --all (see `jira-ops cache clear --help`)",
+        ));
+    };
+    let category = Category::parse(name)?;
+    Ok(match (&args.key, &args.pattern) {
+        // An issue is cached once per set of fields asked for: clear them all.
+        (Some(key), _) if category == Category::Issue => (
+            jira_cache::issue_targets(key),
+            format!("{name} entries of {key:?}"),
+        ),
+        (Some(key), _) => (
+            vec![Target::Key(category, key.clone())],
+            format!("{name} entry {key:?}"),
+        ),
+        (None, Some(pattern)) => (
+            vec![Target::Pattern(category, Pattern::new(pattern)?)],
+            format!("{name} entries matching {pattern:?}"),
+        ),
+        (None, None) => (
+            vec![Target::Category(category)],
+            format!("every {name} entry"),
+        ),
+    })
+}
+
+async fn clear(settings: &Settings, args: ClearArgs) -> CliResult {
+    // Validate the flags before touching the cache.
+    let (targets, what) = targets(&args)?;
+    let cache = open(settings).await?;
+    let mut count = 0;
+    for target in &targets {
+        count += cache.count_matching(target).await?;
+    }
+    if args.dry_run || count == 0 {
+        cache.close().await?;
+        let verb = if args.dry_run {
+            "would remove"
+        } else {
+            "nothing to remove:"
+        };
+        println!("{verb} {count} entries ({what})");
+        return Ok(Code::Ok);
+    }
+    if !args.force {
+        if !std::io::stdin().is_terminal() {
+            cache.close().await?;
+            return Err(CliError::usage(format!(
+                "refusing to remove {count} entries ({what}) without --force when stdin is not a terminal (add --force, or --dry-run to count)"
+            )));
+        }
+        let question = format!("Remove {count} entries ({what}) from the cache?");
+        if !super::confirm(&question)? {
+            cache.close().await?;
+            eprintln!("nothing removed");
+            return Ok(Code::Failure);
+        }
+    }
+    let mut removed = 0;
+    for target in &targets {
+        removed += cache.invalidate(target).await?;
+    }
+    cache.close().await?;
+    println!("removed {removed} entries ({what})");
+    Ok(Code::Ok)
+}

@@ -1,0 +1,160 @@
+//! `jira-ops config init | show | check`.
+
+use std::io::Write;
+
+use jira_model::{ApiRequest, User};
+use jira_transport::{HttpTransport, Transport};
+use serde_json::json;
+
+use crate::cli::{ConfigCommand, Global};
+use crate::config::{self, Settings, token_variable};
+use crate::error::{AUTH_HINT, CliError, CliResult, Code};
+use crate::output;
+use crate::stack;
+
+pub async fn run(global: &Global, command: ConfigCommand) -> CliResult {
+    match command {
+        ConfigCommand::Init => init(global),
+        ConfigCommand::Show { json } => {
+            let settings = super::settings(global)?;
+            show(&settings, json);
+            Ok(Code::Ok)
+        }
+        ConfigCommand::Check { offline } => check(global, offline).await,
+    }
+}
+
+fn init(global: &Global) -> CliResult {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let path = global
+        .config
+        .clone()
+        .unwrap_or_else(|| config::default_path(&env));
+    let profile = global
+        .profile
+        .clone()
+        .or_else(|| env("JIRA_PROFILE"))
+        .unwrap_or_else(|| "default".to_owned());
+    if profile.is_empty()
+        || !profile
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(CliError::usage(format!(
+            "profile name {profile:?} is invalid: use letters, digits, - and _ (e.g. work)"
+        )));
+    }
+    let existing = config::read_file(&path)?;
+    let template =
+        config::profile_template(&profile, global.site.as_deref(), global.email.as_deref());
+    match existing {
+        Some(file) if file.profiles.contains_key(&profile) => {
+            return Err(CliError::usage(format!(
+                "profile {profile:?} is already in {}; edit it there (nothing was changed)",
+                path.display()
+            )));
+        }
+        Some(_) => {
+            let mut file = std::fs::OpenOptions::new().append(true).open(&path)?;
+            file.write_all(template.as_bytes())?;
+        }
+        None => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    CliError::failure(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+            let text = format!(
+                "# jira-ops configuration: profiles of Jira Cloud sites.\n# Precedence: flags > environment > this file > defaults (`jira-ops config show`).\ndefault_profile = \"{profile}\"\n{template}"
+            );
+            write_private(&path, &text)?;
+        }
+    }
+    println!(
+        "wrote profile {profile:?} to {}\nnext: set {} (or JIRA_API_TOKEN), then run `jira-ops config check`",
+        path.display(),
+        token_variable(&profile)
+    );
+    Ok(Code::Ok)
+}
+
+/// Creates `path` readable by its owner only: it may come to hold a token.
+fn write_private(path: &std::path::Path, text: &str) -> Result<(), CliError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .map_err(|e| CliError::failure(format!("cannot create {}: {e}", path.display())))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+fn show(settings: &Settings, json: bool) {
+    let rows = settings.rows();
+    if json {
+        let mut values = serde_json::Map::new();
+        for (name, value, source) in &rows {
+            values.insert(name.clone(), json!({"value": value, "source": source}));
+        }
+        println!(
+            "{}",
+            json!({
+                "config_file": settings.config_path.display().to_string(),
+                "config_file_exists": settings.config_exists,
+                "settings": values,
+            })
+        );
+        return;
+    }
+    let mut table = output::table(&["setting", "value", "source"]);
+    for (name, value, source) in rows {
+        table.add_row(vec![name, value, source]);
+    }
+    let exists = if settings.config_exists {
+        ""
+    } else {
+        " (does not exist: `jira-ops config init` writes one)"
+    };
+    println!(
+        "config file: {}{exists}\n{table}",
+        settings.config_path.display()
+    );
+}
+
+async fn check(global: &Global, offline: bool) -> CliResult {
+    let settings = super::settings(global)?;
+    let site = settings.require_site()?;
+    let auth = stack::auth(&settings)?;
+    let http = HttpTransport::new(stack::http_config(&settings, &site, auth))
+        .map_err(|e| CliError::usage(format!("site_url {site:?}: {e}")))?;
+    println!(
+        "config OK: profile {:?}, site {site} ({})",
+        settings.profile.value,
+        settings.config_path.display()
+    );
+    if offline {
+        return Ok(Code::Ok);
+    }
+    let response = http.send(ApiRequest::myself()).await?;
+    match response.status.as_u16() {
+        200 => {
+            let user: Option<User> = response.json().ok();
+            let name = user
+                .and_then(|u| u.display_name.or(u.email_address))
+                .unwrap_or_else(|| "an unnamed user".into());
+            println!("credentials OK: signed in as {name}");
+            Ok(Code::Ok)
+        }
+        status @ (401 | 403) => Err(CliError::auth(
+            AUTH_HINT.replace("{status}", &status.to_string()),
+        )),
+        status => Err(CliError::failure(format!(
+            "GET /myself answered HTTP {status}; the site may be down (try `jira-ops health`)"
+        ))),
+    }
+}

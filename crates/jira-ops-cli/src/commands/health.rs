@@ -1,0 +1,67 @@
+//! `jira-ops health`: connectivity, auth, latency, headroom and cache, graded.
+
+use jira_batch::health::{Failure, HealthOptions, HealthReport, Status, check_health};
+use serde_json::json;
+
+use crate::cli::{Global, HealthArgs};
+use crate::error::{AUTH_HINT, CliResult, Code};
+use crate::output;
+use crate::stack;
+
+pub async fn run(global: &Global, args: HealthArgs) -> CliResult {
+    let settings = super::settings(global)?;
+    let stack = stack::build(&settings, true).await?;
+    let options = HealthOptions {
+        samples: args.samples,
+        ..HealthOptions::default()
+    };
+    let report = check_health(&stack.raw, stack.cache.as_ref(), &options).await;
+    stack.close().await?;
+    if args.json {
+        println!("{}", to_json(&stack.site, &report));
+    } else {
+        println!("{}", render(&stack.site, &report));
+    }
+    Ok(exit_code(&report))
+}
+
+/// 0 healthy, 1 degraded, 2 unhealthy, 3 when the credentials were refused.
+pub fn exit_code(report: &HealthReport) -> Code {
+    match (report.failure, report.status) {
+        (Some(Failure::Auth), _) => {
+            eprintln!(
+                "jira-ops: error: {}",
+                AUTH_HINT.replace("{status}", "401/403")
+            );
+            Code::Auth
+        }
+        (_, Status::Healthy) => Code::Ok,
+        (_, Status::Degraded) => Code::Failure,
+        (_, Status::Unhealthy) => Code::Usage,
+    }
+}
+
+/// The report as one JSON object.
+pub fn to_json(site: &str, report: &HealthReport) -> serde_json::Value {
+    let mut value = serde_json::to_value(report).unwrap_or_default();
+    value["site"] = json!(site);
+    value
+}
+
+/// The report as a table with the overall line on top.
+pub fn render(site: &str, report: &HealthReport) -> String {
+    let mut table = output::table(&["check", "status", "detail"]);
+    for check in &report.checks {
+        table.add_row(vec![
+            check.name.to_owned(),
+            check.status.as_str().to_owned(),
+            check.detail.clone(),
+        ]);
+    }
+    let who = match (&report.user, &report.server) {
+        (Some(user), Some(server)) => format!(" as {user} ({server})"),
+        (Some(user), None) => format!(" as {user}"),
+        _ => String::new(),
+    };
+    format!("{site}: {}{who}\n{table}", report.status.as_str())
+}

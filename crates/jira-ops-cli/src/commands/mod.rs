@@ -1,0 +1,87 @@
+//! One module per command; each is a thin layer over the library crates.
+
+use std::io::IsTerminal;
+
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command, Global, SimCommand};
+use crate::config::Settings;
+use crate::error::{CliError, CliResult, Code};
+
+mod cache;
+mod config;
+mod create;
+mod demo;
+mod diagnose;
+mod export;
+mod health;
+
+/// Runs the command `cli` names.
+pub async fn run(cli: Cli) -> CliResult {
+    let global = cli.global;
+    let name = command_name(&cli.command);
+    let span = tracing::info_span!("jira_ops.command", command = name);
+    let _entered = span.enter();
+    match cli.command {
+        Command::Demo(args) => demo::run(&global, args).await,
+        Command::Health(args) => health::run(&global, args).await,
+        Command::Diagnose(args) => diagnose::run(&global, args).await,
+        Command::Cache(command) => cache::run(&global, command).await,
+        Command::Fetch(args) => export::fetch(&global, args).await,
+        Command::Search(args) => export::search(&global, args).await,
+        Command::Create(args) => create::run(&global, args).await,
+        Command::Sim(SimCommand::Serve(args)) => {
+            args.to_config()
+                .map_err(|e| CliError::usage(e.to_string()))?;
+            args.serve_until(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .map_err(|e| CliError::failure(format!("{e:#}")))?;
+            Ok(Code::Ok)
+        }
+        Command::Config(command) => config::run(&global, command).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "jira-ops",
+                &mut std::io::stdout(),
+            );
+            Ok(Code::Ok)
+        }
+    }
+}
+
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Demo(_) => "demo",
+        Command::Health(_) => "health",
+        Command::Diagnose(_) => "diagnose",
+        Command::Cache(_) => "cache",
+        Command::Fetch(_) => "fetch",
+        Command::Search(_) => "search",
+        Command::Create(_) => "create",
+        Command::Sim(_) => "sim",
+        Command::Config(_) => "config",
+        Command::Completions { .. } => "completions",
+    }
+}
+
+/// The settings from flags, the process environment and the config file.
+pub fn settings(global: &Global) -> Result<Settings, CliError> {
+    Settings::load(global, |name| std::env::var(name).ok())
+}
+
+/// Asks a yes/no question on the terminal; `false` unless the answer starts with y.
+pub fn confirm(question: &str) -> Result<bool, CliError> {
+    use std::io::Write;
+    if !std::io::stdin().is_terminal() {
+        return Ok(false);
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(answer.trim().to_ascii_lowercase().starts_with('y'))
+}

@@ -1,0 +1,69 @@
+//! `jira-ops`: drive heavy traffic at Jira Cloud — fast, polite to the server, and never
+//! losing a result.
+//!
+//! # Design
+//!
+//! The binary is thin: every behaviour lives in a library crate (`jira-transport`,
+//! `jira-ratelimit`, `jira-cache`, `jira-batch`, `jira-sim`) where a Rust program can reach
+//! it too. What is here is the command line (clap), settings (profiles in a TOML file,
+//! the environment, flags, and where each value came from), the assembly of the request
+//! path (`Cached → Retrying → RateLimited → CircuitBreaker → HttpTransport`, counted on the
+//! wire and on top), output formats, progress bars, and logging with optional OTLP export.
+//!
+//! # Example
+//!
+//! ```text
+//! jira-ops demo                                   # the main job on an embedded simulator
+//! jira-ops --profile work health --json           # 0 healthy, 1 degraded, 2 unhealthy, 3 auth
+//! jira-ops search 'project = PROJ AND updated >= -7d' --format csv > recent.csv
+//! ```
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod cli;
+mod commands;
+mod config;
+mod error;
+mod output;
+mod stack;
+mod telemetry;
+
+use error::Code;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // --help and --version print to stdout and succeed; usage errors exit 2.
+            let _ = error.print();
+            return ExitCode::from(error.exit_code() as u8);
+        }
+    };
+    let telemetry = match telemetry::init(&cli.global) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("jira-ops: error: {error}");
+            return error.code.into();
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("jira-ops: error: cannot start the async runtime: {error}");
+            return Code::Failure.into();
+        }
+    };
+    let result = runtime.block_on(commands::run(cli));
+    // Let in-flight tasks end before the exporters flush what they recorded.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    telemetry.shutdown();
+    match result {
+        Ok(code) => code.into(),
+        Err(error) => {
+            eprintln!("jira-ops: error: {error}");
+            error.code.into()
+        }
+    }
+}

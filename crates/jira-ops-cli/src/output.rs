@@ -1,0 +1,256 @@
+//! Output for humans and machines: issue writers in four formats, tables, progress bars.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use jira_model::Issue;
+use serde_json::Value;
+
+use crate::cli::Format;
+use crate::error::CliError;
+
+/// Whether progress bars may be drawn: stderr is a terminal and nothing asked for quiet or
+/// machine output.
+pub fn progress_allowed(quiet: bool, machine: bool) -> bool {
+    !quiet && !machine && std::io::stderr().is_terminal()
+}
+
+/// A bar of `len` steps on stderr, or a hidden one.
+pub fn bar(len: u64, message: &str, visible: bool) -> ProgressBar {
+    if !visible {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{msg:<28} [{bar:30}] {pos}/{len} {elapsed_precise}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(message.to_owned());
+    bar
+}
+
+/// A spinner on stderr for work of unknown length, or a hidden one.
+pub fn spinner(message: &str, visible: bool) -> ProgressBar {
+    if !visible {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {pos} {elapsed_precise}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// A table with the house style.
+pub fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(header.to_vec());
+    table
+}
+
+/// The format to use: the one asked for, else a table on a terminal and JSON Lines in a
+/// pipe.
+pub fn resolve_format(asked: Option<Format>) -> Format {
+    asked.unwrap_or_else(|| {
+        if std::io::stdout().is_terminal() {
+            Format::Table
+        } else {
+            Format::Jsonl
+        }
+    })
+}
+
+/// A field's value as one line of text: names of objects, lists joined, plain values.
+pub fn field_text(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Bool(_) | Value::Number(_) => value.to_string(),
+        Value::Array(items) => items.iter().map(field_text).collect::<Vec<_>>().join("; "),
+        Value::Object(map) => ["displayName", "name", "value", "key", "id"]
+            .iter()
+            .find_map(|k| map.get(*k).map(field_text))
+            .unwrap_or_else(|| value.to_string()),
+    }
+}
+
+/// Writes issues in a format, streaming where the format allows it.
+pub struct IssueWriter<W: Write> {
+    format: Format,
+    fields: Vec<String>,
+    out: W,
+    table: Option<Table>,
+    written: usize,
+}
+
+impl<W: Write> IssueWriter<W> {
+    /// A writer of `fields` in `format` to `out`.
+    pub fn new(format: Format, fields: &[String], out: W) -> Result<Self, CliError> {
+        let mut writer = IssueWriter {
+            format,
+            fields: fields.to_vec(),
+            out,
+            table: None,
+            written: 0,
+        };
+        let mut header = vec!["key".to_owned()];
+        header.extend(fields.iter().cloned());
+        match format {
+            Format::Csv => writer.write_csv(&header)?,
+            Format::Table => {
+                let header: Vec<&str> = header.iter().map(String::as_str).collect();
+                writer.table = Some(table(&header));
+            }
+            Format::Json => writer.out.write_all(b"[")?,
+            Format::Jsonl => {}
+        }
+        Ok(writer)
+    }
+
+    /// One CSV record, quoted as needed, written through at once.
+    fn write_csv(&mut self, record: &[String]) -> Result<(), CliError> {
+        let mut csv = csv::Writer::from_writer(Vec::new());
+        csv.write_record(record).map_err(csv_error)?;
+        let bytes = csv
+            .into_inner()
+            .map_err(|e| CliError::failure(format!("writing CSV: {e}")))?;
+        self.out.write_all(&bytes)?;
+        Ok(())
+    }
+
+    /// Writes one issue.
+    pub fn write(&mut self, issue: &Issue) -> Result<(), CliError> {
+        match self.format {
+            Format::Jsonl => {
+                serde_json::to_writer(&mut self.out, issue).map_err(json_error)?;
+                self.out.write_all(b"\n")?;
+            }
+            Format::Json => {
+                if self.written > 0 {
+                    self.out.write_all(b",")?;
+                }
+                self.out.write_all(b"\n")?;
+                serde_json::to_writer(&mut self.out, issue).map_err(json_error)?;
+            }
+            Format::Csv => {
+                let row = self.row(issue);
+                self.write_csv(&row)?;
+            }
+            Format::Table => {
+                let row = self.row(issue);
+                if let Some(table) = &mut self.table {
+                    table.add_row(row);
+                }
+            }
+        }
+        self.written += 1;
+        Ok(())
+    }
+
+    fn row(&self, issue: &Issue) -> Vec<String> {
+        let mut row = vec![issue.key.clone()];
+        for field in &self.fields {
+            row.push(issue.fields.get(field).map(field_text).unwrap_or_default());
+        }
+        row
+    }
+
+    /// Ends the output (closes the JSON array, prints the table).
+    pub fn finish(mut self) -> Result<usize, CliError> {
+        match self.format {
+            Format::Json => self.out.write_all(b"\n]\n")?,
+            Format::Table => {
+                if let Some(table) = self.table.take() {
+                    writeln!(self.out, "{table}")?;
+                }
+            }
+            Format::Csv | Format::Jsonl => {}
+        }
+        self.out.flush()?;
+        Ok(self.written)
+    }
+}
+
+fn csv_error(error: csv::Error) -> CliError {
+    CliError::failure(format!("writing CSV: {error}"))
+}
+
+fn json_error(error: serde_json::Error) -> CliError {
+    CliError::failure(format!("writing JSON: {error}"))
+}
+
+/// `1.23 s` or `456 ms`.
+pub fn seconds(duration: Duration) -> String {
+    if duration >= Duration::from_secs(1) {
+        format!("{:.2} s", duration.as_secs_f64())
+    } else {
+        format!("{:.0} ms", duration.as_secs_f64() * 1000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn fields_read_as_text() {
+        assert_eq!(field_text(&json!({"name": "Done", "id": "3"})), "Done");
+        assert_eq!(
+            field_text(&json!({"displayName": "Ada", "name": "ada"})),
+            "Ada"
+        );
+        assert_eq!(field_text(&json!(["a", {"value": "b"}])), "a; b");
+        assert_eq!(field_text(&Value::Null), "");
+        assert_eq!(field_text(&json!(3)), "3");
+    }
+
+    #[test]
+    fn csv_quotes_and_streams() {
+        let mut issue: Issue = serde_json::from_value(json!({
+            "id": "1", "key": "P-1", "fields": {"summary": "a, \"quoted\" one", "status": {"name": "Done"}}
+        }))
+        .unwrap();
+        let mut out = Vec::new();
+        let fields = vec!["summary".to_owned(), "status".to_owned()];
+        let mut writer = IssueWriter::new(Format::Csv, &fields, &mut out).unwrap();
+        writer.write(&issue).unwrap();
+        issue.key = "P-2".into();
+        writer.write(&issue).unwrap();
+        assert_eq!(writer.finish().unwrap(), 2);
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "key,summary,status\nP-1,\"a, \"\"quoted\"\" one\",Done\nP-2,\"a, \"\"quoted\"\" one\",Done\n"
+        );
+    }
+
+    #[test]
+    fn json_is_one_valid_array() {
+        let issue: Issue =
+            serde_json::from_value(json!({"id": "1", "key": "P-1", "fields": {}})).unwrap();
+        let mut out = Vec::new();
+        let mut writer = IssueWriter::new(Format::Json, &[], &mut out).unwrap();
+        writer.write(&issue).unwrap();
+        writer.write(&issue).unwrap();
+        writer.finish().unwrap();
+        let parsed: Vec<Value> = serde_json::from_slice(&out).unwrap();
+        assert_eq!(parsed.len(), 2);
+        let mut empty = Vec::new();
+        IssueWriter::new(Format::Json, &[], &mut empty)
+            .unwrap()
+            .finish()
+            .unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Vec<Value>>(&empty).unwrap().len(),
+            0
+        );
+    }
+}

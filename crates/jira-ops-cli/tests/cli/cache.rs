@@ -1,0 +1,154 @@
+//! `jira-ops cache status | warm | clear`.
+
+use crate::{Env, sim};
+
+#[tokio::test]
+async fn warm_fills_status_counts_clear_removes() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+
+    let warm = env
+        .run(&["cache", "warm", "--all", "--days", "3650", "--json"])
+        .await;
+    warm.code(0);
+    let report = warm.json();
+    let stages: Vec<&str> = report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(stages[..3], ["fields", "projects", "users"]);
+    assert!(stages.contains(&"issues APO"), "{stages:?}");
+    assert_eq!(
+        report["requests"].as_u64().unwrap() as u64,
+        sim.stats().requests
+    );
+
+    let status = env.run(&["cache", "status", "--json"]).await;
+    status.code(0);
+    let status = status.json();
+    assert_eq!(status["categories"]["issue"]["entries"], 120);
+    assert!(status["categories"]["project"]["entries"].as_u64().unwrap() > 0);
+    assert!(status["bytes"].as_u64().unwrap() > 0);
+    assert_eq!(status["max_bytes"], 500 * 1024 * 1024);
+    assert!(status["store"].as_str().unwrap().starts_with("sled "));
+
+    let dry = env
+        .run(&[
+            "cache",
+            "clear",
+            "--category",
+            "issue",
+            "--pattern",
+            "APO-*",
+            "--dry-run",
+        ])
+        .await;
+    dry.code(0);
+    assert!(
+        dry.stdout.contains("would remove 60 entries"),
+        "{}",
+        dry.stdout
+    );
+
+    // Not a terminal and no --force: refused, nothing removed.
+    let refused = env
+        .run(&[
+            "cache",
+            "clear",
+            "--category",
+            "issue",
+            "--pattern",
+            "APO-*",
+        ])
+        .await;
+    refused.code(2);
+    assert!(
+        refused.error_line().contains("--force"),
+        "{}",
+        refused.stderr
+    );
+
+    let cleared = env
+        .run(&[
+            "cache",
+            "clear",
+            "--category",
+            "issue",
+            "--pattern",
+            "APO-*",
+            "--force",
+        ])
+        .await;
+    cleared.code(0);
+    assert!(
+        cleared.stdout.contains("removed 60 entries"),
+        "{}",
+        cleared.stdout
+    );
+    let status = env.run(&["cache", "status", "--json"]).await.json();
+    assert_eq!(status["categories"]["issue"]["entries"], 60);
+
+    let all = env.run(&["cache", "clear", "--all", "--force"]).await;
+    all.code(0);
+    let status = env.run(&["cache", "status", "--json"]).await.json();
+    assert_eq!(status["entries"], 0);
+
+    let table = env.run(&["cache", "status"]).await;
+    table.code(0);
+    assert!(table.stdout.contains("hit rate"), "{}", table.stdout);
+}
+
+#[tokio::test]
+async fn bad_clear_input_is_a_usage_error() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    let pattern = env
+        .run(&[
+            "cache",
+            "clear",
+            "--category",
+            "issue",
+            "--pattern",
+            "APO-[",
+            "--dry-run",
+        ])
+        .await;
+    pattern.code(2);
+    assert!(
+        pattern.error_line().contains("\"APO-[\""),
+        "{}",
+        pattern.stderr
+    );
+    let category = env
+        .run(&["cache", "clear", "--category", "nope", "--dry-run"])
+        .await;
+    category.code(2);
+    assert!(
+        category.error_line().contains("\"nope\""),
+        "{}",
+        category.stderr
+    );
+    let nothing = env.run(&["cache", "clear", "--force"]).await;
+    nothing.code(2);
+    // clap refuses a key without a category.
+    env.run(&["cache", "clear", "--key", "APO-1"]).await.code(2);
+    env.run(&["cache", "status", "--no-cache"]).await.code(2);
+    assert_eq!(sim.stats().requests, 0, "cache commands need no request");
+}
+
+#[tokio::test]
+async fn a_second_process_waits_for_the_cache_then_says_who_holds_it() {
+    let sim = sim().await;
+    let mut env = Env::for_sim(&sim);
+    // Hold the cache open in this process.
+    let dir = env.cache_dir();
+    let _held = jira_cache::SledStore::open(&dir, std::time::Duration::from_secs(1)).unwrap();
+    env.set("JIRA_OPS_CACHE_DIR", dir.display());
+    let run = env.run(&["cache", "status"]).await;
+    run.code(1);
+    let line = run.error_line();
+    assert!(line.contains(&dir.display().to_string()), "{line}");
+    assert!(line.contains(&std::process::id().to_string()), "{line}");
+}

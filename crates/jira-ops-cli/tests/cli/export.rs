@@ -1,0 +1,227 @@
+//! `jira-ops fetch`, `search` and `create`: formats, streaming, per-item failures.
+
+use crate::{Env, sim};
+
+#[tokio::test]
+async fn fetch_writes_every_format_and_names_what_is_missing() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+
+    let run = env
+        .run(&["fetch", "APO-1", "APO-2", "BEA-3", "--format", "jsonl"])
+        .await;
+    run.code(0);
+    let issues = run.json_lines();
+    let keys: Vec<&str> = issues.iter().map(|i| i["key"].as_str().unwrap()).collect();
+    assert_eq!(keys, ["APO-1", "APO-2", "BEA-3"]);
+    assert!(issues[0]["fields"]["summary"].is_string());
+    // Three keys, one bulk fetch.
+    assert_eq!(
+        sim.stats()
+            .requests_to("POST", "/rest/api/3/issue/bulkfetch"),
+        1
+    );
+
+    // The same keys again come from the cache.
+    let again = env
+        .run(&["fetch", "APO-1", "APO-2", "BEA-3", "--format", "json"])
+        .await;
+    again.code(0);
+    assert_eq!(again.json().as_array().unwrap().len(), 3);
+    assert!(
+        again.stderr.contains("3 from the cache, 0 requests"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(sim.stats().requests, 1);
+
+    let csv = env
+        .run(&[
+            "fetch",
+            "APO-1",
+            "--format",
+            "csv",
+            "--fields",
+            "summary,status",
+        ])
+        .await;
+    csv.code(0);
+    let mut lines = csv.stdout.lines();
+    assert_eq!(lines.next(), Some("key,summary,status"));
+    assert!(lines.next().unwrap().starts_with("APO-1,"));
+
+    let table = env.run(&["fetch", "APO-1", "--format", "table"]).await;
+    table.code(0);
+    assert!(table.stdout.contains("│ APO-1"), "{}", table.stdout);
+
+    // A missing key: the others are still written, the missing one named, exit 1.
+    let partial = env
+        .run(&[
+            "fetch",
+            "APO-1",
+            "NOPE-9",
+            "--format",
+            "jsonl",
+            "--no-cache",
+        ])
+        .await;
+    partial.code(1);
+    assert_eq!(partial.json_lines().len(), 1);
+    assert!(
+        partial.stderr.contains("NOPE-9 does not exist"),
+        "{}",
+        partial.stderr
+    );
+}
+
+#[tokio::test]
+async fn fetch_reads_keys_from_a_file_and_from_stdin() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    let file = env.dir.path().join("keys.txt");
+    std::fs::write(&file, "# keys\nAPO-1\n\nAPO-2  # the second\nBEA-1\n").unwrap();
+    let run = env
+        .run(&[
+            "fetch",
+            "--from-file",
+            file.to_str().unwrap(),
+            "--format",
+            "jsonl",
+        ])
+        .await;
+    run.code(0);
+    assert_eq!(run.json_lines().len(), 3);
+
+    let piped = env
+        .run_with_stdin(&["fetch", "-", "--no-cache"], Some("BEA-2\nBEA-3\n"))
+        .await;
+    piped.code(0);
+    // Not a terminal: JSON Lines by default.
+    let keys: Vec<String> = piped
+        .json_lines()
+        .iter()
+        .map(|i| i["key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(keys, ["BEA-2", "BEA-3"]);
+
+    let missing = env.run(&["fetch", "--from-file", "no-such-file.txt"]).await;
+    missing.code(2);
+    assert!(missing.error_line().contains("no-such-file.txt"));
+    let bad = env
+        .run_with_stdin(&["fetch", "-"], Some("APO-1\nnot a key\n"))
+        .await;
+    bad.code(2);
+    assert!(bad.error_line().contains("line 2"), "{}", bad.stderr);
+    env.run(&["fetch"]).await.code(2);
+}
+
+#[tokio::test]
+async fn search_streams_every_issue_and_reports_bad_jql() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    let run = env
+        .run(&[
+            "search",
+            "project = BEA",
+            "--format",
+            "jsonl",
+            "--fields",
+            "summary",
+        ])
+        .await;
+    run.code(0);
+    let issues = run.json_lines();
+    assert_eq!(issues.len(), 60);
+    let keys: std::collections::HashSet<_> = issues
+        .iter()
+        .map(|i| i["key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(keys.len(), 60, "no duplicates");
+
+    let limited = env.run(&["search", "project = BEA", "--limit", "7"]).await;
+    limited.code(0);
+    assert_eq!(limited.json_lines().len(), 7);
+
+    let bad = env.run(&["search", "project = = BEA"]).await;
+    bad.code(2);
+    let line = bad.error_line();
+    assert!(line.contains("project = = BEA"), "{line}");
+    assert!(line.contains("Expecting"), "{line}");
+}
+
+#[tokio::test]
+async fn create_reports_one_result_per_line() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    let issue = |summary: &str| {
+        format!(
+            r#"{{"fields": {{"project": {{"key": "APO"}}, "issuetype": {{"name": "Task"}}, "summary": "{summary}"}}}}"#
+        )
+    };
+    let refused = r#"{"fields": {"project": {"key": "APO"}, "issuetype": {"name": "Task"}}}"#;
+    let file = env.dir.path().join("new.jsonl");
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n\n{}\n{refused}\n{}\n",
+            issue("one"),
+            issue("two"),
+            issue("three")
+        ),
+    )
+    .unwrap();
+    let run = env
+        .run(&["create", "--from-file", file.to_str().unwrap()])
+        .await;
+    run.code(1);
+    let results = run.json_lines();
+    assert_eq!(results.len(), 4);
+    let lines: Vec<u64> = results
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [1, 3, 4, 5]);
+    assert!(results[0]["key"].as_str().unwrap().starts_with("APO-"));
+    assert_eq!(results[2]["outcome"], "refused");
+    assert!(run.stderr.contains("created 3 of 4"), "{}", run.stderr);
+    let stats = sim.stats();
+    assert_eq!(stats.issues_created, 3);
+    assert_eq!(stats.duplicate_creates, 0);
+
+    // A malformed line stops everything before any request.
+    std::fs::write(&file, format!("{}\n{{not json\n", issue("four"))).unwrap();
+    let bad = env
+        .run(&["create", "--from-file", file.to_str().unwrap()])
+        .await;
+    bad.code(2);
+    assert!(bad.error_line().contains("line 2"), "{}", bad.stderr);
+    assert!(bad.error_line().contains("nothing was created"));
+    assert_eq!(sim.stats().issues_created, 3);
+}
+
+#[tokio::test]
+async fn an_unreachable_site_fails_with_one_line() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    sim.shutdown().await;
+    let run = env
+        .run(&["search", "project = APO", "--retries", "0"])
+        .await;
+    run.code(1);
+    assert!(
+        run.error_line().contains("cannot connect"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_token_exits_3_for_data_commands() {
+    let sim = sim().await;
+    let mut env = Env::for_sim(&sim);
+    env.set("JIRA_API_TOKEN", "wrong");
+    let search = env.run(&["search", "project = APO"]).await;
+    search.code(3);
+    assert!(search.error_line().contains("refused the credentials"));
+    env.run(&["fetch", "APO-1", "--no-cache"]).await.code(3);
+}

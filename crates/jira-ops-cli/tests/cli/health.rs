@@ -1,0 +1,105 @@
+//! `jira-ops health` and `jira-ops diagnose`: reports and the exit codes monitors use.
+
+use jira_sim::LimitConfig;
+
+use crate::{Env, TOKEN, sim, sim_with};
+
+#[tokio::test]
+async fn a_healthy_site_exits_0_with_every_check() {
+    let sim = sim_with(1, 20, LimitConfig::atlassian()).await;
+    let env = Env::for_sim(&sim);
+    let run = env.run(&["health", "--json"]).await;
+    run.code(0);
+    let report = run.json();
+    assert_eq!(report["status"], "healthy");
+    assert_eq!(report["failure"], serde_json::Value::Null);
+    let names: Vec<&str> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "connectivity",
+            "server",
+            "latency",
+            "rate_limit",
+            "error_rate",
+            "cache_hit_rate",
+            "cache_size"
+        ]
+    );
+    assert!(report["user"].as_str().unwrap().contains("ops@example.com"));
+    assert_eq!(report["latencies_ms"].as_array().unwrap().len(), 5);
+    assert_eq!(sim.stats().requests, 5);
+
+    let table = env.run(&["health"]).await;
+    table.code(0);
+    assert!(table.stdout.contains("healthy as"), "{}", table.stdout);
+    assert!(table.stdout.contains("rate_limit"));
+}
+
+#[tokio::test]
+async fn a_wrong_token_exits_3() {
+    let sim = sim().await;
+    let mut env = Env::for_sim(&sim);
+    env.set("JIRA_API_TOKEN", "not-the-token");
+    let run = env.run(&["health", "--json"]).await;
+    run.code(3);
+    assert_eq!(run.json()["failure"], "auth");
+    assert!(run.error_line().contains("API token"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn an_unreachable_site_exits_2_as_unhealthy() {
+    let sim = sim().await;
+    let url = sim.base_url().to_string();
+    sim.shutdown().await;
+    let mut env = Env::new();
+    env.set("JIRA_SITE_URL", &url)
+        .set("JIRA_EMAIL", "a@b.c")
+        .set("JIRA_API_TOKEN", TOKEN);
+    let run = env.run(&["health", "--json"]).await;
+    run.code(2);
+    let report = run.json();
+    assert_eq!(report["status"], "unhealthy");
+    assert_eq!(report["failure"], "unreachable");
+}
+
+#[tokio::test]
+async fn diagnose_times_sequential_against_batched() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    let run = env.run(&["diagnose", "--json"]).await;
+    run.code(0);
+    let report = run.json();
+    let timing = &report["timing"];
+    assert_eq!(timing["keys"].as_array().unwrap().len(), 5);
+    assert_eq!(timing["sequential_requests"], 5);
+    assert_eq!(timing["sequential_ok"], 5);
+    assert_eq!(timing["batched_requests"], 1);
+    assert_eq!(timing["batched_ok"], 5);
+    assert_eq!(report["transport"]["max_in_flight"], 50);
+    let token = &report["settings"]["api_token"];
+    assert_eq!(token["source"], "env JIRA_API_TOKEN");
+    assert!(!run.stdout.contains(TOKEN));
+
+    let keys = env.run(&["diagnose", "--keys", "APO-1,APO-2"]).await;
+    keys.code(0);
+    assert!(
+        keys.stdout.contains("Sequential vs batched"),
+        "{}",
+        keys.stdout
+    );
+    assert!(keys.stdout.contains("Effective settings"));
+}
+
+#[tokio::test]
+async fn no_site_is_a_configuration_error() {
+    let env = Env::new();
+    let run = env.run(&["health"]).await;
+    run.code(2);
+    assert!(run.error_line().contains("JIRA_SITE_URL"), "{}", run.stderr);
+}
