@@ -1,0 +1,330 @@
+//! The fault cells: for each kind of trouble, a bulk fetch and a bulk create (or per-issue
+//! updates) through the full stack against jira-sim, checked against the sim's counters.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use jira_batch::{BatchConfig, Batcher, create_issues, fetch_issues};
+use jira_model::{ApiRequest, ApiResponse, IssueUpdate};
+use jira_ratelimit::{LimitsConfig, RateLimited};
+use jira_sim::{
+    Fault, FaultConfig, FaultRule, LimitConfig, PerIssueConfig, QuotaConfig, QuotaKind, SimHandle,
+};
+use jira_transport::{
+    BreakerConfig, HttpTransport, PerClass, RetryPolicy, Timeouts, Transport, TransportExt,
+};
+use serde_json::json;
+
+use crate::common::{self, proc_status_kb, secs};
+use crate::report::{Figure, Scenario};
+
+/// The read timeout every cell runs with; hangs are longer.
+const READ_TIMEOUT: Duration = Duration::from_millis(1_000);
+const TOTAL_TIMEOUT: Duration = Duration::from_millis(3_000);
+
+/// Records the longest time any attempt took, answered or not.
+struct Timed<T> {
+    inner: T,
+    longest_ms: Arc<AtomicU64>,
+}
+
+impl<T: Transport> Transport for Timed<T> {
+    async fn send(&self, request: ApiRequest) -> Result<ApiResponse, jira_transport::Error> {
+        let started = Instant::now();
+        let outcome = self.inner.send(request).await;
+        self.longest_ms
+            .fetch_max(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        outcome
+    }
+}
+
+struct Cell {
+    name: &'static str,
+    faults: Vec<FaultRule>,
+    limits: LimitConfig,
+    /// Per-issue updates instead of bulk creates.
+    updates: bool,
+}
+
+fn five_xx(share: f64) -> Vec<FaultRule> {
+    [500, 502, 503, 504]
+        .into_iter()
+        .map(|status| FaultRule::new(Fault::Status { status }, share / 4.0))
+        .collect()
+}
+
+fn cells() -> Vec<Cell> {
+    let plain = LimitConfig::off();
+    vec![
+        Cell {
+            name: "5xx at 10%",
+            faults: five_xx(0.10),
+            limits: plain.clone(),
+            updates: false,
+        },
+        Cell {
+            name: "5xx at 30%",
+            faults: five_xx(0.30),
+            limits: plain.clone(),
+            updates: false,
+        },
+        Cell {
+            name: "connection resets (5%)",
+            faults: vec![FaultRule::new(Fault::Reset, 0.05)],
+            limits: plain.clone(),
+            updates: false,
+        },
+        Cell {
+            name: "hangs past the read timeout (3%)",
+            faults: vec![FaultRule::new(Fault::Hang { ms: 4_000 }, 0.03)],
+            limits: plain.clone(),
+            updates: false,
+        },
+        Cell {
+            name: "truncated bodies (5%)",
+            faults: vec![FaultRule::new(Fault::Truncated, 0.05)],
+            limits: plain.clone(),
+            updates: false,
+        },
+        Cell {
+            name: "malformed bodies (5%)",
+            faults: vec![FaultRule::new(Fault::Malformed, 0.05)],
+            limits: plain.clone(),
+            updates: false,
+        },
+        Cell {
+            name: "503 with Retry-After (10%)",
+            faults: vec![FaultRule::new(
+                Fault::Unavailable {
+                    retry_after_secs: 1,
+                },
+                0.10,
+            )],
+            limits: plain.clone(),
+            updates: false,
+        },
+        Cell {
+            name: "quota exhausted, hourly reset every 10 s",
+            faults: Vec::new(),
+            limits: LimitConfig {
+                quota: Some(QuotaConfig {
+                    points_per_hour: 1_500,
+                    kind: QuotaKind::Tenant,
+                }),
+                time_scale: 360.0,
+                ..LimitConfig::off()
+            },
+            updates: false,
+        },
+        Cell {
+            name: "per-issue write limits",
+            faults: Vec::new(),
+            limits: LimitConfig {
+                per_issue_writes: Some(PerIssueConfig::default()),
+                ..LimitConfig::off()
+            },
+            updates: true,
+        },
+    ]
+}
+
+fn http(sim: &SimHandle) -> HttpTransport {
+    let mut config = jira_transport::HttpConfig::new(
+        sim.base_url(),
+        jira_transport::Auth::Basic {
+            email: "sim@example.com".into(),
+            api_token: jira_transport::Secret::new("sim-token"),
+        },
+    );
+    config.max_in_flight = 32;
+    config.timeouts = Timeouts {
+        connect: Duration::from_millis(500),
+        read: PerClass::uniform(READ_TIMEOUT),
+        total: PerClass::uniform(TOTAL_TIMEOUT),
+    };
+    HttpTransport::new(config).expect("a valid URL")
+}
+
+fn issue(summary: &str) -> IssueUpdate {
+    let mut issue = IssueUpdate::default();
+    issue.fields.insert("project".into(), json!({"key": "APO"}));
+    issue
+        .fields
+        .insert("issuetype".into(), json!({"name": "Task"}));
+    issue.fields.insert("summary".into(), json!(summary));
+    issue
+}
+
+struct Outcome {
+    keys: usize,
+    fetched: usize,
+    fetch_failed: usize,
+    writes: usize,
+    written: usize,
+    refused: usize,
+    unknown: usize,
+    duplicates: u64,
+    early_retries: u64,
+    longest: Duration,
+    rss_kb: u64,
+    wall: Duration,
+}
+
+async fn run_cell(cell: &Cell, keys_per_project: usize, writes: usize, round: usize) -> Outcome {
+    let sim = common::sim(5, keys_per_project, cell.limits.clone(), 0).await;
+    sim.set_faults(FaultConfig {
+        rules: cell.faults.clone(),
+    });
+    let keys = common::keys(&sim, keys_per_project);
+    let longest = Arc::new(AtomicU64::new(0));
+    let timed = Timed {
+        inner: http(&sim),
+        longest_ms: longest.clone(),
+    };
+    let jira = Arc::new(
+        RateLimited::new(
+            timed.with_circuit_breaker("soak", BreakerConfig::default()),
+            LimitsConfig::default(),
+        )
+        .with_retries(RetryPolicy {
+            max_retries: 6,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(2),
+            ..RetryPolicy::default()
+        }),
+    );
+    let config = BatchConfig {
+        max_concurrent: 16,
+        ..BatchConfig::default()
+    };
+    let started = Instant::now();
+    let (results, _) =
+        fetch_issues::<_, jira_cache::SledStore>(&jira, None, &config, &keys, &["summary"], &[])
+            .await
+            .expect("the fetch runs");
+    let fetched = results.iter().filter(|(_, r)| r.is_ok()).count();
+    let (written, refused, unknown) = if cell.updates {
+        // Writes spread over ten issues: twenty or more each, past the per-issue window.
+        let mut batcher = Batcher::new(jira.clone(), config.clone());
+        for n in 0..writes {
+            let mut update = IssueUpdate::default();
+            update
+                .fields
+                .insert("summary".into(), json!(format!("soak {round} update {n}")));
+            let key = format!("BEA-{}", n % 10 + 1);
+            batcher.add(ApiRequest::update_issue(&key, &update).expect("a request"));
+        }
+        let results = batcher.run().await;
+        let ok = results.successes();
+        (ok, 0, results.len() - ok)
+    } else {
+        let inputs = (0..writes)
+            .map(|n| issue(&format!("soak {} {round} {n}", cell.name)))
+            .collect();
+        let results = create_issues(&jira, &config, inputs).await;
+        let created = results.iter().filter(|r| r.is_ok()).count();
+        let refused = results
+            .iter()
+            .filter(|r| matches!(r, Err(jira_batch::CreateError::Refused { .. })))
+            .count();
+        (created, refused, results.len() - created - refused)
+    };
+    let stats = sim.stats();
+    sim.shutdown().await;
+    Outcome {
+        keys: keys.len(),
+        fetched,
+        fetch_failed: results.len() - fetched,
+        writes,
+        written,
+        refused,
+        unknown,
+        duplicates: stats.duplicate_creates,
+        early_retries: stats.early_retries,
+        longest: Duration::from_millis(longest.load(Ordering::Relaxed)),
+        rss_kb: proc_status_kb("VmRSS"),
+        wall: started.elapsed(),
+    }
+}
+
+pub async fn run(quick: bool) -> Scenario {
+    let (per_project, writes) = if quick { (100, 50) } else { (1_000, 200) };
+    let mut scenario = Scenario::new(
+        0,
+        &format!(
+            "Faults: fetch {} keys and create {writes} issues (or update 10 issues {writes} times) through the full stack",
+            per_project * 5
+        ),
+        &[
+            "fault",
+            "keys: fetched / failed / accounted",
+            "writes: done / refused / unknown",
+            "duplicates",
+            "early retries",
+            "longest attempt",
+            "RSS after",
+            "wall",
+        ],
+    );
+    let (mut accounted, mut duplicates, mut early, mut longest) = (true, 0, 0, Duration::ZERO);
+    let mut rss = Vec::new();
+    for (round, cell) in cells().iter().enumerate() {
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(300),
+            run_cell(cell, per_project, writes, round),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("the cell {:?} ran past five minutes", cell.name));
+        let all_keys = outcome.fetched + outcome.fetch_failed == outcome.keys;
+        let all_writes = outcome.written + outcome.refused + outcome.unknown == outcome.writes;
+        accounted &= all_keys && all_writes;
+        duplicates += outcome.duplicates;
+        early += outcome.early_retries;
+        longest = longest.max(outcome.longest);
+        rss.push(outcome.rss_kb);
+        scenario.row(vec![
+            cell.name.to_owned(),
+            format!(
+                "{} / {} / {}",
+                outcome.fetched,
+                outcome.fetch_failed,
+                if all_keys { "all" } else { "NOT ALL" }
+            ),
+            format!(
+                "{} / {} / {}{}",
+                outcome.written,
+                outcome.refused,
+                outcome.unknown,
+                if all_writes { "" } else { " (NOT ALL)" }
+            ),
+            outcome.duplicates.to_string(),
+            outcome.early_retries.to_string(),
+            format!("{} ms", outcome.longest.as_millis()),
+            format!("{} MB", outcome.rss_kb / 1024),
+            secs(outcome.wall),
+        ]);
+    }
+    let growth_mb = (rss.iter().max().copied().unwrap_or(0) as f64 - rss[0] as f64) / 1024.0;
+    scenario.figures = vec![
+        Figure::exactly(
+            "every key and every write accounted for (1 = yes)",
+            f64::from(u8::from(accounted)),
+            1.0,
+        ),
+        Figure::exactly("duplicate creates", duplicates as f64, 0.0),
+        Figure::exactly("early retries (sim counter)", early as f64, 0.0),
+        Figure::at_most(
+            "longest attempt ÷ total timeout",
+            longest.as_secs_f64() / TOTAL_TIMEOUT.as_secs_f64(),
+            1.1,
+        ),
+        Figure::at_most("RSS growth after the first cell (MB)", growth_mb, 64.0),
+    ];
+    scenario.notes.push(format!(
+        "Timeouts: read {} ms, total {} ms; retries: 6, from 100 ms. \"Unknown\" writes are creates whose answer was lost: never resent, so never duplicated. A failed key is one whose bulk fetch failed after retries (truncated or malformed bodies are not retried as transport errors when the status was 200).",
+        READ_TIMEOUT.as_millis(),
+        TOTAL_TIMEOUT.as_millis()
+    ));
+    scenario
+}
