@@ -47,6 +47,15 @@ struct Cell {
     updates: bool,
 }
 
+impl Cell {
+    /// Whether the server must have answered with trouble: every fault cell, and the quota
+    /// cell (the client cannot know the quota before the first 429). The per-issue limits
+    /// are known to the client, which paces under them, so there none may come.
+    fn expects_trouble(&self) -> bool {
+        !self.updates
+    }
+}
+
 fn five_xx(share: f64) -> Vec<FaultRule> {
     [500, 502, 503, 504]
         .into_iter()
@@ -107,9 +116,10 @@ fn cells() -> Vec<Cell> {
         Cell {
             name: "quota exhausted, hourly reset every 10 s",
             faults: Vec::new(),
+            // Sized in `run_cell` to half of what the cell spends.
             limits: LimitConfig {
                 quota: Some(QuotaConfig {
-                    points_per_hour: 1_500,
+                    points_per_hour: 0,
                     kind: QuotaKind::Tenant,
                 }),
                 time_scale: 360.0,
@@ -163,16 +173,29 @@ struct Outcome {
     writes: usize,
     written: usize,
     refused: usize,
+    not_sent: usize,
     unknown: usize,
     duplicates: u64,
     early_retries: u64,
+    requests: u64,
+    troubles: u64,
     longest: Duration,
     rss_kb: u64,
     wall: Duration,
 }
 
+/// Keys per bulk fetch and issues per bulk create: small, so that a cell sends hundreds of
+/// requests and every fault fires many times.
+const FETCH_CHUNK: usize = 10;
+const CREATE_CHUNK: usize = 5;
+
 async fn run_cell(cell: &Cell, keys_per_project: usize, writes: usize, round: usize) -> Outcome {
-    let sim = common::sim(5, keys_per_project, cell.limits.clone(), 0).await;
+    let mut limits = cell.limits.clone();
+    if let Some(quota) = &mut limits.quota {
+        // Half of what the fetch alone costs: the quota runs out at least once.
+        quota.points_per_hour = (keys_per_project * 5 / 2) as u64;
+    }
+    let sim = common::sim(5, keys_per_project, limits, 0).await;
     sim.set_faults(FaultConfig {
         rules: cell.faults.clone(),
     });
@@ -196,6 +219,8 @@ async fn run_cell(cell: &Cell, keys_per_project: usize, writes: usize, round: us
     );
     let config = BatchConfig {
         max_concurrent: 16,
+        fetch_chunk: FETCH_CHUNK,
+        create_chunk: CREATE_CHUNK,
         ..BatchConfig::default()
     };
     let started = Instant::now();
@@ -204,31 +229,44 @@ async fn run_cell(cell: &Cell, keys_per_project: usize, writes: usize, round: us
             .await
             .expect("the fetch runs");
     let fetched = results.iter().filter(|(_, r)| r.is_ok()).count();
-    let (written, refused, unknown) = if cell.updates {
-        // Writes spread over ten issues: twenty or more each, past the per-issue window.
+    let (written, refused, not_sent, unknown) = if cell.updates {
+        // Writes to two issues: 25 (quick) or 100 each, past the per-issue windows.
         let mut batcher = Batcher::new(jira.clone(), config.clone());
         for n in 0..writes {
             let mut update = IssueUpdate::default();
             update
                 .fields
                 .insert("summary".into(), json!(format!("soak {round} update {n}")));
-            let key = format!("BEA-{}", n % 10 + 1);
+            let key = format!("BEA-{}", n % 2 + 1);
             batcher.add(ApiRequest::update_issue(&key, &update).expect("a request"));
         }
         let results = batcher.run().await;
         let ok = results.successes();
-        (ok, 0, results.len() - ok)
+        let not_sent = results
+            .failures()
+            .filter(|(_, e)| e.not_performed())
+            .count();
+        (ok, 0, not_sent, results.len() - ok - not_sent)
     } else {
         let inputs = (0..writes)
             .map(|n| issue(&format!("soak {} {round} {n}", cell.name)))
             .collect();
         let results = create_issues(&jira, &config, inputs).await;
         let created = results.iter().filter(|r| r.is_ok()).count();
-        let refused = results
-            .iter()
-            .filter(|r| matches!(r, Err(jira_batch::CreateError::Refused { .. })))
-            .count();
-        (created, refused, results.len() - created - refused)
+        let count = |wanted: fn(&jira_batch::CreateError) -> bool| {
+            results
+                .iter()
+                .filter(|r| r.as_ref().err().is_some_and(wanted))
+                .count()
+        };
+        let refused = count(|e| matches!(e, jira_batch::CreateError::Refused { .. }));
+        let not_sent = count(|e| matches!(e, jira_batch::CreateError::NotSent { .. }));
+        (
+            created,
+            refused,
+            not_sent,
+            results.len() - created - refused - not_sent,
+        )
     };
     let stats = sim.stats();
     sim.shutdown().await;
@@ -239,9 +277,12 @@ async fn run_cell(cell: &Cell, keys_per_project: usize, writes: usize, round: us
         writes,
         written,
         refused,
+        not_sent,
         unknown,
         duplicates: stats.duplicate_creates,
         early_retries: stats.early_retries,
+        requests: stats.requests,
+        troubles: stats.faults.values().sum::<u64>() + stats.rate_limited,
         longest: Duration::from_millis(longest.load(Ordering::Relaxed)),
         rss_kb: proc_status_kb("VmRSS"),
         wall: started.elapsed(),
@@ -258,8 +299,10 @@ pub async fn run(quick: bool) -> Scenario {
         ),
         &[
             "fault",
+            "requests",
+            "faults + 429s sent",
             "keys: fetched / failed / accounted",
-            "writes: done / refused / unknown",
+            "writes: done / refused / not sent / unknown",
             "duplicates",
             "early retries",
             "longest attempt",
@@ -269,6 +312,7 @@ pub async fn run(quick: bool) -> Scenario {
     );
     let (mut accounted, mut duplicates, mut early, mut longest) = (true, 0, 0, Duration::ZERO);
     let mut rss = Vec::new();
+    let mut every_cell_troubled = true;
     for (round, cell) in cells().iter().enumerate() {
         let outcome = tokio::time::timeout(
             Duration::from_secs(300),
@@ -277,14 +321,18 @@ pub async fn run(quick: bool) -> Scenario {
         .await
         .unwrap_or_else(|_| panic!("the cell {:?} ran past five minutes", cell.name));
         let all_keys = outcome.fetched + outcome.fetch_failed == outcome.keys;
-        let all_writes = outcome.written + outcome.refused + outcome.unknown == outcome.writes;
+        let all_writes = outcome.written + outcome.refused + outcome.not_sent + outcome.unknown
+            == outcome.writes;
         accounted &= all_keys && all_writes;
         duplicates += outcome.duplicates;
         early += outcome.early_retries;
         longest = longest.max(outcome.longest);
         rss.push(outcome.rss_kb);
+        every_cell_troubled &= outcome.troubles > 0 || !cell.expects_trouble();
         scenario.row(vec![
             cell.name.to_owned(),
+            outcome.requests.to_string(),
+            outcome.troubles.to_string(),
             format!(
                 "{} / {} / {}",
                 outcome.fetched,
@@ -292,9 +340,10 @@ pub async fn run(quick: bool) -> Scenario {
                 if all_keys { "all" } else { "NOT ALL" }
             ),
             format!(
-                "{} / {} / {}{}",
+                "{} / {} / {} / {}{}",
                 outcome.written,
                 outcome.refused,
+                outcome.not_sent,
                 outcome.unknown,
                 if all_writes { "" } else { " (NOT ALL)" }
             ),
@@ -312,6 +361,11 @@ pub async fn run(quick: bool) -> Scenario {
             f64::from(u8::from(accounted)),
             1.0,
         ),
+        Figure::exactly(
+            "every cell met its trouble (1 = yes)",
+            f64::from(u8::from(every_cell_troubled)),
+            1.0,
+        ),
         Figure::exactly("duplicate creates", duplicates as f64, 0.0),
         Figure::exactly("early retries (sim counter)", early as f64, 0.0),
         Figure::at_most(
@@ -322,7 +376,7 @@ pub async fn run(quick: bool) -> Scenario {
         Figure::at_most("RSS growth after the first cell (MB)", growth_mb, 64.0),
     ];
     scenario.notes.push(format!(
-        "Timeouts: read {} ms, total {} ms; retries: 6, from 100 ms. \"Unknown\" writes are creates whose answer was lost: never resent, so never duplicated. A failed key is one whose bulk fetch failed after retries (truncated or malformed bodies are not retried as transport errors when the status was 200).",
+        "Bulk fetches of {FETCH_CHUNK} keys and bulk creates of {CREATE_CHUNK} issues, so each cell sends hundreds of requests. Timeouts: read {} ms, total {} ms; retries: 6, from 100 ms. \"Unknown\" writes are creates whose answer was lost: never resent, so never duplicated. \"Not sent\" writes never reached Jira or were refused whole (circuit open, rate limited): safe to send again. A failed key is one whose bulk fetch still failed after the transport's retries and three tries at an undecodable body; at 30% 5xx the circuit breaker (5 failures in a row) opens for 30 s and fails the rest fast, which the row shows.",
         READ_TIMEOUT.as_millis(),
         TOTAL_TIMEOUT.as_millis()
     ));

@@ -28,8 +28,14 @@ pub async fn run(quick: bool) -> Scenario {
     .await;
     let keys = common::keys(&sim, 500);
     let jira = Arc::new(
-        RateLimited::new(common::http(sim.base_url(), 256), LimitsConfig::default())
-            .with_retries(RetryPolicy::default()),
+        RateLimited::new(
+            common::http(sim.base_url(), 256),
+            LimitsConfig {
+                burst: jira_ratelimit::BurstLimits::uniform(rate),
+                ..LimitsConfig::default()
+            },
+        )
+        .with_retries(RetryPolicy::default()),
     );
     // Every request in flight at once as far as the batcher is concerned: the budget and
     // the pool decide the pace.
@@ -94,7 +100,7 @@ pub async fn run(quick: bool) -> Scenario {
             "RSS growth",
         ],
     );
-    let minimum = (count as f64 - rate) / rate;
+    let minimum = ((count as f64 - rate) / rate).max(0.0);
     scenario.row(vec![
         results.len().to_string(),
         results.successes().to_string(),
