@@ -13,6 +13,9 @@ pub struct Figure {
     pub target: Option<String>,
     /// Whether the value meets the target.
     pub met: Option<bool>,
+    /// A correctness figure (a count that must be exact, a bound that must hold on any
+    /// machine) rather than a speed or memory target that a noisy machine can miss.
+    pub hard: bool,
 }
 
 impl Figure {
@@ -23,7 +26,14 @@ impl Figure {
             value,
             target: None,
             met: None,
+            hard: false,
         }
+    }
+
+    /// Marks a bound as correctness rather than performance.
+    pub fn hard(mut self) -> Self {
+        self.hard = true;
+        self
     }
 
     /// A figure that must be at most `limit`.
@@ -33,6 +43,7 @@ impl Figure {
             value,
             target: Some(format!("≤ {limit}")),
             met: Some(value <= limit),
+            hard: false,
         }
     }
 
@@ -43,6 +54,7 @@ impl Figure {
             value,
             target: Some(format!("≥ {limit}")),
             met: Some(value >= limit),
+            hard: false,
         }
     }
 
@@ -53,6 +65,7 @@ impl Figure {
             value,
             target: Some(format!("= {expected}")),
             met: Some(value == expected),
+            hard: true,
         }
     }
 }

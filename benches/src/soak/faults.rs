@@ -372,8 +372,9 @@ pub async fn run(quick: bool) -> Scenario {
             "longest attempt ÷ total timeout",
             longest.as_secs_f64() / TOTAL_TIMEOUT.as_secs_f64(),
             1.1,
-        ),
-        Figure::at_most("RSS growth after the first cell (MB)", growth_mb, 64.0),
+        )
+        .hard(),
+        Figure::at_most("RSS growth after the first cell (MB)", growth_mb, 64.0).hard(),
     ];
     scenario.notes.push(format!(
         "Bulk fetches of {FETCH_CHUNK} keys and bulk creates of {CREATE_CHUNK} issues, so each cell sends hundreds of requests. Timeouts: read {} ms, total {} ms; retries: 6, from 100 ms. \"Unknown\" writes are creates whose answer was lost: never resent, so never duplicated. \"Not sent\" writes never reached Jira or were refused whole (circuit open, rate limited): safe to send again. A failed key is one whose bulk fetch still failed after the transport's retries and three tries at an undecodable body; at 30% 5xx the circuit breaker (5 failures in a row) opens for 30 s and fails the rest fast, which the row shows.",

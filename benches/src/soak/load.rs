@@ -118,7 +118,7 @@ pub async fn run(quick: bool) -> Scenario {
             1.0,
         ),
         Figure::exactly("failures", results.failures().count() as f64, 0.0),
-        Figure::at_most("RSS growth while running (MB)", growth_mb, 256.0),
+        Figure::at_most("RSS growth while running (MB)", growth_mb, 256.0).hard(),
     ];
     scenario
 }
