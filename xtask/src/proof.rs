@@ -213,7 +213,10 @@ fn provenance(root: &Path) -> Vec<(String, String)> {
     vec![
         (
             "machine".into(),
-            format!("{cores} cores ({cpu}), {memory}, Linux {}", output("uname", &["-r"])),
+            format!(
+                "{cores} cores ({cpu}), {memory}, Linux {}",
+                output("uname", &["-r"])
+            ),
         ),
         (
             "date".into(),
@@ -221,7 +224,10 @@ fn provenance(root: &Path) -> Vec<(String, String)> {
         ),
         (
             "commit".into(),
-            format!("{}{dirty}", output("git", &["rev-parse", "--short", "HEAD"])),
+            format!(
+                "{}{dirty}",
+                output("git", &["rev-parse", "--short", "HEAD"])
+            ),
         ),
         (
             "toolchain".into(),

@@ -76,8 +76,8 @@ async fn full_stack(base: &str, count: u64) -> f64 {
 }
 
 pub async fn run(quick: bool) -> Scenario {
-    let count = if quick { 4_000 } else { 30_000 };
-    let rounds = if quick { 2 } else { 3 };
+    let count = if quick { 4_000 } else { 20_000 };
+    let rounds = if quick { 3 } else { 7 };
     let sim = common::sim(1, 10, LimitConfig::off(), 0).await;
     let base = sim.base_url().to_owned();
     // Alternate, and keep each side's best round: the machine's noise hits both alike.

@@ -34,10 +34,19 @@ impl Pattern {
                 pattern: pattern.into(),
                 reason: error.kind().to_string(),
             })?;
-        let prefix: String = pattern
-            .chars()
-            .take_while(|c| !matches!(c, '*' | '?' | '[' | '{' | '\\'))
-            .collect();
+        // Everything before the first wildcard, escapes resolved (`PROJ\?-*` → `PROJ?-`).
+        let mut prefix = String::new();
+        let mut chars = pattern.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '*' | '?' | '[' | '{' => break,
+                '\\' => match chars.next() {
+                    Some(escaped) => prefix.push(escaped),
+                    None => break,
+                },
+                literal => prefix.push(literal),
+            }
+        }
         Ok(Pattern {
             text: pattern.into(),
             matcher: glob.compile_matcher(),
