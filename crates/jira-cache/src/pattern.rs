@@ -54,6 +54,20 @@ impl Pattern {
         })
     }
 
+    /// `text` with every wildcard and escape character escaped: a pattern matching `text`
+    /// alone (`PROJ-1?` → `PROJ-1\?`).
+    pub fn escape(text: &str) -> String {
+        text.chars()
+            .flat_map(|c| {
+                let special = matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\');
+                special
+                    .then_some('\\')
+                    .into_iter()
+                    .chain(std::iter::once(c))
+            })
+            .collect()
+    }
+
     /// Whether `key` matches.
     pub fn matches(&self, key: &str) -> bool {
         self.matcher.is_match(key)

@@ -24,18 +24,6 @@ fn reference(pattern: &[char], text: &[char]) -> bool {
     }
 }
 
-fn escape(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            let special = matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\');
-            special
-                .then_some('\\')
-                .into_iter()
-                .chain(std::iter::once(c))
-        })
-        .collect()
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -52,7 +40,7 @@ proptest! {
 
     #[test]
     fn an_escaped_key_matches_itself_only(key in "[ -~]{1,16}", other in "[ -~]{1,16}") {
-        let pattern = Pattern::new(&escape(&key)).unwrap();
+        let pattern = Pattern::new(&Pattern::escape(&key)).unwrap();
         prop_assert!(pattern.matches(&key));
         prop_assert_eq!(pattern.matches(&other), other == key);
         prop_assert_eq!(pattern.literal_prefix(), key.as_str());
