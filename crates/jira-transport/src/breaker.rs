@@ -67,6 +67,11 @@ pub enum BreakerState {
 #[derive(Debug)]
 struct State {
     mode: Mode,
+    /// Tickets handed out at admission, in order.
+    next_ticket: u64,
+    /// Requests admitted before the latest success finished (tickets below this) cannot
+    /// extend a run of failures: the site answered since they were sent.
+    success_horizon: u64,
     consecutive: u32,
     window: VecDeque<bool>,
     failures_when_opened: u32,
@@ -105,6 +110,8 @@ impl<T> CircuitBreaker<T> {
             site: site.into(),
             state: Mutex::new(State {
                 mode: Mode::Closed,
+                next_ticket: 0,
+                success_horizon: 0,
                 consecutive: 0,
                 window: VecDeque::new(),
                 failures_when_opened: 0,
@@ -127,9 +134,15 @@ impl<T> CircuitBreaker<T> {
         &self.inner
     }
 
-    /// Lets a request through, or says why not.
-    fn admit(&self) -> Result<(), Error> {
+    /// Lets a request through with its ticket, or says why not.
+    fn admit(&self) -> Result<u64, Error> {
         let mut state = self.state.lock();
+        let ticket = state.next_ticket;
+        state.next_ticket += 1;
+        self.admit_locked(&mut state).map(|()| ticket)
+    }
+
+    fn admit_locked(&self, state: &mut State) -> Result<(), Error> {
         let now = Instant::now();
         match state.mode {
             Mode::Closed => Ok(()),
@@ -180,7 +193,18 @@ impl<T> CircuitBreaker<T> {
         }
     }
 
+    /// Records the outcome of the newest request (the tests' sequential case).
+    #[cfg(test)]
     fn record(&self, verdict: Verdict) {
+        self.record_ticket(verdict, u64::MAX);
+    }
+
+    /// Records the outcome of the request admitted with `ticket`.
+    ///
+    /// A run of failures counts only requests sent after the latest success: slow failures
+    /// (a body cut short after 50 ms, a hang until the timeout) pile up while fast successes
+    /// come and go, and would otherwise finish back to back as a "run" on a working site.
+    fn record_ticket(&self, verdict: Verdict, ticket: u64) {
         if verdict == Verdict::Neutral {
             self.release_trial();
             return;
@@ -209,7 +233,12 @@ impl<T> CircuitBreaker<T> {
             // An answer to a request sent before the circuit opened changes nothing.
             Mode::Open { .. } => {}
             Mode::Closed => {
-                state.consecutive = if failed { state.consecutive + 1 } else { 0 };
+                if !failed {
+                    state.consecutive = 0;
+                    state.success_horizon = state.next_ticket;
+                } else if ticket >= state.success_horizon {
+                    state.consecutive += 1;
+                }
                 state.window.push_back(failed);
                 while state.window.len() > self.config.window {
                     state.window.pop_front();
@@ -274,14 +303,14 @@ impl<T> Drop for Pending<'_, T> {
 
 impl<T: Transport> Transport for CircuitBreaker<T> {
     async fn send(&self, request: ApiRequest) -> Result<ApiResponse, Error> {
-        self.admit()?;
+        let ticket = self.admit()?;
         let mut pending = Pending {
             breaker: self,
             judged: false,
         };
         let outcome = self.inner.send(request).await;
         pending.judged = true;
-        self.record(verdict(&outcome));
+        self.record_ticket(verdict(&outcome), ticket);
         outcome
     }
 }
@@ -348,6 +377,25 @@ mod tests {
         assert_eq!(b.state(), BreakerState::HalfOpen);
         b.record(Verdict::Success);
         assert_eq!(b.state(), BreakerState::Closed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_failures_sent_before_a_success_do_not_make_a_run() {
+        let b = breaker(config());
+        // Three requests go out; a fourth, sent later, succeeds first; then the three fail.
+        let slow: Vec<u64> = (0..3).map(|_| b.admit().unwrap()).collect();
+        let fast = b.admit().unwrap();
+        b.record_ticket(Verdict::Success, fast);
+        for ticket in slow {
+            b.record_ticket(Verdict::Failure, ticket);
+        }
+        assert_eq!(b.state(), BreakerState::Closed);
+        // Three sent after that success, all failing: a run.
+        let later: Vec<u64> = (0..3).map(|_| b.admit().unwrap()).collect();
+        for ticket in later {
+            b.record_ticket(Verdict::Failure, ticket);
+        }
+        assert!(matches!(b.state(), BreakerState::Open { .. }));
     }
 
     #[tokio::test(start_paused = true)]
