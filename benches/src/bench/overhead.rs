@@ -80,31 +80,54 @@ pub async fn run(quick: bool) -> Scenario {
     let rounds = if quick { 3 } else { 7 };
     let sim = common::sim(1, 10, LimitConfig::off(), 0).await;
     let base = sim.base_url().to_owned();
-    // Alternate, and keep each side's best round: the machine's noise hits both alike.
-    let (mut bare_best, mut full_best) = (0.0_f64, 0.0_f64);
+    // Pairs run back to back, so a pair shares the machine's mood; the verdict is the
+    // median of the pairs' ratios, and each side's best round is shown beside it.
     bare(&base, count / 10).await;
     full_stack(&base, count / 10).await;
-    for _ in 0..rounds {
-        bare_best = bare_best.max(bare(&base, count).await);
-        full_best = full_best.max(full_stack(&base, count).await);
+    let (mut bare_best, mut full_best) = (0.0_f64, 0.0_f64);
+    let mut ratios = Vec::new();
+    for round in 0..rounds {
+        // Alternate which side goes first.
+        let (b, f) = if round % 2 == 0 {
+            let b = bare(&base, count).await;
+            (b, full_stack(&base, count).await)
+        } else {
+            let f = full_stack(&base, count).await;
+            (bare(&base, count).await, f)
+        };
+        bare_best = bare_best.max(b);
+        full_best = full_best.max(f);
+        ratios.push(f / b);
     }
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
     sim.shutdown().await;
     let mut scenario = Scenario::new(
         4,
         &format!(
-            "Transport overhead: {count} GET /myself, {CONCURRENCY} concurrent, no limits, best of {rounds}"
+            "Transport overhead: {count} GET /myself, {CONCURRENCY} concurrent, no limits, {rounds} rounds each"
         ),
-        &["client", "requests per second"],
+        &["client", "requests per second (best round)"],
     );
     scenario.row(vec!["bare reqwest".into(), format!("{bare_best:.0}")]);
     scenario.row(vec![
         "full stack (Retrying → RateLimited → CircuitBreaker → HttpTransport)".into(),
         format!("{full_best:.0}"),
     ]);
-    scenario.figures = vec![Figure::at_least(
-        "full stack ÷ bare reqwest",
-        full_best / bare_best,
-        0.9,
-    )];
+    scenario.figures = vec![
+        Figure::at_least(
+            "full stack ÷ bare reqwest (median of the rounds)",
+            median,
+            0.9,
+        ),
+        Figure::info(
+            "full stack ÷ bare reqwest (best round ÷ best round)",
+            full_best / bare_best,
+        ),
+    ];
+    scenario.notes.push(format!(
+        "Ratios of the {rounds} rounds: {}. jira-sim serves in the same process on the same two cores, so every microsecond the client spends is one the server cannot: this is the worst case for overhead; against a real site, latency hides it.",
+        ratios.iter().map(|r| format!("{r:.2}")).collect::<Vec<_>>().join(", ")
+    ));
     scenario
 }
