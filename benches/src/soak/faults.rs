@@ -294,8 +294,9 @@ pub async fn run(quick: bool) -> Scenario {
     let mut scenario = Scenario::new(
         0,
         &format!(
-            "Faults: fetch {} keys and create {writes} issues (or update 10 issues {writes} times) through the full stack",
-            per_project * 5
+            "Faults: fetch {} keys and create {writes} issues (or update 2 issues {} times each) through the full stack",
+            per_project * 5,
+            writes / 2
         ),
         &[
             "fault",
@@ -377,7 +378,7 @@ pub async fn run(quick: bool) -> Scenario {
         Figure::at_most("RSS growth after the first cell (MB)", growth_mb, 64.0).hard(),
     ];
     scenario.notes.push(format!(
-        "Bulk fetches of {FETCH_CHUNK} keys and bulk creates of {CREATE_CHUNK} issues, so each cell sends hundreds of requests. Timeouts: read {} ms, total {} ms; retries: 6, from 100 ms. \"Unknown\" writes are creates whose answer was lost: never resent, so never duplicated. \"Not sent\" writes never reached Jira or were refused whole (circuit open, rate limited): safe to send again. A failed key is one whose bulk fetch still failed after the transport's retries and three tries at an undecodable body; at 30% 5xx the circuit breaker (5 failures in a row) opens for 30 s and fails the rest fast, which the row shows.",
+        "Bulk fetches of {FETCH_CHUNK} keys and bulk creates of {CREATE_CHUNK} issues, so each cell sends hundreds of requests. Timeouts: read {} ms, total {} ms; retries: 6, from 100 ms. \"Unknown\" writes are creates whose answer was lost: never resent, so never duplicated. \"Not sent\" writes never reached Jira or were refused whole (circuit open, rate limited): safe to send again. A failed key would be one whose bulk fetch still failed after the transport's retries and three tries at an undecodable body. The circuit breaker is in the stack: it opens on 5 failures in a row sent after the latest success, or half of the last 100 outcomes, and must not open on any of these working sites.",
         READ_TIMEOUT.as_millis(),
         TOTAL_TIMEOUT.as_millis()
     ));
