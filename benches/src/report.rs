@@ -9,6 +9,8 @@ pub struct Figure {
     pub name: String,
     /// The value.
     pub value: f64,
+    /// The value as the documents show it.
+    pub shown: String,
     /// The target as text (`≤ 1.10`), when there is one.
     pub target: Option<String>,
     /// Whether the value meets the target.
@@ -24,6 +26,7 @@ impl Figure {
         Figure {
             name: name.to_owned(),
             value,
+            shown: round(value),
             target: None,
             met: None,
             hard: false,
@@ -41,6 +44,7 @@ impl Figure {
         Figure {
             name: name.to_owned(),
             value,
+            shown: round(value),
             target: Some(format!("≤ {limit}")),
             met: Some(value <= limit),
             hard: false,
@@ -52,6 +56,7 @@ impl Figure {
         Figure {
             name: name.to_owned(),
             value,
+            shown: round(value),
             target: Some(format!("≥ {limit}")),
             met: Some(value >= limit),
             hard: false,
@@ -63,6 +68,7 @@ impl Figure {
         Figure {
             name: name.to_owned(),
             value,
+            shown: round(value),
             target: Some(format!("= {expected}")),
             met: Some(value == expected),
             hard: true,
@@ -127,7 +133,7 @@ impl Scenario {
             println!(
                 "\n{}: {}{}{}",
                 figure.name,
-                round(figure.value),
+                figure.shown,
                 figure
                     .target
                     .as_ref()

@@ -150,7 +150,7 @@ fn misses(report: &Value) -> (Vec<String>, Vec<String>) {
                     "{}. {}: {} (target {})",
                     scenario["id"],
                     figure["name"].as_str().unwrap_or(""),
-                    number(&figure["value"]),
+                    figure["shown"].as_str().unwrap_or(""),
                     figure["target"].as_str().unwrap_or("")
                 );
                 if figure["hard"] == Value::Bool(true) {
@@ -162,21 +162,6 @@ fn misses(report: &Value) -> (Vec<String>, Vec<String>) {
         }
     }
     (hard, soft)
-}
-
-fn number(value: &Value) -> String {
-    let Some(v) = value.as_f64() else {
-        return value.to_string();
-    };
-    if v.fract() == 0.0 && v.abs() < 1e15 {
-        format!("{v:.0}")
-    } else if v.abs() < 10.0 {
-        format!("{v:.3}")
-    } else if v.abs() < 1000.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.0}")
-    }
 }
 
 /// The machine, the date and the commit, for the document's header.
@@ -290,7 +275,7 @@ fn render(root: &Path, task: &Task, report: &Value) -> anyhow::Result<String> {
             text.push_str(&format!(
                 "- {}: **{}**{target}{verdict}\n",
                 figure["name"].as_str().unwrap_or(""),
-                number(&figure["value"])
+                figure["shown"].as_str().unwrap_or("")
             ));
         }
         for note in scenario["notes"].as_array().into_iter().flatten() {

@@ -77,12 +77,7 @@ pub async fn run(global: &Global, args: CreateArgs) -> CliResult {
         writeln!(out, "{record}")?;
     }
     out.flush()?;
-    let wire = stack.wire.snapshot();
-    if wire.unauthorized > 0 && wire.success == 0 {
-        return Err(CliError::auth(
-            crate::error::AUTH_HINT.replace("{status}", "401/403"),
-        ));
-    }
+    stack.refused_credentials()?;
     if !global.quiet {
         eprintln!(
             "created {created} of {} issues; {refused} refused by Jira, {not_sent} not sent (safe to create again), {unknown} with an unknown outcome (check those before creating them again)",
