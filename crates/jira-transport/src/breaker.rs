@@ -277,6 +277,18 @@ impl<T> CircuitBreaker<T> {
 }
 
 fn verdict(outcome: &Result<ApiResponse, Error>) -> Verdict {
+    let response = match outcome {
+        Ok(response) => Some(response),
+        Err(error) => error.response(),
+    };
+    // A 503 with Retry-After is the site asking for a pause, as a 429 does: the rate
+    // limiter's business, not a sign that the site is down.
+    if response.is_some_and(|r| {
+        r.status == http::StatusCode::SERVICE_UNAVAILABLE
+            && r.headers.contains_key(http::header::RETRY_AFTER)
+    }) {
+        return Verdict::Neutral;
+    }
     let class = match outcome {
         Ok(response) => Some(response.classify()),
         Err(error) => error.class(),
@@ -397,6 +409,27 @@ mod tests {
             b.record_ticket(Verdict::Failure, ticket);
         }
         assert!(matches!(b.state(), BreakerState::Open { .. }));
+    }
+
+    #[test]
+    fn a_503_asking_for_a_pause_is_neither_success_nor_failure() {
+        let answer = |status: u16, retry_after: bool| {
+            let mut headers = http::HeaderMap::new();
+            if retry_after {
+                headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from(1));
+            }
+            Ok(ApiResponse {
+                status: http::StatusCode::from_u16(status).unwrap(),
+                headers,
+                body: bytes::Bytes::new(),
+                elapsed: Duration::ZERO,
+            })
+        };
+        assert_eq!(verdict(&answer(503, true)), Verdict::Neutral);
+        assert_eq!(verdict(&answer(503, false)), Verdict::Failure);
+        assert_eq!(verdict(&answer(429, true)), Verdict::Neutral);
+        assert_eq!(verdict(&answer(500, true)), Verdict::Failure);
+        assert_eq!(verdict(&answer(404, false)), Verdict::Success);
     }
 
     #[tokio::test(start_paused = true)]
