@@ -2,8 +2,11 @@
 //! cargo does (matklad's xtask pattern). Nothing here is needed at run time.
 //!
 //! ```text
-//! cargo xtask ci      # fmt check, clippy -D warnings, the whole test suite (installs
-//!                     # redis-server when missing and run as root)
+//! cargo xtask ci      # fmt check, clippy -D warnings, the whole test suite, the docs,
+//!                     # then bench and soak in quick mode (installs redis-server when
+//!                     # missing and run as root)
+//! cargo xtask bench   # every end-to-end scenario beside its baseline -> docs/BENCHMARKS.md
+//! cargo xtask soak    # the reliability matrix -> docs/RELIABILITY.md
 //! ```
 
 use std::process::{Command, ExitCode};
@@ -11,20 +14,33 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
+mod proof;
+
 const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
-  ci      check formatting, run clippy with -D warnings, run every test, and
-          build the docs with -D warnings
+  ci      check formatting, run clippy with -D warnings, run every test
           (unit, integration over HTTP against jira-sim and a real redis-server,
-          end to end, doc tests); installs redis-server first when it is missing
-          and it runs as root
+          end to end, doc tests), build the docs with -D warnings, then run
+          bench and soak in quick mode; installs redis-server first when it is
+          missing and it runs as root
+  bench [--quick] [--check] [--only N]
+          the end-to-end benchmarks, each beside its baseline, in one run:
+          target/bench/report.json, and (full mode) docs/BENCHMARKS.md.
+          Fails when a correctness figure misses; with --check, also when a
+          speed or memory target misses. Full mode takes about 5 minutes.
+  soak [--quick] [--check] [--only CELL]
+          the reliability matrix (faults, crash, contention, load, secrets):
+          target/soak/report.json, and (full mode) docs/RELIABILITY.md. Fails
+          when any cell misses. Full mode takes about 5 minutes.
   help    show this message";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(&args[1..]),
+        Some("bench") => root().and_then(|root| proof::bench(&root, &args[1..])),
+        Some("soak") => root().and_then(|root| proof::soak(&root, &args[1..])),
         Some("help" | "-h" | "--help") | None => {
             println!("{USAGE}");
             Ok(())
@@ -70,6 +86,9 @@ fn ci(extra: &[String]) -> anyhow::Result<()> {
         &["doc", "--workspace", "--no-deps"],
         &[("RUSTDOCFLAGS", "-D warnings")],
     )?;
+    let root = root()?;
+    proof::bench(&root, &["--quick".to_owned()])?;
+    proof::soak(&root, &["--quick".to_owned()])?;
     println!("xtask ci: all checks passed in {:.0?}", started.elapsed());
     Ok(())
 }
@@ -77,7 +96,7 @@ fn ci(extra: &[String]) -> anyhow::Result<()> {
 /// The Redis tests start their own `redis-server`. A fresh machine has none: install
 /// Debian's package when we can (root with apt-get), otherwise stop with the one line that
 /// fixes it. Never skip those tests.
-fn ensure_redis_server() -> anyhow::Result<()> {
+pub(crate) fn ensure_redis_server() -> anyhow::Result<()> {
     if has_program("redis-server") {
         return Ok(());
     }
@@ -122,23 +141,29 @@ fn has_program(name: &str) -> bool {
         .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
 }
 
+/// The workspace root.
+fn root() -> anyhow::Result<std::path::PathBuf> {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .context("xtask lives in the workspace root")
+}
+
 /// Runs `cargo <args>` in the workspace root, streaming its output.
-fn run(step: &str, args: &[&str]) -> anyhow::Result<()> {
+pub(crate) fn run(step: &str, args: &[&str]) -> anyhow::Result<()> {
     run_with_env(step, args, &[])
 }
 
 /// As [`run`], with extra environment variables.
 fn run_with_env(step: &str, args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .context("xtask lives in the workspace root")?;
-    println!("xtask ci: {step}: cargo {}", args.join(" "));
+    let root = root()?;
+    println!("xtask: {step}: cargo {}", args.join(" "));
     let started = Instant::now();
     let status = Command::new(&cargo)
         .args(args)
         .envs(env.iter().copied())
-        .current_dir(root)
+        .current_dir(&root)
         .status()
         .with_context(|| format!("could not start {cargo}"))?;
     if !status.success() {
@@ -147,6 +172,6 @@ fn run_with_env(step: &str, args: &[&str], env: &[(&str, &str)]) -> anyhow::Resu
             args.join(" ")
         );
     }
-    println!("xtask ci: {step}: ok in {:.0?}", started.elapsed());
+    println!("xtask: {step}: ok in {:.0?}", started.elapsed());
     Ok(())
 }

@@ -21,6 +21,15 @@ pub enum CreateError {
         /// Jira's element errors.
         errors: ErrorCollection,
     },
+    /// The request carrying it never reached Jira, or Jira refused it whole (circuit open,
+    /// no connection, rate limited): nothing was created, and it is safe to create again.
+    #[error("element {index} was not created (the request was not performed): {message}")]
+    NotSent {
+        /// The element's index in the caller's input.
+        index: usize,
+        /// What went wrong.
+        message: String,
+    },
     /// The request carrying it failed; the element may or may not have been created (it is
     /// not retried, to avoid duplicates: check before creating it again).
     #[error("creating element {index} failed, outcome unknown: {message}")]
@@ -85,6 +94,17 @@ async fn create_chunk<T: Transport>(
     };
     let response = match transport.send(request).await {
         Ok(response) => response,
+        Err(error) if error.not_performed() => {
+            let message = error.to_string();
+            return (0..count)
+                .map(|n| {
+                    Err(CreateError::NotSent {
+                        index: offset + n,
+                        message: message.clone(),
+                    })
+                })
+                .collect();
+        }
         Err(error) => return unknown(error.to_string()),
     };
     if !(response.status == 201 || response.status == 400) {

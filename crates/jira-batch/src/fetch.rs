@@ -123,6 +123,9 @@ where
 /// The results of one chunk, by key.
 type ChunkResults = BTreeMap<String, Result<Issue, FetchError>>;
 
+/// Attempts at a bulk fetch whose 200 answer does not decode, before its keys fail.
+const UNDECODABLE_ATTEMPTS: usize = 3;
+
 /// One bulkfetch (or, where it is missing, single GETs); every key gets a result, and the
 /// number of requests it took.
 async fn fetch_chunk<T: Transport + 'static>(
@@ -153,9 +156,28 @@ async fn fetch_chunk<T: Transport + 'static>(
         Ok(request) => request,
         Err(error) => return (failed_all(error.to_string()), 0),
     };
-    let response = match transport.send(request).await {
-        Ok(response) => response,
-        Err(error) => return (failed_all(error.to_string()), 1),
+    // A 200 whose body does not decode (cut short or garbled on the way) is asked for
+    // again: a read is safe to repeat, and the transport cannot judge a body it does not
+    // parse.
+    let mut sent = 0;
+    let (response, page) = loop {
+        sent += 1;
+        let response = match transport.send(request.clone()).await {
+            Ok(response) => response,
+            Err(error) => return (failed_all(error.to_string()), sent),
+        };
+        if !response.is_success() {
+            break (response, None);
+        }
+        match response.json::<BulkFetchResponse>() {
+            Ok(page) => break (response, Some(page)),
+            Err(error) if sent >= UNDECODABLE_ATTEMPTS => {
+                return (failed_all(error.to_string()), sent);
+            }
+            Err(error) => {
+                tracing::warn!(%error, attempt = sent, "a bulk fetch answer did not decode; asking again");
+            }
+        }
     };
     if response.status == 404 {
         // This site has no bulkfetch: one GET per key.
@@ -184,20 +206,16 @@ async fn fetch_chunk<T: Transport + 'static>(
             };
             results.insert(key, result);
         }
-        return (results, 1 + count);
+        return (results, sent + count);
     }
-    if !response.is_success() {
+    let Some(page) = page else {
         return (
             failed_all(format!(
                 "bulkfetch answered HTTP {}",
                 response.status.as_u16()
             )),
-            1,
+            sent,
         );
-    }
-    let page: BulkFetchResponse = match response.json() {
-        Ok(page) => page,
-        Err(error) => return (failed_all(error.to_string()), 1),
     };
     let mut results = ChunkResults::new();
     for issue in page.issues {

@@ -356,3 +356,53 @@ async fn warming_fills_metadata_first_then_recent_issues() {
     assert_eq!(report.requests(), sim.stats().requests as usize - 3);
     assert!(report.points() > 0 && report.bytes() > 0);
 }
+
+#[tokio::test]
+async fn an_undecodable_bulk_fetch_answer_is_asked_for_three_times_then_fails_its_keys() {
+    let sim = sim(1, 250).await;
+    sim.set_faults(FaultConfig {
+        rules: vec![FaultRule::new(Fault::Malformed, 1.0).on("/rest/api/3/issue/bulkfetch")],
+    });
+    let keys: Vec<String> = (1..=250).map(|n| format!("APO-{n}")).collect();
+    let (results, report) =
+        fetch_issues::<_, SledStore>(&stack(&sim), None, &config(), &keys, &["summary"], &[])
+            .await
+            .unwrap();
+    // Three chunks, each asked for three times.
+    assert_eq!(report.requests, 9);
+    assert_eq!(
+        sim.stats()
+            .requests_to("POST", "/rest/api/3/issue/bulkfetch"),
+        9
+    );
+    assert_eq!(results.len(), 250);
+    assert!(
+        results
+            .iter()
+            .all(|(_, r)| matches!(r, Err(FetchError::Failed { .. })))
+    );
+}
+
+#[tokio::test]
+async fn creates_that_never_left_are_not_sent_rather_than_unknown() {
+    let sim = sim(1, 5).await;
+    let jira = stack(&sim);
+    sim.shutdown().await;
+    let inputs = (0..3)
+        .map(|n| {
+            let mut issue = IssueUpdate::default();
+            issue
+                .fields
+                .insert("summary".into(), json!(format!("s{n}")));
+            issue
+        })
+        .collect();
+    let results = create_issues(&jira, &config(), inputs).await;
+    assert_eq!(results.len(), 3);
+    for (n, result) in results.iter().enumerate() {
+        assert!(
+            matches!(result, Err(CreateError::NotSent { index, .. }) if *index == n),
+            "{result:?}"
+        );
+    }
+}

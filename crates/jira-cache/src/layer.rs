@@ -97,7 +97,7 @@ pub fn issue_cache_key(issue_key: &str, fields: &[&str], expand: &[&str]) -> Str
 pub fn issue_targets(issue_key: &str) -> Vec<Target> {
     let key = issue_key.to_ascii_uppercase();
     let mut targets = vec![Target::Key(Category::Issue, key.clone())];
-    if let Ok(pattern) = Pattern::new(&format!("{}\\?*", escape(&key))) {
+    if let Ok(pattern) = Pattern::new(&format!("{}\\?*", Pattern::escape(&key))) {
         targets.push(Target::Pattern(Category::Issue, pattern));
     }
     targets
@@ -150,7 +150,7 @@ fn invalidations(request: &ApiRequest) -> Vec<Target> {
     projects.sort();
     projects.dedup();
     for project in projects {
-        if let Ok(pattern) = Pattern::new(&format!("*{}*", escape(&project))) {
+        if let Ok(pattern) = Pattern::new(&format!("*{}*", Pattern::escape(&project))) {
             targets.push(Target::Pattern(Category::Search, pattern));
         }
     }
@@ -158,18 +158,6 @@ fn invalidations(request: &ApiRequest) -> Vec<Target> {
 }
 
 /// Escapes glob characters in a literal.
-fn escape(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            let special = matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\');
-            special
-                .then_some('\\')
-                .into_iter()
-                .chain(std::iter::once(c))
-        })
-        .collect()
-}
-
 fn layer_error(error: Error) -> jira_transport::Error {
     jira_transport::Error::Layer {
         layer: "cache",
@@ -252,6 +240,6 @@ mod tests {
         assert!(
             matches!(&targets[2], Target::Pattern(Category::Search, p) if p.matches("search:{\"jql\":\"project = PROJ\"}"))
         );
-        assert_eq!(escape("a*b?"), "a\\*b\\?");
+        assert_eq!(Pattern::escape("a*b?"), "a\\*b\\?");
     }
 }

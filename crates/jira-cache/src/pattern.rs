@@ -34,15 +34,38 @@ impl Pattern {
                 pattern: pattern.into(),
                 reason: error.kind().to_string(),
             })?;
-        let prefix: String = pattern
-            .chars()
-            .take_while(|c| !matches!(c, '*' | '?' | '[' | '{' | '\\'))
-            .collect();
+        // Everything before the first wildcard, escapes resolved (`PROJ\?-*` → `PROJ?-`).
+        let mut prefix = String::new();
+        let mut chars = pattern.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '*' | '?' | '[' | '{' => break,
+                '\\' => match chars.next() {
+                    Some(escaped) => prefix.push(escaped),
+                    None => break,
+                },
+                literal => prefix.push(literal),
+            }
+        }
         Ok(Pattern {
             text: pattern.into(),
             matcher: glob.compile_matcher(),
             prefix,
         })
+    }
+
+    /// `text` with every wildcard and escape character escaped: a pattern matching `text`
+    /// alone (`PROJ-1?` → `PROJ-1\?`).
+    pub fn escape(text: &str) -> String {
+        text.chars()
+            .flat_map(|c| {
+                let special = matches!(c, '*' | '?' | '[' | ']' | '{' | '}' | '\\');
+                special
+                    .then_some('\\')
+                    .into_iter()
+                    .chain(std::iter::once(c))
+            })
+            .collect()
     }
 
     /// Whether `key` matches.

@@ -193,16 +193,33 @@ impl RateLimitInfo {
                 }
             }
         };
-        let window = |prefix: &str| LimitWindow {
-            limit: text(&format!("{prefix}-limit")).and_then(|v| parse_count(prefix, v)),
-            remaining: text(&format!("{prefix}-remaining")).and_then(|v| parse_count(prefix, v)),
-            reset: text(&format!("{prefix}-reset")).and_then(parse_reset),
-            near_limit: text(&format!("{prefix}-nearlimit")).and_then(parse_bool),
+        // Header names as static strings: this runs on every answer.
+        let window = |prefix: &str, [limit, remaining, reset, near]: [&str; 4]| LimitWindow {
+            limit: text(limit).and_then(|v| parse_count(prefix, v)),
+            remaining: text(remaining).and_then(|v| parse_count(prefix, v)),
+            reset: text(reset).and_then(parse_reset),
+            near_limit: text(near).and_then(parse_bool),
         };
         RateLimitInfo {
             retry_after: text("retry-after").and_then(parse_retry_after),
-            window: window("x-ratelimit"),
-            beta_window: window("x-beta-ratelimit"),
+            window: window(
+                "x-ratelimit",
+                [
+                    "x-ratelimit-limit",
+                    "x-ratelimit-remaining",
+                    "x-ratelimit-reset",
+                    "x-ratelimit-nearlimit",
+                ],
+            ),
+            beta_window: window(
+                "x-beta-ratelimit",
+                [
+                    "x-beta-ratelimit-limit",
+                    "x-beta-ratelimit-remaining",
+                    "x-beta-ratelimit-reset",
+                    "x-beta-ratelimit-nearlimit",
+                ],
+            ),
             reason: text("ratelimit-reason").map(RateLimitReason::parse),
             policies: headers
                 .get_all("beta-ratelimit-policy")

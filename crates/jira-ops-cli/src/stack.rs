@@ -185,6 +185,18 @@ pub async fn build(settings: &Settings, with_cache: bool) -> Result<Stack, CliEr
 }
 
 impl Stack {
+    /// An auth error when the site refused the credentials and answered nothing else, even
+    /// if the refusals came back as per-item failures (a bulk fetch, a bulk create).
+    pub fn refused_credentials(&self) -> Result<(), CliError> {
+        let wire = self.wire.snapshot();
+        if wire.unauthorized > 0 && wire.success == 0 {
+            return Err(CliError::auth(
+                crate::error::AUTH_HINT.replace("{status}", "401/403"),
+            ));
+        }
+        Ok(())
+    }
+
     /// Writes cache statistics and flushes; call before exiting.
     pub async fn close(&self) -> Result<(), CliError> {
         if let Some(cache) = &self.cache {

@@ -76,31 +76,34 @@ impl<T, B: Budget> RateLimited<T, B> {
     /// The rate this endpoint is paced at now, before headroom: announced by the server
     /// (`X-RateLimit-Limit`), else discovered after 429s (adaptive mode), else configured.
     pub fn rate_for(&self, request: &ApiRequest) -> f64 {
-        let key = burst_key(request);
-        if let Some(rate) = self.learned.read().get(&key) {
+        self.rate_for_key(&burst_key(request), request)
+    }
+
+    fn rate_for_key(&self, key: &str, request: &ApiRequest) -> f64 {
+        if let Some(rate) = self.learned.read().get(key) {
             return *rate;
         }
         let configured = self
             .config
             .burst
             .rate_for(&request.method, request.path_template);
-        match self.discovery.rate(&key) {
+        match self.discovery.rate(key) {
             Some(discovered) => discovered.min(configured),
             None => configured,
         }
     }
 
-    fn burst_demand(&self, request: &ApiRequest) -> BurstDemand {
-        let rate = self.rate_for(request) * self.config.headroom;
+    fn burst_demand(&self, key: String, request: &ApiRequest) -> BurstDemand {
+        let rate = self.rate_for_key(&key, request) * self.config.headroom;
         BurstDemand {
-            key: burst_key(request),
+            key,
             rate,
             capacity: rate.max(1.0),
         }
     }
 
     fn demand(&self, request: &ApiRequest) -> Demand {
-        let burst = self.burst_demand(request);
+        let burst = self.burst_demand(burst_key(request), request);
         let mut scopes = vec!["site".to_owned(), burst.key.clone()];
         // A write to an issue is held by that issue's pause even when its windows are not
         // configured: a per-issue 429 teaches the pause.
@@ -158,9 +161,24 @@ impl<T, B: Budget> RateLimited<T, B> {
     }
 
     /// Teaches the budget what the response said.
-    async fn learn(&self, request: &ApiRequest, response: &ApiResponse) -> Result<(), Error> {
+    async fn learn(
+        &self,
+        request: &ApiRequest,
+        key: &str,
+        response: &ApiResponse,
+    ) -> Result<(), Error> {
+        // Most answers say nothing about limits: skip the parsing (it is most of this
+        // layer's cost per request).
+        let quiet = !matches!(response.status.as_u16(), 429 | 503)
+            && self.config.quota.is_none()
+            && !RATE_LIMIT_HEADERS
+                .iter()
+                .any(|name| response.headers.contains_key(*name));
+        if quiet {
+            return Ok(());
+        }
         let info = response.rate_limit_info();
-        let key = burst_key(request);
+        let key = key.to_owned();
         if response.status == 429 || (response.status == 503 && info.retry_after.is_some()) {
             let scope = match info.reason.as_ref().map(RateLimitReason::scope) {
                 Some(RateLimitScope::Endpoint) => key.clone(),
@@ -207,7 +225,7 @@ impl<T, B: Budget> RateLimited<T, B> {
         {
             self.budget
                 .observe(&Feedback::BurstRemaining {
-                    burst: self.burst_demand(request),
+                    burst: self.burst_demand(key.clone(), request),
                     remaining: remaining as f64,
                 })
                 .await?;
@@ -226,6 +244,15 @@ impl<T, B: Budget> RateLimited<T, B> {
         Ok(())
     }
 }
+
+/// The headers whose presence means an answer has something to teach.
+const RATE_LIMIT_HEADERS: [&str; 5] = [
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-nearlimit",
+    "retry-after",
+    "ratelimit-reason",
+];
 
 /// The bucket key of a request: its method and path template.
 fn burst_key(request: &ApiRequest) -> String {
@@ -249,7 +276,20 @@ impl<T: Transport, B: Budget> Transport for RateLimited<T, B> {
             Some(adaptive) => Some(adaptive.acquire().await),
             None => None,
         };
-        let outcome = self.inner.send(request.clone()).await;
+        // What `learn` needs of the request, without copying its path, query and body.
+        let facts = ApiRequest {
+            method: request.method.clone(),
+            path: String::new(),
+            path_template: request.path_template,
+            query: Vec::new(),
+            body: None,
+            idempotency: request.idempotency,
+            class: request.class,
+            estimated_points: request.estimated_points,
+            issue_key: request.issue_key.clone(),
+        };
+        let outcome = self.inner.send(request).await;
+        let request = facts;
         if let Some(adaptive) = &self.adaptive {
             adaptive.record(match &outcome {
                 Ok(response) if response.status == 429 => Outcome::Drop,
@@ -260,10 +300,13 @@ impl<T: Transport, B: Budget> Transport for RateLimited<T, B> {
             self.limit_gauge.record(adaptive.limit() as u64, &[]);
         }
         drop(slot);
+        let key = demand
+            .burst
+            .as_ref()
+            .map_or_else(|| burst_key(&request), |burst| burst.key.clone());
         if self.adaptive.is_some()
             && let Ok(response) = &outcome
         {
-            let key = burst_key(&request);
             let now = Instant::now();
             let announced = self.learned.read().contains_key(&key);
             if response.status == 429 && !announced {
@@ -279,7 +322,7 @@ impl<T: Transport, B: Budget> Transport for RateLimited<T, B> {
         // The answer is the caller's whatever happens to the feedback: turning a created
         // issue into an error because Redis hiccupped would invite a duplicate create.
         if let Ok(response) = &outcome
-            && let Err(error) = self.learn(&request, response).await
+            && let Err(error) = self.learn(&request, &key, response).await
         {
             tracing::warn!(%error, "could not share rate-limit feedback; the answer stands");
         }

@@ -38,11 +38,12 @@ pub struct BreakerConfig {
 
 impl Default for BreakerConfig {
     /// Opens after 5 failures in a row (the incident write-up's fix) or half of the last
-    /// 20 outcomes; stays open 30 s; one trial request.
+    /// 100 outcomes; stays open 30 s; one trial request. (A window of 20 opened by chance
+    /// on a site failing 30% of requests, which retries get through: the soak's 5xx cell.)
     fn default() -> Self {
         BreakerConfig {
             consecutive_failures: 5,
-            window: 20,
+            window: 100,
             failure_rate: 0.5,
             open_for: Duration::from_secs(30),
             trial_requests: 1,
@@ -67,6 +68,11 @@ pub enum BreakerState {
 #[derive(Debug)]
 struct State {
     mode: Mode,
+    /// Tickets handed out at admission, in order.
+    next_ticket: u64,
+    /// Requests admitted before the latest success finished (tickets below this) cannot
+    /// extend a run of failures: the site answered since they were sent.
+    success_horizon: u64,
     consecutive: u32,
     window: VecDeque<bool>,
     failures_when_opened: u32,
@@ -105,6 +111,8 @@ impl<T> CircuitBreaker<T> {
             site: site.into(),
             state: Mutex::new(State {
                 mode: Mode::Closed,
+                next_ticket: 0,
+                success_horizon: 0,
                 consecutive: 0,
                 window: VecDeque::new(),
                 failures_when_opened: 0,
@@ -127,9 +135,15 @@ impl<T> CircuitBreaker<T> {
         &self.inner
     }
 
-    /// Lets a request through, or says why not.
-    fn admit(&self) -> Result<(), Error> {
+    /// Lets a request through with its ticket, or says why not.
+    fn admit(&self) -> Result<u64, Error> {
         let mut state = self.state.lock();
+        let ticket = state.next_ticket;
+        state.next_ticket += 1;
+        self.admit_locked(&mut state).map(|()| ticket)
+    }
+
+    fn admit_locked(&self, state: &mut State) -> Result<(), Error> {
         let now = Instant::now();
         match state.mode {
             Mode::Closed => Ok(()),
@@ -180,7 +194,18 @@ impl<T> CircuitBreaker<T> {
         }
     }
 
+    /// Records the outcome of the newest request (the tests' sequential case).
+    #[cfg(test)]
     fn record(&self, verdict: Verdict) {
+        self.record_ticket(verdict, u64::MAX);
+    }
+
+    /// Records the outcome of the request admitted with `ticket`.
+    ///
+    /// A run of failures counts only requests sent after the latest success: slow failures
+    /// (a body cut short after 50 ms, a hang until the timeout) pile up while fast successes
+    /// come and go, and would otherwise finish back to back as a "run" on a working site.
+    fn record_ticket(&self, verdict: Verdict, ticket: u64) {
         if verdict == Verdict::Neutral {
             self.release_trial();
             return;
@@ -209,7 +234,12 @@ impl<T> CircuitBreaker<T> {
             // An answer to a request sent before the circuit opened changes nothing.
             Mode::Open { .. } => {}
             Mode::Closed => {
-                state.consecutive = if failed { state.consecutive + 1 } else { 0 };
+                if !failed {
+                    state.consecutive = 0;
+                    state.success_horizon = state.next_ticket;
+                } else if ticket >= state.success_horizon {
+                    state.consecutive += 1;
+                }
                 state.window.push_back(failed);
                 while state.window.len() > self.config.window {
                     state.window.pop_front();
@@ -247,6 +277,18 @@ impl<T> CircuitBreaker<T> {
 }
 
 fn verdict(outcome: &Result<ApiResponse, Error>) -> Verdict {
+    let response = match outcome {
+        Ok(response) => Some(response),
+        Err(error) => error.response(),
+    };
+    // A 503 with Retry-After is the site asking for a pause, as a 429 does: the rate
+    // limiter's business, not a sign that the site is down.
+    if response.is_some_and(|r| {
+        r.status == http::StatusCode::SERVICE_UNAVAILABLE
+            && r.headers.contains_key(http::header::RETRY_AFTER)
+    }) {
+        return Verdict::Neutral;
+    }
     let class = match outcome {
         Ok(response) => Some(response.classify()),
         Err(error) => error.class(),
@@ -274,14 +316,14 @@ impl<T> Drop for Pending<'_, T> {
 
 impl<T: Transport> Transport for CircuitBreaker<T> {
     async fn send(&self, request: ApiRequest) -> Result<ApiResponse, Error> {
-        self.admit()?;
+        let ticket = self.admit()?;
         let mut pending = Pending {
             breaker: self,
             judged: false,
         };
         let outcome = self.inner.send(request).await;
         pending.judged = true;
-        self.record(verdict(&outcome));
+        self.record_ticket(verdict(&outcome), ticket);
         outcome
     }
 }
@@ -348,6 +390,46 @@ mod tests {
         assert_eq!(b.state(), BreakerState::HalfOpen);
         b.record(Verdict::Success);
         assert_eq!(b.state(), BreakerState::Closed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slow_failures_sent_before_a_success_do_not_make_a_run() {
+        let b = breaker(config());
+        // Three requests go out; a fourth, sent later, succeeds first; then the three fail.
+        let slow: Vec<u64> = (0..3).map(|_| b.admit().unwrap()).collect();
+        let fast = b.admit().unwrap();
+        b.record_ticket(Verdict::Success, fast);
+        for ticket in slow {
+            b.record_ticket(Verdict::Failure, ticket);
+        }
+        assert_eq!(b.state(), BreakerState::Closed);
+        // Three sent after that success, all failing: a run.
+        let later: Vec<u64> = (0..3).map(|_| b.admit().unwrap()).collect();
+        for ticket in later {
+            b.record_ticket(Verdict::Failure, ticket);
+        }
+        assert!(matches!(b.state(), BreakerState::Open { .. }));
+    }
+
+    #[test]
+    fn a_503_asking_for_a_pause_is_neither_success_nor_failure() {
+        let answer = |status: u16, retry_after: bool| {
+            let mut headers = http::HeaderMap::new();
+            if retry_after {
+                headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from(1));
+            }
+            Ok(ApiResponse {
+                status: http::StatusCode::from_u16(status).unwrap(),
+                headers,
+                body: bytes::Bytes::new(),
+                elapsed: Duration::ZERO,
+            })
+        };
+        assert_eq!(verdict(&answer(503, true)), Verdict::Neutral);
+        assert_eq!(verdict(&answer(503, false)), Verdict::Failure);
+        assert_eq!(verdict(&answer(429, true)), Verdict::Neutral);
+        assert_eq!(verdict(&answer(500, true)), Verdict::Failure);
+        assert_eq!(verdict(&answer(404, false)), Verdict::Success);
     }
 
     #[tokio::test(start_paused = true)]

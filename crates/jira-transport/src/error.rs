@@ -175,6 +175,32 @@ impl Error {
         self.response().map(ApiResponse::rate_limit_info)
     }
 
+    /// Whether the server certainly did not act on the request, so a write may be sent
+    /// again without risk of doing it twice: it never left (circuit open, pool exhausted,
+    /// no connection, a configuration error, the rate limiter refusing before sending), or
+    /// the server refused it (429, or a wait longer than allowed after `Retry-After`).
+    /// For [`Error::Exhausted`] the last attempt decides: `Retrying` repeats a
+    /// non-idempotent request only after attempts the server did not act on.
+    pub fn not_performed(&self) -> bool {
+        match self {
+            Error::CircuitOpen { .. }
+            | Error::PoolExhausted { .. }
+            | Error::Connect { .. }
+            | Error::Config(_)
+            | Error::WaitTooLong { .. }
+            | Error::Timeout {
+                phase: TimeoutPhase::Connect,
+                ..
+            } => true,
+            Error::Status { response, .. } => {
+                response.status == http::StatusCode::TOO_MANY_REQUESTS
+            }
+            Error::Layer { layer, .. } => *layer == "rate limiter",
+            Error::Exhausted { last, .. } => last.not_performed(),
+            Error::Io { .. } | Error::Timeout { .. } => false,
+        }
+    }
+
     /// Attempts made (1 unless retries happened).
     pub fn attempts(&self) -> u32 {
         match self {

@@ -54,7 +54,7 @@ pub async fn run(global: &Global, args: CreateArgs) -> CliResult {
     let results = create_issues(&stack.jira, &stack.batch, inputs).await;
     stack.close().await?;
     let mut out = std::io::stdout().lock();
-    let (mut created, mut refused, mut unknown) = (0, 0, 0);
+    let (mut created, mut refused, mut not_sent, mut unknown) = (0, 0, 0, 0);
     for (line, result) in lines.iter().zip(&results) {
         let record = match result {
             Ok(issue) => {
@@ -65,6 +65,10 @@ pub async fn run(global: &Global, args: CreateArgs) -> CliResult {
                 refused += 1;
                 json!({"line": line, "outcome": "refused", "error": error.to_string(), "errors": errors})
             }
+            Err(error @ CreateError::NotSent { .. }) => {
+                not_sent += 1;
+                json!({"line": line, "outcome": "not_sent", "error": error.to_string()})
+            }
             Err(error @ CreateError::Unknown { .. }) => {
                 unknown += 1;
                 json!({"line": line, "outcome": "unknown", "error": error.to_string()})
@@ -73,19 +77,14 @@ pub async fn run(global: &Global, args: CreateArgs) -> CliResult {
         writeln!(out, "{record}")?;
     }
     out.flush()?;
-    let wire = stack.wire.snapshot();
-    if wire.unauthorized > 0 && wire.success == 0 {
-        return Err(CliError::auth(
-            crate::error::AUTH_HINT.replace("{status}", "401/403"),
-        ));
-    }
+    stack.refused_credentials()?;
     if !global.quiet {
         eprintln!(
-            "created {created} of {} issues; {refused} refused by Jira, {unknown} with an unknown outcome (check those before creating them again)",
+            "created {created} of {} issues; {refused} refused by Jira, {not_sent} not sent (safe to create again), {unknown} with an unknown outcome (check those before creating them again)",
             results.len()
         );
     }
-    Ok(if refused + unknown == 0 {
+    Ok(if refused + not_sent + unknown == 0 {
         Code::Ok
     } else {
         Code::Failure

@@ -168,6 +168,9 @@ pub async fn run(global: &Global, args: DemoArgs) -> CliResult {
     flags.email = Some(sim.credential().email.clone());
     flags.cache_dir = Some(cache_dir.path().join("cache"));
     flags.no_cache = false;
+    // The demo has no config file: a profile named for real sites means nothing here.
+    flags.profile = None;
+    flags.config = None;
     let mut settings = Settings::resolve(
         &flags,
         |_| None,

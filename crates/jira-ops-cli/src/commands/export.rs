@@ -101,7 +101,7 @@ pub async fn fetch(global: &Global, args: FetchArgs) -> CliResult {
             failures.len()
         );
     }
-    auth_check(&stack)?;
+    stack.refused_credentials()?;
     Ok(if failures.is_empty() {
         Code::Ok
     } else {
@@ -114,18 +114,6 @@ fn report_failures(failures: &[FetchError]) {
     for failure in failures {
         eprintln!("jira-ops: {failure}");
     }
-}
-
-/// Turns a run in which the site refused the credentials into the auth exit code, even when
-/// the refusals came back as per-item failures.
-fn auth_check(stack: &stack::Stack) -> Result<(), CliError> {
-    let wire = stack.wire.snapshot();
-    if wire.unauthorized > 0 && wire.success == 0 {
-        return Err(CliError::auth(
-            crate::error::AUTH_HINT.replace("{status}", "401/403"),
-        ));
-    }
-    Ok(())
 }
 
 pub async fn search(global: &Global, args: SearchArgs) -> CliResult {

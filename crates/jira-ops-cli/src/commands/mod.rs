@@ -3,6 +3,7 @@
 use std::io::IsTerminal;
 
 use clap::CommandFactory;
+use tracing::Instrument;
 
 use crate::cli::{Cli, Command, Global, SimCommand};
 use crate::config::Settings;
@@ -18,10 +19,12 @@ mod health;
 
 /// Runs the command `cli` names.
 pub async fn run(cli: Cli) -> CliResult {
+    let span = tracing::info_span!("jira_ops.command", command = command_name(&cli.command));
+    dispatch(cli).instrument(span).await
+}
+
+async fn dispatch(cli: Cli) -> CliResult {
     let global = cli.global;
-    let name = command_name(&cli.command);
-    let span = tracing::info_span!("jira_ops.command", command = name);
-    let _entered = span.enter();
     match cli.command {
         Command::Demo(args) => demo::run(&global, args).await,
         Command::Health(args) => health::run(&global, args).await,

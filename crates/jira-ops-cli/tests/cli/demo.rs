@@ -107,3 +107,25 @@ async fn bad_demo_flags_are_usage_errors() {
     );
     env.run(&["demo", "--projects", "lots"]).await.code(2);
 }
+
+#[tokio::test]
+async fn the_demo_ignores_profiles_meant_for_real_sites() {
+    let mut env = Env::new();
+    env.set("JIRA_PROFILE", "work");
+    let run = env
+        .run(&[
+            "--profile",
+            "work",
+            "demo",
+            "--projects",
+            "1",
+            "--issues-per-project",
+            "50",
+            "--latency-ms",
+            "0",
+            "--json",
+        ])
+        .await;
+    run.code(0);
+    assert_eq!(run.json()["issues"], 50);
+}

@@ -103,3 +103,41 @@ async fn no_site_is_a_configuration_error() {
     run.code(2);
     assert!(run.error_line().contains("JIRA_SITE_URL"), "{}", run.stderr);
 }
+
+#[tokio::test]
+async fn logs_are_json_lines_when_asked_and_quiet_by_default() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    let quiet = env.run(&["health", "--json"]).await;
+    quiet.code(0);
+    assert_eq!(quiet.stderr, "", "no log lines without -v");
+
+    let run = env
+        .run(&[
+            "-vv",
+            "--log-format",
+            "json",
+            "fetch",
+            "APO-1",
+            "--no-cache",
+        ])
+        .await;
+    run.code(0);
+    let logs: Vec<serde_json::Value> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("every log line is a JSON object"))
+        .collect();
+    assert!(!logs.is_empty(), "{}", run.stderr);
+    assert!(
+        logs.iter()
+            .all(|l| l["level"].is_string() && l["target"].is_string())
+    );
+    // The request's span travels with its events.
+    assert!(
+        logs.iter().any(|l| l["span"]["name"] == "jira.request"),
+        "{}",
+        run.stderr
+    );
+}

@@ -373,3 +373,43 @@ async fn retry_after_zero_still_backs_off_and_refusals_of_writes_are_retried() {
     assert_eq!(stats.issues_created, 0);
     assert_eq!(stats.early_retries, 0);
 }
+
+#[tokio::test]
+async fn not_performed_tells_unsent_and_refused_from_maybe_done() {
+    // Never connected: safe to send again.
+    let gone = sim().await;
+    let dead = http(&gone);
+    gone.shutdown().await;
+    let error = dead.send(create("never sent")).await.unwrap_err();
+    assert!(error.not_performed(), "{error}");
+
+    // Refused with a Retry-After longer than allowed: not done.
+    let slow = sim_with(LimitConfig {
+        burst: Some(BurstConfig::uniform(1.0 / 30.0)),
+        ..LimitConfig::off()
+    })
+    .await;
+    let jira = http(&slow).with_retries(RetryPolicy {
+        max_wait: Duration::from_secs(1),
+        ..quick_policy()
+    });
+    jira.send(create("first")).await.unwrap();
+    let error = jira.send(create("second")).await.unwrap_err();
+    assert!(matches!(error, Error::WaitTooLong { .. }), "{error}");
+    assert!(error.not_performed());
+    assert_eq!(slow.stats().issues_created, 1);
+
+    // The answer was lost after the work: maybe done.
+    let lossy = sim().await;
+    faults(
+        &lossy,
+        vec![fault_on(Fault::LostResponse { status: 504 }, 1.0, CREATE)],
+    );
+    let error = http(&lossy)
+        .with_retries(quick_policy())
+        .send(create("lost"))
+        .await
+        .unwrap_err();
+    assert!(!error.not_performed(), "{error}");
+    assert_eq!(lossy.stats().issues_created, 1);
+}

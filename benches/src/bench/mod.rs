@@ -1,0 +1,35 @@
+//! `jira-ops-bench bench`: every scenario of `cargo xtask bench`, each beside its baseline.
+
+mod cache;
+mod fetch;
+mod memory;
+mod overhead;
+mod pacing;
+mod scaleout;
+
+pub use memory::child as rss_child;
+
+use crate::report::Scenario;
+
+/// Runs the scenarios (`only` one of them when given), printing each as it ends.
+pub async fn run(quick: bool, only: Option<u32>) -> Vec<Scenario> {
+    let mut scenarios = Vec::new();
+    for id in 1..=7 {
+        if only.is_some_and(|only| only != id) {
+            continue;
+        }
+        eprintln!("bench: scenario {id}...");
+        let scenario = match id {
+            1 => fetch::run(quick).await,
+            2 => pacing::known(quick).await,
+            3 => pacing::hidden(quick).await,
+            4 => overhead::run(quick).await,
+            5 => cache::run(quick).await,
+            6 => memory::run(quick).await,
+            _ => scaleout::run(quick).await,
+        };
+        scenario.print();
+        scenarios.push(scenario);
+    }
+    scenarios
+}
