@@ -185,15 +185,25 @@ struct Outcome {
 }
 
 /// Keys per bulk fetch and issues per bulk create: small, so that a cell sends hundreds of
-/// requests and every fault fires many times.
-const FETCH_CHUNK: usize = 10;
-const CREATE_CHUNK: usize = 5;
+/// requests and every fault fires many times (in quick mode too: 500 keys by 2 and 50
+/// creates one by one are 300 requests, so even a 3% fault fires with odds of 10,000 to 1).
+fn chunks(quick: bool) -> (usize, usize) {
+    if quick { (2, 1) } else { (10, 5) }
+}
 
-async fn run_cell(cell: &Cell, keys_per_project: usize, writes: usize, round: usize) -> Outcome {
+async fn run_cell(
+    cell: &Cell,
+    keys_per_project: usize,
+    writes: usize,
+    round: usize,
+    (fetch_chunk, create_chunk): (usize, usize),
+) -> Outcome {
     let mut limits = cell.limits.clone();
     if let Some(quota) = &mut limits.quota {
-        // Half of what the fetch alone costs: the quota runs out at least once.
-        quota.points_per_hour = (keys_per_project * 5 / 2) as u64;
+        // Half of what the fetch alone costs (a point a request, a point an issue): the
+        // quota runs out at least once.
+        let keys = keys_per_project * 5;
+        quota.points_per_hour = ((keys + keys / fetch_chunk) / 2) as u64;
     }
     let sim = common::sim(5, keys_per_project, limits, 0).await;
     sim.set_faults(FaultConfig {
@@ -219,8 +229,8 @@ async fn run_cell(cell: &Cell, keys_per_project: usize, writes: usize, round: us
     );
     let config = BatchConfig {
         max_concurrent: 16,
-        fetch_chunk: FETCH_CHUNK,
-        create_chunk: CREATE_CHUNK,
+        fetch_chunk,
+        create_chunk,
         ..BatchConfig::default()
     };
     let started = Instant::now();
@@ -317,7 +327,7 @@ pub async fn run(quick: bool) -> Scenario {
     for (round, cell) in cells().iter().enumerate() {
         let outcome = tokio::time::timeout(
             Duration::from_secs(300),
-            run_cell(cell, per_project, writes, round),
+            run_cell(cell, per_project, writes, round, chunks(quick)),
         )
         .await
         .unwrap_or_else(|_| panic!("the cell {:?} ran past five minutes", cell.name));
@@ -378,7 +388,9 @@ pub async fn run(quick: bool) -> Scenario {
         Figure::at_most("RSS growth after the first cell (MB)", growth_mb, 64.0).hard(),
     ];
     scenario.notes.push(format!(
-        "Bulk fetches of {FETCH_CHUNK} keys and bulk creates of {CREATE_CHUNK} issues, so each cell sends hundreds of requests. Timeouts: read {} ms, total {} ms; retries: 6, from 100 ms. \"Unknown\" writes are creates whose answer was lost: never resent, so never duplicated. \"Not sent\" writes never reached Jira or were refused whole (circuit open, rate limited): safe to send again. A failed key would be one whose bulk fetch still failed after the transport's retries and three tries at an undecodable body. The circuit breaker is in the stack: it opens on 5 failures in a row (sent after the latest success) or half of the last 100 outcomes. At 30% 5xx five in a row come often (0.3⁵ a request), so it opens for 30 s and the rest fails fast: keys as failed, creates as not sent (nothing reached Jira, safe to send again). The other cells must not open it.",
+        "Bulk fetches of {} keys and bulk creates of {} issues, so each cell sends hundreds of requests. Timeouts: read {} ms, total {} ms; retries: 6, from 100 ms. \"Unknown\" writes are creates whose answer was lost: never resent, so never duplicated. \"Not sent\" writes never reached Jira or were refused whole (circuit open, rate limited): safe to send again. A failed key would be one whose bulk fetch still failed after the transport's retries and three tries at an undecodable body. The circuit breaker is in the stack: it opens on 5 failures in a row (sent after the latest success) or half of the last 100 outcomes. At 30% 5xx five in a row come often (0.3⁵ a request), so it opens for 30 s and the rest fails fast: keys as failed, creates as not sent (nothing reached Jira, safe to send again). The other cells must not open it.",
+        chunks(quick).0,
+        chunks(quick).1,
         READ_TIMEOUT.as_millis(),
         TOTAL_TIMEOUT.as_millis()
     ));
