@@ -28,11 +28,11 @@ tasks:
           the end-to-end benchmarks, each beside its baseline, in one run:
           target/bench/report.json, and (full mode) docs/BENCHMARKS.md.
           Fails when a correctness figure misses; with --check, also when a
-          speed or memory target misses. Full mode takes about 5 minutes.
+          speed or memory target misses. Full mode takes about 4 minutes.
   soak [--quick] [--check] [--only CELL]
           the reliability matrix (faults, crash, contention, load, secrets):
           target/soak/report.json, and (full mode) docs/RELIABILITY.md. Fails
-          when any cell misses. Full mode takes about 5 minutes.
+          when any cell misses. Full mode takes about 3 minutes.
   help    show this message";
 
 fn main() -> ExitCode {
