@@ -35,15 +35,7 @@ async fn warm_fills_status_counts_clear_removes() {
     assert!(status["store"].as_str().unwrap().starts_with("sled "));
 
     let dry = env
-        .run(&[
-            "cache",
-            "clear",
-            "--category",
-            "issue",
-            "--pattern",
-            "APO-*",
-            "--dry-run",
-        ])
+        .run_line("cache clear --category issue --pattern APO-* --dry-run")
         .await;
     dry.code(0);
     assert!(
@@ -54,14 +46,7 @@ async fn warm_fills_status_counts_clear_removes() {
 
     // Not a terminal and no --force: refused, nothing removed.
     let refused = env
-        .run(&[
-            "cache",
-            "clear",
-            "--category",
-            "issue",
-            "--pattern",
-            "APO-*",
-        ])
+        .run_line("cache clear --category issue --pattern APO-*")
         .await;
     refused.code(2);
     assert!(
@@ -71,15 +56,7 @@ async fn warm_fills_status_counts_clear_removes() {
     );
 
     let cleared = env
-        .run(&[
-            "cache",
-            "clear",
-            "--category",
-            "issue",
-            "--pattern",
-            "APO-*",
-            "--force",
-        ])
+        .run_line("cache clear --category issue --pattern APO-* --force")
         .await;
     cleared.code(0);
     assert!(
@@ -105,15 +82,7 @@ async fn bad_clear_input_is_a_usage_error() {
     let sim = sim().await;
     let env = Env::for_sim(&sim);
     let pattern = env
-        .run(&[
-            "cache",
-            "clear",
-            "--category",
-            "issue",
-            "--pattern",
-            "APO-[",
-            "--dry-run",
-        ])
+        .run_line("cache clear --category issue --pattern APO-[ --dry-run")
         .await;
     pattern.code(2);
     assert!(

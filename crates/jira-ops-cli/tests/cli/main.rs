@@ -110,6 +110,12 @@ impl Env {
         self.dir.path().join("cache/jira-ops/cache")
     }
 
+    /// Runs the binary with the words of `line` (split on spaces; no quoting) as arguments.
+    pub async fn run_line(&self, line: &str) -> Run {
+        let args: Vec<&str> = line.split_whitespace().collect();
+        self.run(&args).await
+    }
+
     /// Runs the binary with `args`.
     pub async fn run(&self, args: &[&str]) -> Run {
         self.run_with_stdin(args, None).await
