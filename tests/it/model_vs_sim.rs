@@ -39,12 +39,7 @@ async fn send(sim: &SimHandle, request: &ApiRequest) -> ApiResponse {
         );
     }
     let body = response.bytes().await.expect("body arrives");
-    ApiResponse {
-        status,
-        headers,
-        body,
-        elapsed: started.elapsed(),
-    }
+    ApiResponse::from_wire(request, status, headers, body, started.elapsed())
 }
 
 async fn sim(limits: LimitConfig) -> SimHandle {

@@ -147,10 +147,7 @@ impl<T: Transport + 'static> Batcher<T> {
                 Ok(done) => done,
                 Err(error) => (
                     task_ids[&error.id()],
-                    Err(TransportError::Layer {
-                        layer: "batcher",
-                        source: format!("the request's task failed: {error}").into(),
-                    }),
+                    Err(TransportError::layer_after_sending("batcher", error)),
                 ),
             };
             match &outcome {

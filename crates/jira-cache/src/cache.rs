@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use jira_model::SiteKey;
 use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -22,8 +23,9 @@ use crate::{Category, Error};
 /// How a cache is set up.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CacheConfig {
-    /// The Jira site (`your-domain.atlassian.net`): entries of two sites never mix.
-    pub site: String,
+    /// The Jira site: entries of two sites never mix, and every process configured for one
+    /// site (however its URL is spelled) shares them.
+    pub site: SiteKey,
     /// The profile within the site, for the same reason.
     pub profile: String,
     /// The cap on stored bytes (`max_size_mb` × 1 MiB).
@@ -37,7 +39,7 @@ pub struct CacheConfig {
 
 impl CacheConfig {
     /// Defaults for `site`: profile `default`, 500 MiB, 30 s grace, stats every 100 ops.
-    pub fn new(site: impl Into<String>) -> Self {
+    pub fn new(site: impl Into<SiteKey>) -> Self {
         CacheConfig {
             site: site.into(),
             profile: "default".into(),
@@ -68,6 +70,10 @@ pub struct Stats {
     pub evictions: u64,
     /// Entries found torn or corrupted (dropped, never served).
     pub corrupt: u64,
+    /// Reads of the last [`RECENT_MINUTES`] minutes, per wall-clock minute, so a health
+    /// check grades the present rather than the cache's whole life.
+    #[serde(default)]
+    pub recent: Vec<MinuteReads>,
     /// Entries under this site and profile, by category (counted when asked).
     #[serde(skip)]
     pub entries: BTreeMap<String, u64>,
@@ -76,7 +82,48 @@ pub struct Stats {
     pub bytes: u64,
 }
 
+/// How many minutes of reads [`Stats::recent`] keeps.
+pub const RECENT_MINUTES: u64 = 15;
+
+/// Hits and misses of one wall-clock minute.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MinuteReads {
+    /// Minutes since the Unix epoch.
+    pub minute: u64,
+    /// Fresh reads that found an entry.
+    pub hits: u64,
+    /// Reads that did not.
+    pub misses: u64,
+}
+
 impl Stats {
+    /// Hits and misses of the last [`RECENT_MINUTES`] minutes before `now_ms` (wall clock).
+    pub fn recent_reads(&self, now_ms: u64) -> (u64, u64) {
+        let now = now_ms / 60_000;
+        self.recent
+            .iter()
+            .filter(|m| m.minute + RECENT_MINUTES > now)
+            .fold((0, 0), |(h, m), r| (h + r.hits, m + r.misses))
+    }
+
+    fn record_recent(&mut self, now_ms: u64, hit: bool) {
+        let minute = now_ms / 60_000;
+        if self.recent.last().is_none_or(|last| last.minute != minute) {
+            self.recent.push(MinuteReads {
+                minute,
+                ..MinuteReads::default()
+            });
+            self.recent.retain(|m| m.minute + RECENT_MINUTES > minute);
+        }
+        if let Some(last) = self.recent.last_mut() {
+            if hit {
+                last.hits += 1;
+            } else {
+                last.misses += 1;
+            }
+        }
+    }
+
     /// Hits over all reads, 0 when there were none.
     pub fn hit_rate(&self) -> f64 {
         let (hits, misses) = self
@@ -134,6 +181,22 @@ pub struct Fetched<T> {
     pub source: Source,
 }
 
+/// What [`JiraCache::read_raw`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RawRead {
+    /// A fresh entry.
+    Fresh(Vec<u8>),
+    /// An expired entry; `within_grace` when it expired less than `stale_grace` ago.
+    Stale {
+        /// The stored bytes.
+        payload: Vec<u8>,
+        /// Whether it may still be served while a refresh runs.
+        within_grace: bool,
+    },
+    /// Nothing.
+    Missing,
+}
+
 /// A stale read: the value and whether it had expired.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StaleRead<T> {
@@ -181,14 +244,7 @@ enum Lookup {
 impl<S: CacheStore> JiraCache<S> {
     /// Opens a cache on `store`, loading the persisted statistics.
     pub async fn open(store: S, config: CacheConfig) -> Result<Self, Error> {
-        let site = config
-            .site
-            .trim_start_matches("https://")
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_ascii_lowercase()
-            .replace('/', "_");
-        let namespace = format!("{site}/{}/", config.profile);
+        let namespace = format!("{}/{}/", config.site, config.profile);
         let stats_key = format!("stats/{namespace}");
         let stats = match store.get_meta(&stats_key).await? {
             Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
@@ -240,14 +296,19 @@ impl<S: CacheStore> JiraCache<S> {
         category: &Category,
         update: impl FnOnce(&mut CategoryStats),
     ) -> Result<(), Error> {
+        let now = self.now_ms();
         {
             let mut stats = self.inner.stats.lock();
-            update(
-                stats
-                    .categories
-                    .entry(category.name().to_owned())
-                    .or_default(),
-            );
+            let counters = stats
+                .categories
+                .entry(category.name().to_owned())
+                .or_default();
+            let before = (counters.hits, counters.misses);
+            update(counters);
+            let after = (counters.hits, counters.misses);
+            if after != before {
+                stats.record_recent(now, after.0 > before.0);
+            }
         }
         let ops = self.inner.ops.fetch_add(1, Ordering::Relaxed) + 1;
         if ops.is_multiple_of(self.inner.config.stats_every.max(1)) {
@@ -299,6 +360,41 @@ impl<S: CacheStore> JiraCache<S> {
                 Ok(None)
             }
         }
+    }
+
+    /// What the cache holds for `key`, fresh or not, counted as a hit (fresh) or a miss
+    /// (stale or missing): what a read-through layer needs to choose between serving,
+    /// serving stale while it refreshes, and fetching.
+    pub async fn read_raw(&self, category: &Category, key: &str) -> Result<RawRead, Error> {
+        let full = self.full_key(category, key);
+        let now = self.now_ms();
+        match self.lookup(&full).await? {
+            Lookup::Fresh(entry) => {
+                if self.inner.ops.load(Ordering::Relaxed).is_multiple_of(8) {
+                    self.inner.store.touch(&full, now).await?;
+                }
+                self.count(category, |c| c.hits += 1).await?;
+                Ok(RawRead::Fresh(entry.into_payload()))
+            }
+            Lookup::Expired(entry) => {
+                self.count(category, |c| c.misses += 1).await?;
+                let within_grace =
+                    now < entry.expires_ms + self.inner.config.stale_grace.as_millis() as u64;
+                Ok(RawRead::Stale {
+                    payload: entry.into_payload(),
+                    within_grace,
+                })
+            }
+            Lookup::Missing => {
+                self.count(category, |c| c.misses += 1).await?;
+                Ok(RawRead::Missing)
+            }
+        }
+    }
+
+    /// The full store key of `key` in `category`: what single-flight maps key on.
+    pub fn store_key(&self, category: &Category, key: &str) -> String {
+        self.full_key(category, key)
     }
 
     /// The raw bytes of a fresh entry.
@@ -465,6 +561,11 @@ impl<S: CacheStore> JiraCache<S> {
         }
         stats.bytes = self.inner.store.size_bytes().await?;
         Ok(stats)
+    }
+
+    /// Wall-clock milliseconds as the cache sees them (what [`Stats::recent_reads`] takes).
+    pub fn clock_ms(&self) -> u64 {
+        self.now_ms()
     }
 
     /// Writes statistics and makes everything durable.

@@ -1,94 +1,169 @@
 //! [`Cached`]: a read-through layer. GETs of issues, projects, fields and users and
 //! enhanced-search pages are answered from the cache when fresh (a hit never reaches the
-//! wire); writes through it invalidate what they change.
+//! wire); misses share one request per key (single flight); an entry just past its TTL is
+//! served while one background refresh runs (stale-while-revalidate) and a stale entry
+//! stands in when the fetch fails (stale-if-error); writes through it invalidate what they
+//! change.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use jira_model::{ApiRequest, ApiResponse};
+use jira_model::{ApiRequest, ApiResponse, Endpoint};
 use jira_transport::Transport;
+use parking_lot::Mutex;
+use tokio::sync::OnceCell;
 
-use crate::cache::{JiraCache, Target};
+use crate::cache::{JiraCache, RawRead, Target};
 use crate::pattern::Pattern;
 use crate::store::CacheStore;
 use crate::{Category, Error};
 
-/// A cached answer is marked with this header.
+/// A cached answer is marked with this header: `hit`, `stale` (served while a refresh
+/// runs) or `stale-if-error` (served because the fetch failed).
 pub const CACHE_HEADER: &str = "x-jira-ops-cache";
 
 /// Caches `T`'s answers in a [`JiraCache`].
 pub struct Cached<T, S> {
-    inner: T,
+    inner: Arc<T>,
     cache: JiraCache<S>,
+    flights: Flights,
 }
+
+/// Fetches in flight, by store key: every caller missing one key waits for one request.
+type Flights = Arc<Mutex<HashMap<String, Arc<OnceCell<Shared>>>>>;
+
+/// What one fetch gives the callers that waited for it.
+#[derive(Clone)]
+enum Shared {
+    Answer(ApiResponse),
+    Failed {
+        message: String,
+        not_performed: bool,
+        response: Option<ApiResponse>,
+    },
+}
+
+/// A fetch another caller made failed; this caller shares its failure.
+#[derive(Debug, thiserror::Error)]
+#[error("the shared fetch of this entry failed: {0}")]
+struct SharedFailure(String);
 
 impl<T, S> Cached<T, S> {
     /// Wraps `inner`.
     pub fn new(inner: T, cache: JiraCache<S>) -> Self {
-        Cached { inner, cache }
+        Cached {
+            inner: Arc::new(inner),
+            cache,
+            flights: Flights::default(),
+        }
     }
 
     /// The cache.
     pub fn cache(&self) -> &JiraCache<S> {
         &self.cache
     }
+
+    /// The wrapped transport.
+    pub fn inner(&self) -> &T {
+        &self.inner
+    }
 }
+
+/// Builder method that puts a [`Cached`] layer over any transport.
+pub trait CacheExt: Transport + Sized {
+    /// Reads through `cache`; writes invalidate what they change.
+    fn with_cache<S: CacheStore>(self, cache: JiraCache<S>) -> Cached<Self, S> {
+        Cached::new(self, cache)
+    }
+}
+
+impl<T: Transport> CacheExt for T {}
 
 /// The cache slot of a read: category and key. Issues are keyed by their key first, so
 /// `PROJ-*` in category `issue` names a project's issues.
 fn slot(request: &ApiRequest) -> Option<(Category, String)> {
-    let template = request
-        .path_template
-        .replace("/rest/api/2/", "/rest/api/3/");
-    let mut query: Vec<String> = request
-        .query
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
-    query.sort();
-    let query = query.join("&");
+    let sorted_query = || {
+        let mut query: Vec<String> = request
+            .query
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        query.sort();
+        query.join("&")
+    };
     let last_segment = request.path.rsplit('/').next().unwrap_or_default();
-    let body = request
-        .body
-        .as_ref()
-        .map(|b| String::from_utf8_lossy(b).into_owned())
-        .unwrap_or_default();
-    match (&request.method, template.as_str()) {
-        (&Method::GET, "/rest/api/3/issue/{issueIdOrKey}") => Some((
-            Category::Issue,
-            format!("{}?{query}", last_segment.to_ascii_uppercase()),
+    match request.endpoint {
+        Endpoint::GetIssue => Some((Category::Issue, issue_read_key(last_segment, request))),
+        Endpoint::GetProject => Some((Category::Project, format!("project:{last_segment}"))),
+        Endpoint::ProjectSearch => Some((
+            Category::Project,
+            format!("project-search?{}", sorted_query()),
         )),
-        (&Method::GET, "/rest/api/3/project/{projectIdOrKey}") => {
-            Some((Category::Project, format!("project:{last_segment}")))
-        }
-        (&Method::GET, "/rest/api/3/project/search") => {
-            Some((Category::Project, format!("project-search?{query}")))
-        }
-        (&Method::GET, "/rest/api/3/field") => Some((Category::Field, "fields".into())),
-        (&Method::GET, "/rest/api/3/users/search") => {
-            Some((Category::User, format!("users?{query}")))
-        }
-        (&Method::GET, "/rest/api/3/search/jql") => {
-            Some((Category::Search, format!("search:{query}")))
-        }
-        (&Method::POST, "/rest/api/3/search/jql") => {
+        Endpoint::Fields => Some((Category::Field, "fields".into())),
+        Endpoint::UsersSearch => Some((Category::User, format!("users?{}", sorted_query()))),
+        Endpoint::SearchGet => Some((Category::Search, format!("search:{}", sorted_query()))),
+        Endpoint::SearchPost => {
+            let body = request
+                .body
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
             Some((Category::Search, format!("search:{body}")))
         }
         _ => None,
     }
 }
 
-/// The cache key of an issue fetched with these `fields` and `expand`, shared by the
-/// read-through layer and the batcher's bulk fetches: `PROJ-1?fields=summary,status`.
+/// The key of a single-issue GET: [`issue_cache_key`] when it asks only for fields and
+/// expansions (so it shares entries with bulk fetches and warmers), else every parameter.
+fn issue_read_key(issue_key: &str, request: &ApiRequest) -> String {
+    let mut fields = Vec::new();
+    let mut expand = Vec::new();
+    for (name, value) in &request.query {
+        let list = match name.as_str() {
+            "fields" => &mut fields,
+            "expand" => &mut expand,
+            _ => {
+                let mut query: Vec<String> = request
+                    .query
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                query.sort();
+                return format!("{}?{}", issue_key.to_ascii_uppercase(), query.join("&"));
+            }
+        };
+        list.extend(value.split(',').map(str::trim).filter(|v| !v.is_empty()));
+    }
+    issue_cache_key(issue_key, &fields, &expand)
+}
+
+/// The cache key of an issue fetched with these `fields` and `expand`: the one key builder
+/// for issue entries, shared by the read-through layer, the batcher's bulk fetches and the
+/// warmers, so the same field set always meets the same entry. Names are trimmed, sorted
+/// and deduplicated: `PROJ-1?fields=status,summary`.
 pub fn issue_cache_key(issue_key: &str, fields: &[&str], expand: &[&str]) -> String {
+    let normalise = |names: &[&str]| {
+        let mut names: Vec<&str> = names
+            .iter()
+            .map(|n| n.trim())
+            .filter(|n| !n.is_empty())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names.join(",")
+    };
     let mut query = Vec::new();
+    let expand = normalise(expand);
     if !expand.is_empty() {
-        query.push(format!("expand={}", expand.join(",")));
+        query.push(format!("expand={expand}"));
     }
+    let fields = normalise(fields);
     if !fields.is_empty() {
-        query.push(format!("fields={}", fields.join(",")));
+        query.push(format!("fields={fields}"));
     }
-    issue_key_with_query(issue_key, &query.join("&"))
+    format!("{}?{}", issue_key.to_ascii_uppercase(), query.join("&"))
 }
 
 /// Everything cached for one issue: the plain key and every fields/expand variant of
@@ -103,24 +178,21 @@ pub fn issue_targets(issue_key: &str) -> Vec<Target> {
     targets
 }
 
-fn issue_key_with_query(issue_key: &str, sorted_query: &str) -> String {
-    format!("{}?{sorted_query}", issue_key.to_ascii_uppercase())
-}
-
 /// What a successful write invalidates: the issue's entries and the search pages that
 /// mention its project (search keys hold the JQL).
 fn invalidations(request: &ApiRequest) -> Vec<Target> {
-    let template = request.path_template;
-    let issue = match (&request.method, template) {
-        (&Method::PUT | &Method::DELETE, "/rest/api/3/issue/{issueIdOrKey}")
-        | (&Method::POST, "/rest/api/3/issue/{issueIdOrKey}/comment") => request
-            .path
-            .trim_end_matches("/comment")
-            .rsplit('/')
-            .next()
-            .map(str::to_ascii_uppercase),
-        _ => None,
-    };
+    let issue = request
+        .endpoint
+        .writes_issue()
+        .then(|| {
+            request
+                .path
+                .trim_end_matches("/comment")
+                .rsplit('/')
+                .next()
+                .map(str::to_ascii_uppercase)
+        })
+        .flatten();
     let mut projects = Vec::new();
     let mut targets = Vec::new();
     if let Some(issue) = &issue {
@@ -129,8 +201,7 @@ fn invalidations(request: &ApiRequest) -> Vec<Target> {
             projects.push(project.to_owned());
         }
     }
-    if request.method == Method::POST
-        && matches!(template, "/rest/api/3/issue" | "/rest/api/3/issue/bulk")
+    if request.endpoint.creates_issues()
         && let Some(body) = &request.body
         && let Ok(value) = serde_json::from_slice::<serde_json::Value>(body)
     {
@@ -157,61 +228,168 @@ fn invalidations(request: &ApiRequest) -> Vec<Target> {
     targets
 }
 
-/// Escapes glob characters in a literal.
-fn layer_error(error: Error) -> jira_transport::Error {
-    jira_transport::Error::Layer {
-        layer: "cache",
-        source: Box::new(error),
+fn cache_error(error: Error) -> jira_transport::Error {
+    jira_transport::Error::layer_before_sending("cache", error)
+}
+
+/// An answer served from the cache, marked `how`.
+fn from_cache(payload: Vec<u8>, how: &'static str) -> ApiResponse {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(CACHE_HEADER, HeaderValue::from_static(how));
+    ApiResponse::local(StatusCode::OK, headers, payload.into())
+}
+
+impl<T, S> Cached<T, S>
+where
+    T: Transport + 'static,
+    S: CacheStore,
+{
+    /// Sends `request` once for every caller missing `store_key` at the same time, and
+    /// stores a 200 answer. The caller that sent it gets its own outcome; the others share
+    /// it (a failure as the same status, or as a [`SharedFailure`]).
+    async fn fetch_once(
+        inner: &Arc<T>,
+        cache: &JiraCache<S>,
+        flights: &Flights,
+        request: ApiRequest,
+        category: &Category,
+        key: &str,
+    ) -> Result<ApiResponse, jira_transport::Error> {
+        let store_key = cache.store_key(category, key);
+        let flight = flights
+            .lock()
+            .entry(store_key.clone())
+            .or_insert_with(|| Arc::new(OnceCell::new()))
+            .clone();
+        let (method, path) = (request.method.clone(), request.path.clone());
+        let mut own = None;
+        let shared = flight
+            .get_or_init(|| async {
+                let outcome = inner.send(request).await;
+                let shared = match &outcome {
+                    Ok(response) => {
+                        if response.status == StatusCode::OK
+                            && let Err(error) =
+                                cache.set_raw(category, key, &response.body, None).await
+                        {
+                            tracing::warn!(%error, "could not cache an answer; it is returned all the same");
+                        }
+                        Shared::Answer(response.clone())
+                    }
+                    Err(error) => Shared::Failed {
+                        message: error.to_string(),
+                        not_performed: error.not_performed(),
+                        response: error.response().cloned(),
+                    },
+                };
+                own = Some(outcome);
+                shared
+            })
+            .await
+            .clone();
+        {
+            let mut flights = flights.lock();
+            if flights
+                .get(&store_key)
+                .is_some_and(|f| Arc::ptr_eq(f, &flight))
+            {
+                flights.remove(&store_key);
+            }
+        }
+        if let Some(outcome) = own {
+            return outcome;
+        }
+        match shared {
+            Shared::Answer(response) => Ok(response),
+            Shared::Failed {
+                response: Some(response),
+                ..
+            } => Err(jira_transport::Error::Status {
+                method,
+                path,
+                response: Box::new(response),
+            }),
+            Shared::Failed {
+                message,
+                not_performed,
+                response: None,
+            } => Err(if not_performed {
+                jira_transport::Error::layer_before_sending("cache", SharedFailure(message))
+            } else {
+                jira_transport::Error::layer_after_sending("cache", SharedFailure(message))
+            }),
+        }
     }
 }
 
-impl<T: Transport, S: CacheStore> Transport for Cached<T, S> {
+impl<T, S> Transport for Cached<T, S>
+where
+    T: Transport + 'static,
+    S: CacheStore,
+{
     async fn send(&self, request: ApiRequest) -> Result<ApiResponse, jira_transport::Error> {
-        if let Some((category, key)) = slot(&request) {
-            if let Some(body) = self
-                .cache
-                .get_raw(&category, &key)
-                .await
-                .map_err(layer_error)?
-            {
-                let mut headers = HeaderMap::new();
-                headers.insert(
-                    http::header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                headers.insert(CACHE_HEADER, HeaderValue::from_static("hit"));
-                return Ok(ApiResponse {
-                    status: StatusCode::OK,
-                    headers,
-                    body: body.into(),
-                    elapsed: Duration::ZERO,
-                });
-            }
+        let Some((category, key)) = slot(&request) else {
+            let targets = if request.is_write() || request.method == Method::POST {
+                invalidations(&request)
+            } else {
+                Vec::new()
+            };
             let response = self.inner.send(request).await?;
-            if response.status == StatusCode::OK
-                && let Err(error) = self
-                    .cache
-                    .set_raw(&category, &key, &response.body, None)
-                    .await
-            {
-                tracing::warn!(%error, "could not cache an answer; it is returned all the same");
-            }
-            return Ok(response);
-        }
-        let targets = if request.is_write() || request.method == Method::POST {
-            invalidations(&request)
-        } else {
-            Vec::new()
-        };
-        let response = self.inner.send(request).await?;
-        if response.is_success() {
-            for target in &targets {
-                if let Err(error) = self.cache.invalidate(target).await {
-                    tracing::warn!(%error, "could not invalidate after a write");
+            if response.is_success() {
+                for target in &targets {
+                    if let Err(error) = self.cache.invalidate(target).await {
+                        tracing::warn!(%error, "could not invalidate after a write");
+                    }
                 }
             }
+            return Ok(response);
+        };
+        let stale = match self
+            .cache
+            .read_raw(&category, &key)
+            .await
+            .map_err(cache_error)?
+        {
+            RawRead::Fresh(payload) => return Ok(from_cache(payload, "hit")),
+            RawRead::Stale {
+                payload,
+                within_grace: true,
+            } => {
+                // Serve it, and refresh it once in the background.
+                let (inner, cache, flights) =
+                    (self.inner.clone(), self.cache.clone(), self.flights.clone());
+                tokio::spawn(async move {
+                    if let Err(error) =
+                        Self::fetch_once(&inner, &cache, &flights, request, &category, &key).await
+                    {
+                        tracing::warn!(%error, "background refresh failed; the stale entry stays");
+                    }
+                });
+                return Ok(from_cache(payload, "stale"));
+            }
+            RawRead::Stale { payload, .. } => Some(payload),
+            RawRead::Missing => None,
+        };
+        let outcome = Self::fetch_once(
+            &self.inner,
+            &self.cache,
+            &self.flights,
+            request,
+            &category,
+            &key,
+        )
+        .await;
+        match (outcome, stale) {
+            (Err(error), Some(payload)) => {
+                tracing::warn!(%error, key, "fetch failed; serving the stale entry");
+                Ok(from_cache(payload, "stale-if-error"))
+            }
+            (outcome, _) => outcome,
         }
-        Ok(response)
     }
 }
 
@@ -225,6 +403,12 @@ mod tests {
         assert_eq!(
             slot(&get),
             Some((Category::Issue, "PROJ-7?fields=summary".into()))
+        );
+        // One key for one field set, whatever the order or the API version.
+        let reordered = ApiRequest::get_issue("PROJ-7", &["status", "summary", "status"], &[]);
+        assert_eq!(
+            slot(&reordered).unwrap().1,
+            issue_cache_key("proj-7", &["summary", "status"], &[])
         );
         assert_eq!(
             slot(&ApiRequest::fields()),

@@ -24,8 +24,16 @@
 //!   refresh runs (stale-while-revalidate), and serves a stale entry when the fetch fails
 //!   (stale-if-error), saying so in [`Source`].
 //! - **Torn writes are never served**: every entry carries its length and a CRC32.
-//! - **[`Cached<T>`]**, a `jira_transport::Transport` layer: cache hits never reach the wire;
-//!   writes invalidate the issue and the search pages of its project.
+//! - **[`Cached<T>`]**, a `jira_transport::Transport` layer (`transport.with_cache(cache)`):
+//!   cache hits never reach the wire; misses go through the same single flight, so a
+//!   hundred callers missing one issue send one request; an entry just past its TTL is
+//!   served while one background refresh runs, and a stale entry is served when the fetch
+//!   fails (each marked in the `x-jira-ops-cache` header); writes invalidate the issue and
+//!   the search pages of its project. [`issue_cache_key`] is the one key of an issue entry
+//!   (fields sorted and deduplicated), shared by the layer, the batcher and the warmers.
+//! - **Hit rates of the present**: [`Stats::recent`] keeps the reads of the last
+//!   [`RECENT_MINUTES`] minutes, persisted, so one cold run does not mark a cache unhealthy
+//!   for the rest of its life.
 //!
 //! # Example
 //!
@@ -64,10 +72,13 @@ mod store;
 pub mod testing;
 
 pub use any_store::AnyStore;
-pub use cache::{CacheConfig, CategoryStats, Fetched, JiraCache, Source, StaleRead, Stats, Target};
+pub use cache::{
+    CacheConfig, CategoryStats, Fetched, JiraCache, MinuteReads, RECENT_MINUTES, RawRead, Source,
+    StaleRead, Stats, Target,
+};
 pub use category::Category;
 pub use error::Error;
-pub use layer::{CACHE_HEADER, Cached, issue_cache_key, issue_targets};
+pub use layer::{CACHE_HEADER, CacheExt, Cached, issue_cache_key, issue_targets};
 pub use pattern::Pattern;
 pub use redis_store::RedisStore;
 pub use sled_store::SledStore;

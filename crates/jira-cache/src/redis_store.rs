@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
+use jira_redis::ConnectionManager;
 use redis::AsyncCommands;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::Error;
 use crate::store::CacheStore;
@@ -35,19 +35,13 @@ impl std::fmt::Debug for RedisStore {
 impl RedisStore {
     /// Connects to `url`; expired entries stay readable as stale for `stale_for`.
     pub async fn connect(url: &str, stale_for: Duration) -> Result<Self, Error> {
-        let redacted = jira_transport::redact_url(url);
-        let error = |source| Error::Redis {
-            url: redacted.clone(),
-            source,
-        };
-        let client = redis::Client::open(url).map_err(error)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(5)))
-            .set_number_of_retries(2);
-        let connection = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(error)?;
+        let (connection, redacted) =
+            jira_redis::connect(url)
+                .await
+                .map_err(|error| Error::Redis {
+                    url: error.url,
+                    source: error.source,
+                })?;
         Ok(RedisStore {
             connection,
             url: redacted,

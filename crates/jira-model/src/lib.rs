@@ -17,7 +17,13 @@
 //! - **Headers never break a client.** [`RateLimitInfo::from_headers`] reads every header
 //!   of Atlassian's rate-limit guide; garbage becomes "absent" with a warning and absurd
 //!   waits are clamped to [`MAX_RATE_LIMIT_WAIT`].
-//! - **One table classifies errors**: [`ErrorClass::of`].
+//! - **One table classifies errors**: [`ErrorClass::of`]; **one rule says the server
+//!   refused** a request without acting on it ([`ApiResponse::refusal`]: a 429, or a 503
+//!   with `Retry-After`), used by retries, the circuit breaker, the rate limiter and
+//!   "not performed" alike.
+//! - **Facts computed once**: an answer's points ([`ApiResponse::points`]) when it comes
+//!   off the wire; a request's [`Endpoint`] when it is built; one [`SiteKey`] per site for
+//!   every namespace; Jira's bulk limits as named constants ([`BULK_FETCH_MAX_ISSUES`], ...).
 //! - **Jira's timestamps** (`2024-01-18T07:33:17.016+0000`, which strict RFC 3339 parsers
 //!   reject) parse and print with [`JiraTimestamp`].
 //!
@@ -31,33 +37,42 @@
 //! assert_eq!(request.path_template, "/rest/api/3/issue/{issueIdOrKey}");
 //! assert_eq!(request.idempotency, Idempotency::Idempotent);
 //!
-//! let response = ApiResponse {
-//!     status: StatusCode::OK,
-//!     headers: HeaderMap::new(),
-//!     body: r#"{"id":"10001","key":"PROJ-1","fields":{"summary":"Hello"}}"#.into(),
-//!     elapsed: std::time::Duration::from_millis(12),
-//! };
+//! let response = ApiResponse::from_wire(
+//!     &request,
+//!     StatusCode::OK,
+//!     HeaderMap::new(),
+//!     r#"{"id":"10001","key":"PROJ-1","fields":{"summary":"Hello"}}"#.into(),
+//!     std::time::Duration::from_millis(12),
+//! );
+//! assert_eq!(response.points, 2); // one for the call, one for the issue
 //! assert_eq!(response.classify(), ErrorClass::Success);
 //! let issue: Issue = response.json().unwrap();
 //! assert_eq!(issue.summary(), Some("Hello"));
 //! ```
 
 mod classify;
+mod endpoint;
 mod error;
 mod ratelimit;
 mod request;
+mod site;
 mod timestamp;
 mod types;
 
 pub use classify::ErrorClass;
+pub use endpoint::{
+    BULK_CREATE_MAX_ISSUES, BULK_FETCH_MAX_ISSUES, CHANGELOG_BULK_MAX_ISSUES, Endpoint,
+    SEARCH_ID_PAGE_MAX, SEARCH_PAGE_MAX,
+};
 pub use error::Error;
 pub use ratelimit::{
     LimitWindow, MAX_RATE_LIMIT_WAIT, RateLimitInfo, RateLimitPolicy, RateLimitReason,
     RateLimitScope, RateLimitState, RetryAfter,
 };
 pub use request::{
-    ApiRequest, ApiResponse, CORE_POINTS, IDENTITY_POINTS, Idempotency, OperationClass,
+    ApiRequest, ApiResponse, CORE_POINTS, IDENTITY_POINTS, Idempotency, OperationClass, Refusal,
 };
+pub use site::{SiteKey, SiteKeyError, redact_url};
 pub use timestamp::{JiraTimestamp, TimestampError};
 pub use types::{
     BulkCreateRequest, BulkCreateResponse, BulkFetchRequest, BulkFetchResponse, BulkOperationError,

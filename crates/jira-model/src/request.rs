@@ -13,8 +13,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::{
-    BulkCreateRequest, BulkFetchRequest, CountRequest, Error, ErrorClass, ErrorCollection,
-    IssueUpdate, RateLimitInfo, SearchRequest,
+    BulkCreateRequest, BulkFetchRequest, CountRequest, Endpoint, Error, ErrorClass,
+    ErrorCollection, IssueUpdate, RateLimitInfo, SearchRequest,
 };
 
 /// Whether sending a request twice has the effect of sending it once.
@@ -51,6 +51,8 @@ pub struct ApiRequest {
     pub path: String,
     /// The path with placeholders (`/rest/api/3/issue/{issueIdOrKey}`), for buckets and metrics.
     pub path_template: &'static str,
+    /// Which operation this is, decided from method and template once.
+    pub endpoint: Endpoint,
     /// Query parameters, in order.
     pub query: Vec<(String, String)>,
     /// The JSON body, already serialised.
@@ -81,6 +83,7 @@ impl ApiRequest {
             _ => (Idempotency::NonIdempotent, OperationClass::Write),
         };
         ApiRequest {
+            endpoint: Endpoint::of(&method, path_template),
             method,
             path: path.into(),
             path_template,
@@ -347,9 +350,91 @@ pub struct ApiResponse {
     pub body: Bytes,
     /// Time from sending the request to having the whole body.
     pub elapsed: Duration,
+    /// The points this answer cost against the hourly quota, computed once when it came off
+    /// the wire ([`ApiResponse::from_wire`]): the objects a list really returned, the
+    /// request's estimate for other served requests, 0 for refusals, server errors and
+    /// answers that never reached the wire (cache hits).
+    pub points: u64,
+}
+
+/// The server refused a request without acting on it, and (usually) said when to come back:
+/// a 429, or a 503 carrying `Retry-After`. The one rule every layer uses: `Retrying` may
+/// repeat a non-idempotent request after it, the circuit breaker counts it as neither success
+/// nor failure, the rate limiter pauses for it, and `Error::not_performed` trusts it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The status (429 or 503).
+    pub status: StatusCode,
+    /// What the rate-limit headers said.
+    pub info: RateLimitInfo,
+}
+
+impl Refusal {
+    /// The wait the server asked for at `now`, if it asked for one.
+    pub fn requested_wait(&self, now: std::time::SystemTime) -> Option<Duration> {
+        self.info.min_wait(now)
+    }
+
+    /// Whether it was a rate limit (429) rather than a pause for maintenance (503).
+    pub fn is_rate_limit(&self) -> bool {
+        self.status == StatusCode::TOO_MANY_REQUESTS
+    }
 }
 
 impl ApiResponse {
+    /// An answer to `request` as it came off the wire; computes [`ApiResponse::points`].
+    pub fn from_wire(
+        request: &ApiRequest,
+        status: StatusCode,
+        headers: HeaderMap,
+        body: Bytes,
+        elapsed: Duration,
+    ) -> Self {
+        let mut response = ApiResponse {
+            status,
+            headers,
+            body,
+            elapsed,
+            points: 0,
+        };
+        let served = status != StatusCode::TOO_MANY_REQUESTS && status.as_u16() < 500;
+        if served {
+            response.points = response
+                .actual_points(request)
+                .unwrap_or(u64::from(request.estimated_points));
+        }
+        response
+    }
+
+    /// An answer that did not come from the wire (a cache hit, a test): costs nothing.
+    pub fn local(status: StatusCode, headers: HeaderMap, body: Bytes) -> Self {
+        ApiResponse {
+            status,
+            headers,
+            body,
+            elapsed: Duration::ZERO,
+            points: 0,
+        }
+    }
+
+    /// The refusal this answer is, if it is one: see [`Refusal`].
+    pub fn refusal(&self) -> Option<Refusal> {
+        let refused = self.status == StatusCode::TOO_MANY_REQUESTS
+            || (self.status == StatusCode::SERVICE_UNAVAILABLE
+                && self.headers.contains_key(http::header::RETRY_AFTER));
+        refused.then(|| Refusal {
+            status: self.status,
+            info: self.rate_limit_info(),
+        })
+    }
+
+    /// Whether the server refused the request without acting on it (see [`Refusal`]).
+    pub fn is_refusal(&self) -> bool {
+        self.status == StatusCode::TOO_MANY_REQUESTS
+            || (self.status == StatusCode::SERVICE_UNAVAILABLE
+                && self.headers.contains_key(http::header::RETRY_AFTER))
+    }
+
     /// Whether the status is 2xx.
     pub fn is_success(&self) -> bool {
         self.status.is_success()
@@ -425,11 +510,12 @@ mod tests {
 
     #[test]
     fn actual_points_count_the_objects_listed() {
-        let answer = |body: &str| ApiResponse {
-            status: StatusCode::OK,
-            headers: HeaderMap::new(),
-            body: Bytes::from(body.to_owned()),
-            elapsed: Duration::ZERO,
+        let answer = |body: &str| {
+            ApiResponse::local(
+                StatusCode::OK,
+                HeaderMap::new(),
+                Bytes::from(body.to_owned()),
+            )
         };
         let search = ApiRequest::search(&SearchRequest {
             jql: "project = A".into(),

@@ -1,5 +1,6 @@
 //! The crate's one error type. [`crate::RateLimited`] hands it to callers inside
-//! `jira_transport::Error::Layer { layer: "rate limiter", .. }`.
+//! `jira_transport::Error::Layer { layer: "rate limiter", before_sending: true, .. }`: it
+//! fails only before sending, so the request was never performed.
 
 use std::time::Duration;
 

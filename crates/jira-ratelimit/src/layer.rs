@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use jira_model::{ApiRequest, ApiResponse, RateLimitReason, RateLimitScope};
+use jira_model::{ApiRequest, ApiResponse, Endpoint, RateLimitReason, RateLimitScope};
 use jira_transport::Transport;
 use opentelemetry::metrics::Gauge;
 use parking_lot::RwLock;
@@ -179,16 +179,17 @@ impl<T, B: Budget> RateLimited<T, B> {
         }
         let info = response.rate_limit_info();
         let key = key.to_owned();
-        if response.status == 429 || (response.status == 503 && info.retry_after.is_some()) {
+        if response.is_refusal() {
+            let status = response.status.as_u16();
             let scope = match info.reason.as_ref().map(RateLimitReason::scope) {
                 Some(RateLimitScope::Endpoint) => key.clone(),
                 Some(RateLimitScope::IssueWrites) => match &request.issue_key {
                     Some(issue) => format!("issue:{}", issue.to_ascii_uppercase()),
                     None => key.clone(),
                 },
-                Some(RateLimitScope::Site) if response.status == 429 => "site".to_owned(),
+                Some(RateLimitScope::Site) if status == 429 => "site".to_owned(),
                 // A 503 with Retry-After, or a 429 without a reason: the endpoint.
-                _ if response.status == 503 => key.clone(),
+                _ if status == 503 => key.clone(),
                 _ => "site".to_owned(),
             };
             let duration = info
@@ -230,11 +231,10 @@ impl<T, B: Budget> RateLimited<T, B> {
                 })
                 .await?;
         }
-        if let (Some(points), Some(actual)) = (
-            self.points(request.estimated_points as u64),
-            response.actual_points(request),
-        ) {
-            let delta = actual as i64 - request.estimated_points as i64;
+        // The answer carries what it really cost (`ApiResponse::points`): nothing for a
+        // refusal, the objects listed for a list read.
+        if let Some(points) = self.points(request.estimated_points as u64) {
+            let delta = response.points as i64 - request.estimated_points as i64;
             if delta != 0 {
                 self.budget
                     .observe(&Feedback::PointsCorrection { points, delta })
@@ -254,15 +254,13 @@ const RATE_LIMIT_HEADERS: [&str; 5] = [
     "ratelimit-reason",
 ];
 
-/// The bucket key of a request: its method and path template.
+/// The bucket key of a request: its endpoint when jira-model knows it (so `/rest/api/2/`
+/// and `/rest/api/3/` spellings share a bucket, as they share Jira's), else method and
+/// path template.
 fn burst_key(request: &ApiRequest) -> String {
-    format!("burst:{} {}", request.method, request.path_template)
-}
-
-fn layer_error(error: Error) -> jira_transport::Error {
-    jira_transport::Error::Layer {
-        layer: "rate limiter",
-        source: Box::new(error),
+    match request.endpoint {
+        Endpoint::Other => format!("burst:{} {}", request.method, request.path_template),
+        endpoint => format!("burst:{endpoint:?}"),
     }
 }
 
@@ -271,7 +269,7 @@ impl<T: Transport, B: Budget> Transport for RateLimited<T, B> {
         let demand = self.demand(&request);
         self.wait_for_budget(&request, &demand)
             .await
-            .map_err(layer_error)?;
+            .map_err(|error| jira_transport::Error::layer_before_sending("rate limiter", error))?;
         let slot = match &self.adaptive {
             Some(adaptive) => Some(adaptive.acquire().await),
             None => None,
@@ -281,6 +279,7 @@ impl<T: Transport, B: Budget> Transport for RateLimited<T, B> {
             method: request.method.clone(),
             path: String::new(),
             path_template: request.path_template,
+            endpoint: request.endpoint,
             query: Vec::new(),
             body: None,
             idempotency: request.idempotency,
@@ -329,3 +328,24 @@ impl<T: Transport, B: Budget> Transport for RateLimited<T, B> {
         outcome
     }
 }
+
+/// Builder methods that put a [`RateLimited`] layer over any transport:
+/// `http.with_rate_limit(LimitsConfig::default())`, or with a shared budget.
+pub trait RateLimitExt: Transport + Sized {
+    /// Paces `self` to `config` with an in-process budget.
+    fn with_rate_limit(self, config: LimitsConfig) -> RateLimited<Self, InProcessBudget> {
+        RateLimited::new(self, config)
+    }
+
+    /// Paces `self` to `config` with `budget` (a [`crate::RedisBudget`] shared by many
+    /// processes, or an [`crate::AnyBudget`]).
+    fn with_rate_limit_budget<B: Budget>(
+        self,
+        config: LimitsConfig,
+        budget: B,
+    ) -> RateLimited<Self, B> {
+        RateLimited::with_budget(self, config, budget)
+    }
+}
+
+impl<T: Transport> RateLimitExt for T {}

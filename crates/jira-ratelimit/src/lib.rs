@@ -23,27 +23,32 @@
 //! - **Budgets live in a [`Budget`] store**: [`InProcessBudget`] (one lock, short critical
 //!   sections, no waiting inside) or, for many processes and machines, [`RedisBudget`]
 //!   (one Lua script per decision on Redis's clock; a chosen [`Fallback`] when Redis is
-//!   down, never "unlimited"). The waiting always happens outside the store.
+//!   down, never "unlimited"); [`AnyBudget`] picks one at run time. The waiting always
+//!   happens outside the store. Redis keys are namespaced by `jira_model::SiteKey`, so every
+//!   process configured for one site shares one budget.
 //!
 //! # Example
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), jira_transport::Error> {
 //! use jira_model::ApiRequest;
-//! use jira_ratelimit::{LimitsConfig, RateLimited};
+//! use jira_ratelimit::LimitsConfig;
 //! use jira_transport::{Auth, HttpConfig, HttpTransport, RetryPolicy, Secret, Transport, TransportExt};
 //!
 //! let http = HttpTransport::new(HttpConfig::new(
 //!     "https://your-domain.atlassian.net",
 //!     Auth::Basic { email: "me@example.com".into(), api_token: Secret::new("token") },
 //! ))?;
-//! let jira = RateLimited::new(http, LimitsConfig::default()).with_retries(RetryPolicy::default());
+//! use jira_ratelimit::RateLimitExt as _;
+//! // Retrying above the limiter, so every attempt (retries included) gets its budget.
+//! let jira = http.with_rate_limit(LimitsConfig::default()).with_retries(RetryPolicy::default());
 //! let response = jira.send(ApiRequest::get_issue("PROJ-1", &[], &[])).await?;
 //! # Ok(())
 //! # }
 //! ```
 
 mod aimd;
+mod any_budget;
 mod budget;
 mod config;
 mod discover;
@@ -52,10 +57,11 @@ mod layer;
 mod redis_budget;
 
 pub use aimd::{AdaptiveLimit, Outcome, Slot};
+pub use any_budget::AnyBudget;
 pub use budget::{
     Budget, BurstDemand, Demand, Feedback, Grant, InProcessBudget, IssueWriteDemand, PointsDemand,
 };
 pub use config::{AimdConfig, BurstLimits, LimitsConfig, PerIssueLimit, QuotaLimit};
 pub use error::Error;
-pub use layer::RateLimited;
+pub use layer::{RateLimitExt, RateLimited};
 pub use redis_budget::{Fallback, RedisBudget};

@@ -14,8 +14,9 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, Script};
+use jira_model::SiteKey;
+use jira_redis::ConnectionManager;
+use redis::Script;
 
 use crate::Error;
 use crate::budget::{Budget, BurstDemand, Demand, Feedback, Grant, InProcessBudget, PointsDemand};
@@ -169,30 +170,24 @@ return 0
 
 impl RedisBudget {
     /// Connects to `url` (e.g. `redis://127.0.0.1:6379/0`) for `site`.
-    pub async fn connect(url: &str, site: &str, fallback: Fallback) -> Result<Self, Error> {
-        let redacted = jira_transport::redact_url(url);
+    pub async fn connect(
+        url: &str,
+        site: impl Into<SiteKey>,
+        fallback: Fallback,
+    ) -> Result<Self, Error> {
+        let site: SiteKey = site.into();
         if let Fallback::LocalShare { workers: 0 } = fallback {
             return Err(Error::Config(
                 "Fallback::LocalShare with 0 workers: use the number of workers sharing the tenant (at least 1)".into(),
             ));
         }
-        let client = Client::open(url).map_err(|source| Error::Redis {
-            url: redacted.clone(),
-            source,
-        })?;
-        // Bounded waits: a dead Redis must turn into an error (or the fallback) quickly, not a
-        // request that hangs while the manager reconnects.
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_millis(500));
-        let connection = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(|source| Error::Redis {
-                url: redacted.clone(),
-                source,
-            })?;
+        let (connection, redacted) =
+            jira_redis::connect(url)
+                .await
+                .map_err(|error| Error::Redis {
+                    url: error.url,
+                    source: error.source,
+                })?;
         Ok(RedisBudget {
             connection,
             prefix: format!("jira-ops:rl:{{{site}}}:"),
@@ -204,6 +199,11 @@ impl RedisBudget {
             acquire: Script::new(ACQUIRE),
             observe: Script::new(OBSERVE),
         })
+    }
+
+    /// The Redis URL, password redacted.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// The key prefix of this site.

@@ -281,12 +281,9 @@ fn verdict(outcome: &Result<ApiResponse, Error>) -> Verdict {
         Ok(response) => Some(response),
         Err(error) => error.response(),
     };
-    // A 503 with Retry-After is the site asking for a pause, as a 429 does: the rate
+    // A refusal (a 429, a 503 with Retry-After) is the site asking for a pause: the rate
     // limiter's business, not a sign that the site is down.
-    if response.is_some_and(|r| {
-        r.status == http::StatusCode::SERVICE_UNAVAILABLE
-            && r.headers.contains_key(http::header::RETRY_AFTER)
-    }) {
+    if response.is_some_and(ApiResponse::is_refusal) {
         return Verdict::Neutral;
     }
     let class = match outcome {
@@ -418,12 +415,11 @@ mod tests {
             if retry_after {
                 headers.insert(http::header::RETRY_AFTER, http::HeaderValue::from(1));
             }
-            Ok(ApiResponse {
-                status: http::StatusCode::from_u16(status).unwrap(),
+            Ok(ApiResponse::local(
+                http::StatusCode::from_u16(status).unwrap(),
                 headers,
-                body: bytes::Bytes::new(),
-                elapsed: Duration::ZERO,
-            })
+                bytes::Bytes::new(),
+            ))
         };
         assert_eq!(verdict(&answer(503, true)), Verdict::Neutral);
         assert_eq!(verdict(&answer(503, false)), Verdict::Failure);

@@ -115,11 +115,16 @@ pub enum Error {
     #[error("invalid transport configuration: {0}")]
     Config(String),
     /// A layer above the transport (rate limiter, cache) failed on its own, before or
-    /// after sending; `source` is that layer's error, whole.
+    /// after sending; `source` is that layer's error, whole. Build it with
+    /// [`Error::layer_before_sending`] or [`Error::layer_after_sending`], which say whether
+    /// the request can have reached the server.
     #[error("{layer}: {source}")]
     Layer {
-        /// The layer's name (`rate limiter`, `cache`).
+        /// The layer's name (`rate limiter`, `cache`), for messages.
         layer: &'static str,
+        /// Whether the layer failed before anything was sent, so the server cannot have
+        /// acted on the request.
+        before_sending: bool,
         /// The layer's error.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
@@ -134,6 +139,31 @@ fn jira_message(response: &ApiResponse) -> String {
 }
 
 impl Error {
+    /// A layer's own failure before it sent anything (a budget that would not admit the
+    /// request, a cache that could not be read): the request was not performed.
+    pub fn layer_before_sending(
+        layer: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Layer {
+            layer,
+            before_sending: true,
+            source: Box::new(source),
+        }
+    }
+
+    /// A layer's own failure after the request may have been sent.
+    pub fn layer_after_sending(
+        layer: &'static str,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Layer {
+            layer,
+            before_sending: false,
+            source: Box::new(source),
+        }
+    }
+
     /// Turns a non-2xx response into [`Error::Status`]; passes a 2xx through.
     pub fn from_response(
         method: &http::Method,
@@ -177,8 +207,8 @@ impl Error {
 
     /// Whether the server certainly did not act on the request, so a write may be sent
     /// again without risk of doing it twice: it never left (circuit open, pool exhausted,
-    /// no connection, a configuration error, the rate limiter refusing before sending), or
-    /// the server refused it (429, or a wait longer than allowed after `Retry-After`).
+    /// no connection, a configuration error, a layer failing before sending), or the server
+    /// refused it (`ApiResponse::refusal`: a 429, or a 503 with `Retry-After`).
     /// For [`Error::Exhausted`] the last attempt decides: `Retrying` repeats a
     /// non-idempotent request only after attempts the server did not act on.
     pub fn not_performed(&self) -> bool {
@@ -187,15 +217,14 @@ impl Error {
             | Error::PoolExhausted { .. }
             | Error::Connect { .. }
             | Error::Config(_)
-            | Error::WaitTooLong { .. }
             | Error::Timeout {
                 phase: TimeoutPhase::Connect,
                 ..
             } => true,
-            Error::Status { response, .. } => {
-                response.status == http::StatusCode::TOO_MANY_REQUESTS
+            Error::Status { response, .. } | Error::WaitTooLong { response, .. } => {
+                response.is_refusal()
             }
-            Error::Layer { layer, .. } => *layer == "rate limiter",
+            Error::Layer { before_sending, .. } => *before_sending,
             Error::Exhausted { last, .. } => last.not_performed(),
             Error::Io { .. } | Error::Timeout { .. } => false,
         }

@@ -37,22 +37,6 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// A URL with its password (or token) replaced by `***`, for errors and logs:
-/// `redis://ann:hunter2@host/0` → `redis://ann:***@host/0`, `rediss://token@host` →
-/// `rediss://***@host`.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => format!("{}***{}", &url[..scheme + 3], &url[at..]),
-            }
-        }
-        _ => url.to_owned(),
-    }
-}
-
 /// How requests authenticate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Auth {
@@ -70,6 +54,23 @@ pub enum Auth {
         /// The token.
         token: Secret,
     },
+}
+
+impl Auth {
+    /// HTTP Basic with an account's email and API token.
+    pub fn basic(email: impl Into<String>, api_token: impl Into<String>) -> Self {
+        Auth::Basic {
+            email: email.into(),
+            api_token: Secret::new(api_token),
+        }
+    }
+
+    /// `Authorization: Bearer` with a personal access token or OAuth 2.0 access token.
+    pub fn bearer(token: impl Into<String>) -> Self {
+        Auth::Bearer {
+            token: Secret::new(token),
+        }
+    }
 }
 
 /// A duration for each operation class.
@@ -126,6 +127,44 @@ pub struct Timeouts {
     pub read: PerClass,
     /// The whole exchange, connection included.
     pub total: PerClass,
+}
+
+impl Timeouts {
+    /// The default timeouts scaled so the single-request read timeout is `read_single`,
+    /// every other class keeping its ratio to it (search 3×, bulk 6×, ...), with `connect`
+    /// for connections. Saturates instead of overflowing on absurd inputs.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use jira_transport::Timeouts;
+    /// let t = Timeouts::scaled(Duration::from_secs(10), Duration::from_secs(5));
+    /// assert_eq!(t.read.single, Duration::from_secs(10));
+    /// assert_eq!(t.read.search, Duration::from_secs(30));
+    /// assert_eq!(t.total.bulk, Duration::from_secs(90));
+    /// assert_eq!(t.connect, Duration::from_secs(5));
+    /// ```
+    pub fn scaled(read_single: Duration, connect: Duration) -> Self {
+        let defaults = Timeouts::default();
+        let factor = read_single.as_secs_f64() / defaults.read.single.as_secs_f64();
+        let scale = |d: Duration| {
+            Duration::try_from_secs_f64(d.as_secs_f64() * factor).unwrap_or(Duration::MAX)
+        };
+        let per_class = |p: PerClass| PerClass {
+            single: scale(p.single),
+            metadata: scale(p.metadata),
+            search: scale(p.search),
+            bulk: scale(p.bulk),
+            write: scale(p.write),
+        };
+        Timeouts {
+            connect,
+            read: PerClass {
+                single: read_single,
+                ..per_class(defaults.read)
+            },
+            total: per_class(defaults.total),
+        }
+    }
 }
 
 impl Default for Timeouts {
@@ -301,7 +340,7 @@ impl HttpTransport {
             phase,
             after,
         };
-        let head_budget = timeouts.connect + read;
+        let head_budget = timeouts.connect.saturating_add(read);
         let mut response = match tokio::time::timeout(head_budget, builder.send()).await {
             Err(_) => return Err(timeout(TimeoutPhase::Read, read)),
             Ok(Err(error)) => return Err(self.map_error(request, error)),
@@ -318,12 +357,13 @@ impl HttpTransport {
                 Ok(Ok(None)) => break,
             }
         }
-        Ok(ApiResponse {
+        Ok(ApiResponse::from_wire(
+            request,
             status,
             headers,
-            body: body.freeze(),
-            elapsed: started.elapsed(),
-        })
+            body.freeze(),
+            started.elapsed(),
+        ))
     }
 
     fn map_error(&self, request: &ApiRequest, error: reqwest::Error) -> Error {

@@ -25,6 +25,8 @@
 //! - **Accounting**: [`Counted`] counts requests, statuses, points and latency into a
 //!   [`Tally`]; one above the wire and one on top tell attempts from logical requests.
 //! - **Secrets** ([`Secret`]) never print; the `Authorization` header is marked sensitive.
+//! - **A test double** (feature `testing`): `testing::Scripted` plays queued answers,
+//!   failures and delays on tokio's clock, for paused-clock unit tests of one layer.
 //!
 //! # Example
 //!
@@ -61,10 +63,13 @@ mod http;
 pub mod metrics;
 mod retry;
 mod tally;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
 pub use error::{Error, TimeoutPhase};
-pub use http::{Auth, HttpConfig, HttpTransport, PerClass, Secret, Timeouts, redact_url};
+pub use http::{Auth, HttpConfig, HttpTransport, PerClass, Secret, Timeouts};
+pub use jira_model::redact_url;
 pub use retry::{Classifier, Retry, RetryPolicy, Retrying};
 pub use tally::{Counted, Tally, TallySnapshot};
 

@@ -238,13 +238,15 @@ impl<T: Transport> Retrying<T> {
                 {
                     return Next::Done(Err(failure(response)));
                 }
-                let info = response.rate_limit_info();
-                // A non-idempotent request is repeated only when the server said it refused
-                // it (Retry-After), never after a 5xx that may have done the work.
-                if !idempotent && info.retry_after.is_none() {
+                // A non-idempotent request is repeated only when the server refused it (a
+                // 429, a 503 with Retry-After), never after a 5xx that may have done the work.
+                if !idempotent && !response.is_refusal() {
                     return Next::Done(Err(failure(response)));
                 }
-                let min_wait = info.min_wait(SystemTime::now()).unwrap_or_default();
+                let min_wait = response
+                    .rate_limit_info()
+                    .min_wait(SystemTime::now())
+                    .unwrap_or_default();
                 let reason = if class == ErrorClass::RateLimited {
                     "rate_limited"
                 } else {

@@ -92,7 +92,7 @@ impl Tally {
         }
     }
 
-    fn record(&self, request: &ApiRequest, outcome: &Result<ApiResponse, Error>) {
+    fn record(&self, outcome: &Result<ApiResponse, Error>) {
         let c = &self.0;
         let response = match outcome {
             Ok(response) => Some(response),
@@ -113,12 +113,7 @@ impl Tally {
         if matches!(status, 401 | 403) {
             c.unauthorized.fetch_add(1, Ordering::Relaxed);
         }
-        if status != 429 && status < 500 {
-            let points = response
-                .actual_points(request)
-                .unwrap_or(u64::from(request.estimated_points));
-            c.points.fetch_add(points, Ordering::Relaxed);
-        }
+        c.points.fetch_add(response.points, Ordering::Relaxed);
         let micros = u64::try_from(response.elapsed.as_micros()).unwrap_or(u64::MAX);
         c.answered.fetch_add(1, Ordering::Relaxed);
         c.latency_micros.fetch_add(micros, Ordering::Relaxed);
@@ -148,8 +143,10 @@ impl<T> Counted<T> {
 impl<T: Transport> Transport for Counted<T> {
     async fn send(&self, request: ApiRequest) -> Result<ApiResponse, Error> {
         self.tally.0.requests.fetch_add(1, Ordering::Relaxed);
-        let outcome = self.inner.send(request.clone()).await;
-        self.tally.record(&request, &outcome);
+        // Points come with the answer (`ApiResponse::points`), so the request need not be
+        // kept (no copy of its path, query and body per send).
+        let outcome = self.inner.send(request).await;
+        self.tally.record(&outcome);
         outcome
     }
 }

@@ -1,0 +1,112 @@
+//! Paused-clock unit tests of `RateLimited` over the scripted transport double, beside the
+//! pacing tests against jira-sim in `tests/pacing.rs`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jira_model::ApiRequest;
+use jira_ratelimit::{BurstLimits, LimitsConfig, RateLimitExt};
+use jira_transport::Transport;
+use jira_transport::testing::{Scripted, Step};
+use tokio::time::Instant;
+
+fn config(per_second: f64) -> LimitsConfig {
+    LimitsConfig {
+        burst: BurstLimits::uniform(per_second),
+        headroom: 1.0,
+        ..LimitsConfig::default()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn requests_are_paced_to_the_bucket() {
+    let wire = Scripted::new([]).then_always(Step::json(200, "{}"));
+    let jira = wire.clone().with_rate_limit(config(10.0));
+    let started = Instant::now();
+    for _ in 0..30 {
+        jira.send(ApiRequest::myself()).await.unwrap();
+    }
+    // A bucket of 10 a second, starting full: 10 at once, then 20 more at 10 a second.
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(1_900), "{elapsed:?}");
+    assert!(elapsed <= Duration::from_millis(2_100), "{elapsed:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_429_pauses_its_scope_for_every_task() {
+    let wire = Scripted::new([Step::status(429)
+        .header("retry-after", "5")
+        .header("ratelimit-reason", "jira-quota-tenant-based")])
+    .then_always(Step::json(200, "{}"));
+    let jira = Arc::new(wire.clone().with_rate_limit(config(1_000.0)));
+    let refused = jira.send(ApiRequest::myself()).await.unwrap();
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.points, 0, "a refusal costs nothing");
+    let started = Instant::now();
+    // Other tasks, other endpoints: a quota refusal pauses the whole site.
+    let tasks: Vec<_> = (0..5)
+        .map(|n| {
+            let jira = jira.clone();
+            tokio::spawn(async move {
+                let request = if n % 2 == 0 {
+                    ApiRequest::server_info()
+                } else {
+                    ApiRequest::fields()
+                };
+                jira.send(request).await.unwrap();
+                Instant::now()
+            })
+        })
+        .collect();
+    for task in tasks {
+        let sent = task.await.unwrap();
+        assert!(
+            sent - started >= Duration::from_secs(5),
+            "{:?}",
+            sent - started
+        );
+    }
+    assert_eq!(wire.count(), 6);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_burst_refusal_pauses_only_its_endpoint() {
+    let wire = Scripted::new([Step::status(429)
+        .header("retry-after", "3")
+        .header("ratelimit-reason", "jira-burst-based")])
+    .then_always(Step::json(200, "{}"));
+    let jira = wire.clone().with_rate_limit(config(1_000.0));
+    jira.send(ApiRequest::get_issue("A-1", &[], &[]))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    jira.send(ApiRequest::fields()).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(10),
+        "another endpoint is free"
+    );
+    jira.send(ApiRequest::get_issue("A-2", &[], &[]))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "the same endpoint waited"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_wait_past_max_wait_fails_before_sending() {
+    let wire = Scripted::new([Step::status(429)
+        .header("retry-after", "300")
+        .header("ratelimit-reason", "jira-quota-global-based")])
+    .then_always(Step::json(200, "{}"));
+    let jira = wire.clone().with_rate_limit(LimitsConfig {
+        max_wait: Duration::from_secs(10),
+        ..config(100.0)
+    });
+    jira.send(ApiRequest::myself()).await.unwrap();
+    let error = jira.send(ApiRequest::myself()).await.unwrap_err();
+    assert!(error.not_performed(), "{error}");
+    assert!(error.to_string().contains("rate limiter"), "{error}");
+    assert_eq!(wire.count(), 1, "nothing was sent");
+}
