@@ -21,7 +21,7 @@ async fn send(sim: &SimHandle, request: &ApiRequest) -> ApiResponse {
     let method = reqwest::Method::from_bytes(request.method.as_str().as_bytes()).unwrap();
     let mut builder = reqwest::Client::new()
         .request(method, format!("{}{}", sim.base_url(), request.path))
-        .basic_auth(&credential.email, Some(&credential.api_token.0))
+        .basic_auth(&credential.email, Some(&credential.api_token.expose()))
         .query(&request.query);
     if let Some(body) = &request.body {
         builder = builder

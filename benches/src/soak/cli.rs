@@ -94,7 +94,7 @@ impl Workspace {
             limits: LimitConfig::atlassian(),
             credentials: vec![Credential {
                 email: EMAIL.into(),
-                api_token: Secret(TOKEN.into()),
+                api_token: Secret::new(TOKEN),
             }],
             faults: FaultConfig {
                 rules: vec![FaultRule::new(

@@ -50,7 +50,9 @@ pub async fn create_issues<T: Transport + 'static>(
     config: &BatchConfig,
     inputs: Vec<IssueUpdate>,
 ) -> Vec<Result<CreatedIssue, CreateError>> {
-    let chunk_size = config.create_chunk.clamp(1, 50);
+    let chunk_size = config
+        .create_chunk
+        .clamp(1, jira_model::BULK_CREATE_MAX_ISSUES);
     let chunks: Vec<(usize, Vec<IssueUpdate>)> = inputs
         .chunks(chunk_size)
         .enumerate()

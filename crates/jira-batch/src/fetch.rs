@@ -84,7 +84,9 @@ where
         }
     }
 
-    let chunk_size = config.fetch_chunk.clamp(1, 100);
+    let chunk_size = config
+        .fetch_chunk
+        .clamp(1, jira_model::BULK_FETCH_MAX_ISSUES);
     let chunks: Vec<Vec<String>> = misses.chunks(chunk_size).map(<[String]>::to_vec).collect();
     let outcomes: Vec<(ChunkResults, usize)> = stream::iter(chunks)
         .map(|chunk| fetch_chunk(transport, chunk, fields, expand))

@@ -14,14 +14,13 @@
 //!   "not found" results, not silence.
 //! - **Stream searches.** [`search`] follows `nextPageToken` and holds one page (two with
 //!   prefetch) however many issues match.
-//! - **Create in bulk without duplicates.** [`create_issues`] sends 50 per call and maps
+//! - **Create in bulk without duplicates.** [`create_issues`] sends 50 per call
+//!   (`jira_model::BULK_CREATE_MAX_ISSUES`) and maps
 //!   each element's result back to its input; a chunk is repeated only when the server
 //!   refused it whole with `Retry-After` (the transport's rule).
-//! - **Warm caches** ([`warm`]) metadata first, with jitter between stages, reporting items,
-//!   bytes, requests, points and time.
 //!
-//! - **Check health** ([`health::check_health`]): connectivity, auth, latency, rate-limit
-//!   headroom, error rate and cache health graded by the operations guide's thresholds.
+//! Cache warming and health checks, which are jobs rather than batching, live in
+//! `jira-client` beside the other jobs.
 //!
 //! Everything runs on any `jira_transport::Transport`, so the rate limiter, retries and the
 //! circuit breaker below apply to every request.
@@ -48,9 +47,8 @@ mod config;
 mod create;
 mod error;
 mod fetch;
-pub mod health;
+
 mod search;
-mod warm;
 
 pub use batcher::{BatchResults, Batcher, Progress, RequestId, RequestResult};
 pub use config::BatchConfig;
@@ -58,4 +56,3 @@ pub use create::{CreateError, create_issues};
 pub use error::Error;
 pub use fetch::{FetchError, FetchReport, IssueResults, fetch_issues, fetch_issues_with_comments};
 pub use search::{SearchOptions, search, search_pages};
-pub use warm::{StageReport, WarmPlan, WarmReport, warm};

@@ -1,5 +1,4 @@
-//! jira-batch against jira-sim over HTTP: accounting, coalescing, streaming, bulk creates,
-//! warmers.
+//! jira-batch against jira-sim over HTTP: accounting, coalescing, streaming, bulk creates.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -7,8 +6,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use jira_batch::{
-    BatchConfig, Batcher, CreateError, Error, FetchError, Progress, SearchOptions, WarmPlan,
-    create_issues, fetch_issues, fetch_issues_with_comments, search, warm,
+    BatchConfig, Batcher, CreateError, Error, FetchError, Progress, SearchOptions, create_issues,
+    fetch_issues, fetch_issues_with_comments, search,
 };
 use jira_cache::{CacheConfig, JiraCache, SledStore};
 use jira_model::{ApiRequest, IssueUpdate, SearchRequest};
@@ -310,51 +309,6 @@ async fn comment_page(sim: &SimHandle, key: &str) -> (u16, serde_json::Value) {
         .await
         .unwrap();
     (response.status.as_u16(), response.json().unwrap())
-}
-
-#[tokio::test]
-async fn warming_fills_metadata_first_then_recent_issues() {
-    let sim = sim(3, 40).await;
-    let dir = tempfile::tempdir().unwrap();
-    let cache = cache(&dir, sim.base_url()).await;
-    let plan = WarmPlan {
-        jitter: Duration::from_millis(20),
-        ..WarmPlan::default()
-    };
-    let report = warm(&stack(&sim), &cache, &plan).await.unwrap();
-    let stages: Vec<&str> = report.stages.iter().map(|s| s.stage.as_str()).collect();
-    assert_eq!(
-        stages,
-        [
-            "fields",
-            "projects",
-            "users",
-            "issues APO",
-            "issues BEA",
-            "issues COM"
-        ]
-    );
-    assert_eq!(report.stages[1].items, 3);
-    let recent: u64 = {
-        use jira_transport::Transport;
-        let mut total = 0;
-        for project in ["APO", "BEA", "COM"] {
-            let request =
-                ApiRequest::approximate_count(&format!("project = {project} AND updated >= -30d"))
-                    .unwrap();
-            let response = stack(&sim).send(request).await.unwrap();
-            total += response.json::<jira_model::CountResult>().unwrap().count;
-        }
-        total
-    };
-    let issues: usize = report.stages[3..].iter().map(|s| s.items).sum();
-    assert_eq!(issues as u64, recent);
-    let stats = cache.stats().await.unwrap();
-    assert_eq!(stats.entries["issue"], recent);
-    assert_eq!(stats.entries["project"], 3);
-    assert_eq!(stats.entries["field"], 1);
-    assert_eq!(report.requests(), sim.stats().requests as usize - 3);
-    assert!(report.points() > 0 && report.bytes() > 0);
 }
 
 #[tokio::test]

@@ -89,6 +89,9 @@ impl SledStore {
         Ok(store)
     }
 
+    /// How long [`SledStore::open`] callers usually wait for another process's lock.
+    pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(5);
+
     /// The default directory: `$XDG_CACHE_HOME/jira-ops/cache`, else
     /// `$HOME/.cache/jira-ops/cache`; `None` when neither variable is set.
     pub fn default_dir() -> Option<PathBuf> {

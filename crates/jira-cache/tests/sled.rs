@@ -156,14 +156,10 @@ async fn sim_and_http() -> (SimHandle, HttpTransport) {
     })
     .await
     .unwrap();
-    let credential = sim.credential();
-    let http = HttpTransport::new(HttpConfig::new(
-        sim.base_url(),
-        Auth::Basic {
-            email: credential.email.clone(),
-            api_token: Secret::new(credential.api_token.0.clone()),
-        },
-    ))
+    let http = HttpTransport::new(HttpConfig::new(sim.base_url(), {
+        let (email, token) = sim.basic_auth();
+        Auth::basic(email, token)
+    }))
     .unwrap();
     (sim, http)
 }

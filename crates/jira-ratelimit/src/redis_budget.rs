@@ -33,6 +33,13 @@ pub enum Fallback {
     },
 }
 
+impl Default for Fallback {
+    /// A local share for one worker: Redis going away never means "unlimited".
+    fn default() -> Self {
+        Fallback::LocalShare { workers: 1 }
+    }
+}
+
 /// A budget kept in Redis.
 pub struct RedisBudget {
     connection: ConnectionManager,

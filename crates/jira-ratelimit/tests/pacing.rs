@@ -26,14 +26,10 @@ async fn sim(limits: LimitConfig) -> SimHandle {
 }
 
 fn http(sim: &SimHandle) -> HttpTransport {
-    let credential = sim.credential();
-    let mut config = HttpConfig::new(
-        sim.base_url(),
-        Auth::Basic {
-            email: credential.email.clone(),
-            api_token: Secret::new(credential.api_token.0.clone()),
-        },
-    );
+    let mut config = HttpConfig::new(sim.base_url(), {
+        let (email, token) = sim.basic_auth();
+        Auth::basic(email, token)
+    });
     config.max_in_flight = 64;
     HttpTransport::new(config).unwrap()
 }

@@ -136,9 +136,9 @@ impl ServeArgs {
             users: args.users,
             credentials: vec![Credential {
                 email: args.email.clone(),
-                api_token: Secret(args.token.clone()),
+                api_token: Secret::new(args.token.clone()),
             }],
-            bearer_tokens: args.bearer.iter().cloned().map(Secret).collect(),
+            bearer_tokens: args.bearer.iter().cloned().map(Secret::new).collect(),
             limits,
             faults: FaultConfig { rules },
             ..SimConfig::default()

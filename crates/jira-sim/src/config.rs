@@ -52,7 +52,19 @@ impl Default for SimConfig {
 /// never shown by `Debug`.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Secret(pub String);
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Secret(secret.into())
+    }
+
+    /// The secret itself; call only where it must be compared or sent.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -74,7 +86,7 @@ impl Default for Credential {
     fn default() -> Self {
         Credential {
             email: "sim@example.com".into(),
-            api_token: Secret("sim-token".into()),
+            api_token: Secret::new("sim-token"),
         }
     }
 }
@@ -381,9 +393,9 @@ mod tests {
         let config = SimConfig {
             credentials: vec![Credential {
                 email: "ann@example.com".into(),
-                api_token: Secret("tok-123456".into()),
+                api_token: Secret::new("tok-123456"),
             }],
-            bearer_tokens: vec![Secret("pat-987654".into())],
+            bearer_tokens: vec![Secret::new("pat-987654")],
             ..SimConfig::default()
         };
         let debug = format!("{config:?}");

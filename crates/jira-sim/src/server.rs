@@ -127,6 +127,16 @@ impl SimHandle {
         &self.state.config.credentials[0]
     }
 
+    /// The first credential as `(email, api_token)`: what a client's Basic auth needs,
+    /// without reaching into [`crate::Secret`].
+    pub fn basic_auth(&self) -> (String, String) {
+        let credential = self.credential();
+        (
+            credential.email.clone(),
+            credential.api_token.expose().to_owned(),
+        )
+    }
+
     /// The counters.
     pub fn stats(&self) -> StatsSnapshot {
         self.state.stats.snapshot()
@@ -415,14 +425,14 @@ fn authenticate(config: &SimConfig, headers: &HeaderMap) -> Option<String> {
         config
             .credentials
             .iter()
-            .any(|c| c.email == email && c.api_token.0 == token)
+            .any(|c| c.email == email && c.api_token.expose() == token)
             .then(|| email.to_owned())
     } else if scheme.eq_ignore_ascii_case("bearer") {
         let token = credentials.trim();
         config
             .bearer_tokens
             .iter()
-            .any(|t| t.0 == token)
+            .any(|t| t.expose() == token)
             .then(|| format!("bearer:{}", token.chars().take(6).collect::<String>()))
     } else {
         None

@@ -82,13 +82,10 @@ async fn spans_events_and_metrics_describe_every_attempt_without_the_token() {
         rules: vec![FaultRule::new(Fault::Status { status: 502 }, 1.0).on("/rest/api/3/field")],
     });
     let credential = sim.credential();
-    let http = HttpTransport::new(HttpConfig::new(
-        sim.base_url(),
-        Auth::Basic {
-            email: credential.email.clone(),
-            api_token: Secret::new(credential.api_token.0.clone()),
-        },
-    ))
+    let http = HttpTransport::new(HttpConfig::new(sim.base_url(), {
+        let (email, token) = sim.basic_auth();
+        Auth::basic(email, token)
+    }))
     .unwrap();
     let jira = http
         .with_circuit_breaker(
@@ -110,7 +107,7 @@ async fn spans_events_and_metrics_describe_every_attempt_without_the_token() {
     provider.force_flush().unwrap();
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(!logs.contains(&credential.api_token.0), "{logs}");
+    assert!(!logs.contains(&credential.api_token.expose()), "{logs}");
     assert!(
         logs.contains("jira.request{method=GET path=\"/rest/api/3/field\""),
         "{logs}"

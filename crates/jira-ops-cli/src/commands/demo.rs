@@ -179,7 +179,7 @@ pub async fn run(global: &Global, args: DemoArgs) -> CliResult {
         false,
     )?;
     settings.api_token = Some(Sourced {
-        value: Secret::new(sim.credential().api_token.0.clone()),
+        value: Secret::new(sim.credential().api_token.expose()),
         source: Source::Default,
     });
     let stack = stack::build(&settings, true).await?;

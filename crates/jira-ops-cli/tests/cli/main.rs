@@ -36,7 +36,7 @@ pub async fn sim_with(projects: usize, issues: usize, limits: LimitConfig) -> Si
         limits,
         credentials: vec![Credential {
             email: EMAIL.into(),
-            api_token: Secret(TOKEN.into()),
+            api_token: Secret::new(TOKEN),
         }],
         ..SimConfig::default()
     })

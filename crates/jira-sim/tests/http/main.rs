@@ -51,7 +51,7 @@ impl Sim {
         let credential = self.handle.credential();
         self.client
             .request(method, self.url(path))
-            .basic_auth(&credential.email, Some(&credential.api_token.0))
+            .basic_auth(&credential.email, Some(&credential.api_token.expose()))
     }
 
     /// GET with auth; status and JSON body (Null when empty or not JSON).

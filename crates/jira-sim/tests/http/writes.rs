@@ -198,9 +198,9 @@ async fn auth_accepts_configured_credentials_only() {
         issues_per_project: 2,
         credentials: vec![Credential {
             email: "ann@example.com".into(),
-            api_token: Secret("right".into()),
+            api_token: Secret::new("right"),
         }],
-        bearer_tokens: vec![Secret("pat-123".into())],
+        bearer_tokens: vec![Secret::new("pat-123")],
         limits: LimitConfig::off(),
         ..SimConfig::default()
     })

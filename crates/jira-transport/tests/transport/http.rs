@@ -253,7 +253,7 @@ async fn basic_and_bearer_auth() {
     let sim = jira_sim::SimHandle::start(jira_sim::SimConfig {
         projects: 1,
         issues_per_project: 1,
-        bearer_tokens: vec![jira_sim::Secret("pat-abc".into())],
+        bearer_tokens: vec![jira_sim::Secret::new("pat-abc")],
         limits: jira_sim::LimitConfig::off(),
         ..jira_sim::SimConfig::default()
     })

@@ -40,10 +40,9 @@ pub fn fault_on(fault: Fault, probability: f64, endpoint: &str) -> FaultRule {
 
 /// The simulator's credentials.
 pub fn auth(sim: &SimHandle) -> Auth {
-    let credential = sim.credential();
-    Auth::Basic {
-        email: credential.email.clone(),
-        api_token: Secret::new(credential.api_token.0.clone()),
+    {
+        let (email, token) = sim.basic_auth();
+        Auth::basic(email, token)
     }
 }
 

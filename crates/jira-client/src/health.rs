@@ -2,8 +2,10 @@
 //!
 //! [`check_health`] asks `/myself` (connectivity and auth) and `/serverInfo`, samples the
 //! latency, reads the rate-limit headroom from the answers' headers and the cache's hit
-//! rate and size, and grades each against [`Thresholds`]; the report's overall
-//! [`Status`] is the worst of its checks, so cron jobs and monitors can act on one value.
+//! rate (over the reads of the last `jira_cache::RECENT_MINUTES` minutes, so one cold run
+//! does not mark it unhealthy for good) and size, and grades each against [`Thresholds`];
+//! the report's overall [`Status`] is the worst of its checks, so cron jobs and monitors
+//! can act on one value. The report carries the time it was made.
 
 use std::time::{Duration, Instant};
 
@@ -148,6 +150,8 @@ pub enum Failure {
 /// The result of [`check_health`].
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct HealthReport {
+    /// When the checks ran (RFC 3339, UTC).
+    pub checked_at: String,
     /// The worst status of the checks.
     pub status: Status,
     /// Set when the site could not be used at all, and why.
@@ -181,6 +185,9 @@ pub async fn check_health<T: Transport, S: CacheStore>(
     let t = &options.thresholds;
     let mut checks = Vec::new();
     let mut report = HealthReport {
+        checked_at: time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
         status: Status::Healthy,
         failure: None,
         checks: Vec::new(),
@@ -233,6 +240,8 @@ pub async fn check_health<T: Transport, S: CacheStore>(
                     format!(
                         "GET /myself answered {status}: the email or API token is wrong or lacks access"
                     )
+                } else if let Some(refusal) = response.refusal() {
+                    refusal_detail(&refusal)
                 } else {
                     format!("GET /myself answered {status}")
                 },
@@ -390,28 +399,30 @@ async fn cache_checks<S: CacheStore>(cache: &JiraCache<S>, t: &Thresholds) -> Ve
             }];
         }
     };
-    let reads = stats.hits() + stats.misses();
+    // The present, not the cache's whole life: one cold fetch of thousands of issues must
+    // not mark every later check unhealthy.
+    let (hits, misses) = stats.recent_reads(cache.clock_ms());
+    let reads = hits + misses;
+    let minutes = jira_cache::RECENT_MINUTES;
     let hit_rate = if reads < t.hit_rate_min_reads {
         Check {
             name: "cache_hit_rate",
             status: Status::Healthy,
-            value: (reads > 0).then(|| stats.hit_rate()),
+            value: None,
             detail: format!(
-                "{reads} reads so far, too few to judge (graded from {})",
+                "not graded: {reads} reads in the last {minutes} minutes (graded from {})",
                 t.hit_rate_min_reads
             ),
         }
     } else {
-        let rate = stats.hit_rate();
+        let rate = hits as f64 / reads as f64;
         Check {
             name: "cache_hit_rate",
             status: Thresholds::higher_is_better(rate, t.hit_rate_target, t.hit_rate_critical),
             value: Some(rate),
             detail: format!(
-                "{:.1}% ({} hits, {} misses; target > {:.0}%)",
+                "{:.1}% over the last {minutes} minutes ({hits} hits, {misses} misses; target > {:.0}%)",
                 rate * 100.0,
-                stats.hits(),
-                stats.misses(),
                 t.hit_rate_target * 100.0
             ),
         }
@@ -431,6 +442,30 @@ async fn cache_checks<S: CacheStore>(cache: &JiraCache<S>, t: &Thresholds) -> Ve
         ),
     };
     vec![hit_rate, size]
+}
+
+/// Which budget a refusal names and when it resets.
+fn refusal_detail(refusal: &jira_model::Refusal) -> String {
+    let info = &refusal.info;
+    let budget = match &info.reason {
+        Some(reason) => format!("the {} budget", reason.as_str()),
+        None => "a budget it did not name".to_owned(),
+    };
+    let now = std::time::SystemTime::now();
+    let when = match (info.retry_after, info.window.reset) {
+        (Some(after), _) => format!("retry in {} s", after.delay_from(now).as_secs()),
+        (None, Some(reset)) => {
+            let reset = time::OffsetDateTime::from(reset)
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            format!("it resets at {reset}")
+        }
+        (None, None) => "no reset time given".to_owned(),
+    };
+    format!(
+        "GET /myself answered {}: the site is rate limiting this account ({budget}; {when})",
+        refusal.status.as_u16()
+    )
 }
 
 async fn timed<T: Transport>(

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use jira_batch::health::{Failure, HealthOptions, Status, check_health};
 use jira_cache::{CacheConfig, Category, JiraCache, SledStore};
+use jira_client::health::{Failure, HealthOptions, Status, check_health};
 use jira_sim::{BurstConfig, LimitConfig, SimConfig, SimHandle};
 use jira_transport::{Auth, HttpConfig, HttpTransport, Secret};
 
@@ -144,4 +144,64 @@ async fn little_headroom_and_a_cold_cache_are_graded_down() {
     assert_eq!(hit_rate.value, Some(0.0));
     assert_eq!(report.status, Status::Unhealthy);
     assert_eq!(report.failure, None, "the site itself works");
+}
+
+/// The site, on the scripted double: `/myself` and `/serverInfo` answer at once.
+fn healthy_double() -> jira_transport::testing::Scripted {
+    use jira_transport::testing::{Scripted, Step};
+    Scripted::new([Step::json(
+        200,
+        r#"{"accountId":"a","displayName":"Ann","emailAddress":"ann@example.com"}"#,
+    )])
+    .then_always(Step::json(
+        200,
+        r#"{"baseUrl":"https://x","version":"1001.0.0","deploymentType":"Cloud"}"#,
+    ))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_cold_run_is_graded_only_while_it_is_recent() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path().join("cache"), Duration::from_secs(2)).unwrap();
+    let cache = JiraCache::open(store, CacheConfig::new("sim"))
+        .await
+        .unwrap();
+    for n in 0..500 {
+        cache
+            .get::<String>(&Category::Issue, &format!("K-{n}"))
+            .await
+            .unwrap();
+    }
+    let report = check_health(&healthy_double(), Some(&cache), &HealthOptions::default()).await;
+    let hit_rate = report.check("cache_hit_rate").unwrap();
+    assert_eq!(hit_rate.status, Status::Unhealthy, "{hit_rate:?}");
+    // Twenty minutes later the cold run is history: too few recent reads to grade.
+    tokio::time::advance(Duration::from_secs(20 * 60)).await;
+    let report = check_health(&healthy_double(), Some(&cache), &HealthOptions::default()).await;
+    let hit_rate = report.check("cache_hit_rate").unwrap();
+    assert_eq!(hit_rate.status, Status::Healthy, "{hit_rate:?}");
+    assert!(hit_rate.detail.starts_with("not graded"), "{hit_rate:?}");
+    assert_eq!(report.status, Status::Healthy, "{report:#?}");
+    // The statistics persist, the window with them.
+    cache.close().await.unwrap();
+    assert!(!cache.stats().await.unwrap().recent.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_429_on_myself_names_the_budget_and_when_it_resets() {
+    use jira_transport::testing::{Scripted, Step};
+    let wire = Scripted::new([Step::status(429)
+        .header("retry-after", "42")
+        .header("ratelimit-reason", "jira-quota-tenant-based")]);
+    let report = check_health::<_, SledStore>(&wire, None, &HealthOptions::default()).await;
+    let connectivity = report.check("connectivity").unwrap();
+    assert_eq!(connectivity.status, Status::Unhealthy);
+    assert!(
+        connectivity.detail.contains("jira-quota-tenant-based")
+            && connectivity.detail.contains("retry in 42 s"),
+        "{connectivity:?}"
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    let at = json["checked_at"].as_str().unwrap();
+    assert!(at.len() >= 20 && at.ends_with('Z'), "{at}");
 }

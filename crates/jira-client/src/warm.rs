@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use jira_batch::{SearchOptions, search_pages};
 use jira_cache::{CacheStore, Category, JiraCache, issue_cache_key};
 use jira_model::{ApiRequest, Field, ProjectPage, User};
 use jira_transport::Transport;
 use rand::Rng;
 
-use crate::{Error, SearchOptions, search_pages};
+use crate::Error;
 
 /// What to warm.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,6 +34,9 @@ pub struct WarmPlan {
     pub days: u32,
     /// At most this many issues per project.
     pub issues_per_project: usize,
+    /// The fields cached with each issue: a later fetch of the same fields is served from
+    /// the cache (default [`crate::DEFAULT_ISSUE_FIELDS`], what `fetch` asks for).
+    pub issue_fields: Vec<String>,
     /// Up to this much random pause between stages.
     pub jitter: Duration,
 }
@@ -48,6 +52,7 @@ impl Default for WarmPlan {
             issues: true,
             days: 30,
             issues_per_project: 1_000,
+            issue_fields: crate::default_issue_fields(),
             jitter: Duration::from_millis(200),
         }
     }
@@ -213,9 +218,10 @@ pub async fn warm<T: Transport + 'static, S: CacheStore>(
         pause().await;
     }
     if plan.issues {
+        let fields: Vec<&str> = plan.issue_fields.iter().map(String::as_str).collect();
         let options = SearchOptions {
-            fields: vec!["*navigable".into()],
-            page_size: 100,
+            fields: plan.issue_fields.clone(),
+            page_size: jira_model::SEARCH_PAGE_MAX,
             prefetch: false,
         };
         for project in &project_keys {
@@ -242,7 +248,7 @@ pub async fn warm<T: Transport + 'static, S: CacheStore>(
                     cache
                         .set_raw(
                             &Category::Issue,
-                            &issue_cache_key(&issue.key, &["*navigable"], &[]),
+                            &issue_cache_key(&issue.key, &fields, &[]),
                             &value,
                             None,
                         )

@@ -1,0 +1,443 @@
+//! [`JiraClient`] and its [`ClientBuilder`]: the whole request path assembled from one
+//! settings value, and the jobs as methods.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::Stream;
+use jira_batch::{BatchConfig, CreateError, FetchReport, IssueResults, SearchOptions};
+use jira_cache::{AnyStore, CacheConfig, CacheExt as _, JiraCache, RedisStore, SledStore};
+use jira_model::{CreatedIssue, Issue, IssueUpdate, SiteKey};
+use jira_ratelimit::{
+    AnyBudget, Fallback, InProcessBudget, LimitsConfig, RateLimitExt as _, RedisBudget,
+};
+use jira_transport::{
+    Auth, BoxTransport, BreakerConfig, HttpConfig, HttpTransport, RetryPolicy, Tally, Timeouts,
+    TransportExt as _,
+};
+
+use crate::health::{HealthOptions, HealthReport, check_health};
+use crate::warm::{WarmPlan, WarmReport, warm};
+use crate::{Error, Settings};
+
+/// Where the rate-limit budget lives.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub enum BudgetChoice {
+    /// This process alone.
+    #[default]
+    Local,
+    /// A Redis budget shared by every process and machine working for the site, keyed by
+    /// its [`SiteKey`]; `fallback` decides what happens while Redis is unreachable.
+    Redis {
+        /// `redis://host:6379/0`.
+        url: String,
+        /// Fail, or pace to a local share of the limits.
+        fallback: Fallback,
+    },
+}
+
+/// Where the cache lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CacheChoice {
+    /// No cache: every read reaches the site.
+    None,
+    /// The embedded sled store in `dir` (one process at a time; others wait `lock_wait`).
+    Sled {
+        /// The directory.
+        dir: PathBuf,
+        /// How long to wait for another process holding it.
+        lock_wait: Duration,
+    },
+    /// A Redis store shared by workers.
+    Redis {
+        /// `redis://host:6379/0`.
+        url: String,
+    },
+}
+
+/// Builds a [`JiraClient`]; every part has the library's default until set.
+#[derive(Clone, Debug)]
+pub struct ClientBuilder {
+    base_url: String,
+    auth: Auth,
+    profile: String,
+    timeouts: Timeouts,
+    max_in_flight: usize,
+    retry: RetryPolicy,
+    breaker: BreakerConfig,
+    limits: LimitsConfig,
+    budget: BudgetChoice,
+    cache: CacheChoice,
+    cache_max_bytes: u64,
+    batch: BatchConfig,
+}
+
+impl ClientBuilder {
+    fn new(base_url: &str) -> Self {
+        let http = HttpConfig::new(base_url, Auth::None);
+        ClientBuilder {
+            base_url: base_url.trim().trim_end_matches('/').to_owned(),
+            auth: Auth::None,
+            profile: "default".into(),
+            timeouts: http.timeouts,
+            max_in_flight: http.max_in_flight,
+            retry: RetryPolicy::default(),
+            breaker: BreakerConfig::default(),
+            limits: LimitsConfig::default(),
+            budget: BudgetChoice::default(),
+            cache: CacheChoice::None,
+            cache_max_bytes: CacheConfig::new("default").max_size_bytes,
+            batch: BatchConfig::default(),
+        }
+    }
+
+    /// Credentials.
+    pub fn auth(mut self, auth: Auth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// HTTP Basic with an account's email and API token.
+    pub fn basic_auth(self, email: impl Into<String>, api_token: impl Into<String>) -> Self {
+        self.auth(Auth::basic(email, api_token))
+    }
+
+    /// The profile, which namespaces the cache within the site.
+    pub fn profile(mut self, profile: impl Into<String>) -> Self {
+        self.profile = profile.into();
+        self
+    }
+
+    /// Timeouts (see [`Timeouts::scaled`] to derive them from one read timeout).
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
+    /// Requests in flight on the pool at once.
+    pub fn max_in_flight(mut self, max_in_flight: usize) -> Self {
+        self.max_in_flight = max_in_flight;
+        self
+    }
+
+    /// The retry policy.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The circuit breaker.
+    pub fn breaker(mut self, breaker: BreakerConfig) -> Self {
+        self.breaker = breaker;
+        self
+    }
+
+    /// The rate limits to pace to.
+    pub fn limits(mut self, limits: LimitsConfig) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Where the rate-limit budget lives.
+    pub fn budget(mut self, budget: BudgetChoice) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// Where the cache lives.
+    pub fn cache(mut self, cache: CacheChoice) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// The cache's size cap.
+    pub fn cache_max_bytes(mut self, bytes: u64) -> Self {
+        self.cache_max_bytes = bytes;
+        self
+    }
+
+    /// Concurrency and chunk sizes of the jobs.
+    pub fn batch(mut self, batch: BatchConfig) -> Self {
+        self.batch = batch;
+        self
+    }
+
+    /// Assembles `Cached → Retrying → RateLimited → CircuitBreaker → HttpTransport`, opens
+    /// the cache and connects the budget.
+    pub async fn build(self) -> Result<JiraClient, Error> {
+        let site = SiteKey::from_url(&self.base_url).map_err(|e| Error::Config(e.to_string()))?;
+        let mut http = HttpConfig::new(&self.base_url, self.auth);
+        http.timeouts = self.timeouts;
+        http.max_in_flight = self.max_in_flight;
+        let http = HttpTransport::new(http)?;
+        let wire = Tally::new();
+        let logical = Tally::new();
+        let counted = http.counted(wire.clone());
+        let raw = counted.clone().boxed();
+        let budget: AnyBudget = match &self.budget {
+            BudgetChoice::Local => InProcessBudget::new().into(),
+            BudgetChoice::Redis { url, fallback } => {
+                RedisBudget::connect(url, &site, *fallback).await?.into()
+            }
+        };
+        let budget_name = budget.describe();
+        let direct = counted
+            .with_circuit_breaker(site.as_str(), self.breaker)
+            .with_rate_limit_budget(self.limits, budget)
+            .with_retries(self.retry)
+            .counted(logical.clone())
+            .boxed();
+        let cache = open_cache(&self.cache, &site, &self.profile, self.cache_max_bytes).await?;
+        let jira = match &cache {
+            Some(cache) => direct.clone().with_cache(cache.clone()).boxed(),
+            None => direct.clone(),
+        };
+        Ok(JiraClient {
+            site,
+            base_url: self.base_url,
+            profile: self.profile,
+            jira: Arc::new(jira),
+            direct: Arc::new(direct),
+            raw,
+            wire,
+            logical,
+            cache,
+            batch: self.batch,
+            budget: budget_name,
+        })
+    }
+}
+
+/// Opens the cache a choice names, namespaced by site and profile (none for `None`).
+async fn open_cache(
+    choice: &CacheChoice,
+    site: &SiteKey,
+    profile: &str,
+    max_bytes: u64,
+) -> Result<Option<JiraCache<AnyStore>>, Error> {
+    let store: AnyStore = match choice {
+        CacheChoice::None => return Ok(None),
+        CacheChoice::Sled { dir, lock_wait } => {
+            let (dir, wait) = (dir.clone(), *lock_wait);
+            tokio::task::spawn_blocking(move || SledStore::open(dir, wait))
+                .await
+                .map_err(|e| Error::Config(format!("cache: opening the store failed: {e}")))??
+                .into()
+        }
+        CacheChoice::Redis { url } => RedisStore::connect(url, Duration::from_secs(3600))
+            .await?
+            .into(),
+    };
+    let mut config = CacheConfig::new(site);
+    config.profile = profile.to_owned();
+    config.max_size_bytes = max_bytes;
+    Ok(Some(JiraCache::open(store, config).await?))
+}
+
+/// A Jira Cloud client: the assembled request path and the jobs that run on it.
+///
+/// Cloning is not needed: the transports inside are shared (`Arc`), and every method takes
+/// `&self`.
+pub struct JiraClient {
+    site: SiteKey,
+    base_url: String,
+    profile: String,
+    jira: Arc<BoxTransport>,
+    direct: Arc<BoxTransport>,
+    raw: BoxTransport,
+    wire: Tally,
+    logical: Tally,
+    cache: Option<JiraCache<AnyStore>>,
+    batch: BatchConfig,
+    budget: String,
+}
+
+impl JiraClient {
+    /// A builder for the site at `base_url` (`https://your-domain.atlassian.net`).
+    pub fn builder(base_url: &str) -> ClientBuilder {
+        ClientBuilder::new(base_url)
+    }
+
+    /// A builder configured from `settings` for `profile`: site, credentials (Basic with an
+    /// email, Bearer without), timeouts scaled from `timeout_secs`, retries, budget, cache
+    /// and batch sizes.
+    pub fn from_settings(settings: &Settings, profile: &str) -> Result<ClientBuilder, Error> {
+        let site = settings.site_url.as_deref().ok_or_else(|| {
+            Error::Config(
+                "no Jira site: set site_url (JIRA_SITE_URL), e.g. https://your-domain.atlassian.net".into(),
+            )
+        })?;
+        let token = settings.api_token.as_ref().ok_or_else(|| {
+            Error::Config(
+                "no API token: set api_token (JIRA_API_TOKEN); create one at https://id.atlassian.com/manage-profile/security/api-tokens".into(),
+            )
+        })?;
+        let auth = match &settings.email {
+            Some(email) => Auth::Basic {
+                email: email.clone(),
+                api_token: token.clone(),
+            },
+            None => Auth::Bearer {
+                token: token.clone(),
+            },
+        };
+        let budget = if settings.rate_limit_store == "local" {
+            BudgetChoice::Local
+        } else {
+            BudgetChoice::Redis {
+                url: settings.rate_limit_store.clone(),
+                fallback: Fallback::LocalShare {
+                    workers: settings.rate_limit_workers,
+                },
+            }
+        };
+        let cache = match settings.cache_store.as_str() {
+            "none" => CacheChoice::None,
+            "sled" => CacheChoice::Sled {
+                dir: settings.cache_dir.clone(),
+                lock_wait: Duration::from_secs(settings.cache_lock_wait_secs),
+            },
+            url => CacheChoice::Redis {
+                url: url.to_owned(),
+            },
+        };
+        Ok(JiraClient::builder(site)
+            .auth(auth)
+            .profile(profile)
+            .timeouts(settings.timeouts())
+            .max_in_flight(settings.max_in_flight)
+            .retry(settings.retry_policy())
+            .limits(LimitsConfig {
+                max_wait: Duration::from_secs(settings.max_wait_secs),
+                ..LimitsConfig::default()
+            })
+            .budget(budget)
+            .cache(cache)
+            .cache_max_bytes(settings.cache_max_mb.saturating_mul(1024 * 1024))
+            .batch(settings.batch()))
+    }
+
+    /// The site's key: the namespace of its cache entries and its shared budget.
+    pub fn site_key(&self) -> &SiteKey {
+        &self.site
+    }
+
+    /// The site URL.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The profile.
+    pub fn profile(&self) -> &str {
+        &self.profile
+    }
+
+    /// The full stack (cache on top when there is one), for any request the jobs do not
+    /// cover: `client.transport().send(ApiRequest::get_project("PROJ")).await`.
+    pub fn transport(&self) -> &Arc<BoxTransport> {
+        &self.jira
+    }
+
+    /// The stack without the cache (retries, pacing, breaker): for reads that must be fresh.
+    pub fn uncached(&self) -> &Arc<BoxTransport> {
+        &self.direct
+    }
+
+    /// The wire alone (counted; no retries, no pacing): what health checks use, so a
+    /// failing site shows as failing rather than slow.
+    pub fn wire(&self) -> &BoxTransport {
+        &self.raw
+    }
+
+    /// What reached the wire: every attempt.
+    pub fn wire_tally(&self) -> &Tally {
+        &self.wire
+    }
+
+    /// Logical requests, above retries and below the cache.
+    pub fn logical_tally(&self) -> &Tally {
+        &self.logical
+    }
+
+    /// The cache, when there is one.
+    pub fn cache(&self) -> Option<&JiraCache<AnyStore>> {
+        self.cache.as_ref()
+    }
+
+    /// Batch sizes and concurrency.
+    pub fn batch_config(&self) -> &BatchConfig {
+        &self.batch
+    }
+
+    /// `local` or `redis <url>` (password redacted).
+    pub fn budget_description(&self) -> &str {
+        &self.budget
+    }
+
+    /// Fetches `keys` (cache first, then bulk fetches of 100): one result per distinct key.
+    pub async fn fetch_issues(
+        &self,
+        keys: &[String],
+        fields: &[&str],
+        expand: &[&str],
+    ) -> Result<(IssueResults, FetchReport), Error> {
+        Ok(jira_batch::fetch_issues(
+            &self.direct,
+            self.cache.as_ref(),
+            &self.batch,
+            keys,
+            fields,
+            expand,
+        )
+        .await?)
+    }
+
+    /// Every issue `jql` matches, streamed page by page (fresh, not from the cache).
+    pub fn search(
+        &self,
+        jql: &str,
+        options: SearchOptions,
+    ) -> impl Stream<Item = Result<Issue, jira_batch::Error>> + Send + 'static {
+        jira_batch::search(self.direct.clone(), jql.to_owned(), options)
+    }
+
+    /// Creates `inputs` in bulk: one result per input, in input order.
+    pub async fn create_issues(
+        &self,
+        inputs: Vec<IssueUpdate>,
+    ) -> Vec<Result<CreatedIssue, CreateError>> {
+        jira_batch::create_issues(&self.jira, &self.batch, inputs).await
+    }
+
+    /// Warms the cache by `plan`; an error when the client has no cache.
+    pub async fn warm(&self, plan: &WarmPlan) -> Result<WarmReport, Error> {
+        let cache = self.cache.as_ref().ok_or_else(|| {
+            Error::Config(
+                "this client has no cache to warm (set cache_store to sled or a redis:// URL)"
+                    .into(),
+            )
+        })?;
+        warm(&self.direct, cache, plan).await
+    }
+
+    /// Checks the site (on the wire, without retries) and the cache.
+    pub async fn health(&self, options: &HealthOptions) -> HealthReport {
+        check_health(&self.raw, self.cache.as_ref(), options).await
+    }
+
+    /// Whether the site refused the credentials and answered nothing else, even when the
+    /// refusals came back as per-item failures (a bulk fetch, a bulk create).
+    pub fn credentials_refused(&self) -> bool {
+        let wire = self.wire.snapshot();
+        wire.unauthorized > 0 && wire.success == 0
+    }
+
+    /// Writes cache statistics and flushes; call before the process exits.
+    pub async fn close(&self) -> Result<(), Error> {
+        if let Some(cache) = &self.cache {
+            cache.close().await?;
+        }
+        Ok(())
+    }
+}
