@@ -7,7 +7,7 @@ use std::time::Duration;
 use jira_cache::{CacheConfig, Cached, Category, JiraCache, SledStore, Source, Target};
 use jira_model::ApiRequest;
 use jira_sim::{LimitConfig, SimConfig, SimHandle};
-use jira_transport::{Auth, HttpConfig, HttpTransport, Secret, Transport};
+use jira_transport::{Auth, HttpConfig, HttpTransport, Transport};
 use serde_json::json;
 
 fn store(dir: &tempfile::TempDir) -> Arc<SledStore> {

@@ -171,6 +171,7 @@ impl ClientBuilder {
         http.timeouts = self.timeouts;
         http.max_in_flight = self.max_in_flight;
         let http = HttpTransport::new(http)?;
+        let http_config = http.config().clone();
         let wire = Tally::new();
         let logical = Tally::new();
         let counted = http.counted(wire.clone());
@@ -205,7 +206,70 @@ impl ClientBuilder {
             cache,
             batch: self.batch,
             budget: budget_name,
+            http: http_config,
         })
+    }
+}
+
+impl Settings {
+    /// The budget `rate_limit_store` and `rate_limit_workers` describe.
+    pub fn budget_choice(&self) -> BudgetChoice {
+        if self.rate_limit_store == "local" {
+            BudgetChoice::Local
+        } else {
+            BudgetChoice::Redis {
+                url: self.rate_limit_store.clone(),
+                fallback: Fallback::LocalShare {
+                    workers: self.rate_limit_workers,
+                },
+            }
+        }
+    }
+
+    /// The cache `cache_store`, `cache_dir` and `cache_lock_wait_secs` describe.
+    pub fn cache_choice(&self) -> CacheChoice {
+        match self.cache_store.as_str() {
+            "none" => CacheChoice::None,
+            "sled" => CacheChoice::Sled {
+                dir: self.cache_dir.clone(),
+                lock_wait: Duration::from_secs(self.cache_lock_wait_secs),
+            },
+            url => CacheChoice::Redis {
+                url: url.to_owned(),
+            },
+        }
+    }
+
+    /// Opens the cache these settings describe for `profile`, without credentials or a
+    /// connection to the site (for cache maintenance); `None` when the cache is off.
+    pub async fn open_cache(&self, profile: &str) -> Result<Option<JiraCache<AnyStore>>, Error> {
+        let site = self.site_url.as_deref().ok_or_else(|| {
+            Error::Config(
+                "no Jira site: the cache is namespaced by site, set site_url (JIRA_SITE_URL)"
+                    .into(),
+            )
+        })?;
+        let site = SiteKey::from_url(site).map_err(|e| Error::Config(e.to_string()))?;
+        self.cache_choice()
+            .open(
+                &site,
+                profile,
+                self.cache_max_mb.saturating_mul(1024 * 1024),
+            )
+            .await
+    }
+}
+
+impl CacheChoice {
+    /// Opens the cache this names, namespaced by `site` and `profile`; `None` for
+    /// [`CacheChoice::None`].
+    pub async fn open(
+        &self,
+        site: &SiteKey,
+        profile: &str,
+        max_bytes: u64,
+    ) -> Result<Option<JiraCache<AnyStore>>, Error> {
+        open_cache(self, site, profile, max_bytes).await
     }
 }
 
@@ -251,6 +315,7 @@ pub struct JiraClient {
     cache: Option<JiraCache<AnyStore>>,
     batch: BatchConfig,
     budget: String,
+    http: HttpConfig,
 }
 
 impl JiraClient {
@@ -282,26 +347,7 @@ impl JiraClient {
                 token: token.clone(),
             },
         };
-        let budget = if settings.rate_limit_store == "local" {
-            BudgetChoice::Local
-        } else {
-            BudgetChoice::Redis {
-                url: settings.rate_limit_store.clone(),
-                fallback: Fallback::LocalShare {
-                    workers: settings.rate_limit_workers,
-                },
-            }
-        };
-        let cache = match settings.cache_store.as_str() {
-            "none" => CacheChoice::None,
-            "sled" => CacheChoice::Sled {
-                dir: settings.cache_dir.clone(),
-                lock_wait: Duration::from_secs(settings.cache_lock_wait_secs),
-            },
-            url => CacheChoice::Redis {
-                url: url.to_owned(),
-            },
-        };
+        let (budget, cache) = (settings.budget_choice(), settings.cache_choice());
         Ok(JiraClient::builder(site)
             .auth(auth)
             .profile(profile)
@@ -368,6 +414,11 @@ impl JiraClient {
     /// Batch sizes and concurrency.
     pub fn batch_config(&self) -> &BatchConfig {
         &self.batch
+    }
+
+    /// The HTTP settings of the bottom layer (pool, timeouts; the token never prints).
+    pub fn http_config(&self) -> &HttpConfig {
+        &self.http
     }
 
     /// `local` or `redis <url>` (password redacted).

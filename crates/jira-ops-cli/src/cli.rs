@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use jira_client::Setting;
 
 /// Drive heavy traffic at Jira Cloud: fast, polite to the server, and never losing a result.
 #[derive(Debug, Parser)]
@@ -35,29 +36,22 @@ pub struct Global {
     /// `$XDG_CONFIG_HOME/jira-ops/config.toml`).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// The Jira Cloud site, e.g. `https://your-domain.atlassian.net`.
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, global = true, value_name = "URL", help = Setting::help("site_url"))]
     pub site: Option<String>,
-    /// The account's email (Basic auth with an API token).
-    #[arg(long, global = true, value_name = "EMAIL")]
+    #[arg(long, global = true, value_name = "EMAIL", help = Setting::help("email"))]
     pub email: Option<String>,
-    /// Requests in flight at most.
-    #[arg(long, global = true, value_name = "N")]
-    pub concurrency: Option<usize>,
-    /// Read timeout for single requests, in seconds (others scale from it).
-    #[arg(long, global = true, value_name = "SECS")]
-    pub timeout: Option<u64>,
-    /// Retries after a failed attempt.
-    #[arg(long, global = true, value_name = "N")]
-    pub retries: Option<usize>,
-    /// The cache directory (sled).
-    #[arg(long, global = true, value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
-    /// Bypass the cache: read nothing from it and write nothing to it.
+    #[arg(long, global = true, value_name = "N", help = Setting::help("max_concurrent"))]
+    pub concurrency: Option<String>,
+    #[arg(long, global = true, value_name = "SECS", help = Setting::help("timeout_secs"))]
+    pub timeout: Option<String>,
+    #[arg(long, global = true, value_name = "N", help = Setting::help("retries"))]
+    pub retries: Option<String>,
+    #[arg(long, global = true, value_name = "DIR", help = Setting::help("cache_dir"))]
+    pub cache_dir: Option<String>,
+    /// Bypass the cache: read nothing from it and write nothing to it (cache_store = none).
     #[arg(long, global = true)]
     pub no_cache: bool,
-    /// Where the rate-limit budget lives: `local` or a redis:// URL shared by workers.
-    #[arg(long, global = true, value_name = "local|URL")]
+    #[arg(long, global = true, value_name = "local|URL", help = Setting::help("rate_limit_store"))]
     pub rate_limit_store: Option<String>,
     /// More logging: -v info, -vv debug, -vvv trace (RUST_LOG overrides).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -68,6 +62,25 @@ pub struct Global {
     /// Log lines as text or as JSON objects (one per line, on stderr).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+impl Global {
+    /// The settings given as flags, by flag name (`--timeout`), for the settings table
+    /// (`jira_client::SETTINGS`) to parse and check like any other source.
+    pub fn setting_flags(&self) -> Vec<(&'static str, String)> {
+        [
+            ("--site", &self.site),
+            ("--email", &self.email),
+            ("--concurrency", &self.concurrency),
+            ("--timeout", &self.timeout),
+            ("--retries", &self.retries),
+            ("--cache-dir", &self.cache_dir),
+            ("--rate-limit-store", &self.rate_limit_store),
+        ]
+        .into_iter()
+        .filter_map(|(flag, value)| value.clone().map(|v| (flag, v)))
+        .collect()
+    }
 }
 
 /// How log lines look.
@@ -233,6 +246,10 @@ pub struct WarmArgs {
     /// At most this many issues per project.
     #[arg(long, default_value_t = 1_000)]
     pub per_project: usize,
+    /// Fields cached with each issue: a later `fetch --fields` of the same list is served
+    /// from the cache.
+    #[arg(long, value_delimiter = ',', value_name = "FIELD,...", default_value = jira_client::DEFAULT_ISSUE_FIELDS)]
+    pub issue_fields: Vec<String>,
     /// Everything: fields, projects, users and issues.
     #[arg(long)]
     pub all: bool,
@@ -273,7 +290,7 @@ pub struct OutputArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "summary,status,assignee,updated"
+        default_value = jira_client::DEFAULT_ISSUE_FIELDS
     )]
     pub fields: Vec<String>,
 }

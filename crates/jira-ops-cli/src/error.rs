@@ -91,6 +91,20 @@ impl From<jira_batch::Error> for CliError {
     }
 }
 
+impl From<jira_client::Error> for CliError {
+    fn from(error: jira_client::Error) -> Self {
+        match error {
+            jira_client::Error::Transport(error) => error.into(),
+            jira_client::Error::Batch(error) => error.into(),
+            jira_client::Error::Cache(error) => error.into(),
+            jira_client::Error::Config(_) | jira_client::Error::Setting(_) => {
+                CliError::usage(error.to_string())
+            }
+            other => CliError::failure(other.to_string()),
+        }
+    }
+}
+
 impl From<jira_cache::Error> for CliError {
     fn from(error: jira_cache::Error) -> Self {
         match error {

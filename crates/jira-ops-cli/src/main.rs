@@ -3,12 +3,13 @@
 //!
 //! # Design
 //!
-//! The binary is thin: every behaviour lives in a library crate (`jira-transport`,
-//! `jira-ratelimit`, `jira-cache`, `jira-batch`, `jira-sim`) where a Rust program can reach
-//! it too. What is here is the command line (clap), settings (profiles in a TOML file,
-//! the environment, flags, and where each value came from), the assembly of the request
-//! path (`Cached → Retrying → RateLimited → CircuitBreaker → HttpTransport`, counted on the
-//! wire and on top), output formats, progress bars, and logging with optional OTLP export.
+//! The binary is thin: every behaviour lives in a library crate where a Rust program can
+//! reach it too, the assembled client and its jobs in `jira-client`
+//! (`JiraClient::from_settings`), the simulator in `jira-sim`. What is here is the command
+//! line (clap), the layering of settings sources (profiles in a TOML file, the environment,
+//! flags, and where each value came from) over the one table of settings
+//! (`jira_client::SETTINGS`), output formats, progress bars, and logging with optional
+//! OTLP export.
 //!
 //! # Example
 //!
@@ -27,7 +28,6 @@ mod commands;
 mod config;
 mod error;
 mod output;
-mod stack;
 mod telemetry;
 
 use error::Code;

@@ -45,7 +45,7 @@ fn filter(global: &Global) -> Result<EnvFilter, CliError> {
     };
     // Our crates at the chosen level; the libraries below stay quieter.
     let spec = format!(
-        "warn,jira_ops={level},jira_transport={level},jira_ratelimit={level},jira_cache={level},jira_batch={level},jira_sim={}",
+        "warn,jira_ops={level},jira_transport={level},jira_ratelimit={level},jira_cache={level},jira_batch={level},jira_client={level},jira_sim={}",
         if global.verbose >= 2 { "debug" } else { "warn" }
     );
     EnvFilter::try_new(spec).map_err(|e| CliError::usage(e.to_string()))
@@ -73,7 +73,7 @@ pub fn init(global: &Global) -> Result<Telemetry, CliError> {
         // Spans go to the collector at info whatever the log level on stderr.
         let layer = providers.as_ref().map(|p| {
             p.layer().with_filter(EnvFilter::new(
-                "warn,jira_ops=info,jira_transport=info,jira_ratelimit=info,jira_cache=info,jira_batch=info",
+                "warn,jira_ops=info,jira_transport=info,jira_ratelimit=info,jira_cache=info,jira_batch=info,jira_client=info",
             ))
         });
         registry

@@ -10,7 +10,7 @@ pub enum AnyBudget {
     /// This process alone.
     InProcess(InProcessBudget),
     /// Shared through Redis by every process and machine of the site.
-    Redis(Box<RedisBudget>),
+    Redis(RedisBudget),
 }
 
 impl AnyBudget {
@@ -31,7 +31,7 @@ impl From<InProcessBudget> for AnyBudget {
 
 impl From<RedisBudget> for AnyBudget {
     fn from(budget: RedisBudget) -> Self {
-        AnyBudget::Redis(Box::new(budget))
+        AnyBudget::Redis(budget)
     }
 }
 

@@ -10,9 +10,7 @@ use jira_sim::{
     BurstConfig, Fault, FaultConfig, FaultRule, LimitConfig, PerIssueConfig, QuotaConfig,
     QuotaKind, SimConfig, SimHandle,
 };
-use jira_transport::{
-    Auth, HttpConfig, HttpTransport, RetryPolicy, Secret, Transport, TransportExt,
-};
+use jira_transport::{Auth, HttpConfig, HttpTransport, RetryPolicy, Transport, TransportExt};
 
 async fn sim(limits: LimitConfig) -> SimHandle {
     SimHandle::start(SimConfig {

@@ -7,8 +7,7 @@ use std::time::Duration;
 use jira_model::ApiRequest;
 use jira_sim::{Fault, FaultConfig, FaultRule, LimitConfig, SimConfig, SimHandle};
 use jira_transport::{
-    Auth, BreakerConfig, HttpConfig, HttpTransport, RetryPolicy, Secret, Transport, TransportExt,
-    metrics,
+    Auth, BreakerConfig, HttpConfig, HttpTransport, RetryPolicy, Transport, TransportExt, metrics,
 };
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
@@ -107,7 +106,7 @@ async fn spans_events_and_metrics_describe_every_attempt_without_the_token() {
     provider.force_flush().unwrap();
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(!logs.contains(&credential.api_token.expose()), "{logs}");
+    assert!(!logs.contains(credential.api_token.expose()), "{logs}");
     assert!(
         logs.contains("jira.request{method=GET path=\"/rest/api/3/field\""),
         "{logs}"

@@ -2,20 +2,19 @@
 
 use std::io::IsTerminal;
 
-use jira_batch::WarmPlan;
-use jira_batch::health::human_bytes;
 use jira_cache::{AnyStore, Category, JiraCache, Pattern, Target};
+use jira_client::health::human_bytes;
+use jira_client::warm::{WarmPlan, WarmReport};
 use serde_json::json;
 
 use crate::cli::{CacheCommand, ClearArgs, Global, WarmArgs};
-use crate::config::Settings;
+use crate::config::Loaded;
 use crate::error::{CliError, CliResult, Code};
 use crate::output;
-use crate::stack;
 
 pub async fn run(global: &Global, command: CacheCommand) -> CliResult {
     let settings = super::settings(global)?;
-    if !settings.cache_enabled {
+    if settings.settings.cache_store == "none" {
         return Err(CliError::usage(
             "the cache commands need the cache: drop --no-cache",
         ));
@@ -38,9 +37,13 @@ pub async fn run(global: &Global, command: CacheCommand) -> CliResult {
 }
 
 /// Opens the cache of the configured site without needing credentials.
-async fn open(settings: &Settings) -> Result<JiraCache<AnyStore>, CliError> {
-    let site = stack::site_key(&settings.require_site()?);
-    stack::open_cache(settings, &site).await
+async fn open(settings: &Loaded) -> Result<JiraCache<AnyStore>, CliError> {
+    settings.require_site()?;
+    settings
+        .settings
+        .open_cache(&settings.profile.value)
+        .await?
+        .ok_or_else(|| CliError::usage("the cache commands need the cache: drop --no-cache"))
 }
 
 /// The cache's state as JSON.
@@ -115,23 +118,19 @@ pub fn plan(args: &WarmArgs) -> WarmPlan {
         issue_projects: args.project_keys.clone(),
         days: args.days,
         issues_per_project: args.per_project,
+        issue_fields: args.issue_fields.clone(),
         ..WarmPlan::default()
     }
 }
 
-async fn warm(global: &Global, settings: &Settings, args: WarmArgs) -> CliResult {
-    let stack = stack::build(settings, true).await?;
-    let Some(cache) = &stack.cache else {
-        return Err(CliError::usage(
-            "cache warm needs the cache: drop --no-cache",
-        ));
-    };
+async fn warm(global: &Global, settings: &Loaded, args: WarmArgs) -> CliResult {
+    let client = settings.client().await?;
     let plan = plan(&args);
     let visible = output::progress_allowed(global.quiet, args.json);
     let spinner = output::spinner("warming the cache", visible);
-    let report = jira_batch::warm(&stack.jira, cache, &plan).await;
+    let report = client.warm(&plan).await;
     spinner.finish_and_clear();
-    stack.close().await?;
+    client.close().await?;
     let report = report?;
     let stages: Vec<_> = report
         .stages
@@ -155,7 +154,7 @@ async fn warm(global: &Global, settings: &Settings, args: WarmArgs) -> CliResult
 }
 
 /// A warm report as a table.
-pub fn render_warm(report: &jira_batch::WarmReport) -> String {
+pub fn render_warm(report: &WarmReport) -> String {
     let mut table = output::table(&["stage", "items", "size", "requests", "points", "time"]);
     for s in &report.stages {
         table.add_row(vec![
@@ -216,7 +215,7 @@ fn targets(args: &ClearArgs) -> Result<(Vec<Target>, String), CliError> {
     })
 }
 
-async fn clear(settings: &Settings, args: ClearArgs) -> CliResult {
+async fn clear(settings: &Loaded, args: ClearArgs) -> CliResult {
     // Validate the flags before touching the cache.
     let (targets, what) = targets(&args)?;
     let cache = open(settings).await?;

@@ -3,14 +3,13 @@
 use std::io::Write;
 
 use jira_model::{ApiRequest, User};
-use jira_transport::{HttpTransport, Transport};
+use jira_transport::Transport;
 use serde_json::json;
 
 use crate::cli::{ConfigCommand, Global};
-use crate::config::{self, Settings, token_variable};
+use crate::config::{self, Loaded, token_variable};
 use crate::error::{AUTH_HINT, CliError, CliResult, Code};
 use crate::output;
-use crate::stack;
 
 pub async fn run(global: &Global, command: ConfigCommand) -> CliResult {
     match command {
@@ -48,7 +47,7 @@ fn init(global: &Global) -> CliResult {
     let template =
         config::profile_template(&profile, global.site.as_deref(), global.email.as_deref());
     match existing {
-        Some(file) if file.profiles.contains_key(&profile) => {
+        Some((_, file)) if file.profiles.contains_key(&profile) => {
             return Err(CliError::usage(format!(
                 "profile {profile:?} is already in {}; edit it there (nothing was changed)",
                 path.display()
@@ -94,7 +93,7 @@ fn write_private(path: &std::path::Path, text: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-fn show(settings: &Settings, json: bool) {
+fn show(settings: &Loaded, json: bool) {
     let rows = settings.rows();
     if json {
         let mut values = serde_json::Map::new();
@@ -127,11 +126,11 @@ fn show(settings: &Settings, json: bool) {
 }
 
 async fn check(global: &Global, offline: bool) -> CliResult {
-    let settings = super::settings(global)?;
+    let mut settings = super::settings(global)?;
     let site = settings.require_site()?;
-    let auth = stack::auth(&settings)?;
-    let http = HttpTransport::new(stack::http_config(&settings, &site, auth))
-        .map_err(|e| CliError::usage(format!("site_url {site:?}: {e}")))?;
+    // The check needs no cache; building the client validates everything else offline.
+    settings.settings.cache_store = "none".into();
+    let client = settings.client().await?;
     println!(
         "config OK: profile {:?}, site {site} ({})",
         settings.profile.value,
@@ -140,7 +139,7 @@ async fn check(global: &Global, offline: bool) -> CliResult {
     if offline {
         return Ok(Code::Ok);
     }
-    let response = http.send(ApiRequest::myself()).await?;
+    let response = client.wire().send(ApiRequest::myself()).await?;
     match response.status.as_u16() {
         200 => {
             let user: Option<User> = response.json().ok();

@@ -2,13 +2,12 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 
-use jira_batch::{CreateError, create_issues};
+use jira_batch::CreateError;
 use jira_model::IssueUpdate;
 use serde_json::json;
 
 use crate::cli::{CreateArgs, Global};
 use crate::error::{CliError, CliResult, Code};
-use crate::stack;
 
 /// The issues of a JSON Lines input with their line numbers; any bad line stops
 /// everything before a request is sent.
@@ -49,10 +48,10 @@ pub async fn run(global: &Global, args: CreateArgs) -> CliResult {
         read_issues(file, &source)?
     };
     let settings = super::settings(global)?;
-    let stack = stack::build(&settings, true).await?;
+    let client = settings.client().await?;
     let (lines, inputs): (Vec<usize>, Vec<IssueUpdate>) = issues.into_iter().unzip();
-    let results = create_issues(&stack.jira, &stack.batch, inputs).await;
-    stack.close().await?;
+    let results = client.create_issues(inputs).await;
+    client.close().await?;
     let mut out = std::io::stdout().lock();
     let (mut created, mut refused, mut not_sent, mut unknown) = (0, 0, 0, 0);
     for (line, result) in lines.iter().zip(&results) {
@@ -77,7 +76,7 @@ pub async fn run(global: &Global, args: CreateArgs) -> CliResult {
         writeln!(out, "{record}")?;
     }
     out.flush()?;
-    stack.refused_credentials()?;
+    super::refused_credentials(&client)?;
     if !global.quiet {
         eprintln!(
             "created {created} of {} issues; {refused} refused by Jira, {not_sent} not sent (safe to create again), {unknown} with an unknown outcome (check those before creating them again)",

@@ -5,17 +5,18 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use jira_batch::health::{HealthOptions, check_health, human_bytes};
-use jira_batch::{SearchOptions, WarmPlan, fetch_issues};
+use jira_batch::SearchOptions;
+use jira_client::JiraClient;
+use jira_client::health::{HealthOptions, human_bytes};
+use jira_client::warm::WarmPlan;
 use jira_sim::{Fault, FaultConfig, FaultRule, LimitConfig, SimConfig, SimHandle};
-use jira_transport::{Secret, TallySnapshot};
+use jira_transport::TallySnapshot;
 use serde_json::{Value, json};
 
 use crate::cli::{DemoArgs, Global};
-use crate::config::{FileConfig, Settings, Source, Sourced};
+use crate::config::{FileConfig, Loaded};
 use crate::error::{CliError, CliResult, Code};
 use crate::output;
-use crate::stack::{self, Stack};
 
 /// The fields the demo exports.
 const FIELDS: [&str; 6] = [
@@ -77,18 +78,21 @@ fn delta(after: TallySnapshot, before: TallySnapshot) -> TallySnapshot {
 }
 
 /// Runs `work` as a stage, measuring what it cost on the wire.
-async fn stage<F, Fut>(stack: &Stack, name: &str, work: F) -> Result<Stage, CliError>
+async fn stage<F, Fut>(client: &JiraClient, name: &str, work: F) -> Result<Stage, CliError>
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<(usize, usize), CliError>>,
 {
-    let (wire, logical) = (stack.wire.snapshot(), stack.logical.snapshot());
+    let (wire, logical) = (
+        client.wire_tally().snapshot(),
+        client.logical_tally().snapshot(),
+    );
     let started = Instant::now();
     let (items, cache_hits) = work().await?;
     Ok(Stage {
         name: name.to_owned(),
-        wire: delta(stack.wire.snapshot(), wire),
-        logical: delta(stack.logical.snapshot(), logical),
+        wire: delta(client.wire_tally().snapshot(), wire),
+        logical: delta(client.logical_tally().snapshot(), logical),
         cache_hits,
         items,
         elapsed: started.elapsed(),
@@ -166,35 +170,37 @@ pub async fn run(global: &Global, args: DemoArgs) -> CliResult {
     let mut flags = global.clone();
     flags.site = Some(sim.base_url().to_string());
     flags.email = Some(sim.credential().email.clone());
-    flags.cache_dir = Some(cache_dir.path().join("cache"));
+    flags.cache_dir = Some(cache_dir.path().join("cache").display().to_string());
     flags.no_cache = false;
     // The demo has no config file: a profile named for real sites means nothing here.
     flags.profile = None;
     flags.config = None;
-    let mut settings = Settings::resolve(
+    let mut settings = Loaded::resolve(
         &flags,
         |_| None,
+        "",
         FileConfig::default(),
         PathBuf::from("(none: the demo uses built-in settings)"),
         false,
     )?;
-    settings.api_token = Some(Sourced {
-        value: Secret::new(sim.credential().api_token.expose()),
-        source: Source::Default,
-    });
-    let stack = stack::build(&settings, true).await?;
-    let cache = stack
-        .cache
-        .clone()
+    settings.settings.api_token = Some(jira_transport::Secret::new(
+        sim.credential().api_token.expose(),
+    ));
+    settings.settings.cache_store = "sled".into();
+    let client = settings.client().await?;
+    let cache = client
+        .cache()
+        .cloned()
         .ok_or_else(|| CliError::failure("the demo needs its cache"))?;
+    let site = client.site_key().as_str().to_owned();
     let mut stages = Vec::new();
 
     // 1. Health.
     let spinner = output::spinner("health check", visible);
     let mut health = None;
     stages.push(
-        stage(&stack, "health check", || async {
-            let report = check_health(&stack.raw, Some(&cache), &HealthOptions::default()).await;
+        stage(&client, "health check", || async {
+            let report = client.health(&HealthOptions::default()).await;
             let checks = report.checks.len();
             health = Some(report);
             Ok((checks, 0))
@@ -216,7 +222,7 @@ pub async fn run(global: &Global, args: DemoArgs) -> CliResult {
     if health.failure.is_some() {
         return Err(CliError::failure(format!(
             "the embedded simulator failed its health check: {}",
-            super::health::render(&stack.site, &health)
+            super::health::render(&site, &health)
         )));
     }
 
@@ -228,8 +234,8 @@ pub async fn run(global: &Global, args: DemoArgs) -> CliResult {
         ..WarmPlan::default()
     };
     stages.push(
-        stage(&stack, "cache warm", || async {
-            let report = jira_batch::warm(&stack.jira, &cache, &plan).await?;
+        stage(&client, "cache warm", || async {
+            let report = client.warm(&plan).await?;
             Ok((report.items(), 0))
         })
         .await?,
@@ -244,21 +250,21 @@ pub async fn run(global: &Global, args: DemoArgs) -> CliResult {
     let jql = format!("project = {project}");
     let mut ids = Vec::new();
     let bar = output::bar(args.issues_per_project as u64, "fetching", visible);
-    let fetched = stage(&stack, &format!("fetch {project}"), || async {
+    let fetched = stage(&client, &format!("fetch {project}"), || async {
         let options = SearchOptions {
             fields: Vec::new(),
-            page_size: 5_000,
+            page_size: jira_model::SEARCH_ID_PAGE_MAX,
             prefetch: true,
         };
         let mut pages = std::pin::pin!(jira_batch::search_pages(
-            stack.jira.clone(),
+            client.uncached().clone(),
             jql.clone(),
             options
         ));
         while let Some(page) = pages.next().await {
             ids.extend(page?.issues.into_iter().map(|issue| issue.id));
         }
-        let (found, hits) = fetch_all(&stack, &ids, &bar).await?;
+        let (found, hits) = fetch_all(&client, &ids, &bar).await?;
         Ok((found, hits))
     })
     .await?;
@@ -267,14 +273,14 @@ pub async fn run(global: &Global, args: DemoArgs) -> CliResult {
         "3. fetch {project}: {} issues in {} requests ({} of them bulk fetches of up to 100)",
         fetched.items,
         fetched.wire.requests,
-        ids.len().div_ceil(100)
+        ids.len().div_ceil(jira_model::BULK_FETCH_MAX_ISSUES)
     ));
     stages.push(fetched);
 
     // 4. The same again: from the cache.
     let bar = output::bar(ids.len() as u64, "fetching again", visible);
-    let again = stage(&stack, &format!("fetch {project} again"), || async {
-        fetch_all(&stack, &ids, &bar).await
+    let again = stage(&client, &format!("fetch {project} again"), || async {
+        fetch_all(&client, &ids, &bar).await
     })
     .await?;
     bar.finish_and_clear();
@@ -286,10 +292,10 @@ pub async fn run(global: &Global, args: DemoArgs) -> CliResult {
 
     // 5. Cache status.
     let status = super::cache::status(&cache).await?;
-    stack.close().await?;
+    client.close().await?;
     let server = sim.stats();
-    let wire = stack.wire.snapshot();
-    let logical = stack.logical.snapshot();
+    let wire = client.wire_tally().snapshot();
+    let logical = client.logical_tally().snapshot();
     let wall = total_started.elapsed();
     let server_json = json!({
         "requests": server.requests,
@@ -323,7 +329,7 @@ pub async fn run(global: &Global, args: DemoArgs) -> CliResult {
                 "server": server_json,
                 "client_and_server_agree": agree,
                 "cache": status,
-                "health": super::health::to_json(&stack.site, &health),
+                "health": super::health::to_json(&site, &health),
                 "next": site_hint,
             })
         );
@@ -391,21 +397,13 @@ pub async fn run(global: &Global, args: DemoArgs) -> CliResult {
 
 /// Fetches `ids` in rounds of 1,000 (so the bar moves), returns (found, cache hits).
 async fn fetch_all(
-    stack: &Stack,
+    client: &JiraClient,
     ids: &[String],
     bar: &indicatif::ProgressBar,
 ) -> Result<(usize, usize), CliError> {
     let (mut found, mut hits) = (0, 0);
     for round in ids.chunks(1_000) {
-        let (results, report) = fetch_issues(
-            &stack.jira,
-            stack.cache.as_ref(),
-            &stack.batch,
-            round,
-            &FIELDS,
-            &[],
-        )
-        .await?;
+        let (results, report) = client.fetch_issues(round, &FIELDS, &[]).await?;
         let failed: Vec<_> = results
             .iter()
             .filter_map(|(_, r)| r.as_ref().err())

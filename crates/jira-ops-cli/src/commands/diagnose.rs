@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use jira_batch::health::{HealthOptions, check_health};
 use jira_batch::{SearchOptions, fetch_issues};
 use jira_cache::AnyStore;
+use jira_client::JiraClient;
+use jira_client::health::HealthOptions;
 use jira_model::ApiRequest;
 use jira_transport::Transport;
 use serde_json::json;
@@ -15,31 +16,31 @@ use serde_json::json;
 use crate::cli::{DiagnoseArgs, Global};
 use crate::error::{CliError, CliResult};
 use crate::output;
-use crate::stack;
 
 pub async fn run(global: &Global, args: DiagnoseArgs) -> CliResult {
     let settings = super::settings(global)?;
-    let stack = stack::build(&settings, true).await?;
-    let report = check_health(&stack.raw, stack.cache.as_ref(), &HealthOptions::default()).await;
+    let client = settings.client().await?;
+    let site = client.site_key().as_str().to_owned();
+    let report = client.health(&HealthOptions::default()).await;
     if report.failure.is_some() {
         // Nothing more can be measured; say why, with the health exit code.
-        stack.close().await?;
+        client.close().await?;
         if args.json {
-            println!("{}", super::health::to_json(&stack.site, &report));
+            println!("{}", super::health::to_json(&site, &report));
         } else {
-            println!("{}", super::health::render(&stack.site, &report));
+            println!("{}", super::health::render(&site, &report));
         }
         return Ok(super::health::exit_code(&report));
     }
 
     // Keys to time: given, or the most recently updated the account can see.
     let keys = if args.keys.is_empty() {
-        recent_keys(&stack).await?
+        recent_keys(&client).await?
     } else {
         args.keys.clone()
     };
     // Timed on the wire without the cache, so both sides do the same work.
-    let raw = Arc::new(stack.raw.clone());
+    let raw = Arc::new(client.wire().clone());
     let fields = ["summary", "status"];
     let started = Instant::now();
     let mut sequential_ok = 0;
@@ -53,16 +54,11 @@ pub async fn run(global: &Global, args: DiagnoseArgs) -> CliResult {
     let sequential = started.elapsed();
     let started = Instant::now();
     let (results, fetch_report) =
-        fetch_issues::<_, AnyStore>(&raw, None, &stack.batch, &keys, &fields, &[]).await?;
+        fetch_issues::<_, AnyStore>(&raw, None, client.batch_config(), &keys, &fields, &[]).await?;
     let batched = started.elapsed();
     let batched_ok = results.iter().filter(|(_, r)| r.is_ok()).count();
-    stack.close().await?;
-
-    let http = stack::http_config(
-        &settings,
-        &settings.require_site()?,
-        stack::auth(&settings)?,
-    );
+    client.close().await?;
+    let http = client.http_config();
     let speedup = sequential.as_secs_f64() / batched.as_secs_f64().max(1e-9);
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     if args.json {
@@ -74,7 +70,7 @@ pub async fn run(global: &Global, args: DiagnoseArgs) -> CliResult {
         println!(
             "{}",
             json!({
-                "health": super::health::to_json(&stack.site, &report),
+                "health": super::health::to_json(&site, &report),
                 "timing": {
                     "keys": keys,
                     "sequential_ms": ms(sequential), "sequential_requests": keys.len(), "sequential_ok": sequential_ok,
@@ -93,7 +89,7 @@ pub async fn run(global: &Global, args: DiagnoseArgs) -> CliResult {
             })
         );
     } else {
-        println!("{}\n", super::health::render(&stack.site, &report));
+        println!("{}\n", super::health::render(&site, &report));
         let mut timing = output::table(&["strategy", "keys", "requests", "ok", "time"]);
         timing.add_row(vec![
             "sequential GETs".to_owned(),
@@ -141,8 +137,11 @@ pub async fn run(global: &Global, args: DiagnoseArgs) -> CliResult {
 }
 
 /// Up to five keys of recently updated issues, from the first project the account sees.
-async fn recent_keys(stack: &stack::Stack) -> Result<Vec<String>, CliError> {
-    let response = stack.jira.send(ApiRequest::project_search(0, 1)).await?;
+async fn recent_keys(client: &JiraClient) -> Result<Vec<String>, CliError> {
+    let response = client
+        .transport()
+        .send(ApiRequest::project_search(0, 1))
+        .await?;
     let page: jira_model::ProjectPage = response
         .json()
         .map_err(|e| CliError::failure(format!("reading the project list: {e}")))?;
@@ -157,10 +156,7 @@ async fn recent_keys(stack: &stack::Stack) -> Result<Vec<String>, CliError> {
         page_size: 5,
         prefetch: false,
     };
-    let issues: Vec<_> = jira_batch::search(stack.jira.clone(), jql, options)
-        .take(5)
-        .collect()
-        .await;
+    let issues: Vec<_> = client.search(&jql, options).take(5).collect().await;
     let keys: Vec<String> = issues
         .into_iter()
         .collect::<Result<Vec<_>, _>>()?

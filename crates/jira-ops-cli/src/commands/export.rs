@@ -3,12 +3,11 @@
 use std::io::{BufRead, BufReader, Read};
 
 use futures_util::StreamExt;
-use jira_batch::{FetchError, SearchOptions, fetch_issues};
+use jira_batch::{FetchError, SearchOptions};
 
 use crate::cli::{FetchArgs, Global, SearchArgs};
 use crate::error::{CliError, CliResult, Code};
 use crate::output::{self, IssueWriter};
-use crate::stack;
 
 /// Keys per call of `fetch_issues`: enough for every worker to have a bulk fetch in
 /// flight, few enough that output streams and memory stays flat.
@@ -59,7 +58,7 @@ fn collect_keys(args: &FetchArgs) -> Result<Vec<String>, CliError> {
 pub async fn fetch(global: &Global, args: FetchArgs) -> CliResult {
     let keys = collect_keys(&args)?;
     let settings = super::settings(global)?;
-    let stack = stack::build(&settings, true).await?;
+    let client = settings.client().await?;
     let format = output::resolve_format(args.output.format);
     let fields: Vec<&str> = args.output.fields.iter().map(String::as_str).collect();
     let mut writer = IssueWriter::new(format, &args.output.fields, std::io::stdout().lock())?;
@@ -68,15 +67,7 @@ pub async fn fetch(global: &Global, args: FetchArgs) -> CliResult {
     let (mut fetched, mut hits, mut requests) = (0, 0, 0);
     let mut failures: Vec<FetchError> = Vec::new();
     for round in keys.chunks(KEYS_PER_ROUND) {
-        let (results, report) = fetch_issues(
-            &stack.jira,
-            stack.cache.as_ref(),
-            &stack.batch,
-            round,
-            &fields,
-            &[],
-        )
-        .await?;
+        let (results, report) = client.fetch_issues(round, &fields, &[]).await?;
         hits += report.cache_hits;
         requests += report.requests;
         for (_, result) in results {
@@ -92,7 +83,7 @@ pub async fn fetch(global: &Global, args: FetchArgs) -> CliResult {
     }
     bar.finish_and_clear();
     writer.finish()?;
-    stack.close().await?;
+    client.close().await?;
     report_failures(&failures);
     if !global.quiet {
         eprintln!(
@@ -101,7 +92,7 @@ pub async fn fetch(global: &Global, args: FetchArgs) -> CliResult {
             failures.len()
         );
     }
-    stack.refused_credentials()?;
+    super::refused_credentials(&client)?;
     Ok(if failures.is_empty() {
         Code::Ok
     } else {
@@ -118,7 +109,7 @@ fn report_failures(failures: &[FetchError]) {
 
 pub async fn search(global: &Global, args: SearchArgs) -> CliResult {
     let settings = super::settings(global)?;
-    let stack = stack::build(&settings, false).await?;
+    let client = settings.client().await?;
     let format = output::resolve_format(args.output.format);
     let mut writer = IssueWriter::new(format, &args.output.fields, std::io::stdout().lock())?;
     let options = SearchOptions {
@@ -128,7 +119,7 @@ pub async fn search(global: &Global, args: SearchArgs) -> CliResult {
     };
     let visible = output::progress_allowed(global.quiet, false);
     let spinner = output::spinner("searching", visible);
-    let mut stream = std::pin::pin!(jira_batch::search(stack.jira.clone(), &args.jql, options));
+    let mut stream = std::pin::pin!(client.search(&args.jql, options));
     let mut written = 0;
     let mut failure = None;
     while let Some(item) = stream.next().await {

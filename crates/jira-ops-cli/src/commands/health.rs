@@ -1,26 +1,26 @@
 //! `jira-ops health`: connectivity, auth, latency, headroom and cache, graded.
 
-use jira_batch::health::{Failure, HealthOptions, HealthReport, Status, check_health};
+use jira_client::health::{Failure, HealthOptions, HealthReport, Status};
 use serde_json::json;
 
 use crate::cli::{Global, HealthArgs};
 use crate::error::{AUTH_HINT, CliResult, Code};
 use crate::output;
-use crate::stack;
 
 pub async fn run(global: &Global, args: HealthArgs) -> CliResult {
     let settings = super::settings(global)?;
-    let stack = stack::build(&settings, true).await?;
+    let client = settings.client().await?;
     let options = HealthOptions {
         samples: args.samples,
         ..HealthOptions::default()
     };
-    let report = check_health(&stack.raw, stack.cache.as_ref(), &options).await;
-    stack.close().await?;
+    let report = client.health(&options).await;
+    client.close().await?;
+    let site = client.site_key().as_str();
     if args.json {
-        println!("{}", to_json(&stack.site, &report));
+        println!("{}", to_json(site, &report));
     } else {
-        println!("{}", render(&stack.site, &report));
+        println!("{}", render(site, &report));
     }
     Ok(exit_code(&report))
 }

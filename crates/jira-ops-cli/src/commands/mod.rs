@@ -6,7 +6,7 @@ use clap::CommandFactory;
 use tracing::Instrument;
 
 use crate::cli::{Cli, Command, Global, SimCommand};
-use crate::config::Settings;
+use crate::config::Loaded;
 use crate::error::{CliError, CliResult, Code};
 
 mod cache;
@@ -72,8 +72,19 @@ fn command_name(command: &Command) -> &'static str {
 }
 
 /// The settings from flags, the process environment and the config file.
-pub fn settings(global: &Global) -> Result<Settings, CliError> {
-    Settings::load(global, |name| std::env::var(name).ok())
+pub fn settings(global: &Global) -> Result<Loaded, CliError> {
+    Loaded::load(global, |name| std::env::var(name).ok())
+}
+
+/// An auth error when the site refused the credentials and answered nothing else, even
+/// if the refusals came back as per-item failures (a bulk fetch, a bulk create).
+pub fn refused_credentials(client: &jira_client::JiraClient) -> Result<(), CliError> {
+    if client.credentials_refused() {
+        return Err(CliError::auth(
+            crate::error::AUTH_HINT.replace("{status}", "401/403"),
+        ));
+    }
+    Ok(())
 }
 
 /// Asks a yes/no question on the terminal; `false` unless the answer starts with y.

@@ -121,3 +121,30 @@ async fn a_second_process_waits_for_the_cache_then_says_who_holds_it() {
     assert!(line.contains(&dir.display().to_string()), "{line}");
     assert!(line.contains(&std::process::id().to_string()), "{line}");
 }
+
+#[tokio::test]
+async fn a_warmed_project_is_fetched_with_default_fields_without_a_request() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    env.run_line("cache warm --issues --project APO --days 3650")
+        .await
+        .code(0);
+    let before = sim.stats().requests;
+    let keys: Vec<String> = (1..=60).map(|n| format!("APO-{n}")).collect();
+    let mut args = vec!["fetch", "--format", "jsonl"];
+    args.extend(keys.iter().map(String::as_str));
+    let fetch = env.run(&args).await;
+    fetch.code(0);
+    assert_eq!(fetch.json_lines().len(), 60);
+    assert_eq!(
+        sim.stats().requests - before,
+        0,
+        "every issue served from the warmed cache: {}",
+        fetch.stderr
+    );
+    assert!(
+        fetch.stderr.contains("60 from the cache"),
+        "{}",
+        fetch.stderr
+    );
+}

@@ -9,7 +9,7 @@ mod tally;
 use std::time::Duration;
 
 use jira_sim::{Fault, FaultConfig, FaultRule, LimitConfig, SimConfig, SimHandle};
-use jira_transport::{Auth, HttpConfig, HttpTransport, PerClass, RetryPolicy, Secret, Timeouts};
+use jira_transport::{Auth, HttpConfig, HttpTransport, PerClass, RetryPolicy, Timeouts};
 
 /// A small simulator without limits or faults.
 pub async fn sim() -> SimHandle {
