@@ -1,8 +1,7 @@
 //! What the scenarios share: clients for jira-sim, load generators, memory readings.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jira_model::ApiRequest;
 use jira_sim::{Fault, FaultConfig, FaultRule, LimitConfig, SimConfig, SimHandle};
@@ -58,77 +57,20 @@ pub fn keys(sim: &SimHandle, per_project: usize) -> Vec<String> {
         .collect()
 }
 
-/// What a load run saw.
-pub struct Load {
-    /// When each request finished, seconds from the start, sorted.
-    pub finished: Vec<f64>,
-    /// Requests that did not end in a 200.
-    pub failures: u64,
-    /// Wall time.
-    pub wall: Duration,
-}
+pub use jira_transport::testing::Load;
 
-impl Load {
-    /// Requests a second over the second half of the run (after the initial bucket and
-    /// any learning).
-    pub fn sustained_rate(&self) -> f64 {
-        let half = self.finished.len() / 2;
-        let span = self.finished.last().copied().unwrap_or(0.0) - self.finished[half];
-        (self.finished.len() - half) as f64 / span.max(1e-9)
-    }
-}
-
-/// Sends a GET for each key (cycling through `keys` until `count`) with `workers` tasks.
+/// Sends a GET for each key (cycling through `keys` until `count`) with `workers` tasks,
+/// through the load generator the pacing tests use too.
 pub async fn get_issues<T: Transport + 'static>(
     jira: Arc<T>,
     keys: Arc<Vec<String>>,
     count: usize,
     workers: usize,
 ) -> Load {
-    let next = Arc::new(AtomicU64::new(0));
-    let failures = Arc::new(AtomicU64::new(0));
-    let finished = Arc::new(parking_lot::Mutex::new(Vec::with_capacity(count)));
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..workers)
-        .map(|_| {
-            let (jira, keys, next, failures, finished) = (
-                jira.clone(),
-                keys.clone(),
-                next.clone(),
-                failures.clone(),
-                finished.clone(),
-            );
-            tokio::spawn(async move {
-                loop {
-                    let n = next.fetch_add(1, Ordering::Relaxed) as usize;
-                    if n >= count {
-                        return;
-                    }
-                    let key = &keys[n % keys.len()];
-                    match jira
-                        .send(ApiRequest::get_issue(key, &["summary"], &[]))
-                        .await
-                    {
-                        Ok(response) if response.status == 200 => {}
-                        _ => {
-                            failures.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    finished.lock().push(started.elapsed().as_secs_f64());
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("a load task");
-    }
-    let mut finished = std::mem::take(&mut *finished.lock());
-    finished.sort_by(f64::total_cmp);
-    Load {
-        finished,
-        failures: failures.load(Ordering::Relaxed),
-        wall: started.elapsed(),
-    }
+    jira_transport::testing::load(jira, count, workers, move |n| {
+        ApiRequest::get_issue(&keys[n % keys.len()], &["summary"], &[])
+    })
+    .await
 }
 
 /// A line of `/proc/self/status` in kB (`VmHWM`, `VmRSS`); 0 where there is no procfs.

@@ -2,8 +2,6 @@
 //! stays at the tenant's limit; with independent in-process budgets (the contrast) each
 //! paces to the whole limit and together they earn 429s.
 
-use std::process::Command;
-
 use jira_sim::{BurstConfig, LimitConfig, SimConfig, SimHandle};
 
 use jira_ops_tests::RedisServer;
@@ -15,43 +13,27 @@ const RATE: f64 = 200.0;
 /// Runs the workers at once; returns every completion time (ms) and the failures.
 async fn run_workers(site: &str, budget: &str) -> (Vec<u64>, u64) {
     let (site, budget) = (site.to_owned(), budget.to_owned());
-    tokio::task::spawn_blocking(move || {
-        let children: Vec<_> = (0..WORKERS)
-            .map(|_| {
-                Command::new(env!("CARGO_BIN_EXE_scaleout-worker"))
-                    .args([&site, &budget, &PER_WORKER.to_string()])
-                    .stdout(std::process::Stdio::piped())
-                    .spawn()
-                    .expect("the worker starts")
-            })
-            .collect();
-        let mut times = Vec::new();
-        let mut failed = 0;
-        for child in children {
-            let output = child.wait_with_output().unwrap();
-            assert!(output.status.success(), "worker failed: {output:?}");
-            let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-            failed += report["failed"].as_u64().unwrap();
-            times.extend(
-                report["finished_ms"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|t| t.as_u64().unwrap()),
-            );
-        }
-        times.sort_unstable();
-        (times, failed)
+    let report = tokio::task::spawn_blocking(move || {
+        jira_ops_tests::run_scaleout_workers(
+            std::path::Path::new(env!("CARGO_BIN_EXE_scaleout-worker")),
+            &site,
+            &budget,
+            WORKERS,
+            PER_WORKER,
+        )
     })
     .await
-    .unwrap()
+    .unwrap();
+    (report.finished_ms, report.failed)
 }
 
 /// Requests per second over the second half of the run (after the initial bucket).
 fn sustained_rate(times: &[u64]) -> f64 {
-    let half = times.len() / 2;
-    let span_ms = (times[times.len() - 1] - times[half]).max(1) as f64;
-    (times.len() - half) as f64 / (span_ms / 1000.0)
+    jira_ops_tests::Workers {
+        finished_ms: times.to_vec(),
+        failed: 0,
+    }
+    .sustained_rate()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

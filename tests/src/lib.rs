@@ -1,5 +1,5 @@
-//! Helpers shared by the end-to-end tests (this crate's `it` binary and the CLI's): a real
-//! redis-server on a free loopback port.
+//! Helpers shared by the end-to-end tests (this crate's `it` binary and the CLI's) and the
+//! benchmarks: a real redis-server on a free loopback port, and the scale-out workers.
 //!
 //! ```no_run
 //! let redis = jira_ops_tests::RedisServer::start();
@@ -59,4 +59,69 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// What the scale-out workers reported together.
+#[derive(Clone, Debug, Default)]
+pub struct Workers {
+    /// Every completion time, milliseconds since the Unix epoch, sorted.
+    pub finished_ms: Vec<u64>,
+    /// Requests that did not end in a 200.
+    pub failed: u64,
+}
+
+impl Workers {
+    /// Requests a second over the second half of the run (after the initial bucket).
+    pub fn sustained_rate(&self) -> f64 {
+        let times = &self.finished_ms;
+        if times.len() < 2 {
+            return 0.0;
+        }
+        let half = times.len() / 2;
+        let span_ms = (times[times.len() - 1] - times[half]).max(1) as f64;
+        (times.len() - half) as f64 / (span_ms / 1000.0)
+    }
+}
+
+/// Runs `workers` processes of the `scaleout-worker` binary at `binary` at once, each
+/// sending `per_worker` GETs to `site` with `budget` (`local` or a redis:// URL), and
+/// gathers their reports. Blocks: call it from `spawn_blocking` in async code.
+pub fn run_scaleout_workers(
+    binary: &std::path::Path,
+    site: &str,
+    budget: &str,
+    workers: usize,
+    per_worker: u64,
+) -> Workers {
+    let children: Vec<_> = (0..workers)
+        .map(|_| {
+            Command::new(binary)
+                .args([site, budget, &per_worker.to_string()])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "{} does not run ({e}): build it with `cargo build -p jira-ops-tests`",
+                        binary.display()
+                    )
+                })
+        })
+        .collect();
+    let mut report = Workers::default();
+    for child in children {
+        let output = child.wait_with_output().expect("a worker ends");
+        assert!(output.status.success(), "a worker failed: {output:?}");
+        let line: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("the worker's JSON line");
+        report.failed += line["failed"].as_u64().unwrap_or(0);
+        report.finished_ms.extend(
+            line["finished_ms"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t.as_u64()),
+        );
+    }
+    report.finished_ms.sort_unstable();
+    report
 }

@@ -19,35 +19,19 @@ fn worker_path() -> String {
 
 /// Runs the workers at once; returns (sustained combined rate, failures).
 async fn run_workers(site: &str, budget: &str, per_worker: u64) -> (f64, u64) {
-    let children: Vec<_> = (0..WORKERS)
-        .map(|_| {
-            tokio::process::Command::new(worker_path())
-                .args([site, budget, &per_worker.to_string()])
-                .stdout(std::process::Stdio::piped())
-                .spawn()
-                .expect("scaleout-worker runs (build it: cargo build --release -p jira-ops-tests)")
-        })
-        .collect();
-    let mut times = Vec::new();
-    let mut failed = 0;
-    for child in children {
-        let output = child.wait_with_output().await.expect("a worker");
-        assert!(output.status.success(), "a worker failed: {output:?}");
-        let report: serde_json::Value =
-            serde_json::from_slice(&output.stdout).expect("the worker's JSON line");
-        failed += report["failed"].as_u64().unwrap_or(0);
-        times.extend(
-            report["finished_ms"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|t| t.as_u64()),
-        );
-    }
-    times.sort_unstable();
-    let half = times.len() / 2;
-    let span_ms = (times[times.len() - 1] - times[half]).max(1) as f64;
-    ((times.len() - half) as f64 / (span_ms / 1000.0), failed)
+    let (site, budget) = (site.to_owned(), budget.to_owned());
+    let report = tokio::task::spawn_blocking(move || {
+        jira_ops_tests::run_scaleout_workers(
+            std::path::Path::new(&worker_path()),
+            &site,
+            &budget,
+            WORKERS,
+            per_worker,
+        )
+    })
+    .await
+    .expect("the workers ran");
+    (report.sustained_rate(), report.failed)
 }
 
 pub async fn run(quick: bool) -> Scenario {

@@ -72,6 +72,12 @@ impl CacheStore for AnyStore {
     async fn size_bytes(&self) -> Result<u64, Error> {
         forward!(self, store => store.size_bytes())
     }
+    fn evicts_itself(&self) -> bool {
+        match self {
+            AnyStore::Sled(store) => store.evicts_itself(),
+            AnyStore::Redis(store) => store.evicts_itself(),
+        }
+    }
     async fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>, Error> {
         forward!(self, store => store.get_meta(name))
     }

@@ -467,7 +467,7 @@ impl<S: CacheStore> JiraCache<S> {
         }
         self.inner.store.put(&full, bytes, expires, now).await?;
         self.count(category, |c| c.sets += 1).await?;
-        if self.inner.store.size_bytes().await? > cap {
+        if !self.inner.store.evicts_itself() && self.inner.store.size_bytes().await? > cap {
             // Evict to 90% of the cap, so the next writes do not evict one by one.
             let evicted = self.inner.store.evict(cap / 10 * 9, now).await?;
             self.inner.stats.lock().evictions += evicted;

@@ -153,6 +153,10 @@ impl CacheStore for RedisStore {
         Ok(0)
     }
 
+    fn evicts_itself(&self) -> bool {
+        true
+    }
+
     async fn size_bytes(&self) -> Result<u64, Error> {
         let mut connection = self.connection.clone();
         let info: String = redis::cmd("INFO")

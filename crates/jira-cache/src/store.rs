@@ -42,6 +42,12 @@ pub trait CacheStore: Send + Sync + 'static {
     /// Bytes of stored values.
     fn size_bytes(&self) -> impl Future<Output = Result<u64, Error>> + Send;
 
+    /// Whether the store keeps its own size cap (Redis's `maxmemory`), so the cache need
+    /// not measure it after every write.
+    fn evicts_itself(&self) -> bool {
+        false
+    }
+
     /// Reads a small metadata value (statistics).
     fn get_meta(&self, name: &str) -> impl Future<Output = Result<Option<Vec<u8>>, Error>> + Send;
 
@@ -87,6 +93,9 @@ impl<S: CacheStore> CacheStore for std::sync::Arc<S> {
     }
     fn size_bytes(&self) -> impl Future<Output = Result<u64, Error>> + Send {
         (**self).size_bytes()
+    }
+    fn evicts_itself(&self) -> bool {
+        (**self).evicts_itself()
     }
     fn get_meta(&self, name: &str) -> impl Future<Output = Result<Option<Vec<u8>>, Error>> + Send {
         (**self).get_meta(name)

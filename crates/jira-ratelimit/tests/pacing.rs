@@ -1,7 +1,6 @@
 //! `RateLimited` against jira-sim over HTTP: known limits, hidden limits, reasons, AIMD.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use jira_model::{ApiRequest, IssueUpdate};
@@ -39,52 +38,18 @@ fn burst_only(per_second: f64) -> LimitConfig {
     }
 }
 
-/// Sends `count` single-issue GETs with `workers` tasks; returns when each finished
-/// (seconds since the start) and how many failed.
+/// Sends `count` single-issue GETs with `workers` tasks (the shared load generator);
+/// returns when each finished (seconds since the start) and how many failed.
 async fn run_gets<T: Transport + 'static>(
     jira: Arc<T>,
     count: u64,
     workers: usize,
 ) -> (Vec<f64>, u64) {
-    let next = Arc::new(AtomicU64::new(0));
-    let failures = Arc::new(AtomicU64::new(0));
-    let finished = Arc::new(parking_lot::Mutex::new(Vec::new()));
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..workers)
-        .map(|_| {
-            let (jira, next, failures, finished) = (
-                jira.clone(),
-                next.clone(),
-                failures.clone(),
-                finished.clone(),
-            );
-            tokio::spawn(async move {
-                loop {
-                    let n = next.fetch_add(1, Ordering::Relaxed);
-                    if n >= count {
-                        return;
-                    }
-                    let key = format!("APO-{}", n % 200 + 1);
-                    match jira
-                        .send(ApiRequest::get_issue(&key, &["summary"], &[]))
-                        .await
-                    {
-                        Ok(response) if response.status == 200 => {}
-                        _ => {
-                            failures.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    finished.lock().push(started.elapsed().as_secs_f64());
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
-    let mut times = finished.lock().clone();
-    times.sort_by(f64::total_cmp);
-    (times, failures.load(Ordering::Relaxed))
+    let load = jira_transport::testing::load(jira, count as usize, workers, |n| {
+        ApiRequest::get_issue(&format!("APO-{}", n % 200 + 1), &["summary"], &[])
+    })
+    .await;
+    (load.finished, load.failures)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,4 +1,6 @@
-//! A scripted [`Transport`] for paused-clock unit tests of one layer (feature `testing`).
+//! Test and benchmark tools (feature `testing`): a scripted [`Transport`] for paused-clock
+//! unit tests of one layer, and the load generator ([`load`]) pacing tests and benchmarks
+//! share.
 //!
 //! [`Scripted`] answers each request with the next [`Step`] of its script, after the step's
 //! delay on tokio's clock, and records every request it saw. It is a test double for the
@@ -194,5 +196,84 @@ impl Transport for Scripted {
                 after: step.delay,
             }),
         }
+    }
+}
+
+/// What [`load`] saw.
+#[derive(Clone, Debug, Default)]
+pub struct Load {
+    /// When each request finished, seconds from the start, sorted.
+    pub finished: Vec<f64>,
+    /// Requests that did not end in a 200.
+    pub failures: u64,
+    /// Wall time.
+    pub wall: Duration,
+}
+
+impl Load {
+    /// Requests a second over the second half of the run (after the initial bucket and
+    /// any learning); 0 for fewer than two requests.
+    pub fn sustained_rate(&self) -> f64 {
+        if self.finished.len() < 2 {
+            return 0.0;
+        }
+        let half = self.finished.len() / 2;
+        let span = self.finished.last().copied().unwrap_or(0.0) - self.finished[half];
+        (self.finished.len() - half) as f64 / span.max(1e-9)
+    }
+}
+
+/// A load generator for pacing tests and benchmarks: sends `count` requests through
+/// `jira` with `tasks` concurrent tasks (request `n` is `request(n)`), and records when
+/// each finished. The one loop the pacing tests, the benchmarks and the scale-out worker
+/// share, so they measure the same thing.
+pub async fn load<T, F>(jira: Arc<T>, count: usize, tasks: usize, request: F) -> Load
+where
+    T: Transport + 'static,
+    F: Fn(usize) -> ApiRequest + Send + Sync + 'static,
+{
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    let request = Arc::new(request);
+    let next = Arc::new(AtomicUsize::new(0));
+    let failures = Arc::new(AtomicU64::new(0));
+    let finished = Arc::new(Mutex::new(Vec::with_capacity(count)));
+    let started = tokio::time::Instant::now();
+    let handles: Vec<_> = (0..tasks.max(1))
+        .map(|_| {
+            let (jira, request, next, failures, finished) = (
+                jira.clone(),
+                request.clone(),
+                next.clone(),
+                failures.clone(),
+                finished.clone(),
+            );
+            tokio::spawn(async move {
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= count {
+                        return;
+                    }
+                    match jira.send(request(n)).await {
+                        Ok(response) if response.status == StatusCode::OK => {}
+                        _ => {
+                            failures.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    finished.lock().push(started.elapsed().as_secs_f64());
+                }
+            })
+        })
+        .collect();
+    for handle in handles {
+        if handle.await.is_err() {
+            failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    let mut finished = std::mem::take(&mut *finished.lock());
+    finished.sort_by(f64::total_cmp);
+    Load {
+        finished,
+        failures: failures.load(Ordering::Relaxed),
+        wall: started.elapsed(),
     }
 }
