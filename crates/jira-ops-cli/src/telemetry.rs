@@ -96,12 +96,47 @@ use tracing_subscriber::Layer as _;
 #[cfg(feature = "otel")]
 mod otel {
     use opentelemetry::trace::TracerProvider as _;
-    use opentelemetry_otlp::{Protocol, WithExportConfig};
+    use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
     use opentelemetry_sdk::Resource;
     use opentelemetry_sdk::metrics::SdkMeterProvider;
     use opentelemetry_sdk::trace::SdkTracerProvider;
 
     use crate::error::CliError;
+
+    /// The exporters' HTTP client, on the workspace's reqwest (one HTTP stack in the binary).
+    /// The exporters call it from their own threads, outside the async runtime, so it is
+    /// reqwest's blocking client.
+    #[derive(Clone, Debug)]
+    pub struct Exporter(reqwest::blocking::Client);
+
+    impl Exporter {
+        pub fn new() -> Result<Self, reqwest::Error> {
+            reqwest::blocking::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .map(Exporter)
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl opentelemetry_http::HttpClient for Exporter {
+        async fn send_bytes(
+            &self,
+            request: http::Request<bytes::Bytes>,
+        ) -> Result<http::Response<bytes::Bytes>, opentelemetry_http::HttpError> {
+            let (parts, body) = request.into_parts();
+            let mut outgoing = self.0.request(parts.method, parts.uri.to_string());
+            for (name, value) in &parts.headers {
+                outgoing = outgoing.header(name, value);
+            }
+            let response = outgoing.body(body).send()?.error_for_status()?;
+            let mut answer = http::Response::builder().status(response.status());
+            for (name, value) in response.headers() {
+                answer = answer.header(name, value);
+            }
+            Ok(answer.body(response.bytes()?)?)
+        }
+    }
 
     /// The installed providers.
     pub struct Providers {
@@ -133,14 +168,17 @@ mod otel {
                 "OTEL_EXPORTER_OTLP_ENDPOINT={endpoint:?}: {e} (expected e.g. http://localhost:4318)"
             ))
         };
+        let client = Exporter::new().map_err(|e| bad(&e))?;
         let spans = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
+            .with_http_client(client.clone())
             .with_protocol(protocol)
             .with_endpoint(format!("{base}/v1/traces"))
             .build()
             .map_err(|e| bad(&e))?;
         let metrics = opentelemetry_otlp::MetricExporter::builder()
             .with_http()
+            .with_http_client(client)
             .with_protocol(protocol)
             .with_endpoint(format!("{base}/v1/metrics"))
             .build()
