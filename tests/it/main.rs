@@ -6,3 +6,4 @@ mod facade;
 mod model_vs_sim;
 mod redis_budget;
 mod scaleout;
+mod tidy;

@@ -214,6 +214,8 @@ macro_rules! settings {
         /// Every setting of a client, with the library's defaults. Read it from a file, the
         /// environment or flags with [`Settings::set`]; turn it into a client with
         /// [`crate::JiraClient::from_settings`].
+        // The doc lines double as help texts, where a URL is plain text.
+        #[allow(rustdoc::bare_urls)]
         #[derive(Clone, Debug, PartialEq)]
         #[non_exhaustive]
         pub struct Settings {
