@@ -108,7 +108,9 @@ fn report_failures(failures: &[FetchError]) {
 }
 
 pub async fn search(global: &Global, args: SearchArgs) -> CliResult {
-    let settings = super::settings(global)?;
+    let mut settings = super::settings(global)?;
+    // A search reads fresh pages and never the cache: do not hold the cache's lock.
+    settings.settings.cache_store = "none".into();
     let client = settings.client().await?;
     let format = output::resolve_format(args.output.format);
     let mut writer = IssueWriter::new(format, &args.output.fields, std::io::stdout().lock())?;
