@@ -393,17 +393,24 @@ impl Transport for HttpTransport {
     async fn send(&self, request: ApiRequest) -> Result<ApiResponse, Error> {
         let inner = &self.inner;
         let waiting = Instant::now();
-        let _slot =
-            match tokio::time::timeout(inner.config.acquire_timeout, inner.slots.acquire()).await {
-                Ok(Ok(slot)) => slot,
-                // The semaphore is never closed; a closed one would mean shutdown.
-                Ok(Err(_)) | Err(_) => {
-                    return Err(Error::PoolExhausted {
-                        waited: waiting.elapsed(),
-                        in_flight: inner.config.max_in_flight,
-                    });
+        // A free slot is taken without arming the acquire timer (the common case).
+        let _slot = match inner.slots.try_acquire() {
+            Ok(slot) => slot,
+            Err(_) => {
+                match tokio::time::timeout(inner.config.acquire_timeout, inner.slots.acquire())
+                    .await
+                {
+                    Ok(Ok(slot)) => slot,
+                    // The semaphore is never closed; a closed one would mean shutdown.
+                    Ok(Err(_)) | Err(_) => {
+                        return Err(Error::PoolExhausted {
+                            waited: waiting.elapsed(),
+                            in_flight: inner.config.max_in_flight,
+                        });
+                    }
                 }
-            };
+            }
+        };
         let total = inner.config.timeouts.total.get(request.class);
         let started = Instant::now();
         let result = match tokio::time::timeout(total, self.exchange(&request)).await {

@@ -52,7 +52,7 @@ impl Instruments {
     /// One attempt; `status` is `None` when no answer came.
     pub fn request(&self, request: &ApiRequest, status: Option<u16>, elapsed: Duration) {
         let attributes = [
-            KeyValue::new("http.request.method", request.method.as_str().to_owned()),
+            KeyValue::new("http.request.method", method_name(&request.method)),
             KeyValue::new("jira.path", request.path_template),
             match status {
                 Some(status) => KeyValue::new("http.response.status_code", i64::from(status)),
@@ -81,5 +81,18 @@ impl Instruments {
                 KeyValue::new("jira.breaker.state", state),
             ],
         );
+    }
+}
+
+/// The method as a static string (no allocation per request for the standard ones).
+fn method_name(method: &http::Method) -> opentelemetry::Value {
+    match *method {
+        http::Method::GET => "GET".into(),
+        http::Method::POST => "POST".into(),
+        http::Method::PUT => "PUT".into(),
+        http::Method::DELETE => "DELETE".into(),
+        http::Method::PATCH => "PATCH".into(),
+        http::Method::HEAD => "HEAD".into(),
+        _ => method.as_str().to_owned().into(),
     }
 }
