@@ -89,3 +89,12 @@ pub enum Error {
         message: String,
     },
 }
+
+impl From<jira_redis::ConnectError> for Error {
+    fn from(error: jira_redis::ConnectError) -> Self {
+        Error::Redis {
+            url: error.url,
+            source: error.source,
+        }
+    }
+}

@@ -83,15 +83,7 @@ impl<T: Transport> CacheExt for T {}
 /// The cache slot of a read: category and key. Issues are keyed by their key first, so
 /// `PROJ-*` in category `issue` names a project's issues.
 fn slot(request: &ApiRequest) -> Option<(Category, String)> {
-    let sorted_query = || {
-        let mut query: Vec<String> = request
-            .query
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        query.sort();
-        query.join("&")
-    };
+    let sorted_query = || sorted_query(request);
     let last_segment = request.path.rsplit('/').next().unwrap_or_default();
     match request.endpoint {
         Endpoint::GetIssue => Some((Category::Issue, issue_read_key(last_segment, request))),
@@ -115,6 +107,17 @@ fn slot(request: &ApiRequest) -> Option<(Category, String)> {
     }
 }
 
+/// The query as `k=v` pairs, sorted and joined with `&`: one spelling per parameter set.
+fn sorted_query(request: &ApiRequest) -> String {
+    let mut query: Vec<String> = request
+        .query
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    query.sort();
+    query.join("&")
+}
+
 /// The key of a single-issue GET: [`issue_cache_key`] when it asks only for fields and
 /// expansions (so it shares entries with bulk fetches and warmers), else every parameter.
 fn issue_read_key(issue_key: &str, request: &ApiRequest) -> String {
@@ -125,13 +128,11 @@ fn issue_read_key(issue_key: &str, request: &ApiRequest) -> String {
             "fields" => &mut fields,
             "expand" => &mut expand,
             _ => {
-                let mut query: Vec<String> = request
-                    .query
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect();
-                query.sort();
-                return format!("{}?{}", issue_key.to_ascii_uppercase(), query.join("&"));
+                return format!(
+                    "{}?{}",
+                    issue_key.to_ascii_uppercase(),
+                    sorted_query(request)
+                );
             }
         };
         list.extend(value.split(',').map(str::trim).filter(|v| !v.is_empty()));

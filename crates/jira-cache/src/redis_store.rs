@@ -35,13 +35,7 @@ impl std::fmt::Debug for RedisStore {
 impl RedisStore {
     /// Connects to `url`; expired entries stay readable as stale for `stale_for`.
     pub async fn connect(url: &str, stale_for: Duration) -> Result<Self, Error> {
-        let (connection, redacted) =
-            jira_redis::connect(url)
-                .await
-                .map_err(|error| Error::Redis {
-                    url: error.url,
-                    source: error.source,
-                })?;
+        let (connection, redacted) = jira_redis::connect(url).await?;
         Ok(RedisStore {
             connection,
             url: redacted,

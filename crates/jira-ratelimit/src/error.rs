@@ -35,3 +35,12 @@ pub enum Error {
     #[error("invalid rate-limit configuration: {0}")]
     Config(String),
 }
+
+impl From<jira_redis::ConnectError> for Error {
+    fn from(error: jira_redis::ConnectError) -> Self {
+        Error::Redis {
+            url: error.url,
+            source: error.source,
+        }
+    }
+}

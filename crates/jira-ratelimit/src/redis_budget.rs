@@ -188,13 +188,7 @@ impl RedisBudget {
                 "Fallback::LocalShare with 0 workers: use the number of workers sharing the tenant (at least 1)".into(),
             ));
         }
-        let (connection, redacted) =
-            jira_redis::connect(url)
-                .await
-                .map_err(|error| Error::Redis {
-                    url: error.url,
-                    source: error.source,
-                })?;
+        let (connection, redacted) = jira_redis::connect(url).await?;
         Ok(RedisBudget {
             connection,
             prefix: format!("jira-ops:rl:{{{site}}}:"),
