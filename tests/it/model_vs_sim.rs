@@ -219,7 +219,7 @@ async fn the_model_classifies_the_sims_errors() {
     let response = send(&sim, &ApiRequest::myself()).await;
     check(response.clone(), ErrorClass::Transient);
     assert_eq!(
-        response.rate_limit_info().min_wait(SystemTime::now()),
+        response.rate_limit_info().requested_wait(SystemTime::now()),
         Some(Duration::from_secs(4))
     );
 }
@@ -252,7 +252,7 @@ async fn the_model_reads_the_sims_rate_limit_headers() {
         info.reason.as_ref().unwrap().scope(),
         RateLimitScope::Endpoint
     );
-    let wait = info.min_wait(SystemTime::now()).unwrap();
+    let wait = info.requested_wait(SystemTime::now()).unwrap();
     assert!(
         wait >= Duration::from_millis(500) && wait <= Duration::from_secs(2),
         "{wait:?}"

@@ -67,7 +67,7 @@ pub use endpoint::{
 pub use error::Error;
 pub use ratelimit::{
     LimitWindow, MAX_RATE_LIMIT_WAIT, RateLimitInfo, RateLimitPolicy, RateLimitReason,
-    RateLimitScope, RateLimitState, RetryAfter,
+    RateLimitScope, RateLimitState, ResetPrecision, RetryAfter,
 };
 pub use request::{
     ApiRequest, ApiResponse, CORE_POINTS, IDENTITY_POINTS, Idempotency, OperationClass, Refusal,

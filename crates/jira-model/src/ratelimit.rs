@@ -105,6 +105,9 @@ pub struct LimitWindow {
     pub remaining: Option<u64>,
     /// `*-Reset`: when the window resets.
     pub reset: Option<SystemTime>,
+    /// How precise `*-Reset` was: Atlassian documents `yyyy-MM-ddTHH:mmZ`, so a reset at
+    /// minute precision says "not before this minute", give or take 60 s.
+    pub reset_precision: Option<ResetPrecision>,
     /// `*-NearLimit`: under 20% of the budget remains.
     pub near_limit: Option<bool>,
 }
@@ -121,6 +124,16 @@ impl LimitWindow {
     fn is_empty(&self) -> bool {
         *self == LimitWindow::default()
     }
+}
+
+/// The precision of an `X-RateLimit-Reset` instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResetPrecision {
+    /// Seconds (or finer): an exact instant.
+    Seconds,
+    /// Minutes (`2026-03-26T16:00Z`): the reset happens by then, possibly up to a minute
+    /// earlier.
+    Minute,
 }
 
 /// A policy from `Beta-RateLimit-Policy` (`"global-app-quota";q=65000;w=3600`).
@@ -156,7 +169,7 @@ pub struct RateLimitState {
 /// headers.insert("ratelimit-reason", "jira-burst-based".parse().unwrap());
 /// let info = RateLimitInfo::from_headers(&headers);
 /// assert_eq!(info.reason, Some(RateLimitReason::Burst));
-/// assert_eq!(info.min_wait(std::time::SystemTime::now()), Some(std::time::Duration::from_secs(3)));
+/// assert_eq!(info.requested_wait(std::time::SystemTime::now()), Some(std::time::Duration::from_secs(3)));
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RateLimitInfo {
@@ -198,6 +211,9 @@ impl RateLimitInfo {
             limit: text(limit).and_then(|v| parse_count(prefix, v)),
             remaining: text(remaining).and_then(|v| parse_count(prefix, v)),
             reset: text(reset).and_then(parse_reset),
+            reset_precision: text(reset)
+                .filter(|v| parse_reset_quietly(v).is_some())
+                .map(reset_precision),
             near_limit: text(near).and_then(parse_bool),
         };
         RateLimitInfo {
@@ -260,17 +276,48 @@ impl RateLimitInfo {
             && self.beta_retry_after.is_none()
     }
 
-    /// The least the server asked us to wait at `now`: the later of `Retry-After` and
-    /// `X-RateLimit-Reset`, or `None` when it asked for nothing.
-    pub fn min_wait(&self, now: SystemTime) -> Option<Duration> {
-        let retry_after = self.retry_after.map(|after| after.delay_from(now));
-        let reset = self.window.reset.map(|reset| {
+    /// The wait the server asked for at `now`, by the one rule every layer uses:
+    ///
+    /// - `Retry-After` (seconds or an HTTP date) is the server's instruction when present.
+    /// - Without it, `X-RateLimit-Reset` decides, read by reason and precision. For a burst
+    ///   or per-issue reason (short windows), a reset at second precision is the wait and
+    ///   one at minute precision is ignored (`None`: back off by the client's own schedule),
+    ///   because "not before this minute" would freeze every task for up to 60 s over a
+    ///   one-second bucket. For a quota reason, or none, or one this version does not know,
+    ///   the reset is the wait at either precision: the budget is spent until then.
+    /// - Neither: `None`.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use http::HeaderMap;
+    /// use jira_model::RateLimitInfo;
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("ratelimit-reason", "jira-burst-based".parse().unwrap());
+    /// headers.insert("x-ratelimit-reset", "2099-01-01T00:00Z".parse().unwrap());
+    /// let info = RateLimitInfo::from_headers(&headers);
+    /// assert_eq!(info.requested_wait(SystemTime::now()), None); // minute precision, burst
+    /// headers.insert("retry-after", "2".parse().unwrap());
+    /// let info = RateLimitInfo::from_headers(&headers);
+    /// assert_eq!(info.requested_wait(SystemTime::now()), Some(Duration::from_secs(2)));
+    /// ```
+    pub fn requested_wait(&self, now: SystemTime) -> Option<Duration> {
+        if let Some(after) = self.retry_after {
+            return Some(after.delay_from(now));
+        }
+        let reset = self.window.reset?;
+        let short_window = self
+            .reason
+            .as_ref()
+            .is_some_and(|reason| reason.scope() != RateLimitScope::Site);
+        if short_window && self.window.reset_precision == Some(ResetPrecision::Minute) {
+            return None;
+        }
+        Some(
             reset
                 .duration_since(now)
                 .unwrap_or(Duration::ZERO)
-                .min(MAX_RATE_LIMIT_WAIT)
-        });
-        retry_after.max(reset)
+                .min(MAX_RATE_LIMIT_WAIT),
+        )
     }
 
     /// Whether the server says we are near a limit: `NearLimit: true`, or less than 20% of
@@ -341,6 +388,21 @@ fn parse_retry_after(value: &str) -> Option<RetryAfter> {
             None
         }
     }
+}
+
+/// Minute precision when the time of day has no seconds (`...T16:00Z`, `...T16:00+0000`).
+fn reset_precision(value: &str) -> ResetPrecision {
+    let time = value.split_once('T').map_or("", |(_, time)| time);
+    let clock = time.split(['Z', 'z', '+', '-']).next().unwrap_or_default();
+    if clock.matches(':').count() >= 2 {
+        ResetPrecision::Seconds
+    } else {
+        ResetPrecision::Minute
+    }
+}
+
+fn parse_reset_quietly(value: &str) -> Option<JiraTimestamp> {
+    value.parse::<JiraTimestamp>().ok()
 }
 
 /// `X-RateLimit-Reset` is an ISO 8601 instant at second or minute precision.
@@ -437,7 +499,7 @@ mod tests {
     fn check_wait(pairs: &[(&str, &str)], now: SystemTime, expected: Option<u64>) {
         let info = RateLimitInfo::from_headers(&headers(pairs));
         assert_eq!(
-            info.min_wait(now).map(|d| d.as_secs()),
+            info.requested_wait(now).map(|d| d.as_secs()),
             expected,
             "headers {pairs:?}"
         );
@@ -468,37 +530,150 @@ mod tests {
         );
     }
 
+    /// The wait rule, one line per combination: `Retry-After` (absent, seconds, HTTP
+    /// date) × `X-RateLimit-Reset` (absent, seconds, minute) × reason.
     #[test]
-    fn reset_in_both_precisions_and_the_later_wait_wins() {
+    fn the_wait_rule_by_retry_after_reset_precision_and_reason() {
         let now = at("2026-03-26T15:59:00Z");
-        check_wait(&[("X-RateLimit-Reset", "2026-03-26T16:00Z")], now, Some(60));
-        check_wait(
-            &[("X-RateLimit-Reset", "2026-03-26T15:59:10Z")],
-            now,
-            Some(10),
+        // (Retry-After, X-RateLimit-Reset, RateLimit-Reason, the wait in seconds)
+        type Case = (
+            Option<&'static str>,
+            Option<&'static str>,
+            Option<&'static str>,
+            Option<u64>,
         );
-        check_wait(
-            &[("X-RateLimit-Reset", "2026-03-26T15:59:10.500Z")],
-            now,
-            Some(10),
+        let table: &[Case] = &[
+            // Retry-After is the instruction whenever it is there, whatever the Reset says.
+            (Some("5"), None, Some("jira-burst-based"), Some(5)),
+            (
+                Some("5"),
+                Some("2026-03-26T16:00Z"),
+                Some("jira-burst-based"),
+                Some(5),
+            ),
+            (
+                Some("5"),
+                Some("2026-03-26T15:59:20Z"),
+                Some("jira-quota-tenant-based"),
+                Some(5),
+            ),
+            (Some("50"), Some("2026-03-26T15:59:20Z"), None, Some(50)),
+            (
+                Some("Thu, 26 Mar 2026 15:59:07 GMT"),
+                Some("2026-03-26T16:00Z"),
+                Some("jira-burst-based"),
+                Some(7),
+            ),
+            (
+                Some("Thu, 26 Mar 2026 15:59:07 GMT"),
+                None,
+                Some("jira-quota-global-based"),
+                Some(7),
+            ),
+            // Burst and per-issue: a seconds Reset is exact; a minute Reset is no wait.
+            (
+                None,
+                Some("2026-03-26T15:59:02Z"),
+                Some("jira-burst-based"),
+                Some(2),
+            ),
+            (
+                None,
+                Some("2026-03-26T16:00Z"),
+                Some("jira-burst-based"),
+                None,
+            ),
+            (
+                None,
+                Some("2026-03-26T16:00+0000"),
+                Some("jira-burst-based"),
+                None,
+            ),
+            (
+                None,
+                Some("2026-03-26T15:59:03Z"),
+                Some("jira-per-issue-on-write"),
+                Some(3),
+            ),
+            (
+                None,
+                Some("2026-03-26T16:00Z"),
+                Some("jira-per-issue-on-write"),
+                None,
+            ),
+            // Quota, cost, unknown or no reason: pause until the reset, either precision.
+            (
+                None,
+                Some("2026-03-26T16:00Z"),
+                Some("jira-quota-tenant-based"),
+                Some(60),
+            ),
+            (
+                None,
+                Some("2026-03-26T15:59:30Z"),
+                Some("jira-quota-global-based"),
+                Some(30),
+            ),
+            (
+                None,
+                Some("2026-03-26T16:00Z"),
+                Some("jira-cost-based"),
+                Some(60),
+            ),
+            (
+                None,
+                Some("2026-03-26T16:00Z"),
+                Some("something-new"),
+                Some(60),
+            ),
+            (None, Some("2026-03-26T16:00Z"), None, Some(60)),
+            (None, Some("2026-03-26T15:59:10.500Z"), None, Some(10)),
+            // Nothing usable.
+            (None, None, Some("jira-burst-based"), None),
+            (
+                None,
+                Some("tomorrow"),
+                Some("jira-quota-tenant-based"),
+                None,
+            ),
+            (None, Some("2026-03-26T15:58Z"), None, Some(0)),
+        ];
+        for (retry_after, reset, reason, expected) in table {
+            let mut pairs = Vec::new();
+            if let Some(value) = retry_after {
+                pairs.push(("Retry-After", *value));
+            }
+            if let Some(value) = reset {
+                pairs.push(("X-RateLimit-Reset", *value));
+            }
+            if let Some(value) = reason {
+                pairs.push(("RateLimit-Reason", *value));
+            }
+            check_wait(&pairs, now, *expected);
+        }
+    }
+
+    #[test]
+    fn reset_precision_is_read_from_the_text() {
+        let precision = |value: &str| {
+            RateLimitInfo::from_headers(&headers(&[("X-RateLimit-Reset", value)]))
+                .window
+                .reset_precision
+        };
+        assert_eq!(precision("2026-03-26T16:00Z"), Some(ResetPrecision::Minute));
+        assert_eq!(
+            precision("2026-03-26T16:00:00Z"),
+            Some(ResetPrecision::Seconds)
         );
-        check_wait(&[("X-RateLimit-Reset", "tomorrow")], now, None);
-        check_wait(
-            &[
-                ("Retry-After", "5"),
-                ("X-RateLimit-Reset", "2026-03-26T15:59:20Z"),
-            ],
-            now,
-            Some(20),
+        assert_eq!(
+            precision("2026-03-26T16:00:00.123+0000"),
+            Some(ResetPrecision::Seconds)
         );
-        check_wait(
-            &[
-                ("Retry-After", "50"),
-                ("X-RateLimit-Reset", "2026-03-26T15:59:20Z"),
-            ],
-            now,
-            Some(50),
+        assert_eq!(
+            precision("2026-03-26T16:00-0130"),
+            Some(ResetPrecision::Minute)
         );
+        assert_eq!(precision("garbage"), None);
     }
 
     #[test]
@@ -606,7 +781,7 @@ mod tests {
         assert_eq!(info.beta_window.remaining, Some(64000));
         assert_eq!(info.beta_window.near_limit, Some(false));
         // Beta headers are informational: they ask for no wait.
-        assert_eq!(info.min_wait(SystemTime::now()), None);
+        assert_eq!(info.requested_wait(SystemTime::now()), None);
     }
 
     #[test]

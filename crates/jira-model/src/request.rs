@@ -372,7 +372,7 @@ pub struct Refusal {
 impl Refusal {
     /// The wait the server asked for at `now`, if it asked for one.
     pub fn requested_wait(&self, now: std::time::SystemTime) -> Option<Duration> {
-        self.info.min_wait(now)
+        self.info.requested_wait(now)
     }
 
     /// Whether it was a rate limit (429) rather than a pause for maintenance (503).

@@ -38,7 +38,7 @@ proptest! {
         pairs in proptest::collection::vec((0..NAMES.len(), proptest::collection::vec(any::<u8>(), 0..40)), 0..8)
     ) {
         let info = RateLimitInfo::from_headers(&headers(&pairs));
-        if let Some(wait) = info.min_wait(SystemTime::now()) {
+        if let Some(wait) = info.requested_wait(SystemTime::now()) {
             prop_assert!(wait <= MAX_RATE_LIMIT_WAIT);
         }
         if let Some(fraction) = info.window.remaining_fraction() {
@@ -66,7 +66,7 @@ proptest! {
         let info = RateLimitInfo::from_headers(&map);
         prop_assert_eq!(info.window.limit, Some(limit));
         prop_assert_eq!(info.window.remaining, Some(remaining));
-        let wait = info.min_wait(SystemTime::now()).unwrap();
+        let wait = info.requested_wait(SystemTime::now()).unwrap();
         prop_assert_eq!(wait, Duration::from_secs(retry).min(MAX_RATE_LIMIT_WAIT));
         prop_assert_eq!(info.is_near_limit(), (remaining as f64) < 0.2 * limit as f64);
     }
@@ -77,7 +77,7 @@ proptest! {
         let at = now + Duration::from_secs(seconds);
         let mut map = HeaderMap::new();
         map.insert("retry-after", HeaderValue::from_str(&httpdate::fmt_http_date(at)).unwrap());
-        let wait = RateLimitInfo::from_headers(&map).min_wait(now).unwrap();
+        let wait = RateLimitInfo::from_headers(&map).requested_wait(now).unwrap();
         // HTTP dates have whole seconds.
         let expected = Duration::from_secs(seconds).min(MAX_RATE_LIMIT_WAIT);
         prop_assert!(wait <= expected && expected - wait <= Duration::from_secs(1), "{wait:?} vs {expected:?}");

@@ -35,7 +35,31 @@ pub struct RateLimited<T, B = InProcessBudget> {
     discovery: RateDiscovery,
     adaptive: Option<Arc<AdaptiveLimit>>,
     limit_gauge: Gauge<u64>,
+    renewals: parking_lot::Mutex<HashMap<String, Renewal>>,
+    /// Whether `renewals` holds anything, so answers need not take its lock until a
+    /// refusal has been seen.
+    any_renewals: std::sync::atomic::AtomicBool,
 }
+
+/// The latest pause of one scope, to tell a refusal of a request sent after that pause
+/// ended (the server renewed its wait) from one already on the wire during it.
+#[derive(Clone, Copy, Debug)]
+struct Renewal {
+    /// When the scope's latest pause ends.
+    ends: Instant,
+    /// Its length.
+    length: std::time::Duration,
+    /// Refusals in a row of requests sent right after a pause ended, with nothing served
+    /// in between.
+    streak: u32,
+    /// Whether a request of the scope succeeded since the pause ended: then a refusal is
+    /// the client's own burst draining the bucket, not the server renewing its wait.
+    answered_since: bool,
+}
+
+/// The longest a renewed refusal stretches a pause to (it never shortens what the server
+/// asked for).
+const MAX_RENEWED_PAUSE: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl<T> RateLimited<T, InProcessBudget> {
     /// Wraps `inner` with an in-process budget.
@@ -60,6 +84,8 @@ impl<T, B: Budget> RateLimited<T, B> {
             discovery: RateDiscovery::default(),
             adaptive,
             limit_gauge,
+            renewals: parking_lot::Mutex::default(),
+            any_renewals: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -160,12 +186,70 @@ impl<T, B: Budget> RateLimited<T, B> {
         }
     }
 
+    /// The pause a refusal of `scope` earns: what the server asked for (`asked`), doubled
+    /// for each refusal in a row of a request sent right after the scope's previous pause
+    /// ended and refused with nothing served in between (a server renewing
+    /// its wait, as Atlassian warns it may), jittered so that workers do not come back
+    /// together, at most [`MAX_RENEWED_PAUSE`]. Refusals of requests already on the wire
+    /// during a pause do not stretch it, and a success resets the count: a bucket drained
+    /// by the client's own burst is not a renewed wait.
+    fn pause_for(
+        &self,
+        scope: &str,
+        asked: std::time::Duration,
+        sent_at: Instant,
+    ) -> std::time::Duration {
+        use rand::Rng as _;
+        let now = Instant::now();
+        let mut renewals = self.renewals.lock();
+        let streak = match renewals.get(scope) {
+            // Sent during the running pause: the refusal was already on its way.
+            Some(previous) if sent_at < previous.ends => {
+                return previous.ends.saturating_duration_since(now).max(asked);
+            }
+            // Sent right after the pause ended (a retry after its wait) and refused again,
+            // with nothing served in between: the server renewed its wait.
+            Some(previous)
+                if !previous.answered_since
+                    && sent_at
+                        <= previous.ends
+                            + previous.length.max(std::time::Duration::from_secs(1)) =>
+            {
+                (previous.streak + 1).min(6)
+            }
+            _ => 0,
+        };
+        let length = if streak == 0 {
+            asked
+        } else {
+            let factor = f64::from(1_u32 << streak) * rand::rng().random_range(1.0..1.5);
+            asked
+                .max(self.config.default_pause)
+                .mul_f64(factor)
+                .min(MAX_RENEWED_PAUSE)
+                .max(asked)
+        };
+        self.any_renewals
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        renewals.insert(
+            scope.to_owned(),
+            Renewal {
+                ends: now + length,
+                length,
+                streak,
+                answered_since: false,
+            },
+        );
+        length
+    }
+
     /// Teaches the budget what the response said.
     async fn learn(
         &self,
         request: &ApiRequest,
         key: &str,
         response: &ApiResponse,
+        sent_at: Instant,
     ) -> Result<(), Error> {
         // Most answers say nothing about limits: skip the parsing (it is most of this
         // layer's cost per request).
@@ -192,12 +276,16 @@ impl<T, B: Budget> RateLimited<T, B> {
                 _ if status == 503 => key.clone(),
                 _ => "site".to_owned(),
             };
-            let duration = info
-                .min_wait(SystemTime::now())
+            // The one wait rule (`RateLimitInfo::requested_wait`): without a usable wait
+            // (a burst refusal with a minute-precision reset), the default pause.
+            let asked = info
+                .requested_wait(SystemTime::now())
                 .unwrap_or(self.config.default_pause);
+            let duration = self.pause_for(&scope, asked, sent_at);
             tracing::info!(
                 scope = %scope,
                 pause_ms = duration.as_millis() as u64,
+                asked_ms = asked.as_millis() as u64,
                 reason = info.reason.as_ref().map(RateLimitReason::as_str).unwrap_or("none"),
                 "rate limited: pausing scope for every task"
             );
@@ -287,6 +375,7 @@ impl<T: Transport, B: Budget> Transport for RateLimited<T, B> {
             estimated_points: request.estimated_points,
             issue_key: request.issue_key.clone(),
         };
+        let sent_at = Instant::now();
         let outcome = self.inner.send(request).await;
         let request = facts;
         if let Some(adaptive) = &self.adaptive {
@@ -318,10 +407,22 @@ impl<T: Transport, B: Budget> Transport for RateLimited<T, B> {
                 self.discovery.admitted(&key, ceiling, now);
             }
         }
+        if let Ok(response) = &outcome
+            && !response.is_refusal()
+            && self.any_renewals.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            let mut renewals = self.renewals.lock();
+            for scope in &demand.scopes {
+                if let Some(renewal) = renewals.get_mut(scope) {
+                    renewal.answered_since = true;
+                    renewal.streak = 0;
+                }
+            }
+        }
         // The answer is the caller's whatever happens to the feedback: turning a created
         // issue into an error because Redis hiccupped would invite a duplicate create.
         if let Ok(response) = &outcome
-            && let Err(error) = self.learn(&request, &key, response).await
+            && let Err(error) = self.learn(&request, &key, response, sent_at).await
         {
             tracing::warn!(%error, "could not share rate-limit feedback; the answer stands");
         }

@@ -110,3 +110,85 @@ async fn a_wait_past_max_wait_fails_before_sending() {
     assert!(error.to_string().contains("rate limiter"), "{error}");
     assert_eq!(wire.count(), 1, "nothing was sent");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_server_that_renews_its_wait_is_met_with_longer_pauses() {
+    // Every retry right after its wait is refused again with the same Retry-After.
+    let refusal = || {
+        Step::status(429)
+            .header("retry-after", "1")
+            .header("ratelimit-reason", "jira-burst-based")
+    };
+    let wire = Scripted::new([refusal(), refusal(), refusal(), refusal()])
+        .then_always(Step::json(200, "{}"));
+    let jira =
+        wire.clone()
+            .with_rate_limit(config(1_000.0))
+            .with_retries(jira_transport::RetryPolicy {
+                max_retries: 6,
+                base_delay: Duration::from_millis(100),
+                jitter: (1.0, 1.0),
+                ..Default::default()
+            });
+    jira.send(ApiRequest::get_issue("A-1", &[], &[]))
+        .await
+        .unwrap();
+    let arrivals = wire.arrivals();
+    assert_eq!(arrivals.len(), 5);
+    let gaps: Vec<Duration> = arrivals.windows(2).map(|w| w[1] - w[0]).collect();
+    // The first wait is what the server asked; the n-th renewal waits 2^n times that,
+    // jittered up by at most half.
+    for (n, gap) in gaps.iter().enumerate() {
+        let nominal = Duration::from_secs(1 << n);
+        assert!(*gap >= nominal, "{gaps:?}");
+        assert!(
+            *gap <= nominal.mul_f64(1.5) + Duration::from_millis(100),
+            "{gaps:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_burst_refusal_with_a_minute_reset_does_not_freeze_the_endpoint() {
+    // No Retry-After, a reset at minute precision half a minute or more away: a burst
+    // bucket refills in a second, so the pause is the default one, not the minute.
+    let reset = (time::OffsetDateTime::now_utc() + time::Duration::minutes(2))
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]Z"
+        ))
+        .unwrap();
+    let wire = Scripted::new([Step::status(429)
+        .header("x-ratelimit-reset", &reset)
+        .header("ratelimit-reason", "jira-burst-based")])
+    .then_always(Step::json(200, "{}"));
+    let jira = wire.clone().with_rate_limit(config(1_000.0));
+    jira.send(ApiRequest::get_issue("A-1", &[], &[]))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    jira.send(ApiRequest::get_issue("A-2", &[], &[]))
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert!(waited <= Duration::from_secs(2), "waited {waited:?}");
+    // A quota refusal with the same reset pauses until it.
+    let wire = Scripted::new([Step::status(429)
+        .header("x-ratelimit-reset", &reset)
+        .header("ratelimit-reason", "jira-quota-tenant-based")])
+    .then_always(Step::json(200, "{}"));
+    let jira = wire.clone().with_rate_limit(config(1_000.0));
+    jira.send(ApiRequest::get_issue("A-1", &[], &[]))
+        .await
+        .unwrap();
+    let started = Instant::now();
+    jira.send(ApiRequest::get_issue("A-2", &[], &[]))
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(60),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+use jira_transport::TransportExt as _;

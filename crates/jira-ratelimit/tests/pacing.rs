@@ -260,7 +260,7 @@ async fn a_quota_429_stops_everything_until_the_reset() {
     let refused = refused.expect("the quota refuses within 40 requests");
     let pause = refused
         .rate_limit_info()
-        .min_wait(std::time::SystemTime::now())
+        .requested_wait(std::time::SystemTime::now())
         .unwrap();
     // Another endpoint waits for the same pause: the quota is the whole site's.
     let started = Instant::now();
@@ -305,4 +305,47 @@ async fn a_wait_past_max_wait_is_a_clear_error() {
     assert!(message.contains("raise `max_wait`"), "{message}");
     // Nothing reached the server once the budget was spent.
     assert!(sim.stats().requests <= 3);
+}
+
+/// A strict server as issue 13 measured one: a bucket of 20 refilled at 50 a second, no
+/// limits announced on success, `Retry-After: 1` and a reset at minute precision on every
+/// 429. The reset must not freeze the endpoint until the next minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_minute_precision_reset_on_a_burst_refusal_does_not_freeze_the_client() {
+    use jira_sim::{RefusalHeaders, ResetFormat, RetryAfterFormat};
+    for retry_after in [RetryAfterFormat::Seconds, RetryAfterFormat::Absent] {
+        let sim = sim(LimitConfig {
+            burst: Some(BurstConfig::uniform(50.0).with_capacity(20.0)),
+            advertise: false,
+            refusal: RefusalHeaders {
+                retry_after,
+                reset: ResetFormat::Minute,
+            },
+            ..LimitConfig::off()
+        })
+        .await;
+        let jira = Arc::new(
+            RateLimited::new(http(&sim), LimitsConfig::default()).with_retries(RetryPolicy {
+                max_retries: 8,
+                base_delay: Duration::from_millis(200),
+                ..RetryPolicy::default()
+            }),
+        );
+        let (times, failures) = run_gets(jira, 100, 8).await;
+        let stats = sim.stats();
+        let longest_gap = times
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .fold(times[0], f64::max);
+        eprintln!(
+            "strict server ({retry_after:?} Retry-After, minute reset): 100 GETs in {:.2} s, {} 429s, longest gap {longest_gap:.2} s",
+            times.last().unwrap(),
+            stats.rate_limited
+        );
+        assert_eq!(failures, 0);
+        assert_eq!(stats.early_retries, 0);
+        // Honouring "not before the next minute" would stall for up to 60 s at the first
+        // refusal; a burst bucket refills in well under a second.
+        assert!(longest_gap < 10.0, "a pause of {longest_gap:.1} s");
+    }
 }

@@ -8,7 +8,8 @@ use anyhow::{Context, bail};
 
 use crate::{
     BurstConfig, Credential, Fault, FaultConfig, FaultRule, LimitConfig, PerIssueConfig,
-    QuotaConfig, QuotaKind, Secret, SimConfig, SimHandle,
+    QuotaConfig, QuotaKind, RefusalHeaders, ResetFormat, RetryAfterFormat, Secret, SimConfig,
+    SimHandle,
 };
 
 /// The flags of a simulator served from the command line: the tenant, the limits, the
@@ -54,9 +55,20 @@ pub struct ServeArgs {
     /// defaults with the GET /issue/{id} override).
     #[arg(long)]
     pub burst: Option<f64>,
+    /// Tokens a burst bucket holds (default: one second of --burst); a strict server may
+    /// hold fewer than it refills a second.
+    #[arg(long, value_name = "N")]
+    pub burst_capacity: Option<f64>,
     /// Turn the burst limit off.
     #[arg(long)]
     pub no_burst: bool,
+    /// How a 429's Retry-After is written: seconds, http-date, or none.
+    #[arg(long, default_value = "seconds", value_name = "FORMAT")]
+    pub retry_after_format: String,
+    /// How a 429's X-RateLimit-Reset is written: seconds, minute (Atlassian's documented
+    /// precision, rounded up), or none.
+    #[arg(long, default_value = "seconds", value_name = "FORMAT")]
+    pub reset_format: String,
     /// Hourly points quota (0 turns it off).
     #[arg(long, default_value_t = 65_000)]
     pub quota: u64,
@@ -110,7 +122,11 @@ impl ServeArgs {
                         bail!("--burst {rate} must be positive (or use --no-burst)")
                     }
                     (false, None) => Some(BurstConfig::default()),
-                },
+                }
+                .map(|burst| match args.burst_capacity {
+                    Some(capacity) => burst.with_capacity(capacity),
+                    None => burst,
+                }),
                 quota: (args.quota > 0).then_some(QuotaConfig {
                     points_per_hour: args.quota,
                     kind: if args.global_quota {
@@ -122,8 +138,31 @@ impl ServeArgs {
                 per_issue_writes: (!args.no_per_issue).then(PerIssueConfig::default),
                 advertise: !args.hide_limits,
                 time_scale: args.time_scale,
+                refusal: RefusalHeaders {
+                    retry_after: match args.retry_after_format.as_str() {
+                        "seconds" => RetryAfterFormat::Seconds,
+                        "http-date" => RetryAfterFormat::HttpDate,
+                        "none" => RetryAfterFormat::Absent,
+                        other => bail!(
+                            "--retry-after-format {other:?} is not one of seconds, http-date, none"
+                        ),
+                    },
+                    reset: match args.reset_format.as_str() {
+                        "seconds" => ResetFormat::Seconds,
+                        "minute" => ResetFormat::Minute,
+                        "none" => ResetFormat::Absent,
+                        other => {
+                            bail!("--reset-format {other:?} is not one of seconds, minute, none")
+                        }
+                    },
+                },
             }
         };
+        if let Some(capacity) = args.burst_capacity
+            && !(capacity >= 1.0 && capacity.is_finite())
+        {
+            bail!("--burst-capacity {capacity} must be at least 1");
+        }
         let rules = args
             .faults
             .iter()

@@ -108,6 +108,46 @@ pub struct LimitConfig {
     /// makes an "hour" pass in one second. Burst and per-issue windows are not scaled; set
     /// their sizes directly.
     pub time_scale: f64,
+    /// How a 429 says when to come back (strict servers say less than jira-sim's default).
+    #[serde(default)]
+    pub refusal: RefusalHeaders,
+}
+
+/// The headers of a 429 that say when to come back.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RefusalHeaders {
+    /// `Retry-After`.
+    pub retry_after: RetryAfterFormat,
+    /// `X-RateLimit-Reset`.
+    pub reset: ResetFormat,
+}
+
+/// How `Retry-After` is written on a 429.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetryAfterFormat {
+    /// Whole seconds, rounded up (the default).
+    #[default]
+    Seconds,
+    /// An HTTP date, at or after the instant the limit admits again.
+    HttpDate,
+    /// Not sent.
+    Absent,
+}
+
+/// How `X-RateLimit-Reset` is written on a 429.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResetFormat {
+    /// An ISO 8601 instant at second precision (the default).
+    #[default]
+    Seconds,
+    /// Atlassian's documented `yyyy-MM-ddTHH:mmZ`: the first minute boundary at or after
+    /// the instant the limit admits again.
+    Minute,
+    /// Not sent.
+    Absent,
 }
 
 impl Default for LimitConfig {
@@ -127,6 +167,7 @@ impl LimitConfig {
             per_issue_writes: Some(PerIssueConfig::default()),
             advertise: true,
             time_scale: 1.0,
+            refusal: RefusalHeaders::default(),
         }
     }
 
@@ -138,6 +179,7 @@ impl LimitConfig {
             per_issue_writes: None,
             advertise: true,
             time_scale: 1.0,
+            refusal: RefusalHeaders::default(),
         }
     }
 }
@@ -156,6 +198,10 @@ pub struct BurstConfig {
     pub delete: f64,
     /// Per-endpoint overrides, first match wins.
     pub overrides: Vec<BurstOverride>,
+    /// The bucket's size, when it differs from one second of refill (a strict server may
+    /// hold 20 tokens refilled at 50 a second); `None` is one second's worth.
+    #[serde(default)]
+    pub capacity: Option<f64>,
 }
 
 impl Default for BurstConfig {
@@ -170,6 +216,7 @@ impl Default for BurstConfig {
                 path_template: "/rest/api/3/issue/{issueIdOrKey}".into(),
                 per_second: 150.0,
             }],
+            capacity: None,
         }
     }
 }
@@ -183,7 +230,14 @@ impl BurstConfig {
             put: per_second,
             delete: per_second,
             overrides: Vec::new(),
+            capacity: None,
         }
+    }
+
+    /// A bucket of `capacity` tokens, whatever the refill rate.
+    pub fn with_capacity(mut self, capacity: f64) -> Self {
+        self.capacity = Some(capacity);
+        self
     }
 
     /// The rate of one endpoint template (in its `/rest/api/3/` form) and method.

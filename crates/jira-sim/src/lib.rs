@@ -66,7 +66,8 @@ mod stats;
 
 pub use config::{
     BurstConfig, BurstOverride, Credential, Fault, FaultConfig, FaultRule, LimitConfig,
-    PerIssueConfig, QuotaConfig, QuotaKind, Secret, SimConfig,
+    PerIssueConfig, QuotaConfig, QuotaKind, RefusalHeaders, ResetFormat, RetryAfterFormat, Secret,
+    SimConfig,
 };
 pub use server::SimHandle;
 pub use stats::StatsSnapshot;

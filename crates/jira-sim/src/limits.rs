@@ -104,6 +104,11 @@ impl Limiter {
         self.config.read().advertise
     }
 
+    /// How a 429 says when to come back.
+    pub fn refusal_headers(&self) -> crate::config::RefusalHeaders {
+        self.config.read().refusal
+    }
+
     /// Admits or refuses one request. `template` is the v3 path template; `write_to` the
     /// issue a write targets.
     pub fn admit(
@@ -183,9 +188,9 @@ impl Limiter {
 
         if let Some(burst) = &config.burst {
             let rate = burst.rate_for(method, template);
-            // The bucket holds one second of tokens, and at least one, so that a rate
-            // under 1/s admits a request now and then instead of none.
-            let capacity = rate.max(1.0);
+            // The bucket holds one second of tokens unless configured otherwise, and at
+            // least one, so that a rate under 1/s admits a request now and then.
+            let capacity = burst.capacity.unwrap_or(rate).max(1.0);
             let mut buckets = self.buckets.lock();
             let bucket = buckets
                 .entry((method.to_owned(), template.to_owned()))

@@ -35,6 +35,19 @@ pub(crate) fn iso_seconds(at: std::time::SystemTime) -> String {
         .unwrap_or_default()
 }
 
+/// `at` rounded up to the next whole minute, as Atlassian documents `X-RateLimit-Reset`:
+/// `2026-03-26T16:00Z`.
+pub(crate) fn iso_minute_ceiling(at: std::time::SystemTime) -> String {
+    let since = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let ceiling = since.div_ceil(60) * 60;
+    OffsetDateTime::from(std::time::UNIX_EPOCH + std::time::Duration::from_secs(ceiling))
+        .format(format_description!("[year]-[month]-[day]T[hour]:[minute]Z"))
+        .unwrap_or_default()
+}
+
 /// Every field the simulator knows, in the order Jira lists them; `navigable` is false for
 /// the ones `*navigable` leaves out.
 pub(crate) const FIELDS: &[FieldDef] = &[

@@ -333,7 +333,7 @@ async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
             // A refused request was not served, so it costs no points.
             app.stats.rate_limited(denial.reason);
             app.stats.response(&method, &template, 429);
-            return rate_limited(&denial);
+            return rate_limited(&denial, app.limiter.refusal_headers());
         }
     };
 
@@ -482,15 +482,33 @@ pub(crate) fn json_error(status: StatusCode, message: &str) -> Response {
     json_response(status, &error_body(&[message], &[]), 1)
 }
 
-fn rate_limited(denial: &crate::limits::Denial) -> Response {
+fn rate_limited(denial: &crate::limits::Denial, format: crate::config::RefusalHeaders) -> Response {
+    use crate::config::{ResetFormat, RetryAfterFormat};
     let seconds = retry_after_secs(denial.retry_after);
-    let reset = crate::render::iso_seconds(SystemTime::now() + Duration::from_secs(seconds));
+    let free_at = SystemTime::now() + Duration::from_secs(seconds);
     let mut response = json_error(StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded.");
     let headers = response.headers_mut();
-    headers.insert("retry-after", HeaderValue::from(seconds));
+    match format.retry_after {
+        RetryAfterFormat::Seconds => {
+            headers.insert("retry-after", HeaderValue::from(seconds));
+        }
+        RetryAfterFormat::HttpDate => {
+            // An HTTP date has whole seconds: round up, never to before the instant.
+            let at = free_at + Duration::from_millis(999);
+            if let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(at)) {
+                headers.insert("retry-after", value);
+            }
+        }
+        RetryAfterFormat::Absent => {}
+    }
     headers.insert("x-ratelimit-limit", HeaderValue::from(denial.limit));
     headers.insert("x-ratelimit-remaining", HeaderValue::from(0));
-    if let Ok(value) = HeaderValue::from_str(&reset) {
+    let reset = match format.reset {
+        ResetFormat::Seconds => Some(crate::render::iso_seconds(free_at)),
+        ResetFormat::Minute => Some(crate::render::iso_minute_ceiling(free_at)),
+        ResetFormat::Absent => None,
+    };
+    if let Some(value) = reset.and_then(|r| HeaderValue::from_str(&r).ok()) {
         headers.insert("x-ratelimit-reset", value);
     }
     headers.insert("ratelimit-reason", HeaderValue::from_static(denial.reason));

@@ -245,7 +245,7 @@ impl<T: Transport> Retrying<T> {
                 }
                 let min_wait = response
                     .rate_limit_info()
-                    .min_wait(SystemTime::now())
+                    .requested_wait(SystemTime::now())
                     .unwrap_or_default();
                 let reason = if class == ErrorClass::RateLimited {
                     "rate_limited"

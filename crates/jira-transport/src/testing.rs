@@ -120,6 +120,7 @@ struct State {
     script: VecDeque<Step>,
     fallback: Option<Step>,
     requests: Vec<ApiRequest>,
+    arrivals: Vec<tokio::time::Instant>,
 }
 
 /// The scripted transport. Clones share the script and the record.
@@ -137,6 +138,7 @@ impl Scripted {
                 script: steps.into_iter().collect(),
                 fallback: None,
                 requests: Vec::new(),
+                arrivals: Vec::new(),
             })),
         }
     }
@@ -157,6 +159,11 @@ impl Scripted {
         self.state.lock().requests.clone()
     }
 
+    /// When each request arrived (tokio's clock), in order.
+    pub fn arrivals(&self) -> Vec<tokio::time::Instant> {
+        self.state.lock().arrivals.clone()
+    }
+
     /// How many requests were received.
     pub fn count(&self) -> usize {
         self.state.lock().requests.len()
@@ -168,6 +175,7 @@ impl Transport for Scripted {
         let step = {
             let mut state = self.state.lock();
             state.requests.push(request.clone());
+            state.arrivals.push(tokio::time::Instant::now());
             state
                 .script
                 .pop_front()

@@ -234,3 +234,74 @@ async fn limits_change_at_run_time_through_the_admin_api() {
     assert_eq!(sim.handle.stats().requests, 0);
     assert_eq!(sim.get("/rest/api/3/field").await.0, 200);
 }
+
+/// Sends sequential GETs until one is refused; returns the refusal and how many passed.
+async fn first_refusal(sim: &Sim) -> (reqwest::Response, usize) {
+    for passed in 0..1_000 {
+        let response = sim
+            .request(Method::GET, "/rest/api/3/issue/APO-1")
+            .send()
+            .await
+            .unwrap();
+        if response.status() == 429 {
+            return (response, passed);
+        }
+    }
+    panic!("no refusal in 1,000 requests");
+}
+
+#[tokio::test]
+async fn a_bucket_can_hold_fewer_tokens_than_it_refills_a_second() {
+    let sim = sim_with(LimitConfig {
+        burst: Some(BurstConfig::uniform(50.0).with_capacity(20.0)),
+        advertise: false,
+        ..LimitConfig::off()
+    })
+    .await;
+    let (refusal, passed) = first_refusal(&sim).await;
+    // 20 tokens, plus what refilled at 50 a second while they were spent.
+    assert!(
+        (20..30).contains(&passed),
+        "{passed} passed before the first 429"
+    );
+    assert_eq!(header(&refusal, "x-ratelimit-limit"), Some("50"));
+}
+
+#[tokio::test]
+async fn refusals_can_say_when_as_strict_servers_do() {
+    use jira_sim::{RefusalHeaders, ResetFormat, RetryAfterFormat};
+    let strict = |retry_after, reset| LimitConfig {
+        burst: Some(BurstConfig::uniform(5.0)),
+        refusal: RefusalHeaders { retry_after, reset },
+        ..LimitConfig::off()
+    };
+    // Minute precision, rounded up; Retry-After as an HTTP date not before the wait.
+    let sim = sim_with(strict(RetryAfterFormat::HttpDate, ResetFormat::Minute)).await;
+    let (refusal, _) = first_refusal(&sim).await;
+    let reset = header(&refusal, "x-ratelimit-reset").unwrap();
+    assert!(reset.len() == 17 && reset.ends_with('Z'), "reset {reset}");
+    let retry_at = httpdate::parse_http_date(header(&refusal, "retry-after").unwrap()).unwrap();
+    assert!(
+        retry_at > std::time::SystemTime::now(),
+        "the date is in the future"
+    );
+    let reset_at: std::time::SystemTime = time::OffsetDateTime::parse(
+        &format!("{}:00Z", reset.trim_end_matches('Z')),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap()
+    .into();
+    assert!(
+        reset_at >= retry_at - Duration::from_secs(1),
+        "{reset} before the wait ends"
+    );
+    // Neither header at all.
+    let sim = sim_with(strict(RetryAfterFormat::Absent, ResetFormat::Absent)).await;
+    let (refusal, _) = first_refusal(&sim).await;
+    assert!(header(&refusal, "retry-after").is_none());
+    assert!(header(&refusal, "x-ratelimit-reset").is_none());
+    assert_eq!(
+        header(&refusal, "ratelimit-reason"),
+        Some("jira-burst-based")
+    );
+}
