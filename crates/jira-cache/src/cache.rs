@@ -70,8 +70,10 @@ pub struct Stats {
     pub evictions: u64,
     /// Entries found torn or corrupted (dropped, never served).
     pub corrupt: u64,
-    /// Reads of the last [`RECENT_MINUTES`] minutes, per wall-clock minute, so a health
-    /// check grades the present rather than the cache's whole life.
+    /// Snapshots of the running totals, one per wall-clock minute of the last
+    /// [`RECENT_MINUTES`] (taken when statistics are saved, not per read, so a hit stays
+    /// cheap): the reads of the recent window are the totals now minus the oldest snapshot
+    /// in it, so a health check grades the present rather than the cache's whole life.
     #[serde(default)]
     pub recent: Vec<MinuteReads>,
     /// Entries under this site and profile, by category (counted when asked).
@@ -85,42 +87,51 @@ pub struct Stats {
 /// How many minutes of reads [`Stats::recent`] keeps.
 pub const RECENT_MINUTES: u64 = 15;
 
-/// Hits and misses of one wall-clock minute.
+/// The running totals of hits and misses when a wall-clock minute's first snapshot was taken.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MinuteReads {
     /// Minutes since the Unix epoch.
     pub minute: u64,
-    /// Fresh reads that found an entry.
+    /// Hits so far, over all categories.
     pub hits: u64,
-    /// Reads that did not.
+    /// Misses so far.
     pub misses: u64,
 }
 
 impl Stats {
-    /// Hits and misses of the last [`RECENT_MINUTES`] minutes before `now_ms` (wall clock).
+    /// Hits and misses of the last [`RECENT_MINUTES`] minutes before `now_ms` (wall clock):
+    /// the totals now minus the oldest snapshot in the window (or, when every snapshot is
+    /// older, minus the latest one: only reads since then can be recent).
     pub fn recent_reads(&self, now_ms: u64) -> (u64, u64) {
         let now = now_ms / 60_000;
-        self.recent
+        let base = self
+            .recent
             .iter()
-            .filter(|m| m.minute + RECENT_MINUTES > now)
-            .fold((0, 0), |(h, m), r| (h + r.hits, m + r.misses))
+            .find(|m| m.minute + RECENT_MINUTES > now)
+            .or(self.recent.last())
+            .copied()
+            .unwrap_or_default();
+        (
+            self.hits().saturating_sub(base.hits),
+            self.misses().saturating_sub(base.misses),
+        )
     }
 
-    fn record_recent(&mut self, now_ms: u64, hit: bool) {
+    /// Takes this minute's snapshot of the totals if it has none, and forgets minutes that
+    /// left the window (one stays as the base of the next).
+    fn snapshot_recent(&mut self, now_ms: u64) {
         let minute = now_ms / 60_000;
-        if self.recent.last().is_none_or(|last| last.minute != minute) {
-            self.recent.push(MinuteReads {
-                minute,
-                ..MinuteReads::default()
-            });
-            self.recent.retain(|m| m.minute + RECENT_MINUTES > minute);
+        if self.recent.last().is_some_and(|last| last.minute == minute) {
+            return;
         }
-        if let Some(last) = self.recent.last_mut() {
-            if hit {
-                last.hits += 1;
-            } else {
-                last.misses += 1;
-            }
+        let (hits, misses) = (self.hits(), self.misses());
+        self.recent.push(MinuteReads {
+            minute,
+            hits,
+            misses,
+        });
+        while self.recent.len() > 1 && self.recent[1].minute + RECENT_MINUTES <= minute {
+            self.recent.remove(0);
         }
     }
 
@@ -246,20 +257,23 @@ impl<S: CacheStore> JiraCache<S> {
     pub async fn open(store: S, config: CacheConfig) -> Result<Self, Error> {
         let namespace = format!("{}/{}/", config.site, config.profile);
         let stats_key = format!("stats/{namespace}");
-        let stats = match store.get_meta(&stats_key).await? {
+        let mut stats: Stats = match store.get_meta(&stats_key).await? {
             Some(bytes) => serde_json::from_slice(&bytes).unwrap_or_default(),
             None => Stats::default(),
         };
+        let started_wall_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default();
+        // The base of this process's recent reads.
+        stats.snapshot_recent(started_wall_ms);
         Ok(JiraCache {
             inner: Arc::new(Inner {
                 store,
                 config,
                 namespace,
                 started: Instant::now(),
-                started_wall_ms: SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map(|d| d.as_millis() as u64)
-                    .unwrap_or_default(),
+                started_wall_ms,
                 stats: Mutex::new(stats),
                 ops: AtomicU64::new(0),
                 flights: Mutex::default(),
@@ -296,19 +310,14 @@ impl<S: CacheStore> JiraCache<S> {
         category: &Category,
         update: impl FnOnce(&mut CategoryStats),
     ) -> Result<(), Error> {
-        let now = self.now_ms();
         {
             let mut stats = self.inner.stats.lock();
-            let counters = stats
-                .categories
-                .entry(category.name().to_owned())
-                .or_default();
-            let before = (counters.hits, counters.misses);
-            update(counters);
-            let after = (counters.hits, counters.misses);
-            if after != before {
-                stats.record_recent(now, after.0 > before.0);
-            }
+            update(
+                stats
+                    .categories
+                    .entry(category.name().to_owned())
+                    .or_default(),
+            );
         }
         let ops = self.inner.ops.fetch_add(1, Ordering::Relaxed) + 1;
         if ops.is_multiple_of(self.inner.config.stats_every.max(1)) {
@@ -318,7 +327,11 @@ impl<S: CacheStore> JiraCache<S> {
     }
 
     async fn save_stats(&self) -> Result<(), Error> {
-        let bytes = serde_json::to_vec(&*self.inner.stats.lock()).unwrap_or_default();
+        let bytes = {
+            let mut stats = self.inner.stats.lock();
+            stats.snapshot_recent(self.now_ms());
+            serde_json::to_vec(&*stats).unwrap_or_default()
+        };
         self.inner
             .store
             .put_meta(&format!("stats/{}", self.inner.namespace), bytes)
@@ -547,7 +560,12 @@ impl<S: CacheStore> JiraCache<S> {
 
     /// The statistics, with entry counts per built-in category and the store's size.
     pub async fn stats(&self) -> Result<Stats, Error> {
-        let mut stats = self.inner.stats.lock().clone();
+        let mut stats = {
+            let mut stats = self.inner.stats.lock();
+            // A snapshot now bounds the recent window even when nothing was saved lately.
+            stats.snapshot_recent(self.now_ms());
+            stats.clone()
+        };
         for category in Category::BUILT_IN {
             let count = self
                 .inner
