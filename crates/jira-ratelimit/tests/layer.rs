@@ -148,10 +148,9 @@ async fn a_server_that_renews_its_wait_is_met_with_longer_pauses() {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_burst_refusal_with_a_minute_reset_does_not_freeze_the_endpoint() {
-    // No Retry-After, a reset at minute precision half a minute or more away: a burst
-    // bucket refills in a second, so the pause is the default one, not the minute.
+/// How long a second GET waits after the first was refused with no `Retry-After`, a reset
+/// at minute precision a minute or more away, and `reason`.
+async fn wait_after_a_minute_reset(reason: &str) -> Duration {
     let reset = (time::OffsetDateTime::now_utc() + time::Duration::minutes(2))
         .format(time::macros::format_description!(
             "[year]-[month]-[day]T[hour]:[minute]Z"
@@ -159,7 +158,7 @@ async fn a_burst_refusal_with_a_minute_reset_does_not_freeze_the_endpoint() {
         .unwrap();
     let wire = Scripted::new([Step::status(429)
         .header("x-ratelimit-reset", &reset)
-        .header("ratelimit-reason", "jira-burst-based")])
+        .header("ratelimit-reason", reason)])
     .then_always(Step::json(200, "{}"));
     let jira = wire.clone().with_rate_limit(config(1_000.0));
     jira.send(ApiRequest::get_issue("A-1", &[], &[]))
@@ -169,26 +168,17 @@ async fn a_burst_refusal_with_a_minute_reset_does_not_freeze_the_endpoint() {
     jira.send(ApiRequest::get_issue("A-2", &[], &[]))
         .await
         .unwrap();
-    let waited = started.elapsed();
+    started.elapsed()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_burst_refusal_with_a_minute_reset_does_not_freeze_the_endpoint() {
+    // A burst bucket refills in a second: the default pause, not the minute.
+    let waited = wait_after_a_minute_reset("jira-burst-based").await;
     assert!(waited <= Duration::from_secs(2), "waited {waited:?}");
     // A quota refusal with the same reset pauses until it.
-    let wire = Scripted::new([Step::status(429)
-        .header("x-ratelimit-reset", &reset)
-        .header("ratelimit-reason", "jira-quota-tenant-based")])
-    .then_always(Step::json(200, "{}"));
-    let jira = wire.clone().with_rate_limit(config(1_000.0));
-    jira.send(ApiRequest::get_issue("A-1", &[], &[]))
-        .await
-        .unwrap();
-    let started = Instant::now();
-    jira.send(ApiRequest::get_issue("A-2", &[], &[]))
-        .await
-        .unwrap();
-    assert!(
-        started.elapsed() >= Duration::from_secs(60),
-        "{:?}",
-        started.elapsed()
-    );
+    let waited = wait_after_a_minute_reset("jira-quota-tenant-based").await;
+    assert!(waited >= Duration::from_secs(60), "waited {waited:?}");
 }
 
 use jira_transport::TransportExt as _;
