@@ -102,8 +102,8 @@ async fn the_facade_and_the_cli_share_one_budget_and_one_cache() {
     );
 
     // Both at once, each fetching 6,000 issues of its own project in bulk fetches of 100:
-    // 120 requests against a bucket of 100 a second. Alone, each would send its 60 at once
-    // (its own bucket holds 97): 120 at once against a bucket of 100.
+    // 120 requests against a bucket of 100 a second. With budgets of their own, each could
+    // send its 60 at once (its own bucket holds 97): 120 at once against a bucket of 100.
     let cli_keys = keys("BEA", ISSUES).join("\n");
     let key_file = home.path().join("keys.txt");
     std::fs::write(&key_file, cli_keys).unwrap();

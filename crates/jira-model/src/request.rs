@@ -419,10 +419,7 @@ impl ApiResponse {
 
     /// The refusal this answer is, if it is one: see [`Refusal`].
     pub fn refusal(&self) -> Option<Refusal> {
-        let refused = self.status == StatusCode::TOO_MANY_REQUESTS
-            || (self.status == StatusCode::SERVICE_UNAVAILABLE
-                && self.headers.contains_key(http::header::RETRY_AFTER));
-        refused.then(|| Refusal {
+        self.is_refusal().then(|| Refusal {
             status: self.status,
             info: self.rate_limit_info(),
         })

@@ -10,6 +10,13 @@ use jira_transport::Transport;
 use jira_transport::testing::{Scripted, Step};
 use tokio::time::Instant;
 
+/// A 429 with `Retry-After` and `RateLimit-Reason`.
+fn refused(retry_after: &str, reason: &str) -> Step {
+    Step::status(429)
+        .header("retry-after", retry_after)
+        .header("ratelimit-reason", reason)
+}
+
 fn config(per_second: f64) -> LimitsConfig {
     LimitsConfig {
         burst: BurstLimits::uniform(per_second),
@@ -34,10 +41,8 @@ async fn requests_are_paced_to_the_bucket() {
 
 #[tokio::test(start_paused = true)]
 async fn a_429_pauses_its_scope_for_every_task() {
-    let wire = Scripted::new([Step::status(429)
-        .header("retry-after", "5")
-        .header("ratelimit-reason", "jira-quota-tenant-based")])
-    .then_always(Step::json(200, "{}"));
+    let wire =
+        Scripted::new([refused("5", "jira-quota-tenant-based")]).then_always(Step::json(200, "{}"));
     let jira = Arc::new(wire.clone().with_rate_limit(config(1_000.0)));
     let refused = jira.send(ApiRequest::myself()).await.unwrap();
     assert_eq!(refused.status, 429);
@@ -71,10 +76,7 @@ async fn a_429_pauses_its_scope_for_every_task() {
 
 #[tokio::test(start_paused = true)]
 async fn a_burst_refusal_pauses_only_its_endpoint() {
-    let wire = Scripted::new([Step::status(429)
-        .header("retry-after", "3")
-        .header("ratelimit-reason", "jira-burst-based")])
-    .then_always(Step::json(200, "{}"));
+    let wire = Scripted::new([refused("3", "jira-burst-based")]).then_always(Step::json(200, "{}"));
     let jira = wire.clone().with_rate_limit(config(1_000.0));
     jira.send(ApiRequest::get_issue("A-1", &[], &[]))
         .await
@@ -96,10 +98,8 @@ async fn a_burst_refusal_pauses_only_its_endpoint() {
 
 #[tokio::test(start_paused = true)]
 async fn a_wait_past_max_wait_fails_before_sending() {
-    let wire = Scripted::new([Step::status(429)
-        .header("retry-after", "300")
-        .header("ratelimit-reason", "jira-quota-global-based")])
-    .then_always(Step::json(200, "{}"));
+    let wire = Scripted::new([refused("300", "jira-quota-global-based")])
+        .then_always(Step::json(200, "{}"));
     let jira = wire.clone().with_rate_limit(LimitsConfig {
         max_wait: Duration::from_secs(10),
         ..config(100.0)
@@ -114,12 +114,7 @@ async fn a_wait_past_max_wait_fails_before_sending() {
 #[tokio::test(start_paused = true)]
 async fn a_server_that_renews_its_wait_is_met_with_longer_pauses() {
     // Every retry right after its wait is refused again with the same Retry-After.
-    let refusal = || {
-        Step::status(429)
-            .header("retry-after", "1")
-            .header("ratelimit-reason", "jira-burst-based")
-    };
-    let wire = Scripted::new([refusal(), refusal(), refusal(), refusal()])
+    let wire = Scripted::new((0..4).map(|_| refused("1", "jira-burst-based")))
         .then_always(Step::json(200, "{}"));
     let jira =
         wire.clone()
