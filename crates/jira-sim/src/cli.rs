@@ -69,6 +69,10 @@ pub struct ServeArgs {
     /// precision, rounded up), or none.
     #[arg(long, default_value = "seconds", value_name = "FORMAT")]
     pub reset_format: String,
+    /// Refuse a request that arrives during a running wait and renew that wait (a strict
+    /// server's penalty for clients that do not wait).
+    #[arg(long)]
+    pub renew_penalty: bool,
     /// Hourly points quota (0 turns it off).
     #[arg(long, default_value_t = 65_000)]
     pub quota: u64,
@@ -97,6 +101,7 @@ pub const EXAMPLES: &str = "Examples:
   jira-sim --port 8080
   jira-sim --port 0 --projects 20 --issues-per-project 5000 --no-limits
   jira-sim --burst 50 --hide-limits
+  jira-sim --burst 50 --burst-capacity 20 --hide-limits --reset-format minute --renew-penalty
   jira-sim --fault 'status:503@0.05' --fault 'reset@0.01:/rest/api/3/issue/{issueIdOrKey}' --fault 'latency:20+10'
 
 Admin API: GET /__sim/stats, POST /__sim/reset, GET|PUT /__sim/faults, GET|PUT /__sim/limits";
@@ -156,6 +161,7 @@ impl ServeArgs {
                         }
                     },
                 },
+                renew_penalty: args.renew_penalty,
             }
         };
         if let Some(capacity) = args.burst_capacity

@@ -111,6 +111,11 @@ pub struct LimitConfig {
     /// How a 429 says when to come back (strict servers say less than jira-sim's default).
     #[serde(default)]
     pub refusal: RefusalHeaders,
+    /// The renew penalty of a strict server: a request that arrives while a wait it was
+    /// told of is still running is refused and renews that wait (Atlassian warns that a
+    /// retry may meet "the same or a longer Retry-After"). Off by default.
+    #[serde(default)]
+    pub renew_penalty: bool,
 }
 
 /// The headers of a 429 that say when to come back.
@@ -168,6 +173,7 @@ impl LimitConfig {
             advertise: true,
             time_scale: 1.0,
             refusal: RefusalHeaders::default(),
+            renew_penalty: false,
         }
     }
 
@@ -180,6 +186,7 @@ impl LimitConfig {
             advertise: true,
             time_scale: 1.0,
             refusal: RefusalHeaders::default(),
+            renew_penalty: false,
         }
     }
 }

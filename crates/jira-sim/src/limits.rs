@@ -65,6 +65,9 @@ pub(crate) struct Limiter {
     writes: Mutex<HashMap<u64, VecDeque<Instant>>>,
     /// Per client and scope: when the refusal was sent and until when it holds.
     refusals: Mutex<HashMap<(String, String), (Instant, Instant)>>,
+    /// Per scope, for the renew penalty: the running wait (until, its length, the denial
+    /// that started it).
+    waits: Mutex<HashMap<String, (Instant, Duration, Denial)>>,
     started: Instant,
     started_wall: SystemTime,
 }
@@ -77,6 +80,7 @@ impl Limiter {
             quota: Mutex::default(),
             writes: Mutex::default(),
             refusals: Mutex::default(),
+            waits: Mutex::default(),
             started: Instant::now(),
             started_wall: SystemTime::now(),
         }
@@ -98,6 +102,7 @@ impl Limiter {
         *self.quota.lock() = QuotaState::default();
         self.writes.lock().clear();
         self.refusals.lock().clear();
+        self.waits.lock().clear();
     }
 
     pub fn advertise(&self) -> bool {
@@ -112,6 +117,50 @@ impl Limiter {
     /// Admits or refuses one request. `template` is the v3 path template; `write_to` the
     /// issue a write targets.
     pub fn admit(
+        &self,
+        method: &str,
+        template: &str,
+        write_to: Option<u64>,
+    ) -> Result<Headroom, Denial> {
+        let (renew, announced) = {
+            let config = self.config.read();
+            (
+                config.renew_penalty,
+                config.refusal.retry_after != crate::config::RetryAfterFormat::Absent,
+            )
+        };
+        if !renew {
+            return self.admit_by_limits(method, template, write_to);
+        }
+        let now = Instant::now();
+        let scopes = scopes_of(method, template, write_to);
+        let mut waits = self.waits.lock();
+        if let Some(scope) = scopes
+            .iter()
+            .find(|scope| waits.get(*scope).is_some_and(|(until, _, _)| now < *until))
+        {
+            // Arrived during a running wait: refused, and the wait starts over.
+            let (until, length, denial) = waits.get_mut(scope).expect("found above");
+            *until = now + *length;
+            return Err(Denial {
+                retry_after: *length,
+                ..denial.clone()
+            });
+        }
+        let outcome = self.admit_by_limits(method, template, write_to);
+        if let Err(denial) = &outcome {
+            // The wait the client is told of: Retry-After's whole seconds when it is sent.
+            let length = if announced {
+                Duration::from_secs(retry_after_secs(denial.retry_after))
+            } else {
+                denial.retry_after
+            };
+            waits.insert(denial.scope.clone(), (now + length, length, denial.clone()));
+        }
+        outcome
+    }
+
+    fn admit_by_limits(
         &self,
         method: &str,
         template: &str,
@@ -265,35 +314,58 @@ impl Limiter {
         );
     }
 
-    /// Whether a request from `client` arrives while a refusal covering it still holds
-    /// (and was sent more than `grace` ago, so the request was not already in flight).
-    pub fn is_early(
+    /// How a request from `client` arrives relative to the refusals it was sent: clear of
+    /// them, during a running wait but within `grace` of the refusal (so already in flight
+    /// when it was sent), or early (during the wait, after the client had the refusal).
+    pub fn arrival(
         &self,
         client: &str,
         method: &str,
         template: &str,
         write_to: Option<u64>,
         grace: Duration,
-    ) -> bool {
+    ) -> Arrival {
         let now = Instant::now();
         let refusals = self.refusals.lock();
         if refusals.is_empty() {
-            return false;
+            return Arrival::Clear;
         }
-        let mut scopes = vec![
-            "site".to_owned(),
-            format!("burst:{method} {template}"),
-            format!("endpoint:{method} {template}"),
-        ];
-        if let Some(issue) = write_to {
-            scopes.push(format!("issue:{issue}"));
+        let mut scopes = scopes_of(method, template, write_to);
+        scopes.push(format!("endpoint:{method} {template}"));
+        let mut arrival = Arrival::Clear;
+        for scope in scopes {
+            if let Some((sent, until)) = refusals.get(&(client.to_owned(), scope))
+                && now < *until
+            {
+                if now.duration_since(*sent) > grace {
+                    return Arrival::Early;
+                }
+                arrival = Arrival::InFlight;
+            }
         }
-        scopes.into_iter().any(|scope| {
-            refusals
-                .get(&(client.to_owned(), scope))
-                .is_some_and(|(sent, until)| now < *until && now.duration_since(*sent) > grace)
-        })
+        arrival
     }
+}
+
+/// Where a request arrives relative to the waits its client was told of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Arrival {
+    /// No wait covering it is running.
+    Clear,
+    /// During a running wait, but so soon after the refusal that it was already on the
+    /// wire when the refusal was sent.
+    InFlight,
+    /// During a running wait, sent after the client had the refusal: a true early retry.
+    Early,
+}
+
+/// The pause scopes a request is subject to, as the client is told them.
+fn scopes_of(method: &str, template: &str, write_to: Option<u64>) -> Vec<String> {
+    let mut scopes = vec!["site".to_owned(), format!("burst:{method} {template}")];
+    if let Some(issue) = write_to {
+        scopes.push(format!("issue:{issue}"));
+    }
+    scopes
 }
 
 /// The `Retry-After` seconds for a wait: rounded up, so a client that honours it is never
@@ -427,13 +499,54 @@ mod tests {
         let grace = Duration::from_millis(100);
         limiter.note_refusal("ann", &format!("burst:GET {ISSUE}"), Duration::from_secs(2));
         // In flight when the 429 was sent: not early.
-        assert!(!limiter.is_early("ann", "GET", ISSUE, None, grace));
+        assert_eq!(
+            limiter.arrival("ann", "GET", ISSUE, None, grace),
+            Arrival::InFlight
+        );
         tokio::time::advance(Duration::from_millis(500)).await;
-        assert!(limiter.is_early("ann", "GET", ISSUE, None, grace));
-        assert!(!limiter.is_early("bob", "GET", ISSUE, None, grace));
-        assert!(!limiter.is_early("ann", "GET", "/rest/api/3/field", None, grace));
+        assert_eq!(
+            limiter.arrival("ann", "GET", ISSUE, None, grace),
+            Arrival::Early
+        );
+        assert_eq!(
+            limiter.arrival("bob", "GET", ISSUE, None, grace),
+            Arrival::Clear
+        );
+        assert_eq!(
+            limiter.arrival("ann", "GET", "/rest/api/3/field", None, grace),
+            Arrival::Clear
+        );
         tokio::time::advance(Duration::from_secs(2)).await;
-        assert!(!limiter.is_early("ann", "GET", ISSUE, None, grace));
+        assert_eq!(
+            limiter.arrival("ann", "GET", ISSUE, None, grace),
+            Arrival::Clear
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_renew_penalty_refuses_and_renews_a_running_wait() {
+        let limiter = Limiter::new(LimitConfig {
+            burst: Some(BurstConfig::uniform(50.0).with_capacity(2.0)),
+            renew_penalty: true,
+            ..LimitConfig::off()
+        });
+        limiter.admit("GET", ISSUE, None).unwrap();
+        limiter.admit("GET", ISSUE, None).unwrap();
+        let first = limiter.admit("GET", ISSUE, None).unwrap_err();
+        // The bucket has a token again after 20 ms, but the client was told one second.
+        assert_eq!(retry_after_secs(first.retry_after), 1);
+        tokio::time::advance(Duration::from_millis(600)).await;
+        let renewed = limiter.admit("GET", ISSUE, None).unwrap_err();
+        assert_eq!(renewed.reason, "jira-burst-based");
+        assert_eq!(renewed.retry_after, Duration::from_secs(1));
+        // 1.1 s after the first refusal, the renewed wait still runs.
+        tokio::time::advance(Duration::from_millis(500)).await;
+        assert!(limiter.admit("GET", ISSUE, None).is_err());
+        // Other endpoints are not in the wait.
+        limiter.admit("GET", "/rest/api/3/field", None).unwrap();
+        // A client that waits out the whole renewed second is served.
+        tokio::time::advance(Duration::from_millis(1_001)).await;
+        limiter.admit("GET", ISSUE, None).unwrap();
     }
 
     #[test]

@@ -25,7 +25,7 @@ use base64::Engine as _;
 
 use crate::config::{Credential, Fault, FaultConfig, LimitConfig, SimConfig};
 use crate::data::{IssueStore, Tenant};
-use crate::limits::{Limiter, retry_after_secs};
+use crate::limits::{Arrival, Limiter, retry_after_secs};
 use crate::render::error_body;
 use crate::stats::{Stats, StatsSnapshot};
 use crate::{admin, api};
@@ -288,12 +288,16 @@ async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
     };
     let write_to = issue_written(&app, &method, &template, request.uri().path());
     let grace = Duration::from_millis(app.config.early_retry_grace_ms);
-    if app
+    let arrival = app
         .limiter
-        .is_early(&client, &method, &template, write_to, grace)
-    {
-        app.stats.early_retry();
-        tracing::debug!(%client, %method, %template, "request arrived before its Retry-After");
+        .arrival(&client, &method, &template, write_to, grace);
+    match arrival {
+        Arrival::Clear => {}
+        Arrival::InFlight => app.stats.in_flight_during_wait(),
+        Arrival::Early => {
+            app.stats.early_retry();
+            tracing::debug!(%client, %method, %template, "request arrived before its Retry-After");
+        }
     }
 
     let faults = app.faults.read().clone();
@@ -332,6 +336,9 @@ async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
                 .note_refusal(&client, &denial.scope, denial.retry_after);
             // A refused request was not served, so it costs no points.
             app.stats.rate_limited(denial.reason);
+            if arrival != Arrival::Clear {
+                app.stats.refused_during_wait();
+            }
             app.stats.response(&method, &template, 429);
             return rate_limited(&denial, app.limiter.refusal_headers());
         }

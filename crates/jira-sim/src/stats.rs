@@ -24,6 +24,15 @@ pub struct StatsSnapshot {
     /// Requests that arrived while a `Retry-After` sent to the same client for the same
     /// scope was still running.
     pub early_retries: u64,
+    /// Requests that arrived while such a `Retry-After` was running but so soon after the
+    /// refusal (within the grace) that they were already on the wire: not the client's
+    /// choice, but a client that keeps many requests in flight earns many.
+    #[serde(default)]
+    pub in_flight_during_wait: u64,
+    /// Requests refused that arrived during a running wait of their client (early or in
+    /// flight): what a server with a renew penalty punishes.
+    #[serde(default)]
+    pub refused_during_wait: u64,
     /// Issues created (single and bulk).
     pub issues_created: u64,
     /// Creates whose summary equals that of an issue created earlier: duplicates a client
@@ -63,6 +72,8 @@ pub(crate) struct Stats {
     requests: AtomicU64,
     points: AtomicU64,
     early: AtomicU64,
+    in_flight: AtomicU64,
+    refused_during_wait: AtomicU64,
     unauthorized: AtomicU64,
     detail: Mutex<Detail>,
 }
@@ -117,6 +128,14 @@ impl Stats {
         self.early.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn in_flight_during_wait(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn refused_during_wait(&self) {
+        self.refused_during_wait.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn unauthorized(&self) {
         self.unauthorized.fetch_add(1, Ordering::Relaxed);
     }
@@ -143,6 +162,8 @@ impl Stats {
             rate_limited_by_reason: detail.rate_limited_by_reason.clone(),
             points_spent: self.points.load(Ordering::Relaxed),
             early_retries: self.early.load(Ordering::Relaxed),
+            in_flight_during_wait: self.in_flight.load(Ordering::Relaxed),
+            refused_during_wait: self.refused_during_wait.load(Ordering::Relaxed),
             issues_created: detail.issues_created,
             duplicate_creates: detail.duplicate_creates,
             faults: detail.faults.clone(),
@@ -154,6 +175,8 @@ impl Stats {
         self.requests.store(0, Ordering::Relaxed);
         self.points.store(0, Ordering::Relaxed);
         self.early.store(0, Ordering::Relaxed);
+        self.in_flight.store(0, Ordering::Relaxed);
+        self.refused_during_wait.store(0, Ordering::Relaxed);
         self.unauthorized.store(0, Ordering::Relaxed);
         *self.detail.lock() = Detail::default();
     }

@@ -305,3 +305,63 @@ async fn refusals_can_say_when_as_strict_servers_do() {
         Some("jira-burst-based")
     );
 }
+
+#[tokio::test]
+async fn the_renew_penalty_punishes_requests_during_a_wait_and_the_counters_tell_who_sent_them() {
+    let sim = sim_with(LimitConfig {
+        burst: Some(BurstConfig::uniform(50.0).with_capacity(3.0)),
+        renew_penalty: true,
+        ..LimitConfig::off()
+    })
+    .await;
+    let path = "/rest/api/3/issue/APO-1";
+    // Five at once: three served, two refused, the second of them already on its way.
+    let responses =
+        futures_util::future::join_all((0..5).map(|_| sim.request(Method::GET, path).send())).await;
+    let refused = responses
+        .iter()
+        .filter(|r| r.as_ref().unwrap().status() == 429)
+        .count();
+    assert_eq!(refused, 2);
+    let stats = sim.handle.stats();
+    assert_eq!(stats.early_retries, 0, "{stats:?}");
+    assert_eq!(stats.refused_during_wait, stats.in_flight_during_wait);
+    // A retry 300 ms later: the bucket has refilled, but the wait of one second runs, so
+    // it is refused as a true early retry, and the wait starts over.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let early = sim.request(Method::GET, path).send().await.unwrap();
+    assert_eq!(early.status(), 429);
+    assert_eq!(header(&early, "retry-after"), Some("1"));
+    let stats = sim.handle.stats();
+    assert_eq!(stats.early_retries, 1);
+    assert_eq!(stats.refused_during_wait, stats.in_flight_during_wait + 1);
+    // 1.05 s after the first refusal the renewed wait still runs.
+    tokio::time::sleep(Duration::from_millis(750)).await;
+    assert_eq!(sim.get(path).await.0, 429);
+    // Waiting out the renewed second is served.
+    tokio::time::sleep(Duration::from_millis(1_050)).await;
+    assert_eq!(sim.get(path).await.0, 200);
+}
+
+#[tokio::test]
+async fn the_renew_penalty_is_a_flag_and_an_admin_switch() {
+    let sim = sim_with(LimitConfig::off()).await;
+    let limits = json!({"burst": {"get": 1.0, "post": 1.0, "put": 1.0, "delete": 1.0, "overrides": [], "capacity": 1.0}, "renew_penalty": true});
+    assert_eq!(
+        sim.admin_put("/__sim/limits", limits.to_string()).await.0,
+        204
+    );
+    let current: serde_json::Value = sim.admin_get("/__sim/limits").await;
+    assert_eq!(current["renew_penalty"], true);
+    use clap::Parser as _;
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: jira_sim::cli::ServeArgs,
+    }
+    let cli =
+        Cli::try_parse_from(["jira-sim", "--renew-penalty", "--burst-capacity", "20"]).unwrap();
+    let config = cli.serve.to_config().unwrap();
+    assert!(config.limits.renew_penalty);
+    assert_eq!(config.limits.burst.unwrap().capacity, Some(20.0));
+}
