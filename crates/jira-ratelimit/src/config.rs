@@ -131,7 +131,9 @@ pub struct LimitsConfig {
     pub quota: Option<QuotaLimit>,
     /// Per-issue write limits.
     pub per_issue: Option<PerIssueLimit>,
-    /// Whether `X-RateLimit-Limit` replaces the configured burst rate of its endpoint.
+    /// Whether the figures a server announces (`X-RateLimit-Limit`, and `Remaining` on
+    /// successes) replace the configured burst rate and capacity of their endpoint. What
+    /// refusals teach (see [`crate::RateLimited`]) is learned either way.
     pub learn_limits: bool,
     /// Adaptive concurrency, for limits the server does not announce.
     pub adaptive: Option<AimdConfig>,

@@ -7,32 +7,34 @@ use std::time::SystemTime;
 use jira_model::{ApiRequest, ApiResponse, Endpoint, RateLimitReason, RateLimitScope};
 use jira_transport::Transport;
 use opentelemetry::metrics::Gauge;
-use parking_lot::RwLock;
 use tokio::time::Instant;
 
 use crate::aimd::{AdaptiveLimit, Outcome};
 use crate::budget::{
     Budget, BurstDemand, Demand, Feedback, Grant, InProcessBudget, IssueWriteDemand, PointsDemand,
 };
-use crate::discover::RateDiscovery;
+use crate::learn::Learning;
+use crate::window::Windows;
 use crate::{Error, LimitsConfig};
 
 /// Paces `T` to the budgets of [`LimitsConfig`], kept in `B`.
 ///
 /// Before sending, it takes a token from the request's burst bucket, its points from the
 /// quota and a slot from its issue's write windows, waiting (without holding any lock) until
-/// all are free. After the answer it teaches the budget what the server said:
-/// `X-RateLimit-Limit` replaces the configured rate of that endpoint, `X-RateLimit-Remaining`
-/// and `NearLimit` slow the bucket down before any 429, and a 429 pauses its scope (the
-/// endpoint for a burst limit, the issue for per-issue writes, everything for a quota or an
-/// unknown reason) for every task sharing the budget. It never retries: that is
-/// `Retrying`'s job, one layer up.
+/// all are free, then a place in its endpoint's concurrency window. After the answer it
+/// teaches the budget what the server said: each endpoint's bucket is learned, its refill
+/// rate and its capacity apart (`X-RateLimit-Limit`, `Remaining`, and the runs of
+/// successes before a refusal; see `learn.rs`), `X-RateLimit-Remaining` and `NearLimit`
+/// slow the bucket down before any 429, a 429 pauses its scope (the endpoint for a burst
+/// limit, the issue for per-issue writes, everything for a quota or an unknown reason) for
+/// every task sharing the budget, and refusals that come back in clusters narrow the
+/// endpoint's concurrency window. It never retries: that is `Retrying`'s job, one layer up.
 pub struct RateLimited<T, B = InProcessBudget> {
     inner: T,
     budget: B,
     config: LimitsConfig,
-    learned: RwLock<HashMap<String, f64>>,
-    discovery: RateDiscovery,
+    learning: Learning,
+    windows: Windows,
     adaptive: Option<Arc<AdaptiveLimit>>,
     limit_gauge: Gauge<u64>,
     renewals: parking_lot::Mutex<HashMap<String, Renewal>>,
@@ -80,8 +82,8 @@ impl<T, B: Budget> RateLimited<T, B> {
             inner,
             budget,
             config,
-            learned: RwLock::default(),
-            discovery: RateDiscovery::default(),
+            learning: Learning::default(),
+            windows: Windows::default(),
             adaptive,
             limit_gauge,
             renewals: parking_lot::Mutex::default(),
@@ -99,32 +101,35 @@ impl<T, B: Budget> RateLimited<T, B> {
         self.adaptive.as_ref().map(|a| a.limit())
     }
 
-    /// The rate this endpoint is paced at now, before headroom: announced by the server
-    /// (`X-RateLimit-Limit`), else discovered after 429s (adaptive mode), else configured.
+    /// The rate this endpoint is paced at now, before headroom: learned from the server
+    /// (its `X-RateLimit-Limit`, or measured from its refusals), else configured.
     pub fn rate_for(&self, request: &ApiRequest) -> f64 {
-        self.rate_for_key(&burst_key(request), request)
+        self.pace(&burst_key(request), request).0
     }
 
-    fn rate_for_key(&self, key: &str, request: &ApiRequest) -> f64 {
-        if let Some(rate) = self.learned.read().get(key) {
-            return *rate;
-        }
+    /// The concurrency window of this request's endpoint: `None` while unbounded, else its
+    /// size (narrowed when refusals came back in clusters).
+    pub fn window_for(&self, request: &ApiRequest) -> Option<usize> {
+        self.windows.get(&burst_key(request)).limit().0
+    }
+
+    /// Rate and burst capacity of `key`, before headroom.
+    fn pace(&self, key: &str, request: &ApiRequest) -> (f64, f64) {
         let configured = self
             .config
             .burst
             .rate_for(&request.method, request.path_template);
-        match self.discovery.rate(key) {
-            Some(discovered) => discovered.min(configured),
-            None => configured,
-        }
+        let pace = self.learning.pace(key, configured);
+        (pace.rate, pace.capacity)
     }
 
     fn burst_demand(&self, key: String, request: &ApiRequest) -> BurstDemand {
-        let rate = self.rate_for_key(&key, request) * self.config.headroom;
+        let (rate, capacity) = self.pace(&key, request);
+        let rate = rate * self.config.headroom;
         BurstDemand {
             key,
             rate,
-            capacity: rate.max(1.0),
+            capacity: (capacity * self.config.headroom).clamp(1.0, rate.max(1.0)),
         }
     }
 
@@ -164,12 +169,16 @@ impl<T, B: Budget> RateLimited<T, B> {
         })
     }
 
-    /// Waits until the budget admits `demand`.
-    async fn wait_for_budget(&self, request: &ApiRequest, demand: &Demand) -> Result<(), Error> {
+    /// Waits until the budget admits `request`; the demand it was admitted with (asked
+    /// again after every wait, so that what a refusal taught meanwhile applies) and whether
+    /// it had to wait.
+    async fn wait_for_budget(&self, request: &ApiRequest) -> Result<(Demand, bool), Error> {
         let started = Instant::now();
+        let mut held = false;
+        let mut demand = self.demand(request);
         loop {
-            match self.budget.acquire(demand).await? {
-                Grant::Granted => return Ok(()),
+            match self.budget.acquire(&demand).await? {
+                Grant::Granted => return Ok((demand, held)),
                 Grant::RetryIn(wait) => {
                     let waited = started.elapsed();
                     if waited + wait > self.config.max_wait {
@@ -180,7 +189,9 @@ impl<T, B: Budget> RateLimited<T, B> {
                         });
                     }
                     tracing::trace!(wait_ms = wait.as_millis() as u64, "waiting for rate budget");
+                    held = true;
                     tokio::time::sleep(wait).await;
+                    demand = self.demand(request);
                 }
             }
         }
@@ -203,9 +214,14 @@ impl<T, B: Budget> RateLimited<T, B> {
         let now = Instant::now();
         let mut renewals = self.renewals.lock();
         let streak = match renewals.get(scope) {
-            // Sent during the running pause: the refusal was already on its way.
+            // Sent during the running pause: the refusal was already on its way. The pause
+            // runs at least `asked` from now (a server may have renewed its wait for it).
             Some(previous) if sent_at < previous.ends => {
-                return previous.ends.saturating_duration_since(now).max(asked);
+                let length = previous.ends.saturating_duration_since(now).max(asked);
+                if let Some(previous) = renewals.get_mut(scope) {
+                    previous.ends = previous.ends.max(now + length);
+                }
+                return length;
             }
             // Sent right after the pause ended (a retry after its wait) and refused again,
             // with nothing served in between: the server renewed its wait.
@@ -250,6 +266,7 @@ impl<T, B: Budget> RateLimited<T, B> {
         key: &str,
         response: &ApiResponse,
         sent_at: Instant,
+        paced: f64,
     ) -> Result<(), Error> {
         // Most answers say nothing about limits: skip the parsing (it is most of this
         // layer's cost per request).
@@ -263,6 +280,17 @@ impl<T, B: Budget> RateLimited<T, B> {
         }
         let info = response.rate_limit_info();
         let key = key.to_owned();
+        // The server named this endpoint's limit (and, on a success, what is left of it).
+        if self.config.learn_limits
+            && info
+                .reason
+                .as_ref()
+                .is_none_or(|r| r.scope() == RateLimitScope::Endpoint)
+            && (info.window.limit.is_some() || info.window.remaining.is_some())
+        {
+            let remaining = info.window.remaining.filter(|_| !response.is_refusal());
+            self.learning.announced(&key, info.window.limit, remaining);
+        }
         if response.is_refusal() {
             let status = response.status.as_u16();
             let scope = match info.reason.as_ref().map(RateLimitReason::scope) {
@@ -276,6 +304,25 @@ impl<T, B: Budget> RateLimited<T, B> {
                 _ if status == 503 => key.clone(),
                 _ => "site".to_owned(),
             };
+            // A burst refusal (or a 429 that names no reason) ends the endpoint's run:
+            // what it teaches of the bucket, and whether others were on the wire with it.
+            if status == 429
+                && info
+                    .reason
+                    .as_ref()
+                    .is_none_or(|r| r.scope() == RateLimitScope::Endpoint)
+                && let Some(lesson) = self.learning.refused(&key, sent_at, paced)
+            {
+                let window = self.windows.get(&key);
+                window.clustered();
+                tracing::info!(
+                    %key,
+                    rate = lesson.rate,
+                    capacity = lesson.capacity,
+                    window = window.limit().0,
+                    "learned the endpoint's bucket from a refusal"
+                );
+            }
             // The one wait rule (`RateLimitInfo::requested_wait`): without a usable wait
             // (a burst refusal with a minute-precision reset), the default pause.
             let asked = info
@@ -292,21 +339,6 @@ impl<T, B: Budget> RateLimited<T, B> {
             self.budget
                 .observe(&Feedback::Pause { scope, duration })
                 .await?;
-        }
-        // The server announced this endpoint's limit: pace to it from now on.
-        if let Some(limit) = info.window.limit
-            && self.config.learn_limits
-            && info
-                .reason
-                .as_ref()
-                .is_none_or(|r| r.scope() == RateLimitScope::Endpoint)
-            && limit > 0
-        {
-            let known = self.learned.read().get(&key).copied();
-            if known != Some(limit as f64) {
-                tracing::debug!(%key, limit, "learned burst limit from X-RateLimit-Limit");
-                self.learned.write().insert(key.clone(), limit as f64);
-            }
         }
         if response.status != 429
             && let Some(remaining) = info.window.remaining
@@ -354,14 +386,20 @@ fn burst_key(request: &ApiRequest) -> String {
 
 impl<T: Transport, B: Budget> Transport for RateLimited<T, B> {
     async fn send(&self, request: ApiRequest) -> Result<ApiResponse, jira_transport::Error> {
-        let demand = self.demand(&request);
-        self.wait_for_budget(&request, &demand)
-            .await
-            .map_err(|error| jira_transport::Error::layer_before_sending("rate limiter", error))?;
+        // A place in the endpoint's window and a concurrency slot first, the budget last:
+        // what the budget grants is sent at once, never after a wait that a pause began
+        // during.
+        let key = burst_key(&request);
+        let place = self.windows.enter(&key).await;
         let slot = match &self.adaptive {
             Some(adaptive) => Some(adaptive.acquire().await),
             None => None,
         };
+        let (demand, held) = self
+            .wait_for_budget(&request)
+            .await
+            .map_err(|error| jira_transport::Error::layer_before_sending("rate limiter", error))?;
+        let paced = demand.burst.as_ref().map_or(0.0, |burst| burst.rate);
         // What `learn` needs of the request, without copying its path, query and body.
         let facts = ApiRequest {
             method: request.method.clone(),
@@ -388,44 +426,34 @@ impl<T: Transport, B: Budget> Transport for RateLimited<T, B> {
             self.limit_gauge.record(adaptive.limit() as u64, &[]);
         }
         drop(slot);
-        let key = demand
-            .burst
-            .as_ref()
-            .map_or_else(|| burst_key(&request), |burst| burst.key.clone());
-        if self.adaptive.is_some()
-            && let Ok(response) = &outcome
-        {
-            let now = Instant::now();
-            let announced = self.learned.read().contains_key(&key);
-            if response.status == 429 && !announced {
-                self.discovery.refused(&key, now);
-            } else if response.status != 429 {
-                let ceiling = self
-                    .config
-                    .burst
-                    .rate_for(&request.method, request.path_template);
-                self.discovery.admitted(&key, ceiling, now);
-            }
-        }
         if let Ok(response) = &outcome
             && !response.is_refusal()
-            && self.any_renewals.load(std::sync::atomic::Ordering::Relaxed)
         {
-            let mut renewals = self.renewals.lock();
-            for scope in &demand.scopes {
-                if let Some(renewal) = renewals.get_mut(scope) {
-                    renewal.answered_since = true;
-                    renewal.streak = 0;
+            let configured = self
+                .config
+                .burst
+                .rate_for(&request.method, request.path_template);
+            self.learning.succeeded(&key, sent_at, held, configured);
+            place.window().succeeded();
+            if self.any_renewals.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut renewals = self.renewals.lock();
+                for scope in &demand.scopes {
+                    if let Some(renewal) = renewals.get_mut(scope) {
+                        renewal.answered_since = true;
+                        renewal.streak = 0;
+                    }
                 }
             }
         }
         // The answer is the caller's whatever happens to the feedback: turning a created
         // issue into an error because Redis hiccupped would invite a duplicate create.
+        // The window's place is held until then, so a refusal counts itself in flight.
         if let Ok(response) = &outcome
-            && let Err(error) = self.learn(&request, &key, response, sent_at).await
+            && let Err(error) = self.learn(&request, &key, response, sent_at, paced).await
         {
             tracing::warn!(%error, "could not share rate-limit feedback; the answer stands");
         }
+        drop(place);
         outcome
     }
 }

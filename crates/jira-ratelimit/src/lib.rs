@@ -51,10 +51,11 @@ mod aimd;
 mod any_budget;
 mod budget;
 mod config;
-mod discover;
 mod error;
 mod layer;
+mod learn;
 mod redis_budget;
+mod window;
 
 pub use aimd::{AdaptiveLimit, Outcome, Slot};
 pub use any_budget::AnyBudget;

@@ -33,7 +33,30 @@ async fn requests_are_paced_to_the_bucket() {
     for _ in 0..30 {
         jira.send(ApiRequest::myself()).await.unwrap();
     }
-    // A bucket of 10 a second, starting full: 10 at once, then 20 more at 10 a second.
+    // 10 a second; before the server's bucket is known, a burst takes a tenth of a second
+    // of the rate: 1 at once, then 29 more at 10 a second.
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(2_800), "{elapsed:?}");
+    assert!(elapsed <= Duration::from_millis(3_000), "{elapsed:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bucket_the_server_shows_is_used_whole() {
+    // The server names its rate and shows what is left: 10 a second, 9 left after one.
+    let wire = Scripted::new([Step::json(200, "{}")
+        .header("x-ratelimit-limit", "10")
+        .header("x-ratelimit-remaining", "9")])
+    .then_always(Step::json(200, "{}"));
+    let jira = wire.clone().with_rate_limit(config(100.0));
+    jira.send(ApiRequest::myself()).await.unwrap();
+    let request = ApiRequest::myself();
+    assert_eq!(jira.rate_for(&request), 10.0);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let started = Instant::now();
+    for _ in 0..30 {
+        jira.send(ApiRequest::myself()).await.unwrap();
+    }
+    // A full bucket of 10 at once, then 20 more at 10 a second.
     let elapsed = started.elapsed();
     assert!(elapsed >= Duration::from_millis(1_900), "{elapsed:?}");
     assert!(elapsed <= Duration::from_millis(2_100), "{elapsed:?}");

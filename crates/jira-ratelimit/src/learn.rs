@@ -1,0 +1,332 @@
+//! What the limiter learns of each endpoint's bucket: how fast it refills and how much it
+//! holds, learned apart.
+//!
+//! A burst limit is a token bucket of some capacity refilled at some rate, and a strict
+//! server announces neither before its first 429 (and maybe not even then). Jira's
+//! published defaults are only the first guess. A client that paces at the right rate but
+//! bursts more than the bucket holds earns a refusal after every pause; one that bursts
+//! right but paces too fast earns one every few seconds. So each endpoint keeps both:
+//!
+//! - **A run** starts when the server's bucket is presumed full (the first request, the
+//!   first after a pause, or the first after a quiet second) and counts the successes of the requests sent in it. When a
+//!   request of the run is refused, `n` successes in `e` seconds mean `n = capacity +
+//!   rate × e` (the bucket was full and is now empty).
+//! - **The rate**: `X-RateLimit-Limit` when the server names it and the run agrees with it;
+//!   once the capacity is known, a refusal late in a run (the burst long spent) measures
+//!   the refill directly, `(n − capacity) / e`; with nothing announced and nothing known,
+//!   the lower bound `n / (1 + e)` (a bucket holds at most a second of refill), grown
+//!   while requests keep succeeding at the pace.
+//! - **The capacity**: `n − rate × e` from the run, or what `X-RateLimit-Remaining` showed
+//!   on successful answers; used at 80% so that timing jitter never overdraws it. Before
+//!   either is known a burst uses a tenth of a second of the guessed rate.
+//!
+//! Growth: after every second in which the pace held a request back and nothing was
+//! refused, a measured rate grows 5%, never above the announced or configured rate nor
+//! above the pace at which the last refusal came.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::time::Instant;
+
+/// Before the capacity is known, a burst may use this share of a second of the rate.
+const FIRST_BURST: f64 = 0.1;
+/// The share of a learned bucket a burst uses.
+const CAPACITY_MARGIN: f64 = 0.8;
+/// Growth of a measured rate per second in which the pace held requests back.
+const GROWTH: f64 = 1.05;
+const GROWTH_EVERY: Duration = Duration::from_secs(1);
+/// A refusal this long after its run started (plus the time to spend the burst) came
+/// from the pace, not the burst.
+const STEADY_AFTER: Duration = Duration::from_millis(250);
+
+#[derive(Debug, Default)]
+struct Bucket {
+    /// `X-RateLimit-Limit`, the latest the server sent.
+    announced_rate: Option<f64>,
+    /// The most `X-RateLimit-Remaining` showed on a success, plus the request itself.
+    announced_capacity: Option<f64>,
+    /// The refill rate measured from runs.
+    measured_rate: Option<f64>,
+    /// The capacity measured from runs.
+    measured_capacity: Option<f64>,
+    /// The pace at which the latest refusal came: growth stays under it.
+    refused_pace: Option<f64>,
+    run: Option<Run>,
+    /// When the latest run ended (a request sent before it belongs to an older run).
+    run_ended: Option<Instant>,
+    grown: Option<Instant>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    started: Instant,
+    /// When the latest success of the run was sent.
+    last: Instant,
+    successes: u32,
+}
+
+/// A pause this long between requests refills any bucket we pace for: a new run starts.
+const IDLE: Duration = Duration::from_secs(1);
+
+/// The pace of one bucket: refill per second and the tokens a burst may take.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Pace {
+    pub rate: f64,
+    pub capacity: f64,
+    /// Whether the rate is the server's (announced or measured) rather than the guess.
+    pub learned: bool,
+}
+
+/// What a refusal taught, for the caller's log and its concurrency window.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Lesson {
+    pub rate: f64,
+    pub capacity: f64,
+}
+
+/// Learned buckets, by burst key.
+#[derive(Debug, Default)]
+pub(crate) struct Learning {
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+impl Learning {
+    /// The pace of `key`: learned figures, else `configured` (the published default).
+    pub fn pace(&self, key: &str, configured: f64) -> Pace {
+        let buckets = self.buckets.lock();
+        let bucket = buckets.get(key);
+        let measured = bucket.and_then(|b| b.measured_rate);
+        let announced = bucket.and_then(|b| b.announced_rate);
+        let rate = measured.or(announced).unwrap_or(configured).max(0.01);
+        let capacity = match bucket {
+            Some(Bucket {
+                measured_capacity: Some(capacity),
+                ..
+            }) => capacity * CAPACITY_MARGIN,
+            Some(Bucket {
+                announced_capacity: Some(capacity),
+                ..
+            }) => *capacity,
+            _ => rate * FIRST_BURST,
+        };
+        Pace {
+            rate,
+            capacity: capacity.min(rate.max(1.0)).max(1.0),
+            learned: measured.is_some() || announced.is_some(),
+        }
+    }
+
+    /// The server named the limit (`X-RateLimit-Limit`) and, on a success, what remains.
+    pub fn announced(&self, key: &str, limit: Option<u64>, remaining: Option<u64>) {
+        let mut buckets = self.buckets.lock();
+        let bucket = buckets.entry(key.to_owned()).or_default();
+        if let Some(limit) = limit.filter(|l| *l > 0) {
+            bucket.announced_rate = Some(limit as f64);
+        }
+        if let Some(remaining) = remaining {
+            let seen = remaining as f64 + 1.0;
+            bucket.announced_capacity = Some(bucket.announced_capacity.unwrap_or(0.0).max(seen));
+        }
+    }
+
+    /// A request of `key` sent at `sent_at` succeeded. `held` says whether the pace made it
+    /// wait (then the pace, not the caller, decides the rate, and may grow).
+    pub fn succeeded(&self, key: &str, sent_at: Instant, held: bool, ceiling: f64) {
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock();
+        let bucket = buckets.entry(key.to_owned()).or_default();
+        let fresh = Run {
+            started: sent_at,
+            last: sent_at,
+            successes: 1,
+        };
+        match &mut bucket.run {
+            // After a quiet spell the bucket is full again: a new run.
+            Some(run) if sent_at.saturating_duration_since(run.last) >= IDLE => *run = fresh,
+            Some(run) if sent_at >= run.started => {
+                run.successes += 1;
+                run.last = run.last.max(sent_at);
+            }
+            Some(_) => {}
+            None if bucket.run_ended.is_none_or(|ended| sent_at >= ended) => {
+                bucket.run = Some(fresh);
+            }
+            None => {}
+        }
+        if let Some(rate) = bucket.measured_rate
+            && held
+            && bucket
+                .grown
+                .is_none_or(|grown| now.duration_since(grown) >= GROWTH_EVERY)
+        {
+            let limit = bucket
+                .announced_rate
+                .unwrap_or(ceiling)
+                .min(bucket.refused_pace.unwrap_or(f64::INFINITY));
+            if rate < limit {
+                bucket.measured_rate = Some((rate * GROWTH).min(limit));
+            }
+            bucket.grown = Some(now);
+        }
+    }
+
+    /// A request of `key` sent at `sent_at`, while the pace was `paced` a second, was
+    /// refused for its burst. The first refusal of a run ends it and teaches the bucket
+    /// (see the module docs); refusals of requests sent before that are the same signal
+    /// and teach nothing (`None`).
+    pub fn refused(&self, key: &str, sent_at: Instant, paced: f64) -> Option<Lesson> {
+        let now = Instant::now();
+        let mut buckets = self.buckets.lock();
+        let bucket = buckets.entry(key.to_owned()).or_default();
+        if bucket.run_ended.is_some_and(|ended| sent_at < ended) {
+            return None;
+        }
+        let run = bucket.run.take();
+        bucket.run_ended = Some(now);
+        bucket.grown = Some(now);
+        let run = run.filter(|run| sent_at >= run.started)?;
+        let n = f64::from(run.successes);
+        if n < 1.0 {
+            // Refused at once after a pause: the wait was not over (the caller backs off
+            // harder); the bucket's figures are not in question.
+            return None;
+        }
+        let e = sent_at.duration_since(run.started).as_secs_f64().max(1e-3);
+        let announced = bucket.announced_rate;
+        let (rate, capacity) = match (bucket.measured_rate, bucket.measured_capacity, announced) {
+            // The bucket is known and the burst long spent: the pace was too fast, and the
+            // successes beyond the burst measure the refill.
+            (Some(_), Some(capacity), _)
+                if e >= STEADY_AFTER.as_secs_f64() + capacity / paced.max(1.0) =>
+            {
+                let rate = ((n - capacity) / e).clamp(1.0, paced * 0.95);
+                (rate, capacity)
+            }
+            // Known, and refused while the burst was spent: the bucket is smaller.
+            (Some(rate), Some(_), _) => (rate, n - rate * e),
+            // The server named its rate: the run says the capacity, if they agree.
+            (_, _, Some(limit)) => {
+                let capacity = n - limit * e;
+                if capacity >= 1.0 {
+                    (limit, capacity.min(limit.max(1.0)))
+                } else {
+                    // Fewer succeeded than the named rate alone refills: it overstates.
+                    (((n - 1.0).max(1.0) / e).min(limit) * 0.9, 1.0)
+                }
+            }
+            // Nothing named, nothing known: the lower bound, grown later.
+            (_, _, None) => {
+                let rate = n / (1.0 + e);
+                (rate, (n - rate * e).max(1.0))
+            }
+        };
+        let rate = rate.max(1.0);
+        let capacity = match bucket.measured_capacity {
+            Some(known) => known.min(capacity).max(1.0),
+            None => capacity.max(1.0),
+        };
+        bucket.measured_rate = Some(rate);
+        bucket.measured_capacity = Some(capacity);
+        bucket.refused_pace = Some(paced);
+        Some(Lesson { rate, capacity })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "burst:GetIssue";
+
+    /// Runs `n` successes spaced `every` from a fresh run, then refuses the next.
+    async fn run(learning: &Learning, n: u32, every: Duration, paced: f64) -> Option<Lesson> {
+        for _ in 0..n {
+            learning.succeeded(KEY, Instant::now(), true, 150.0);
+            tokio::time::advance(every).await;
+        }
+        learning.refused(KEY, Instant::now(), paced)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_named_rate_and_a_run_give_the_capacity() {
+        let learning = Learning::default();
+        assert_eq!(learning.pace(KEY, 150.0).capacity, 15.0);
+        learning.announced(KEY, Some(50), None);
+        // A bucket of 20 refilled at 50/s, drained at 150/s: 30 in 0.2 s.
+        let lesson = run(&learning, 30, Duration::from_nanos(6_666_667), 150.0)
+            .await
+            .unwrap();
+        assert_eq!(lesson.rate, 50.0);
+        assert!((lesson.capacity - 20.0).abs() < 0.5, "{lesson:?}");
+        let pace = learning.pace(KEY, 150.0);
+        assert_eq!(pace.rate, 50.0);
+        assert!((pace.capacity - 16.0).abs() < 0.5, "{pace:?}");
+        // A request sent before that refusal is the same signal.
+        assert_eq!(
+            learning.refused(KEY, Instant::now() - Duration::from_millis(5), 150.0),
+            None
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_late_refusal_measures_the_refill() {
+        let learning = Learning::default();
+        learning.announced(KEY, Some(50), None);
+        run(&learning, 30, Duration::from_nanos(6_666_667), 150.0).await;
+        // The server really refills 45/s: paced at 48.5 from a burst of 16, refused after
+        // 16 + 48.5 e = 20 + 45 e, e ≈ 1.14 s.
+        tokio::time::advance(Duration::from_secs(1)).await;
+        let lesson = run(&learning, 71, Duration::from_millis(16), 48.5)
+            .await
+            .unwrap();
+        assert!(
+            (42.0..=46.5).contains(&lesson.rate),
+            "the refill measured at {lesson:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_nothing_named_the_lower_bound_then_growth_under_the_refused_pace() {
+        let learning = Learning::default();
+        let lesson = run(&learning, 30, Duration::from_nanos(6_666_667), 150.0)
+            .await
+            .unwrap();
+        assert!((lesson.rate - 25.0).abs() < 0.5, "{lesson:?}");
+        for _ in 0..100 {
+            tokio::time::advance(Duration::from_secs(1)).await;
+            learning.succeeded(KEY, Instant::now(), true, 150.0);
+        }
+        assert_eq!(learning.pace(KEY, 150.0).rate, 150.0);
+        // Without the pace holding requests back, nothing grows.
+        let learning = Learning::default();
+        run(&learning, 30, Duration::from_nanos(6_666_667), 100.0).await;
+        for _ in 0..10 {
+            tokio::time::advance(Duration::from_secs(1)).await;
+            learning.succeeded(KEY, Instant::now(), false, 150.0);
+        }
+        assert!(learning.pace(KEY, 150.0).rate < 26.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_named_rate_the_run_contradicts_is_not_believed() {
+        let learning = Learning::default();
+        learning.announced(KEY, Some(500), None);
+        // 30 successes in 0.3 s: fewer than 500/s would refill alone.
+        let lesson = run(&learning, 30, Duration::from_millis(10), 600.0)
+            .await
+            .unwrap();
+        assert!(lesson.rate < 100.0, "{lesson:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn remaining_on_successes_says_the_capacity() {
+        let learning = Learning::default();
+        learning.announced(KEY, Some(200), Some(199));
+        learning.announced(KEY, Some(200), Some(150));
+        let pace = learning.pace(KEY, 150.0);
+        assert_eq!((pace.rate, pace.capacity), (200.0, 200.0));
+        assert!(pace.learned);
+    }
+}
