@@ -87,3 +87,119 @@ pub fn proc_status_kb(field: &str) -> u64 {
 pub fn secs(duration: Duration) -> String {
     format!("{:.2} s", duration.as_secs_f64())
 }
+
+/// One request of the reference guide's strategy: method, path (with query) and JSON body.
+pub type ReferenceRequest = (reqwest::Method, String, Option<serde_json::Value>);
+
+/// What the reference guide's strategy did.
+pub struct ReferenceRun {
+    /// Wall time (the deadline, when it did not finish).
+    pub wall: Duration,
+    /// Requests that ended in a 200.
+    pub ok: u64,
+    /// Requests that gave up.
+    pub failed: u64,
+    /// Whether every request ended (succeeded or gave up) before the deadline.
+    pub finished: bool,
+    /// When each request ended, seconds from the start, sorted.
+    pub ended: Vec<f64>,
+}
+
+/// The reference guide's strategy, as its Python does it: a pool of 10 workers, urllib3's
+/// `Retry(total=3, backoff_factor=2, status_forcelist=[429, 500, 502, 503, 504])`
+/// honouring `Retry-After` when it is a number of seconds (else 1 s, 2 s, 4 s), and no
+/// pacing; stopped at `deadline` if it has not ended by then.
+pub async fn reference_guide(
+    sim: &SimHandle,
+    requests: Vec<ReferenceRequest>,
+    deadline: Duration,
+) -> ReferenceRun {
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    let client = reqwest::Client::new();
+    let base = sim.base_url().to_owned();
+    let requests = Arc::new(requests);
+    let next = Arc::new(AtomicUsize::new(0));
+    let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let ended = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let started = std::time::Instant::now();
+    let workers: Vec<_> = (0..10)
+        .map(|_| {
+            let (client, base, requests, next, ok, failed, ended) = (
+                client.clone(),
+                base.clone(),
+                requests.clone(),
+                next.clone(),
+                ok.clone(),
+                failed.clone(),
+                ended.clone(),
+            );
+            tokio::spawn(async move {
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((method, path, body)) = requests.get(n) else {
+                        return;
+                    };
+                    let mut served = false;
+                    for attempt in 0..=3u32 {
+                        let mut request = client
+                            .request(method.clone(), format!("{base}{path}"))
+                            .basic_auth("sim@example.com", Some("sim-token"));
+                        if let Some(body) = body {
+                            request = request.json(body);
+                        }
+                        let Ok(response) = request.send().await else {
+                            break;
+                        };
+                        let status = response.status().as_u16();
+                        if status == 200 {
+                            let _ = response.bytes().await;
+                            served = true;
+                            break;
+                        }
+                        if attempt == 3 || ![429, 500, 502, 503, 504].contains(&status) {
+                            break;
+                        }
+                        let wait = response
+                            .headers()
+                            .get("retry-after")
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.trim().parse::<u64>().ok())
+                            .map(Duration::from_secs)
+                            .unwrap_or(Duration::from_secs(1 << attempt));
+                        tokio::time::sleep(wait).await;
+                    }
+                    if served { &ok } else { &failed }.fetch_add(1, Ordering::Relaxed);
+                    ended.lock().push(started.elapsed().as_secs_f64());
+                }
+            })
+        })
+        .collect();
+    let aborts: Vec<_> = workers.iter().map(|w| w.abort_handle()).collect();
+    let all = futures_util::future::join_all(workers);
+    let finished = tokio::time::timeout(deadline, all).await.is_ok();
+    // Stopped at the deadline: nothing of this run may reach the next one.
+    for abort in aborts {
+        abort.abort();
+    }
+    let wall = started.elapsed();
+    let mut ended = ended.lock().clone();
+    ended.sort_by(f64::total_cmp);
+    ReferenceRun {
+        wall,
+        ok: ok.load(Ordering::Relaxed),
+        failed: failed.load(Ordering::Relaxed),
+        finished,
+        ended,
+    }
+}
+
+/// The longest gap between consecutive completions (or from the start to the first).
+pub fn longest_gap(ended: &[f64]) -> f64 {
+    let mut previous = 0.0;
+    let mut longest: f64 = 0.0;
+    for &t in ended {
+        longest = longest.max(t - previous);
+        previous = t;
+    }
+    longest
+}

@@ -31,7 +31,7 @@ async fn run_workers(site: &str, budget: &str) -> (Vec<u64>, u64) {
 fn sustained_rate(times: &[u64]) -> f64 {
     jira_ops_tests::Workers {
         finished_ms: times.to_vec(),
-        failed: 0,
+        ..jira_ops_tests::Workers::default()
     }
     .sustained_rate()
 }

@@ -68,6 +68,8 @@ pub struct Workers {
     pub finished_ms: Vec<u64>,
     /// Requests that did not end in a 200.
     pub failed: u64,
+    /// Requests that ended in a 200, per worker, in the order they were started.
+    pub ok_per_worker: Vec<u64>,
 }
 
 impl Workers {
@@ -114,6 +116,7 @@ pub fn run_scaleout_workers(
         let line: serde_json::Value =
             serde_json::from_slice(&output.stdout).expect("the worker's JSON line");
         report.failed += line["failed"].as_u64().unwrap_or(0);
+        report.ok_per_worker.push(line["ok"].as_u64().unwrap_or(0));
         report.finished_ms.extend(
             line["finished_ms"]
                 .as_array()

@@ -3,7 +3,6 @@
 //! jira-ratelimit, and jira-ops coalesced.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use jira_batch::{BatchConfig, fetch_issues};
@@ -36,75 +35,26 @@ fn minimum(requests: f64, rate: f64, rounds: f64) -> Duration {
     Duration::from_secs_f64(paced.max(rounds * LATENCY.as_secs_f64()))
 }
 
-/// The reference guide's strategy, as its Python does it: a pool of 10 workers, one GET per
-/// issue, urllib3's `Retry(total=3, backoff_factor=2, status_forcelist=[429, 500, 502, 503,
-/// 504])` honouring `Retry-After` when it is a number of seconds, and no pacing.
+/// The reference guide's strategy (`common::reference_guide`): 10 workers, one GET per
+/// issue, 3 retries, no pacing.
 async fn reference_strategy(sim: &SimHandle, keys: &Arc<Vec<String>>) -> Row {
     sim.reset_stats();
-    let client = reqwest::Client::new();
-    let base = sim.base_url().to_owned();
-    let next = Arc::new(AtomicU64::new(0));
-    let failures = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let workers: Vec<_> = (0..10)
-        .map(|_| {
-            let (client, base, keys, next, failures) = (
-                client.clone(),
-                base.clone(),
-                keys.clone(),
-                next.clone(),
-                failures.clone(),
-            );
-            tokio::spawn(async move {
-                loop {
-                    let n = next.fetch_add(1, Ordering::Relaxed) as usize;
-                    let Some(key) = keys.get(n) else { return };
-                    let url = format!("{base}/rest/api/3/issue/{key}?fields=summary");
-                    let mut ok = false;
-                    for attempt in 0..=3u32 {
-                        let response = client
-                            .get(&url)
-                            .basic_auth("sim@example.com", Some("sim-token"))
-                            .send()
-                            .await;
-                        let Ok(response) = response else { break };
-                        let status = response.status().as_u16();
-                        if status == 200 {
-                            let _ = response.bytes().await;
-                            ok = true;
-                            break;
-                        }
-                        if attempt == 3 || ![429, 500, 502, 503, 504].contains(&status) {
-                            break;
-                        }
-                        // Retry-After only as a number; otherwise 1 s, 2 s, 4 s.
-                        let wait = response
-                            .headers()
-                            .get("retry-after")
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(|v| v.trim().parse::<u64>().ok())
-                            .map(Duration::from_secs)
-                            .unwrap_or(Duration::from_secs(1 << attempt));
-                        tokio::time::sleep(wait).await;
-                    }
-                    if !ok {
-                        failures.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            })
+    let requests = keys
+        .iter()
+        .map(|key| {
+            let path = format!("/rest/api/3/issue/{key}?fields=summary");
+            (reqwest::Method::GET, path, None)
         })
         .collect();
-    for worker in workers {
-        worker.await.expect("a worker");
-    }
+    let run = common::reference_guide(sim, requests, Duration::from_secs(600)).await;
     let stats = sim.stats();
     Row {
         name: "(a) the reference guide: 10 workers, per-issue GETs, 3 retries",
-        wall: started.elapsed(),
+        wall: run.wall,
         requests: stats.requests,
         points: stats.points_spent,
         rate_limited: stats.rate_limited,
-        failures: failures.load(Ordering::Relaxed),
+        failures: run.failed,
         minimum: minimum(keys.len() as f64, GET_ISSUE_RATE, (keys.len() / 10) as f64),
     }
 }

@@ -5,7 +5,9 @@ mod fetch;
 mod memory;
 mod overhead;
 mod pacing;
+mod quota;
 mod scaleout;
+mod strict;
 
 pub use memory::child as rss_child;
 
@@ -14,7 +16,7 @@ use crate::report::Scenario;
 /// Runs the scenarios (`only` one of them when given), printing each as it ends.
 pub async fn run(quick: bool, only: Option<u32>) -> Vec<Scenario> {
     let mut scenarios = Vec::new();
-    for id in 1..=7 {
+    for id in 1..=9 {
         if only.is_some_and(|only| only != id) {
             continue;
         }
@@ -26,7 +28,9 @@ pub async fn run(quick: bool, only: Option<u32>) -> Vec<Scenario> {
             4 => overhead::run(quick).await,
             5 => cache::run(quick).await,
             6 => memory::run(quick).await,
-            _ => scaleout::run(quick).await,
+            7 => scaleout::run(quick).await,
+            8 => strict::run(quick).await,
+            _ => quota::run(quick).await,
         };
         scenario.print();
         scenarios.push(scenario);

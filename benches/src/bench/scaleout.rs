@@ -10,7 +10,7 @@ const WORKERS: usize = 4;
 const RATE: f64 = 200.0;
 
 /// The `scaleout-worker` binary of jira-ops-tests (xtask builds it and says where).
-fn worker_path() -> String {
+pub(crate) fn worker_path() -> String {
     std::env::var("JIRA_OPS_SCALEOUT_WORKER").unwrap_or_else(|_| {
         let exe = std::env::current_exe().expect("this binary");
         exe.with_file_name("scaleout-worker").display().to_string()

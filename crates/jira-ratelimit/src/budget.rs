@@ -87,6 +87,17 @@ pub enum Feedback {
         /// What the server says remains.
         remaining: f64,
     },
+    /// What was learned of a burst bucket: every user of the budget paces `key` at this
+    /// rate and capacity from now on, whatever its own demand says (so a process that has
+    /// not learned it yet is neither faster than the others nor starved by them).
+    Bucket {
+        /// The bucket's key.
+        key: String,
+        /// Tokens per second.
+        rate: f64,
+        /// Tokens at most.
+        capacity: f64,
+    },
     /// The request cost `delta` more (or, negative, fewer) points than estimated.
     PointsCorrection {
         /// The quota.
@@ -122,6 +133,8 @@ struct State {
     writes: HashMap<String, VecDeque<Instant>>,
     /// (window index, points spent) per quota.
     points: HashMap<u64, (u64, u64)>,
+    /// What was learned of each burst bucket: (rate, capacity).
+    buckets: HashMap<String, (f64, f64)>,
 }
 
 impl Default for InProcessBudget {
@@ -158,11 +171,17 @@ impl InProcessBudget {
             }
         }
 
-        if let Some(burst) = &demand.burst {
+        let learned = demand
+            .burst
+            .as_ref()
+            .map(|burst| match state.buckets.get(&burst.key) {
+                Some(&(rate, capacity)) => (rate, capacity),
+                None => (burst.rate, burst.capacity),
+            });
+        if let (Some(burst), Some((rate, capacity))) = (&demand.burst, learned) {
             // Computed in f64 seconds: at very high rates the interval rounds to 0 ns, and
             // multiplying the rounded interval would lose the whole tolerance.
-            let tolerance =
-                Duration::from_secs_f64((burst.capacity - 1.0).max(0.0) / burst.rate.max(1e-9));
+            let tolerance = Duration::from_secs_f64((capacity - 1.0).max(0.0) / rate.max(1e-9));
             let tat = state.tats.get(&burst.key).copied().unwrap_or(now).max(now);
             let earliest = tat.checked_sub(tolerance).unwrap_or(now);
             wait = wait.max(earliest.saturating_duration_since(now));
@@ -213,8 +232,8 @@ impl InProcessBudget {
             return Grant::RetryIn(wait);
         }
 
-        if let Some(burst) = &demand.burst {
-            let interval = Duration::from_secs_f64(1.0 / burst.rate.max(1e-9));
+        if let (Some(burst), Some((rate, _))) = (&demand.burst, learned) {
+            let interval = Duration::from_secs_f64(1.0 / rate.max(1e-9));
             let tat = state.tats.get(&burst.key).copied().unwrap_or(now).max(now);
             state.tats.insert(burst.key.clone(), tat + interval);
         }
@@ -254,6 +273,13 @@ impl InProcessBudget {
                 );
                 let tat = state.tats.entry(burst.key.clone()).or_insert(now);
                 *tat = (*tat).max(now + owed);
+            }
+            Feedback::Bucket {
+                key,
+                rate,
+                capacity,
+            } => {
+                state.buckets.insert(key.clone(), (*rate, *capacity));
             }
             Feedback::PointsCorrection { points, delta } => {
                 let window_index = (self.wall(now).as_secs_f64()

@@ -169,6 +169,18 @@ impl<T, B: Budget> RateLimited<T, B> {
         })
     }
 
+    /// Tells every user of the budget what this process learned of `key`'s bucket.
+    async fn share_bucket(&self, key: &str, request: &ApiRequest) -> Result<(), Error> {
+        let burst = self.burst_demand(key.to_owned(), request);
+        self.budget
+            .observe(&Feedback::Bucket {
+                key: burst.key,
+                rate: burst.rate,
+                capacity: burst.capacity,
+            })
+            .await
+    }
+
     /// Waits until the budget admits `request`; the demand it was admitted with (asked
     /// again after every wait, so that what a refusal taught meanwhile applies) and whether
     /// it had to wait.
@@ -289,7 +301,9 @@ impl<T, B: Budget> RateLimited<T, B> {
             && (info.window.limit.is_some() || info.window.remaining.is_some())
         {
             let remaining = info.window.remaining.filter(|_| !response.is_refusal());
-            self.learning.announced(&key, info.window.limit, remaining);
+            if self.learning.announced(&key, info.window.limit, remaining) {
+                self.share_bucket(&key, request).await?;
+            }
         }
         if response.is_refusal() {
             let status = response.status.as_u16();
@@ -313,6 +327,7 @@ impl<T, B: Budget> RateLimited<T, B> {
                     .is_none_or(|r| r.scope() == RateLimitScope::Endpoint)
                 && let Some(lesson) = self.learning.refused(&key, sent_at, paced)
             {
+                self.share_bucket(&key, request).await?;
                 let window = self.windows.get(&key);
                 window.clustered();
                 tracing::info!(
@@ -325,9 +340,12 @@ impl<T, B: Budget> RateLimited<T, B> {
             }
             // The one wait rule (`RateLimitInfo::requested_wait`): without a usable wait
             // (a burst refusal with a minute-precision reset), the default pause.
+            // A twentieth more, at most 50 ms: a server that renews its wait for requests
+            // met during it ends that wait a latency after the refusal we read.
             let asked = info
                 .requested_wait(SystemTime::now())
                 .unwrap_or(self.config.default_pause);
+            let asked = asked + (asked / 20).min(std::time::Duration::from_millis(50));
             let duration = self.pause_for(&scope, asked, sent_at);
             tracing::info!(
                 scope = %scope,
@@ -433,7 +451,11 @@ impl<T: Transport, B: Budget> Transport for RateLimited<T, B> {
                 .config
                 .burst
                 .rate_for(&request.method, request.path_template);
-            self.learning.succeeded(&key, sent_at, held, configured);
+            if self.learning.succeeded(&key, sent_at, held, configured)
+                && let Err(error) = self.share_bucket(&key, &request).await
+            {
+                tracing::warn!(%error, "could not share what was learned of the bucket");
+            }
             place.window().succeeded();
             if self.any_renewals.load(std::sync::atomic::Ordering::Relaxed) {
                 let mut renewals = self.renewals.lock();

@@ -118,10 +118,12 @@ impl Learning {
         }
     }
 
-    /// The server named the limit (`X-RateLimit-Limit`) and, on a success, what remains.
-    pub fn announced(&self, key: &str, limit: Option<u64>, remaining: Option<u64>) {
+    /// The server named the limit (`X-RateLimit-Limit`) and, on a success, what remains;
+    /// whether that changed what is known.
+    pub fn announced(&self, key: &str, limit: Option<u64>, remaining: Option<u64>) -> bool {
         let mut buckets = self.buckets.lock();
         let bucket = buckets.entry(key.to_owned()).or_default();
+        let before = (bucket.announced_rate, bucket.announced_capacity);
         if let Some(limit) = limit.filter(|l| *l > 0) {
             bucket.announced_rate = Some(limit as f64);
         }
@@ -129,11 +131,13 @@ impl Learning {
             let seen = remaining as f64 + 1.0;
             bucket.announced_capacity = Some(bucket.announced_capacity.unwrap_or(0.0).max(seen));
         }
+        before != (bucket.announced_rate, bucket.announced_capacity)
     }
 
     /// A request of `key` sent at `sent_at` succeeded. `held` says whether the pace made it
-    /// wait (then the pace, not the caller, decides the rate, and may grow).
-    pub fn succeeded(&self, key: &str, sent_at: Instant, held: bool, ceiling: f64) {
+    /// wait (then the pace, not the caller, decides the rate, and may grow); whether the
+    /// rate grew.
+    pub fn succeeded(&self, key: &str, sent_at: Instant, held: bool, ceiling: f64) -> bool {
         let now = Instant::now();
         let mut buckets = self.buckets.lock();
         let bucket = buckets.entry(key.to_owned()).or_default();
@@ -165,11 +169,13 @@ impl Learning {
                 .announced_rate
                 .unwrap_or(ceiling)
                 .min(bucket.refused_pace.unwrap_or(f64::INFINITY));
+            bucket.grown = Some(now);
             if rate < limit {
                 bucket.measured_rate = Some((rate * GROWTH).min(limit));
+                return true;
             }
-            bucket.grown = Some(now);
         }
+        false
     }
 
     /// A request of `key` sent at `sent_at`, while the pace was `paced` a second, was

@@ -85,6 +85,9 @@ local burst_key, interval, tat
 if has_burst == 1 then
   local rate = tonumber(ARGV[a]); local capacity = tonumber(ARGV[a + 1]); a = a + 2
   burst_key = KEYS[k]; k = k + 1
+  -- What a process learned of this bucket (rate and capacity) is every process's pace.
+  local learned = redis.call('HMGET', KEYS[k], 'rate', 'capacity'); k = k + 1
+  if learned[1] and learned[2] then rate = tonumber(learned[1]); capacity = tonumber(learned[2]) end
   interval = 1000000 / rate
   local tolerance = interval * math.max(capacity - 1, 0)
   tat = tonumber(redis.call('GET', burst_key) or '0')
@@ -163,6 +166,9 @@ elseif kind == 'remaining' then
   if tat < now + owed then
     redis.call('SET', KEYS[1], fmt(now + owed), 'PX', math.ceil(owed / 1000) + 1000)
   end
+elseif kind == 'bucket' then
+  redis.call('HSET', KEYS[1], 'rate', ARGV[2], 'capacity', ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], 3600000)
 elseif kind == 'points' then
   local index = math.floor(now / tonumber(ARGV[2]))
   local stored = redis.call('HGET', KEYS[1], 'index')
@@ -231,6 +237,7 @@ impl RedisBudget {
             Some(burst) => {
                 invocation.arg(1).arg(burst.rate).arg(burst.capacity);
                 invocation.key(self.key(&burst.key));
+                invocation.key(self.key(&format!("{}:bucket", burst.key)));
             }
             None => {
                 invocation.arg(0);
@@ -287,6 +294,17 @@ impl RedisBudget {
                     .arg(burst.rate)
                     .arg(burst.capacity)
                     .arg(*remaining);
+            }
+            Feedback::Bucket {
+                key,
+                rate,
+                capacity,
+            } => {
+                invocation
+                    .key(self.key(&format!("{key}:bucket")))
+                    .arg("bucket")
+                    .arg(*rate)
+                    .arg(*capacity);
             }
             Feedback::PointsCorrection { points, delta } => {
                 invocation

@@ -48,7 +48,20 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// The backoff before retry number `retry` (0-based), jitter applied with `rng`, and
     /// never less than the server's `min_wait`.
+    ///
+    /// When the server said how long to wait, the first retry goes when that wait ends
+    /// (a tenth more at most, a sixth of the jitter range, so that refused workers do not
+    /// return at once): the
+    /// server's instruction is the schedule, and a refusal of a request already on the
+    /// wire is no reason to wait twice as long. A second refusal in a row backs off by the
+    /// schedule as well.
     pub fn delay(&self, retry: usize, min_wait: Duration, rng: &mut impl Rng) -> Duration {
+        if retry == 0 && !min_wait.is_zero() {
+            // A sixth of the jitter range (0.1 for the default 0.7..1.3; none without jitter).
+            let (low, high) = self.jitter;
+            let spread = ((high - low) / 6.0).clamp(0.0, 0.1);
+            return min_wait.mul_f64(1.0 + rng.random_range(0.0..=spread));
+        }
         let backoff = self
             .schedule()
             .nth(retry)
@@ -377,10 +390,16 @@ mod tests {
     fn the_server_wait_is_a_minimum() {
         let mut rng = SmallRng::seed_from_u64(1);
         let policy = policy();
-        assert_eq!(
-            policy.delay(0, Duration::from_secs(9), &mut rng),
-            Duration::from_secs(9)
-        );
+        // The first retry goes when the server's wait ends, a tenth more at most.
+        let first = policy.delay(0, Duration::from_secs(9), &mut rng);
+        assert!(first >= Duration::from_secs(9), "{first:?}");
+        assert!(first <= Duration::from_millis(9_900), "{first:?}");
+        // A one-second wait is not stretched to the 2 s schedule on the first retry...
+        let short = policy.delay(0, Duration::from_secs(1), &mut rng);
+        assert!(short <= Duration::from_millis(1_100), "{short:?}");
+        // ...but a second refusal in a row backs off by the schedule.
+        let again = policy.delay(1, Duration::from_secs(1), &mut rng);
+        assert!(again >= Duration::from_millis(2_800), "{again:?}");
         // Retry-After 0 does not shorten the backoff below its jittered value.
         let delay = policy.delay(0, Duration::ZERO, &mut rng);
         assert!(delay >= Duration::from_millis(1400));
