@@ -104,10 +104,17 @@ async fn every_request_of_a_faulty_mixed_batch_is_accounted_for() {
     // Every unknown issue is a typed 404 error; some others failed after their retries.
     assert!(failures.len() >= 5_000 / 6);
     for (id, error) in &failures {
+        // (Or, once in 10,000, four injected 500s in a row before the 404 could come.)
         if id % 6 == 3 {
-            assert_eq!(error.status().map(|s| s.as_u16()), Some(404), "{error}");
+            let status = error.status().map(|s| s.as_u16());
+            assert!(matches!(status, Some(404 | 500)), "{error}");
         }
     }
+    let not_found = failures
+        .iter()
+        .filter(|(_, e)| e.status().map(|s| s.as_u16()) == Some(404))
+        .count();
+    assert!(not_found >= 5_000 / 6 - 5, "{not_found} typed 404s");
     assert_eq!(results.successes() + failures.len(), 5_000);
     let mut queued = 0;
     let mut finished = 0;

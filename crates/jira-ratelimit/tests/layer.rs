@@ -154,10 +154,10 @@ async fn a_server_that_renews_its_wait_is_met_with_longer_pauses() {
     let arrivals = wire.arrivals();
     assert_eq!(arrivals.len(), 5);
     let gaps: Vec<Duration> = arrivals.windows(2).map(|w| w[1] - w[0]).collect();
-    // The first wait is what the server asked; the n-th renewal waits 2^n times that,
-    // jittered up by at most half.
+    // The first wait is what the server asked (a twentieth more: 1.05 s); the n-th
+    // renewal waits 2^n times that, jittered up by at most half.
     for (n, gap) in gaps.iter().enumerate() {
-        let nominal = Duration::from_secs(1 << n);
+        let nominal = Duration::from_millis(1_050 << n);
         assert!(*gap >= nominal, "{gaps:?}");
         assert!(
             *gap <= nominal.mul_f64(1.5) + Duration::from_millis(100),

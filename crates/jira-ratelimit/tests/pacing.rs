@@ -349,3 +349,72 @@ async fn a_minute_precision_reset_on_a_burst_refusal_does_not_freeze_the_client(
         assert!(longest_gap < 10.0, "a pause of {longest_gap:.1} s");
     }
 }
+
+/// The strict server in each of its modes, 300 GETs from 16 tasks: one refusal cluster
+/// teaches the bucket (20 refilled at 50 a second, announced only on the 429), and from
+/// then on the pace holds under it. Against the renew penalty too: nothing is sent during
+/// a wait, so the server never renews one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_strict_bucket_is_learned_from_one_refusal_in_every_mode() {
+    use jira_sim::{RefusalHeaders, ResetFormat, RetryAfterFormat};
+    let modes = [
+        (RetryAfterFormat::Seconds, ResetFormat::Minute, false),
+        (RetryAfterFormat::Seconds, ResetFormat::Minute, true),
+        (RetryAfterFormat::HttpDate, ResetFormat::Absent, false),
+        (RetryAfterFormat::Absent, ResetFormat::Seconds, false),
+    ];
+    for (retry_after, reset, renew_penalty) in modes {
+        let mode = format!("{retry_after:?} Retry-After, {reset:?} reset, renew {renew_penalty}");
+        let sim = sim(LimitConfig {
+            burst: Some(BurstConfig::uniform(50.0).with_capacity(20.0)),
+            advertise: false,
+            refusal: RefusalHeaders { retry_after, reset },
+            renew_penalty,
+            ..LimitConfig::off()
+        })
+        .await;
+        sim.set_faults(FaultConfig {
+            rules: vec![FaultRule::new(
+                Fault::Latency {
+                    fixed_ms: 20,
+                    jitter_ms: 0,
+                },
+                1.0,
+            )],
+        });
+        let limited = Arc::new(
+            RateLimited::new(http(&sim), LimitsConfig::default())
+                .with_retries(RetryPolicy::default()),
+        );
+        let (times, failures) = run_gets(limited.clone(), 300, 16).await;
+        let stats = sim.stats();
+        let wall = times.last().copied().unwrap();
+        eprintln!(
+            "strict ({mode}): 300 GETs in {wall:.2} s, {} 429s, {} refused during a wait, window {:?}",
+            stats.rate_limited,
+            stats.refused_during_wait,
+            limited
+                .inner()
+                .window_for(&ApiRequest::get_issue("APO-1", &[], &[]))
+        );
+        assert_eq!(failures, 0, "{mode}");
+        assert_eq!(stats.early_retries, 0, "{mode}");
+        // One cluster at the first refusal (requests already on the wire), then none.
+        assert!(
+            stats.rate_limited <= 8,
+            "{mode}: {} 429s",
+            stats.rate_limited
+        );
+        // Learned: paced just under the refill, never above it.
+        let rate = limited
+            .inner()
+            .rate_for(&ApiRequest::get_issue("APO-1", &[], &[]));
+        assert!((40.0..=50.0).contains(&rate), "{mode}: paced at {rate}/s");
+        // No stall: the one wait is the refusal's second (speed is the bench's business).
+        let longest_gap = times
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .fold(times[0], f64::max);
+        assert!(longest_gap < 2.5, "{mode}: a pause of {longest_gap:.2} s");
+    }
+}
