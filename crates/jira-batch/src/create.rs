@@ -22,7 +22,8 @@ pub enum CreateError {
         errors: ErrorCollection,
     },
     /// The request carrying it never reached Jira, or Jira refused it whole (circuit open,
-    /// no connection, rate limited): nothing was created, and it is safe to create again.
+    /// no connection, rate limited, a 4xx such as 413 for the whole request): nothing was
+    /// created, and it is safe to create again once the cause is fixed.
     #[error("element {index} was not created (the request was not performed): {message}")]
     NotSent {
         /// The element's index in the caller's input.
@@ -109,14 +110,44 @@ async fn create_chunk<T: Transport>(
         }
         Err(error) => return unknown(error.to_string()),
     };
-    if !(response.status == 201 || response.status == 400) {
-        return unknown(format!(
-            "bulk create answered HTTP {}",
-            response.status.as_u16()
+    let status = response.status.as_u16();
+    let refused_whole = |message: String| {
+        (0..count)
+            .map(|n| {
+                Err(CreateError::NotSent {
+                    index: offset + n,
+                    message: message.clone(),
+                })
+            })
+            .collect::<Vec<_>>()
+    };
+    // A 4xx other than 400 (element errors) and 408 (a timeout: it may have run) is a
+    // refusal of the whole request before any work: nothing was created.
+    if (401..500).contains(&status) && status != 408 {
+        let hint = if status == 413 {
+            "; the request is too large: lower the issues per request or shorten the fields"
+        } else {
+            ""
+        };
+        return refused_whole(format!(
+            "bulk create refused whole with HTTP {status}, nothing was created{hint}"
         ));
+    }
+    if !(status == 201 || status == 400) {
+        return unknown(format!("bulk create answered HTTP {status}"));
     }
     let answer: BulkCreateResponse = match response.json() {
         Ok(answer) => answer,
+        // A 400 that is not the bulk answer is Jira refusing the request itself.
+        Err(_) if status == 400 => {
+            let reason = response
+                .error_collection()
+                .map(|e| e.summary())
+                .unwrap_or_default();
+            return refused_whole(format!(
+                "bulk create refused whole with HTTP 400, nothing was created: {reason}"
+            ));
+        }
         Err(error) => return unknown(error.to_string()),
     };
     let mut failed: std::collections::HashMap<usize, ErrorCollection> = answer

@@ -30,12 +30,15 @@ pub enum FetchError {
 pub type IssueResults = Vec<(String, Result<Issue, FetchError>)>;
 
 /// What a fetch cost.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FetchReport {
     /// Served from the cache.
     pub cache_hits: usize,
     /// HTTP requests sent (bulk fetches and fallback GETs).
     pub requests: usize,
+    /// The cache store failed (disk full, Redis gone, damaged files): what it said. The
+    /// fetch went on without it from that point, so no key was lost to it.
+    pub cache_failure: Option<String>,
 }
 
 /// Fetches `keys` (duplicates once): cache hits first, the misses coalesced into
@@ -66,12 +69,24 @@ where
     }
     let mut report = FetchReport::default();
     let mut misses = Vec::new();
+    // A failing store never costs a result: the first error is reported and the cache is
+    // left out for the rest of the call.
+    let mut cache = cache;
     for key in &order {
         let cached = match cache {
-            Some(cache) => {
-                cache
+            Some(store) => {
+                match store
                     .get::<Issue>(&Category::Issue, &issue_cache_key(key, fields, expand))
-                    .await?
+                    .await
+                {
+                    Ok(cached) => cached,
+                    Err(error) => {
+                        tracing::warn!(%error, "the cache failed; going on without it");
+                        report.cache_failure = Some(error.to_string());
+                        cache = None;
+                        None
+                    }
+                }
             }
             None => None,
         };
@@ -96,8 +111,8 @@ where
     for (results, requests) in outcomes {
         report.requests += requests;
         for (key, result) in results {
-            if let (Some(cache), Ok(issue)) = (cache, &result)
-                && let Err(error) = cache
+            if let (Some(store), Ok(issue)) = (cache, &result)
+                && let Err(error) = store
                     .set(
                         &Category::Issue,
                         &issue_cache_key(&key, fields, expand),
@@ -105,7 +120,11 @@ where
                     )
                     .await
             {
-                tracing::warn!(%key, %error, "could not cache a fetched issue");
+                tracing::warn!(%key, %error, "could not cache a fetched issue; going on without the cache");
+                report
+                    .cache_failure
+                    .get_or_insert_with(|| error.to_string());
+                cache = None;
             }
             found.insert(key, result);
         }
@@ -126,7 +145,7 @@ where
 type ChunkResults = BTreeMap<String, Result<Issue, FetchError>>;
 
 /// Attempts at a bulk fetch whose 200 answer does not decode, before its keys fail.
-const UNDECODABLE_ATTEMPTS: usize = 3;
+pub(crate) const UNDECODABLE_ATTEMPTS: usize = 3;
 
 /// One bulkfetch (or, where it is missing, single GETs); every key gets a result, and the
 /// number of requests it took.

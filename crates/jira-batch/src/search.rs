@@ -45,9 +45,27 @@ async fn fetch_page<T: Transport>(
     };
     let request = ApiRequest::search(&body)?;
     let path = request.path.clone();
-    let response = transport.send(request).await?;
+    // A 200 whose body does not decode (cut short or garbled on the way) is asked for
+    // again, as a bulk fetch is: a search is a read.
+    let mut attempt = 1;
+    let response = loop {
+        let response = transport.send(request.clone()).await?;
+        if response.classify() != ErrorClass::Success {
+            break response;
+        }
+        match response.json::<SearchPage>() {
+            Ok(page) => return Ok(page),
+            Err(error) if attempt < crate::fetch::UNDECODABLE_ATTEMPTS => {
+                tracing::warn!(%error, attempt, "a search page did not decode; asking again");
+                attempt += 1;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    };
     match response.classify() {
-        ErrorClass::Success => Ok(response.json()?),
+        ErrorClass::Success => Err(Error::Config(
+            "unreachable: a success is decoded above".into(),
+        )),
         ErrorClass::InvalidJql => Err(Error::InvalidJql {
             jql: jql.to_owned(),
             message: response

@@ -238,6 +238,52 @@ async fn fifty_thousand_issues_stream_without_gaps_or_duplicates() {
 }
 
 #[tokio::test]
+async fn a_search_page_that_does_not_decode_is_asked_for_again() {
+    let sim = sim(1, 250).await;
+    let search_path = "/rest/api/3/search/jql";
+    let options = SearchOptions {
+        fields: vec!["summary".into()],
+        page_size: 50,
+        prefetch: false,
+    };
+    // Always cut short: asked for three times, then a clear error, never a silent end.
+    sim.set_faults(FaultConfig {
+        rules: vec![FaultRule::new(Fault::Malformed, 1.0).on(search_path)],
+    });
+    let issues: Vec<_> = search(stack(&sim), "project = APO ORDER BY key", options.clone())
+        .collect()
+        .await;
+    assert_eq!(issues.len(), 1);
+    let error = issues[0].as_ref().unwrap_err();
+    assert!(error.to_string().contains("not a valid"), "{error}");
+    assert_eq!(sim.stats().requests_to("POST", search_path), 3);
+    // Cut short now and then: each such page is asked for again, and the stream has every
+    // issue once, in order (or, if one page failed three times in a row, ends with that
+    // error, never with a gap).
+    sim.reset_stats();
+    sim.set_faults(FaultConfig {
+        rules: vec![FaultRule::new(Fault::Malformed, 0.3).on(search_path)],
+    });
+    let issues: Vec<_> = search(stack(&sim), "project = APO ORDER BY key", options)
+        .collect()
+        .await;
+    let stats = sim.stats();
+    let malformed = stats.faults.get("malformed").copied().unwrap_or(0);
+    let served: Vec<String> = issues
+        .iter()
+        .filter_map(|r| r.as_ref().ok().map(|i| i.key.clone()))
+        .collect();
+    let expected: Vec<String> = (1..=served.len()).map(|n| format!("APO-{n}")).collect();
+    assert_eq!(served, expected, "no gap, no duplicate");
+    if issues.iter().all(Result::is_ok) {
+        assert_eq!(served.len(), 250);
+        assert_eq!(stats.requests_to("POST", search_path), 5 + malformed);
+    } else {
+        assert!(issues.last().unwrap().is_err());
+    }
+}
+
+#[tokio::test]
 async fn unbounded_jql_is_a_clear_error() {
     let sim = sim(1, 5).await;
     let mut stream = Box::pin(search(
@@ -366,4 +412,37 @@ async fn creates_that_never_left_are_not_sent_rather_than_unknown() {
             "{result:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn a_create_refused_whole_says_nothing_was_created() {
+    let sim = sim(1, 5).await;
+    sim.set_faults(FaultConfig {
+        rules: vec![
+            FaultRule::new(Fault::Status { status: 413 }, 1.0).on("/rest/api/3/issue/bulk"),
+        ],
+    });
+    let inputs = (0..3)
+        .map(|n| {
+            let mut issue = IssueUpdate::default();
+            issue.fields.insert("project".into(), json!({"key": "APO"}));
+            issue
+                .fields
+                .insert("issuetype".into(), json!({"name": "Task"}));
+            issue
+                .fields
+                .insert("summary".into(), json!(format!("big {n}")));
+            issue
+        })
+        .collect();
+    let results = create_issues(&stack(&sim), &config(), inputs).await;
+    for result in &results {
+        let Err(error @ CreateError::NotSent { .. }) = result else {
+            panic!("{result:?}");
+        };
+        let message = error.to_string();
+        assert!(message.contains("nothing was created"), "{message}");
+        assert!(message.contains("too large"), "{message}");
+    }
+    assert_eq!(sim.stats().issues_created, 0);
 }

@@ -204,6 +204,7 @@ impl ClientBuilder {
             wire,
             logical,
             cache,
+            cache_dropped: std::sync::atomic::AtomicBool::new(false),
             batch: self.batch,
             budget: budget_name,
             http: http_config,
@@ -313,6 +314,9 @@ pub struct JiraClient {
     wire: Tally,
     logical: Tally,
     cache: Option<JiraCache<AnyStore>>,
+    /// Set once the cache store failed during a job: later jobs of this client go on
+    /// without it (a store that failed once is not trusted for the rest of the run).
+    cache_dropped: std::sync::atomic::AtomicBool,
     batch: BatchConfig,
     budget: String,
     http: HttpConfig,
@@ -427,21 +431,26 @@ impl JiraClient {
     }
 
     /// Fetches `keys` (cache first, then bulk fetches of 100): one result per distinct key.
+    /// A cache store that fails (disk full, Redis gone) costs no result: the report says
+    /// what it said, and this client goes on without the cache from then on.
     pub async fn fetch_issues(
         &self,
         keys: &[String],
         fields: &[&str],
         expand: &[&str],
     ) -> Result<(IssueResults, FetchReport), Error> {
-        Ok(jira_batch::fetch_issues(
-            &self.direct,
-            self.cache.as_ref(),
-            &self.batch,
-            keys,
-            fields,
-            expand,
-        )
-        .await?)
+        use std::sync::atomic::Ordering;
+        let cache = self
+            .cache
+            .as_ref()
+            .filter(|_| !self.cache_dropped.load(Ordering::Relaxed));
+        let (results, report) =
+            jira_batch::fetch_issues(&self.direct, cache, &self.batch, keys, fields, expand)
+                .await?;
+        if report.cache_failure.is_some() {
+            self.cache_dropped.store(true, Ordering::Relaxed);
+        }
+        Ok((results, report))
     }
 
     /// Every issue `jql` matches, streamed page by page (fresh, not from the cache).

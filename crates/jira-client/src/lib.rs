@@ -54,11 +54,14 @@
 mod client;
 mod error;
 pub mod health;
+pub mod journal;
+mod once;
 mod settings;
 pub mod warm;
 
 pub use client::{BudgetChoice, CacheChoice, ClientBuilder, JiraClient};
 pub use error::Error;
+pub use once::OnceCreated;
 pub use settings::{SETTINGS, Setting, SettingError, SettingValue, Settings};
 
 /// The fields a fetch returns and a warm caches unless told otherwise, comma separated (the

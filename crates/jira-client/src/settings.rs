@@ -175,6 +175,9 @@ fn site_url(value: &Option<String>) -> Result<(), String> {
         Some(url) if !(url.starts_with("https://") || url.starts_with("http://")) => {
             Err("a URL such as https://your-domain.atlassian.net".into())
         }
+        Some(url) if jira_model::redact_url(url) != *url => Err(
+            "a URL without credentials, such as https://your-domain.atlassian.net (the email goes in `email`, the token in JIRA_API_TOKEN, never in the URL, where logs and shell history keep it)".into(),
+        ),
         Some(url) if jira_model::SiteKey::from_url(url).is_err() => {
             Err("a URL with a host, such as https://your-domain.atlassian.net".into())
         }
@@ -241,6 +244,16 @@ macro_rules! settings {
         ];
 
         impl Settings {
+    /// The write journal of `site` (one file per site under `journal_dir`).
+    pub fn journal_path(&self, site: &jira_model::SiteKey) -> PathBuf {
+        let name: String = site
+            .as_str()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+            .collect();
+        self.journal_dir.join(format!("{name}.jsonl"))
+    }
+
             /// Parses `text` into the setting `key`, checking its range.
             pub fn set(&mut self, key: &str, text: &str) -> Result<(), SettingError> {
                 let refuse = |expected: String| SettingError {
@@ -329,6 +342,9 @@ settings! {
     /// The sled cache directory.
     cache_dir: PathBuf = SledStore::default_dir().unwrap_or_else(|| PathBuf::from(".jira-ops-cache"));
         flag Some("--cache-dir"), env ["JIRA_OPS_CACHE_DIR"], value "DIR", check any;
+    /// The write journal's directory: what every create was, durable before it is sent.
+    journal_dir: PathBuf = crate::journal::default_dir().unwrap_or_else(|| PathBuf::from(".jira-ops-journal"));
+        flag None, env ["JIRA_OPS_JOURNAL_DIR"], value "DIR", check any;
     /// The cache's size cap in MiB.
     cache_max_mb: u64 = CacheConfig::new("default").max_size_bytes / (1024 * 1024);
         flag None, env [], value "MIB", check within(1, 1 << 30, "1 to 1073741824 (MiB)");
@@ -449,6 +465,14 @@ mod tests {
             Err("a URL such as"),
         );
         check("concurency", "4", Err("one of the known settings"));
+        // Credentials in the site URL are refused, and the refusal does not repeat them.
+        let mut settings = Settings::default();
+        let error = settings
+            .set("site_url", "https://me:s3cr3t-token@x.atlassian.net")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("without credentials"), "{error}");
+        assert!(!error.contains("s3cr3t-token"), "{error}");
     }
 
     #[test]

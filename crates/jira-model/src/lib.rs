@@ -53,6 +53,7 @@
 mod classify;
 mod endpoint;
 mod error;
+mod issue_ref;
 mod ratelimit;
 mod request;
 mod site;
@@ -65,6 +66,7 @@ pub use endpoint::{
     SEARCH_ID_PAGE_MAX, SEARCH_PAGE_MAX,
 };
 pub use error::Error;
+pub use issue_ref::{ISSUE_REF_MAX_LEN, IssueRefError, check_issue_ref};
 pub use ratelimit::{
     LimitWindow, MAX_RATE_LIMIT_WAIT, RateLimitInfo, RateLimitPolicy, RateLimitReason,
     RateLimitScope, RateLimitState, ResetPrecision, RetryAfter,
@@ -76,6 +78,7 @@ pub use site::{SiteKey, SiteKeyError, redact_url};
 pub use timestamp::{JiraTimestamp, TimestampError};
 pub use types::{
     BulkCreateRequest, BulkCreateResponse, BulkFetchRequest, BulkFetchResponse, BulkOperationError,
-    Comment, CommentPage, CountRequest, CountResult, CreatedIssue, ErrorCollection, Field, Issue,
-    IssueError, IssueUpdate, Project, ProjectPage, SearchPage, SearchRequest, ServerInfo, User,
+    Comment, CommentPage, CountRequest, CountResult, CreatedIssue, EntityProperty, ErrorCollection,
+    Field, Issue, IssueError, IssueUpdate, Project, ProjectPage, SearchPage, SearchRequest,
+    ServerInfo, User,
 };

@@ -156,6 +156,20 @@ impl ApiRequest {
         .with_estimated_points(2)
     }
 
+    /// `GET /rest/api/3/issue/{key}/properties/{propertyKey}`: one entity property.
+    pub fn get_issue_property(issue_key: &str, property: &str) -> Self {
+        Self::new(
+            Method::GET,
+            "/rest/api/3/issue/{issueIdOrKey}/properties/{propertyKey}",
+            format!(
+                "/rest/api/3/issue/{}/properties/{}",
+                encode_segment(issue_key),
+                encode_segment(property)
+            ),
+        )
+        .with_estimated_points(2)
+    }
+
     /// `GET /rest/api/3/issue/{key}` with optional `fields` and `expand`.
     pub fn get_issue(issue_key: &str, fields: &[&str], expand: &[&str]) -> Self {
         let mut request = Self::new(

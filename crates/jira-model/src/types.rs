@@ -355,6 +355,19 @@ pub struct IssueUpdate {
     /// Field operations such as `{"labels": [{"add": "x"}]}`.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub update: Map<String, Value>,
+    /// Entity properties set with the issue (`EntityProperty`): jira-ops puts its
+    /// idempotency key here, so a create whose answer was lost can be found again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<EntityProperty>,
+}
+
+/// An entity property (`EntityProperty`): a key and any JSON value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EntityProperty {
+    /// The property's key (1 to 255 characters).
+    pub key: String,
+    /// Its value (at most 32 KB of JSON).
+    pub value: Value,
 }
 
 /// Body of `POST /issue/bulk` (`IssuesUpdateBean`): up to 50 issues.

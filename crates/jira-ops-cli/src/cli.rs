@@ -293,6 +293,24 @@ pub struct OutputArgs {
         default_value = jira_client::DEFAULT_ISSUE_FIELDS
     )]
     pub fields: Vec<String>,
+    /// Write CSV cells as they are, even those a spreadsheet would run as a formula (by
+    /// default a cell starting with =, +, -, @, tab or carriage return gets a leading ').
+    #[arg(long)]
+    pub csv_raw: bool,
+}
+
+impl OutputArgs {
+    /// `--fields` names at least one field, none of them empty.
+    pub fn check(&self) -> Result<(), crate::error::CliError> {
+        if self.fields.is_empty() || self.fields.iter().any(|f| f.trim().is_empty()) {
+            return Err(crate::error::CliError::usage(format!(
+                "--fields {:?} names an empty field: name one or more, comma separated, e.g. --fields {}",
+                self.fields.join(","),
+                jira_client::DEFAULT_ISSUE_FIELDS
+            )));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug, Args)]

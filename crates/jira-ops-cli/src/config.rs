@@ -91,7 +91,39 @@ pub fn read_file(path: &Path) -> Result<Option<(String, FileConfig)>, CliError> 
     };
     let file = toml::from_str(&text)
         .map_err(|error| CliError::usage(describe_toml_error(path, &text, &error)))?;
+    refuse_readable_token(path, &text)?;
     Ok(Some((text, file)))
+}
+
+/// A config file that holds an `api_token` must be readable by its owner alone, as ssh
+/// insists for private keys: refused with the `chmod 600` fix otherwise.
+fn refuse_readable_token(path: &Path, text: &str) -> Result<(), CliError> {
+    fn holds_token(table: &toml::Table) -> bool {
+        table
+            .iter()
+            .any(|(key, value)| key == "api_token" || value.as_table().is_some_and(holds_token))
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let holds = text
+            .parse::<toml::Table>()
+            .is_ok_and(|table| holds_token(&table));
+        if let Ok(metadata) = std::fs::metadata(path)
+            && holds
+            && metadata.permissions().mode() & 0o077 != 0
+        {
+            return Err(CliError::usage(format!(
+                "config file {} holds an api_token and can be read by others (mode {:o}): run `chmod 600 {}`, or move the token to JIRA_API_TOKEN",
+                path.display(),
+                metadata.permissions().mode() & 0o777,
+                path.display()
+            )));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, text, holds_token as fn(&toml::Table) -> bool);
+    Ok(())
 }
 
 /// One line: the file, the line, the table, and what toml says is wrong.
@@ -495,7 +527,29 @@ mod tests {
     fn write(dir: &tempfile::TempDir, text: &str) -> PathBuf {
         let path = dir.path().join("config.toml");
         std::fs::write(&path, text).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         path
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_token_in_a_file_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "[profiles.default]\napi_token = \"t0ken\"\n");
+        assert!(read_file(&path).is_ok());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let error = read_file(&path).unwrap_err();
+        assert_eq!(error.code, crate::error::Code::Usage);
+        assert!(error.message.contains("chmod 600"), "{}", error.message);
+        assert!(!error.message.contains("t0ken"), "{}", error.message);
+        // Without a token, a readable file is fine.
+        std::fs::write(&path, "[profiles.default]\nemail = \"a@b.c\"\n").unwrap();
+        assert!(read_file(&path).is_ok());
     }
 
     #[test]

@@ -14,6 +14,10 @@ pub enum Code {
     Usage = 2,
     /// The site refused the credentials.
     Auth = 3,
+    /// Stopped by SIGINT (Ctrl-C) after writing what was finished: 128 + 2.
+    Interrupted = 130,
+    /// Stopped by SIGTERM after writing what was finished: 128 + 15.
+    Terminated = 143,
 }
 
 impl From<Code> for ExitCode {
@@ -29,6 +33,9 @@ pub struct CliError {
     pub code: Code,
     /// One line (or a few) saying what went wrong and how to fix it.
     pub message: String,
+    /// Nothing to print: the reader of stdout went away (`| head -1`), which ends an
+    /// output command quietly, as coreutils, `gh` and `kubectl` do.
+    pub closed_output: bool,
 }
 
 impl CliError {
@@ -37,6 +44,7 @@ impl CliError {
         CliError {
             code: Code::Usage,
             message: message.into(),
+            closed_output: false,
         }
     }
 
@@ -45,6 +53,7 @@ impl CliError {
         CliError {
             code: Code::Failure,
             message: message.into(),
+            closed_output: false,
         }
     }
 
@@ -53,6 +62,7 @@ impl CliError {
         CliError {
             code: Code::Auth,
             message: message.into(),
+            closed_output: false,
         }
     }
 }
@@ -118,7 +128,22 @@ impl From<jira_cache::Error> for CliError {
 
 impl From<std::io::Error> for CliError {
     fn from(error: std::io::Error) -> Self {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            return CliError::closed_output();
+        }
         CliError::failure(error.to_string())
+    }
+}
+
+impl CliError {
+    /// Stdout was closed by its reader: exit 0 with nothing printed. A command that writes
+    /// to Jira turns this into a failure of its own (its journal holds the record).
+    pub fn closed_output() -> Self {
+        CliError {
+            code: Code::Ok,
+            message: String::new(),
+            closed_output: true,
+        }
     }
 }
 

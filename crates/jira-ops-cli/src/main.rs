@@ -28,6 +28,7 @@ mod commands;
 mod config;
 mod error;
 mod output;
+mod signals;
 mod telemetry;
 
 use error::Code;
@@ -61,6 +62,7 @@ fn main() -> ExitCode {
     telemetry.shutdown();
     match result {
         Ok(code) => code.into(),
+        Err(error) if error.closed_output => error.code.into(),
         Err(error) => {
             eprintln!("jira-ops: error: {error}");
             error.code.into()

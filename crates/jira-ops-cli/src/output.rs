@@ -11,6 +11,18 @@ use serde_json::Value;
 use crate::cli::Format;
 use crate::error::CliError;
 
+/// `println!` that returns the write's error instead of panicking: a closed stdout
+/// (`jira-ops config show | head -1`) becomes a [`CliError`] that ends the command quietly
+/// (see [`CliError::from`] for `std::io::Error`). Use it inside a function returning
+/// `Result<_, CliError>`.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+pub(crate) use outln;
+
 /// Whether progress bars may be drawn: stderr is a terminal and nothing asked for quiet or
 /// machine output.
 pub fn progress_allowed(quiet: bool, machine: bool) -> bool {
@@ -81,6 +93,34 @@ pub fn field_text(value: &Value) -> String {
     }
 }
 
+/// Text for a terminal: control characters (ESC and the rest of C0, DEL, C1) escaped as
+/// `\u{1b}`, so that issue data can neither move the cursor nor rewrite the screen.
+pub fn terminal_safe(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
+/// A CSV cell a spreadsheet will not run: one starting with `=`, `+`, `-`, `@`, tab or
+/// carriage return gets a leading `'` (OWASP's rule against CSV injection).
+pub fn spreadsheet_safe(cell: String) -> String {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
+        _ => cell,
+    }
+}
+
 /// Writes issues in a format, streaming where the format allows it.
 pub struct IssueWriter<W: Write> {
     format: Format,
@@ -88,17 +128,20 @@ pub struct IssueWriter<W: Write> {
     out: W,
     table: Option<Table>,
     written: usize,
+    csv_raw: bool,
 }
 
 impl<W: Write> IssueWriter<W> {
-    /// A writer of `fields` in `format` to `out`.
-    pub fn new(format: Format, fields: &[String], out: W) -> Result<Self, CliError> {
+    /// A writer of `fields` in `format` to `out`; CSV cells are made spreadsheet-safe
+    /// unless `csv_raw`.
+    pub fn new(format: Format, fields: &[String], out: W, csv_raw: bool) -> Result<Self, CliError> {
         let mut writer = IssueWriter {
             format,
             fields: fields.to_vec(),
             out,
             table: None,
             written: 0,
+            csv_raw,
         };
         let mut header = vec!["key".to_owned()];
         header.extend(fields.iter().cloned());
@@ -117,7 +160,12 @@ impl<W: Write> IssueWriter<W> {
     /// One CSV record, quoted as needed, written through at once.
     fn write_csv(&mut self, record: &[String]) -> Result<(), CliError> {
         let mut csv = csv::Writer::from_writer(Vec::new());
-        csv.write_record(record).map_err(csv_error)?;
+        if self.csv_raw {
+            csv.write_record(record).map_err(csv_error)?;
+        } else {
+            csv.write_record(record.iter().cloned().map(spreadsheet_safe))
+                .map_err(csv_error)?;
+        }
         let bytes = csv
             .into_inner()
             .map_err(|e| CliError::failure(format!("writing CSV: {e}")))?;
@@ -144,7 +192,11 @@ impl<W: Write> IssueWriter<W> {
                 self.write_csv(&row)?;
             }
             Format::Table => {
-                let row = self.row(issue);
+                let row = self
+                    .row(issue)
+                    .into_iter()
+                    .map(|cell| terminal_safe(&cell).into_owned())
+                    .collect::<Vec<_>>();
                 if let Some(table) = &mut self.table {
                     table.add_row(row);
                 }
@@ -179,10 +231,18 @@ impl<W: Write> IssueWriter<W> {
 }
 
 fn csv_error(error: csv::Error) -> CliError {
+    if let csv::ErrorKind::Io(io) = error.kind()
+        && io.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        return CliError::closed_output();
+    }
     CliError::failure(format!("writing CSV: {error}"))
 }
 
 fn json_error(error: serde_json::Error) -> CliError {
+    if error.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe) {
+        return CliError::closed_output();
+    }
     CliError::failure(format!("writing JSON: {error}"))
 }
 
@@ -213,6 +273,41 @@ mod tests {
     }
 
     #[test]
+    fn formulas_are_neutralised_unless_raw_is_asked() {
+        let issue: Issue = serde_json::from_value(json!({
+            "id": "1", "key": "P-1", "fields": {"summary": "=HYPERLINK(\"http://x\")", "status": "@SUM(A1)"}
+        }))
+        .unwrap();
+        let fields = vec!["summary".to_owned(), "status".to_owned()];
+        let csv = |raw| {
+            let mut out = Vec::new();
+            let mut writer = IssueWriter::new(Format::Csv, &fields, &mut out, raw).unwrap();
+            writer.write(&issue).unwrap();
+            writer.finish().unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let safe = csv(false);
+        assert!(
+            safe.contains("\"'=HYPERLINK(\"\"http://x\"\")\",'@SUM(A1)"),
+            "{safe}"
+        );
+        let raw = csv(true);
+        assert!(raw.contains(",\"=HYPERLINK("), "{raw}");
+        for cell in ["+1", "-1", "\tx", "\rx"] {
+            assert!(spreadsheet_safe(cell.into()).starts_with('\''), "{cell:?}");
+        }
+        assert_eq!(spreadsheet_safe("Done".into()), "Done");
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal_raw() {
+        assert_eq!(terminal_safe("plain"), "plain");
+        let shown = terminal_safe("red \u{1b}[31mtext\u{7}\u{9b}");
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert!(shown.contains("\\u{1b}[31m"), "{shown}");
+    }
+
+    #[test]
     fn csv_quotes_and_streams() {
         let mut issue: Issue = serde_json::from_value(json!({
             "id": "1", "key": "P-1", "fields": {"summary": "a, \"quoted\" one", "status": {"name": "Done"}}
@@ -220,7 +315,7 @@ mod tests {
         .unwrap();
         let mut out = Vec::new();
         let fields = vec!["summary".to_owned(), "status".to_owned()];
-        let mut writer = IssueWriter::new(Format::Csv, &fields, &mut out).unwrap();
+        let mut writer = IssueWriter::new(Format::Csv, &fields, &mut out, false).unwrap();
         writer.write(&issue).unwrap();
         issue.key = "P-2".into();
         writer.write(&issue).unwrap();
@@ -237,14 +332,14 @@ mod tests {
         let issue: Issue =
             serde_json::from_value(json!({"id": "1", "key": "P-1", "fields": {}})).unwrap();
         let mut out = Vec::new();
-        let mut writer = IssueWriter::new(Format::Json, &[], &mut out).unwrap();
+        let mut writer = IssueWriter::new(Format::Json, &[], &mut out, false).unwrap();
         writer.write(&issue).unwrap();
         writer.write(&issue).unwrap();
         writer.finish().unwrap();
         let parsed: Vec<Value> = serde_json::from_slice(&out).unwrap();
         assert_eq!(parsed.len(), 2);
         let mut empty = Vec::new();
-        IssueWriter::new(Format::Json, &[], &mut empty)
+        IssueWriter::new(Format::Json, &[], &mut empty, false)
             .unwrap()
             .finish()
             .unwrap();

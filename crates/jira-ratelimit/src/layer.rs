@@ -133,8 +133,8 @@ impl<T, B: Budget> RateLimited<T, B> {
         }
     }
 
-    fn demand(&self, request: &ApiRequest) -> Demand {
-        let burst = self.burst_demand(burst_key(request), request);
+    fn demand(&self, request: &ApiRequest, key: &str) -> Demand {
+        let burst = self.burst_demand(key.to_owned(), request);
         let mut scopes = vec!["site".to_owned(), burst.key.clone()];
         // A write to an issue is held by that issue's pause even when its windows are not
         // configured: a per-issue 429 teaches the pause.
@@ -184,10 +184,14 @@ impl<T, B: Budget> RateLimited<T, B> {
     /// Waits until the budget admits `request`; the demand it was admitted with (asked
     /// again after every wait, so that what a refusal taught meanwhile applies) and whether
     /// it had to wait.
-    async fn wait_for_budget(&self, request: &ApiRequest) -> Result<(Demand, bool), Error> {
+    async fn wait_for_budget(
+        &self,
+        request: &ApiRequest,
+        key: &str,
+    ) -> Result<(Demand, bool), Error> {
         let started = Instant::now();
         let mut held = false;
-        let mut demand = self.demand(request);
+        let mut demand = self.demand(request, key);
         loop {
             match self.budget.acquire(&demand).await? {
                 Grant::Granted => return Ok((demand, held)),
@@ -203,7 +207,7 @@ impl<T, B: Budget> RateLimited<T, B> {
                     tracing::trace!(wait_ms = wait.as_millis() as u64, "waiting for rate budget");
                     held = true;
                     tokio::time::sleep(wait).await;
-                    demand = self.demand(request);
+                    demand = self.demand(request, key);
                 }
             }
         }
@@ -414,7 +418,7 @@ impl<T: Transport, B: Budget> Transport for RateLimited<T, B> {
             None => None,
         };
         let (demand, held) = self
-            .wait_for_budget(&request)
+            .wait_for_budget(&request, &key)
             .await
             .map_err(|error| jira_transport::Error::layer_before_sending("rate limiter", error))?;
         let paced = demand.burst.as_ref().map_or(0.0, |burst| burst.rate);

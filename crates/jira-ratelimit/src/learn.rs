@@ -140,7 +140,13 @@ impl Learning {
     pub fn succeeded(&self, key: &str, sent_at: Instant, held: bool, ceiling: f64) -> bool {
         let now = Instant::now();
         let mut buckets = self.buckets.lock();
-        let bucket = buckets.entry(key.to_owned()).or_default();
+        // The common case finds its bucket: no key copied per answer.
+        if !buckets.contains_key(key) {
+            buckets.insert(key.to_owned(), Bucket::default());
+        }
+        let Some(bucket) = buckets.get_mut(key) else {
+            return false;
+        };
         let fresh = Run {
             started: sent_at,
             last: sent_at,

@@ -59,6 +59,18 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
             "/rest/api/2/issue/{issueIdOrKey}/comment",
             get(get_comments),
         )
+        .route(
+            "/rest/api/3/issue/{issueIdOrKey}/properties",
+            get(property_keys),
+        )
+        .route(
+            "/rest/api/3/issue/{issueIdOrKey}/properties/{propertyKey}",
+            get(get_property).put(set_property).delete(delete_property),
+        )
+        .route(
+            "/rest/api/2/issue/{issueIdOrKey}/properties/{propertyKey}",
+            get(get_property),
+        )
         .route("/rest/api/3/issue", post(create_issue))
         .route("/rest/api/3/issue/bulk", post(bulk_create))
         .fallback(not_found)
@@ -314,6 +326,95 @@ async fn delete_issue(State(app): App, Path(id_or_key): Path<String>) -> Respons
     no_content()
 }
 
+/// `GET /issue/{key}/properties`: the keys of an issue's entity properties.
+async fn property_keys(State(app): App, Path(id_or_key): Path<String>) -> Response {
+    let store = app.store.read();
+    let Some(issue) = store.find(&id_or_key) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    let keys: Vec<Value> = issue
+        .properties
+        .keys()
+        .map(|key| {
+            json!({"key": key, "self": format!("{}/rest/api/3/issue/{}/properties/{key}", app.base_url, issue.id)})
+        })
+        .collect();
+    json_response(StatusCode::OK, &json!({"keys": keys}), 1)
+}
+
+/// `GET /issue/{key}/properties/{propertyKey}`.
+async fn get_property(
+    State(app): App,
+    Path((id_or_key, property)): Path<(String, String)>,
+) -> Response {
+    let store = app.store.read();
+    let Some(issue) = store.find(&id_or_key) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    match issue.properties.get(&property) {
+        Some(value) => json_response(StatusCode::OK, &json!({"key": property, "value": value}), 1),
+        None => json_error(
+            StatusCode::NOT_FOUND,
+            &format!("The property with key '{property}' does not exist."),
+        ),
+    }
+}
+
+/// `PUT /issue/{key}/properties/{propertyKey}`: 201 when new, 200 when replaced.
+async fn set_property(
+    State(app): App,
+    Path((id_or_key, property)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(value) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request("The property value must be valid JSON.");
+    };
+    if property.is_empty() || property.len() > 255 {
+        return bad_request("The property key must be between 1 and 255 characters long.");
+    }
+    if body.len() > 32_768 {
+        return bad_request("The property value is longer than 32768 bytes.");
+    }
+    let mut store = app.store.write();
+    let Some(id) = store.id_of(&id_or_key) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    let Some(issue) = store.by_id.get_mut(&id) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    let replaced = issue.properties.insert(property, value).is_some();
+    store.version += 1;
+    let status = if replaced {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    json_response(status, &json!({}), 1)
+}
+
+/// `DELETE /issue/{key}/properties/{propertyKey}`.
+async fn delete_property(
+    State(app): App,
+    Path((id_or_key, property)): Path<(String, String)>,
+) -> Response {
+    let mut store = app.store.write();
+    let Some(id) = store.id_of(&id_or_key) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    let removed = store
+        .by_id
+        .get_mut(&id)
+        .and_then(|issue| issue.properties.remove(&property));
+    store.version += 1;
+    match removed {
+        Some(_) => no_content(),
+        None => json_error(
+            StatusCode::NOT_FOUND,
+            &format!("The property with key '{property}' does not exist."),
+        ),
+    }
+}
+
 /// Applies `fields` of a create or an edit to `issue`, collecting Jira's field errors.
 fn apply_fields(
     app: &AppState,
@@ -485,8 +586,35 @@ fn create_one(app: &AppState, input: &Value) -> Result<(u64, String), Vec<(Strin
         extra: Map::new(),
         generated_comments: 0,
         added_comments: Vec::new(),
+        properties: std::collections::BTreeMap::new(),
     };
     apply_fields(app, &mut issue, fields, true, &mut errors);
+    // Entity properties set with the create (`properties: [{key, value}]`), checked as
+    // Jira checks them: a key of 1 to 255 characters, a JSON value of at most 32 KB.
+    if let Some(properties) = input.get("properties") {
+        match properties.as_array() {
+            Some(list) => {
+                for property in list {
+                    let key = property.get("key").and_then(Value::as_str).unwrap_or("");
+                    let value = property.get("value").cloned().unwrap_or(Value::Null);
+                    if key.is_empty() || key.len() > 255 {
+                        errors.push((
+                            "properties".into(),
+                            "The property key must be between 1 and 255 characters long.".into(),
+                        ));
+                    } else if value.to_string().len() > 32_768 {
+                        errors.push((
+                            "properties".into(),
+                            "The property value is longer than 32768 bytes.".into(),
+                        ));
+                    } else {
+                        issue.properties.insert(key.to_owned(), value);
+                    }
+                }
+            }
+            None => errors.push(("properties".into(), "properties must be a list.".into())),
+        }
+    }
     if !errors.is_empty() {
         return Err(errors);
     }

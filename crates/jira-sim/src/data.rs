@@ -181,6 +181,8 @@ pub(crate) struct IssueData {
     pub extra: Map<String, Value>,
     pub generated_comments: u32,
     pub added_comments: Vec<CommentData>,
+    /// Entity properties (`properties` on create, `/issue/{key}/properties/{name}`).
+    pub properties: std::collections::BTreeMap<String, Value>,
 }
 
 /// Issues, indexed by id and by key, with a version that changes on every write.
@@ -326,6 +328,7 @@ pub(crate) fn generate(config: &SimConfig, now_ms: i64) -> (Tenant, IssueStore) 
                 extra: Map::new(),
                 generated_comments: rng.random_range(0..4),
                 added_comments: Vec::new(),
+                properties: std::collections::BTreeMap::new(),
             };
             insert_issue(&mut store, &projects, issue);
         }

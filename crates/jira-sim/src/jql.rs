@@ -50,6 +50,14 @@ enum Clause {
         op: Op,
         epoch_ms: i64,
     },
+    /// `issue.property[NAME].PATH = value` (or `in`, `!=`, `not in`): an entity property,
+    /// the value at PATH (dot separated; the whole value when empty) compared as text.
+    Property {
+        name: String,
+        path: String,
+        values: Vec<String>,
+        negated: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,6 +129,8 @@ pub(crate) fn parse(jql: &str, tenant: &Tenant, now_ms: i64) -> Result<Query, St
         position: 0,
         tenant,
         now_ms,
+        depth: 0,
+        clauses: 0,
     };
     let filter = if parser.at_order_by() || parser.peek().is_none() {
         None
@@ -195,6 +205,28 @@ fn eval(expr: &Expr, issue: &IssueData, tenant: &Tenant) -> bool {
         Expr::Clause(Clause::Empty { field, negated }) => {
             text_values(*field, issue, tenant).is_empty() != *negated
         }
+        Expr::Clause(Clause::Property {
+            name,
+            path,
+            values,
+            negated,
+        }) => {
+            let mut value = issue.properties.get(name);
+            for segment in path.split('.').filter(|s| !s.is_empty()) {
+                value = value.and_then(|v| v.get(segment));
+            }
+            let actual = match value {
+                Some(serde_json::Value::String(text)) => Some(text.clone()),
+                Some(serde_json::Value::Null) | None => None,
+                Some(other) => Some(other.to_string()),
+            };
+            let hit = actual.is_some_and(|have| {
+                values
+                    .iter()
+                    .any(|wanted| have.eq_ignore_ascii_case(wanted))
+            });
+            hit != *negated
+        }
         Expr::Clause(Clause::Date {
             field,
             op,
@@ -243,11 +275,19 @@ fn text_values(field: TextField, issue: &IssueData, tenant: &Tenant) -> Vec<Stri
     }
 }
 
+/// The deepest nesting of parentheses and `NOT` a query may have: past it the parser (and
+/// the evaluation of the tree) would need an unbounded stack.
+const MAX_DEPTH: usize = 100;
+/// The most clauses a query may join with `AND` and `OR`.
+const MAX_CLAUSES: usize = 1_000;
+
 struct Parser<'a> {
     tokens: Vec<Token>,
     position: usize,
     tenant: &'a Tenant,
     now_ms: i64,
+    depth: usize,
+    clauses: usize,
 }
 
 impl Parser<'_> {
@@ -289,6 +329,23 @@ impl Parser<'_> {
     }
 
     fn unary(&mut self) -> Result<Expr, String> {
+        let nests = self.peek_keyword("not") || self.peek() == Some(&Token::Open);
+        if nests {
+            self.depth += 1;
+            if self.depth > MAX_DEPTH {
+                return Err(format!(
+                    "Error in the JQL Query: The query is nested too deeply (more than {MAX_DEPTH} levels of parentheses or NOT)."
+                ));
+            }
+        }
+        let expr = self.unary_inner();
+        if nests {
+            self.depth -= 1;
+        }
+        expr
+    }
+
+    fn unary_inner(&mut self) -> Result<Expr, String> {
         if self.peek_keyword("not") {
             self.position += 1;
             return Ok(Expr::Not(Box::new(self.unary()?)));
@@ -300,6 +357,12 @@ impl Parser<'_> {
                 Some(Token::Close) => Ok(inner),
                 other => Err(expecting("')'", other.as_ref())),
             };
+        }
+        self.clauses += 1;
+        if self.clauses > MAX_CLAUSES {
+            return Err(format!(
+                "Error in the JQL Query: The query has more than {MAX_CLAUSES} clauses."
+            ));
         }
         self.clause().map(Expr::Clause)
     }
@@ -327,6 +390,22 @@ impl Parser<'_> {
                 field,
                 op,
                 epoch_ms,
+            });
+        }
+        if lower.starts_with("issue.property[") {
+            let rest = &field_name["issue.property[".len()..];
+            let Some((name, path)) = rest.split_once(']') else {
+                return Err(format!(
+                    "Error in the JQL Query: '{field_name}' is not a property reference (expected issue.property[NAME].path)."
+                ));
+            };
+            let path = path.strip_prefix('.').unwrap_or(path).to_owned();
+            let (values, negated) = self.compared_values(&field_name)?;
+            return Ok(Clause::Property {
+                name: name.to_owned(),
+                path,
+                values,
+                negated,
             });
         }
         let field = match lower.as_str() {
@@ -360,25 +439,7 @@ impl Parser<'_> {
                 other => Err(expecting("'EMPTY'", other.as_ref())),
             };
         }
-        let (values, negated) = if self.peek_keyword("in") {
-            self.position += 1;
-            (self.list()?, false)
-        } else if self.peek_keyword("not")
-            && matches!(self.tokens.get(self.position + 1), Some(Token::Word(w)) if w.eq_ignore_ascii_case("in"))
-        {
-            self.position += 2;
-            (self.list()?, true)
-        } else {
-            match self.operator()? {
-                Op::Eq => (vec![self.single_value()?], false),
-                Op::Ne => (vec![self.single_value()?], true),
-                _ => {
-                    return Err(format!(
-                        "The operator used is not supported by the field '{field_name}'."
-                    ));
-                }
-            }
-        };
+        let (values, negated) = self.compared_values(&field_name)?;
         if field == TextField::Project {
             for value in &values {
                 if self.tenant.project(value).is_none()
@@ -398,6 +459,29 @@ impl Parser<'_> {
             field,
             values,
             negated,
+        })
+    }
+
+    /// The values of `= v`, `!= v`, `in (...)` or `not in (...)`, and whether negated.
+    fn compared_values(&mut self, field_name: &str) -> Result<(Vec<String>, bool), String> {
+        Ok(if self.peek_keyword("in") {
+            self.position += 1;
+            (self.list()?, false)
+        } else if self.peek_keyword("not")
+            && matches!(self.tokens.get(self.position + 1), Some(Token::Word(w)) if w.eq_ignore_ascii_case("in"))
+        {
+            self.position += 2;
+            (self.list()?, true)
+        } else {
+            match self.operator()? {
+                Op::Eq => (vec![self.single_value()?], false),
+                Op::Ne => (vec![self.single_value()?], true),
+                _ => {
+                    return Err(format!(
+                        "The operator used is not supported by the field '{field_name}'."
+                    ));
+                }
+            }
         })
     }
 
@@ -612,6 +696,7 @@ mod tests {
     use super::*;
     use crate::config::SimConfig;
     use crate::data;
+    use proptest::prelude::*;
 
     const NOW: i64 = 1_700_000_000_000;
 
@@ -639,6 +724,35 @@ mod tests {
             Err(fragment) => {
                 let error = result.expect_err(jql);
                 assert!(error.contains(fragment), "{jql}: {error}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+        /// No query, however malformed, panics the parser or the evaluation: it is an
+        /// answer or Jira's error.
+        #[test]
+        fn no_query_panics(words in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::sample::select(vec![
+                    "(", ")", "NOT", "AND", "OR", "ORDER", "BY", "project", "=", "!=", "in",
+                    "~", ">", "<=", "APO", "\"", ",", "created", "-1d", "key", "empty", "is",
+                    "labels", "updated", "DESC", "status", "Done", "currentUser()", "\\",
+                ]).prop_map(str::to_owned),
+                "\\PC{0,12}",
+            ],
+            0..60,
+        )) {
+            let jql = words.join(" ");
+            let (tenant, store) = tenant();
+            if let Ok(query) = parse(&jql, &tenant, NOW) {
+                let mut issues: Vec<&IssueData> = store
+                    .by_id
+                    .values()
+                    .filter(|issue| query.matches(issue, &tenant))
+                    .collect();
+                issues.sort_by(|a, b| query.compare(a, b));
             }
         }
     }
@@ -713,6 +827,15 @@ mod tests {
             "assignee = currentUser()",
             Err("function 'currentUser' is not supported"),
         );
+        // Deep nesting and huge queries are Jira's 400, never a stack overflow.
+        let deep = format!("{}project = APO{}", "(".repeat(5_000), ")".repeat(5_000));
+        check(&deep, Err("nested too deeply"));
+        let nots = format!("{}project = APO", "NOT ".repeat(5_000));
+        check(&nots, Err("nested too deeply"));
+        let wide = vec!["project = APO"; 5_000].join(" OR ");
+        check(&wide, Err("more than 1000 clauses"));
+        let fine = format!("{}project = APO{}", "(".repeat(50), ")".repeat(50));
+        check(&fine, Ok(40));
     }
 
     #[test]

@@ -25,9 +25,9 @@ pub async fn run(global: &Global, command: CacheCommand) -> CliResult {
             let report = status(&cache).await?;
             cache.close().await?;
             if json {
-                println!("{report}");
+                crate::output::outln!("{report}");
             } else {
-                println!("{}", render_status(&report));
+                crate::output::outln!("{}", render_status(&report));
             }
             Ok(Code::Ok)
         }
@@ -141,14 +141,14 @@ async fn warm(global: &Global, settings: &Loaded, args: WarmArgs) -> CliResult {
         })
         .collect();
     if args.json {
-        println!(
+        crate::output::outln!(
             "{}",
             json!({"stages": stages, "items": report.items(), "bytes": report.bytes(),
                    "requests": report.requests(), "points": report.points(),
                    "elapsed_ms": report.elapsed().as_millis() as u64})
         );
     } else {
-        println!("{}", render_warm(&report));
+        crate::output::outln!("{}", render_warm(&report));
     }
     Ok(Code::Ok)
 }
@@ -230,7 +230,7 @@ async fn clear(settings: &Loaded, args: ClearArgs) -> CliResult {
         } else {
             "nothing to remove:"
         };
-        println!("{verb} {count} entries ({what})");
+        crate::output::outln!("{verb} {count} entries ({what})");
         return Ok(Code::Ok);
     }
     if !args.force {
@@ -252,6 +252,6 @@ async fn clear(settings: &Loaded, args: ClearArgs) -> CliResult {
         removed += cache.invalidate(target).await?;
     }
     cache.close().await?;
-    println!("removed {removed} entries ({what})");
+    crate::output::outln!("removed {removed} entries ({what})");
     Ok(Code::Ok)
 }

@@ -16,7 +16,7 @@ pub async fn run(global: &Global, command: ConfigCommand) -> CliResult {
         ConfigCommand::Init => init(global),
         ConfigCommand::Show { json } => {
             let settings = super::settings(global)?;
-            show(&settings, json);
+            show(&settings, json)?;
             Ok(Code::Ok)
         }
         ConfigCommand::Check { offline } => check(global, offline).await,
@@ -69,7 +69,7 @@ fn init(global: &Global) -> CliResult {
             write_private(&path, &text)?;
         }
     }
-    println!(
+    crate::output::outln!(
         "wrote profile {profile:?} to {}\nnext: set {} (or JIRA_API_TOKEN), then run `jira-ops config check`",
         path.display(),
         token_variable(&profile)
@@ -93,14 +93,14 @@ fn write_private(path: &std::path::Path, text: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-fn show(settings: &Loaded, json: bool) {
+fn show(settings: &Loaded, json: bool) -> Result<(), CliError> {
     let rows = settings.rows();
     if json {
         let mut values = serde_json::Map::new();
         for (name, value, source) in &rows {
             values.insert(name.clone(), json!({"value": value, "source": source}));
         }
-        println!(
+        crate::output::outln!(
             "{}",
             json!({
                 "config_file": settings.config_path.display().to_string(),
@@ -108,7 +108,7 @@ fn show(settings: &Loaded, json: bool) {
                 "settings": values,
             })
         );
-        return;
+        return Ok(());
     }
     let mut table = output::table(&["setting", "value", "source"]);
     for (name, value, source) in rows {
@@ -119,10 +119,11 @@ fn show(settings: &Loaded, json: bool) {
     } else {
         " (does not exist: `jira-ops config init` writes one)"
     };
-    println!(
+    crate::output::outln!(
         "config file: {}{exists}\n{table}",
         settings.config_path.display()
     );
+    Ok(())
 }
 
 async fn check(global: &Global, offline: bool) -> CliResult {
@@ -131,7 +132,7 @@ async fn check(global: &Global, offline: bool) -> CliResult {
     // The check needs no cache; building the client validates everything else offline.
     settings.settings.cache_store = "none".into();
     let client = settings.client().await?;
-    println!(
+    crate::output::outln!(
         "config OK: profile {:?}, site {site} ({})",
         settings.profile.value,
         settings.config_path.display()
@@ -146,7 +147,7 @@ async fn check(global: &Global, offline: bool) -> CliResult {
             let name = user
                 .and_then(|u| u.display_name.or(u.email_address))
                 .unwrap_or_else(|| "an unnamed user".into());
-            println!("credentials OK: signed in as {name}");
+            crate::output::outln!("credentials OK: signed in as {name}");
             Ok(Code::Ok)
         }
         status @ (401 | 403) => Err(CliError::auth(

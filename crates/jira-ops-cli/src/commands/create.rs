@@ -8,6 +8,8 @@ use serde_json::json;
 
 use crate::cli::{CreateArgs, Global};
 use crate::error::{CliError, CliResult, Code};
+use crate::signals;
+use jira_client::journal::Journal;
 
 /// The issues of a JSON Lines input with their line numbers; any bad line stops
 /// everything before a request is sent.
@@ -49,16 +51,27 @@ pub async fn run(global: &Global, args: CreateArgs) -> CliResult {
     };
     let settings = super::settings(global)?;
     let client = settings.client().await?;
-    let (lines, inputs): (Vec<usize>, Vec<IssueUpdate>) = issues.into_iter().unzip();
-    let results = client.create_issues(inputs).await;
+    let journal_path = settings.settings.journal_path(client.site_key());
+    let journal = Journal::open(&journal_path).map_err(|e| CliError::failure(e.to_string()))?;
+    let journal = std::sync::Mutex::new(journal);
+    let lines: Vec<usize> = issues.iter().map(|(line, _)| *line).collect();
+    let stop = || signals::stopped().is_some();
+    let results = client
+        .create_issues_once(issues, &journal, &stop)
+        .await
+        .map_err(|e| CliError::failure(e.to_string()))?;
     client.close().await?;
-    let mut out = std::io::stdout().lock();
-    let (mut created, mut refused, mut not_sent, mut unknown) = (0, 0, 0, 0);
+    let (mut created, mut earlier, mut refused, mut not_sent, mut unknown) = (0, 0, 0, 0, 0);
+    let mut records = Vec::with_capacity(results.len());
     for (line, result) in lines.iter().zip(&results) {
-        let record = match result {
-            Ok(issue) => {
+        records.push(match result {
+            Ok(done) if done.earlier => {
+                earlier += 1;
+                json!({"line": line, "key": done.issue.key, "id": done.issue.id, "outcome": "existing"})
+            }
+            Ok(done) => {
                 created += 1;
-                json!({"line": line, "key": issue.key, "id": issue.id})
+                json!({"line": line, "key": done.issue.key, "id": done.issue.id})
             }
             Err(error @ CreateError::Refused { errors, .. }) => {
                 refused += 1;
@@ -72,20 +85,46 @@ pub async fn run(global: &Global, args: CreateArgs) -> CliResult {
                 unknown += 1;
                 json!({"line": line, "outcome": "unknown", "error": error.to_string()})
             }
-        };
-        writeln!(out, "{record}")?;
+        });
     }
-    out.flush()?;
+    // The journal, not stdout, is the record: a closed or full stdout loses no outcome.
+    if let Err(error) = write_records(&records) {
+        return Err(CliError::failure(format!(
+            "could not write the results to stdout ({}); every outcome is in the write journal {}, and running the same input again prints them without creating anything twice",
+            if error.closed_output {
+                "it was closed".to_owned()
+            } else {
+                error.message
+            },
+            journal_path.display()
+        )));
+    }
     super::refused_credentials(&client)?;
     if !global.quiet {
         eprintln!(
-            "created {created} of {} issues; {refused} refused by Jira, {not_sent} not sent (safe to create again), {unknown} with an unknown outcome (check those before creating them again)",
+            "created {created} of {} issues ({earlier} already created by an earlier run); {refused} refused by Jira, {not_sent} not sent (safe to create again), {unknown} with an unknown outcome (running again looks them up first)",
             results.len()
         );
+    }
+    if let Some(code) = signals::stopped() {
+        eprintln!(
+            "jira-ops: interrupted: run the same input again to create what was not sent (the journal {} keeps what was)",
+            journal_path.display()
+        );
+        return Ok(code);
     }
     Ok(if refused + not_sent + unknown == 0 {
         Code::Ok
     } else {
         Code::Failure
     })
+}
+
+fn write_records(records: &[serde_json::Value]) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    for record in records {
+        writeln!(out, "{record}")?;
+    }
+    out.flush()?;
+    Ok(())
 }

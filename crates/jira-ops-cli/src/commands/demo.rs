@@ -319,7 +319,7 @@ pub async fn run(global: &Global, args: DemoArgs) -> CliResult {
         && wire.points == server.points_spent;
     let site_hint = "JIRA_API_TOKEN=<token> jira-ops --site https://your-domain.atlassian.net --email you@example.com search 'project = YOURPROJ' --format jsonl > issues.jsonl";
     if args.json {
-        println!(
+        crate::output::outln!(
             "{}",
             json!({
                 "project": project,
@@ -370,8 +370,8 @@ pub async fn run(global: &Global, args: DemoArgs) -> CliResult {
             output::seconds(wall),
         ]);
         let hit_rate = status["hit_rate"].as_f64().unwrap_or(0.0) * 100.0;
-        println!("{table}");
-        println!(
+        crate::output::outln!("{table}");
+        crate::output::outln!(
             "jira-sim counted {} requests, {} points, {} 429s, {} 503s, {} early retries: {}",
             server.requests,
             server.points_spent,
@@ -384,12 +384,12 @@ pub async fn run(global: &Global, args: DemoArgs) -> CliResult {
                 "NOT the same as the client"
             }
         );
-        println!(
+        crate::output::outln!(
             "cache: {} entries, {}, hit rate {hit_rate:.1}%",
             status["entries"],
             human_bytes(status["bytes"].as_u64().unwrap_or(0)),
         );
-        println!("\nRun the same against your site:\n  {site_hint}");
+        crate::output::outln!("\nRun the same against your site:\n  {site_hint}");
     }
     sim.shutdown().await;
     Ok(if agree { Code::Ok } else { Code::Failure })

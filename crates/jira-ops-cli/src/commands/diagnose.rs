@@ -26,9 +26,9 @@ pub async fn run(global: &Global, args: DiagnoseArgs) -> CliResult {
         // Nothing more can be measured; say why, with the health exit code.
         client.close().await?;
         if args.json {
-            println!("{}", super::health::to_json(&site, &report));
+            crate::output::outln!("{}", super::health::to_json(&site, &report));
         } else {
-            println!("{}", super::health::render(&site, &report));
+            crate::output::outln!("{}", super::health::render(&site, &report));
         }
         return Ok(super::health::exit_code(&report));
     }
@@ -67,7 +67,7 @@ pub async fn run(global: &Global, args: DiagnoseArgs) -> CliResult {
             .into_iter()
             .map(|(name, value, source)| (name, json!({"value": value, "source": source})))
             .collect();
-        println!(
+        crate::output::outln!(
             "{}",
             json!({
                 "health": super::health::to_json(&site, &report),
@@ -89,7 +89,7 @@ pub async fn run(global: &Global, args: DiagnoseArgs) -> CliResult {
             })
         );
     } else {
-        println!("{}\n", super::health::render(&site, &report));
+        crate::output::outln!("{}\n", super::health::render(&site, &report));
         let mut timing = output::table(&["strategy", "keys", "requests", "ok", "time"]);
         timing.add_row(vec![
             "sequential GETs".to_owned(),
@@ -105,7 +105,7 @@ pub async fn run(global: &Global, args: DiagnoseArgs) -> CliResult {
             batched_ok.to_string(),
             output::seconds(batched),
         ]);
-        println!("Sequential vs batched ({speedup:.1}x):\n{timing}\n");
+        crate::output::outln!("Sequential vs batched ({speedup:.1}x):\n{timing}\n");
         let mut transport = output::table(&["transport", "value"]);
         for (name, value) in [
             ("max in flight (pool)", http.max_in_flight.to_string()),
@@ -126,12 +126,12 @@ pub async fn run(global: &Global, args: DiagnoseArgs) -> CliResult {
         ] {
             transport.add_row(vec![name.to_owned(), value]);
         }
-        println!("{transport}\n");
+        crate::output::outln!("{transport}\n");
         let mut effective = output::table(&["setting", "value", "source"]);
         for (name, value, source) in settings.rows() {
             effective.add_row(vec![name, value, source]);
         }
-        println!("Effective settings:\n{effective}");
+        crate::output::outln!("Effective settings:\n{effective}");
     }
     Ok(super::health::exit_code(&report))
 }

@@ -8,29 +8,66 @@ use jira_batch::{FetchError, SearchOptions};
 use crate::cli::{FetchArgs, Global, SearchArgs};
 use crate::error::{CliError, CliResult, Code};
 use crate::output::{self, IssueWriter};
+use crate::signals;
 
 /// Keys per call of `fetch_issues`: enough for every worker to have a bulk fetch in
 /// flight, few enough that output streams and memory stays flat.
 const KEYS_PER_ROUND: usize = 1_000;
 
-/// Keys from a reader: one per line, blank lines and `#` comments skipped.
+/// The longest input line read: far past any issue key, short enough that a file of one
+/// enormous line is refused instead of read into memory and echoed.
+const MAX_LINE: usize = 4_096;
+
+/// Keys from a reader: one per line, blank lines and `#` comments skipped, a byte-order
+/// mark and CRLF endings tolerated; every key checked (`jira_model::check_issue_ref`)
+/// before anything is sent, a bad one named by its line.
 pub fn read_keys(reader: impl Read, source: &str) -> Result<Vec<String>, CliError> {
     let mut keys = Vec::new();
-    for (n, line) in BufReader::new(reader).lines().enumerate() {
-        let line = line.map_err(|e| CliError::usage(format!("{source}, line {}: {e}", n + 1)))?;
-        let key = line.split('#').next().unwrap_or("").trim();
+    let mut reader = BufReader::new(reader);
+    let mut line = Vec::new();
+    for n in 1.. {
+        line.clear();
+        let read = (&mut reader)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| CliError::usage(format!("{source}, line {n}: {e}")))?;
+        if read == 0 {
+            break;
+        }
+        if line.len() > MAX_LINE && !line.ends_with(b"\n") {
+            return Err(CliError::usage(format!(
+                "{source}, line {n}: longer than {MAX_LINE} bytes; expected one issue key per line (e.g. PROJ-123)"
+            )));
+        }
+        let text = std::str::from_utf8(&line).map_err(|_| {
+            CliError::usage(format!(
+                "{source}, line {n}: not UTF-8 text; expected one issue key per line"
+            ))
+        })?;
+        let text = if n == 1 {
+            text.trim_start_matches('\u{feff}')
+        } else {
+            text
+        };
+        let key = text.split('#').next().unwrap_or("").trim();
         if key.is_empty() {
             continue;
         }
-        if key.chars().any(char::is_whitespace) {
-            return Err(CliError::usage(format!(
-                "{source}, line {}: {key:?} is not an issue key (one key per line, e.g. PROJ-123)",
-                n + 1
-            )));
-        }
+        check_key(key).map_err(|e| CliError::usage(format!("{source}, line {n}: {e}")))?;
         keys.push(key.to_owned());
     }
     Ok(keys)
+}
+
+/// One key checked, with the hint for the usual mistakes.
+fn check_key(key: &str) -> Result<(), String> {
+    jira_model::check_issue_ref(key).map_err(|error| {
+        if key.contains(',') || key.contains(char::is_whitespace) {
+            format!("{error}; one key per line")
+        } else {
+            error.to_string()
+        }
+    })
 }
 
 fn collect_keys(args: &FetchArgs) -> Result<Vec<String>, CliError> {
@@ -39,6 +76,7 @@ fn collect_keys(args: &FetchArgs) -> Result<Vec<String>, CliError> {
         if key == "-" {
             keys.extend(read_keys(std::io::stdin().lock(), "stdin")?);
         } else {
+            check_key(key).map_err(CliError::usage)?;
             keys.push(key.clone());
         }
     }
@@ -56,18 +94,50 @@ fn collect_keys(args: &FetchArgs) -> Result<Vec<String>, CliError> {
 }
 
 pub async fn fetch(global: &Global, args: FetchArgs) -> CliResult {
+    args.output.check()?;
     let keys = collect_keys(&args)?;
     let settings = super::settings(global)?;
     let client = settings.client().await?;
     let format = output::resolve_format(args.output.format);
     let fields: Vec<&str> = args.output.fields.iter().map(String::as_str).collect();
-    let mut writer = IssueWriter::new(format, &args.output.fields, std::io::stdout().lock())?;
+    let mut writer = IssueWriter::new(
+        format,
+        &args.output.fields,
+        std::io::stdout().lock(),
+        args.output.csv_raw,
+    )?;
     let visible = output::progress_allowed(global.quiet, false);
     let bar = output::bar(keys.len() as u64, "fetching issues", visible);
     let (mut fetched, mut hits, mut requests) = (0, 0, 0);
     let mut failures: Vec<FetchError> = Vec::new();
+    let mut not_done: Vec<&str> = Vec::new();
+    let mut cache_failed = false;
     for round in keys.chunks(KEYS_PER_ROUND) {
-        let (results, report) = client.fetch_issues(round, &fields, &[]).await?;
+        if signals::stopped().is_some() {
+            not_done.extend(round.iter().map(String::as_str));
+            continue;
+        }
+        // A signal stops admitting rounds; the one in flight gets the grace period.
+        let work = client.fetch_issues(round, &fields, &[]);
+        let mut work = std::pin::pin!(work);
+        let outcome = tokio::select! {
+            outcome = &mut work => Some(outcome),
+            _ = signals::wait() => tokio::time::timeout(signals::GRACE, &mut work).await.ok(),
+        };
+        let Some(outcome) = outcome else {
+            not_done.extend(round.iter().map(String::as_str));
+            continue;
+        };
+        let (results, report) = outcome?;
+        if let Some(failure) = &report.cache_failure
+            && !cache_failed
+        {
+            cache_failed = true;
+            eprintln!(
+                "jira-ops: warning: the cache failed ({}); going on without it for the rest of this run (every key is still fetched). If it keeps failing, run with JIRA_OPS_CACHE_STORE=none, or remove the cache directory",
+                output::terminal_safe(failure)
+            );
+        }
         hits += report.cache_hits;
         requests += report.requests;
         for (_, result) in results {
@@ -85,6 +155,17 @@ pub async fn fetch(global: &Global, args: FetchArgs) -> CliResult {
     writer.finish()?;
     client.close().await?;
     report_failures(&failures);
+    if let Some(code) = signals::stopped() {
+        for key in &not_done {
+            eprintln!("jira-ops: not done: {key}");
+        }
+        eprintln!(
+            "jira-ops: interrupted: {fetched} issues written, {} failed, {} not done (listed above; run again with them)",
+            failures.len(),
+            not_done.len()
+        );
+        return Ok(code);
+    }
     if !global.quiet {
         eprintln!(
             "fetched {fetched} of {} issues ({hits} from the cache, {requests} requests); {} failed",
@@ -103,17 +184,23 @@ pub async fn fetch(global: &Global, args: FetchArgs) -> CliResult {
 /// Every per-item failure, one line each, on stderr.
 fn report_failures(failures: &[FetchError]) {
     for failure in failures {
-        eprintln!("jira-ops: {failure}");
+        eprintln!("jira-ops: {}", output::terminal_safe(&failure.to_string()));
     }
 }
 
 pub async fn search(global: &Global, args: SearchArgs) -> CliResult {
+    args.output.check()?;
     let mut settings = super::settings(global)?;
     // A search reads fresh pages and never the cache: do not hold the cache's lock.
     settings.settings.cache_store = "none".into();
     let client = settings.client().await?;
     let format = output::resolve_format(args.output.format);
-    let mut writer = IssueWriter::new(format, &args.output.fields, std::io::stdout().lock())?;
+    let mut writer = IssueWriter::new(
+        format,
+        &args.output.fields,
+        std::io::stdout().lock(),
+        args.output.csv_raw,
+    )?;
     let options = SearchOptions {
         fields: args.output.fields.clone(),
         page_size: 100,
@@ -124,15 +211,22 @@ pub async fn search(global: &Global, args: SearchArgs) -> CliResult {
     let mut stream = std::pin::pin!(client.search(&args.jql, options));
     let mut written = 0;
     let mut failure = None;
-    while let Some(item) = stream.next().await {
+    let mut interrupted = None;
+    while args.limit.is_none_or(|limit| written < limit) {
+        let item = tokio::select! {
+            biased;
+            code = signals::wait() => {
+                interrupted = Some(code);
+                break;
+            }
+            item = stream.next() => item,
+        };
+        let Some(item) = item else { break };
         match item {
             Ok(issue) => {
                 writer.write(&issue)?;
                 written += 1;
                 spinner.inc(1);
-                if args.limit.is_some_and(|limit| written >= limit) {
-                    break;
-                }
             }
             Err(error) => {
                 failure = Some(error);
@@ -142,6 +236,12 @@ pub async fn search(global: &Global, args: SearchArgs) -> CliResult {
     }
     spinner.finish_and_clear();
     writer.finish()?;
+    if let Some(code) = interrupted {
+        eprintln!(
+            "jira-ops: interrupted: {written} issues written; the rest of the query was not read"
+        );
+        return Ok(code);
+    }
     match failure {
         None => {
             if !global.quiet {

@@ -18,9 +18,9 @@ pub async fn run(global: &Global, args: HealthArgs) -> CliResult {
     client.close().await?;
     let site = client.site_key().as_str();
     if args.json {
-        println!("{}", to_json(site, &report));
+        crate::output::outln!("{}", to_json(site, &report));
     } else {
-        println!("{}", render(site, &report));
+        crate::output::outln!("{}", render(site, &report));
     }
     Ok(exit_code(&report))
 }

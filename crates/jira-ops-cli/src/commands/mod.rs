@@ -25,6 +25,9 @@ pub async fn run(cli: Cli) -> CliResult {
 
 async fn dispatch(cli: Cli) -> CliResult {
     let global = cli.global;
+    if !matches!(cli.command, Command::Sim(_) | Command::Completions { .. }) {
+        crate::signals::install();
+    }
     match cli.command {
         Command::Demo(args) => demo::run(&global, args).await,
         Command::Health(args) => health::run(&global, args).await,
