@@ -7,6 +7,7 @@ mod demo;
 mod export;
 mod health;
 mod otel;
+mod safety;
 mod secrets;
 mod shared;
 mod tty;
@@ -151,6 +152,68 @@ impl Env {
         .expect("jira-ops finishes within two minutes")
         .unwrap();
         Run::from(output, args)
+    }
+}
+
+impl Env {
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_jira-ops"));
+        command
+            .args(args)
+            .env_clear()
+            .envs(&self.vars)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        command
+    }
+
+    /// Runs the binary with `args` and sends it `SIG{signal}` (`INT`, `TERM`) after `after`.
+    #[cfg(unix)]
+    pub async fn run_interrupted(
+        &self,
+        args: &[&str],
+        after: std::time::Duration,
+        signal: &str,
+    ) -> Run {
+        let child = self.command(args).spawn().expect("jira-ops runs");
+        let pid = child.id().expect("a running child").to_string();
+        tokio::time::sleep(after).await;
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal} {pid}");
+        let output =
+            tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+                .await
+                .expect("jira-ops stops within a minute of the signal")
+                .unwrap();
+        Run::from(output, args)
+    }
+
+    /// Runs the binary with `args`, reads one line of its stdout and closes it (as
+    /// `| head -1` does).
+    pub async fn run_reading_first_line(&self, args: &[&str]) -> Run {
+        use tokio::io::AsyncBufReadExt as _;
+        let mut child = self.command(args).spawn().expect("jira-ops runs");
+        let stdout = child.stdout.take().unwrap();
+        let mut first = String::new();
+        tokio::io::BufReader::new(stdout)
+            .read_line(&mut first)
+            .await
+            .unwrap();
+        // The reader is dropped here: the pipe is closed.
+        let output =
+            tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+                .await
+                .expect("jira-ops ends once its reader is gone")
+                .unwrap();
+        let mut run = Run::from(output, args);
+        run.stdout = first;
+        run
     }
 }
 
