@@ -53,6 +53,17 @@ pub enum Error {
         #[source]
         source: sled::Error,
     },
+    /// The sled directory is damaged (truncated or corrupt files): sled refused or panicked
+    /// while opening it.
+    #[error(
+        "cache directory {dir} is damaged ({what}); `jira-ops cache clear --reset` moves it aside and starts a fresh cache (or run with JIRA_OPS_CACHE_STORE=none)"
+    )]
+    Damaged {
+        /// The directory.
+        dir: PathBuf,
+        /// What sled said.
+        what: String,
+    },
     /// The Redis store failed.
     #[error("cache store at {url} failed: {source} (is Redis running and the URL right?)")]
     Redis {

@@ -42,6 +42,56 @@ impl SledStore {
     /// to let go of it.
     pub fn open(dir: impl AsRef<Path>, lock_wait: Duration) -> Result<Self, Error> {
         let dir = dir.as_ref().to_path_buf();
+        // sled panics on some damaged files (a truncated database): caught at this
+        // boundary, with the hook silenced meanwhile, and said as `Error::Damaged`.
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Self::open_inner(&dir, lock_wait)
+        }));
+        std::panic::set_hook(previous);
+        match opened {
+            Ok(Err(Error::Sled {
+                dir,
+                source: source @ (sled::Error::Corruption { .. } | sled::Error::ReportableBug(_)),
+            })) => Err(Error::Damaged {
+                dir,
+                what: source.to_string(),
+            }),
+            Ok(result) => result,
+            Err(panic) => Err(Error::Damaged {
+                dir,
+                what: panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_else(|| "sled failed while opening it".into()),
+            }),
+        }
+    }
+
+    /// Moves the directory `dir` aside (to `DIR.damaged-SECONDS`), so that the next open
+    /// starts a fresh cache; returns where it went. Nothing is deleted.
+    pub fn reset(dir: impl AsRef<Path>) -> Result<Option<PathBuf>, Error> {
+        let dir = dir.as_ref();
+        if !dir.exists() {
+            return Ok(None);
+        }
+        let seconds = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut aside = dir.as_os_str().to_owned();
+        aside.push(format!(".damaged-{seconds}"));
+        let aside = PathBuf::from(aside);
+        std::fs::rename(dir, &aside).map_err(|source| Error::Io {
+            dir: dir.to_owned(),
+            source,
+        })?;
+        Ok(Some(aside))
+    }
+
+    fn open_inner(dir: &Path, lock_wait: Duration) -> Result<Self, Error> {
+        let dir = dir.to_path_buf();
         let io = |source| Error::Io {
             dir: dir.clone(),
             source,

@@ -129,6 +129,56 @@ fn a_second_opener_waits_then_names_the_holder() {
     );
 }
 
+#[tokio::test]
+async fn a_damaged_directory_is_a_clear_error_and_reset_starts_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache");
+    {
+        let cache = JiraCache::open(
+            SledStore::open(&path, Duration::from_secs(1)).unwrap(),
+            CacheConfig::new("site"),
+        )
+        .await
+        .unwrap();
+        for n in 0..200 {
+            cache
+                .set(
+                    &Category::Issue,
+                    &format!("P-{n}"),
+                    &json!({"n": n, "pad": "x".repeat(500)}),
+                )
+                .await
+                .unwrap();
+        }
+        cache.close().await.unwrap();
+    }
+    // The store's configuration file cut in half, as a full disk or a crash leaves it:
+    // sled refuses (or panics on) such a directory.
+    let conf = path.join("conf");
+    let len = std::fs::metadata(&conf).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&conf)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let error = match SledStore::open(&path, Duration::from_secs(1)) {
+        Ok(_) => panic!("a damaged directory opened"),
+        Err(error) => error,
+    };
+    let message = error.to_string();
+    assert!(
+        matches!(error, jira_cache::Error::Damaged { .. }),
+        "{message}"
+    );
+    assert!(message.contains("cache clear --reset"), "{message}");
+    let aside = SledStore::reset(&path).unwrap().unwrap();
+    assert!(aside.exists(), "moved aside, not deleted");
+    let fresh = SledStore::open(&path, Duration::from_secs(1)).unwrap();
+    assert_eq!(fresh.size_bytes_now(), 0);
+    assert_eq!(SledStore::reset(dir.path().join("none")).unwrap(), None);
+}
+
 #[cfg(unix)]
 #[test]
 fn the_directory_is_private() {

@@ -64,6 +64,7 @@ pub struct ClientBuilder {
     profile: String,
     timeouts: Timeouts,
     max_in_flight: usize,
+    max_body_bytes: usize,
     retry: RetryPolicy,
     breaker: BreakerConfig,
     limits: LimitsConfig,
@@ -82,6 +83,7 @@ impl ClientBuilder {
             profile: "default".into(),
             timeouts: http.timeouts,
             max_in_flight: http.max_in_flight,
+            max_body_bytes: http.max_body_bytes,
             retry: RetryPolicy::default(),
             breaker: BreakerConfig::default(),
             limits: LimitsConfig::default(),
@@ -118,6 +120,12 @@ impl ClientBuilder {
     /// Requests in flight on the pool at once.
     pub fn max_in_flight(mut self, max_in_flight: usize) -> Self {
         self.max_in_flight = max_in_flight;
+        self
+    }
+
+    /// The largest response body read, in bytes.
+    pub fn max_body_bytes(mut self, max_body_bytes: usize) -> Self {
+        self.max_body_bytes = max_body_bytes;
         self
     }
 
@@ -167,9 +175,11 @@ impl ClientBuilder {
     /// the cache and connects the budget.
     pub async fn build(self) -> Result<JiraClient, Error> {
         let site = SiteKey::from_url(&self.base_url).map_err(|e| Error::Config(e.to_string()))?;
+        let namespace = cache_namespace(&self.profile, &self.auth);
         let mut http = HttpConfig::new(&self.base_url, self.auth);
         http.timeouts = self.timeouts;
         http.max_in_flight = self.max_in_flight;
+        http.max_body_bytes = self.max_body_bytes;
         let http = HttpTransport::new(http)?;
         let http_config = http.config().clone();
         let wire = Tally::new();
@@ -189,7 +199,7 @@ impl ClientBuilder {
             .with_retries(self.retry)
             .counted(logical.clone())
             .boxed();
-        let cache = open_cache(&self.cache, &site, &self.profile, self.cache_max_bytes).await?;
+        let cache = open_cache(&self.cache, &site, &namespace, self.cache_max_bytes).await?;
         let jira = match &cache {
             Some(cache) => direct.clone().with_cache(cache.clone()).boxed(),
             None => direct.clone(),
@@ -251,10 +261,25 @@ impl Settings {
             )
         })?;
         let site = SiteKey::from_url(site).map_err(|e| Error::Config(e.to_string()))?;
+        let namespace = match &self.api_token {
+            Some(token) => cache_namespace(
+                profile,
+                &match &self.email {
+                    Some(email) => Auth::Basic {
+                        email: email.clone(),
+                        api_token: token.clone(),
+                    },
+                    None => Auth::Bearer {
+                        token: token.clone(),
+                    },
+                },
+            ),
+            None => profile.to_owned(),
+        };
         self.cache_choice()
             .open(
                 &site,
-                profile,
+                &namespace,
                 self.cache_max_mb.saturating_mul(1024 * 1024),
             )
             .await
@@ -275,6 +300,21 @@ impl CacheChoice {
 }
 
 /// Opens the cache a choice names, namespaced by site and profile (none for `None`).
+/// The cache namespace within a site: the profile and the account, so that two accounts
+/// never read each other's entries (what one may see, the other may not). The account is
+/// a short SHA-256 of the email (or, for a Bearer token, of the token): the same
+/// credentials find their entries again, and nothing secret is in a key.
+pub(crate) fn cache_namespace(profile: &str, auth: &Auth) -> String {
+    use sha2::{Digest, Sha256};
+    let account = match auth {
+        Auth::None => return profile.to_owned(),
+        Auth::Basic { email, .. } => Sha256::digest(email.trim().to_lowercase().as_bytes()),
+        Auth::Bearer { token } => Sha256::digest(token.expose().as_bytes()),
+    };
+    let tag: String = account[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{profile}@{tag}")
+}
+
 async fn open_cache(
     choice: &CacheChoice,
     site: &SiteKey,
@@ -357,6 +397,10 @@ impl JiraClient {
             .profile(profile)
             .timeouts(settings.timeouts())
             .max_in_flight(settings.max_in_flight)
+            .max_body_bytes(
+                usize::try_from(settings.max_body_mb.saturating_mul(1024 * 1024))
+                    .unwrap_or(usize::MAX),
+            )
             .retry(settings.retry_policy())
             .limits(LimitsConfig {
                 max_wait: Duration::from_secs(settings.max_wait_secs),

@@ -325,6 +325,13 @@ settings! {
     /// Connect timeout in seconds.
     connect_timeout_secs: u64 = Timeouts::default().connect.as_secs();
         flag None, env [], value "SECS", check within(1, DAY, "1 to 86400 seconds");
+    /// The most one logical request may take, its attempts, backoffs and waits included, in
+    /// seconds: a hanging server ends a request within it.
+    request_deadline_secs: u64 = 300;
+        flag None, env ["JIRA_OPS_REQUEST_DEADLINE"], value "SECS", check within(1, DAY, "1 to 86400 seconds");
+    /// The largest response body read, in MiB (a larger answer is a clear error).
+    max_body_mb: u64 = (HttpConfig::new("", jira_transport::Auth::None).max_body_bytes / (1024 * 1024)) as u64;
+        flag None, env [], value "MIB", check within(1, 65_536, "1 to 65536 (MiB)");
     /// Retries after a failed attempt.
     retries: usize = RetryPolicy::default().max_retries;
         flag Some("--retries"), env [], value "N", check within(0, 100, "0 to 100");
@@ -406,6 +413,7 @@ impl Settings {
             max_retries: self.retries,
             base_delay: std::time::Duration::from_millis(self.retry_base_ms),
             max_wait: std::time::Duration::from_secs(self.max_wait_secs),
+            deadline: Some(std::time::Duration::from_secs(self.request_deadline_secs)),
             ..RetryPolicy::default()
         }
     }
@@ -473,6 +481,41 @@ mod tests {
             .to_string();
         assert!(error.contains("without credentials"), "{error}");
         assert!(!error.contains("s3cr3t-token"), "{error}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+        /// No value of any setting panics: it is taken and every derived configuration
+        /// builds, or it is refused with a message naming the setting.
+        #[test]
+        fn no_value_of_any_setting_panics(
+            which in 0..SETTINGS.len(),
+            text in proptest::prop_oneof![
+                "\\PC{0,40}",
+                "[0-9]{1,25}",
+                proptest::sample::select(vec![
+                    "18446744073709551615".to_owned(), "-1".to_owned(), "0".to_owned(),
+                    "1e308".to_owned(), "NaN".to_owned(), "inf".to_owned(), " ".to_owned(),
+                    "redis://:pw@h:1/0".to_owned(), "https://u:p@h".to_owned(),
+                ]),
+            ],
+        ) {
+            let setting = &SETTINGS[which];
+            let mut settings = Settings::default();
+            match settings.set(setting.key, &text) {
+                Ok(()) => {
+                    let _ = settings.timeouts();
+                    let _ = settings.retry_policy();
+                    let _ = settings.batch();
+                    let _ = settings.budget_choice();
+                    let _ = settings.cache_choice();
+                    let _ = settings.get(setting.key);
+                }
+                Err(error) => {
+                    proptest::prop_assert!(error.to_string().contains(setting.key), "{}", error);
+                }
+            }
+        }
     }
 
     #[test]

@@ -273,6 +273,10 @@ pub struct ClearArgs {
     /// Every entry of this site and profile.
     #[arg(long, conflicts_with_all = ["category", "key", "pattern"])]
     pub all: bool,
+    /// Move a damaged sled cache directory aside (to DIR.damaged-SECONDS, nothing deleted)
+    /// without opening it, so the next run starts a fresh cache.
+    #[arg(long, conflicts_with_all = ["category", "key", "pattern", "all", "dry_run"])]
+    pub reset: bool,
     /// Count what would be removed; remove nothing.
     #[arg(long)]
     pub dry_run: bool,

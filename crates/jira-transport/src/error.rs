@@ -53,6 +53,19 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
+    /// The response body was larger than `HttpConfig::max_body_bytes`: it was not read
+    /// further (the request itself may have been served).
+    #[error(
+        "{method} {path}: the response is larger than {limit} bytes, the limit; raise max_body_bytes if such answers are expected, or ask for fewer fields or smaller pages"
+    )]
+    BodyTooLarge {
+        /// The request method.
+        method: http::Method,
+        /// The request path.
+        path: String,
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// A timeout fired.
     #[error(
         "{method} {path} timed out ({phase:?} timeout of {after:?}; raise it in the transport config if the site is slow)"
@@ -226,7 +239,8 @@ impl Error {
             }
             Error::Layer { before_sending, .. } => *before_sending,
             Error::Exhausted { last, .. } => last.not_performed(),
-            Error::Io { .. } | Error::Timeout { .. } => false,
+            // The server answered (too much): a write may have been done.
+            Error::Io { .. } | Error::Timeout { .. } | Error::BodyTooLarge { .. } => false,
         }
     }
 
@@ -252,7 +266,8 @@ impl Error {
             Error::PoolExhausted { .. }
             | Error::CircuitOpen { .. }
             | Error::Config(_)
-            | Error::Layer { .. } => None,
+            | Error::Layer { .. }
+            | Error::BodyTooLarge { .. } => None,
         }
     }
 }

@@ -211,6 +211,9 @@ pub struct HttpConfig {
     /// Allows `http://` to hosts other than loopback. Off by default: credentials would
     /// cross the network in clear text.
     pub allow_insecure_http: bool,
+    /// The largest response body read, in bytes ([`Error::BodyTooLarge`] past it): a
+    /// misbehaving proxy or server cannot grow the process without bound.
+    pub max_body_bytes: usize,
 }
 
 impl HttpConfig {
@@ -226,6 +229,7 @@ impl HttpConfig {
             timeouts: Timeouts::default(),
             user_agent: format!("jira-ops/{} (jira-transport)", env!("CARGO_PKG_VERSION")),
             allow_insecure_http: false,
+            max_body_bytes: 256 * 1024 * 1024,
         }
     }
 }
@@ -348,12 +352,29 @@ impl HttpTransport {
         };
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
+        let limit = self.inner.config.max_body_bytes;
+        let too_large = || Error::BodyTooLarge {
+            method: request.method.clone(),
+            path: request.path.clone(),
+            limit,
+        };
+        if response
+            .content_length()
+            .is_some_and(|length| length > limit as u64)
+        {
+            return Err(too_large());
+        }
         let mut body = BytesMut::new();
         loop {
             match tokio::time::timeout(read, response.chunk()).await {
                 Err(_) => return Err(timeout(TimeoutPhase::Read, read)),
                 Ok(Err(error)) => return Err(self.map_error(request, error)),
-                Ok(Ok(Some(chunk))) => body.extend_from_slice(&chunk),
+                Ok(Ok(Some(chunk))) => {
+                    if body.len() + chunk.len() > limit {
+                        return Err(too_large());
+                    }
+                    body.extend_from_slice(&chunk);
+                }
                 Ok(Ok(None)) => break,
             }
         }

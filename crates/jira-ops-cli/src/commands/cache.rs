@@ -216,6 +216,25 @@ fn targets(args: &ClearArgs) -> Result<(Vec<Target>, String), CliError> {
 }
 
 async fn clear(settings: &Loaded, args: ClearArgs) -> CliResult {
+    if args.reset {
+        if settings.settings.cache_store != "sled" {
+            return Err(CliError::usage(
+                "--reset moves a damaged sled cache aside; this profile's cache_store is not sled (for Redis, clear with --all)",
+            ));
+        }
+        let dir = &settings.settings.cache_dir;
+        match jira_cache::SledStore::reset(dir)? {
+            Some(aside) => crate::output::outln!(
+                "moved the cache directory {} aside to {}; the next run starts a fresh cache",
+                dir.display(),
+                aside.display()
+            ),
+            None => {
+                crate::output::outln!("no cache directory at {}: nothing to reset", dir.display())
+            }
+        }
+        return Ok(Code::Ok);
+    }
     // Validate the flags before touching the cache.
     let (targets, what) = targets(&args)?;
     let cache = open(settings).await?;

@@ -329,3 +329,74 @@ async fn csv_cells_a_spreadsheet_would_run_are_neutralised() {
         .await;
     assert!(raw.stdout.contains(",\"=HYPERLINK("), "{}", raw.stdout);
 }
+
+#[tokio::test]
+async fn a_hanging_server_ends_a_fetch_within_its_deadline() {
+    let sim = sim().await;
+    sim.set_faults(FaultConfig {
+        rules: vec![FaultRule::new(Fault::Hang { ms: 120_000 }, 1.0)],
+    });
+    let mut env = Env::for_sim(&sim);
+    env.set("JIRA_OPS_REQUEST_DEADLINE", 4);
+    env.set("JIRA_REQUEST_TIMEOUT", 1);
+    let started = std::time::Instant::now();
+    let run = env.run(&["fetch", "APO-1", "--format", "jsonl"]).await;
+    let took = started.elapsed();
+    run.code(1);
+    // The deadline bounds the whole request (a correctness bound, far from the 4 s).
+    assert!(took < Duration::from_secs(30), "took {took:?}");
+    assert!(run.stderr.contains("APO-1"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn another_account_never_reads_this_accounts_cache() {
+    let sim = sim().await;
+    let mut env = Env::for_sim(&sim);
+    env.run(&["fetch", "APO-1", "--format", "jsonl"])
+        .await
+        .code(0);
+    let again = env.run(&["fetch", "APO-1", "--format", "jsonl"]).await;
+    again.code(0);
+    assert!(
+        again.stderr.contains("1 from the cache"),
+        "{}",
+        again.stderr
+    );
+    // Another email on the same site and cache directory: a miss, so it asks the site,
+    // which refuses these credentials.
+    env.set("JIRA_EMAIL", "someone-else@example.com");
+    let other = env.run(&["fetch", "APO-1", "--format", "jsonl"]).await;
+    other.code(3);
+    assert!(other.stdout.is_empty(), "{}", other.stdout);
+}
+
+#[tokio::test]
+async fn a_damaged_cache_names_its_recovery_and_the_recovery_works() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    env.run(&["fetch", "APO-1", "--format", "jsonl"])
+        .await
+        .code(0);
+    let conf = env.cache_dir().join("conf");
+    let len = std::fs::metadata(&conf).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&conf)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let damaged = env.run(&["fetch", "APO-1", "--format", "jsonl"]).await;
+    damaged.code(1);
+    assert!(
+        damaged.error_line().contains("cache clear --reset"),
+        "{}",
+        damaged.stderr
+    );
+    assert!(!damaged.stderr.contains("panicked"), "{}", damaged.stderr);
+    let reset = env.run(&["cache", "clear", "--reset"]).await;
+    reset.code(0);
+    assert!(reset.stdout.contains("aside"), "{}", reset.stdout);
+    env.run(&["fetch", "APO-1", "--format", "jsonl"])
+        .await
+        .code(0);
+}

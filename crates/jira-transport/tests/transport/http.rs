@@ -336,3 +336,31 @@ fn passwords_in_urls_are_redacted() {
     );
     assert_eq!(redact_url("rediss://token@host"), "rediss://***@host");
 }
+
+#[tokio::test]
+async fn a_body_past_the_limit_is_a_clear_error_not_memory() {
+    let sim = sim().await;
+    let mut config = config(&sim);
+    // A full issue is a few kilobytes.
+    config.max_body_bytes = 1_000;
+    let jira = HttpTransport::new(config).unwrap();
+    let error = jira
+        .send(ApiRequest::get_issue("APO-1", &[], &[]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            jira_transport::Error::BodyTooLarge { limit: 1_000, .. }
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("max_body_bytes"), "{error}");
+    // Under the limit, the same answer reads whole.
+    let jira = http(&sim);
+    let response = jira
+        .send(ApiRequest::get_issue("APO-1", &[], &[]))
+        .await
+        .unwrap();
+    assert!(response.body.len() > 1_000);
+}
