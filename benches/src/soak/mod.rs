@@ -10,7 +10,15 @@ use std::path::Path;
 use crate::report::Scenario;
 
 /// The cells, by name, for `--only`.
-pub const CELLS: [&str; 5] = ["faults", "crash", "contention", "load", "secrets"];
+pub const CELLS: [&str; 7] = [
+    "faults",
+    "crash",
+    "contention",
+    "load",
+    "interrupts",
+    "exports",
+    "secrets",
+];
 
 /// Runs the cells (`only` one of them when given), printing each as it ends.
 pub async fn run(quick: bool, only: Option<&str>, cli: &Path) -> anyhow::Result<Vec<Scenario>> {
@@ -37,6 +45,8 @@ pub async fn run(quick: bool, only: Option<&str>, cli: &Path) -> anyhow::Result<
             "crash" => workspace.crash(quick).await?,
             "contention" => workspace.contention().await?,
             "load" => load::run(quick).await,
+            "interrupts" => workspace.interrupts(quick).await?,
+            "exports" => workspace.exports(quick).await?,
             _ => workspace.secrets().await?,
         };
         let mut scenario = scenario;
