@@ -304,6 +304,16 @@ pub struct OutputArgs {
 }
 
 impl OutputArgs {
+    /// A writer of these fields in `format` to `out`, CSV made spreadsheet-safe unless
+    /// `--csv-raw`.
+    pub fn writer<W: std::io::Write>(
+        &self,
+        format: Format,
+        out: W,
+    ) -> Result<crate::output::IssueWriter<W>, crate::error::CliError> {
+        crate::output::IssueWriter::new(format, &self.fields, out, self.csv_raw)
+    }
+
     /// `--fields` names at least one field, none of them empty.
     pub fn check(&self) -> Result<(), crate::error::CliError> {
         if self.fields.is_empty() || self.fields.iter().any(|f| f.trim().is_empty()) {

@@ -31,6 +31,19 @@ fn http(sim: &SimHandle) -> HttpTransport {
     HttpTransport::new(config).unwrap()
 }
 
+/// 20 ms of latency on every request.
+fn latency_20ms() -> FaultConfig {
+    FaultConfig {
+        rules: vec![FaultRule::new(
+            Fault::Latency {
+                fixed_ms: 20,
+                jitter_ms: 0,
+            },
+            1.0,
+        )],
+    }
+}
+
 fn burst_only(per_second: f64) -> LimitConfig {
     LimitConfig {
         burst: Some(BurstConfig::uniform(per_second)),
@@ -131,15 +144,7 @@ async fn adaptive_concurrency_finds_a_limit_nobody_announced() {
         ..burst_only(100.0)
     })
     .await;
-    sim.set_faults(FaultConfig {
-        rules: vec![FaultRule::new(
-            Fault::Latency {
-                fixed_ms: 20,
-                jitter_ms: 0,
-            },
-            1.0,
-        )],
-    });
+    sim.set_faults(latency_20ms());
     let limited = RateLimited::new(
         http(&sim),
         LimitsConfig {
@@ -373,15 +378,7 @@ async fn a_strict_bucket_is_learned_from_one_refusal_in_every_mode() {
             ..LimitConfig::off()
         })
         .await;
-        sim.set_faults(FaultConfig {
-            rules: vec![FaultRule::new(
-                Fault::Latency {
-                    fixed_ms: 20,
-                    jitter_ms: 0,
-                },
-                1.0,
-            )],
-        });
+        sim.set_faults(latency_20ms());
         let limited = Arc::new(
             RateLimited::new(http(&sim), LimitsConfig::default())
                 .with_retries(RetryPolicy::default()),

@@ -7,7 +7,7 @@ use jira_batch::{FetchError, SearchOptions};
 
 use crate::cli::{FetchArgs, Global, SearchArgs};
 use crate::error::{CliError, CliResult, Code};
-use crate::output::{self, IssueWriter};
+use crate::output;
 use crate::signals;
 
 /// Keys per call of `fetch_issues`: enough for every worker to have a bulk fetch in
@@ -100,12 +100,7 @@ pub async fn fetch(global: &Global, args: FetchArgs) -> CliResult {
     let client = settings.client().await?;
     let format = output::resolve_format(args.output.format);
     let fields: Vec<&str> = args.output.fields.iter().map(String::as_str).collect();
-    let mut writer = IssueWriter::new(
-        format,
-        &args.output.fields,
-        std::io::stdout().lock(),
-        args.output.csv_raw,
-    )?;
+    let mut writer = args.output.writer(format, std::io::stdout().lock())?;
     let visible = output::progress_allowed(global.quiet, false);
     let bar = output::bar(keys.len() as u64, "fetching issues", visible);
     let (mut fetched, mut hits, mut requests) = (0, 0, 0);
@@ -195,12 +190,7 @@ pub async fn search(global: &Global, args: SearchArgs) -> CliResult {
     settings.settings.cache_store = "none".into();
     let client = settings.client().await?;
     let format = output::resolve_format(args.output.format);
-    let mut writer = IssueWriter::new(
-        format,
-        &args.output.fields,
-        std::io::stdout().lock(),
-        args.output.csv_raw,
-    )?;
+    let mut writer = args.output.writer(format, std::io::stdout().lock())?;
     let options = SearchOptions {
         fields: args.output.fields.clone(),
         page_size: 100,

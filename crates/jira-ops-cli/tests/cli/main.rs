@@ -124,20 +124,10 @@ impl Env {
 
     /// Runs the binary with `args` and `stdin`.
     pub async fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_jira-ops"));
-        command
-            .args(args)
-            .env_clear()
-            .envs(&self.vars)
-            .current_dir(self.dir.path())
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+        let mut command = self.command(args);
+        if stdin.is_some() {
+            command.stdin(Stdio::piped());
+        }
         let mut child = command.spawn().expect("jira-ops runs");
         if let Some(text) = stdin {
             let mut pipe = child.stdin.take().unwrap();
