@@ -10,13 +10,14 @@ use std::path::Path;
 use crate::report::Scenario;
 
 /// The cells, by name, for `--only`.
-pub const CELLS: [&str; 7] = [
+pub const CELLS: [&str; 8] = [
     "faults",
     "crash",
     "contention",
     "load",
     "interrupts",
     "exports",
+    "stores",
     "secrets",
 ];
 
@@ -47,6 +48,7 @@ pub async fn run(quick: bool, only: Option<&str>, cli: &Path) -> anyhow::Result<
             "load" => load::run(quick).await,
             "interrupts" => workspace.interrupts(quick).await?,
             "exports" => workspace.exports(quick).await?,
+            "stores" => workspace.stores(quick).await?,
             _ => workspace.secrets().await?,
         };
         let mut scenario = scenario;

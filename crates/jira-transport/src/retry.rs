@@ -181,7 +181,23 @@ impl<T: Transport> Retrying<T> {
         let mut attempts: u32 = 0;
         loop {
             attempts += 1;
-            let outcome = self.inner.send(request.clone()).await;
+            // The deadline bounds the attempt in flight too, not only the waits between.
+            let outcome = match deadline {
+                Some(deadline) => {
+                    let started = Instant::now();
+                    tokio::time::timeout_at(deadline, self.inner.send(request.clone()))
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(Error::Timeout {
+                                method: request.method.clone(),
+                                path: request.path.clone(),
+                                phase: crate::TimeoutPhase::Total,
+                                after: started.elapsed(),
+                            })
+                        })
+                }
+                None => self.inner.send(request.clone()).await,
+            };
             let next = self.judge(&request, outcome);
             let (failure, min_wait, reason) = match next {
                 Next::Done(result) => {

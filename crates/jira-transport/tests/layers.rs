@@ -136,3 +136,28 @@ async fn points_come_with_the_answer_and_the_tally_adds_them() {
         (2, 3, 1)
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_deadline_cuts_the_attempt_in_flight() {
+    // A server that answers only after a minute, and a deadline of 5 s.
+    let wire = Scripted::new([]).then_always(Step::json(200, "{}").after(Duration::from_secs(60)));
+    let jira = wire.clone().with_retries(RetryPolicy {
+        deadline: Some(Duration::from_secs(5)),
+        ..RetryPolicy::default()
+    });
+    let started = Instant::now();
+    let error = jira.send(ApiRequest::myself()).await.unwrap_err();
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+    assert!(
+        matches!(
+            error,
+            Error::Timeout {
+                phase: jira_transport::TimeoutPhase::Total,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    // Cut in flight: it may have been performed.
+    assert!(!error.not_performed());
+}

@@ -148,7 +148,10 @@ pub async fn fetch(global: &Global, args: FetchArgs) -> CliResult {
     }
     bar.finish_and_clear();
     writer.finish()?;
-    client.close().await?;
+    // Every result is out: a cache that cannot save its statistics now is a warning.
+    if let Err(error) = client.close().await {
+        eprintln!("jira-ops: warning: {error}");
+    }
     report_failures(&failures);
     if let Some(code) = signals::stopped() {
         for key in &not_done {
