@@ -15,6 +15,14 @@ use rand::Rng;
 
 use crate::report::{Figure, Scenario};
 
+/// The lines of a run's stdout that are JSON values.
+fn json_lines(output: &Output) -> usize {
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+        .count()
+}
+
 /// A token to grep for.
 const TOKEN: &str = "soak-tok-5c1e9a-SECRET-77d0";
 const EMAIL: &str = "soak@example.com";
@@ -204,10 +212,7 @@ impl Workspace {
                         after,
                     )
                     .await?;
-                let results = String::from_utf8_lossy(&output.stdout)
-                    .lines()
-                    .filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
-                    .count();
+                let results = json_lines(&output);
                 // Stopped by the signal (130), or done before it came (0): a result per line.
                 if matches!(output.status.code(), Some(130 | 0)) && results == lines {
                     clean += 1;
@@ -451,10 +456,7 @@ impl Workspace {
             .await
             .map_err(|_| anyhow::anyhow!("stores: the fetch did not end after Redis died"))??;
         let output = self.keep("stores-redis-killed", output);
-        let written = String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
-            .count();
+        let written = json_lines(&output);
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
         // A failed key is a `jira-ops: ` line naming it (warnings are not failures).
         let failed = stderr
@@ -636,10 +638,7 @@ impl Workspace {
                     &[],
                 )
                 .await;
-            let lines = String::from_utf8_lossy(&fetch.stdout)
-                .lines()
-                .filter(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
-                .count();
+            let lines = json_lines(&fetch);
             if fetch.status.success() && lines == 3 {
                 served += 1;
             }

@@ -63,9 +63,6 @@ async fn fetch_page<T: Transport>(
         }
     };
     match response.classify() {
-        ErrorClass::Success => Err(Error::Config(
-            "unreachable: a success is decoded above".into(),
-        )),
         ErrorClass::InvalidJql => Err(Error::InvalidJql {
             jql: jql.to_owned(),
             message: response
