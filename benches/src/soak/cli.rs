@@ -23,6 +23,46 @@ fn json_lines(output: &Output) -> usize {
         .count()
 }
 
+/// The keys a run's stderr lists as failed: a `jira-ops: ` line naming one (warnings are
+/// not failures).
+fn failed_keys(stderr: &str, keys: &[String]) -> usize {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("jira-ops: ") && !l.starts_with("jira-ops: warning"))
+        .filter(|l| {
+            keys.iter()
+                .any(|k| l.contains(&format!("{k} ")) || l.ends_with(k.as_str()))
+        })
+        .count()
+}
+
+/// Runs `command` to its end, sampling its peak resident memory (`VmHWM`) every 20 ms;
+/// the output and the peak in MiB.
+async fn run_measuring_memory(
+    mut command: tokio::process::Command,
+) -> anyhow::Result<(Output, f64)> {
+    let child = command.spawn()?;
+    let status = format!("/proc/{}/status", child.id().unwrap_or_default());
+    let output = child.wait_with_output();
+    tokio::pin!(output);
+    let mut peak_kib = 0u64;
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let output = loop {
+        tokio::select! {
+            output = &mut output => break output?,
+            _ = tick.tick() => {
+                let hwm = std::fs::read_to_string(&status).ok().and_then(|text| {
+                    text.lines()
+                        .find_map(|l| l.strip_prefix("VmHWM:"))
+                        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                });
+                peak_kib = peak_kib.max(hwm.unwrap_or(0));
+            }
+        }
+    };
+    Ok((output, peak_kib as f64 / 1024.0))
+}
+
 /// A token to grep for.
 const TOKEN: &str = "soak-tok-5c1e9a-SECRET-77d0";
 const EMAIL: &str = "soak@example.com";
@@ -58,9 +98,40 @@ impl Workspace {
         extra: &[(&str, &str)],
     ) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(&self.cli);
+        command.args(args);
+        self.sandbox(command, site, extra)
+    }
+
+    /// A command for the binary whose files may grow to `file_kib` KiB at most, as on a
+    /// full disk: writes past it fail (`EFBIG`; `SIGXFSZ` ignored, so the process lives).
+    fn command_on_full_disk(
+        &self,
+        site: &str,
+        args: &[&str],
+        extra: &[(&str, &str)],
+        file_kib: u64,
+    ) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new("sh");
         command
-            .args(args)
+            .arg("-c")
+            .arg(format!(
+                "trap '' XFSZ; ulimit -f {file_kib}; exec \"$0\" \"$@\""
+            ))
+            .arg(&self.cli)
+            .args(args);
+        self.sandbox(command, site, extra)
+    }
+
+    /// `command` with the sandbox's environment, `extra` added, and piped output.
+    fn sandbox(
+        &self,
+        mut command: tokio::process::Command,
+        site: &str,
+        extra: &[(&str, &str)],
+    ) -> tokio::process::Command {
+        command
             .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.home.path())
             .env("XDG_CONFIG_HOME", self.home.path().join("config"))
             .env("XDG_CACHE_HOME", self.home.path().join("cache"))
@@ -418,7 +489,7 @@ impl Workspace {
     pub async fn stores(&self, quick: bool) -> anyhow::Result<Scenario> {
         let mut scenario = Scenario::new(
             0,
-            "Stores: Redis killed mid-fetch, a damaged sled cache, a server that hangs",
+            "Stores: Redis killed mid-fetch, a full disk, a damaged sled cache, a server that hangs, a 1 GB answer",
             &["case", "what happened", "judged by"],
         );
         let sim = self.slow_sim(1_220, 20).await;
@@ -458,15 +529,7 @@ impl Workspace {
         let output = self.keep("stores-redis-killed", output);
         let written = json_lines(&output);
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        // A failed key is a `jira-ops: ` line naming it (warnings are not failures).
-        let failed = stderr
-            .lines()
-            .filter(|l| l.starts_with("jira-ops: ") && !l.starts_with("jira-ops: warning"))
-            .filter(|l| {
-                keys.iter()
-                    .any(|k| l.contains(&format!("{k} ")) || l.ends_with(k.as_str()))
-            })
-            .count();
+        let failed = failed_keys(&stderr, &keys);
         let warned = stderr.contains("the cache failed");
         scenario.row(vec![
             "Redis killed 1 s into a fetch of 6,100 keys".into(),
@@ -486,6 +549,57 @@ impl Workspace {
             "Redis killed: panics",
             f64::from(u8::from(stderr.contains("panicked"))),
             0.0,
+        ));
+
+        // A full disk under the cache: the first failed write is reported once, the store
+        // is dropped, and every key is still written; the next run (space again) opens the
+        // cache and completes.
+        let full_dir = self.home.path().join("full-disk-cache");
+        let full_dir_text = full_dir.display().to_string();
+        let full_extra = [
+            ("JIRA_OPS_CACHE_DIR", full_dir_text.as_str()),
+            ("MAX_CONCURRENT_JIRA_CALLS", "4"),
+        ];
+        let fetch_all = ["fetch", "--from-file", &key_path, "--format", "jsonl"];
+        let full = self
+            .command_on_full_disk(&site, &fetch_all, &full_extra, 512)
+            .output()
+            .await?;
+        let full = self.keep("stores-disk-full", full);
+        let full_err = String::from_utf8_lossy(&full.stderr).into_owned();
+        let full_written = json_lines(&full);
+        let full_failed = failed_keys(&full_err, &keys);
+        let full_warnings = full_err.matches("the cache failed").count();
+        let after_full = self
+            .run(&site, "stores-disk-full-after", &fetch_all, &full_extra)
+            .await;
+        let after_written = json_lines(&after_full);
+        let after_err = String::from_utf8_lossy(&after_full.stderr).into_owned();
+        scenario.row(vec![
+            "the cache's files capped at 512 KiB (a full disk) during a fetch of 6,100 keys"
+                .into(),
+            format!(
+                "{full_written} written, {full_failed} listed as failed, exit {}, cache failure reported {full_warnings}×; the next run exit {} with {after_written} written",
+                full.status.code().unwrap_or(-1),
+                after_full.status.code().unwrap_or(-1),
+            ),
+            "written + failed = 6,100; reported once; the next run completes".into(),
+        ]);
+        scenario.figures.push(Figure::exactly(
+            "full disk: keys neither written nor listed",
+            keys.len().saturating_sub(full_written + full_failed) as f64,
+            0.0,
+        ));
+        scenario.figures.push(Figure::exactly(
+            "full disk: the run after it completes, no panic",
+            f64::from(u8::from(
+                after_full.status.success()
+                    && after_written == keys.len()
+                    && !full_err.contains("panicked")
+                    && !after_err.contains("panicked")
+                    && full_warnings == 1,
+            )),
+            1.0,
         ));
 
         // A damaged sled directory: said with its recovery, which works.
@@ -588,8 +702,53 @@ impl Workspace {
             )
             .hard(),
         );
+        // A 1 GB answer streamed without a length: a clear error at the body cap (256 MiB by
+        // default), memory bounded by it.
+        let huge = self.sim(10, 0).await;
+        huge.set_limits(LimitConfig::off());
+        huge.set_faults(FaultConfig {
+            rules: vec![FaultRule::new(
+                Fault::Oversized {
+                    bytes: 1_000_000_000,
+                },
+                1.0,
+            )],
+        });
+        let (oversized, peak_mib) = run_measuring_memory(self.command(
+            huge.base_url(),
+            &["fetch", "APO-1", "--no-cache"],
+            &[],
+        ))
+        .await?;
+        huge.shutdown().await;
+        let oversized = self.keep("stores-oversized", oversized);
+        let oversized_err = String::from_utf8_lossy(&oversized.stderr).into_owned();
+        let clear = oversized.status.code() == Some(1)
+            && oversized_err.contains("APO-1")
+            && oversized_err.contains("body cap")
+            && oversized_err.contains("max_body_mb")
+            && !oversized_err.contains("panicked");
+        scenario.row(vec![
+            "a 1 GB answer streamed without Content-Length (body cap 256 MiB)".into(),
+            format!(
+                "exit {}, {} error; peak resident memory {peak_mib:.0} MiB",
+                oversized.status.code().unwrap_or(-1),
+                if clear { "a clear" } else { "NOT a clear" }
+            ),
+            "a clear error naming the cap; memory ≤ 2 × the cap".into(),
+        ]);
+        scenario.figures.push(Figure::exactly(
+            "1 GB body: a clear error naming the cap",
+            f64::from(u8::from(clear)),
+            1.0,
+        ));
+        scenario.figures.push(Figure::at_most(
+            "1 GB body: peak memory, MiB",
+            peak_mib,
+            512.0,
+        ));
         scenario.notes.push(
-            "6,100 issues, 20 ms per request, bulk fetches of 20, two in flight. A disk-full cache and a 1 GB body are not cells yet (a body past max_body_mb is a clear error in jira-transport's tests).".into(),
+            "6,100 issues, 20 ms per request, bulk fetches of 20, two in flight (four on the full disk). The full disk is RLIMIT_FSIZE on the process (writes past 512 KiB fail with EFBIG, as on a full disk), so it needs no mount.".into(),
         );
         Ok(scenario)
     }
@@ -805,6 +964,51 @@ impl Workspace {
             &[("RUST_LOG", "trace")],
         )
         .await;
+        // The token in the site URL: refused, and never echoed.
+        let in_url = site.replacen("://", &format!("://{EMAIL}:{TOKEN}@"), 1);
+        for (name, args) in [
+            ("secrets-url-fetch", &["-vvv", "fetch", "APO-1"][..]),
+            ("secrets-url-config", &["-vvv", "config", "show"][..]),
+            ("secrets-url-check", &["config", "check", "--offline"][..]),
+        ] {
+            self.run(&in_url, name, args, &[]).await;
+        }
+
+        // Other credentials on a shared cache (sled, then Redis) get misses: a wrong token
+        // for this email is refused by the site, never served this account's entries.
+        let mut redis = RedisServer::start();
+        let mut crossed = 0;
+        let mut stores = Vec::new();
+        for (store, extra) in [
+            ("sled", vec![]),
+            ("Redis", vec![("JIRA_OPS_CACHE_STORE", redis.url.as_str())]),
+        ] {
+            let fetch = ["fetch", "APO-1", "APO-2", "--format", "jsonl"];
+            self.run(&site, "secrets-account-fill", &fetch, &extra)
+                .await;
+            let again = self
+                .run(&site, "secrets-account-again", &fetch, &extra)
+                .await;
+            let served = String::from_utf8_lossy(&again.stderr).contains("2 from the cache");
+            let mut other = extra.clone();
+            other.push(("JIRA_API_TOKEN", "someone-elses-token"));
+            let guessed = self
+                .run(&site, "secrets-account-other", &fetch, &other)
+                .await;
+            if !guessed.stdout.is_empty() || guessed.status.code() != Some(3) {
+                crossed += 1;
+            }
+            stores.push(format!(
+                "{store}: own credentials {} from the cache, other credentials exit {} with {} issues",
+                if served { "served" } else { "NOT served" },
+                guessed.status.code().unwrap_or(-1),
+                json_lines(&guessed)
+            ));
+            if !served {
+                crossed += 1;
+            }
+        }
+        redis.stop();
         sim.shutdown().await;
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("{EMAIL}:{TOKEN}"));
         let mut files = 0;
@@ -830,7 +1034,7 @@ impl Workspace {
         }
         let mut scenario = Scenario::new(
             0,
-            "Secrets: the token grepped for in every log, output and cache file of the soak",
+            "Secrets: the token grepped for in every log, output and cache file of the soak; other credentials on a shared cache",
             &[
                 "files",
                 "bytes",
@@ -848,11 +1052,18 @@ impl Workspace {
                 leaks.join(", ")
             },
         ]);
-        scenario.figures = vec![Figure::exactly(
-            "files holding the token",
-            leaks.len() as f64,
-            0.0,
-        )];
+        scenario.figures = vec![
+            Figure::exactly("files holding the token", leaks.len() as f64, 0.0),
+            Figure::exactly(
+                "other credentials served from this account's cache (or own ones not)",
+                f64::from(crossed),
+                0.0,
+            ),
+        ];
+        scenario.notes.push(format!(
+            "The runs include the token in the site URL (refused) and, on a shared cache, a wrong token for this account's email. {}.",
+            stores.join("; ")
+        ));
         Ok(scenario)
     }
 }

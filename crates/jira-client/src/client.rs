@@ -300,15 +300,23 @@ impl CacheChoice {
 }
 
 /// Opens the cache a choice names, namespaced by site and profile (none for `None`).
-/// The cache namespace within a site: the profile and the account, so that two accounts
-/// never read each other's entries (what one may see, the other may not). The account is
-/// a short SHA-256 of the email (or, for a Bearer token, of the token): the same
-/// credentials find their entries again, and nothing secret is in a key.
+/// The cache namespace within a site: the profile and the credentials, so that two
+/// accounts never read each other's entries (what one may see, the other may not). The tag
+/// is a short SHA-256 of the whole credential, email *and* token: a wrong token for
+/// someone's email finds none of that account's entries (the server refuses it instead),
+/// the same credentials find theirs again, and nothing secret is in a key. A rotated token
+/// starts a cold namespace.
 pub(crate) fn cache_namespace(profile: &str, auth: &Auth) -> String {
     use sha2::{Digest, Sha256};
     let account = match auth {
         Auth::None => return profile.to_owned(),
-        Auth::Basic { email, .. } => Sha256::digest(email.trim().to_lowercase().as_bytes()),
+        Auth::Basic { email, api_token } => {
+            let mut digest = Sha256::new();
+            digest.update(email.trim().to_lowercase().as_bytes());
+            digest.update([0]);
+            digest.update(api_token.expose().as_bytes());
+            digest.finalize()
+        }
         Auth::Bearer { token } => Sha256::digest(token.expose().as_bytes()),
     };
     let tag: String = account[..6].iter().map(|b| format!("{b:02x}")).collect();

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use jira_batch::BatchConfig;
 use jira_cache::{CacheConfig, SledStore};
 use jira_ratelimit::Fallback;
-use jira_transport::{HttpConfig, RetryPolicy, Secret, Timeouts};
+use jira_transport::{HttpConfig, PerClass, RetryPolicy, Secret, Timeouts};
 
 /// What one setting is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -326,12 +326,25 @@ settings! {
     connect_timeout_secs: u64 = Timeouts::default().connect.as_secs();
         flag None, env [], value "SECS", check within(1, DAY, "1 to 86400 seconds");
     /// The most one logical request may take, its attempts, backoffs and waits included, in
-    /// seconds: a hanging server ends a request within it.
+    /// seconds: a hanging server ends a request within it. It caps the per-class deadlines
+    /// below (set it low to bound every request at once).
     request_deadline_secs: u64 = 300;
         flag None, env ["JIRA_OPS_REQUEST_DEADLINE"], value "SECS", check within(1, DAY, "1 to 86400 seconds");
+    /// The deadline of a read of one object or of metadata (an issue, a project, the field
+    /// list), in seconds, attempts and waits included.
+    read_deadline_secs: u64 = 120;
+        flag None, env ["JIRA_OPS_READ_DEADLINE"], value "SECS", check within(1, DAY, "1 to 86400 seconds");
+    /// The deadline of a search page or a bulk call (bulk fetch, bulk create), in seconds.
+    bulk_deadline_secs: u64 = 300;
+        flag None, env ["JIRA_OPS_BULK_DEADLINE"], value "SECS", check within(1, DAY, "1 to 86400 seconds");
+    /// The deadline of a single write (create, edit, transition, comment), in seconds. A
+    /// write cut by it has an unknown outcome, resolved through the journal before it is
+    /// sent again.
+    write_deadline_secs: u64 = 120;
+        flag None, env ["JIRA_OPS_WRITE_DEADLINE"], value "SECS", check within(1, DAY, "1 to 86400 seconds");
     /// The largest response body read, in MiB (a larger answer is a clear error).
     max_body_mb: u64 = (HttpConfig::new("", jira_transport::Auth::None).max_body_bytes / (1024 * 1024)) as u64;
-        flag None, env [], value "MIB", check within(1, 65_536, "1 to 65536 (MiB)");
+        flag None, env ["JIRA_OPS_MAX_BODY_MB"], value "MIB", check within(1, 65_536, "1 to 65536 (MiB)");
     /// Retries after a failed attempt.
     retries: usize = RetryPolicy::default().max_retries;
         flag Some("--retries"), env [], value "N", check within(0, 100, "0 to 100");
@@ -413,8 +426,22 @@ impl Settings {
             max_retries: self.retries,
             base_delay: std::time::Duration::from_millis(self.retry_base_ms),
             max_wait: std::time::Duration::from_secs(self.max_wait_secs),
-            deadline: Some(std::time::Duration::from_secs(self.request_deadline_secs)),
+            deadline: Some(self.deadlines()),
             ..RetryPolicy::default()
+        }
+    }
+
+    /// The deadline of one logical request per operation class: the class's setting, capped
+    /// by `request_deadline_secs`.
+    pub fn deadlines(&self) -> PerClass {
+        let secs =
+            |class: u64| std::time::Duration::from_secs(class.min(self.request_deadline_secs));
+        PerClass {
+            single: secs(self.read_deadline_secs),
+            metadata: secs(self.read_deadline_secs),
+            search: secs(self.bulk_deadline_secs),
+            bulk: secs(self.bulk_deadline_secs),
+            write: secs(self.write_deadline_secs),
         }
     }
 

@@ -43,10 +43,13 @@ fn filter(global: &Global) -> Result<EnvFilter, CliError> {
         (false, 2) => "debug",
         (false, _) => "trace",
     };
-    // Our crates at the chosen level; the libraries below stay quieter.
+    // Our crates at the chosen level; the libraries below stay quieter. sled logs every
+    // failed write of its own (a full disk gives dozens); jira-cache reports a store failure
+    // once with its fix, so sled is heard only from -v.
     let spec = format!(
-        "warn,jira_ops={level},jira_transport={level},jira_ratelimit={level},jira_cache={level},jira_batch={level},jira_client={level},jira_sim={}",
-        if global.verbose >= 2 { "debug" } else { "warn" }
+        "warn,jira_ops={level},jira_transport={level},jira_ratelimit={level},jira_cache={level},jira_batch={level},jira_client={level},jira_sim={},sled={}",
+        if global.verbose >= 2 { "debug" } else { "warn" },
+        if global.verbose >= 1 { "warn" } else { "off" }
     );
     EnvFilter::try_new(spec).map_err(|e| CliError::usage(e.to_string()))
 }
@@ -57,6 +60,8 @@ pub fn init(global: &Global) -> Result<Telemetry, CliError> {
     let fmt = match global.log_format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
+            // Colours only on a terminal: a redirected log is read by tools and people alike.
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_target(true)
             .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()

@@ -90,7 +90,8 @@ pub struct ServeArgs {
     pub time_scale: f64,
     /// A fault rule, repeatable: `KIND@PROBABILITY[:ENDPOINT]` where KIND is
     /// `status:CODE`, `lost:CODE` (the work is done, then CODE is answered),
-    /// `unavailable:SECS`, `reset`, `hang:MS`, `truncated`, `malformed`, or
+    /// `unavailable:SECS`, `reset`, `hang:MS`, `truncated`, `malformed`,
+    /// `oversized:BYTES` (a 200 of that size, streamed without a length), or
     /// `latency:MS+JITTER` (probability defaults to 1 for latency).
     #[arg(long = "fault", value_name = "RULE")]
     pub faults: Vec<String>,
@@ -254,6 +255,9 @@ pub fn parse_fault(text: &str) -> anyhow::Result<FaultRule> {
         },
         "truncated" => Fault::Truncated,
         "malformed" => Fault::Malformed,
+        "oversized" => Fault::Oversized {
+            bytes: number(argument)?,
+        },
         "latency" => {
             let (fixed, jitter) = argument.split_once('+').unwrap_or((argument, "0"));
             Fault::Latency {

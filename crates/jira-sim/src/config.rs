@@ -427,6 +427,13 @@ pub enum Fault {
     Truncated,
     /// Answer 200 with a body that is not valid JSON.
     Malformed,
+    /// Answer 200 with a JSON body of this many bytes, streamed in chunks without a
+    /// `Content-Length`, so a client learns its size only by reading it: a client without a
+    /// body cap grows with it.
+    Oversized {
+        /// The body's length in bytes.
+        bytes: u64,
+    },
 }
 
 impl Fault {
@@ -441,6 +448,7 @@ impl Fault {
             Fault::Hang { .. } => "hang",
             Fault::Truncated => "truncated",
             Fault::Malformed => "malformed",
+            Fault::Oversized { .. } => "oversized",
         }
     }
 }

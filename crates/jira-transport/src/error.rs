@@ -56,7 +56,7 @@ pub enum Error {
     /// The response body was larger than `HttpConfig::max_body_bytes`: it was not read
     /// further (the request itself may have been served).
     #[error(
-        "{method} {path}: the response is larger than {limit} bytes, the limit; raise max_body_bytes if such answers are expected, or ask for fewer fields or smaller pages"
+        "{method} {path}: the response is larger than {limit} bytes, the body cap; ask for fewer fields or smaller pages, or raise the cap if such answers are expected (HttpConfig::max_body_bytes; in jira-ops the max_body_mb setting or JIRA_OPS_MAX_BODY_MB)"
     )]
     BodyTooLarge {
         /// The request method.

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::metrics::Instruments;
-use crate::{Error, Transport};
+use crate::{Error, PerClass, Transport};
 
 /// When and how often to retry. Defaults follow Atlassian's advice: start near 2 s, double
 /// up to 30 s, multiply by a jitter factor in [0.7, 1.3], stop after 4 retries.
@@ -28,8 +28,9 @@ pub struct RetryPolicy {
     /// The longest wait a server may ask for (`Retry-After`, `X-RateLimit-Reset`) before the
     /// request fails at once with [`Error::WaitTooLong`].
     pub max_wait: Duration,
-    /// A budget for the whole logical request, retries and waits included.
-    pub deadline: Option<Duration>,
+    /// A budget for the whole logical request, retries and waits included, per operation
+    /// class (a bulk fetch may take longer than a lookup of one object). `None`: no budget.
+    pub deadline: Option<PerClass>,
 }
 
 impl Default for RetryPolicy {
@@ -345,7 +346,10 @@ fn wait_too_long(
 
 impl<T: Transport> Transport for Retrying<T> {
     async fn send(&self, request: ApiRequest) -> Result<ApiResponse, Error> {
-        let deadline = self.policy.deadline.map(|budget| Instant::now() + budget);
+        let deadline = self
+            .policy
+            .deadline
+            .map(|budget| Instant::now() + budget.get(request.class));
         let span = request_span(&request);
         self.run(request, deadline).instrument(span).await
     }

@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
-use jira_model::{ApiRequest, IssueUpdate};
+use jira_model::{ApiRequest, IssueUpdate, OperationClass};
 use jira_transport::testing::{Failure, Scripted, Step};
-use jira_transport::{BreakerConfig, BreakerState, Error, RetryPolicy, Transport, TransportExt};
+use jira_transport::{
+    BreakerConfig, BreakerState, Error, PerClass, RetryPolicy, Transport, TransportExt,
+};
 use tokio::time::Instant;
 
 fn create() -> ApiRequest {
@@ -142,7 +144,7 @@ async fn the_deadline_cuts_the_attempt_in_flight() {
     // A server that answers only after a minute, and a deadline of 5 s.
     let wire = Scripted::new([]).then_always(Step::json(200, "{}").after(Duration::from_secs(60)));
     let jira = wire.clone().with_retries(RetryPolicy {
-        deadline: Some(Duration::from_secs(5)),
+        deadline: Some(PerClass::uniform(Duration::from_secs(5))),
         ..RetryPolicy::default()
     });
     let started = Instant::now();
@@ -160,4 +162,42 @@ async fn the_deadline_cuts_the_attempt_in_flight() {
     );
     // Cut in flight: it may have been performed.
     assert!(!error.not_performed());
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_operation_class_has_its_own_deadline() {
+    // A server that never answers in time: a lookup ends at its class's 2 s, a bulk fetch
+    // at its 8 s, a search page at its 6 s.
+    let wire = Scripted::new([]).then_always(Step::json(200, "{}").after(Duration::from_secs(600)));
+    let jira = wire.clone().with_retries(RetryPolicy {
+        deadline: Some(PerClass {
+            single: Duration::from_secs(2),
+            search: Duration::from_secs(6),
+            bulk: Duration::from_secs(8),
+            ..PerClass::uniform(Duration::from_secs(4))
+        }),
+        ..RetryPolicy::default()
+    });
+    for (request, budget) in [
+        (ApiRequest::get_issue("APO-1", &[], &[]), 2),
+        (
+            ApiRequest::get_issue("APO-1", &[], &[]).with_class(OperationClass::Search),
+            6,
+        ),
+        (
+            ApiRequest::get_issue("APO-1", &[], &[]).with_class(OperationClass::Bulk),
+            8,
+        ),
+    ] {
+        let started = Instant::now();
+        let error = jira.send(request.clone()).await.unwrap_err();
+        assert_eq!(
+            started.elapsed(),
+            Duration::from_secs(budget),
+            "{} {}",
+            request.method,
+            request.path
+        );
+        assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+    }
 }

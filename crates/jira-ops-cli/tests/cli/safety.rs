@@ -368,6 +368,12 @@ async fn another_account_never_reads_this_accounts_cache() {
     let other = env.run(&["fetch", "APO-1", "--format", "jsonl"]).await;
     other.code(3);
     assert!(other.stdout.is_empty(), "{}", other.stdout);
+    // This account's email with a wrong token: a miss too, not this account's entries.
+    env.set("JIRA_EMAIL", crate::EMAIL);
+    env.set("JIRA_API_TOKEN", "not-the-token");
+    let guessed = env.run(&["fetch", "APO-1", "--format", "jsonl"]).await;
+    guessed.code(3);
+    assert!(guessed.stdout.is_empty(), "{}", guessed.stdout);
 }
 
 #[tokio::test]
