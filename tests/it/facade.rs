@@ -9,6 +9,7 @@ use jira_client::{BudgetChoice, CacheChoice, JiraClient};
 use jira_ops_tests::RedisServer;
 use jira_ratelimit::Fallback;
 use jira_sim::{BurstConfig, LimitConfig, SimConfig, SimHandle};
+use jira_transport::Transport as _;
 
 /// The `jira-ops` binary of this build (`cargo test --workspace` builds it beside this
 /// test binary).
@@ -145,4 +146,46 @@ async fn the_facade_and_the_cli_share_one_budget_and_one_cache() {
     assert_eq!(sim.stats().requests, before);
     assert!(results.iter().all(|(_, r)| r.is_ok()));
     client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn reads_through_the_cache_go_on_when_redis_dies() {
+    let sim = SimHandle::start(SimConfig {
+        limits: LimitConfig::off(),
+        ..SimConfig::default()
+    })
+    .await
+    .expect("jira-sim starts");
+    let mut redis = RedisServer::start();
+    let (email, token) = sim.basic_auth();
+    let client = JiraClient::builder(sim.base_url())
+        .basic_auth(email, token)
+        .cache(CacheChoice::Redis {
+            url: redis.url.clone(),
+        })
+        .build()
+        .await
+        .expect("the facade builds");
+    let get = |key: &str| jira_model::ApiRequest::get_issue(key, &["summary"], &[]);
+    let send = |key: String| {
+        let transport = client.transport().clone();
+        async move { transport.send(get(&key)).await }
+    };
+    // Cached: the second read is a hit.
+    send("APO-1".into()).await.expect("a read");
+    let before = sim.stats().requests;
+    let hit = send("APO-1".into()).await.expect("a hit");
+    assert_eq!(hit.headers.get("x-jira-ops-cache").unwrap(), "hit");
+    assert_eq!(sim.stats().requests, before);
+
+    // Redis dies: every read still answers, from Jira.
+    redis.stop();
+    for n in 1..=20 {
+        let response = send(format!("APO-{n}"))
+            .await
+            .unwrap_or_else(|e| panic!("APO-{n} after Redis died: {e}"));
+        assert_eq!(response.status, 200, "APO-{n}");
+        assert!(response.headers.get("x-jira-ops-cache").is_none());
+    }
+    assert_eq!(sim.stats().requests, before + 20);
 }

@@ -3,10 +3,12 @@
 //! wire); misses share one request per key (single flight); an entry just past its TTL is
 //! served while one background refresh runs (stale-while-revalidate) and a stale entry
 //! stands in when the fetch fails (stale-if-error); writes through it invalidate what they
-//! change.
+//! change. A failing store never costs an answer: its first error is reported once, the
+//! store is dropped for the rest of the layer's life, and requests go to Jira uncached.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use jira_model::{ApiRequest, ApiResponse, Endpoint};
@@ -28,6 +30,27 @@ pub struct Cached<T, S> {
     inner: Arc<T>,
     cache: JiraCache<S>,
     flights: Flights,
+    dropped: Dropped,
+}
+
+/// Set once the store failed: from then on the layer passes every request through.
+#[derive(Clone, Default)]
+struct Dropped(Arc<AtomicBool>);
+
+impl Dropped {
+    fn is_set(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Drops the store after `error` (reported the first time only).
+    fn fail(&self, error: &Error, doing: &str) {
+        if !self.0.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                %error,
+                "the cache store failed while {doing}; going on without the cache (answers come from Jira); if it keeps failing, fix or clear the store (jira-ops: `cache clear --reset`, or JIRA_OPS_CACHE_STORE=none)"
+            );
+        }
+    }
 }
 
 /// Fetches in flight, by store key: every caller missing one key waits for one request.
@@ -56,7 +79,13 @@ impl<T, S> Cached<T, S> {
             inner: Arc::new(inner),
             cache,
             flights: Flights::default(),
+            dropped: Dropped::default(),
         }
+    }
+
+    /// Whether the store failed and the layer now passes every request to Jira.
+    pub fn store_dropped(&self) -> bool {
+        self.dropped.is_set()
     }
 
     /// The cache.
@@ -229,10 +258,6 @@ fn invalidations(request: &ApiRequest) -> Vec<Target> {
     targets
 }
 
-fn cache_error(error: Error) -> jira_transport::Error {
-    jira_transport::Error::layer_before_sending("cache", error)
-}
-
 /// An answer served from the cache, marked `how`.
 fn from_cache(payload: Vec<u8>, how: &'static str) -> ApiResponse {
     let mut headers = HeaderMap::new();
@@ -256,6 +281,7 @@ where
         inner: &Arc<T>,
         cache: &JiraCache<S>,
         flights: &Flights,
+        dropped: &Dropped,
         request: ApiRequest,
         category: &Category,
         key: &str,
@@ -274,10 +300,11 @@ where
                 let shared = match &outcome {
                     Ok(response) => {
                         if response.status == StatusCode::OK
+                            && !dropped.is_set()
                             && let Err(error) =
                                 cache.set_raw(category, key, &response.body, None).await
                         {
-                            tracing::warn!(%error, "could not cache an answer; it is returned all the same");
+                            dropped.fail(&error, "storing an answer");
                         }
                         Shared::Answer(response.clone())
                     }
@@ -333,6 +360,9 @@ where
     S: CacheStore,
 {
     async fn send(&self, request: ApiRequest) -> Result<ApiResponse, jira_transport::Error> {
+        if self.dropped.is_set() {
+            return self.inner.send(request).await;
+        }
         let Some((category, key)) = slot(&request) else {
             let targets = if request.is_write() || request.method == Method::POST {
                 invalidations(&request)
@@ -343,29 +373,38 @@ where
             if response.is_success() {
                 for target in &targets {
                     if let Err(error) = self.cache.invalidate(target).await {
-                        tracing::warn!(%error, "could not invalidate after a write");
+                        self.dropped.fail(&error, "invalidating after a write");
+                        break;
                     }
                 }
             }
             return Ok(response);
         };
-        let stale = match self
-            .cache
-            .read_raw(&category, &key)
-            .await
-            .map_err(cache_error)?
-        {
+        let read = match self.cache.read_raw(&category, &key).await {
+            Ok(read) => read,
+            Err(error) => {
+                self.dropped.fail(&error, "reading");
+                return self.inner.send(request).await;
+            }
+        };
+        let stale = match read {
             RawRead::Fresh(payload) => return Ok(from_cache(payload, "hit")),
             RawRead::Stale {
                 payload,
                 within_grace: true,
             } => {
                 // Serve it, and refresh it once in the background.
-                let (inner, cache, flights) =
-                    (self.inner.clone(), self.cache.clone(), self.flights.clone());
+                let (inner, cache, flights, dropped) = (
+                    self.inner.clone(),
+                    self.cache.clone(),
+                    self.flights.clone(),
+                    self.dropped.clone(),
+                );
                 tokio::spawn(async move {
-                    if let Err(error) =
-                        Self::fetch_once(&inner, &cache, &flights, request, &category, &key).await
+                    if let Err(error) = Self::fetch_once(
+                        &inner, &cache, &flights, &dropped, request, &category, &key,
+                    )
+                    .await
                     {
                         tracing::warn!(%error, "background refresh failed; the stale entry stays");
                     }
@@ -379,6 +418,7 @@ where
             &self.inner,
             &self.cache,
             &self.flights,
+            &self.dropped,
             request,
             &category,
             &key,
