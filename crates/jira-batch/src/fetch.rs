@@ -1,9 +1,11 @@
 //! [`fetch_issues`]: many issues in as few requests as the API allows.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures_util::stream::{self, StreamExt};
+use futures_util::Stream;
+use futures_util::stream::{self, BoxStream, StreamExt};
 use jira_cache::{CacheStore, Category, JiraCache, issue_cache_key};
 use jira_model::{ApiRequest, BulkFetchRequest, BulkFetchResponse, Comment, CommentPage, Issue};
 use jira_transport::Transport;
@@ -46,6 +48,9 @@ pub struct FetchReport {
 /// Keys the server reports in `issueErrors`, or silently leaves out, are
 /// [`FetchError::NotFound`]. Fetched issues fill the cache. Where bulkfetch is not available
 /// (404 on the endpoint), that chunk falls back to single GETs.
+///
+/// This collects [`fetch_issues_stream`] in input order; stream it to write results as they
+/// become final.
 pub async fn fetch_issues<T, S>(
     transport: &Arc<T>,
     cache: Option<&JiraCache<S>>,
@@ -56,89 +61,325 @@ pub async fn fetch_issues<T, S>(
 ) -> Result<(IssueResults, FetchReport), crate::Error>
 where
     T: Transport + 'static,
-    S: CacheStore,
+    S: CacheStore + 'static,
 {
-    let mut order: Vec<String> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut found: HashMap<String, Result<Issue, FetchError>> = HashMap::new();
+    let owned = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let stream = fetch_issues_stream(
+        transport.clone(),
+        cache.cloned(),
+        config,
+        keys,
+        owned(fields),
+        owned(expand),
+        Order::Input,
+    )
+    .await;
+    let (results, stream) = collect(stream).await;
+    Ok((results, stream.report()))
+}
+
+async fn collect(mut stream: IssueStream) -> (IssueResults, IssueStream) {
+    let mut results = Vec::with_capacity(stream.len());
+    while let Some(item) = stream.next().await {
+        results.push(item);
+    }
+    (results, stream)
+}
+
+/// In what order an [`IssueStream`] yields its results.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Order {
+    /// The order first requested. A result waits for the bulk fetches before it, so at
+    /// most `max_concurrent` chunks are held back (the reorder window).
+    #[default]
+    Input,
+    /// As they become final: cache hits first, then each bulk fetch's keys when it ends.
+    Completion,
+}
+
+/// Streams the results of fetching `keys`, one per distinct key, as they become final (see
+/// [`fetch_issues`] for how they are fetched and [`Order`] for their order).
+///
+/// The cache is read before the first result; a store that fails is reported in
+/// [`IssueStream::report`] and left out from then on, so it never costs a result.
+/// [`IssueStream::stop_admitting`] lets the fetches on the wire finish and sends no more:
+/// what was not fetched is [`IssueStream::not_done`].
+pub async fn fetch_issues_stream<T, S>(
+    transport: Arc<T>,
+    cache: Option<JiraCache<S>>,
+    config: &BatchConfig,
+    keys: &[String],
+    fields: Vec<String>,
+    expand: Vec<String>,
+    order: Order,
+) -> IssueStream
+where
+    T: Transport + 'static,
+    S: CacheStore + 'static,
+{
+    let mut keys_in_order: Vec<String> = Vec::new();
+    let mut seen = HashSet::new();
     for key in keys {
         let key = key.trim().to_ascii_uppercase();
         if !key.is_empty() && seen.insert(key.clone()) {
-            order.push(key);
+            keys_in_order.push(key);
         }
     }
-    let mut report = FetchReport::default();
-    let mut misses = Vec::new();
-    // A failing store never costs a result: the first error is reported and the cache is
-    // left out for the rest of the call.
+    let shared = Arc::new(StreamShared::default());
+    let field_refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+    let expand_refs: Vec<&str> = expand.iter().map(String::as_str).collect();
     let mut cache = cache;
-    for key in &order {
-        let cached = match cache {
-            Some(store) => {
-                match store
-                    .get::<Issue>(&Category::Issue, &issue_cache_key(key, fields, expand))
-                    .await
-                {
-                    Ok(cached) => cached,
-                    Err(error) => {
-                        tracing::warn!(%error, "the cache failed; going on without it");
-                        report.cache_failure = Some(error.to_string());
-                        cache = None;
-                        None
-                    }
+    let mut resolved = HashMap::new();
+    let mut hits = 0;
+    // Misses with their position in the input.
+    let mut misses: Vec<(usize, String)> = Vec::new();
+    for (position, key) in keys_in_order.iter().enumerate() {
+        let cached = match &cache {
+            Some(store) => match store
+                .get::<Issue>(
+                    &Category::Issue,
+                    &issue_cache_key(key, &field_refs, &expand_refs),
+                )
+                .await
+            {
+                Ok(cached) => cached,
+                Err(error) => {
+                    tracing::warn!(%error, "the cache failed; going on without it");
+                    shared.cache_failed(error.to_string());
+                    cache = None;
+                    None
                 }
-            }
+            },
             None => None,
         };
         match cached {
             Some(issue) => {
-                report.cache_hits += 1;
-                found.insert(key.clone(), Ok(issue));
+                hits += 1;
+                resolved.insert(key.clone(), Ok(issue));
             }
-            None => misses.push(key.clone()),
+            None => misses.push((position, key.clone())),
         }
     }
 
     let chunk_size = config
         .fetch_chunk
         .clamp(1, jira_model::BULK_FETCH_MAX_ISSUES);
-    let chunks: Vec<Vec<String>> = misses.chunks(chunk_size).map(<[String]>::to_vec).collect();
-    let outcomes: Vec<(ChunkResults, usize)> = stream::iter(chunks)
-        .map(|chunk| fetch_chunk(transport, chunk, fields, expand))
-        .buffer_unordered(config.max_concurrent.max(1))
-        .collect()
-        .await;
-    for (results, requests) in outcomes {
-        report.requests += requests;
-        for (key, result) in results {
-            if let (Some(store), Ok(issue)) = (cache, &result)
-                && let Err(error) = store
-                    .set(
-                        &Category::Issue,
-                        &issue_cache_key(&key, fields, expand),
-                        issue,
-                    )
-                    .await
-            {
-                tracing::warn!(%key, %error, "could not cache a fetched issue; going on without the cache");
-                report
-                    .cache_failure
-                    .get_or_insert_with(|| error.to_string());
-                cache = None;
-            }
-            found.insert(key, result);
-        }
-    }
-    let results = order
-        .into_iter()
-        .map(|key| {
-            let result = found
-                .remove(&key)
-                .unwrap_or_else(|| Err(FetchError::NotFound(key.clone())));
-            (key, result)
+    let chunks: Vec<(usize, Vec<String>)> = misses
+        .chunks(chunk_size)
+        .map(|chunk| {
+            let last = chunk.last().map_or(0, |(position, _)| *position);
+            (last, chunk.iter().map(|(_, key)| key.clone()).collect())
         })
         .collect();
-    Ok((results, report))
+    let (fields, expand) = (Arc::new(fields), Arc::new(expand));
+    let work = {
+        let shared = shared.clone();
+        stream::iter(chunks).map(move |(last, keys)| {
+            let (transport, cache, shared) = (transport.clone(), cache.clone(), shared.clone());
+            let (fields, expand) = (fields.clone(), expand.clone());
+            async move {
+                if shared.stopped.load(Ordering::Relaxed) {
+                    return ChunkDone {
+                        last,
+                        results: ChunkResults::new(),
+                        requests: 0,
+                    };
+                }
+                let field_refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+                let expand_refs: Vec<&str> = expand.iter().map(String::as_str).collect();
+                let (results, requests) =
+                    fetch_chunk(&transport, keys, &field_refs, &expand_refs).await;
+                if let Some(store) = cache.filter(|_| !shared.cache_has_failed()) {
+                    for (key, result) in &results {
+                        let Ok(issue) = result else { continue };
+                        let cache_key = issue_cache_key(key, &field_refs, &expand_refs);
+                        if let Err(error) = store.set(&Category::Issue, &cache_key, issue).await {
+                            tracing::warn!(%key, %error, "could not cache a fetched issue; going on without the cache");
+                            shared.cache_failed(error.to_string());
+                            break;
+                        }
+                    }
+                }
+                ChunkDone {
+                    last,
+                    results,
+                    requests,
+                }
+            }
+        })
+    };
+    let concurrent = config.max_concurrent.max(1);
+    let chunks: BoxStream<'static, ChunkDone> = match order {
+        Order::Input => work.buffered(concurrent).boxed(),
+        Order::Completion => work.buffer_unordered(concurrent).boxed(),
+    };
+    let mut stream = IssueStream {
+        keys: keys_in_order,
+        order,
+        ready: VecDeque::new(),
+        resolved,
+        cursor: 0,
+        chunks,
+        chunks_done: false,
+        emitted: HashSet::new(),
+        cache_hits: hits,
+        requests: 0,
+        shared,
+    };
+    if order == Order::Completion {
+        let hits: Vec<String> = stream
+            .keys
+            .iter()
+            .filter(|k| stream.resolved.contains_key(*k))
+            .cloned()
+            .collect();
+        for key in hits {
+            if let Some(result) = stream.resolved.remove(&key) {
+                stream.ready.push_back((key, result));
+            }
+        }
+    }
+    stream
+}
+
+/// State an [`IssueStream`] shares with its fetches in flight.
+#[derive(Default)]
+struct StreamShared {
+    stopped: AtomicBool,
+    cache_failure: parking_lot::Mutex<Option<String>>,
+}
+
+impl StreamShared {
+    fn cache_failed(&self, message: String) {
+        self.cache_failure.lock().get_or_insert(message);
+    }
+
+    fn cache_has_failed(&self) -> bool {
+        self.cache_failure.lock().is_some()
+    }
+}
+
+/// One bulk fetch ended: its results, and the input position of its last key.
+struct ChunkDone {
+    last: usize,
+    results: ChunkResults,
+    requests: usize,
+}
+
+/// The results of [`fetch_issues_stream`], one per distinct key, as they become final.
+/// Dropping it cancels the fetches in flight.
+pub struct IssueStream {
+    keys: Vec<String>,
+    order: Order,
+    ready: VecDeque<(String, Result<Issue, FetchError>)>,
+    /// Final results not yet released (input order: waiting for a fetch before them).
+    resolved: HashMap<String, Result<Issue, FetchError>>,
+    /// Input order: the position of the next key to release.
+    cursor: usize,
+    chunks: BoxStream<'static, ChunkDone>,
+    chunks_done: bool,
+    emitted: HashSet<String>,
+    cache_hits: usize,
+    requests: usize,
+    shared: Arc<StreamShared>,
+}
+
+impl IssueStream {
+    /// Distinct keys asked for.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether no key was asked for.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Sends no more bulk fetches; those on the wire finish and their results come out.
+    pub fn stop_admitting(&self) {
+        self.shared.stopped.store(true, Ordering::Relaxed);
+    }
+
+    /// The keys whose result has not come out (yet), in input order.
+    pub fn not_done(&self) -> Vec<String> {
+        self.keys
+            .iter()
+            .filter(|key| !self.emitted.contains(*key))
+            .cloned()
+            .collect()
+    }
+
+    /// What the fetch has cost so far (all of it once the stream ended).
+    pub fn report(&self) -> FetchReport {
+        FetchReport {
+            cache_hits: self.cache_hits,
+            requests: self.requests,
+            cache_failure: self.shared.cache_failure.lock().clone(),
+        }
+    }
+
+    /// Takes one ended bulk fetch in; queues what it makes final.
+    fn absorb(&mut self, done: ChunkDone) {
+        self.requests += done.requests;
+        match self.order {
+            Order::Completion => self.ready.extend(done.results),
+            Order::Input => {
+                self.resolved.extend(done.results);
+                // Every key up to this chunk's last one is final now (the fetches before
+                // it ended first).
+                while self.cursor < self.keys.len() && self.cursor <= done.last {
+                    self.release(self.cursor);
+                    self.cursor += 1;
+                }
+            }
+        }
+    }
+
+    /// Input order, every fetch ended: the rest, past any key that was not sent.
+    fn release_rest(&mut self) {
+        if self.order == Order::Input {
+            for position in self.cursor..self.keys.len() {
+                self.release(position);
+            }
+            self.cursor = self.keys.len();
+        }
+    }
+
+    fn release(&mut self, position: usize) {
+        let key = &self.keys[position];
+        if let Some(result) = self.resolved.remove(key) {
+            self.ready.push_back((key.clone(), result));
+        }
+    }
+}
+
+impl Stream for IssueStream {
+    type Item = (String, Result<Issue, FetchError>);
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        loop {
+            if let Some((key, result)) = this.ready.pop_front() {
+                this.emitted.insert(key.clone());
+                return Poll::Ready(Some((key, result)));
+            }
+            if this.chunks_done {
+                return Poll::Ready(None);
+            }
+            match this.chunks.as_mut().poll_next(cx) {
+                Poll::Ready(Some(done)) => this.absorb(done),
+                Poll::Ready(None) => {
+                    this.chunks_done = true;
+                    this.release_rest();
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
 }
 
 /// The results of one chunk, by key.

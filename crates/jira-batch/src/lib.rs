@@ -54,5 +54,8 @@ pub use batcher::{BatchResults, Batcher, Progress, RequestId, RequestResult};
 pub use config::BatchConfig;
 pub use create::{CreateError, create_issues};
 pub use error::Error;
-pub use fetch::{FetchError, FetchReport, IssueResults, fetch_issues, fetch_issues_with_comments};
+pub use fetch::{
+    FetchError, FetchReport, IssueResults, IssueStream, Order, fetch_issues, fetch_issues_stream,
+    fetch_issues_with_comments,
+};
 pub use search::{SearchOptions, search, search_pages};

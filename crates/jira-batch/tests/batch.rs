@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use jira_batch::{
-    BatchConfig, Batcher, CreateError, Error, FetchError, Progress, SearchOptions, create_issues,
-    fetch_issues, fetch_issues_with_comments, search,
+    BatchConfig, Batcher, CreateError, Error, FetchError, Order, Progress, SearchOptions,
+    create_issues, fetch_issues, fetch_issues_stream, fetch_issues_with_comments, search,
 };
 use jira_cache::{CacheConfig, JiraCache, SledStore};
 use jira_model::{ApiRequest, IssueUpdate, SearchRequest};
@@ -445,4 +445,76 @@ async fn a_create_refused_whole_says_nothing_was_created() {
         assert!(message.contains("too large"), "{message}");
     }
     assert_eq!(sim.stats().issues_created, 0);
+}
+
+#[tokio::test]
+async fn a_streamed_fetch_yields_input_order_around_cache_hits_and_stops_admitting() {
+    let sim = sim(1, 2_000).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = cache(&dir, sim.base_url()).await;
+    let stack = stack(&sim);
+    let small = BatchConfig {
+        max_concurrent: 4,
+        fetch_chunk: 10,
+        ..BatchConfig::default()
+    };
+    // Every third key cached first: hits interleave with misses.
+    let cached: Vec<String> = (1..=300).step_by(3).map(|n| format!("APO-{n}")).collect();
+    fetch_issues(&stack, Some(&cache), &small, &cached, &["summary"], &[])
+        .await
+        .unwrap();
+    let keys: Vec<String> = (1..=300).map(|n| format!("APO-{n}")).collect();
+    let before = sim.stats().requests;
+    let mut stream = fetch_issues_stream(
+        stack.clone(),
+        Some(cache.clone()),
+        &small,
+        &keys,
+        vec!["summary".into()],
+        vec![],
+        Order::Input,
+    )
+    .await;
+    let mut seen = Vec::new();
+    while let Some((key, result)) = stream.next().await {
+        assert_eq!(result.unwrap().key, key);
+        seen.push(key);
+    }
+    assert_eq!(seen, keys, "input order, every key once");
+    let report = stream.report();
+    assert_eq!(report.cache_hits, 100);
+    // The 200 misses in chunks of 10 across the hits, not one request per gap.
+    assert_eq!(report.requests, 20);
+    assert_eq!(sim.stats().requests - before, 20);
+    assert!(stream.not_done().is_empty());
+
+    // In completion order, stopped after the first result: the fetches on the wire end,
+    // no other is sent, and every key is either out or not done.
+    let keys: Vec<String> = (1_001..=2_000).map(|n| format!("APO-{n}")).collect();
+    let before = sim.stats().requests;
+    let mut stream = fetch_issues_stream::<_, SledStore>(
+        stack.clone(),
+        None,
+        &small,
+        &keys,
+        vec!["summary".into()],
+        vec![],
+        Order::Completion,
+    )
+    .await;
+    let mut out = vec![stream.next().await.unwrap().0];
+    stream.stop_admitting();
+    while let Some((key, _)) = stream.next().await {
+        out.push(key);
+    }
+    let sent = (sim.stats().requests - before) as usize;
+    assert!(
+        sent <= 2 * small.max_concurrent,
+        "{sent} fetches after the stop"
+    );
+    assert_eq!(out.len(), sent * 10);
+    let not_done = stream.not_done();
+    assert_eq!(out.len() + not_done.len(), keys.len());
+    let out: HashSet<String> = out.into_iter().collect();
+    assert!(not_done.iter().all(|k| !out.contains(k)));
 }

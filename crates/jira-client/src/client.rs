@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::Stream;
-use jira_batch::{BatchConfig, CreateError, FetchReport, IssueResults, SearchOptions};
+use jira_batch::{
+    BatchConfig, CreateError, FetchReport, IssueResults, IssueStream, Order, SearchOptions,
+};
 use jira_cache::{AnyStore, CacheConfig, CacheExt as _, JiraCache, RedisStore, SledStore};
 use jira_model::{CreatedIssue, Issue, IssueUpdate, SiteKey};
 use jira_ratelimit::{
@@ -503,6 +505,49 @@ impl JiraClient {
             self.cache_dropped.store(true, Ordering::Relaxed);
         }
         Ok((results, report))
+    }
+
+    /// Streams the results of fetching `keys` as they become final, in `order` (cache
+    /// first, then bulk fetches of 100). Write them as they come: an interrupted run keeps
+    /// what it finished ([`IssueStream::stop_admitting`], [`IssueStream::not_done`]). A
+    /// failing cache store is in the stream's report and left out of this client's later
+    /// calls.
+    pub async fn fetch_issues_stream(
+        &self,
+        keys: &[String],
+        fields: &[&str],
+        expand: &[&str],
+        order: Order,
+    ) -> IssueStream {
+        use std::sync::atomic::Ordering;
+        let cache = self
+            .cache
+            .clone()
+            .filter(|_| !self.cache_dropped.load(Ordering::Relaxed));
+        let owned = |list: &[&str]| list.iter().map(|s| (*s).to_owned()).collect();
+        let stream = jira_batch::fetch_issues_stream(
+            self.direct.clone(),
+            cache,
+            &self.batch,
+            keys,
+            owned(fields),
+            owned(expand),
+            order,
+        )
+        .await;
+        if stream.report().cache_failure.is_some() {
+            self.cache_dropped.store(true, Ordering::Relaxed);
+        }
+        stream
+    }
+
+    /// Marks the cache failed for this client's later calls when `report` says it failed
+    /// (a stream's store failure seen after its last result).
+    pub fn note_fetch_report(&self, report: &FetchReport) {
+        if report.cache_failure.is_some() {
+            self.cache_dropped
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     /// Every issue `jql` matches, streamed page by page (fresh, not from the cache).

@@ -61,6 +61,7 @@ pub mod warm;
 
 pub use client::{BudgetChoice, CacheChoice, ClientBuilder, JiraClient};
 pub use error::Error;
+pub use jira_batch::{FetchReport, IssueStream, Order};
 pub use once::OnceCreated;
 pub use settings::{SETTINGS, Setting, SettingError, SettingValue, Settings};
 

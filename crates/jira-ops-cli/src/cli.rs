@@ -335,6 +335,10 @@ pub struct FetchArgs {
     /// Read keys from this file, one per line (`#` starts a comment).
     #[arg(long, value_name = "FILE")]
     pub from_file: Option<PathBuf>,
+    /// Write each issue as soon as it is fetched, not in input order (cache hits first).
+    /// In input order, an issue waits for the bulk fetches before it.
+    #[arg(long)]
+    pub unordered: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -4,15 +4,12 @@ use std::io::{BufRead, BufReader, Read};
 
 use futures_util::StreamExt;
 use jira_batch::{FetchError, SearchOptions};
+use jira_client::Order;
 
 use crate::cli::{FetchArgs, Global, SearchArgs};
 use crate::error::{CliError, CliResult, Code};
 use crate::output;
 use crate::signals;
-
-/// Keys per call of `fetch_issues`: enough for every worker to have a bulk fetch in
-/// flight, few enough that output streams and memory stays flat.
-const KEYS_PER_ROUND: usize = 1_000;
 
 /// The longest input line read: far past any issue key, short enough that a file of one
 /// enormous line is refused instead of read into memory and echoed.
@@ -103,49 +100,65 @@ pub async fn fetch(global: &Global, args: FetchArgs) -> CliResult {
     let mut writer = args.output.writer(format, std::io::stdout().lock())?;
     let visible = output::progress_allowed(global.quiet, false);
     let bar = output::bar(keys.len() as u64, "fetching issues", visible);
-    let (mut fetched, mut hits, mut requests) = (0, 0, 0);
+    let mut fetched = 0;
     let mut failures: Vec<FetchError> = Vec::new();
-    let mut not_done: Vec<&str> = Vec::new();
-    let mut cache_failed = false;
-    for round in keys.chunks(KEYS_PER_ROUND) {
-        if signals::stopped().is_some() {
-            not_done.extend(round.iter().map(String::as_str));
-            continue;
-        }
-        // A signal stops admitting rounds; the one in flight gets the grace period.
-        let work = client.fetch_issues(round, &fields, &[]);
-        let mut work = std::pin::pin!(work);
-        let outcome = tokio::select! {
-            outcome = &mut work => Some(outcome),
-            _ = signals::wait() => tokio::time::timeout(signals::GRACE, &mut work).await.ok(),
-        };
-        let Some(outcome) = outcome else {
-            not_done.extend(round.iter().map(String::as_str));
-            continue;
-        };
-        let (results, report) = outcome?;
+    let order = if args.unordered {
+        Order::Completion
+    } else {
+        Order::Input
+    };
+    let mut stream = client.fetch_issues_stream(&keys, &fields, &[], order).await;
+    let mut cache_warned = false;
+    let mut warn_cache = |report: &jira_client::FetchReport| {
         if let Some(failure) = &report.cache_failure
-            && !cache_failed
+            && !cache_warned
         {
-            cache_failed = true;
+            cache_warned = true;
             eprintln!(
                 "jira-ops: warning: the cache failed ({}); going on without it for the rest of this run (every key is still fetched). If it keeps failing, run with JIRA_OPS_CACHE_STORE=none, or remove the cache directory",
                 output::terminal_safe(failure)
             );
         }
-        hits += report.cache_hits;
-        requests += report.requests;
-        for (_, result) in results {
-            match result {
-                Ok(issue) => {
-                    writer.write(&issue)?;
-                    fetched += 1;
-                }
-                Err(error) => failures.push(error),
-            }
-        }
-        bar.inc(round.len() as u64);
+    };
+    // Every result is written as it becomes final. A signal stops admitting bulk fetches;
+    // those on the wire get the grace period.
+    let mut grace: Option<tokio::time::Instant> = None;
+    if signals::stopped().is_some() {
+        stream.stop_admitting();
+        grace = Some(tokio::time::Instant::now());
     }
+    loop {
+        let item = match grace {
+            None => tokio::select! {
+                item = stream.next() => item,
+                _ = signals::wait() => {
+                    stream.stop_admitting();
+                    grace = Some(tokio::time::Instant::now() + signals::GRACE);
+                    continue;
+                }
+            },
+            Some(until) => match tokio::time::timeout_at(until, stream.next()).await {
+                Ok(item) => item,
+                Err(_) => break,
+            },
+        };
+        let Some((_, result)) = item else { break };
+        match result {
+            Ok(issue) => {
+                writer.write(&issue)?;
+                fetched += 1;
+            }
+            Err(error) => failures.push(error),
+        }
+        bar.inc(1);
+        warn_cache(&stream.report());
+    }
+    let report = stream.report();
+    warn_cache(&report);
+    client.note_fetch_report(&report);
+    let not_done = stream.not_done();
+    drop(stream);
+    let (hits, requests) = (report.cache_hits, report.requests);
     bar.finish_and_clear();
     writer.finish()?;
     // Every result is out: a cache that cannot save its statistics now is a warning.

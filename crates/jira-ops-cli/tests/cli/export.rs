@@ -116,6 +116,39 @@ async fn fetch_reads_keys_from_a_file_and_from_stdin() {
 }
 
 #[tokio::test]
+async fn fetch_streams_in_input_order_or_unordered_around_cache_hits() {
+    let sim = sim().await;
+    let mut env = Env::for_sim(&sim);
+    env.set("JIRA_BATCH_SIZE", "5");
+    for (unordered, project) in [(false, "APO"), (true, "BEA")] {
+        // Cache every fourth key, then fetch 60: hits and misses interleave.
+        let keys: Vec<String> = (1..=60).map(|n| format!("{project}-{n}")).collect();
+        let mut warm = vec!["fetch", "--format", "jsonl"];
+        warm.extend(keys.iter().step_by(4).map(String::as_str));
+        env.run(&warm).await.code(0);
+        let mut args = vec!["fetch", "--format", "jsonl"];
+        if unordered {
+            args.push("--unordered");
+        }
+        args.extend(keys.iter().map(String::as_str));
+        let run = env.run(&args).await;
+        run.code(0);
+        assert!(run.stderr.contains("15 from the cache"), "{}", run.stderr);
+        let mut out: Vec<String> = run
+            .json_lines()
+            .iter()
+            .map(|i| i["key"].as_str().unwrap().to_owned())
+            .collect();
+        if unordered {
+            // Cache hits come out first.
+            assert_eq!(out[..2], [keys[0].clone(), keys[4].clone()]);
+            out.sort_by_key(|k| k[4..].parse::<u32>().unwrap());
+        }
+        assert_eq!(out, keys, "unordered: {unordered}");
+    }
+}
+
+#[tokio::test]
 async fn search_streams_every_issue_and_reports_bad_jql() {
     let sim = sim().await;
     let env = Env::for_sim(&sim);
