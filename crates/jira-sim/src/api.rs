@@ -25,7 +25,7 @@ use crate::server::{AppState, json_error, json_response, no_content};
 type App = State<Arc<AppState>>;
 type Params = Query<Vec<(String, String)>>;
 
-const NOT_FOUND: &str = "Issue does not exist or you do not have permission to see it.";
+pub(crate) const NOT_FOUND: &str = "Issue does not exist or you do not have permission to see it.";
 const SEARCH_REMOVED: &str = "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046";
 
 /// Every Jira route.
@@ -73,6 +73,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         )
         .route("/rest/api/3/issue", post(create_issue))
         .route("/rest/api/3/issue/bulk", post(bulk_create))
+        .merge(crate::meta::routes())
         .fallback(not_found)
 }
 
@@ -84,7 +85,7 @@ fn is_v2(uri: &Uri) -> bool {
     uri.path().starts_with("/rest/api/2/")
 }
 
-fn renderer<'a>(app: &'a AppState, uri: &Uri) -> Renderer<'a> {
+pub(crate) fn renderer<'a>(app: &'a AppState, uri: &Uri) -> Renderer<'a> {
     Renderer {
         base: &app.base_url,
         tenant: &app.tenant,
@@ -94,7 +95,7 @@ fn renderer<'a>(app: &'a AppState, uri: &Uri) -> Renderer<'a> {
 }
 
 /// The last value of a query parameter.
-fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params
         .iter()
         .rev()
@@ -103,7 +104,7 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// Every value of a repeatable, comma-separated parameter (`fields=a,b&fields=c`).
-fn param_list<'a>(params: &'a [(String, String)], name: &str) -> Option<Vec<&'a str>> {
+pub(crate) fn param_list<'a>(params: &'a [(String, String)], name: &str) -> Option<Vec<&'a str>> {
     let values: Vec<&str> = params
         .iter()
         .filter(|(key, _)| key == name)
@@ -113,7 +114,11 @@ fn param_list<'a>(params: &'a [(String, String)], name: &str) -> Option<Vec<&'a 
 }
 
 /// A non-negative integer parameter, or a 400 naming it.
-fn int_param(params: &[(String, String)], name: &str, default: u64) -> Result<u64, String> {
+pub(crate) fn int_param(
+    params: &[(String, String)],
+    name: &str,
+    default: u64,
+) -> Result<u64, String> {
     match param(params, name) {
         None => Ok(default),
         Some(text) => text
@@ -123,7 +128,7 @@ fn int_param(params: &[(String, String)], name: &str, default: u64) -> Result<u6
 }
 
 /// `startAt` (default 0) and `maxResults` (default `default`, clamped to `min..=max`).
-fn page_params(
+pub(crate) fn page_params(
     params: &[(String, String)],
     default: u64,
     min: u64,
@@ -134,11 +139,11 @@ fn page_params(
     Ok((start_at as usize, max_results as usize))
 }
 
-fn bad_request(message: &str) -> Response {
+pub(crate) fn bad_request(message: &str) -> Response {
     json_error(StatusCode::BAD_REQUEST, message)
 }
 
-fn field_errors(errors: &[(String, String)]) -> Response {
+pub(crate) fn field_errors(errors: &[(String, String)]) -> Response {
     let pairs: Vec<(&str, &str)> = errors
         .iter()
         .map(|(field, message)| (field.as_str(), message.as_str()))

@@ -32,6 +32,36 @@ pub(crate) const PRIORITIES: &[(&str, &str)] = &[
     ("4", "Low"),
     ("5", "Lowest"),
 ];
+pub(crate) const RESOLUTIONS: &[(&str, &str, &str)] = &[
+    // (id, name, description)
+    ("10000", "Done", "Work has been completed on this issue."),
+    ("10001", "Won't Do", "This issue won't be actioned."),
+    (
+        "10002",
+        "Duplicate",
+        "The problem is a duplicate of an existing issue.",
+    ),
+];
+/// Every project's components (ids derived from the project's index).
+pub(crate) const COMPONENTS: &[(&str, &str)] = &[
+    ("Backend", "Services and storage."),
+    ("Frontend", "The web application."),
+    ("API", "The public REST API."),
+];
+/// Every project's versions: (name, released, release date).
+pub(crate) const VERSIONS: &[(&str, bool, &str)] = &[
+    ("1.0", true, "2025-03-01"),
+    ("1.1", true, "2025-09-15"),
+    ("2.0", false, "2026-06-30"),
+    ("2.1", false, "2027-01-31"),
+];
+/// Issue link types: (id, name, inward, outward).
+pub(crate) const LINK_TYPES: &[(&str, &str, &str, &str)] = &[
+    ("10000", "Blocks", "is blocked by", "blocks"),
+    ("10001", "Cloners", "is cloned by", "clones"),
+    ("10002", "Duplicate", "is duplicated by", "duplicates"),
+    ("10003", "Relates", "relates to", "relates to"),
+];
 pub(crate) const LABELS: &[&str] = &[
     "backend",
     "frontend",

@@ -60,6 +60,7 @@ mod config;
 mod data;
 mod jql;
 mod limits;
+mod meta;
 mod render;
 mod server;
 mod stats;

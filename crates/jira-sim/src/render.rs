@@ -301,6 +301,21 @@ fn option_json(base: &str, field: u64, (id, value): (&str, &str)) -> Value {
 }
 
 impl Catalog {
+    /// The issue types as `IssueTypeDetails`.
+    pub fn issue_types(&self) -> &[Box<RawValue>] {
+        &self.issue_types
+    }
+
+    /// The statuses as `StatusDetails`.
+    pub fn statuses(&self) -> &[Box<RawValue>] {
+        &self.statuses
+    }
+
+    /// The priorities as `Priority`.
+    pub fn priorities(&self) -> &[Box<RawValue>] {
+        &self.priorities
+    }
+
     /// Renders the fixed pieces for a site at `base`.
     pub fn new(base: &str, tenant: &Tenant) -> Self {
         let users = tenant

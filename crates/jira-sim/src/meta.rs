@@ -1,0 +1,840 @@
+//! Tenant metadata: the project list, issue types, priorities, statuses, resolutions,
+//! components and versions, the paged field list, issue link types, users, labels, and
+//! create and edit metadata. Every list is fixed at generation (derived from the tenant),
+//! so these are cheap reads, as on Jira.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::routing::get;
+use http::{StatusCode, Uri};
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+
+use crate::api::{NOT_FOUND, bad_request, page_params, param, param_list, renderer};
+use crate::data::{COMPONENTS, ISSUE_TYPES, LABELS, LINK_TYPES, RESOLUTIONS, STATUSES, VERSIONS};
+use crate::render::FIELDS;
+use crate::server::{AppState, json_error, json_response};
+
+type App = State<Arc<AppState>>;
+type Params = Query<Vec<(String, String)>>;
+
+/// The metadata routes, under `/rest/api/3` and `/rest/api/2`.
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    let mut router = Router::new();
+    for version in ["3", "2"] {
+        let path = |rest: &str| format!("/rest/api/{version}{rest}");
+        router = router
+            .route(&path("/project"), get(projects))
+            .route(&path("/issuetype"), get(issue_types))
+            .route(&path("/issuetype/project"), get(issue_types_for_project))
+            .route(&path("/issuetype/{id}"), get(issue_type))
+            .route(&path("/priority"), get(priorities))
+            .route(&path("/priority/search"), get(priority_search))
+            .route(&path("/priority/{id}"), get(priority))
+            .route(&path("/status"), get(statuses))
+            .route(&path("/status/{idOrName}"), get(status))
+            .route(&path("/statuses/search"), get(status_search))
+            .route(&path("/resolution"), get(resolutions))
+            .route(&path("/resolution/search"), get(resolution_search))
+            .route(&path("/resolution/{id}"), get(resolution))
+            .route(
+                &path("/project/{projectIdOrKey}/components"),
+                get(components),
+            )
+            .route(
+                &path("/project/{projectIdOrKey}/component"),
+                get(component_page),
+            )
+            .route(&path("/component/{id}"), get(component))
+            .route(&path("/project/{projectIdOrKey}/versions"), get(versions))
+            .route(
+                &path("/project/{projectIdOrKey}/version"),
+                get(version_page),
+            )
+            .route(&path("/version/{id}"), get(get_version))
+            .route(
+                &path("/project/{projectIdOrKey}/statuses"),
+                get(project_statuses),
+            )
+            .route(&path("/field/search"), get(field_search))
+            .route(&path("/issueLinkType"), get(link_types))
+            .route(&path("/issueLinkType/{id}"), get(link_type))
+            .route(&path("/user"), get(user))
+            .route(&path("/user/search"), get(user_search))
+            .route(&path("/user/bulk"), get(user_bulk))
+            .route(&path("/user/assignable/search"), get(assignable_search))
+            .route(&path("/label"), get(labels))
+            .route(
+                &path("/issue/createmeta/{projectIdOrKey}/issuetypes"),
+                get(createmeta_types),
+            )
+            .route(
+                &path("/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}"),
+                get(createmeta_fields),
+            )
+            .route(&path("/issue/{issueIdOrKey}/editmeta"), get(editmeta));
+    }
+    router
+}
+
+/// A `PageBean*`: `values` is the whole list, paged by `startAt`/`maxResults`.
+pub(crate) fn page(
+    base: &str,
+    path: &str,
+    start_at: usize,
+    max_results: usize,
+    all: Vec<Value>,
+) -> Value {
+    let total = all.len();
+    let values: Vec<Value> = all.into_iter().skip(start_at).take(max_results).collect();
+    let is_last = start_at + values.len() >= total;
+    let url = |start: usize| format!("{base}{path}?startAt={start}&maxResults={max_results}");
+    let mut body = json!({
+        "self": url(start_at),
+        "maxResults": max_results,
+        "startAt": start_at,
+        "total": total,
+        "isLast": is_last,
+        "values": values,
+    });
+    if !is_last {
+        body["nextPage"] = url(start_at + max_results).into();
+    }
+    body
+}
+
+fn raw_values(raws: &[Box<RawValue>]) -> Vec<Value> {
+    raws.iter()
+        .map(|raw| serde_json::from_str(raw.get()).expect("the catalog holds valid JSON"))
+        .collect()
+}
+
+fn ok(body: &Value) -> Response {
+    let cost = 1 + body.as_array().map_or(0, Vec::len) as u64 / 10;
+    json_response(StatusCode::OK, body, cost)
+}
+
+/// The project of a path, or Jira's 404.
+fn project_index(app: &AppState, id_or_key: &str) -> Result<usize, Response> {
+    app.tenant.project(id_or_key).ok_or_else(|| {
+        json_error(
+            StatusCode::NOT_FOUND,
+            &format!("No project could be found with key '{id_or_key}'."),
+        )
+    })
+}
+
+async fn projects(State(app): App, uri: Uri, Query(params): Params) -> Response {
+    let detailed = param_list(&params, "expand")
+        .is_some_and(|e| e.iter().any(|x| *x == "description" || *x == "lead"));
+    let render = renderer(&app, &uri);
+    let body: Vec<Value> = app
+        .tenant
+        .projects
+        .iter()
+        .map(|project| render.project(project, detailed))
+        .collect();
+    ok(&Value::Array(body))
+}
+
+async fn issue_types(State(app): App) -> Response {
+    ok(&Value::Array(raw_values(app.catalog.issue_types())))
+}
+
+async fn issue_types_for_project(State(app): App, Query(params): Params) -> Response {
+    match param(&params, "projectId").map(|id| app.tenant.project(id)) {
+        None => bad_request("The projectId parameter is required."),
+        Some(None) => json_error(StatusCode::NOT_FOUND, "No project could be found."),
+        Some(Some(_)) => ok(&Value::Array(raw_values(app.catalog.issue_types()))),
+    }
+}
+
+async fn issue_type(State(app): App, Path(id): Path<String>) -> Response {
+    match ISSUE_TYPES.iter().position(|(type_id, _)| *type_id == id) {
+        Some(index) => ok(&raw_values(&app.catalog.issue_types()[index..=index])[0]),
+        None => json_error(
+            StatusCode::NOT_FOUND,
+            &format!("No issue type with id '{id}' was found."),
+        ),
+    }
+}
+
+async fn priorities(State(app): App) -> Response {
+    ok(&Value::Array(priority_values(&app)))
+}
+
+fn priority_values(app: &AppState) -> Vec<Value> {
+    raw_values(app.catalog.priorities())
+        .into_iter()
+        .enumerate()
+        .map(|(index, mut priority)| {
+            priority["statusColor"] =
+                ["#d04437", "#f15C75", "#f79232", "#707070", "#999999"][index % 5].into();
+            priority["description"] =
+                format!("{} priority.", priority["name"].as_str().unwrap_or("")).into();
+            priority["isDefault"] = (index == 2).into();
+            priority
+        })
+        .collect()
+}
+
+async fn priority_search(State(app): App, Query(params): Params) -> Response {
+    let (start_at, max_results) = match page_params(&params, 50, 1, 100) {
+        Ok(page) => page,
+        Err(message) => return bad_request(&message),
+    };
+    let body = page(
+        &app.base_url,
+        "/rest/api/3/priority/search",
+        start_at,
+        max_results,
+        priority_values(&app),
+    );
+    json_response(StatusCode::OK, &body, 1)
+}
+
+async fn priority(State(app): App, Path(id): Path<String>) -> Response {
+    match priority_values(&app)
+        .into_iter()
+        .find(|p| p["id"] == id.as_str())
+    {
+        Some(priority) => ok(&priority),
+        None => json_error(
+            StatusCode::NOT_FOUND,
+            &format!("The priority with ID '{id}' does not exist."),
+        ),
+    }
+}
+
+async fn statuses(State(app): App) -> Response {
+    ok(&Value::Array(raw_values(app.catalog.statuses())))
+}
+
+async fn status(State(app): App, Path(id_or_name): Path<String>) -> Response {
+    let found = raw_values(app.catalog.statuses()).into_iter().find(|s| {
+        s["id"] == id_or_name.as_str()
+            || s["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(&id_or_name))
+    });
+    match found {
+        Some(status) => ok(&status),
+        None => json_error(
+            StatusCode::NOT_FOUND,
+            &format!("The status with ID or name '{id_or_name}' does not exist."),
+        ),
+    }
+}
+
+/// Statuses as `JiraStatus` (the workflow API's shape): the category is a name.
+fn jira_statuses() -> Vec<Value> {
+    STATUSES
+        .iter()
+        .map(|(id, name, category)| {
+            json!({
+                "id": id,
+                "name": name,
+                "description": "",
+                "statusCategory": match *category {
+                    "new" => "TODO",
+                    "indeterminate" => "IN_PROGRESS",
+                    _ => "DONE",
+                },
+                "scope": {"type": "GLOBAL"},
+            })
+        })
+        .collect()
+}
+
+async fn status_search(State(app): App, Query(params): Params) -> Response {
+    let (start_at, max_results) = match page_params(&params, 200, 1, 200) {
+        Ok(page) => page,
+        Err(message) => return bad_request(&message),
+    };
+    let search = param(&params, "searchString").map(str::to_lowercase);
+    let all = jira_statuses()
+        .into_iter()
+        .filter(|s| {
+            search.as_ref().is_none_or(|q| {
+                s["name"]
+                    .as_str()
+                    .is_some_and(|n| n.to_lowercase().contains(q))
+            })
+        })
+        .collect();
+    let body = page(
+        &app.base_url,
+        "/rest/api/3/statuses/search",
+        start_at,
+        max_results,
+        all,
+    );
+    json_response(StatusCode::OK, &body, 1)
+}
+
+fn resolution_values(app: &AppState, paged: bool) -> Vec<Value> {
+    RESOLUTIONS
+        .iter()
+        .enumerate()
+        .map(|(index, (id, name, description))| {
+            let mut value = json!({
+                "self": format!("{}/rest/api/3/resolution/{id}", app.base_url),
+                "id": id,
+                "name": name,
+                "description": description,
+            });
+            if paged {
+                value["default"] = (index == 0).into();
+            }
+            value
+        })
+        .collect()
+}
+
+async fn resolutions(State(app): App) -> Response {
+    ok(&Value::Array(resolution_values(&app, false)))
+}
+
+async fn resolution_search(State(app): App, Query(params): Params) -> Response {
+    let (start_at, max_results) = match page_params(&params, 50, 1, 100) {
+        Ok(page) => page,
+        Err(message) => return bad_request(&message),
+    };
+    let body = page(
+        &app.base_url,
+        "/rest/api/3/resolution/search",
+        start_at,
+        max_results,
+        resolution_values(&app, true),
+    );
+    json_response(StatusCode::OK, &body, 1)
+}
+
+async fn resolution(State(app): App, Path(id): Path<String>) -> Response {
+    match resolution_values(&app, false)
+        .into_iter()
+        .find(|r| r["id"] == id.as_str())
+    {
+        Some(resolution) => ok(&resolution),
+        None => json_error(
+            StatusCode::NOT_FOUND,
+            &format!("The resolution with ID '{id}' does not exist."),
+        ),
+    }
+}
+
+/// A component's id: unique per project and component.
+fn component_id(project: usize, index: usize) -> u64 {
+    10_000 + project as u64 * 10 + index as u64
+}
+
+fn component_json(app: &AppState, uri: &Uri, project: usize, index: usize, count: bool) -> Value {
+    let data = &app.tenant.projects[project];
+    let (name, description) = COMPONENTS[index];
+    let id = component_id(project, index);
+    let lead = renderer(app, uri).user_value(data.lead);
+    let mut value = json!({
+        "self": format!("{}/rest/api/3/component/{id}", app.base_url),
+        "id": id.to_string(),
+        "name": name,
+        "description": description,
+        "lead": lead,
+        "assigneeType": "PROJECT_DEFAULT",
+        "assignee": lead,
+        "realAssigneeType": "PROJECT_DEFAULT",
+        "realAssignee": lead,
+        "isAssigneeTypeValid": true,
+        "project": data.key,
+        "projectId": data.id,
+    });
+    if count {
+        // Issues are not tagged with components: a stable count per component.
+        value["issueCount"] = ((id * 7) % 40).into();
+    }
+    value
+}
+
+async fn components(State(app): App, uri: Uri, Path(project): Path<String>) -> Response {
+    let project = match project_index(&app, &project) {
+        Ok(index) => index,
+        Err(response) => return response,
+    };
+    let body: Vec<Value> = (0..COMPONENTS.len())
+        .map(|index| component_json(&app, &uri, project, index, false))
+        .collect();
+    ok(&Value::Array(body))
+}
+
+async fn component_page(
+    State(app): App,
+    uri: Uri,
+    Path(project_ref): Path<String>,
+    Query(params): Params,
+) -> Response {
+    let project = match project_index(&app, &project_ref) {
+        Ok(index) => index,
+        Err(response) => return response,
+    };
+    let (start_at, max_results) = match page_params(&params, 50, 1, 100) {
+        Ok(page) => page,
+        Err(message) => return bad_request(&message),
+    };
+    let all = (0..COMPONENTS.len())
+        .map(|index| component_json(&app, &uri, project, index, true))
+        .collect();
+    let path = format!("/rest/api/3/project/{project_ref}/component");
+    json_response(
+        StatusCode::OK,
+        &page(&app.base_url, &path, start_at, max_results, all),
+        1,
+    )
+}
+
+async fn component(State(app): App, uri: Uri, Path(id): Path<String>) -> Response {
+    let found = id.parse::<u64>().ok().and_then(|id| {
+        (0..app.tenant.projects.len()).find_map(|project| {
+            (0..COMPONENTS.len())
+                .find(|index| component_id(project, *index) == id)
+                .map(|index| (project, index))
+        })
+    });
+    match found {
+        Some((project, index)) => ok(&component_json(&app, &uri, project, index, false)),
+        None => json_error(
+            StatusCode::NOT_FOUND,
+            &format!("The component with id {id} does not exist."),
+        ),
+    }
+}
+
+fn version_id(project: usize, index: usize) -> u64 {
+    10_000 + project as u64 * 10 + index as u64
+}
+
+fn version_json(app: &AppState, project: usize, index: usize) -> Value {
+    let data = &app.tenant.projects[project];
+    let (name, released, date) = VERSIONS[index];
+    let id = version_id(project, index);
+    json!({
+        "self": format!("{}/rest/api/3/version/{id}", app.base_url),
+        "id": id.to_string(),
+        "name": name,
+        "description": format!("{} {name}", data.name),
+        "archived": false,
+        "released": released,
+        "releaseDate": date,
+        "userReleaseDate": date,
+        "overdue": false,
+        "projectId": data.id,
+    })
+}
+
+async fn versions(State(app): App, Path(project): Path<String>) -> Response {
+    let project = match project_index(&app, &project) {
+        Ok(index) => index,
+        Err(response) => return response,
+    };
+    let body: Vec<Value> = (0..VERSIONS.len())
+        .map(|index| version_json(&app, project, index))
+        .collect();
+    ok(&Value::Array(body))
+}
+
+async fn version_page(
+    State(app): App,
+    Path(project_ref): Path<String>,
+    Query(params): Params,
+) -> Response {
+    let project = match project_index(&app, &project_ref) {
+        Ok(index) => index,
+        Err(response) => return response,
+    };
+    let (start_at, max_results) = match page_params(&params, 50, 1, 100) {
+        Ok(page) => page,
+        Err(message) => return bad_request(&message),
+    };
+    let released = param(&params, "status");
+    let all = (0..VERSIONS.len())
+        .filter(|index| match released {
+            Some("released") => VERSIONS[*index].1,
+            Some("unreleased") => !VERSIONS[*index].1,
+            _ => true,
+        })
+        .map(|index| version_json(&app, project, index))
+        .collect();
+    let path = format!("/rest/api/3/project/{project_ref}/version");
+    json_response(
+        StatusCode::OK,
+        &page(&app.base_url, &path, start_at, max_results, all),
+        1,
+    )
+}
+
+async fn get_version(State(app): App, Path(id): Path<String>) -> Response {
+    let found = id.parse::<u64>().ok().and_then(|id| {
+        (0..app.tenant.projects.len()).find_map(|project| {
+            (0..VERSIONS.len())
+                .find(|index| version_id(project, *index) == id)
+                .map(|index| (project, index))
+        })
+    });
+    match found {
+        Some((project, index)) => ok(&version_json(&app, project, index)),
+        None => json_error(
+            StatusCode::NOT_FOUND,
+            &format!("Could not find version for id '{id}'"),
+        ),
+    }
+}
+
+/// `GET /project/{key}/statuses`: every issue type with the workflow's statuses.
+async fn project_statuses(State(app): App, Path(project): Path<String>) -> Response {
+    let project = match project_index(&app, &project) {
+        Ok(index) => index,
+        Err(response) => return response,
+    };
+    let _ = project;
+    let statuses = raw_values(app.catalog.statuses());
+    let body: Vec<Value> = ISSUE_TYPES
+        .iter()
+        .map(|(id, name)| {
+            json!({
+                "self": format!("{}/rest/api/3/issuetype/{id}", app.base_url),
+                "id": id,
+                "name": name,
+                "subtask": false,
+                "statuses": statuses,
+            })
+        })
+        .collect();
+    ok(&Value::Array(body))
+}
+
+async fn field_search(State(app): App, Query(params): Params) -> Response {
+    let (start_at, max_results) = match page_params(&params, 50, 1, 100) {
+        Ok(page) => page,
+        Err(message) => return bad_request(&message),
+    };
+    let query = param(&params, "query").map(str::to_lowercase);
+    let ids = param_list(&params, "id");
+    let kinds = param_list(&params, "type");
+    let all = FIELDS
+        .iter()
+        .filter(|f| {
+            query.as_ref().is_none_or(|q| {
+                f.name.to_lowercase().contains(q) || f.id.to_lowercase().contains(q)
+            })
+        })
+        .filter(|f| ids.as_ref().is_none_or(|ids| ids.contains(&f.id)))
+        .filter(|f| {
+            kinds.as_ref().is_none_or(|kinds| {
+                kinds.iter().any(|k| match *k {
+                    "custom" => f.custom.is_some(),
+                    "system" => f.custom.is_none(),
+                    _ => false,
+                })
+            })
+        })
+        .map(|f| {
+            let mut value = f.json();
+            if let Some(map) = value.as_object_mut() {
+                // `Field` (the paged shape) has no `key` and names its schema alike.
+                map.remove("key");
+                map.remove("orderable");
+                map.remove("clauseNames");
+                map.insert("isLocked".into(), false.into());
+            }
+            value
+        })
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &page(
+            &app.base_url,
+            "/rest/api/3/field/search",
+            start_at,
+            max_results,
+            all,
+        ),
+        1,
+    )
+}
+
+pub(crate) fn link_type_json(base: &str, index: usize) -> Value {
+    let (id, name, inward, outward) = LINK_TYPES[index];
+    json!({
+        "self": format!("{base}/rest/api/3/issueLinkType/{id}"),
+        "id": id,
+        "name": name,
+        "inward": inward,
+        "outward": outward,
+    })
+}
+
+async fn link_types(State(app): App) -> Response {
+    let types: Vec<Value> = (0..LINK_TYPES.len())
+        .map(|index| link_type_json(&app.base_url, index))
+        .collect();
+    ok(&json!({ "issueLinkTypes": types }))
+}
+
+async fn link_type(State(app): App, Path(id): Path<String>) -> Response {
+    match LINK_TYPES.iter().position(|(type_id, ..)| *type_id == id) {
+        Some(index) => ok(&link_type_json(&app.base_url, index)),
+        None => json_error(
+            StatusCode::NOT_FOUND,
+            &format!("No issue link type with id '{id}' exists."),
+        ),
+    }
+}
+
+/// The index of the user with this account id.
+pub(crate) fn user_index(app: &AppState, account_id: &str) -> Option<usize> {
+    app.tenant
+        .users
+        .iter()
+        .position(|u| u.account_id == account_id)
+}
+
+async fn user(State(app): App, uri: Uri, Query(params): Params) -> Response {
+    let Some(account_id) = param(&params, "accountId") else {
+        return bad_request("The accountId query parameter needs to be provided.");
+    };
+    match user_index(&app, account_id) {
+        Some(index) => {
+            let mut user = renderer(&app, &uri).user_value(index);
+            user["locale"] = "en_US".into();
+            user["groups"] = json!({"size": 1, "items": []});
+            user["applicationRoles"] = json!({"size": 1, "items": []});
+            user["expand"] = "groups,applicationRoles".into();
+            ok(&user)
+        }
+        None => json_error(
+            StatusCode::NOT_FOUND,
+            &format!(
+                "Specified user does not exist or you do not have required permissions: {account_id}"
+            ),
+        ),
+    }
+}
+
+/// Users whose name or email contains `query` (all without one), active ones unless
+/// `includeInactive`.
+fn matching_users(app: &AppState, params: &[(String, String)]) -> Vec<usize> {
+    let query = param(params, "query")
+        .or_else(|| param(params, "username"))
+        .map(str::to_lowercase);
+    let inactive = param(params, "includeInactive").is_some_and(|v| v == "true");
+    app.tenant
+        .users
+        .iter()
+        .enumerate()
+        .filter(|(_, u)| u.active || inactive)
+        .filter(|(_, u)| {
+            query.as_ref().is_none_or(|q| {
+                u.display_name.to_lowercase().contains(q) || u.email.to_lowercase().contains(q)
+            })
+        })
+        .map(|(index, _)| index)
+        .collect()
+}
+
+async fn user_search(State(app): App, uri: Uri, Query(params): Params) -> Response {
+    let (start_at, max_results) = match page_params(&params, 50, 1, 1000) {
+        Ok(page) => page,
+        Err(message) => return bad_request(&message),
+    };
+    if param(&params, "query").is_none() && param(&params, "accountId").is_none() {
+        return bad_request("One of 'query' or 'accountId' query parameters must be provided.");
+    }
+    let render = renderer(&app, &uri);
+    let users: Vec<&RawValue> = match param(&params, "accountId") {
+        Some(account_id) => user_index(&app, account_id).into_iter().collect(),
+        None => matching_users(&app, &params),
+    }
+    .into_iter()
+    .skip(start_at)
+    .take(max_results)
+    .map(|index| render.user(index))
+    .collect();
+    let cost = 1 + users.len() as u64 / 10;
+    json_response(StatusCode::OK, &users, cost)
+}
+
+async fn user_bulk(State(app): App, uri: Uri, Query(params): Params) -> Response {
+    let (start_at, max_results) = match page_params(&params, 10, 1, 200) {
+        Ok(page) => page,
+        Err(message) => return bad_request(&message),
+    };
+    let Some(ids) = param_list(&params, "accountId") else {
+        return bad_request("The accountId query parameter needs to be provided.");
+    };
+    let render = renderer(&app, &uri);
+    let all = ids
+        .iter()
+        .filter_map(|id| user_index(&app, id))
+        .map(|index| render.user_value(index))
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &page(
+            &app.base_url,
+            "/rest/api/3/user/bulk",
+            start_at,
+            max_results,
+            all,
+        ),
+        1,
+    )
+}
+
+async fn assignable_search(State(app): App, uri: Uri, Query(params): Params) -> Response {
+    let (start_at, max_results) = match page_params(&params, 50, 1, 1000) {
+        Ok(page) => page,
+        Err(message) => return bad_request(&message),
+    };
+    let scope_found = match (param(&params, "project"), param(&params, "issueKey")) {
+        (Some(project), _) => app.tenant.project(project).is_some(),
+        (None, Some(key)) => app.store.read().find(key).is_some(),
+        (None, None) => {
+            return bad_request("A project, an issue key or an issue id must be given.");
+        }
+    };
+    if !scope_found {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    }
+    let render = renderer(&app, &uri);
+    let users: Vec<&RawValue> = matching_users(&app, &params)
+        .into_iter()
+        .skip(start_at)
+        .take(max_results)
+        .map(|index| render.user(index))
+        .collect();
+    json_response(StatusCode::OK, &users, 1 + users.len() as u64 / 10)
+}
+
+async fn labels(State(app): App, Query(params): Params) -> Response {
+    let (start_at, max_results) = match page_params(&params, 1000, 1, 1000) {
+        Ok(page) => page,
+        Err(message) => return bad_request(&message),
+    };
+    let all = LABELS.iter().map(|l| Value::from(*l)).collect();
+    json_response(
+        StatusCode::OK,
+        &page(
+            &app.base_url,
+            "/rest/api/3/label",
+            start_at,
+            max_results,
+            all,
+        ),
+        1,
+    )
+}
+
+/// The fields a create screen offers, as `FieldCreateMetadata` (`field_id` set) or
+/// `FieldMetadata` (edit metadata).
+fn field_metadata(app: &AppState, uri: &Uri, project: usize, with_field_id: bool) -> Vec<Value> {
+    let render = renderer(app, uri);
+    FIELDS
+        .iter()
+        .filter(|f| !matches!(f.id, "status" | "created" | "updated" | "creator" | "comment"))
+        .map(|f| {
+            let schema = f.json()["schema"].clone();
+            let required = matches!(f.id, "summary" | "issuetype" | "project");
+            let allowed: Option<Vec<Value>> = match f.id {
+                "issuetype" => Some(raw_values(app.catalog.issue_types())),
+                "priority" => Some(raw_values(app.catalog.priorities())),
+                "project" => Some(vec![render.project(&app.tenant.projects[project], false)]),
+                "resolution" => Some(resolution_values(app, false)),
+                _ => None,
+            };
+            let mut value = json!({
+                "key": f.id,
+                "name": f.name,
+                "required": required,
+                "schema": schema,
+                "hasDefaultValue": f.id == "priority",
+                "operations": if f.id == "labels" { json!(["add", "set", "remove"]) } else { json!(["set"]) },
+            });
+            if with_field_id {
+                value["fieldId"] = f.id.into();
+            }
+            if let Some(allowed) = allowed {
+                value["allowedValues"] = allowed.into();
+            }
+            value
+        })
+        .collect()
+}
+
+async fn createmeta_types(
+    State(app): App,
+    Path(project): Path<String>,
+    Query(params): Params,
+) -> Response {
+    if let Err(response) = project_index(&app, &project) {
+        return response;
+    }
+    let (start_at, max_results) = match page_params(&params, 50, 1, 200) {
+        Ok(page) => page,
+        Err(message) => return bad_request(&message),
+    };
+    let types = raw_values(app.catalog.issue_types());
+    let total = types.len();
+    let page_types: Vec<Value> = types.into_iter().skip(start_at).take(max_results).collect();
+    let body = json!({
+        "issueTypes": page_types,
+        "maxResults": max_results,
+        "startAt": start_at,
+        "total": total,
+    });
+    json_response(StatusCode::OK, &body, 1)
+}
+
+async fn createmeta_fields(
+    State(app): App,
+    uri: Uri,
+    Path((project, issue_type)): Path<(String, String)>,
+    Query(params): Params,
+) -> Response {
+    let project = match project_index(&app, &project) {
+        Ok(index) => index,
+        Err(response) => return response,
+    };
+    if !ISSUE_TYPES.iter().any(|(id, _)| *id == issue_type) {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            &format!("Issue type with id '{issue_type}' does not exist in this project."),
+        );
+    }
+    let (start_at, max_results) = match page_params(&params, 50, 1, 200) {
+        Ok(page) => page,
+        Err(message) => return bad_request(&message),
+    };
+    let fields = field_metadata(&app, &uri, project, true);
+    let total = fields.len();
+    let body = json!({
+        "fields": fields.into_iter().skip(start_at).take(max_results).collect::<Vec<_>>(),
+        "maxResults": max_results,
+        "startAt": start_at,
+        "total": total,
+    });
+    json_response(StatusCode::OK, &body, 2)
+}
+
+async fn editmeta(State(app): App, uri: Uri, Path(id_or_key): Path<String>) -> Response {
+    let project = match app.store.read().find(&id_or_key) {
+        Some(issue) => issue.project,
+        None => return json_error(StatusCode::NOT_FOUND, NOT_FOUND),
+    };
+    let fields: serde_json::Map<String, Value> = field_metadata(&app, &uri, project, false)
+        .into_iter()
+        .filter(|f| f["key"] != "project")
+        .map(|f| (f["key"].as_str().unwrap_or_default().to_owned(), f))
+        .collect();
+    json_response(StatusCode::OK, &json!({ "fields": fields }), 2)
+}
