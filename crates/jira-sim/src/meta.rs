@@ -117,14 +117,12 @@ fn ok(body: &Value) -> Response {
     json_response(StatusCode::OK, body, cost)
 }
 
-/// The project of a path, or Jira's 404.
-fn project_index(app: &AppState, id_or_key: &str) -> Result<usize, Response> {
-    app.tenant.project(id_or_key).ok_or_else(|| {
-        json_error(
-            StatusCode::NOT_FOUND,
-            &format!("No project could be found with key '{id_or_key}'."),
-        )
-    })
+/// Jira's 404 for a project that is not there.
+fn no_project(id_or_key: &str) -> Response {
+    json_error(
+        StatusCode::NOT_FOUND,
+        &format!("No project could be found with key '{id_or_key}'."),
+    )
 }
 
 async fn projects(State(app): App, uri: Uri, Query(params): Params) -> Response {
@@ -358,9 +356,8 @@ fn component_json(app: &AppState, uri: &Uri, project: usize, index: usize, count
 }
 
 async fn components(State(app): App, uri: Uri, Path(project): Path<String>) -> Response {
-    let project = match project_index(&app, &project) {
-        Ok(index) => index,
-        Err(response) => return response,
+    let Some(project) = app.tenant.project(&project) else {
+        return no_project(&project);
     };
     let body: Vec<Value> = (0..COMPONENTS.len())
         .map(|index| component_json(&app, &uri, project, index, false))
@@ -374,9 +371,8 @@ async fn component_page(
     Path(project_ref): Path<String>,
     Query(params): Params,
 ) -> Response {
-    let project = match project_index(&app, &project_ref) {
-        Ok(index) => index,
-        Err(response) => return response,
+    let Some(project) = app.tenant.project(&project_ref) else {
+        return no_project(&project_ref);
     };
     let (start_at, max_results) = match page_params(&params, 50, 1, 100) {
         Ok(page) => page,
@@ -433,9 +429,8 @@ fn version_json(app: &AppState, project: usize, index: usize) -> Value {
 }
 
 async fn versions(State(app): App, Path(project): Path<String>) -> Response {
-    let project = match project_index(&app, &project) {
-        Ok(index) => index,
-        Err(response) => return response,
+    let Some(project) = app.tenant.project(&project) else {
+        return no_project(&project);
     };
     let body: Vec<Value> = (0..VERSIONS.len())
         .map(|index| version_json(&app, project, index))
@@ -448,9 +443,8 @@ async fn version_page(
     Path(project_ref): Path<String>,
     Query(params): Params,
 ) -> Response {
-    let project = match project_index(&app, &project_ref) {
-        Ok(index) => index,
-        Err(response) => return response,
+    let Some(project) = app.tenant.project(&project_ref) else {
+        return no_project(&project_ref);
     };
     let (start_at, max_results) = match page_params(&params, 50, 1, 100) {
         Ok(page) => page,
@@ -492,9 +486,8 @@ async fn get_version(State(app): App, Path(id): Path<String>) -> Response {
 
 /// `GET /project/{key}/statuses`: every issue type with the workflow's statuses.
 async fn project_statuses(State(app): App, Path(project): Path<String>) -> Response {
-    let project = match project_index(&app, &project) {
-        Ok(index) => index,
-        Err(response) => return response,
+    let Some(project) = app.tenant.project(&project) else {
+        return no_project(&project);
     };
     let _ = project;
     let statuses = raw_values(app.catalog.statuses());
@@ -776,8 +769,8 @@ async fn createmeta_types(
     Path(project): Path<String>,
     Query(params): Params,
 ) -> Response {
-    if let Err(response) = project_index(&app, &project) {
-        return response;
+    if app.tenant.project(&project).is_none() {
+        return no_project(&project);
     }
     let (start_at, max_results) = match page_params(&params, 50, 1, 200) {
         Ok(page) => page,
@@ -801,9 +794,8 @@ async fn createmeta_fields(
     Path((project, issue_type)): Path<(String, String)>,
     Query(params): Params,
 ) -> Response {
-    let project = match project_index(&app, &project) {
-        Ok(index) => index,
-        Err(response) => return response,
+    let Some(project) = app.tenant.project(&project) else {
+        return no_project(&project);
     };
     if !ISSUE_TYPES.iter().any(|(id, _)| *id == issue_type) {
         return json_error(
