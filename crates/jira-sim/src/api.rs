@@ -45,35 +45,34 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
             .route(&path("/search/approximate-count"), post(approximate_count))
             .route(&path("/search"), get(search_removed).post(search_removed));
     }
+    // Writes are served under v2 as well (plain-text bodies become documents), as Jira
+    // Cloud still serves them; clients such as PyPI's `jira` default to v2.
+    for version in ["3", "2"] {
+        let path = |rest: &str| format!("/rest/api/{version}{rest}");
+        router = router
+            .route(
+                &path("/issue/{issueIdOrKey}"),
+                get(get_issue).put(update_issue).delete(delete_issue),
+            )
+            .route(
+                &path("/issue/{issueIdOrKey}/comment"),
+                get(get_comments).post(add_comment),
+            )
+            .route(
+                &path("/issue/{issueIdOrKey}/properties"),
+                get(property_keys),
+            )
+            .route(
+                &path("/issue/{issueIdOrKey}/properties/{propertyKey}"),
+                get(get_property).put(set_property).delete(delete_property),
+            )
+            .route(&path("/issue"), post(create_issue))
+            .route(&path("/issue/bulk"), post(bulk_create));
+    }
     router
-        .route(
-            "/rest/api/3/issue/{issueIdOrKey}",
-            get(get_issue).put(update_issue).delete(delete_issue),
-        )
-        .route("/rest/api/2/issue/{issueIdOrKey}", get(get_issue))
-        .route(
-            "/rest/api/3/issue/{issueIdOrKey}/comment",
-            get(get_comments).post(add_comment),
-        )
-        .route(
-            "/rest/api/2/issue/{issueIdOrKey}/comment",
-            get(get_comments),
-        )
-        .route(
-            "/rest/api/3/issue/{issueIdOrKey}/properties",
-            get(property_keys),
-        )
-        .route(
-            "/rest/api/3/issue/{issueIdOrKey}/properties/{propertyKey}",
-            get(get_property).put(set_property).delete(delete_property),
-        )
-        .route(
-            "/rest/api/2/issue/{issueIdOrKey}/properties/{propertyKey}",
-            get(get_property),
-        )
-        .route("/rest/api/3/issue", post(create_issue))
-        .route("/rest/api/3/issue/bulk", post(bulk_create))
         .merge(crate::meta::routes())
+        .merge(crate::history::routes())
+        .merge(crate::activity::routes())
         .fallback(not_found)
 }
 
@@ -305,7 +304,18 @@ async fn update_issue(
     if !errors.is_empty() {
         return field_errors(&errors);
     }
-    issue.updated_ms = AppState::now_ms();
+    let now = AppState::now_ms();
+    issue.updated_ms = now;
+    let change_id = store.next_written_id;
+    store.next_written_id += 1;
+    crate::history::record_edit(
+        &app,
+        &store.by_id[&id],
+        &mut issue,
+        caller_index(&app),
+        change_id,
+        now,
+    );
     store.by_id.insert(id, issue);
     store.version += 1;
     if param(&params, "returnIssue") == Some("true") {
@@ -319,16 +329,59 @@ async fn update_issue(
     no_content()
 }
 
-async fn delete_issue(State(app): App, Path(id_or_key): Path<String>) -> Response {
+async fn delete_issue(
+    State(app): App,
+    Path(id_or_key): Path<String>,
+    Query(params): Params,
+) -> Response {
     let mut store = app.store.write();
     let Some(id) = store.id_of(&id_or_key) else {
         return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
     };
-    if let Some(issue) = store.by_id.remove(&id) {
-        store.by_key.remove(&issue.key);
+    // Subtasks are issues whose `parent` names this one (set through `fields.parent`).
+    let key = store.by_id[&id].key.clone();
+    let subtasks: Vec<u64> = store
+        .by_id
+        .values()
+        .filter(|issue| {
+            issue
+                .extra
+                .get("parent")
+                .and_then(|p| p.get("key").or_else(|| p.get("id")))
+                .and_then(Value::as_str)
+                .is_some_and(|parent| parent == key || parent == id.to_string())
+        })
+        .map(|issue| issue.id)
+        .collect();
+    if !subtasks.is_empty() && param(&params, "deleteSubtasks") != Some("true") {
+        return bad_request(&format!(
+            "The issue has {} subtasks. You must specify the 'deleteSubtasks' parameter to delete this issue with subtasks.",
+            subtasks.len()
+        ));
+    }
+    for doomed in std::iter::once(id).chain(subtasks) {
+        remove_issue(&app, &mut store, doomed);
     }
     store.version += 1;
     no_content()
+}
+
+/// Takes an issue out of the store: its key, its links (from the other ends too), its
+/// worklogs (listed as deleted), its owned ids.
+fn remove_issue(app: &AppState, store: &mut data::IssueStore, id: u64) {
+    let Some(issue) = store.by_id.remove(&id) else {
+        return;
+    };
+    store.by_key.remove(&issue.key);
+    for end in &issue.links {
+        crate::activity::unlink(store, end.link);
+    }
+    for worklog in data::worklogs(&issue, app.tenant.users.len()) {
+        crate::activity::forget_worklog(store, &worklog);
+    }
+    for comment in &issue.added_comments {
+        store.owners.remove(&comment.id);
+    }
 }
 
 /// `GET /issue/{key}/properties`: the keys of an issue's entity properties.
@@ -421,7 +474,7 @@ async fn delete_property(
 }
 
 /// Applies `fields` of a create or an edit to `issue`, collecting Jira's field errors.
-fn apply_fields(
+pub(crate) fn apply_fields(
     app: &AppState,
     issue: &mut IssueData,
     fields: &Map<String, Value>,
@@ -592,6 +645,15 @@ fn create_one(app: &AppState, input: &Value) -> Result<(u64, String), Vec<(Strin
         generated_comments: 0,
         added_comments: Vec::new(),
         properties: std::collections::BTreeMap::new(),
+        resolution: None,
+        status_changed_ms: now,
+        generated_changes: 0,
+        changes: Vec::new(),
+        generated_worklogs: 0,
+        added_worklogs: Vec::new(),
+        hidden_generated: Vec::new(),
+        watchers: Vec::new(),
+        links: Vec::new(),
     };
     apply_fields(app, &mut issue, fields, true, &mut errors);
     // Entity properties set with the create (`properties: [{key, value}]`), checked as
@@ -941,6 +1003,25 @@ async fn get_comments(
     json_response(StatusCode::OK, &body, cost)
 }
 
+/// A comment or worklog body: an ADF document, or plain text (v2, or a client that sends
+/// text) made into one. `None` for an empty one.
+pub(crate) fn comment_body(value: &Value) -> Option<Value> {
+    match value {
+        Value::Object(doc) if doc.get("type").and_then(Value::as_str) == Some("doc") => {
+            Some(Value::Object(doc.clone()))
+        }
+        Value::String(text) if !text.trim().is_empty() => {
+            Some(data::adf(std::slice::from_ref(text)))
+        }
+        _ => None,
+    }
+}
+
+/// The user the caller is (`/myself`): authors of what it writes.
+pub(crate) fn caller_index(_app: &AppState) -> usize {
+    0
+}
+
 async fn add_comment(
     State(app): App,
     uri: Uri,
@@ -948,12 +1029,9 @@ async fn add_comment(
     body: axum::body::Bytes,
 ) -> Response {
     let comment_body = match serde_json::from_slice::<Value>(&body) {
-        Ok(body) => match body.get("body") {
-            Some(Value::Object(doc)) => Value::Object(doc.clone()),
-            Some(Value::String(text)) if !text.trim().is_empty() => {
-                data::adf(std::slice::from_ref(text))
-            }
-            _ => {
+        Ok(body) => match body.get("body").and_then(comment_body) {
+            Some(doc) => doc,
+            None => {
                 return field_errors(&[(
                     "comment".into(),
                     "Comment body can not be empty!".into(),
@@ -968,13 +1046,15 @@ async fn add_comment(
     };
     let comment_id = store.next_comment_id;
     store.next_comment_id += 1;
+    store.owners.insert(comment_id, id);
     store.version += 1;
     let now = AppState::now_ms();
     let comment = CommentData {
         id: comment_id,
-        author: 0,
+        author: caller_index(&app),
         body: comment_body,
         created_ms: now,
+        updated_ms: now,
     };
     let issue = store
         .by_id

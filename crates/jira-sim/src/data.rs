@@ -182,7 +182,87 @@ pub(crate) struct CommentData {
     pub author: usize,
     pub body: Value,
     pub created_ms: i64,
+    pub updated_ms: i64,
 }
+
+/// One end of an issue link as the issue sees it.
+#[derive(Clone, Debug)]
+pub(crate) struct LinkEnd {
+    pub link: u64,
+    /// Index into [`LINK_TYPES`].
+    pub kind: usize,
+    /// Whether the other issue is the outward one (this issue "blocks" it).
+    pub other_is_outward: bool,
+    pub other_id: u64,
+    pub other_key: String,
+}
+
+/// One entry of an issue's history (`Changelog`): who changed what, when.
+#[derive(Clone, Debug)]
+pub(crate) struct ChangeData {
+    pub id: u64,
+    pub author: usize,
+    pub created_ms: i64,
+    pub items: Vec<ChangeItem>,
+}
+
+/// One field's change within a [`ChangeData`] (`ChangeDetails`).
+#[derive(Clone, Debug)]
+pub(crate) struct ChangeItem {
+    pub field: String,
+    pub field_id: String,
+    pub custom: bool,
+    pub from: Option<String>,
+    pub from_string: Option<String>,
+    pub to: Option<String>,
+    pub to_string: Option<String>,
+}
+
+impl ChangeItem {
+    /// A change of a system field.
+    pub fn system(
+        field_id: &str,
+        field: &str,
+        from: (Option<String>, Option<String>),
+        to: (Option<String>, Option<String>),
+    ) -> Self {
+        ChangeItem {
+            field: field.to_owned(),
+            field_id: field_id.to_owned(),
+            custom: false,
+            from: from.0,
+            from_string: from.1,
+            to: to.0,
+            to_string: to.1,
+        }
+    }
+}
+
+/// A worklog (generated ones are derived from the issue's seed).
+#[derive(Clone, Debug)]
+pub(crate) struct WorklogData {
+    pub id: u64,
+    pub author: usize,
+    pub comment: Option<Value>,
+    pub started_ms: i64,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub seconds: u64,
+}
+
+/// An issue link.
+#[derive(Clone, Debug)]
+pub(crate) struct LinkData {
+    pub id: u64,
+    /// Index into [`LINK_TYPES`].
+    pub kind: usize,
+    pub inward: u64,
+    pub outward: u64,
+}
+
+/// Ids at or above this are of comments, worklogs and history entries written while the
+/// simulator runs; below it, generated ones (derived from the issue id).
+pub(crate) const WRITTEN_IDS: u64 = 10_000_000_000;
 
 /// One issue's compact facts plus what writes changed.
 #[derive(Clone, Debug)]
@@ -211,6 +291,21 @@ pub(crate) struct IssueData {
     pub extra: Map<String, Value>,
     pub generated_comments: u32,
     pub added_comments: Vec<CommentData>,
+    /// Index into [`RESOLUTIONS`], set while the status is done.
+    pub resolution: Option<usize>,
+    /// When the status category last changed.
+    pub status_changed_ms: i64,
+    /// How many generated history entries the issue has (derived on render).
+    pub generated_changes: u32,
+    /// History entries written while the simulator runs.
+    pub changes: Vec<ChangeData>,
+    pub generated_worklogs: u32,
+    pub added_worklogs: Vec<WorklogData>,
+    /// Generated comments and worklogs deleted, or replaced by an edited copy in
+    /// `added_comments` / `added_worklogs` (which keep their id).
+    pub hidden_generated: Vec<u64>,
+    pub watchers: Vec<usize>,
+    pub links: Vec<LinkEnd>,
     /// Entity properties (`properties` on create, `/issue/{key}/properties/{name}`).
     pub properties: std::collections::BTreeMap<String, Value>,
 }
@@ -224,6 +319,15 @@ pub(crate) struct IssueStore {
     pub next_id: u64,
     pub next_comment_id: u64,
     pub version: u64,
+    /// Ids for written history entries, worklogs and links.
+    pub next_written_id: u64,
+    pub links: BTreeMap<u64, LinkData>,
+    /// Owners of written comments and worklogs: id → issue id.
+    pub owners: HashMap<u64, u64>,
+    /// Every live worklog by (updated, id) → issue id, for `/worklog/updated`.
+    pub worklogs_by_update: BTreeMap<(i64, u64), u64>,
+    /// Deleted worklogs by (deleted at, id), for `/worklog/deleted`.
+    pub deleted_worklogs: BTreeMap<(i64, u64), ()>,
 }
 
 impl IssueStore {
@@ -312,7 +416,8 @@ pub(crate) fn generate(config: &SimConfig, now_ms: i64) -> (Tenant, IssueStore) 
     let mut store = IssueStore {
         next_number: vec![1; projects.len()],
         next_id: 10_000,
-        next_comment_id: 100_000,
+        next_comment_id: WRITTEN_IDS,
+        next_written_id: WRITTEN_IDS,
         ..IssueStore::default()
     };
     store
@@ -358,9 +463,36 @@ pub(crate) fn generate(config: &SimConfig, now_ms: i64) -> (Tenant, IssueStore) 
                 extra: Map::new(),
                 generated_comments: rng.random_range(0..4),
                 added_comments: Vec::new(),
+                resolution: None,
+                status_changed_ms: created_ms,
+                generated_changes: history_length(&mut rng),
+                changes: Vec::new(),
+                generated_worklogs: rng.random_range(0..3),
+                added_worklogs: Vec::new(),
+                hidden_generated: Vec::new(),
+                watchers: Vec::new(),
+                links: Vec::new(),
                 properties: std::collections::BTreeMap::new(),
             };
-            insert_issue(&mut store, &projects, issue);
+            let id = insert_issue(&mut store, &projects, issue);
+            let issue = store.by_id.get_mut(&id).expect("just inserted");
+            if STATUSES[issue.status].2 == "done" {
+                issue.resolution = Some(0);
+            }
+            let history = generated_history(issue, users.len());
+            if let Some(at) = history
+                .iter()
+                .rev()
+                .find(|c| c.items.iter().any(|i| i.field_id == "status"))
+            {
+                issue.status_changed_ms = at.created_ms;
+            }
+            let worklogs = generated_worklogs(issue, users.len());
+            for worklog in worklogs {
+                store
+                    .worklogs_by_update
+                    .insert((worklog.updated_ms, worklog.id), id);
+            }
         }
     }
     (
@@ -390,6 +522,161 @@ pub(crate) fn insert_issue(
     store.by_id.insert(id, issue);
     store.version += 1;
     id
+}
+
+/// How many history entries a generated issue has: most a handful, a long tail past 100.
+fn history_length(rng: &mut SmallRng) -> u32 {
+    match rng.random_range(0..100) {
+        0..60 => rng.random_range(0..6),
+        60..90 => rng.random_range(6..20),
+        90..98 => rng.random_range(20..60),
+        _ => rng.random_range(100..250),
+    }
+}
+
+/// A generated issue's history, oldest first: status changes that end at its status,
+/// priority changes that end at its priority, assignments ending at its assignee, labels.
+pub(crate) fn generated_history(issue: &IssueData, users: usize) -> Vec<ChangeData> {
+    let n = issue.generated_changes as usize;
+    if n == 0 {
+        return Vec::new();
+    }
+    let mut rng = issue_rng(issue.seed, 7);
+    // 0 status, 1 priority, 2 assignee, 3 labels
+    let mut kinds: Vec<u8> = (0..n).map(|_| rng.random_range(0..4)).collect();
+    if issue.status != 0 && !kinds.contains(&0) {
+        kinds[n - 1] = 0;
+    }
+    let last_of = |kind: u8| kinds.iter().rposition(|k| *k == kind);
+    let (last_status, last_priority, last_assignee) = (last_of(0), last_of(1), last_of(2));
+    let span = (issue.updated_ms - issue.created_ms).max(1);
+    let mut status = 0usize;
+    let mut priority = 2usize;
+    let mut assignee: Option<usize> = None;
+    let user_ref = |u: Option<usize>| u.map(|u| format!("5b10a2844c20165700ede{:03x}", u));
+    let mut history = Vec::with_capacity(n);
+    for (k, kind) in kinds.iter().enumerate() {
+        let item = match kind {
+            0 => {
+                let next = if Some(k) == last_status {
+                    issue.status
+                } else {
+                    (status + 1 + rng.random_range(0..STATUSES.len() - 1)) % STATUSES.len()
+                };
+                let item = ChangeItem::system(
+                    "status",
+                    "status",
+                    (
+                        Some(STATUSES[status].0.into()),
+                        Some(STATUSES[status].1.into()),
+                    ),
+                    (Some(STATUSES[next].0.into()), Some(STATUSES[next].1.into())),
+                );
+                status = next;
+                item
+            }
+            1 => {
+                let next = if Some(k) == last_priority {
+                    issue.priority
+                } else {
+                    rng.random_range(0..PRIORITIES.len())
+                };
+                let item = ChangeItem::system(
+                    "priority",
+                    "priority",
+                    (
+                        Some(PRIORITIES[priority].0.into()),
+                        Some(PRIORITIES[priority].1.into()),
+                    ),
+                    (
+                        Some(PRIORITIES[next].0.into()),
+                        Some(PRIORITIES[next].1.into()),
+                    ),
+                );
+                priority = next;
+                item
+            }
+            2 => {
+                let next = if Some(k) == last_assignee {
+                    issue.assignee
+                } else {
+                    Some(rng.random_range(0..users))
+                };
+                let item = ChangeItem::system(
+                    "assignee",
+                    "assignee",
+                    (user_ref(assignee), assignee.map(|u| format!("User {u}"))),
+                    (user_ref(next), next.map(|u| format!("User {u}"))),
+                );
+                assignee = next;
+                item
+            }
+            _ => {
+                let label = LABELS[rng.random_range(0..LABELS.len())];
+                ChangeItem::system(
+                    "labels",
+                    "labels",
+                    (None, Some(String::new())),
+                    (None, Some(label.into())),
+                )
+            }
+        };
+        history.push(ChangeData {
+            id: issue.id * 1_000 + k as u64,
+            author: (issue.seed as usize).wrapping_add(k) % users.max(1),
+            created_ms: issue.created_ms + span * (k as i64 + 1) / (n as i64 + 1),
+            items: vec![item],
+        });
+    }
+    history
+}
+
+/// The whole history of an issue, oldest first: generated, then written.
+pub(crate) fn history(issue: &IssueData, users: usize) -> Vec<ChangeData> {
+    let mut all = generated_history(issue, users);
+    all.extend(issue.changes.iter().cloned());
+    all
+}
+
+/// A generated issue's worklogs (those not deleted or replaced are live).
+pub(crate) fn generated_worklogs(issue: &IssueData, users: usize) -> Vec<WorklogData> {
+    let mut rng = issue_rng(issue.seed, 11);
+    let span = (issue.updated_ms - issue.created_ms).max(1);
+    (0..issue.generated_worklogs)
+        .map(|n| {
+            let started =
+                issue.created_ms + span * (n as i64 + 1) / (issue.generated_worklogs as i64 + 1);
+            WorklogData {
+                id: issue.id * 10 + n as u64,
+                author: (issue.seed as usize).wrapping_add(n as usize * 3) % users.max(1),
+                comment: Some(adf(&generated_paragraphs(issue.seed, 300 + n as u64)[..1])),
+                started_ms: started,
+                created_ms: started + 3_600_000,
+                updated_ms: started + 3_600_000,
+                seconds: [1_800, 3_600, 7_200, 14_400][rng.random_range(0..4)],
+            }
+        })
+        .collect()
+}
+
+/// Every live worklog of an issue: generated (unless hidden), then written.
+pub(crate) fn worklogs(issue: &IssueData, users: usize) -> Vec<WorklogData> {
+    let mut all: Vec<WorklogData> = generated_worklogs(issue, users)
+        .into_iter()
+        .filter(|w| !issue.hidden_generated.contains(&w.id))
+        .collect();
+    all.extend(issue.added_worklogs.iter().cloned());
+    all.sort_by_key(|w| (w.started_ms, w.id));
+    all
+}
+
+/// The id of the issue that owns a comment or worklog id.
+pub(crate) fn owner_of(store: &IssueStore, id: u64) -> Option<u64> {
+    if id >= WRITTEN_IDS {
+        store.owners.get(&id).copied()
+    } else {
+        Some(id / 10).filter(|issue| store.by_id.contains_key(issue))
+    }
 }
 
 /// `APOLLO` → `APO`, made unique by the index past the word list (`APO2`).

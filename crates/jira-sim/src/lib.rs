@@ -53,11 +53,13 @@
 //! # }
 //! ```
 
+mod activity;
 mod admin;
 mod api;
 pub mod cli;
 mod config;
 mod data;
+mod history;
 mod jql;
 mod limits;
 mod meta;

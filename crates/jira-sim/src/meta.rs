@@ -628,7 +628,9 @@ fn matching_users(app: &AppState, params: &[(String, String)]) -> Vec<usize> {
         .filter(|(_, u)| u.active || inactive)
         .filter(|(_, u)| {
             query.as_ref().is_none_or(|q| {
-                u.display_name.to_lowercase().contains(q) || u.email.to_lowercase().contains(q)
+                u.display_name.to_lowercase().contains(q)
+                    || u.email.to_lowercase().contains(q)
+                    || u.account_id == *q
             })
         })
         .map(|(index, _)| index)

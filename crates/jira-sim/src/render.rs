@@ -66,6 +66,14 @@ pub(crate) const FIELDS: &[FieldDef] = &[
     FieldDef::system("resolution", "Resolution", "resolution", true),
     FieldDef::system("duedate", "Due date", "date", true),
     FieldDef::system("comment", "Comment", "comments-page", false),
+    FieldDef::system(
+        "statuscategorychangedate",
+        "Status Category Changed",
+        "datetime",
+        true,
+    ),
+    FieldDef::system("issuelinks", "Linked Issues", "array", true),
+    FieldDef::system("watches", "Watchers", "watches", true),
     FieldDef::custom(
         "customfield_10016",
         "Story Points",
@@ -238,6 +246,7 @@ impl FieldSelection {
 pub(crate) struct Expand {
     pub names: bool,
     pub rendered_fields: bool,
+    pub changelog: bool,
 }
 
 impl Expand {
@@ -248,6 +257,7 @@ impl Expand {
             match item.trim() {
                 "names" => expand.names = true,
                 "renderedFields" => expand.rendered_fields = true,
+                "changelog" => expand.changelog = true,
                 _ => {}
             }
         }
@@ -445,6 +455,8 @@ pub(crate) struct IssueOut<'a> {
     names: Option<Map<String, Value>>,
     #[serde(serialize_with = "as_map")]
     fields: Vec<(&'a str, Out<'a>)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changelog: Option<Value>,
 }
 
 /// Serialises ordered pairs as a JSON object.
@@ -579,6 +591,9 @@ impl<'a> Renderer<'a> {
             rendered_fields,
             names,
             fields,
+            changelog: expand
+                .changelog
+                .then(|| crate::history::expanded_changelog(self, issue)),
         }))
     }
 
@@ -617,9 +632,26 @@ impl<'a> Renderer<'a> {
             "created" => Out::Value(jira_time(issue.created_ms).into()),
             "updated" => Out::Value(jira_time(issue.updated_ms).into()),
             "labels" => Out::Value(issue.labels.clone().into()),
-            "resolution" if STATUSES[issue.status].2 == "done" => {
-                Out::Raw(&catalog.resolution_done)
-            }
+            "resolution" => match issue.resolution {
+                Some(0) => Out::Raw(&catalog.resolution_done),
+                Some(index) => {
+                    let (id, name, description) = data::RESOLUTIONS[index];
+                    Out::Value(json!({
+                        "self": format!("{}/rest/api/3/resolution/{id}", self.base),
+                        "id": id,
+                        "description": description,
+                        "name": name,
+                    }))
+                }
+                None => Out::Value(Value::Null),
+            },
+            "statuscategorychangedate" => Out::Value(jira_time(issue.status_changed_ms).into()),
+            "issuelinks" => Out::Value(self.links(issue)),
+            "watches" => Out::Value(json!({
+                "self": format!("{}/rest/api/3/issue/{}/watchers", self.base, issue.key),
+                "watchCount": issue.watchers.len(),
+                "isWatching": issue.watchers.contains(&0),
+            })),
             "comment" => {
                 let comments = self.comments(issue);
                 Out::Comments(CommentsField {
@@ -666,6 +698,33 @@ impl<'a> Renderer<'a> {
         }
     }
 
+    /// An issue's links as `IssueLink`s (the other issue by id and key).
+    pub fn links(&self, issue: &IssueData) -> Value {
+        issue
+            .links
+            .iter()
+            .map(|end| {
+                let kind = crate::meta::link_type_json(self.base, end.kind);
+                let other = json!({
+                    "id": end.other_id.to_string(),
+                    "key": end.other_key,
+                    "self": format!("{}/rest/api/3/issue/{}", self.base, end.other_id),
+                });
+                let mut link = json!({
+                    "id": end.link.to_string(),
+                    "self": format!("{}/rest/api/3/issueLink/{}", self.base, end.link),
+                    "type": kind,
+                });
+                link[if end.other_is_outward {
+                    "outwardIssue"
+                } else {
+                    "inwardIssue"
+                }] = other;
+                link
+            })
+            .collect()
+    }
+
     /// Every comment of an issue, generated ones first.
     pub fn comments(&self, issue: &'a IssueData) -> Vec<CommentOut<'a>> {
         let generated = (0..issue.generated_comments).map(|n| {
@@ -678,9 +737,11 @@ impl<'a> Renderer<'a> {
                 author,
                 body: data::adf(&paragraphs[..1]),
                 created_ms: created,
+                updated_ms: created,
             }
         });
         generated
+            .filter(|c| !issue.hidden_generated.contains(&c.id))
             .chain(issue.added_comments.iter().cloned())
             .map(|comment| self.comment(issue, &comment))
             .collect()
@@ -704,7 +765,7 @@ impl<'a> Renderer<'a> {
             body,
             update_author: author,
             created: jira_time(comment.created_ms),
-            updated: jira_time(comment.created_ms),
+            updated: jira_time(comment.updated_ms),
             jsd_public: true,
         }
     }

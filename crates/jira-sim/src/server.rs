@@ -204,6 +204,26 @@ impl Drop for SimHandle {
     }
 }
 
+/// `/rest/api/latest/...` is Jira's alias of version 2 (clients such as PyPI's `jira` use
+/// it for some calls): served as `/rest/api/2/...`.
+fn latest_is_v2<B>(request: &mut http::Request<B>) {
+    let Some(rest) = request.uri().path().strip_prefix("/rest/api/latest/") else {
+        return;
+    };
+    let mut path = format!("/rest/api/2/{rest}");
+    if let Some(query) = request.uri().query() {
+        path.push('?');
+        path.push_str(query);
+    }
+    let mut parts = request.uri().clone().into_parts();
+    if let Ok(path) = path.parse() {
+        parts.path_and_query = Some(path);
+        if let Ok(uri) = http::Uri::from_parts(parts) {
+            *request.uri_mut() = uri;
+        }
+    }
+}
+
 async fn accept_loop(listener: TcpListener, router: Router, mut stopped: oneshot::Receiver<()>) {
     let mut connections = tokio::task::JoinSet::new();
     loop {
@@ -244,6 +264,7 @@ async fn serve_connection(stream: tokio::net::TcpStream, router: Router) {
     let service =
         hyper::service::service_fn(move |mut request: http::Request<hyper::body::Incoming>| {
             request.extensions_mut().insert(connection_kill.clone());
+            latest_is_v2(&mut request);
             router.clone().oneshot(request.map(Body::new))
         });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());

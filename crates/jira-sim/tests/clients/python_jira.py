@@ -2,7 +2,9 @@
 migrations make. Prints one line per call (`PASS name` or `FAIL name: why`) and exits
 with the number of failures. Run by `tests/http/clients.rs`:
 
-    python python_jira.py BASE_URL EMAIL TOKEN
+    python python_jira.py BASE_URL EMAIL TOKEN [API_VERSION]
+
+API_VERSION is the client's `rest_api_version` (its default is 2; 3 is Jira Cloud's).
 """
 
 import sys
@@ -11,7 +13,8 @@ import traceback
 from jira import JIRA
 
 base, email, token = sys.argv[1:4]
-jira = JIRA(server=base, basic_auth=(email, token), options={"rest_api_version": "3"})
+version = sys.argv[4] if len(sys.argv) > 4 else "2"
+jira = JIRA(server=base, basic_auth=(email, token), options={"rest_api_version": version})
 
 failures = 0
 state = {}

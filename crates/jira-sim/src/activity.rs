@@ -1,0 +1,880 @@
+//! What people do on an issue besides editing fields: comments (one by one and in bulk by
+//! id), worklogs (per issue, by id, and tenant-wide through `/worklog/updated` and
+//! `/worklog/deleted` as exports read them), assignment, links and watchers. Every change
+//! moves the issue's `updated` and, where Jira records one, writes history.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::routing::{get, post, put};
+use http::{StatusCode, Uri};
+use serde_json::{Value, json};
+
+use crate::api::{
+    NOT_FOUND, bad_request, caller_index, comment_body, field_errors, int_param, page_params,
+    param, renderer,
+};
+use crate::data::{
+    self, ChangeData, ChangeItem, CommentData, IssueData, IssueStore, LINK_TYPES, LinkData,
+    LinkEnd, WorklogData,
+};
+use crate::meta::{link_type_json, user_index};
+use crate::render::{Renderer, jira_time};
+use crate::server::{AppState, json_error, json_response, no_content};
+
+type App = State<Arc<AppState>>;
+type Params = Query<Vec<(String, String)>>;
+
+/// Ids one `/comment/list` or `/worklog/list` may ask for.
+const LIST_IDS: usize = 1_000;
+/// Worklogs one `/worklog/updated` or `/worklog/deleted` page lists.
+const CHANGED_PAGE: usize = 1_000;
+/// `/worklog/updated` and `/deleted` leave out the last minute, as Jira does.
+const SETTLE_MS: i64 = 60_000;
+
+/// The activity routes: reads under v3 and v2, writes under both.
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    let mut router = Router::new();
+    for version in ["3", "2"] {
+        let path = |rest: &str| format!("/rest/api/{version}{rest}");
+        router = router
+            .route(
+                &path("/issue/{issueIdOrKey}/comment/{id}"),
+                get(get_comment).put(edit_comment).delete(delete_comment),
+            )
+            .route(&path("/comment/list"), post(comment_list))
+            .route(
+                &path("/issue/{issueIdOrKey}/worklog"),
+                get(issue_worklogs).post(add_worklog),
+            )
+            .route(
+                &path("/issue/{issueIdOrKey}/worklog/{id}"),
+                get(get_worklog).put(edit_worklog).delete(delete_worklog),
+            )
+            .route(&path("/worklog/updated"), get(worklogs_updated))
+            .route(&path("/worklog/deleted"), get(worklogs_deleted))
+            .route(&path("/worklog/list"), post(worklog_list))
+            .route(&path("/issue/{issueIdOrKey}/assignee"), put(assign))
+            .route(&path("/issueLink"), post(add_link))
+            .route(
+                &path("/issueLink/{linkId}"),
+                get(get_link).delete(delete_link),
+            )
+            .route(
+                &path("/issue/{issueIdOrKey}/watchers"),
+                get(watchers).post(add_watcher).delete(remove_watcher),
+            );
+    }
+    router
+}
+
+fn parse_id(text: &str) -> Option<u64> {
+    text.parse().ok()
+}
+
+/// The comment `id` of `issue`, generated or written.
+fn find_comment(render: &Renderer<'_>, issue: &IssueData, id: u64) -> Option<CommentData> {
+    if let Some(comment) = issue.added_comments.iter().find(|c| c.id == id) {
+        return Some(comment.clone());
+    }
+    let n = id.checked_sub(issue.id * 10)?;
+    (id < data::WRITTEN_IDS && n < u64::from(issue.generated_comments))
+        .then_some(())
+        .filter(|()| !issue.hidden_generated.contains(&id))?;
+    let _ = render;
+    let paragraphs = data::generated_paragraphs(issue.seed, 100 + n);
+    let created = issue.created_ms + (issue.updated_ms - issue.created_ms) / 4 * (n as i64 + 1);
+    Some(CommentData {
+        id,
+        author: (issue.seed as usize + n as usize) % render.tenant.users.len(),
+        body: data::adf(&paragraphs[..1]),
+        created_ms: created,
+        updated_ms: created,
+    })
+}
+
+async fn get_comment(
+    State(app): App,
+    uri: Uri,
+    Path((id_or_key, id)): Path<(String, String)>,
+) -> Response {
+    let store = app.store.read();
+    let Some(issue) = store.find(&id_or_key) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    let render = renderer(&app, &uri);
+    match parse_id(&id).and_then(|id| find_comment(&render, issue, id)) {
+        Some(comment) => json_response(StatusCode::OK, &render.comment(issue, &comment), 1),
+        None => json_error(
+            StatusCode::NOT_FOUND,
+            &format!("Can not find a comment for the id: {id}."),
+        ),
+    }
+}
+
+async fn edit_comment(
+    State(app): App,
+    uri: Uri,
+    Path((id_or_key, id)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(new_body) = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|b| b.get("body").and_then(comment_body))
+    else {
+        return field_errors(&[("comment".into(), "Comment body can not be empty!".into())]);
+    };
+    let mut store = app.store.write();
+    let Some(issue_id) = store.id_of(&id_or_key) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    let render = renderer(&app, &uri);
+    let Some(mut comment) =
+        parse_id(&id).and_then(|id| find_comment(&render, &store.by_id[&issue_id], id))
+    else {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            &format!("Can not find a comment for the id: {id}."),
+        );
+    };
+    let now = AppState::now_ms();
+    comment.body = new_body;
+    comment.updated_ms = now;
+    let issue = store.by_id.get_mut(&issue_id).expect("found above");
+    if comment.id < data::WRITTEN_IDS && !issue.hidden_generated.contains(&comment.id) {
+        issue.hidden_generated.push(comment.id);
+    }
+    issue.added_comments.retain(|c| c.id != comment.id);
+    issue.added_comments.push(comment.clone());
+    issue.added_comments.sort_by_key(|c| c.created_ms);
+    issue.updated_ms = now;
+    let body = render.comment(issue, &comment);
+    store.version += 1;
+    json_response(StatusCode::OK, &body, 1)
+}
+
+async fn delete_comment(
+    State(app): App,
+    uri: Uri,
+    Path((id_or_key, id)): Path<(String, String)>,
+) -> Response {
+    let mut store = app.store.write();
+    let Some(issue_id) = store.id_of(&id_or_key) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    let render = renderer(&app, &uri);
+    let Some(comment) =
+        parse_id(&id).and_then(|id| find_comment(&render, &store.by_id[&issue_id], id))
+    else {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            &format!("Can not find a comment for the id: {id}."),
+        );
+    };
+    let issue = store.by_id.get_mut(&issue_id).expect("found above");
+    issue.added_comments.retain(|c| c.id != comment.id);
+    if comment.id < data::WRITTEN_IDS {
+        issue.hidden_generated.push(comment.id);
+    }
+    issue.updated_ms = AppState::now_ms();
+    store.owners.remove(&comment.id);
+    store.version += 1;
+    no_content()
+}
+
+/// The ids of a `{"ids": [..]}` body (1 to 1,000), or a 400.
+fn id_list(body: &[u8]) -> Result<Vec<u64>, Box<Response>> {
+    let ids: Option<Vec<u64>> = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|b| b.get("ids").cloned())
+        .and_then(|ids| serde_json::from_value(ids).ok());
+    match ids {
+        Some(ids) if !ids.is_empty() && ids.len() <= LIST_IDS => Ok(ids),
+        _ => Err(Box::new(bad_request(&format!(
+            "ids must list 1 to {LIST_IDS} ids."
+        )))),
+    }
+}
+
+async fn comment_list(
+    State(app): App,
+    uri: Uri,
+    Query(params): Params,
+    body: axum::body::Bytes,
+) -> Response {
+    let ids = match id_list(&body) {
+        Ok(ids) => ids,
+        Err(response) => return *response,
+    };
+    let (start_at, max_results) = match page_params(&params, 50, 1, 1_000) {
+        Ok(page) => page,
+        Err(message) => return bad_request(&message),
+    };
+    let store = app.store.read();
+    let render = renderer(&app, &uri);
+    let mut found: Vec<Value> = Vec::new();
+    for id in &ids {
+        let Some(issue) = data::owner_of(&store, *id).and_then(|owner| store.by_id.get(&owner))
+        else {
+            continue;
+        };
+        if let Some(comment) = find_comment(&render, issue, *id) {
+            found.push(serde_json::to_value(render.comment(issue, &comment)).unwrap_or_default());
+        }
+    }
+    let shown = found.len().saturating_sub(start_at).min(max_results);
+    let body = crate::meta::page(
+        &app.base_url,
+        "/rest/api/3/comment/list",
+        start_at,
+        max_results,
+        found,
+    );
+    json_response(StatusCode::OK, &body, 1 + shown as u64 / 20)
+}
+
+/// `1w 2d 3h 30m` (a day of 8 hours, a week of 5 days, as Jira's defaults) in seconds.
+fn parse_duration(text: &str) -> Option<u64> {
+    let mut total = 0u64;
+    let mut any = false;
+    for part in text.split_whitespace() {
+        let (number, unit) = part.split_at(part.find(|c: char| c.is_ascii_alphabetic())?);
+        let number: f64 = number.parse().ok()?;
+        let seconds = match unit {
+            "w" => 5.0 * 8.0 * 3600.0,
+            "d" => 8.0 * 3600.0,
+            "h" => 3600.0,
+            "m" => 60.0,
+            _ => return None,
+        };
+        total += (number * seconds) as u64;
+        any = true;
+    }
+    (any && total > 0).then_some(total)
+}
+
+fn format_duration(seconds: u64) -> String {
+    let (hours, minutes) = (seconds / 3600, seconds % 3600 / 60);
+    let (days, hours) = (hours / 8, hours % 8);
+    let (weeks, days) = (days / 5, days % 5);
+    let parts: Vec<String> = [(weeks, "w"), (days, "d"), (hours, "h"), (minutes, "m")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, unit)| format!("{n}{unit}"))
+        .collect();
+    if parts.is_empty() {
+        "0m".into()
+    } else {
+        parts.join(" ")
+    }
+}
+
+/// Jira's `started`: `2024-01-18T07:33:17.016+0000`.
+fn parse_started(text: &str) -> Option<i64> {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond][offset_hour sign:mandatory][offset_minute]"
+    );
+    let at = time::OffsetDateTime::parse(text, &format).ok()?;
+    Some((at.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+fn worklog_json(render: &Renderer<'_>, issue: &IssueData, worklog: &WorklogData) -> Value {
+    let comment = worklog.comment.as_ref().map(|doc| {
+        if render.v2 {
+            Value::from(data::adf_text(doc).join("\n\n"))
+        } else {
+            doc.clone()
+        }
+    });
+    let mut value = json!({
+        "self": format!("{}/rest/api/3/issue/{}/worklog/{}", render.base, issue.id, worklog.id),
+        "author": render.user_value(worklog.author),
+        "updateAuthor": render.user_value(worklog.author),
+        "created": jira_time(worklog.created_ms),
+        "updated": jira_time(worklog.updated_ms),
+        "started": jira_time(worklog.started_ms),
+        "timeSpent": format_duration(worklog.seconds),
+        "timeSpentSeconds": worklog.seconds,
+        "id": worklog.id.to_string(),
+        "issueId": issue.id.to_string(),
+    });
+    if let Some(comment) = comment {
+        value["comment"] = comment;
+    }
+    value
+}
+
+fn find_worklog(issue: &IssueData, users: usize, id: u64) -> Option<WorklogData> {
+    data::worklogs(issue, users)
+        .into_iter()
+        .find(|w| w.id == id)
+}
+
+async fn issue_worklogs(
+    State(app): App,
+    uri: Uri,
+    Path(id_or_key): Path<String>,
+    Query(params): Params,
+) -> Response {
+    let (start_at, max_results) = match page_params(&params, 5_000, 1, 5_000) {
+        Ok(page) => page,
+        Err(message) => return bad_request(&message),
+    };
+    let (after, before) = match (
+        int_param(&params, "startedAfter", 0),
+        int_param(&params, "startedBefore", i64::MAX as u64),
+    ) {
+        (Ok(after), Ok(before)) => (after as i64, before as i64),
+        (Err(message), _) | (_, Err(message)) => return bad_request(&message),
+    };
+    let store = app.store.read();
+    let Some(issue) = store.find(&id_or_key) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    let render = renderer(&app, &uri);
+    let all: Vec<WorklogData> = data::worklogs(issue, app.tenant.users.len())
+        .into_iter()
+        .filter(|w| w.started_ms >= after && w.started_ms <= before)
+        .collect();
+    let page: Vec<Value> = all
+        .iter()
+        .skip(start_at)
+        .take(max_results)
+        .map(|w| worklog_json(&render, issue, w))
+        .collect();
+    let shown = page.len();
+    json_response(
+        StatusCode::OK,
+        &json!({"startAt": start_at, "maxResults": max_results, "total": all.len(), "worklogs": page}),
+        1 + shown as u64 / 20,
+    )
+}
+
+/// The worklog a body describes: `timeSpent` or `timeSpentSeconds`, `started`, `comment`.
+fn worklog_fields(
+    body: &Value,
+    mut worklog: WorklogData,
+    creating: bool,
+) -> Result<WorklogData, Box<Response>> {
+    let spent = match (body.get("timeSpentSeconds"), body.get("timeSpent")) {
+        (Some(seconds), _) => seconds.as_u64().filter(|s| *s > 0),
+        (None, Some(text)) => text.as_str().and_then(parse_duration),
+        (None, None) if !creating => Some(worklog.seconds),
+        (None, None) => None,
+    };
+    let Some(seconds) = spent else {
+        return Err(Box::new(field_errors(&[(
+            "timeLogged".into(),
+            "You must indicate the time spent working.".into(),
+        )])));
+    };
+    worklog.seconds = seconds;
+    if let Some(started) = body.get("started") {
+        match started.as_str().and_then(parse_started) {
+            Some(at) => worklog.started_ms = at,
+            None => {
+                return Err(Box::new(field_errors(&[(
+                    "started".into(),
+                    "Invalid date format. Please enter the date in the format \"yyyy-MM-dd'T'HH:mm:ss.SSSZ\".".into(),
+                )])));
+            }
+        }
+    }
+    if let Some(comment) = body.get("comment") {
+        worklog.comment = comment_body(comment);
+    }
+    Ok(worklog)
+}
+
+async fn add_worklog(
+    State(app): App,
+    uri: Uri,
+    Path(id_or_key): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request("The request body is not valid JSON.");
+    };
+    let now = AppState::now_ms();
+    let mut store = app.store.write();
+    let Some(issue_id) = store.id_of(&id_or_key) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    let blank = WorklogData {
+        id: store.next_written_id,
+        author: caller_index(&app),
+        comment: None,
+        started_ms: now,
+        created_ms: now,
+        updated_ms: now,
+        seconds: 0,
+    };
+    let worklog = match worklog_fields(&body, blank, true) {
+        Ok(worklog) => worklog,
+        Err(response) => return *response,
+    };
+    store.next_written_id += 1;
+    store.owners.insert(worklog.id, issue_id);
+    store
+        .worklogs_by_update
+        .insert((worklog.updated_ms, worklog.id), issue_id);
+    let issue = store.by_id.get_mut(&issue_id).expect("id_of returned it");
+    issue.added_worklogs.push(worklog.clone());
+    issue.updated_ms = now;
+    let render = renderer(&app, &uri);
+    let body = worklog_json(&render, issue, &worklog);
+    store.version += 1;
+    json_response(StatusCode::CREATED, &body, 1)
+}
+
+async fn get_worklog(
+    State(app): App,
+    uri: Uri,
+    Path((id_or_key, id)): Path<(String, String)>,
+) -> Response {
+    let store = app.store.read();
+    let Some(issue) = store.find(&id_or_key) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    match parse_id(&id).and_then(|id| find_worklog(issue, app.tenant.users.len(), id)) {
+        Some(worklog) => json_response(
+            StatusCode::OK,
+            &worklog_json(&renderer(&app, &uri), issue, &worklog),
+            1,
+        ),
+        None => json_error(
+            StatusCode::NOT_FOUND,
+            &format!("Cannot find worklog with id: '{id}'."),
+        ),
+    }
+}
+
+async fn edit_worklog(
+    State(app): App,
+    uri: Uri,
+    Path((id_or_key, id)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request("The request body is not valid JSON.");
+    };
+    let users = app.tenant.users.len();
+    let mut store = app.store.write();
+    let Some(issue_id) = store.id_of(&id_or_key) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    let Some(old) = parse_id(&id).and_then(|id| find_worklog(&store.by_id[&issue_id], users, id))
+    else {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            &format!("Cannot find worklog with id: '{id}'."),
+        );
+    };
+    let mut worklog = match worklog_fields(&body, old.clone(), false) {
+        Ok(worklog) => worklog,
+        Err(response) => return *response,
+    };
+    let now = AppState::now_ms();
+    worklog.updated_ms = now;
+    store.worklogs_by_update.remove(&(old.updated_ms, old.id));
+    store
+        .worklogs_by_update
+        .insert((worklog.updated_ms, worklog.id), issue_id);
+    store.owners.insert(worklog.id, issue_id);
+    let issue = store.by_id.get_mut(&issue_id).expect("id_of returned it");
+    if worklog.id < data::WRITTEN_IDS && !issue.hidden_generated.contains(&worklog.id) {
+        issue.hidden_generated.push(worklog.id);
+    }
+    issue.added_worklogs.retain(|w| w.id != worklog.id);
+    issue.added_worklogs.push(worklog.clone());
+    issue.updated_ms = now;
+    let body = worklog_json(&renderer(&app, &uri), issue, &worklog);
+    store.version += 1;
+    json_response(StatusCode::OK, &body, 1)
+}
+
+async fn delete_worklog(
+    State(app): App,
+    Path((id_or_key, id)): Path<(String, String)>,
+) -> Response {
+    let users = app.tenant.users.len();
+    let mut store = app.store.write();
+    let Some(issue_id) = store.id_of(&id_or_key) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    let Some(old) = parse_id(&id).and_then(|id| find_worklog(&store.by_id[&issue_id], users, id))
+    else {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            &format!("Cannot find worklog with id: '{id}'."),
+        );
+    };
+    forget_worklog(&mut store, &old);
+    let issue = store.by_id.get_mut(&issue_id).expect("id_of returned it");
+    issue.added_worklogs.retain(|w| w.id != old.id);
+    if old.id < data::WRITTEN_IDS {
+        issue.hidden_generated.push(old.id);
+    }
+    issue.updated_ms = AppState::now_ms();
+    store.version += 1;
+    no_content()
+}
+
+/// A worklog is gone: out of the update index, into the deleted one.
+pub(crate) fn forget_worklog(store: &mut IssueStore, worklog: &WorklogData) {
+    store
+        .worklogs_by_update
+        .remove(&(worklog.updated_ms, worklog.id));
+    store.owners.remove(&worklog.id);
+    store
+        .deleted_worklogs
+        .insert((AppState::now_ms(), worklog.id), ());
+}
+
+/// A `ChangedWorklogs` page of `(time, id)` after `since`, up to a minute ago; a page never
+/// splits one instant, so `nextPage` (`since` = this page's `until`) misses nothing.
+fn changed_page(
+    app: &AppState,
+    path: &str,
+    since: i64,
+    entries: impl Iterator<Item = (i64, u64)>,
+) -> Value {
+    let horizon = AppState::now_ms() - SETTLE_MS;
+    let mut values: Vec<(i64, u64)> = Vec::new();
+    let mut more = false;
+    for (at, id) in entries {
+        if at > horizon {
+            break;
+        }
+        if values.len() >= CHANGED_PAGE && values.last().is_some_and(|(last, _)| *last != at) {
+            more = true;
+            break;
+        }
+        values.push((at, id));
+    }
+    let until = values.last().map_or(since, |(at, _)| *at);
+    let mut body = json!({
+        "values": values
+            .iter()
+            .map(|(at, id)| json!({"worklogId": id, "updatedTime": at, "properties": []}))
+            .collect::<Vec<_>>(),
+        "since": since,
+        "until": until,
+        "self": format!("{}/rest/api/3/{path}?since={since}", app.base_url),
+        "lastPage": !more,
+    });
+    if more {
+        body["nextPage"] = format!("{}/rest/api/3/{path}?since={until}", app.base_url).into();
+    }
+    body
+}
+
+async fn worklogs_updated(State(app): App, Query(params): Params) -> Response {
+    let since = match int_param(&params, "since", 0) {
+        Ok(since) => since as i64,
+        Err(message) => return bad_request(&message),
+    };
+    let store = app.store.read();
+    let entries = store
+        .worklogs_by_update
+        .range((since + 1, 0)..)
+        .map(|((at, id), _)| (*at, *id));
+    let body = changed_page(&app, "worklog/updated", since, entries);
+    json_response(StatusCode::OK, &body, 2)
+}
+
+async fn worklogs_deleted(State(app): App, Query(params): Params) -> Response {
+    let since = match int_param(&params, "since", 0) {
+        Ok(since) => since as i64,
+        Err(message) => return bad_request(&message),
+    };
+    let store = app.store.read();
+    let entries = store
+        .deleted_worklogs
+        .range((since + 1, 0)..)
+        .map(|((at, id), _)| (*at, *id));
+    let body = changed_page(&app, "worklog/deleted", since, entries);
+    json_response(StatusCode::OK, &body, 2)
+}
+
+async fn worklog_list(State(app): App, uri: Uri, body: axum::body::Bytes) -> Response {
+    let ids = match id_list(&body) {
+        Ok(ids) => ids,
+        Err(response) => return *response,
+    };
+    let store = app.store.read();
+    let render = renderer(&app, &uri);
+    let users = app.tenant.users.len();
+    let found: Vec<Value> = ids
+        .iter()
+        .filter_map(|id| {
+            let issue = store.by_id.get(&data::owner_of(&store, *id)?)?;
+            let worklog = find_worklog(issue, users, *id)?;
+            Some(worklog_json(&render, issue, &worklog))
+        })
+        .collect();
+    let cost = 1 + found.len() as u64 / 20;
+    json_response(StatusCode::OK, &Value::Array(found), cost)
+}
+
+fn account_pair(app: &AppState, user: Option<usize>) -> (Option<String>, Option<String>) {
+    match user {
+        Some(index) => (
+            Some(app.tenant.users[index].account_id.clone()),
+            Some(app.tenant.users[index].display_name.clone()),
+        ),
+        None => (None, None),
+    }
+}
+
+async fn assign(
+    State(app): App,
+    Path(id_or_key): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request("The request body is not valid JSON.");
+    };
+    let target = match body.get("accountId") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) if id == "-1" => None,
+        Some(Value::String(id)) => match user_index(&app, id) {
+            Some(index) => Some(index),
+            None => {
+                return field_errors(&[(
+                    "assignee".into(),
+                    format!("User '{id}' does not exist."),
+                )]);
+            }
+        },
+        Some(_) => return bad_request("accountId must be a string or null."),
+    };
+    let author = caller_index(&app);
+    let mut store = app.store.write();
+    let Some(issue_id) = store.id_of(&id_or_key) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    let change_id = store.next_written_id;
+    store.next_written_id += 1;
+    let now = AppState::now_ms();
+    let issue = store.by_id.get_mut(&issue_id).expect("id_of returned it");
+    if issue.assignee != target {
+        let item = ChangeItem::system(
+            "assignee",
+            "assignee",
+            account_pair(&app, issue.assignee),
+            account_pair(&app, target),
+        );
+        issue.changes.push(ChangeData {
+            id: change_id,
+            author,
+            created_ms: now,
+            items: vec![item],
+        });
+        issue.assignee = target;
+        issue.updated_ms = now;
+    }
+    store.version += 1;
+    no_content()
+}
+
+/// An issue named by `{"key": ..}` or `{"id": ..}`.
+fn issue_ref(store: &IssueStore, value: Option<&Value>) -> Option<u64> {
+    let value = value?;
+    let text = value
+        .get("key")
+        .or_else(|| value.get("id"))
+        .and_then(|v| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })?;
+    store.id_of(&text)
+}
+
+async fn add_link(State(app): App, body: axum::body::Bytes) -> Response {
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request("The request body is not valid JSON.");
+    };
+    let kind = body.get("type").and_then(|t| {
+        let by_name = t.get("name").and_then(Value::as_str);
+        let by_id = t.get("id").and_then(Value::as_str);
+        LINK_TYPES.iter().position(|(id, name, ..)| {
+            by_id == Some(*id) || by_name.is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+    });
+    let Some(kind) = kind else {
+        return bad_request("No issue link type with name or id given exists.");
+    };
+    let mut store = app.store.write();
+    let (Some(inward), Some(outward)) = (
+        issue_ref(&store, body.get("inwardIssue")),
+        issue_ref(&store, body.get("outwardIssue")),
+    ) else {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            "Issue does not exist or you do not have permission to see it.",
+        );
+    };
+    let id = store.next_written_id;
+    store.next_written_id += 1;
+    store.links.insert(
+        id,
+        LinkData {
+            id,
+            kind,
+            inward,
+            outward,
+        },
+    );
+    let now = AppState::now_ms();
+    let (inward_key, outward_key) = (
+        store.by_id[&inward].key.clone(),
+        store.by_id[&outward].key.clone(),
+    );
+    for (this, other, other_key, other_is_outward) in [
+        (inward, outward, outward_key, true),
+        (outward, inward, inward_key, false),
+    ] {
+        let issue = store.by_id.get_mut(&this).expect("resolved above");
+        issue.links.push(LinkEnd {
+            link: id,
+            kind,
+            other_is_outward,
+            other_id: other,
+            other_key,
+        });
+        issue.updated_ms = now;
+    }
+    store.version += 1;
+    let mut response = json_response(StatusCode::CREATED, &Value::Null, 1);
+    *response.body_mut() = axum::body::Body::empty();
+    response
+}
+
+fn link_json(app: &AppState, store: &IssueStore, link: &LinkData) -> Value {
+    let end = |id: u64| {
+        let issue = &store.by_id[&id];
+        json!({
+            "id": id.to_string(),
+            "key": issue.key,
+            "self": format!("{}/rest/api/3/issue/{id}", app.base_url),
+        })
+    };
+    json!({
+        "id": link.id.to_string(),
+        "self": format!("{}/rest/api/3/issueLink/{}", app.base_url, link.id),
+        "type": link_type_json(&app.base_url, link.kind),
+        "inwardIssue": end(link.inward),
+        "outwardIssue": end(link.outward),
+    })
+}
+
+async fn get_link(State(app): App, Path(id): Path<String>) -> Response {
+    let store = app.store.read();
+    match parse_id(&id).and_then(|id| store.links.get(&id)) {
+        Some(link) => json_response(StatusCode::OK, &link_json(&app, &store, link), 1),
+        None => json_error(
+            StatusCode::NOT_FOUND,
+            &format!("No issue link with id '{id}' exists."),
+        ),
+    }
+}
+
+/// Removes a link from the store and from both its issues.
+pub(crate) fn unlink(store: &mut IssueStore, id: u64) -> bool {
+    let Some(link) = store.links.remove(&id) else {
+        return false;
+    };
+    for end in [link.inward, link.outward] {
+        if let Some(issue) = store.by_id.get_mut(&end) {
+            issue.links.retain(|l| l.link != id);
+        }
+    }
+    true
+}
+
+async fn delete_link(State(app): App, Path(id): Path<String>) -> Response {
+    let mut store = app.store.write();
+    if parse_id(&id).is_some_and(|id| unlink(&mut store, id)) {
+        store.version += 1;
+        no_content()
+    } else {
+        json_error(
+            StatusCode::NOT_FOUND,
+            &format!("No issue link with id '{id}' exists."),
+        )
+    }
+}
+
+async fn watchers(State(app): App, uri: Uri, Path(id_or_key): Path<String>) -> Response {
+    let store = app.store.read();
+    let Some(issue) = store.find(&id_or_key) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    let render = renderer(&app, &uri);
+    let list: Vec<Value> = issue
+        .watchers
+        .iter()
+        .map(|u| render.user_value(*u))
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "self": format!("{}/rest/api/3/issue/{}/watchers", app.base_url, issue.key),
+            "isWatching": issue.watchers.contains(&caller_index(&app)),
+            "watchCount": list.len(),
+            "watchers": list,
+        }),
+        1,
+    )
+}
+
+async fn add_watcher(
+    State(app): App,
+    Path(id_or_key): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    // The body is the account id as a JSON string; empty means the caller.
+    let user = if body.iter().all(u8::is_ascii_whitespace) {
+        Some(caller_index(&app))
+    } else {
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(Value::String(id)) => user_index(&app, &id),
+            _ => return bad_request("The body must be an account id as a JSON string."),
+        }
+    };
+    let Some(user) = user else {
+        return bad_request("The user does not exist.");
+    };
+    let mut store = app.store.write();
+    let Some(issue_id) = store.id_of(&id_or_key) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    let issue = store.by_id.get_mut(&issue_id).expect("id_of returned it");
+    if !issue.watchers.contains(&user) {
+        issue.watchers.push(user);
+    }
+    store.version += 1;
+    no_content()
+}
+
+async fn remove_watcher(
+    State(app): App,
+    Path(id_or_key): Path<String>,
+    Query(params): Params,
+) -> Response {
+    let Some(user) = param(&params, "accountId").and_then(|id| user_index(&app, id)) else {
+        return bad_request("accountId must name a user.");
+    };
+    let mut store = app.store.write();
+    let Some(issue_id) = store.id_of(&id_or_key) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    let issue = store.by_id.get_mut(&issue_id).expect("id_of returned it");
+    issue.watchers.retain(|u| *u != user);
+    store.version += 1;
+    no_content()
+}

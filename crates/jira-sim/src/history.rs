@@ -1,0 +1,692 @@
+//! Workflows and history: every project shares one workflow (its statuses and the
+//! transitions between them, one of which needs a resolution); a transition moves the
+//! issue, sets or clears its resolution and writes history. Every issue has a changelog
+//! (generated from its seed, a long tail past 100 entries, then every write), read per
+//! issue, by id, in bulk across issues (`POST /changelog/bulkfetch`, Jira's order and
+//! paging), or through `expand=changelog` (the last 40 entries, as Jira caps it).
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use base64::Engine as _;
+use http::{StatusCode, Uri};
+use serde_json::{Map, Value, json};
+
+use crate::api::{NOT_FOUND, bad_request, field_errors, page_params, param, renderer};
+use crate::data::{self, ChangeData, ChangeItem, IssueData, RESOLUTIONS, STATUSES};
+use crate::render::Renderer;
+use crate::server::{AppState, json_error, json_response, no_content};
+
+type App = State<Arc<AppState>>;
+type Params = Query<Vec<(String, String)>>;
+
+/// The entries `expand=changelog` returns at most, as Jira Cloud caps it.
+pub(crate) const EXPANDED_CHANGELOG: usize = 40;
+/// Issues one changelog bulk fetch may name.
+const BULK_ISSUES: usize = 1_000;
+/// Field ids one changelog bulk fetch may filter by.
+const BULK_FIELD_IDS: usize = 10;
+
+/// A transition of the workflow.
+pub(crate) struct Transition {
+    pub id: &'static str,
+    pub name: &'static str,
+    /// Index into [`STATUSES`].
+    pub to: usize,
+    /// The statuses it starts from.
+    pub from: &'static [usize],
+    /// Whether its screen asks for a resolution (a 400 without one).
+    pub needs_resolution: bool,
+}
+
+/// The one workflow: To Do → In Progress ⇄ In Review → Done, a "Won't Do" that needs a
+/// resolution, and Reopen.
+pub(crate) const TRANSITIONS: &[Transition] = &[
+    Transition {
+        id: "11",
+        name: "Back to To Do",
+        to: 0,
+        from: &[1, 2],
+        needs_resolution: false,
+    },
+    Transition {
+        id: "21",
+        name: "Start Progress",
+        to: 1,
+        from: &[0, 2],
+        needs_resolution: false,
+    },
+    Transition {
+        id: "31",
+        name: "Request Review",
+        to: 2,
+        from: &[1],
+        needs_resolution: false,
+    },
+    Transition {
+        id: "41",
+        name: "Done",
+        to: 3,
+        from: &[0, 1, 2],
+        needs_resolution: false,
+    },
+    Transition {
+        id: "51",
+        name: "Close",
+        to: 3,
+        from: &[0, 1, 2],
+        needs_resolution: true,
+    },
+    Transition {
+        id: "61",
+        name: "Reopen",
+        to: 0,
+        from: &[3],
+        needs_resolution: false,
+    },
+];
+
+/// The history and transition routes.
+pub(crate) fn routes() -> Router<Arc<AppState>> {
+    let mut router = Router::new();
+    for version in ["3", "2"] {
+        let path = |rest: &str| format!("/rest/api/{version}{rest}");
+        router = router
+            .route(
+                &path("/issue/{issueIdOrKey}/transitions"),
+                get(get_transitions).post(do_transition),
+            )
+            .route(&path("/issue/{issueIdOrKey}/changelog"), get(changelog))
+            .route(
+                &path("/issue/{issueIdOrKey}/changelog/list"),
+                post(changelog_list),
+            )
+            .route(&path("/changelog/bulkfetch"), post(changelog_bulk));
+    }
+    router
+}
+
+/// A history entry as `Changelog`.
+pub(crate) fn change_json(render: &Renderer<'_>, change: &ChangeData) -> Value {
+    let items: Vec<Value> = change
+        .items
+        .iter()
+        .map(|item| {
+            json!({
+                "field": item.field,
+                "fieldtype": if item.custom { "custom" } else { "jira" },
+                "fieldId": item.field_id,
+                "from": item.from,
+                "fromString": item.from_string,
+                "to": item.to,
+                "toString": item.to_string,
+            })
+        })
+        .collect();
+    json!({
+        "id": change.id.to_string(),
+        "author": render.user_value(change.author),
+        "created": crate::render::jira_time(change.created_ms),
+        "items": items,
+    })
+}
+
+/// `expand=changelog`: the last [`EXPANDED_CHANGELOG`] entries as `PageOfChangelogs`.
+pub(crate) fn expanded_changelog(render: &Renderer<'_>, issue: &IssueData) -> Value {
+    let all = data::history(issue, render.tenant.users.len());
+    let total = all.len();
+    let start = total.saturating_sub(EXPANDED_CHANGELOG);
+    let histories: Vec<Value> = all[start..]
+        .iter()
+        .map(|c| change_json(render, c))
+        .collect();
+    json!({
+        "startAt": start,
+        "maxResults": histories.len(),
+        "total": total,
+        "histories": histories,
+    })
+}
+
+fn transition_json(app: &AppState, transition: &Transition, with_fields: bool) -> Value {
+    let to: Value = serde_json::from_str(app.catalog.statuses()[transition.to].get())
+        .expect("the catalog holds valid JSON");
+    let mut value = json!({
+        "id": transition.id,
+        "name": transition.name,
+        "to": to,
+        "hasScreen": transition.needs_resolution,
+        "isGlobal": false,
+        "isInitial": false,
+        "isAvailable": true,
+        "isConditional": false,
+        "isLooped": false,
+    });
+    if with_fields {
+        let mut fields = Map::new();
+        if transition.needs_resolution {
+            let allowed: Vec<Value> = RESOLUTIONS
+                .iter()
+                .map(|(id, name, description)| {
+                    json!({
+                        "self": format!("{}/rest/api/3/resolution/{id}", app.base_url),
+                        "id": id,
+                        "name": name,
+                        "description": description,
+                    })
+                })
+                .collect();
+            fields.insert(
+                "resolution".into(),
+                json!({
+                    "required": true,
+                    "schema": {"type": "resolution", "system": "resolution"},
+                    "name": "Resolution",
+                    "key": "resolution",
+                    "operations": ["set"],
+                    "allowedValues": allowed,
+                    "hasDefaultValue": false,
+                }),
+            );
+        }
+        value["fields"] = Value::Object(fields);
+    }
+    value
+}
+
+/// The transitions open from `status`.
+fn available(status: usize) -> impl Iterator<Item = &'static Transition> {
+    TRANSITIONS.iter().filter(move |t| t.from.contains(&status))
+}
+
+async fn get_transitions(
+    State(app): App,
+    Path(id_or_key): Path<String>,
+    Query(params): Params,
+) -> Response {
+    let status = match app.store.read().find(&id_or_key) {
+        Some(issue) => issue.status,
+        None => return json_error(StatusCode::NOT_FOUND, NOT_FOUND),
+    };
+    let with_fields = param(&params, "expand").is_some_and(|e| e.contains("transitions.fields"));
+    let only = param(&params, "transitionId");
+    let transitions: Vec<Value> = available(status)
+        .filter(|t| only.is_none_or(|id| id == t.id))
+        .map(|t| transition_json(&app, t, with_fields))
+        .collect();
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "expand": "transitions",
+            "transitions": transitions,
+        }),
+        2,
+    )
+}
+
+/// A resolution named by `{"id": ..}` or `{"name": ..}`.
+fn resolution_ref(value: &Value) -> Option<usize> {
+    let by_id = value.get("id").and_then(Value::as_str);
+    let by_name = value.get("name").and_then(Value::as_str);
+    RESOLUTIONS.iter().position(|(id, name, _)| {
+        by_id == Some(*id) || by_name.is_some_and(|n| n.eq_ignore_ascii_case(name))
+    })
+}
+
+fn status_pair(status: usize) -> (Option<String>, Option<String>) {
+    (
+        Some(STATUSES[status].0.to_owned()),
+        Some(STATUSES[status].1.to_owned()),
+    )
+}
+
+fn resolution_pair(resolution: Option<usize>) -> (Option<String>, Option<String>) {
+    match resolution {
+        Some(index) => (
+            Some(RESOLUTIONS[index].0.to_owned()),
+            Some(RESOLUTIONS[index].1.to_owned()),
+        ),
+        None => (None, None),
+    }
+}
+
+/// Moves `issue` to `to` (and sets or clears its resolution), appending the history
+/// entry; `now` is the write's time.
+pub(crate) fn move_issue(
+    issue: &mut IssueData,
+    to: usize,
+    resolution: Option<usize>,
+    author: usize,
+    id: u64,
+    now: i64,
+) {
+    let mut items = Vec::new();
+    if issue.status != to {
+        items.push(ChangeItem::system(
+            "status",
+            "status",
+            status_pair(issue.status),
+            status_pair(to),
+        ));
+        if STATUSES[issue.status].2 != STATUSES[to].2 {
+            issue.status_changed_ms = now;
+        }
+    }
+    if issue.resolution != resolution {
+        items.push(ChangeItem::system(
+            "resolution",
+            "resolution",
+            resolution_pair(issue.resolution),
+            resolution_pair(resolution),
+        ));
+    }
+    issue.status = to;
+    issue.resolution = resolution;
+    issue.updated_ms = now;
+    if !items.is_empty() {
+        issue.changes.push(ChangeData {
+            id,
+            author,
+            created_ms: now,
+            items,
+        });
+    }
+}
+
+/// Writes the history entry of an edit: what changed between `before` and `after` among
+/// the fields Jira's history records.
+pub(crate) fn record_edit(
+    app: &AppState,
+    before: &IssueData,
+    after: &mut IssueData,
+    author: usize,
+    id: u64,
+    now: i64,
+) {
+    let mut items = Vec::new();
+    let summary = |issue: &IssueData| {
+        issue
+            .summary
+            .clone()
+            .unwrap_or_else(|| data::generated_summary(issue.seed))
+    };
+    if summary(before) != summary(after) {
+        items.push(ChangeItem::system(
+            "summary",
+            "summary",
+            (None, Some(summary(before))),
+            (None, Some(summary(after))),
+        ));
+    }
+    if before.priority != after.priority {
+        let pair = |p: usize| {
+            (
+                Some(data::PRIORITIES[p].0.to_owned()),
+                Some(data::PRIORITIES[p].1.to_owned()),
+            )
+        };
+        items.push(ChangeItem::system(
+            "priority",
+            "priority",
+            pair(before.priority),
+            pair(after.priority),
+        ));
+    }
+    if before.assignee != after.assignee {
+        let pair = |u: Option<usize>| match u {
+            Some(u) => (
+                Some(app.tenant.users[u].account_id.clone()),
+                Some(app.tenant.users[u].display_name.clone()),
+            ),
+            None => (None, None),
+        };
+        items.push(ChangeItem::system(
+            "assignee",
+            "assignee",
+            pair(before.assignee),
+            pair(after.assignee),
+        ));
+    }
+    if before.labels != after.labels {
+        items.push(ChangeItem::system(
+            "labels",
+            "labels",
+            (None, Some(before.labels.join(" "))),
+            (None, Some(after.labels.join(" "))),
+        ));
+    }
+    if before.description != after.description {
+        items.push(ChangeItem::system(
+            "description",
+            "description",
+            (None, None),
+            (None, None),
+        ));
+    }
+    if !items.is_empty() {
+        after.changes.push(ChangeData {
+            id,
+            author,
+            created_ms: now,
+            items,
+        });
+    }
+}
+
+async fn do_transition(
+    State(app): App,
+    Path(id_or_key): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request("The request body must be a JSON object with \"transition\".");
+    };
+    let Some(requested) =
+        body.get("transition")
+            .and_then(|t| t.get("id"))
+            .and_then(|id| match id {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            })
+    else {
+        return field_errors(&[(
+            "transition".into(),
+            "Transition id must be provided.".into(),
+        )]);
+    };
+    let author = crate::api::caller_index(&app);
+    let mut store = app.store.write();
+    let Some(issue_id) = store.id_of(&id_or_key) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    let status = store.by_id[&issue_id].status;
+    let Some(transition) = available(status).find(|t| t.id == requested) else {
+        return bad_request(&format!(
+            "Transition id '{requested}' is not valid for this issue."
+        ));
+    };
+    let fields = body
+        .get("fields")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let resolution = match fields.get("resolution") {
+        Some(value) => match resolution_ref(value) {
+            Some(index) => Some(index),
+            None => {
+                return field_errors(&[(
+                    "resolution".into(),
+                    "The resolution named does not exist.".into(),
+                )]);
+            }
+        },
+        None if transition.needs_resolution => {
+            return field_errors(&[("resolution".into(), "Resolution is required.".into())]);
+        }
+        None if STATUSES[transition.to].2 == "done" => Some(0),
+        None => None,
+    };
+    let now = AppState::now_ms();
+    let change_id = store.next_written_id;
+    store.next_written_id += 1;
+    let mut issue = store.by_id[&issue_id].clone();
+    // Other fields on the transition screen go through the edit rules.
+    let mut rest = fields;
+    rest.remove("resolution");
+    let mut errors = Vec::new();
+    if !rest.is_empty() {
+        crate::api::apply_fields(&app, &mut issue, &rest, false, &mut errors);
+    }
+    if !errors.is_empty() {
+        return field_errors(&errors);
+    }
+    move_issue(
+        &mut issue,
+        transition.to,
+        resolution,
+        author,
+        change_id,
+        now,
+    );
+    // A comment with the transition (`update.comment[].add.body`).
+    if let Some(comments) = body
+        .get("update")
+        .and_then(|u| u.get("comment"))
+        .and_then(Value::as_array)
+    {
+        for add in comments.iter().filter_map(|c| c.get("add")) {
+            if let Some(body) = add.get("body").and_then(crate::api::comment_body) {
+                let id = store.next_comment_id;
+                store.next_comment_id += 1;
+                store.owners.insert(id, issue_id);
+                issue.added_comments.push(data::CommentData {
+                    id,
+                    author,
+                    body,
+                    created_ms: now,
+                    updated_ms: now,
+                });
+            }
+        }
+    }
+    store.by_id.insert(issue_id, issue);
+    store.version += 1;
+    no_content()
+}
+
+async fn changelog(
+    State(app): App,
+    uri: Uri,
+    Path(id_or_key): Path<String>,
+    Query(params): Params,
+) -> Response {
+    let (start_at, max_results) = match page_params(&params, 100, 1, 100) {
+        Ok(page) => page,
+        Err(message) => return bad_request(&message),
+    };
+    let store = app.store.read();
+    let Some(issue) = store.find(&id_or_key) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    let render = renderer(&app, &uri);
+    let all = data::history(issue, app.tenant.users.len());
+    let values: Vec<Value> = all
+        .iter()
+        .skip(start_at)
+        .take(max_results)
+        .map(|c| change_json(&render, c))
+        .collect();
+    let shown = values.len();
+    let total = all.len();
+    let path = format!("/rest/api/3/issue/{}/changelog", issue.key);
+    let url = |start: usize| {
+        format!(
+            "{}{path}?startAt={start}&maxResults={max_results}",
+            app.base_url
+        )
+    };
+    let is_last = start_at + shown >= total;
+    let mut body = json!({
+        "self": url(start_at),
+        "maxResults": max_results,
+        "startAt": start_at,
+        "total": total,
+        "isLast": is_last,
+        "values": values,
+    });
+    if !is_last {
+        body["nextPage"] = url(start_at + max_results).into();
+    }
+    json_response(StatusCode::OK, &body, 1 + shown as u64 / 20)
+}
+
+async fn changelog_list(
+    State(app): App,
+    uri: Uri,
+    Path(id_or_key): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let ids: Option<Vec<u64>> = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|b| b.get("changelogIds").cloned())
+        .and_then(|ids| serde_json::from_value(ids).ok());
+    let Some(ids) = ids.filter(|ids| !ids.is_empty() && ids.len() <= 1_000) else {
+        return bad_request("changelogIds must list 1 to 1000 changelog ids.");
+    };
+    let store = app.store.read();
+    let Some(issue) = store.find(&id_or_key) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    let render = renderer(&app, &uri);
+    let histories: Vec<Value> = data::history(issue, app.tenant.users.len())
+        .iter()
+        .filter(|c| ids.contains(&c.id))
+        .map(|c| change_json(&render, c))
+        .collect();
+    let total = histories.len();
+    json_response(
+        StatusCode::OK,
+        &json!({"startAt": 0, "maxResults": total, "total": total, "histories": histories}),
+        1 + total as u64 / 20,
+    )
+}
+
+/// The page token of a changelog bulk fetch: the offset, tied to the request it pages.
+fn bulk_token(offset: usize, fingerprint: u64) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{offset}:{fingerprint:x}"))
+}
+
+fn read_bulk_token(token: &str, fingerprint: u64) -> Option<usize> {
+    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()?;
+    let text = String::from_utf8(text).ok()?;
+    let (offset, print) = text.split_once(':')?;
+    (u64::from_str_radix(print, 16).ok()? == fingerprint)
+        .then(|| offset.parse().ok())
+        .flatten()
+}
+
+async fn changelog_bulk(State(app): App, uri: Uri, body: axum::body::Bytes) -> Response {
+    let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request("The request body must be a JSON object with issueIdsOrKeys.");
+    };
+    let keys: Vec<String> = body
+        .get("issueIdsOrKeys")
+        .and_then(Value::as_array)
+        .map(|keys| {
+            keys.iter()
+                .filter_map(|k| match k {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if keys.is_empty() || keys.len() > BULK_ISSUES {
+        return bad_request(&format!(
+            "issueIdsOrKeys must list 1 to {BULK_ISSUES} issues."
+        ));
+    }
+    let field_ids: Vec<String> = body
+        .get("fieldIds")
+        .and_then(Value::as_array)
+        .map(|ids| {
+            ids.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if field_ids.len() > BULK_FIELD_IDS {
+        return bad_request(&format!(
+            "fieldIds may name at most {BULK_FIELD_IDS} fields."
+        ));
+    }
+    let max_results = match body.get("maxResults") {
+        None => 1_000,
+        Some(value) => match value.as_u64() {
+            Some(n) => n.clamp(1, 10_000) as usize,
+            None => return bad_request("maxResults must be a number."),
+        },
+    };
+    let fingerprint = {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        keys.hash(&mut hasher);
+        field_ids.hash(&mut hasher);
+        hasher.finish()
+    };
+    let offset = match body.get("nextPageToken").and_then(Value::as_str) {
+        None => 0,
+        Some(token) => match read_bulk_token(token, fingerprint) {
+            Some(offset) => offset,
+            None => return bad_request("The nextPageToken is not valid for this request."),
+        },
+    };
+    let render = renderer(&app, &uri);
+    let store = app.store.read();
+    let users = app.tenant.users.len();
+    // Every matching entry of every issue, oldest first, then by issue id.
+    let mut entries: Vec<(i64, u64, u64, Value)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for key in &keys {
+        let Some(issue) = store.find(key) else {
+            continue;
+        };
+        if !seen.insert(issue.id) {
+            continue;
+        }
+        for change in data::history(issue, users) {
+            let items: Vec<&ChangeItem> = change
+                .items
+                .iter()
+                .filter(|i| field_ids.is_empty() || field_ids.contains(&i.field_id))
+                .collect();
+            if items.is_empty() {
+                continue;
+            }
+            let filtered = ChangeData {
+                items: items.into_iter().cloned().collect(),
+                ..change
+            };
+            entries.push((
+                filtered.created_ms,
+                issue.id,
+                filtered.id,
+                change_json(&render, &filtered),
+            ));
+        }
+    }
+    entries.sort_by_key(|(created, issue, id, _)| (*created, *issue, *id));
+    let total = entries.len();
+    let page: Vec<(u64, Value)> = entries
+        .into_iter()
+        .skip(offset)
+        .take(max_results)
+        .map(|(_, issue, _, json)| (issue, json))
+        .collect();
+    let shown = page.len();
+    // Grouped by issue in the order they first appear on the page.
+    let mut groups: Vec<(u64, Vec<Value>)> = Vec::new();
+    for (issue, json) in page {
+        match groups.iter_mut().find(|(id, _)| *id == issue) {
+            Some((_, histories)) => histories.push(json),
+            None => groups.push((issue, vec![json])),
+        }
+    }
+    let logs: Vec<Value> = groups
+        .into_iter()
+        .map(|(issue, histories)| json!({"issueId": issue.to_string(), "changeHistories": histories}))
+        .collect();
+    let mut answer = json!({ "issueChangeLogs": logs });
+    if offset + shown < total {
+        answer["nextPageToken"] = bulk_token(offset + shown, fingerprint).into();
+    }
+    json_response(StatusCode::OK, &answer, 1 + shown as u64 / 50)
+}
