@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! cargo xtask ci      # fmt check, clippy -D warnings, the whole test suite, the docs,
-//!                     # then bench and soak in quick mode (installs redis-server when
-//!                     # missing and run as root)
+//!                     # then bench and soak in quick mode (installs redis-server and
+//!                     # python3-venv when missing and run as root)
 //! cargo xtask bench   # every end-to-end scenario beside its baseline -> docs/BENCHMARKS.md
 //! cargo xtask soak    # the reliability matrix -> docs/RELIABILITY.md
 //! ```
@@ -22,8 +22,8 @@ tasks:
   ci      check formatting, run clippy with -D warnings, run every test
           (unit, integration over HTTP against jira-sim and a real redis-server,
           end to end, doc tests), build the docs with -D warnings, then run
-          bench and soak in quick mode; installs redis-server first when it is
-          missing and it runs as root
+          bench and soak in quick mode; installs redis-server and python3-venv
+          first when they are missing and it runs as root
   bench [--quick] [--check] [--only N]
           the end-to-end benchmarks, each beside its baseline, in one run:
           target/bench/report.json, and (full mode) docs/BENCHMARKS.md.
@@ -65,6 +65,7 @@ fn ci(extra: &[String]) -> anyhow::Result<()> {
     }
     let started = Instant::now();
     ensure_redis_server()?;
+    ensure_python_venv()?;
     run("format", &["fmt", "--all", "--check"])
         .context("code is not formatted: run `cargo fmt --all` and commit the result")?;
     run(
@@ -97,7 +98,44 @@ fn ci(extra: &[String]) -> anyhow::Result<()> {
 /// Debian's package when we can (root with apt-get), otherwise stop with the one line that
 /// fixes it. Never skip those tests.
 pub(crate) fn ensure_redis_server() -> anyhow::Result<()> {
-    if has_program("redis-server") {
+    ensure_packages(
+        "redis-server",
+        has_program("redis-server"),
+        &["redis-server"],
+    )?;
+    // Debian starts a system service on install; the tests run their own servers.
+    let _ = Command::new("service")
+        .args(["redis-server", "stop"])
+        .status();
+    if !has_program("redis-server") {
+        bail!("redis-server is still missing after apt-get install; install it by hand");
+    }
+    Ok(())
+}
+
+/// The third-party client tests make a Python virtual environment (jira-sim's
+/// `tests/http/clients.rs`); install `python3` and its `venv` module when missing.
+fn ensure_python_venv() -> anyhow::Result<()> {
+    let works = || {
+        Command::new("python3")
+            .args(["-m", "venv", "--help"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    ensure_packages(
+        "python3 with venv",
+        works(),
+        &["python3", "python3-venv", "python3-pip"],
+    )?;
+    if !works() {
+        bail!("python3 -m venv still fails after apt-get install; install python3-venv by hand");
+    }
+    Ok(())
+}
+
+/// Installs Debian `packages` unless `present`; a clear stop when this is not root.
+fn ensure_packages(what: &str, present: bool, packages: &[&str]) -> anyhow::Result<()> {
+    if present {
         return Ok(());
     }
     let is_root = Command::new("id")
@@ -106,14 +144,14 @@ pub(crate) fn ensure_redis_server() -> anyhow::Result<()> {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
     if !(is_root && has_program("apt-get")) {
         bail!(
-            "redis-server is missing and is needed by the Redis tests: install it (e.g. `sudo apt-get install -y redis-server`) and run `cargo xtask ci` again"
+            "{what} is missing and is needed by the tests: install it (e.g. `sudo apt-get install -y {}`) and run `cargo xtask ci` again",
+            packages.join(" ")
         );
     }
-    println!("xtask ci: redis-server is missing; installing Debian's package");
-    for args in [
-        &["update", "-q"][..],
-        &["install", "-y", "-q", "redis-server"][..],
-    ] {
+    println!("xtask ci: {what} is missing; installing Debian's packages");
+    let mut install = vec!["install", "-y", "-q"];
+    install.extend_from_slice(packages);
+    for args in [&["update", "-q"][..], &install[..]] {
         let status = Command::new("apt-get")
             .args(args)
             .env("DEBIAN_FRONTEND", "noninteractive")
@@ -121,17 +159,10 @@ pub(crate) fn ensure_redis_server() -> anyhow::Result<()> {
             .context("could not run apt-get")?;
         if !status.success() {
             bail!(
-                "apt-get {} failed ({status}); install redis-server by hand",
+                "apt-get {} failed ({status}); install {what} by hand",
                 args.join(" ")
             );
         }
-    }
-    // Debian starts a system service on install; the tests run their own servers.
-    let _ = Command::new("service")
-        .args(["redis-server", "stop"])
-        .status();
-    if !has_program("redis-server") {
-        bail!("redis-server is still missing after apt-get install; install it by hand");
     }
     Ok(())
 }

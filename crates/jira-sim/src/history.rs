@@ -116,15 +116,23 @@ pub(crate) fn change_json(render: &Renderer<'_>, change: &ChangeData) -> Value {
         .items
         .iter()
         .map(|item| {
-            json!({
+            let mut value = json!({
                 "field": item.field,
                 "fieldtype": if item.custom { "custom" } else { "jira" },
                 "fieldId": item.field_id,
-                "from": item.from,
-                "fromString": item.from_string,
-                "to": item.to,
-                "toString": item.to_string,
-            })
+            });
+            // The contract has these as strings; a missing side is left out.
+            for (name, side) in [
+                ("from", &item.from),
+                ("fromString", &item.from_string),
+                ("to", &item.to),
+                ("toString", &item.to_string),
+            ] {
+                if let Some(text) = side {
+                    value[name] = text.clone().into();
+                }
+            }
+            value
         })
         .collect();
     json!({

@@ -534,11 +534,30 @@ async fn field_search(State(app): App, Query(params): Params) -> Response {
         .map(|f| {
             let mut value = f.json();
             if let Some(map) = value.as_object_mut() {
-                // `Field` (the paged shape) has no `key` and names its schema alike.
-                map.remove("key");
-                map.remove("orderable");
-                map.remove("clauseNames");
+                // `Field` (the paged shape) is leaner than `FieldDetails`.
+                for gone in [
+                    "custom",
+                    "navigable",
+                    "searchable",
+                    "orderable",
+                    "clauseNames",
+                ] {
+                    map.remove(gone);
+                }
                 map.insert("isLocked".into(), false.into());
+                map.insert(
+                    "description".into(),
+                    format!("The {} field.", f.name.to_lowercase()).into(),
+                );
+                map.insert(
+                    "typeDisplayName".into(),
+                    if f.custom.is_some() {
+                        "Custom"
+                    } else {
+                        "System"
+                    }
+                    .into(),
+                );
             }
             value
         })

@@ -2,6 +2,7 @@
 //! One test binary, one module per area.
 
 mod binary;
+mod clients;
 mod conformance;
 mod faults;
 mod limits;
