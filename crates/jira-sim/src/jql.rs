@@ -1,19 +1,26 @@
 //! The JQL subset jira-sim understands, with Jira's error messages for the rest.
 //!
-//! Clauses: `project`, `key`/`issuekey`, `id`, `status`, `issuetype`/`type`, `priority`,
-//! `assignee`, `reporter`, `labels` with `=`, `!=`, `in`, `not in`, `is EMPTY`,
-//! `is not EMPTY`; `created` and `updated` with `=`, `!=`, `>`, `>=`, `<`, `<=` against
-//! relative (`-7d`, `-2w`, `-12h`, `-30m`) or absolute (`2024-01-18`, `"2024/01/18 10:00"`)
-//! dates; `AND`, `OR`, `NOT` and parentheses; `ORDER BY` `updated`, `created`, `key`, `id`,
-//! `priority` with `ASC`/`DESC`. A query with no clause is unbounded and refused, as the
-//! enhanced search does.
+//! Clauses: `project`, `key`/`issuekey`, `id`, `status`, `statusCategory`,
+//! `issuetype`/`type`, `priority`, `resolution` (`Unresolved` is empty), `assignee`,
+//! `reporter` (both with `currentUser()`), `labels` with `=`, `!=`, `in`, `not in`,
+//! `is EMPTY`, `is not EMPTY`; `id` and `key` also with `>`, `>=`, `<`, `<=` (a key range
+//! stays within its project), how exports slice a project; `text`, `summary`,
+//! `description` with `~` and `!~` (every word must occur); `created` and `updated` with
+//! `=`, `!=`, `>`, `>=`, `<`, `<=` against relative (`-7d`, `-2w`, `-12h`, `-30m`),
+//! absolute (`2024-01-18`, `"2024/01/18 10:00"`) or epoch-millisecond dates; `AND`, `OR`,
+//! `NOT` and parentheses; `ORDER BY` `updated`, `created`, `key`, `id`, `priority` with
+//! `ASC`/`DESC`. A query with no clause is unbounded and refused, as the enhanced search
+//! does.
 
 use std::cmp::Ordering;
 
 use time::macros::format_description;
 use time::{Date, PrimitiveDateTime};
 
-use crate::data::{ISSUE_TYPES, IssueData, PRIORITIES, STATUSES, Tenant};
+use crate::data::{ISSUE_TYPES, IssueData, PRIORITIES, RESOLUTIONS, STATUSES, Tenant};
+
+/// What `currentUser()` reads as until the clause resolves it to the caller.
+const CURRENT_USER: &str = "\u{0}currentUser()";
 
 /// Jira's message for a query without a restriction.
 pub(crate) const UNBOUNDED: &str =
@@ -50,6 +57,19 @@ enum Clause {
         op: Op,
         epoch_ms: i64,
     },
+    /// `id > 10050`, `key <= APO-100`: an ordered comparison of ids, or of key numbers
+    /// within the key's project.
+    Range {
+        project: Option<usize>,
+        op: Op,
+        bound: u64,
+    },
+    /// `summary ~ "words"`: every word occurs in the field's text; `negated` for `!~`.
+    Contains {
+        field: ContainsField,
+        words: Vec<String>,
+        negated: bool,
+    },
     /// `issue.property[NAME].PATH = value` (or `in`, `!=`, `not in`): an entity property,
     /// the value at PATH (dot separated; the whole value when empty) compared as text.
     Property {
@@ -71,6 +91,15 @@ enum TextField {
     Assignee,
     Reporter,
     Labels,
+    Resolution,
+    StatusCategory,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ContainsField {
+    Text,
+    Summary,
+    Description,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -202,6 +231,48 @@ fn eval(expr: &Expr, issue: &IssueData, tenant: &Tenant) -> bool {
                 .any(|wanted| actual.iter().any(|have| have.eq_ignore_ascii_case(wanted)));
             hit != *negated
         }
+        Expr::Clause(Clause::Range { project, op, bound }) => {
+            let actual = match project {
+                None => issue.id,
+                Some(project) if *project == issue.project => issue.number,
+                Some(_) => return false,
+            };
+            compare(actual, *op, *bound)
+        }
+        Expr::Clause(Clause::Contains {
+            field,
+            words,
+            negated,
+        }) => {
+            let summary = || {
+                issue
+                    .summary
+                    .clone()
+                    .unwrap_or_else(|| crate::data::generated_summary(issue.seed))
+            };
+            let description = || {
+                let doc = issue.description.clone().unwrap_or_else(|| {
+                    crate::data::adf(&crate::data::generated_paragraphs(issue.seed, 2))
+                });
+                crate::data::adf_text(&doc).join(" ")
+            };
+            let text = match field {
+                ContainsField::Summary => summary(),
+                ContainsField::Description => description(),
+                ContainsField::Text => format!("{} {}", summary(), description()),
+            }
+            .to_lowercase();
+            // Word by word, a query word matching the start of a text word (Jira stems;
+            // a prefix is the nearest simple rule).
+            let text_words: Vec<&str> = text
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .collect();
+            words
+                .iter()
+                .all(|w| text_words.iter().any(|t| t.starts_with(w.as_str())))
+                != *negated
+        }
         Expr::Clause(Clause::Empty { field, negated }) => {
             text_values(*field, issue, tenant).is_empty() != *negated
         }
@@ -236,15 +307,19 @@ fn eval(expr: &Expr, issue: &IssueData, tenant: &Tenant) -> bool {
                 DateField::Created => issue.created_ms,
                 DateField::Updated => issue.updated_ms,
             };
-            match op {
-                Op::Eq => actual == *epoch_ms,
-                Op::Ne => actual != *epoch_ms,
-                Op::Gt => actual > *epoch_ms,
-                Op::Ge => actual >= *epoch_ms,
-                Op::Lt => actual < *epoch_ms,
-                Op::Le => actual <= *epoch_ms,
-            }
+            compare(actual, *op, *epoch_ms)
         }
+    }
+}
+
+fn compare<T: Ord>(actual: T, op: Op, bound: T) -> bool {
+    match op {
+        Op::Eq => actual == bound,
+        Op::Ne => actual != bound,
+        Op::Gt => actual > bound,
+        Op::Ge => actual >= bound,
+        Op::Lt => actual < bound,
+        Op::Le => actual <= bound,
     }
 }
 
@@ -272,6 +347,18 @@ fn text_values(field: TextField, issue: &IssueData, tenant: &Tenant) -> Vec<Stri
         TextField::Assignee => issue.assignee.map(user).unwrap_or_default(),
         TextField::Reporter => user(issue.reporter),
         TextField::Labels => issue.labels.clone(),
+        TextField::Resolution => issue
+            .resolution
+            .map(|r| vec![RESOLUTIONS[r].1.to_owned(), RESOLUTIONS[r].0.to_owned()])
+            .unwrap_or_default(),
+        TextField::StatusCategory => {
+            let (key, name) = match STATUSES[issue.status].2 {
+                "new" => ("new", "To Do"),
+                "indeterminate" => ("indeterminate", "In Progress"),
+                _ => ("done", "Done"),
+            };
+            vec![key.to_owned(), name.to_owned()]
+        }
     }
 }
 
@@ -408,7 +495,52 @@ impl Parser<'_> {
                 negated,
             });
         }
+        let contains = match lower.as_str() {
+            "text" => Some(ContainsField::Text),
+            "summary" => Some(ContainsField::Summary),
+            "description" => Some(ContainsField::Description),
+            _ => None,
+        };
+        if let Some(field) = contains {
+            let negated = match self.next() {
+                Some(Token::Op("~")) => false,
+                Some(Token::Op("!~")) => true,
+                other => {
+                    return Err(match other {
+                        Some(Token::Op(_)) => format!(
+                            "The operator used is not supported by the field '{field_name}'."
+                        ),
+                        other => expecting("'~'", other.as_ref()),
+                    });
+                }
+            };
+            let value = self.single_value()?;
+            let words: Vec<String> = value
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(str::to_lowercase)
+                .collect();
+            if words.is_empty() {
+                return Err(format!(
+                    "The field '{field_name}' does not support searching for an empty string."
+                ));
+            }
+            return Ok(Clause::Contains {
+                field,
+                words,
+                negated,
+            });
+        }
+        if matches!(lower.as_str(), "id" | "key" | "issuekey")
+            && matches!(self.peek(), Some(Token::Op(">" | ">=" | "<" | "<=")))
+        {
+            let op = self.operator()?;
+            let value = self.single_value()?;
+            return self.range(&field_name, op, &value);
+        }
         let field = match lower.as_str() {
+            "resolution" => TextField::Resolution,
+            "statuscategory" => TextField::StatusCategory,
             "project" => TextField::Project,
             "key" | "issuekey" => TextField::Key,
             "id" => TextField::Id,
@@ -439,7 +571,22 @@ impl Parser<'_> {
                 other => Err(expecting("'EMPTY'", other.as_ref())),
             };
         }
-        let (values, negated) = self.compared_values(&field_name)?;
+        let (mut values, negated) = self.compared_values(&field_name)?;
+        if field == TextField::Resolution
+            && values.iter().any(|v| v.eq_ignore_ascii_case("unresolved"))
+        {
+            if values.len() > 1 {
+                return Err("Error in the JQL Query: 'Unresolved' cannot be combined with other resolutions in jira-sim.".into());
+            }
+            return Ok(Clause::Empty { field, negated });
+        }
+        if matches!(field, TextField::Assignee | TextField::Reporter) {
+            for value in &mut values {
+                if value == CURRENT_USER {
+                    value.clone_from(&self.tenant.users[0].account_id);
+                }
+            }
+        }
         if field == TextField::Project {
             for value in &values {
                 if self.tenant.project(value).is_none()
@@ -485,6 +632,35 @@ impl Parser<'_> {
         })
     }
 
+    /// `id OP n` or `key OP PROJ-n`.
+    fn range(&self, field_name: &str, op: Op, value: &str) -> Result<Clause, String> {
+        if field_name.eq_ignore_ascii_case("id") {
+            return value
+                .parse()
+                .map(|bound| Clause::Range {
+                    project: None,
+                    op,
+                    bound,
+                })
+                .map_err(|_| {
+                    format!("The value '{value}' for field '{field_name}' is not a valid issue id.")
+                });
+        }
+        let parsed = value.rsplit_once('-').and_then(|(project, number)| {
+            Some((self.tenant.project(project)?, number.parse::<u64>().ok()?))
+        });
+        match parsed {
+            Some((project, bound)) => Ok(Clause::Range {
+                project: Some(project),
+                op,
+                bound,
+            }),
+            None => Err(format!(
+                "The issue key '{value}' for field '{field_name}' is invalid."
+            )),
+        }
+    }
+
     fn operator(&mut self) -> Result<Op, String> {
         match self.next() {
             Some(Token::Op("=")) => Ok(Op::Eq),
@@ -501,6 +677,12 @@ impl Parser<'_> {
         match self.next() {
             Some(Token::Word(word)) => {
                 if self.peek() == Some(&Token::Open) {
+                    if word.eq_ignore_ascii_case("currentUser")
+                        && self.tokens.get(self.position + 1) == Some(&Token::Close)
+                    {
+                        self.position += 2;
+                        return Ok(CURRENT_USER.to_owned());
+                    }
                     return Err(format!(
                         "Error in the JQL Query: the function '{word}' is not supported by jira-sim."
                     ));
@@ -595,6 +777,15 @@ fn tokenize(jql: &str) -> Result<Vec<Token>, String> {
                 chars.next();
                 tokens.push(Token::Op("="));
             }
+            '~' => {
+                chars.next();
+                tokens.push(Token::Op("~"));
+            }
+            '!' if jql[at + 1..].starts_with('~') => {
+                chars.next();
+                chars.next();
+                tokens.push(Token::Op("!~"));
+            }
             '!' | '>' | '<' => {
                 chars.next();
                 let with_eq = chars.peek().is_some_and(|&(_, n)| n == '=');
@@ -640,7 +831,7 @@ fn tokenize(jql: &str) -> Result<Vec<Token>, String> {
             _ => {
                 let mut word = String::new();
                 while let Some(&(_, n)) = chars.peek() {
-                    if n.is_whitespace() || "()=,!<>\"'".contains(n) {
+                    if n.is_whitespace() || "()=,!<>~\"'".contains(n) {
                         break;
                     }
                     word.push(n);
@@ -657,6 +848,10 @@ fn tokenize(jql: &str) -> Result<Vec<Token>, String> {
 /// (`2024-01-18`, `2024/01/18 10:00`, read as UTC) in epoch milliseconds.
 fn parse_date(value: &str, now_ms: i64) -> Option<i64> {
     let value = value.trim();
+    // Epoch milliseconds, as exports write their cursor (no time zone to get wrong).
+    if value.len() >= 10 && value.bytes().all(|b| b.is_ascii_digit()) {
+        return value.parse().ok();
+    }
     if let Some(sign) = value.chars().next().filter(|c| *c == '-' || *c == '+') {
         let mut total_ms: i64 = 0;
         for part in value[1..].split_whitespace() {
@@ -780,6 +975,48 @@ mod tests {
     }
 
     #[test]
+    fn export_clauses_slice_and_filter() {
+        // Ranges partition: ids of the 120 issues are 10000..10120.
+        check("id >= 10000 AND id < 10060", Ok(60));
+        check("id < 10060 OR id >= 10060", Ok(120));
+        check("id > 10119", Ok(0));
+        check("key > APO-30", Ok(10));
+        check("key <= BEA-5 AND project = BEA", Ok(5));
+        check("key < APO-0", Ok(0));
+        check("id > x", Err("not a valid issue id"));
+        check("key > NOPE-3", Err("is invalid"));
+        // Epoch milliseconds: every generated issue is older than NOW.
+        check(&format!("updated <= {NOW}"), Ok(120));
+        check(&format!("updated > {NOW}"), Ok(0));
+        // Text: every generated summary says what it is "for".
+        check("summary ~ for AND project = APO", Ok(40));
+        check("summary !~ for", Ok(0));
+        check("text ~ \"zzzz-nothing\"", Ok(0));
+        check("summary = for", Err("not supported"));
+        // Resolution: exactly the done ones; Unresolved is the others.
+        let (tenant, store) = tenant();
+        let done = store
+            .by_id
+            .values()
+            .filter(|i| STATUSES[i.status].2 == "done")
+            .count();
+        check("resolution = Done", Ok(done));
+        check("resolution is EMPTY", Ok(120 - done));
+        check("resolution = Unresolved", Ok(120 - done));
+        check("statusCategory = Done", Ok(done));
+        // currentUser() is the caller (the first user).
+        let mine = store
+            .by_id
+            .values()
+            .filter(|i| i.assignee == Some(0))
+            .count();
+        check("assignee = currentUser()", Ok(mine));
+        check("assignee in (currentUser())", Ok(mine));
+        check("assignee = membersOf(x)", Err("not supported"));
+        drop(tenant);
+    }
+
+    #[test]
     fn date_windows_partition() {
         let (tenant, store) = tenant();
         let count = |jql: &str| {
@@ -802,7 +1039,7 @@ mod tests {
     fn errors_are_jiras() {
         check("", Err("Unbounded JQL"));
         check("ORDER BY created DESC", Err("Unbounded JQL"));
-        check("summary ~ foo", Err("Field 'summary' does not exist"));
+        check("votes ~ foo", Err("Field 'votes' does not exist"));
         check(
             "project = NOPE",
             Err("The value 'NOPE' does not exist for the field 'project'"),
@@ -823,10 +1060,7 @@ mod tests {
             "project = APO project = BEA",
             Err("Expecting either 'OR' or 'AND'"),
         );
-        check(
-            "assignee = currentUser()",
-            Err("function 'currentUser' is not supported"),
-        );
+        check("assignee = now()", Err("function 'now' is not supported"));
         // Deep nesting and huge queries are Jira's 400, never a stack overflow.
         let deep = format!("{}project = APO{}", "(".repeat(5_000), ")".repeat(5_000));
         check(&deep, Err("nested too deeply"));

@@ -399,7 +399,7 @@ async fn every_endpoint_validates_against_the_contract() {
         ),
         case(
             M::GET,
-            "/rest/api/3/search/jql?jql=summary%20~%20x",
+            "/rest/api/3/search/jql?jql=votes%20~%20x",
             "/rest/api/3/search/jql",
             None,
             400,
