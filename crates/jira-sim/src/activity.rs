@@ -31,8 +31,6 @@ type Params = Query<Vec<(String, String)>>;
 const LIST_IDS: usize = 1_000;
 /// Worklogs one `/worklog/updated` or `/worklog/deleted` page lists.
 const CHANGED_PAGE: usize = 1_000;
-/// `/worklog/updated` and `/deleted` leave out the last minute, as Jira does.
-const SETTLE_MS: i64 = 60_000;
 
 /// The activity routes: reads under v3 and v2, writes under both.
 pub(crate) fn routes() -> Router<Arc<AppState>> {
@@ -541,7 +539,7 @@ fn changed_page(
     since: i64,
     entries: impl Iterator<Item = (i64, u64)>,
 ) -> Value {
-    let horizon = AppState::now_ms() - SETTLE_MS;
+    let horizon = AppState::now_ms() - app.realism.read().worklog_settle_ms as i64;
     let mut values: Vec<(i64, u64)> = Vec::new();
     let mut more = false;
     for (at, id) in entries {

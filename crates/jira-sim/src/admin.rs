@@ -7,6 +7,7 @@
 //! | `POST /__sim/reset` | zeroes the counters and refills every limit |
 //! | `GET`/`PUT /__sim/faults` | reads or replaces the fault rules ([`crate::FaultConfig`]) |
 //! | `GET`/`PUT /__sim/limits` | reads or replaces the limits ([`crate::LimitConfig`]) |
+//! | `GET`/`PUT /__sim/realism` | reads or replaces the realism switches ([`crate::Realism`]) |
 
 use std::sync::Arc;
 
@@ -25,6 +26,25 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/__sim/reset", post(reset))
         .route("/__sim/faults", get(get_faults).put(put_faults))
         .route("/__sim/limits", get(get_limits).put(put_limits))
+        .route("/__sim/realism", get(get_realism).put(put_realism))
+}
+
+async fn get_realism(State(app): State<Arc<AppState>>) -> Response {
+    Json(app.realism.read().clone()).into_response()
+}
+
+async fn put_realism(State(app): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
+    match serde_json::from_slice::<crate::config::Realism>(&body) {
+        Ok(realism) => {
+            *app.realism.write() = realism;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(error) => (
+            StatusCode::BAD_REQUEST,
+            format!("not a realism document ({error}); GET /__sim/realism shows one"),
+        )
+            .into_response(),
+    }
 }
 
 async fn stats(State(app): State<Arc<AppState>>) -> Response {

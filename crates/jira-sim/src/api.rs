@@ -781,9 +781,24 @@ async fn bulk_fetch(State(app): App, uri: Uri, body: axum::body::Bytes) -> Respo
         Err(error) => return bad_request(&format!("Invalid request body: {error}.")),
     };
     let count = request.issue_ids_or_keys.len();
-    if !(1..=100).contains(&count) {
+    // Jira serves up to 1,000 issues when `fields` names at most 100 fields and no
+    // multi-value one (comments, links); otherwise up to 100.
+    let multi_value = ["comment", "issuelinks", "worklog", "*all", "*navigable"];
+    let lean = !request.fields.is_empty()
+        && request.fields.len() <= 100
+        && !request
+            .fields
+            .iter()
+            .any(|f| multi_value.contains(&f.as_str()));
+    let cap = if lean { 1_000 } else { 100 };
+    if !(1..=cap).contains(&count) {
         return bad_request(&format!(
-            "issueIdsOrKeys must contain between 1 and 100 issues; it has {count}."
+            "issueIdsOrKeys must contain between 1 and {cap} issues; it has {count}{}.",
+            if lean {
+                ""
+            } else {
+                " (1,000 are allowed when fields names at most 100 fields and no multi-value one)"
+            }
         ));
     }
     let selection = if request.fields.is_empty() {
@@ -835,8 +850,8 @@ struct SearchBody {
     #[serde(default)]
     #[allow(dead_code)]
     properties: Vec<String>,
+    /// Issue ids the search must see as they are now, whatever the index lag.
     #[serde(default)]
-    #[allow(dead_code)]
     reconcile_issues: Vec<i64>,
 }
 
@@ -870,18 +885,55 @@ async fn search_post(State(app): App, uri: Uri, body: axum::body::Bytes) -> Resp
 
 /// The ids matching `jql` in query order, shared between the pages of one search while
 /// the data does not change.
-fn matching_ids(app: &AppState, jql: &str) -> Result<Arc<Vec<u64>>, String> {
+/// The issues a search sees: every stored one, except that while search lags
+/// (`Realism::search_lag_ms`) an issue written within the lag is seen as it was before
+/// (one created within it not at all, one deleted within it still), unless `reconcile`
+/// names it.
+fn search_view<'a>(
+    app: &AppState,
+    store: &'a data::IssueStore,
+    reconcile: &[i64],
+) -> Vec<&'a IssueData> {
+    let lag = app.realism.read().search_lag_ms as i64;
+    if lag == 0 {
+        return store.by_id.values().collect();
+    }
+    let since = AppState::now_ms() - lag;
+    let fresh = |id: u64| reconcile.contains(&(id as i64));
+    let mut view: Vec<&IssueData> = Vec::with_capacity(store.by_id.len());
+    for issue in store.by_id.values() {
+        match store.unindexed.get(&issue.id) {
+            Some((at, before)) if *at > since && !fresh(issue.id) => view.extend(before.as_ref()),
+            _ if issue.created_ms > since && !fresh(issue.id) => {}
+            _ => view.push(issue),
+        }
+    }
+    // Deleted within the lag: still found.
+    for (id, (at, before)) in &store.unindexed {
+        if *at > since && !store.by_id.contains_key(id) && !fresh(*id) {
+            view.extend(before.as_ref());
+        }
+    }
+    view
+}
+
+fn matching_ids(app: &AppState, jql: &str, reconcile: &[i64]) -> Result<Arc<Vec<u64>>, String> {
     let version = app.store.read().version;
-    if let Some((cached_version, ids)) = app.search_cache.lock().get(jql)
+    let lagging = app.realism.read().search_lag_ms > 0;
+    if !lagging
+        && let Some((cached_version, ids)) = app.search_cache.lock().get(jql)
         && *cached_version == version
     {
         return Ok(ids.clone());
     }
     let query = jql::parse(jql, &app.tenant, AppState::now_ms())?;
-    let store = app.store.read();
-    let mut issues: Vec<&IssueData> = store
-        .by_id
-        .values()
+    let mut store = app.store.write();
+    // Entries past the lag are indexed now.
+    let since = AppState::now_ms() - app.realism.read().search_lag_ms as i64;
+    store.unindexed.retain(|_, (at, _)| *at > since);
+    let store = parking_lot::RwLockWriteGuard::downgrade(store);
+    let mut issues: Vec<&IssueData> = search_view(app, &store, reconcile)
+        .into_iter()
         .filter(|issue| query.matches(issue, &app.tenant))
         .collect();
     issues.sort_by(|a, b| query.compare(a, b));
@@ -901,7 +953,7 @@ fn fingerprint(jql: &str) -> u64 {
 }
 
 fn search(app: &AppState, uri: &Uri, body: SearchBody) -> Response {
-    let ids = match matching_ids(app, &body.jql) {
+    let ids = match matching_ids(app, &body.jql, &body.reconcile_issues) {
         Ok(ids) => ids,
         Err(message) => return bad_request(&message),
     };
@@ -926,11 +978,26 @@ fn search(app: &AppState, uri: &Uri, body: SearchBody) -> Response {
     let expand = Expand::parse(body.expand.as_deref().unwrap_or_default().split(','));
     let store = app.store.read();
     let render = renderer(app, uri);
+    let lagging = app.realism.read().search_lag_ms > 0;
+    let view: std::collections::HashMap<u64, &IssueData> = if lagging {
+        search_view(app, &store, &body.reconcile_issues)
+            .into_iter()
+            .map(|issue| (issue.id, issue))
+            .collect()
+    } else {
+        std::collections::HashMap::new()
+    };
     let page: Vec<IssueJson<'_>> = ids
         .iter()
         .skip(offset)
         .take(max_results)
-        .filter_map(|id| store.by_id.get(id))
+        .filter_map(|id| {
+            if lagging {
+                view.get(id).copied()
+            } else {
+                store.by_id.get(id)
+            }
+        })
         .map(|issue| render.issue(issue, &selection, expand))
         .collect();
     let next = offset + max_results;
@@ -966,7 +1033,7 @@ async fn approximate_count(State(app): App, body: axum::body::Bytes) -> Response
         Ok(body) => body,
         Err(error) => return bad_request(&format!("Invalid request body: {error}.")),
     };
-    match matching_ids(&app, &body.jql) {
+    match matching_ids(&app, &body.jql, &[]) {
         Ok(ids) => json_response(StatusCode::OK, &json!({"count": ids.len()}), 1),
         Err(message) => bad_request(&message),
     }

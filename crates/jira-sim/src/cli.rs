@@ -95,6 +95,18 @@ pub struct ServeArgs {
     /// `latency:MS+JITTER` (probability defaults to 1 for latency).
     #[arg(long = "fault", value_name = "RULE")]
     pub faults: Vec<String>,
+    /// Latency that grows with the answer: `off`, `jira-cloud` (150 ms plus 2.5 ms per KiB:
+    /// a search page of 100 issues with every field takes ~1.9 s, an id-only page ~0.15 s),
+    /// or `BASE_MS+MS_PER_KIB`.
+    #[arg(long, default_value = "off", value_name = "MODEL")]
+    pub work_latency: String,
+    /// Search sees a write this many milliseconds after it, as Jira's index lags (reads
+    /// by key see it at once; `reconcileIssues` names issues to see fresh).
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub search_lag_ms: u64,
+    /// `/worklog/updated` and `/deleted` leave out changes this recent (Jira: a minute).
+    #[arg(long, default_value_t = 60_000, value_name = "MS")]
+    pub worklog_settle_ms: u64,
 }
 
 /// Example command lines, for `--help`.
@@ -187,6 +199,11 @@ impl ServeArgs {
             bearer_tokens: args.bearer.iter().cloned().map(Secret::new).collect(),
             limits,
             faults: FaultConfig { rules },
+            realism: crate::config::Realism {
+                worklog_settle_ms: args.worklog_settle_ms,
+                search_lag_ms: args.search_lag_ms,
+                work_latency: parse_work_latency(&args.work_latency)?,
+            },
             ..SimConfig::default()
         })
     }
@@ -216,6 +233,32 @@ impl ServeArgs {
         shutdown.await;
         sim.shutdown().await;
         Ok(())
+    }
+}
+
+/// Parses `--work-latency`: `off`, `jira-cloud` or `BASE_MS+MS_PER_KIB`.
+fn parse_work_latency(text: &str) -> anyhow::Result<crate::config::WorkLatency> {
+    use crate::config::WorkLatency;
+    match text {
+        "off" => Ok(WorkLatency::default()),
+        "jira-cloud" => Ok(WorkLatency::jira_cloud()),
+        other => {
+            let parsed = other.split_once('+').and_then(|(base, per)| {
+                Some(WorkLatency {
+                    base_ms: base.trim().parse().ok()?,
+                    per_kib_ms: per
+                        .trim()
+                        .parse()
+                        .ok()
+                        .filter(|p: &f64| p.is_finite() && *p >= 0.0)?,
+                })
+            });
+            parsed.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--work-latency {other:?} is not off, jira-cloud or BASE_MS+MS_PER_KIB (e.g. 150+4.5)"
+                )
+            })
+        }
     }
 }
 

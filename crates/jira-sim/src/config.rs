@@ -30,6 +30,65 @@ pub struct SimConfig {
     /// A request that arrives this soon after a 429 or 503 was sent to the same client is
     /// taken to have been in flight already, not to ignore the `Retry-After`.
     pub early_retry_grace_ms: u64,
+    /// How closely the tenant behaves like Jira Cloud beyond limits and faults.
+    pub realism: Realism,
+}
+
+/// Jira Cloud's behaviours that cost realism in tests when on, each with its default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Realism {
+    /// `/worklog/updated` and `/worklog/deleted` leave out changes this recent, in
+    /// milliseconds (Jira: the last minute).
+    pub worklog_settle_ms: u64,
+    /// Search sees a write this long after it (reads by key see it at once;
+    /// `reconcileIssues` names issues a search must see fresh). Jira's index lags by about
+    /// a second; 0 (the default) makes search consistent.
+    pub search_lag_ms: u64,
+    /// Latency that grows with the work: `base_ms` plus `per_kib_ms` for every KiB of the
+    /// answer (a page of 100 full issues is ~100 times the bytes of an id-only page).
+    /// Off by default (tests and benches choose latency explicitly);
+    /// [`WorkLatency::jira_cloud`] is Jira Cloud's order of magnitude.
+    pub work_latency: WorkLatency,
+}
+
+impl Default for Realism {
+    fn default() -> Self {
+        Realism {
+            worklog_settle_ms: 60_000,
+            search_lag_ms: 0,
+            work_latency: WorkLatency::default(),
+        }
+    }
+}
+
+/// Latency proportional to the answer's size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkLatency {
+    /// Milliseconds every answer takes.
+    pub base_ms: u64,
+    /// Milliseconds per KiB of the answer's body.
+    pub per_kib_ms: f64,
+}
+
+impl WorkLatency {
+    /// Jira Cloud's order of magnitude as users report it (not measured here): about
+    /// 150 ms for a small answer, about 2 s for a search page of 100 issues with every
+    /// field (jira-sim renders one as ~690 KiB), ~0.3 s for the same page with three
+    /// fields.
+    pub fn jira_cloud() -> Self {
+        WorkLatency {
+            base_ms: 150,
+            per_kib_ms: 2.5,
+        }
+    }
+
+    /// How long an answer of `bytes` takes.
+    pub fn delay(&self, bytes: u64) -> std::time::Duration {
+        let ms = self.base_ms as f64 + self.per_kib_ms.max(0.0) * bytes as f64 / 1024.0;
+        std::time::Duration::from_secs_f64((ms / 1000.0).min(600.0))
+    }
 }
 
 impl Default for SimConfig {
@@ -44,6 +103,7 @@ impl Default for SimConfig {
             limits: LimitConfig::atlassian(),
             faults: FaultConfig::default(),
             early_retry_grace_ms: 100,
+            realism: Realism::default(),
         }
     }
 }

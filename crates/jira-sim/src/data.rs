@@ -328,6 +328,9 @@ pub(crate) struct IssueStore {
     pub worklogs_by_update: BTreeMap<(i64, u64), u64>,
     /// Deleted worklogs by (deleted at, id), for `/worklog/deleted`.
     pub deleted_worklogs: BTreeMap<(i64, u64), ()>,
+    /// Issues written within the search lag: when the window began and the issue as it
+    /// was then (`None`: it did not exist), which is what search still sees.
+    pub unindexed: HashMap<u64, (i64, Option<IssueData>)>,
 }
 
 impl IssueStore {

@@ -69,8 +69,8 @@ mod stats;
 
 pub use config::{
     BurstConfig, BurstOverride, Credential, Fault, FaultConfig, FaultRule, LimitConfig,
-    PerIssueConfig, QuotaConfig, QuotaKind, RefusalHeaders, ResetFormat, RetryAfterFormat, Secret,
-    SimConfig,
+    PerIssueConfig, QuotaConfig, QuotaKind, Realism, RefusalHeaders, ResetFormat, RetryAfterFormat,
+    Secret, SimConfig, WorkLatency,
 };
 pub use server::SimHandle;
 pub use stats::StatsSnapshot;

@@ -38,6 +38,8 @@ pub(crate) struct AppState {
     pub store: RwLock<IssueStore>,
     pub limiter: Limiter,
     pub faults: RwLock<FaultConfig>,
+    /// The realism switches, changed at run time through `/__sim/realism`.
+    pub realism: RwLock<crate::config::Realism>,
     pub stats: Stats,
     pub config: SimConfig,
     /// Sorted issue ids of recent searches, by JQL, valid while the store version matches.
@@ -93,6 +95,7 @@ impl SimHandle {
             store: RwLock::new(store),
             limiter: Limiter::new(config.limits.clone()),
             faults: RwLock::new(config.faults.clone()),
+            realism: RwLock::new(config.realism.clone()),
             stats: Stats::default(),
             config,
             search_cache: Mutex::default(),
@@ -156,6 +159,11 @@ impl SimHandle {
     /// Replaces the limits (buckets restart full).
     pub fn set_limits(&self, limits: LimitConfig) {
         self.state.limiter.set_config(limits);
+    }
+
+    /// Replaces the realism switches (also `PUT /__sim/realism`).
+    pub fn set_realism(&self, realism: crate::config::Realism) {
+        *self.state.realism.write() = realism;
     }
 
     /// Issue keys of one project, in key order.
@@ -364,6 +372,9 @@ async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
             return rate_limited(&denial, app.limiter.refusal_headers());
         }
     };
+    if let Some(id) = write_to {
+        app.note_write(id);
+    }
 
     if let Some(fault) = fate {
         app.stats.fault(fault.name());
@@ -440,6 +451,14 @@ async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
     app.stats.points(points);
     app.stats
         .response(&method, &template, response.status().as_u16());
+    // Work-proportional latency: the bigger the answer, the longer it took to build.
+    let work = app.realism.read().work_latency;
+    if work != crate::config::WorkLatency::default() {
+        let bytes = axum::body::HttpBody::size_hint(response.body())
+            .exact()
+            .unwrap_or(0);
+        tokio::time::sleep(work.delay(bytes)).await;
+    }
     add_headroom_headers(response.headers_mut(), &headroom, app.limiter.advertise());
     response
 }
@@ -474,16 +493,35 @@ fn authenticate(config: &SimConfig, headers: &HeaderMap) -> Option<String> {
 /// The issue a write targets, for per-issue limits: PUT/DELETE on an issue, POST of a
 /// comment.
 fn issue_written(app: &AppState, method: &str, template: &str, path: &str) -> Option<u64> {
-    let is_write = matches!(
-        (method, template),
-        ("PUT" | "DELETE", "/rest/api/3/issue/{issueIdOrKey}")
-            | ("POST", "/rest/api/3/issue/{issueIdOrKey}/comment")
-    );
+    // Every write to one issue: an edit, a delete, a transition, a comment, a worklog, an
+    // assignment, a property, a watcher (a changelog list is a read sent as POST).
+    let is_write = matches!(method, "PUT" | "POST" | "DELETE")
+        && template.starts_with("/rest/api/3/issue/{issueIdOrKey}")
+        && !template.ends_with("/changelog/list");
     if !is_write {
         return None;
     }
-    let id_or_key = path.trim_end_matches("/comment").rsplit('/').next()?;
+    let rest = path.split("/issue/").nth(1)?;
+    let id_or_key = rest.split('/').next()?;
     app.store.read().id_of(id_or_key)
+}
+
+impl AppState {
+    /// Before a write to `id`: while search lags, it keeps seeing the issue as it was
+    /// when the lag window began.
+    pub(crate) fn note_write(&self, id: u64) {
+        let lag = self.realism.read().search_lag_ms as i64;
+        if lag == 0 {
+            return;
+        }
+        let now = Self::now_ms();
+        let mut store = self.store.write();
+        let current = store.by_id.get(&id).cloned();
+        let entry = store.unindexed.entry(id).or_insert((now, current.clone()));
+        if now - entry.0 >= lag {
+            *entry = (now, current);
+        }
+    }
 }
 
 /// A JSON answer that costs `points` against the quota.
