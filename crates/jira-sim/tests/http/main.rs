@@ -5,6 +5,7 @@ mod binary;
 mod clients;
 mod conformance;
 mod faults;
+mod history;
 mod limits;
 mod search;
 mod writes;
