@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! cargo xtask ci      # fmt check, clippy -D warnings, the whole test suite, the docs,
-//!                     # then bench and soak in quick mode (installs redis-server and
-//!                     # python3-venv when missing and run as root)
+//!                     # then bench and soak in quick mode (installs redis-server,
+//!                     # python3-venv and npm when missing and run as root)
 //! cargo xtask bench   # every end-to-end scenario beside its baseline -> docs/BENCHMARKS.md
 //! cargo xtask soak    # the reliability matrix -> docs/RELIABILITY.md
 //! ```
@@ -22,8 +22,8 @@ tasks:
   ci      check formatting, run clippy with -D warnings, run every test
           (unit, integration over HTTP against jira-sim and a real redis-server,
           end to end, doc tests), build the docs with -D warnings, then run
-          bench and soak in quick mode; installs redis-server and python3-venv
-          first when they are missing and it runs as root
+          bench and soak in quick mode; installs redis-server, python3-venv and
+          npm first when they are missing and it runs as root
   bench [--quick] [--check] [--only N]
           the end-to-end benchmarks, each beside its baseline, in one run:
           target/bench/report.json, and (full mode) docs/BENCHMARKS.md.
@@ -66,6 +66,11 @@ fn ci(extra: &[String]) -> anyhow::Result<()> {
     let started = Instant::now();
     ensure_redis_server()?;
     ensure_python_venv()?;
+    ensure_packages(
+        "node and npm",
+        has_program("node") && has_program("npm"),
+        &["nodejs", "npm"],
+    )?;
     run("format", &["fmt", "--all", "--check"])
         .context("code is not formatted: run `cargo fmt --all` and commit the result")?;
     run(

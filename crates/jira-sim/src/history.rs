@@ -121,17 +121,15 @@ pub(crate) fn change_json(render: &Renderer<'_>, change: &ChangeData) -> Value {
                 "fieldtype": if item.custom { "custom" } else { "jira" },
                 "fieldId": item.field_id,
             });
-            // The contract has these as strings; a missing side is left out.
-            for (name, side) in [
-                ("from", &item.from),
-                ("fromString", &item.from_string),
-                ("to", &item.to),
-                ("toString", &item.to_string),
-            ] {
+            // The contract has these as strings: a missing id is left out, a missing
+            // display string is empty (clients read `fromString`/`toString` always).
+            for (name, side) in [("from", &item.from), ("to", &item.to)] {
                 if let Some(text) = side {
                     value[name] = text.clone().into();
                 }
             }
+            value["fromString"] = item.from_string.clone().unwrap_or_default().into();
+            value["toString"] = item.to_string.clone().unwrap_or_default().into();
             value
         })
         .collect();
