@@ -73,6 +73,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .merge(crate::meta::routes())
         .merge(crate::history::routes())
         .merge(crate::activity::routes())
+        .merge(crate::bulk::routes())
         .fallback(not_found)
 }
 
@@ -368,7 +369,7 @@ async fn delete_issue(
 
 /// Takes an issue out of the store: its key, its links (from the other ends too), its
 /// worklogs (listed as deleted), its owned ids.
-fn remove_issue(app: &AppState, store: &mut data::IssueStore, id: u64) {
+pub(crate) fn remove_issue(app: &AppState, store: &mut data::IssueStore, id: u64) {
     let Some(issue) = store.by_id.remove(&id) else {
         return;
     };

@@ -107,6 +107,9 @@ pub struct ServeArgs {
     /// `/worklog/updated` and `/deleted` leave out changes this recent (Jira: a minute).
     #[arg(long, default_value_t = 60_000, value_name = "MS")]
     pub worklog_settle_ms: u64,
+    /// Issues an asynchronous bulk operation processes a second.
+    #[arg(long, default_value_t = 200.0, value_name = "N")]
+    pub bulk_issues_per_sec: f64,
 }
 
 /// Example command lines, for `--help`.
@@ -177,6 +180,12 @@ impl ServeArgs {
                 renew_penalty: args.renew_penalty,
             }
         };
+        if !(args.bulk_issues_per_sec > 0.0 && args.bulk_issues_per_sec.is_finite()) {
+            bail!(
+                "--bulk-issues-per-sec {} must be a positive number (e.g. 200)",
+                args.bulk_issues_per_sec
+            );
+        }
         if let Some(capacity) = args.burst_capacity
             && !(capacity >= 1.0 && capacity.is_finite())
         {
@@ -203,6 +212,7 @@ impl ServeArgs {
                 worklog_settle_ms: args.worklog_settle_ms,
                 search_lag_ms: args.search_lag_ms,
                 work_latency: parse_work_latency(&args.work_latency)?,
+                bulk_issues_per_sec: args.bulk_issues_per_sec,
             },
             ..SimConfig::default()
         })

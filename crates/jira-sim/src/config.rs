@@ -50,6 +50,8 @@ pub struct Realism {
     /// Off by default (tests and benches choose latency explicitly);
     /// [`WorkLatency::jira_cloud`] is Jira Cloud's order of magnitude.
     pub work_latency: WorkLatency,
+    /// Issues an asynchronous bulk operation (`/bulk/issues/...`) processes a second.
+    pub bulk_issues_per_sec: f64,
 }
 
 impl Default for Realism {
@@ -58,6 +60,7 @@ impl Default for Realism {
             worklog_settle_ms: 60_000,
             search_lag_ms: 0,
             work_latency: WorkLatency::default(),
+            bulk_issues_per_sec: 200.0,
         }
     }
 }

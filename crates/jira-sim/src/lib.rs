@@ -56,6 +56,7 @@
 mod activity;
 mod admin;
 mod api;
+mod bulk;
 pub mod cli;
 mod config;
 mod data;

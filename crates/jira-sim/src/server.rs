@@ -40,6 +40,8 @@ pub(crate) struct AppState {
     pub faults: RwLock<FaultConfig>,
     /// The realism switches, changed at run time through `/__sim/realism`.
     pub realism: RwLock<crate::config::Realism>,
+    /// Asynchronous bulk operations, by task id.
+    pub tasks: Mutex<std::collections::HashMap<u64, crate::bulk::Task>>,
     pub stats: Stats,
     pub config: SimConfig,
     /// Sorted issue ids of recent searches, by JQL, valid while the store version matches.
@@ -96,6 +98,7 @@ impl SimHandle {
             limiter: Limiter::new(config.limits.clone()),
             faults: RwLock::new(config.faults.clone()),
             realism: RwLock::new(config.realism.clone()),
+            tasks: Mutex::default(),
             stats: Stats::default(),
             config,
             search_cache: Mutex::default(),

@@ -812,6 +812,51 @@ async fn metadata_history_and_activity_endpoints_validate_against_the_contract()
             None,
             200,
         ),
+        case(
+            M::POST,
+            "/rest/api/3/bulk/issues/fields",
+            "/rest/api/3/bulk/issues/fields",
+            Some(
+                json!({"selectedIssueIdsOrKeys": ["APO-9"], "selectedActions": ["priority"], "editedFieldsInput": {"priority": {"priorityId": "2"}}}),
+            ),
+            201,
+        ),
+        case(
+            M::POST,
+            "/rest/api/3/bulk/issues/fields",
+            "/rest/api/3/bulk/issues/fields",
+            Some(
+                json!({"selectedIssueIdsOrKeys": ["APO-9"], "selectedActions": ["labels"], "editedFieldsInput": {}}),
+            ),
+            400,
+        ),
+        case(
+            M::POST,
+            "/rest/api/3/bulk/issues/transition",
+            "/rest/api/3/bulk/issues/transition",
+            Some(
+                json!({"bulkTransitionInputs": [{"selectedIssueIdsOrKeys": ["APO-10"], "transitionId": "41"}]}),
+            ),
+            201,
+        ),
+        case(
+            M::POST,
+            "/rest/api/3/bulk/issues/delete",
+            "/rest/api/3/bulk/issues/delete",
+            Some(json!({"selectedIssueIdsOrKeys": []})),
+            400,
+        ),
+        same(
+            "/rest/api/3/bulk/queue/10000",
+            "/rest/api/3/bulk/queue/{taskId}",
+        ),
+        case(
+            M::GET,
+            "/rest/api/3/bulk/queue/1",
+            "/rest/api/3/bulk/queue/{taskId}",
+            None,
+            400,
+        ),
     ];
     check_all(&sim, cases).await;
 }

@@ -538,3 +538,155 @@ async fn latency_grows_with_the_work_asked_for() {
         "{ids:?} vs {full:?}"
     );
 }
+
+/// Polls a bulk task until it completes; its last progress report.
+async fn finished(sim: &Sim, task: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, progress) = sim.get(&format!("/rest/api/3/bulk/queue/{task}")).await;
+        assert_eq!(status, 200, "{progress}");
+        if progress["status"] == "COMPLETE" {
+            assert_eq!(progress["progressPercent"], 100);
+            return progress;
+        }
+        assert!(
+            ["ENQUEUED", "RUNNING"].contains(&progress["status"].as_str().unwrap()),
+            "{progress}"
+        );
+        assert!(Instant::now() < deadline, "task {task} never completed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn bulk_operations_run_in_the_background_and_report_each_issue() {
+    let sim = sim(
+        300,
+        Realism {
+            bulk_issues_per_sec: 2_000.0,
+            ..Realism::default()
+        },
+    )
+    .await;
+    // Edit: add a label to 300 issues (and name one that does not exist).
+    let mut keys: Vec<String> = (1..=300).map(|n| format!("APO-{n}")).collect();
+    keys.push("NOPE-1".into());
+    let (status, submitted) = sim
+        .post(
+            "/rest/api/3/bulk/issues/fields",
+            &json!({
+                "selectedIssueIdsOrKeys": keys,
+                "selectedActions": ["labels", "priority"],
+                "editedFieldsInput": {
+                    "labelsFields": [{"fieldId": "labels", "bulkEditMultiSelectFieldOption": "ADD", "labels": [{"name": "migrated"}]}],
+                    "priority": {"priorityId": "1"},
+                },
+            }),
+        )
+        .await;
+    assert_eq!(status, 201, "{submitted}");
+    let task = submitted["taskId"].as_str().unwrap().to_owned();
+    let progress = finished(&sim, &task).await;
+    assert_eq!(progress["totalIssueCount"], 301);
+    assert_eq!(
+        progress["processedAccessibleIssues"]
+            .as_array()
+            .unwrap()
+            .len(),
+        300
+    );
+    assert_eq!(progress["invalidOrInaccessibleIssueCount"], 1);
+    let (_, page) = sim
+        .post(
+            "/rest/api/3/search/jql",
+            &json!({"jql": "project = APO AND labels = migrated AND priority = Highest", "maxResults": 5000}),
+        )
+        .await;
+    assert_eq!(page["issues"].as_array().unwrap().len(), 300);
+    let (_, history) = sim
+        .get("/rest/api/3/issue/APO-7/changelog?maxResults=100")
+        .await;
+    let last = history["values"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    let fields: Vec<&str> = last["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"labels") && fields.contains(&"priority"),
+        "{last}"
+    );
+
+    // Transition: "Done" from every status but Done itself; the done ones fail, each named.
+    let keys: Vec<String> = (1..=100).map(|n| format!("BEA-{n}")).collect();
+    let (_, before) = sim
+        .post(
+            "/rest/api/3/search/jql",
+            &json!({"jql": "project = BEA AND key <= BEA-100 AND status = Done", "maxResults": 100}),
+        )
+        .await;
+    let already_done = before["issues"].as_array().unwrap().len();
+    let (status, submitted) = sim
+        .post(
+            "/rest/api/3/bulk/issues/transition",
+            &json!({"bulkTransitionInputs": [{"selectedIssueIdsOrKeys": keys, "transitionId": "41"}]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{submitted}");
+    let progress = finished(&sim, submitted["taskId"].as_str().unwrap()).await;
+    let failed = progress["failedAccessibleIssues"].as_object().unwrap();
+    assert_eq!(failed.len(), already_done);
+    assert_eq!(
+        progress["processedAccessibleIssues"]
+            .as_array()
+            .unwrap()
+            .len(),
+        100 - already_done
+    );
+    let (_, after) = sim
+        .post(
+            "/rest/api/3/search/jql",
+            &json!({"jql": "project = BEA AND key <= BEA-100 AND status = Done", "maxResults": 100}),
+        )
+        .await;
+    assert_eq!(after["issues"].as_array().unwrap().len(), 100);
+
+    // Delete 10; more than 1,000 issues, or an edit that selects nothing, is a 400.
+    let doomed: Vec<String> = (1..=10).map(|n| format!("APO-{n}")).collect();
+    let (_, submitted) = sim
+        .post(
+            "/rest/api/3/bulk/issues/delete",
+            &json!({"selectedIssueIdsOrKeys": doomed}),
+        )
+        .await;
+    finished(&sim, submitted["taskId"].as_str().unwrap()).await;
+    let (status, _) = sim.get("/rest/api/3/issue/APO-1").await;
+    assert_eq!(status, 404);
+    let many: Vec<String> = (1..=1_001).map(|n| format!("APO-{n}")).collect();
+    let (status, _) = sim
+        .post(
+            "/rest/api/3/bulk/issues/delete",
+            &json!({"selectedIssueIdsOrKeys": many}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, body) = sim
+        .post(
+            "/rest/api/3/bulk/issues/fields",
+            &json!({"selectedIssueIdsOrKeys": ["APO-20"], "selectedActions": ["priority"], "editedFieldsInput": {}}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("priority")
+    );
+}
