@@ -484,7 +484,7 @@ async fn progress(State(app): App, uri: Uri, Path(task): Path<String>) -> Respon
     let mut body = json!({
         "taskId": task.id.to_string(),
         "status": task.status,
-        "progressPercent": if task.total == 0 { 100 } else { task.done * 100 / task.total },
+        "progressPercent": (task.done * 100).checked_div(task.total).unwrap_or(100),
         "submittedBy": render.user_value(task.submitted_by),
         "created": jira_time(task.created_ms),
         "updated": jira_time(task.updated_ms),
