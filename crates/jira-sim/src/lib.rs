@@ -9,9 +9,9 @@
 //!   (`tests/conformance.rs`).
 //! - **A seeded tenant.** Projects, users, fields and issues (with ADF descriptions,
 //!   custom fields and comments) come from [`SimConfig::seed`]; an issue stores compact
-//!   facts and its text is derived from a per-issue seed at render time, so 100,000 issues
-//!   generate in a fraction of a second. Writes change the data: later reads and searches
-//!   see them.
+//!   facts and its text, history, comments and worklogs are derived from a per-issue seed
+//!   at render time, so 200,000 issues start in about a second in 240 MB. Writes change
+//!   the data: later reads and searches see them.
 //! - **Atlassian's three limits** ([`LimitConfig`]): burst token buckets per endpoint
 //!   template × method, the hourly points quota (with a [`LimitConfig::time_scale`] so an
 //!   "hour" can pass in a second), and per-issue write windows. Responses carry the headers
@@ -23,13 +23,21 @@
 //! - **Counters** ([`StatsSnapshot`]): requests by endpoint and status, 429s by reason,
 //!   points, *early retries* (requests that arrived while the same client's `Retry-After`
 //!   for that scope was still running) and created issues (with duplicates).
-//! - **Admin API** under `/__sim` (see the `admin` module docs): stats, reset, faults, limits.
+//! - **Realism** ([`Realism`]): latency that grows with the answer, a search index that
+//!   lags behind writes (with `reconcileIssues`), the worklog feeds' settled minute, the
+//!   pace of asynchronous bulk operations.
+//! - **Admin API** under `/__sim` (see the `admin` module docs): stats, reset, faults,
+//!   limits, realism.
 //!
-//! Endpoints: `myself`, `serverInfo`, `project/search`, `project/{key}`, `field`,
-//! `users/search`, `issue/{key}` (GET, PUT, DELETE), `issue` (POST), `issue/bulk`,
-//! `issue/bulkfetch`, `issue/{key}/comment` (GET, POST), `search/jql` (GET, POST),
-//! `search/approximate-count`, and the removed `search` answering 410. Reads are also served
-//! under `/rest/api/2`. Auth: Basic (email + API token) or Bearer, from the config.
+//! Endpoints (`docs/jira-sim.md` lists them all): the issue reads and writes, bulk create
+//! and fetch, the enhanced search; tenant metadata (projects, issue types, priorities,
+//! statuses, resolutions, components, versions, fields, link types, users, labels, create
+//! and edit metadata); one workflow with transitions; every issue's history (per issue, by
+//! id, in bulk across issues); comments and worklogs (per issue, by id, in bulk, and the
+//! tenant-wide worklog feeds); assignment, links, watchers, entity properties; the
+//! asynchronous bulk operations. Everything is also served under `/rest/api/2` and
+//! `/rest/api/latest`. Auth: Basic (email + API token) or Bearer, from the config. Two
+//! real clients (PyPI `jira`, npm `jira.js`) run against it in the test suite.
 //!
 //! # Example
 //!
