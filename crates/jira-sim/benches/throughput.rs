@@ -6,6 +6,10 @@
 //! - `get_issue`: jira-sim's `GET /rest/api/3/issue/{key}` with every limit off;
 //! - `search_page_100`: jira-sim's enhanced search, 100 issues a page with `*navigable`;
 //! - `bulkfetch_100`: jira-sim's bulkfetch of 100 issues (elements are issues);
+//! - `changelog_bulkfetch_100`: `POST /changelog/bulkfetch` of 100 issues' histories
+//!   (elements are history entries);
+//! - `comment_list_1000`, `worklog_list_1000`: `POST /comment/list` and `/worklog/list`
+//!   of up to 1,000 ids (elements are the comments and worklogs returned);
 //! - `generate_100k`: starting a simulator with 100,000 issues (data generation).
 //!
 //! Run: `cargo bench -p jira-sim --bench throughput`.
@@ -111,8 +115,58 @@ fn throughput(c: &mut Criterion) {
         .to_string()
         .into_boxed_str(),
     );
+    let leak = |value: serde_json::Value| -> &'static str {
+        Box::leak(value.to_string().into_boxed_str())
+    };
+    let changelog_url = format!("{}/rest/api/3/changelog/bulkfetch", sim.base_url());
+    let changelog_body = leak(serde_json::json!({
+        "issueIdsOrKeys": (1..=100).map(|n| format!("COM-{n}")).collect::<Vec<_>>(),
+        "maxResults": 10_000,
+    }));
+    // Generated comment ids are the issue id times ten plus 0..3; worklog ids alike.
+    let comment_url = format!("{}/rest/api/3/comment/list?maxResults=1000", sim.base_url());
+    let comment_body = leak(serde_json::json!({
+        "ids": (0..1_000u64).map(|n| (10_000 + n / 3) * 10 + n % 3).collect::<Vec<_>>(),
+    }));
+    let worklog_url = format!("{}/rest/api/3/worklog/list", sim.base_url());
+    let worklog_body = leak(serde_json::json!({
+        "ids": (0..1_000u64).map(|n| (10_000 + n / 2) * 10 + n % 2).collect::<Vec<_>>(),
+    }));
+    // Elements per call, counted once.
+    let count = |url: String, body: &'static str, pick: fn(&serde_json::Value) -> u64| {
+        let client = client.clone();
+        runtime.block_on(async move {
+            let answer: serde_json::Value = client
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(body)
+                .basic_auth("sim@example.com", Some("sim-token"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            pick(&answer)
+        })
+    };
+    let histories = count(changelog_url.clone(), changelog_body, |a| {
+        a["issueChangeLogs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["changeHistories"].as_array().unwrap().len() as u64)
+            .sum()
+    });
+    let comments = count(comment_url.clone(), comment_body, |a| {
+        a["values"].as_array().unwrap().len() as u64
+    });
+    let worklogs = count(worklog_url.clone(), worklog_body, |a| {
+        a.as_array().unwrap().len() as u64
+    });
+    println!("per call: {histories} history entries, {comments} comments, {worklogs} worklogs");
     // (name, url, POST body, requests per batch, elements per request)
-    let scenarios: [(&str, &str, Option<&'static str>, u64, u64); 4] = [
+    let scenarios: [(&str, &str, Option<&'static str>, u64, u64); 7] = [
         ("static_baseline", &baseline_url, None, BATCH, 1),
         ("get_issue", &issue_url, None, BATCH, 1),
         ("search_page_100", &search_url, None, BATCH / 10, 100),
@@ -122,6 +176,27 @@ fn throughput(c: &mut Criterion) {
             Some(bulkfetch_body),
             BATCH / 10,
             100,
+        ),
+        (
+            "changelog_bulkfetch_100",
+            &changelog_url,
+            Some(changelog_body),
+            BATCH / 20,
+            histories,
+        ),
+        (
+            "comment_list_1000",
+            &comment_url,
+            Some(comment_body),
+            BATCH / 20,
+            comments,
+        ),
+        (
+            "worklog_list_1000",
+            &worklog_url,
+            Some(worklog_body),
+            BATCH / 20,
+            worklogs,
         ),
     ];
     let mut group = c.benchmark_group("sim_throughput");

@@ -148,6 +148,13 @@ async fn edit_comment(
     issue.added_comments.push(comment.clone());
     issue.added_comments.sort_by_key(|c| c.created_ms);
     issue.updated_ms = now;
+    crate::webhooks::emit(
+        &app,
+        crate::webhooks::Event::CommentUpdated,
+        issue,
+        Some(&comment),
+        false,
+    );
     let body = render.comment(issue, &comment);
     store.version += 1;
     json_response(StatusCode::OK, &body, 1)
@@ -176,6 +183,13 @@ async fn delete_comment(
     if comment.id < data::WRITTEN_IDS {
         issue.hidden_generated.push(comment.id);
     }
+    crate::webhooks::emit(
+        &app,
+        crate::webhooks::Event::CommentDeleted,
+        issue,
+        Some(&comment),
+        false,
+    );
     issue.updated_ms = AppState::now_ms();
     store.owners.remove(&comment.id);
     store.version += 1;
@@ -673,6 +687,13 @@ async fn assign(
         });
         issue.assignee = target;
         issue.updated_ms = now;
+        crate::webhooks::emit(
+            &app,
+            crate::webhooks::Event::IssueUpdated,
+            issue,
+            None,
+            true,
+        );
     }
     store.version += 1;
     no_content()

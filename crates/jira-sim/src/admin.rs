@@ -8,6 +8,7 @@
 //! | `GET`/`PUT /__sim/faults` | reads or replaces the fault rules ([`crate::FaultConfig`]) |
 //! | `GET`/`PUT /__sim/limits` | reads or replaces the limits ([`crate::LimitConfig`]) |
 //! | `GET`/`PUT /__sim/realism` | reads or replaces the realism switches ([`crate::Realism`]) |
+//! | `GET`/`PUT /__sim/webhooks` | reads or replaces the webhooks ([`crate::Webhook`]s) |
 
 use std::sync::Arc;
 
@@ -27,6 +28,32 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/__sim/faults", get(get_faults).put(put_faults))
         .route("/__sim/limits", get(get_limits).put(put_limits))
         .route("/__sim/realism", get(get_realism).put(put_realism))
+        .route("/__sim/webhooks", get(get_webhooks).put(put_webhooks))
+}
+
+async fn get_webhooks(State(app): State<Arc<AppState>>) -> Response {
+    Json(app.webhooks.read().clone()).into_response()
+}
+
+async fn put_webhooks(State(app): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
+    match serde_json::from_slice::<Vec<crate::config::Webhook>>(&body) {
+        Ok(hooks) => {
+            if let Some(bad) = hooks.iter().find(|h| !h.url.starts_with("http://")) {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    format!("webhook URL {:?} must be an http:// URL (jira-sim posts without TLS)", bad.url),
+                )
+                    .into_response();
+            }
+            *app.webhooks.write() = hooks;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        Err(error) => (
+            StatusCode::BAD_REQUEST,
+            format!("not a list of webhooks ({error}); e.g. [{{\"url\": \"http://127.0.0.1:9000/hook\", \"secret\": \"s3cret\"}}]"),
+        )
+            .into_response(),
+    }
 }
 
 async fn get_realism(State(app): State<Arc<AppState>>) -> Response {
@@ -48,7 +75,7 @@ async fn put_realism(State(app): State<Arc<AppState>>, body: axum::body::Bytes) 
 }
 
 async fn stats(State(app): State<Arc<AppState>>) -> Response {
-    Json(app.stats.snapshot()).into_response()
+    Json(app.snapshot()).into_response()
 }
 
 async fn reset(State(app): State<Arc<AppState>>) -> StatusCode {

@@ -319,6 +319,13 @@ async fn update_issue(
     );
     store.by_id.insert(id, issue);
     store.version += 1;
+    crate::webhooks::emit(
+        &app,
+        crate::webhooks::Event::IssueUpdated,
+        &store.by_id[&id],
+        None,
+        true,
+    );
     if param(&params, "returnIssue") == Some("true") {
         let body = renderer(&app, &uri).issue(
             &store.by_id[&id],
@@ -361,6 +368,15 @@ async fn delete_issue(
         ));
     }
     for doomed in std::iter::once(id).chain(subtasks) {
+        if let Some(issue) = store.by_id.get(&doomed) {
+            crate::webhooks::emit(
+                &app,
+                crate::webhooks::Event::IssueDeleted,
+                issue,
+                None,
+                false,
+            );
+        }
         remove_issue(&app, &mut store, doomed);
     }
     store.version += 1;
@@ -690,6 +706,13 @@ fn create_one(app: &AppState, input: &Value) -> Result<(u64, String), Vec<(Strin
     let mut store = app.store.write();
     let id = data::insert_issue(&mut store, &app.tenant.projects, issue);
     let key = store.by_id[&id].key.clone();
+    crate::webhooks::emit(
+        app,
+        crate::webhooks::Event::IssueCreated,
+        &store.by_id[&id],
+        None,
+        false,
+    );
     drop(store);
     app.stats.created(&summary);
     Ok((id, key))
@@ -1130,6 +1153,13 @@ async fn add_comment(
         .expect("id_of returned a stored id");
     issue.updated_ms = now;
     issue.added_comments.push(comment.clone());
+    crate::webhooks::emit(
+        &app,
+        crate::webhooks::Event::CommentCreated,
+        issue,
+        Some(&comment),
+        false,
+    );
     let body = renderer(&app, &uri).comment(issue, &comment);
     json_response(StatusCode::CREATED, &body, 1)
 }

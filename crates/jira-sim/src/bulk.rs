@@ -188,6 +188,13 @@ fn apply(app: &AppState, reference: &str, work: &Work) -> Outcome {
     store.next_written_id += 1;
     match work {
         Work::Delete => {
+            crate::webhooks::emit(
+                app,
+                crate::webhooks::Event::IssueDeleted,
+                &store.by_id[&id],
+                None,
+                false,
+            );
             crate::api::remove_issue(app, &mut store, id);
             store.version += 1;
             Outcome::Done(id)
@@ -221,6 +228,13 @@ fn apply(app: &AppState, reference: &str, work: &Work) -> Outcome {
                 change_id,
                 now,
             );
+            crate::webhooks::emit(
+                app,
+                crate::webhooks::Event::IssueUpdated,
+                &issue,
+                None,
+                true,
+            );
             store.by_id.insert(id, issue);
             store.version += 1;
             Outcome::Done(id)
@@ -251,6 +265,13 @@ fn apply(app: &AppState, reference: &str, work: &Work) -> Outcome {
             }
             issue.updated_ms = now;
             record_edit(app, &before, &mut issue, author, change_id, now);
+            crate::webhooks::emit(
+                app,
+                crate::webhooks::Event::IssueUpdated,
+                &issue,
+                None,
+                true,
+            );
             store.by_id.insert(id, issue);
             store.version += 1;
             Outcome::Done(id)

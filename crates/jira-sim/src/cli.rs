@@ -110,6 +110,18 @@ pub struct ServeArgs {
     /// Issues an asynchronous bulk operation processes a second.
     #[arg(long, default_value_t = 200.0, value_name = "N")]
     pub bulk_issues_per_sec: f64,
+    /// A webhook URL (http://) that receives every issue and comment event, repeatable.
+    #[arg(long = "webhook", value_name = "URL")]
+    pub webhooks: Vec<String>,
+    /// The secret webhooks are signed with (`X-Hub-Signature: sha256=...`).
+    #[arg(
+        long,
+        env = "JIRA_SIM_WEBHOOK_SECRET",
+        default_value = "sim-webhook-secret",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub webhook_secret: String,
 }
 
 /// Example command lines, for `--help`.
@@ -213,7 +225,25 @@ impl ServeArgs {
                 search_lag_ms: args.search_lag_ms,
                 work_latency: parse_work_latency(&args.work_latency)?,
                 bulk_issues_per_sec: args.bulk_issues_per_sec,
+                ..crate::config::Realism::default()
             },
+            webhooks: args
+                .webhooks
+                .iter()
+                .map(|url| {
+                    if url.starts_with("http://") {
+                        Ok(crate::config::Webhook {
+                            url: url.clone(),
+                            secret: Secret::new(args.webhook_secret.clone()),
+                            events: Vec::new(),
+                        })
+                    } else {
+                        Err(anyhow::anyhow!(
+                            "--webhook {url:?} must be an http:// URL (jira-sim posts without TLS)"
+                        ))
+                    }
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?,
             ..SimConfig::default()
         })
     }

@@ -32,6 +32,23 @@ pub struct SimConfig {
     pub early_retry_grace_ms: u64,
     /// How closely the tenant behaves like Jira Cloud beyond limits and faults.
     pub realism: Realism,
+    /// Webhooks registered at start (also `PUT /__sim/webhooks`).
+    pub webhooks: Vec<Webhook>,
+}
+
+/// A webhook: where jira-sim posts events, and the secret it signs them with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    /// An `http://` URL that receives a POST per event.
+    pub url: String,
+    /// The secret of `X-Hub-Signature: sha256=<HMAC-SHA256 of the body>`.
+    pub secret: Secret,
+    /// The events to send (`jira:issue_created`, `jira:issue_updated`,
+    /// `jira:issue_deleted`, `comment_created`, `comment_updated`, `comment_deleted`);
+    /// empty sends every one.
+    #[serde(default)]
+    pub events: Vec<String>,
 }
 
 /// Jira Cloud's behaviours that cost realism in tests when on, each with its default.
@@ -52,6 +69,12 @@ pub struct Realism {
     pub work_latency: WorkLatency,
     /// Issues an asynchronous bulk operation (`/bulk/issues/...`) processes a second.
     pub bulk_issues_per_sec: f64,
+    /// The share of webhook deliveries sent twice (Jira delivers at least once).
+    pub webhook_duplicate_rate: f64,
+    /// The share of webhook deliveries sent late, after up to `webhook_late_ms`.
+    pub webhook_late_rate: f64,
+    /// How late a late delivery is at most, in milliseconds.
+    pub webhook_late_ms: u64,
 }
 
 impl Default for Realism {
@@ -61,6 +84,9 @@ impl Default for Realism {
             search_lag_ms: 0,
             work_latency: WorkLatency::default(),
             bulk_issues_per_sec: 200.0,
+            webhook_duplicate_rate: 0.05,
+            webhook_late_rate: 0.05,
+            webhook_late_ms: 2_000,
         }
     }
 }
@@ -107,6 +133,7 @@ impl Default for SimConfig {
             faults: FaultConfig::default(),
             early_retry_grace_ms: 100,
             realism: Realism::default(),
+            webhooks: Vec::new(),
         }
     }
 }

@@ -482,6 +482,13 @@ async fn do_transition(
     }
     store.by_id.insert(issue_id, issue);
     store.version += 1;
+    crate::webhooks::emit(
+        &app,
+        crate::webhooks::Event::IssueUpdated,
+        &store.by_id[&issue_id],
+        None,
+        true,
+    );
     no_content()
 }
 

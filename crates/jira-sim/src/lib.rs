@@ -26,6 +26,8 @@
 //! - **Realism** ([`Realism`]): latency that grows with the answer, a search index that
 //!   lags behind writes (with `reconcileIssues`), the worklog feeds' settled minute, the
 //!   pace of asynchronous bulk operations.
+//! - **Webhooks** ([`Webhook`]): issue and comment events POSTed signed
+//!   (`X-Hub-Signature`), at least once, sometimes twice or late, under one identifier.
 //! - **Admin API** under `/__sim` (see the `admin` module docs): stats, reset, faults,
 //!   limits, realism.
 //!
@@ -75,11 +77,12 @@ mod meta;
 mod render;
 mod server;
 mod stats;
+mod webhooks;
 
 pub use config::{
     BurstConfig, BurstOverride, Credential, Fault, FaultConfig, FaultRule, LimitConfig,
     PerIssueConfig, QuotaConfig, QuotaKind, Realism, RefusalHeaders, ResetFormat, RetryAfterFormat,
-    Secret, SimConfig, WorkLatency,
+    Secret, SimConfig, Webhook, WorkLatency,
 };
 pub use server::SimHandle;
 pub use stats::StatsSnapshot;

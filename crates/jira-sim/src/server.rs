@@ -42,6 +42,10 @@ pub(crate) struct AppState {
     pub realism: RwLock<crate::config::Realism>,
     /// Asynchronous bulk operations, by task id.
     pub tasks: Mutex<std::collections::HashMap<u64, crate::bulk::Task>>,
+    /// Registered webhooks (`PUT /__sim/webhooks`).
+    pub webhooks: RwLock<Vec<crate::config::Webhook>>,
+    /// Where webhook deliveries go out, with their counters.
+    pub webhook_sink: Arc<crate::webhooks::Sink>,
     pub stats: Stats,
     pub config: SimConfig,
     /// Sorted issue ids of recent searches, by JQL, valid while the store version matches.
@@ -99,6 +103,8 @@ impl SimHandle {
             faults: RwLock::new(config.faults.clone()),
             realism: RwLock::new(config.realism.clone()),
             tasks: Mutex::default(),
+            webhooks: RwLock::new(config.webhooks.clone()),
+            webhook_sink: Arc::new(crate::webhooks::Sink::new().map_err(std::io::Error::other)?),
             stats: Stats::default(),
             config,
             search_cache: Mutex::default(),
@@ -145,7 +151,7 @@ impl SimHandle {
 
     /// The counters.
     pub fn stats(&self) -> StatsSnapshot {
-        self.state.stats.snapshot()
+        self.state.snapshot()
     }
 
     /// Zeroes the counters and forgets spent limits.
@@ -510,6 +516,15 @@ fn issue_written(app: &AppState, method: &str, template: &str, path: &str) -> Op
 }
 
 impl AppState {
+    /// The counters, webhook deliveries included.
+    pub(crate) fn snapshot(&self) -> StatsSnapshot {
+        let mut snapshot = self.stats.snapshot();
+        let (delivered, failed) = self.webhook_sink.counts();
+        snapshot.webhooks_delivered = delivered;
+        snapshot.webhooks_failed = failed;
+        snapshot
+    }
+
     /// Before a write to `id`: while search lags, it keeps seeing the issue as it was
     /// when the lag window began.
     pub(crate) fn note_write(&self, id: u64) {

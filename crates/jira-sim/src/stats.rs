@@ -42,6 +42,12 @@ pub struct StatsSnapshot {
     pub faults: BTreeMap<String, u64>,
     /// Requests refused with 401.
     pub unauthorized: u64,
+    /// Webhook deliveries a receiver accepted (2xx), duplicates included.
+    #[serde(default)]
+    pub webhooks_delivered: u64,
+    /// Webhook POSTs that failed (not 2xx, or no answer) and were retried or given up.
+    #[serde(default)]
+    pub webhooks_failed: u64,
 }
 
 impl StatsSnapshot {
@@ -168,6 +174,8 @@ impl Stats {
             duplicate_creates: detail.duplicate_creates,
             faults: detail.faults.clone(),
             unauthorized: self.unauthorized.load(Ordering::Relaxed),
+            webhooks_delivered: 0,
+            webhooks_failed: 0,
         }
     }
 

@@ -8,6 +8,7 @@ mod faults;
 mod history;
 mod limits;
 mod search;
+mod webhooks;
 mod writes;
 
 use jira_sim::{LimitConfig, SimConfig, SimHandle};
