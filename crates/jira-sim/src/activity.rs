@@ -44,6 +44,16 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
             )
             .route(&path("/comment/list"), post(comment_list))
             .route(
+                &path("/comment/{commentId}/properties"),
+                get(comment_property_keys),
+            )
+            .route(
+                &path("/comment/{commentId}/properties/{propertyKey}"),
+                get(get_comment_property)
+                    .put(set_comment_property)
+                    .delete(delete_comment_property),
+            )
+            .route(
                 &path("/issue/{issueIdOrKey}/worklog"),
                 get(issue_worklogs).post(add_worklog),
             )
@@ -90,6 +100,7 @@ fn find_comment(render: &Renderer<'_>, issue: &IssueData, id: u64) -> Option<Com
         body: data::adf(&paragraphs[..1]),
         created_ms: created,
         updated_ms: created,
+        properties: Default::default(),
     })
 }
 
@@ -193,6 +204,119 @@ async fn delete_comment(
     issue.updated_ms = AppState::now_ms();
     store.owners.remove(&comment.id);
     store.version += 1;
+    no_content()
+}
+
+/// The comment `id` and the issue it is on.
+fn comment_by_id(app: &AppState, store: &IssueStore, id: &str) -> Option<(u64, CommentData)> {
+    let id = parse_id(id)?;
+    let issue = store.by_id.get(&data::owner_of(store, id)?)?;
+    let render = Renderer {
+        base: &app.base_url,
+        tenant: &app.tenant,
+        catalog: &app.catalog,
+        v2: false,
+    };
+    Some((issue.id, find_comment(&render, issue, id)?))
+}
+
+fn no_comment(id: &str) -> Response {
+    json_error(
+        StatusCode::NOT_FOUND,
+        &format!("Can not find a comment for the id: {id}."),
+    )
+}
+
+async fn comment_property_keys(State(app): App, Path(id): Path<String>) -> Response {
+    let store = app.store.read();
+    let Some((_, comment)) = comment_by_id(&app, &store, &id) else {
+        return no_comment(&id);
+    };
+    let keys: Vec<Value> = comment
+        .properties
+        .keys()
+        .map(|key| {
+            json!({"key": key, "self": format!("{}/rest/api/3/comment/{id}/properties/{key}", app.base_url)})
+        })
+        .collect();
+    json_response(StatusCode::OK, &json!({ "keys": keys }), 1)
+}
+
+async fn get_comment_property(
+    State(app): App,
+    Path((id, property)): Path<(String, String)>,
+) -> Response {
+    let store = app.store.read();
+    let Some((_, comment)) = comment_by_id(&app, &store, &id) else {
+        return no_comment(&id);
+    };
+    match comment.properties.get(&property) {
+        Some(value) => json_response(StatusCode::OK, &json!({"key": property, "value": value}), 1),
+        None => json_error(
+            StatusCode::NOT_FOUND,
+            &format!("The property with key '{property}' does not exist."),
+        ),
+    }
+}
+
+/// Stores `comment` (a generated one becomes a written copy under its id).
+fn keep_comment(store: &mut IssueStore, issue_id: u64, comment: CommentData) {
+    let issue = store.by_id.get_mut(&issue_id).expect("the owner exists");
+    if comment.id < data::WRITTEN_IDS && !issue.hidden_generated.contains(&comment.id) {
+        issue.hidden_generated.push(comment.id);
+    }
+    issue.added_comments.retain(|c| c.id != comment.id);
+    issue.added_comments.push(comment);
+    issue.added_comments.sort_by_key(|c| c.created_ms);
+    store.version += 1;
+}
+
+async fn set_comment_property(
+    State(app): App,
+    Path((id, property)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Ok(value) = serde_json::from_slice::<Value>(&body) else {
+        return bad_request("The property value must be valid JSON.");
+    };
+    if property.is_empty() || property.len() > 255 {
+        return bad_request("The property key must be between 1 and 255 characters long.");
+    }
+    if body.len() > 32_768 {
+        return bad_request("The property value is longer than 32768 bytes.");
+    }
+    let mut store = app.store.write();
+    let Some((issue_id, mut comment)) = comment_by_id(&app, &store, &id) else {
+        return no_comment(&id);
+    };
+    let replaced = comment.properties.insert(property, value).is_some();
+    if comment.id < data::WRITTEN_IDS {
+        store.owners.insert(comment.id, issue_id);
+    }
+    keep_comment(&mut store, issue_id, comment);
+    let status = if replaced {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    json_response(status, &json!({}), 1)
+}
+
+async fn delete_comment_property(
+    State(app): App,
+    Path((id, property)): Path<(String, String)>,
+) -> Response {
+    let mut store = app.store.write();
+    let Some((issue_id, mut comment)) = comment_by_id(&app, &store, &id) else {
+        return no_comment(&id);
+    };
+    if comment.properties.remove(&property).is_none() {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            &format!("The property with key '{property}' does not exist."),
+        );
+    }
+    keep_comment(&mut store, issue_id, comment);
     no_content()
 }
 

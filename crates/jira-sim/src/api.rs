@@ -1081,7 +1081,8 @@ async fn get_comments(
     let Some(issue) = store.find(&id_or_key) else {
         return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
     };
-    let mut all = renderer(&app, &uri).comments(issue);
+    let with_properties = param_list(&params, "expand").is_some_and(|e| e.contains(&"properties"));
+    let mut all = renderer(&app, &uri).comments_with(issue, with_properties);
     let total = all.len();
     let comments: Vec<CommentOut<'_>> = all.drain(..).skip(start_at).take(max_results).collect();
     let cost = 1 + comments.len() as u64;
@@ -1119,18 +1120,31 @@ async fn add_comment(
     Path(id_or_key): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let comment_body = match serde_json::from_slice::<Value>(&body) {
-        Ok(body) => match body.get("body").and_then(comment_body) {
-            Some(doc) => doc,
-            None => {
-                return field_errors(&[(
-                    "comment".into(),
-                    "Comment body can not be empty!".into(),
-                )]);
-            }
-        },
+    let request = match serde_json::from_slice::<Value>(&body) {
+        Ok(request) => request,
         Err(_) => return bad_request("The request body is not valid JSON."),
     };
+    let Some(comment_body) = request.get("body").and_then(comment_body) else {
+        return field_errors(&[("comment".into(), "Comment body can not be empty!".into())]);
+    };
+    // Entity properties set with the comment, checked as the issue's are.
+    let mut properties = std::collections::BTreeMap::new();
+    for property in request
+        .get("properties")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let key = property.get("key").and_then(Value::as_str).unwrap_or("");
+        let value = property.get("value").cloned().unwrap_or(Value::Null);
+        if key.is_empty() || key.len() > 255 {
+            return bad_request("The property key must be between 1 and 255 characters long.");
+        }
+        if value.to_string().len() > 32_768 {
+            return bad_request("The property value is longer than 32768 bytes.");
+        }
+        properties.insert(key.to_owned(), value);
+    }
     let mut store = app.store.write();
     let Some(id) = store.id_of(&id_or_key) else {
         return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
@@ -1146,6 +1160,7 @@ async fn add_comment(
         body: comment_body,
         created_ms: now,
         updated_ms: now,
+        properties,
     };
     let issue = store
         .by_id

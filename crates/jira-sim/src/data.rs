@@ -183,6 +183,8 @@ pub(crate) struct CommentData {
     pub body: Value,
     pub created_ms: i64,
     pub updated_ms: i64,
+    /// Entity properties (`properties` on create, `/comment/{id}/properties/{key}`).
+    pub properties: BTreeMap<String, Value>,
 }
 
 /// One end of an issue link as the issue sees it.

@@ -476,6 +476,7 @@ async fn do_transition(
                     body,
                     created_ms: now,
                     updated_ms: now,
+                    properties: Default::default(),
                 });
             }
         }

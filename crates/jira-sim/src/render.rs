@@ -492,6 +492,9 @@ pub(crate) struct CommentOut<'a> {
     created: String,
     updated: String,
     jsd_public: bool,
+    /// `expand=properties`: the comment's entity properties.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub properties: Option<Vec<Value>>,
 }
 
 /// Renders answers for one site.
@@ -727,6 +730,12 @@ impl<'a> Renderer<'a> {
 
     /// Every comment of an issue, generated ones first.
     pub fn comments(&self, issue: &'a IssueData) -> Vec<CommentOut<'a>> {
+        self.comments_with(issue, false)
+    }
+
+    /// Every comment of an issue, with their entity properties when `properties`
+    /// (`expand=properties`).
+    pub fn comments_with(&self, issue: &'a IssueData, properties: bool) -> Vec<CommentOut<'a>> {
         let generated = (0..issue.generated_comments).map(|n| {
             let paragraphs = data::generated_paragraphs(issue.seed, 100 + n as u64);
             let author = (issue.seed as usize + n as usize) % self.tenant.users.len();
@@ -738,12 +747,19 @@ impl<'a> Renderer<'a> {
                 body: data::adf(&paragraphs[..1]),
                 created_ms: created,
                 updated_ms: created,
+                properties: Default::default(),
             }
         });
         generated
             .filter(|c| !issue.hidden_generated.contains(&c.id))
             .chain(issue.added_comments.iter().cloned())
-            .map(|comment| self.comment(issue, &comment))
+            .map(|comment| {
+                let mut out = self.comment(issue, &comment);
+                if properties {
+                    out.properties = Some(property_list(&comment.properties));
+                }
+                out
+            })
             .collect()
     }
 
@@ -767,8 +783,17 @@ impl<'a> Renderer<'a> {
             created: jira_time(comment.created_ms),
             updated: jira_time(comment.updated_ms),
             jsd_public: true,
+            properties: None,
         }
     }
+}
+
+/// Entity properties as `[{"key", "value"}]`.
+pub(crate) fn property_list(properties: &std::collections::BTreeMap<String, Value>) -> Vec<Value> {
+    properties
+        .iter()
+        .map(|(key, value)| json!({"key": key, "value": value}))
+        .collect()
 }
 
 fn escape_html(text: &str) -> String {

@@ -511,6 +511,12 @@ async fn metadata_history_and_activity_endpoints_validate_against_the_contract()
         json!({ "body": doc }),
     )
     .await;
+    let marked_id = created_id(
+        &sim,
+        "/rest/api/3/issue/APO-8/comment",
+        json!({"body": doc, "properties": [{"key": "first", "value": 1}]}),
+    )
+    .await;
     let worklog_id = created_id(
         &sim,
         "/rest/api/3/issue/APO-7/worklog",
@@ -849,6 +855,25 @@ async fn metadata_history_and_activity_endpoints_validate_against_the_contract()
         same(
             "/rest/api/3/bulk/queue/10000",
             "/rest/api/3/bulk/queue/{taskId}",
+        ),
+        case(
+            M::PUT,
+            &format!("/rest/api/3/comment/{marked_id}/properties/marker"),
+            "/rest/api/3/comment/{commentId}/properties/{propertyKey}",
+            Some(json!({"key": "abc"})),
+            201,
+        ),
+        same(
+            &format!("/rest/api/3/comment/{marked_id}/properties"),
+            "/rest/api/3/comment/{commentId}/properties",
+        ),
+        same(
+            &format!("/rest/api/3/comment/{marked_id}/properties/marker"),
+            "/rest/api/3/comment/{commentId}/properties/{propertyKey}",
+        ),
+        same(
+            "/rest/api/3/issue/APO-8/comment?expand=properties",
+            "/rest/api/3/issue/{issueIdOrKey}/comment",
         ),
         case(
             M::GET,

@@ -690,3 +690,84 @@ async fn bulk_operations_run_in_the_background_and_report_each_issue() {
             .contains("priority")
     );
 }
+
+#[tokio::test]
+async fn comments_carry_entity_properties() {
+    let sim = sim(20, Realism::default()).await;
+    let (status, created) = sim
+        .post(
+            "/rest/api/3/issue/APO-3/comment",
+            &json!({"body": "marked", "properties": [{"key": "jira-ops.idempotency", "value": {"key": "abc123"}}]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (_, page) = sim
+        .get("/rest/api/3/issue/APO-3/comment?expand=properties")
+        .await;
+    let mine = page["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        mine["properties"],
+        json!([{"key": "jira-ops.idempotency", "value": {"key": "abc123"}}])
+    );
+    let (status, property) = sim
+        .get(&format!(
+            "/rest/api/3/comment/{id}/properties/jira-ops.idempotency"
+        ))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(property["value"]["key"], "abc123");
+
+    // A generated comment takes a property too, and keeps its id and body.
+    let mut generated = Value::Null;
+    for n in 1..=20 {
+        let (_, issue) = sim
+            .get(&format!("/rest/api/3/issue/APO-{n}?fields=comment"))
+            .await;
+        if let Some(first) = issue["fields"]["comment"]["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] != id.as_str())
+        {
+            generated = first.clone();
+            break;
+        }
+    }
+    let key = generated["self"]
+        .as_str()
+        .unwrap()
+        .split("/issue/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let generated_id = generated["id"].as_str().unwrap();
+    let path = format!("/rest/api/3/comment/{generated_id}/properties/seen");
+    let (status, _) = sim.put(&path, &json!(true)).await;
+    assert_eq!(status, 201);
+    let (status, _) = sim.put(&path, &json!(false)).await;
+    assert_eq!(status, 200);
+    let (_, keys) = sim
+        .get(&format!("/rest/api/3/comment/{generated_id}/properties"))
+        .await;
+    assert_eq!(keys["keys"][0]["key"], "seen");
+    let (_, again) = sim
+        .get(&format!("/rest/api/3/issue/{key}/comment/{generated_id}"))
+        .await;
+    assert_eq!(again["body"], generated["body"]);
+    let (status, _) = send(sim.request(Method::DELETE, &path)).await;
+    assert_eq!(status, 204);
+    let (status, _) = sim.get(&path).await;
+    assert_eq!(status, 404);
+    let (status, _) = sim.get("/rest/api/3/comment/1/properties").await;
+    assert_eq!(status, 404);
+}
