@@ -276,15 +276,10 @@ async fn set_comment_property(
     Path((id, property)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
-    let Ok(value) = serde_json::from_slice::<Value>(&body) else {
-        return bad_request("The property value must be valid JSON.");
+    let value = match crate::api::property_value(&property, &body) {
+        Ok(value) => value,
+        Err(message) => return bad_request(message),
     };
-    if property.is_empty() || property.len() > 255 {
-        return bad_request("The property key must be between 1 and 255 characters long.");
-    }
-    if body.len() > 32_768 {
-        return bad_request("The property value is longer than 32768 bytes.");
-    }
     let mut store = app.store.write();
     let Some((issue_id, mut comment)) = comment_by_id(&app, &store, &id) else {
         return no_comment(&id);

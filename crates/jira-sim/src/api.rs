@@ -205,25 +205,16 @@ async fn project_search(State(app): App, uri: Uri, Query(params): Params) -> Res
         .take(max_results)
         .map(|p| render.project(p, detailed))
         .collect();
-    let is_last = start_at + values.len() >= matching.len();
-    let page_url = |start: usize| {
-        format!(
-            "{}/rest/api/3/project/search?startAt={start}&maxResults={max_results}",
-            app.base_url
-        )
-    };
-    let mut body = json!({
-        "self": page_url(start_at),
-        "maxResults": max_results,
-        "startAt": start_at,
-        "total": matching.len(),
-        "isLast": is_last,
-        "values": values,
-    });
-    if !is_last {
-        body["nextPage"] = page_url(start_at + max_results).into();
-    }
-    let cost = 1 + values.len() as u64;
+    let shown = values.len();
+    let body = crate::meta::page_bean(
+        &app.base_url,
+        "/rest/api/3/project/search",
+        start_at,
+        max_results,
+        values,
+        matching.len(),
+    );
+    let cost = 1 + shown as u64;
     json_response(StatusCode::OK, &body, cost)
 }
 
@@ -435,21 +426,36 @@ async fn get_property(
     }
 }
 
+/// Jira's checks of an entity property: a key of 1 to 255 characters, a JSON value of at
+/// most 32 KB.
+pub(crate) fn check_property(key: &str, value_bytes: usize) -> Result<(), &'static str> {
+    if key.is_empty() || key.len() > 255 {
+        return Err("The property key must be between 1 and 255 characters long.");
+    }
+    if value_bytes > 32_768 {
+        return Err("The property value is longer than 32768 bytes.");
+    }
+    Ok(())
+}
+
+/// The value of a `PUT .../properties/{key}` body, checked.
+pub(crate) fn property_value(key: &str, body: &[u8]) -> Result<Value, &'static str> {
+    let value = serde_json::from_slice::<Value>(body)
+        .map_err(|_| "The property value must be valid JSON.")?;
+    check_property(key, body.len())?;
+    Ok(value)
+}
+
 /// `PUT /issue/{key}/properties/{propertyKey}`: 201 when new, 200 when replaced.
 async fn set_property(
     State(app): App,
     Path((id_or_key, property)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
-    let Ok(value) = serde_json::from_slice::<Value>(&body) else {
-        return bad_request("The property value must be valid JSON.");
+    let value = match property_value(&property, &body) {
+        Ok(value) => value,
+        Err(message) => return bad_request(message),
     };
-    if property.is_empty() || property.len() > 255 {
-        return bad_request("The property key must be between 1 and 255 characters long.");
-    }
-    if body.len() > 32_768 {
-        return bad_request("The property value is longer than 32768 bytes.");
-    }
     let mut store = app.store.write();
     let Some(id) = store.id_of(&id_or_key) else {
         return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
@@ -681,18 +687,11 @@ fn create_one(app: &AppState, input: &Value) -> Result<(u64, String), Vec<(Strin
                 for property in list {
                     let key = property.get("key").and_then(Value::as_str).unwrap_or("");
                     let value = property.get("value").cloned().unwrap_or(Value::Null);
-                    if key.is_empty() || key.len() > 255 {
-                        errors.push((
-                            "properties".into(),
-                            "The property key must be between 1 and 255 characters long.".into(),
-                        ));
-                    } else if value.to_string().len() > 32_768 {
-                        errors.push((
-                            "properties".into(),
-                            "The property value is longer than 32768 bytes.".into(),
-                        ));
-                    } else {
-                        issue.properties.insert(key.to_owned(), value);
+                    match check_property(key, value.to_string().len()) {
+                        Ok(()) => {
+                            issue.properties.insert(key.to_owned(), value);
+                        }
+                        Err(message) => errors.push(("properties".into(), message.into())),
                     }
                 }
             }
@@ -1137,11 +1136,8 @@ async fn add_comment(
     {
         let key = property.get("key").and_then(Value::as_str).unwrap_or("");
         let value = property.get("value").cloned().unwrap_or(Value::Null);
-        if key.is_empty() || key.len() > 255 {
-            return bad_request("The property key must be between 1 and 255 characters long.");
-        }
-        if value.to_string().len() > 32_768 {
-            return bad_request("The property value is longer than 32768 bytes.");
+        if let Err(message) = check_property(key, value.to_string().len()) {
+            return bad_request(message);
         }
         properties.insert(key.to_owned(), value);
     }

@@ -279,6 +279,15 @@ fn apply(app: &AppState, reference: &str, work: &Work) -> Outcome {
     }
 }
 
+/// The entries of one field kind of an `editedFieldsInput` (`labelsFields`, ...).
+fn items<'a>(input: &'a Map<String, Value>, kind: &str) -> impl Iterator<Item = &'a Value> {
+    input
+        .get(kind)
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+}
+
 /// The edits an `editedFieldsInput` describes, checked against `selectedActions`.
 fn edits(
     app: &AppState,
@@ -299,12 +308,7 @@ fn edits(
         edits.push(Edit::Priority(index));
         covered.push("priority".into());
     }
-    for field in input
-        .get("singleLineTextFields")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for field in items(input, "singleLineTextFields") {
         match (
             field.get("fieldId").and_then(Value::as_str),
             field.get("text").and_then(Value::as_str),
@@ -320,12 +324,7 @@ fn edits(
             }
         }
     }
-    for field in input
-        .get("richTextFields")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for field in items(input, "richTextFields") {
         match (
             field.get("fieldId").and_then(Value::as_str),
             field.pointer("/richText/adfValue"),
@@ -341,12 +340,7 @@ fn edits(
             }
         }
     }
-    for field in input
-        .get("labelsFields")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for field in items(input, "labelsFields") {
         let option = field
             .get("bulkEditMultiSelectFieldOption")
             .and_then(Value::as_str)
@@ -376,12 +370,7 @@ fn edits(
         });
         covered.push("labels".into());
     }
-    for field in input
-        .get("clearableNumberFields")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for field in items(input, "clearableNumberFields") {
         match field.get("fieldId").and_then(Value::as_str) {
             Some("customfield_10016") => {
                 edits.push(Edit::StoryPoints(
@@ -396,12 +385,7 @@ fn edits(
             }
         }
     }
-    for field in input
-        .get("singleSelectClearableUserPickerFields")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for field in items(input, "singleSelectClearableUserPickerFields") {
         match field.get("fieldId").and_then(Value::as_str) {
             Some("assignee") => {
                 let user = match field.pointer("/user/accountId").and_then(Value::as_str) {

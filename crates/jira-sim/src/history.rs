@@ -508,34 +508,13 @@ async fn changelog(
         return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
     };
     let render = renderer(&app, &uri);
-    let all = data::history(issue, app.tenant.users.len());
-    let values: Vec<Value> = all
+    let all: Vec<Value> = data::history(issue, app.tenant.users.len())
         .iter()
-        .skip(start_at)
-        .take(max_results)
         .map(|c| change_json(&render, c))
         .collect();
-    let shown = values.len();
-    let total = all.len();
+    let shown = all.len().saturating_sub(start_at).min(max_results);
     let path = format!("/rest/api/3/issue/{}/changelog", issue.key);
-    let url = |start: usize| {
-        format!(
-            "{}{path}?startAt={start}&maxResults={max_results}",
-            app.base_url
-        )
-    };
-    let is_last = start_at + shown >= total;
-    let mut body = json!({
-        "self": url(start_at),
-        "maxResults": max_results,
-        "startAt": start_at,
-        "total": total,
-        "isLast": is_last,
-        "values": values,
-    });
-    if !is_last {
-        body["nextPage"] = url(start_at + max_results).into();
-    }
+    let body = crate::meta::page(&app.base_url, &path, start_at, max_results, all);
     json_response(StatusCode::OK, &body, 1 + shown as u64 / 20)
 }
 

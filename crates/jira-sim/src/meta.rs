@@ -80,7 +80,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
     router
 }
 
-/// A `PageBean*`: `values` is the whole list, paged by `startAt`/`maxResults`.
+/// A `PageBean*`: `all` is the whole list, paged by `startAt`/`maxResults`.
 pub(crate) fn page(
     base: &str,
     path: &str,
@@ -90,6 +90,18 @@ pub(crate) fn page(
 ) -> Value {
     let total = all.len();
     let values: Vec<Value> = all.into_iter().skip(start_at).take(max_results).collect();
+    page_bean(base, path, start_at, max_results, values, total)
+}
+
+/// A `PageBean*` of one page's `values` out of `total`.
+pub(crate) fn page_bean(
+    base: &str,
+    path: &str,
+    start_at: usize,
+    max_results: usize,
+    values: Vec<Value>,
+    total: usize,
+) -> Value {
     let is_last = start_at + values.len() >= total;
     let url = |start: usize| format!("{base}{path}?startAt={start}&maxResults={max_results}");
     let mut body = json!({
