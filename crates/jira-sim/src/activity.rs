@@ -345,23 +345,31 @@ async fn comment_list(
     };
     let store = app.store.read();
     let render = renderer(&app, &uri);
-    let mut found: Vec<Value> = Vec::new();
+    let mut found = Vec::new();
     for id in &ids {
         let Some(issue) = data::owner_of(&store, *id).and_then(|owner| store.by_id.get(&owner))
         else {
             continue;
         };
         if let Some(comment) = find_comment(&render, issue, *id) {
-            found.push(serde_json::to_value(render.comment(issue, &comment)).unwrap_or_default());
+            found.push((issue, comment));
         }
     }
-    let shown = found.len().saturating_sub(start_at).min(max_results);
-    let body = crate::meta::page(
+    let total = found.len();
+    let values: Vec<_> = found
+        .iter()
+        .skip(start_at)
+        .take(max_results)
+        .map(|(issue, comment)| render.comment(issue, comment))
+        .collect();
+    let shown = values.len();
+    let body = crate::meta::PageBean::new(
         &app.base_url,
         "/rest/api/3/comment/list",
         start_at,
         max_results,
-        found,
+        values,
+        total,
     );
     json_response(StatusCode::OK, &body, 1 + shown as u64 / 20)
 }
@@ -411,7 +419,30 @@ fn parse_started(text: &str) -> Option<i64> {
     Some((at.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
-fn worklog_json(render: &Renderer<'_>, issue: &IssueData, worklog: &WorklogData) -> Value {
+/// A `Worklog`, borrowing the catalog's pre-rendered authors.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WorklogOut<'a> {
+    #[serde(rename = "self")]
+    self_url: String,
+    author: &'a serde_json::value::RawValue,
+    update_author: &'a serde_json::value::RawValue,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comment: Option<Value>,
+    created: String,
+    updated: String,
+    started: String,
+    time_spent: String,
+    time_spent_seconds: u64,
+    id: String,
+    issue_id: String,
+}
+
+fn worklog_json<'a>(
+    render: &Renderer<'a>,
+    issue: &IssueData,
+    worklog: &WorklogData,
+) -> WorklogOut<'a> {
     let comment = worklog.comment.as_ref().map(|doc| {
         if render.v2 {
             Value::from(data::adf_text(doc).join("\n\n"))
@@ -419,22 +450,22 @@ fn worklog_json(render: &Renderer<'_>, issue: &IssueData, worklog: &WorklogData)
             doc.clone()
         }
     });
-    let mut value = json!({
-        "self": format!("{}/rest/api/3/issue/{}/worklog/{}", render.base, issue.id, worklog.id),
-        "author": render.user_value(worklog.author),
-        "updateAuthor": render.user_value(worklog.author),
-        "created": jira_time(worklog.created_ms),
-        "updated": jira_time(worklog.updated_ms),
-        "started": jira_time(worklog.started_ms),
-        "timeSpent": format_duration(worklog.seconds),
-        "timeSpentSeconds": worklog.seconds,
-        "id": worklog.id.to_string(),
-        "issueId": issue.id.to_string(),
-    });
-    if let Some(comment) = comment {
-        value["comment"] = comment;
+    WorklogOut {
+        self_url: format!(
+            "{}/rest/api/3/issue/{}/worklog/{}",
+            render.base, issue.id, worklog.id
+        ),
+        author: render.user(worklog.author),
+        update_author: render.user(worklog.author),
+        comment,
+        created: jira_time(worklog.created_ms),
+        updated: jira_time(worklog.updated_ms),
+        started: jira_time(worklog.started_ms),
+        time_spent: format_duration(worklog.seconds),
+        time_spent_seconds: worklog.seconds,
+        id: worklog.id.to_string(),
+        issue_id: issue.id.to_string(),
     }
-    value
 }
 
 fn find_worklog(issue: &IssueData, users: usize, id: u64) -> Option<WorklogData> {
@@ -469,18 +500,30 @@ async fn issue_worklogs(
         .into_iter()
         .filter(|w| w.started_ms >= after && w.started_ms <= before)
         .collect();
-    let page: Vec<Value> = all
+    let worklogs: Vec<WorklogOut<'_>> = all
         .iter()
         .skip(start_at)
         .take(max_results)
         .map(|w| worklog_json(&render, issue, w))
         .collect();
-    let shown = page.len();
-    json_response(
-        StatusCode::OK,
-        &json!({"startAt": start_at, "maxResults": max_results, "total": all.len(), "worklogs": page}),
-        1 + shown as u64 / 20,
-    )
+    let shown = worklogs.len();
+    let body = WorklogPageOut {
+        start_at,
+        max_results,
+        total: all.len(),
+        worklogs,
+    };
+    json_response(StatusCode::OK, &body, 1 + shown as u64 / 20)
+}
+
+/// `PageOfWorklogs`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WorklogPageOut<'a> {
+    start_at: usize,
+    max_results: usize,
+    total: usize,
+    worklogs: Vec<WorklogOut<'a>>,
 }
 
 /// The worklog a body describes: `timeSpent` or `timeSpentSeconds`, `started`, `comment`.
@@ -738,7 +781,7 @@ async fn worklog_list(State(app): App, uri: Uri, body: axum::body::Bytes) -> Res
     let store = app.store.read();
     let render = renderer(&app, &uri);
     let users = app.tenant.users.len();
-    let found: Vec<Value> = ids
+    let found: Vec<WorklogOut<'_>> = ids
         .iter()
         .filter_map(|id| {
             let issue = store.by_id.get(&data::owner_of(&store, *id)?)?;
@@ -747,7 +790,7 @@ async fn worklog_list(State(app): App, uri: Uri, body: axum::body::Bytes) -> Res
         })
         .collect();
     let cost = 1 + found.len() as u64 / 20;
-    json_response(StatusCode::OK, &Value::Array(found), cost)
+    json_response(StatusCode::OK, &found, cost)
 }
 
 fn account_pair(app: &AppState, user: Option<usize>) -> (Option<String>, Option<String>) {

@@ -110,35 +110,59 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
     router
 }
 
-/// A history entry as `Changelog`.
+/// A history entry as `Changelog`, borrowing what it can (the author is the catalog's
+/// pre-rendered JSON): the bulk reads serialise thousands of these.
+#[derive(serde::Serialize)]
+pub(crate) struct ChangeOut<'a> {
+    id: String,
+    author: &'a serde_json::value::RawValue,
+    created: String,
+    items: Vec<ItemOut<'a>>,
+}
+
+/// One item of a [`ChangeOut`]: the contract has `from`/`to` and their strings as
+/// strings, so a missing id is left out and a missing display string is empty (clients
+/// read `fromString`/`toString` always).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ItemOut<'a> {
+    field: &'a str,
+    #[serde(rename = "fieldtype")]
+    field_type: &'static str,
+    field_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from: Option<&'a str>,
+    from_string: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to: Option<&'a str>,
+    to_string: &'a str,
+}
+
+/// A history entry ready to serialise.
+pub(crate) fn change_out<'a>(render: &Renderer<'a>, change: &'a ChangeData) -> ChangeOut<'a> {
+    ChangeOut {
+        id: change.id.to_string(),
+        author: render.user(change.author),
+        created: crate::render::jira_time(change.created_ms),
+        items: change
+            .items
+            .iter()
+            .map(|item| ItemOut {
+                field: &item.field,
+                field_type: if item.custom { "custom" } else { "jira" },
+                field_id: &item.field_id,
+                from: item.from.as_deref(),
+                from_string: item.from_string.as_deref().unwrap_or(""),
+                to: item.to.as_deref(),
+                to_string: item.to_string.as_deref().unwrap_or(""),
+            })
+            .collect(),
+    }
+}
+
+/// A history entry as a `Changelog` value (for answers that are built as values).
 pub(crate) fn change_json(render: &Renderer<'_>, change: &ChangeData) -> Value {
-    let items: Vec<Value> = change
-        .items
-        .iter()
-        .map(|item| {
-            let mut value = json!({
-                "field": item.field,
-                "fieldtype": if item.custom { "custom" } else { "jira" },
-                "fieldId": item.field_id,
-            });
-            // The contract has these as strings: a missing id is left out, a missing
-            // display string is empty (clients read `fromString`/`toString` always).
-            for (name, side) in [("from", &item.from), ("to", &item.to)] {
-                if let Some(text) = side {
-                    value[name] = text.clone().into();
-                }
-            }
-            value["fromString"] = item.from_string.clone().unwrap_or_default().into();
-            value["toString"] = item.to_string.clone().unwrap_or_default().into();
-            value
-        })
-        .collect();
-    json!({
-        "id": change.id.to_string(),
-        "author": render.user_value(change.author),
-        "created": crate::render::jira_time(change.created_ms),
-        "items": items,
-    })
+    serde_json::to_value(change_out(render, change)).unwrap_or_default()
 }
 
 /// `expand=changelog`: the last [`EXPANDED_CHANGELOG`] entries as `PageOfChangelogs`.
@@ -549,6 +573,25 @@ async fn changelog_list(
     )
 }
 
+/// `BulkChangelogResponseBean`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BulkChangelogOut<'a> {
+    issue_change_logs: Vec<IssueChangesOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<String>,
+}
+
+/// `IssueChangeLog`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct IssueChangesOut<'a> {
+    #[serde(skip)]
+    id: u64,
+    issue_id: String,
+    change_histories: Vec<ChangeOut<'a>>,
+}
+
 /// The page token of a changelog bulk fetch: the offset, tied to the request it pages.
 fn bulk_token(offset: usize, fingerprint: u64) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{offset}:{fingerprint:x}"))
@@ -625,8 +668,9 @@ async fn changelog_bulk(State(app): App, uri: Uri, body: axum::body::Bytes) -> R
     let render = renderer(&app, &uri);
     let store = app.store.read();
     let users = app.tenant.users.len();
-    // Every matching entry of every issue, oldest first, then by issue id.
-    let mut entries: Vec<(i64, u64, u64, Value)> = Vec::new();
+    // Every matching entry of every issue, oldest first, then by issue id; only the page
+    // is rendered.
+    let mut entries: Vec<(u64, ChangeData)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for key in &keys {
         let Some(issue) = store.find(key) else {
@@ -648,38 +692,29 @@ async fn changelog_bulk(State(app): App, uri: Uri, body: axum::body::Bytes) -> R
                 items: items.into_iter().cloned().collect(),
                 ..change
             };
-            entries.push((
-                filtered.created_ms,
-                issue.id,
-                filtered.id,
-                change_json(&render, &filtered),
-            ));
+            entries.push((issue.id, filtered));
         }
     }
-    entries.sort_by_key(|(created, issue, id, _)| (*created, *issue, *id));
+    entries.sort_by_key(|(issue, change)| (change.created_ms, *issue, change.id));
     let total = entries.len();
-    let page: Vec<(u64, Value)> = entries
-        .into_iter()
-        .skip(offset)
-        .take(max_results)
-        .map(|(_, issue, _, json)| (issue, json))
-        .collect();
+    let page = &entries[offset.min(total)..(offset + max_results).min(total)];
     let shown = page.len();
     // Grouped by issue in the order they first appear on the page.
-    let mut groups: Vec<(u64, Vec<Value>)> = Vec::new();
-    for (issue, json) in page {
-        match groups.iter_mut().find(|(id, _)| *id == issue) {
-            Some((_, histories)) => histories.push(json),
-            None => groups.push((issue, vec![json])),
+    let mut groups: Vec<IssueChangesOut<'_>> = Vec::new();
+    for (issue, change) in page {
+        let out = change_out(&render, change);
+        match groups.iter_mut().find(|g| g.id == *issue) {
+            Some(group) => group.change_histories.push(out),
+            None => groups.push(IssueChangesOut {
+                id: *issue,
+                issue_id: issue.to_string(),
+                change_histories: vec![out],
+            }),
         }
     }
-    let logs: Vec<Value> = groups
-        .into_iter()
-        .map(|(issue, histories)| json!({"issueId": issue.to_string(), "changeHistories": histories}))
-        .collect();
-    let mut answer = json!({ "issueChangeLogs": logs });
-    if offset + shown < total {
-        answer["nextPageToken"] = bulk_token(offset + shown, fingerprint).into();
-    }
+    let answer = BulkChangelogOut {
+        issue_change_logs: groups,
+        next_page_token: (offset + shown < total).then(|| bulk_token(offset + shown, fingerprint)),
+    };
     json_response(StatusCode::OK, &answer, 1 + shown as u64 / 50)
 }

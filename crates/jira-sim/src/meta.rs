@@ -102,20 +102,55 @@ pub(crate) fn page_bean(
     values: Vec<Value>,
     total: usize,
 ) -> Value {
-    let is_last = start_at + values.len() >= total;
-    let url = |start: usize| format!("{base}{path}?startAt={start}&maxResults={max_results}");
-    let mut body = json!({
-        "self": url(start_at),
-        "maxResults": max_results,
-        "startAt": start_at,
-        "total": total,
-        "isLast": is_last,
-        "values": values,
-    });
-    if !is_last {
-        body["nextPage"] = url(start_at + max_results).into();
+    serde_json::to_value(PageBean::new(
+        base,
+        path,
+        start_at,
+        max_results,
+        values,
+        total,
+    ))
+    .unwrap_or_default()
+}
+
+/// A `PageBean*` that serialises its values as they are (borrowed, pre-rendered JSON is
+/// written verbatim, never parsed back).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PageBean<T> {
+    #[serde(rename = "self")]
+    self_url: String,
+    max_results: usize,
+    start_at: usize,
+    total: usize,
+    is_last: bool,
+    values: Vec<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page: Option<String>,
+}
+
+impl<T> PageBean<T> {
+    /// One page's `values` out of `total`, at `base` + `path`.
+    pub(crate) fn new(
+        base: &str,
+        path: &str,
+        start_at: usize,
+        max_results: usize,
+        values: Vec<T>,
+        total: usize,
+    ) -> Self {
+        let is_last = start_at + values.len() >= total;
+        let url = |start: usize| format!("{base}{path}?startAt={start}&maxResults={max_results}");
+        PageBean {
+            self_url: url(start_at),
+            max_results,
+            start_at,
+            total,
+            is_last,
+            values,
+            next_page: (!is_last).then(|| url(start_at + max_results)),
+        }
     }
-    body
 }
 
 fn raw_values(raws: &[Box<RawValue>]) -> Vec<Value> {
