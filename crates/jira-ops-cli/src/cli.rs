@@ -365,7 +365,7 @@ pub struct CreateArgs {
 pub enum SimCommand {
     /// Serve a simulated tenant until Ctrl-C.
     #[command(after_help = jira_sim::cli::EXAMPLES)]
-    Serve(jira_sim::cli::ServeArgs),
+    Serve(Box<jira_sim::cli::ServeArgs>),
 }
 
 #[derive(Debug, Subcommand)]
