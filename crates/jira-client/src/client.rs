@@ -484,6 +484,17 @@ impl JiraClient {
         &self.budget
     }
 
+    /// Syncs the issues `options.jql` matches, with their histories, into `sink`:
+    /// incremental from the state the sink saved, resumable after any interruption (see
+    /// [`crate::sync`]). Reads go to Jira, never to the cache.
+    pub async fn sync<S: crate::sync::Sink + ?Sized>(
+        &self,
+        sink: &mut S,
+        options: &crate::sync::SyncOptions,
+    ) -> Result<crate::sync::SyncReport, Error> {
+        crate::sync::sync(&self.direct, &self.batch, sink, options).await
+    }
+
     /// Fetches `keys` (cache first, then bulk fetches of 100): one result per distinct key.
     /// A cache store that fails (disk full, Redis gone) costs no result: the report says
     /// what it said, and this client goes on without the cache from then on.

@@ -57,6 +57,7 @@ pub mod health;
 pub mod journal;
 mod once;
 mod settings;
+pub mod sync;
 pub mod warm;
 
 pub use client::{BudgetChoice, CacheChoice, ClientBuilder, JiraClient};

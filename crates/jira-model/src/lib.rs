@@ -78,7 +78,7 @@ pub use site::{SiteKey, SiteKeyError, redact_url};
 pub use timestamp::{JiraTimestamp, TimestampError};
 pub use types::{
     BulkCreateRequest, BulkCreateResponse, BulkFetchRequest, BulkFetchResponse, BulkOperationError,
-    Comment, CommentPage, CountRequest, CountResult, CreatedIssue, EntityProperty, ErrorCollection,
-    Field, Issue, IssueError, IssueUpdate, Project, ProjectPage, SearchPage, SearchRequest,
-    ServerInfo, User,
+    ChangelogBulkPage, ChangelogBulkRequest, Comment, CommentPage, CountRequest, CountResult,
+    CreatedIssue, EntityProperty, ErrorCollection, Field, Issue, IssueChangelog, IssueError,
+    IssueUpdate, Project, ProjectPage, SearchPage, SearchRequest, ServerInfo, User,
 };

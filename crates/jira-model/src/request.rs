@@ -13,8 +13,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::{
-    BulkCreateRequest, BulkFetchRequest, CountRequest, Endpoint, Error, ErrorClass,
-    ErrorCollection, IssueUpdate, RateLimitInfo, SearchRequest,
+    BulkCreateRequest, BulkFetchRequest, ChangelogBulkRequest, CountRequest, Endpoint, Error,
+    ErrorClass, ErrorCollection, IssueUpdate, RateLimitInfo, SearchRequest,
 };
 
 /// Whether sending a request twice has the effect of sending it once.
@@ -232,6 +232,21 @@ impl ApiRequest {
             Method::POST,
             "/rest/api/3/issue/bulkfetch",
             "/rest/api/3/issue/bulkfetch",
+        )
+        .with_idempotency(Idempotency::Idempotent)
+        .with_class(OperationClass::Bulk)
+        .with_estimated_points(points)
+        .json_body(body)
+    }
+
+    /// `POST /rest/api/3/changelog/bulkfetch`: the histories of up to 1,000 issues, paged;
+    /// a read, so idempotent.
+    pub fn changelog_bulk(body: &ChangelogBulkRequest) -> Result<Self, Error> {
+        let points = 1 + body.issue_ids_or_keys.len() as u32;
+        Self::new(
+            Method::POST,
+            "/rest/api/3/changelog/bulkfetch",
+            "/rest/api/3/changelog/bulkfetch",
         )
         .with_idempotency(Idempotency::Idempotent)
         .with_class(OperationClass::Bulk)

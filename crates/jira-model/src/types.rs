@@ -528,3 +528,44 @@ mod tests {
         assert_eq!(page.next_page_token, None);
     }
 }
+
+/// Body of `POST /changelog/bulkfetch` (`BulkChangelogRequestBean`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangelogBulkRequest {
+    /// Issue ids or keys, 1 to 1,000.
+    pub issue_ids_or_keys: Vec<String>,
+    /// Only these fields' changes (at most 10); every field when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub field_ids: Vec<String>,
+    /// Entries per page (Jira: default 1,000, at most 10,000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<u32>,
+    /// The cursor from the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// A page of `POST /changelog/bulkfetch` (`BulkChangelogResponseBean`): entries oldest
+/// first, grouped by issue; follow `next_page_token` until it is absent.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangelogBulkPage {
+    /// The page's entries, by issue.
+    #[serde(default)]
+    pub issue_change_logs: Vec<IssueChangelog>,
+    /// The cursor for the next page; absent on the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+/// One issue's entries on a [`ChangelogBulkPage`] (`IssueChangeLog`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssueChangelog {
+    /// The issue id.
+    pub issue_id: String,
+    /// Its history entries (`Changelog`: id, author, created, items), as Jira sent them.
+    #[serde(default)]
+    pub change_histories: Vec<Value>,
+}

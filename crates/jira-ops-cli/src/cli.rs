@@ -146,6 +146,13 @@ Examples:
   jira-ops create --from-file new-issues.jsonl > results.jsonl"
     )]
     Create(CreateArgs),
+    /// Export the issues a JQL query matches, with their complete histories, into SQLite:
+    /// incremental (only what changed since the last run) and resumable (a run stopped at
+    /// any moment goes on where it stopped).
+    #[command(after_help = "Examples:
+  jira-ops sync --jql 'project in (PROJ, OPS)' --to sqlite:jira.db
+  jira-ops sync --jql 'project = PROJ' --to sqlite:jira.db --full --json   # from scratch, a JSON summary")]
+    Sync(SyncArgs),
     /// The Jira Cloud simulator, for testing your own tools against.
     #[command(subcommand)]
     Sim(SimCommand),
@@ -160,6 +167,29 @@ Examples:
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct SyncArgs {
+    /// The issues to export, as a bounded JQL query without ORDER BY.
+    #[arg(long, value_name = "JQL")]
+    pub jql: String,
+    /// Where to: `sqlite:PATH` (created when missing; the sync state is kept in it).
+    #[arg(long, value_name = "DEST")]
+    pub to: String,
+    /// Ignore the saved state and export everything the query matches.
+    #[arg(long)]
+    pub full: bool,
+    /// Leave the issues' histories out.
+    #[arg(long)]
+    pub no_changelog: bool,
+    /// Seconds the window's end is held back from now (writes the search index may not
+    /// show yet; they are taken by the next run).
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    pub settle_secs: u64,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Clone, Debug, Args)]

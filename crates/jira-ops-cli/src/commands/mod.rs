@@ -16,6 +16,7 @@ mod demo;
 mod diagnose;
 mod export;
 mod health;
+mod sync;
 
 /// Runs the command `cli` names.
 pub async fn run(cli: Cli) -> CliResult {
@@ -36,6 +37,7 @@ async fn dispatch(cli: Cli) -> CliResult {
         Command::Fetch(args) => export::fetch(&global, args).await,
         Command::Search(args) => export::search(&global, args).await,
         Command::Create(args) => create::run(&global, args).await,
+        Command::Sync(args) => sync::run(&global, args).await,
         Command::Sim(SimCommand::Serve(args)) => {
             args.to_config()
                 .map_err(|e| CliError::usage(e.to_string()))?;
@@ -68,6 +70,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Fetch(_) => "fetch",
         Command::Search(_) => "search",
         Command::Create(_) => "create",
+        Command::Sync(_) => "sync",
         Command::Sim(_) => "sim",
         Command::Config(_) => "config",
         Command::Completions { .. } => "completions",

@@ -10,6 +10,7 @@ mod otel;
 mod safety;
 mod secrets;
 mod shared;
+mod sync;
 mod tty;
 
 use std::collections::HashMap;

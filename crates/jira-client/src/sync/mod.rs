@@ -1,0 +1,291 @@
+//! Complete, incremental, resumable exports of the issues a JQL query matches, with their
+//! whole history, into a [`Sink`].
+//!
+//! The sink keeps, beside the data and in the same commit, a [`SyncState`]: the
+//! high-water mark of `updated` (epoch milliseconds) and the `(id, updated)` of every
+//! issue within the overlap below it. A run asks for
+//! `(<jql>) AND updated >= mark − overlap AND updated <= now − settle ORDER BY updated ASC`
+//! (epoch milliseconds: no time zone to get wrong; the overlap re-reads what minute
+//! granularity and a lagging index could have hidden; the settle time holds the window's
+//! end back from writes the index may not show yet), drops what it already holds by
+//! `(id, updated)`, bulk-fetches the rest, takes their complete histories from
+//! `POST /changelog/bulkfetch` (never from `expand=changelog`, which Jira cuts at 40), and
+//! commits page by page: data and state together, so a run killed at any moment resumes
+//! from the last durable page, with nothing fetched twice that is already durable and
+//! nothing left out.
+
+mod sqlite;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use jira_batch::{BatchConfig, FetchError, SearchOptions, fetch_issues, search_pages};
+use jira_model::{ApiRequest, ChangelogBulkPage, ChangelogBulkRequest, Issue};
+use jira_transport::Transport;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use sqlite::SqliteSink;
+
+use crate::Error;
+
+/// What a sync reads and how it windows the query.
+#[derive(Clone, Debug)]
+pub struct SyncOptions {
+    /// The query, bounded (`project in (A, B)`); no `ORDER BY` (the sync orders).
+    pub jql: String,
+    /// Also take every issue's complete history.
+    pub changelogs: bool,
+    /// How far below the mark a run reads again (minute granularity, index lag).
+    pub overlap: Duration,
+    /// How far behind now the window ends (writes the search index may not show yet).
+    pub settle: Duration,
+    /// Ignore the saved state and read everything the query matches.
+    pub full: bool,
+    /// The fields stored for each issue (bulk fetch's `fields`; `*navigable` by default).
+    pub fields: Vec<String>,
+}
+
+impl SyncOptions {
+    /// `jql` with the defaults: histories on, two minutes of overlap, 30 s of settle.
+    pub fn new(jql: impl Into<String>) -> Self {
+        SyncOptions {
+            jql: jql.into(),
+            changelogs: true,
+            overlap: Duration::from_secs(120),
+            settle: Duration::from_secs(30),
+            full: false,
+            fields: vec!["*navigable".into()],
+        }
+    }
+}
+
+/// Where a sync stands, saved with the data it describes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncState {
+    /// The query this state belongs to (another query starts afresh).
+    pub jql: String,
+    /// Every matching issue updated before this instant (epoch ms) is durable, and those
+    /// at it that `recent` names.
+    pub mark_ms: Option<i64>,
+    /// `(id, updated)` of the durable issues within the overlap below the mark.
+    pub recent: BTreeMap<String, i64>,
+    /// Runs completed.
+    pub runs: u64,
+}
+
+/// One commit: issues and, when asked for, their complete histories.
+#[derive(Clone, Debug, Default)]
+pub struct SyncBatch {
+    /// The issues, as bulk fetch returned them.
+    pub issues: Vec<Issue>,
+    /// Each issue's complete history (by issue id), oldest first: it replaces what the
+    /// sink held for that issue.
+    pub histories: BTreeMap<String, Vec<Value>>,
+}
+
+/// Durable storage for a sync: data and state committed together.
+pub trait Sink: Send {
+    /// The saved state of `jql`, if a run of it committed anything.
+    fn load_state(&mut self, jql: &str) -> Result<Option<SyncState>, Error>;
+    /// Writes `batch` (upserting issues by id, replacing their histories) and `state` in
+    /// one atomic commit.
+    fn commit(&mut self, batch: &SyncBatch, state: &SyncState) -> Result<(), Error>;
+}
+
+/// What one run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    /// Issues written (new or changed).
+    pub issues_written: usize,
+    /// Issues the window returned that the sink already held at that `updated`.
+    pub issues_unchanged: usize,
+    /// History entries written.
+    pub history_entries: usize,
+    /// Search pages read.
+    pub search_pages: usize,
+    /// HTTP requests sent (search pages, bulk fetches, changelog pages).
+    pub requests: usize,
+    /// Commits made.
+    pub commits: usize,
+    /// The mark after the run (epoch ms).
+    pub mark_ms: Option<i64>,
+    /// Issues the window named that bulk fetch could not return (deleted meanwhile).
+    pub missing: Vec<String>,
+}
+
+/// Milliseconds since the epoch of Jira's `2024-01-18T07:33:17.016+0000`.
+pub fn jira_time_ms(text: &str) -> Option<i64> {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond][offset_hour sign:mandatory][offset_minute]"
+    );
+    time::OffsetDateTime::parse(text, &format)
+        .ok()
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// Runs one sync of `options.jql` into `sink` over `transport`.
+pub async fn sync<T, S>(
+    transport: &Arc<T>,
+    batch: &BatchConfig,
+    sink: &mut S,
+    options: &SyncOptions,
+) -> Result<SyncReport, Error>
+where
+    T: Transport + 'static,
+    S: Sink + ?Sized,
+{
+    let mut state = match options.full {
+        true => None,
+        false => sink.load_state(&options.jql)?,
+    }
+    .unwrap_or_else(|| SyncState {
+        jql: options.jql.clone(),
+        ..SyncState::default()
+    });
+    let overlap = options.overlap.as_millis() as i64;
+    let end = now_ms() - options.settle.as_millis() as i64;
+    let mut window = format!("({}) AND updated <= {end}", options.jql);
+    if let Some(mark) = state.mark_ms {
+        window.push_str(&format!(" AND updated >= {}", mark - overlap));
+    }
+    window.push_str(" ORDER BY updated ASC, id ASC");
+    let mut report = SyncReport::default();
+    let pages = search_pages(
+        transport.clone(),
+        window,
+        SearchOptions {
+            fields: vec!["updated".into()],
+            page_size: jira_model::SEARCH_PAGE_MAX,
+            prefetch: true,
+        },
+    );
+    tokio::pin!(pages);
+    let field_refs: Vec<&str> = options.fields.iter().map(String::as_str).collect();
+    while let Some(page) = pages.next().await {
+        let page = page?;
+        report.search_pages += 1;
+        report.requests += 1;
+        // What the window shows, and what the sink lacks of it.
+        let mut seen: Vec<(String, i64)> = Vec::with_capacity(page.issues.len());
+        for issue in &page.issues {
+            let updated = issue
+                .fields
+                .get("updated")
+                .and_then(Value::as_str)
+                .and_then(jira_time_ms)
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "sync: issue {} came without a readable `updated`; the search must return it",
+                        issue.id
+                    ))
+                })?;
+            seen.push((issue.id.clone(), updated));
+        }
+        let wanted: Vec<String> = seen
+            .iter()
+            .filter(|(id, updated)| state.recent.get(id) != Some(updated))
+            .map(|(id, _)| id.clone())
+            .collect();
+        report.issues_unchanged += seen.len() - wanted.len();
+        let mut commit = SyncBatch::default();
+        if !wanted.is_empty() {
+            let (results, fetched) = fetch_issues::<_, jira_cache::SledStore>(
+                transport,
+                None,
+                batch,
+                &wanted,
+                &field_refs,
+                &[],
+            )
+            .await?;
+            report.requests += fetched.requests;
+            for (id, result) in results {
+                match result {
+                    Ok(issue) => commit.issues.push(issue),
+                    Err(FetchError::NotFound(_)) => report.missing.push(id),
+                    Err(FetchError::Failed { message, .. }) => {
+                        return Err(Error::Config(format!(
+                            "sync: issue {id} could not be fetched ({message}); nothing past the last commit was written, run again to resume"
+                        )));
+                    }
+                }
+            }
+            if options.changelogs && !commit.issues.is_empty() {
+                let ids: Vec<String> = commit.issues.iter().map(|i| i.id.clone()).collect();
+                let (histories, requests) = histories(transport, &ids).await?;
+                report.requests += requests;
+                report.history_entries += histories.values().map(Vec::len).sum::<usize>();
+                commit.histories = histories;
+            }
+        }
+        // The page is durable once committed: move the mark to its newest issue.
+        if let Some(newest) = seen.iter().map(|(_, updated)| *updated).max() {
+            let mark = state.mark_ms.map_or(newest, |m| m.max(newest));
+            state.mark_ms = Some(mark);
+            for (id, updated) in &seen {
+                state.recent.insert(id.clone(), *updated);
+            }
+            state.recent.retain(|_, updated| *updated >= mark - overlap);
+        }
+        report.issues_written += commit.issues.len();
+        sink.commit(&commit, &state)?;
+        report.commits += 1;
+    }
+    state.runs += 1;
+    sink.commit(&SyncBatch::default(), &state)?;
+    report.commits += 1;
+    report.mark_ms = state.mark_ms;
+    Ok(report)
+}
+
+/// The complete histories of `ids` (at most 1,000 a call), every page followed; the number
+/// of requests it took.
+async fn histories<T: Transport>(
+    transport: &Arc<T>,
+    ids: &[String],
+) -> Result<(BTreeMap<String, Vec<Value>>, usize), Error> {
+    let mut all: BTreeMap<String, Vec<Value>> =
+        ids.iter().map(|id| (id.clone(), Vec::new())).collect();
+    let mut requests = 0;
+    for chunk in ids.chunks(jira_model::CHANGELOG_BULK_MAX_ISSUES) {
+        let mut token = None;
+        loop {
+            let body = ChangelogBulkRequest {
+                issue_ids_or_keys: chunk.to_vec(),
+                max_results: Some(1_000),
+                next_page_token: token,
+                ..ChangelogBulkRequest::default()
+            };
+            let request = ApiRequest::changelog_bulk(&body)?;
+            let response = transport.send(request).await?;
+            requests += 1;
+            if !response.is_success() {
+                return Err(Error::Config(format!(
+                    "sync: POST /rest/api/3/changelog/bulkfetch answered HTTP {}; run again to resume",
+                    response.status.as_u16()
+                )));
+            }
+            let page: ChangelogBulkPage = response.json()?;
+            for log in page.issue_change_logs {
+                all.entry(log.issue_id)
+                    .or_default()
+                    .extend(log.change_histories);
+            }
+            match page.next_page_token {
+                Some(next) => token = Some(next),
+                None => break,
+            }
+        }
+    }
+    Ok((all, requests))
+}

@@ -1,0 +1,150 @@
+//! [`SqliteSink`]: a sync into one SQLite file (bundled SQLite, no server): a table per
+//! entity, upserts by id, and the sync state in the same transaction as the data it
+//! describes, so a killed run leaves either the whole page or none of it.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Sink, SyncBatch, SyncState};
+use crate::Error;
+
+/// A SQLite database holding `issues`, `changelog` and `sync_state`.
+pub struct SqliteSink {
+    path: PathBuf,
+    connection: Connection,
+}
+
+fn failed(path: &Path, error: rusqlite::Error) -> Error {
+    Error::Config(format!(
+        "sync: the SQLite database {} failed: {error} (check the path and free space; nothing past the last commit was written)",
+        path.display()
+    ))
+}
+
+impl SqliteSink {
+    /// Opens (or creates) the database at `path` with its tables.
+    pub fn open(path: impl Into<PathBuf>) -> Result<Self, Error> {
+        let path = path.into();
+        let connection = Connection::open(&path).map_err(|e| failed(&path, e))?;
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = FULL;
+                 CREATE TABLE IF NOT EXISTS issues (
+                     id INTEGER PRIMARY KEY,
+                     key TEXT NOT NULL,
+                     updated_ms INTEGER NOT NULL,
+                     json TEXT NOT NULL
+                 );
+                 CREATE TABLE IF NOT EXISTS changelog (
+                     issue_id INTEGER NOT NULL,
+                     id INTEGER NOT NULL,
+                     created TEXT NOT NULL,
+                     json TEXT NOT NULL,
+                     PRIMARY KEY (issue_id, id)
+                 );
+                 CREATE TABLE IF NOT EXISTS sync_state (
+                     jql TEXT PRIMARY KEY,
+                     json TEXT NOT NULL
+                 );",
+            )
+            .map_err(|e| failed(&path, e))?;
+        Ok(SqliteSink { path, connection })
+    }
+
+    /// The database's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The open connection, to read what the sync wrote.
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+}
+
+impl Sink for SqliteSink {
+    fn load_state(&mut self, jql: &str) -> Result<Option<SyncState>, Error> {
+        let json: Option<String> = self
+            .connection
+            .query_row(
+                "SELECT json FROM sync_state WHERE jql = ?1",
+                params![jql],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(|e| failed(&self.path, e))?;
+        json.map(|json| {
+            serde_json::from_str(&json).map_err(|e| {
+                Error::Config(format!(
+                    "sync: the state saved in {} does not read ({e}); run with --full to start over",
+                    self.path.display()
+                ))
+            })
+        })
+        .transpose()
+    }
+
+    fn commit(&mut self, batch: &SyncBatch, state: &SyncState) -> Result<(), Error> {
+        let path = self.path.clone();
+        let transaction = self
+            .connection
+            .transaction()
+            .map_err(|e| failed(&path, e))?;
+        for issue in &batch.issues {
+            let id: i64 = issue.id.parse().map_err(|_| {
+                Error::Config(format!("sync: issue id {:?} is not a number", issue.id))
+            })?;
+            let updated = issue
+                .fields
+                .get("updated")
+                .and_then(serde_json::Value::as_str)
+                .and_then(super::jira_time_ms)
+                .unwrap_or_default();
+            let json = serde_json::to_string(issue).unwrap_or_default();
+            transaction
+                .execute(
+                    "INSERT INTO issues (id, key, updated_ms, json) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT(id) DO UPDATE SET key = ?2, updated_ms = ?3, json = ?4",
+                    params![id, issue.key, updated, json],
+                )
+                .map_err(|e| failed(&path, e))?;
+        }
+        for (issue_id, entries) in &batch.histories {
+            let issue_id: i64 = issue_id.parse().unwrap_or_default();
+            transaction
+                .execute(
+                    "DELETE FROM changelog WHERE issue_id = ?1",
+                    params![issue_id],
+                )
+                .map_err(|e| failed(&path, e))?;
+            for entry in entries {
+                let id: i64 = entry
+                    .get("id")
+                    .and_then(serde_json::Value::as_str)
+                    .and_then(|id| id.parse().ok())
+                    .unwrap_or_default();
+                let created = entry
+                    .get("created")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default();
+                transaction
+                    .execute(
+                        "INSERT OR REPLACE INTO changelog (issue_id, id, created, json) VALUES (?1, ?2, ?3, ?4)",
+                        params![issue_id, id, created, entry.to_string()],
+                    )
+                    .map_err(|e| failed(&path, e))?;
+            }
+        }
+        let state_json = serde_json::to_string(state).unwrap_or_default();
+        transaction
+            .execute(
+                "INSERT INTO sync_state (jql, json) VALUES (?1, ?2)
+                 ON CONFLICT(jql) DO UPDATE SET json = ?2",
+                params![state.jql, state_json],
+            )
+            .map_err(|e| failed(&path, e))?;
+        transaction.commit().map_err(|e| failed(&path, e))
+    }
+}

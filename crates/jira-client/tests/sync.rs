@@ -1,0 +1,181 @@
+//! `JiraClient::sync` into SQLite against jira-sim over HTTP: complete, incremental,
+//! resumable, histories from the bulk changelog endpoint.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use jira_client::sync::{Sink, SqliteSink, SyncBatch, SyncOptions, SyncState};
+use jira_client::{CacheChoice, JiraClient};
+use jira_sim::{LimitConfig, SimConfig, SimHandle};
+use serde_json::json;
+
+async fn tenant() -> SimHandle {
+    SimHandle::start(SimConfig {
+        projects: 3,
+        issues_per_project: 300,
+        limits: LimitConfig::off(),
+        ..SimConfig::default()
+    })
+    .await
+    .expect("jira-sim starts")
+}
+
+async fn client(sim: &SimHandle) -> JiraClient {
+    let (email, token) = sim.basic_auth();
+    JiraClient::builder(sim.base_url())
+        .basic_auth(email, token)
+        .cache(CacheChoice::None)
+        .build()
+        .await
+        .expect("the client builds")
+}
+
+fn options() -> SyncOptions {
+    SyncOptions {
+        settle: Duration::ZERO,
+        ..SyncOptions::new("project in (APO, BEA)")
+    }
+}
+
+/// What the sink holds: every issue's (id, updated) and history length.
+fn contents(sink: &SqliteSink) -> BTreeMap<i64, (i64, i64)> {
+    let mut statement = sink
+        .connection()
+        .prepare(
+            "SELECT i.id, i.updated_ms, (SELECT COUNT(*) FROM changelog c WHERE c.issue_id = i.id)
+             FROM issues i ORDER BY i.id",
+        )
+        .unwrap();
+    statement
+        .query_map([], |row| Ok((row.get(0)?, (row.get(1)?, row.get(2)?))))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// A sink that fails its `n`th commit, as a run killed there would stop.
+struct Failing {
+    inner: SqliteSink,
+    left: usize,
+}
+
+impl Sink for Failing {
+    fn load_state(&mut self, jql: &str) -> Result<Option<SyncState>, jira_client::Error> {
+        self.inner.load_state(jql)
+    }
+
+    fn commit(&mut self, batch: &SyncBatch, state: &SyncState) -> Result<(), jira_client::Error> {
+        if self.left == 0 {
+            return Err(jira_client::Error::Config("killed".into()));
+        }
+        self.left -= 1;
+        self.inner.commit(batch, state)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_is_complete_then_incremental_and_resumes_where_it_stopped() {
+    let sim = tenant().await;
+    let client = client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+
+    // Complete: every issue of the two projects, each with its whole history.
+    let mut sink = SqliteSink::open(dir.path().join("full.db")).unwrap();
+    let full = client.sync(&mut sink, &options()).await.unwrap();
+    assert_eq!(full.issues_written, 600);
+    let held = contents(&sink);
+    assert_eq!(held.len(), 600);
+    for key in ["APO-1", "APO-77", "BEA-300"] {
+        let (_, issue) = json_get(&sim, &format!("/rest/api/3/issue/{key}?fields=updated")).await;
+        let id: i64 = issue["id"].as_str().unwrap().parse().unwrap();
+        let (_, history) = json_get(
+            &sim,
+            &format!("/rest/api/3/issue/{key}/changelog?maxResults=1"),
+        )
+        .await;
+        assert_eq!(
+            held[&id].1,
+            history["total"].as_i64().unwrap(),
+            "{key}'s history"
+        );
+    }
+    let entries: i64 = held.values().map(|(_, n)| n).sum();
+    assert_eq!(entries as usize, full.history_entries);
+    // Histories come in bulk: far fewer changelog requests than issues.
+    let changelog_calls = sim
+        .stats()
+        .requests_to("POST", "/rest/api/3/changelog/bulkfetch");
+    assert!(
+        changelog_calls <= 20,
+        "{changelog_calls} changelog calls for 600 issues"
+    );
+
+    // Nothing changed: a re-run reads the overlap only and writes nothing.
+    let again = client.sync(&mut sink, &options()).await.unwrap();
+    assert_eq!(again.issues_written, 0);
+    assert!(again.requests <= 2, "{again:?}");
+
+    // Six issues change: the next run writes those six and the sink equals a fresh export.
+    for key in ["APO-3", "APO-150", "BEA-9", "BEA-10", "BEA-299", "APO-300"] {
+        let (status, _) = json_put(
+            &sim,
+            &format!("/rest/api/3/issue/{key}"),
+            json!({"fields": {"summary": format!("changed {key}")}}),
+        )
+        .await;
+        assert_eq!(status, 204);
+    }
+    let before = sim.stats().requests;
+    let incremental = client.sync(&mut sink, &options()).await.unwrap();
+    assert_eq!(incremental.issues_written, 6, "{incremental:?}");
+    assert!(sim.stats().requests - before <= 4);
+    let mut fresh = SqliteSink::open(dir.path().join("fresh.db")).unwrap();
+    client.sync(&mut fresh, &options()).await.unwrap();
+    assert_eq!(contents(&sink), contents(&fresh));
+
+    // Killed after three commits, then run again: the same as one run, and what was
+    // durable is not fetched again.
+    let mut killed = Failing {
+        inner: SqliteSink::open(dir.path().join("killed.db")).unwrap(),
+        left: 3,
+    };
+    assert!(client.sync(&mut killed, &options()).await.is_err());
+    let partial = contents(&killed.inner).len();
+    assert!(
+        (1..600).contains(&partial),
+        "{partial} issues after three commits"
+    );
+    let mut resumed = killed.inner;
+    let rest = client.sync(&mut resumed, &options()).await.unwrap();
+    assert_eq!(rest.issues_written, 600 - partial);
+    assert_eq!(contents(&resumed), contents(&fresh));
+}
+
+async fn json_get(sim: &SimHandle, path: &str) -> (u16, serde_json::Value) {
+    let (email, token) = sim.basic_auth();
+    let response = reqwest::Client::new()
+        .get(format!("{}{path}", sim.base_url()))
+        .basic_auth(email, Some(token))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
+async fn json_put(
+    sim: &SimHandle,
+    path: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let (email, token) = sim.basic_auth();
+    let response = reqwest::Client::new()
+        .put(format!("{}{path}", sim.base_url()))
+        .basic_auth(email, Some(token))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
