@@ -19,7 +19,9 @@
 //!   100), [`JiraClient::search`] (streamed), [`JiraClient::create_issues`] (bulk, one
 //!   result per input), [`JiraClient::warm`] ([`warm`]: metadata first, then recent
 //!   issues under the same keys a fetch reads), [`JiraClient::health`] ([`health`]: graded
-//!   by the operations guide's thresholds, the hit rate over recent reads only). For any
+//!   by the operations guide's thresholds, the hit rate over recent reads only),
+//!   [`JiraClient::sync`] ([`sync`]: incremental, resumable exports with histories,
+//!   comments and worklogs into a [`sync::Sink`] such as [`sync::SqliteSink`]). For any
 //!   other request, [`JiraClient::transport`] is the assembled stack.
 //! - **Nothing here decides what a layer decides**: retry rules, pacing, cache keys and
 //!   the "refused, not performed" rule stay in their crates; this crate only composes.

@@ -6,14 +6,18 @@ use std::time::Duration;
 
 use jira_client::sync::{Sink, SqliteSink, SyncBatch, SyncOptions, SyncState};
 use jira_client::{CacheChoice, JiraClient};
-use jira_sim::{LimitConfig, SimConfig, SimHandle};
+use jira_sim::{LimitConfig, Realism, SimConfig, SimHandle};
 use serde_json::json;
 
 async fn tenant() -> SimHandle {
     SimHandle::start(SimConfig {
         projects: 3,
-        issues_per_project: 300,
+        issues_per_project: 150,
         limits: LimitConfig::off(),
+        realism: Realism {
+            worklog_settle_ms: 0,
+            ..Realism::default()
+        },
         ..SimConfig::default()
     })
     .await
@@ -71,6 +75,16 @@ impl Sink for Failing {
         self.left -= 1;
         self.inner.commit(batch, state)
     }
+
+    fn has_issue(&mut self, id: &str) -> Result<bool, jira_client::Error> {
+        self.inner.has_issue(id)
+    }
+}
+
+fn count(sink: &SqliteSink, sql: &str) -> i64 {
+    sink.connection()
+        .query_row(sql, [], |row| row.get(0))
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,10 +96,10 @@ async fn a_sync_is_complete_then_incremental_and_resumes_where_it_stopped() {
     // Complete: every issue of the two projects, each with its whole history.
     let mut sink = SqliteSink::open(dir.path().join("full.db")).unwrap();
     let full = client.sync(&mut sink, &options()).await.unwrap();
-    assert_eq!(full.issues_written, 600);
+    assert_eq!(full.issues_written, 300);
     let held = contents(&sink);
-    assert_eq!(held.len(), 600);
-    for key in ["APO-1", "APO-77", "BEA-300"] {
+    assert_eq!(held.len(), 300);
+    for key in ["APO-1", "APO-77", "BEA-150"] {
         let (_, issue) = json_get(&sim, &format!("/rest/api/3/issue/{key}?fields=updated")).await;
         let id: i64 = issue["id"].as_str().unwrap().parse().unwrap();
         let (_, history) = json_get(
@@ -107,16 +121,68 @@ async fn a_sync_is_complete_then_incremental_and_resumes_where_it_stopped() {
         .requests_to("POST", "/rest/api/3/changelog/bulkfetch");
     assert!(
         changelog_calls <= 20,
-        "{changelog_calls} changelog calls for 600 issues"
+        "{changelog_calls} changelog calls for 300 issues"
     );
+
+    // Comments and worklogs of the synced issues, as many as the site has.
+    let (mut comments, mut worklogs) = (0, 0);
+    for project in ["APO", "BEA"] {
+        for n in 1..=150 {
+            let key = format!("{project}-{n}");
+            let (_, page) = json_get(
+                &sim,
+                &format!("/rest/api/3/issue/{key}/comment?maxResults=1"),
+            )
+            .await;
+            comments += page["total"].as_i64().unwrap();
+            let (_, page) = json_get(&sim, &format!("/rest/api/3/issue/{key}/worklog")).await;
+            worklogs += page["total"].as_i64().unwrap();
+        }
+    }
+    assert_eq!(count(&sink, "SELECT COUNT(*) FROM comments"), comments);
+    assert_eq!(count(&sink, "SELECT COUNT(*) FROM worklogs"), worklogs);
+    assert!(worklogs > 0 && comments > 0);
 
     // Nothing changed: a re-run reads the overlap only and writes nothing.
     let again = client.sync(&mut sink, &options()).await.unwrap();
     assert_eq!(again.issues_written, 0);
-    assert!(again.requests <= 2, "{again:?}");
+    assert_eq!(again.worklogs, 0);
+    // A search page and the two worklog feeds.
+    assert!(again.requests <= 4, "{again:?}");
+
+    // A worklog deleted on the site is marked deleted, not dropped.
+    let (_, page) = json_get(&sim, "/rest/api/3/issue/APO-2/worklog").await;
+    let (_, page) = if page["total"].as_i64().unwrap() > 0 {
+        (0, page)
+    } else {
+        json_get(&sim, "/rest/api/3/issue/APO-5/worklog").await
+    };
+    let worklog = page["worklogs"][0].clone();
+    let (email, token) = sim.basic_auth();
+    let deleted = reqwest::Client::new()
+        .delete(format!(
+            "{}/rest/api/3/issue/{}/worklog/{}",
+            sim.base_url(),
+            worklog["issueId"].as_str().unwrap(),
+            worklog["id"].as_str().unwrap()
+        ))
+        .basic_auth(email, Some(token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    let marked = client.sync(&mut sink, &options()).await.unwrap();
+    assert_eq!(marked.worklogs_deleted, 1, "{marked:?}");
+    assert_eq!(
+        count(
+            &sink,
+            "SELECT COUNT(*) FROM worklogs WHERE deleted_ms IS NOT NULL"
+        ),
+        1
+    );
 
     // Six issues change: the next run writes those six and the sink equals a fresh export.
-    for key in ["APO-3", "APO-150", "BEA-9", "BEA-10", "BEA-299", "APO-300"] {
+    for key in ["APO-3", "APO-140", "BEA-9", "BEA-10", "BEA-149", "APO-150"] {
         let (status, _) = json_put(
             &sim,
             &format!("/rest/api/3/issue/{key}"),
@@ -128,26 +194,28 @@ async fn a_sync_is_complete_then_incremental_and_resumes_where_it_stopped() {
     let before = sim.stats().requests;
     let incremental = client.sync(&mut sink, &options()).await.unwrap();
     assert_eq!(incremental.issues_written, 6, "{incremental:?}");
-    assert!(sim.stats().requests - before <= 4);
+    // A search page, one bulk fetch, one changelog call, the two worklog feeds and the
+    // worklog list of the changed issues at most.
+    assert!(sim.stats().requests - before <= 6, "{incremental:?}");
     let mut fresh = SqliteSink::open(dir.path().join("fresh.db")).unwrap();
     client.sync(&mut fresh, &options()).await.unwrap();
     assert_eq!(contents(&sink), contents(&fresh));
 
-    // Killed after three commits, then run again: the same as one run, and what was
+    // Killed after one commit, then run again: the same as one run, and what was
     // durable is not fetched again.
     let mut killed = Failing {
         inner: SqliteSink::open(dir.path().join("killed.db")).unwrap(),
-        left: 3,
+        left: 1,
     };
     assert!(client.sync(&mut killed, &options()).await.is_err());
     let partial = contents(&killed.inner).len();
     assert!(
-        (1..600).contains(&partial),
-        "{partial} issues after three commits"
+        (1..300).contains(&partial),
+        "{partial} issues after one commit"
     );
     let mut resumed = killed.inner;
     let rest = client.sync(&mut resumed, &options()).await.unwrap();
-    assert_eq!(rest.issues_written, 600 - partial);
+    assert_eq!(rest.issues_written, 300 - partial);
     assert_eq!(contents(&resumed), contents(&fresh));
 }
 

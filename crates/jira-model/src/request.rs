@@ -254,6 +254,34 @@ impl ApiRequest {
         .json_body(body)
     }
 
+    /// `GET /rest/api/3/worklog/updated?since=` (or `/worklog/deleted` when `deleted`):
+    /// the ids of worklogs changed after `since_ms`, 1,000 a page, the last minute left
+    /// out.
+    pub fn worklogs_changed(since_ms: i64, deleted: bool) -> Self {
+        let path = if deleted {
+            "/rest/api/3/worklog/deleted"
+        } else {
+            "/rest/api/3/worklog/updated"
+        };
+        Self::new(Method::GET, path, path)
+            .with_class(OperationClass::Metadata)
+            .with_estimated_points(2)
+            .query("since", since_ms.to_string())
+    }
+
+    /// `POST /rest/api/3/worklog/list`: up to 1,000 worklogs by id; a read.
+    pub fn worklog_list(ids: &[u64]) -> Result<Self, Error> {
+        Self::new(
+            Method::POST,
+            "/rest/api/3/worklog/list",
+            "/rest/api/3/worklog/list",
+        )
+        .with_idempotency(Idempotency::Idempotent)
+        .with_class(OperationClass::Bulk)
+        .with_estimated_points(1 + ids.len() as u32)
+        .json_body(&serde_json::json!({ "ids": ids }))
+    }
+
     /// `POST /rest/api/3/search/jql`: reads, so idempotent.
     pub fn search(body: &SearchRequest) -> Result<Self, Error> {
         let points = 1 + CORE_POINTS * body.max_results.unwrap_or(50);

@@ -146,9 +146,9 @@ Examples:
   jira-ops create --from-file new-issues.jsonl > results.jsonl"
     )]
     Create(CreateArgs),
-    /// Export the issues a JQL query matches, with their complete histories, into SQLite:
-    /// incremental (only what changed since the last run) and resumable (a run stopped at
-    /// any moment goes on where it stopped).
+    /// Export the issues a JQL query matches, with their complete histories, comments and
+    /// worklogs, into SQLite: incremental (only what changed since the last run) and
+    /// resumable (a run stopped at any moment goes on where it stopped).
     #[command(after_help = "Examples:
   jira-ops sync --jql 'project in (PROJ, OPS)' --to sqlite:jira.db
   jira-ops sync --jql 'project = PROJ' --to sqlite:jira.db --full --json   # from scratch, a JSON summary")]
@@ -183,6 +183,12 @@ pub struct SyncArgs {
     /// Leave the issues' histories out.
     #[arg(long)]
     pub no_changelog: bool,
+    /// Leave the issues' comments out.
+    #[arg(long)]
+    pub no_comments: bool,
+    /// Leave worklogs out (they are read from the tenant-wide worklog feeds).
+    #[arg(long)]
+    pub no_worklogs: bool,
     /// Seconds the window's end is held back from now (writes the search index may not
     /// show yet; they are taken by the next run).
     #[arg(long, default_value_t = 30, value_name = "SECS")]

@@ -13,6 +13,12 @@
 //! commits page by page: data and state together, so a run killed at any moment resumes
 //! from the last durable page, with nothing fetched twice that is already durable and
 //! nothing left out.
+//!
+//! Comments come with each issue's bulk fetch (the field's first page; the rest of a long
+//! thread paged by the comment endpoint). Worklogs come from the tenant-wide feeds,
+//! `/worklog/updated` then `/worklog/list` (1,000 a call) for those on synced issues, and
+//! `/worklog/deleted` marks deleted ones in the sink (a tombstone, not a silent loss); the
+//! feeds' own cursors are kept in the state too.
 
 mod sqlite;
 
@@ -38,6 +44,10 @@ pub struct SyncOptions {
     pub jql: String,
     /// Also take every issue's complete history.
     pub changelogs: bool,
+    /// Also take every issue's comments.
+    pub comments: bool,
+    /// Also take the worklogs of the synced issues (and mark deleted ones).
+    pub worklogs: bool,
     /// How far below the mark a run reads again (minute granularity, index lag).
     pub overlap: Duration,
     /// How far behind now the window ends (writes the search index may not show yet).
@@ -54,6 +64,8 @@ impl SyncOptions {
         SyncOptions {
             jql: jql.into(),
             changelogs: true,
+            comments: true,
+            worklogs: true,
             overlap: Duration::from_secs(120),
             settle: Duration::from_secs(30),
             full: false,
@@ -74,6 +86,12 @@ pub struct SyncState {
     pub recent: BTreeMap<String, i64>,
     /// Runs completed.
     pub runs: u64,
+    /// The `/worklog/updated` cursor (epoch ms) after the last durable worklog page.
+    #[serde(default)]
+    pub worklogs_since_ms: i64,
+    /// The `/worklog/deleted` cursor.
+    #[serde(default)]
+    pub deleted_worklogs_since_ms: i64,
 }
 
 /// One commit: issues and, when asked for, their complete histories.
@@ -84,6 +102,12 @@ pub struct SyncBatch {
     /// Each issue's complete history (by issue id), oldest first: it replaces what the
     /// sink held for that issue.
     pub histories: BTreeMap<String, Vec<Value>>,
+    /// Each issue's comments (by issue id): they replace what the sink held.
+    pub comments: BTreeMap<String, Vec<Value>>,
+    /// Worklogs to upsert (each carries its `issueId`).
+    pub worklogs: Vec<Value>,
+    /// Worklog ids deleted on the site, with when: the sink keeps a tombstone.
+    pub deleted_worklogs: Vec<(u64, i64)>,
 }
 
 /// Durable storage for a sync: data and state committed together.
@@ -93,6 +117,8 @@ pub trait Sink: Send {
     /// Writes `batch` (upserting issues by id, replacing their histories) and `state` in
     /// one atomic commit.
     fn commit(&mut self, batch: &SyncBatch, state: &SyncState) -> Result<(), Error>;
+    /// Whether the sink holds the issue with this id (worklogs are kept for those only).
+    fn has_issue(&mut self, id: &str) -> Result<bool, Error>;
 }
 
 /// What one run did.
@@ -104,6 +130,12 @@ pub struct SyncReport {
     pub issues_unchanged: usize,
     /// History entries written.
     pub history_entries: usize,
+    /// Comments written.
+    pub comments: usize,
+    /// Worklogs written.
+    pub worklogs: usize,
+    /// Worklogs marked deleted.
+    pub worklogs_deleted: usize,
     /// Search pages read.
     pub search_pages: usize,
     /// HTTP requests sent (search pages, bulk fetches, changelog pages).
@@ -170,7 +202,11 @@ where
         },
     );
     tokio::pin!(pages);
-    let field_refs: Vec<&str> = options.fields.iter().map(String::as_str).collect();
+    let mut fields = options.fields.clone();
+    if options.comments && !fields.iter().any(|f| f == "comment") {
+        fields.push("comment".into());
+    }
+    let field_refs: Vec<&str> = fields.iter().map(String::as_str).collect();
     while let Some(page) = pages.next().await {
         let page = page?;
         report.search_pages += 1;
@@ -211,7 +247,15 @@ where
             report.requests += fetched.requests;
             for (id, result) in results {
                 match result {
-                    Ok(issue) => commit.issues.push(issue),
+                    Ok(mut issue) => {
+                        if options.comments {
+                            let (comments, requests) = comments_of(transport, &mut issue).await?;
+                            report.requests += requests;
+                            report.comments += comments.len();
+                            commit.comments.insert(issue.id.clone(), comments);
+                        }
+                        commit.issues.push(issue);
+                    }
                     Err(FetchError::NotFound(_)) => report.missing.push(id),
                     Err(FetchError::Failed { message, .. }) => {
                         return Err(Error::Config(format!(
@@ -241,11 +285,128 @@ where
         sink.commit(&commit, &state)?;
         report.commits += 1;
     }
+    if options.worklogs {
+        sync_worklogs(transport, sink, &mut state, &mut report).await?;
+    }
     state.runs += 1;
     sink.commit(&SyncBatch::default(), &state)?;
     report.commits += 1;
     report.mark_ms = state.mark_ms;
     Ok(report)
+}
+
+/// Takes an issue's `comment` field out of it: its comments, every page (the field holds
+/// the first; a longer thread is paged by the comment endpoint).
+async fn comments_of<T: Transport>(
+    transport: &Arc<T>,
+    issue: &mut Issue,
+) -> Result<(Vec<Value>, usize), Error> {
+    let field = issue.fields.remove("comment").unwrap_or(Value::Null);
+    let mut comments: Vec<Value> = field
+        .get("comments")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let total = field
+        .get("total")
+        .and_then(Value::as_u64)
+        .unwrap_or(comments.len() as u64);
+    let mut requests = 0;
+    while (comments.len() as u64) < total {
+        let request = ApiRequest::comments(&issue.id, comments.len() as u64, 100);
+        let response = transport.send(request).await?;
+        requests += 1;
+        let page: Value = response.json()?;
+        let more = page
+            .get("comments")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        if more.is_empty() {
+            break;
+        }
+        comments.extend(more);
+    }
+    Ok((comments, requests))
+}
+
+/// Reads the worklog feeds from the state's cursors: the updated worklogs of synced
+/// issues are upserted, the deleted ones marked, each page committed with its cursor.
+async fn sync_worklogs<T, S>(
+    transport: &Arc<T>,
+    sink: &mut S,
+    state: &mut SyncState,
+    report: &mut SyncReport,
+) -> Result<(), Error>
+where
+    T: Transport + 'static,
+    S: Sink + ?Sized,
+{
+    for deleted in [false, true] {
+        loop {
+            let since = if deleted {
+                state.deleted_worklogs_since_ms
+            } else {
+                state.worklogs_since_ms
+            };
+            let response = transport
+                .send(ApiRequest::worklogs_changed(since, deleted))
+                .await?;
+            report.requests += 1;
+            let page: Value = response.json()?;
+            let values = page
+                .get("values")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let until = page.get("until").and_then(Value::as_i64).unwrap_or(since);
+            let last = page
+                .get("lastPage")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            let mut commit = SyncBatch::default();
+            if deleted {
+                for value in &values {
+                    if let (Some(id), Some(at)) = (
+                        value.get("worklogId").and_then(Value::as_u64),
+                        value.get("updatedTime").and_then(Value::as_i64),
+                    ) {
+                        commit.deleted_worklogs.push((id, at));
+                    }
+                }
+                report.worklogs_deleted += commit.deleted_worklogs.len();
+                state.deleted_worklogs_since_ms = until.max(since);
+            } else {
+                let ids: Vec<u64> = values
+                    .iter()
+                    .filter_map(|v| v.get("worklogId").and_then(Value::as_u64))
+                    .collect();
+                for chunk in ids.chunks(1_000) {
+                    let response = transport.send(ApiRequest::worklog_list(chunk)?).await?;
+                    report.requests += 1;
+                    let worklogs: Vec<Value> = response.json()?;
+                    for worklog in worklogs {
+                        let issue = worklog
+                            .get("issueId")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned();
+                        if sink.has_issue(&issue)? {
+                            commit.worklogs.push(worklog);
+                        }
+                    }
+                }
+                report.worklogs += commit.worklogs.len();
+                state.worklogs_since_ms = until.max(since);
+            }
+            sink.commit(&commit, state)?;
+            report.commits += 1;
+            if last || values.is_empty() {
+                break;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The complete histories of `ids` (at most 1,000 a call), every page followed; the number

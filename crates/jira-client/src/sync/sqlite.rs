@@ -44,6 +44,20 @@ impl SqliteSink {
                      json TEXT NOT NULL,
                      PRIMARY KEY (issue_id, id)
                  );
+                 CREATE TABLE IF NOT EXISTS comments (
+                     id INTEGER PRIMARY KEY,
+                     issue_id INTEGER NOT NULL,
+                     updated TEXT NOT NULL,
+                     json TEXT NOT NULL
+                 );
+                 CREATE INDEX IF NOT EXISTS comments_by_issue ON comments (issue_id);
+                 CREATE TABLE IF NOT EXISTS worklogs (
+                     id INTEGER PRIMARY KEY,
+                     issue_id INTEGER NOT NULL,
+                     updated TEXT NOT NULL,
+                     deleted_ms INTEGER,
+                     json TEXT NOT NULL
+                 );
                  CREATE TABLE IF NOT EXISTS sync_state (
                      jql TEXT PRIMARY KEY,
                      json TEXT NOT NULL
@@ -64,7 +78,30 @@ impl SqliteSink {
     }
 }
 
+/// The numeric `id` of a comment or worklog (Jira sends it as a string).
+fn text_id(value: &serde_json::Value) -> i64 {
+    value
+        .get("id")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_default()
+}
+
 impl Sink for SqliteSink {
+    fn has_issue(&mut self, id: &str) -> Result<bool, Error> {
+        let Ok(id) = id.parse::<i64>() else {
+            return Ok(false);
+        };
+        let found: Option<i64> = self
+            .connection
+            .query_row("SELECT 1 FROM issues WHERE id = ?1", params![id], |row| {
+                row.get(0)
+            })
+            .optional()
+            .map_err(|e| failed(&self.path, e))?;
+        Ok(found.is_some())
+    }
+
     fn load_state(&mut self, jql: &str) -> Result<Option<SyncState>, Error> {
         let json: Option<String> = self
             .connection
@@ -136,6 +173,54 @@ impl Sink for SqliteSink {
                     )
                     .map_err(|e| failed(&path, e))?;
             }
+        }
+        for (issue_id, comments) in &batch.comments {
+            let issue_id: i64 = issue_id.parse().unwrap_or_default();
+            transaction
+                .execute(
+                    "DELETE FROM comments WHERE issue_id = ?1",
+                    params![issue_id],
+                )
+                .map_err(|e| failed(&path, e))?;
+            for comment in comments {
+                let id: i64 = text_id(comment);
+                let updated = comment
+                    .get("updated")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default();
+                transaction
+                    .execute(
+                        "INSERT OR REPLACE INTO comments (id, issue_id, updated, json) VALUES (?1, ?2, ?3, ?4)",
+                        params![id, issue_id, updated, comment.to_string()],
+                    )
+                    .map_err(|e| failed(&path, e))?;
+            }
+        }
+        for worklog in &batch.worklogs {
+            let issue_id: i64 = worklog
+                .get("issueId")
+                .and_then(serde_json::Value::as_str)
+                .and_then(|id| id.parse().ok())
+                .unwrap_or_default();
+            let updated = worklog
+                .get("updated")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default();
+            transaction
+                .execute(
+                    "INSERT INTO worklogs (id, issue_id, updated, deleted_ms, json) VALUES (?1, ?2, ?3, NULL, ?4)
+                     ON CONFLICT(id) DO UPDATE SET issue_id = ?2, updated = ?3, deleted_ms = NULL, json = ?4",
+                    params![text_id(worklog), issue_id, updated, worklog.to_string()],
+                )
+                .map_err(|e| failed(&path, e))?;
+        }
+        for (id, at) in &batch.deleted_worklogs {
+            transaction
+                .execute(
+                    "UPDATE worklogs SET deleted_ms = ?2 WHERE id = ?1",
+                    params![*id as i64, at],
+                )
+                .map_err(|e| failed(&path, e))?;
         }
         let state_json = serde_json::to_string(state).unwrap_or_default();
         transaction

@@ -31,6 +31,8 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
     let mut sink = SqliteSink::open(path).map_err(|e| CliError::failure(e.to_string()))?;
     let options = SyncOptions {
         changelogs: !args.no_changelog,
+        comments: !args.no_comments,
+        worklogs: !args.no_worklogs,
         settle: Duration::from_secs(args.settle_secs),
         full: args.full,
         ..SyncOptions::new(args.jql.clone())
@@ -63,6 +65,9 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
             "issues_written": report.issues_written,
             "issues_unchanged": report.issues_unchanged,
             "history_entries": report.history_entries,
+            "comments": report.comments,
+            "worklogs": report.worklogs,
+            "worklogs_deleted": report.worklogs_deleted,
             "requests": report.requests,
             "commits": report.commits,
             "mark_ms": report.mark_ms,
@@ -72,10 +77,12 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
         println!("{summary}");
     } else if !global.quiet {
         eprintln!(
-            "synced {} issues into {path} ({} unchanged, {} history entries, {} requests, {:.1} s)",
+            "synced {} issues into {path} ({} unchanged, {} history entries, {} comments, {} worklogs, {} requests, {:.1} s)",
             report.issues_written,
             report.issues_unchanged,
             report.history_entries,
+            report.comments,
+            report.worklogs,
             report.requests,
             started.elapsed().as_secs_f64()
         );
