@@ -19,6 +19,10 @@ pub enum Error {
     /// The shared rate-limit budget could not be set up.
     #[error("rate-limit store: {0}")]
     RateLimit(#[from] jira_ratelimit::Error),
+    /// A sync could not go on (a fetch failed, the sink refused a commit); what was
+    /// committed before is kept and the same sync resumes from it.
+    #[error("{0}")]
+    Sync(String),
     /// A batch job failed as a whole (invalid JQL, a removed API, ...).
     #[error(transparent)]
     Batch(#[from] jira_batch::Error),

@@ -70,7 +70,7 @@ impl Sink for Failing {
 
     fn commit(&mut self, batch: &SyncBatch, state: &SyncState) -> Result<(), jira_client::Error> {
         if self.left == 0 {
-            return Err(jira_client::Error::Config("killed".into()));
+            return Err(jira_client::Error::Sync("killed".into()));
         }
         self.left -= 1;
         self.inner.commit(batch, state)

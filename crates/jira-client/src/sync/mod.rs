@@ -220,7 +220,7 @@ where
                 .and_then(Value::as_str)
                 .and_then(jira_time_ms)
                 .ok_or_else(|| {
-                    Error::Config(format!(
+                    Error::Sync(format!(
                         "sync: issue {} came without a readable `updated`; the search must return it",
                         issue.id
                     ))
@@ -258,7 +258,7 @@ where
                     }
                     Err(FetchError::NotFound(_)) => report.missing.push(id),
                     Err(FetchError::Failed { message, .. }) => {
-                        return Err(Error::Config(format!(
+                        return Err(Error::Sync(format!(
                             "sync: issue {id} could not be fetched ({message}); nothing past the last commit was written, run again to resume"
                         )));
                     }
@@ -431,7 +431,7 @@ async fn histories<T: Transport>(
             let response = transport.send(request).await?;
             requests += 1;
             if !response.is_success() {
-                return Err(Error::Config(format!(
+                return Err(Error::Sync(format!(
                     "sync: POST /rest/api/3/changelog/bulkfetch answered HTTP {}; run again to resume",
                     response.status.as_u16()
                 )));

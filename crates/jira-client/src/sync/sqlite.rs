@@ -16,7 +16,7 @@ pub struct SqliteSink {
 }
 
 fn failed(path: &Path, error: rusqlite::Error) -> Error {
-    Error::Config(format!(
+    Error::Sync(format!(
         "sync: the SQLite database {} failed: {error} (check the path and free space; nothing past the last commit was written)",
         path.display()
     ))
@@ -114,7 +114,7 @@ impl Sink for SqliteSink {
             .map_err(|e| failed(&self.path, e))?;
         json.map(|json| {
             serde_json::from_str(&json).map_err(|e| {
-                Error::Config(format!(
+                Error::Sync(format!(
                     "sync: the state saved in {} does not read ({e}); run with --full to start over",
                     self.path.display()
                 ))
@@ -131,7 +131,7 @@ impl Sink for SqliteSink {
             .map_err(|e| failed(&path, e))?;
         for issue in &batch.issues {
             let id: i64 = issue.id.parse().map_err(|_| {
-                Error::Config(format!("sync: issue id {:?} is not a number", issue.id))
+                Error::Sync(format!("sync: issue id {:?} is not a number", issue.id))
             })?;
             let updated = issue
                 .fields
