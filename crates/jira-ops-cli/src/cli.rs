@@ -189,6 +189,9 @@ pub struct SyncArgs {
     /// Leave worklogs out (they are read from the tenant-wide worklog feeds).
     #[arg(long)]
     pub no_worklogs: bool,
+    /// Skip the id census that marks issues gone from the site as deleted.
+    #[arg(long)]
+    pub no_census: bool,
     /// Seconds the window's end is held back from now (writes the search index may not
     /// show yet; they are taken by the next run).
     #[arg(long, default_value_t = 30, value_name = "SECS")]

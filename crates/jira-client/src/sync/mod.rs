@@ -19,6 +19,11 @@
 //! `/worklog/updated` then `/worklog/list` (1,000 a call) for those on synced issues, and
 //! `/worklog/deleted` marks deleted ones in the sink (a tombstone, not a silent loss); the
 //! feeds' own cursors are kept in the state too.
+//!
+//! Deleted issues leave no trace in an `updated` window, so each run ends with a census:
+//! an id-only search of the query (5,000 ids a page), and every issue the sink holds that
+//! the site no longer returns is marked deleted (a tombstone with the time it was found
+//! gone), never dropped silently; one that comes back is live again.
 
 mod sqlite;
 
@@ -48,6 +53,8 @@ pub struct SyncOptions {
     pub comments: bool,
     /// Also take the worklogs of the synced issues (and mark deleted ones).
     pub worklogs: bool,
+    /// End with an id census that marks issues gone from the site (or the query).
+    pub census: bool,
     /// How far below the mark a run reads again (minute granularity, index lag).
     pub overlap: Duration,
     /// How far behind now the window ends (writes the search index may not show yet).
@@ -66,6 +73,7 @@ impl SyncOptions {
             changelogs: true,
             comments: true,
             worklogs: true,
+            census: true,
             overlap: Duration::from_secs(120),
             settle: Duration::from_secs(30),
             full: false,
@@ -119,6 +127,13 @@ pub trait Sink: Send {
     fn commit(&mut self, batch: &SyncBatch, state: &SyncState) -> Result<(), Error>;
     /// Whether the sink holds the issue with this id (worklogs are kept for those only).
     fn has_issue(&mut self, id: &str) -> Result<bool, Error>;
+    /// Marks every live issue not in `present` deleted at `at_ms` (a tombstone) and brings
+    /// back the ones in it; how many it marked.
+    fn tombstone_missing(
+        &mut self,
+        present: &std::collections::HashSet<u64>,
+        at_ms: i64,
+    ) -> Result<usize, Error>;
 }
 
 /// What one run did.
@@ -136,6 +151,8 @@ pub struct SyncReport {
     pub worklogs: usize,
     /// Worklogs marked deleted.
     pub worklogs_deleted: usize,
+    /// Issues the census found gone and marked deleted.
+    pub issues_deleted: usize,
     /// Search pages read.
     pub search_pages: usize,
     /// HTTP requests sent (search pages, bulk fetches, changelog pages).
@@ -287,6 +304,25 @@ where
     }
     if options.worklogs {
         sync_worklogs(transport, sink, &mut state, &mut report).await?;
+    }
+    if options.census {
+        let census = search_pages(
+            transport.clone(),
+            options.jql.clone(),
+            SearchOptions {
+                fields: Vec::new(),
+                page_size: jira_model::SEARCH_ID_PAGE_MAX,
+                prefetch: true,
+            },
+        );
+        tokio::pin!(census);
+        let mut present = std::collections::HashSet::new();
+        while let Some(page) = census.next().await {
+            let page = page?;
+            report.requests += 1;
+            present.extend(page.issues.iter().filter_map(|i| i.id.parse::<u64>().ok()));
+        }
+        report.issues_deleted = sink.tombstone_missing(&present, now_ms())?;
     }
     state.runs += 1;
     sink.commit(&SyncBatch::default(), &state)?;

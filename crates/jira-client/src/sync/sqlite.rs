@@ -35,6 +35,7 @@ impl SqliteSink {
                      id INTEGER PRIMARY KEY,
                      key TEXT NOT NULL,
                      updated_ms INTEGER NOT NULL,
+                     deleted_ms INTEGER,
                      json TEXT NOT NULL
                  );
                  CREATE TABLE IF NOT EXISTS changelog (
@@ -88,6 +89,47 @@ fn text_id(value: &serde_json::Value) -> i64 {
 }
 
 impl Sink for SqliteSink {
+    fn tombstone_missing(
+        &mut self,
+        present: &std::collections::HashSet<u64>,
+        at_ms: i64,
+    ) -> Result<usize, Error> {
+        let path = self.path.clone();
+        let transaction = self
+            .connection
+            .transaction()
+            .map_err(|e| failed(&path, e))?;
+        transaction
+            .execute_batch("CREATE TEMP TABLE IF NOT EXISTS present (id INTEGER PRIMARY KEY); DELETE FROM present;")
+            .map_err(|e| failed(&path, e))?;
+        {
+            let mut insert = transaction
+                .prepare("INSERT OR IGNORE INTO present (id) VALUES (?1)")
+                .map_err(|e| failed(&path, e))?;
+            for id in present {
+                insert
+                    .execute(params![*id as i64])
+                    .map_err(|e| failed(&path, e))?;
+            }
+        }
+        let marked = transaction
+            .execute(
+                "UPDATE issues SET deleted_ms = ?1
+                 WHERE deleted_ms IS NULL AND id NOT IN (SELECT id FROM present)",
+                params![at_ms],
+            )
+            .map_err(|e| failed(&path, e))?;
+        transaction
+            .execute(
+                "UPDATE issues SET deleted_ms = NULL
+                 WHERE deleted_ms IS NOT NULL AND id IN (SELECT id FROM present)",
+                [],
+            )
+            .map_err(|e| failed(&path, e))?;
+        transaction.commit().map_err(|e| failed(&path, e))?;
+        Ok(marked)
+    }
+
     fn has_issue(&mut self, id: &str) -> Result<bool, Error> {
         let Ok(id) = id.parse::<i64>() else {
             return Ok(false);
@@ -142,8 +184,8 @@ impl Sink for SqliteSink {
             let json = serde_json::to_string(issue).unwrap_or_default();
             transaction
                 .execute(
-                    "INSERT INTO issues (id, key, updated_ms, json) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT(id) DO UPDATE SET key = ?2, updated_ms = ?3, json = ?4",
+                    "INSERT INTO issues (id, key, updated_ms, deleted_ms, json) VALUES (?1, ?2, ?3, NULL, ?4)
+                     ON CONFLICT(id) DO UPDATE SET key = ?2, updated_ms = ?3, deleted_ms = NULL, json = ?4",
                     params![id, issue.key, updated, json],
                 )
                 .map_err(|e| failed(&path, e))?;

@@ -33,6 +33,7 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
         changelogs: !args.no_changelog,
         comments: !args.no_comments,
         worklogs: !args.no_worklogs,
+        census: !args.no_census,
         settle: Duration::from_secs(args.settle_secs),
         full: args.full,
         ..SyncOptions::new(args.jql.clone())
@@ -68,6 +69,7 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
             "comments": report.comments,
             "worklogs": report.worklogs,
             "worklogs_deleted": report.worklogs_deleted,
+            "issues_deleted": report.issues_deleted,
             "requests": report.requests,
             "commits": report.commits,
             "mark_ms": report.mark_ms,
@@ -77,9 +79,10 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
         println!("{summary}");
     } else if !global.quiet {
         eprintln!(
-            "synced {} issues into {path} ({} unchanged, {} history entries, {} comments, {} worklogs, {} requests, {:.1} s)",
+            "synced {} issues into {path} ({} unchanged, {} marked deleted, {} history entries, {} comments, {} worklogs, {} requests, {:.1} s)",
             report.issues_written,
             report.issues_unchanged,
+            report.issues_deleted,
             report.history_entries,
             report.comments,
             report.worklogs,
