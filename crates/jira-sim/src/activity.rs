@@ -793,16 +793,6 @@ async fn worklog_list(State(app): App, uri: Uri, body: axum::body::Bytes) -> Res
     json_response(StatusCode::OK, &found, cost)
 }
 
-fn account_pair(app: &AppState, user: Option<usize>) -> (Option<String>, Option<String>) {
-    match user {
-        Some(index) => (
-            Some(app.tenant.users[index].account_id.clone()),
-            Some(app.tenant.users[index].display_name.clone()),
-        ),
-        None => (None, None),
-    }
-}
-
 async fn assign(
     State(app): App,
     Path(id_or_key): Path<String>,
@@ -838,8 +828,8 @@ async fn assign(
         let item = ChangeItem::system(
             "assignee",
             "assignee",
-            account_pair(&app, issue.assignee),
-            account_pair(&app, target),
+            data::user_pair(&app.tenant.users, issue.assignee),
+            data::user_pair(&app.tenant.users, target),
         );
         issue.changes.push(ChangeData {
             id: change_id,

@@ -59,8 +59,8 @@ pub struct Realism {
     /// milliseconds (Jira: the last minute).
     pub worklog_settle_ms: u64,
     /// Search sees a write this long after it (reads by key see it at once;
-    /// `reconcileIssues` names issues a search must see fresh). Jira's index lags by about
-    /// a second; 0 (the default) makes search consistent.
+    /// `reconcileIssues` names issues a search must see fresh), as Jira documents its
+    /// search to be eventually consistent; 0 (the default) makes search consistent.
     pub search_lag_ms: u64,
     /// Latency that grows with the work: `base_ms` plus `per_kib_ms` for every KiB of the
     /// answer (a page of 100 full issues is ~100 times the bytes of an id-only page).

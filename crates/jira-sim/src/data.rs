@@ -484,7 +484,7 @@ pub(crate) fn generate(config: &SimConfig, now_ms: i64) -> (Tenant, IssueStore) 
             if STATUSES[issue.status].2 == "done" {
                 issue.resolution = Some(0);
             }
-            let history = generated_history(issue, users.len());
+            let history = generated_history(issue, &users);
             if let Some(at) = history
                 .iter()
                 .rev()
@@ -541,7 +541,7 @@ fn history_length(rng: &mut SmallRng) -> u32 {
 
 /// A generated issue's history, oldest first: status changes that end at its status,
 /// priority changes that end at its priority, assignments ending at its assignee, labels.
-pub(crate) fn generated_history(issue: &IssueData, users: usize) -> Vec<ChangeData> {
+pub(crate) fn generated_history(issue: &IssueData, users: &[UserData]) -> Vec<ChangeData> {
     let n = issue.generated_changes as usize;
     if n == 0 {
         return Vec::new();
@@ -558,7 +558,7 @@ pub(crate) fn generated_history(issue: &IssueData, users: usize) -> Vec<ChangeDa
     let mut status = 0usize;
     let mut priority = 2usize;
     let mut assignee: Option<usize> = None;
-    let user_ref = |u: Option<usize>| u.map(|u| format!("5b10a2844c20165700ede{:03x}", u));
+
     let mut history = Vec::with_capacity(n);
     for (k, kind) in kinds.iter().enumerate() {
         let item = match kind {
@@ -605,13 +605,13 @@ pub(crate) fn generated_history(issue: &IssueData, users: usize) -> Vec<ChangeDa
                 let next = if Some(k) == last_assignee {
                     issue.assignee
                 } else {
-                    Some(rng.random_range(0..users))
+                    Some(rng.random_range(0..users.len().max(1)))
                 };
                 let item = ChangeItem::system(
                     "assignee",
                     "assignee",
-                    (user_ref(assignee), assignee.map(|u| format!("User {u}"))),
-                    (user_ref(next), next.map(|u| format!("User {u}"))),
+                    user_pair(users, assignee),
+                    user_pair(users, next),
                 );
                 assignee = next;
                 item
@@ -628,7 +628,7 @@ pub(crate) fn generated_history(issue: &IssueData, users: usize) -> Vec<ChangeDa
         };
         history.push(ChangeData {
             id: issue.id * 1_000 + k as u64,
-            author: (issue.seed as usize).wrapping_add(k) % users.max(1),
+            author: (issue.seed as usize).wrapping_add(k) % users.len().max(1),
             created_ms: issue.created_ms + span * (k as i64 + 1) / (n as i64 + 1),
             items: vec![item],
         });
@@ -636,8 +636,22 @@ pub(crate) fn generated_history(issue: &IssueData, users: usize) -> Vec<ChangeDa
     history
 }
 
+/// A history item's side for a user: account id and display name (none when unassigned).
+pub(crate) fn user_pair(
+    users: &[UserData],
+    user: Option<usize>,
+) -> (Option<String>, Option<String>) {
+    match user.and_then(|u| users.get(u)) {
+        Some(user) => (
+            Some(user.account_id.clone()),
+            Some(user.display_name.clone()),
+        ),
+        None => (None, None),
+    }
+}
+
 /// The whole history of an issue, oldest first: generated, then written.
-pub(crate) fn history(issue: &IssueData, users: usize) -> Vec<ChangeData> {
+pub(crate) fn history(issue: &IssueData, users: &[UserData]) -> Vec<ChangeData> {
     let mut all = generated_history(issue, users);
     all.extend(issue.changes.iter().cloned());
     all

@@ -167,7 +167,7 @@ pub(crate) fn change_json(render: &Renderer<'_>, change: &ChangeData) -> Value {
 
 /// `expand=changelog`: the last [`EXPANDED_CHANGELOG`] entries as `PageOfChangelogs`.
 pub(crate) fn expanded_changelog(render: &Renderer<'_>, issue: &IssueData) -> Value {
-    let all = data::history(issue, render.tenant.users.len());
+    let all = data::history(issue, &render.tenant.users);
     let total = all.len();
     let start = total.saturating_sub(EXPANDED_CHANGELOG);
     let histories: Vec<Value> = all[start..]
@@ -367,18 +367,11 @@ pub(crate) fn record_edit(
         ));
     }
     if before.assignee != after.assignee {
-        let pair = |u: Option<usize>| match u {
-            Some(u) => (
-                Some(app.tenant.users[u].account_id.clone()),
-                Some(app.tenant.users[u].display_name.clone()),
-            ),
-            None => (None, None),
-        };
         items.push(ChangeItem::system(
             "assignee",
             "assignee",
-            pair(before.assignee),
-            pair(after.assignee),
+            data::user_pair(&app.tenant.users, before.assignee),
+            data::user_pair(&app.tenant.users, after.assignee),
         ));
     }
     if before.labels != after.labels {
@@ -532,7 +525,7 @@ async fn changelog(
         return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
     };
     let render = renderer(&app, &uri);
-    let all: Vec<Value> = data::history(issue, app.tenant.users.len())
+    let all: Vec<Value> = data::history(issue, &app.tenant.users)
         .iter()
         .map(|c| change_json(&render, c))
         .collect();
@@ -560,7 +553,7 @@ async fn changelog_list(
         return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
     };
     let render = renderer(&app, &uri);
-    let histories: Vec<Value> = data::history(issue, app.tenant.users.len())
+    let histories: Vec<Value> = data::history(issue, &app.tenant.users)
         .iter()
         .filter(|c| ids.contains(&c.id))
         .map(|c| change_json(&render, c))
@@ -667,7 +660,6 @@ async fn changelog_bulk(State(app): App, uri: Uri, body: axum::body::Bytes) -> R
     };
     let render = renderer(&app, &uri);
     let store = app.store.read();
-    let users = app.tenant.users.len();
     // Every matching entry of every issue, oldest first, then by issue id; only the page
     // is rendered.
     let mut entries: Vec<(u64, ChangeData)> = Vec::new();
@@ -679,7 +671,7 @@ async fn changelog_bulk(State(app): App, uri: Uri, body: axum::body::Bytes) -> R
         if !seen.insert(issue.id) {
             continue;
         }
-        for change in data::history(issue, users) {
+        for change in data::history(issue, &app.tenant.users) {
             let items: Vec<&ChangeItem> = change
                 .items
                 .iter()

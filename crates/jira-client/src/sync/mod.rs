@@ -165,14 +165,11 @@ pub struct SyncReport {
     pub missing: Vec<String>,
 }
 
-/// Milliseconds since the epoch of Jira's `2024-01-18T07:33:17.016+0000`.
-pub fn jira_time_ms(text: &str) -> Option<i64> {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond][offset_hour sign:mandatory][offset_minute]"
-    );
-    time::OffsetDateTime::parse(text, &format)
+/// Milliseconds since the epoch of a Jira timestamp (`2024-01-18T07:33:17.016+0000`).
+pub(crate) fn jira_time_ms(text: &str) -> Option<i64> {
+    text.parse::<jira_model::JiraTimestamp>()
         .ok()
-        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+        .map(|t| t.unix_millis())
 }
 
 fn now_ms() -> i64 {
