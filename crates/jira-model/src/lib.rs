@@ -27,6 +27,8 @@
 //! - **Jira's timestamps** (`2024-01-18T07:33:17.016+0000`, which strict RFC 3339 parsers
 //!   reject) parse and print with [`JiraTimestamp`].
 //!
+//! - **ADF as text** for cells a person reads: [`adf::to_text`].
+//!
 //! # Example
 //!
 //! ```
@@ -50,6 +52,7 @@
 //! assert_eq!(issue.summary(), Some("Hello"));
 //! ```
 
+pub mod adf;
 mod classify;
 mod endpoint;
 mod error;

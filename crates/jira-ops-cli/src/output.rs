@@ -79,8 +79,12 @@ pub fn resolve_format(asked: Option<Format>) -> Format {
     })
 }
 
-/// A field's value as one line of text: names of objects, lists joined, plain values.
+/// A field's value as text: names of objects, lists joined, plain values, and rich text
+/// (ADF: descriptions, comments, text custom fields) as its plain text.
 pub fn field_text(value: &Value) -> String {
+    if jira_model::adf::is_adf(value) {
+        return jira_model::adf::to_text(value);
+    }
     match value {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),

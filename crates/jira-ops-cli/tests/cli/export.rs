@@ -258,3 +258,53 @@ async fn a_wrong_token_exits_3_for_data_commands() {
     assert!(search.error_line().contains("refused the credentials"));
     env.run(&["fetch", "APO-1", "--no-cache"]).await.code(3);
 }
+
+#[tokio::test]
+async fn csv_and_tables_show_rich_text_as_text_and_json_keeps_the_adf() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    let json = env
+        .run(&[
+            "fetch",
+            "APO-1",
+            "--format",
+            "jsonl",
+            "--fields",
+            "description",
+        ])
+        .await;
+    json.code(0);
+    let description = &json.json_lines()[0]["fields"]["description"];
+    assert_eq!(
+        description["type"], "doc",
+        "JSON keeps the ADF: {description}"
+    );
+    let paragraph = description["content"][0]["content"][0]["text"]
+        .as_str()
+        .expect("the generated description has a first paragraph")
+        .to_owned();
+
+    for format in ["csv", "table"] {
+        let run = env
+            .run(&[
+                "fetch",
+                "APO-1",
+                "--format",
+                format,
+                "--fields",
+                "description",
+            ])
+            .await;
+        run.code(0);
+        assert!(
+            run.stdout.contains(&paragraph[..20.min(paragraph.len())]),
+            "{format} shows the text: {}",
+            run.stdout
+        );
+        assert!(
+            !run.stdout.contains("\"type\"") && !run.stdout.contains("paragraph"),
+            "{format} shows no ADF: {}",
+            run.stdout
+        );
+    }
+}
