@@ -492,7 +492,28 @@ impl JiraClient {
         sink: &mut S,
         options: &crate::sync::SyncOptions,
     ) -> Result<crate::sync::SyncReport, Error> {
-        crate::sync::sync(&self.direct, &self.batch, sink, options).await
+        crate::sync::sync(&self.direct, &self.batch, sink, options, &|_| {}).await
+    }
+
+    /// [`JiraClient::sync`], calling `progress` after every commit with the report so far
+    /// (what a progress bar shows).
+    pub async fn sync_with_progress<S: crate::sync::Sink + ?Sized>(
+        &self,
+        sink: &mut S,
+        options: &crate::sync::SyncOptions,
+        progress: &(dyn Fn(&crate::sync::SyncReport) + Sync),
+    ) -> Result<crate::sync::SyncReport, Error> {
+        crate::sync::sync(&self.direct, &self.batch, sink, options, progress).await
+    }
+
+    /// What the next [`JiraClient::sync`] of `options` would cost each way (requests,
+    /// points, wall time) and which way it would take; three requests, nothing written.
+    pub async fn sync_plan<S: crate::sync::Sink + ?Sized>(
+        &self,
+        sink: &mut S,
+        options: &crate::sync::SyncOptions,
+    ) -> Result<crate::sync::SyncPlan, Error> {
+        crate::sync::plan(&self.direct, &self.batch, sink, options).await
     }
 
     /// Fetches `keys` (cache first, then bulk fetches of 100): one result per distinct key.

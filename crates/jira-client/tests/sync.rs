@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use jira_client::sync::{Sink, SqliteSink, SyncBatch, SyncOptions, SyncState};
+use jira_client::sync::{
+    Census, JsonlSink, Sink, SqliteSink, Strategy, SyncBatch, SyncOptions, SyncState,
+};
 use jira_client::{CacheChoice, JiraClient};
 use jira_sim::{LimitConfig, Realism, SimConfig, SimHandle};
 use serde_json::json;
@@ -59,12 +61,12 @@ fn contents(sink: &SqliteSink) -> BTreeMap<i64, (i64, i64)> {
 }
 
 /// A sink that fails its `n`th commit, as a run killed there would stop.
-struct Failing {
-    inner: SqliteSink,
+struct Failing<S> {
+    inner: S,
     left: usize,
 }
 
-impl Sink for Failing {
+impl<S: Sink> Sink for Failing<S> {
     fn load_state(&mut self, jql: &str) -> Result<Option<SyncState>, jira_client::Error> {
         self.inner.load_state(jql)
     }
@@ -81,12 +83,16 @@ impl Sink for Failing {
         self.inner.has_issue(id)
     }
 
-    fn tombstone_missing(
-        &mut self,
-        present: &std::collections::HashSet<u64>,
-        at_ms: i64,
-    ) -> Result<usize, jira_client::Error> {
-        self.inner.tombstone_missing(present, at_ms)
+    fn census_begin(&mut self) -> Result<(), jira_client::Error> {
+        self.inner.census_begin()
+    }
+
+    fn census_seen(&mut self, ids: &[u64]) -> Result<(), jira_client::Error> {
+        self.inner.census_seen(ids)
+    }
+
+    fn census_finish(&mut self, at_ms: i64) -> Result<Census, jira_client::Error> {
+        self.inner.census_finish(at_ms)
     }
 }
 
@@ -157,8 +163,9 @@ async fn a_sync_is_complete_then_incremental_and_resumes_where_it_stopped() {
     assert_eq!(again.issues_written, 0);
     assert_eq!(again.worklogs, 0);
     assert_eq!(again.issues_deleted, 0);
-    // A search page, the two worklog feeds and the id census.
-    assert!(again.requests <= 5, "{again:?}");
+    // The count, a search page, the field catalogue, the two worklog feeds and the id
+    // census.
+    assert!(again.requests <= 6, "{again:?}");
 
     // An issue deleted on the site is marked deleted by the census, not dropped.
     let (email, token) = sim.basic_auth();
@@ -223,30 +230,78 @@ async fn a_sync_is_complete_then_incremental_and_resumes_where_it_stopped() {
     let before = sim.stats().requests;
     let incremental = client.sync(&mut sink, &options()).await.unwrap();
     assert_eq!(incremental.issues_written, 6, "{incremental:?}");
-    // A search page, one bulk fetch, one changelog call, the two worklog feeds, the
-    // worklog list of the changed issues and the census at most.
-    assert!(sim.stats().requests - before <= 7, "{incremental:?}");
+    // The count, a search page, the catalogue, one changelog call, the two worklog
+    // feeds, the worklog list of the changed issues and the census at most.
+    assert!(sim.stats().requests - before <= 8, "{incremental:?}");
     let mut fresh = SqliteSink::open(dir.path().join("fresh.db")).unwrap();
     client.sync(&mut fresh, &options()).await.unwrap();
     assert_eq!(contents(&sink), contents(&fresh));
 
-    // Killed after one commit, then run again: the same as one run, and what was
-    // durable is not fetched again.
-    let mut killed = Failing {
-        inner: SqliteSink::open(dir.path().join("killed.db")).unwrap(),
-        left: 1,
-    };
-    assert!(client.sync(&mut killed, &options()).await.is_err());
-    let partial = contents(&killed.inner).len();
-    assert!(
-        (1..300).contains(&partial),
-        "{partial} issues after one commit"
+    // Killed after the window's first commit of issues, then run again, each strategy:
+    // the same as one run, and what was durable is not fetched again.
+    for strategy in Strategy::ALL {
+        let small_commits = SyncOptions {
+            strategy: Some(strategy),
+            commit_issues: 100,
+            ..options()
+        };
+        let mut killed = Failing {
+            inner: SqliteSink::open(dir.path().join(format!("killed-{strategy:?}.db"))).unwrap(),
+            left: 2,
+        };
+        assert!(client.sync(&mut killed, &small_commits).await.is_err());
+        let partial = contents(&killed.inner).len();
+        assert!(
+            (1..299).contains(&partial),
+            "{strategy:?}: {partial} issues after one commit"
+        );
+        let mut resumed = killed.inner;
+        let rest = client.sync(&mut resumed, &small_commits).await.unwrap();
+        assert!(rest.resumed, "{rest:?}");
+        assert_eq!(rest.strategy, Some(strategy));
+        // One issue was deleted above: the fresh export holds the 299 left.
+        assert_eq!(
+            rest.issues_written,
+            contents(&fresh).len() - partial,
+            "{strategy:?}: nothing durable fetched again"
+        );
+        assert_eq!(contents(&resumed), contents(&fresh), "{strategy:?}");
+        assert_eq!(
+            count(&resumed, "SELECT COUNT(*) FROM comments"),
+            count(&fresh, "SELECT COUNT(*) FROM comments")
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_measures_the_window_and_names_the_cheapest_way() {
+    let sim = tenant().await;
+    let client = client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = SqliteSink::open(dir.path().join("plan.db")).unwrap();
+    let plan = client.sync_plan(&mut sink, &options()).await.unwrap();
+    assert_eq!(plan.count, 300);
+    assert_eq!(
+        plan.requests_spent, 3,
+        "count, sample page, sample histories"
     );
-    let mut resumed = killed.inner;
-    let rest = client.sync(&mut resumed, &options()).await.unwrap();
-    // One issue was deleted above: the fresh export holds the 299 left.
-    assert_eq!(rest.issues_written, contents(&fresh).len() - partial);
-    assert_eq!(contents(&resumed), contents(&fresh));
+    assert!(plan.sample.history_per_issue > 0.0, "{plan:?}");
+    assert!(plan.sample.issue_bytes > 100.0, "{plan:?}");
+    let pages = plan.estimate(Strategy::Pages).unwrap();
+    let ids = plan.estimate(Strategy::Ids).unwrap();
+    assert!(ids.points > pages.points, "{plan:?}");
+    assert!(ids.requests > pages.requests, "{plan:?}");
+    assert!(
+        plan.reason.starts_with(plan.chosen.name()),
+        "{}",
+        plan.reason
+    );
+    // The plan wrote nothing, and the run it describes takes its choice.
+    assert_eq!(count(&sink, "SELECT COUNT(*) FROM issues"), 0);
+    let run = client.sync(&mut sink, &options()).await.unwrap();
+    assert_eq!(run.strategy, Some(plan.chosen));
+    assert_eq!(run.issues_written, 300);
+    assert_eq!(run.expected, Some(300));
 }
 
 async fn json_get(sim: &SimHandle, path: &str) -> (u16, serde_json::Value) {
@@ -276,4 +331,126 @@ async fn json_put(
         .unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or_default())
+}
+
+/// What a JSON Lines export holds live, read as a consumer would (the last line per id
+/// wins): every issue's (id, updated) and history length.
+fn jsonl_contents(dir: &std::path::Path) -> BTreeMap<i64, (i64, i64)> {
+    let read = |name: &str| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(dir.join(name))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let mut issues = BTreeMap::new();
+    for line in read("issues.jsonl") {
+        issues.insert(line["id"].as_i64().unwrap(), line);
+    }
+    let mut histories = BTreeMap::new();
+    for line in read("changelog.jsonl") {
+        histories.insert(
+            line["issue_id"].as_i64().unwrap(),
+            line["entries"].as_array().unwrap().len() as i64,
+        );
+    }
+    issues
+        .into_iter()
+        .filter(|(_, line)| line["deleted_ms"].is_null())
+        .map(|(id, line)| {
+            assert_eq!(
+                line["issue"]["id"],
+                id.to_string(),
+                "a live record is whole"
+            );
+            (
+                id,
+                (
+                    line["updated_ms"].as_i64().unwrap(),
+                    histories.get(&id).copied().unwrap_or(0),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_lines_export_equals_the_database_and_survives_a_torn_commit() {
+    let sim = tenant().await;
+    let client = client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut database = SqliteSink::open(dir.path().join("export.db")).unwrap();
+    client.sync(&mut database, &options()).await.unwrap();
+    let files = dir.path().join("export");
+
+    // Killed after the first commit of issues, with half a line written past it.
+    let small = SyncOptions {
+        commit_issues: 100,
+        strategy: Some(Strategy::Slices),
+        ..options()
+    };
+    let mut killed = Failing {
+        inner: JsonlSink::open(&files).unwrap(),
+        left: 2,
+    };
+    assert!(client.sync(&mut killed, &small).await.is_err());
+    drop(killed);
+    let committed = std::fs::metadata(files.join("issues.jsonl")).unwrap().len();
+    let mut torn = std::fs::OpenOptions::new()
+        .append(true)
+        .open(files.join("issues.jsonl"))
+        .unwrap();
+    std::io::Write::write_all(&mut torn, b"{\"id\": 1, \"key\": \"HALF").unwrap();
+    drop(torn);
+
+    let mut sink = JsonlSink::open(&files).unwrap();
+    assert_eq!(
+        std::fs::metadata(files.join("issues.jsonl")).unwrap().len(),
+        committed,
+        "the torn line is cut on open"
+    );
+    let partial = jsonl_contents(&files).len();
+    assert!((1..300).contains(&partial), "{partial}");
+    let rest = client.sync(&mut sink, &small).await.unwrap();
+    assert!(rest.resumed);
+    assert_eq!(
+        rest.issues_written,
+        300 - partial,
+        "nothing durable fetched again"
+    );
+    assert_eq!(jsonl_contents(&files), contents(&database));
+
+    // The manifest: counts that match the files, the field catalogue, the state.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(files.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["counts"]["issues"], 300);
+    assert_eq!(
+        manifest["counts"]["comments"].as_i64().unwrap(),
+        count(&database, "SELECT COUNT(*) FROM comments")
+    );
+    assert_eq!(
+        manifest["counts"]["worklogs"].as_i64().unwrap(),
+        count(&database, "SELECT COUNT(*) FROM worklogs")
+    );
+    let fields = manifest["fields"].as_array().unwrap();
+    assert!(
+        fields
+            .iter()
+            .any(|f| f["id"] == "summary" && f["name"] == "Summary")
+    );
+    assert!(manifest["states"]["project in (APO, BEA)"]["mark_ms"].is_i64());
+
+    // A deleted issue becomes a tombstone line; back on the site, a whole record again.
+    let (email, token) = sim.basic_auth();
+    let gone = reqwest::Client::new()
+        .delete(format!("{}/rest/api/3/issue/APO-12", sim.base_url()))
+        .basic_auth(&email, Some(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+    let after = client.sync(&mut sink, &options()).await.unwrap();
+    assert_eq!(after.issues_deleted, 1);
+    assert_eq!(jsonl_contents(&files).len(), 299);
+    assert_eq!(sink.manifest().counts["issues_deleted"], 1);
 }

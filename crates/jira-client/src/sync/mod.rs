@@ -25,6 +25,8 @@
 //! the site no longer returns is marked deleted (a tombstone with the time it was found
 //! gone), never dropped silently; one that comes back is live again.
 
+mod jsonl;
+mod plan;
 mod sqlite;
 
 use std::collections::BTreeMap;
@@ -38,9 +40,49 @@ use jira_transport::Transport;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use jsonl::{JsonlSink, Manifest};
+pub use plan::{Estimate, Sample, SyncPlan};
 pub use sqlite::SqliteSink;
 
 use crate::Error;
+
+/// How a window's issues are read. `--plan` estimates each; a run takes the cheapest that
+/// fits unless told (see [`plan`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// An id-only search (5,000 ids a page), then bulk fetches of 100 in parallel.
+    Ids,
+    /// Search pages with the fields (100 issues a page), one after the other.
+    Pages,
+    /// The window cut into id ranges, each streamed as pages with the fields, in parallel.
+    Slices,
+}
+
+impl Strategy {
+    /// Every strategy, in the order `--plan` shows them.
+    pub const ALL: [Strategy; 3] = [Strategy::Ids, Strategy::Pages, Strategy::Slices];
+
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Ids => "ids",
+            Strategy::Pages => "pages",
+            Strategy::Slices => "slices",
+        }
+    }
+}
+
+impl std::str::FromStr for Strategy {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Strategy::ALL
+            .into_iter()
+            .find(|s| s.name().eq_ignore_ascii_case(text.trim()))
+            .ok_or_else(|| format!("strategy {text:?} is not one of ids, pages, slices"))
+    }
+}
 
 /// What a sync reads and how it windows the query.
 #[derive(Clone, Debug)]
@@ -61,8 +103,16 @@ pub struct SyncOptions {
     pub settle: Duration,
     /// Ignore the saved state and read everything the query matches.
     pub full: bool,
-    /// The fields stored for each issue (bulk fetch's `fields`; `*navigable` by default).
+    /// Read issues updated at or after this instant (epoch ms) instead of from the saved
+    /// mark.
+    pub since_ms: Option<i64>,
+    /// The fields stored for each issue (ids; `*navigable` by default). `updated` is
+    /// always added: the sync needs it.
     pub fields: Vec<String>,
+    /// How to read a new window; `None` lets [`plan`] choose.
+    pub strategy: Option<Strategy>,
+    /// Issues per commit (each commit is one transaction with the state).
+    pub commit_issues: usize,
 }
 
 impl SyncOptions {
@@ -77,8 +127,68 @@ impl SyncOptions {
             overlap: Duration::from_secs(120),
             settle: Duration::from_secs(30),
             full: false,
+            since_ms: None,
             fields: vec!["*navigable".into()],
+            strategy: None,
+            commit_issues: 1_000,
         }
+    }
+
+    /// The fields a read asks for: the chosen ones, `updated`, and `comment` when
+    /// comments are synced.
+    fn read_fields(&self) -> Vec<String> {
+        let mut fields = self.fields.clone();
+        for needed in ["updated", "comment"] {
+            if (needed == "updated" || self.comments) && !fields.iter().any(|f| f == needed) {
+                fields.push(needed.into());
+            }
+        }
+        fields
+    }
+}
+
+/// The window a run reads: its bounds on `updated`, fixed when it starts, and where each
+/// of its slices stands (issues are read in id order, which updates cannot reorder, so a
+/// cursor on the id never skips or repeats one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    /// `updated >= from_ms`, when there is a lower bound.
+    pub from_ms: Option<i64>,
+    /// `updated <= to_ms`: now less the settle time, when the window was opened.
+    pub to_ms: i64,
+    /// How it is read.
+    pub strategy: Strategy,
+    /// Its id ranges (one for `ids` and `pages`).
+    pub slices: Vec<Slice>,
+}
+
+/// One id range of a window and its cursor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slice {
+    /// Every issue of the range with an id at or below this is durable.
+    pub after_id: u64,
+    /// The range's last id (inclusive); `None`: no upper bound.
+    pub last_id: Option<u64>,
+    /// Whether the range has been read to its end.
+    pub done: bool,
+}
+
+impl Window {
+    /// The search of one slice: the query, the window's bounds, the slice's range past its
+    /// cursor, in id order.
+    fn jql(&self, query: &str, slice: &Slice) -> String {
+        let mut jql = format!("({query}) AND updated <= {}", self.to_ms);
+        if let Some(from) = self.from_ms {
+            jql.push_str(&format!(" AND updated >= {from}"));
+        }
+        if slice.after_id > 0 {
+            jql.push_str(&format!(" AND id > {}", slice.after_id));
+        }
+        if let Some(last) = slice.last_id {
+            jql.push_str(&format!(" AND id <= {last}"));
+        }
+        jql.push_str(" ORDER BY id ASC");
+        jql
     }
 }
 
@@ -87,19 +197,23 @@ impl SyncOptions {
 pub struct SyncState {
     /// The query this state belongs to (another query starts afresh).
     pub jql: String,
-    /// Every matching issue updated before this instant (epoch ms) is durable, and those
-    /// at it that `recent` names.
+    /// Every matching issue updated at or before this instant (epoch ms) is durable.
     pub mark_ms: Option<i64>,
-    /// `(id, updated)` of the durable issues within the overlap below the mark.
+    /// `(id, updated)` of the durable issues within the overlap below the mark: a later
+    /// window that reads them again skips their histories and writes.
     pub recent: BTreeMap<String, i64>,
     /// Runs completed.
     pub runs: u64,
-    /// The `/worklog/updated` cursor (epoch ms) after the last durable worklog page.
+    /// The `/worklog/updated` cursor (epoch ms): never past a window's end, so a worklog
+    /// on an issue the sink does not hold yet is read again once it does.
     #[serde(default)]
     pub worklogs_since_ms: i64,
     /// The `/worklog/deleted` cursor.
     #[serde(default)]
     pub deleted_worklogs_since_ms: i64,
+    /// The window of a run that has not finished: the next run goes on with it.
+    #[serde(default)]
+    pub window: Option<Window>,
 }
 
 /// One commit: issues and, when asked for, their complete histories.
@@ -118,6 +232,16 @@ pub struct SyncBatch {
     pub deleted_worklogs: Vec<(u64, i64)>,
 }
 
+impl SyncBatch {
+    fn append(&mut self, other: SyncBatch) {
+        self.issues.extend(other.issues);
+        self.histories.extend(other.histories);
+        self.comments.extend(other.comments);
+        self.worklogs.extend(other.worklogs);
+        self.deleted_worklogs.extend(other.deleted_worklogs);
+    }
+}
+
 /// Durable storage for a sync: data and state committed together.
 pub trait Sink: Send {
     /// The saved state of `jql`, if a run of it committed anything.
@@ -127,18 +251,41 @@ pub trait Sink: Send {
     fn commit(&mut self, batch: &SyncBatch, state: &SyncState) -> Result<(), Error>;
     /// Whether the sink holds the issue with this id (worklogs are kept for those only).
     fn has_issue(&mut self, id: &str) -> Result<bool, Error>;
-    /// Marks every live issue not in `present` deleted at `at_ms` (a tombstone) and brings
-    /// back the ones in it; how many it marked.
-    fn tombstone_missing(
-        &mut self,
-        present: &std::collections::HashSet<u64>,
-        at_ms: i64,
-    ) -> Result<usize, Error>;
+    /// Starts an id census: what [`Sink::census_seen`] reports until
+    /// [`Sink::census_finish`] is every issue the query matches.
+    fn census_begin(&mut self) -> Result<(), Error>;
+    /// Ids the census found on the site.
+    fn census_seen(&mut self, ids: &[u64]) -> Result<(), Error>;
+    /// Marks every live issue the census did not see deleted at `at_ms` (a tombstone);
+    /// names the issues it saw that the sink does not hold live (the sync fetches them).
+    fn census_finish(&mut self, at_ms: i64) -> Result<Census, Error>;
+    /// The site's field catalogue (`GET /field`), read once a run, so ids in the data can
+    /// be read as names. Sinks that have no place for it ignore it.
+    fn set_fields(&mut self, fields: &[Value]) -> Result<(), Error> {
+        let _ = fields;
+        Ok(())
+    }
+}
+
+/// What a census found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Census {
+    /// Live issues it did not see, now tombstones.
+    pub deleted: usize,
+    /// Issues it saw that the sink does not hold live: tombstoned ones back on the site,
+    /// or ones no window returned.
+    pub absent: Vec<u64>,
 }
 
 /// What one run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct SyncReport {
+    /// How the window was read.
+    pub strategy: Option<Strategy>,
+    /// Why that way.
+    pub reason: String,
+    /// Whether the run went on with a window an earlier run left unfinished.
+    pub resumed: bool,
     /// Issues written (new or changed).
     pub issues_written: usize,
     /// Issues the window returned that the sink already held at that `updated`.
@@ -153,9 +300,11 @@ pub struct SyncReport {
     pub worklogs_deleted: usize,
     /// Issues the census found gone and marked deleted.
     pub issues_deleted: usize,
+    /// Issues the census found on the site but not live in the sink, fetched.
+    pub issues_restored: usize,
     /// Search pages read.
     pub search_pages: usize,
-    /// HTTP requests sent (search pages, bulk fetches, changelog pages).
+    /// Requests sent (logical: a retried request counts once).
     pub requests: usize,
     /// Commits made.
     pub commits: usize,
@@ -163,6 +312,8 @@ pub struct SyncReport {
     pub mark_ms: Option<i64>,
     /// Issues the window named that bulk fetch could not return (deleted meanwhile).
     pub missing: Vec<String>,
+    /// The approximate number of issues in the window, when it was counted.
+    pub expected: Option<u64>,
 }
 
 /// Milliseconds since the epoch of a Jira timestamp (`2024-01-18T07:33:17.016+0000`).
@@ -179,153 +330,526 @@ fn now_ms() -> i64 {
         .unwrap_or_default()
 }
 
-/// Runs one sync of `options.jql` into `sink` over `transport`.
+fn updated_ms(issue: &Issue) -> Result<i64, Error> {
+    issue
+        .fields
+        .get("updated")
+        .and_then(Value::as_str)
+        .and_then(jira_time_ms)
+        .ok_or_else(|| {
+            Error::Sync(format!(
+                "sync: issue {} came without a readable `updated`; the read must return it",
+                issue.id
+            ))
+        })
+}
+
+fn numeric_id(id: &str) -> Result<u64, Error> {
+    id.parse()
+        .map_err(|_| Error::Sync(format!("sync: issue id {id:?} is not a number")))
+}
+
+/// What reading part of a window produced, in the order it must be committed.
+enum Event {
+    /// Issues of slice `slice` up to `last_id`, complete with their histories.
+    Unit {
+        slice: usize,
+        last_id: u64,
+        unit: Unit,
+    },
+    /// Slice `slice` has been read to its end.
+    Done { slice: usize },
+}
+
+#[derive(Default)]
+struct Unit {
+    batch: SyncBatch,
+    /// `(id, updated)` of every issue read, written or unchanged.
+    seen: Vec<(String, i64)>,
+    unchanged: usize,
+    requests: usize,
+    search_pages: usize,
+    missing: Vec<String>,
+}
+
+/// Runs one sync of `options.jql` into `sink` over `transport`; `progress` is called
+/// after every commit with the report so far.
 pub async fn sync<T, S>(
     transport: &Arc<T>,
     batch: &BatchConfig,
     sink: &mut S,
     options: &SyncOptions,
+    progress: &(dyn Fn(&SyncReport) + Sync),
 ) -> Result<SyncReport, Error>
 where
     T: Transport + 'static,
     S: Sink + ?Sized,
 {
-    let mut state = match options.full {
+    let saved = match options.full {
         true => None,
         false => sink.load_state(&options.jql)?,
-    }
-    .unwrap_or_else(|| SyncState {
+    };
+    let mut state = saved.unwrap_or_else(|| SyncState {
         jql: options.jql.clone(),
         ..SyncState::default()
     });
-    let overlap = options.overlap.as_millis() as i64;
-    let end = now_ms() - options.settle.as_millis() as i64;
-    let mut window = format!("({}) AND updated <= {end}", options.jql);
-    if let Some(mark) = state.mark_ms {
-        window.push_str(&format!(" AND updated >= {}", mark - overlap));
-    }
-    window.push_str(" ORDER BY updated ASC, id ASC");
     let mut report = SyncReport::default();
-    let pages = search_pages(
-        transport.clone(),
+    let window = match state.window.clone() {
+        Some(window) if !options.full && options.since_ms.is_none() => {
+            report.resumed = true;
+            report.reason = "went on with the window an interrupted run left".into();
+            window
+        }
+        _ => {
+            let opened = open_window(transport, batch, options, &state, &mut report).await?;
+            state.window = Some(opened.clone());
+            sink.commit(&SyncBatch::default(), &state)?;
+            report.commits += 1;
+            opened
+        }
+    };
+    report.strategy = Some(window.strategy);
+    let fields = transport.send(ApiRequest::fields()).await?;
+    report.requests += 1;
+    if fields.is_success() {
+        sink.set_fields(&fields.json::<Vec<Value>>()?)?;
+    }
+    read_window(
+        transport,
+        batch,
+        sink,
+        options,
+        &mut state,
         window,
-        SearchOptions {
-            fields: vec!["updated".into()],
-            page_size: jira_model::SEARCH_PAGE_MAX,
-            prefetch: true,
-        },
-    );
-    tokio::pin!(pages);
-    let mut fields = options.fields.clone();
-    if options.comments && !fields.iter().any(|f| f == "comment") {
-        fields.push("comment".into());
-    }
-    let field_refs: Vec<&str> = fields.iter().map(String::as_str).collect();
-    while let Some(page) = pages.next().await {
-        let page = page?;
-        report.search_pages += 1;
-        report.requests += 1;
-        // What the window shows, and what the sink lacks of it.
-        let mut seen: Vec<(String, i64)> = Vec::with_capacity(page.issues.len());
-        for issue in &page.issues {
-            let updated = issue
-                .fields
-                .get("updated")
-                .and_then(Value::as_str)
-                .and_then(jira_time_ms)
-                .ok_or_else(|| {
-                    Error::Sync(format!(
-                        "sync: issue {} came without a readable `updated`; the search must return it",
-                        issue.id
-                    ))
-                })?;
-            seen.push((issue.id.clone(), updated));
-        }
-        let wanted: Vec<String> = seen
-            .iter()
-            .filter(|(id, updated)| state.recent.get(id) != Some(updated))
-            .map(|(id, _)| id.clone())
-            .collect();
-        report.issues_unchanged += seen.len() - wanted.len();
-        let mut commit = SyncBatch::default();
-        if !wanted.is_empty() {
-            let (results, fetched) = fetch_issues::<_, jira_cache::SledStore>(
-                transport,
-                None,
-                batch,
-                &wanted,
-                &field_refs,
-                &[],
-            )
-            .await?;
-            report.requests += fetched.requests;
-            for (id, result) in results {
-                match result {
-                    Ok(mut issue) => {
-                        if options.comments {
-                            let (comments, requests) = comments_of(transport, &mut issue).await?;
-                            report.requests += requests;
-                            report.comments += comments.len();
-                            commit.comments.insert(issue.id.clone(), comments);
-                        }
-                        commit.issues.push(issue);
-                    }
-                    Err(FetchError::NotFound(_)) => report.missing.push(id),
-                    Err(FetchError::Failed { message, .. }) => {
-                        return Err(Error::Sync(format!(
-                            "sync: issue {id} could not be fetched ({message}); nothing past the last commit was written, run again to resume"
-                        )));
-                    }
-                }
-            }
-            if options.changelogs && !commit.issues.is_empty() {
-                let ids: Vec<String> = commit.issues.iter().map(|i| i.id.clone()).collect();
-                let (histories, requests) = histories(transport, &ids).await?;
-                report.requests += requests;
-                report.history_entries += histories.values().map(Vec::len).sum::<usize>();
-                commit.histories = histories;
-            }
-        }
-        // The page is durable once committed: move the mark to its newest issue.
-        if let Some(newest) = seen.iter().map(|(_, updated)| *updated).max() {
-            let mark = state.mark_ms.map_or(newest, |m| m.max(newest));
-            state.mark_ms = Some(mark);
-            for (id, updated) in &seen {
-                state.recent.insert(id.clone(), *updated);
-            }
-            state.recent.retain(|_, updated| *updated >= mark - overlap);
-        }
-        report.issues_written += commit.issues.len();
-        sink.commit(&commit, &state)?;
-        report.commits += 1;
-    }
+        &mut report,
+        progress,
+    )
+    .await?;
     if options.worklogs {
         sync_worklogs(transport, sink, &mut state, &mut report).await?;
     }
     if options.census {
-        let census = search_pages(
-            transport.clone(),
-            options.jql.clone(),
-            SearchOptions {
-                fields: Vec::new(),
-                page_size: jira_model::SEARCH_ID_PAGE_MAX,
-                prefetch: true,
-            },
-        );
-        tokio::pin!(census);
-        let mut present = std::collections::HashSet::new();
-        while let Some(page) = census.next().await {
-            let page = page?;
-            report.requests += 1;
-            present.extend(page.issues.iter().filter_map(|i| i.id.parse::<u64>().ok()));
-        }
-        report.issues_deleted = sink.tombstone_missing(&present, now_ms())?;
+        census(transport, batch, sink, options, &state, &mut report).await?;
     }
     state.runs += 1;
     sink.commit(&SyncBatch::default(), &state)?;
     report.commits += 1;
     report.mark_ms = state.mark_ms;
+    progress(&report);
     Ok(report)
+}
+
+/// What the next run of `options` would cost each way, without reading the window:
+/// three requests measure the tenant (see [`SyncPlan`]). A window an interrupted run left
+/// is estimated as it stands.
+pub async fn plan<T, S>(
+    transport: &Arc<T>,
+    batch: &BatchConfig,
+    sink: &mut S,
+    options: &SyncOptions,
+) -> Result<SyncPlan, Error>
+where
+    T: Transport + 'static,
+    S: Sink + ?Sized,
+{
+    let state = match options.full {
+        true => None,
+        false => sink.load_state(&options.jql)?,
+    }
+    .unwrap_or_default();
+    let window = match state.window.clone() {
+        Some(window) if !options.full && options.since_ms.is_none() => window,
+        _ => Window {
+            from_ms: options.since_ms.or_else(|| {
+                state
+                    .mark_ms
+                    .map(|mark| mark - options.overlap.as_millis() as i64)
+            }),
+            to_ms: now_ms() - options.settle.as_millis() as i64,
+            strategy: Strategy::Ids,
+            slices: vec![Slice {
+                after_id: 0,
+                last_id: None,
+                done: false,
+            }],
+        },
+    };
+    plan::estimate(transport, batch, options, &window).await
+}
+
+/// A new window from the mark (or `since`) to now less the settle time, with the strategy
+/// given or the one [`plan`] finds cheapest.
+async fn open_window<T: Transport + 'static>(
+    transport: &Arc<T>,
+    batch: &BatchConfig,
+    options: &SyncOptions,
+    state: &SyncState,
+    report: &mut SyncReport,
+) -> Result<Window, Error> {
+    let from_ms = options.since_ms.or_else(|| {
+        state
+            .mark_ms
+            .map(|mark| mark - options.overlap.as_millis() as i64)
+    });
+    let to_ms = now_ms() - options.settle.as_millis() as i64;
+    let mut window = Window {
+        from_ms,
+        to_ms,
+        strategy: options.strategy.unwrap_or(Strategy::Ids),
+        slices: vec![Slice {
+            after_id: 0,
+            last_id: None,
+            done: false,
+        }],
+    };
+    let slices = match options.strategy {
+        Some(strategy) => {
+            report.reason = format!("{} was asked for", strategy.name());
+            (strategy == Strategy::Slices).then(|| batch.max_concurrent.max(1))
+        }
+        None => {
+            let plan = plan::estimate(transport, batch, options, &window).await?;
+            report.requests += plan.requests_spent;
+            report.expected = Some(plan.count);
+            window.strategy = plan.chosen;
+            report.reason = plan.reason.clone();
+            (plan.chosen == Strategy::Slices).then_some(plan.slices)
+        }
+    };
+    if let Some(wanted) = slices {
+        let bounds = plan::id_bounds(transport, &window, &options.jql).await?;
+        report.requests += 2;
+        if let Some((first, last)) = bounds {
+            window.slices = plan::cut(first, last, wanted);
+        }
+    }
+    Ok(window)
+}
+
+/// Reads every unfinished slice of `window`, committing in order, then moves the mark to
+/// the window's end.
+#[allow(clippy::too_many_arguments)]
+async fn read_window<T, S>(
+    transport: &Arc<T>,
+    batch: &BatchConfig,
+    sink: &mut S,
+    options: &SyncOptions,
+    state: &mut SyncState,
+    window: Window,
+    report: &mut SyncReport,
+    progress: &(dyn Fn(&SyncReport) + Sync),
+) -> Result<(), Error>
+where
+    T: Transport + 'static,
+    S: Sink + ?Sized,
+{
+    let recent = Arc::new(state.recent.clone());
+    let overlap = options.overlap.as_millis() as i64;
+    let keep_from = window.to_ms - overlap;
+    let events: futures_util::stream::BoxStream<'_, Result<Event, Error>> = match window.strategy {
+        _ if window.slices.iter().all(|s| s.done) => futures_util::stream::empty().boxed(),
+        Strategy::Ids => ids_events(transport, batch, options, &window, recent).boxed(),
+        Strategy::Pages | Strategy::Slices => {
+            page_events(transport, options, &window, recent).boxed()
+        }
+    };
+    tokio::pin!(events);
+    let mut window = window;
+    let mut pending = SyncBatch::default();
+    let mut pending_seen: Vec<(String, i64)> = Vec::new();
+    loop {
+        let end = match events.next().await.transpose()? {
+            None => true,
+            Some(Event::Done { slice }) => {
+                window.slices[slice].done = true;
+                false
+            }
+            Some(Event::Unit {
+                slice,
+                last_id,
+                unit,
+            }) => {
+                let cursor = &mut window.slices[slice];
+                cursor.after_id = cursor.after_id.max(last_id);
+                report.issues_unchanged += unit.unchanged;
+                report.requests += unit.requests;
+                report.search_pages += unit.search_pages;
+                report.missing.extend(unit.missing);
+                report.issues_written += unit.batch.issues.len();
+                report.comments += unit.batch.comments.values().map(Vec::len).sum::<usize>();
+                report.history_entries +=
+                    unit.batch.histories.values().map(Vec::len).sum::<usize>();
+                pending.append(unit.batch);
+                pending_seen.extend(unit.seen);
+                false
+            }
+        };
+        if !end && pending.issues.len() < options.commit_issues.max(1) {
+            continue;
+        }
+        for (id, updated) in pending_seen.drain(..) {
+            if updated >= keep_from {
+                state.recent.insert(id, updated);
+            }
+        }
+        if end {
+            // The whole window is durable: the mark moves to its end.
+            state.mark_ms = Some(state.mark_ms.map_or(window.to_ms, |m| m.max(window.to_ms)));
+            state.recent.retain(|_, updated| *updated >= keep_from);
+            state.window = None;
+        } else {
+            state.window = Some(window.clone());
+        }
+        sink.commit(&pending, state)?;
+        report.commits += 1;
+        pending = SyncBatch::default();
+        progress(report);
+        if end {
+            return Ok(());
+        }
+    }
+}
+
+/// The `ids` strategy: id-only pages of the window, cut into bulk fetches of 100 that run
+/// `max_concurrent` at a time, in order.
+fn ids_events<'a, T: Transport + 'static>(
+    transport: &'a Arc<T>,
+    batch: &'a BatchConfig,
+    options: &'a SyncOptions,
+    window: &Window,
+    recent: Arc<BTreeMap<String, i64>>,
+) -> impl futures_util::Stream<Item = Result<Event, Error>> + 'a {
+    let slice = window.slices[0].clone();
+    let pages = search_pages(
+        transport.clone(),
+        window.jql(&options.jql, &slice),
+        SearchOptions {
+            fields: Vec::new(),
+            page_size: jira_model::SEARCH_ID_PAGE_MAX,
+            prefetch: true,
+        },
+    );
+    let chunk = batch
+        .fetch_chunk
+        .clamp(1, jira_model::BULK_FETCH_MAX_ISSUES);
+    let units = pages
+        .map(move |page| -> Vec<Result<(Vec<String>, bool), Error>> {
+            match page {
+                Err(error) => vec![Err(error.into())],
+                Ok(page) => {
+                    let ids: Vec<String> = page.issues.into_iter().map(|i| i.id).collect();
+                    let mut chunks: Vec<Result<(Vec<String>, bool), Error>> =
+                        ids.chunks(chunk).map(|c| Ok((c.to_vec(), false))).collect();
+                    // The first chunk of a page carries the page's request.
+                    if let Some(Ok((_, first))) = chunks.first_mut() {
+                        *first = true;
+                    }
+                    chunks
+                }
+            }
+        })
+        .flat_map(futures_util::stream::iter)
+        .map(move |chunk| {
+            let recent = recent.clone();
+            async move {
+                let (ids, first_of_page) = chunk?;
+                let last_id = ids
+                    .iter()
+                    .map(|id| numeric_id(id))
+                    .try_fold(0, |m, id| id.map(|id| m.max(id)))?;
+                let mut unit = fetch_unit(transport, batch, options, &ids, &recent).await?;
+                if first_of_page {
+                    unit.requests += 1;
+                    unit.search_pages += 1;
+                }
+                Ok(Event::Unit {
+                    slice: 0,
+                    last_id,
+                    unit,
+                })
+            }
+        })
+        .buffered(batch.max_concurrent.max(1));
+    units.chain(futures_util::stream::once(async {
+        Ok(Event::Done { slice: 0 })
+    }))
+}
+
+/// The `pages` and `slices` strategies: every unfinished slice streamed as pages with the
+/// fields, the slices side by side, each in order.
+fn page_events<'a, T: Transport + 'static>(
+    transport: &'a Arc<T>,
+    options: &'a SyncOptions,
+    window: &Window,
+    recent: Arc<BTreeMap<String, i64>>,
+) -> impl futures_util::Stream<Item = Result<Event, Error>> + 'a {
+    let fields = options.read_fields();
+    let streams = window
+        .slices
+        .iter()
+        .enumerate()
+        .filter(|(_, slice)| !slice.done)
+        .map(|(index, slice)| {
+            let recent = recent.clone();
+            let pages = search_pages(
+                transport.clone(),
+                window.jql(&options.jql, slice),
+                SearchOptions {
+                    fields: fields.clone(),
+                    page_size: jira_model::SEARCH_PAGE_MAX,
+                    prefetch: true,
+                },
+            );
+            pages
+                .then(move |page| {
+                    let recent = recent.clone();
+                    async move {
+                        let page = page?;
+                        let last_id = page
+                            .issues
+                            .iter()
+                            .map(|i| numeric_id(&i.id))
+                            .try_fold(0, |m, id| id.map(|id| m.max(id)))?;
+                        let mut unit = complete(transport, options, page.issues, &recent).await?;
+                        unit.requests += 1;
+                        unit.search_pages += 1;
+                        Ok(Event::Unit {
+                            slice: index,
+                            last_id,
+                            unit,
+                        })
+                    }
+                })
+                .chain(futures_util::stream::once(async move {
+                    Ok(Event::Done { slice: index })
+                }))
+                .boxed()
+        })
+        .collect::<Vec<_>>();
+    futures_util::stream::select_all(streams)
+}
+
+/// Bulk-fetches `ids` with the fields and completes them.
+async fn fetch_unit<T: Transport + 'static>(
+    transport: &Arc<T>,
+    batch: &BatchConfig,
+    options: &SyncOptions,
+    ids: &[String],
+    recent: &BTreeMap<String, i64>,
+) -> Result<Unit, Error> {
+    let fields = options.read_fields();
+    let field_refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+    let single = BatchConfig {
+        max_concurrent: 1,
+        ..batch.clone()
+    };
+    let (results, fetched) =
+        fetch_issues::<_, jira_cache::SledStore>(transport, None, &single, ids, &field_refs, &[])
+            .await?;
+    let mut issues = Vec::with_capacity(ids.len());
+    let mut missing = Vec::new();
+    for (id, result) in results {
+        match result {
+            Ok(issue) => issues.push(issue),
+            Err(FetchError::NotFound(_)) => missing.push(id),
+            Err(FetchError::Failed { message, .. }) => {
+                return Err(Error::Sync(format!(
+                    "sync: issue {id} could not be fetched ({message}); nothing past the last commit was written, run again to resume"
+                )));
+            }
+        }
+    }
+    let mut unit = complete(transport, options, issues, recent).await?;
+    unit.requests += fetched.requests;
+    unit.missing = missing;
+    Ok(unit)
+}
+
+/// Drops the issues the sink already holds at this `updated`, then takes the rest's
+/// comments (long threads paged) and complete histories.
+async fn complete<T: Transport>(
+    transport: &Arc<T>,
+    options: &SyncOptions,
+    issues: Vec<Issue>,
+    recent: &BTreeMap<String, i64>,
+) -> Result<Unit, Error> {
+    let mut unit = Unit::default();
+    for mut issue in issues {
+        let updated = updated_ms(&issue)?;
+        unit.seen.push((issue.id.clone(), updated));
+        if recent.get(&issue.id) == Some(&updated) {
+            unit.unchanged += 1;
+            continue;
+        }
+        if options.comments {
+            let (comments, requests) = comments_of(transport, &mut issue).await?;
+            unit.requests += requests;
+            unit.batch.comments.insert(issue.id.clone(), comments);
+        }
+        unit.batch.issues.push(issue);
+    }
+    if options.changelogs && !unit.batch.issues.is_empty() {
+        let ids: Vec<String> = unit.batch.issues.iter().map(|i| i.id.clone()).collect();
+        let (histories, requests) = histories(transport, &ids).await?;
+        unit.requests += requests;
+        unit.batch.histories = histories;
+    }
+    Ok(unit)
+}
+
+/// The id census: every id the query matches (5,000 a page) told to the sink, which
+/// tombstones the live issues it did not see.
+async fn census<T, S>(
+    transport: &Arc<T>,
+    batch: &BatchConfig,
+    sink: &mut S,
+    options: &SyncOptions,
+    state: &SyncState,
+    report: &mut SyncReport,
+) -> Result<(), Error>
+where
+    T: Transport + 'static,
+    S: Sink + ?Sized,
+{
+    let pages = search_pages(
+        transport.clone(),
+        options.jql.clone(),
+        SearchOptions {
+            fields: Vec::new(),
+            page_size: jira_model::SEARCH_ID_PAGE_MAX,
+            prefetch: true,
+        },
+    );
+    tokio::pin!(pages);
+    sink.census_begin()?;
+    while let Some(page) = pages.next().await {
+        let page = page?;
+        report.requests += 1;
+        report.search_pages += 1;
+        let ids: Vec<u64> = page
+            .issues
+            .iter()
+            .filter_map(|i| i.id.parse::<u64>().ok())
+            .collect();
+        sink.census_seen(&ids)?;
+    }
+    let found = sink.census_finish(now_ms())?;
+    report.issues_deleted = found.deleted;
+    // Issues on the site the sink lacks (back from the trash, or moved into the query
+    // without a change of `updated`): fetched whole, as a window would.
+    let absent: Vec<String> = found.absent.iter().map(u64::to_string).collect();
+    let none = BTreeMap::new();
+    for chunk in absent.chunks(jira_model::BULK_FETCH_MAX_ISSUES) {
+        let unit = fetch_unit(transport, batch, options, chunk, &none).await?;
+        report.requests += unit.requests;
+        report.issues_restored += unit.batch.issues.len();
+        report.issues_written += unit.batch.issues.len();
+        report.history_entries += unit.batch.histories.values().map(Vec::len).sum::<usize>();
+        report.comments += unit.batch.comments.values().map(Vec::len).sum::<usize>();
+        sink.commit(&unit.batch, state)?;
+        report.commits += 1;
+    }
+    Ok(())
 }
 
 /// Takes an issue's `comment` field out of it: its comments, every page (the field holds

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Sink, SyncBatch, SyncState};
+use super::{Census, Sink, SyncBatch, SyncState};
 use crate::Error;
 
 /// A SQLite database holding `issues`, `changelog` and `sync_state`.
@@ -59,6 +59,11 @@ impl SqliteSink {
                      deleted_ms INTEGER,
                      json TEXT NOT NULL
                  );
+                 CREATE TABLE IF NOT EXISTS fields (
+                     id TEXT PRIMARY KEY,
+                     name TEXT NOT NULL,
+                     json TEXT NOT NULL
+                 );
                  CREATE TABLE IF NOT EXISTS sync_state (
                      jql TEXT PRIMARY KEY,
                      json TEXT NOT NULL
@@ -89,45 +94,92 @@ fn text_id(value: &serde_json::Value) -> i64 {
 }
 
 impl Sink for SqliteSink {
-    fn tombstone_missing(
-        &mut self,
-        present: &std::collections::HashSet<u64>,
-        at_ms: i64,
-    ) -> Result<usize, Error> {
+    fn census_begin(&mut self) -> Result<(), Error> {
+        self.connection
+            .execute_batch(
+                "CREATE TEMP TABLE IF NOT EXISTS present (id INTEGER PRIMARY KEY); DELETE FROM present;",
+            )
+            .map_err(|e| failed(&self.path, e))
+    }
+
+    fn census_seen(&mut self, ids: &[u64]) -> Result<(), Error> {
         let path = self.path.clone();
         let transaction = self
             .connection
             .transaction()
             .map_err(|e| failed(&path, e))?;
-        transaction
-            .execute_batch("CREATE TEMP TABLE IF NOT EXISTS present (id INTEGER PRIMARY KEY); DELETE FROM present;")
-            .map_err(|e| failed(&path, e))?;
         {
             let mut insert = transaction
-                .prepare("INSERT OR IGNORE INTO present (id) VALUES (?1)")
+                .prepare_cached("INSERT OR IGNORE INTO present (id) VALUES (?1)")
                 .map_err(|e| failed(&path, e))?;
-            for id in present {
+            for id in ids {
                 insert
                     .execute(params![*id as i64])
                     .map_err(|e| failed(&path, e))?;
             }
         }
-        let marked = transaction
+        transaction.commit().map_err(|e| failed(&path, e))
+    }
+
+    fn census_finish(&mut self, at_ms: i64) -> Result<Census, Error> {
+        let path = self.path.clone();
+        let transaction = self
+            .connection
+            .transaction()
+            .map_err(|e| failed(&path, e))?;
+        let deleted = transaction
             .execute(
                 "UPDATE issues SET deleted_ms = ?1
                  WHERE deleted_ms IS NULL AND id NOT IN (SELECT id FROM present)",
                 params![at_ms],
             )
             .map_err(|e| failed(&path, e))?;
+        let absent = {
+            let mut statement = transaction
+                .prepare(
+                    "SELECT p.id FROM present p LEFT JOIN issues i ON i.id = p.id
+                     WHERE i.id IS NULL OR i.deleted_ms IS NOT NULL ORDER BY p.id",
+                )
+                .map_err(|e| failed(&path, e))?;
+            statement
+                .query_map([], |row| row.get::<_, i64>(0))
+                .map_err(|e| failed(&path, e))?
+                .map(|id| id.map(|id| id as u64))
+                .collect::<Result<Vec<u64>, _>>()
+                .map_err(|e| failed(&path, e))?
+        };
         transaction
-            .execute(
-                "UPDATE issues SET deleted_ms = NULL
-                 WHERE deleted_ms IS NOT NULL AND id IN (SELECT id FROM present)",
-                [],
-            )
+            .execute("DELETE FROM present", [])
             .map_err(|e| failed(&path, e))?;
         transaction.commit().map_err(|e| failed(&path, e))?;
-        Ok(marked)
+        Ok(Census { deleted, absent })
+    }
+
+    fn set_fields(&mut self, fields: &[serde_json::Value]) -> Result<(), Error> {
+        let path = self.path.clone();
+        let transaction = self
+            .connection
+            .transaction()
+            .map_err(|e| failed(&path, e))?;
+        transaction
+            .execute("DELETE FROM fields", [])
+            .map_err(|e| failed(&path, e))?;
+        for field in fields {
+            let text = |name: &str| {
+                field
+                    .get(name)
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            transaction
+                .execute(
+                    "INSERT OR REPLACE INTO fields (id, name, json) VALUES (?1, ?2, ?3)",
+                    params![text("id"), text("name"), field.to_string()],
+                )
+                .map_err(|e| failed(&path, e))?;
+        }
+        transaction.commit().map_err(|e| failed(&path, e))
     }
 
     fn has_issue(&mut self, id: &str) -> Result<bool, Error> {
