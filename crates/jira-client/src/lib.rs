@@ -55,6 +55,7 @@
 
 mod client;
 mod error;
+pub mod fields;
 pub mod health;
 pub mod journal;
 mod once;

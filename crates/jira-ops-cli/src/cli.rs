@@ -147,11 +147,14 @@ Examples:
     )]
     Create(CreateArgs),
     /// Export the issues a JQL query matches, with their complete histories, comments and
-    /// worklogs, into SQLite: incremental (only what changed since the last run) and
-    /// resumable (a run stopped at any moment goes on where it stopped).
+    /// worklogs, into JSON Lines files or SQLite: incremental (only what changed since the
+    /// last run) and resumable (a run stopped at any moment goes on where it stopped).
     #[command(after_help = "Examples:
   jira-ops sync --jql 'project in (PROJ, OPS)' --to sqlite:jira.db
-  jira-ops sync --jql 'project = PROJ' --to sqlite:jira.db --full --json   # from scratch, a JSON summary")]
+  jira-ops sync --jql 'project = PROJ' --to ./export --with comments,changelog
+  jira-ops sync --jql 'project = PROJ' --to sqlite:jira.db --plan    # the cost each way, nothing written
+  jira-ops sync --jql 'project = PROJ' --to sqlite:jira.db --full --json   # from scratch, a JSON summary
+  jira-ops sync --jql 'project = PROJ' --to ./export --since 7d --fields 'Summary,Story Points'")]
     Sync(SyncArgs),
     /// The Jira Cloud simulator, for testing your own tools against.
     #[command(subcommand)]
@@ -169,26 +172,67 @@ Examples:
     },
 }
 
+/// What a sync takes beside the issues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SyncPart {
+    /// Every issue's comments (long threads paged).
+    Comments,
+    /// Every issue's complete history (the changelog bulk fetch).
+    Changelog,
+    /// The synced issues' worklogs (the tenant-wide worklog feeds), deleted ones marked.
+    Worklogs,
+    /// Nothing beside the issues.
+    None,
+}
+
+/// How a sync reads its window (`--plan` shows what each costs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SyncStrategy {
+    /// Id-only search pages, then bulk fetches of 100 in parallel.
+    Ids,
+    /// Search pages with the fields, one after the other.
+    Pages,
+    /// Id ranges streamed side by side as pages with the fields.
+    Slices,
+}
+
 #[derive(Clone, Debug, Args)]
 pub struct SyncArgs {
     /// The issues to export, as a bounded JQL query without ORDER BY.
     #[arg(long, value_name = "JQL")]
     pub jql: String,
-    /// Where to: `sqlite:PATH` (created when missing; the sync state is kept in it).
+    /// Where to: a directory of JSON Lines files (`./export` or `jsonl:DIR`) or a SQLite
+    /// database (`sqlite:PATH`); created when missing, the sync state kept in it.
     #[arg(long, value_name = "DEST")]
     pub to: String,
+    /// What to take beside the issues, comma separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "comments,changelog,worklogs",
+        value_name = "PARTS"
+    )]
+    pub with: Vec<SyncPart>,
+    /// Read issues updated since then instead of since the last run: a date
+    /// (`2026-11-01`), a Jira or RFC 3339 time, epoch milliseconds, or an age (`7d`,
+    /// `12h`, `30m`).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// The fields stored for each issue, by name or id (`'Summary,Story Points'`);
+    /// default: every navigable field.
+    #[arg(long, value_name = "FIELDS")]
+    pub fields: Option<String>,
+    /// Print what the run would cost each way (requests, points, wall time) and the way
+    /// it would take; nothing is written.
+    #[arg(long)]
+    pub plan: bool,
+    /// Read the window this way instead of the cheapest.
+    #[arg(long, value_enum, value_name = "STRATEGY")]
+    pub strategy: Option<SyncStrategy>,
     /// Ignore the saved state and export everything the query matches.
     #[arg(long)]
     pub full: bool,
-    /// Leave the issues' histories out.
-    #[arg(long)]
-    pub no_changelog: bool,
-    /// Leave the issues' comments out.
-    #[arg(long)]
-    pub no_comments: bool,
-    /// Leave worklogs out (they are read from the tenant-wide worklog feeds).
-    #[arg(long)]
-    pub no_worklogs: bool,
     /// Skip the id census that marks issues gone from the site as deleted.
     #[arg(long)]
     pub no_census: bool,
@@ -196,7 +240,7 @@ pub struct SyncArgs {
     /// show yet; they are taken by the next run).
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub settle_secs: u64,
-    /// Print the summary as JSON on stdout.
+    /// Print the summary (or the plan) as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }

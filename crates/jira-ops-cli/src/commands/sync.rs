@@ -1,20 +1,149 @@
-//! `jira-ops sync`: the facade's sync into a SQLite file, with a summary.
+//! `jira-ops sync`: the facade's sync into JSON Lines files or SQLite, with a plan,
+//! progress on a terminal and a summary.
 
 use std::time::{Duration, Instant};
 
-use jira_client::sync::{SqliteSink, SyncOptions};
+use jira_client::fields::FieldCatalogue;
+use jira_client::sync::{JsonlSink, Sink, SqliteSink, Strategy, SyncOptions, SyncPlan};
 
-use crate::cli::{Global, SyncArgs};
+use crate::cli::{Global, SyncArgs, SyncPart, SyncStrategy};
 use crate::error::{CliError, CliResult, Code};
+use crate::output;
 use crate::signals;
 
-pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
-    let Some(path) = args.to.strip_prefix("sqlite:").filter(|p| !p.is_empty()) else {
-        return Err(CliError::usage(format!(
-            "--to {:?} is not a destination jira-ops knows: use sqlite:PATH (e.g. --to sqlite:jira.db)",
-            args.to
-        )));
+/// Where a sync writes.
+enum Destination {
+    Sqlite(std::path::PathBuf),
+    Jsonl(std::path::PathBuf),
+}
+
+impl Destination {
+    fn parse(to: &str) -> Result<Self, CliError> {
+        if let Some(path) = to.strip_prefix("sqlite:") {
+            if path.is_empty() {
+                return Err(CliError::usage(
+                    "--to sqlite: names no file: use sqlite:PATH (e.g. --to sqlite:jira.db)",
+                ));
+            }
+            return Ok(Destination::Sqlite(path.into()));
+        }
+        let dir = to.strip_prefix("jsonl:").unwrap_or(to);
+        let scheme = dir.split_once("://").map(|(s, _)| s);
+        if dir.is_empty() || scheme.is_some() {
+            return Err(CliError::usage(format!(
+                "--to {to:?} is not a destination jira-ops knows: use a directory for JSON Lines files (--to ./export) or sqlite:PATH (--to sqlite:jira.db)"
+            )));
+        }
+        let path = std::path::PathBuf::from(dir);
+        if path.is_file() {
+            return Err(CliError::usage(format!(
+                "--to {to:?} is a file, not a directory: JSON Lines go into a directory (--to ./export); for a database say sqlite:{dir}"
+            )));
+        }
+        Ok(Destination::Jsonl(path))
+    }
+
+    fn exists(&self) -> bool {
+        match self {
+            Destination::Sqlite(path) => path.exists(),
+            Destination::Jsonl(dir) => dir.join("manifest.json").exists(),
+        }
+    }
+
+    fn open(&self) -> Result<Box<dyn Sink>, CliError> {
+        let failure = |e: jira_client::Error| CliError::failure(e.to_string());
+        Ok(match self {
+            Destination::Sqlite(path) => Box::new(SqliteSink::open(path).map_err(failure)?),
+            Destination::Jsonl(dir) => Box::new(JsonlSink::open(dir).map_err(failure)?),
+        })
+    }
+
+    fn shown(&self) -> String {
+        match self {
+            Destination::Sqlite(path) => path.display().to_string(),
+            Destination::Jsonl(dir) => dir.display().to_string(),
+        }
+    }
+}
+
+/// A sink with nothing saved, for a plan against a destination that does not exist yet
+/// (a plan creates nothing).
+struct Empty;
+
+impl Sink for Empty {
+    fn load_state(
+        &mut self,
+        _: &str,
+    ) -> Result<Option<jira_client::sync::SyncState>, jira_client::Error> {
+        Ok(None)
+    }
+    fn commit(
+        &mut self,
+        _: &jira_client::sync::SyncBatch,
+        _: &jira_client::sync::SyncState,
+    ) -> Result<(), jira_client::Error> {
+        Ok(())
+    }
+    fn has_issue(&mut self, _: &str) -> Result<bool, jira_client::Error> {
+        Ok(false)
+    }
+    fn census_begin(&mut self) -> Result<(), jira_client::Error> {
+        Ok(())
+    }
+    fn census_seen(&mut self, _: &[u64]) -> Result<(), jira_client::Error> {
+        Ok(())
+    }
+    fn census_finish(&mut self, _: i64) -> Result<jira_client::sync::Census, jira_client::Error> {
+        Ok(Default::default())
+    }
+}
+
+/// `--since`: a date, a timestamp, epoch milliseconds or an age, as epoch milliseconds.
+pub fn parse_since(text: &str, now_ms: i64) -> Result<i64, String> {
+    let text = text.trim();
+    let fix = "use a date (2026-11-01), a time (2026-11-01T08:00:00Z), epoch milliseconds or an age (7d, 12h, 30m)";
+    if let Some((number, unit)) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .filter(|i| *i > 0)
+        .map(|i| text.split_at(i))
+        && let (Ok(n), Some(ms)) = (
+            number.parse::<i64>(),
+            match unit {
+                "d" => Some(86_400_000),
+                "h" => Some(3_600_000),
+                "m" => Some(60_000),
+                "s" => Some(1_000),
+                _ => None,
+            },
+        )
+    {
+        return Ok(now_ms - n.saturating_mul(ms));
+    }
+    if text.chars().all(|c| c.is_ascii_digit()) && !text.is_empty() {
+        return text
+            .parse::<i64>()
+            .map_err(|_| format!("--since {text:?} is too large: {fix}"));
+    }
+    let with_time = if text.len() == 10 {
+        format!("{text}T00:00:00.000+0000")
+    } else {
+        text.to_owned()
     };
+    with_time
+        .parse::<jira_model::JiraTimestamp>()
+        .map(|t| t.unix_millis())
+        .map_err(|_| format!("--since {text:?} is not a time jira-ops reads: {fix}"))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
+    let destination = Destination::parse(&args.to)?;
     if args.jql.trim().is_empty() {
         return Err(CliError::usage(
             "--jql is empty: give a bounded query, e.g. --jql 'project = PROJ'",
@@ -22,47 +151,120 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
     }
     if args.jql.to_ascii_lowercase().contains("order by") {
         return Err(CliError::usage(format!(
-            "--jql {:?} has an ORDER BY: leave it out, the sync orders by updated itself",
+            "--jql {:?} has an ORDER BY: leave it out, the sync orders by id itself",
             args.jql
         )));
     }
-    let settings = super::settings(global)?;
+    let since_ms = args
+        .since
+        .as_deref()
+        .map(|since| parse_since(since, now_ms()))
+        .transpose()
+        .map_err(CliError::usage)?;
+    if args.with.contains(&SyncPart::None) && args.with.len() > 1 {
+        return Err(CliError::usage(
+            "--with none cannot be combined with other parts: give either none or a list",
+        ));
+    }
+    let mut settings = super::settings(global)?;
+    // A quota that runs out pauses the run until the reset (at most an hour) instead of
+    // failing it: what is committed stays, and the wait is announced.
+    settings.settings.max_wait_secs = settings.settings.max_wait_secs.max(3_700);
     let client = settings.client().await?;
-    let mut sink = SqliteSink::open(path).map_err(|e| CliError::failure(e.to_string()))?;
-    let options = SyncOptions {
-        changelogs: !args.no_changelog,
-        comments: !args.no_comments,
-        worklogs: !args.no_worklogs,
+    let mut options = SyncOptions {
+        changelogs: args.with.contains(&SyncPart::Changelog),
+        comments: args.with.contains(&SyncPart::Comments),
+        worklogs: args.with.contains(&SyncPart::Worklogs),
         census: !args.no_census,
         settle: Duration::from_secs(args.settle_secs),
         full: args.full,
+        since_ms,
+        strategy: args.strategy.map(|s| match s {
+            SyncStrategy::Ids => Strategy::Ids,
+            SyncStrategy::Pages => Strategy::Pages,
+            SyncStrategy::Slices => Strategy::Slices,
+        }),
         ..SyncOptions::new(args.jql.clone())
     };
+    if let Some(fields) = &args.fields {
+        let catalogue = FieldCatalogue::fetch(&**client.uncached())
+            .await
+            .map_err(|e| CliError::failure(e.to_string()))?;
+        options.fields = catalogue
+            .resolve_list(fields)
+            .map_err(|e| CliError::usage(format!("--fields {fields:?}: {e}")))?;
+    }
+    let shown = destination.shown();
+    if args.plan {
+        let mut sink = match destination.exists() {
+            true => destination.open()?,
+            false => Box::new(Empty),
+        };
+        let plan = match client.sync_plan(&mut *sink, &options).await {
+            Ok(plan) => plan,
+            Err(error) => {
+                super::refused_credentials(&client)?;
+                return Err(CliError::failure(error.to_string()));
+            }
+        };
+        print_plan(&plan, args.json)?;
+        return Ok(Code::Ok);
+    }
+    let mut sink = destination.open()?;
+    let visible = output::progress_allowed(global.quiet, args.json);
+    let bar = output::spinner("syncing", visible);
     let started = Instant::now();
-    // Every commit is durable: a signal ends the run between pages, and the next run
-    // goes on from there.
+    let progress = |report: &jira_client::sync::SyncReport| {
+        let rate = report.issues_written as f64 / started.elapsed().as_secs_f64().max(0.001);
+        let left = report
+            .expected
+            .map(|n| n.saturating_sub((report.issues_written + report.issues_unchanged) as u64))
+            .filter(|_| rate > 0.0)
+            .map(|n| format!(", ~{:.0} s left", n as f64 / rate))
+            .unwrap_or_default();
+        bar.set_position((report.issues_written + report.issues_unchanged) as u64);
+        bar.set_message(format!(
+            "issues{} ({} pages, {} requests, {} commits{left})",
+            report
+                .expected
+                .map(|n| format!(" of ~{n}"))
+                .unwrap_or_default(),
+            report.search_pages,
+            report.requests,
+            report.commits,
+        ));
+    };
+    // Every commit is durable: a signal ends the run between commits, and the same
+    // command goes on from there.
     let report = tokio::select! {
-        report = client.sync(&mut sink, &options) => report,
+        report = client.sync_with_progress(&mut *sink, &options, &progress) => report,
         code = signals::wait() => {
+            bar.finish_and_clear();
             eprintln!(
-                "jira-ops: interrupted; everything committed to {path} is kept, and the same command goes on from there"
+                "jira-ops: interrupted; everything committed to {shown} is kept, and the same command goes on from there"
             );
             return Ok(code);
         }
     };
+    bar.finish_and_clear();
     let report = match report {
         Ok(report) => report,
         Err(error) => {
             super::refused_credentials(&client)?;
             return Err(CliError::failure(format!(
-                "{error} (what was committed to {path} is kept; run the same command to resume)"
+                "{error} (what was committed to {shown} is kept; run the same command to resume)"
             )));
         }
     };
+    let wire = client.wire_tally().snapshot();
+    let seconds = started.elapsed().as_secs_f64();
     if args.json {
         let summary = serde_json::json!({
             "destination": args.to,
             "jql": args.jql,
+            "strategy": report.strategy.map(Strategy::name),
+            "reason": report.reason,
+            "resumed": report.resumed,
             "issues_written": report.issues_written,
             "issues_unchanged": report.issues_unchanged,
             "history_entries": report.history_entries,
@@ -70,16 +272,20 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
             "worklogs": report.worklogs,
             "worklogs_deleted": report.worklogs_deleted,
             "issues_deleted": report.issues_deleted,
+            "issues_restored": report.issues_restored,
             "requests": report.requests,
+            "requests_on_the_wire": wire.requests,
+            "rate_limited": wire.rate_limited,
+            "points": wire.points,
             "commits": report.commits,
             "mark_ms": report.mark_ms,
             "missing": report.missing,
-            "seconds": started.elapsed().as_secs_f64(),
+            "seconds": seconds,
         });
-        println!("{summary}");
+        output::outln!("{summary}");
     } else if !global.quiet {
         eprintln!(
-            "synced {} issues into {path} ({} unchanged, {} marked deleted, {} history entries, {} comments, {} worklogs, {} requests, {:.1} s)",
+            "synced {} issues into {shown} ({} unchanged, {} marked deleted, {} history entries, {} comments, {} worklogs; {} requests, {} on the wire, {} 429s, {} points, {:.1} s)",
             report.issues_written,
             report.issues_unchanged,
             report.issues_deleted,
@@ -87,8 +293,14 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
             report.comments,
             report.worklogs,
             report.requests,
-            started.elapsed().as_secs_f64()
+            wire.requests,
+            wire.rate_limited,
+            wire.points,
+            seconds
         );
+        if let Some(strategy) = report.strategy {
+            eprintln!("jira-ops: read by {} ({})", strategy.name(), report.reason);
+        }
     }
     for missing in &report.missing {
         eprintln!(
@@ -96,4 +308,76 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
         );
     }
     Ok(Code::Ok)
+}
+
+fn print_plan(plan: &SyncPlan, json: bool) -> Result<(), CliError> {
+    if json {
+        let value = serde_json::to_value(plan).map_err(|e| CliError::failure(e.to_string()))?;
+        output::outln!("{value}");
+        return Ok(());
+    }
+    output::outln!("about {} issues to read: {}", plan.count, plan.jql);
+    let mut table = output::table(&[
+        "strategy",
+        "requests",
+        "points",
+        "wall time",
+        "fits the quota",
+    ]);
+    for estimate in &plan.estimates {
+        table.add_row(vec![
+            format!(
+                "{}{}",
+                estimate.strategy.name(),
+                if estimate.strategy == plan.chosen {
+                    " (chosen)"
+                } else {
+                    ""
+                }
+            ),
+            estimate.requests.to_string(),
+            estimate.points.to_string(),
+            output::seconds(Duration::from_secs_f64(estimate.seconds.max(0.0))),
+            match plan.sample.quota_points {
+                None => "no quota announced".to_owned(),
+                Some(_) if estimate.fits_quota => "yes".to_owned(),
+                Some(_) => "no: waits for the reset".to_owned(),
+            },
+        ]);
+    }
+    output::outln!("{table}");
+    output::outln!("chosen: {}", plan.reason);
+    if plan.exhausts_quota {
+        output::outln!(
+            "the run needs more points than the hourly quota has left: it will pause until the quota resets (at the top of the hour) and go on; everything committed before is kept"
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_reads_dates_times_epochs_and_ages() {
+        let now = 1_764_000_000_000;
+        assert_eq!(parse_since("7d", now).unwrap(), now - 7 * 86_400_000);
+        assert_eq!(parse_since("30m", now).unwrap(), now - 1_800_000);
+        assert_eq!(
+            parse_since("1733000000000", now).unwrap(),
+            1_733_000_000_000
+        );
+        assert_eq!(parse_since("2024-12-01", now).unwrap(), 1_733_011_200_000);
+        assert_eq!(
+            parse_since("2024-12-01T08:00:00.000+0000", now).unwrap(),
+            1_733_040_000_000
+        );
+        let bad = parse_since("last tuesday", now).unwrap_err();
+        assert!(
+            bad.contains("\"last tuesday\"") && bad.contains("7d"),
+            "{bad}"
+        );
+        assert!(parse_since("7w", now).is_err());
+    }
 }

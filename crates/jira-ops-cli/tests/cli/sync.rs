@@ -1,4 +1,5 @@
-//! `jira-ops sync`: into SQLite, incremental, with clear errors for bad destinations.
+//! `jira-ops sync`: into SQLite and JSON Lines, incremental, a plan, fields by name, clear
+//! errors for bad input.
 
 use crate::{Env, sim};
 
@@ -54,10 +55,50 @@ async fn sync_refuses_what_it_cannot_do_with_exit_2() {
     let sim = sim().await;
     let env = Env::for_sim(&sim);
     let bad = env
-        .run(&["sync", "--jql", "project = APO", "--to", "out-dir"])
+        .run(&[
+            "sync",
+            "--jql",
+            "project = APO",
+            "--to",
+            "postgres://db/jira",
+        ])
         .await;
     bad.code(2);
     assert!(bad.error_line().contains("sqlite:PATH"), "{}", bad.stderr);
+    std::fs::write(env.dir.path().join("a-file"), "x").unwrap();
+    let file = env.dir.path().join("a-file");
+    let not_dir = env
+        .run(&[
+            "sync",
+            "--jql",
+            "project = APO",
+            "--to",
+            file.to_str().unwrap(),
+        ])
+        .await;
+    not_dir.code(2);
+    assert!(
+        not_dir.error_line().contains("is a file"),
+        "{}",
+        not_dir.stderr
+    );
+    let since = env
+        .run(&[
+            "sync",
+            "--jql",
+            "project = APO",
+            "--to",
+            "x",
+            "--since",
+            "yesterday",
+        ])
+        .await;
+    since.code(2);
+    assert!(
+        since.error_line().contains("\"yesterday\""),
+        "{}",
+        since.stderr
+    );
     let ordered = env
         .run(&[
             "sync",
@@ -74,4 +115,92 @@ async fn sync_refuses_what_it_cannot_do_with_exit_2() {
         ordered.stderr
     );
     assert_eq!(sim.stats().requests, 0);
+}
+
+#[tokio::test]
+async fn sync_into_json_lines_with_fields_by_name_and_a_plan_that_writes_nothing() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    let dir = env.dir.path().join("export");
+    let to = dir.to_str().unwrap().to_owned();
+    let base = [
+        "sync",
+        "--jql",
+        "project = APO",
+        "--to",
+        &to,
+        "--settle-secs",
+        "0",
+    ];
+
+    let plan = env.run(&[&base[..], &["--plan", "--json"]].concat()).await;
+    plan.code(0);
+    let plan = plan.json();
+    assert_eq!(plan["count"], 60, "{plan}");
+    assert_eq!(plan["estimates"].as_array().unwrap().len(), 3);
+    assert!(
+        plan["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with(plan["chosen"].as_str().unwrap())
+    );
+    assert!(!dir.exists(), "a plan creates nothing");
+    let table = env.run(&[&base[..], &["--plan"]].concat()).await;
+    table.code(0);
+    assert!(table.stdout.contains("(chosen)"), "{}", table.stdout);
+    assert!(table.stdout.contains("slices"), "{}", table.stdout);
+
+    let unknown = env
+        .run(&[&base[..], &["--fields", "Summary,Stroy Points"]].concat())
+        .await;
+    unknown.code(2);
+    assert!(
+        unknown.error_line().contains("\"Stroy Points\""),
+        "{}",
+        unknown.stderr
+    );
+
+    let run = env
+        .run(
+            &[
+                &base[..],
+                &[
+                    "--fields",
+                    "Summary, status",
+                    "--with",
+                    "changelog",
+                    "--json",
+                ],
+            ]
+            .concat(),
+        )
+        .await;
+    run.code(0);
+    let summary = run.json();
+    assert_eq!(summary["issues_written"], 60, "{summary}");
+    assert_eq!(summary["comments"], 0, "comments were not asked for");
+    assert!(summary["history_entries"].as_u64().unwrap() > 0);
+    assert!(
+        summary["requests_on_the_wire"].as_u64().unwrap() >= summary["requests"].as_u64().unwrap()
+    );
+    let lines = std::fs::read_to_string(dir.join("issues.jsonl")).unwrap();
+    let first: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    let fields = first["issue"]["fields"].as_object().unwrap();
+    assert!(
+        fields.contains_key("summary") && fields.contains_key("status"),
+        "{first}"
+    );
+    assert!(
+        !fields.contains_key("priority"),
+        "only the fields asked for: {first}"
+    );
+    assert_eq!(lines.lines().count(), 60);
+    assert!(
+        std::fs::read_to_string(dir.join("worklogs.jsonl"))
+            .unwrap()
+            .is_empty()
+    );
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["counts"]["issues"], 60);
 }
