@@ -77,6 +77,13 @@ fn main() -> anyhow::Result<()> {
         runtime.block_on(bench::rss_child(count, url));
         return Ok(());
     }
+    if command == "sync-rss-child" {
+        let url = argv.get(1).context("a site URL")?;
+        let projects = argv.get(2).context("the project keys")?;
+        let dir = argv.get(3).context("a directory")?;
+        runtime.block_on(bench::sync_rss_child(url, projects, dir));
+        return Ok(());
+    }
     let args = parse(&argv[1..])?;
     let started = Instant::now();
     let scenarios = match command.as_str() {
@@ -84,7 +91,7 @@ fn main() -> anyhow::Result<()> {
             let only = match &args.only {
                 Some(n) => Some(
                     n.parse::<u32>()
-                        .with_context(|| format!("--only {n:?}: a scenario number from 1 to 7"))?,
+                        .with_context(|| format!("--only {n:?}: a scenario number from 1 to 11"))?,
                 ),
                 None => None,
             };

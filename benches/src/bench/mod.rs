@@ -8,15 +8,17 @@ mod pacing;
 mod quota;
 mod scaleout;
 mod strict;
+mod sync;
 
 pub use memory::child as rss_child;
+pub use sync::child as sync_rss_child;
 
 use crate::report::Scenario;
 
 /// Runs the scenarios (`only` one of them when given), printing each as it ends.
 pub async fn run(quick: bool, only: Option<u32>) -> Vec<Scenario> {
     let mut scenarios = Vec::new();
-    for id in 1..=9 {
+    for id in 1..=11 {
         if only.is_some_and(|only| only != id) {
             continue;
         }
@@ -30,7 +32,9 @@ pub async fn run(quick: bool, only: Option<u32>) -> Vec<Scenario> {
             6 => memory::run(quick).await,
             7 => scaleout::run(quick).await,
             8 => strict::run(quick).await,
-            _ => quota::run(quick).await,
+            9 => quota::run(quick).await,
+            10 => sync::run(quick).await,
+            _ => sync::memory(quick).await,
         };
         scenario.print();
         scenarios.push(scenario);

@@ -39,6 +39,7 @@ async fn client(sim: &SimHandle) -> JiraClient {
 fn options() -> SyncOptions {
     SyncOptions {
         settle: Duration::ZERO,
+        census_every: Some(Duration::ZERO),
         ..SyncOptions::new("project in (APO, BEA)")
     }
 }
@@ -453,4 +454,37 @@ async fn a_json_lines_export_equals_the_database_and_survives_a_torn_commit() {
     assert_eq!(after.issues_deleted, 1);
     assert_eq!(jsonl_contents(&files).len(), 299);
     assert_eq!(sink.manifest().counts["issues_deleted"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_census_is_periodic_and_a_first_run_counts_as_one() {
+    let sim = tenant().await;
+    let client = client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = SqliteSink::open(dir.path().join("census.db")).unwrap();
+    let daily = SyncOptions {
+        census_every: Some(Duration::from_secs(86_400)),
+        ..options()
+    };
+    client.sync(&mut sink, &daily).await.unwrap();
+    let (email, token) = sim.basic_auth();
+    let gone = reqwest::Client::new()
+        .delete(format!("{}/rest/api/3/issue/APO-3", sim.base_url()))
+        .basic_auth(&email, Some(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+    // Within the period: no census, the deletion not seen yet.
+    let before = sim.stats().requests_to("POST", "/rest/api/3/search/jql");
+    let quiet = client.sync(&mut sink, &daily).await.unwrap();
+    assert_eq!(quiet.issues_deleted, 0);
+    assert_eq!(
+        sim.stats().requests_to("POST", "/rest/api/3/search/jql") - before,
+        1,
+        "the window's page alone"
+    );
+    // Due (every run): the census marks it.
+    let due = client.sync(&mut sink, &options()).await.unwrap();
+    assert_eq!(due.issues_deleted, 1, "{due:?}");
 }

@@ -100,6 +100,8 @@ pub const SEARCH_ID_PAGE_MAX: u32 = 5_000;
 pub const SEARCH_PAGE_MAX: u32 = 100;
 /// Jira's maximum of issues per `POST /changelog/bulkfetch`.
 pub const CHANGELOG_BULK_MAX_ISSUES: usize = 1_000;
+/// History entries a page of `POST /changelog/bulkfetch` may hold (`maxResults` ≤ 10,000).
+pub const CHANGELOG_BULK_MAX_RESULTS: u32 = 10_000;
 
 #[cfg(test)]
 mod tests {

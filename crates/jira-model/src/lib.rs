@@ -65,8 +65,8 @@ mod types;
 
 pub use classify::ErrorClass;
 pub use endpoint::{
-    BULK_CREATE_MAX_ISSUES, BULK_FETCH_MAX_ISSUES, CHANGELOG_BULK_MAX_ISSUES, Endpoint,
-    SEARCH_ID_PAGE_MAX, SEARCH_PAGE_MAX,
+    BULK_CREATE_MAX_ISSUES, BULK_FETCH_MAX_ISSUES, CHANGELOG_BULK_MAX_ISSUES,
+    CHANGELOG_BULK_MAX_RESULTS, Endpoint, SEARCH_ID_PAGE_MAX, SEARCH_PAGE_MAX,
 };
 pub use error::Error;
 pub use issue_ref::{ISSUE_REF_MAX_LEN, IssueRefError, check_issue_ref};

@@ -234,8 +234,12 @@ pub struct SyncArgs {
     #[arg(long)]
     pub full: bool,
     /// Skip the id census that marks issues gone from the site as deleted.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "census_every")]
     pub no_census: bool,
+    /// Run the id census when the last one is at least this old (`0` for every run;
+    /// `12h`, `1d`, `30m`).
+    #[arg(long, default_value = "12h", value_name = "AGE")]
+    pub census_every: String,
     /// Seconds the window's end is held back from now (writes the search index may not
     /// show yet; they are taken by the next run).
     #[arg(long, default_value_t = 30, value_name = "SECS")]

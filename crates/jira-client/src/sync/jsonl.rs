@@ -284,6 +284,31 @@ impl JsonlSink {
     }
 }
 
+/// A line of `issues.jsonl`.
+#[derive(Serialize)]
+struct IssueRecord<'a> {
+    id: u64,
+    key: &'a str,
+    updated_ms: i64,
+    deleted_ms: Option<i64>,
+    issue: Option<&'a jira_model::Issue>,
+}
+
+/// A line of `changelog.jsonl` or `comments.jsonl`.
+#[derive(Serialize)]
+struct Children<'a> {
+    issue_id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entries: Option<&'a [Value]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comments: Option<&'a [Value]>,
+}
+
+/// One JSON line (serialized straight from the borrowed data, no copy into a `Value`).
+fn line(record: &impl Serialize) -> String {
+    serde_json::to_string(record).unwrap_or_default()
+}
+
 fn numeric(value: &Value, name: &str) -> u64 {
     match value.get(name) {
         Some(Value::String(s)) => s.parse().unwrap_or_default(),
@@ -309,10 +334,13 @@ impl Sink for JsonlSink {
                 .and_then(Value::as_str)
                 .and_then(super::jira_time_ms)
                 .unwrap_or_default();
-            lines[0].push(
-                json!({"id": id, "key": issue.key, "updated_ms": updated_ms, "deleted_ms": null, "issue": issue})
-                    .to_string(),
-            );
+            lines[0].push(line(&IssueRecord {
+                id,
+                key: &issue.key,
+                updated_ms,
+                deleted_ms: None,
+                issue: Some(issue),
+            }));
             self.issues.insert(
                 id,
                 IssueEntry {
@@ -324,12 +352,20 @@ impl Sink for JsonlSink {
         }
         for (issue_id, entries) in &batch.histories {
             let id: u64 = issue_id.parse().unwrap_or_default();
-            lines[1].push(json!({"issue_id": id, "entries": entries}).to_string());
+            lines[1].push(line(&Children {
+                issue_id: id,
+                entries: Some(entries),
+                comments: None,
+            }));
             self.history.insert(id, entries.len() as u32);
         }
         for (issue_id, comments) in &batch.comments {
             let id: u64 = issue_id.parse().unwrap_or_default();
-            lines[2].push(json!({"issue_id": id, "comments": comments}).to_string());
+            lines[2].push(line(&Children {
+                issue_id: id,
+                entries: None,
+                comments: Some(comments),
+            }));
             self.comments.insert(id, comments.len() as u32);
         }
         for worklog in &batch.worklogs {
@@ -377,10 +413,13 @@ impl Sink for JsonlSink {
         let mut census = Census::default();
         for (id, entry) in self.issues.iter_mut() {
             if !entry.deleted && !self.census.contains(id) {
-                lines[0].push(
-                    json!({"id": id, "key": entry.key, "updated_ms": entry.updated_ms, "deleted_ms": at_ms, "issue": null})
-                        .to_string(),
-                );
+                lines[0].push(line(&IssueRecord {
+                    id: *id,
+                    key: &entry.key,
+                    updated_ms: entry.updated_ms,
+                    deleted_ms: Some(at_ms),
+                    issue: None,
+                }));
                 entry.deleted = true;
                 census.deleted += 1;
             }

@@ -20,10 +20,11 @@
 //! `/worklog/deleted` marks deleted ones in the sink (a tombstone, not a silent loss); the
 //! feeds' own cursors are kept in the state too.
 //!
-//! Deleted issues leave no trace in an `updated` window, so each run ends with a census:
-//! an id-only search of the query (5,000 ids a page), and every issue the sink holds that
+//! Deleted issues leave no trace in an `updated` window, so a run ends with a census when
+//! the last one is older than [`SyncOptions::census_every`] (12 hours by default): an
+//! id-only search of the query (5,000 ids a page), and every issue the sink holds that
 //! the site no longer returns is marked deleted (a tombstone with the time it was found
-//! gone), never dropped silently; one that comes back is live again.
+//! gone), never dropped silently; one the sink lacks is fetched.
 
 mod jsonl;
 mod plan;
@@ -95,8 +96,9 @@ pub struct SyncOptions {
     pub comments: bool,
     /// Also take the worklogs of the synced issues (and mark deleted ones).
     pub worklogs: bool,
-    /// End with an id census that marks issues gone from the site (or the query).
-    pub census: bool,
+    /// End with an id census that marks issues gone from the site (or the query) when
+    /// the last one is at least this old (`Some(ZERO)`: every run; `None`: never).
+    pub census_every: Option<Duration>,
     /// How far below the mark a run reads again (minute granularity, index lag).
     pub overlap: Duration,
     /// How far behind now the window ends (writes the search index may not show yet).
@@ -123,7 +125,7 @@ impl SyncOptions {
             changelogs: true,
             comments: true,
             worklogs: true,
-            census: true,
+            census_every: Some(Duration::from_secs(12 * 3600)),
             overlap: Duration::from_secs(120),
             settle: Duration::from_secs(30),
             full: false,
@@ -214,6 +216,9 @@ pub struct SyncState {
     /// The window of a run that has not finished: the next run goes on with it.
     #[serde(default)]
     pub window: Option<Window>,
+    /// When the last id census ended (epoch ms).
+    #[serde(default)]
+    pub census_ms: Option<i64>,
 }
 
 /// One commit: issues and, when asked for, their complete histories.
@@ -385,10 +390,11 @@ where
     T: Transport + 'static,
     S: Sink + ?Sized,
 {
-    let saved = match options.full {
-        true => None,
-        false => sink.load_state(&options.jql)?,
-    };
+    let saved = sink.load_state(&options.jql)?;
+    // Whether the sink held this query's issues before the run: only then can a census
+    // find something gone.
+    let held_before = saved.is_some();
+    let saved = saved.filter(|_| !options.full);
     let mut state = saved.unwrap_or_else(|| SyncState {
         jql: options.jql.clone(),
         ..SyncState::default()
@@ -409,6 +415,19 @@ where
         }
     };
     report.strategy = Some(window.strategy);
+    // A census finds what went missing since an earlier run; a first run (nothing held
+    // before it) has nothing to find, so it is skipped there.
+    let incremental = held_before;
+    let window_end = window.to_ms;
+    // The worklog feeds are read (ids only) while the window is: their cursor pages one
+    // after the other, so they would otherwise add their whole chain to the run.
+    let feeds = options.worklogs.then(|| {
+        AbortOnDrop::new(tokio::spawn(worklog_feeds(
+            transport.clone(),
+            state.worklogs_since_ms,
+            state.deleted_worklogs_since_ms,
+        )))
+    });
     let fields = transport.send(ApiRequest::fields()).await?;
     report.requests += 1;
     if fields.is_success() {
@@ -425,11 +444,30 @@ where
         progress,
     )
     .await?;
-    if options.worklogs {
-        sync_worklogs(transport, sink, &mut state, &mut report).await?;
+    if let Some(feeds) = feeds {
+        let feeds = feeds.join().await??;
+        store_worklogs(
+            transport,
+            batch,
+            sink,
+            &mut state,
+            feeds,
+            window_end,
+            &mut report,
+        )
+        .await?;
     }
-    if options.census {
+    let census_due = options.census_every.is_some_and(|every| {
+        state
+            .census_ms
+            .is_none_or(|last| now_ms() - last >= every.as_millis() as i64)
+    });
+    if census_due && incremental {
         census(transport, batch, sink, options, &state, &mut report).await?;
+        state.census_ms = Some(now_ms());
+    } else if !incremental {
+        // A first run holds exactly what the site has: it counts as a census.
+        state.census_ms = Some(now_ms());
     }
     state.runs += 1;
     sink.commit(&SyncBatch::default(), &state)?;
@@ -546,19 +584,42 @@ where
     let recent = Arc::new(state.recent.clone());
     let overlap = options.overlap.as_millis() as i64;
     let keep_from = window.to_ms - overlap;
-    let events: futures_util::stream::BoxStream<'_, Result<Event, Error>> = match window.strategy {
-        _ if window.slices.iter().all(|s| s.done) => futures_util::stream::empty().boxed(),
-        Strategy::Ids => ids_events(transport, batch, options, &window, recent).boxed(),
-        Strategy::Pages | Strategy::Slices => {
-            page_events(transport, options, &window, recent).boxed()
-        }
+    // The reads run in a task of their own, so that a commit (synchronous, fsynced)
+    // never holds up the requests of the next units; at most a few units wait between.
+    let (sender, mut events) =
+        tokio::sync::mpsc::channel::<Result<Event, Error>>(batch.max_concurrent.max(1) * 2);
+    let reader = {
+        let (transport, batch, options, window) = (
+            transport.clone(),
+            batch.clone(),
+            options.clone(),
+            window.clone(),
+        );
+        tokio::spawn(async move {
+            let stream: futures_util::stream::BoxStream<'_, Result<Event, Error>> = match window
+                .strategy
+            {
+                _ if window.slices.iter().all(|s| s.done) => futures_util::stream::empty().boxed(),
+                Strategy::Ids => ids_events(&transport, &batch, &options, &window, recent).boxed(),
+                Strategy::Pages | Strategy::Slices => {
+                    page_events(&transport, &options, &window, recent).boxed()
+                }
+            };
+            tokio::pin!(stream);
+            while let Some(event) = stream.next().await {
+                let failed = event.is_err();
+                if sender.send(event).await.is_err() || failed {
+                    break;
+                }
+            }
+        })
     };
-    tokio::pin!(events);
+    let _reader = AbortOnDrop::new(reader);
     let mut window = window;
     let mut pending = SyncBatch::default();
     let mut pending_seen: Vec<(String, i64)> = Vec::new();
     loop {
-        let end = match events.next().await.transpose()? {
+        let end = match events.recv().await.transpose()? {
             None => true,
             Some(Event::Done { slice }) => {
                 window.slices[slice].done = true;
@@ -600,13 +661,47 @@ where
         } else {
             state.window = Some(window.clone());
         }
-        sink.commit(&pending, state)?;
+        blocking(|| sink.commit(&pending, state))?;
         report.commits += 1;
         pending = SyncBatch::default();
         progress(report);
         if end {
             return Ok(());
         }
+    }
+}
+
+/// A task aborted when its owner ends early (a failed commit, a dropped run).
+struct AbortOnDrop<R>(Option<tokio::task::JoinHandle<R>>);
+
+impl<R> AbortOnDrop<R> {
+    fn new(handle: tokio::task::JoinHandle<R>) -> Self {
+        AbortOnDrop(Some(handle))
+    }
+
+    /// Waits for the task's result.
+    async fn join(mut self) -> Result<R, Error> {
+        let handle = self.0.take().expect("joined once");
+        handle
+            .await
+            .map_err(|e| Error::Sync(format!("sync: a read task ended abnormally: {e}")))
+    }
+}
+
+impl<R> Drop for AbortOnDrop<R> {
+    fn drop(&mut self) {
+        if let Some(handle) = &self.0 {
+            handle.abort();
+        }
+    }
+}
+
+/// Runs a sink's synchronous work without stalling the runtime's other tasks (on a
+/// multi-threaded runtime; on a current-thread one it simply runs).
+fn blocking<R>(work: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }
 
@@ -887,81 +982,150 @@ async fn comments_of<T: Transport>(
     Ok((comments, requests))
 }
 
-/// Reads the worklog feeds from the state's cursors: the updated worklogs of synced
-/// issues are upserted, the deleted ones marked, each page committed with its cursor.
-async fn sync_worklogs<T, S>(
+/// One page of a worklog feed: the ids it named (with when, for deleted ones) and the
+/// cursor after it.
+struct FeedPage {
+    ids: Vec<(u64, i64)>,
+    until: i64,
+}
+
+/// Both feeds, read to their ends.
+struct Feeds {
+    updated: Vec<FeedPage>,
+    deleted: Vec<FeedPage>,
+    requests: usize,
+}
+
+/// Reads `/worklog/updated` and `/worklog/deleted` from their cursors to their last pages
+/// (ids only: about 16 bytes a worklog).
+async fn worklog_feeds<T: Transport + 'static>(
+    transport: Arc<T>,
+    updated_since: i64,
+    deleted_since: i64,
+) -> Result<Feeds, Error> {
+    let mut feeds = Feeds {
+        updated: Vec::new(),
+        deleted: Vec::new(),
+        requests: 0,
+    };
+    for (deleted, mut since) in [(false, updated_since), (true, deleted_since)] {
+        loop {
+            let response = transport
+                .send(ApiRequest::worklogs_changed(since, deleted))
+                .await?;
+            feeds.requests += 1;
+            if !response.is_success() {
+                return Err(Error::Sync(format!(
+                    "sync: the worklog feed answered HTTP {}; run again to resume",
+                    response.status.as_u16()
+                )));
+            }
+            let page: Value = response.json()?;
+            let values = page
+                .get("values")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let ids: Vec<(u64, i64)> = values
+                .iter()
+                .filter_map(|v| {
+                    Some((
+                        v.get("worklogId").and_then(Value::as_u64)?,
+                        v.get("updatedTime").and_then(Value::as_i64).unwrap_or(0),
+                    ))
+                })
+                .collect();
+            let until = page
+                .get("until")
+                .and_then(Value::as_i64)
+                .unwrap_or(since)
+                .max(since);
+            let last = page
+                .get("lastPage")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            let empty = ids.is_empty();
+            let pages = if deleted {
+                &mut feeds.deleted
+            } else {
+                &mut feeds.updated
+            };
+            pages.push(FeedPage { ids, until });
+            if last || empty || until == since {
+                break;
+            }
+            since = until;
+        }
+    }
+    Ok(feeds)
+}
+
+/// Lists the updated worklogs (1,000 a call, `max_concurrent` calls at a time), keeps
+/// those of issues the sink holds, marks the deleted ones, each feed page committed in
+/// order with its cursor. A cursor never passes the window's end: a worklog on an issue
+/// the window did not hold yet is read again by the next run, once it does.
+async fn store_worklogs<T, S>(
     transport: &Arc<T>,
+    batch: &BatchConfig,
     sink: &mut S,
     state: &mut SyncState,
+    feeds: Feeds,
+    window_end: i64,
     report: &mut SyncReport,
 ) -> Result<(), Error>
 where
     T: Transport + 'static,
     S: Sink + ?Sized,
 {
-    for deleted in [false, true] {
-        loop {
-            let since = if deleted {
-                state.deleted_worklogs_since_ms
-            } else {
-                state.worklogs_since_ms
-            };
-            let response = transport
-                .send(ApiRequest::worklogs_changed(since, deleted))
-                .await?;
-            report.requests += 1;
-            let page: Value = response.json()?;
-            let values = page
-                .get("values")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            let until = page.get("until").and_then(Value::as_i64).unwrap_or(since);
-            let last = page
-                .get("lastPage")
-                .and_then(Value::as_bool)
-                .unwrap_or(true);
-            let mut commit = SyncBatch::default();
-            if deleted {
-                for value in &values {
-                    if let (Some(id), Some(at)) = (
-                        value.get("worklogId").and_then(Value::as_u64),
-                        value.get("updatedTime").and_then(Value::as_i64),
-                    ) {
-                        commit.deleted_worklogs.push((id, at));
-                    }
+    report.requests += feeds.requests;
+    let lists = futures_util::stream::iter(feeds.updated)
+        .map(|page| async move {
+            let mut worklogs = Vec::new();
+            let ids: Vec<u64> = page.ids.iter().map(|(id, _)| *id).collect();
+            let mut requests = 0;
+            for chunk in ids.chunks(1_000) {
+                let response = transport.send(ApiRequest::worklog_list(chunk)?).await?;
+                requests += 1;
+                if !response.is_success() {
+                    return Err(Error::Sync(format!(
+                        "sync: POST /rest/api/3/worklog/list answered HTTP {}; run again to resume",
+                        response.status.as_u16()
+                    )));
                 }
-                report.worklogs_deleted += commit.deleted_worklogs.len();
-                state.deleted_worklogs_since_ms = until.max(since);
-            } else {
-                let ids: Vec<u64> = values
-                    .iter()
-                    .filter_map(|v| v.get("worklogId").and_then(Value::as_u64))
-                    .collect();
-                for chunk in ids.chunks(1_000) {
-                    let response = transport.send(ApiRequest::worklog_list(chunk)?).await?;
-                    report.requests += 1;
-                    let worklogs: Vec<Value> = response.json()?;
-                    for worklog in worklogs {
-                        let issue = worklog
-                            .get("issueId")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_owned();
-                        if sink.has_issue(&issue)? {
-                            commit.worklogs.push(worklog);
-                        }
-                    }
-                }
-                report.worklogs += commit.worklogs.len();
-                state.worklogs_since_ms = until.max(since);
+                worklogs.extend(response.json::<Vec<Value>>()?);
             }
-            sink.commit(&commit, state)?;
-            report.commits += 1;
-            if last || values.is_empty() {
-                break;
+            Ok::<_, Error>((worklogs, page.until, requests))
+        })
+        .buffered(batch.max_concurrent.max(1));
+    tokio::pin!(lists);
+    while let Some(listed) = lists.next().await {
+        let (worklogs, until, requests) = listed?;
+        report.requests += requests;
+        let mut commit = SyncBatch::default();
+        for worklog in worklogs {
+            let issue = worklog
+                .get("issueId")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            if sink.has_issue(&issue)? {
+                commit.worklogs.push(worklog);
             }
         }
+        report.worklogs += commit.worklogs.len();
+        state.worklogs_since_ms = state.worklogs_since_ms.max(until.min(window_end));
+        blocking(|| sink.commit(&commit, state))?;
+        report.commits += 1;
+    }
+    for page in feeds.deleted {
+        let commit = SyncBatch {
+            deleted_worklogs: page.ids,
+            ..SyncBatch::default()
+        };
+        report.worklogs_deleted += commit.deleted_worklogs.len();
+        state.deleted_worklogs_since_ms = state.deleted_worklogs_since_ms.max(page.until);
+        sink.commit(&commit, state)?;
+        report.commits += 1;
     }
     Ok(())
 }
@@ -980,7 +1144,7 @@ async fn histories<T: Transport>(
         loop {
             let body = ChangelogBulkRequest {
                 issue_ids_or_keys: chunk.to_vec(),
-                max_results: Some(1_000),
+                max_results: Some(jira_model::CHANGELOG_BULK_MAX_RESULTS),
                 next_page_token: token,
                 ..ChangelogBulkRequest::default()
             };

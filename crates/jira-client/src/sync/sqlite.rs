@@ -44,7 +44,7 @@ impl SqliteSink {
                      created TEXT NOT NULL,
                      json TEXT NOT NULL,
                      PRIMARY KEY (issue_id, id)
-                 );
+                 ) WITHOUT ROWID;
                  CREATE TABLE IF NOT EXISTS comments (
                      id INTEGER PRIMARY KEY,
                      issue_id INTEGER NOT NULL,
@@ -223,6 +223,13 @@ impl Sink for SqliteSink {
             .connection
             .transaction()
             .map_err(|e| failed(&path, e))?;
+        // Statements prepared once per connection: a commit runs thousands of them.
+        let exec = |sql: &str, values: &[&dyn rusqlite::ToSql]| -> Result<usize, Error> {
+            transaction
+                .prepare_cached(sql)
+                .and_then(|mut statement| statement.execute(values))
+                .map_err(|e| failed(&path, e))
+        };
         for issue in &batch.issues {
             let id: i64 = issue.id.parse().map_err(|_| {
                 Error::Sync(format!("sync: issue id {:?} is not a number", issue.id))
@@ -234,22 +241,15 @@ impl Sink for SqliteSink {
                 .and_then(super::jira_time_ms)
                 .unwrap_or_default();
             let json = serde_json::to_string(issue).unwrap_or_default();
-            transaction
-                .execute(
-                    "INSERT INTO issues (id, key, updated_ms, deleted_ms, json) VALUES (?1, ?2, ?3, NULL, ?4)
-                     ON CONFLICT(id) DO UPDATE SET key = ?2, updated_ms = ?3, deleted_ms = NULL, json = ?4",
-                    params![id, issue.key, updated, json],
-                )
-                .map_err(|e| failed(&path, e))?;
+            exec("INSERT INTO issues (id, key, updated_ms, deleted_ms, json) VALUES (?1, ?2, ?3, NULL, ?4)
+                     ON CONFLICT(id) DO UPDATE SET key = ?2, updated_ms = ?3, deleted_ms = NULL, json = ?4", params![id, issue.key, updated, json])?;
         }
         for (issue_id, entries) in &batch.histories {
             let issue_id: i64 = issue_id.parse().unwrap_or_default();
-            transaction
-                .execute(
-                    "DELETE FROM changelog WHERE issue_id = ?1",
-                    params![issue_id],
-                )
-                .map_err(|e| failed(&path, e))?;
+            exec(
+                "DELETE FROM changelog WHERE issue_id = ?1",
+                params![issue_id],
+            )?;
             for entry in entries {
                 let id: i64 = entry
                     .get("id")
@@ -260,34 +260,28 @@ impl Sink for SqliteSink {
                     .get("created")
                     .and_then(serde_json::Value::as_str)
                     .unwrap_or_default();
-                transaction
-                    .execute(
-                        "INSERT OR REPLACE INTO changelog (issue_id, id, created, json) VALUES (?1, ?2, ?3, ?4)",
-                        params![issue_id, id, created, entry.to_string()],
-                    )
-                    .map_err(|e| failed(&path, e))?;
+                exec(
+                    "INSERT OR REPLACE INTO changelog (issue_id, id, created, json) VALUES (?1, ?2, ?3, ?4)",
+                    params![issue_id, id, created, entry.to_string()],
+                )?;
             }
         }
         for (issue_id, comments) in &batch.comments {
             let issue_id: i64 = issue_id.parse().unwrap_or_default();
-            transaction
-                .execute(
-                    "DELETE FROM comments WHERE issue_id = ?1",
-                    params![issue_id],
-                )
-                .map_err(|e| failed(&path, e))?;
+            exec(
+                "DELETE FROM comments WHERE issue_id = ?1",
+                params![issue_id],
+            )?;
             for comment in comments {
                 let id: i64 = text_id(comment);
                 let updated = comment
                     .get("updated")
                     .and_then(serde_json::Value::as_str)
                     .unwrap_or_default();
-                transaction
-                    .execute(
-                        "INSERT OR REPLACE INTO comments (id, issue_id, updated, json) VALUES (?1, ?2, ?3, ?4)",
-                        params![id, issue_id, updated, comment.to_string()],
-                    )
-                    .map_err(|e| failed(&path, e))?;
+                exec(
+                    "INSERT OR REPLACE INTO comments (id, issue_id, updated, json) VALUES (?1, ?2, ?3, ?4)",
+                    params![id, issue_id, updated, comment.to_string()],
+                )?;
             }
         }
         for worklog in &batch.worklogs {
@@ -300,30 +294,21 @@ impl Sink for SqliteSink {
                 .get("updated")
                 .and_then(serde_json::Value::as_str)
                 .unwrap_or_default();
-            transaction
-                .execute(
-                    "INSERT INTO worklogs (id, issue_id, updated, deleted_ms, json) VALUES (?1, ?2, ?3, NULL, ?4)
-                     ON CONFLICT(id) DO UPDATE SET issue_id = ?2, updated = ?3, deleted_ms = NULL, json = ?4",
-                    params![text_id(worklog), issue_id, updated, worklog.to_string()],
-                )
-                .map_err(|e| failed(&path, e))?;
+            exec("INSERT INTO worklogs (id, issue_id, updated, deleted_ms, json) VALUES (?1, ?2, ?3, NULL, ?4)
+                     ON CONFLICT(id) DO UPDATE SET issue_id = ?2, updated = ?3, deleted_ms = NULL, json = ?4", params![text_id(worklog), issue_id, updated, worklog.to_string()])?;
         }
         for (id, at) in &batch.deleted_worklogs {
-            transaction
-                .execute(
-                    "UPDATE worklogs SET deleted_ms = ?2 WHERE id = ?1",
-                    params![*id as i64, at],
-                )
-                .map_err(|e| failed(&path, e))?;
+            exec(
+                "UPDATE worklogs SET deleted_ms = ?2 WHERE id = ?1",
+                params![*id as i64, at],
+            )?;
         }
         let state_json = serde_json::to_string(state).unwrap_or_default();
-        transaction
-            .execute(
-                "INSERT INTO sync_state (jql, json) VALUES (?1, ?2)
+        exec(
+            "INSERT INTO sync_state (jql, json) VALUES (?1, ?2)
                  ON CONFLICT(jql) DO UPDATE SET json = ?2",
-                params![state.jql, state_json],
-            )
-            .map_err(|e| failed(&path, e))?;
+            params![state.jql, state_json],
+        )?;
         transaction.commit().map_err(|e| failed(&path, e))
     }
 }

@@ -135,6 +135,28 @@ pub fn parse_since(text: &str, now_ms: i64) -> Result<i64, String> {
         .map_err(|_| format!("--since {text:?} is not a time jira-ops reads: {fix}"))
 }
 
+/// An age: `0`, or a number with `d`, `h`, `m` or `s`.
+fn parse_age(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let seconds = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" => 1,
+        _ => 0,
+    };
+    match number.parse::<u64>() {
+        Ok(n) if seconds > 0 => Ok(Duration::from_secs(n.saturating_mul(seconds))),
+        _ => Err(format!(
+            "{text:?} is not an age: use 0 (every run) or a number with d, h, m or s (12h)"
+        )),
+    }
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -175,7 +197,13 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
         changelogs: args.with.contains(&SyncPart::Changelog),
         comments: args.with.contains(&SyncPart::Comments),
         worklogs: args.with.contains(&SyncPart::Worklogs),
-        census: !args.no_census,
+        census_every: match args.no_census {
+            true => None,
+            false => Some(
+                parse_age(&args.census_every)
+                    .map_err(|e| CliError::usage(format!("--census-every: {e}")))?,
+            ),
+        },
         settle: Duration::from_secs(args.settle_secs),
         full: args.full,
         since_ms,
@@ -379,5 +407,8 @@ mod tests {
             "{bad}"
         );
         assert!(parse_since("7w", now).is_err());
+        assert_eq!(parse_age("12h").unwrap(), Duration::from_secs(43_200));
+        assert_eq!(parse_age("0").unwrap(), Duration::ZERO);
+        assert!(parse_age("soon").unwrap_err().contains("\"soon\""));
     }
 }
