@@ -203,3 +203,91 @@ pub fn longest_gap(ended: &[f64]) -> f64 {
     }
     longest
 }
+
+/// What a JSON Lines export holds live, per issue (the last line per id wins): `updated`,
+/// history entries, comments, worklogs. Streams the files, reading only the ids and list
+/// lengths of each line.
+pub fn jsonl_contents(
+    dir: &std::path::Path,
+) -> std::collections::BTreeMap<u64, (i64, usize, usize, usize)> {
+    use serde::de::IgnoredAny;
+    use std::collections::BTreeMap;
+    use std::io::BufRead as _;
+
+    #[derive(serde::Deserialize)]
+    struct IssueLine {
+        id: u64,
+        updated_ms: i64,
+        deleted_ms: Option<i64>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Children {
+        issue_id: u64,
+        #[serde(default)]
+        entries: Vec<IgnoredAny>,
+        #[serde(default)]
+        comments: Vec<IgnoredAny>,
+    }
+    #[derive(serde::Deserialize)]
+    struct WorklogLine {
+        id: u64,
+        #[serde(default)]
+        issue_id: Option<u64>,
+        deleted_ms: Option<i64>,
+    }
+    fn each<T: serde::de::DeserializeOwned>(
+        dir: &std::path::Path,
+        name: &str,
+        mut f: impl FnMut(T),
+    ) {
+        let Ok(file) = std::fs::File::open(dir.join(name)) else {
+            return;
+        };
+        for line in std::io::BufReader::new(file).lines() {
+            let line = line.expect("the export's file reads");
+            f(serde_json::from_str(&line).expect("a JSON line of the export"));
+        }
+    }
+    let mut issues: BTreeMap<u64, IssueLine> = BTreeMap::new();
+    each(dir, "issues.jsonl", |l: IssueLine| {
+        issues.insert(l.id, l);
+    });
+    let mut histories: BTreeMap<u64, usize> = BTreeMap::new();
+    each(dir, "changelog.jsonl", |l: Children| {
+        histories.insert(l.issue_id, l.entries.len());
+    });
+    let mut comments: BTreeMap<u64, usize> = BTreeMap::new();
+    each(dir, "comments.jsonl", |l: Children| {
+        comments.insert(l.issue_id, l.comments.len());
+    });
+    let mut worklogs: BTreeMap<u64, (u64, bool)> = BTreeMap::new();
+    each(dir, "worklogs.jsonl", |l: WorklogLine| {
+        let owner = l
+            .issue_id
+            .or_else(|| worklogs.get(&l.id).map(|(owner, _)| *owner))
+            .unwrap_or(0);
+        worklogs.insert(l.id, (owner, l.deleted_ms.is_none()));
+    });
+    let mut worklogs_of: BTreeMap<u64, usize> = BTreeMap::new();
+    for (owner, live) in worklogs.values() {
+        if *live {
+            *worklogs_of.entry(*owner).or_default() += 1;
+        }
+    }
+    issues
+        .into_values()
+        .filter(|l| l.deleted_ms.is_none())
+        .map(|l| {
+            let get = |m: &BTreeMap<u64, usize>| m.get(&l.id).copied().unwrap_or(0);
+            (
+                l.id,
+                (
+                    l.updated_ms,
+                    get(&histories),
+                    get(&comments),
+                    get(&worklogs_of),
+                ),
+            )
+        })
+        .collect()
+}

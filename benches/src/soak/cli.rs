@@ -1,6 +1,8 @@
 //! The cells that run the `jira-ops` binary: crash during `cache warm`, two processes on one
 //! cache, and the token grep over everything the runs wrote.
 
+mod sync;
+
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::report::Scenario;
 
 /// The cells, by name, for `--only`.
-pub const CELLS: [&str; 8] = [
+pub const CELLS: [&str; 9] = [
     "faults",
     "crash",
     "contention",
@@ -18,6 +18,7 @@ pub const CELLS: [&str; 8] = [
     "interrupts",
     "exports",
     "stores",
+    "syncs",
     "secrets",
 ];
 
@@ -49,6 +50,7 @@ pub async fn run(quick: bool, only: Option<&str>, cli: &Path) -> anyhow::Result<
             "interrupts" => workspace.interrupts(quick).await?,
             "exports" => workspace.exports(quick).await?,
             "stores" => workspace.stores(quick).await?,
+            "syncs" => workspace.syncs(quick).await?,
             _ => workspace.secrets().await?,
         };
         let mut scenario = scenario;

@@ -319,6 +319,9 @@ pub struct SyncReport {
     pub missing: Vec<String>,
     /// The approximate number of issues in the window, when it was counted.
     pub expected: Option<u64>,
+    /// Set before the window is read when the plan found the run needs more points than
+    /// the hourly quota has left: it will pause until the reset and go on.
+    pub quota_warning: Option<String>,
 }
 
 /// Milliseconds since the epoch of a Jira timestamp (`2024-01-18T07:33:17.016+0000`).
@@ -415,6 +418,7 @@ where
         }
     };
     report.strategy = Some(window.strategy);
+    progress(&report);
     // A census finds what went missing since an earlier run; a first run (nothing held
     // before it) has nothing to find, so it is skipped there.
     let incremental = held_before;
@@ -551,6 +555,16 @@ async fn open_window<T: Transport + 'static>(
             report.expected = Some(plan.count);
             window.strategy = plan.chosen;
             report.reason = plan.reason.clone();
+            if plan.exhausts_quota {
+                let needed = plan.estimate(plan.chosen).map_or(0, |e| e.points);
+                report.quota_warning = Some(format!(
+                    "this run needs about {needed} points and the hourly quota has {} left: it will pause at the quota until the reset (the top of the hour) and go on; what is committed is kept",
+                    plan.sample
+                        .quota_remaining
+                        .or(plan.sample.quota_points)
+                        .unwrap_or(0)
+                ));
+            }
             (plan.chosen == Strategy::Slices).then_some(plan.slices)
         }
     };

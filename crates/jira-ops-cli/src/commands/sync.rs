@@ -242,7 +242,14 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
     let visible = output::progress_allowed(global.quiet, args.json);
     let bar = output::spinner("syncing", visible);
     let started = Instant::now();
+    let warned = std::sync::atomic::AtomicBool::new(false);
     let progress = |report: &jira_client::sync::SyncReport| {
+        if let Some(warning) = &report.quota_warning
+            && !warned.swap(true, std::sync::atomic::Ordering::Relaxed)
+            && !global.quiet
+        {
+            bar.suspend(|| eprintln!("jira-ops: {warning}"));
+        }
         let rate = report.issues_written as f64 / started.elapsed().as_secs_f64().max(0.001);
         let left = report
             .expected
@@ -308,6 +315,7 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
             "commits": report.commits,
             "mark_ms": report.mark_ms,
             "missing": report.missing,
+            "quota_warning": report.quota_warning,
             "seconds": seconds,
         });
         output::outln!("{summary}");

@@ -204,3 +204,51 @@ async fn sync_into_json_lines_with_fields_by_name_and_a_plan_that_writes_nothing
         serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["counts"]["issues"], 60);
 }
+
+#[tokio::test]
+async fn a_sync_past_the_hourly_quota_says_so_first_then_waits_for_the_reset() {
+    use jira_sim::{LimitConfig, QuotaConfig, QuotaKind};
+    // 100 points an "hour" of 10 s: the export of 120 issues needs more than that.
+    let sim = crate::sim_with(
+        2,
+        60,
+        LimitConfig {
+            quota: Some(QuotaConfig {
+                points_per_hour: 100,
+                kind: QuotaKind::Tenant,
+            }),
+            time_scale: 360.0,
+            ..LimitConfig::off()
+        },
+    )
+    .await;
+    let env = Env::for_sim(&sim);
+    let db = env.dir.path().join("quota.db");
+    let to = format!("sqlite:{}", db.display());
+    let base = [
+        "sync",
+        "--jql",
+        "project in (APO, BEA)",
+        "--to",
+        &to,
+        "--settle-secs",
+        "0",
+        "--with",
+        "none",
+    ];
+    let plan = env.run(&[&base[..], &["--plan"]].concat()).await;
+    plan.code(0);
+    assert!(
+        plan.stdout.contains("waits for the reset"),
+        "{}",
+        plan.stdout
+    );
+    assert!(plan.stdout.contains("quota resets"), "{}", plan.stdout);
+
+    let run = env.run(&base).await;
+    run.code(0);
+    assert!(run.stderr.contains("hourly quota"), "{}", run.stderr);
+    assert!(run.stderr.contains("synced 120 issues"), "{}", run.stderr);
+    assert!(sim.stats().rate_limited > 0, "the quota ran out on the way");
+    assert_eq!(issue_count(&db), 120);
+}
