@@ -21,7 +21,9 @@
 //!   issues under the same keys a fetch reads), [`JiraClient::health`] ([`health`]: graded
 //!   by the operations guide's thresholds, the hit rate over recent reads only),
 //!   [`JiraClient::sync`] ([`sync`]: incremental, resumable exports with histories,
-//!   comments and worklogs into a [`sync::Sink`] such as [`sync::SqliteSink`]). For any
+//!   comments and worklogs into a [`sync::Sink`] such as [`sync::JsonlSink`] or
+//!   [`sync::SqliteSink`]; [`JiraClient::sync_plan`] estimates each way to read it),
+//!   [`fields::FieldCatalogue`] (field names to ids). For any
 //!   other request, [`JiraClient::transport`] is the assembled stack.
 //! - **Nothing here decides what a layer decides**: retry rules, pacing, cache keys and
 //!   the "refused, not performed" rule stay in their crates; this crate only composes.
