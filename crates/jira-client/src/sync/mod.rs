@@ -162,6 +162,9 @@ pub struct Window {
     pub strategy: Strategy,
     /// Its id ranges (one for `ids` and `pages`).
     pub slices: Vec<Slice>,
+    /// Units read at a time (`ids`); 0: the configured concurrency.
+    #[serde(default)]
+    pub concurrency: usize,
 }
 
 /// One id range of a window and its cursor.
@@ -514,6 +517,7 @@ where
                 last_id: None,
                 done: false,
             }],
+            concurrency: 0,
         },
     };
     plan::estimate(transport, batch, options, &window).await
@@ -543,6 +547,7 @@ async fn open_window<T: Transport + 'static>(
             last_id: None,
             done: false,
         }],
+        concurrency: 0,
     };
     let slices = match options.strategy {
         Some(strategy) => {
@@ -554,6 +559,7 @@ async fn open_window<T: Transport + 'static>(
             report.requests += plan.requests_spent;
             report.expected = Some(plan.count);
             window.strategy = plan.chosen;
+            window.concurrency = plan.concurrency;
             report.reason = plan.reason.clone();
             if plan.exhausts_quota {
                 let needed = plan.estimate(plan.chosen).map_or(0, |e| e.points);
@@ -600,8 +606,9 @@ where
     let keep_from = window.to_ms - overlap;
     // The reads run in a task of their own, so that a commit (synchronous, fsynced)
     // never holds up the requests of the next units; at most a few units wait between.
-    let (sender, mut events) =
-        tokio::sync::mpsc::channel::<Result<Event, Error>>(batch.max_concurrent.max(1) * 2);
+    let (sender, mut events) = tokio::sync::mpsc::channel::<Result<Event, Error>>(
+        window.concurrency.max(batch.max_concurrent).max(1) * 2,
+    );
     let reader = {
         let (transport, batch, options, window) = (
             transport.clone(),
@@ -778,7 +785,10 @@ fn ids_events<'a, T: Transport + 'static>(
                 })
             }
         })
-        .buffered(batch.max_concurrent.max(1));
+        .buffered(match window.concurrency {
+            0 => batch.max_concurrent.max(1),
+            n => n,
+        });
     units.chain(futures_util::stream::once(async {
         Ok(Event::Done { slice: 0 })
     }))

@@ -26,6 +26,8 @@ use crate::Error;
 const ID_BYTES: f64 = 16.0;
 /// Issues a sample reads.
 const SAMPLE: u32 = 10;
+/// The most units of 100 issues a sync keeps in flight (unless configured higher).
+pub const MAX_CONCURRENCY: usize = 32;
 
 /// What the sample measured.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -78,6 +80,10 @@ pub struct SyncPlan {
     pub chosen: Strategy,
     /// Slices `slices` would use.
     pub slices: usize,
+    /// Units (bulk fetches or pages with their histories) to keep in flight: what the
+    /// burst rate times the measured latency needs, between the configured concurrency
+    /// and [`MAX_CONCURRENCY`].
+    pub concurrency: usize,
     /// Why it was chosen.
     pub reason: String,
     /// Whether the run will use up the hourly quota (it then waits for the reset).
@@ -229,6 +235,11 @@ pub(crate) fn choose(
     let entries = n * history;
     let unit_latency = latency(100.0 * sample.issue_bytes) + changelog_latency;
     let rate = sample.post_rate.max(1.0);
+    // Little's law: to keep each endpoint at its burst rate, `rate × latency` units must be
+    // in flight; never fewer than configured, never more than the cap (memory: each unit
+    // holds 100 issues with their histories until it is committed).
+    let concurrency = ((rate * unit_latency).ceil() as usize)
+        .clamp(concurrency.max(1), MAX_CONCURRENCY.max(concurrency));
     let slices = concurrency
         .min((units / 2.0).ceil().max(1.0) as usize)
         .max(1);
@@ -328,6 +339,7 @@ pub(crate) fn choose(
         estimates,
         chosen,
         slices,
+        concurrency,
         reason,
         exhausts_quota,
         requests_spent,
@@ -425,6 +437,18 @@ mod tests {
         assert_ne!(plan.chosen, Strategy::Pages, "{}", plan.reason);
         assert!(plan.reason.contains("wall time"), "{}", plan.reason);
         assert!(!plan.exhausts_quota);
+        // A unit takes ~0.5 s here: 100 requests a second need ~50 in flight, capped.
+        assert_eq!(plan.concurrency, MAX_CONCURRENCY);
+        let fast = Sample {
+            base_ms: 1.0,
+            ms_per_byte: 0.0,
+            ..sample()
+        };
+        assert_eq!(
+            choose("q".into(), 100_000, fast, &options, 10, 3).concurrency,
+            10,
+            "never below the configured concurrency"
+        );
 
         let quota = Sample {
             quota_points: Some(65_000),

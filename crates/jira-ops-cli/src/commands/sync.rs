@@ -382,7 +382,11 @@ fn print_plan(plan: &SyncPlan, json: bool) -> Result<(), CliError> {
         ]);
     }
     output::outln!("{table}");
-    output::outln!("chosen: {}", plan.reason);
+    output::outln!(
+        "chosen: {}; {} units of 100 issues in flight (burst rate × measured latency)",
+        plan.reason,
+        plan.concurrency
+    );
     if plan.exhausts_quota {
         output::outln!(
             "the run needs more points than the hourly quota has left: it will pause until the quota resets (at the top of the hour) and go on; everything committed before is kept"
