@@ -81,7 +81,8 @@ fn main() -> anyhow::Result<()> {
         let url = argv.get(1).context("a site URL")?;
         let projects = argv.get(2).context("the project keys")?;
         let dir = argv.get(3).context("a directory")?;
-        runtime.block_on(bench::sync_rss_child(url, projects, dir));
+        let sink = argv.get(4).map_or("sqlite", String::as_str);
+        runtime.block_on(bench::sync_rss_child(url, projects, dir, sink));
         return Ok(());
     }
     let args = parse(&argv[1..])?;

@@ -7,7 +7,6 @@
 //! (each in a child process, `sync-rss-child`, so its peak is its own).
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jira_batch::BatchConfig;
@@ -366,19 +365,23 @@ pub async fn run(quick: bool) -> Scenario {
     scenario
 }
 
-/// The child: syncs every issue of the tenant at `base_url` into a new SQLite file in
-/// `dir`, prints its VmHWM (kB).
-pub async fn child(base_url: &str, projects: &str, dir: &str) {
+/// The child: syncs every issue of the tenant at `base_url` into a new SQLite file (or,
+/// with `sink` = `jsonl`, JSON Lines files) in `dir`, prints its VmHWM (kB).
+pub async fn child(base_url: &str, projects: &str, dir: &str, sink: &str) {
     let client = JiraClient::builder(base_url)
         .basic_auth("sim@example.com", "sim-token")
         .cache(CacheChoice::None)
         .build()
         .await
         .expect("a client");
-    let mut sink = SqliteSink::open(Path::new(dir).join("memory.db")).expect("the sink opens");
+    let mut sink: Box<dyn jira_client::sync::Sink> = if sink == "jsonl" {
+        Box::new(JsonlSink::open(Path::new(dir).join("memory")).expect("the sink opens"))
+    } else {
+        Box::new(SqliteSink::open(Path::new(dir).join("memory.db")).expect("the sink opens"))
+    };
     let report = client
         .sync(
-            &mut sink,
+            &mut *sink,
             &SyncOptions {
                 settle: Duration::ZERO,
                 ..SyncOptions::new(format!("project in ({projects})"))
@@ -390,7 +393,7 @@ pub async fn child(base_url: &str, projects: &str, dir: &str) {
     println!("{}", common::proc_status_kb("VmHWM"));
 }
 
-async fn peak_rss_kb(sim: &SimHandle) -> u64 {
+async fn peak_rss_kb(sim: &SimHandle, sink: &str) -> u64 {
     let dir = tempfile::tempdir().expect("a temp dir");
     let output = tokio::process::Command::new(std::env::current_exe().expect("this binary"))
         .args([
@@ -398,6 +401,7 @@ async fn peak_rss_kb(sim: &SimHandle) -> u64 {
             sim.base_url(),
             &sim.project_keys().join(", "),
             dir.path().to_str().expect("a UTF-8 path"),
+            sink,
         ])
         .output()
         .await
@@ -419,24 +423,39 @@ pub async fn memory(quick: bool) -> Scenario {
     let mut kb = Vec::new();
     for issues in [small, large] {
         let sim = tenant(issues, false).await;
-        kb.push(peak_rss_kb(&sim).await);
+        kb.push((
+            peak_rss_kb(&sim, "sqlite").await,
+            peak_rss_kb(&sim, "jsonl").await,
+        ));
         sim.shutdown().await;
     }
     let mut scenario = Scenario::new(
         11,
-        "Memory: peak RSS of a process syncing into SQLite",
+        "Memory: peak RSS of a process syncing (histories, comments, worklogs)",
         &[
-            "issues synced (with histories, comments, worklogs)",
-            "peak RSS",
+            "issues synced",
+            "peak RSS, into SQLite",
+            "peak RSS, into JSON Lines",
         ],
     );
-    scenario.row(vec![small.to_string(), format!("{} kB", kb[0])]);
-    scenario.row(vec![large.to_string(), format!("{} kB", kb[1])]);
-    scenario.figures = vec![Figure::at_most(
-        &format!("peak RSS {large} ÷ {small}"),
-        kb[1] as f64 / kb[0].max(1) as f64,
-        1.2,
-    )];
-    let _ = Arc::new(());
+    for (issues, (sqlite, jsonl)) in [small, large].iter().zip(&kb) {
+        scenario.row(vec![
+            issues.to_string(),
+            format!("{sqlite} kB"),
+            format!("{jsonl} kB"),
+        ]);
+    }
+    scenario.figures = vec![
+        Figure::at_most(
+            &format!("SQLite: peak RSS {large} ÷ {small}"),
+            kb[1].0 as f64 / kb[0].0.max(1) as f64,
+            1.2,
+        ),
+        Figure::at_most(
+            &format!("JSON Lines: peak RSS {large} ÷ {small}"),
+            kb[1].1 as f64 / kb[0].1.max(1) as f64,
+            1.2,
+        ),
+    ];
     scenario
 }

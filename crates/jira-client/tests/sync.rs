@@ -488,3 +488,26 @@ async fn the_census_is_periodic_and_a_first_run_counts_as_one() {
     let due = client.sync(&mut sink, &options()).await.unwrap();
     assert_eq!(due.issues_deleted, 1, "{due:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_without_an_approximate_count_is_synced_the_way_that_needs_no_measure() {
+    let sim = tenant().await;
+    sim.set_faults(jira_sim::FaultConfig {
+        rules: vec![
+            jira_sim::FaultRule::new(jira_sim::Fault::Status { status: 404 }, 1.0)
+                .on("/rest/api/3/search/approximate-count"),
+        ],
+    });
+    let client = client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = SqliteSink::open(dir.path().join("nocount.db")).unwrap();
+    let report = client.sync(&mut sink, &options()).await.unwrap();
+    assert_eq!(report.strategy, Some(Strategy::Ids), "{report:?}");
+    assert!(
+        report.reason.contains("could not be measured"),
+        "{}",
+        report.reason
+    );
+    assert_eq!(report.issues_written, 300);
+    assert_eq!(contents(&sink).len(), 300);
+}

@@ -554,25 +554,35 @@ async fn open_window<T: Transport + 'static>(
             report.reason = format!("{} was asked for", strategy.name());
             (strategy == Strategy::Slices).then(|| batch.max_concurrent.max(1))
         }
-        None => {
-            let plan = plan::estimate(transport, batch, options, &window).await?;
-            report.requests += plan.requests_spent;
-            report.expected = Some(plan.count);
-            window.strategy = plan.chosen;
-            window.concurrency = plan.concurrency;
-            report.reason = plan.reason.clone();
-            if plan.exhausts_quota {
-                let needed = plan.estimate(plan.chosen).map_or(0, |e| e.points);
-                report.quota_warning = Some(format!(
-                    "this run needs about {needed} points and the hourly quota has {} left: it will pause at the quota until the reset (the top of the hour) and go on; what is committed is kept",
-                    plan.sample
-                        .quota_remaining
-                        .or(plan.sample.quota_points)
-                        .unwrap_or(0)
-                ));
+        None => match plan::estimate(transport, batch, options, &window).await {
+            // A site that cannot be measured (no approximate count, a refused sample)
+            // is read the way that needs no measure.
+            Err(error) => {
+                tracing::warn!(%error, "sync: the window could not be measured");
+                report.reason = format!(
+                    "ids: the window could not be measured ({error}), and ids needs no measure"
+                );
+                None
             }
-            (plan.chosen == Strategy::Slices).then_some(plan.slices)
-        }
+            Ok(plan) => {
+                report.requests += plan.requests_spent;
+                report.expected = Some(plan.count);
+                window.strategy = plan.chosen;
+                window.concurrency = plan.concurrency;
+                report.reason = plan.reason.clone();
+                if plan.exhausts_quota {
+                    let needed = plan.estimate(plan.chosen).map_or(0, |e| e.points);
+                    report.quota_warning = Some(format!(
+                        "this run needs about {needed} points and the hourly quota has {} left: it will pause at the quota until the reset (the top of the hour) and go on; what is committed is kept",
+                        plan.sample
+                            .quota_remaining
+                            .or(plan.sample.quota_points)
+                            .unwrap_or(0)
+                    ));
+                }
+                (plan.chosen == Strategy::Slices).then_some(plan.slices)
+            }
+        },
     };
     if let Some(wanted) = slices {
         let bounds = plan::id_bounds(transport, &window, &options.jql).await?;

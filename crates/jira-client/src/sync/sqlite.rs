@@ -309,6 +309,10 @@ impl Sink for SqliteSink {
                  ON CONFLICT(jql) DO UPDATE SET json = ?2",
             params![state.jql, state_json],
         )?;
-        transaction.commit().map_err(|e| failed(&path, e))
+        transaction.commit().map_err(|e| failed(&path, e))?;
+        // A sync commits far more than it reads back: the pages it wrote need not stay
+        // cached (memory stays flat however large the export).
+        let _ = self.connection.release_memory();
+        Ok(())
     }
 }
