@@ -615,9 +615,11 @@ where
     let overlap = options.overlap.as_millis() as i64;
     let keep_from = window.to_ms - overlap;
     // The reads run in a task of their own, so that a commit (synchronous, fsynced)
-    // never holds up the requests of the next units; at most a few units wait between.
+    // never holds up the requests of the next units. Between them wait at most the units
+    // of one commit: enough to keep reading through a commit, and memory bounded by the
+    // units in flight plus one commit, however large the export.
     let (sender, mut events) = tokio::sync::mpsc::channel::<Result<Event, Error>>(
-        window.concurrency.max(batch.max_concurrent).max(1) * 2,
+        (options.commit_issues / jira_model::BULK_FETCH_MAX_ISSUES).clamp(2, 16),
     );
     let reader = {
         let (transport, batch, options, window) = (
