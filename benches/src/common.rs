@@ -291,3 +291,19 @@ pub fn jsonl_contents(
         })
         .collect()
 }
+
+/// Runs this binary with `args` (a child mode that prints its peak RSS last) and returns
+/// that peak in kB: each measured run in a process of its own, so its peak is its own.
+pub async fn child_peak_rss_kb(args: &[&str]) -> u64 {
+    let output = tokio::process::Command::new(std::env::current_exe().expect("this binary"))
+        .args(args)
+        .output()
+        .await
+        .expect("the child runs");
+    assert!(output.status.success(), "the child failed: {output:?}");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .expect("the child prints its peak RSS")
+}

@@ -31,17 +31,7 @@ pub async fn child(count: usize, base_url: &str) {
 }
 
 async fn peak_rss_kb(count: usize, base_url: &str) -> u64 {
-    let output = tokio::process::Command::new(std::env::current_exe().expect("this binary"))
-        .args(["rss-child", &count.to_string(), base_url])
-        .output()
-        .await
-        .expect("the child runs");
-    assert!(output.status.success(), "the child failed: {output:?}");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .expect("the child prints its peak RSS")
+    common::child_peak_rss_kb(&["rss-child", &count.to_string(), base_url]).await
 }
 
 pub async fn run(quick: bool) -> Scenario {

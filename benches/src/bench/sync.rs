@@ -395,23 +395,14 @@ pub async fn child(base_url: &str, projects: &str, dir: &str, sink: &str) {
 
 async fn peak_rss_kb(sim: &SimHandle, sink: &str) -> u64 {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let output = tokio::process::Command::new(std::env::current_exe().expect("this binary"))
-        .args([
-            "sync-rss-child",
-            sim.base_url(),
-            &sim.project_keys().join(", "),
-            dir.path().to_str().expect("a UTF-8 path"),
-            sink,
-        ])
-        .output()
-        .await
-        .expect("the child runs");
-    assert!(output.status.success(), "the child failed: {output:?}");
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .last()
-        .and_then(|l| l.trim().parse().ok())
-        .expect("the child prints its peak RSS")
+    common::child_peak_rss_kb(&[
+        "sync-rss-child",
+        sim.base_url(),
+        &sim.project_keys().join(", "),
+        dir.path().to_str().expect("a UTF-8 path"),
+        sink,
+    ])
+    .await
 }
 
 pub async fn memory(quick: bool) -> Scenario {

@@ -246,19 +246,26 @@ impl JsonlSink {
                 continue;
             }
             let path = self.dir.join(name);
-            let mut file = OpenOptions::new()
+            let file = OpenOptions::new()
                 .append(true)
                 .open(&path)
                 .map_err(|e| failed(&path, e))?;
-            let mut buffer = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
+            // Line by line through a small buffer: a commit's tens of megabytes are never
+            // one allocation (large ones left glibc's heap growing with the export).
+            let mut writer = std::io::BufWriter::with_capacity(256 * 1024, file);
+            let mut written = 0u64;
             for line in lines {
-                buffer.push_str(&line);
-                buffer.push('\n');
+                writer
+                    .write_all(line.as_bytes())
+                    .and_then(|()| writer.write_all(b"\n"))
+                    .map_err(|e| failed(&path, e))?;
+                written += line.len() as u64 + 1;
             }
-            file.write_all(buffer.as_bytes())
-                .map_err(|e| failed(&path, e))?;
+            let file = writer
+                .into_inner()
+                .map_err(|e| failed(&path, e.into_error()))?;
             file.sync_all().map_err(|e| failed(&path, e))?;
-            *self.manifest.bytes.entry((*name).to_owned()).or_default() += buffer.len() as u64;
+            *self.manifest.bytes.entry((*name).to_owned()).or_default() += written;
         }
         self.manifest.counts = self.counts();
         let path = self.dir.join("manifest.json");
