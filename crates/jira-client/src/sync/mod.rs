@@ -42,7 +42,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use jsonl::{JsonlSink, Manifest};
-pub use plan::{Estimate, Sample, SyncPlan};
+pub use plan::{Estimate, MAX_CONCURRENCY, Sample, SyncPlan};
 pub use sqlite::SqliteSink;
 
 use crate::Error;

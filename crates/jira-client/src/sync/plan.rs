@@ -82,7 +82,7 @@ pub struct SyncPlan {
     pub slices: usize,
     /// Units (bulk fetches or pages with their histories) to keep in flight: what the
     /// burst rate times the measured latency needs, between the configured concurrency
-    /// and [`MAX_CONCURRENCY`].
+    /// and [`crate::sync::MAX_CONCURRENCY`].
     pub concurrency: usize,
     /// Why it was chosen.
     pub reason: String,
