@@ -15,8 +15,9 @@
 //! A commit appends to the files, syncs them, then replaces the manifest (written beside
 //! it, synced, renamed). Opening the directory cuts every file back to the length the
 //! manifest names, so a run killed mid-commit leaves the last commit, whole. The sink
-//! keeps an index of issue ids (for the census and the worklogs) in memory: about 40
-//! bytes an issue.
+//! keeps an index of issue ids, keys and counts (for the census, the worklogs and the
+//! manifest's counts) in memory, so its memory grows with the export; the SQLite sink
+//! keeps none.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{File, OpenOptions};

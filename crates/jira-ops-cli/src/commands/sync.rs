@@ -98,26 +98,28 @@ impl Sink for Empty {
     }
 }
 
+/// An age (`7d`, `12h`, `30m`, `45s`) in milliseconds.
+fn age_ms(text: &str) -> Option<i64> {
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .filter(|i| *i > 0)?;
+    let (number, unit) = text.split_at(split);
+    let unit_ms = match unit {
+        "d" => 86_400_000,
+        "h" => 3_600_000,
+        "m" => 60_000,
+        "s" => 1_000,
+        _ => return None,
+    };
+    Some(number.parse::<i64>().ok()?.saturating_mul(unit_ms))
+}
+
 /// `--since`: a date, a timestamp, epoch milliseconds or an age, as epoch milliseconds.
 pub fn parse_since(text: &str, now_ms: i64) -> Result<i64, String> {
     let text = text.trim();
     let fix = "use a date (2026-11-01), a time (2026-11-01T08:00:00Z), epoch milliseconds or an age (7d, 12h, 30m)";
-    if let Some((number, unit)) = text
-        .find(|c: char| !c.is_ascii_digit())
-        .filter(|i| *i > 0)
-        .map(|i| text.split_at(i))
-        && let (Ok(n), Some(ms)) = (
-            number.parse::<i64>(),
-            match unit {
-                "d" => Some(86_400_000),
-                "h" => Some(3_600_000),
-                "m" => Some(60_000),
-                "s" => Some(1_000),
-                _ => None,
-            },
-        )
-    {
-        return Ok(now_ms - n.saturating_mul(ms));
+    if let Some(age) = age_ms(text) {
+        return Ok(now_ms - age);
     }
     if text.chars().all(|c| c.is_ascii_digit()) && !text.is_empty() {
         return text
@@ -135,26 +137,17 @@ pub fn parse_since(text: &str, now_ms: i64) -> Result<i64, String> {
         .map_err(|_| format!("--since {text:?} is not a time jira-ops reads: {fix}"))
 }
 
-/// An age: `0`, or a number with `d`, `h`, `m` or `s`.
+/// `--census-every`: `0`, or an age.
 fn parse_age(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text == "0" {
         return Ok(Duration::ZERO);
     }
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
-    let seconds = match unit {
-        "d" => 86_400,
-        "h" => 3_600,
-        "m" => 60,
-        "s" => 1,
-        _ => 0,
-    };
-    match number.parse::<u64>() {
-        Ok(n) if seconds > 0 => Ok(Duration::from_secs(n.saturating_mul(seconds))),
-        _ => Err(format!(
-            "{text:?} is not an age: use 0 (every run) or a number with d, h, m or s (12h)"
-        )),
-    }
+    age_ms(text)
+        .map(|ms| Duration::from_millis(ms.max(0) as u64))
+        .ok_or_else(|| {
+            format!("{text:?} is not an age: use 0 (every run) or a number with d, h, m or s (12h)")
+        })
 }
 
 fn now_ms() -> i64 {
