@@ -396,9 +396,10 @@ async fn a_strict_bucket_is_learned_from_one_refusal_in_every_mode() {
         );
         assert_eq!(failures, 0, "{mode}");
         assert_eq!(stats.early_retries, 0, "{mode}");
-        // One cluster at the first refusal (requests already on the wire), then none.
+        // One cluster at the first refusal (at most the 16 tasks' requests already on the
+        // wire; how many depends on the machine's load), then none.
         assert!(
-            stats.rate_limited <= 8,
+            stats.rate_limited <= 16,
             "{mode}: {} 429s",
             stats.rate_limited
         );
