@@ -164,7 +164,10 @@ async fn per_issue(sim: &SimHandle, sample: usize) -> (Duration, u64, u64, u64) 
         .collect();
     let run = common::reference_guide(sim, requests, Duration::from_secs(1800)).await;
     let stats = sim.stats();
-    let _ = run;
+    assert!(
+        run.finished,
+        "the per-issue baseline did not end within its deadline"
+    );
     (
         started.elapsed(),
         stats.requests,

@@ -47,11 +47,10 @@ impl Workspace {
             .map(str::to_owned)
             .to_vec()
         };
-        let refs = |args: &[String]| -> Vec<String> { args.to_vec() };
         let extra = [("MAX_CONCURRENT_JIRA_CALLS", "2")];
 
         let clean_dir = dir("sync-clean");
-        let clean_args = refs(&args(&clean_dir));
+        let clean_args = args(&clean_dir);
         let clean_refs: Vec<&str> = clean_args.iter().map(String::as_str).collect();
         let clean = self.run(&site, "sync-clean", &clean_refs, &extra).await;
         anyhow::ensure!(
