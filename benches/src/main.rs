@@ -63,6 +63,11 @@ fn parse(args: &[String]) -> anyhow::Result<Args> {
     Ok(parsed)
 }
 
+/// mimalloc rather than glibc's allocator: glibc keeps an arena per thread that touched
+/// the heap, so a long sync's resident memory grew with its length.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -82,7 +87,8 @@ fn main() -> anyhow::Result<()> {
         let projects = argv.get(2).context("the project keys")?;
         let dir = argv.get(3).context("a directory")?;
         let sink = argv.get(4).map_or("sqlite", String::as_str);
-        runtime.block_on(bench::sync_rss_child(url, projects, dir, sink));
+        let strategy = argv.get(5).map_or("plan", String::as_str);
+        runtime.block_on(bench::sync_rss_child(url, projects, dir, sink, strategy));
         return Ok(());
     }
     let args = parse(&argv[1..])?;

@@ -55,6 +55,7 @@
 //! # }
 //! ```
 
+pub mod apply;
 mod client;
 mod error;
 pub mod fields;

@@ -206,7 +206,7 @@ impl JiraClient {
     }
 
     /// The issues carrying these idempotency keys: `(content key, issue)` for each found.
-    async fn find_by_idempotency(
+    pub(crate) async fn find_by_idempotency(
         &self,
         ids: &[&str],
     ) -> Result<Vec<(String, CreatedIssue)>, String> {

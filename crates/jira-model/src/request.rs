@@ -376,6 +376,86 @@ impl ApiRequest {
         .for_issue(issue_key)
         .json_body(&serde_json::json!({ "body": body_adf }))
     }
+
+    /// `POST /rest/api/3/issue/{key}/comment` with a whole `CommentCreate` body (`body`,
+    /// `properties`, `visibility`): not idempotent.
+    pub fn add_comment_body(issue_key: &str, body: &serde_json::Value) -> Result<Self, Error> {
+        Self::new(
+            Method::POST,
+            "/rest/api/3/issue/{issueIdOrKey}/comment",
+            format!("/rest/api/3/issue/{}/comment", encode_segment(issue_key)),
+        )
+        .for_issue(issue_key)
+        .json_body(body)
+    }
+
+    /// `GET /rest/api/3/issue/{key}/comment?expand=properties`: a page of comments with
+    /// their entity properties.
+    pub fn comments_with_properties(issue_key: &str, start_at: u64, max_results: u32) -> Self {
+        Self::comments(issue_key, start_at, max_results).query("expand", "properties")
+    }
+
+    /// `GET /rest/api/3/issue/{key}/transitions`: the transitions available from the
+    /// issue's status.
+    pub fn transitions(issue_key: &str) -> Self {
+        Self::new(
+            Method::GET,
+            "/rest/api/3/issue/{issueIdOrKey}/transitions",
+            format!(
+                "/rest/api/3/issue/{}/transitions",
+                encode_segment(issue_key)
+            ),
+        )
+    }
+
+    /// `POST /rest/api/3/issue/{key}/transitions` (`IssueUpdateDetails`: `transition`,
+    /// `fields`, `update`). Not idempotent on the wire, though moving to a status the
+    /// issue is in is refused rather than repeated.
+    pub fn transition(issue_key: &str, body: &serde_json::Value) -> Result<Self, Error> {
+        Self::new(
+            Method::POST,
+            "/rest/api/3/issue/{issueIdOrKey}/transitions",
+            format!(
+                "/rest/api/3/issue/{}/transitions",
+                encode_segment(issue_key)
+            ),
+        )
+        .for_issue(issue_key)
+        .json_body(body)
+    }
+
+    /// `PUT /rest/api/3/issue/{key}/assignee`: `account_id` `None` unassigns.
+    pub fn assign(issue_key: &str, account_id: Option<&str>) -> Result<Self, Error> {
+        Self::new(
+            Method::PUT,
+            "/rest/api/3/issue/{issueIdOrKey}/assignee",
+            format!("/rest/api/3/issue/{}/assignee", encode_segment(issue_key)),
+        )
+        .for_issue(issue_key)
+        .json_body(&serde_json::json!({ "accountId": account_id }))
+    }
+
+    /// `DELETE /rest/api/3/issue/{key}?deleteSubtasks=..`.
+    pub fn delete_issue_with_subtasks(issue_key: &str, subtasks: bool) -> Self {
+        Self::delete_issue(issue_key).query("deleteSubtasks", subtasks.to_string())
+    }
+
+    /// `POST /rest/api/3/issueLink` (`LinkIssueRequestJsonBean`): links `inward` and
+    /// `outward` (keys) by the link type named `link_type`; written against `inward`'s
+    /// per-issue window. Not idempotent.
+    pub fn link_issues(link_type: &str, inward: &str, outward: &str) -> Result<Self, Error> {
+        Self::new(
+            Method::POST,
+            "/rest/api/3/issueLink",
+            "/rest/api/3/issueLink",
+        )
+        .for_issue(inward)
+        .json_body(&serde_json::json!({
+            "type": { "name": link_type },
+            "inwardIssue": { "key": inward },
+            "outwardIssue": { "key": outward },
+        }))
+    }
 }
 
 /// Points an object of a core type (issue, project, attachment) adds to a read.

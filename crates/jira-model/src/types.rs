@@ -550,22 +550,23 @@ pub struct ChangelogBulkRequest {
 /// first, grouped by issue; follow `next_page_token` until it is absent.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ChangelogBulkPage {
+pub struct ChangelogBulkPage<H = Value> {
     /// The page's entries, by issue.
-    #[serde(default)]
-    pub issue_change_logs: Vec<IssueChangelog>,
+    #[serde(default = "Vec::new")]
+    pub issue_change_logs: Vec<IssueChangelog<H>>,
     /// The cursor for the next page; absent on the last.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_page_token: Option<String>,
 }
 
-/// One issue's entries on a [`ChangelogBulkPage`] (`IssueChangeLog`).
+/// One issue's entries on a [`ChangelogBulkPage`] (`IssueChangeLog`); `H` is how an entry
+/// is held (a parsed `Value`, or `Box<RawValue>` to keep its text).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct IssueChangelog {
+pub struct IssueChangelog<H = Value> {
     /// The issue id.
     pub issue_id: String,
     /// Its history entries (`Changelog`: id, author, created, items), as Jira sent them.
-    #[serde(default)]
-    pub change_histories: Vec<Value>,
+    #[serde(default = "Vec::new")]
+    pub change_histories: Vec<H>,
 }

@@ -33,6 +33,11 @@ mod telemetry;
 
 use error::Code;
 
+/// mimalloc rather than glibc's allocator: glibc keeps an arena per thread that touched
+/// the heap, so a long sync's resident memory grew with its length.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,

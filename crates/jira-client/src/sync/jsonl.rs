@@ -25,9 +25,10 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
+use serde_json::value::RawValue;
 
-use super::{Census, Sink, SyncBatch, SyncState};
+use super::{Census, Child, Sink, SyncBatch, SyncState};
 use crate::Error;
 
 const FILES: [&str; 4] = [
@@ -54,11 +55,59 @@ pub struct Manifest {
     pub states: BTreeMap<String, SyncState>,
 }
 
+/// What the index keeps of an issue: 24 bytes in one map entry (the key is its project
+/// prefix's number and its own number).
 #[derive(Clone, Debug)]
 struct IssueEntry {
-    key: String,
+    key: Key,
     updated_ms: i64,
+    history: u32,
+    comments: u32,
     deleted: bool,
+}
+
+/// An issue key as a prefix (interned in [`Prefixes`]) and a number; a key of another
+/// shape is kept whole as a prefix with no number.
+#[derive(Clone, Copy, Debug, Default)]
+struct Key {
+    prefix: u32,
+    number: Option<std::num::NonZeroU32>,
+}
+
+/// The key prefixes an export holds (its projects): few, so a list.
+#[derive(Debug, Default)]
+struct Prefixes(Vec<Box<str>>);
+
+impl Prefixes {
+    fn intern(&mut self, key: &str) -> Key {
+        let (prefix, number) = match key.rsplit_once('-') {
+            Some((prefix, digits)) => match digits.parse::<std::num::NonZeroU32>() {
+                // Only a number that prints back the same (no leading zeros).
+                Ok(n) if n.to_string() == digits => (prefix, Some(n)),
+                _ => (key, None),
+            },
+            None => (key, None),
+        };
+        let index = match self.0.iter().position(|p| &**p == prefix) {
+            Some(index) => index,
+            None => {
+                self.0.push(prefix.into());
+                self.0.len() - 1
+            }
+        };
+        Key {
+            prefix: index as u32,
+            number,
+        }
+    }
+
+    fn key(&self, key: Key) -> String {
+        let prefix = self.0.get(key.prefix as usize).map_or("", |p| &**p);
+        match key.number {
+            Some(n) => format!("{prefix}-{n}"),
+            None => prefix.to_owned(),
+        }
+    }
 }
 
 /// A directory of JSON Lines files and its manifest.
@@ -66,8 +115,7 @@ pub struct JsonlSink {
     dir: PathBuf,
     manifest: Manifest,
     issues: HashMap<u64, IssueEntry>,
-    history: HashMap<u64, u32>,
-    comments: HashMap<u64, u32>,
+    prefixes: Prefixes,
     worklogs: HashMap<u64, bool>,
     census: HashSet<u64>,
 }
@@ -127,8 +175,7 @@ impl JsonlSink {
             dir,
             manifest,
             issues: HashMap::new(),
-            history: HashMap::new(),
-            comments: HashMap::new(),
+            prefixes: Prefixes::default(),
             worklogs: HashMap::new(),
             census: HashSet::new(),
         };
@@ -180,23 +227,29 @@ impl JsonlSink {
         for line in self.lines("issues.jsonl")? {
             let line: IssueLine =
                 serde_json::from_str(&line?).map_err(|e| bad("issues.jsonl", e))?;
+            // Last line per id wins; children are counted from their own files below.
             self.issues.insert(
                 line.id,
                 IssueEntry {
-                    key: line.key,
+                    key: self.prefixes.intern(&line.key),
                     updated_ms: line.updated_ms,
+                    history: 0,
+                    comments: 0,
                     deleted: line.deleted_ms.is_some(),
                 },
             );
         }
-        for (name, map) in [("changelog.jsonl", 0), ("comments.jsonl", 1)] {
+        for (name, history) in [("changelog.jsonl", true), ("comments.jsonl", false)] {
             for line in self.lines(name)? {
                 let line: ChildrenLine = serde_json::from_str(&line?).map_err(|e| bad(name, e))?;
                 let n = line.entries.len().max(line.comments.len()) as u32;
-                match map {
-                    0 => self.history.insert(line.issue_id, n),
-                    _ => self.comments.insert(line.issue_id, n),
-                };
+                // Children are committed with (or after) their issue.
+                if let Some(entry) = self.issues.get_mut(&line.issue_id) {
+                    match history {
+                        true => entry.history = n,
+                        false => entry.comments = n,
+                    }
+                }
             }
         }
         for line in self.lines("worklogs.jsonl")? {
@@ -208,26 +261,18 @@ impl JsonlSink {
     }
 
     fn counts(&self) -> BTreeMap<String, u64> {
-        let live = |id: &u64| self.issues.get(id).is_some_and(|e| !e.deleted);
+        let live = || self.issues.values().filter(|e| !e.deleted);
         let deleted = self.issues.values().filter(|e| e.deleted).count() as u64;
         BTreeMap::from([
             ("issues".into(), self.issues.len() as u64 - deleted),
             ("issues_deleted".into(), deleted),
             (
                 "history_entries".into(),
-                self.history
-                    .iter()
-                    .filter(|(id, _)| live(id))
-                    .map(|(_, n)| u64::from(*n))
-                    .sum(),
+                live().map(|e| u64::from(e.history)).sum(),
             ),
             (
                 "comments".into(),
-                self.comments
-                    .iter()
-                    .filter(|(id, _)| live(id))
-                    .map(|(_, n)| u64::from(*n))
-                    .sum(),
+                live().map(|e| u64::from(e.comments)).sum(),
             ),
             (
                 "worklogs".into(),
@@ -240,33 +285,12 @@ impl JsonlSink {
         ])
     }
 
-    /// Appends `lines` to each file, syncs them, then replaces the manifest.
-    fn append(&mut self, lines: [Vec<String>; 4]) -> Result<(), Error> {
-        for (name, lines) in FILES.iter().zip(lines) {
-            if lines.is_empty() {
-                continue;
+    /// Syncs what `out` appended, then replaces the manifest: the commit point.
+    fn finish(&mut self, out: Appender) -> Result<(), Error> {
+        for (name, written) in FILES.iter().zip(out.finish()?) {
+            if written > 0 {
+                *self.manifest.bytes.entry((*name).to_owned()).or_default() += written;
             }
-            let path = self.dir.join(name);
-            let file = OpenOptions::new()
-                .append(true)
-                .open(&path)
-                .map_err(|e| failed(&path, e))?;
-            // Line by line through a small buffer: a commit's tens of megabytes are never
-            // one allocation (large ones left glibc's heap growing with the export).
-            let mut writer = std::io::BufWriter::with_capacity(256 * 1024, file);
-            let mut written = 0u64;
-            for line in lines {
-                writer
-                    .write_all(line.as_bytes())
-                    .and_then(|()| writer.write_all(b"\n"))
-                    .map_err(|e| failed(&path, e))?;
-                written += line.len() as u64 + 1;
-            }
-            let file = writer
-                .into_inner()
-                .map_err(|e| failed(&path, e.into_error()))?;
-            file.sync_all().map_err(|e| failed(&path, e))?;
-            *self.manifest.bytes.entry((*name).to_owned()).or_default() += written;
         }
         self.manifest.counts = self.counts();
         let path = self.dir.join("manifest.json");
@@ -280,6 +304,124 @@ impl JsonlSink {
             let _ = dir.sync_all();
         }
         Ok(())
+    }
+
+    /// Appends `batch` and commits it with `state`; on failure the caller recovers.
+    fn write_commit(&mut self, batch: &SyncBatch, state: &SyncState) -> Result<(), Error> {
+        let mut out = Appender::new(&self.dir);
+        for issue in &batch.issues {
+            out.push(
+                0,
+                &IssueRecord {
+                    id: issue.id,
+                    key: &issue.key,
+                    updated_ms: issue.updated_ms,
+                    deleted_ms: None,
+                    issue: Some(&issue.json),
+                },
+            )?;
+            let key = self.prefixes.intern(&issue.key);
+            let entry = self.issues.entry(issue.id).or_insert(IssueEntry {
+                key,
+                updated_ms: 0,
+                history: 0,
+                comments: 0,
+                deleted: false,
+            });
+            entry.key = key;
+            entry.updated_ms = issue.updated_ms;
+            entry.deleted = false;
+        }
+        for (issue_id, entries) in &batch.histories {
+            out.push(
+                1,
+                &Children {
+                    issue_id: *issue_id,
+                    entries: Some(Texts(entries)),
+                    comments: None,
+                },
+            )?;
+            if let Some(entry) = self.issues.get_mut(issue_id) {
+                entry.history = entries.len() as u32;
+            }
+        }
+        for (issue_id, comments) in &batch.comments {
+            out.push(
+                2,
+                &Children {
+                    issue_id: *issue_id,
+                    entries: None,
+                    comments: Some(Texts(comments)),
+                },
+            )?;
+            if let Some(entry) = self.issues.get_mut(issue_id) {
+                entry.comments = comments.len() as u32;
+            }
+        }
+        for worklog in &batch.worklogs {
+            out.push(
+                3,
+                &WorklogRecord {
+                    id: worklog.id,
+                    issue_id: Some(worklog.issue_id),
+                    deleted_ms: None,
+                    worklog: Some(&worklog.json),
+                },
+            )?;
+            self.worklogs.insert(worklog.id, false);
+        }
+        for (id, at) in &batch.deleted_worklogs {
+            if self.worklogs.get(id) == Some(&false) {
+                out.push(
+                    3,
+                    &WorklogRecord {
+                        id: *id,
+                        issue_id: None,
+                        deleted_ms: Some(*at),
+                        worklog: None,
+                    },
+                )?;
+                self.worklogs.insert(*id, true);
+            }
+        }
+        self.manifest
+            .states
+            .insert(state.jql.clone(), state.clone());
+        self.finish(out)
+    }
+
+    /// Tombstones the live issues the census did not see and commits; on failure the
+    /// caller recovers.
+    fn write_census(&mut self, at_ms: i64) -> Result<Census, Error> {
+        let mut out = Appender::new(&self.dir);
+        let mut census = Census::default();
+        let prefixes = &self.prefixes;
+        for (id, entry) in self.issues.iter_mut() {
+            if !entry.deleted && !self.census.contains(id) {
+                out.push(
+                    0,
+                    &IssueRecord {
+                        id: *id,
+                        key: &prefixes.key(entry.key),
+                        updated_ms: entry.updated_ms,
+                        deleted_ms: Some(at_ms),
+                        issue: None,
+                    },
+                )?;
+                entry.deleted = true;
+                census.deleted += 1;
+            }
+        }
+        census.absent = self
+            .census
+            .iter()
+            .filter(|id| self.issues.get(id).is_none_or(|e| e.deleted))
+            .copied()
+            .collect();
+        census.absent.sort_unstable();
+        self.census.clear();
+        self.finish(out)?;
+        Ok(census)
     }
 
     /// A committed manifest the failing append did not change: the in-memory index is
@@ -299,7 +441,7 @@ struct IssueRecord<'a> {
     key: &'a str,
     updated_ms: i64,
     deleted_ms: Option<i64>,
-    issue: Option<&'a jira_model::Issue>,
+    issue: Option<&'a RawValue>,
 }
 
 /// A line of `changelog.jsonl` or `comments.jsonl`.
@@ -307,21 +449,84 @@ struct IssueRecord<'a> {
 struct Children<'a> {
     issue_id: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    entries: Option<&'a [Value]>,
+    entries: Option<Texts<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    comments: Option<&'a [Value]>,
+    comments: Option<Texts<'a>>,
 }
 
-/// One JSON line (serialized straight from the borrowed data, no copy into a `Value`).
-fn line(record: &impl Serialize) -> String {
-    serde_json::to_string(record).unwrap_or_default()
+/// A line of `worklogs.jsonl`.
+#[derive(Serialize)]
+struct WorklogRecord<'a> {
+    id: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issue_id: Option<u64>,
+    deleted_ms: Option<i64>,
+    worklog: Option<&'a RawValue>,
 }
 
-fn numeric(value: &Value, name: &str) -> u64 {
-    match value.get(name) {
-        Some(Value::String(s)) => s.parse().unwrap_or_default(),
-        Some(Value::Number(n)) => n.as_u64().unwrap_or_default(),
-        _ => 0,
+/// Children written as the array of their JSON texts.
+struct Texts<'a>(&'a [Child]);
+
+impl Serialize for Texts<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|child| &*child.json))
+    }
+}
+
+/// Appends lines to the four files, each through a small buffer as it is serialised: a
+/// commit's tens of megabytes are never held as text beside the batch they come from.
+struct Appender {
+    dir: PathBuf,
+    files: [Option<(std::io::BufWriter<File>, u64)>; 4],
+    line: Vec<u8>,
+}
+
+impl Appender {
+    fn new(dir: &Path) -> Self {
+        Appender {
+            dir: dir.to_owned(),
+            files: Default::default(),
+            line: Vec::new(),
+        }
+    }
+
+    /// Appends `record` as one line of file `file` (an index into [`FILES`]).
+    fn push(&mut self, file: usize, record: &impl Serialize) -> Result<(), Error> {
+        let path = || self.dir.join(FILES[file]);
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, record).map_err(|e| failed(&path(), e))?;
+        self.line.push(b'\n');
+        let (writer, written) = match &mut self.files[file] {
+            Some(open) => open,
+            slot => {
+                let file = OpenOptions::new()
+                    .append(true)
+                    .open(path())
+                    .map_err(|e| failed(&path(), e))?;
+                slot.insert((std::io::BufWriter::with_capacity(256 * 1024, file), 0))
+            }
+        };
+        writer
+            .write_all(&self.line)
+            .map_err(|e| failed(&self.dir.join(FILES[file]), e))?;
+        *written += self.line.len() as u64;
+        Ok(())
+    }
+
+    /// Flushes and syncs every file written to; the bytes appended to each.
+    fn finish(self) -> Result<[u64; 4], Error> {
+        let mut written = [0; 4];
+        for (n, open) in self.files.into_iter().enumerate() {
+            if let Some((writer, bytes)) = open {
+                let path = self.dir.join(FILES[n]);
+                let file = writer
+                    .into_inner()
+                    .map_err(|e| failed(&path, e.into_error()))?;
+                file.sync_all().map_err(|e| failed(&path, e))?;
+                written[n] = bytes;
+            }
+        }
+        Ok(written)
     }
 }
 
@@ -331,73 +536,13 @@ impl Sink for JsonlSink {
     }
 
     fn commit(&mut self, batch: &SyncBatch, state: &SyncState) -> Result<(), Error> {
-        let mut lines: [Vec<String>; 4] = Default::default();
-        for issue in &batch.issues {
-            let id: u64 = issue.id.parse().map_err(|_| {
-                Error::Sync(format!("sync: issue id {:?} is not a number", issue.id))
-            })?;
-            let updated_ms = issue
-                .fields
-                .get("updated")
-                .and_then(Value::as_str)
-                .and_then(super::jira_time_ms)
-                .unwrap_or_default();
-            lines[0].push(line(&IssueRecord {
-                id,
-                key: &issue.key,
-                updated_ms,
-                deleted_ms: None,
-                issue: Some(issue),
-            }));
-            self.issues.insert(
-                id,
-                IssueEntry {
-                    key: issue.key.clone(),
-                    updated_ms,
-                    deleted: false,
-                },
-            );
-        }
-        for (issue_id, entries) in &batch.histories {
-            let id: u64 = issue_id.parse().unwrap_or_default();
-            lines[1].push(line(&Children {
-                issue_id: id,
-                entries: Some(entries),
-                comments: None,
-            }));
-            self.history.insert(id, entries.len() as u32);
-        }
-        for (issue_id, comments) in &batch.comments {
-            let id: u64 = issue_id.parse().unwrap_or_default();
-            lines[2].push(line(&Children {
-                issue_id: id,
-                entries: None,
-                comments: Some(comments),
-            }));
-            self.comments.insert(id, comments.len() as u32);
-        }
-        for worklog in &batch.worklogs {
-            let id = numeric(worklog, "id");
-            let issue_id = numeric(worklog, "issueId");
-            lines[3].push(
-                json!({"id": id, "issue_id": issue_id, "deleted_ms": null, "worklog": worklog})
-                    .to_string(),
-            );
-            self.worklogs.insert(id, false);
-        }
-        for (id, at) in &batch.deleted_worklogs {
-            if self.worklogs.get(id) == Some(&false) {
-                lines[3].push(json!({"id": id, "deleted_ms": at, "worklog": null}).to_string());
-                self.worklogs.insert(*id, true);
-            }
-        }
-        self.manifest
-            .states
-            .insert(state.jql.clone(), state.clone());
-        if let Err(error) = self.append(lines) {
-            return Err(self.recover(error));
-        }
-        Ok(())
+        self.write_commit(batch, state)
+            .map_err(|error| self.recover(error))
+    }
+
+    fn census_finish(&mut self, at_ms: i64) -> Result<Census, Error> {
+        self.write_census(at_ms)
+            .map_err(|error| self.recover(error))
     }
 
     fn has_issue(&mut self, id: &str) -> Result<bool, Error> {
@@ -416,39 +561,29 @@ impl Sink for JsonlSink {
         Ok(())
     }
 
-    fn census_finish(&mut self, at_ms: i64) -> Result<Census, Error> {
-        let mut lines: [Vec<String>; 4] = Default::default();
-        let mut census = Census::default();
-        for (id, entry) in self.issues.iter_mut() {
-            if !entry.deleted && !self.census.contains(id) {
-                lines[0].push(line(&IssueRecord {
-                    id: *id,
-                    key: &entry.key,
-                    updated_ms: entry.updated_ms,
-                    deleted_ms: Some(at_ms),
-                    issue: None,
-                }));
-                entry.deleted = true;
-                census.deleted += 1;
-            }
-        }
-        census.absent = self
-            .census
-            .iter()
-            .filter(|id| self.issues.get(id).is_none_or(|e| e.deleted))
-            .copied()
-            .collect();
-        census.absent.sort_unstable();
-        self.census.clear();
-        if let Err(error) = self.append(lines) {
-            return Err(self.recover(error));
-        }
-        Ok(census)
-    }
-
     fn set_fields(&mut self, fields: &[Value]) -> Result<(), Error> {
         // Kept with the next commit's manifest.
         self.manifest.fields = fields.to_vec();
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_interned_and_print_back_whole() {
+        let mut prefixes = Prefixes::default();
+        for key in ["APO-1", "APO-12345", "BEA-7", "ODD", "APO-007", "X-Y-3", ""] {
+            let interned = prefixes.intern(key);
+            assert_eq!(prefixes.key(interned), key);
+        }
+        // One prefix for a project's keys.
+        assert_eq!(
+            prefixes.intern("APO-2").prefix,
+            prefixes.intern("APO-3").prefix
+        );
+        assert_eq!(std::mem::size_of::<IssueEntry>(), 32);
     }
 }

@@ -28,6 +28,7 @@
 
 mod jsonl;
 mod plan;
+mod record;
 mod sqlite;
 
 use std::collections::BTreeMap;
@@ -40,9 +41,12 @@ use jira_model::{ApiRequest, ChangelogBulkPage, ChangelogBulkRequest, Issue};
 use jira_transport::Transport;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 pub use jsonl::{JsonlSink, Manifest};
 pub use plan::{Estimate, MAX_CONCURRENCY, Sample, SyncPlan};
+use record::At;
+pub use record::{Child, SyncedIssue};
 pub use sqlite::SqliteSink;
 
 use crate::Error;
@@ -115,6 +119,12 @@ pub struct SyncOptions {
     pub strategy: Option<Strategy>,
     /// Issues per commit (each commit is one transaction with the state).
     pub commit_issues: usize,
+    /// The most results a run holds between the wire and the sink, in bytes of JSON
+    /// (units in flight, units waiting for their turn, the commit being gathered): a unit
+    /// starts only when its share is free, and a commit is made at a quarter of it. Memory
+    /// then depends on this, not on the export's size or on the concurrency the plan
+    /// chose.
+    pub memory_budget: usize,
 }
 
 impl SyncOptions {
@@ -133,6 +143,7 @@ impl SyncOptions {
             fields: vec!["*navigable".into()],
             strategy: None,
             commit_issues: 1_000,
+            memory_budget: 32 << 20,
         }
     }
 
@@ -224,23 +235,42 @@ pub struct SyncState {
     pub census_ms: Option<i64>,
 }
 
-/// One commit: issues and, when asked for, their complete histories.
+/// One commit: issues and, when asked for, their complete histories, comments and
+/// worklogs, each held as the JSON text Jira sent (see [`SyncedIssue`]).
 #[derive(Clone, Debug, Default)]
 pub struct SyncBatch {
-    /// The issues, as bulk fetch returned them.
-    pub issues: Vec<Issue>,
+    /// The issues, as the read returned them.
+    pub issues: Vec<SyncedIssue>,
     /// Each issue's complete history (by issue id), oldest first: it replaces what the
     /// sink held for that issue.
-    pub histories: BTreeMap<String, Vec<Value>>,
+    pub histories: BTreeMap<u64, Vec<Child>>,
     /// Each issue's comments (by issue id): they replace what the sink held.
-    pub comments: BTreeMap<String, Vec<Value>>,
-    /// Worklogs to upsert (each carries its `issueId`).
-    pub worklogs: Vec<Value>,
+    pub comments: BTreeMap<u64, Vec<Child>>,
+    /// Worklogs to upsert (each names its issue).
+    pub worklogs: Vec<Child>,
     /// Worklog ids deleted on the site, with when: the sink keeps a tombstone.
     pub deleted_worklogs: Vec<(u64, i64)>,
 }
 
 impl SyncBatch {
+    /// The bytes of JSON it holds.
+    pub fn bytes(&self) -> usize {
+        let children = |lists: &BTreeMap<u64, Vec<Child>>| -> usize {
+            lists.values().flatten().map(|c| c.json.get().len()).sum()
+        };
+        self.issues
+            .iter()
+            .map(|i| i.json.get().len())
+            .sum::<usize>()
+            + children(&self.histories)
+            + children(&self.comments)
+            + self
+                .worklogs
+                .iter()
+                .map(|w| w.json.get().len())
+                .sum::<usize>()
+    }
+
     fn append(&mut self, other: SyncBatch) {
         self.issues.extend(other.issues);
         self.histories.extend(other.histories);
@@ -366,7 +396,7 @@ enum Event {
     Unit {
         slice: usize,
         last_id: u64,
-        unit: Unit,
+        unit: Box<Unit>,
     },
     /// Slice `slice` has been read to its end.
     Done { slice: usize },
@@ -375,6 +405,8 @@ enum Event {
 #[derive(Default)]
 struct Unit {
     batch: SyncBatch,
+    /// Its share of the memory budget, held until it is committed.
+    share: Option<tokio::sync::OwnedSemaphorePermit>,
     /// `(id, updated)` of every issue read, written or unchanged.
     seen: Vec<(String, i64)>,
     unchanged: usize,
@@ -460,6 +492,7 @@ where
             &mut state,
             feeds,
             window_end,
+            options,
             &mut report,
         )
         .await?;
@@ -612,6 +645,13 @@ where
     S: Sink + ?Sized,
 {
     let recent = Arc::new(state.recent.clone());
+    let budget = Budget::new(
+        options.memory_budget,
+        match window.concurrency {
+            0 => batch.max_concurrent.max(1),
+            n => n,
+        },
+    );
     let overlap = options.overlap.as_millis() as i64;
     let keep_from = window.to_ms - overlap;
     // The reads run in a task of their own, so that a commit (synchronous, fsynced)
@@ -622,20 +662,23 @@ where
         (options.commit_issues / jira_model::BULK_FETCH_MAX_ISSUES).clamp(2, 16),
     );
     let reader = {
-        let (transport, batch, options, window) = (
+        let (transport, batch, options, window, budget) = (
             transport.clone(),
             batch.clone(),
             options.clone(),
             window.clone(),
+            budget.clone(),
         );
         tokio::spawn(async move {
             let stream: futures_util::stream::BoxStream<'_, Result<Event, Error>> = match window
                 .strategy
             {
                 _ if window.slices.iter().all(|s| s.done) => futures_util::stream::empty().boxed(),
-                Strategy::Ids => ids_events(&transport, &batch, &options, &window, recent).boxed(),
+                Strategy::Ids => {
+                    ids_events(&transport, &batch, &options, &window, recent, budget).boxed()
+                }
                 Strategy::Pages | Strategy::Slices => {
-                    page_events(&transport, &options, &window, recent).boxed()
+                    page_events(&transport, &options, &window, recent, budget).boxed()
                 }
             };
             tokio::pin!(stream);
@@ -651,6 +694,7 @@ where
     let mut window = window;
     let mut pending = SyncBatch::default();
     let mut pending_seen: Vec<(String, i64)> = Vec::new();
+    let mut shares: Vec<tokio::sync::OwnedSemaphorePermit> = Vec::new();
     loop {
         let end = match events.recv().await.transpose()? {
             None => true,
@@ -663,6 +707,7 @@ where
                 last_id,
                 unit,
             }) => {
+                let unit = *unit;
                 let cursor = &mut window.slices[slice];
                 cursor.after_id = cursor.after_id.max(last_id);
                 report.issues_unchanged += unit.unchanged;
@@ -675,10 +720,12 @@ where
                     unit.batch.histories.values().map(Vec::len).sum::<usize>();
                 pending.append(unit.batch);
                 pending_seen.extend(unit.seen);
+                shares.extend(unit.share);
                 false
             }
         };
-        if !end && pending.issues.len() < options.commit_issues.max(1) {
+        let held: u32 = shares.iter().map(|s| s.num_permits() as u32).sum();
+        if !end && pending.issues.len() < options.commit_issues.max(1) && !budget.commit_due(held) {
             continue;
         }
         for (id, updated) in pending_seen.drain(..) {
@@ -697,10 +744,69 @@ where
         blocking(|| sink.commit(&pending, state))?;
         report.commits += 1;
         pending = SyncBatch::default();
+        shares.clear();
         progress(report);
         if end {
             return Ok(());
         }
+    }
+}
+
+/// The memory budget of a run's reads, in KiB: each unit takes a share (the running
+/// average of what units held) before it starts, and gives it back once committed.
+/// Shares are taken in the order units start, so the unit every later one waits behind
+/// always has its share: the budget never deadlocks the ordered commits.
+#[derive(Clone)]
+struct Budget {
+    kib: Arc<tokio::sync::Semaphore>,
+    total_kib: u32,
+    unit_kib: Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl Budget {
+    /// `bytes` in all, shared by up to `units` units at first.
+    fn new(bytes: usize, units: usize) -> Self {
+        let total_kib = u32::try_from(bytes / 1024).unwrap_or(u32::MAX).max(1);
+        Budget {
+            kib: Arc::new(tokio::sync::Semaphore::new(total_kib as usize)),
+            total_kib,
+            unit_kib: Arc::new(std::sync::atomic::AtomicU32::new(
+                (total_kib / (2 * units.max(1) as u32).max(1)).max(1),
+            )),
+        }
+    }
+
+    /// Waits for one unit's share.
+    async fn share(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        // The semaphore is never closed.
+        self.kib
+            .clone()
+            .acquire_many_owned(self.unit_share())
+            .await
+            .ok()
+    }
+
+    /// Learns what a unit held.
+    fn observe(&self, bytes: usize) {
+        let kib = u32::try_from(bytes / 1024).unwrap_or(u32::MAX).max(1);
+        let _ = self.unit_kib.fetch_update(
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+            |old| Some(((u64::from(old) * 3 + u64::from(kib)) / 4) as u32),
+        );
+    }
+
+    /// The share the next unit takes.
+    fn unit_share(&self) -> u32 {
+        self.unit_kib
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .clamp(1, self.total_kib)
+    }
+
+    /// Whether `held` KiB of gathered units call for a commit: a quarter of the budget,
+    /// or too little left for the next unit to start (which only a commit frees).
+    fn commit_due(&self, held: u32) -> bool {
+        held >= self.total_kib / 4 || self.kib.available_permits() < self.unit_share() as usize
     }
 }
 
@@ -746,6 +852,7 @@ fn ids_events<'a, T: Transport + 'static>(
     options: &'a SyncOptions,
     window: &Window,
     recent: Arc<BTreeMap<String, i64>>,
+    budget: Budget,
 ) -> impl futures_util::Stream<Item = Result<Event, Error>> + 'a {
     let slice = window.slices[0].clone();
     let pages = search_pages(
@@ -777,8 +884,17 @@ fn ids_events<'a, T: Transport + 'static>(
             }
         })
         .flat_map(futures_util::stream::iter)
-        .map(move |chunk| {
+        // Shares are taken one unit after the other, in order, before a unit starts.
+        .then({
+            let budget = budget.clone();
+            move |chunk| {
+                let budget = budget.clone();
+                async move { (chunk, budget.share().await) }
+            }
+        })
+        .map(move |(chunk, share)| {
             let recent = recent.clone();
+            let budget = budget.clone();
             async move {
                 let (ids, first_of_page) = chunk?;
                 let last_id = ids
@@ -786,6 +902,8 @@ fn ids_events<'a, T: Transport + 'static>(
                     .map(|id| numeric_id(id))
                     .try_fold(0, |m, id| id.map(|id| m.max(id)))?;
                 let mut unit = fetch_unit(transport, batch, options, &ids, &recent).await?;
+                budget.observe(unit.batch.bytes());
+                unit.share = share;
                 if first_of_page {
                     unit.requests += 1;
                     unit.search_pages += 1;
@@ -793,7 +911,7 @@ fn ids_events<'a, T: Transport + 'static>(
                 Ok(Event::Unit {
                     slice: 0,
                     last_id,
-                    unit,
+                    unit: Box::new(unit),
                 })
             }
         })
@@ -813,6 +931,7 @@ fn page_events<'a, T: Transport + 'static>(
     options: &'a SyncOptions,
     window: &Window,
     recent: Arc<BTreeMap<String, i64>>,
+    budget: Budget,
 ) -> impl futures_util::Stream<Item = Result<Event, Error>> + 'a {
     let fields = options.read_fields();
     let streams = window
@@ -822,6 +941,7 @@ fn page_events<'a, T: Transport + 'static>(
         .filter(|(_, slice)| !slice.done)
         .map(|(index, slice)| {
             let recent = recent.clone();
+            let budget = budget.clone();
             let pages = search_pages(
                 transport.clone(),
                 window.jql(&options.jql, slice),
@@ -834,7 +954,11 @@ fn page_events<'a, T: Transport + 'static>(
             pages
                 .then(move |page| {
                     let recent = recent.clone();
+                    let budget = budget.clone();
                     async move {
+                        // A slice is read one page after the other: its next page waits
+                        // for this one's share.
+                        let share = budget.share().await;
                         let page = page?;
                         let last_id = page
                             .issues
@@ -842,12 +966,14 @@ fn page_events<'a, T: Transport + 'static>(
                             .map(|i| numeric_id(&i.id))
                             .try_fold(0, |m, id| id.map(|id| m.max(id)))?;
                         let mut unit = complete(transport, options, page.issues, &recent).await?;
+                        budget.observe(unit.batch.bytes());
+                        unit.share = share;
                         unit.requests += 1;
                         unit.search_pages += 1;
                         Ok(Event::Unit {
                             slice: index,
                             last_id,
-                            unit,
+                            unit: Box::new(unit),
                         })
                     }
                 })
@@ -897,7 +1023,8 @@ async fn fetch_unit<T: Transport + 'static>(
 }
 
 /// Drops the issues the sink already holds at this `updated`, then takes the rest's
-/// comments (long threads paged) and complete histories.
+/// comments (long threads paged) and complete histories. Every issue is turned into text
+/// before the first request, so a unit waiting on the network holds no parsed trees.
 async fn complete<T: Transport>(
     transport: &Arc<T>,
     options: &SyncOptions,
@@ -905,6 +1032,8 @@ async fn complete<T: Transport>(
     recent: &BTreeMap<String, i64>,
 ) -> Result<Unit, Error> {
     let mut unit = Unit::default();
+    // Threads longer than the field's first page: (issue id, comments in all).
+    let mut threads: Vec<(u64, u64)> = Vec::new();
     for mut issue in issues {
         let updated = updated_ms(&issue)?;
         unit.seen.push((issue.id.clone(), updated));
@@ -912,15 +1041,40 @@ async fn complete<T: Transport>(
             unit.unchanged += 1;
             continue;
         }
+        let id = numeric_id(&issue.id)?;
         if options.comments {
-            let (comments, requests) = comments_of(transport, &mut issue).await?;
-            unit.requests += requests;
-            unit.batch.comments.insert(issue.id.clone(), comments);
+            let field = issue.fields.remove("comment").unwrap_or(Value::Null);
+            let first = field
+                .get("comments")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let comments = first
+                .iter()
+                .map(|comment| Child::from_value(comment, id, At::Updated))
+                .collect::<Result<Vec<_>, _>>()?;
+            let total = field
+                .get("total")
+                .and_then(Value::as_u64)
+                .unwrap_or(comments.len() as u64);
+            if (comments.len() as u64) < total {
+                threads.push((id, total));
+            }
+            unit.batch.comments.insert(id, comments);
         }
-        unit.batch.issues.push(issue);
+        unit.batch.issues.push(SyncedIssue {
+            id,
+            key: issue.key.clone(),
+            updated_ms: updated,
+            json: record::raw(&issue)?,
+        });
+    }
+    for (id, total) in threads {
+        let comments = unit.batch.comments.entry(id).or_default();
+        unit.requests += more_comments(transport, id, total, comments).await?;
     }
     if options.changelogs && !unit.batch.issues.is_empty() {
-        let ids: Vec<String> = unit.batch.issues.iter().map(|i| i.id.clone()).collect();
+        let ids: Vec<u64> = unit.batch.issues.iter().map(|i| i.id).collect();
         let (histories, requests) = histories(transport, &ids).await?;
         unit.requests += requests;
         unit.batch.histories = histories;
@@ -983,39 +1137,36 @@ where
     Ok(())
 }
 
-/// Takes an issue's `comment` field out of it: its comments, every page (the field holds
-/// the first; a longer thread is paged by the comment endpoint).
-async fn comments_of<T: Transport>(
+/// A page of `GET /issue/{id}/comment`, each comment kept as text.
+#[derive(Deserialize)]
+struct CommentsPage {
+    #[serde(default)]
+    comments: Vec<Box<RawValue>>,
+}
+
+/// Pages the comment endpoint for the rest of a thread of `total` comments whose first
+/// page is in `comments`; the number of requests it took.
+async fn more_comments<T: Transport>(
     transport: &Arc<T>,
-    issue: &mut Issue,
-) -> Result<(Vec<Value>, usize), Error> {
-    let field = issue.fields.remove("comment").unwrap_or(Value::Null);
-    let mut comments: Vec<Value> = field
-        .get("comments")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let total = field
-        .get("total")
-        .and_then(Value::as_u64)
-        .unwrap_or(comments.len() as u64);
+    issue_id: u64,
+    total: u64,
+    comments: &mut Vec<Child>,
+) -> Result<usize, Error> {
     let mut requests = 0;
+    let id = issue_id.to_string();
     while (comments.len() as u64) < total {
-        let request = ApiRequest::comments(&issue.id, comments.len() as u64, 100);
+        let request = ApiRequest::comments(&id, comments.len() as u64, 100);
         let response = transport.send(request).await?;
         requests += 1;
-        let page: Value = response.json()?;
-        let more = page
-            .get("comments")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        if more.is_empty() {
+        let page: CommentsPage = response.json()?;
+        if page.comments.is_empty() {
             break;
         }
-        comments.extend(more);
+        for comment in page.comments {
+            comments.push(Child::parse(comment, Some(issue_id), At::Updated)?);
+        }
     }
-    Ok((comments, requests))
+    Ok(requests)
 }
 
 /// One page of a worklog feed: the ids it named (with when, for deleted ones) and the
@@ -1100,6 +1251,7 @@ async fn worklog_feeds<T: Transport + 'static>(
 /// those of issues the sink holds, marks the deleted ones, each feed page committed in
 /// order with its cursor. A cursor never passes the window's end: a worklog on an issue
 /// the window did not hold yet is read again by the next run, once it does.
+#[allow(clippy::too_many_arguments)]
 async fn store_worklogs<T, S>(
     transport: &Arc<T>,
     batch: &BatchConfig,
@@ -1107,6 +1259,7 @@ async fn store_worklogs<T, S>(
     state: &mut SyncState,
     feeds: Feeds,
     window_end: i64,
+    options: &SyncOptions,
     report: &mut SyncReport,
 ) -> Result<(), Error>
 where
@@ -1114,8 +1267,15 @@ where
     S: Sink + ?Sized,
 {
     report.requests += feeds.requests;
+    // A list holds up to 1,000 worklogs (a megabyte or two, held twice while it is read):
+    // lists in flight and waiting share a quarter of the budget.
+    let budget = Budget::new(options.memory_budget / 4, batch.max_concurrent);
     let lists = futures_util::stream::iter(feeds.updated)
-        .map(|page| async move {
+        .then(|page| {
+            let budget = budget.clone();
+            async move { (page, budget.share().await) }
+        })
+        .map(|(page, share)| async move {
             let mut worklogs = Vec::new();
             let ids: Vec<u64> = page.ids.iter().map(|(id, _)| *id).collect();
             let mut requests = 0;
@@ -1128,23 +1288,21 @@ where
                         response.status.as_u16()
                     )));
                 }
-                worklogs.extend(response.json::<Vec<Value>>()?);
+                for worklog in response.json::<Vec<Box<RawValue>>>()? {
+                    worklogs.push(Child::parse(worklog, None, At::Updated)?);
+                }
             }
-            Ok::<_, Error>((worklogs, page.until, requests))
+            Ok::<_, Error>((worklogs, page.until, requests, share))
         })
         .buffered(batch.max_concurrent.max(1));
     tokio::pin!(lists);
     while let Some(listed) = lists.next().await {
-        let (worklogs, until, requests) = listed?;
+        let (worklogs, until, requests, _share) = listed?;
+        budget.observe(worklogs.iter().map(|w| w.json.get().len()).sum());
         report.requests += requests;
         let mut commit = SyncBatch::default();
         for worklog in worklogs {
-            let issue = worklog
-                .get("issueId")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            if sink.has_issue(&issue)? {
+            if sink.has_issue(&worklog.issue_id.to_string())? {
                 commit.worklogs.push(worklog);
             }
         }
@@ -1170,16 +1328,15 @@ where
 /// of requests it took.
 async fn histories<T: Transport>(
     transport: &Arc<T>,
-    ids: &[String],
-) -> Result<(BTreeMap<String, Vec<Value>>, usize), Error> {
-    let mut all: BTreeMap<String, Vec<Value>> =
-        ids.iter().map(|id| (id.clone(), Vec::new())).collect();
+    ids: &[u64],
+) -> Result<(BTreeMap<u64, Vec<Child>>, usize), Error> {
+    let mut all: BTreeMap<u64, Vec<Child>> = ids.iter().map(|id| (*id, Vec::new())).collect();
     let mut requests = 0;
     for chunk in ids.chunks(jira_model::CHANGELOG_BULK_MAX_ISSUES) {
         let mut token = None;
         loop {
             let body = ChangelogBulkRequest {
-                issue_ids_or_keys: chunk.to_vec(),
+                issue_ids_or_keys: chunk.iter().map(u64::to_string).collect(),
                 max_results: Some(jira_model::CHANGELOG_BULK_MAX_RESULTS),
                 next_page_token: token,
                 ..ChangelogBulkRequest::default()
@@ -1193,11 +1350,13 @@ async fn histories<T: Transport>(
                     response.status.as_u16()
                 )));
             }
-            let page: ChangelogBulkPage = response.json()?;
+            let page: ChangelogBulkPage<Box<RawValue>> = response.json()?;
             for log in page.issue_change_logs {
-                all.entry(log.issue_id)
-                    .or_default()
-                    .extend(log.change_histories);
+                let issue_id = numeric_id(&log.issue_id)?;
+                let entries = all.entry(issue_id).or_default();
+                for entry in log.change_histories {
+                    entries.push(Child::parse(entry, Some(issue_id), At::Created)?);
+                }
             }
             match page.next_page_token {
                 Some(next) => token = Some(next),

@@ -85,14 +85,6 @@ impl SqliteSink {
 }
 
 /// The numeric `id` of a comment or worklog (Jira sends it as a string).
-fn text_id(value: &serde_json::Value) -> i64 {
-    value
-        .get("id")
-        .and_then(serde_json::Value::as_str)
-        .and_then(|id| id.parse().ok())
-        .unwrap_or_default()
-}
-
 impl Sink for SqliteSink {
     fn census_begin(&mut self) -> Result<(), Error> {
         self.connection
@@ -231,71 +223,46 @@ impl Sink for SqliteSink {
                 .map_err(|e| failed(&path, e))
         };
         for issue in &batch.issues {
-            let id: i64 = issue.id.parse().map_err(|_| {
-                Error::Sync(format!("sync: issue id {:?} is not a number", issue.id))
-            })?;
-            let updated = issue
-                .fields
-                .get("updated")
-                .and_then(serde_json::Value::as_str)
-                .and_then(super::jira_time_ms)
-                .unwrap_or_default();
-            let json = serde_json::to_string(issue).unwrap_or_default();
             exec("INSERT INTO issues (id, key, updated_ms, deleted_ms, json) VALUES (?1, ?2, ?3, NULL, ?4)
-                     ON CONFLICT(id) DO UPDATE SET key = ?2, updated_ms = ?3, deleted_ms = NULL, json = ?4", params![id, issue.key, updated, json])?;
+                     ON CONFLICT(id) DO UPDATE SET key = ?2, updated_ms = ?3, deleted_ms = NULL, json = ?4", params![issue.id as i64, issue.key, issue.updated_ms, issue.json.get()])?;
         }
         for (issue_id, entries) in &batch.histories {
-            let issue_id: i64 = issue_id.parse().unwrap_or_default();
             exec(
                 "DELETE FROM changelog WHERE issue_id = ?1",
-                params![issue_id],
+                params![*issue_id as i64],
             )?;
             for entry in entries {
-                let id: i64 = entry
-                    .get("id")
-                    .and_then(serde_json::Value::as_str)
-                    .and_then(|id| id.parse().ok())
-                    .unwrap_or_default();
-                let created = entry
-                    .get("created")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or_default();
                 exec(
                     "INSERT OR REPLACE INTO changelog (issue_id, id, created, json) VALUES (?1, ?2, ?3, ?4)",
-                    params![issue_id, id, created, entry.to_string()],
+                    params![
+                        *issue_id as i64,
+                        entry.id as i64,
+                        entry.at,
+                        entry.json.get()
+                    ],
                 )?;
             }
         }
         for (issue_id, comments) in &batch.comments {
-            let issue_id: i64 = issue_id.parse().unwrap_or_default();
             exec(
                 "DELETE FROM comments WHERE issue_id = ?1",
-                params![issue_id],
+                params![*issue_id as i64],
             )?;
             for comment in comments {
-                let id: i64 = text_id(comment);
-                let updated = comment
-                    .get("updated")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or_default();
                 exec(
                     "INSERT OR REPLACE INTO comments (id, issue_id, updated, json) VALUES (?1, ?2, ?3, ?4)",
-                    params![id, issue_id, updated, comment.to_string()],
+                    params![
+                        comment.id as i64,
+                        *issue_id as i64,
+                        comment.at,
+                        comment.json.get()
+                    ],
                 )?;
             }
         }
         for worklog in &batch.worklogs {
-            let issue_id: i64 = worklog
-                .get("issueId")
-                .and_then(serde_json::Value::as_str)
-                .and_then(|id| id.parse().ok())
-                .unwrap_or_default();
-            let updated = worklog
-                .get("updated")
-                .and_then(serde_json::Value::as_str)
-                .unwrap_or_default();
             exec("INSERT INTO worklogs (id, issue_id, updated, deleted_ms, json) VALUES (?1, ?2, ?3, NULL, ?4)
-                     ON CONFLICT(id) DO UPDATE SET issue_id = ?2, updated = ?3, deleted_ms = NULL, json = ?4", params![text_id(worklog), issue_id, updated, worklog.to_string()])?;
+                     ON CONFLICT(id) DO UPDATE SET issue_id = ?2, updated = ?3, deleted_ms = NULL, json = ?4", params![worklog.id as i64, worklog.issue_id as i64, worklog.at, worklog.json.get()])?;
         }
         for (id, at) in &batch.deleted_worklogs {
             exec(
