@@ -1,0 +1,301 @@
+//! `JiraClient::apply` against jira-sim over HTTP: every operation kind, exactly once
+//! across re-runs, lost answers and a journal left mid-write.
+
+use std::sync::{Arc, Mutex};
+
+use jira_client::apply::{Change, Outcome, parse_changes};
+use jira_client::journal::{Journal, JournalRecord, WriteState};
+use jira_client::{CacheChoice, JiraClient};
+use jira_sim::{Fault, FaultConfig, FaultRule, LimitConfig, SimConfig, SimHandle};
+use serde_json::{Value, json};
+
+async fn tenant(faults: Vec<FaultRule>) -> SimHandle {
+    SimHandle::start(SimConfig {
+        projects: 2,
+        issues_per_project: 40,
+        limits: LimitConfig::off(),
+        faults: FaultConfig { rules: faults },
+        ..SimConfig::default()
+    })
+    .await
+    .expect("jira-sim starts")
+}
+
+async fn client(sim: &SimHandle) -> JiraClient {
+    let (email, token) = sim.basic_auth();
+    JiraClient::builder(sim.base_url())
+        .basic_auth(email, token)
+        .cache(CacheChoice::None)
+        .build()
+        .await
+        .expect("the client builds")
+}
+
+async fn get(sim: &SimHandle, path: &str) -> Value {
+    let (email, token) = sim.basic_auth();
+    reqwest::Client::new()
+        .get(format!("{}/rest/api/3/{path}", sim.base_url()))
+        .basic_auth(email, Some(token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn comments(sim: &SimHandle, issue: &str) -> Vec<String> {
+    let page = get(sim, &format!("issue/{issue}/comment?maxResults=100")).await;
+    page["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| jira_model::adf::to_text(&c["body"]).trim().to_owned())
+        .collect()
+}
+
+async fn links(sim: &SimHandle, issue: &str) -> usize {
+    get(sim, &format!("issue/{issue}?fields=issuelinks")).await["fields"]["issuelinks"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+async fn created(sim: &SimHandle, summary: &str) -> usize {
+    let page = get(
+        sim,
+        &format!("search/jql?jql=summary%20~%20%22{summary}%22&fields=summary"),
+    )
+    .await;
+    page["issues"].as_array().map_or(0, Vec::len)
+}
+
+fn changes() -> Vec<Change> {
+    let lines = [
+        json!({"op": "update", "issue": "APO-1", "fields": {"summary": "Renamed by apply", "priority": {"name": "High"}}}),
+        json!({"op": "label", "issue": "APO-1", "add": ["migrated", "triaged"]}),
+        json!({"op": "label", "issue": "APO-1", "remove": ["triaged"]}),
+        json!({"op": "assign", "issue": "APO-2", "account_id": null}),
+        json!({"op": "transition", "issue": "APO-3", "to": "Done"}),
+        json!({"op": "transition", "issue": "APO-4", "to": "Close", "fields": {"resolution": {"name": "Won't Do"}}}),
+        json!({"op": "comment", "issue": "APO-5", "body": "Checked by the migration"}),
+        json!({"op": "comment", "issue": "APO-5", "body": {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": "Second note"}]}]}}),
+        json!({"op": "link", "type": "Blocks", "inward": "APO-6", "outward": "BEA-6"}),
+        json!({"op": "create", "fields": {"project": {"key": "BEA"}, "issuetype": {"name": "Task"}, "summary": "Made by apply"}}),
+        json!({"op": "delete", "issue": "BEA-7"}),
+        json!({"op": "transition", "issue": "APO-3", "to": "Request Review"}),
+    ];
+    let text: Vec<String> = lines.iter().map(Value::to_string).collect();
+    parse_changes(&text.join("\n")).expect("the file is valid")
+}
+
+fn journal(dir: &tempfile::TempDir) -> Arc<Mutex<Journal>> {
+    Arc::new(Mutex::new(
+        Journal::open(&dir.path().join("journal.jsonl")).unwrap(),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_is_applied_once_and_a_rerun_sends_nothing() {
+    let sim = tenant(Vec::new()).await;
+    let client = client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let changes = changes();
+    let comments_before = comments(&sim, "APO-5").await.len();
+    let links_before = links(&sim, "APO-6").await;
+    let report = client
+        .apply(&changes, journal(&dir), &|| false, &|_| {})
+        .await
+        .unwrap();
+    let outcomes: Vec<(usize, Outcome)> =
+        report.results.iter().map(|r| (r.line, r.outcome)).collect();
+    // APO-3 goes to Done, then "Request Review" is not available from Done.
+    let mut expected: Vec<(usize, Outcome)> = (1..=11).map(|n| (n, Outcome::Done)).collect();
+    expected.push((12, Outcome::Refused));
+    // APO-3 or APO-4 may already be in their status: already so.
+    for (got, want) in outcomes.iter().zip(&expected) {
+        assert_eq!(got.0, want.0);
+        if got.1 != want.1 {
+            assert!(
+                [5, 6].contains(&got.0) && got.1 == Outcome::AlreadySo,
+                "line {}: {:?} ({:?})",
+                got.0,
+                got.1,
+                report.results[got.0 - 1].message
+            );
+        }
+    }
+    let refused = report.results[11].message.as_deref().unwrap();
+    assert!(
+        refused.contains("no transition \"Request Review\" from Done")
+            && refused.contains("Reopen"),
+        "{refused}"
+    );
+    assert_eq!(
+        report.results[9]
+            .issue
+            .as_deref()
+            .map(|k| k.starts_with("BEA-")),
+        Some(true)
+    );
+
+    let apo1 = get(&sim, "issue/APO-1?fields=summary,priority,labels").await;
+    assert_eq!(apo1["fields"]["summary"], "Renamed by apply");
+    assert_eq!(apo1["fields"]["priority"]["name"], "High");
+    let labels = apo1["fields"]["labels"].as_array().unwrap();
+    assert!(labels.contains(&json!("migrated")) && !labels.contains(&json!("triaged")));
+    assert_eq!(
+        get(&sim, "issue/APO-2?fields=assignee").await["fields"]["assignee"],
+        Value::Null
+    );
+    assert_eq!(
+        get(&sim, "issue/APO-3?fields=status").await["fields"]["status"]["name"],
+        "Done"
+    );
+    let apo4 = get(&sim, "issue/APO-4?fields=status,resolution").await;
+    assert_eq!(apo4["fields"]["status"]["name"], "Done");
+    assert_eq!(apo4["fields"]["resolution"]["name"], "Won't Do");
+    let notes = comments(&sim, "APO-5").await;
+    assert_eq!(notes.len(), comments_before + 2);
+    assert!(notes.contains(&"Checked by the migration".to_owned()));
+    assert!(notes.contains(&"Second note".to_owned()));
+    assert_eq!(links(&sim, "APO-6").await, links_before + 1);
+    assert_eq!(created(&sim, "Made by apply").await, 1);
+    let (email, token) = sim.basic_auth();
+    let gone = reqwest::Client::new()
+        .get(format!("{}/rest/api/3/issue/BEA-7", sim.base_url()))
+        .basic_auth(email, Some(token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status().as_u16(), 404);
+
+    // The same file again: the journal knows every line; nothing is written.
+    let writes_before = sim.stats().by_endpoint.clone();
+    let again = client
+        .apply(&changes, journal(&dir), &|| false, &|_| {})
+        .await
+        .unwrap();
+    for result in &again.results[..11] {
+        assert!(
+            result.outcome.succeeded() && (result.earlier || result.outcome == Outcome::AlreadySo),
+            "{result:?}"
+        );
+    }
+    let writes_after = sim.stats().by_endpoint.clone();
+    let writes = |stats: &std::collections::BTreeMap<String, u64>| -> u64 {
+        stats
+            .iter()
+            .filter(|(k, _)| !k.starts_with("GET"))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    // Only the refused line is tried again (a status read and its transitions).
+    assert_eq!(writes(&writes_after), writes(&writes_before));
+    assert_eq!(comments(&sim, "APO-5").await.len(), comments_before + 2);
+    assert_eq!(created(&sim, "Made by apply").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_mid_write_resolves_each_line_before_sending_it_again() {
+    let sim = tenant(Vec::new()).await;
+    let client = client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let changes = changes();
+    let comments_before = comments(&sim, "APO-5").await.len();
+    let links_before = links(&sim, "APO-6").await;
+    client
+        .apply(&changes, journal(&dir), &|| false, &|_| {})
+        .await
+        .unwrap();
+    // As if the process died after sending every line, before any answer was recorded:
+    // the journal's last word on each line is its intent.
+    {
+        let journal = journal(&dir);
+        let mut journal = journal.lock().unwrap();
+        let ops: Vec<&jira_client::apply::Operation> = changes.iter().map(|c| &c.op).collect();
+        let ids = jira_client::journal::content_keys("apply", &ops);
+        let intents: Vec<JournalRecord> = ids
+            .iter()
+            .zip(&changes)
+            .map(|(id, change)| JournalRecord::new(id, WriteState::Intent, Some(change.line)))
+            .collect();
+        journal.append(&intents).unwrap();
+    }
+    let report = client
+        .apply(&changes, journal(&dir), &|| false, &|_| {})
+        .await
+        .unwrap();
+    let by_line = |n: usize| &report.results[n - 1];
+    // Non-idempotent lines are found, not sent: the comments, the link, the create.
+    for n in [7, 8, 9, 10] {
+        assert_eq!(by_line(n).outcome, Outcome::AlreadySo, "{:?}", by_line(n));
+    }
+    // A transition to the status the issue is in, a delete of an issue that is gone.
+    assert_eq!(by_line(5).outcome, Outcome::AlreadySo);
+    assert_eq!(by_line(11).outcome, Outcome::Done);
+    assert_eq!(
+        by_line(10).issue.as_deref().map(|k| k.starts_with("BEA-")),
+        Some(true)
+    );
+    assert_eq!(comments(&sim, "APO-5").await.len(), comments_before + 2);
+    assert_eq!(links(&sim, "APO-6").await, links_before + 1);
+    assert_eq!(created(&sim, "Made by apply").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_answers_never_make_a_second_comment_link_or_issue() {
+    // Every third write is done by the server and its answer lost (a 502 after acting).
+    let lost = |endpoint: &str| {
+        FaultRule::new(Fault::LostResponse { status: 502 }, 0.35)
+            .on(endpoint)
+            .method("POST")
+    };
+    let sim = tenant(vec![
+        lost("/rest/api/3/issue/{issueIdOrKey}/comment"),
+        lost("/rest/api/3/issueLink"),
+        lost("/rest/api/3/issue"),
+    ])
+    .await;
+    let client = client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = Vec::new();
+    for n in 1..=30 {
+        lines.push(
+            json!({"op": "comment", "issue": format!("APO-{n}"), "body": format!("note {n}")}),
+        );
+        lines.push(json!({"op": "link", "type": "Relates", "inward": format!("APO-{n}"), "outward": format!("BEA-{n}")}));
+        lines.push(json!({"op": "create", "fields": {"project": {"key": "BEA"}, "issuetype": {"name": "Task"}, "summary": format!("lost{n}z")}}));
+    }
+    let text: Vec<String> = lines.iter().map(Value::to_string).collect();
+    let changes = parse_changes(&text.join("\n")).unwrap();
+    let mut before = Vec::new();
+    for n in 1..=30 {
+        before.push((
+            comments(&sim, &format!("APO-{n}")).await.len(),
+            links(&sim, &format!("APO-{n}")).await,
+        ));
+    }
+    // Runs until every line holds (a line may end unknown when even its lookup failed).
+    for _ in 0..4 {
+        let report = client
+            .apply(&changes, journal(&dir), &|| false, &|_| {})
+            .await
+            .unwrap();
+        if report.all_succeeded() {
+            break;
+        }
+    }
+    let stats = sim.stats();
+    assert!(
+        stats.faults.values().sum::<u64>() >= 10,
+        "faults fired: {:?}",
+        stats.faults
+    );
+    for n in 1..=30 {
+        let issue = format!("APO-{n}");
+        let now = comments(&sim, &issue).await;
+        assert_eq!(now.len(), before[n - 1].0 + 1, "{issue}: {now:?}");
+        assert_eq!(links(&sim, &issue).await, before[n - 1].1 + 1, "{issue}");
+        assert_eq!(created(&sim, &format!("lost{n}z")).await, 1, "create {n}");
+    }
+}
