@@ -462,6 +462,16 @@ pub fn plan(changes: &[Change], rate: &dyn Fn(&str) -> f64) -> ApplyPlan {
     plan
 }
 
+/// [`plan`] at Atlassian's published burst limits (POST 100, PUT and DELETE 50 a second).
+pub fn plan_at_default_limits(changes: &[Change]) -> ApplyPlan {
+    let limits = jira_ratelimit::BurstLimits::default();
+    plan(changes, &|method| match method {
+        "PUT" => limits.put,
+        "DELETE" => limits.delete,
+        _ => limits.post,
+    })
+}
+
 /// What a line would change, read from the site (`--dry-run`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DryLine {

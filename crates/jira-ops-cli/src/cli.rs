@@ -146,6 +146,29 @@ Examples:
   jira-ops create --from-file new-issues.jsonl > results.jsonl"
     )]
     Create(CreateArgs),
+    /// Apply a file of changes (update, transition, assign, comment, link, label, delete,
+    /// create; one JSON object a line) exactly once, at the pace Jira allows: the whole
+    /// file is checked first, one issue's lines run in file order, and running the same
+    /// file again (after an interrupt, a crash, lost answers) never applies a line twice.
+    #[command(after_help = r#"Examples:
+  jira-ops apply --from-file changes.jsonl > results.jsonl
+  jira-ops apply --from-file changes.jsonl --dry-run     # what each line would change, nothing written
+  jira-ops apply --from-file changes.jsonl --plan        # requests and the least time the limits allow
+  jira-ops apply --from-file changes.jsonl --json        # one JSON document for cron
+
+Lines (JSON Lines; blank lines and lines starting with # are skipped):
+  {"op": "update", "issue": "PROJ-1", "fields": {"summary": "New title"}, "update": {"labels": [{"add": "x"}]}}
+  {"op": "transition", "issue": "PROJ-1", "to": "Done", "fields": {"resolution": {"name": "Done"}}}
+  {"op": "assign", "issue": "PROJ-1", "account_id": "5b10ac8d82e05b22cc7d4ef5"}     (null unassigns)
+  {"op": "comment", "issue": "PROJ-1", "body": "Plain text, or an ADF document"}
+  {"op": "link", "type": "Blocks", "inward": "PROJ-1", "outward": "PROJ-2"}
+  {"op": "label", "issue": "PROJ-1", "add": ["migrated"], "remove": ["legacy"]}
+  {"op": "delete", "issue": "PROJ-9", "subtasks": false}
+  {"op": "create", "fields": {"project": {"key": "PROJ"}, "issuetype": {"name": "Task"}, "summary": "New"}}
+
+Outcomes, one result line per input line: done, already_so, refused (with Jira's error), not_sent, unknown.
+Exit codes: 0 every line holds, 1 some lines did not, 2 the file is invalid (nothing was sent)."#)]
+    Apply(ApplyArgs),
     /// Export the issues a JQL query matches, with their complete histories, comments and
     /// worklogs, into JSON Lines files or SQLite: incremental (only what changed since the
     /// last run) and resumable (a run stopped at any moment goes on where it stopped).
@@ -446,6 +469,22 @@ pub struct CreateArgs {
     /// A JSON Lines file of issues to create; `-` reads stdin.
     #[arg(long, value_name = "FILE")]
     pub from_file: PathBuf,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct ApplyArgs {
+    /// A JSON Lines file of changes; `-` reads stdin.
+    #[arg(long, value_name = "FILE")]
+    pub from_file: PathBuf,
+    /// Print what each line would change (reading the issues), write nothing.
+    #[arg(long, conflicts_with = "plan")]
+    pub dry_run: bool,
+    /// Print the requests and the least time the limits allow, send nothing.
+    #[arg(long)]
+    pub plan: bool,
+    /// Print one JSON document (results and counts) instead of result lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

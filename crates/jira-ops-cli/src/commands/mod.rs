@@ -9,6 +9,7 @@ use crate::cli::{Cli, Command, Global, SimCommand};
 use crate::config::Loaded;
 use crate::error::{CliError, CliResult, Code};
 
+mod apply;
 mod cache;
 mod config;
 mod create;
@@ -37,6 +38,7 @@ async fn dispatch(cli: Cli) -> CliResult {
         Command::Fetch(args) => export::fetch(&global, args).await,
         Command::Search(args) => export::search(&global, args).await,
         Command::Create(args) => create::run(&global, args).await,
+        Command::Apply(args) => apply::run(&global, args).await,
         Command::Sync(args) => sync::run(&global, args).await,
         Command::Sim(SimCommand::Serve(args)) => {
             args.to_config()
@@ -70,6 +72,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Fetch(_) => "fetch",
         Command::Search(_) => "search",
         Command::Create(_) => "create",
+        Command::Apply(_) => "apply",
         Command::Sync(_) => "sync",
         Command::Sim(_) => "sim",
         Command::Config(_) => "config",

@@ -1,6 +1,7 @@
 //! The built `jira-ops` binary against jira-sim over real HTTP: every command's happy path,
 //! its JSON shape, its exit codes and its bad input. One test binary, one module per area.
 
+mod apply;
 mod cache;
 mod config;
 mod demo;

@@ -1,0 +1,208 @@
+//! `jira-ops apply --from-file changes.jsonl`: a file of changes applied exactly once, one
+//! result line per input line (the work is `jira_client::apply`).
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+
+use jira_client::apply::{self, ApplyReport, Change, Outcome};
+use jira_client::journal::Journal;
+
+use crate::cli::{ApplyArgs, Global};
+use crate::error::{CliError, CliResult, Code};
+use crate::output;
+use crate::signals;
+
+/// The changes of the file (or stdin), every line checked; a bad line is exit 2 naming
+/// every bad line, before anything is sent.
+fn read_changes(args: &ApplyArgs) -> Result<(Vec<Change>, String), CliError> {
+    let source = args.from_file.display().to_string();
+    let mut text = String::new();
+    let read = if source == "-" {
+        std::io::stdin().lock().read_to_string(&mut text)
+    } else {
+        std::fs::File::open(&args.from_file).and_then(|mut f| f.read_to_string(&mut text))
+    };
+    read.map_err(|e| CliError::usage(format!("--from-file {source}: {e}")))?;
+    let name = if source == "-" {
+        "stdin".to_owned()
+    } else {
+        source
+    };
+    let changes = apply::parse_changes(&text).map_err(|errors| {
+        let shown: Vec<String> = errors
+            .iter()
+            .take(20)
+            .map(|e| format!("  {name}, {e}"))
+            .collect();
+        let more = if errors.len() > 20 {
+            format!("\n  ... and {} more", errors.len() - 20)
+        } else {
+            String::new()
+        };
+        CliError::usage(format!(
+            "{} of the lines of {name} cannot be applied; nothing was sent:\n{}{more}",
+            errors.len(),
+            shown.join("\n")
+        ))
+    })?;
+    if changes.is_empty() {
+        return Err(CliError::usage(format!(
+            "{name}: no changes in it (one JSON object a line; see `jira-ops apply --help`)"
+        )));
+    }
+    Ok((changes, name))
+}
+
+pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
+    let (changes, name) = read_changes(&args)?;
+    if args.plan {
+        return print_plan(&changes, args.json);
+    }
+    let settings = super::settings(global)?;
+    let client = settings.client().await?;
+    if args.dry_run {
+        let lines = client.apply_dry_run(&changes).await;
+        client.close().await?;
+        super::refused_credentials(&client)?;
+        let mut out = std::io::stdout().lock();
+        if args.json {
+            writeln!(out, "{}", json_text(serde_json::to_string_pretty(&lines))?)?;
+        } else {
+            for line in &lines {
+                writeln!(
+                    out,
+                    "line {:<5} {:<10} {:<12} {}{}",
+                    line.line,
+                    line.op,
+                    line.issue.as_deref().unwrap_or("-"),
+                    line.change,
+                    if line.would_write { "" } else { "  (no write)" }
+                )?;
+            }
+        }
+        if !global.quiet {
+            let writes = lines.iter().filter(|l| l.would_write).count();
+            eprintln!(
+                "dry run: {writes} of {} lines would write; nothing was written",
+                lines.len()
+            );
+        }
+        return Ok(Code::Ok);
+    }
+    let journal_path = settings.settings.journal_path(client.site_key());
+    let journal = Journal::open(&journal_path).map_err(|e| CliError::failure(e.to_string()))?;
+    let journal = Arc::new(Mutex::new(journal));
+    let bar = output::bar(
+        changes.len() as u64,
+        &format!("applying {name}"),
+        output::progress_allowed(global.quiet, args.json),
+    );
+    let stop = || signals::stopped().is_some();
+    let report = client
+        .apply(&changes, journal, &stop, &|_| bar.inc(1))
+        .await
+        .map_err(|e| CliError::failure(e.to_string()))?;
+    bar.finish_and_clear();
+    client.close().await?;
+    // The journal, not stdout, is the record: a closed or full stdout loses no outcome.
+    if let Err(error) = write_report(&report, args.json) {
+        return Err(CliError::failure(format!(
+            "could not write the results to stdout ({}); every outcome is in the write journal {}, and running the same file again prints them without applying anything twice",
+            if error.closed_output {
+                "it was closed".to_owned()
+            } else {
+                error.message
+            },
+            journal_path.display()
+        )));
+    }
+    super::refused_credentials(&client)?;
+    let count = |outcome: Outcome| {
+        report
+            .results
+            .iter()
+            .filter(|r| r.outcome == outcome)
+            .count()
+    };
+    let earlier = report.results.iter().filter(|r| r.earlier).count();
+    if !global.quiet {
+        let wire = client.wire_tally().snapshot();
+        eprintln!(
+            "applied {} of {} lines: {} done ({earlier} by an earlier run), {} already so; {} refused by Jira, {} not sent (run again to send them), {} unknown (running again resolves them first); {} requests on the wire, {} rate-limited",
+            count(Outcome::Done) + count(Outcome::AlreadySo),
+            report.results.len(),
+            count(Outcome::Done),
+            count(Outcome::AlreadySo),
+            count(Outcome::Refused),
+            count(Outcome::NotSent),
+            count(Outcome::Unknown),
+            wire.requests,
+            wire.rate_limited,
+        );
+    }
+    if let Some(code) = signals::stopped() {
+        eprintln!(
+            "jira-ops: interrupted: run the same file again to apply what was not sent (the journal {} keeps what was)",
+            journal_path.display()
+        );
+        return Ok(code);
+    }
+    Ok(if report.all_succeeded() {
+        Code::Ok
+    } else {
+        Code::Failure
+    })
+}
+
+fn print_plan(changes: &[Change], json: bool) -> CliResult {
+    let plan = apply::plan_at_default_limits(changes);
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", json_text(serde_json::to_string_pretty(&plan))?)?;
+        return Ok(Code::Ok);
+    }
+    let mut table = output::table(&["operation", "lines"]);
+    for (op, n) in &plan.operations {
+        table.add_row(vec![op.clone(), n.to_string()]);
+    }
+    writeln!(out, "{table}")?;
+    let writes: Vec<String> = plan
+        .writes
+        .iter()
+        .map(|(method, n)| format!("{n} {method}"))
+        .collect();
+    writeln!(
+        out,
+        "{} lines on {} issues (at most {} on one): writes {}, and {} status reads",
+        plan.lines,
+        plan.issues,
+        plan.most_on_one_issue,
+        writes.join(", "),
+        plan.reads
+    )?;
+    writeln!(
+        out,
+        "least time at Atlassian's limits: {:.1} s ({})",
+        plan.seconds, plan.bound_by
+    )?;
+    Ok(Code::Ok)
+}
+
+fn write_report(report: &ApplyReport, json: bool) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", json_text(serde_json::to_string_pretty(report))?)?;
+    } else {
+        for result in &report.results {
+            writeln!(out, "{}", json_text(serde_json::to_string(result))?)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// A report always serialises (strings, numbers and maps); a failure is still an error,
+/// never a panic.
+fn json_text(text: Result<String, serde_json::Error>) -> Result<String, CliError> {
+    text.map_err(|e| CliError::failure(format!("the results do not serialise: {e}")))
+}

@@ -1,0 +1,175 @@
+//! `jira-ops apply`: a change file against jira-sim: checked whole before anything is
+//! sent, one result line per input line, exactly once across re-runs and interrupts, a
+//! dry run that writes nothing, a plan.
+
+use crate::{Env, sim};
+
+fn write(env: &Env, name: &str, lines: &[serde_json::Value]) -> String {
+    let path = env.dir.path().join(name);
+    let text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    std::fs::write(&path, text.join("\n") + "\n").unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+fn writes(sim: &jira_sim::SimHandle) -> u64 {
+    sim.stats()
+        .by_endpoint
+        .iter()
+        .filter(|(k, _)| !k.starts_with("GET"))
+        .map(|(_, n)| n)
+        .sum()
+}
+
+#[tokio::test]
+async fn a_bad_line_is_exit_2_naming_it_and_nothing_is_sent() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    let path = write(
+        &env,
+        "bad.jsonl",
+        &[
+            serde_json::json!({"op": "comment", "issue": "APO-1", "body": "fine"}),
+            serde_json::json!({"op": "transition", "issue": "APO-1"}),
+            serde_json::json!({"op": "comment", "issue": "APO-2", "body": "fine too"}),
+        ],
+    );
+    let before = sim.stats().requests;
+    let run = env.run(&["apply", "--from-file", &path]).await;
+    run.code(2);
+    assert!(
+        run.stderr.contains("bad.jsonl, line 2:") && run.stderr.contains("`to`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("nothing was sent"), "{}", run.stderr);
+    assert_eq!(sim.stats().requests, before, "no request may be sent");
+    assert!(run.stdout.is_empty());
+}
+
+#[tokio::test]
+async fn apply_writes_each_line_once_and_a_rerun_writes_nothing() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    let path = write(
+        &env,
+        "changes.jsonl",
+        &[
+            serde_json::json!({"op": "update", "issue": "APO-1", "fields": {"summary": "Set by the CLI"}}),
+            serde_json::json!({"op": "comment", "issue": "APO-1", "body": "A note from apply"}),
+            serde_json::json!({"op": "transition", "issue": "APO-2", "to": "Reopen"}),
+            serde_json::json!({"op": "label", "issue": "APO-3", "add": ["cli"]}),
+        ],
+    );
+    // The dry run reads and writes nothing.
+    let before = writes(&sim);
+    let dry = env.run(&["apply", "--from-file", &path, "--dry-run"]).await;
+    dry.code(0);
+    assert!(
+        dry.stdout.contains("summary:") && dry.stdout.contains("\"Set by the CLI\""),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(writes(&sim), before, "a dry run writes nothing");
+
+    let plan = env
+        .run(&["apply", "--from-file", &path, "--plan", "--json"])
+        .await;
+    plan.code(0);
+    let plan = plan.json();
+    assert_eq!(plan["lines"], 4);
+    assert_eq!(plan["writes"]["PUT"], 2);
+    assert_eq!(plan["writes"]["POST"], 2);
+
+    let first = env.run(&["apply", "--from-file", &path]).await;
+    let results = first.json_lines();
+    assert_eq!(results.len(), 4, "{}", first.stdout);
+    assert_eq!(
+        results
+            .iter()
+            .map(|r| r["line"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![1, 2, 3, 4]
+    );
+    // APO-2 may not be in Done: Reopen is then refused with the transitions it has.
+    let reopen = &results[2];
+    if reopen["outcome"] == "refused" {
+        first.code(1);
+        assert!(
+            reopen["message"].as_str().unwrap().contains("available:"),
+            "{reopen}"
+        );
+    } else {
+        first.code(0);
+    }
+    for result in [&results[0], &results[1], &results[3]] {
+        assert_eq!(result["outcome"], "done", "{result}");
+    }
+    assert!(first.stderr.contains("applied"), "{}", first.stderr);
+    let after_first = writes(&sim);
+
+    let again = env.run(&["apply", "--from-file", &path, "--json"]).await;
+    let report = again.json();
+    for result in report["results"].as_array().unwrap() {
+        if result["line"] != 3 {
+            assert_eq!(result["earlier"], true, "{result}");
+        }
+    }
+    let refused_again = u64::from(reopen["outcome"] == "refused");
+    // Only a refused line is tried again (its reads are GETs).
+    assert_eq!(writes(&sim), after_first, "{refused_again}");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_interrupted_apply_finishes_on_the_next_run_with_every_comment_once() {
+    let sim = crate::sim_with(1, 60, jira_sim::LimitConfig::default()).await;
+    let env = Env::for_sim(&sim);
+    // Enough writes to one issue that the per-issue windows stretch the run.
+    let lines: Vec<serde_json::Value> = (1..=150)
+        .map(|n| serde_json::json!({"op": "comment", "issue": format!("APO-{}", 1 + n % 3), "body": format!("interrupt {n}")}))
+        .collect();
+    let path = write(&env, "many.jsonl", &lines);
+    let stopped = env
+        .run_interrupted(
+            &["apply", "--from-file", &path],
+            std::time::Duration::from_millis(1500),
+            "INT",
+        )
+        .await;
+    assert_ne!(stopped.code, 0, "{}", stopped.stderr);
+    let finished = env.run(&["apply", "--from-file", &path]).await;
+    finished.code(0);
+    let mut total = 0;
+    for issue in ["APO-1", "APO-2", "APO-3"] {
+        let (email, token) = sim.basic_auth();
+        let page: serde_json::Value = reqwest::Client::new()
+            .get(format!(
+                "{}/rest/api/3/issue/{issue}/comment?maxResults=100",
+                sim.base_url()
+            ))
+            .basic_auth(email, Some(token))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let ours: Vec<String> = page["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| jira_model::adf::to_text(&c["body"]).trim().to_owned())
+            .filter(|t| t.starts_with("interrupt "))
+            .collect();
+        let mut unique = ours.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(
+            unique.len(),
+            ours.len(),
+            "{issue}: a comment twice: {ours:?}"
+        );
+        total += ours.len();
+    }
+    assert_eq!(total, 150);
+}
