@@ -1,6 +1,7 @@
 //! The cells that run the `jira-ops` binary: crash during `cache warm`, two processes on one
 //! cache, and the token grep over everything the runs wrote.
 
+mod apply;
 mod sync;
 
 use std::path::{Path, PathBuf};

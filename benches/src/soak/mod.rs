@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::report::Scenario;
 
 /// The cells, by name, for `--only`.
-pub const CELLS: [&str; 9] = [
+pub const CELLS: [&str; 10] = [
     "faults",
     "crash",
     "contention",
@@ -19,6 +19,7 @@ pub const CELLS: [&str; 9] = [
     "exports",
     "stores",
     "syncs",
+    "applies",
     "secrets",
 ];
 
@@ -51,6 +52,7 @@ pub async fn run(quick: bool, only: Option<&str>, cli: &Path) -> anyhow::Result<
             "exports" => workspace.exports(quick).await?,
             "stores" => workspace.stores(quick).await?,
             "syncs" => workspace.syncs(quick).await?,
+            "applies" => workspace.applies(quick).await?,
             _ => workspace.secrets().await?,
         };
         let mut scenario = scenario;
