@@ -28,7 +28,7 @@ fn changes(projects: &[String], issues: usize, tag: &str, link: &str) -> String 
             json!({"op": "link", "type": link, "inward": issue, "outward": format!("{q}-{n}")}),
         );
         lines.push(json!({"op": "transition", "issue": issue, "to": "Done", "fields": {}}));
-        if n % 4 == 0 {
+        if n.is_multiple_of(4) {
             lines.push(json!({"op": "create", "fields": {"project": {"key": q}, "issuetype": {"name": "Task"}, "summary": format!("{tag}made{n}z")}}));
         }
     }
@@ -83,7 +83,7 @@ async fn state(
         .iter()
         .filter(|c| jira_model::adf::to_text(&c["body"]).trim() == note)
         .count();
-    let made = if n % 4 == 0 {
+    let made = if n.is_multiple_of(4) {
         let found = get(format!(
             "search/jql?jql=summary%20~%20%22{tag}made{n}z%22&fields=summary"
         ))
