@@ -98,7 +98,7 @@ fn main() -> anyhow::Result<()> {
             let only = match &args.only {
                 Some(n) => Some(
                     n.parse::<u32>()
-                        .with_context(|| format!("--only {n:?}: a scenario number from 1 to 11"))?,
+                        .with_context(|| format!("--only {n:?}: a scenario number from 1 to 12"))?,
                 ),
                 None => None,
             };

@@ -1,5 +1,6 @@
 //! `jira-ops-bench bench`: every scenario of `cargo xtask bench`, each beside its baseline.
 
+mod apply;
 mod cache;
 mod fetch;
 mod memory;
@@ -18,7 +19,7 @@ use crate::report::Scenario;
 /// Runs the scenarios (`only` one of them when given), printing each as it ends.
 pub async fn run(quick: bool, only: Option<u32>) -> Vec<Scenario> {
     let mut scenarios = Vec::new();
-    for id in 1..=11 {
+    for id in 1..=12 {
         if only.is_some_and(|only| only != id) {
             continue;
         }
@@ -34,7 +35,8 @@ pub async fn run(quick: bool, only: Option<u32>) -> Vec<Scenario> {
             8 => strict::run(quick).await,
             9 => quota::run(quick).await,
             10 => sync::run(quick).await,
-            _ => sync::memory(quick).await,
+            11 => sync::memory(quick).await,
+            _ => apply::run(quick).await,
         };
         scenario.print();
         scenarios.push(scenario);
