@@ -17,6 +17,14 @@
 //! others carry a marker that a lookup finds: comments and created issues the entity
 //! property [`IDEMPOTENCY_PROPERTY`] holding the key, links the link itself.
 //!
+//! **Bulk operations.** When at least [`BULK_MIN_LINES`] lines make the same change
+//! (a delete, labels added or removed, a transition without fields) to issues no other line
+//! touches, they go through Jira's asynchronous bulk operations (`/bulk/issues/delete`,
+//! `/bulk/issues/fields`, `/bulk/issues/transition`, up to 1,000 issues a task, its
+//! progress polled) instead of a request each; the task's per-issue results are mapped back
+//! to the lines. They are idempotent, so a task whose outcome was lost is submitted again
+//! (a transition checked against the status first).
+//!
 //! **Transitions by name** resolve through the issue's available transitions (by the
 //! transition's name, the status it leads to, or its id), cached per project, issue type
 //! and status; a transition not available from the issue's status is refused on its line
@@ -303,6 +311,54 @@ fn check(op: &Operation) -> Result<(), String> {
     }
 }
 
+/// Lines at least this many making the same change to issues no other line touches go
+/// through one asynchronous bulk operation instead of a request each.
+pub const BULK_MIN_LINES: usize = 50;
+
+/// Issues one bulk task takes (Jira's limit).
+const BULK_MAX_ISSUES: usize = 1_000;
+
+/// The change a line shares with others in a bulk operation (`None`: it cannot join one).
+fn bulk_signature(op: &Operation) -> Option<String> {
+    match op {
+        Operation::Delete { subtasks, .. } => Some(format!("delete {subtasks}")),
+        Operation::Label { add, remove, .. } if add.is_empty() != remove.is_empty() => {
+            Some(format!("label {add:?} {remove:?}"))
+        }
+        Operation::Transition { to, fields, .. } if fields.is_empty() => {
+            Some(format!("transition {}", to.to_lowercase()))
+        }
+        _ => None,
+    }
+}
+
+/// The bulk groups of `changes`: lines by shared change, each group at least
+/// [`BULK_MIN_LINES`] lines on issues no other line touches.
+pub fn bulk_groups(changes: &[Change]) -> Vec<Vec<usize>> {
+    let mut touches: HashMap<String, usize> = HashMap::new();
+    for change in changes {
+        let outward = match &change.op {
+            Operation::Link { outward, .. } => Some(outward.as_str()),
+            _ => None,
+        };
+        for issue in change.op.issue().into_iter().chain(outward) {
+            *touches.entry(issue.to_ascii_uppercase()).or_insert(0) += 1;
+        }
+    }
+    let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (n, change) in changes.iter().enumerate() {
+        if let (Some(issue), Some(signature)) = (change.op.issue(), bulk_signature(&change.op))
+            && touches.get(&issue.to_ascii_uppercase()) == Some(&1)
+        {
+            groups.entry(signature).or_default().push(n);
+        }
+    }
+    groups
+        .into_values()
+        .filter(|lines| lines.len() >= BULK_MIN_LINES)
+        .collect()
+}
+
 /// How a line ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -397,6 +453,12 @@ pub struct ApplyPlan {
     pub writes: BTreeMap<String, usize>,
     /// Reads (status checks, transition lookups).
     pub reads: usize,
+    /// Lines sent through asynchronous bulk operations (see [`BULK_MIN_LINES`]), and the
+    /// tasks they take (each also polled until done; Jira's pace for them is not
+    /// published, so they are not in `seconds`).
+    pub bulk_lines: usize,
+    /// Bulk tasks.
+    pub bulk_tasks: usize,
     /// Distinct issues written to.
     pub issues: usize,
     /// The most writes to one issue.
@@ -427,11 +489,18 @@ pub fn plan(changes: &[Change], rate: &dyn Fn(&str) -> f64) -> ApplyPlan {
         ..ApplyPlan::default()
     };
     let mut per_issue: HashMap<&str, usize> = HashMap::new();
-    for change in changes {
+    let bulk = bulk_groups(changes);
+    let in_bulk: std::collections::HashSet<usize> = bulk.iter().flatten().copied().collect();
+    plan.bulk_lines = in_bulk.len();
+    plan.bulk_tasks = bulk.iter().map(|g| g.len().div_ceil(BULK_MAX_ISSUES)).sum();
+    for (n, change) in changes.iter().enumerate() {
         *plan
             .operations
             .entry(change.op.name().to_owned())
             .or_insert(0) += 1;
+        if in_bulk.contains(&n) {
+            continue;
+        }
         *plan
             .writes
             .entry(change.op.method().to_owned())
@@ -645,10 +714,15 @@ impl JiraClient {
         let path = lock(&journal).path().to_owned();
         let writer = JournalWriter::start(journal.clone());
         let transitions = Transitions::default();
+        let bulk = bulk_groups(changes);
+        let in_bulk: std::collections::HashSet<usize> = bulk.iter().flatten().copied().collect();
         // Lines by issue, each issue's in file order; creates each on their own.
         let mut groups: Vec<Vec<usize>> = Vec::new();
         let mut by_issue: HashMap<&str, usize> = HashMap::new();
         for (n, change) in changes.iter().enumerate() {
+            if in_bulk.contains(&n) {
+                continue;
+            }
             match change.op.issue() {
                 Some(issue) => {
                     let group = *by_issue.entry(issue).or_insert_with(|| {
@@ -661,7 +735,28 @@ impl JiraClient {
             }
         }
         let journal_failed = std::sync::atomic::AtomicBool::new(false);
-        let results: Vec<(usize, LineResult)> = futures_util::stream::iter(groups)
+        let bulk_results = async {
+            let mut done = Vec::new();
+            for group in &bulk {
+                match self
+                    .apply_bulk(changes, group, &ids, &journal, &writer, &transitions, stop)
+                    .await
+                {
+                    Ok(results) => {
+                        for (_, result) in &results {
+                            progress(result);
+                        }
+                        done.extend(results);
+                    }
+                    Err(_) => {
+                        journal_failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                        break;
+                    }
+                }
+            }
+            done
+        };
+        let single_results = futures_util::stream::iter(groups)
             .map(|group| {
                 let (ids, writer, transitions, journal, journal_failed) =
                     (&ids, &writer, &transitions, &journal, &journal_failed);
@@ -698,8 +793,9 @@ impl JiraClient {
             })
             .buffer_unordered(self.batch_config().max_concurrent.max(1))
             .flat_map(futures_util::stream::iter)
-            .collect()
-            .await;
+            .collect::<Vec<(usize, LineResult)>>();
+        let (mut results, singles) = futures_util::future::join(bulk_results, single_results).await;
+        results.extend(singles);
         if journal_failed.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(JournalError {
                 path,
@@ -850,6 +946,257 @@ impl JiraClient {
             }
         }
         Ok(line_result(change, Outcome::Unknown, None))
+    }
+
+    /// One bulk group (lines making the same change to issues no other line touches), in
+    /// tasks of up to 1,000 issues. `Err` only when the journal cannot be written.
+    #[allow(clippy::too_many_arguments)]
+    async fn apply_bulk(
+        &self,
+        changes: &[Change],
+        group: &[usize],
+        ids: &[String],
+        journal: &Arc<Mutex<Journal>>,
+        writer: &JournalWriter,
+        transitions: &Transitions,
+        stop: &(dyn Fn() -> bool + Sync),
+    ) -> Result<Vec<(usize, LineResult)>, String> {
+        let mut out = Vec::new();
+        let mut todo: Vec<(usize, bool)> = Vec::new();
+        for &n in group {
+            let prior = lock(journal).latest(&ids[n]).cloned();
+            match prior.map(|r| r.state) {
+                Some(WriteState::Done) => {
+                    let mut result = line_result(&changes[n], Outcome::Done, None);
+                    result.earlier = true;
+                    out.push((n, result));
+                }
+                Some(WriteState::Intent | WriteState::Unknown) => todo.push((n, true)),
+                _ => todo.push((n, false)),
+            }
+        }
+        let record = |n: usize, state: WriteState, message: Option<String>| {
+            let mut record = JournalRecord::new(&ids[n], state, Some(changes[n].line));
+            record.message = message;
+            record
+        };
+        for chunk in todo.chunks(BULK_MAX_ISSUES) {
+            if stop() {
+                for (n, _) in chunk {
+                    let message = Some("interrupted before it was sent; run again".into());
+                    out.push((*n, line_result(&changes[*n], Outcome::NotSent, message)));
+                }
+                continue;
+            }
+            let keys: Vec<String> = chunk
+                .iter()
+                .map(|(n, _)| changes[*n].op.issue().unwrap_or_default().to_owned())
+                .collect();
+            let standings = match self.standings(&keys).await {
+                Ok(standings) => standings,
+                Err(message) => {
+                    for (n, lost) in chunk {
+                        let outcome = if *lost {
+                            Outcome::Unknown
+                        } else {
+                            Outcome::NotSent
+                        };
+                        let message = Some(message.clone());
+                        out.push((*n, line_result(&changes[*n], outcome, message)));
+                    }
+                    continue;
+                }
+            };
+            // What each line sends: its issue's id, under a transition's id.
+            let mut send: BTreeMap<Option<String>, Vec<(usize, String)>> = BTreeMap::new();
+            let mut settled = Vec::new();
+            for (key, (n, lost)) in keys.iter().zip(chunk) {
+                let op = &changes[*n].op;
+                let Some((issue_id, standing)) = standings.get(&key.to_ascii_uppercase()) else {
+                    let deleted = matches!(op, Operation::Delete { .. }) && *lost;
+                    let (state, outcome, message) = if deleted {
+                        (
+                            WriteState::Done,
+                            Outcome::AlreadySo,
+                            format!("{key} is gone"),
+                        )
+                    } else {
+                        let message = format!("{key} does not exist, or you cannot see it");
+                        (WriteState::Refused, Outcome::Refused, message)
+                    };
+                    settled.push(record(*n, state, Some(message.clone())));
+                    out.push((*n, line_result(&changes[*n], outcome, Some(message))));
+                    continue;
+                };
+                let transition = match op {
+                    Operation::Transition { to, .. } => {
+                        match self.choose_transition(key, to, standing, transitions).await {
+                            Ok(chosen) => Some(chosen),
+                            Err(NoWrite::AlreadySo(message)) => {
+                                settled.push(record(*n, WriteState::Done, None));
+                                let result =
+                                    line_result(&changes[*n], Outcome::AlreadySo, Some(message));
+                                out.push((*n, result));
+                                continue;
+                            }
+                            Err(NoWrite::Refused(message)) => {
+                                settled.push(record(
+                                    *n,
+                                    WriteState::Refused,
+                                    Some(message.clone()),
+                                ));
+                                let result =
+                                    line_result(&changes[*n], Outcome::Refused, Some(message));
+                                out.push((*n, result));
+                                continue;
+                            }
+                            Err(NoWrite::Failed(message)) => {
+                                let result =
+                                    line_result(&changes[*n], Outcome::NotSent, Some(message));
+                                out.push((*n, result));
+                                continue;
+                            }
+                        }
+                    }
+                    _ => None,
+                };
+                send.entry(transition)
+                    .or_default()
+                    .push((*n, issue_id.clone()));
+            }
+            writer.write(settled).await?;
+            for (transition, members) in send {
+                let intents = members
+                    .iter()
+                    .map(|(n, _)| record(*n, WriteState::Intent, None))
+                    .collect();
+                writer.write(intents).await?;
+                let issue_ids: Vec<&str> = members.iter().map(|(_, id)| id.as_str()).collect();
+                let first = &changes[members[0].0].op;
+                let (kind, body) = bulk_body(first, &issue_ids, transition.as_deref());
+                let task = self.bulk_task(kind, &body).await;
+                let mut records = Vec::new();
+                for (n, issue_id) in &members {
+                    let (state, outcome, message) = match &task {
+                        Ok(done) if done.processed.contains(issue_id) => {
+                            (WriteState::Done, Outcome::Done, None)
+                        }
+                        Ok(done) => match done.failed.get(issue_id) {
+                            Some(message) => {
+                                (WriteState::Refused, Outcome::Refused, Some(message.clone()))
+                            }
+                            None => (
+                                WriteState::Unknown,
+                                Outcome::Unknown,
+                                Some("the bulk task did not report this issue; running again resolves it".into()),
+                            ),
+                        },
+                        Err(Sent::Refused(message)) => {
+                            (WriteState::Refused, Outcome::Refused, Some(message.clone()))
+                        }
+                        Err(Sent::NotSent(message)) => {
+                            (WriteState::NotSent, Outcome::NotSent, Some(message.clone()))
+                        }
+                        Err(Sent::Unknown(message) | Sent::Done(Some(message))) => {
+                            (WriteState::Unknown, Outcome::Unknown, Some(message.clone()))
+                        }
+                        Err(Sent::Done(None)) => (WriteState::Unknown, Outcome::Unknown, None),
+                    };
+                    records.push(record(*n, state, message.clone()));
+                    out.push((*n, line_result(&changes[*n], outcome, message)));
+                }
+                writer.write(records).await?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Where each of `keys` stands (by upper-case key: its id and its standing), read by
+    /// JQL, 100 keys a search; a key not in the answer does not exist (or is not visible).
+    async fn standings(
+        &self,
+        keys: &[String],
+    ) -> Result<HashMap<String, (String, Standing)>, String> {
+        let mut found = HashMap::new();
+        for chunk in keys.chunks(100) {
+            let jql = format!("key in ({})", chunk.join(", "));
+            let options = jira_batch::SearchOptions {
+                fields: vec!["status".into(), "issuetype".into(), "project".into()],
+                page_size: 100,
+                prefetch: false,
+            };
+            let issues: Vec<jira_model::Issue> =
+                futures_util::TryStreamExt::try_collect(self.search(&jql, options))
+                    .await
+                    .map_err(|e| format!("reading the issues' status failed: {e}"))?;
+            for issue in issues {
+                let text =
+                    |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_owned();
+                let status = issue.fields.get("status");
+                let standing = Standing {
+                    status: (
+                        text(status.and_then(|s| s.get("name"))),
+                        text(status.and_then(|s| s.get("id"))),
+                    ),
+                    state: (
+                        text(issue.fields.get("project").and_then(|p| p.get("id"))),
+                        text(issue.fields.get("issuetype").and_then(|t| t.get("id"))),
+                        text(status.and_then(|s| s.get("id"))),
+                    ),
+                };
+                found.insert(issue.key.to_ascii_uppercase(), (issue.id.clone(), standing));
+            }
+        }
+        Ok(found)
+    }
+
+    /// Submits one bulk task and polls it to its end: the issues it processed and the
+    /// ones it could not.
+    async fn bulk_task(&self, kind: &str, body: &Value) -> Result<BulkDone, Sent> {
+        let request =
+            ApiRequest::bulk_operation(kind, body).map_err(|e| Sent::Refused(e.to_string()))?;
+        let no_task = || Sent::Unknown("the bulk operation's answer names no task".into());
+        let task_id = match self.transport().send(request).await {
+            Ok(response) if response.is_success() => response
+                .json::<Value>()
+                .ok()
+                .and_then(|v| v["taskId"].as_str().map(str::to_owned))
+                .ok_or_else(no_task)?,
+            other => {
+                return Err(match answer(other) {
+                    Sent::Done(_) => no_task(),
+                    sent => sent,
+                });
+            }
+        };
+        let mut wait = std::time::Duration::from_millis(200);
+        loop {
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(std::time::Duration::from_secs(2));
+            let response = self
+                .uncached()
+                .send(ApiRequest::bulk_progress(&task_id))
+                .await
+                .map_err(|e| Sent::Unknown(format!("polling bulk task {task_id} failed: {e}")))?;
+            if !response.is_success() {
+                return Err(Sent::Unknown(format!(
+                    "polling bulk task {task_id}: {}",
+                    jira_message(&response)
+                )));
+            }
+            let progress: Value = response
+                .json()
+                .map_err(|e| Sent::Unknown(format!("bulk task {task_id}: {e}")))?;
+            match progress["status"].as_str().unwrap_or_default() {
+                "COMPLETE" => return Ok(BulkDone::read(&progress)),
+                "ENQUEUED" | "RUNNING" => {}
+                other => {
+                    return Err(Sent::Unknown(format!(
+                        "bulk task {task_id} ended {other}; running again resolves its issues"
+                    )));
+                }
+            }
+        }
     }
 
     /// Whether a non-idempotent write an earlier attempt sent took effect: `Some(key)`
@@ -1009,9 +1356,37 @@ impl JiraClient {
             Ok(standing) => standing,
             Err(prepared) => return prepared,
         };
+        let chosen = match self
+            .choose_transition(issue, to, &standing, transitions)
+            .await
+        {
+            Ok(chosen) => chosen,
+            Err(no_write) => return no_write.into(),
+        };
+        let mut body = json!({ "transition": { "id": chosen } });
+        if !fields.is_empty() {
+            body["fields"] = Value::Object(fields.clone());
+        }
+        match ApiRequest::transition(issue, &body) {
+            Ok(request) => Prepared::Send(request),
+            Err(error) => Prepared::Refused(error.to_string()),
+        }
+    }
+
+    /// The id of the transition that moves `issue`, standing as it does, `to`; else
+    /// `AlreadySo`, `Refused` naming what is available, or `Failed` (a read failed).
+    async fn choose_transition(
+        &self,
+        issue: &str,
+        to: &str,
+        standing: &Standing,
+        transitions: &Transitions,
+    ) -> Result<String, NoWrite> {
         let (status_name, status_id) = &standing.status;
         if status_name.eq_ignore_ascii_case(to) || status_id == to {
-            return Prepared::AlreadySo(format!("{issue} is already in {status_name}"));
+            return Err(NoWrite::AlreadySo(format!(
+                "{issue} is already in {status_name}"
+            )));
         }
         let cached = lock_transitions(transitions).get(&standing.state).cloned();
         let available = match cached {
@@ -1021,40 +1396,24 @@ impl JiraClient {
                     lock_transitions(transitions).insert(standing.state.clone(), available.clone());
                     available
                 }
-                Err(prepared) => return prepared,
+                Err(failed) => return Err(failed),
             },
         };
-        let chosen = available
-            .iter()
-            .find(|t| t.name.eq_ignore_ascii_case(to))
-            .or_else(|| {
-                available
-                    .iter()
-                    .find(|t| t.to_name.eq_ignore_ascii_case(to))
-            })
-            .or_else(|| available.iter().find(|t| t.id == to || t.to_id == to));
-        let Some(chosen) = chosen else {
+        let Some(chosen) = pick(&available, to) else {
             let names: Vec<String> = available
                 .iter()
                 .map(|t| format!("{} (to {})", t.name, t.to_name))
                 .collect();
-            return Prepared::Refused(format!(
+            return Err(NoWrite::Refused(format!(
                 "no transition {to:?} from {status_name}; available: {}",
                 if names.is_empty() {
                     "none".to_owned()
                 } else {
                     names.join(", ")
                 }
-            ));
+            )));
         };
-        let mut body = json!({ "transition": { "id": chosen.id } });
-        if !fields.is_empty() {
-            body["fields"] = Value::Object(fields.clone());
-        }
-        match ApiRequest::transition(issue, &body) {
-            Ok(request) => Prepared::Send(request),
-            Err(error) => Prepared::Refused(error.to_string()),
-        }
+        Ok(chosen.id.clone())
     }
 
     /// The issue's status and workflow state, read fresh.
@@ -1095,21 +1454,21 @@ impl JiraClient {
         })
     }
 
-    async fn available_transitions(&self, issue: &str) -> Result<Vec<Available>, Prepared> {
+    async fn available_transitions(&self, issue: &str) -> Result<Vec<Available>, NoWrite> {
         let response = self
             .uncached()
             .send(ApiRequest::transitions(issue))
             .await
-            .map_err(|e| Prepared::Failed(format!("reading {issue}'s transitions failed: {e}")))?;
+            .map_err(|e| NoWrite::Failed(format!("reading {issue}'s transitions failed: {e}")))?;
         if !response.is_success() {
-            return Err(Prepared::Failed(format!(
+            return Err(NoWrite::Failed(format!(
                 "reading {issue}'s transitions failed: {}",
                 jira_message(&response)
             )));
         }
         let value: Value = response
             .json()
-            .map_err(|e| Prepared::Failed(format!("{issue}'s transitions do not read: {e}")))?;
+            .map_err(|e| NoWrite::Failed(format!("{issue}'s transitions do not read: {e}")))?;
         let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
         Ok(value["transitions"]
             .as_array()
@@ -1307,6 +1666,124 @@ impl JiraClient {
                 ),
                 true,
             ),
+        }
+    }
+}
+
+/// The transition `to` names among `available`: by its name, the status it leads to, or
+/// its id.
+fn pick<'a>(available: &'a [Available], to: &str) -> Option<&'a Available> {
+    available
+        .iter()
+        .find(|t| t.name.eq_ignore_ascii_case(to))
+        .or_else(|| {
+            available
+                .iter()
+                .find(|t| t.to_name.eq_ignore_ascii_case(to))
+        })
+        .or_else(|| available.iter().find(|t| t.id == to || t.to_id == to))
+}
+
+/// A bulk task's results: issue ids processed, and failed ones with Jira's messages.
+struct BulkDone {
+    processed: std::collections::HashSet<String>,
+    failed: HashMap<String, String>,
+}
+
+impl BulkDone {
+    /// From a complete task's progress (`BulkOperationProgress`).
+    fn read(progress: &Value) -> Self {
+        let text = |v: &Value| v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+        let processed = progress["processedAccessibleIssues"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(text)
+            .collect();
+        let failed = progress["failedAccessibleIssues"]
+            .as_object()
+            .map(|failed| {
+                failed
+                    .iter()
+                    .map(|(id, errors)| {
+                        let messages: Vec<String> = errors
+                            .as_array()
+                            .map(Vec::as_slice)
+                            .unwrap_or_default()
+                            .iter()
+                            .map(text)
+                            .collect();
+                        (id.clone(), messages.join("; "))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        BulkDone { processed, failed }
+    }
+}
+
+/// The bulk endpoint (`fields`, `transition`, `delete`) and body for `op` on `issue_ids`.
+fn bulk_body(
+    op: &Operation,
+    issue_ids: &[&str],
+    transition: Option<&str>,
+) -> (&'static str, Value) {
+    match op {
+        Operation::Label { add, remove, .. } => {
+            let (option, labels) = if add.is_empty() {
+                ("REMOVE", remove)
+            } else {
+                ("ADD", add)
+            };
+            let labels: Vec<Value> = labels.iter().map(|l| json!({ "name": l })).collect();
+            (
+                "fields",
+                json!({
+                    "selectedIssueIdsOrKeys": issue_ids,
+                    "selectedActions": ["labels"],
+                    "editedFieldsInput": {
+                        "labelsFields": [{
+                            "fieldId": "labels",
+                            "bulkEditMultiSelectFieldOption": option,
+                            "labels": labels,
+                        }],
+                    },
+                    "sendBulkNotification": false,
+                }),
+            )
+        }
+        Operation::Transition { .. } => (
+            "transition",
+            json!({
+                "bulkTransitionInputs": [{
+                    "selectedIssueIdsOrKeys": issue_ids,
+                    "transitionId": transition.unwrap_or_default(),
+                }],
+                "sendBulkNotification": false,
+            }),
+        ),
+        _ => (
+            "delete",
+            json!({ "selectedIssueIdsOrKeys": issue_ids, "sendBulkNotification": false }),
+        ),
+    }
+}
+
+/// Why a line sends nothing.
+enum NoWrite {
+    AlreadySo(String),
+    Refused(String),
+    /// A read it needs failed.
+    Failed(String),
+}
+
+impl From<NoWrite> for Prepared {
+    fn from(no_write: NoWrite) -> Self {
+        match no_write {
+            NoWrite::AlreadySo(message) => Prepared::AlreadySo(message),
+            NoWrite::Refused(message) => Prepared::Refused(message),
+            NoWrite::Failed(message) => Prepared::Failed(message),
         }
     }
 }

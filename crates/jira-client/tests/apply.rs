@@ -299,3 +299,104 @@ async fn lost_answers_never_make_a_second_comment_link_or_issue() {
         assert_eq!(created(&sim, &format!("lost{n}z")).await, 1, "create {n}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_issues_given_the_same_change_go_through_the_bulk_operations() {
+    let sim = SimHandle::start(SimConfig {
+        projects: 2,
+        issues_per_project: 120,
+        limits: LimitConfig::off(),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let client = client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = Vec::new();
+    for n in 1..=50 {
+        lines.push(json!({"op": "label", "issue": format!("APO-{n}"), "add": ["bulk-tagged"]}));
+    }
+    for n in 61..=120 {
+        lines.push(json!({"op": "transition", "issue": format!("APO-{n}"), "to": "Done"}));
+    }
+    for n in 1..=55 {
+        lines.push(json!({"op": "delete", "issue": format!("BEA-{n}")}));
+    }
+    for n in 56..=115 {
+        lines.push(json!({"op": "label", "issue": format!("BEA-{n}"), "remove": ["ux"]}));
+    }
+    // An issue with a second line stays out of the bulk group (file order per issue).
+    lines.push(json!({"op": "comment", "issue": "APO-1", "body": "after the label"}));
+    let text: Vec<String> = lines.iter().map(Value::to_string).collect();
+    let changes = parse_changes(&text.join("\n")).unwrap();
+    assert_eq!(jira_client::apply::bulk_groups(&changes).len(), 3);
+    let report = client
+        .apply(&changes, journal(&dir), &|| false, &|_| {})
+        .await
+        .unwrap();
+    assert!(report.all_succeeded(), "{:?}", report.outcomes);
+    let stats = sim.stats();
+    assert_eq!(
+        stats.requests_to("POST", "/rest/api/3/bulk/issues/fields"),
+        1
+    );
+    assert_eq!(
+        stats.requests_to("POST", "/rest/api/3/bulk/issues/transition"),
+        1,
+        "{:?}",
+        stats.by_endpoint
+    );
+    assert_eq!(
+        stats.requests_to("POST", "/rest/api/3/bulk/issues/delete"),
+        1
+    );
+    // Labels: APO-1 has two lines, so the other 49 are too few for a bulk group.
+    assert_eq!(
+        stats.requests_to("PUT", "/rest/api/3/issue/{issueIdOrKey}"),
+        50
+    );
+    assert_eq!(
+        stats.requests_to("POST", "/rest/api/3/issue/{issueIdOrKey}/transitions"),
+        0
+    );
+    let labels = get(&sim, "issue/BEA-80?fields=labels").await["fields"]["labels"].clone();
+    assert!(
+        !labels.as_array().unwrap().contains(&json!("ux")),
+        "{labels}"
+    );
+    for n in [61, 90, 120] {
+        assert_eq!(
+            get(&sim, &format!("issue/APO-{n}?fields=status")).await["fields"]["status"]["name"],
+            "Done"
+        );
+    }
+    let (email, token) = sim.basic_auth();
+    for n in [1, 30, 55] {
+        let gone = reqwest::Client::new()
+            .get(format!("{}/rest/api/3/issue/BEA-{n}", sim.base_url()))
+            .basic_auth(&email, Some(&token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(gone.status().as_u16(), 404, "BEA-{n}");
+    }
+    // Again: every line known done; no task submitted.
+    let again = client
+        .apply(&changes, journal(&dir), &|| false, &|_| {})
+        .await
+        .unwrap();
+    assert!(
+        again.results.iter().all(|r| r.earlier),
+        "{:?}",
+        again.outcomes
+    );
+    let stats = sim.stats();
+    assert_eq!(
+        stats.requests_to("POST", "/rest/api/3/bulk/issues/delete"),
+        1
+    );
+    assert_eq!(
+        stats.requests_to("POST", "/rest/api/3/bulk/issues/transition"),
+        1
+    );
+}

@@ -456,6 +456,39 @@ impl ApiRequest {
             "outwardIssue": { "key": outward },
         }))
     }
+
+    /// `POST /rest/api/3/bulk/issues/{fields,transition,delete}`: an asynchronous bulk
+    /// operation of up to 1,000 issues (`kind` is `fields`, `transition` or `delete`);
+    /// answers `{"taskId"}`. Not idempotent on the wire.
+    pub fn bulk_operation(kind: &str, body: &serde_json::Value) -> Result<Self, Error> {
+        let (template, path) = match kind {
+            "fields" => (
+                "/rest/api/3/bulk/issues/fields",
+                "/rest/api/3/bulk/issues/fields",
+            ),
+            "transition" => (
+                "/rest/api/3/bulk/issues/transition",
+                "/rest/api/3/bulk/issues/transition",
+            ),
+            _ => (
+                "/rest/api/3/bulk/issues/delete",
+                "/rest/api/3/bulk/issues/delete",
+            ),
+        };
+        Self::new(Method::POST, template, path)
+            .with_class(OperationClass::Bulk)
+            .json_body(body)
+    }
+
+    /// `GET /rest/api/3/bulk/queue/{taskId}`: a bulk operation's progress and, once
+    /// complete, its per-issue results.
+    pub fn bulk_progress(task_id: &str) -> Self {
+        Self::new(
+            Method::GET,
+            "/rest/api/3/bulk/queue/{taskId}",
+            format!("/rest/api/3/bulk/queue/{}", encode_segment(task_id)),
+        )
+    }
 }
 
 /// Points an object of a core type (issue, project, attachment) adds to a read.

@@ -180,6 +180,13 @@ fn print_plan(changes: &[Change], json: bool) -> CliResult {
         writes.join(", "),
         plan.reads
     )?;
+    if plan.bulk_lines > 0 {
+        writeln!(
+            out,
+            "{} lines through {} asynchronous bulk operation(s) (the same change to many issues), polled until done",
+            plan.bulk_lines, plan.bulk_tasks
+        )?;
+    }
     writeln!(
         out,
         "least time at Atlassian's limits: {:.1} s ({})",
