@@ -948,6 +948,19 @@ impl JiraClient {
         Ok(line_result(change, Outcome::Unknown, None))
     }
 
+    /// A read, fresh (below the cache): its JSON body, or what went wrong.
+    async fn read_json(&self, request: ApiRequest) -> Result<Value, String> {
+        let response = self
+            .uncached()
+            .send(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !response.is_success() {
+            return Err(jira_message(&response));
+        }
+        response.json().map_err(|e| e.to_string())
+    }
+
     /// One bulk group (lines making the same change to issues no other line touches), in
     /// tasks of up to 1,000 issues. `Err` only when the journal cannot be written.
     #[allow(clippy::too_many_arguments)]
@@ -1173,20 +1186,10 @@ impl JiraClient {
         loop {
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(std::time::Duration::from_secs(2));
-            let response = self
-                .uncached()
-                .send(ApiRequest::bulk_progress(&task_id))
+            let progress = self
+                .read_json(ApiRequest::bulk_progress(&task_id))
                 .await
                 .map_err(|e| Sent::Unknown(format!("polling bulk task {task_id} failed: {e}")))?;
-            if !response.is_success() {
-                return Err(Sent::Unknown(format!(
-                    "polling bulk task {task_id}: {}",
-                    jira_message(&response)
-                )));
-            }
-            let progress: Value = response
-                .json()
-                .map_err(|e| Sent::Unknown(format!("bulk task {task_id}: {e}")))?;
             match progress["status"].as_str().unwrap_or_default() {
                 "COMPLETE" => return Ok(BulkDone::read(&progress)),
                 "ENQUEUED" | "RUNNING" => {}
@@ -1210,15 +1213,9 @@ impl JiraClient {
             Operation::Comment { issue, .. } => {
                 let mut start = 0u64;
                 loop {
-                    let response = self
-                        .uncached()
-                        .send(ApiRequest::comments_with_properties(issue, start, 100))
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    if !response.is_success() {
-                        return Err(jira_message(&response));
-                    }
-                    let page: Value = response.json().map_err(|e| e.to_string())?;
+                    let page = self
+                        .read_json(ApiRequest::comments_with_properties(issue, start, 100))
+                        .await?;
                     let comments = page["comments"].as_array().cloned().unwrap_or_default();
                     let found = comments.iter().any(|comment| {
                         comment["properties"].as_array().is_some_and(|properties| {
@@ -1242,15 +1239,9 @@ impl JiraClient {
                 inward,
                 outward,
             } => {
-                let response = self
-                    .uncached()
-                    .send(ApiRequest::get_issue(inward, &["issuelinks"], &[]))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if !response.is_success() {
-                    return Err(jira_message(&response));
-                }
-                let issue: Value = response.json().map_err(|e| e.to_string())?;
+                let issue = self
+                    .read_json(ApiRequest::get_issue(inward, &["issuelinks"], &[]))
+                    .await?;
                 let links = issue["fields"]["issuelinks"]
                     .as_array()
                     .cloned()
@@ -1455,20 +1446,10 @@ impl JiraClient {
     }
 
     async fn available_transitions(&self, issue: &str) -> Result<Vec<Available>, NoWrite> {
-        let response = self
-            .uncached()
-            .send(ApiRequest::transitions(issue))
+        let value = self
+            .read_json(ApiRequest::transitions(issue))
             .await
             .map_err(|e| NoWrite::Failed(format!("reading {issue}'s transitions failed: {e}")))?;
-        if !response.is_success() {
-            return Err(NoWrite::Failed(format!(
-                "reading {issue}'s transitions failed: {}",
-                jira_message(&response)
-            )));
-        }
-        let value: Value = response
-            .json()
-            .map_err(|e| NoWrite::Failed(format!("{issue}'s transitions do not read: {e}")))?;
         let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
         Ok(value["transitions"]
             .as_array()
@@ -1510,18 +1491,9 @@ impl JiraClient {
             let issue = issue.to_owned();
             async move {
                 let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
-                let response = self
-                    .uncached()
-                    .send(ApiRequest::get_issue(&issue, &refs, &[]))
+                self.read_json(ApiRequest::get_issue(&issue, &refs, &[]))
                     .await
-                    .map_err(|e| e.to_string())?;
-                if !response.is_success() {
-                    return Err(jira_message(&response));
-                }
-                response
-                    .json::<Value>()
                     .map(|v| v["fields"].clone())
-                    .map_err(|e| e.to_string())
             }
         };
         let show = |v: &Value| match v {
