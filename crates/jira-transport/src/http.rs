@@ -364,25 +364,41 @@ impl HttpTransport {
         {
             return Err(too_large());
         }
-        let mut body = BytesMut::new();
+        // The chunks are kept as they come and joined once at the end: a buffer grown by
+        // doubling held twice the body at each step (whether the allocator can grow it in
+        // place decided if a body at the cap took 256 or 512 MiB).
+        let mut chunks: Vec<bytes::Bytes> = Vec::new();
+        let mut length = 0usize;
         loop {
             match tokio::time::timeout(read, response.chunk()).await {
                 Err(_) => return Err(timeout(TimeoutPhase::Read, read)),
                 Ok(Err(error)) => return Err(self.map_error(request, error)),
                 Ok(Ok(Some(chunk))) => {
-                    if body.len() + chunk.len() > limit {
+                    if length + chunk.len() > limit {
                         return Err(too_large());
                     }
-                    body.extend_from_slice(&chunk);
+                    length += chunk.len();
+                    chunks.push(chunk);
                 }
                 Ok(Ok(None)) => break,
             }
         }
+        let body = match chunks.len() {
+            0 => bytes::Bytes::new(),
+            1 => chunks.pop().unwrap_or_default(),
+            _ => {
+                let mut body = BytesMut::with_capacity(length);
+                for chunk in chunks.drain(..) {
+                    body.extend_from_slice(&chunk);
+                }
+                body.freeze()
+            }
+        };
         Ok(ApiResponse::from_wire(
             request,
             status,
             headers,
-            body.freeze(),
+            body,
             started.elapsed(),
         ))
     }
