@@ -830,6 +830,8 @@ impl JiraClient {
     ) -> Result<LineResult, String> {
         let op = &change.op;
         let mut lost = false;
+        // The status a transition sent before (and maybe lost) moves the issue to.
+        let mut landed = prior.as_ref().and_then(|r| r.target.clone());
         match prior.as_ref().map(|r| r.state) {
             Some(WriteState::Done) => {
                 let mut result = line_result(change, Outcome::Done, None);
@@ -846,7 +848,7 @@ impl JiraClient {
             let mut record = JournalRecord::new(id, state, Some(change.line));
             record.message = message;
             record.key = key;
-            vec![record]
+            record
         };
         for attempt in 0..3 {
             // An outcome lost (by an earlier run, or by the attempt before): found on the
@@ -855,7 +857,7 @@ impl JiraClient {
                 match self.find_applied(op, id).await {
                     Ok(Some(key)) => {
                         writer
-                            .write(record(WriteState::Done, None, key.clone()))
+                            .write(vec![record(WriteState::Done, None, key.clone())])
                             .await?;
                         let mut result = line_result(change, Outcome::AlreadySo, None);
                         if key.is_some() {
@@ -876,15 +878,24 @@ impl JiraClient {
                     }
                 }
             }
-            let request = match self.prepare(op, id, transitions).await {
-                Prepared::Send(request) => request,
+            let request = match self.prepare(op, id, transitions, landed.as_deref()).await {
+                Prepared::Send(request, target) => {
+                    landed = target.or(landed);
+                    request
+                }
                 Prepared::AlreadySo(message) => {
-                    writer.write(record(WriteState::Done, None, None)).await?;
+                    writer
+                        .write(vec![record(WriteState::Done, None, None)])
+                        .await?;
                     return Ok(line_result(change, Outcome::AlreadySo, Some(message)));
                 }
                 Prepared::Refused(message) => {
                     writer
-                        .write(record(WriteState::Refused, Some(message.clone()), None))
+                        .write(vec![record(
+                            WriteState::Refused,
+                            Some(message.clone()),
+                            None,
+                        )])
                         .await?;
                     return Ok(line_result(change, Outcome::Refused, Some(message)));
                 }
@@ -898,7 +909,9 @@ impl JiraClient {
                     return Ok(line_result(change, outcome, Some(message)));
                 }
             };
-            writer.write(record(WriteState::Intent, None, None)).await?;
+            let mut intent = record(WriteState::Intent, None, None);
+            intent.target = landed.clone();
+            writer.write(vec![intent]).await?;
             let response = self.transport().send(request).await;
             let sent = match (&response, op) {
                 (Ok(r), Operation::Delete { .. }) if r.status.as_u16() == 404 && lost => {
@@ -914,7 +927,7 @@ impl JiraClient {
             match sent {
                 Sent::Done(key) => {
                     writer
-                        .write(record(WriteState::Done, None, key.clone()))
+                        .write(vec![record(WriteState::Done, None, key.clone())])
                         .await?;
                     let mut result = line_result(change, Outcome::Done, None);
                     if key.is_some() {
@@ -924,19 +937,30 @@ impl JiraClient {
                 }
                 Sent::Refused(message) => {
                     writer
-                        .write(record(WriteState::Refused, Some(message.clone()), None))
+                        .write(vec![record(
+                            WriteState::Refused,
+                            Some(message.clone()),
+                            None,
+                        )])
                         .await?;
                     return Ok(line_result(change, Outcome::Refused, Some(message)));
                 }
                 Sent::NotSent(message) => {
                     writer
-                        .write(record(WriteState::NotSent, Some(message.clone()), None))
+                        .write(vec![record(
+                            WriteState::NotSent,
+                            Some(message.clone()),
+                            None,
+                        )])
                         .await?;
                     return Ok(line_result(change, Outcome::NotSent, Some(message)));
                 }
                 Sent::Unknown(message) => {
                     writer
-                        .write(record(WriteState::Unknown, Some(message.clone()), None))
+                        .write(vec![JournalRecord {
+                            target: landed.clone(),
+                            ..record(WriteState::Unknown, Some(message.clone()), None)
+                        }])
                         .await?;
                     if attempt == 2 {
                         return Ok(line_result(change, Outcome::Unknown, Some(message)));
@@ -1021,7 +1045,7 @@ impl JiraClient {
                 }
             };
             // What each line sends: its issue's id, under a transition's id.
-            let mut send: BTreeMap<Option<String>, Vec<(usize, String)>> = BTreeMap::new();
+            let mut send: BTreeMap<Option<Chosen>, Vec<(usize, String)>> = BTreeMap::new();
             let mut settled = Vec::new();
             for (key, (n, lost)) in keys.iter().zip(chunk) {
                 let op = &changes[*n].op;
@@ -1043,8 +1067,14 @@ impl JiraClient {
                 };
                 let transition = match op {
                     Operation::Transition { to, .. } => {
-                        match self.choose_transition(key, to, standing, transitions).await {
-                            Ok(chosen) => Some(chosen),
+                        let landed = lock(journal)
+                            .latest(&ids[*n])
+                            .and_then(|r| r.target.clone());
+                        let chosen = self
+                            .choose_transition(key, to, standing, transitions, landed.as_deref())
+                            .await;
+                        match chosen {
+                            Ok(chosen) => Some((chosen.id, chosen.to_name)),
                             Err(NoWrite::AlreadySo(message)) => {
                                 settled.push(record(*n, WriteState::Done, None));
                                 let result =
@@ -1081,12 +1111,19 @@ impl JiraClient {
             for (transition, members) in send {
                 let intents = members
                     .iter()
-                    .map(|(n, _)| record(*n, WriteState::Intent, None))
+                    .map(|(n, _)| JournalRecord {
+                        target: transition.as_ref().map(|(_, to)| to.clone()),
+                        ..record(*n, WriteState::Intent, None)
+                    })
                     .collect();
                 writer.write(intents).await?;
                 let issue_ids: Vec<&str> = members.iter().map(|(_, id)| id.as_str()).collect();
                 let first = &changes[members[0].0].op;
-                let (kind, body) = bulk_body(first, &issue_ids, transition.as_deref());
+                let (kind, body) = bulk_body(
+                    first,
+                    &issue_ids,
+                    transition.as_ref().map(|(id, _)| id.as_str()),
+                );
                 let task = self.bulk_task(kind, &body).await;
                 let mut records = Vec::new();
                 for (n, issue_id) in &members {
@@ -1115,7 +1152,10 @@ impl JiraClient {
                         }
                         Err(Sent::Done(None)) => (WriteState::Unknown, Outcome::Unknown, None),
                     };
-                    records.push(record(*n, state, message.clone()));
+                    records.push(JournalRecord {
+                        target: transition.as_ref().map(|(_, to)| to.clone()),
+                        ..record(*n, state, message.clone())
+                    });
                     out.push((*n, line_result(&changes[*n], outcome, message)));
                 }
                 writer.write(records).await?;
@@ -1267,7 +1307,13 @@ impl JiraClient {
     }
 
     /// The request a line sends, after the reads it needs.
-    async fn prepare(&self, op: &Operation, id: &str, transitions: &Transitions) -> Prepared {
+    async fn prepare(
+        &self,
+        op: &Operation,
+        id: &str,
+        transitions: &Transitions,
+        landed: Option<&str>,
+    ) -> Prepared {
         let built = match op {
             Operation::Update {
                 issue,
@@ -1326,12 +1372,12 @@ impl JiraClient {
             }),
             Operation::Transition { issue, to, fields } => {
                 return self
-                    .prepare_transition(issue, to, fields, transitions)
+                    .prepare_transition(issue, to, fields, transitions, landed)
                     .await;
             }
         };
         match built {
-            Ok(request) => Prepared::Send(request),
+            Ok(request) => Prepared::Send(request, None),
             Err(error) => Prepared::Refused(error.to_string()),
         }
     }
@@ -1342,39 +1388,46 @@ impl JiraClient {
         to: &str,
         fields: &Map<String, Value>,
         transitions: &Transitions,
+        landed: Option<&str>,
     ) -> Prepared {
         let standing = match self.standing(issue).await {
             Ok(standing) => standing,
             Err(prepared) => return prepared,
         };
         let chosen = match self
-            .choose_transition(issue, to, &standing, transitions)
+            .choose_transition(issue, to, &standing, transitions, landed)
             .await
         {
             Ok(chosen) => chosen,
             Err(no_write) => return no_write.into(),
         };
-        let mut body = json!({ "transition": { "id": chosen } });
+        let mut body = json!({ "transition": { "id": chosen.id } });
         if !fields.is_empty() {
             body["fields"] = Value::Object(fields.clone());
         }
         match ApiRequest::transition(issue, &body) {
-            Ok(request) => Prepared::Send(request),
+            Ok(request) => Prepared::Send(request, Some(chosen.to_name)),
             Err(error) => Prepared::Refused(error.to_string()),
         }
     }
 
-    /// The id of the transition that moves `issue`, standing as it does, `to`; else
-    /// `AlreadySo`, `Refused` naming what is available, or `Failed` (a read failed).
+    /// The transition that moves `issue`, standing as it does, `to`; else `AlreadySo`
+    /// (it is in that status, or in the status `landed`, where a transition sent before
+    /// and whose answer was lost moved it), `Refused` naming what is available, or
+    /// `Failed` (a read failed).
     async fn choose_transition(
         &self,
         issue: &str,
         to: &str,
         standing: &Standing,
         transitions: &Transitions,
-    ) -> Result<String, NoWrite> {
+        landed: Option<&str>,
+    ) -> Result<Available, NoWrite> {
         let (status_name, status_id) = &standing.status;
-        if status_name.eq_ignore_ascii_case(to) || status_id == to {
+        if status_name.eq_ignore_ascii_case(to)
+            || status_id == to
+            || landed.is_some_and(|t| t.eq_ignore_ascii_case(status_name))
+        {
             return Err(NoWrite::AlreadySo(format!(
                 "{issue} is already in {status_name}"
             )));
@@ -1404,7 +1457,7 @@ impl JiraClient {
                 }
             )));
         };
-        Ok(chosen.id.clone())
+        Ok(chosen.clone())
     }
 
     /// The issue's status and workflow state, read fresh.
@@ -1585,10 +1638,10 @@ impl JiraClient {
             }
             Operation::Transition { issue, to, fields } => {
                 match self
-                    .prepare_transition(issue, to, fields, transitions)
+                    .prepare_transition(issue, to, fields, transitions, None)
                     .await
                 {
-                    Prepared::Send(_) => {
+                    Prepared::Send(..) => {
                         let from = self
                             .standing(issue)
                             .await
@@ -1742,6 +1795,9 @@ fn bulk_body(
     }
 }
 
+/// A transition chosen for a bulk task: its id and the status it leads to.
+type Chosen = (String, String);
+
 /// Why a line sends nothing.
 enum NoWrite {
     AlreadySo(String),
@@ -1762,7 +1818,8 @@ impl From<NoWrite> for Prepared {
 
 /// What a line will send, or why it sends nothing.
 enum Prepared {
-    Send(ApiRequest),
+    /// The request, and for a transition the status it leads to.
+    Send(ApiRequest, Option<String>),
     AlreadySo(String),
     Refused(String),
     /// A read it needs failed: nothing was sent.

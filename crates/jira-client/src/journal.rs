@@ -60,6 +60,11 @@ pub struct JournalRecord {
     /// What went wrong, when something did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// For a transition sent: the status it moves the issue to, so that a run resolving
+    /// a lost answer knows the issue got there (a transition named by its own name, such
+    /// as `Close`, does not say which status it leads to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// When it was recorded, milliseconds since the Unix epoch.
     pub at_ms: i64,
 }
@@ -74,6 +79,7 @@ impl JournalRecord {
             key: None,
             issue_id: None,
             message: None,
+            target: None,
             at_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64),

@@ -208,7 +208,8 @@ async fn a_run_killed_mid_write_resolves_each_line_before_sending_it_again() {
         .await
         .unwrap();
     // As if the process died after sending every line, before any answer was recorded:
-    // the journal's last word on each line is its intent.
+    // the journal's last word on each line is its intent (a transition's names the status
+    // it was sent to reach, as the apply writes it).
     {
         let journal = journal(&dir);
         let mut journal = journal.lock().unwrap();
@@ -217,7 +218,13 @@ async fn a_run_killed_mid_write_resolves_each_line_before_sending_it_again() {
         let intents: Vec<JournalRecord> = ids
             .iter()
             .zip(&changes)
-            .map(|(id, change)| JournalRecord::new(id, WriteState::Intent, Some(change.line)))
+            .map(|(id, change)| {
+                let mut intent = JournalRecord::new(id, WriteState::Intent, Some(change.line));
+                if matches!(change.op, jira_client::apply::Operation::Transition { .. }) {
+                    intent.target = Some("Done".into());
+                }
+                intent
+            })
             .collect();
         journal.append(&intents).unwrap();
     }
@@ -230,8 +237,10 @@ async fn a_run_killed_mid_write_resolves_each_line_before_sending_it_again() {
     for n in [7, 8, 9, 10] {
         assert_eq!(by_line(n).outcome, Outcome::AlreadySo, "{:?}", by_line(n));
     }
-    // A transition to the status the issue is in, a delete of an issue that is gone.
+    // A transition to the status the issue is in, one named by its transition ("Close")
+    // whose target the intent recorded, a delete of an issue that is gone.
     assert_eq!(by_line(5).outcome, Outcome::AlreadySo);
+    assert_eq!(by_line(6).outcome, Outcome::AlreadySo, "{:?}", by_line(6));
     assert_eq!(by_line(11).outcome, Outcome::Done);
     assert_eq!(
         by_line(10).issue.as_deref().map(|k| k.starts_with("BEA-")),
