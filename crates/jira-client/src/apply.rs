@@ -18,8 +18,9 @@
 //! property [`IDEMPOTENCY_PROPERTY`] holding the key, links the link itself.
 //!
 //! **Bulk operations.** When at least [`BULK_MIN_LINES`] lines make the same change
-//! (a delete, labels added or removed, a transition without fields) to issues no other line
-//! touches, they go through Jira's asynchronous bulk operations (`/bulk/issues/delete`,
+//! (a delete, labels added or removed, a transition without fields, an assignment, or an
+//! update setting the same priority, summary, description, assignee, labels or number
+//! fields) to issues no other line touches, they go through Jira's asynchronous bulk operations (`/bulk/issues/delete`,
 //! `/bulk/issues/fields`, `/bulk/issues/transition`, up to 1,000 issues a task, its
 //! progress polled) instead of a request each; the task's per-issue results are mapped back
 //! to the lines. They are idempotent, so a task whose outcome was lost is submitted again
@@ -318,9 +319,40 @@ pub const BULK_MIN_LINES: usize = 50;
 /// Issues one bulk task takes (Jira's limit).
 const BULK_MAX_ISSUES: usize = 1_000;
 
+/// Whether `value` for field `id` is something `/bulk/issues/fields` sets (with
+/// `is_number` saying which fields are number fields): a priority by id or name, a
+/// summary, an ADF description, an assignee (or none), the labels, a number (or none).
+fn bulk_editable(id: &str, value: &Value, is_number: &dyn Fn(&str) -> bool) -> bool {
+    let only = |key: &str| {
+        value
+            .as_object()
+            .is_some_and(|o| o.len() == 1 && o.get(key).is_some_and(Value::is_string))
+    };
+    match id {
+        "priority" => only("id") || only("name"),
+        "summary" => value.as_str().is_some_and(|s| !s.trim().is_empty()),
+        "description" => value.get("type").and_then(Value::as_str) == Some("doc"),
+        "assignee" => value.is_null() || only("accountId"),
+        "labels" => value
+            .as_array()
+            .is_some_and(|labels| labels.iter().all(Value::is_string)),
+        _ => is_number(id) && (value.is_null() || value.is_number()),
+    }
+}
+
 /// The change a line shares with others in a bulk operation (`None`: it cannot join one).
-fn bulk_signature(op: &Operation) -> Option<String> {
+fn bulk_signature(op: &Operation, is_number: &dyn Fn(&str) -> bool) -> Option<String> {
     match op {
+        Operation::Update { fields, update, .. }
+            if update.is_empty()
+                && !fields.is_empty()
+                && fields.iter().all(|(id, v)| bulk_editable(id, v, is_number)) =>
+        {
+            let mut sorted: Vec<(&String, &Value)> = fields.iter().collect();
+            sorted.sort_by(|a, b| a.0.cmp(b.0));
+            Some(format!("update {}", json!(sorted)))
+        }
+        Operation::Assign { account_id, .. } => Some(format!("assign {account_id:?}")),
         Operation::Delete { subtasks, .. } => Some(format!("delete {subtasks}")),
         Operation::Label { add, remove, .. } if add.is_empty() != remove.is_empty() => {
             Some(format!("label {add:?} {remove:?}"))
@@ -333,8 +365,15 @@ fn bulk_signature(op: &Operation) -> Option<String> {
 }
 
 /// The bulk groups of `changes`: lines by shared change, each group at least
-/// [`BULK_MIN_LINES`] lines on issues no other line touches.
+/// [`BULK_MIN_LINES`] lines on issues no other line touches. Without the site's field
+/// catalogue, a custom field given a number is taken for a number field (as `--plan`
+/// does); [`JiraClient::apply`] asks the catalogue ([`bulk_groups_with`]).
 pub fn bulk_groups(changes: &[Change]) -> Vec<Vec<usize>> {
+    bulk_groups_with(changes, &|id| id.starts_with("customfield_"))
+}
+
+/// [`bulk_groups`], with `is_number` saying which fields are number fields.
+pub fn bulk_groups_with(changes: &[Change], is_number: &dyn Fn(&str) -> bool) -> Vec<Vec<usize>> {
     let mut touches: HashMap<String, usize> = HashMap::new();
     for change in changes {
         let outward = match &change.op {
@@ -347,7 +386,8 @@ pub fn bulk_groups(changes: &[Change]) -> Vec<Vec<usize>> {
     }
     let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (n, change) in changes.iter().enumerate() {
-        if let (Some(issue), Some(signature)) = (change.op.issue(), bulk_signature(&change.op))
+        if let (Some(issue), Some(signature)) =
+            (change.op.issue(), bulk_signature(&change.op, is_number))
             && touches.get(&issue.to_ascii_uppercase()) == Some(&1)
         {
             groups.entry(signature).or_default().push(n);
@@ -714,7 +754,7 @@ impl JiraClient {
         let path = lock(&journal).path().to_owned();
         let writer = JournalWriter::start(journal.clone());
         let transitions = Transitions::default();
-        let bulk = bulk_groups(changes);
+        let bulk = self.bulk_groups(changes).await;
         let in_bulk: std::collections::HashSet<usize> = bulk.iter().flatten().copied().collect();
         // Lines by issue, each issue's in file order; creates each on their own.
         let mut groups: Vec<Vec<usize>> = Vec::new();
@@ -814,6 +854,139 @@ impl JiraClient {
                     result.unwrap_or_else(|| line_result(change, Outcome::NotSent, None))
                 })
                 .collect(),
+        ))
+    }
+
+    /// The bulk groups of `changes`, the field catalogue read (once) only when a group
+    /// would set a custom field, to know it is a number field.
+    async fn bulk_groups(&self, changes: &[Change]) -> Vec<Vec<usize>> {
+        let guessed = bulk_groups(changes);
+        let sets_custom = guessed.iter().any(|group| {
+            matches!(&changes[group[0]].op, Operation::Update { fields, .. }
+                if fields.keys().any(|id| id.starts_with("customfield_")))
+        });
+        if !sets_custom {
+            return guessed;
+        }
+        match crate::fields::FieldCatalogue::fetch(self.transport()).await {
+            Ok(catalogue) => bulk_groups_with(changes, &|id| catalogue.is_number(id)),
+            Err(e) => {
+                tracing::warn!(error = %e, "no field catalogue: custom fields are set issue by issue");
+                bulk_groups_with(changes, &|_| false)
+            }
+        }
+    }
+
+    /// What a bulk field edit sends for `op` (an update or an assignment shared by a
+    /// group): `selectedActions` and `editedFieldsInput`, a priority given by name
+    /// resolved to its id. `Err` names the outcome of the group's lines and why.
+    async fn bulk_edit(&self, op: &Operation) -> Result<(Vec<String>, Value), (Outcome, String)> {
+        let assignee;
+        let fields = match op {
+            Operation::Update { fields, .. } => fields,
+            Operation::Assign { account_id, .. } => {
+                let mut fields = Map::new();
+                fields.insert(
+                    "assignee".into(),
+                    account_id
+                        .as_ref()
+                        .map_or(Value::Null, |id| json!({ "accountId": id })),
+                );
+                assignee = fields;
+                &assignee
+            }
+            _ => return Err((Outcome::Refused, "not a field edit".into())),
+        };
+        let mut actions = Vec::new();
+        let mut input = Map::new();
+        let mut lists: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+        for (id, value) in fields {
+            actions.push(id.clone());
+            match id.as_str() {
+                "priority" => {
+                    let priority_id = match value.get("id").and_then(Value::as_str) {
+                        Some(priority_id) => priority_id.to_owned(),
+                        None => {
+                            let name = value["name"].as_str().unwrap_or_default();
+                            self.priority_id(name).await?
+                        }
+                    };
+                    input.insert("priority".into(), json!({ "priorityId": priority_id }));
+                }
+                "summary" => lists
+                    .entry("singleLineTextFields")
+                    .or_default()
+                    .push(json!({ "fieldId": id, "text": value })),
+                "description" => lists
+                    .entry("richTextFields")
+                    .or_default()
+                    .push(json!({ "fieldId": id, "richText": { "adfValue": value } })),
+                "assignee" => lists
+                    .entry("singleSelectClearableUserPickerFields")
+                    .or_default()
+                    .push(json!({ "fieldId": id, "user": value })),
+                "labels" => {
+                    let labels: Vec<Value> = value
+                        .as_array()
+                        .map(Vec::as_slice)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(|l| json!({ "name": l }))
+                        .collect();
+                    lists.entry("labelsFields").or_default().push(json!({
+                        "fieldId": id,
+                        "bulkEditMultiSelectFieldOption": "REPLACE",
+                        "labels": labels,
+                    }));
+                }
+                _ => lists
+                    .entry("clearableNumberFields")
+                    .or_default()
+                    .push(json!({ "fieldId": id, "value": value })),
+            }
+        }
+        for (kind, items) in lists {
+            input.insert(kind.into(), Value::Array(items));
+        }
+        Ok((actions, Value::Object(input)))
+    }
+
+    /// The id of the priority named `name` (any case), from the site's priorities.
+    async fn priority_id(&self, name: &str) -> Result<String, (Outcome, String)> {
+        let mut names = Vec::new();
+        let mut start_at = 0;
+        loop {
+            let page = self
+                .read_json(ApiRequest::priorities(start_at))
+                .await
+                .map_err(|e| {
+                    (
+                        Outcome::NotSent,
+                        format!("reading the priorities failed: {e}"),
+                    )
+                })?;
+            let values = page["values"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            for priority in values {
+                let found = priority["name"].as_str().unwrap_or_default();
+                if found.eq_ignore_ascii_case(name) {
+                    return Ok(priority["id"].as_str().unwrap_or_default().to_owned());
+                }
+                names.push(found.to_owned());
+            }
+            start_at += values.len() as u64;
+            if values.is_empty() || page["isLast"].as_bool().unwrap_or(true) {
+                break;
+            }
+        }
+        Err((
+            Outcome::Refused,
+            format!(
+                "no priority is named {name:?}; the site has {}",
+                names.join(", ")
+            ),
         ))
     }
 
@@ -1017,6 +1190,30 @@ impl JiraClient {
             record.message = message;
             record
         };
+        let edit = match &changes[group[0]].op {
+            op @ (Operation::Update { .. } | Operation::Assign { .. }) if !todo.is_empty() => {
+                match self.bulk_edit(op).await {
+                    Ok(edit) => Some(edit),
+                    Err((outcome, message)) => {
+                        let state = match outcome {
+                            Outcome::Refused => Some(WriteState::Refused),
+                            _ => None,
+                        };
+                        let mut settled = Vec::new();
+                        for (n, _) in &todo {
+                            if let Some(state) = state {
+                                settled.push(record(*n, state, Some(message.clone())));
+                            }
+                            let message = Some(message.clone());
+                            out.push((*n, line_result(&changes[*n], outcome, message)));
+                        }
+                        writer.write(settled).await?;
+                        return Ok(out);
+                    }
+                }
+            }
+            _ => None,
+        };
         for chunk in todo.chunks(BULK_MAX_ISSUES) {
             if stop() {
                 for (n, _) in chunk {
@@ -1123,6 +1320,7 @@ impl JiraClient {
                     first,
                     &issue_ids,
                     transition.as_ref().map(|(id, _)| id.as_str()),
+                    edit.as_ref(),
                 );
                 let task = self.bulk_task(kind, &body).await;
                 let mut records = Vec::new();
@@ -1748,12 +1946,25 @@ impl BulkDone {
     }
 }
 
-/// The bulk endpoint (`fields`, `transition`, `delete`) and body for `op` on `issue_ids`.
+/// The bulk endpoint (`fields`, `transition`, `delete`) and body for `op` on `issue_ids`
+/// (`edit`: the actions and fields of an update or assignment, from `bulk_edit`).
 fn bulk_body(
     op: &Operation,
     issue_ids: &[&str],
     transition: Option<&str>,
+    edit: Option<&(Vec<String>, Value)>,
 ) -> (&'static str, Value) {
+    if let Some((actions, input)) = edit {
+        return (
+            "fields",
+            json!({
+                "selectedIssueIdsOrKeys": issue_ids,
+                "selectedActions": actions,
+                "editedFieldsInput": input,
+                "sendBulkNotification": false,
+            }),
+        );
+    }
     match op {
         Operation::Label { add, remove, .. } => {
             let (option, labels) = if add.is_empty() {

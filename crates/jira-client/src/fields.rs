@@ -16,6 +16,17 @@ pub struct FieldInfo {
     /// Whether it is a custom field.
     #[serde(default)]
     pub custom: bool,
+    /// Its type, as the catalogue describes it (absent for some system fields).
+    #[serde(default)]
+    pub schema: Option<FieldSchema>,
+}
+
+/// A field's type (`FieldDetails.schema`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct FieldSchema {
+    /// `string`, `number`, `array`, `user`, ...
+    #[serde(rename = "type", default)]
+    pub kind: String,
 }
 
 /// Every field of a site.
@@ -102,6 +113,13 @@ impl FieldCatalogue {
         }
     }
 
+    /// Whether `id` is a number field (its schema's type is `number`).
+    pub fn is_number(&self, id: &str) -> bool {
+        self.fields
+            .iter()
+            .any(|f| f.id == id && f.schema.as_ref().is_some_and(|s| s.kind == "number"))
+    }
+
     /// [`FieldCatalogue::resolve`] for a comma-separated list; the first error ends it.
     pub fn resolve_list(&self, list: &str) -> Result<Vec<String>, String> {
         list.split(',').map(|name| self.resolve(name)).collect()
@@ -135,6 +153,7 @@ mod tests {
             id: id.into(),
             name: name.into(),
             custom: id.starts_with("customfield_"),
+            schema: None,
         };
         FieldCatalogue {
             fields: vec![

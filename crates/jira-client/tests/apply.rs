@@ -409,3 +409,101 @@ async fn many_issues_given_the_same_change_go_through_the_bulk_operations() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_issues_given_the_same_field_values_are_edited_in_bulk() {
+    let sim = SimHandle::start(SimConfig {
+        projects: 2,
+        issues_per_project: 120,
+        limits: LimitConfig::off(),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let client = client(&sim).await;
+    let account = get(&sim, "users/search?maxResults=1").await[0]["accountId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = Vec::new();
+    // The same priority (by name) and story points on 60 issues: one field edit.
+    for n in 1..=60 {
+        lines.push(json!({"op": "update", "issue": format!("APO-{n}"),
+            "fields": {"priority": {"name": "lowest"}, "customfield_10016": 8}}));
+    }
+    // The same assignee on 55 others: a second.
+    for n in 61..=115 {
+        lines.push(json!({"op": "assign", "issue": format!("APO-{n}"), "account_id": account}));
+    }
+    // Summaries that differ cannot share a task: a PUT each.
+    for n in 1..=50 {
+        lines.push(json!({"op": "update", "issue": format!("BEA-{n}"),
+            "fields": {"summary": format!("Renamed {n}")}}));
+    }
+    // A priority the site does not have: refused on every line, nothing sent.
+    for n in 51..=100 {
+        lines.push(json!({"op": "update", "issue": format!("BEA-{n}"),
+            "fields": {"priority": {"name": "Urgent"}}}));
+    }
+    let text: Vec<String> = lines.iter().map(Value::to_string).collect();
+    let changes = parse_changes(&text.join("\n")).unwrap();
+    let report = client
+        .apply(&changes, journal(&dir), &|| false, &|_| {})
+        .await
+        .unwrap();
+    let outcome = |line: usize| report.results[line - 1].outcome;
+    assert!((1..=165).all(|line| outcome(line) == Outcome::Done));
+    for line in 166..=215 {
+        assert_eq!(outcome(line), Outcome::Refused);
+        let message = report.results[line - 1].message.as_deref().unwrap();
+        assert!(
+            message.contains("\"Urgent\"") && message.contains("Lowest"),
+            "{message}"
+        );
+    }
+    let stats = sim.stats();
+    assert_eq!(
+        stats.requests_to("POST", "/rest/api/3/bulk/issues/fields"),
+        2,
+        "{:?}",
+        stats.by_endpoint
+    );
+    assert_eq!(
+        stats.requests_to("PUT", "/rest/api/3/issue/{issueIdOrKey}"),
+        50
+    );
+    assert_eq!(
+        stats.requests_to("PUT", "/rest/api/3/issue/{issueIdOrKey}/assignee"),
+        0
+    );
+    for n in [1, 33, 60] {
+        let fields = get(
+            &sim,
+            &format!("issue/APO-{n}?fields=priority,customfield_10016"),
+        )
+        .await["fields"]
+            .clone();
+        assert_eq!(fields["priority"]["name"], "Lowest", "APO-{n}");
+        assert_eq!(fields["customfield_10016"], 8.0, "APO-{n}");
+    }
+    for n in [61, 115] {
+        let fields = get(&sim, &format!("issue/APO-{n}?fields=assignee")).await["fields"].clone();
+        assert_eq!(fields["assignee"]["accountId"], account.as_str(), "APO-{n}");
+    }
+    // Again: every line known (done or refused); nothing submitted.
+    let again = client
+        .apply(&changes, journal(&dir), &|| false, &|_| {})
+        .await
+        .unwrap();
+    assert!(
+        again.results[..165].iter().all(|r| r.earlier),
+        "{:?}",
+        again.outcomes
+    );
+    assert_eq!(
+        sim.stats()
+            .requests_to("POST", "/rest/api/3/bulk/issues/fields"),
+        2
+    );
+}

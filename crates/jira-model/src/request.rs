@@ -340,6 +340,19 @@ impl ApiRequest {
             .with_estimated_points(50)
     }
 
+    /// `GET /rest/api/3/priority/search` from `start_at`, 100 priorities a page.
+    pub fn priorities(start_at: u64) -> Self {
+        Self::new(
+            Method::GET,
+            "/rest/api/3/priority/search",
+            "/rest/api/3/priority/search",
+        )
+        .with_class(OperationClass::Metadata)
+        .with_estimated_points(1)
+        .query("startAt", start_at.to_string())
+        .query("maxResults", "100")
+    }
+
     /// `GET /rest/api/3/users/search` from `start_at`, `max_results` at most 1000.
     pub fn users_search(start_at: u64, max_results: u32) -> Self {
         Self::new(
