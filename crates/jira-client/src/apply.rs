@@ -2107,13 +2107,23 @@ not json
                     n,
                     Operation::Update {
                         issue: format!("APO-{n}"),
-                        fields: Map::from_iter([("summary".to_owned(), json!("x"))]),
+                        fields: Map::from_iter([("summary".to_owned(), json!(format!("x{n}")))]),
                         update: Map::new(),
                     },
                 )
             })
             .collect();
         let rate = |method: &str| if method == "PUT" { 50.0 } else { 100.0 };
+        // The same summary on 100 issues is one bulk edit; different ones a PUT each.
+        let mut same = changes.clone();
+        for change in &mut same {
+            if let Operation::Update { fields, .. } = &mut change.op {
+                fields.insert("summary".into(), json!("x"));
+            }
+        }
+        let bulk = plan(&same, &rate);
+        assert_eq!((bulk.bulk_lines, bulk.bulk_tasks), (100, 1), "{bulk:?}");
+        assert!(bulk.writes.is_empty(), "{bulk:?}");
         let spread = plan(&changes, &rate);
         assert_eq!(spread.writes["PUT"], 100);
         assert!((spread.seconds - 2.0).abs() < 1e-9, "{spread:?}");
