@@ -7,15 +7,16 @@ pub enum Error {
     /// The configuration is invalid.
     #[error("invalid batch configuration: {0}")]
     Config(String),
-    /// The JQL was refused (invalid or unbounded).
-    #[error(
-        "JQL {jql:?} was refused: {message} (bound it, e.g. `project = PROJ AND updated >= -30d`)"
-    )]
+    /// The JQL was refused (any 400 a search answers: a syntax error, an unknown field or
+    /// value, an unbounded query).
+    #[error("JQL {jql:?} was refused: {message}{}", hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
     InvalidJql {
         /// The query.
         jql: String,
         /// Jira's message.
         message: String,
+        /// What to do about it, when the message says what kind of problem it is.
+        hint: Option<String>,
     },
     /// The site answered 410 Gone: an API jira-ops uses was removed there.
     #[error("{path} answered 410 Gone: {message}")]

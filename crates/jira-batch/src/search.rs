@@ -62,14 +62,11 @@ async fn fetch_page<T: Transport>(
             Err(error) => return Err(error.into()),
         }
     };
+    // The query is the only input of a search a person writes: any 400 is its refusal.
     match response.classify() {
-        ErrorClass::InvalidJql => Err(Error::InvalidJql {
-            jql: jql.to_owned(),
-            message: response
-                .error_collection()
-                .map(|e| e.summary())
-                .unwrap_or_default(),
-        }),
+        ErrorClass::InvalidJql | ErrorClass::Client if response.status.as_u16() == 400 => {
+            Err(invalid_jql(jql, &response))
+        }
         ErrorClass::Removed => Err(Error::Removed {
             path,
             message: response
@@ -86,6 +83,51 @@ async fn fetch_page<T: Transport>(
                 }),
         ),
     }
+}
+
+/// A search's 400 as [`Error::InvalidJql`]: Jira's message and the hint that matches it.
+pub fn invalid_jql(jql: &str, response: &jira_model::ApiResponse) -> Error {
+    let message = response
+        .error_collection()
+        .map(|e| e.summary())
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| {
+            String::from_utf8_lossy(&response.body)
+                .chars()
+                .take(300)
+                .collect()
+        });
+    Error::InvalidJql {
+        jql: jql.to_owned(),
+        hint: jql_hint(&message),
+        message,
+    }
+}
+
+/// The fix for the kind of problem Jira's `message` names, if it names one.
+pub fn jql_hint(message: &str) -> Option<String> {
+    let lower = message.to_lowercase();
+    let hint = if lower.contains("unbounded") || lower.contains("search restriction") {
+        "bound it, e.g. `project = PROJ AND updated >= -30d`"
+    } else if lower.starts_with("field '")
+        || lower.contains("field '") && lower.contains("does not exist or")
+    {
+        "a field in JQL is its name or id as the site lists it (`jira-ops cache warm --fields`, GET /rest/api/3/field); quote names with spaces, e.g. '\"Story Points\" > 3'"
+    } else if lower.contains("the value '") && lower.contains("does not exist") {
+        "check the value: a project key, a status or user the site has (names are matched exactly; quote values with spaces)"
+    } else if lower.contains("function")
+        && (lower.contains("not supported") || lower.contains("does not exist"))
+    {
+        "check the function's name and arguments, e.g. currentUser(), startOfDay(-7)"
+    } else if lower.contains("error in the jql query")
+        || lower.contains("expecting")
+        || lower.contains("reserved")
+    {
+        "a syntax error: check the query near the place Jira names; quote values with spaces or reserved characters"
+    } else {
+        return None;
+    };
+    Some(hint.to_owned())
 }
 
 enum State {

@@ -34,7 +34,7 @@ pub enum Error {
     },
     /// Another process holds the sled cache directory.
     #[error(
-        "cache directory {dir} is in use by {holder} (waited {waited:?}); stop that process or use another --cache-dir"
+        "cache directory {dir} is in use by {holder} (waited {}): wait for it to finish, stop it, run with --no-cache, or use another --cache-dir (a wait longer than `cache_lock_wait_secs` allows)", jira_model::HumanDuration(*waited)
     )]
     Locked {
         /// The directory.

@@ -98,15 +98,28 @@ impl SledStore {
         };
         create_private_dir(&dir).map_err(io)?;
         let started = std::time::Instant::now();
+        let mut warned = false;
         let db = loop {
             match sled::Config::new().path(&dir).open() {
                 Ok(db) => break db,
                 Err(sled::Error::Io(error)) if is_lock_error(&error) => {
-                    if started.elapsed() >= lock_wait {
-                        let holder = std::fs::read_to_string(dir.join(HOLDER_FILE))
+                    let holder = || {
+                        std::fs::read_to_string(dir.join(HOLDER_FILE))
                             .ok()
                             .and_then(|pid| pid.trim().parse::<u32>().ok())
-                            .map_or("another process".to_owned(), |pid| format!("process {pid}"));
+                            .map_or("another process".to_owned(), |pid| format!("process {pid}"))
+                    };
+                    if !warned && !lock_wait.is_zero() {
+                        warned = true;
+                        tracing::warn!(
+                            "cache directory {} is in use by {}: waiting up to {} for it (--no-cache runs without the cache)",
+                            dir.display(),
+                            holder(),
+                            jira_model::HumanDuration(lock_wait)
+                        );
+                    }
+                    if started.elapsed() >= lock_wait {
+                        let holder = holder();
                         return Err(Error::Locked {
                             dir,
                             holder,

@@ -6,6 +6,59 @@ use serde::Deserialize;
 
 use crate::Error;
 
+/// Ids of Jira Cloud's system fields, which every site has: a field list naming only these
+/// (and `*all`, `*navigable`) needs no catalogue to be checked.
+pub const SYSTEM_FIELDS: &[&str] = &[
+    "aggregateprogress",
+    "aggregatetimeestimate",
+    "aggregatetimeoriginalestimate",
+    "aggregatetimespent",
+    "assignee",
+    "attachment",
+    "comment",
+    "components",
+    "created",
+    "creator",
+    "description",
+    "duedate",
+    "environment",
+    "fixVersions",
+    "issuelinks",
+    "issuetype",
+    "labels",
+    "lastViewed",
+    "parent",
+    "priority",
+    "progress",
+    "project",
+    "reporter",
+    "resolution",
+    "resolutiondate",
+    "security",
+    "status",
+    "statuscategorychangedate",
+    "subtasks",
+    "summary",
+    "timeestimate",
+    "timeoriginalestimate",
+    "timespent",
+    "timetracking",
+    "updated",
+    "versions",
+    "votes",
+    "watches",
+    "worklog",
+    "workratio",
+];
+
+/// Whether `fields` (trimmed) name only system field ids and `*all` / `*navigable`
+/// (then they need no catalogue).
+pub fn only_system_fields(fields: &[String]) -> bool {
+    fields
+        .iter()
+        .all(|f| matches!(f.as_str(), "*all" | "*navigable") || SYSTEM_FIELDS.contains(&f.as_str()))
+}
+
 /// One field of the catalogue.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 pub struct FieldInfo {

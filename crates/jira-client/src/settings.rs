@@ -354,7 +354,7 @@ settings! {
     /// The longest wait the server may ask for (Retry-After) before a request fails, in
     /// seconds.
     max_wait_secs: u64 = RetryPolicy::default().max_wait.as_secs();
-        flag None, env [], value "SECS", check within(0, DAY, "0 to 86400 seconds");
+        flag Some("--max-wait"), env ["JIRA_OPS_MAX_WAIT"], value "SECS", check within(0, DAY, "0 to 86400 seconds");
     /// The cache: "sled" (embedded, in cache_dir), a redis:// URL shared by workers, or
     /// "none".
     cache_store: String = "sled".to_owned();

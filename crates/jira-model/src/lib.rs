@@ -56,6 +56,7 @@ pub mod adf;
 mod classify;
 mod endpoint;
 mod error;
+mod human;
 mod issue_ref;
 mod ratelimit;
 mod request;
@@ -69,6 +70,7 @@ pub use endpoint::{
     CHANGELOG_BULK_MAX_RESULTS, Endpoint, SEARCH_ID_PAGE_MAX, SEARCH_PAGE_MAX,
 };
 pub use error::Error;
+pub use human::{HumanDuration, clock_time_after};
 pub use issue_ref::{ISSUE_REF_MAX_LEN, IssueRefError, check_issue_ref};
 pub use ratelimit::{
     LimitWindow, MAX_RATE_LIMIT_WAIT, RateLimitInfo, RateLimitPolicy, RateLimitReason,

@@ -15,7 +15,14 @@ pub struct Cli {
     pub command: Command,
 }
 
-const EXIT_CODES: &str = "Exit codes:
+const EXIT_CODES: &str = "Examples:
+  jira-ops demo                                          # the main job on an embedded simulator
+  jira-ops config init --site https://your-domain.atlassian.net --email me@example.com
+  jira-ops health
+  jira-ops search 'project = PROJ AND updated >= -7d' --format csv > recent.csv
+  jira-ops sync --jql 'project = PROJ' --to sqlite:jira.db
+
+Exit codes:
   0  success (health: healthy)
   1  some items failed, or the run failed (health: degraded)
   2  usage, configuration or input error (health: unhealthy)
@@ -25,42 +32,136 @@ Configuration: flags > environment (JIRA_SITE_URL, JIRA_EMAIL, JIRA_API_TOKEN,
 JIRA_API_TOKEN_<PROFILE>, JIRA_PROFILE) > the profile in the config file > defaults.
 `jira-ops config show` prints the result with the token redacted.";
 
+/// Global flags about the site and the client (connection, pace, retries).
+const CLIENT_FLAGS: &[&str] = &[
+    "site",
+    "email",
+    "concurrency",
+    "timeout",
+    "retries",
+    "max_wait",
+    "rate_limit_store",
+];
+/// Global flags about the cache.
+const CACHE_FLAGS: &[&str] = &["cache_dir", "no_cache"];
+/// Global flags naming the configuration.
+const CONFIG_FLAGS: &[&str] = &["profile", "config"];
+
+/// The global flags a command has no use for, by its path: they are hidden from its help
+/// and its completions (they still parse, so a flag placed anywhere is not an error).
+fn unused_flags(path: &[&str]) -> Vec<&'static str> {
+    let all = || CLIENT_FLAGS.iter().chain(CACHE_FLAGS).chain(CONFIG_FLAGS);
+    match path {
+        // The demo makes its own site, cache and settings; it takes the pace flags.
+        ["demo"] => vec![
+            "site",
+            "email",
+            "cache_dir",
+            "no_cache",
+            "profile",
+            "config",
+        ],
+        ["cache", "status" | "clear"] => vec![
+            "concurrency",
+            "timeout",
+            "retries",
+            "max_wait",
+            "rate_limit_store",
+        ],
+        ["config", "init"] => vec![
+            "concurrency",
+            "timeout",
+            "retries",
+            "max_wait",
+            "rate_limit_store",
+            "cache_dir",
+            "no_cache",
+        ],
+        ["sim", ..] | ["completions"] => all().copied().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The command line, each command's help showing only the global flags it uses (under
+/// their own heading, after the command's own).
+pub fn command() -> clap::Command {
+    use clap::CommandFactory as _;
+    let mut command = Cli::command();
+    command.build();
+    hide_unused(&mut command, &mut Vec::new());
+    command
+}
+
+fn hide_unused(command: &mut clap::Command, path: &mut Vec<String>) {
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect();
+    for name in names {
+        path.push(name.clone());
+        let view: Vec<&str> = path.iter().map(String::as_str).collect();
+        let unused = unused_flags(&view);
+        *command = std::mem::take(command).mut_subcommand(&name, |sub| {
+            // In place: the command is built, so its arguments keep their order.
+            let mut sub = sub.mut_args(|arg| {
+                let unused = arg.is_global_set() && unused.contains(&arg.get_id().as_str());
+                arg.hide(unused)
+            });
+            hide_unused(&mut sub, path);
+            sub
+        });
+        path.pop();
+    }
+}
+
 /// Flags every command takes.
 #[derive(Clone, Debug, Args)]
 pub struct Global {
     /// The profile to use (default: JIRA_PROFILE, then `default_profile` in the file,
     /// then `default`).
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "NAME"
+    )]
     pub profile: Option<String>,
     /// The config file (default: JIRA_OPS_CONFIG, then
     /// `$XDG_CONFIG_HOME/jira-ops/config.toml`).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "FILE"
+    )]
     pub config: Option<PathBuf>,
-    #[arg(long, global = true, value_name = "URL", help = Setting::help("site_url"))]
+    #[arg(long, global = true, help_heading = "Global options", value_name = "URL", help = Setting::help("site_url"))]
     pub site: Option<String>,
-    #[arg(long, global = true, value_name = "EMAIL", help = Setting::help("email"))]
+    #[arg(long, global = true, help_heading = "Global options", value_name = "EMAIL", help = Setting::help("email"))]
     pub email: Option<String>,
-    #[arg(long, global = true, value_name = "N", help = Setting::help("max_concurrent"))]
+    #[arg(long, global = true, help_heading = "Global options", value_name = "N", help = Setting::help("max_concurrent"))]
     pub concurrency: Option<String>,
-    #[arg(long, global = true, value_name = "SECS", help = Setting::help("timeout_secs"))]
+    #[arg(long, global = true, help_heading = "Global options", value_name = "SECS", help = Setting::help("timeout_secs"))]
     pub timeout: Option<String>,
-    #[arg(long, global = true, value_name = "N", help = Setting::help("retries"))]
+    #[arg(long, global = true, help_heading = "Global options", value_name = "N", help = Setting::help("retries"))]
     pub retries: Option<String>,
-    #[arg(long, global = true, value_name = "DIR", help = Setting::help("cache_dir"))]
+    #[arg(long, global = true, help_heading = "Global options", value_name = "SECS", help = Setting::help("max_wait_secs"))]
+    pub max_wait: Option<String>,
+    #[arg(long, global = true, help_heading = "Global options", value_name = "DIR", help = Setting::help("cache_dir"))]
     pub cache_dir: Option<String>,
     /// Bypass the cache: read nothing from it and write nothing to it (cache_store = none).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub no_cache: bool,
-    #[arg(long, global = true, value_name = "local|URL", help = Setting::help("rate_limit_store"))]
+    #[arg(long, global = true, help_heading = "Global options", value_name = "local|URL", help = Setting::help("rate_limit_store"))]
     pub rate_limit_store: Option<String>,
     /// More logging: -v info, -vv debug, -vvv trace (RUST_LOG overrides).
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, help_heading = "Global options", action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Only errors on stderr; no progress bars.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = "Global options")]
     pub quiet: bool,
     /// Log lines as text or as JSON objects (one per line, on stderr).
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, global = true, help_heading = "Global options", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 }
 
@@ -74,6 +175,7 @@ impl Global {
             ("--concurrency", &self.concurrency),
             ("--timeout", &self.timeout),
             ("--retries", &self.retries),
+            ("--max-wait", &self.max_wait),
             ("--cache-dir", &self.cache_dir),
             ("--rate-limit-store", &self.rate_limit_store),
         ]
@@ -124,7 +226,13 @@ pub enum Command {
   jira-ops diagnose --keys PROJ-1,PROJ-2,PROJ-3")]
     Diagnose(DiagnoseArgs),
     /// Inspect, warm and clear the cache.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  jira-ops cache status
+  jira-ops cache warm --all
+  jira-ops cache clear --category issue --pattern 'PROJ-*' --force"
+    )]
     Cache(CacheCommand),
     /// Fetch issues by key, coalesced into bulk fetches of 100, cache first.
     #[command(after_help = "Examples:
@@ -180,10 +288,21 @@ Exit codes: 0 every line holds, 1 some lines did not, 2 the file is invalid (not
   jira-ops sync --jql 'project = PROJ' --to ./export --since 7d --fields 'Summary,Story Points'")]
     Sync(SyncArgs),
     /// The Jira Cloud simulator, for testing your own tools against.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  jira-ops sim serve --port 8080
+  jira-ops sim serve --port 0 --no-limits --latency-ms 20"
+    )]
     Sim(SimCommand),
     /// Create, show and check the config file.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  jira-ops config init --site https://your-domain.atlassian.net --email me@example.com
+  jira-ops config show
+  jira-ops config check"
+    )]
     Config(ConfigCommand),
     /// Print a shell completion script.
     #[command(after_help = "Examples:
@@ -314,6 +433,9 @@ pub struct DiagnoseArgs {
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
     /// Entries, size against the cap, hit rate, evictions.
+    #[command(after_help = "Examples:
+  jira-ops cache status
+  jira-ops cache status --json --profile work")]
     Status {
         /// Print as JSON on stdout.
         #[arg(long)]
@@ -400,7 +522,9 @@ pub struct OutputArgs {
     /// Output format (default: table on a terminal, jsonl otherwise).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// Fields to return, comma separated.
+    /// Fields to return, comma separated: ids (`summary`, `customfield_10016`) or names
+    /// (`'Story Points'`), checked against the site's fields; `*all` or `*navigable` for
+    /// every field (one column each in CSV and tables).
     #[arg(
         long,
         value_delimiter = ',',
@@ -424,9 +548,13 @@ impl OutputArgs {
         crate::output::IssueWriter::new(format, &self.fields, out, self.csv_raw)
     }
 
-    /// `--fields` names at least one field, none of them empty.
-    pub fn check(&self) -> Result<(), crate::error::CliError> {
-        if self.fields.is_empty() || self.fields.iter().any(|f| f.trim().is_empty()) {
+    /// `--fields` trimmed (`'summary, status'` is two fields), naming at least one, none
+    /// of them empty.
+    pub fn check(&mut self) -> Result<(), crate::error::CliError> {
+        for field in &mut self.fields {
+            *field = field.trim().to_owned();
+        }
+        if self.fields.is_empty() || self.fields.iter().any(String::is_empty) {
             return Err(crate::error::CliError::usage(format!(
                 "--fields {:?} names an empty field: name one or more, comma separated, e.g. --fields {}",
                 self.fields.join(","),
@@ -490,7 +618,7 @@ pub struct ApplyArgs {
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
     /// Serve a simulated tenant until Ctrl-C.
-    #[command(after_help = jira_sim::cli::EXAMPLES)]
+    #[command(after_help = jira_sim::cli::examples("jira-ops sim serve"))]
     Serve(Box<jira_sim::cli::ServeArgs>),
 }
 
@@ -502,12 +630,20 @@ pub enum ConfigCommand {
   jira-ops --profile staging config init --site https://staging.atlassian.net --email me@example.com")]
     Init,
     /// Print the effective settings and where each comes from (token redacted).
+    #[command(after_help = "Examples:
+  jira-ops config show
+  jira-ops --profile staging config show --json
+  JIRA_REQUEST_TIMEOUT=60 jira-ops config show      # see the environment win over the file")]
     Show {
         /// Print as JSON.
         #[arg(long)]
         json: bool,
     },
     /// Validate the config file and the profile, then try the credentials.
+    #[command(after_help = "Examples:
+  jira-ops config check
+  jira-ops config check --offline        # the file and the values only, no request
+  jira-ops --profile staging config check")]
     Check {
         /// Validate only; send no request.
         #[arg(long)]

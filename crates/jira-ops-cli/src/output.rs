@@ -59,10 +59,18 @@ pub fn spinner(message: &str, visible: bool) -> ProgressBar {
     bar
 }
 
-/// A table with the house style.
+/// Whether stderr may carry colours: a terminal, and `NO_COLOR` unset or empty
+/// (https://no-color.org).
+pub fn colours_on_stderr() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// A table with the house style, fitted to the terminal's width (columns wrap; a pipe
+/// gets the full width).
 pub fn table(header: &[&str]) -> Table {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
     table.set_header(header.to_vec());
     table
 }
@@ -133,32 +141,44 @@ pub struct IssueWriter<W: Write> {
     table: Option<Table>,
     written: usize,
     csv_raw: bool,
+    started: bool,
 }
 
 impl<W: Write> IssueWriter<W> {
     /// A writer of `fields` in `format` to `out`; CSV cells are made spreadsheet-safe
     /// unless `csv_raw`.
     pub fn new(format: Format, fields: &[String], out: W, csv_raw: bool) -> Result<Self, CliError> {
-        let mut writer = IssueWriter {
+        let writer = IssueWriter {
             format,
             fields: fields.to_vec(),
             out,
             table: None,
             written: 0,
             csv_raw,
+            started: false,
         };
+        // Nothing is written before the first issue (or the end): an error before it
+        // leaves stdout empty.
+        Ok(writer)
+    }
+
+    /// The header (CSV, table) or the opening bracket (JSON), before the first issue:
+    /// `*all` and `*navigable` become the fields `first` has.
+    fn start(&mut self, first: Option<&Issue>) -> Result<(), CliError> {
+        self.fields = expand_fields(&self.fields, first);
         let mut header = vec!["key".to_owned()];
-        header.extend(fields.iter().cloned());
-        match format {
-            Format::Csv => writer.write_csv(&header)?,
+        header.extend(self.fields.iter().cloned());
+        match self.format {
+            Format::Csv => self.write_csv(&header)?,
             Format::Table => {
                 let header: Vec<&str> = header.iter().map(String::as_str).collect();
-                writer.table = Some(table(&header));
+                self.table = Some(table(&header));
             }
-            Format::Json => writer.out.write_all(b"[")?,
+            Format::Json => self.out.write_all(b"[")?,
             Format::Jsonl => {}
         }
-        Ok(writer)
+        self.started = true;
+        Ok(())
     }
 
     /// One CSV record, quoted as needed, written through at once.
@@ -179,6 +199,9 @@ impl<W: Write> IssueWriter<W> {
 
     /// Writes one issue.
     pub fn write(&mut self, issue: &Issue) -> Result<(), CliError> {
+        if !self.started {
+            self.start(Some(issue))?;
+        }
         match self.format {
             Format::Jsonl => {
                 serde_json::to_writer(&mut self.out, issue).map_err(json_error)?;
@@ -220,6 +243,9 @@ impl<W: Write> IssueWriter<W> {
 
     /// Ends the output (closes the JSON array, prints the table).
     pub fn finish(mut self) -> Result<usize, CliError> {
+        if !self.started {
+            self.start(None)?;
+        }
         match self.format {
             Format::Json => self.out.write_all(b"\n]\n")?,
             Format::Table => {
@@ -232,6 +258,35 @@ impl<W: Write> IssueWriter<W> {
         self.out.flush()?;
         Ok(self.written)
     }
+}
+
+/// `fields` with `*all` and `*navigable` replaced by the fields `first` came back with
+/// (sorted, each once); without an issue, as they are.
+fn expand_fields(fields: &[String], first: Option<&Issue>) -> Vec<String> {
+    let Some(issue) = first else {
+        return fields.to_vec();
+    };
+    let mut out: Vec<String> = Vec::new();
+    for field in fields {
+        if field.starts_with('*') {
+            let named: Vec<&String> = fields.iter().filter(|f| !f.starts_with('*')).collect();
+            let mut rest: Vec<String> = issue
+                .fields
+                .keys()
+                .filter(|k| !named.contains(k))
+                .cloned()
+                .collect();
+            rest.sort();
+            for key in rest {
+                if !out.contains(&key) {
+                    out.push(key);
+                }
+            }
+        } else if !out.contains(field) {
+            out.push(field.clone());
+        }
+    }
+    out
 }
 
 fn csv_error(error: csv::Error) -> CliError {

@@ -60,8 +60,9 @@ pub fn init(global: &Global) -> Result<Telemetry, CliError> {
     let fmt = match global.log_format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
-            // Colours only on a terminal: a redirected log is read by tools and people alike.
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            // Colours only on a terminal, and never with NO_COLOR (https://no-color.org): a
+            // redirected log is read by tools and people alike.
+            .with_ansi(crate::output::colours_on_stderr())
             .with_target(true)
             .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()

@@ -10,7 +10,7 @@ use std::time::Duration;
 pub enum Error {
     /// The budget would admit the request only after longer than allowed.
     #[error(
-        "rate budget for {what} is spent: the next slot is in {wait:?}, more than the {allowed:?} allowed (raise `max_wait`, or run later)"
+        "rate budget for {what} is spent: the next slot is in {} (at {}), more than the {} allowed: raise the wait allowed (`max_wait_secs` in the config, the --max-wait flag or JIRA_OPS_MAX_WAIT; `LimitsConfig::max_wait` in code) or run again after then", jira_model::HumanDuration(*wait), jira_model::clock_time_after(*wait), jira_model::HumanDuration(*allowed)
     )]
     WaitTooLong {
         /// The request (`GET /rest/api/3/issue/{issueIdOrKey}`).

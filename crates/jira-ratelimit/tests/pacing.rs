@@ -307,7 +307,12 @@ async fn a_wait_past_max_wait_is_a_clear_error() {
         ),
         "{message}"
     );
-    assert!(message.contains("raise `max_wait`"), "{message}");
+    assert!(
+        message.contains("`max_wait_secs`")
+            && message.contains("--max-wait")
+            && message.contains(" UTC)"),
+        "{message}"
+    );
     // Nothing reached the server once the budget was spent.
     assert!(sim.stats().requests <= 3);
 }

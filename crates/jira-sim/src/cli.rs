@@ -95,6 +95,11 @@ pub struct ServeArgs {
     /// `latency:MS+JITTER` (probability defaults to 1 for latency).
     #[arg(long = "fault", value_name = "RULE")]
     pub faults: Vec<String>,
+    /// A fixed latency added to every answer, in milliseconds, with up to half of it again
+    /// as jitter (as `jira-ops demo --latency-ms`); `--fault 'latency:MS+JITTER'` sets
+    /// both.
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub latency_ms: u64,
     /// Latency that grows with the answer: `off`, `jira-cloud` (150 ms plus 2.5 ms per KiB:
     /// a search page of 100 issues with every field takes ~1.9 s, an id-only page ~0.15 s),
     /// or `BASE_MS+MS_PER_KIB`.
@@ -124,15 +129,21 @@ pub struct ServeArgs {
     pub webhook_secret: String,
 }
 
-/// Example command lines, for `--help`.
-pub const EXAMPLES: &str = "Examples:
-  jira-sim --port 8080
-  jira-sim --port 0 --projects 20 --issues-per-project 5000 --no-limits
-  jira-sim --burst 50 --hide-limits
-  jira-sim --burst 50 --burst-capacity 20 --hide-limits --reset-format minute --renew-penalty
-  jira-sim --fault 'status:503@0.05' --fault 'reset@0.01:/rest/api/3/issue/{issueIdOrKey}' --fault 'latency:20+10'
+/// Example command lines for `--help`, run as `program` (`jira-sim`, `jira-ops sim serve`).
+pub fn examples(program: &str) -> String {
+    format!(
+        "Examples:
+  {program} --port 8080
+  {program} --port 0 --projects 20 --issues-per-project 5000 --no-limits
+  {program} --latency-ms 20 --fault 'status:503@0.05'
+  {program} --burst 50 --hide-limits
+  {program} --burst 50 --burst-capacity 20 --hide-limits --reset-format minute --renew-penalty
+  {program} --fault 'reset@0.01:/rest/api/3/issue/{{issueIdOrKey}}' --fault 'latency:20+10'
 
-Admin API: GET /__sim/stats, POST /__sim/reset, GET|PUT /__sim/faults, GET|PUT /__sim/limits";
+Sign in with --email and --token (sim@example.com / sim-token by default).
+Admin API: GET /__sim/stats, POST /__sim/reset, GET|PUT /__sim/faults, GET|PUT /__sim/limits"
+    )
+}
 
 impl ServeArgs {
     /// The simulator configuration these flags describe, or an error naming the flag.
@@ -203,11 +214,20 @@ impl ServeArgs {
         {
             bail!("--burst-capacity {capacity} must be at least 1");
         }
-        let rules = args
+        let mut rules = args
             .faults
             .iter()
             .map(|rule| parse_fault(rule))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        if args.latency_ms > 0 {
+            rules.push(FaultRule::new(
+                Fault::Latency {
+                    fixed_ms: args.latency_ms,
+                    jitter_ms: args.latency_ms / 2,
+                },
+                1.0,
+            ));
+        }
         Ok(SimConfig {
             seed: args.seed,
             projects: args.projects,

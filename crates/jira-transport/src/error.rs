@@ -92,7 +92,7 @@ pub enum Error {
     },
     /// The server asked to wait longer than the caller allows.
     #[error(
-        "the server asked to wait {asked:?} before retrying {method} {path}, more than the {allowed:?} allowed (raise `max_wait` or retry later)"
+        "the server asked to wait {} (until {}) before retrying {method} {path}, more than the {} allowed: raise the wait allowed (`max_wait_secs` in the config, the --max-wait flag or JIRA_OPS_MAX_WAIT; `RetryPolicy::max_wait` in code) or run again after then", jira_model::HumanDuration(*asked), jira_model::clock_time_after(*asked), jira_model::HumanDuration(*allowed)
     )]
     WaitTooLong {
         /// The request method.

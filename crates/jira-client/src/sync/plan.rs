@@ -128,6 +128,12 @@ pub(crate) async fn estimate<T: Transport + 'static>(
         .await?;
     let base = started.elapsed();
     let mut infos = vec![response.rate_limit_info()];
+    if response.status.as_u16() == 400 {
+        return Err(Error::Batch(jira_batch::invalid_jql(
+            &options.jql,
+            &response,
+        )));
+    }
     let count: serde_json::Value = json(response, "the approximate count")?;
     let count = count
         .get("count")

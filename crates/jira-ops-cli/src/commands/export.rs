@@ -90,11 +90,12 @@ fn collect_keys(args: &FetchArgs) -> Result<Vec<String>, CliError> {
     Ok(keys)
 }
 
-pub async fn fetch(global: &Global, args: FetchArgs) -> CliResult {
+pub async fn fetch(global: &Global, mut args: FetchArgs) -> CliResult {
     args.output.check()?;
     let keys = collect_keys(&args)?;
     let settings = super::settings(global)?;
     let client = settings.client().await?;
+    resolve_fields(&client, &mut args.output.fields).await?;
     let format = output::resolve_format(args.output.format);
     let fields: Vec<&str> = args.output.fields.iter().map(String::as_str).collect();
     let mut writer = args.output.writer(format, std::io::stdout().lock())?;
@@ -192,6 +193,35 @@ pub async fn fetch(global: &Global, args: FetchArgs) -> CliResult {
     })
 }
 
+/// `fields` as ids: system field ids as they are; anything else (a custom field, a name
+/// such as `Story Points`, a typo) checked against the site's field catalogue, a typo an
+/// error with suggestions (exit 2).
+async fn resolve_fields(
+    client: &jira_client::JiraClient,
+    fields: &mut Vec<String>,
+) -> Result<(), CliError> {
+    if jira_client::fields::only_system_fields(fields) {
+        return Ok(());
+    }
+    let catalogue = jira_client::fields::FieldCatalogue::fetch(&**client.transport())
+        .await
+        .map_err(|e| match e {
+            jira_client::Error::Transport(e) => CliError::from(e),
+            e => CliError::failure(format!("checking --fields: {e}")),
+        })?;
+    let mut resolved = Vec::with_capacity(fields.len());
+    for field in fields.iter() {
+        let id = catalogue
+            .resolve(field)
+            .map_err(|e| CliError::usage(format!("--fields: {e}")))?;
+        if !resolved.contains(&id) {
+            resolved.push(id);
+        }
+    }
+    *fields = resolved;
+    Ok(())
+}
+
 /// Every per-item failure, one line each, on stderr.
 fn report_failures(failures: &[FetchError]) {
     for failure in failures {
@@ -199,12 +229,13 @@ fn report_failures(failures: &[FetchError]) {
     }
 }
 
-pub async fn search(global: &Global, args: SearchArgs) -> CliResult {
+pub async fn search(global: &Global, mut args: SearchArgs) -> CliResult {
     args.output.check()?;
     let mut settings = super::settings(global)?;
     // A search reads fresh pages and never the cache: do not hold the cache's lock.
     settings.settings.cache_store = "none".into();
     let client = settings.client().await?;
+    resolve_fields(&client, &mut args.output.fields).await?;
     let format = output::resolve_format(args.output.format);
     let mut writer = args.output.writer(format, std::io::stdout().lock())?;
     let options = SearchOptions {
@@ -241,7 +272,10 @@ pub async fn search(global: &Global, args: SearchArgs) -> CliResult {
         }
     }
     spinner.finish_and_clear();
-    writer.finish()?;
+    // A query refused before its first issue leaves stdout empty (no CSV header).
+    if failure.is_none() || written > 0 {
+        writer.finish()?;
+    }
     if let Some(code) = interrupted {
         eprintln!(
             "jira-ops: interrupted: {written} issues written; the rest of the query was not read"

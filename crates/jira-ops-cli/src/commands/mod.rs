@@ -2,7 +2,6 @@
 
 use std::io::IsTerminal;
 
-use clap::CommandFactory;
 use tracing::Instrument;
 
 use crate::cli::{Cli, Command, Global, SimCommand};
@@ -54,7 +53,7 @@ async fn dispatch(cli: Cli) -> CliResult {
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
-                &mut Cli::command(),
+                &mut crate::cli::command(),
                 "jira-ops",
                 &mut std::io::stdout(),
             );

@@ -223,6 +223,9 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
         };
         let plan = match client.sync_plan(&mut *sink, &options).await {
             Ok(plan) => plan,
+            Err(error @ jira_client::Error::Batch(jira_batch::Error::InvalidJql { .. })) => {
+                return Err(error.into());
+            }
             Err(error) => {
                 super::refused_credentials(&client)?;
                 return Err(CliError::failure(error.to_string()));
@@ -277,6 +280,9 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
     bar.finish_and_clear();
     let report = match report {
         Ok(report) => report,
+        Err(error @ jira_client::Error::Batch(jira_batch::Error::InvalidJql { .. })) => {
+            return Err(error.into());
+        }
         Err(error) => {
             super::refused_credentials(&client)?;
             return Err(CliError::failure(format!(

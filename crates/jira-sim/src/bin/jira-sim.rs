@@ -7,12 +7,12 @@
 
 use anyhow::Context;
 use clap::Parser;
-use jira_sim::cli::{EXAMPLES, ServeArgs};
+use jira_sim::cli::{ServeArgs, examples};
 
 /// Serve a simulated Jira Cloud tenant (seeded data, Atlassian's rate limits, injected
 /// faults) for testing Jira clients locally.
 #[derive(Debug, Parser)]
-#[command(version, after_help = EXAMPLES)]
+#[command(version, after_help = examples("jira-sim"))]
 struct Args {
     #[command(flatten)]
     serve: ServeArgs,

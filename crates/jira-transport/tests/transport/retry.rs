@@ -258,7 +258,15 @@ async fn a_wait_longer_than_allowed_fails_at_once_and_says_how_long() {
         }
         other => panic!("expected WaitTooLong, got {other}"),
     }
-    assert!(error.to_string().contains("600s"), "{error}");
+    let message = error.to_string();
+    assert!(
+        message.contains("wait 10 min (until ") && message.contains("the 1 min allowed"),
+        "{message}"
+    );
+    assert!(
+        message.contains("`max_wait_secs`") && message.contains("--max-wait"),
+        "{message}"
+    );
 
     // A deadline shorter than the asked wait fails the same way.
     faults(
