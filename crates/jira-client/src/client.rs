@@ -610,6 +610,22 @@ impl JiraClient {
         warm(&self.direct, cache, plan).await
     }
 
+    /// [`JiraClient::warm`], calling `progress` with the stage running and the items
+    /// cached so far.
+    pub async fn warm_with_progress(
+        &self,
+        plan: &WarmPlan,
+        progress: &(dyn Fn(&str, usize) + Sync),
+    ) -> Result<WarmReport, Error> {
+        let cache = self.cache.as_ref().ok_or_else(|| {
+            Error::Config(
+                "this client has no cache to warm (set cache_store to sled or a redis:// URL)"
+                    .into(),
+            )
+        })?;
+        crate::warm::warm_with_progress(&self.direct, cache, plan, progress).await
+    }
+
     /// Checks the site (on the wire, without retries) and the cache.
     pub async fn health(&self, options: &HealthOptions) -> HealthReport {
         check_health(&self.raw, self.cache.as_ref(), options).await

@@ -124,7 +124,21 @@ pub async fn warm<T: Transport + 'static, S: CacheStore>(
     cache: &JiraCache<S>,
     plan: &WarmPlan,
 ) -> Result<WarmReport, Error> {
+    warm_with_progress(transport, cache, plan, &|_, _| {}).await
+}
+
+/// [`warm`], calling `progress` with the stage running and the items cached so far (every
+/// stage's) as they grow: after each page, and at each stage's end.
+pub async fn warm_with_progress<T: Transport + 'static, S: CacheStore>(
+    transport: &Arc<T>,
+    cache: &JiraCache<S>,
+    plan: &WarmPlan,
+    progress: &(dyn Fn(&str, usize) + Sync),
+) -> Result<WarmReport, Error> {
     let mut report = WarmReport::default();
+    let tell = |report: &WarmReport, stage: &StageReport| {
+        progress(&stage.stage, report.items() + stage.items);
+    };
     let pause = || async {
         if !plan.jitter.is_zero() {
             let wait = rand::rng().random_range(Duration::ZERO..=plan.jitter);
@@ -145,6 +159,7 @@ pub async fn warm<T: Transport + 'static, S: CacheStore>(
         stage.items = fields.len();
         stage.bytes = bytes.len();
         stage.elapsed = started.elapsed();
+        tell(&report, &stage);
         report.stages.push(stage);
         pause().await;
     }
@@ -179,12 +194,14 @@ pub async fn warm<T: Transport + 'static, S: CacheStore>(
                     project_keys.push(project.key.clone());
                 }
             }
+            tell(&report, &stage);
             start_at += page.values.len() as u64;
             if page.is_last || page.values.is_empty() {
                 break;
             }
         }
         stage.elapsed = started.elapsed();
+        tell(&report, &stage);
         report.stages.push(stage);
         pause().await;
     }
@@ -214,6 +231,7 @@ pub async fn warm<T: Transport + 'static, S: CacheStore>(
         stage.items = users.len();
         stage.bytes = bytes.len();
         stage.elapsed = started.elapsed();
+        tell(&report, &stage);
         report.stages.push(stage);
         pause().await;
     }
@@ -255,8 +273,10 @@ pub async fn warm<T: Transport + 'static, S: CacheStore>(
                         .await?;
                     stage.items += 1;
                 }
+                tell(&report, &stage);
             }
             stage.elapsed = started.elapsed();
+            tell(&report, &stage);
             report.stages.push(stage);
             pause().await;
         }

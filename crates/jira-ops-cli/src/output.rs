@@ -305,6 +305,105 @@ fn json_error(error: serde_json::Error) -> CliError {
     CliError::failure(format!("writing JSON: {error}"))
 }
 
+/// What every command that talks to the site ends with: the items it handled and what
+/// that cost, counted where the requests leave (every attempt, retries and refusals
+/// included, so it agrees with the server's own count).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Summary {
+    /// The command (`fetch`, `search`, ...).
+    pub command: &'static str,
+    /// Items handled (issues written, lines applied, ...).
+    pub items: u64,
+    /// What the items are (`issues`, `lines`).
+    pub noun: &'static str,
+    /// HTTP requests sent, every attempt counted.
+    pub requests: u64,
+    /// Requests as the command asked for them (a retried request counts once).
+    pub logical: u64,
+    /// Attempts after the first of a request.
+    pub retries: u64,
+    /// Answers 429.
+    pub rate_limited: u64,
+    /// Points the requests cost (Jira's hourly quota).
+    pub points: u64,
+    /// Items served from the cache.
+    pub cache_hits: u64,
+    /// Wall time, in seconds.
+    pub seconds: f64,
+}
+
+impl Summary {
+    /// The summary of `client`'s run so far: `items` `noun`, `cache_hits` of them from the
+    /// cache, since `started`.
+    pub fn of(
+        command: &'static str,
+        client: &jira_client::JiraClient,
+        items: u64,
+        noun: &'static str,
+        cache_hits: u64,
+        started: std::time::Instant,
+    ) -> Self {
+        let wire = client.wire_tally().snapshot();
+        let logical = client.logical_tally().snapshot();
+        Summary {
+            command,
+            items,
+            noun,
+            requests: wire.requests,
+            logical: logical.requests,
+            retries: wire.requests.saturating_sub(logical.requests),
+            rate_limited: wire.rate_limited,
+            points: wire.points,
+            cache_hits,
+            seconds: started.elapsed().as_secs_f64(),
+        }
+    }
+
+    /// One line for people.
+    pub fn line(&self) -> String {
+        let plural =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        format!(
+            "{}: {} {} · {} ({} logical, {}, {}) · {} points · {} from the cache · {}",
+            self.command,
+            self.items,
+            self.noun,
+            plural(self.requests, "request", "requests"),
+            self.logical,
+            plural(self.retries, "retry", "retries"),
+            plural(self.rate_limited, "429", "429s"),
+            self.points,
+            self.cache_hits,
+            jira_model::HumanDuration(Duration::from_secs_f64(self.seconds.max(0.0))),
+        )
+    }
+
+    /// As JSON, for `--json` documents and `--log-format json`.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+
+    /// On stderr (unless `--quiet`): the line, or with `--log-format json` one JSON object.
+    pub fn print(&self, global: &crate::cli::Global) {
+        if global.quiet {
+            return;
+        }
+        match global.log_format {
+            // Shaped as the log lines around it (level, target, fields), the summary whole.
+            crate::cli::LogFormat::Json => eprintln!(
+                "{}",
+                serde_json::json!({
+                    "level": "INFO",
+                    "target": "jira_ops::summary",
+                    "fields": { "message": self.line() },
+                    "summary": self.json(),
+                })
+            ),
+            crate::cli::LogFormat::Text => eprintln!("{}", self.line()),
+        }
+    }
+}
+
 /// `1.23 s` or `456 ms`.
 pub fn seconds(duration: Duration) -> String {
     if duration >= Duration::from_secs(1) {

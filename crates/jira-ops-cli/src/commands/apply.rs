@@ -54,6 +54,7 @@ fn read_changes(args: &ApplyArgs) -> Result<(Vec<Change>, String), CliError> {
 }
 
 pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
+    let started = std::time::Instant::now();
     let (changes, name) = read_changes(&args)?;
     if args.plan {
         return print_plan(&changes, args.json);
@@ -105,7 +106,19 @@ pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
     bar.finish_and_clear();
     client.close().await?;
     // The journal, not stdout, is the record: a closed or full stdout loses no outcome.
-    if let Err(error) = write_report(&report, args.json) {
+    let summary = output::Summary::of(
+        "apply",
+        &client,
+        report
+            .results
+            .iter()
+            .filter(|r| r.outcome.succeeded())
+            .count() as u64,
+        "lines",
+        0,
+        started,
+    );
+    if let Err(error) = write_report(&report, &summary, args.json) {
         return Err(CliError::failure(format!(
             "could not write the results to stdout ({}); every outcome is in the write journal {}, and running the same file again prints them without applying anything twice",
             if error.closed_output {
@@ -139,6 +152,9 @@ pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
             wire.requests,
             wire.rate_limited,
         );
+    }
+    if !args.json {
+        summary.print(global);
     }
     if let Some(code) = signals::stopped() {
         eprintln!(
@@ -195,10 +211,21 @@ fn print_plan(changes: &[Change], json: bool) -> CliResult {
     Ok(Code::Ok)
 }
 
-fn write_report(report: &ApplyReport, json: bool) -> Result<(), CliError> {
+fn write_report(
+    report: &ApplyReport,
+    summary: &output::Summary,
+    json: bool,
+) -> Result<(), CliError> {
     let mut out = std::io::stdout().lock();
     if json {
-        writeln!(out, "{}", json_text(serde_json::to_string_pretty(report))?)?;
+        let mut document = serde_json::to_value(report)
+            .map_err(|e| CliError::failure(format!("the results do not serialise: {e}")))?;
+        document["summary"] = summary.json();
+        writeln!(
+            out,
+            "{}",
+            json_text(serde_json::to_string_pretty(&document))?
+        )?;
     } else {
         for result in &report.results {
             writeln!(out, "{}", json_text(serde_json::to_string(result))?)?;

@@ -124,14 +124,27 @@ pub fn plan(args: &WarmArgs) -> WarmPlan {
 }
 
 async fn warm(global: &Global, settings: &Loaded, args: WarmArgs) -> CliResult {
+    let started = std::time::Instant::now();
     let client = settings.client().await?;
     let plan = plan(&args);
     let visible = output::progress_allowed(global.quiet, args.json);
     let spinner = output::spinner("warming the cache", visible);
-    let report = client.warm(&plan).await;
+    let progress = |stage: &str, items: usize| {
+        spinner.set_message(format!("warming the cache: {stage}; items"));
+        spinner.set_position(items as u64);
+    };
+    let report = client.warm_with_progress(&plan, &progress).await;
     spinner.finish_and_clear();
     client.close().await?;
     let report = report?;
+    let summary = output::Summary::of(
+        "cache warm",
+        &client,
+        report.items() as u64,
+        "items",
+        0,
+        started,
+    );
     let stages: Vec<_> = report
         .stages
         .iter()
@@ -145,10 +158,12 @@ async fn warm(global: &Global, settings: &Loaded, args: WarmArgs) -> CliResult {
             "{}",
             json!({"stages": stages, "items": report.items(), "bytes": report.bytes(),
                    "requests": report.requests(), "points": report.points(),
-                   "elapsed_ms": report.elapsed().as_millis() as u64})
+                   "elapsed_ms": report.elapsed().as_millis() as u64,
+                   "summary": summary.json()})
         );
     } else {
         crate::output::outln!("{}", render_warm(&report));
+        summary.print(global);
     }
     Ok(Code::Ok)
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::cli::{CreateArgs, Global};
 use crate::error::{CliError, CliResult, Code};
-use crate::signals;
+use crate::{output, signals};
 use jira_client::journal::Journal;
 
 /// The issues of a JSON Lines input with their line numbers; any bad line stops
@@ -41,6 +41,7 @@ pub fn read_issues(reader: impl Read, source: &str) -> Result<Vec<(usize, IssueU
 }
 
 pub async fn run(global: &Global, args: CreateArgs) -> CliResult {
+    let started = std::time::Instant::now();
     let source = args.from_file.display().to_string();
     let issues = if source == "-" {
         read_issues(std::io::stdin().lock(), "stdin")?
@@ -106,6 +107,7 @@ pub async fn run(global: &Global, args: CreateArgs) -> CliResult {
             results.len()
         );
     }
+    output::Summary::of("create", &client, created as u64, "issues", 0, started).print(global);
     if let Some(code) = signals::stopped() {
         eprintln!(
             "jira-ops: interrupted: run the same input again to create what was not sent (the journal {} keeps what was)",

@@ -91,6 +91,7 @@ fn collect_keys(args: &FetchArgs) -> Result<Vec<String>, CliError> {
 }
 
 pub async fn fetch(global: &Global, mut args: FetchArgs) -> CliResult {
+    let started = std::time::Instant::now();
     args.output.check()?;
     let keys = collect_keys(&args)?;
     let settings = super::settings(global)?;
@@ -159,7 +160,7 @@ pub async fn fetch(global: &Global, mut args: FetchArgs) -> CliResult {
     client.note_fetch_report(&report);
     let not_done = stream.not_done();
     drop(stream);
-    let (hits, requests) = (report.cache_hits, report.requests);
+    let hits = report.cache_hits;
     bar.finish_and_clear();
     writer.finish()?;
     // Every result is out: a cache that cannot save its statistics now is a warning.
@@ -180,11 +181,20 @@ pub async fn fetch(global: &Global, mut args: FetchArgs) -> CliResult {
     }
     if !global.quiet {
         eprintln!(
-            "fetched {fetched} of {} issues ({hits} from the cache, {requests} requests); {} failed",
+            "fetched {fetched} of {} issues ({hits} from the cache); {} failed",
             fetched + failures.len(),
             failures.len()
         );
     }
+    output::Summary::of(
+        "fetch",
+        &client,
+        fetched as u64,
+        "issues",
+        hits as u64,
+        started,
+    )
+    .print(global);
     super::refused_credentials(&client)?;
     Ok(if failures.is_empty() {
         Code::Ok
@@ -230,6 +240,7 @@ fn report_failures(failures: &[FetchError]) {
 }
 
 pub async fn search(global: &Global, mut args: SearchArgs) -> CliResult {
+    let started = std::time::Instant::now();
     args.output.check()?;
     let mut settings = super::settings(global)?;
     // A search reads fresh pages and never the cache: do not hold the cache's lock.
@@ -284,9 +295,8 @@ pub async fn search(global: &Global, mut args: SearchArgs) -> CliResult {
     }
     match failure {
         None => {
-            if !global.quiet {
-                eprintln!("{written} issues");
-            }
+            output::Summary::of("search", &client, written as u64, "issues", 0, started)
+                .print(global);
             Ok(Code::Ok)
         }
         Some(error) => {

@@ -292,8 +292,17 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
     };
     let wire = client.wire_tally().snapshot();
     let seconds = started.elapsed().as_secs_f64();
+    let run_summary = output::Summary::of(
+        "sync",
+        &client,
+        report.issues_written as u64,
+        "issues",
+        0,
+        started,
+    );
     if args.json {
         let summary = serde_json::json!({
+            "summary": run_summary.json(),
             "destination": args.to,
             "jql": args.jql,
             "strategy": report.strategy.map(Strategy::name),
@@ -336,6 +345,7 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
         if let Some(strategy) = report.strategy {
             eprintln!("jira-ops: read by {} ({})", strategy.name(), report.reason);
         }
+        run_summary.print(global);
     }
     for missing in &report.missing {
         eprintln!(

@@ -29,7 +29,8 @@ async fn fetch_writes_every_format_and_names_what_is_missing() {
     again.code(0);
     assert_eq!(again.json().as_array().unwrap().len(), 3);
     assert!(
-        again.stderr.contains("3 from the cache, 0 requests"),
+        again.stderr.contains("3 from the cache)")
+            && again.stderr.contains("fetch: 3 issues · 0 requests ("),
         "{}",
         again.stderr
     );

@@ -134,3 +134,111 @@ async fn logs_have_no_colours_when_piped_or_with_no_color() {
     run.code(0);
     assert!(!run.stderr.contains('\u{1b}'));
 }
+
+/// The summary object a run printed on stderr with `--log-format json`.
+fn summary_of(stderr: &str) -> serde_json::Value {
+    stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|v| v.get("summary").cloned())
+        .unwrap_or_else(|| panic!("no summary in {stderr}"))
+}
+
+#[tokio::test]
+async fn every_command_ends_with_a_summary_that_agrees_with_the_servers_counters() {
+    use jira_sim::{BurstConfig, Fault, FaultConfig, FaultRule, LimitConfig};
+    // A throttled site that fails 30% of its bulk fetches and searches with 503s.
+    let sim = crate::sim_with(
+        2,
+        60,
+        LimitConfig {
+            burst: Some(BurstConfig::uniform(40.0).with_capacity(4.0)),
+            ..LimitConfig::off()
+        },
+    )
+    .await;
+    sim.set_faults(FaultConfig {
+        rules: ["/rest/api/3/issue/bulkfetch", "/rest/api/3/search/jql"]
+            .into_iter()
+            .map(|endpoint| FaultRule::new(Fault::Status { status: 503 }, 0.3).on(endpoint))
+            .collect(),
+    });
+    let mut env = Env::for_sim(&sim);
+    // Bulk fetches of 5: twelve requests for the 60 keys; quick retries, enough of them.
+    env.set("JIRA_BATCH_SIZE", 5);
+    let config = env.config_path();
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &config,
+        "[profiles.default]\nretry_base_ms = 20\nretries = 10\n",
+    )
+    .unwrap();
+    let keys: Vec<String> = (1..=60).map(|n| format!("APO-{n}")).collect();
+    let mut args = vec![
+        "--log-format",
+        "json",
+        "--concurrency",
+        "8",
+        "fetch",
+        "--no-cache",
+    ];
+    args.extend(keys.iter().map(String::as_str));
+    let before = sim.stats().requests;
+    let run = env.run(&args).await;
+    run.code(0);
+    let summary = summary_of(&run.stderr);
+    let stats = sim.stats();
+    assert_eq!(summary["items"], 60, "{summary}");
+    assert_eq!(
+        summary["requests"],
+        stats.requests - before,
+        "{summary} vs {stats:?}"
+    );
+    assert_eq!(summary["rate_limited"], stats.rate_limited, "{summary}");
+    // Each 503 and 429 answered was an attempt beyond the first of its request.
+    let refused: u64 = stats.faults.values().sum::<u64>() + stats.rate_limited;
+    assert!(
+        summary["retries"].as_u64().unwrap() >= refused,
+        "{summary} vs {stats:?}"
+    );
+
+    // search, then the text line.
+    let before = sim.stats();
+    let run = env
+        .run(&[
+            "--log-format",
+            "json",
+            "search",
+            "project = BEA",
+            "--fields",
+            "summary",
+        ])
+        .await;
+    run.code(0);
+    let summary = summary_of(&run.stderr);
+    let stats = sim.stats();
+    assert_eq!(summary["items"], 60);
+    assert_eq!(
+        summary["requests"],
+        stats.requests - before.requests,
+        "{summary}"
+    );
+    assert_eq!(
+        summary["rate_limited"],
+        stats.rate_limited - before.rate_limited,
+        "{summary}"
+    );
+    // Every fault the server answered was retried, and the summary counts each attempt.
+    let faults: u64 = stats.faults.values().sum();
+    assert!(faults > 0, "{stats:?}");
+    let text = env.run(&["search", "project = BEA", "--limit", "5"]).await;
+    text.code(0);
+    let line = text.stderr.lines().last().unwrap_or_default();
+    assert!(
+        line.starts_with("search: 5 issues · ")
+            && line.contains("logical")
+            && line.contains("points"),
+        "{}",
+        text.stderr
+    );
+}

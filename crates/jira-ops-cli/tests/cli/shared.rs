@@ -28,7 +28,8 @@ async fn two_processes_share_a_redis_cache_and_budget() {
     let third = env.run(&args).await;
     third.code(0);
     assert!(
-        third.stderr.contains("200 from the cache, 0 requests"),
+        third.stderr.contains("200 from the cache)")
+            && third.stderr.contains("fetch: 200 issues · 0 requests ("),
         "{}",
         third.stderr
     );
