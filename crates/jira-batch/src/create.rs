@@ -14,7 +14,7 @@ use crate::BatchConfig;
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum CreateError {
     /// Jira refused this element, with its reasons.
-    #[error("Jira refused element {index}: {}", .errors.summary())]
+    #[error("Jira refused element {index} (0-based) of the input: {}", .errors.summary())]
     Refused {
         /// The element's index in the caller's input.
         index: usize,

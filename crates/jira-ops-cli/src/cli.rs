@@ -243,7 +243,9 @@ pub enum Command {
     /// Export the issues a JQL query matches, streamed page by page.
     #[command(after_help = "Examples:
   jira-ops search 'project = PROJ AND updated >= -7d' --format jsonl > recent.jsonl
-  jira-ops search 'assignee = currentUser() ORDER BY updated DESC' --limit 20")]
+  jira-ops search 'assignee = currentUser() ORDER BY updated DESC' --limit 20
+  jira-ops search --jql-file triage.jql --format csv --fields 'summary,Story Points' > triage.csv
+  echo 'project = PROJ AND status = Done' | jira-ops search - --format jsonl")]
     Search(SearchArgs),
     /// Create issues in bulk (50 per request) from a JSON Lines file, one result per line.
     #[command(
@@ -583,8 +585,14 @@ pub struct FetchArgs {
 
 #[derive(Clone, Debug, Args)]
 pub struct SearchArgs {
-    /// The JQL query (bounded, e.g. `project = PROJ AND updated >= -30d`).
-    pub jql: String,
+    /// The JQL query (bounded, e.g. `project = PROJ AND updated >= -30d`); `-` reads it
+    /// from stdin.
+    #[arg(required_unless_present = "jql_file", conflicts_with = "jql_file")]
+    pub jql: Option<String>,
+    /// Read the query from this file (lines joined with spaces; lines starting with `#`
+    /// are comments).
+    #[arg(long, value_name = "FILE")]
+    pub jql_file: Option<PathBuf>,
     /// Stop after this many issues.
     #[arg(long)]
     pub limit: Option<usize>,

@@ -209,7 +209,30 @@ impl Loaded {
         }
         let config_exists = file.is_some();
         let (text, file) = file.unwrap_or_default();
-        Self::resolve(flags, env, &text, file, config_path, config_exists)
+        let mut loaded = Self::resolve(flags, env, &text, file, config_path, config_exists)?;
+        if let Some(note) = loaded.site_to_root()
+            && !flags.quiet
+        {
+            eprintln!("jira-ops: note: {note}");
+        }
+        Ok(loaded)
+    }
+
+    /// A site URL with a path (`https://x.atlassian.net/jira/software`, copied from the
+    /// browser) becomes the site itself, where Jira's REST API is; the note says so.
+    fn site_to_root(&mut self) -> Option<String> {
+        let url = self.settings.site_url.as_deref()?.trim();
+        let (scheme, rest) = url.split_once("://")?;
+        let cut = rest.find(['/', '?', '#'])?;
+        if rest[cut..].trim_end_matches('/').is_empty() {
+            return None;
+        }
+        let root = format!("{scheme}://{}", &rest[..cut]);
+        let note = format!(
+            "the site URL {url} has a path; using {root}, the site itself, where Jira's REST API is (set site_url to {root} to drop this note)"
+        );
+        self.settings.site_url = Some(root);
+        Some(note)
     }
 
     /// Resolves every setting from `flags`, `env` and an already read `file` (`text` is

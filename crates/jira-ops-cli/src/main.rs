@@ -36,6 +36,23 @@ use error::Code;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// After a refusal: a token with no email was sent as a Bearer token, which an Atlassian
+/// API token is not; say so, since that is the usual cause.
+fn explain_bearer(global: &cli::Global) {
+    let quiet = cli::Global {
+        quiet: true,
+        ..global.clone()
+    };
+    let Ok(loaded) = commands::settings(&quiet) else {
+        return;
+    };
+    if loaded.settings.email.is_none() && loaded.settings.api_token.is_some() {
+        eprintln!(
+            "jira-ops: note: no email is set, so the token was sent as a Bearer token (OAuth 2.0 access tokens work that way); an Atlassian API token needs Basic auth with the account's email: set email (--email, JIRA_EMAIL, or `email` in the profile)"
+        );
+    }
+}
+
 fn main() -> ExitCode {
     let parsed = cli::command()
         .try_get_matches()
@@ -62,6 +79,7 @@ fn main() -> ExitCode {
             return Code::Failure.into();
         }
     };
+    let global = cli.global.clone();
     let result = runtime.block_on(commands::run(cli));
     // Let in-flight tasks end before the exporters flush what they recorded.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
@@ -71,6 +89,9 @@ fn main() -> ExitCode {
         Err(error) if error.closed_output => error.code.into(),
         Err(error) => {
             eprintln!("jira-ops: error: {error}");
+            if error.code == Code::Auth {
+                explain_bearer(&global);
+            }
             error.code.into()
         }
     }

@@ -219,6 +219,16 @@ fn targets(args: &ClearArgs) -> Result<(Vec<Target>, String), CliError> {
             vec![Target::Key(category, key.clone())],
             format!("{name} entry {key:?}"),
         ),
+        // Issue keys are case-insensitive (`--key bea-1` is BEA-1), so is a pattern over
+        // them: its key part (before any `?fields=`) is matched upper-case.
+        (None, Some(pattern)) if category == Category::Issue => {
+            let (key, rest) = pattern.split_at(pattern.find('?').unwrap_or(pattern.len()));
+            let upper = format!("{}{rest}", key.to_ascii_uppercase());
+            (
+                vec![Target::Pattern(category, Pattern::new(&upper)?)],
+                format!("{name} entries matching {pattern:?}"),
+            )
+        }
         (None, Some(pattern)) => (
             vec![Target::Pattern(category, Pattern::new(pattern)?)],
             format!("{name} entries matching {pattern:?}"),

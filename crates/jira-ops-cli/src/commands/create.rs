@@ -74,17 +74,25 @@ pub async fn run(global: &Global, args: CreateArgs) -> CliResult {
                 created += 1;
                 json!({"line": line, "key": done.issue.key, "id": done.issue.id})
             }
-            Err(error @ CreateError::Refused { errors, .. }) => {
+            // Messages name the input's line, as every other message about the file does.
+            Err(CreateError::Refused { errors, .. }) => {
                 refused += 1;
-                json!({"line": line, "outcome": "refused", "error": error.to_string(), "errors": errors})
+                let error = format!("line {line}: Jira refused the issue: {}", errors.summary());
+                json!({"line": line, "outcome": "refused", "error": error, "errors": errors})
             }
-            Err(error @ CreateError::NotSent { .. }) => {
+            Err(CreateError::NotSent { message, .. }) => {
                 not_sent += 1;
-                json!({"line": line, "outcome": "not_sent", "error": error.to_string()})
+                let error = format!(
+                    "line {line}: not created (the request was not performed; safe to run again): {message}"
+                );
+                json!({"line": line, "outcome": "not_sent", "error": error})
             }
-            Err(error @ CreateError::Unknown { .. }) => {
+            Err(CreateError::Unknown { message, .. }) => {
                 unknown += 1;
-                json!({"line": line, "outcome": "unknown", "error": error.to_string()})
+                let error = format!(
+                    "line {line}: the outcome is unknown (running again looks it up before creating anything): {message}"
+                );
+                json!({"line": line, "outcome": "unknown", "error": error})
             }
         });
     }

@@ -239,9 +239,49 @@ fn report_failures(failures: &[FetchError]) {
     }
 }
 
+/// The query `search` runs: the argument, stdin for `-`, or `--jql-file`; comment lines
+/// dropped, lines joined, never empty.
+fn read_jql(args: &SearchArgs) -> Result<String, CliError> {
+    let (text, source) = match (&args.jql, &args.jql_file) {
+        (Some(jql), _) if jql == "-" => {
+            let mut text = String::new();
+            std::io::stdin()
+                .take(1 << 20)
+                .read_to_string(&mut text)
+                .map_err(|e| CliError::usage(format!("reading the query from stdin: {e}")))?;
+            (text, "stdin".to_owned())
+        }
+        (Some(jql), _) => return Ok(jql.clone()),
+        (None, Some(path)) => (
+            std::fs::read_to_string(path)
+                .map_err(|e| CliError::usage(format!("--jql-file {}: {e}", path.display())))?,
+            path.display().to_string(),
+        ),
+        (None, None) => {
+            return Err(CliError::usage(
+                "no query: pass JQL, - (stdin) or --jql-file FILE",
+            ));
+        }
+    };
+    let jql = text
+        .trim_start_matches('\u{feff}')
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if jql.is_empty() {
+        return Err(CliError::usage(format!(
+            "{source} holds no query (only blank lines and # comments)"
+        )));
+    }
+    Ok(jql)
+}
+
 pub async fn search(global: &Global, mut args: SearchArgs) -> CliResult {
     let started = std::time::Instant::now();
     args.output.check()?;
+    let jql = read_jql(&args)?;
     let mut settings = super::settings(global)?;
     // A search reads fresh pages and never the cache: do not hold the cache's lock.
     settings.settings.cache_store = "none".into();
@@ -256,7 +296,7 @@ pub async fn search(global: &Global, mut args: SearchArgs) -> CliResult {
     };
     let visible = output::progress_allowed(global.quiet, false);
     let spinner = output::spinner("searching", visible);
-    let mut stream = std::pin::pin!(client.search(&args.jql, options));
+    let mut stream = std::pin::pin!(client.search(&jql, options));
     let mut written = 0;
     let mut failure = None;
     let mut interrupted = None;

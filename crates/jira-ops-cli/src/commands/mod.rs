@@ -53,13 +53,72 @@ async fn dispatch(cli: Cli) -> CliResult {
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
-                &mut crate::cli::command(),
+                &mut completion_command(&global),
                 "jira-ops",
                 &mut std::io::stdout(),
             );
             Ok(Code::Ok)
         }
     }
+}
+
+/// The command line as completion scripts see it: values offered where they are known
+/// (the config file's profiles, the cache categories, the system fields), never file
+/// names for a value that is not a file.
+fn completion_command(global: &Global) -> clap::Command {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let path = global
+        .config
+        .clone()
+        .unwrap_or_else(|| crate::config::default_path(&env));
+    let profiles: Vec<String> = crate::config::read_file(&path)
+        .ok()
+        .flatten()
+        .map(|(_, file)| file.profiles.into_keys().collect())
+        .unwrap_or_default();
+    let mut fields: Vec<String> = vec!["*all".into(), "*navigable".into()];
+    fields.extend(
+        jira_client::fields::SYSTEM_FIELDS
+            .iter()
+            .map(|f| (*f).to_owned()),
+    );
+    let categories: Vec<String> = jira_cache::Category::BUILT_IN
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
+    offer_values(
+        crate::cli::command(),
+        &[
+            ("profile", profiles),
+            ("fields", fields),
+            ("category", categories),
+        ],
+    )
+}
+
+fn offer_values(command: clap::Command, values: &[(&str, Vec<String>)]) -> clap::Command {
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|c| c.get_name().to_owned())
+        .collect();
+    let mut command = command.mut_args(|arg| {
+        let id = arg.get_id().as_str().to_owned();
+        match values.iter().find(|(name, _)| *name == id) {
+            Some((_, list)) if arg.get_action().takes_values() => {
+                let hint = arg.clone().value_hint(clap::ValueHint::Other);
+                if list.is_empty() {
+                    hint
+                } else {
+                    hint.value_parser(clap::builder::PossibleValuesParser::new(list.clone()))
+                }
+            }
+            _ => arg,
+        }
+    });
+    for name in names {
+        command = command.mut_subcommand(&name, |sub| offer_values(sub, values));
+    }
+    command
 }
 
 fn command_name(command: &Command) -> &'static str {

@@ -56,7 +56,7 @@ async fn init_show_check_round_trip() {
             .unwrap()
             .contains("[profiles.default]")
     );
-    assert_eq!(s["max_concurrent"]["value"], "7");
+    assert_eq!(s["max_concurrent"]["value"], 7);
     assert_eq!(s["max_concurrent"]["source"], "flag --concurrency");
     assert_eq!(s["api_token"]["source"], "env JIRA_API_TOKEN_DEFAULT");
     assert!(!show.stdout.contains(TOKEN));

@@ -242,3 +242,167 @@ async fn every_command_ends_with_a_summary_that_agrees_with_the_servers_counters
         text.stderr
     );
 }
+
+#[tokio::test]
+async fn search_reads_its_query_from_stdin_or_a_file() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    let run = env
+        .run_with_stdin(
+            &["search", "-", "--format", "jsonl"],
+            Some("project = BEA\n"),
+        )
+        .await;
+    run.code(0);
+    assert_eq!(run.json_lines().len(), 60);
+    let file = env.dir.path().join("q.jql");
+    std::fs::write(
+        &file,
+        "# the BEA backlog\nproject = BEA\n  AND key in (BEA-1, BEA-2)\n",
+    )
+    .unwrap();
+    let run = env
+        .run(&[
+            "search",
+            "--jql-file",
+            file.to_str().unwrap(),
+            "--format",
+            "jsonl",
+        ])
+        .await;
+    run.code(0);
+    assert_eq!(run.json_lines().len(), 2);
+    std::fs::write(&file, "# nothing\n\n").unwrap();
+    let empty = env
+        .run(&["search", "--jql-file", file.to_str().unwrap()])
+        .await;
+    empty.code(2);
+    assert!(
+        empty.error_line().contains("holds no query"),
+        "{}",
+        empty.stderr
+    );
+}
+
+#[tokio::test]
+async fn settings_site_urls_and_credentials_are_explained() {
+    let sim = sim().await;
+    let mut env = Env::for_sim(&sim);
+    // Numbers are numbers in JSON.
+    let show = env.run(&["config", "show", "--json"]).await;
+    show.code(0);
+    let settings = &show.json()["settings"];
+    assert_eq!(settings["timeout_secs"]["value"], 20, "{settings}");
+    assert!(settings["site_url"]["value"].is_string());
+
+    // A URL copied from the browser works, with a note.
+    let browser = format!("{}/jira/software/projects/APO/boards/1", sim.base_url());
+    env.set("JIRA_SITE_URL", &browser);
+    let run = env.run(&["fetch", "APO-1", "--format", "jsonl"]).await;
+    run.code(0);
+    assert_eq!(run.json_lines().len(), 1);
+    assert!(run.stderr.contains("has a path; using"), "{}", run.stderr);
+    env.set("JIRA_SITE_URL", sim.base_url());
+
+    // A token without an email: the refusal explains Basic versus Bearer.
+    env.unset("JIRA_EMAIL");
+    let run = env.run(&["fetch", "APO-1"]).await;
+    run.code(3);
+    assert!(
+        run.stderr.contains("Bearer") && run.stderr.contains("JIRA_EMAIL"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn create_names_lines_and_cache_patterns_ignore_case() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    let file = env.dir.path().join("new.jsonl");
+    std::fs::write(
+        &file,
+        "\n{\"fields\": {\"project\": {\"key\": \"APO\"}, \"issuetype\": {\"name\": \"Task\"}}}\n",
+    )
+    .unwrap();
+    let run = env
+        .run(&["create", "--from-file", file.to_str().unwrap()])
+        .await;
+    run.code(1);
+    let result = &run.json_lines()[0];
+    assert_eq!(result["line"], 2);
+    let error = result["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("line 2: ") && !error.contains("element"),
+        "{error}"
+    );
+
+    env.run(&["fetch", "APO-1", "APO-2", "BEA-1"]).await.code(0);
+    let run = env
+        .run(&[
+            "cache",
+            "clear",
+            "--category",
+            "issue",
+            "--pattern",
+            "apo-*",
+            "--force",
+        ])
+        .await;
+    run.code(0);
+    assert!(
+        run.stdout.contains("removed 2 entries") || run.stderr.contains("removed 2 entries"),
+        "{} {}",
+        run.stdout,
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn completions_offer_profiles_categories_and_fields() {
+    let env = Env::new();
+    let config = env.config_path();
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &config,
+        "[profiles.work]\nsite_url = \"https://work.atlassian.net\"\n[profiles.staging]\nsite_url = \"https://staging.atlassian.net\"\n",
+    )
+    .unwrap();
+    let bash = env.run(&["completions", "bash"]).await;
+    bash.code(0);
+    assert!(bash.stdout.contains("staging work"), "profiles offered");
+    assert!(bash.stdout.contains("issue project field user search"));
+    assert!(bash.stdout.contains("*navigable"), "fields offered");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn tables_fit_a_terminal_of_70_columns() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    let command = format!(
+        "stty cols 70; {} fetch APO-1 APO-2 APO-3 --fields summary,status,assignee,updated,created,priority",
+        env!("CARGO_BIN_EXE_jira-ops")
+    );
+    let output = tokio::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_clear()
+        .envs(&env.vars)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("`script` (util-linux) runs");
+    let screen = String::from_utf8_lossy(&output.stdout);
+    let table: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.starts_with(['┌', '│', '╞', '├', '└']))
+        .collect();
+    assert!(table.len() > 4, "{screen}");
+    for line in &table {
+        assert!(
+            line.trim_end_matches('\r').chars().count() <= 70,
+            "{} wide: {line}\n{screen}",
+            line.chars().count()
+        );
+    }
+}
