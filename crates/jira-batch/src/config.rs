@@ -16,6 +16,9 @@ pub struct BatchConfig {
     /// A time limit for each request of a batch, on top of the transport's own timeouts
     /// (none by default).
     pub request_timeout: Option<Duration>,
+    /// The oldest cached issue a fetch serves: `None`, any the cache holds fresh (within
+    /// its TTL); zero, none (every issue read from the site, the cache refreshed).
+    pub cache_max_age: Option<Duration>,
 }
 
 impl Default for BatchConfig {
@@ -25,6 +28,7 @@ impl Default for BatchConfig {
             fetch_chunk: jira_model::BULK_FETCH_MAX_ISSUES,
             create_chunk: jira_model::BULK_CREATE_MAX_ISSUES,
             request_timeout: None,
+            cache_max_age: None,
         }
     }
 }

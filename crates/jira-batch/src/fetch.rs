@@ -131,14 +131,17 @@ where
     let mut cache = cache;
     let mut resolved = HashMap::new();
     let mut hits = 0;
+    let mut ages = HashMap::new();
     // Misses with their position in the input.
     let mut misses: Vec<(usize, String)> = Vec::new();
+    let max_age = config.cache_max_age.unwrap_or(std::time::Duration::MAX);
     for (position, key) in keys_in_order.iter().enumerate() {
         let cached = match &cache {
             Some(store) => match store
-                .get::<Issue>(
+                .get_within::<Issue>(
                     &Category::Issue,
                     &issue_cache_key(key, &field_refs, &expand_refs),
+                    max_age,
                 )
                 .await
             {
@@ -153,8 +156,9 @@ where
             None => None,
         };
         match cached {
-            Some(issue) => {
+            Some((issue, age)) => {
                 hits += 1;
+                ages.insert(key.clone(), age);
                 resolved.insert(key.clone(), Ok(issue));
             }
             None => misses.push((position, key.clone())),
@@ -223,6 +227,7 @@ where
         chunks_done: false,
         emitted: HashSet::new(),
         cache_hits: hits,
+        ages,
         requests: 0,
         shared,
     };
@@ -280,6 +285,8 @@ pub struct IssueStream {
     chunks_done: bool,
     emitted: HashSet<String>,
     cache_hits: usize,
+    /// The age of each issue served from the cache, by key.
+    ages: HashMap<String, std::time::Duration>,
     requests: usize,
     shared: Arc<StreamShared>,
 }
@@ -298,6 +305,12 @@ impl IssueStream {
     /// Sends no more bulk fetches; those on the wire finish and their results come out.
     pub fn stop_admitting(&self) {
         self.shared.stopped.store(true, Ordering::Relaxed);
+    }
+
+    /// How old the cached copy of `key` was, when it was served from the cache (`None`:
+    /// read from the site).
+    pub fn cache_age(&self, key: &str) -> Option<std::time::Duration> {
+        self.ages.get(&key.to_ascii_uppercase()).copied()
     }
 
     /// The keys whose result has not come out (yet), in input order.

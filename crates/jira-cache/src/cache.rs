@@ -35,6 +35,8 @@ pub struct CacheConfig {
     pub stale_grace: Duration,
     /// Statistics are written to the store every this many operations (and on `close`).
     pub stats_every: u64,
+    /// TTLs by category name (`issue`, `search`, ...) replacing [`Category::ttl`].
+    pub ttls: BTreeMap<String, Duration>,
 }
 
 impl CacheConfig {
@@ -46,6 +48,7 @@ impl CacheConfig {
             max_size_bytes: 500 * 1024 * 1024,
             stale_grace: Duration::from_secs(30),
             stats_every: 100,
+            ttls: BTreeMap::new(),
         }
     }
 }
@@ -418,6 +421,45 @@ impl<S: CacheStore> JiraCache<S> {
             .map(entry::Entry::into_payload))
     }
 
+    /// The TTL entries of `category` get: the configured one, else the category's.
+    pub fn ttl(&self, category: &Category) -> Duration {
+        self.inner
+            .config
+            .ttls
+            .get(category.name())
+            .copied()
+            .unwrap_or_else(|| category.ttl())
+    }
+
+    /// A fresh entry no older than `max_age` (whatever its TTL left), decoded, with its
+    /// age; counted as a hit or a miss. `max_age` zero never finds one.
+    pub async fn get_within<T: DeserializeOwned>(
+        &self,
+        category: &Category,
+        key: &str,
+        max_age: Duration,
+    ) -> Result<Option<(T, Duration)>, Error> {
+        let full = self.full_key(category, key);
+        let now = self.now_ms();
+        let found = match self.lookup(&full).await? {
+            Lookup::Fresh(entry) => {
+                let age = Duration::from_millis(now.saturating_sub(entry.created_ms));
+                (age <= max_age && !max_age.is_zero()).then_some((entry, age))
+            }
+            _ => None,
+        };
+        match found {
+            Some((entry, age)) => {
+                self.count(category, |c| c.hits += 1).await?;
+                Ok(Some((decode_json(key, entry.payload())?, age)))
+            }
+            None => {
+                self.count(category, |c| c.misses += 1).await?;
+                Ok(None)
+            }
+        }
+    }
+
     /// A fresh entry, decoded.
     pub async fn get<T: DeserializeOwned>(
         &self,
@@ -468,7 +510,7 @@ impl<S: CacheStore> JiraCache<S> {
     ) -> Result<(), Error> {
         let full = self.full_key(category, key);
         let now = self.now_ms();
-        let expires = now + ttl.unwrap_or_else(|| category.ttl()).as_millis() as u64;
+        let expires = now + ttl.unwrap_or_else(|| self.ttl(category)).as_millis() as u64;
         let bytes = entry::encode(now, expires, payload);
         let cap = self.inner.config.max_size_bytes;
         if bytes.len() as u64 > cap {

@@ -73,6 +73,7 @@ pub struct ClientBuilder {
     budget: BudgetChoice,
     cache: CacheChoice,
     cache_max_bytes: u64,
+    cache_ttls: std::collections::BTreeMap<String, Duration>,
     batch: BatchConfig,
 }
 
@@ -92,6 +93,7 @@ impl ClientBuilder {
             budget: BudgetChoice::default(),
             cache: CacheChoice::None,
             cache_max_bytes: CacheConfig::new("default").max_size_bytes,
+            cache_ttls: std::collections::BTreeMap::new(),
             batch: BatchConfig::default(),
         }
     }
@@ -161,6 +163,12 @@ impl ClientBuilder {
         self
     }
 
+    /// TTLs by cache category name (`issue`, `search`, ...) replacing the defaults.
+    pub fn cache_ttls(mut self, ttls: std::collections::BTreeMap<String, Duration>) -> Self {
+        self.cache_ttls = ttls;
+        self
+    }
+
     /// The cache's size cap.
     pub fn cache_max_bytes(mut self, bytes: u64) -> Self {
         self.cache_max_bytes = bytes;
@@ -201,7 +209,14 @@ impl ClientBuilder {
             .with_retries(self.retry)
             .counted(logical.clone())
             .boxed();
-        let cache = open_cache(&self.cache, &site, &namespace, self.cache_max_bytes).await?;
+        let cache = open_cache(
+            &self.cache,
+            &site,
+            &namespace,
+            self.cache_max_bytes,
+            &self.cache_ttls,
+        )
+        .await?;
         let jira = match &cache {
             Some(cache) => direct.clone().with_cache(cache.clone()).boxed(),
             None => direct.clone(),
@@ -297,7 +312,7 @@ impl CacheChoice {
         profile: &str,
         max_bytes: u64,
     ) -> Result<Option<JiraCache<AnyStore>>, Error> {
-        open_cache(self, site, profile, max_bytes).await
+        open_cache(self, site, profile, max_bytes, &Default::default()).await
     }
 }
 
@@ -330,6 +345,7 @@ async fn open_cache(
     site: &SiteKey,
     profile: &str,
     max_bytes: u64,
+    ttls: &std::collections::BTreeMap<String, Duration>,
 ) -> Result<Option<JiraCache<AnyStore>>, Error> {
     let store: AnyStore = match choice {
         CacheChoice::None => return Ok(None),
@@ -347,6 +363,7 @@ async fn open_cache(
     let mut config = CacheConfig::new(site);
     config.profile = profile.to_owned();
     config.max_size_bytes = max_bytes;
+    config.ttls = ttls.clone();
     Ok(Some(JiraCache::open(store, config).await?))
 }
 
@@ -419,6 +436,7 @@ impl JiraClient {
             .budget(budget)
             .cache(cache)
             .cache_max_bytes(settings.cache_max_mb.saturating_mul(1024 * 1024))
+            .cache_ttls(settings.cache_ttls())
             .batch(settings.batch()))
     }
 
@@ -492,7 +510,7 @@ impl JiraClient {
         sink: &mut S,
         options: &crate::sync::SyncOptions,
     ) -> Result<crate::sync::SyncReport, Error> {
-        crate::sync::sync(&self.direct, &self.batch, sink, options, &|_| {}).await
+        self.sync_with_progress(sink, options, &|_| {}).await
     }
 
     /// [`JiraClient::sync`], calling `progress` after every commit with the report so far
@@ -503,7 +521,60 @@ impl JiraClient {
         options: &crate::sync::SyncOptions,
         progress: &(dyn Fn(&crate::sync::SyncReport) + Sync),
     ) -> Result<crate::sync::SyncReport, Error> {
-        crate::sync::sync(&self.direct, &self.batch, sink, options, progress).await
+        if self.live_cache().is_none() {
+            return crate::sync::sync(&self.direct, &self.batch, sink, options, progress).await;
+        }
+        // What the cache holds of the synced issues is older than what was just read:
+        // dropped once the run ends (however it ends), so a later fetch reads them fresh.
+        let mut seen = crate::sync::KeysSeen {
+            inner: sink,
+            keys: Vec::new(),
+        };
+        let report =
+            crate::sync::sync(&self.direct, &self.batch, &mut seen, options, progress).await;
+        self.forget_cached(&seen.keys).await;
+        report
+    }
+
+    /// Drops every cached copy of `keys` (each set of fields); a failing cache is
+    /// logged and left out of this client's later calls.
+    pub async fn forget_cached(&self, keys: &[String]) {
+        let Some(cache) = self.live_cache() else {
+            return;
+        };
+        for key in keys {
+            for target in jira_cache::issue_targets(key) {
+                if let Err(error) = cache.invalidate(&target).await {
+                    tracing::warn!(%error, "could not refresh the cache; going on without it");
+                    self.cache_dropped
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Puts `issue`, as a search just returned it with `fields`, in the cache in place of
+    /// every copy it held of it (other field lists are dropped: they are older).
+    pub async fn refresh_cached(&self, issue: &Issue, fields: &[&str]) {
+        let Some(cache) = self.live_cache() else {
+            return;
+        };
+        self.forget_cached(std::slice::from_ref(&issue.key)).await;
+        let key = jira_cache::issue_cache_key(&issue.key, fields, &[]);
+        if let Err(error) = cache.set(&jira_cache::Category::Issue, &key, issue).await {
+            tracing::warn!(%error, "could not refresh the cache; going on without it");
+            self.cache_dropped
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    fn live_cache(&self) -> Option<&JiraCache<AnyStore>> {
+        self.cache.as_ref().filter(|_| {
+            !self
+                .cache_dropped
+                .load(std::sync::atomic::Ordering::Relaxed)
+        })
     }
 
     /// What the next [`JiraClient::sync`] of `options` would cost each way (requests,

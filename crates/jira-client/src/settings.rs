@@ -368,6 +368,21 @@ settings! {
     /// The cache's size cap in MiB.
     cache_max_mb: u64 = CacheConfig::new("default").max_size_bytes / (1024 * 1024);
         flag None, env [], value "MIB", check within(1, 1 << 30, "1 to 1073741824 (MiB)");
+    /// How long a cached issue is served, in seconds (`fetch --max-age` asks for less).
+    ttl_issue_secs: u64 = jira_cache::Category::Issue.ttl().as_secs();
+        flag None, env [], value "SECS", check within(0, 30 * DAY, "0 to 2592000 seconds");
+    /// How long cached search pages are served, in seconds.
+    ttl_search_secs: u64 = jira_cache::Category::Search.ttl().as_secs();
+        flag None, env [], value "SECS", check within(0, 30 * DAY, "0 to 2592000 seconds");
+    /// How long cached projects are served, in seconds.
+    ttl_project_secs: u64 = jira_cache::Category::Project.ttl().as_secs();
+        flag None, env [], value "SECS", check within(0, 30 * DAY, "0 to 2592000 seconds");
+    /// How long cached users are served, in seconds.
+    ttl_user_secs: u64 = jira_cache::Category::User.ttl().as_secs();
+        flag None, env [], value "SECS", check within(0, 30 * DAY, "0 to 2592000 seconds");
+    /// How long the cached field catalogue is served, in seconds.
+    ttl_field_secs: u64 = jira_cache::Category::Field.ttl().as_secs();
+        flag None, env [], value "SECS", check within(0, 30 * DAY, "0 to 2592000 seconds");
     /// How long to wait for another process holding the sled cache, in seconds.
     cache_lock_wait_secs: u64 = SledStore::DEFAULT_LOCK_WAIT.as_secs();
         flag None, env [], value "SECS", check within(0, DAY, "0 to 86400 seconds");
@@ -418,6 +433,21 @@ impl Settings {
             fetch_chunk: self.batch_size,
             ..BatchConfig::default()
         }
+    }
+
+    /// The cache TTLs by category name, from the `ttl_*_secs` settings.
+    pub fn cache_ttls(&self) -> std::collections::BTreeMap<String, std::time::Duration> {
+        let secs = std::time::Duration::from_secs;
+        [
+            ("issue", self.ttl_issue_secs),
+            ("search", self.ttl_search_secs),
+            ("project", self.ttl_project_secs),
+            ("user", self.ttl_user_secs),
+            ("field", self.ttl_field_secs),
+        ]
+        .into_iter()
+        .map(|(name, ttl)| (name.to_owned(), secs(ttl)))
+        .collect()
     }
 
     /// The retry policy these describe.

@@ -238,7 +238,9 @@ pub enum Command {
     #[command(after_help = "Examples:
   jira-ops fetch PROJ-1 PROJ-2
   jira-ops fetch --from-file keys.txt --format csv --fields summary,status > issues.csv
-  printf 'PROJ-1\\nPROJ-2\\n' | jira-ops fetch - --format jsonl")]
+  printf 'PROJ-1\\nPROJ-2\\n' | jira-ops fetch - --format jsonl
+  jira-ops fetch PROJ-1 --max-age 30s      # a cached copy only if at most 30 s old
+  jira-ops fetch PROJ-1 --fresh            # from the site, the cache refreshed")]
     Fetch(FetchArgs),
     /// Export the issues a JQL query matches, streamed page by page.
     #[command(after_help = "Examples:
@@ -579,6 +581,13 @@ pub struct FetchArgs {
     /// In input order, an issue waits for the bulk fetches before it.
     #[arg(long)]
     pub unordered: bool,
+    /// Serve cached issues no older than this (`30s`, `5m`, `1h`); older ones are read
+    /// from the site (the cache's TTL, `ttl_issue_secs`, bounds it too).
+    #[arg(long, value_name = "AGE", conflicts_with = "fresh")]
+    pub max_age: Option<String>,
+    /// Read every issue from the site, none from the cache (the cache is refreshed).
+    #[arg(long)]
+    pub fresh: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }

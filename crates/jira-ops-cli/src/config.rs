@@ -405,9 +405,21 @@ impl Loaded {
 
     /// The client these settings describe, built and connected.
     pub async fn client(&self) -> Result<JiraClient, CliError> {
+        self.client_with(|builder| builder).await
+    }
+
+    /// [`Loaded::client`], its builder adjusted by `adjust` first (a command's own
+    /// options).
+    pub async fn client_with(
+        &self,
+        adjust: impl FnOnce(jira_client::ClientBuilder) -> jira_client::ClientBuilder,
+    ) -> Result<JiraClient, CliError> {
         self.require_site()?;
         self.require_token()?;
-        let builder = JiraClient::from_settings(&self.settings, &self.profile.value)?;
+        let builder = adjust(JiraClient::from_settings(
+            &self.settings,
+            &self.profile.value,
+        )?);
         builder.build().await.map_err(|error| match error {
             jira_client::Error::Transport(error @ jira_transport::Error::Config(_)) => {
                 CliError::usage(format!(
@@ -417,6 +429,33 @@ impl Loaded {
             }
             other => other.into(),
         })
+    }
+
+    /// [`Loaded::client`] with a cache that does not wait: when another process holds
+    /// the sled cache, the client goes without it (a note on stderr says so), for reads
+    /// that only refresh the cache (search).
+    pub async fn client_without_waiting(&self, quiet: bool) -> Result<JiraClient, CliError> {
+        let mut settings = self.settings.clone();
+        settings.cache_lock_wait_secs = 0;
+        let build = |settings: &jira_client::Settings| {
+            let builder = JiraClient::from_settings(settings, &self.profile.value);
+            async move { builder?.build().await }
+        };
+        self.require_site()?;
+        self.require_token()?;
+        match build(&settings).await {
+            Ok(client) => Ok(client),
+            Err(jira_client::Error::Cache(locked @ jira_cache::Error::Locked { .. })) => {
+                if !quiet {
+                    eprintln!(
+                        "jira-ops: note: {locked}; this run goes without the cache (it would only have refreshed it)"
+                    );
+                }
+                settings.cache_store = "none".into();
+                Ok(build(&settings).await?)
+            }
+            Err(other) => Err(other.into()),
+        }
     }
 
     /// Where a value came from, for `config show`.

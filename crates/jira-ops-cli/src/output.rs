@@ -142,6 +142,7 @@ pub struct IssueWriter<W: Write> {
     written: usize,
     csv_raw: bool,
     started: bool,
+    oldest_cached: Option<Duration>,
 }
 
 impl<W: Write> IssueWriter<W> {
@@ -156,6 +157,7 @@ impl<W: Write> IssueWriter<W> {
             written: 0,
             csv_raw,
             started: false,
+            oldest_cached: None,
         };
         // Nothing is written before the first issue (or the end): an error before it
         // leaves stdout empty.
@@ -233,6 +235,43 @@ impl<W: Write> IssueWriter<W> {
         Ok(())
     }
 
+    /// Writes one issue served from the cache, `age` old, marked as such: JSON gets
+    /// `"jira_ops": {"source": "cache", "age_secs": N}`, a table's key a `*` (explained
+    /// under it); CSV rows stay Jira's fields.
+    pub fn write_cached(&mut self, issue: &Issue, age: Duration) -> Result<(), CliError> {
+        match self.format {
+            Format::Jsonl | Format::Json => {
+                let mut value = serde_json::to_value(issue).map_err(json_error)?;
+                value["jira_ops"] = serde_json::json!({
+                    "source": "cache",
+                    "age_secs": age.as_secs(),
+                });
+                if !self.started {
+                    self.start(Some(issue))?;
+                }
+                if self.format == Format::Json {
+                    if self.written > 0 {
+                        self.out.write_all(b",")?;
+                    }
+                    self.out.write_all(b"\n")?;
+                    serde_json::to_writer(&mut self.out, &value).map_err(json_error)?;
+                } else {
+                    serde_json::to_writer(&mut self.out, &value).map_err(json_error)?;
+                    self.out.write_all(b"\n")?;
+                }
+                self.written += 1;
+                Ok(())
+            }
+            Format::Table => {
+                let mut marked = issue.clone();
+                marked.key = format!("{} *", issue.key);
+                self.oldest_cached = Some(self.oldest_cached.map_or(age, |o: Duration| o.max(age)));
+                self.write(&marked)
+            }
+            Format::Csv => self.write(issue),
+        }
+    }
+
     fn row(&self, issue: &Issue) -> Vec<String> {
         let mut row = vec![issue.key.clone()];
         for field in &self.fields {
@@ -251,6 +290,13 @@ impl<W: Write> IssueWriter<W> {
             Format::Table => {
                 if let Some(table) = self.table.take() {
                     writeln!(self.out, "{table}")?;
+                }
+                if let Some(oldest) = self.oldest_cached {
+                    writeln!(
+                        self.out,
+                        "* from the cache (up to {} old; --fresh reads the site)",
+                        jira_model::HumanDuration(oldest)
+                    )?;
                 }
             }
             Format::Csv | Format::Jsonl => {}

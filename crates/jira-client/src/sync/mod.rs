@@ -305,6 +305,41 @@ pub trait Sink: Send {
     }
 }
 
+/// A sink that notes the keys of the issues committed through it (so a client can drop
+/// its cached copies once the run ends).
+pub(crate) struct KeysSeen<'a, S: Sink + ?Sized> {
+    /// The sink written to.
+    pub inner: &'a mut S,
+    /// Keys of the issues committed so far.
+    pub keys: Vec<String>,
+}
+
+impl<S: Sink + ?Sized> Sink for KeysSeen<'_, S> {
+    fn load_state(&mut self, jql: &str) -> Result<Option<SyncState>, Error> {
+        self.inner.load_state(jql)
+    }
+    fn commit(&mut self, batch: &SyncBatch, state: &SyncState) -> Result<(), Error> {
+        self.inner.commit(batch, state)?;
+        self.keys.extend(batch.issues.iter().map(|i| i.key.clone()));
+        Ok(())
+    }
+    fn has_issue(&mut self, id: &str) -> Result<bool, Error> {
+        self.inner.has_issue(id)
+    }
+    fn census_begin(&mut self) -> Result<(), Error> {
+        self.inner.census_begin()
+    }
+    fn census_seen(&mut self, ids: &[u64]) -> Result<(), Error> {
+        self.inner.census_seen(ids)
+    }
+    fn census_finish(&mut self, at_ms: i64) -> Result<Census, Error> {
+        self.inner.census_finish(at_ms)
+    }
+    fn set_fields(&mut self, fields: &[Value]) -> Result<(), Error> {
+        self.inner.set_fields(fields)
+    }
+}
+
 /// What a census found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Census {

@@ -94,8 +94,26 @@ pub async fn fetch(global: &Global, mut args: FetchArgs) -> CliResult {
     let started = std::time::Instant::now();
     args.output.check()?;
     let keys = collect_keys(&args)?;
+    let max_age = match (&args.max_age, args.fresh) {
+        (_, true) => Some(std::time::Duration::ZERO),
+        (Some(text), _) => Some(
+            super::sync::age_ms(text.trim())
+                .and_then(|ms| u64::try_from(ms).ok())
+                .map(std::time::Duration::from_millis)
+                .ok_or_else(|| {
+                    CliError::usage(format!(
+                        "--max-age {text:?} is not an age: use e.g. 30s, 5m, 1h or 0s (--fresh)"
+                    ))
+                })?,
+        ),
+        (None, false) => None,
+    };
     let settings = super::settings(global)?;
-    let client = settings.client().await?;
+    let batch = jira_batch::BatchConfig {
+        cache_max_age: max_age,
+        ..settings.settings.batch()
+    };
+    let client = settings.client_with(|builder| builder.batch(batch)).await?;
     resolve_fields(&client, &mut args.output.fields).await?;
     let format = output::resolve_format(args.output.format);
     let fields: Vec<&str> = args.output.fields.iter().map(String::as_str).collect();
@@ -144,10 +162,13 @@ pub async fn fetch(global: &Global, mut args: FetchArgs) -> CliResult {
                 Err(_) => break,
             },
         };
-        let Some((_, result)) = item else { break };
+        let Some((key, result)) = item else { break };
         match result {
             Ok(issue) => {
-                writer.write(&issue)?;
+                match stream.cache_age(&key) {
+                    Some(age) => writer.write_cached(&issue, age)?,
+                    None => writer.write(&issue)?,
+                }
                 fetched += 1;
             }
             Err(error) => failures.push(error),
@@ -282,10 +303,9 @@ pub async fn search(global: &Global, mut args: SearchArgs) -> CliResult {
     let started = std::time::Instant::now();
     args.output.check()?;
     let jql = read_jql(&args)?;
-    let mut settings = super::settings(global)?;
-    // A search reads fresh pages and never the cache: do not hold the cache's lock.
-    settings.settings.cache_store = "none".into();
-    let client = settings.client().await?;
+    let settings = super::settings(global)?;
+    // A search reads fresh pages, never the cache; what it returns refreshes the cache.
+    let client = settings.client_without_waiting(global.quiet).await?;
     resolve_fields(&client, &mut args.output.fields).await?;
     let format = output::resolve_format(args.output.format);
     let mut writer = args.output.writer(format, std::io::stdout().lock())?;
@@ -296,6 +316,7 @@ pub async fn search(global: &Global, mut args: SearchArgs) -> CliResult {
     };
     let visible = output::progress_allowed(global.quiet, false);
     let spinner = output::spinner("searching", visible);
+    let field_refs: Vec<&str> = args.output.fields.iter().map(String::as_str).collect();
     let mut stream = std::pin::pin!(client.search(&jql, options));
     let mut written = 0;
     let mut failure = None;
@@ -313,6 +334,7 @@ pub async fn search(global: &Global, mut args: SearchArgs) -> CliResult {
         match item {
             Ok(issue) => {
                 writer.write(&issue)?;
+                client.refresh_cached(&issue, &field_refs).await;
                 written += 1;
                 spinner.inc(1);
             }
@@ -323,6 +345,9 @@ pub async fn search(global: &Global, mut args: SearchArgs) -> CliResult {
         }
     }
     spinner.finish_and_clear();
+    if let Err(error) = client.close().await {
+        eprintln!("jira-ops: warning: {error}");
+    }
     // A query refused before its first issue leaves stdout empty (no CSV header).
     if failure.is_none() || written > 0 {
         writer.finish()?;

@@ -99,7 +99,7 @@ impl Sink for Empty {
 }
 
 /// An age (`7d`, `12h`, `30m`, `45s`) in milliseconds.
-fn age_ms(text: &str) -> Option<i64> {
+pub(crate) fn age_ms(text: &str) -> Option<i64> {
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .filter(|i| *i > 0)?;
