@@ -16,6 +16,7 @@ mod secrets;
 mod shared;
 mod sync;
 mod tty;
+mod walkthrough;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
