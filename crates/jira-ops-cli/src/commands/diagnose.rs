@@ -18,6 +18,7 @@ use crate::error::{CliError, CliResult};
 use crate::output;
 
 pub async fn run(global: &Global, args: DiagnoseArgs) -> CliResult {
+    let run_started = Instant::now();
     let settings = super::settings(global)?;
     let client = settings.client().await?;
     let site = client.site_key().as_str().to_owned();
@@ -60,6 +61,14 @@ pub async fn run(global: &Global, args: DiagnoseArgs) -> CliResult {
     client.close().await?;
     let http = client.http_config();
     let speedup = sequential.as_secs_f64() / batched.as_secs_f64().max(1e-9);
+    let summary = output::Summary::of(
+        "diagnose",
+        &client,
+        (sequential_ok + batched_ok) as u64,
+        "issues",
+        0,
+        run_started,
+    );
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     if args.json {
         let settings_json: serde_json::Map<_, _> = settings
@@ -86,6 +95,7 @@ pub async fn run(global: &Global, args: DiagnoseArgs) -> CliResult {
                     "bulk_read_timeout_ms": ms(http.timeouts.read.bulk),
                 },
                 "settings": settings_json,
+                "summary": summary.json(),
             })
         );
     } else {
@@ -132,6 +142,7 @@ pub async fn run(global: &Global, args: DiagnoseArgs) -> CliResult {
             effective.add_row(vec![name, value, source]);
         }
         crate::output::outln!("Effective settings:\n{effective}");
+        summary.print(global);
     }
     Ok(super::health::exit_code(&report))
 }

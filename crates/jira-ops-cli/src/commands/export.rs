@@ -253,10 +253,32 @@ async fn resolve_fields(
     Ok(())
 }
 
-/// Every per-item failure, one line each, on stderr.
+/// Every per-item failure on stderr: unknown keys one line each; keys that failed for
+/// one reason (a bulk fetch's keys, a spent quota) on one line naming them all, with how
+/// to fetch them again.
 fn report_failures(failures: &[FetchError]) {
+    let mut by_reason: Vec<(&str, Vec<&str>)> = Vec::new();
     for failure in failures {
-        eprintln!("jira-ops: {}", output::terminal_safe(&failure.to_string()));
+        match failure {
+            FetchError::Failed { key, message } => {
+                match by_reason.iter_mut().find(|(m, _)| *m == message.as_str()) {
+                    Some((_, keys)) => keys.push(key),
+                    None => by_reason.push((message, vec![key])),
+                }
+            }
+            other => eprintln!("jira-ops: {}", output::terminal_safe(&other.to_string())),
+        }
+    }
+    for (message, keys) in by_reason {
+        let message = output::terminal_safe(message);
+        match keys.as_slice() {
+            [key] => eprintln!("jira-ops: fetching issue {key} failed: {message}"),
+            _ => eprintln!(
+                "jira-ops: {} issues were not fetched ({}): {message}; fetch them again with those keys (e.g. in a file for --from-file)",
+                keys.len(),
+                keys.join(", ")
+            ),
+        }
     }
 }
 

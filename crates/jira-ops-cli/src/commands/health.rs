@@ -8,6 +8,7 @@ use crate::error::{AUTH_HINT, CliResult, Code};
 use crate::output;
 
 pub async fn run(global: &Global, args: HealthArgs) -> CliResult {
+    let started = std::time::Instant::now();
     let settings = super::settings(global)?;
     let client = settings.client().await?;
     let options = HealthOptions {
@@ -17,10 +18,15 @@ pub async fn run(global: &Global, args: HealthArgs) -> CliResult {
     let report = client.health(&options).await;
     client.close().await?;
     let site = client.site_key().as_str();
+    let checks = report.checks.len() as u64;
+    let summary = output::Summary::of("health", &client, checks, "checks", 0, started);
     if args.json {
-        crate::output::outln!("{}", to_json(site, &report));
+        let mut value = to_json(site, &report);
+        value["summary"] = summary.json();
+        crate::output::outln!("{value}");
     } else {
         crate::output::outln!("{}", render(site, &report));
+        summary.print(global);
     }
     Ok(exit_code(&report))
 }

@@ -53,7 +53,7 @@ async fn dispatch(cli: Cli) -> CliResult {
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
-                &mut completion_command(&global),
+                &mut completion_command(&global).await,
                 "jira-ops",
                 &mut std::io::stdout(),
             );
@@ -63,9 +63,10 @@ async fn dispatch(cli: Cli) -> CliResult {
 }
 
 /// The command line as completion scripts see it: values offered where they are known
-/// (the config file's profiles, the cache categories, the system fields), never file
-/// names for a value that is not a file.
-fn completion_command(global: &Global) -> clap::Command {
+/// (the config file's profiles, the cache categories, the system fields and the site's
+/// own when `cache warm --fields` cached them), never file names for a value that is not
+/// a file.
+async fn completion_command(global: &Global) -> clap::Command {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let path = global
         .config
@@ -82,6 +83,11 @@ fn completion_command(global: &Global) -> clap::Command {
             .iter()
             .map(|f| (*f).to_owned()),
     );
+    for field in cached_fields(global).await {
+        if !fields.contains(&field) {
+            fields.push(field);
+        }
+    }
     let categories: Vec<String> = jira_cache::Category::BUILT_IN
         .iter()
         .map(|c| c.name().to_owned())
@@ -94,6 +100,33 @@ fn completion_command(global: &Global) -> clap::Command {
             ("category", categories),
         ],
     )
+}
+
+/// The ids and names of the site's fields, from the cache (`cache warm --fields`); none
+/// when there is no site, no cache or no catalogue in it. Nothing is sent.
+async fn cached_fields(global: &Global) -> Vec<String> {
+    let Ok(loaded) = settings(global) else {
+        return Vec::new();
+    };
+    let Ok(client) = loaded.client().await else {
+        return Vec::new();
+    };
+    let catalogue: Vec<jira_model::Field> = match client.cache() {
+        Some(cache) => cache
+            .get(&jira_cache::Category::Field, "fields")
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let _ = client.close().await;
+    // Names with spaces would be split into words by the shells' word lists.
+    catalogue
+        .into_iter()
+        .flat_map(|f| [f.id, f.name])
+        .filter(|value| !value.contains(char::is_whitespace))
+        .collect()
 }
 
 fn offer_values(command: clap::Command, values: &[(&str, Vec<String>)]) -> clap::Command {

@@ -373,6 +373,18 @@ async fn completions_offer_profiles_categories_and_fields() {
     assert!(bash.stdout.contains("staging work"), "profiles offered");
     assert!(bash.stdout.contains("issue project field user search"));
     assert!(bash.stdout.contains("*navigable"), "fields offered");
+    assert!(!bash.stdout.contains("customfield_10016"));
+
+    // With the site's catalogue in the cache, its fields are offered too.
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    env.run(&["cache", "warm", "--fields"]).await.code(0);
+    let bash = env.run(&["completions", "bash"]).await;
+    bash.code(0);
+    assert!(
+        bash.stdout.contains("customfield_10016"),
+        "the site's fields offered"
+    );
 }
 
 #[cfg(unix)]
@@ -405,4 +417,61 @@ async fn tables_fit_a_terminal_of_70_columns() {
             line.chars().count()
         );
     }
+}
+
+#[tokio::test]
+async fn a_spent_quota_names_the_real_setting_the_reset_time_and_how_to_resume() {
+    use jira_sim::{LimitConfig, QuotaConfig, QuotaKind};
+    let sim = crate::sim_with(
+        1,
+        100,
+        LimitConfig {
+            quota: Some(QuotaConfig {
+                points_per_hour: 60,
+                kind: QuotaKind::Tenant,
+            }),
+            ..LimitConfig::off()
+        },
+    )
+    .await;
+    let mut env = Env::for_sim(&sim);
+    env.set("JIRA_BATCH_SIZE", 5);
+    let keys: Vec<String> = (1..=100).map(|n| format!("APO-{n}")).collect();
+    let mut args = vec!["fetch", "--no-cache", "--format", "jsonl"];
+    args.extend(keys.iter().map(String::as_str));
+    let run = env.run(&args).await;
+    run.code(1);
+    let fetched = run.json_lines().len();
+    assert!(fetched > 0 && fetched < 100, "{fetched}");
+    let failure = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("issues were not fetched"))
+        .unwrap_or_else(|| panic!("{}", run.stderr));
+    for part in [
+        "`max_wait_secs`",
+        "--max-wait",
+        "JIRA_OPS_MAX_WAIT",
+        "(until ",
+        " UTC)",
+        "fetch them again",
+    ] {
+        assert!(failure.contains(part), "{part}: {failure}");
+    }
+    // The flag and the variable exist and are where config show says.
+    env.set("JIRA_OPS_MAX_WAIT", 30);
+    let show = env.run(&["config", "show", "--json"]).await.json();
+    assert_eq!(show["settings"]["max_wait_secs"]["value"], 30);
+    assert_eq!(
+        show["settings"]["max_wait_secs"]["source"],
+        "env JIRA_OPS_MAX_WAIT"
+    );
+    let show = env
+        .run(&["--max-wait", "5", "config", "show", "--json"])
+        .await
+        .json();
+    assert_eq!(
+        show["settings"]["max_wait_secs"]["source"],
+        "flag --max-wait"
+    );
 }
