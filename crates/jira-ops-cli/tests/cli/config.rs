@@ -1,8 +1,6 @@
 //! `jira-ops config init | show | check`, profiles, precedence, config errors, completions,
 //! and `sim serve`.
 
-use tokio::io::AsyncBufReadExt;
-
 use crate::{EMAIL, Env, TOKEN, sim};
 
 #[tokio::test]
@@ -194,31 +192,19 @@ async fn completions_and_help() {
 #[tokio::test]
 async fn sim_serve_serves_a_tenant_the_client_can_use() {
     let env = Env::new();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_jira-ops"))
-        .args([
-            "sim",
-            "serve",
-            "--port",
-            "0",
+    let (mut child, banner, url) = env
+        .serve_sim(&[
             "--projects",
             "1",
             "--issues-per-project",
             "7",
             "--no-limits",
         ])
-        .env_clear()
-        .envs(&env.vars)
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let banner = lines.next_line().await.unwrap().unwrap();
+        .await;
     assert!(
         banner.starts_with("jira-sim serving 7 issues at http://127.0.0.1:"),
         "{banner}"
     );
-    let url = banner.rsplit(' ').next().unwrap().to_owned();
 
     let mut client = Env::new();
     client

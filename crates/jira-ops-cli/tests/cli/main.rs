@@ -123,6 +123,25 @@ impl Env {
         self.run(&args).await
     }
 
+    /// Starts `jira-ops sim serve ARGS` (with `--port 0`) in this sandbox: the child, and
+    /// the banner line it printed (ending with the URL it serves).
+    pub async fn serve_sim(&self, args: &[&str]) -> (tokio::process::Child, String, String) {
+        use tokio::io::AsyncBufReadExt as _;
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_jira-ops"))
+            .args(["sim", "serve", "--port", "0"])
+            .args(args)
+            .env_clear()
+            .envs(&self.vars)
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("jira-ops sim serve starts");
+        let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let banner = lines.next_line().await.unwrap().unwrap_or_default();
+        let url = banner.rsplit(' ').next().unwrap_or_default().to_owned();
+        (child, banner, url)
+    }
+
     /// Runs the binary with `args`.
     pub async fn run(&self, args: &[&str]) -> Run {
         self.run_with_stdin(args, None).await

@@ -2,8 +2,6 @@
 //! starts (on a free port instead of 8080), then every command of its block, in order, in
 //! one directory, through `sh` (pipes and redirects as a user types them). Each must exit 0.
 
-use tokio::io::AsyncBufReadExt as _;
-
 use crate::Env;
 
 /// The walkthrough's commands: the lines of the `sh` block between the markers.
@@ -31,17 +29,7 @@ async fn every_command_of_the_walkthrough_runs_as_written() {
     assert!(commands.len() >= 15, "{commands:?}");
     let env = Env::new();
     // The first terminal: the same command, on a free port.
-    let mut sim = tokio::process::Command::new(env!("CARGO_BIN_EXE_jira-ops"))
-        .args(["sim", "serve", "--port", "0", "--latency-ms", "20"])
-        .env_clear()
-        .envs(&env.vars)
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(sim.stdout.take().unwrap()).lines();
-    let banner = lines.next_line().await.unwrap().unwrap();
-    let url = banner.rsplit(' ').next().unwrap().to_owned();
+    let (mut sim, banner, url) = env.serve_sim(&["--latency-ms", "20"]).await;
     assert!(url.starts_with("http://127.0.0.1:"), "{banner}");
 
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_jira-ops"))
