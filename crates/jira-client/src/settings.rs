@@ -76,6 +76,11 @@ pub trait SettingValue: Sized {
     fn parse(text: &str) -> Result<Self, String>;
     /// The value as `config show` prints it.
     fn show(&self) -> String;
+    /// The value as `config show --json` prints it: numbers as numbers, the rest as the
+    /// text [`SettingValue::show`] gives.
+    fn json(&self) -> serde_json::Value {
+        serde_json::Value::String(self.show())
+    }
 }
 
 macro_rules! whole_number {
@@ -88,6 +93,9 @@ macro_rules! whole_number {
             }
             fn show(&self) -> String {
                 self.to_string()
+            }
+            fn json(&self) -> serde_json::Value {
+                (*self).into()
             }
         }
     )*};
@@ -280,6 +288,15 @@ macro_rules! settings {
                             SETTINGS.iter().map(|s| s.key).collect::<Vec<_>>().join(", ")
                         ),
                     }),
+                }
+            }
+
+            /// The setting `key` as `config show --json` prints it: numbers as numbers
+            /// (secrets redacted).
+            pub fn get_json(&self, key: &str) -> Option<serde_json::Value> {
+                match key {
+                    $( stringify!($key) => Some(SettingValue::json(&self.$key)), )*
+                    _ => None,
                 }
             }
 

@@ -60,7 +60,7 @@ pub fn spinner(message: &str, visible: bool) -> ProgressBar {
 }
 
 /// Whether stderr may carry colours: a terminal, and `NO_COLOR` unset or empty
-/// (https://no-color.org).
+/// (<https://no-color.org>).
 pub fn colours_on_stderr() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }

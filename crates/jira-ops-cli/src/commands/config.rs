@@ -98,10 +98,12 @@ fn show(settings: &Loaded, json: bool) -> Result<(), CliError> {
     if json {
         let mut values = serde_json::Map::new();
         for (name, value, source) in &rows {
-            values.insert(
-                name.clone(),
-                json!({"value": typed(name, value), "source": source}),
-            );
+            // Typed as the setting is (numbers as numbers); the rest as shown.
+            let typed = match settings.settings.get_json(name) {
+                Some(serde_json::Value::String(_)) | None => json!(value),
+                Some(typed) => typed,
+            };
+            values.insert(name.clone(), json!({"value": typed, "source": source}));
         }
         crate::output::outln!(
             "{}",
@@ -127,35 +129,6 @@ fn show(settings: &Loaded, json: bool) -> Result<(), CliError> {
         settings.config_path.display()
     );
     Ok(())
-}
-
-/// A setting's value for JSON: numbers and booleans as such, text as text (names, URLs
-/// and paths stay strings whatever they look like).
-fn typed(name: &str, value: &str) -> serde_json::Value {
-    let text_keys = [
-        "profile",
-        "site_url",
-        "email",
-        "api_token",
-        "cache_dir",
-        "cache_store",
-    ];
-    if text_keys.contains(&name) || name.contains("store") || name.contains("path") {
-        return value.into();
-    }
-    if let Ok(n) = value.parse::<u64>() {
-        return n.into();
-    }
-    if let Ok(x) = value.parse::<f64>()
-        && x.is_finite()
-    {
-        return x.into();
-    }
-    match value {
-        "true" => true.into(),
-        "false" => false.into(),
-        _ => value.into(),
-    }
 }
 
 async fn check(global: &Global, offline: bool) -> CliResult {
