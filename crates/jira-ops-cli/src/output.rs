@@ -205,17 +205,7 @@ impl<W: Write> IssueWriter<W> {
             self.start(Some(issue))?;
         }
         match self.format {
-            Format::Jsonl => {
-                serde_json::to_writer(&mut self.out, issue).map_err(json_error)?;
-                self.out.write_all(b"\n")?;
-            }
-            Format::Json => {
-                if self.written > 0 {
-                    self.out.write_all(b",")?;
-                }
-                self.out.write_all(b"\n")?;
-                serde_json::to_writer(&mut self.out, issue).map_err(json_error)?;
-            }
+            Format::Jsonl | Format::Json => return self.write_json(issue),
             Format::Csv => {
                 let row = self.row(issue);
                 self.write_csv(&row)?;
@@ -249,18 +239,7 @@ impl<W: Write> IssueWriter<W> {
                 if !self.started {
                     self.start(Some(issue))?;
                 }
-                if self.format == Format::Json {
-                    if self.written > 0 {
-                        self.out.write_all(b",")?;
-                    }
-                    self.out.write_all(b"\n")?;
-                    serde_json::to_writer(&mut self.out, &value).map_err(json_error)?;
-                } else {
-                    serde_json::to_writer(&mut self.out, &value).map_err(json_error)?;
-                    self.out.write_all(b"\n")?;
-                }
-                self.written += 1;
-                Ok(())
+                self.write_json(&value)
             }
             Format::Table => {
                 let mut marked = issue.clone();
@@ -270,6 +249,22 @@ impl<W: Write> IssueWriter<W> {
             }
             Format::Csv => self.write(issue),
         }
+    }
+
+    /// One JSON value: a line (JSON Lines) or the array's next element (JSON).
+    fn write_json<T: serde::Serialize + ?Sized>(&mut self, value: &T) -> Result<(), CliError> {
+        if self.format == Format::Json {
+            if self.written > 0 {
+                self.out.write_all(b",")?;
+            }
+            self.out.write_all(b"\n")?;
+            serde_json::to_writer(&mut self.out, value).map_err(json_error)?;
+        } else {
+            serde_json::to_writer(&mut self.out, value).map_err(json_error)?;
+            self.out.write_all(b"\n")?;
+        }
+        self.written += 1;
+        Ok(())
     }
 
     fn row(&self, issue: &Issue) -> Vec<String> {

@@ -147,7 +147,8 @@ fn summary_of(stderr: &str) -> serde_json::Value {
 #[tokio::test]
 async fn every_command_ends_with_a_summary_that_agrees_with_the_servers_counters() {
     use jira_sim::{BurstConfig, Fault, FaultConfig, FaultRule, LimitConfig};
-    // A throttled site that fails 30% of its bulk fetches and searches with 503s.
+    // A throttled site that fails 10% of its bulk fetches and searches with 503s (more
+    // would open the circuit breaker now and then: five failures in a row).
     let sim = crate::sim_with(
         2,
         60,
@@ -160,7 +161,7 @@ async fn every_command_ends_with_a_summary_that_agrees_with_the_servers_counters
     sim.set_faults(FaultConfig {
         rules: ["/rest/api/3/issue/bulkfetch", "/rest/api/3/search/jql"]
             .into_iter()
-            .map(|endpoint| FaultRule::new(Fault::Status { status: 503 }, 0.3).on(endpoint))
+            .map(|endpoint| FaultRule::new(Fault::Status { status: 503 }, 0.1).on(endpoint))
             .collect(),
     });
     let mut env = Env::for_sim(&sim);
@@ -230,7 +231,7 @@ async fn every_command_ends_with_a_summary_that_agrees_with_the_servers_counters
     );
     // Every fault the server answered was retried, and the summary counts each attempt.
     let faults: u64 = stats.faults.values().sum();
-    assert!(faults > 0, "{stats:?}");
+    assert!(faults + stats.rate_limited > 0, "{stats:?}");
     let text = env.run(&["search", "project = BEA", "--limit", "5"]).await;
     text.code(0);
     let line = text.stderr.lines().last().unwrap_or_default();
