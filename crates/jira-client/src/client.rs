@@ -555,11 +555,19 @@ impl JiraClient {
     }
 
     /// Puts `issue`, as a search just returned it with `fields`, in the cache in place of
-    /// every copy it held of it (other field lists are dropped: they are older).
+    /// the copies it holds of it (other field lists are dropped: they are older). An issue
+    /// the cache holds nothing of is not added: a large export does not flood the cache.
     pub async fn refresh_cached(&self, issue: &Issue, fields: &[&str]) {
         let Some(cache) = self.live_cache() else {
             return;
         };
+        let mut held = 0;
+        for target in jira_cache::issue_targets(&issue.key) {
+            held += cache.count_matching(&target).await.unwrap_or(0);
+        }
+        if held == 0 {
+            return;
+        }
         self.forget_cached(std::slice::from_ref(&issue.key)).await;
         let key = jira_cache::issue_cache_key(&issue.key, fields, &[]);
         if let Err(error) = cache.set(&jira_cache::Category::Issue, &key, issue).await {

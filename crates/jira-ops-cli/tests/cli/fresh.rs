@@ -76,6 +76,12 @@ async fn cached_rows_are_marked_and_max_age_fresh_search_and_sync_bound_them() {
     let after = fetched(&env, &["APO-1"]).await;
     assert_eq!(after["jira_ops"]["source"], "cache", "{after}");
     assert_eq!(after["fields"]["summary"], "Renamed again");
+    // What the cache held nothing of, a search does not add (an export does not flood it).
+    env.run(&["search", "key = APO-9", "--format", "jsonl"])
+        .await
+        .code(0);
+    let never = fetched(&env, &["APO-9"]).await;
+    assert!(never.get("jira_ops").is_none(), "{never}");
 
     // A sync drops the cached copies of what it synced.
     fetched(&env, &["APO-2"]).await;
