@@ -20,9 +20,9 @@
 //! **Bulk operations.** When at least [`BULK_MIN_LINES`] lines make the same change
 //! (a delete, labels added or removed, a transition without fields, an assignment, or an
 //! update setting the same priority, summary, description, assignee, labels or number
-//! fields) to issues no other line touches, they go through Jira's asynchronous bulk operations (`/bulk/issues/delete`,
-//! `/bulk/issues/fields`, `/bulk/issues/transition`, up to 1,000 issues a task, its
-//! progress polled) instead of a request each; the task's per-issue results are mapped back
+//! fields) to issues no other line touches, they go through Jira's asynchronous bulk
+//! operations (`/bulk/issues/delete`, `/bulk/issues/fields`, `/bulk/issues/transition`, up
+//! to 1,000 issues a task, its progress polled) instead of a request each; the task's per-issue results are mapped back
 //! to the lines. They are idempotent, so a task whose outcome was lost is submitted again
 //! (a transition checked against the status first).
 //!

@@ -21,6 +21,18 @@ async fn tenant(faults: Vec<FaultRule>) -> SimHandle {
     .expect("jira-sim starts")
 }
 
+/// A tenant large enough for bulk groups: 2 projects of 120 issues, no limits.
+async fn bulk_tenant() -> SimHandle {
+    SimHandle::start(SimConfig {
+        projects: 2,
+        issues_per_project: 120,
+        limits: LimitConfig::off(),
+        ..SimConfig::default()
+    })
+    .await
+    .expect("jira-sim starts")
+}
+
 async fn client(sim: &SimHandle) -> JiraClient {
     let (email, token) = sim.basic_auth();
     JiraClient::builder(sim.base_url())
@@ -311,14 +323,7 @@ async fn lost_answers_never_make_a_second_comment_link_or_issue() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_issues_given_the_same_change_go_through_the_bulk_operations() {
-    let sim = SimHandle::start(SimConfig {
-        projects: 2,
-        issues_per_project: 120,
-        limits: LimitConfig::off(),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = bulk_tenant().await;
     let client = client(&sim).await;
     let dir = tempfile::tempdir().unwrap();
     let mut lines = Vec::new();
@@ -412,14 +417,7 @@ async fn many_issues_given_the_same_change_go_through_the_bulk_operations() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_issues_given_the_same_field_values_are_edited_in_bulk() {
-    let sim = SimHandle::start(SimConfig {
-        projects: 2,
-        issues_per_project: 120,
-        limits: LimitConfig::off(),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = bulk_tenant().await;
     let client = client(&sim).await;
     let account = get(&sim, "users/search?maxResults=1").await[0]["accountId"]
         .as_str()
