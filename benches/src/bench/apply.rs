@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
-use jira_client::apply::{self, Change, Operation};
-use jira_client::journal::Journal;
+use jira_apply::Journal;
+use jira_apply::{Change, Operation};
 use jira_client::{CacheChoice, JiraClient};
 use jira_sim::{LimitConfig, SimConfig, SimHandle};
 use serde_json::{Map, Value, json};
@@ -188,11 +188,10 @@ pub async fn run(quick: bool) -> Scenario {
 
     // jira-ops apply.
     let ours = changes(&sim, quick, "apply-a");
-    let least = apply::plan_at_default_limits(&ours);
+    let least = jira_apply::plan_at_default_limits(&ours);
     let before = sim.stats();
     let started = Instant::now();
-    let report = client
-        .apply(&ours, journal.clone(), &|| false, &|_| {})
+    let report = jira_apply::apply(&client, &ours, journal.clone(), &|| false, &|_| {})
         .await
         .expect("the journal is writable");
     let wall = started.elapsed();

@@ -10,9 +10,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use jira_batch::BatchConfig;
-use jira_client::sync::{JsonlSink, SqliteSink, SyncOptions, SyncReport};
 use jira_client::{CacheChoice, JiraClient};
 use jira_sim::{BurstConfig, LimitConfig, Realism, SimConfig, SimHandle, WorkLatency};
+use jira_sync::{JsonlSink, SqliteSink, SyncOptions, SyncReport};
 
 use crate::common::{self, secs};
 use crate::report::{Figure, Scenario};
@@ -95,8 +95,7 @@ async fn sync(sim: &SimHandle, path: &Path) -> Run {
     let mut sink = JsonlSink::open(path).expect("the sink opens");
     sim.reset_stats();
     let started = Instant::now();
-    let report = client
-        .sync(&mut sink, &options(sim))
+    let report = jira_sync::sync(&client, &mut sink, &options(sim))
         .await
         .expect("the sync runs");
     let stats = sim.stats();
@@ -378,25 +377,25 @@ pub async fn child(base_url: &str, projects: &str, dir: &str, sink: &str, strate
         .build()
         .await
         .expect("a client");
-    let mut sink: Box<dyn jira_client::sync::Sink> = if sink == "jsonl" {
+    let mut sink: Box<dyn jira_sync::Sink> = if sink == "jsonl" {
         Box::new(JsonlSink::open(Path::new(dir).join("memory")).expect("the sink opens"))
     } else {
         Box::new(SqliteSink::open(Path::new(dir).join("memory.db")).expect("the sink opens"))
     };
-    let report = client
-        .sync(
-            &mut *sink,
-            &SyncOptions {
-                settle: Duration::ZERO,
-                strategy: match strategy {
-                    "plan" => None,
-                    name => Some(name.parse().expect("a strategy")),
-                },
-                ..SyncOptions::new(format!("project in ({projects})"))
+    let report = jira_sync::sync(
+        &client,
+        &mut *sink,
+        &SyncOptions {
+            settle: Duration::ZERO,
+            strategy: match strategy {
+                "plan" => None,
+                name => Some(name.parse().expect("a strategy")),
             },
-        )
-        .await
-        .expect("the sync runs");
+            ..SyncOptions::new(format!("project in ({projects})"))
+        },
+    )
+    .await
+    .expect("the sync runs");
     std::hint::black_box(&report);
     println!("{}", common::proc_status_kb("VmHWM"));
 }

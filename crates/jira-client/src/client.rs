@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::Stream;
+use futures_util::{Stream, TryStreamExt as _};
 use jira_batch::{
     BatchConfig, CreateError, FetchReport, IssueResults, IssueStream, Order, SearchOptions,
 };
 use jira_cache::{AnyStore, CacheConfig, CacheExt as _, JiraCache, RedisStore, SledStore};
-use jira_model::{CreatedIssue, Issue, IssueUpdate, SiteKey};
+use jira_model::{CreatedIssue, Issue, IssueUpdate, SearchPage, SiteKey};
 use jira_ratelimit::{
     AnyBudget, Fallback, InProcessBudget, LimitsConfig, RateLimitExt as _, RedisBudget,
 };
@@ -87,7 +87,7 @@ impl ClientBuilder {
             timeouts: http.timeouts,
             max_in_flight: http.max_in_flight,
             max_body_bytes: http.max_body_bytes,
-            retry: RetryPolicy::default(),
+            retry: RetryPolicy::default().with_default_deadlines(),
             breaker: BreakerConfig::default(),
             limits: LimitsConfig::default(),
             budget: BudgetChoice::default(),
@@ -502,40 +502,6 @@ impl JiraClient {
         &self.budget
     }
 
-    /// Syncs the issues `options.jql` matches, with their histories, into `sink`:
-    /// incremental from the state the sink saved, resumable after any interruption (see
-    /// [`crate::sync`]). Reads go to Jira, never to the cache.
-    pub async fn sync<S: crate::sync::Sink + ?Sized>(
-        &self,
-        sink: &mut S,
-        options: &crate::sync::SyncOptions,
-    ) -> Result<crate::sync::SyncReport, Error> {
-        self.sync_with_progress(sink, options, &|_| {}).await
-    }
-
-    /// [`JiraClient::sync`], calling `progress` after every commit with the report so far
-    /// (what a progress bar shows).
-    pub async fn sync_with_progress<S: crate::sync::Sink + ?Sized>(
-        &self,
-        sink: &mut S,
-        options: &crate::sync::SyncOptions,
-        progress: &(dyn Fn(&crate::sync::SyncReport) + Sync),
-    ) -> Result<crate::sync::SyncReport, Error> {
-        if self.live_cache().is_none() {
-            return crate::sync::sync(&self.direct, &self.batch, sink, options, progress).await;
-        }
-        // What the cache holds of the synced issues is older than what was just read:
-        // dropped once the run ends (however it ends), so a later fetch reads them fresh.
-        let mut seen = crate::sync::KeysSeen {
-            inner: sink,
-            keys: Vec::new(),
-        };
-        let report =
-            crate::sync::sync(&self.direct, &self.batch, &mut seen, options, progress).await;
-        self.forget_cached(&seen.keys).await;
-        report
-    }
-
     /// Drops every cached copy of `keys` (each set of fields); a failing cache is
     /// logged and left out of this client's later calls.
     pub async fn forget_cached(&self, keys: &[String]) {
@@ -577,22 +543,18 @@ impl JiraClient {
         }
     }
 
+    /// Whether this client reads and writes a cache (it has one, and it has not failed
+    /// during this client's life).
+    pub fn has_live_cache(&self) -> bool {
+        self.live_cache().is_some()
+    }
+
     fn live_cache(&self) -> Option<&JiraCache<AnyStore>> {
         self.cache.as_ref().filter(|_| {
             !self
                 .cache_dropped
                 .load(std::sync::atomic::Ordering::Relaxed)
         })
-    }
-
-    /// What the next [`JiraClient::sync`] of `options` would cost each way (requests,
-    /// points, wall time) and which way it would take; three requests, nothing written.
-    pub async fn sync_plan<S: crate::sync::Sink + ?Sized>(
-        &self,
-        sink: &mut S,
-        options: &crate::sync::SyncOptions,
-    ) -> Result<crate::sync::SyncPlan, Error> {
-        crate::sync::plan(&self.direct, &self.batch, sink, options).await
     }
 
     /// Fetches `keys` (cache first, then bulk fetches of 100): one result per distinct key.
@@ -666,8 +628,33 @@ impl JiraClient {
         &self,
         jql: &str,
         options: SearchOptions,
-    ) -> impl Stream<Item = Result<Issue, jira_batch::Error>> + Send + 'static {
-        jira_batch::search(self.direct.clone(), jql.to_owned(), options)
+    ) -> impl Stream<Item = Result<Issue, Error>> + Send + 'static {
+        jira_batch::search(self.direct.clone(), jql.to_owned(), options).map_err(Error::from)
+    }
+
+    /// The pages of a search of `jql` as they come (fresh, not from the cache): for
+    /// readers that want page boundaries, such as id-only censuses (`fields` empty,
+    /// 5,000 ids a page).
+    pub fn search_pages(
+        &self,
+        jql: &str,
+        options: SearchOptions,
+    ) -> impl Stream<Item = Result<SearchPage, Error>> + Send + 'static {
+        jira_batch::search_pages(self.direct.clone(), jql.to_owned(), options).map_err(Error::from)
+    }
+
+    /// Fetches `keys` on the wire alone (no cache, no retries, no pacing), in bulk
+    /// fetches of up to 100: what `diagnose` times beside one GET per key.
+    pub async fn fetch_issues_on_wire(
+        &self,
+        keys: &[String],
+        fields: &[&str],
+    ) -> Result<(IssueResults, FetchReport), Error> {
+        let wire = Arc::new(self.raw.clone());
+        Ok(
+            jira_batch::fetch_issues::<_, AnyStore>(&wire, None, &self.batch, keys, fields, &[])
+                .await?,
+        )
     }
 
     /// Creates `inputs` in bulk: one result per input, in input order.
@@ -676,6 +663,16 @@ impl JiraClient {
         inputs: Vec<IssueUpdate>,
     ) -> Vec<Result<CreatedIssue, CreateError>> {
         jira_batch::create_issues(&self.jira, &self.batch, inputs).await
+    }
+
+    /// [`JiraClient::create_issues`] with other batch sizes (`batch.create_chunk`, its
+    /// concurrency): one result per input, in input order.
+    pub async fn create_issues_in_chunks(
+        &self,
+        batch: &BatchConfig,
+        inputs: Vec<IssueUpdate>,
+    ) -> Vec<Result<CreatedIssue, CreateError>> {
+        jira_batch::create_issues(&self.jira, batch, inputs).await
     }
 
     /// Warms the cache by `plan`; an error when the client has no cache.
@@ -723,5 +720,29 @@ impl JiraClient {
             cache.close().await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Settings;
+
+    #[test]
+    fn the_builder_starts_from_the_settings_defaults() {
+        let builder = JiraClient::builder("https://example.atlassian.net");
+        let settings = Settings::default();
+        assert_eq!(builder.retry, settings.retry_policy());
+        assert_eq!(builder.timeouts, settings.timeouts());
+        assert_eq!(builder.batch, settings.batch());
+        assert_eq!(builder.max_in_flight, settings.max_in_flight);
+        assert_eq!(
+            builder.max_body_bytes as u64,
+            settings.max_body_mb * 1024 * 1024
+        );
+        assert_eq!(builder.cache_max_bytes, settings.cache_max_mb * 1024 * 1024);
+        // The one difference, on purpose: a library client writes no cache to disk
+        // unless asked (`cache(..)` or `from_settings`, whose default is sled).
+        assert!(matches!(builder.cache, CacheChoice::None));
     }
 }

@@ -20,11 +20,12 @@
 //!   result per input), [`JiraClient::warm`] ([`warm`]: metadata first, then recent
 //!   issues under the same keys a fetch reads), [`JiraClient::health`] ([`health`]: graded
 //!   by the operations guide's thresholds, the hit rate over recent reads only),
-//!   [`JiraClient::sync`] ([`sync`]: incremental, resumable exports with histories,
-//!   comments and worklogs into a [`sync::Sink`] such as [`sync::JsonlSink`] or
-//!   [`sync::SqliteSink`]; [`JiraClient::sync_plan`] estimates each way to read it),
-//!   [`fields::FieldCatalogue`] (field names to ids). For any
-//!   other request, [`JiraClient::transport`] is the assembled stack.
+//!   [`fields::FieldCatalogue`] (field names to ids). For any other request,
+//!   [`JiraClient::transport`] is the assembled stack.
+//! - **The long jobs live in crates of their own** on top of this one: `jira-sync`
+//!   (exports into SQLite or JSON Lines) and `jira-apply` (the write journal, exactly-once
+//!   creates, `apply`). A service that only fetches and searches compiles no database
+//!   driver.
 //! - **Nothing here decides what a layer decides**: retry rules, pacing, cache keys and
 //!   the "refused, not performed" rule stay in their crates; this crate only composes.
 //!
@@ -55,21 +56,35 @@
 //! # }
 //! ```
 
-pub mod apply;
 mod client;
 mod error;
 pub mod fields;
 pub mod health;
-pub mod journal;
-mod once;
 mod settings;
-pub mod sync;
 pub mod warm;
 
 pub use client::{BudgetChoice, CacheChoice, ClientBuilder, JiraClient};
 pub use error::Error;
-pub use jira_batch::{FetchReport, IssueStream, Order};
-pub use once::OnceCreated;
+// What a tuning user or a job crate needs of the layers, named through the facade so a
+// service (and the CLI) depends on this crate alone.
+pub use jira_batch::{
+    BatchConfig, CreateError, FetchError, FetchReport, IssueResults, IssueStream, Order,
+    SearchOptions,
+};
+pub use jira_ratelimit::{BurstLimits, LimitsConfig, PerIssueLimit};
+pub use jira_transport::{
+    Auth, BreakerConfig, Error as TransportError, HttpConfig, RetryPolicy, Secret, Tally,
+    TallySnapshot, Timeouts, Transport,
+};
+
+/// The cache's vocabulary, for tools that inspect, warm or clear it: categories, glob
+/// patterns and targets, the store, its statistics and its errors.
+pub mod cache {
+    pub use jira_cache::{
+        AnyStore, CacheConfig, Category, Error, JiraCache, Pattern, SledStore, Stats, Target,
+        issue_cache_key, issue_targets,
+    };
+}
 pub use settings::{SETTINGS, Setting, SettingError, SettingValue, Settings};
 
 /// The fields a fetch returns and a warm caches unless told otherwise, comma separated (the

@@ -209,6 +209,18 @@ fn rate_limit_store(value: &String) -> Result<(), String> {
     }
 }
 
+/// The default journal directory: `$XDG_STATE_HOME/jira-ops/journal`, else
+/// `~/.local/state/jira-ops/journal`.
+fn default_journal_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local").join("state"))
+        })?;
+    Some(base.join("jira-ops").join("journal"))
+}
+
 pub(crate) fn is_redis(url: &str) -> bool {
     url.starts_with("redis://") || url.starts_with("rediss://")
 }
@@ -345,19 +357,19 @@ settings! {
     /// The most one logical request may take, its attempts, backoffs and waits included, in
     /// seconds: a hanging server ends a request within it. It caps the per-class deadlines
     /// below (set it low to bound every request at once).
-    request_deadline_secs: u64 = 300;
+    request_deadline_secs: u64 = PerClass::DEFAULT_DEADLINES.longest().as_secs();
         flag None, env ["JIRA_OPS_REQUEST_DEADLINE"], value "SECS", check within(1, DAY, "1 to 86400 seconds");
     /// The deadline of a read of one object or of metadata (an issue, a project, the field
     /// list), in seconds, attempts and waits included.
-    read_deadline_secs: u64 = 120;
+    read_deadline_secs: u64 = PerClass::DEFAULT_DEADLINES.single.as_secs();
         flag None, env ["JIRA_OPS_READ_DEADLINE"], value "SECS", check within(1, DAY, "1 to 86400 seconds");
     /// The deadline of a search page or a bulk call (bulk fetch, bulk create), in seconds.
-    bulk_deadline_secs: u64 = 300;
+    bulk_deadline_secs: u64 = PerClass::DEFAULT_DEADLINES.bulk.as_secs();
         flag None, env ["JIRA_OPS_BULK_DEADLINE"], value "SECS", check within(1, DAY, "1 to 86400 seconds");
     /// The deadline of a single write (create, edit, transition, comment), in seconds. A
     /// write cut by it has an unknown outcome, resolved through the journal before it is
     /// sent again.
-    write_deadline_secs: u64 = 120;
+    write_deadline_secs: u64 = PerClass::DEFAULT_DEADLINES.write.as_secs();
         flag None, env ["JIRA_OPS_WRITE_DEADLINE"], value "SECS", check within(1, DAY, "1 to 86400 seconds");
     /// The largest response body read, in MiB (a larger answer is a clear error).
     max_body_mb: u64 = (HttpConfig::new("", jira_transport::Auth::None).max_body_bytes / (1024 * 1024)) as u64;
@@ -380,7 +392,7 @@ settings! {
     cache_dir: PathBuf = SledStore::default_dir().unwrap_or_else(|| PathBuf::from(".jira-ops-cache"));
         flag Some("--cache-dir"), env ["JIRA_OPS_CACHE_DIR"], value "DIR", check any;
     /// The write journal's directory: what every create was, durable before it is sent.
-    journal_dir: PathBuf = crate::journal::default_dir().unwrap_or_else(|| PathBuf::from(".jira-ops-journal"));
+    journal_dir: PathBuf = default_journal_dir().unwrap_or_else(|| PathBuf::from(".jira-ops-journal"));
         flag None, env ["JIRA_OPS_JOURNAL_DIR"], value "DIR", check any;
     /// The cache's size cap in MiB.
     cache_max_mb: u64 = CacheConfig::new("default").max_size_bytes / (1024 * 1024);

@@ -102,6 +102,14 @@ pub const SEARCH_PAGE_MAX: u32 = 100;
 pub const CHANGELOG_BULK_MAX_ISSUES: usize = 1_000;
 /// History entries a page of `POST /changelog/bulkfetch` may hold (`maxResults` ≤ 10,000).
 pub const CHANGELOG_BULK_MAX_RESULTS: u32 = 10_000;
+/// Issues one asynchronous bulk operation (`/bulk/issues/fields`, `/transition`,
+/// `/delete`) takes.
+pub const BULK_OPERATION_MAX_ISSUES: usize = 1_000;
+/// Asynchronous bulk operations Jira runs at once per tenant (across all users); more are
+/// refused until one ends.
+pub const BULK_OPERATIONS_IN_PROGRESS_MAX: usize = 5;
+/// Worklog ids one `POST /worklog/list` takes.
+pub const WORKLOG_LIST_MAX_IDS: usize = 1_000;
 
 #[cfg(test)]
 mod tests {

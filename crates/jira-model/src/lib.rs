@@ -53,6 +53,7 @@
 //! ```
 
 pub mod adf;
+mod bulk;
 mod classify;
 mod endpoint;
 mod error;
@@ -63,11 +64,14 @@ mod request;
 mod site;
 mod timestamp;
 mod types;
+mod workflow;
 
+pub use bulk::{BulkOperation, BulkOperationProgress, BulkTaskStatus, SubmittedBulkOperation};
 pub use classify::ErrorClass;
 pub use endpoint::{
-    BULK_CREATE_MAX_ISSUES, BULK_FETCH_MAX_ISSUES, CHANGELOG_BULK_MAX_ISSUES,
-    CHANGELOG_BULK_MAX_RESULTS, Endpoint, SEARCH_ID_PAGE_MAX, SEARCH_PAGE_MAX,
+    BULK_CREATE_MAX_ISSUES, BULK_FETCH_MAX_ISSUES, BULK_OPERATION_MAX_ISSUES,
+    BULK_OPERATIONS_IN_PROGRESS_MAX, CHANGELOG_BULK_MAX_ISSUES, CHANGELOG_BULK_MAX_RESULTS,
+    Endpoint, SEARCH_ID_PAGE_MAX, SEARCH_PAGE_MAX, WORKLOG_LIST_MAX_IDS,
 };
 pub use error::Error;
 pub use human::{HumanDuration, clock_time_after};
@@ -87,3 +91,4 @@ pub use types::{
     CreatedIssue, EntityProperty, ErrorCollection, Field, Issue, IssueChangelog, IssueError,
     IssueUpdate, Project, ProjectPage, SearchPage, SearchRequest, ServerInfo, User,
 };
+pub use workflow::{IssueTransition, Priority, PriorityPage, StatusDetails, TransitionsPage};

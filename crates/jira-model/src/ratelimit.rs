@@ -320,6 +320,27 @@ impl RateLimitInfo {
         )
     }
 
+    /// How long a refusal makes a caller wait: [`Self::requested_wait`], else `fallback`
+    /// (the caller's own pause when the server gave no usable wait). The retry layer
+    /// (`fallback` zero: its backoff follows) and the rate limiter (its default pause) both
+    /// wait by this one rule.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use http::HeaderMap;
+    /// use jira_model::RateLimitInfo;
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("retry-after", "2".parse().unwrap());
+    /// let info = RateLimitInfo::from_headers(&headers);
+    /// let wait = info.refusal_wait(SystemTime::now(), Duration::from_secs(1));
+    /// assert_eq!(wait, Duration::from_secs(2));
+    /// let none = RateLimitInfo::from_headers(&HeaderMap::new());
+    /// assert_eq!(none.refusal_wait(SystemTime::now(), Duration::ZERO), Duration::ZERO);
+    /// ```
+    pub fn refusal_wait(&self, now: SystemTime, fallback: Duration) -> Duration {
+        self.requested_wait(now).unwrap_or(fallback)
+    }
+
     /// Whether the server says we are near a limit: `NearLimit: true`, or less than 20% of
     /// an advertised window left.
     pub fn is_near_limit(&self) -> bool {

@@ -471,24 +471,13 @@ impl ApiRequest {
     }
 
     /// `POST /rest/api/3/bulk/issues/{fields,transition,delete}`: an asynchronous bulk
-    /// operation of up to 1,000 issues (`kind` is `fields`, `transition` or `delete`);
-    /// answers `{"taskId"}`. Not idempotent on the wire.
-    pub fn bulk_operation(kind: &str, body: &serde_json::Value) -> Result<Self, Error> {
-        let (template, path) = match kind {
-            "fields" => (
-                "/rest/api/3/bulk/issues/fields",
-                "/rest/api/3/bulk/issues/fields",
-            ),
-            "transition" => (
-                "/rest/api/3/bulk/issues/transition",
-                "/rest/api/3/bulk/issues/transition",
-            ),
-            _ => (
-                "/rest/api/3/bulk/issues/delete",
-                "/rest/api/3/bulk/issues/delete",
-            ),
-        };
-        Self::new(Method::POST, template, path)
+    /// operation of up to [`crate::BULK_OPERATION_MAX_ISSUES`] issues; answers a
+    /// [`crate::SubmittedBulkOperation`]. Not idempotent on the wire.
+    pub fn bulk_operation(
+        operation: crate::BulkOperation,
+        body: &serde_json::Value,
+    ) -> Result<Self, Error> {
+        Self::new(Method::POST, operation.path(), operation.path())
             .with_class(OperationClass::Bulk)
             .json_body(body)
     }

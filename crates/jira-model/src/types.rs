@@ -240,6 +240,9 @@ pub struct Comment {
     /// The REST URL of the comment.
     #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
     pub self_url: Option<String>,
+    /// The comment's entity properties (read with `expand=properties`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<EntityProperty>,
 }
 
 /// A page of comments (`PageOfComments`).

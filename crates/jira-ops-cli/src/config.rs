@@ -421,7 +421,7 @@ impl Loaded {
             &self.profile.value,
         )?);
         builder.build().await.map_err(|error| match error {
-            jira_client::Error::Transport(error @ jira_transport::Error::Config(_)) => {
+            jira_client::Error::Transport(error @ jira_client::TransportError::Config(_)) => {
                 CliError::usage(format!(
                     "{error} (from site_url, {})",
                     self.origin(&self.sources["site_url"])
@@ -445,7 +445,7 @@ impl Loaded {
         self.require_token()?;
         match build(&settings).await {
             Ok(client) => Ok(client),
-            Err(jira_client::Error::Cache(locked @ jira_cache::Error::Locked { .. })) => {
+            Err(jira_client::Error::Cache(locked @ jira_client::cache::Error::Locked { .. })) => {
                 if !quiet {
                     eprintln!(
                         "jira-ops: note: {locked}; this run goes without the cache (it would only have refreshed it)"

@@ -80,48 +80,53 @@ fn auth_message(status: u16) -> String {
     AUTH_HINT.replace("{status}", &status.to_string())
 }
 
-impl From<jira_transport::Error> for CliError {
-    fn from(error: jira_transport::Error) -> Self {
-        match error.status().map(|s| s.as_u16()) {
-            Some(status @ (401 | 403)) => CliError::auth(auth_message(status)),
-            _ => CliError::failure(error.to_string()),
-        }
+impl From<jira_client::TransportError> for CliError {
+    fn from(error: jira_client::TransportError) -> Self {
+        jira_client::Error::from(error).into()
     }
 }
 
-impl From<jira_batch::Error> for CliError {
-    fn from(error: jira_batch::Error) -> Self {
-        match error {
-            jira_batch::Error::Transport(error) => error.into(),
-            jira_batch::Error::InvalidJql { .. } | jira_batch::Error::Config(_) => {
-                CliError::usage(error.to_string())
-            }
-            other => CliError::failure(other.to_string()),
-        }
-    }
-}
-
+/// One rule for every library error: credentials refused (3), the user's input (2),
+/// anything else a failure of the run (1).
 impl From<jira_client::Error> for CliError {
     fn from(error: jira_client::Error) -> Self {
+        if let Some(status) = error.refused_credentials() {
+            return CliError::auth(auth_message(status));
+        }
+        if error.is_input() {
+            return CliError::usage(error.to_string());
+        }
         match error {
-            jira_client::Error::Transport(error) => error.into(),
-            jira_client::Error::Batch(error) => error.into(),
             jira_client::Error::Cache(error) => error.into(),
-            jira_client::Error::Config(_) | jira_client::Error::Setting(_) => {
-                CliError::usage(error.to_string())
-            }
             other => CliError::failure(other.to_string()),
         }
     }
 }
 
-impl From<jira_cache::Error> for CliError {
-    fn from(error: jira_cache::Error) -> Self {
+impl From<jira_client::cache::Error> for CliError {
+    fn from(error: jira_client::cache::Error) -> Self {
         match error {
-            jira_cache::Error::Pattern { .. } | jira_cache::Error::UnknownCategory(_) => {
-                CliError::usage(error.to_string())
-            }
+            jira_client::cache::Error::Pattern { .. }
+            | jira_client::cache::Error::UnknownCategory(_) => CliError::usage(error.to_string()),
             other => CliError::failure(format!("cache: {other}")),
+        }
+    }
+}
+
+impl From<jira_sync::Error> for CliError {
+    fn from(error: jira_sync::Error) -> Self {
+        match error {
+            jira_sync::Error::Client(error) => error.into(),
+            other => CliError::failure(other.to_string()),
+        }
+    }
+}
+
+impl From<jira_apply::Error> for CliError {
+    fn from(error: jira_apply::Error) -> Self {
+        match error {
+            jira_apply::Error::Client(error) => error.into(),
+            other => CliError::failure(other.to_string()),
         }
     }
 }
@@ -143,6 +148,18 @@ impl CliError {
             code: Code::Ok,
             message: String::new(),
             closed_output: true,
+        }
+    }
+}
+
+impl Code {
+    /// The exit code of a run that handled `failed` items (of any kind: refused, not sent,
+    /// unknown, not found) and was not interrupted: 0 when none failed, 1 otherwise. The
+    /// one rule every command that processes items ends with.
+    pub fn of_run(failed: usize) -> Code {
+        match failed {
+            0 => Code::Ok,
+            _ => Code::Failure,
         }
     }
 }

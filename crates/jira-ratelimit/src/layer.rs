@@ -342,13 +342,11 @@ impl<T, B: Budget> RateLimited<T, B> {
                     "learned the endpoint's bucket from a refusal"
                 );
             }
-            // The one wait rule (`RateLimitInfo::requested_wait`): without a usable wait
-            // (a burst refusal with a minute-precision reset), the default pause.
-            // A twentieth more, at most 50 ms: a server that renews its wait for requests
-            // met during it ends that wait a latency after the refusal we read.
-            let asked = info
-                .requested_wait(SystemTime::now())
-                .unwrap_or(self.config.default_pause);
+            // The one wait rule: without a usable wait (a burst refusal with a
+            // minute-precision reset), the default pause. The pause is a twentieth longer,
+            // at most 50 ms: a server that renews its wait for requests met during it ends
+            // that wait a latency after the refusal we read.
+            let asked = info.refusal_wait(SystemTime::now(), self.config.default_pause);
             let asked = asked + (asked / 20).min(std::time::Duration::from_millis(50));
             let duration = self.pause_for(&scope, asked, sent_at);
             tracing::info!(

@@ -15,8 +15,8 @@ use axum::routing::{get, post};
 use http::{StatusCode, Uri};
 use serde_json::{Map, Value, json};
 
-use crate::api::{caller_index, renderer};
 use crate::data::{self, LABELS, PRIORITIES};
+use crate::extract::{caller_index, renderer};
 use crate::history::{TRANSITIONS, move_issue, record_edit};
 use crate::meta::user_index;
 use crate::render::jira_time;
@@ -195,7 +195,7 @@ fn apply(app: &AppState, reference: &str, work: &Work) -> Outcome {
                 None,
                 false,
             );
-            crate::api::remove_issue(app, &mut store, id);
+            crate::issues::remove_issue(app, &mut store, id);
             store.version += 1;
             Outcome::Done(id)
         }

@@ -22,7 +22,8 @@ pub struct ServeArgs {
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
-    /// Seed of the generated tenant.
+    /// Seed of the generated tenant and of the fault dice (the same requests in the same
+    /// order meet the same faults).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Number of projects.

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SimConfig {
-    /// Seed of the generated tenant: the same seed gives the same data.
+    /// Seed of the generated tenant (the same seed gives the same data) and of the fault
+    /// and webhook dice (the same requests in the same order meet the same faults).
     pub seed: u64,
     /// Number of projects.
     pub projects: usize,

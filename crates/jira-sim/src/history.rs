@@ -16,8 +16,8 @@ use base64::Engine as _;
 use http::{StatusCode, Uri};
 use serde_json::{Map, Value, json};
 
-use crate::api::{NOT_FOUND, bad_request, field_errors, page_params, param, renderer};
 use crate::data::{self, ChangeData, ChangeItem, IssueData, RESOLUTIONS, STATUSES};
+use crate::extract::{NOT_FOUND, bad_request, field_errors, page_params, param, renderer};
 use crate::render::Renderer;
 use crate::server::{AppState, json_error, json_response, no_content};
 
@@ -422,7 +422,7 @@ async fn do_transition(
             "Transition id must be provided.".into(),
         )]);
     };
-    let author = crate::api::caller_index(&app);
+    let author = crate::extract::caller_index(&app);
     let mut store = app.store.write();
     let Some(issue_id) = store.id_of(&id_or_key) else {
         return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
@@ -463,7 +463,7 @@ async fn do_transition(
     rest.remove("resolution");
     let mut errors = Vec::new();
     if !rest.is_empty() {
-        crate::api::apply_fields(&app, &mut issue, &rest, false, &mut errors);
+        crate::issues::apply_fields(&app, &mut issue, &rest, false, &mut errors);
     }
     if !errors.is_empty() {
         return field_errors(&errors);
@@ -483,7 +483,7 @@ async fn do_transition(
         .and_then(Value::as_array)
     {
         for add in comments.iter().filter_map(|c| c.get("add")) {
-            if let Some(body) = add.get("body").and_then(crate::api::comment_body) {
+            if let Some(body) = add.get("body").and_then(crate::comments::comment_body) {
                 let id = store.next_comment_id;
                 store.next_comment_id += 1;
                 store.owners.insert(id, issue_id);

@@ -68,16 +68,21 @@ mod admin;
 mod api;
 mod bulk;
 pub mod cli;
+mod comments;
 mod config;
 mod data;
+mod extract;
 mod history;
+mod issues;
 mod jql;
 mod limits;
 mod meta;
 mod render;
+mod search;
 mod server;
 mod stats;
 mod webhooks;
+mod worklogs;
 
 pub use config::{
     BurstConfig, BurstOverride, Credential, Fault, FaultConfig, FaultRule, LimitConfig,

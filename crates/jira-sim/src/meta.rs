@@ -13,8 +13,8 @@ use http::{StatusCode, Uri};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use crate::api::{NOT_FOUND, bad_request, page_params, param, param_list, renderer};
 use crate::data::{COMPONENTS, ISSUE_TYPES, LABELS, LINK_TYPES, RESOLUTIONS, STATUSES, VERSIONS};
+use crate::extract::{NOT_FOUND, bad_request, page_params, param, param_list, renderer};
 use crate::render::FIELDS;
 use crate::server::{AppState, json_error, json_response};
 

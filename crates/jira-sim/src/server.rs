@@ -50,6 +50,9 @@ pub(crate) struct AppState {
     pub config: SimConfig,
     /// Sorted issue ids of recent searches, by JQL, valid while the store version matches.
     pub search_cache: Mutex<SearchCache>,
+    /// The dice of faults and webhook realism, seeded from `SimConfig::seed`: a run that
+    /// sends the same requests in the same order meets the same faults.
+    pub dice: Mutex<rand::rngs::SmallRng>,
 }
 
 impl AppState {
@@ -106,6 +109,9 @@ impl SimHandle {
             webhooks: RwLock::new(config.webhooks.clone()),
             webhook_sink: Arc::new(crate::webhooks::Sink::new().map_err(std::io::Error::other)?),
             stats: Stats::default(),
+            dice: Mutex::new(rand::SeedableRng::seed_from_u64(
+                config.seed ^ 0x6661_756c_7473,
+            )),
             config,
             search_cache: Mutex::default(),
         });
@@ -342,7 +348,7 @@ async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
     let mut delay = Duration::ZERO;
     let mut fate = None;
     {
-        let mut rng = rand::rng();
+        let mut rng = app.dice.lock();
         for rule in faults
             .rules
             .iter()

@@ -140,7 +140,7 @@ pub(crate) fn emit(
         "timestamp": now,
         "webhookEvent": event.name(),
         "issue_event_type_name": event.type_name(),
-        "user": render.user_value(crate::api::caller_index(app)),
+        "user": render.user_value(crate::extract::caller_index(app)),
         "issue": serde_json::to_value(render.issue(issue, &selection, Expand::default()))
             .unwrap_or_default(),
     });
@@ -160,13 +160,16 @@ pub(crate) fn emit(
     let identifier = format!("sim-{now:x}-{sequence:06}");
     let realism = app.realism.read().clone();
     for hook in hooks {
-        let mut rng = rand::rng();
-        let late = rng.random_bool(realism.webhook_late_rate.clamp(0.0, 1.0));
-        let twice = rng.random_bool(realism.webhook_duplicate_rate.clamp(0.0, 1.0));
-        let delay = if late {
-            Duration::from_millis(rng.random_range(0..=realism.webhook_late_ms))
-        } else {
-            Duration::ZERO
+        let (twice, delay) = {
+            let mut rng = app.dice.lock();
+            let late = rng.random_bool(realism.webhook_late_rate.clamp(0.0, 1.0));
+            let twice = rng.random_bool(realism.webhook_duplicate_rate.clamp(0.0, 1.0));
+            let delay = if late {
+                Duration::from_millis(rng.random_range(0..=realism.webhook_late_ms))
+            } else {
+                Duration::ZERO
+            };
+            (twice, delay)
         };
         let copies = if twice { 2 } else { 1 };
         for copy in 0..copies {

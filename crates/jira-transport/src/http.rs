@@ -100,6 +100,32 @@ impl PerClass {
         }
     }
 
+    /// The deadlines a logical request gets by default, attempts and waits included: two
+    /// minutes for a read of one object, metadata or a single write, five for a search
+    /// page or a bulk call. [`RetryPolicy::with_default_deadlines`](crate::RetryPolicy)
+    /// and jira-client's builder and settings read them from here.
+    pub const DEFAULT_DEADLINES: PerClass = PerClass {
+        single: Duration::from_secs(120),
+        metadata: Duration::from_secs(120),
+        search: Duration::from_secs(300),
+        bulk: Duration::from_secs(300),
+        write: Duration::from_secs(120),
+    };
+
+    /// The longest of the durations.
+    pub fn longest(&self) -> Duration {
+        [
+            self.single,
+            self.metadata,
+            self.search,
+            self.bulk,
+            self.write,
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or_default()
+    }
+
     /// The same duration for every class.
     pub fn uniform(duration: Duration) -> Self {
         PerClass {

@@ -47,6 +47,15 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// This policy with [`PerClass::DEFAULT_DEADLINES`] as its deadlines (the default
+    /// policy has none, for a transport used on its own; jira-client's clients use these).
+    pub fn with_default_deadlines(self) -> Self {
+        RetryPolicy {
+            deadline: Some(PerClass::DEFAULT_DEADLINES),
+            ..self
+        }
+    }
+
     /// The backoff before retry number `retry` (0-based), jitter applied with `rng`, and
     /// never less than the server's `min_wait`.
     ///
@@ -275,8 +284,7 @@ impl<T: Transport> Retrying<T> {
                 }
                 let min_wait = response
                     .rate_limit_info()
-                    .requested_wait(SystemTime::now())
-                    .unwrap_or_default();
+                    .refusal_wait(SystemTime::now(), Duration::ZERO);
                 let reason = if class == ErrorClass::RateLimited {
                     "rate_limited"
                 } else {

@@ -1,11 +1,10 @@
 //! `jira-ops apply --from-file changes.jsonl`: a file of changes applied exactly once, one
-//! result line per input line (the work is `jira_client::apply`).
+//! result line per input line (the work is `jira_apply::apply`).
 
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 
-use jira_client::apply::{self, ApplyReport, Change, Outcome};
-use jira_client::journal::Journal;
+use jira_apply::{ApplyReport, Change, Journal, Outcome};
 
 use crate::cli::{ApplyArgs, Global};
 use crate::error::{CliError, CliResult, Code};
@@ -28,7 +27,7 @@ fn read_changes(args: &ApplyArgs) -> Result<(Vec<Change>, String), CliError> {
     } else {
         source
     };
-    let changes = apply::parse_changes(&text).map_err(|errors| {
+    let changes = jira_apply::parse_changes(&text).map_err(|errors| {
         let shown: Vec<String> = errors
             .iter()
             .take(20)
@@ -62,7 +61,7 @@ pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
     let settings = super::settings(global)?;
     let client = settings.client().await?;
     if args.dry_run {
-        let lines = client.apply_dry_run(&changes).await;
+        let lines = jira_apply::apply_dry_run(&client, &changes).await;
         client.close().await?;
         super::refused_credentials(&client)?;
         let mut out = std::io::stdout().lock();
@@ -99,8 +98,7 @@ pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
         output::progress_allowed(global.quiet, args.json),
     );
     let stop = || signals::stopped().is_some();
-    let report = client
-        .apply(&changes, journal, &stop, &|_| bar.inc(1))
+    let report = jira_apply::apply(&client, &changes, journal, &stop, &|_| bar.inc(1))
         .await
         .map_err(|e| CliError::failure(e.to_string()))?;
     bar.finish_and_clear();
@@ -163,15 +161,11 @@ pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
         );
         return Ok(code);
     }
-    Ok(if report.all_succeeded() {
-        Code::Ok
-    } else {
-        Code::Failure
-    })
+    Ok(Code::of_run(report.failed()))
 }
 
 fn print_plan(changes: &[Change], json: bool) -> CliResult {
-    let plan = apply::plan_at_default_limits(changes);
+    let plan = jira_apply::plan_at_default_limits(changes);
     let mut out = std::io::stdout().lock();
     if json {
         writeln!(out, "{}", json_text(serde_json::to_string_pretty(&plan))?)?;

@@ -2,7 +2,7 @@
 
 use std::io::IsTerminal;
 
-use jira_cache::{AnyStore, Category, JiraCache, Pattern, Target};
+use jira_client::cache::{AnyStore, Category, JiraCache, Pattern, Target};
 use jira_client::health::human_bytes;
 use jira_client::warm::{WarmPlan, WarmReport};
 use serde_json::json;
@@ -212,7 +212,7 @@ fn targets(args: &ClearArgs) -> Result<(Vec<Target>, String), CliError> {
     Ok(match (&args.key, &args.pattern) {
         // An issue is cached once per set of fields asked for: clear them all.
         (Some(key), _) if category == Category::Issue => (
-            jira_cache::issue_targets(key),
+            jira_client::cache::issue_targets(key),
             format!("{name} entries of {key:?}"),
         ),
         (Some(key), _) => (
@@ -248,7 +248,7 @@ async fn clear(settings: &Loaded, args: ClearArgs) -> CliResult {
             ));
         }
         let dir = &settings.settings.cache_dir;
-        match jira_cache::SledStore::reset(dir)? {
+        match jira_client::cache::SledStore::reset(dir)? {
             Some(aside) => crate::output::outln!(
                 "moved the cache directory {} aside to {}; the next run starts a fresh cache",
                 dir.display(),

@@ -2,8 +2,8 @@
 
 use std::io::Write;
 
+use jira_client::Transport;
 use jira_model::{ApiRequest, User};
-use jira_transport::Transport;
 use serde_json::json;
 
 use crate::cli::{ConfigCommand, Global};

@@ -1,43 +1,25 @@
 //! `jira-ops create --from-file F.jsonl`: bulk create, one result line per input line.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 
-use jira_batch::CreateError;
-use jira_model::IssueUpdate;
+use jira_client::CreateError;
 use serde_json::json;
 
 use crate::cli::{CreateArgs, Global};
 use crate::error::{CliError, CliResult, Code};
 use crate::{output, signals};
-use jira_client::journal::Journal;
+use jira_apply::Journal;
 
-/// The issues of a JSON Lines input with their line numbers; any bad line stops
-/// everything before a request is sent.
-pub fn read_issues(reader: impl Read, source: &str) -> Result<Vec<(usize, IssueUpdate)>, CliError> {
-    let mut issues = Vec::new();
-    for (n, line) in BufReader::new(reader).lines().enumerate() {
-        let line = line.map_err(|e| CliError::usage(format!("{source}, line {}: {e}", n + 1)))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let issue: IssueUpdate = serde_json::from_str(&line).map_err(|e| {
-            CliError::usage(format!(
-                "{source}, line {}: not an issue: {e} (expected e.g. {{\"fields\": {{\"project\": {{\"key\": \"PROJ\"}}, \"issuetype\": {{\"name\": \"Task\"}}, \"summary\": \"...\"}}}}); nothing was created",
-                n + 1
-            ))
-        })?;
-        if issue.fields.is_empty() {
-            return Err(CliError::usage(format!(
-                "{source}, line {}: the issue has no fields (project, issuetype and summary at least); nothing was created",
-                n + 1
-            )));
-        }
-        issues.push((n + 1, issue));
-    }
-    if issues.is_empty() {
-        return Err(CliError::usage(format!("{source}: no issues in it")));
-    }
-    Ok(issues)
+/// The issues of a JSON Lines input with their line numbers
+/// ([`jira_apply::parse_creates`]); any bad line stops everything before a request is sent.
+pub fn read_issues(
+    reader: impl std::io::Read,
+    source: &str,
+) -> Result<Vec<(usize, jira_model::IssueUpdate)>, CliError> {
+    jira_apply::parse_creates(reader).map_err(|error| match error.line {
+        0 => CliError::usage(format!("{source}: {}", error.message)),
+        line => CliError::usage(format!("{source}, line {line}: {}", error.message)),
+    })
 }
 
 pub async fn run(global: &Global, args: CreateArgs) -> CliResult {
@@ -57,8 +39,7 @@ pub async fn run(global: &Global, args: CreateArgs) -> CliResult {
     let journal = std::sync::Mutex::new(journal);
     let lines: Vec<usize> = issues.iter().map(|(line, _)| *line).collect();
     let stop = || signals::stopped().is_some();
-    let results = client
-        .create_issues_once(issues, &journal, &stop)
+    let results = jira_apply::create_issues_once(&client, issues, &journal, &stop)
         .await
         .map_err(|e| CliError::failure(e.to_string()))?;
     client.close().await?;
@@ -123,11 +104,7 @@ pub async fn run(global: &Global, args: CreateArgs) -> CliResult {
         );
         return Ok(code);
     }
-    Ok(if refused + not_sent + unknown == 0 {
-        Code::Ok
-    } else {
-        Code::Failure
-    })
+    Ok(Code::of_run(refused + not_sent + unknown))
 }
 
 fn write_records(records: &[serde_json::Value]) -> Result<(), CliError> {

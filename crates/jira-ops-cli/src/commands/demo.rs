@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use jira_batch::SearchOptions;
 use jira_client::JiraClient;
+use jira_client::SearchOptions;
+use jira_client::TallySnapshot;
 use jira_client::health::{HealthOptions, human_bytes};
 use jira_client::warm::WarmPlan;
 use jira_sim::{Fault, FaultConfig, FaultRule, LimitConfig, SimConfig, SimHandle};
-use jira_transport::TallySnapshot;
 use serde_json::{Value, json};
 
 use crate::cli::{DemoArgs, Global};
@@ -183,7 +183,7 @@ pub async fn run(global: &Global, args: DemoArgs) -> CliResult {
         PathBuf::from("(none: the demo uses built-in settings)"),
         false,
     )?;
-    settings.settings.api_token = Some(jira_transport::Secret::new(
+    settings.settings.api_token = Some(jira_client::Secret::new(
         sim.credential().api_token.expose(),
     ));
     settings.settings.cache_store = "sled".into();
@@ -256,11 +256,7 @@ pub async fn run(global: &Global, args: DemoArgs) -> CliResult {
             page_size: jira_model::SEARCH_ID_PAGE_MAX,
             prefetch: true,
         };
-        let mut pages = std::pin::pin!(jira_batch::search_pages(
-            client.uncached().clone(),
-            jql.clone(),
-            options
-        ));
+        let mut pages = std::pin::pin!(client.search_pages(&jql, options));
         while let Some(page) = pages.next().await {
             ids.extend(page?.issues.into_iter().map(|issue| issue.id));
         }

@@ -5,12 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use jira_batch::{SearchOptions, fetch_issues};
-use jira_cache::AnyStore;
 use jira_client::JiraClient;
+use jira_client::SearchOptions;
+use jira_client::Transport;
 use jira_client::health::HealthOptions;
 use jira_model::ApiRequest;
-use jira_transport::Transport;
 use serde_json::json;
 
 use crate::cli::{DiagnoseArgs, Global};
@@ -54,8 +53,7 @@ pub async fn run(global: &Global, args: DiagnoseArgs) -> CliResult {
     }
     let sequential = started.elapsed();
     let started = Instant::now();
-    let (results, fetch_report) =
-        fetch_issues::<_, AnyStore>(&raw, None, client.batch_config(), &keys, &fields, &[]).await?;
+    let (results, fetch_report) = client.fetch_issues_on_wire(&keys, &fields).await?;
     let batched = started.elapsed();
     let batched_ok = results.iter().filter(|(_, r)| r.is_ok()).count();
     client.close().await?;

@@ -3,8 +3,8 @@
 use std::io::{BufRead, BufReader, Read};
 
 use futures_util::StreamExt;
-use jira_batch::{FetchError, SearchOptions};
 use jira_client::Order;
+use jira_client::{FetchError, SearchOptions};
 
 use crate::cli::{FetchArgs, Global, SearchArgs};
 use crate::error::{CliError, CliResult, Code};
@@ -109,7 +109,7 @@ pub async fn fetch(global: &Global, mut args: FetchArgs) -> CliResult {
         (None, false) => None,
     };
     let settings = super::settings(global)?;
-    let batch = jira_batch::BatchConfig {
+    let batch = jira_client::BatchConfig {
         cache_max_age: max_age,
         ..settings.settings.batch()
     };
@@ -217,11 +217,7 @@ pub async fn fetch(global: &Global, mut args: FetchArgs) -> CliResult {
     )
     .print(global);
     super::refused_credentials(&client)?;
-    Ok(if failures.is_empty() {
-        Code::Ok
-    } else {
-        Code::Failure
-    })
+    Ok(Code::of_run(failures.len()))
 }
 
 /// `fields` as ids: system field ids as they are; anything else (a custom field, a name

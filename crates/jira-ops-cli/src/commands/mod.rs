@@ -88,7 +88,7 @@ async fn completion_command(global: &Global) -> clap::Command {
             fields.push(field);
         }
     }
-    let categories: Vec<String> = jira_cache::Category::BUILT_IN
+    let categories: Vec<String> = jira_client::cache::Category::BUILT_IN
         .iter()
         .map(|c| c.name().to_owned())
         .collect();
@@ -113,7 +113,7 @@ async fn cached_fields(global: &Global) -> Vec<String> {
     };
     let catalogue: Vec<jira_model::Field> = match client.cache() {
         Some(cache) => cache
-            .get(&jira_cache::Category::Field, "fields")
+            .get(&jira_client::cache::Category::Field, "fields")
             .await
             .ok()
             .flatten()

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use jira_client::fields::FieldCatalogue;
-use jira_client::sync::{JsonlSink, Sink, SqliteSink, Strategy, SyncOptions, SyncPlan};
+use jira_sync::{JsonlSink, Sink, SqliteSink, Strategy, SyncOptions, SyncPlan};
 
 use crate::cli::{Global, SyncArgs, SyncPart, SyncStrategy};
 use crate::error::{CliError, CliResult, Code};
@@ -51,7 +51,7 @@ impl Destination {
     }
 
     fn open(&self) -> Result<Box<dyn Sink>, CliError> {
-        let failure = |e: jira_client::Error| CliError::failure(e.to_string());
+        let failure = |e: jira_sync::Error| CliError::failure(e.to_string());
         Ok(match self {
             Destination::Sqlite(path) => Box::new(SqliteSink::open(path).map_err(failure)?),
             Destination::Jsonl(dir) => Box::new(JsonlSink::open(dir).map_err(failure)?),
@@ -63,38 +63,6 @@ impl Destination {
             Destination::Sqlite(path) => path.display().to_string(),
             Destination::Jsonl(dir) => dir.display().to_string(),
         }
-    }
-}
-
-/// A sink with nothing saved, for a plan against a destination that does not exist yet
-/// (a plan creates nothing).
-struct Empty;
-
-impl Sink for Empty {
-    fn load_state(
-        &mut self,
-        _: &str,
-    ) -> Result<Option<jira_client::sync::SyncState>, jira_client::Error> {
-        Ok(None)
-    }
-    fn commit(
-        &mut self,
-        _: &jira_client::sync::SyncBatch,
-        _: &jira_client::sync::SyncState,
-    ) -> Result<(), jira_client::Error> {
-        Ok(())
-    }
-    fn has_issue(&mut self, _: &str) -> Result<bool, jira_client::Error> {
-        Ok(false)
-    }
-    fn census_begin(&mut self) -> Result<(), jira_client::Error> {
-        Ok(())
-    }
-    fn census_seen(&mut self, _: &[u64]) -> Result<(), jira_client::Error> {
-        Ok(())
-    }
-    fn census_finish(&mut self, _: i64) -> Result<jira_client::sync::Census, jira_client::Error> {
-        Ok(Default::default())
     }
 }
 
@@ -159,17 +127,7 @@ fn now_ms() -> i64 {
 
 pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
     let destination = Destination::parse(&args.to)?;
-    if args.jql.trim().is_empty() {
-        return Err(CliError::usage(
-            "--jql is empty: give a bounded query, e.g. --jql 'project = PROJ'",
-        ));
-    }
-    if args.jql.to_ascii_lowercase().contains("order by") {
-        return Err(CliError::usage(format!(
-            "--jql {:?} has an ORDER BY: leave it out, the sync orders by id itself",
-            args.jql
-        )));
-    }
+    jira_sync::check_query(&args.jql).map_err(|e| CliError::usage(format!("--jql: {e}")))?;
     let since_ms = args
         .since
         .as_deref()
@@ -219,11 +177,11 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
     if args.plan {
         let mut sink = match destination.exists() {
             true => destination.open()?,
-            false => Box::new(Empty),
+            false => Box::new(jira_sync::EmptySink),
         };
-        let plan = match client.sync_plan(&mut *sink, &options).await {
+        let plan = match jira_sync::plan(&client, &mut *sink, &options).await {
             Ok(plan) => plan,
-            Err(error @ jira_client::Error::Batch(jira_batch::Error::InvalidJql { .. })) => {
+            Err(error) if error.is_invalid_jql() => {
                 return Err(error.into());
             }
             Err(error) => {
@@ -239,7 +197,7 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
     let bar = output::spinner("syncing", visible);
     let started = Instant::now();
     let warned = std::sync::atomic::AtomicBool::new(false);
-    let progress = |report: &jira_client::sync::SyncReport| {
+    let progress = |report: &jira_sync::SyncReport| {
         if let Some(warning) = &report.quota_warning
             && !warned.swap(true, std::sync::atomic::Ordering::Relaxed)
             && !global.quiet
@@ -268,7 +226,7 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
     // Every commit is durable: a signal ends the run between commits, and the same
     // command goes on from there.
     let report = tokio::select! {
-        report = client.sync_with_progress(&mut *sink, &options, &progress) => report,
+        report = jira_sync::sync_with_progress(&client, &mut *sink, &options, &progress) => report,
         code = signals::wait() => {
             bar.finish_and_clear();
             eprintln!(
@@ -280,7 +238,7 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
     bar.finish_and_clear();
     let report = match report {
         Ok(report) => report,
-        Err(error @ jira_client::Error::Batch(jira_batch::Error::InvalidJql { .. })) => {
+        Err(error) if error.is_invalid_jql() => {
             return Err(error.into());
         }
         Err(error) => {

@@ -113,7 +113,8 @@ async fn a_second_process_waits_for_the_cache_then_says_who_holds_it() {
     let mut env = Env::for_sim(&sim);
     // Hold the cache open in this process.
     let dir = env.cache_dir();
-    let held = jira_cache::SledStore::open(&dir, std::time::Duration::from_secs(1)).unwrap();
+    let held =
+        jira_client::cache::SledStore::open(&dir, std::time::Duration::from_secs(1)).unwrap();
     env.set("JIRA_OPS_CACHE_DIR", dir.display());
     let run = env.run(&["cache", "status"]).await;
     run.code(1);

@@ -46,6 +46,38 @@ async fn probability_is_honoured() {
     assert!((74..=166).contains(&failures), "{failures} failures");
 }
 
+/// The statuses 60 sequential reads meet on a simulator seeded `seed` with a 50% fault.
+async fn fault_sequence(seed: u64) -> Vec<u16> {
+    let sim = Sim::start(jira_sim::SimConfig {
+        seed,
+        projects: 1,
+        issues_per_project: 5,
+        limits: jira_sim::LimitConfig::off(),
+        faults: FaultConfig {
+            rules: vec![FaultRule::new(Fault::Status { status: 503 }, 0.5)],
+        },
+        ..jira_sim::SimConfig::default()
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..60 {
+        statuses.push(sim.get("/rest/api/3/field").await.0);
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn the_seed_decides_which_requests_meet_a_fault() {
+    let first = fault_sequence(7).await;
+    assert!(first.contains(&503) && first.contains(&200), "{first:?}");
+    assert_eq!(
+        first,
+        fault_sequence(7).await,
+        "the same seed, the same faults"
+    );
+    assert_ne!(first, fault_sequence(8).await, "another seed, other faults");
+}
+
 #[tokio::test]
 async fn unavailable_carries_retry_after() {
     let sim = sim_with(FaultRule::new(

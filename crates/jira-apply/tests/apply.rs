@@ -1,11 +1,11 @@
-//! `JiraClient::apply` against jira-sim over HTTP: every operation kind, exactly once
+//! `jira_apply::apply` against jira-sim over HTTP: every operation kind, exactly once
 //! across re-runs, lost answers and a journal left mid-write.
 
 use std::sync::{Arc, Mutex};
 
-use jira_client::apply::{Change, Outcome, parse_changes};
-use jira_client::journal::{Journal, JournalRecord, WriteState};
-use jira_client::{CacheChoice, JiraClient};
+use jira_apply::journal::{JournalRecord, WriteState};
+use jira_apply::{Change, Journal, Outcome, parse_changes};
+use jira_ops_tests::sim::{rest_get, uncached_client};
 use jira_sim::{Fault, FaultConfig, FaultRule, LimitConfig, SimConfig, SimHandle};
 use serde_json::{Value, json};
 
@@ -33,27 +33,8 @@ async fn bulk_tenant() -> SimHandle {
     .expect("jira-sim starts")
 }
 
-async fn client(sim: &SimHandle) -> JiraClient {
-    let (email, token) = sim.basic_auth();
-    JiraClient::builder(sim.base_url())
-        .basic_auth(email, token)
-        .cache(CacheChoice::None)
-        .build()
-        .await
-        .expect("the client builds")
-}
-
 async fn get(sim: &SimHandle, path: &str) -> Value {
-    let (email, token) = sim.basic_auth();
-    reqwest::Client::new()
-        .get(format!("{}/rest/api/3/{path}", sim.base_url()))
-        .basic_auth(email, Some(token))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    rest_get(sim, &format!("/rest/api/3/{path}")).await.1
 }
 
 async fn comments(sim: &SimHandle, issue: &str) -> Vec<String> {
@@ -109,13 +90,12 @@ fn journal(dir: &tempfile::TempDir) -> Arc<Mutex<Journal>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_operation_is_applied_once_and_a_rerun_sends_nothing() {
     let sim = tenant(Vec::new()).await;
-    let client = client(&sim).await;
+    let client = uncached_client(&sim).await;
     let dir = tempfile::tempdir().unwrap();
     let changes = changes();
     let comments_before = comments(&sim, "APO-5").await.len();
     let links_before = links(&sim, "APO-6").await;
-    let report = client
-        .apply(&changes, journal(&dir), &|| false, &|_| {})
+    let report = jira_apply::apply(&client, &changes, journal(&dir), &|| false, &|_| {})
         .await
         .unwrap();
     let outcomes: Vec<(usize, Outcome)> =
@@ -172,19 +152,12 @@ async fn every_operation_is_applied_once_and_a_rerun_sends_nothing() {
     assert!(notes.contains(&"Second note".to_owned()));
     assert_eq!(links(&sim, "APO-6").await, links_before + 1);
     assert_eq!(created(&sim, "Made by apply").await, 1);
-    let (email, token) = sim.basic_auth();
-    let gone = reqwest::Client::new()
-        .get(format!("{}/rest/api/3/issue/BEA-7", sim.base_url()))
-        .basic_auth(email, Some(token))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(gone.status().as_u16(), 404);
+    let (gone, _) = rest_get(&sim, "/rest/api/3/issue/BEA-7").await;
+    assert_eq!(gone, 404);
 
     // The same file again: the journal knows every line; nothing is written.
     let writes_before = sim.stats().by_endpoint.clone();
-    let again = client
-        .apply(&changes, journal(&dir), &|| false, &|_| {})
+    let again = jira_apply::apply(&client, &changes, journal(&dir), &|| false, &|_| {})
         .await
         .unwrap();
     for result in &again.results[..11] {
@@ -210,13 +183,12 @@ async fn every_operation_is_applied_once_and_a_rerun_sends_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_killed_mid_write_resolves_each_line_before_sending_it_again() {
     let sim = tenant(Vec::new()).await;
-    let client = client(&sim).await;
+    let client = uncached_client(&sim).await;
     let dir = tempfile::tempdir().unwrap();
     let changes = changes();
     let comments_before = comments(&sim, "APO-5").await.len();
     let links_before = links(&sim, "APO-6").await;
-    client
-        .apply(&changes, journal(&dir), &|| false, &|_| {})
+    jira_apply::apply(&client, &changes, journal(&dir), &|| false, &|_| {})
         .await
         .unwrap();
     // As if the process died after sending every line, before any answer was recorded:
@@ -225,14 +197,14 @@ async fn a_run_killed_mid_write_resolves_each_line_before_sending_it_again() {
     {
         let journal = journal(&dir);
         let mut journal = journal.lock().unwrap();
-        let ops: Vec<&jira_client::apply::Operation> = changes.iter().map(|c| &c.op).collect();
-        let ids = jira_client::journal::content_keys("apply", &ops);
+        let ops: Vec<&jira_apply::Operation> = changes.iter().map(|c| &c.op).collect();
+        let ids = jira_apply::journal::content_keys("apply", &ops);
         let intents: Vec<JournalRecord> = ids
             .iter()
             .zip(&changes)
             .map(|(id, change)| {
                 let mut intent = JournalRecord::new(id, WriteState::Intent, Some(change.line));
-                if matches!(change.op, jira_client::apply::Operation::Transition { .. }) {
+                if matches!(change.op, jira_apply::Operation::Transition { .. }) {
                     intent.target = Some("Done".into());
                 }
                 intent
@@ -240,8 +212,7 @@ async fn a_run_killed_mid_write_resolves_each_line_before_sending_it_again() {
             .collect();
         journal.append(&intents).unwrap();
     }
-    let report = client
-        .apply(&changes, journal(&dir), &|| false, &|_| {})
+    let report = jira_apply::apply(&client, &changes, journal(&dir), &|| false, &|_| {})
         .await
         .unwrap();
     let by_line = |n: usize| &report.results[n - 1];
@@ -277,7 +248,7 @@ async fn lost_answers_never_make_a_second_comment_link_or_issue() {
         lost("/rest/api/3/issue"),
     ])
     .await;
-    let client = client(&sim).await;
+    let client = uncached_client(&sim).await;
     let dir = tempfile::tempdir().unwrap();
     let mut lines = Vec::new();
     for n in 1..=30 {
@@ -298,8 +269,7 @@ async fn lost_answers_never_make_a_second_comment_link_or_issue() {
     }
     // Runs until every line holds (a line may end unknown when even its lookup failed).
     for _ in 0..4 {
-        let report = client
-            .apply(&changes, journal(&dir), &|| false, &|_| {})
+        let report = jira_apply::apply(&client, &changes, journal(&dir), &|| false, &|_| {})
             .await
             .unwrap();
         if report.all_succeeded() {
@@ -324,7 +294,7 @@ async fn lost_answers_never_make_a_second_comment_link_or_issue() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_issues_given_the_same_change_go_through_the_bulk_operations() {
     let sim = bulk_tenant().await;
-    let client = client(&sim).await;
+    let client = uncached_client(&sim).await;
     let dir = tempfile::tempdir().unwrap();
     let mut lines = Vec::new();
     for n in 1..=50 {
@@ -343,9 +313,8 @@ async fn many_issues_given_the_same_change_go_through_the_bulk_operations() {
     lines.push(json!({"op": "comment", "issue": "APO-1", "body": "after the label"}));
     let text: Vec<String> = lines.iter().map(Value::to_string).collect();
     let changes = parse_changes(&text.join("\n")).unwrap();
-    assert_eq!(jira_client::apply::bulk_groups(&changes).len(), 3);
-    let report = client
-        .apply(&changes, journal(&dir), &|| false, &|_| {})
+    assert_eq!(jira_apply::bulk_groups(&changes).len(), 3);
+    let report = jira_apply::apply(&client, &changes, journal(&dir), &|| false, &|_| {})
         .await
         .unwrap();
     assert!(report.all_succeeded(), "{:?}", report.outcomes);
@@ -384,19 +353,12 @@ async fn many_issues_given_the_same_change_go_through_the_bulk_operations() {
             "Done"
         );
     }
-    let (email, token) = sim.basic_auth();
     for n in [1, 30, 55] {
-        let gone = reqwest::Client::new()
-            .get(format!("{}/rest/api/3/issue/BEA-{n}", sim.base_url()))
-            .basic_auth(&email, Some(&token))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(gone.status().as_u16(), 404, "BEA-{n}");
+        let (gone, _) = rest_get(&sim, &format!("/rest/api/3/issue/BEA-{n}")).await;
+        assert_eq!(gone, 404, "BEA-{n}");
     }
     // Again: every line known done; no task submitted.
-    let again = client
-        .apply(&changes, journal(&dir), &|| false, &|_| {})
+    let again = jira_apply::apply(&client, &changes, journal(&dir), &|| false, &|_| {})
         .await
         .unwrap();
     assert!(
@@ -418,7 +380,7 @@ async fn many_issues_given_the_same_change_go_through_the_bulk_operations() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_issues_given_the_same_field_values_are_edited_in_bulk() {
     let sim = bulk_tenant().await;
-    let client = client(&sim).await;
+    let client = uncached_client(&sim).await;
     let account = get(&sim, "users/search?maxResults=1").await[0]["accountId"]
         .as_str()
         .unwrap()
@@ -446,8 +408,7 @@ async fn many_issues_given_the_same_field_values_are_edited_in_bulk() {
     }
     let text: Vec<String> = lines.iter().map(Value::to_string).collect();
     let changes = parse_changes(&text.join("\n")).unwrap();
-    let report = client
-        .apply(&changes, journal(&dir), &|| false, &|_| {})
+    let report = jira_apply::apply(&client, &changes, journal(&dir), &|| false, &|_| {})
         .await
         .unwrap();
     let outcome = |line: usize| report.results[line - 1].outcome;
@@ -490,8 +451,7 @@ async fn many_issues_given_the_same_field_values_are_edited_in_bulk() {
         assert_eq!(fields["assignee"]["accountId"], account.as_str(), "APO-{n}");
     }
     // Again: every line known (done or refused); nothing submitted.
-    let again = client
-        .apply(&changes, journal(&dir), &|| false, &|_| {})
+    let again = jira_apply::apply(&client, &changes, journal(&dir), &|| false, &|_| {})
         .await
         .unwrap();
     assert!(

@@ -204,18 +204,6 @@ pub fn content_keys<T: Serialize>(job: &str, items: &[T]) -> Vec<String> {
         .collect()
 }
 
-/// The default journal directory: `$XDG_STATE_HOME/jira-ops/journal`, else
-/// `~/.local/state/jira-ops/journal`.
-pub fn default_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local").join("state"))
-        })?;
-    Some(base.join("jira-ops").join("journal"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,8 +19,8 @@ use jira_model::{
 use jira_transport::Transport;
 use serde::Serialize;
 
-use super::{Slice, Strategy, SyncOptions, Window};
 use crate::Error;
+use crate::{Slice, Strategy, SyncOptions, Window};
 
 /// Bytes of one issue in an id-only page (`{"id":"10001"},`).
 const ID_BYTES: f64 = 16.0;
@@ -82,7 +82,7 @@ pub struct SyncPlan {
     pub slices: usize,
     /// Units (bulk fetches or pages with their histories) to keep in flight: what the
     /// burst rate times the measured latency needs, between the configured concurrency
-    /// and [`crate::sync::MAX_CONCURRENCY`].
+    /// and [`crate::MAX_CONCURRENCY`].
     pub concurrency: usize,
     /// Why it was chosen.
     pub reason: String,
@@ -129,7 +129,7 @@ pub(crate) async fn estimate<T: Transport + 'static>(
     let base = started.elapsed();
     let mut infos = vec![response.rate_limit_info()];
     if response.status.as_u16() == 400 {
-        return Err(Error::Batch(jira_batch::invalid_jql(
+        return Err(Error::from(jira_batch::invalid_jql(
             &options.jql,
             &response,
         )));
@@ -142,7 +142,7 @@ pub(crate) async fn estimate<T: Transport + 'static>(
     let mut requests_spent = 1;
     let mut sample = Sample {
         base_ms: base.as_secs_f64() * 1000.0,
-        post_rate: 100.0,
+        post_rate: jira_client::BurstLimits::default().post,
         ..Sample::default()
     };
     // A window of one page is read as one page: nothing to measure.

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Census, Sink, SyncBatch, SyncState};
 use crate::Error;
+use crate::{Census, Sink, SyncBatch, SyncState};
 
 /// A SQLite database holding `issues`, `changelog` and `sync_state`.
 pub struct SqliteSink {

@@ -1,15 +1,15 @@
-//! Creates applied exactly once: [`JiraClient::create_issues_once`], through the write
+//! Creates applied exactly once: [`crate::create_issues_once`], through the write
 //! journal (`journal.rs`).
 
 use std::sync::Mutex;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
-use jira_batch::{BatchConfig, CreateError, SearchOptions};
+use jira_client::Transport as _;
+use jira_client::{BatchConfig, CreateError, SearchOptions};
 use jira_model::{ApiRequest, CreatedIssue, EntityProperty, IssueUpdate};
-use jira_transport::Transport as _;
 use serde_json::json;
 
-use crate::JiraClient;
+use crate::Writes;
 use crate::journal::{
     IDEMPOTENCY_PROPERTY, Journal, JournalError, JournalRecord, WriteState, content_keys,
 };
@@ -27,7 +27,7 @@ pub struct OnceCreated {
 /// Content keys asked for in one JQL lookup.
 const LOOKUP_GROUP: usize = 50;
 
-impl JiraClient {
+impl Writes<'_> {
     /// Creates `inputs` (each with the number the caller knows it by, e.g. its line) so that
     /// each is created once however often this runs and however a run ends: the journal
     /// records each chunk's intent (synced) before it is sent and its outcomes after; an
@@ -36,7 +36,7 @@ impl JiraClient {
     /// `stop` is asked before each chunk: once it says so, the chunks not yet sent are
     /// `NotSent` and those in flight finish. One result per input, in input order; an
     /// error only when the journal cannot be written (then nothing more is sent).
-    pub async fn create_issues_once(
+    pub(crate) async fn create_issues_once(
         &self,
         inputs: Vec<(usize, IssueUpdate)>,
         journal: &Mutex<Journal>,
@@ -113,7 +113,7 @@ impl JiraClient {
         }
         todo.sort_unstable();
 
-        let batch = self.batch_config();
+        let batch = self.client.batch_config();
         let chunk = batch
             .create_chunk
             .clamp(1, jira_model::BULK_CREATE_MAX_ISSUES);
@@ -149,8 +149,7 @@ impl JiraClient {
                         .iter()
                         .map(|n| with_idempotency(&inputs[*n].1, &ids[*n]))
                         .collect();
-                    let answers =
-                        jira_batch::create_issues(self.transport(), one_chunk, issues).await;
+                    let answers = self.client.create_issues_in_chunks(one_chunk, issues).await;
                     let mut records = Vec::new();
                     let mut done = Vec::new();
                     for (n, answer) in members.iter().zip(answers) {
@@ -221,6 +220,7 @@ impl JiraClient {
             prefetch: false,
         };
         let issues: Vec<jira_model::Issue> = self
+            .client
             .search(&jql, options)
             .try_collect()
             .await
@@ -228,6 +228,7 @@ impl JiraClient {
         let mut found = Vec::new();
         for issue in issues {
             let response = self
+                .client
                 .uncached()
                 .send(ApiRequest::get_issue_property(
                     &issue.key,

@@ -117,6 +117,42 @@ pub(crate) fn raw(value: &impl serde::Serialize) -> Result<Box<RawValue>, Error>
         .map_err(|e| Error::Sync(format!("sync: an entity does not serialise: {e}")))
 }
 
+/// Milliseconds since the epoch of a Jira timestamp (`2024-01-18T07:33:17.016+0000`).
+pub(crate) fn jira_time_ms(text: &str) -> Option<i64> {
+    text.parse::<jira_model::JiraTimestamp>()
+        .ok()
+        .map(|t| t.unix_millis())
+}
+
+/// Now, in milliseconds since the epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// The `updated` of an issue a read returned, in epoch milliseconds.
+pub(crate) fn updated_ms(issue: &jira_model::Issue) -> Result<i64, Error> {
+    issue
+        .fields
+        .get("updated")
+        .and_then(serde_json::Value::as_str)
+        .and_then(jira_time_ms)
+        .ok_or_else(|| {
+            Error::Sync(format!(
+                "sync: issue {} came without a readable `updated`; the read must return it",
+                issue.id
+            ))
+        })
+}
+
+/// An issue id as the number it is.
+pub(crate) fn numeric_id(id: &str) -> Result<u64, Error> {
+    id.parse()
+        .map_err(|_| Error::Sync(format!("sync: issue id {id:?} is not a number")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,8 +28,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::{Census, Child, Sink, SyncBatch, SyncState};
 use crate::Error;
+use crate::{Census, Child, Sink, SyncBatch, SyncState};
 
 const FILES: [&str; 4] = [
     "issues.jsonl",

@@ -1,0 +1,311 @@
+//! The operations a change file holds, and the checks every line passes before anything
+//! is sent ([`parse_changes`]).
+
+use jira_model::IssueUpdate;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// One change, as a line of the change file names it (`"op"` says which).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Operation {
+    /// `PUT /issue/{key}`: field values (`fields`) and update verbs (`update`, such as
+    /// `{"labels": [{"add": "x"}]}`).
+    Update {
+        /// The issue key or id.
+        issue: String,
+        /// Field values by id.
+        #[serde(default, skip_serializing_if = "Map::is_empty")]
+        fields: Map<String, Value>,
+        /// Field operations by id.
+        #[serde(default, skip_serializing_if = "Map::is_empty")]
+        update: Map<String, Value>,
+    },
+    /// A workflow transition, to a status (or by transition name or id), with the fields
+    /// its screen takes (such as `resolution`).
+    Transition {
+        /// The issue key or id.
+        issue: String,
+        /// The transition's name, the status it leads to, or the transition id.
+        to: String,
+        /// Fields set by the transition.
+        #[serde(default, skip_serializing_if = "Map::is_empty")]
+        fields: Map<String, Value>,
+    },
+    /// Sets (or, with `null`, clears) the assignee.
+    Assign {
+        /// The issue key or id.
+        issue: String,
+        /// The assignee's account id; `null` unassigns.
+        account_id: Option<String>,
+    },
+    /// Adds a comment: plain text (converted to ADF paragraphs) or an ADF document.
+    Comment {
+        /// The issue key or id.
+        issue: String,
+        /// The comment.
+        body: Value,
+    },
+    /// Links two issues: `inward` and `outward` as Jira's `inwardIssue` and
+    /// `outwardIssue` (for `Blocks`, the outward issue is blocked by the inward one).
+    Link {
+        /// The link type's name (`Blocks`, `Relates`, ...).
+        #[serde(rename = "type")]
+        link_type: String,
+        /// The inward issue's key.
+        inward: String,
+        /// The outward issue's key.
+        outward: String,
+    },
+    /// Adds and removes labels.
+    Label {
+        /// The issue key or id.
+        issue: String,
+        /// Labels to add.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        add: Vec<String>,
+        /// Labels to remove.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        remove: Vec<String>,
+    },
+    /// Deletes the issue (and, with `subtasks`, its subtasks).
+    Delete {
+        /// The issue key or id.
+        issue: String,
+        /// Delete its subtasks too (Jira refuses an issue with subtasks otherwise).
+        #[serde(default)]
+        subtasks: bool,
+    },
+    /// Creates an issue (`fields` with `project`, `issuetype`, `summary`, ...).
+    Create {
+        /// Field values by id.
+        fields: Map<String, Value>,
+    },
+}
+
+impl Operation {
+    /// The operation's name (`update`, `transition`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Operation::Update { .. } => "update",
+            Operation::Transition { .. } => "transition",
+            Operation::Assign { .. } => "assign",
+            Operation::Comment { .. } => "comment",
+            Operation::Link { .. } => "link",
+            Operation::Label { .. } => "label",
+            Operation::Delete { .. } => "delete",
+            Operation::Create { .. } => "create",
+        }
+    }
+
+    /// The issue it writes to (a link: its inward issue); `None` for a create.
+    pub fn issue(&self) -> Option<&str> {
+        match self {
+            Operation::Update { issue, .. }
+            | Operation::Transition { issue, .. }
+            | Operation::Assign { issue, .. }
+            | Operation::Comment { issue, .. }
+            | Operation::Label { issue, .. }
+            | Operation::Delete { issue, .. } => Some(issue),
+            Operation::Link { inward, .. } => Some(inward),
+            Operation::Create { .. } => None,
+        }
+    }
+
+    /// Whether sending it twice does it once (so an unknown outcome may be sent again).
+    pub fn idempotent(&self) -> bool {
+        matches!(
+            self,
+            Operation::Update { .. } | Operation::Assign { .. } | Operation::Label { .. }
+        )
+    }
+
+    /// The HTTP method of its write.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Operation::Update { .. } | Operation::Assign { .. } | Operation::Label { .. } => "PUT",
+            Operation::Delete { .. } => "DELETE",
+            _ => "POST",
+        }
+    }
+
+    /// Requests it takes when nothing goes wrong: reads first (a transition reads the
+    /// issue's status, and its transitions once per workflow state), then the write.
+    pub fn reads(&self) -> usize {
+        match self {
+            Operation::Transition { .. } => 1,
+            _ => 0,
+        }
+    }
+}
+
+/// One line of a change file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    /// Its line number (1-based).
+    pub line: usize,
+    /// What it asks for.
+    pub op: Operation,
+}
+
+/// A line of a change file that cannot be applied as written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {message}")]
+pub struct LineError {
+    /// The line number (1-based).
+    pub line: usize,
+    /// What is wrong, and how to fix it.
+    pub message: String,
+}
+
+pub(crate) const OPS: &str = "update, transition, assign, comment, link, label, delete, create";
+
+/// Reads and checks a whole change file (JSON Lines; blank lines and lines starting with
+/// `#` are skipped). Every line is checked: the errors of all bad lines, or the changes.
+pub fn parse_changes(text: &str) -> Result<Vec<Change>, Vec<LineError>> {
+    let mut changes = Vec::new();
+    let mut errors = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        let line = n + 1;
+        let trimmed = raw.trim();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            continue;
+        }
+        match parse_line(trimmed) {
+            Ok(op) => changes.push(Change { line, op }),
+            Err(message) => errors.push(LineError { line, message }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(changes)
+    } else {
+        Err(errors)
+    }
+}
+
+pub(crate) fn parse_line(text: &str) -> Result<Operation, String> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| format!("not JSON ({e}); each line is one JSON object"))?;
+    let Some(object) = value.as_object() else {
+        return Err("not a JSON object; each line is one object with an \"op\"".into());
+    };
+    match object.get("op").and_then(Value::as_str) {
+        None => return Err(format!("no \"op\"; say which operation: one of {OPS}")),
+        Some(op) if !OPS.split(", ").any(|known| known == op) => {
+            return Err(format!("unknown op {op:?}; the operations are {OPS}"));
+        }
+        Some(_) => {}
+    }
+    let op: Operation = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    check(&op)?;
+    Ok(op)
+}
+
+/// An issue key (`PROJ-123`) or id (`10001`).
+pub(crate) fn check_issue(issue: &str, what: &str) -> Result<(), String> {
+    let key = issue.split_once('-').is_some_and(|(project, number)| {
+        project
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            && project
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !number.is_empty()
+            && number.chars().all(|c| c.is_ascii_digit())
+    });
+    let id = !issue.is_empty() && issue.chars().all(|c| c.is_ascii_digit());
+    if key || id {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} {issue:?} is not an issue key (PROJ-123) or id (10001)"
+        ))
+    }
+}
+
+pub(crate) fn check(op: &Operation) -> Result<(), String> {
+    if let Some(issue) = op.issue() {
+        check_issue(issue, "issue")?;
+    }
+    match op {
+        Operation::Update { fields, update, .. } if fields.is_empty() && update.is_empty() => {
+            Err("update changes nothing: give \"fields\" or \"update\"".into())
+        }
+        Operation::Transition { to, .. } if to.trim().is_empty() => {
+            Err("transition has an empty \"to\": name the transition, the status, or its id".into())
+        }
+        Operation::Comment { body, .. } => match body {
+            Value::String(text) if !text.trim().is_empty() => Ok(()),
+            body if jira_model::adf::is_adf(body) => Ok(()),
+            _ => Err(
+                "comment \"body\" must be text or an ADF document ({\"type\": \"doc\", ...})"
+                    .into(),
+            ),
+        },
+        Operation::Link {
+            link_type, outward, ..
+        } => {
+            check_issue(outward, "outward")?;
+            if link_type.trim().is_empty() {
+                Err("link has an empty \"type\": name a link type such as Blocks".into())
+            } else {
+                Ok(())
+            }
+        }
+        Operation::Label { add, remove, .. } if add.is_empty() && remove.is_empty() => {
+            Err("label changes nothing: give \"add\" or \"remove\"".into())
+        }
+        Operation::Label { add, remove, .. }
+            if add
+                .iter()
+                .chain(remove)
+                .any(|l| l.is_empty() || l.contains(' ')) =>
+        {
+            Err("labels cannot be empty or hold spaces".into())
+        }
+        Operation::Create { fields } if !fields.contains_key("project") => {
+            Err("create needs fields.project (such as {\"key\": \"PROJ\"})".into())
+        }
+        Operation::Create { fields } if !fields.contains_key("issuetype") => {
+            Err("create needs fields.issuetype (such as {\"name\": \"Task\"})".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The issues of a create input (JSON Lines, one issue a line as `POST /issue` takes it;
+/// blank lines skipped), each with its line number. The first bad line stops everything
+/// before a request is sent; an input with no issue is an error on line 0.
+pub fn parse_creates(reader: impl std::io::Read) -> Result<Vec<(usize, IssueUpdate)>, LineError> {
+    use std::io::BufRead as _;
+    let mut issues = Vec::new();
+    for (n, line) in std::io::BufReader::new(reader).lines().enumerate() {
+        let error = |message: String| LineError {
+            line: n + 1,
+            message,
+        };
+        let line = line.map_err(|e| error(e.to_string()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let issue: IssueUpdate = serde_json::from_str(&line).map_err(|e| {
+            error(format!(
+                "not an issue: {e} (expected e.g. {{\"fields\": {{\"project\": {{\"key\": \"PROJ\"}}, \"issuetype\": {{\"name\": \"Task\"}}, \"summary\": \"...\"}}}}); nothing was created"
+            ))
+        })?;
+        if issue.fields.is_empty() {
+            return Err(error(
+                "the issue has no fields (project, issuetype and summary at least); nothing was created".into(),
+            ));
+        }
+        issues.push((n + 1, issue));
+    }
+    if issues.is_empty() {
+        return Err(LineError {
+            line: 0,
+            message: "no issues in it".into(),
+        });
+    }
+    Ok(issues)
+}

@@ -1,0 +1,399 @@
+//! One line's write: what it sends, how its answer is read, and how a lost answer is
+//! resolved before anything is sent again.
+
+use jira_client::Transport as _;
+use jira_model::{ApiRequest, ApiResponse, CommentPage, IssueUpdate};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use crate::Writes;
+use crate::change::{Change, Operation};
+use crate::journal::{IDEMPOTENCY_PROPERTY, JournalRecord, WriteState};
+use crate::outcome::{LineResult, Outcome, line_result};
+use crate::transition::{Prepared, Transitions};
+use crate::writer::JournalWriter;
+
+/// A line's text as ADF: a document as given, text as paragraphs.
+pub(crate) fn comment_adf(body: &Value) -> Value {
+    match body {
+        Value::String(text) => {
+            let paragraphs: Vec<Value> = text
+                .split("\n\n")
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| {
+                    let mut content = Vec::new();
+                    for (n, line) in p.lines().enumerate() {
+                        if n > 0 {
+                            content.push(json!({"type": "hardBreak"}));
+                        }
+                        if !line.is_empty() {
+                            content.push(json!({"type": "text", "text": line}));
+                        }
+                    }
+                    json!({"type": "paragraph", "content": content})
+                })
+                .collect();
+            json!({"type": "doc", "version": 1, "content": paragraphs})
+        }
+        other => other.clone(),
+    }
+}
+
+/// A write found on the site: an earlier attempt took effect (a create's key with it).
+pub(crate) struct Applied {
+    pub(crate) key: Option<String>,
+}
+
+/// How one attempt at a write ended.
+#[allow(clippy::enum_variant_names)]
+pub(crate) enum Sent {
+    Done(Option<String>),
+    Refused(String),
+    NotSent(String),
+    Unknown(String),
+}
+
+pub(crate) fn answer(result: Result<ApiResponse, jira_client::TransportError>) -> Sent {
+    match result {
+        Ok(response) if response.is_success() => Sent::Done(None),
+        Ok(response) if response.is_refusal() => Sent::NotSent(format!(
+            "Jira refused it for now (HTTP {}); run again",
+            response.status.as_u16()
+        )),
+        Ok(response) if response.status.is_client_error() => Sent::Refused(jira_message(&response)),
+        Ok(response) => Sent::Unknown(format!(
+            "HTTP {}: the server may have acted on it",
+            response.status.as_u16()
+        )),
+        Err(error) if error.not_performed() => Sent::NotSent(error.to_string()),
+        Err(error) => Sent::Unknown(error.to_string()),
+    }
+}
+
+/// Jira's own words for a refusal.
+pub(crate) fn jira_message(response: &ApiResponse) -> String {
+    let summary = response
+        .error_collection()
+        .map(|errors| errors.summary())
+        .filter(|s| !s.is_empty());
+    match summary {
+        Some(summary) => format!("HTTP {}: {summary}", response.status.as_u16()),
+        None => format!("HTTP {}", response.status.as_u16()),
+    }
+}
+
+impl Writes<'_> {
+    /// One line: resolved against the journal and the site, then sent (at most three
+    /// times when answers are lost and the lookup finds nothing). `Err` only when the
+    /// journal cannot be written.
+    pub(crate) async fn apply_line(
+        &self,
+        change: &Change,
+        id: &str,
+        prior: Option<JournalRecord>,
+        writer: &JournalWriter,
+        transitions: &Transitions,
+    ) -> Result<LineResult, String> {
+        let op = &change.op;
+        let mut lost = false;
+        // The status a transition sent before (and maybe lost) moves the issue to.
+        let mut landed = prior.as_ref().and_then(|r| r.target.clone());
+        match prior.as_ref().map(|r| r.state) {
+            Some(WriteState::Done) => {
+                let mut result = line_result(change, Outcome::Done, None);
+                result.earlier = true;
+                if let Some(key) = prior.and_then(|r| r.key) {
+                    result.issue = Some(key);
+                }
+                return Ok(result);
+            }
+            Some(WriteState::Intent | WriteState::Unknown) => lost = true,
+            _ => {}
+        }
+        let record = |state: WriteState, message: Option<String>, key: Option<String>| {
+            let mut record = JournalRecord::new(id, state, Some(change.line));
+            record.message = message;
+            record.key = key;
+            record
+        };
+        for attempt in 0..3 {
+            // An outcome lost (by an earlier run, or by the attempt before): found on the
+            // site before anything is sent again.
+            if lost && !op.idempotent() {
+                match self.find_applied(op, id).await {
+                    Ok(Some(Applied { key })) => {
+                        writer
+                            .write(vec![record(WriteState::Done, None, key.clone())])
+                            .await?;
+                        let mut result = line_result(change, Outcome::AlreadySo, None);
+                        if key.is_some() {
+                            result.issue = key;
+                        }
+                        result.earlier = attempt == 0;
+                        return Ok(result);
+                    }
+                    Ok(None) => {}
+                    Err(message) => {
+                        return Ok(line_result(
+                            change,
+                            Outcome::Unknown,
+                            Some(format!(
+                                "sent before and its answer was lost; looking it up failed ({message}), so it was not sent again"
+                            )),
+                        ));
+                    }
+                }
+            }
+            let request = match self.prepare(op, id, transitions, landed.as_deref()).await {
+                Prepared::Send(request, target) => {
+                    landed = target.or(landed);
+                    request
+                }
+                Prepared::AlreadySo(message) => {
+                    writer
+                        .write(vec![record(WriteState::Done, None, None)])
+                        .await?;
+                    return Ok(line_result(change, Outcome::AlreadySo, Some(message)));
+                }
+                Prepared::Refused(message) => {
+                    writer
+                        .write(vec![record(
+                            WriteState::Refused,
+                            Some(message.clone()),
+                            None,
+                        )])
+                        .await?;
+                    return Ok(line_result(change, Outcome::Refused, Some(message)));
+                }
+                Prepared::Failed(message) => {
+                    // A read failed: nothing was written; the state stays as it was.
+                    let outcome = if lost {
+                        Outcome::Unknown
+                    } else {
+                        Outcome::NotSent
+                    };
+                    return Ok(line_result(change, outcome, Some(message)));
+                }
+            };
+            let mut intent = record(WriteState::Intent, None, None);
+            intent.target = landed.clone();
+            writer.write(vec![intent]).await?;
+            let response = self.client.transport().send(request).await;
+            let sent = match (&response, op) {
+                (Ok(r), Operation::Delete { .. }) if r.status.as_u16() == 404 && lost => {
+                    Sent::Done(None)
+                }
+                (Ok(r), Operation::Create { .. }) if r.is_success() => Sent::Done(
+                    r.json::<Value>()
+                        .ok()
+                        .and_then(|v| v["key"].as_str().map(str::to_owned)),
+                ),
+                _ => answer(response),
+            };
+            match sent {
+                Sent::Done(key) => {
+                    writer
+                        .write(vec![record(WriteState::Done, None, key.clone())])
+                        .await?;
+                    let mut result = line_result(change, Outcome::Done, None);
+                    if key.is_some() {
+                        result.issue = key;
+                    }
+                    return Ok(result);
+                }
+                Sent::Refused(message) => {
+                    writer
+                        .write(vec![record(
+                            WriteState::Refused,
+                            Some(message.clone()),
+                            None,
+                        )])
+                        .await?;
+                    return Ok(line_result(change, Outcome::Refused, Some(message)));
+                }
+                Sent::NotSent(message) => {
+                    writer
+                        .write(vec![record(
+                            WriteState::NotSent,
+                            Some(message.clone()),
+                            None,
+                        )])
+                        .await?;
+                    return Ok(line_result(change, Outcome::NotSent, Some(message)));
+                }
+                Sent::Unknown(message) => {
+                    writer
+                        .write(vec![JournalRecord {
+                            target: landed.clone(),
+                            ..record(WriteState::Unknown, Some(message.clone()), None)
+                        }])
+                        .await?;
+                    if attempt == 2 {
+                        return Ok(line_result(change, Outcome::Unknown, Some(message)));
+                    }
+                    lost = true;
+                }
+            }
+        }
+        Ok(line_result(change, Outcome::Unknown, None))
+    }
+
+    /// A read, fresh (below the cache): its JSON body, or what went wrong.
+    pub(crate) async fn read_json(&self, request: ApiRequest) -> Result<Value, String> {
+        self.read(request).await
+    }
+
+    /// A read, fresh (below the cache): its body as `T`, or what went wrong.
+    pub(crate) async fn read<T: DeserializeOwned>(&self, request: ApiRequest) -> Result<T, String> {
+        let response = self
+            .client
+            .uncached()
+            .send(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !response.is_success() {
+            return Err(jira_message(&response));
+        }
+        response.json().map_err(|e| e.to_string())
+    }
+
+    /// Whether a non-idempotent write an earlier attempt sent took effect (`Some` when
+    /// it did, with a create's key).
+    pub(crate) async fn find_applied(
+        &self,
+        op: &Operation,
+        id: &str,
+    ) -> Result<Option<Applied>, String> {
+        let applied = Applied { key: None };
+        match op {
+            Operation::Comment { issue, .. } => {
+                let mut start = 0u64;
+                loop {
+                    let page: CommentPage = self
+                        .read(ApiRequest::comments_with_properties(issue, start, 100))
+                        .await?;
+                    let found = page.comments.iter().any(|comment| {
+                        comment
+                            .properties
+                            .iter()
+                            .any(|p| p.key == IDEMPOTENCY_PROPERTY && p.value["key"] == id)
+                    });
+                    if found {
+                        return Ok(Some(applied));
+                    }
+                    start = page.start_at + page.comments.len() as u64;
+                    if page.comments.is_empty() || start >= page.total {
+                        return Ok(None);
+                    }
+                }
+            }
+            Operation::Link {
+                link_type,
+                inward,
+                outward,
+            } => {
+                let issue = self
+                    .read_json(ApiRequest::get_issue(inward, &["issuelinks"], &[]))
+                    .await?;
+                let links = issue["fields"]["issuelinks"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                // Seen from the inward issue, the link names the other as outward.
+                let found = links.iter().any(|link| {
+                    link["type"]["name"]
+                        .as_str()
+                        .is_some_and(|t| t.eq_ignore_ascii_case(link_type))
+                        && link["outwardIssue"]["key"]
+                            .as_str()
+                            .is_some_and(|k| k.eq_ignore_ascii_case(outward))
+                });
+                Ok(found.then_some(applied))
+            }
+            Operation::Create { .. } => {
+                let found = self.find_by_idempotency(&[id]).await?;
+                Ok(found.into_iter().next().map(|(_, issue)| Applied {
+                    key: Some(issue.key),
+                }))
+            }
+            // A transition and a delete are checked against the issue itself (prepare).
+            _ => Ok(None),
+        }
+    }
+
+    /// The request a line sends, after the reads it needs.
+    pub(crate) async fn prepare(
+        &self,
+        op: &Operation,
+        id: &str,
+        transitions: &Transitions,
+        landed: Option<&str>,
+    ) -> Prepared {
+        let built = match op {
+            Operation::Update {
+                issue,
+                fields,
+                update,
+            } => ApiRequest::update_issue(
+                issue,
+                &IssueUpdate {
+                    fields: fields.clone(),
+                    update: update.clone(),
+                    properties: Vec::new(),
+                },
+            ),
+            Operation::Label { issue, add, remove } => {
+                let verbs: Vec<Value> = add
+                    .iter()
+                    .map(|l| json!({ "add": l }))
+                    .chain(remove.iter().map(|l| json!({ "remove": l })))
+                    .collect();
+                let mut update = Map::new();
+                update.insert("labels".into(), Value::Array(verbs));
+                ApiRequest::update_issue(
+                    issue,
+                    &IssueUpdate {
+                        fields: Map::new(),
+                        update,
+                        properties: Vec::new(),
+                    },
+                )
+            }
+            Operation::Assign { issue, account_id } => {
+                ApiRequest::assign(issue, account_id.as_deref())
+            }
+            Operation::Delete { issue, subtasks } => {
+                Ok(ApiRequest::delete_issue_with_subtasks(issue, *subtasks))
+            }
+            Operation::Comment { issue, body } => ApiRequest::add_comment_body(
+                issue,
+                &json!({
+                    "body": comment_adf(body),
+                    "properties": [{ "key": IDEMPOTENCY_PROPERTY, "value": { "key": id } }],
+                }),
+            ),
+            Operation::Link {
+                link_type,
+                inward,
+                outward,
+            } => ApiRequest::link_issues(link_type, inward, outward),
+            Operation::Create { fields } => ApiRequest::create_issue(&IssueUpdate {
+                fields: fields.clone(),
+                update: Map::new(),
+                properties: vec![jira_model::EntityProperty {
+                    key: IDEMPOTENCY_PROPERTY.into(),
+                    value: json!({ "key": id }),
+                }],
+            }),
+            Operation::Transition { issue, to, fields } => {
+                return self
+                    .prepare_transition(issue, to, fields, transitions, landed)
+                    .await;
+            }
+        };
+        match built {
+            Ok(request) => Prepared::Send(request, None),
+            Err(error) => Prepared::Refused(error.to_string()),
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! One run of a change file: bulk groups, then every other line grouped by issue (in file
+//! order within an issue, issues side by side).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures_util::StreamExt as _;
+
+use crate::Writes;
+use crate::change::{Change, Operation};
+use crate::journal::{Journal, JournalError};
+use crate::outcome::{ApplyReport, LineResult, Outcome, line_result};
+use crate::transition::Transitions;
+use crate::writer::{JournalWriter, lock};
+
+impl Writes<'_> {
+    /// Applies `changes` (from [`parse_changes`]) exactly once, however often this runs and
+    /// however a run ends (see the module docs); `stop` is asked before each line: once it
+    /// says so, lines not started are `NotSent` and those in flight finish. `progress` is
+    /// called with each line's result as it ends. One result per line, in file order; an
+    /// error only when the journal cannot be written (then nothing more is sent).
+    pub(crate) async fn apply(
+        &self,
+        changes: &[Change],
+        journal: Arc<Mutex<Journal>>,
+        stop: &(dyn Fn() -> bool + Sync),
+        progress: &(dyn Fn(&LineResult) + Sync),
+    ) -> Result<ApplyReport, JournalError> {
+        let ops: Vec<&Operation> = changes.iter().map(|c| &c.op).collect();
+        let ids = crate::journal::content_keys("apply", &ops);
+        let path = lock(&journal).path().to_owned();
+        let writer = JournalWriter::start(journal.clone());
+        let transitions = Transitions::default();
+        let bulk = self.bulk_groups(changes).await;
+        let in_bulk: std::collections::HashSet<usize> = bulk.iter().flatten().copied().collect();
+        // Lines by issue, each issue's in file order; creates each on their own.
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let mut by_issue: HashMap<&str, usize> = HashMap::new();
+        for (n, change) in changes.iter().enumerate() {
+            if in_bulk.contains(&n) {
+                continue;
+            }
+            match change.op.issue() {
+                Some(issue) => {
+                    let group = *by_issue.entry(issue).or_insert_with(|| {
+                        groups.push(Vec::new());
+                        groups.len() - 1
+                    });
+                    groups[group].push(n);
+                }
+                None => groups.push(vec![n]),
+            }
+        }
+        let journal_failed = std::sync::atomic::AtomicBool::new(false);
+        let bulk_results = async {
+            let mut done = Vec::new();
+            for group in &bulk {
+                match self
+                    .apply_bulk(changes, group, &ids, &journal, &writer, &transitions, stop)
+                    .await
+                {
+                    Ok(results) => {
+                        for (_, result) in &results {
+                            progress(result);
+                        }
+                        done.extend(results);
+                    }
+                    Err(_) => {
+                        journal_failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                        break;
+                    }
+                }
+            }
+            done
+        };
+        let single_results = futures_util::stream::iter(groups)
+            .map(|group| {
+                let (ids, writer, transitions, journal, journal_failed) =
+                    (&ids, &writer, &transitions, &journal, &journal_failed);
+                async move {
+                    let mut done = Vec::with_capacity(group.len());
+                    for n in group {
+                        let change = &changes[n];
+                        let prior = lock(journal).latest(&ids[n]).cloned();
+                        let result = if journal_failed.load(std::sync::atomic::Ordering::SeqCst)
+                            || stop()
+                        {
+                            line_result(
+                                change,
+                                Outcome::NotSent,
+                                Some("interrupted before it was sent; run again".into()),
+                            )
+                        } else {
+                            match self
+                                .apply_line(change, &ids[n], prior, writer, transitions)
+                                .await
+                            {
+                                Ok(result) => result,
+                                Err(message) => {
+                                    journal_failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                                    line_result(change, Outcome::NotSent, Some(message))
+                                }
+                            }
+                        };
+                        progress(&result);
+                        done.push((n, result));
+                    }
+                    done
+                }
+            })
+            .buffer_unordered(self.client.batch_config().max_concurrent.max(1))
+            .flat_map(futures_util::stream::iter)
+            .collect::<Vec<(usize, LineResult)>>();
+        let (mut results, singles) = futures_util::future::join(bulk_results, single_results).await;
+        results.extend(singles);
+        if journal_failed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(JournalError {
+                path,
+                source: std::io::Error::other("appending to the journal failed"),
+            });
+        }
+        let mut ordered: Vec<Option<LineResult>> = vec![None; changes.len()];
+        for (n, result) in results {
+            ordered[n] = Some(result);
+        }
+        Ok(ApplyReport::finish(
+            ordered
+                .into_iter()
+                .zip(changes)
+                .map(|(result, change)| {
+                    result.unwrap_or_else(|| line_result(change, Outcome::NotSent, None))
+                })
+                .collect(),
+        ))
+    }
+}

@@ -1,0 +1,59 @@
+//! The journal's one writer: records of every task waiting appended and synced together
+//! (a group commit).
+
+use std::sync::{Arc, Mutex};
+
+use crate::journal::{Journal, JournalRecord};
+
+/// The journal, written by one thread in batches: the records of every task waiting are
+/// appended and synced once (a group commit).
+#[derive(Clone)]
+pub(crate) struct JournalWriter {
+    sender: tokio::sync::mpsc::UnboundedSender<Append>,
+}
+
+/// Records to append, and where to say they are durable.
+pub(crate) type Append = (
+    Vec<JournalRecord>,
+    tokio::sync::oneshot::Sender<Result<(), String>>,
+);
+
+impl JournalWriter {
+    pub(crate) fn start(journal: Arc<Mutex<Journal>>) -> Self {
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Append>();
+        tokio::task::spawn_blocking(move || {
+            while let Some(first) = receiver.blocking_recv() {
+                let mut waiting = vec![first];
+                while let Ok(more) = receiver.try_recv() {
+                    waiting.push(more);
+                }
+                let records: Vec<JournalRecord> = waiting
+                    .iter()
+                    .flat_map(|(records, _)| records.iter().cloned())
+                    .collect();
+                let result = lock(&journal).append(&records).map_err(|e| e.to_string());
+                for (_, reply) in waiting {
+                    let _ = reply.send(result.clone());
+                }
+            }
+        });
+        JournalWriter { sender }
+    }
+
+    /// Appends `records`, durable when this returns `Ok`.
+    pub(crate) async fn write(&self, records: Vec<JournalRecord>) -> Result<(), String> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.sender
+            .send((records, reply))
+            .map_err(|_| "the journal writer stopped".to_owned())?;
+        answer
+            .await
+            .map_err(|_| "the journal writer stopped".to_owned())?
+    }
+}
+
+pub(crate) fn lock(journal: &Mutex<Journal>) -> std::sync::MutexGuard<'_, Journal> {
+    journal
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,246 @@
+//! The enhanced search (`/search/jql`, GET and POST, page tokens over a fingerprinted
+//! result), the approximate count, and the removed `/search`.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::response::Response;
+use http::StatusCode;
+use http::Uri;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::data::{self, IssueData};
+use crate::extract::{App, Params, bad_request, param, param_list, renderer};
+use crate::jql;
+use crate::render::{Expand, FieldSelection, IssueJson};
+use crate::server::{AppState, json_error, json_response};
+
+pub(crate) const SEARCH_REMOVED: &str = "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046";
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct SearchBody {
+    #[serde(default)]
+    jql: String,
+    #[serde(default)]
+    next_page_token: Option<String>,
+    #[serde(default)]
+    max_results: Option<i64>,
+    #[serde(default)]
+    fields: Vec<String>,
+    #[serde(default)]
+    expand: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    fields_by_keys: bool,
+    #[serde(default)]
+    #[allow(dead_code)]
+    properties: Vec<String>,
+    /// Issue ids the search must see as they are now, whatever the index lag.
+    #[serde(default)]
+    reconcile_issues: Vec<i64>,
+}
+
+pub(crate) async fn search_get(State(app): App, uri: Uri, Query(params): Params) -> Response {
+    let max_results = match param(&params, "maxResults").map(str::parse::<i64>) {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => return bad_request("The value of 'maxResults' is not a valid number."),
+    };
+    let body = SearchBody {
+        jql: param(&params, "jql").unwrap_or_default().to_owned(),
+        next_page_token: param(&params, "nextPageToken").map(str::to_owned),
+        max_results,
+        fields: param_list(&params, "fields")
+            .unwrap_or_default()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        expand: param(&params, "expand").map(str::to_owned),
+        ..SearchBody::default()
+    };
+    search(&app, &uri, body)
+}
+
+pub(crate) async fn search_post(State(app): App, uri: Uri, body: axum::body::Bytes) -> Response {
+    match serde_json::from_slice::<SearchBody>(&body) {
+        Ok(body) => search(&app, &uri, body),
+        Err(error) => bad_request(&format!("Invalid request body: {error}.")),
+    }
+}
+
+/// The ids matching `jql` in query order, shared between the pages of one search while
+/// the data does not change.
+/// The issues a search sees: every stored one, except that while search lags
+/// (`Realism::search_lag_ms`) an issue written within the lag is seen as it was before
+/// (one created within it not at all, one deleted within it still), unless `reconcile`
+/// names it.
+pub(crate) fn search_view<'a>(
+    app: &AppState,
+    store: &'a data::IssueStore,
+    reconcile: &[i64],
+) -> Vec<&'a IssueData> {
+    let lag = app.realism.read().search_lag_ms as i64;
+    if lag == 0 {
+        return store.by_id.values().collect();
+    }
+    let since = AppState::now_ms() - lag;
+    let fresh = |id: u64| reconcile.contains(&(id as i64));
+    let mut view: Vec<&IssueData> = Vec::with_capacity(store.by_id.len());
+    for issue in store.by_id.values() {
+        match store.unindexed.get(&issue.id) {
+            Some((at, before)) if *at > since && !fresh(issue.id) => view.extend(before.as_ref()),
+            _ if issue.created_ms > since && !fresh(issue.id) => {}
+            _ => view.push(issue),
+        }
+    }
+    // Deleted within the lag: still found.
+    for (id, (at, before)) in &store.unindexed {
+        if *at > since && !store.by_id.contains_key(id) && !fresh(*id) {
+            view.extend(before.as_ref());
+        }
+    }
+    view
+}
+
+pub(crate) fn matching_ids(
+    app: &AppState,
+    jql: &str,
+    reconcile: &[i64],
+) -> Result<Arc<Vec<u64>>, String> {
+    let version = app.store.read().version;
+    let lagging = app.realism.read().search_lag_ms > 0;
+    if !lagging
+        && let Some((cached_version, ids)) = app.search_cache.lock().get(jql)
+        && *cached_version == version
+    {
+        return Ok(ids.clone());
+    }
+    let query = jql::parse(jql, &app.tenant, AppState::now_ms())?;
+    let mut store = app.store.write();
+    // Entries past the lag are indexed now.
+    let since = AppState::now_ms() - app.realism.read().search_lag_ms as i64;
+    store.unindexed.retain(|_, (at, _)| *at > since);
+    let store = parking_lot::RwLockWriteGuard::downgrade(store);
+    let mut issues: Vec<&IssueData> = search_view(app, &store, reconcile)
+        .into_iter()
+        .filter(|issue| query.matches(issue, &app.tenant))
+        .collect();
+    issues.sort_by(|a, b| query.compare(a, b));
+    let ids = Arc::new(issues.iter().map(|issue| issue.id).collect::<Vec<_>>());
+    let mut cache = app.search_cache.lock();
+    if cache.len() >= 64 {
+        cache.clear();
+    }
+    cache.insert(jql.to_owned(), (store.version, ids.clone()));
+    Ok(ids)
+}
+
+pub(crate) fn fingerprint(jql: &str) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    jql.hash(&mut hasher);
+    hasher.finish()
+}
+
+pub(crate) fn search(app: &AppState, uri: &Uri, body: SearchBody) -> Response {
+    let ids = match matching_ids(app, &body.jql, &body.reconcile_issues) {
+        Ok(ids) => ids,
+        Err(message) => return bad_request(&message),
+    };
+    let selection = if body.fields.is_empty() {
+        FieldSelection::id_only()
+    } else {
+        FieldSelection::parse(body.fields.iter().map(String::as_str))
+    };
+    let cap = if selection.is_id_only() { 5000 } else { 100 };
+    let max_results = body.max_results.unwrap_or(50).clamp(1, cap) as usize;
+    let offset = match body.next_page_token.as_deref() {
+        None => 0,
+        Some(token) => match decode_token(token, fingerprint(&body.jql)) {
+            Some(offset) => offset,
+            None => {
+                return bad_request(&format!(
+                    "The nextPageToken '{token}' is invalid or belongs to another query."
+                ));
+            }
+        },
+    };
+    let expand = Expand::parse(body.expand.as_deref().unwrap_or_default().split(','));
+    let store = app.store.read();
+    let render = renderer(app, uri);
+    let lagging = app.realism.read().search_lag_ms > 0;
+    let view: std::collections::HashMap<u64, &IssueData> = if lagging {
+        search_view(app, &store, &body.reconcile_issues)
+            .into_iter()
+            .map(|issue| (issue.id, issue))
+            .collect()
+    } else {
+        std::collections::HashMap::new()
+    };
+    let page: Vec<IssueJson<'_>> = ids
+        .iter()
+        .skip(offset)
+        .take(max_results)
+        .filter_map(|id| {
+            if lagging {
+                view.get(id).copied()
+            } else {
+                store.by_id.get(id)
+            }
+        })
+        .map(|issue| render.issue(issue, &selection, expand))
+        .collect();
+    let next = offset + max_results;
+    let cost = 1 + page.len() as u64;
+    let response = SearchOut {
+        issues: page,
+        next_page_token: (next < ids.len())
+            .then(|| format!("{:016x}{next:x}", fingerprint(&body.jql))),
+        is_last: next >= ids.len(),
+    };
+    json_response(StatusCode::OK, &response, cost)
+}
+
+pub(crate) fn decode_token(token: &str, expected_fingerprint: u64) -> Option<usize> {
+    if token.len() <= 16 || !token.is_char_boundary(16) {
+        return None;
+    }
+    let (fingerprint, offset) = token.split_at(16);
+    (u64::from_str_radix(fingerprint, 16).ok()? == expected_fingerprint)
+        .then(|| usize::from_str_radix(offset, 16).ok())
+        .flatten()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CountBody {
+    #[serde(default)]
+    jql: String,
+}
+
+pub(crate) async fn approximate_count(State(app): App, body: axum::body::Bytes) -> Response {
+    let body: CountBody = match serde_json::from_slice(&body) {
+        Ok(body) => body,
+        Err(error) => return bad_request(&format!("Invalid request body: {error}.")),
+    };
+    match matching_ids(&app, &body.jql, &[]) {
+        Ok(ids) => json_response(StatusCode::OK, &json!({"count": ids.len()}), 1),
+        Err(message) => bad_request(&message),
+    }
+}
+
+pub(crate) async fn search_removed() -> Response {
+    json_error(StatusCode::GONE, SEARCH_REMOVED)
+}
+
+/// A page of the enhanced search.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SearchOut<'a> {
+    issues: Vec<IssueJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<String>,
+    is_last: bool,
+}

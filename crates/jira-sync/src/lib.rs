@@ -1,0 +1,142 @@
+//! Complete, incremental, resumable exports of the issues a JQL query matches, with their
+//! whole history, into a [`Sink`]: the job behind `jira-ops sync`, on top of
+//! [`jira_client::JiraClient`].
+//!
+//! # Design
+//!
+//! - **Data and state in one commit.** The sink keeps, beside the data and in the same
+//!   commit, a [`SyncState`]: the high-water mark of `updated` (epoch milliseconds), the
+//!   `(id, updated)` of every issue within the overlap below it, and the [`Window`] a run
+//!   is reading. A run killed at any moment resumes from the last durable commit, with
+//!   nothing fetched twice that is already durable and nothing left out.
+//! - **Windows on `updated`, read in id order.** A run asks for
+//!   `(<jql>) AND updated <= now − settle AND updated >= mark − overlap AND id > cursor
+//!   ORDER BY id ASC` (epoch milliseconds: no time zone to get wrong). The overlap re-reads
+//!   what minute granularity and a lagging index could have hidden; the settle time holds
+//!   the window's end back from writes the index may not show yet. Ids do not change when
+//!   an issue is updated, so a cursor on the id neither skips nor repeats an issue while
+//!   the window's issues change ([`Window`]).
+//! - **Three ways to read a window** ([`Strategy`]): id-only pages then bulk fetches,
+//!   search pages with the fields, or id ranges streamed side by side. [`plan`] measures
+//!   the window with three requests and picks one ([`SyncPlan`]).
+//! - **Histories are complete**: from `POST /changelog/bulkfetch`, never from
+//!   `expand=changelog` (which Jira cuts at 40). Comments come with each issue's read, the
+//!   rest of a long thread paged by the comment endpoint. Worklogs come from the
+//!   tenant-wide feeds, `/worklog/updated` then `/worklog/list` (1,000 a call), and
+//!   `/worklog/deleted` marks deleted ones (a tombstone, not a silent loss); the feeds'
+//!   cursors are kept in the state too.
+//! - **Deletions** leave no trace in an `updated` window, so a run ends with an id census
+//!   when the last one is older than [`SyncOptions::census_every`]: an id-only search of
+//!   the query (5,000 ids a page); every issue the sink holds that the site no longer
+//!   returns is marked deleted, never dropped silently, and one the sink lacks is fetched.
+//! - **Memory is bounded by a budget**, not by the export's size: what waits between the
+//!   wire and the sink is each entity's JSON text ([`SyncedIssue`], [`Child`]), and each
+//!   unit of work takes its share of [`SyncOptions::memory_budget`] before it starts.
+//! - **Sinks are features.** [`SqliteSink`] (feature `sqlite`, on by default; bundled
+//!   SQLite) and [`JsonlSink`] (always). A crate that only wants the client depends on
+//!   `jira-client` and compiles no database driver.
+//! - **Reads go to Jira, never to the cache**; the client's cached copies of the synced
+//!   issues are dropped when the run ends, so a later fetch reads them fresh.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), jira_sync::Error> {
+//! use jira_client::JiraClient;
+//! use jira_sync::{SqliteSink, SyncOptions};
+//!
+//! let client = JiraClient::builder("https://your-domain.atlassian.net")
+//!     .basic_auth("me@example.com", std::env::var("JIRA_API_TOKEN").unwrap_or_default())
+//!     .build()
+//!     .await?;
+//! let mut sink = SqliteSink::open("jira.db")?;
+//! let report = jira_sync::sync(&client, &mut sink, &SyncOptions::new("project = PROJ")).await?;
+//! println!("{} issues written, mark at {:?}", report.issues_written, report.mark_ms);
+//! # Ok(())
+//! # }
+//! ```
+
+mod census;
+mod error;
+mod jsonl;
+mod memory;
+mod options;
+mod plan;
+mod read;
+mod record;
+mod run;
+mod sink;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod window;
+mod worklogs;
+
+pub use error::Error;
+pub use jsonl::{JsonlSink, Manifest};
+pub use options::{Strategy, SyncOptions, check_query};
+pub use plan::{Estimate, MAX_CONCURRENCY, Sample, SyncPlan};
+pub use record::{Child, SyncedIssue};
+pub use run::SyncReport;
+pub use sink::{Census, EmptySink, Sink, SyncBatch};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteSink;
+pub use window::{Slice, SyncState, Window};
+
+use jira_client::JiraClient;
+
+/// Syncs the issues `options.jql` matches, with their histories, into `sink`:
+/// incremental from the state the sink saved, resumable after any interruption (see the
+/// crate docs). Reads go to Jira, never to the cache.
+pub async fn sync<S: Sink + ?Sized>(
+    client: &JiraClient,
+    sink: &mut S,
+    options: &SyncOptions,
+) -> Result<SyncReport, Error> {
+    sync_with_progress(client, sink, options, &|_| {}).await
+}
+
+/// [`sync`], calling `progress` after every commit with the report so far (what a
+/// progress bar shows).
+pub async fn sync_with_progress<S: Sink + ?Sized>(
+    client: &JiraClient,
+    sink: &mut S,
+    options: &SyncOptions,
+    progress: &(dyn Fn(&SyncReport) + Sync),
+) -> Result<SyncReport, Error> {
+    if !client.has_live_cache() {
+        return run::sync(
+            client.uncached(),
+            client.batch_config(),
+            sink,
+            options,
+            progress,
+        )
+        .await;
+    }
+    // What the cache holds of the synced issues is older than what was just read:
+    // dropped once the run ends (however it ends), so a later fetch reads them fresh.
+    let mut seen = sink::KeysSeen {
+        inner: sink,
+        keys: Vec::new(),
+    };
+    let report = run::sync(
+        client.uncached(),
+        client.batch_config(),
+        &mut seen,
+        options,
+        progress,
+    )
+    .await;
+    client.forget_cached(&seen.keys).await;
+    report
+}
+
+/// What the next [`sync`] of `options` would cost each way (requests, points, wall time)
+/// and which way it would take; three requests, nothing written.
+pub async fn plan<S: Sink + ?Sized>(
+    client: &JiraClient,
+    sink: &mut S,
+    options: &SyncOptions,
+) -> Result<SyncPlan, Error> {
+    run::plan(client.uncached(), client.batch_config(), sink, options).await
+}

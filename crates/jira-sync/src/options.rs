@@ -1,0 +1,128 @@
+//! What a sync reads and how: [`SyncOptions`] and the [`Strategy`] of a window's read.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// How a window's issues are read. `--plan` estimates each; a run takes the cheapest that
+/// fits unless told (see [`crate::plan`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// An id-only search (5,000 ids a page), then bulk fetches of 100 in parallel.
+    Ids,
+    /// Search pages with the fields (100 issues a page), one after the other.
+    Pages,
+    /// The window cut into id ranges, each streamed as pages with the fields, in parallel.
+    Slices,
+}
+
+impl Strategy {
+    /// Every strategy, in the order `--plan` shows them.
+    pub const ALL: [Strategy; 3] = [Strategy::Ids, Strategy::Pages, Strategy::Slices];
+
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Ids => "ids",
+            Strategy::Pages => "pages",
+            Strategy::Slices => "slices",
+        }
+    }
+}
+
+impl std::str::FromStr for Strategy {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Strategy::ALL
+            .into_iter()
+            .find(|s| s.name().eq_ignore_ascii_case(text.trim()))
+            .ok_or_else(|| format!("strategy {text:?} is not one of ids, pages, slices"))
+    }
+}
+
+/// What a sync reads and how it windows the query.
+#[derive(Clone, Debug)]
+pub struct SyncOptions {
+    /// The query, bounded (`project in (A, B)`); no `ORDER BY` (the sync orders).
+    pub jql: String,
+    /// Also take every issue's complete history.
+    pub changelogs: bool,
+    /// Also take every issue's comments.
+    pub comments: bool,
+    /// Also take the worklogs of the synced issues (and mark deleted ones).
+    pub worklogs: bool,
+    /// End with an id census that marks issues gone from the site (or the query) when
+    /// the last one is at least this old (`Some(ZERO)`: every run; `None`: never).
+    pub census_every: Option<Duration>,
+    /// How far below the mark a run reads again (minute granularity, index lag).
+    pub overlap: Duration,
+    /// How far behind now the window ends (writes the search index may not show yet).
+    pub settle: Duration,
+    /// Ignore the saved state and read everything the query matches.
+    pub full: bool,
+    /// Read issues updated at or after this instant (epoch ms) instead of from the saved
+    /// mark.
+    pub since_ms: Option<i64>,
+    /// The fields stored for each issue (ids; `*navigable` by default). `updated` is
+    /// always added: the sync needs it.
+    pub fields: Vec<String>,
+    /// How to read a new window; `None` lets [`crate::plan`] choose.
+    pub strategy: Option<Strategy>,
+    /// Issues per commit (each commit is one transaction with the state).
+    pub commit_issues: usize,
+    /// The most results a run holds between the wire and the sink, in bytes of JSON
+    /// (units in flight, units waiting for their turn, the commit being gathered): a unit
+    /// starts only when its share is free, and a commit is made at a quarter of it. Memory
+    /// then depends on this, not on the export's size or on the concurrency the plan
+    /// chose.
+    pub memory_budget: usize,
+}
+
+/// Checks a sync's query before anything is sent: not empty, and without an `ORDER BY`
+/// (the sync orders by id itself, and a window's clauses are added after the query).
+pub fn check_query(jql: &str) -> Result<(), String> {
+    if jql.trim().is_empty() {
+        return Err("the query is empty: give a bounded query, e.g. 'project = PROJ'".into());
+    }
+    if jql.to_ascii_lowercase().contains("order by") {
+        return Err(format!(
+            "{jql:?} has an ORDER BY: leave it out, the sync orders by id itself"
+        ));
+    }
+    Ok(())
+}
+
+impl SyncOptions {
+    /// `jql` with the defaults: histories on, two minutes of overlap, 30 s of settle.
+    pub fn new(jql: impl Into<String>) -> Self {
+        SyncOptions {
+            jql: jql.into(),
+            changelogs: true,
+            comments: true,
+            worklogs: true,
+            census_every: Some(Duration::from_secs(12 * 3600)),
+            overlap: Duration::from_secs(120),
+            settle: Duration::from_secs(30),
+            full: false,
+            since_ms: None,
+            fields: vec!["*navigable".into()],
+            strategy: None,
+            commit_issues: 1_000,
+            memory_budget: 32 << 20,
+        }
+    }
+
+    /// The fields a read asks for: the chosen ones, `updated`, and `comment` when
+    /// comments are synced.
+    pub(crate) fn read_fields(&self) -> Vec<String> {
+        let mut fields = self.fields.clone();
+        for needed in ["updated", "comment"] {
+            if (needed == "updated" || self.comments) && !fields.iter().any(|f| f == needed) {
+                fields.push(needed.into());
+            }
+        }
+        fields
+    }
+}

@@ -1,0 +1,334 @@
+//! Reading a window's issues into units: the `ids` strategy (id-only pages, then bulk
+//! fetches) and the `pages`/`slices` strategies (search pages with the fields), each unit
+//! completed with its comments and complete histories.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures_util::StreamExt as _;
+use jira_batch::{BatchConfig, FetchError, SearchOptions, fetch_issues, search_pages};
+use jira_model::{ApiRequest, ChangelogBulkPage, ChangelogBulkRequest, Issue};
+use jira_transport::Transport;
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::Error;
+use crate::memory::MemoryBudget;
+use crate::options::SyncOptions;
+use crate::record::{self, At, Child, SyncedIssue, numeric_id, updated_ms};
+use crate::run::{Event, Unit};
+use crate::window::Window;
+
+/// The `ids` strategy: id-only pages of the window, cut into bulk fetches of 100 that run
+/// `max_concurrent` at a time, in order.
+pub(crate) fn ids_events<'a, T: Transport + 'static>(
+    transport: &'a Arc<T>,
+    batch: &'a BatchConfig,
+    options: &'a SyncOptions,
+    window: &Window,
+    recent: Arc<BTreeMap<String, i64>>,
+    budget: MemoryBudget,
+) -> impl futures_util::Stream<Item = Result<Event, Error>> + 'a {
+    let slice = window.slices[0].clone();
+    let pages = search_pages(
+        transport.clone(),
+        window.jql(&options.jql, &slice),
+        SearchOptions {
+            fields: Vec::new(),
+            page_size: jira_model::SEARCH_ID_PAGE_MAX,
+            prefetch: true,
+        },
+    );
+    let chunk = batch
+        .fetch_chunk
+        .clamp(1, jira_model::BULK_FETCH_MAX_ISSUES);
+    let units = pages
+        .map(move |page| -> Vec<Result<(Vec<String>, bool), Error>> {
+            match page {
+                Err(error) => vec![Err(error.into())],
+                Ok(page) => {
+                    let ids: Vec<String> = page.issues.into_iter().map(|i| i.id).collect();
+                    let mut chunks: Vec<Result<(Vec<String>, bool), Error>> =
+                        ids.chunks(chunk).map(|c| Ok((c.to_vec(), false))).collect();
+                    // The first chunk of a page carries the page's request.
+                    if let Some(Ok((_, first))) = chunks.first_mut() {
+                        *first = true;
+                    }
+                    chunks
+                }
+            }
+        })
+        .flat_map(futures_util::stream::iter)
+        // Shares are taken one unit after the other, in order, before a unit starts.
+        .then({
+            let budget = budget.clone();
+            move |chunk| {
+                let budget = budget.clone();
+                async move { (chunk, budget.share().await) }
+            }
+        })
+        .map(move |(chunk, share)| {
+            let recent = recent.clone();
+            let budget = budget.clone();
+            async move {
+                let (ids, first_of_page) = chunk?;
+                let last_id = ids
+                    .iter()
+                    .map(|id| numeric_id(id))
+                    .try_fold(0, |m, id| id.map(|id| m.max(id)))?;
+                let mut unit = fetch_unit(transport, batch, options, &ids, &recent).await?;
+                budget.observe(unit.batch.bytes());
+                unit.share = share;
+                if first_of_page {
+                    unit.requests += 1;
+                    unit.search_pages += 1;
+                }
+                Ok(Event::Unit {
+                    slice: 0,
+                    last_id,
+                    unit: Box::new(unit),
+                })
+            }
+        })
+        .buffered(match window.concurrency {
+            0 => batch.max_concurrent.max(1),
+            n => n,
+        });
+    units.chain(futures_util::stream::once(async {
+        Ok(Event::Done { slice: 0 })
+    }))
+}
+
+/// The `pages` and `slices` strategies: every unfinished slice streamed as pages with the
+/// fields, the slices side by side, each in order.
+pub(crate) fn page_events<'a, T: Transport + 'static>(
+    transport: &'a Arc<T>,
+    options: &'a SyncOptions,
+    window: &Window,
+    recent: Arc<BTreeMap<String, i64>>,
+    budget: MemoryBudget,
+) -> impl futures_util::Stream<Item = Result<Event, Error>> + 'a {
+    let fields = options.read_fields();
+    let streams = window
+        .slices
+        .iter()
+        .enumerate()
+        .filter(|(_, slice)| !slice.done)
+        .map(|(index, slice)| {
+            let recent = recent.clone();
+            let budget = budget.clone();
+            let pages = search_pages(
+                transport.clone(),
+                window.jql(&options.jql, slice),
+                SearchOptions {
+                    fields: fields.clone(),
+                    page_size: jira_model::SEARCH_PAGE_MAX,
+                    prefetch: true,
+                },
+            );
+            pages
+                .then(move |page| {
+                    let recent = recent.clone();
+                    let budget = budget.clone();
+                    async move {
+                        // A slice is read one page after the other: its next page waits
+                        // for this one's share.
+                        let share = budget.share().await;
+                        let page = page?;
+                        let last_id = page
+                            .issues
+                            .iter()
+                            .map(|i| numeric_id(&i.id))
+                            .try_fold(0, |m, id| id.map(|id| m.max(id)))?;
+                        let mut unit = complete(transport, options, page.issues, &recent).await?;
+                        budget.observe(unit.batch.bytes());
+                        unit.share = share;
+                        unit.requests += 1;
+                        unit.search_pages += 1;
+                        Ok(Event::Unit {
+                            slice: index,
+                            last_id,
+                            unit: Box::new(unit),
+                        })
+                    }
+                })
+                .chain(futures_util::stream::once(async move {
+                    Ok(Event::Done { slice: index })
+                }))
+                .boxed()
+        })
+        .collect::<Vec<_>>();
+    futures_util::stream::select_all(streams)
+}
+
+/// Bulk-fetches `ids` with the fields and completes them.
+pub(crate) async fn fetch_unit<T: Transport + 'static>(
+    transport: &Arc<T>,
+    batch: &BatchConfig,
+    options: &SyncOptions,
+    ids: &[String],
+    recent: &BTreeMap<String, i64>,
+) -> Result<Unit, Error> {
+    let fields = options.read_fields();
+    let field_refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+    let single = BatchConfig {
+        max_concurrent: 1,
+        ..batch.clone()
+    };
+    let (results, fetched) =
+        fetch_issues::<_, jira_cache::SledStore>(transport, None, &single, ids, &field_refs, &[])
+            .await?;
+    let mut issues = Vec::with_capacity(ids.len());
+    let mut missing = Vec::new();
+    for (id, result) in results {
+        match result {
+            Ok(issue) => issues.push(issue),
+            Err(FetchError::NotFound(_)) => missing.push(id),
+            Err(FetchError::Failed { message, .. }) => {
+                return Err(Error::Sync(format!(
+                    "sync: issue {id} could not be fetched ({message}); nothing past the last commit was written, run again to resume"
+                )));
+            }
+        }
+    }
+    let mut unit = complete(transport, options, issues, recent).await?;
+    unit.requests += fetched.requests;
+    unit.missing = missing;
+    Ok(unit)
+}
+
+/// Drops the issues the sink already holds at this `updated`, then takes the rest's
+/// comments (long threads paged) and complete histories. Every issue is turned into text
+/// before the first request, so a unit waiting on the network holds no parsed trees.
+async fn complete<T: Transport>(
+    transport: &Arc<T>,
+    options: &SyncOptions,
+    issues: Vec<Issue>,
+    recent: &BTreeMap<String, i64>,
+) -> Result<Unit, Error> {
+    let mut unit = Unit::default();
+    // Threads longer than the field's first page: (issue id, comments in all).
+    let mut threads: Vec<(u64, u64)> = Vec::new();
+    for mut issue in issues {
+        let updated = updated_ms(&issue)?;
+        unit.seen.push((issue.id.clone(), updated));
+        if recent.get(&issue.id) == Some(&updated) {
+            unit.unchanged += 1;
+            continue;
+        }
+        let id = numeric_id(&issue.id)?;
+        if options.comments {
+            let field = issue.fields.remove("comment").unwrap_or(Value::Null);
+            let first = field
+                .get("comments")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let comments = first
+                .iter()
+                .map(|comment| Child::from_value(comment, id, At::Updated))
+                .collect::<Result<Vec<_>, _>>()?;
+            let total = field
+                .get("total")
+                .and_then(Value::as_u64)
+                .unwrap_or(comments.len() as u64);
+            if (comments.len() as u64) < total {
+                threads.push((id, total));
+            }
+            unit.batch.comments.insert(id, comments);
+        }
+        unit.batch.issues.push(SyncedIssue {
+            id,
+            key: issue.key.clone(),
+            updated_ms: updated,
+            json: record::raw(&issue)?,
+        });
+    }
+    for (id, total) in threads {
+        let comments = unit.batch.comments.entry(id).or_default();
+        unit.requests += more_comments(transport, id, total, comments).await?;
+    }
+    if options.changelogs && !unit.batch.issues.is_empty() {
+        let ids: Vec<u64> = unit.batch.issues.iter().map(|i| i.id).collect();
+        let (histories, requests) = histories(transport, &ids).await?;
+        unit.requests += requests;
+        unit.batch.histories = histories;
+    }
+    Ok(unit)
+}
+
+/// A page of `GET /issue/{id}/comment`, each comment kept as text.
+#[derive(Deserialize)]
+struct CommentsPage {
+    #[serde(default)]
+    comments: Vec<Box<RawValue>>,
+}
+
+/// Pages the comment endpoint for the rest of a thread of `total` comments whose first
+/// page is in `comments`; the number of requests it took.
+async fn more_comments<T: Transport>(
+    transport: &Arc<T>,
+    issue_id: u64,
+    total: u64,
+    comments: &mut Vec<Child>,
+) -> Result<usize, Error> {
+    let mut requests = 0;
+    let id = issue_id.to_string();
+    while (comments.len() as u64) < total {
+        let request = ApiRequest::comments(&id, comments.len() as u64, 100);
+        let response = transport.send(request).await?;
+        requests += 1;
+        let page: CommentsPage = response.json()?;
+        if page.comments.is_empty() {
+            break;
+        }
+        for comment in page.comments {
+            comments.push(Child::parse(comment, Some(issue_id), At::Updated)?);
+        }
+    }
+    Ok(requests)
+}
+
+/// The complete histories of `ids` (at most 1,000 a call), every page followed; the number
+/// of requests it took.
+async fn histories<T: Transport>(
+    transport: &Arc<T>,
+    ids: &[u64],
+) -> Result<(BTreeMap<u64, Vec<Child>>, usize), Error> {
+    let mut all: BTreeMap<u64, Vec<Child>> = ids.iter().map(|id| (*id, Vec::new())).collect();
+    let mut requests = 0;
+    for chunk in ids.chunks(jira_model::CHANGELOG_BULK_MAX_ISSUES) {
+        let mut token = None;
+        loop {
+            let body = ChangelogBulkRequest {
+                issue_ids_or_keys: chunk.iter().map(u64::to_string).collect(),
+                max_results: Some(jira_model::CHANGELOG_BULK_MAX_RESULTS),
+                next_page_token: token,
+                ..ChangelogBulkRequest::default()
+            };
+            let request = ApiRequest::changelog_bulk(&body)?;
+            let response = transport.send(request).await?;
+            requests += 1;
+            if !response.is_success() {
+                return Err(Error::Sync(format!(
+                    "sync: POST /rest/api/3/changelog/bulkfetch answered HTTP {}; run again to resume",
+                    response.status.as_u16()
+                )));
+            }
+            let page: ChangelogBulkPage<Box<RawValue>> = response.json()?;
+            for log in page.issue_change_logs {
+                let issue_id = numeric_id(&log.issue_id)?;
+                let entries = all.entry(issue_id).or_default();
+                for entry in log.change_histories {
+                    entries.push(Child::parse(entry, Some(issue_id), At::Created)?);
+                }
+            }
+            match page.next_page_token {
+                Some(next) => token = Some(next),
+                None => break,
+            }
+        }
+    }
+    Ok((all, requests))
+}

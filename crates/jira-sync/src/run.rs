@@ -1,0 +1,356 @@
+//! One run: the window opened or resumed, read in order and committed with its state,
+//! the worklog feeds, the census; and the plan of the next run.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt as _;
+use jira_batch::BatchConfig;
+use jira_model::ApiRequest;
+use jira_transport::Transport;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::Error;
+use crate::census::census;
+use crate::memory::{AbortOnDrop, MemoryBudget, blocking};
+use crate::options::{Strategy, SyncOptions};
+use crate::plan::{self, SyncPlan};
+use crate::read::{ids_events, page_events};
+use crate::record::now_ms;
+use crate::sink::{Sink, SyncBatch};
+use crate::window::{Slice, SyncState, Window, open_window};
+use crate::worklogs::{store_worklogs, worklog_feeds};
+
+/// What one run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    /// How the window was read.
+    pub strategy: Option<Strategy>,
+    /// Why that way.
+    pub reason: String,
+    /// Whether the run went on with a window an earlier run left unfinished.
+    pub resumed: bool,
+    /// Issues written (new or changed).
+    pub issues_written: usize,
+    /// Issues the window returned that the sink already held at that `updated`.
+    pub issues_unchanged: usize,
+    /// History entries written.
+    pub history_entries: usize,
+    /// Comments written.
+    pub comments: usize,
+    /// Worklogs written.
+    pub worklogs: usize,
+    /// Worklogs marked deleted.
+    pub worklogs_deleted: usize,
+    /// Issues the census found gone and marked deleted.
+    pub issues_deleted: usize,
+    /// Issues the census found on the site but not live in the sink, fetched.
+    pub issues_restored: usize,
+    /// Search pages read.
+    pub search_pages: usize,
+    /// Requests sent (logical: a retried request counts once).
+    pub requests: usize,
+    /// Commits made.
+    pub commits: usize,
+    /// The mark after the run (epoch ms).
+    pub mark_ms: Option<i64>,
+    /// Issues the window named that bulk fetch could not return (deleted meanwhile).
+    pub missing: Vec<String>,
+    /// The approximate number of issues in the window, when it was counted.
+    pub expected: Option<u64>,
+    /// Set before the window is read when the plan found the run needs more points than
+    /// the hourly quota has left: it will pause until the reset and go on.
+    pub quota_warning: Option<String>,
+}
+
+/// What reading part of a window produced, in the order it must be committed.
+pub(crate) enum Event {
+    /// Issues of slice `slice` up to `last_id`, complete with their histories.
+    Unit {
+        slice: usize,
+        last_id: u64,
+        unit: Box<Unit>,
+    },
+    /// Slice `slice` has been read to its end.
+    Done { slice: usize },
+}
+
+/// Issues read and completed together: one bulk fetch, or one search page.
+#[derive(Default)]
+pub(crate) struct Unit {
+    pub(crate) batch: SyncBatch,
+    /// Its share of the memory budget, held until it is committed.
+    pub(crate) share: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// `(id, updated)` of every issue read, written or unchanged.
+    pub(crate) seen: Vec<(String, i64)>,
+    pub(crate) unchanged: usize,
+    pub(crate) requests: usize,
+    pub(crate) search_pages: usize,
+    pub(crate) missing: Vec<String>,
+}
+
+/// Runs one sync of `options.jql` into `sink` over `transport`; `progress` is called
+/// after every commit with the report so far.
+pub(crate) async fn sync<T, S>(
+    transport: &Arc<T>,
+    batch: &BatchConfig,
+    sink: &mut S,
+    options: &SyncOptions,
+    progress: &(dyn Fn(&SyncReport) + Sync),
+) -> Result<SyncReport, Error>
+where
+    T: Transport + 'static,
+    S: Sink + ?Sized,
+{
+    let saved = sink.load_state(&options.jql)?;
+    // Whether the sink held this query's issues before the run: only then can a census
+    // find something gone.
+    let held_before = saved.is_some();
+    let saved = saved.filter(|_| !options.full);
+    let mut state = saved.unwrap_or_else(|| SyncState {
+        jql: options.jql.clone(),
+        ..SyncState::default()
+    });
+    let mut report = SyncReport::default();
+    let window = match state.window.clone() {
+        Some(window) if !options.full && options.since_ms.is_none() => {
+            report.resumed = true;
+            report.reason = "went on with the window an interrupted run left".into();
+            window
+        }
+        _ => {
+            let opened = open_window(transport, batch, options, &state, &mut report).await?;
+            state.window = Some(opened.clone());
+            sink.commit(&SyncBatch::default(), &state)?;
+            report.commits += 1;
+            opened
+        }
+    };
+    report.strategy = Some(window.strategy);
+    progress(&report);
+    // A census finds what went missing since an earlier run; a first run (nothing held
+    // before it) has nothing to find, so it is skipped there.
+    let incremental = held_before;
+    let window_end = window.to_ms;
+    // The worklog feeds are read (ids only) while the window is: their cursor pages one
+    // after the other, so they would otherwise add their whole chain to the run.
+    let feeds = options.worklogs.then(|| {
+        AbortOnDrop::new(tokio::spawn(worklog_feeds(
+            transport.clone(),
+            state.worklogs_since_ms,
+            state.deleted_worklogs_since_ms,
+        )))
+    });
+    let fields = transport.send(ApiRequest::fields()).await?;
+    report.requests += 1;
+    if fields.is_success() {
+        sink.set_fields(&fields.json::<Vec<Value>>()?)?;
+    }
+    read_window(
+        transport,
+        batch,
+        sink,
+        options,
+        &mut state,
+        window,
+        &mut report,
+        progress,
+    )
+    .await?;
+    if let Some(feeds) = feeds {
+        let feeds = feeds.join().await??;
+        store_worklogs(
+            transport,
+            batch,
+            sink,
+            &mut state,
+            feeds,
+            window_end,
+            options,
+            &mut report,
+        )
+        .await?;
+    }
+    let census_due = options.census_every.is_some_and(|every| {
+        state
+            .census_ms
+            .is_none_or(|last| now_ms() - last >= every.as_millis() as i64)
+    });
+    if census_due && incremental {
+        census(transport, batch, sink, options, &state, &mut report).await?;
+        state.census_ms = Some(now_ms());
+    } else if !incremental {
+        // A first run holds exactly what the site has: it counts as a census.
+        state.census_ms = Some(now_ms());
+    }
+    state.runs += 1;
+    sink.commit(&SyncBatch::default(), &state)?;
+    report.commits += 1;
+    report.mark_ms = state.mark_ms;
+    progress(&report);
+    Ok(report)
+}
+
+/// What the next run of `options` would cost each way, without reading the window:
+/// three requests measure the tenant (see [`SyncPlan`]). A window an interrupted run left
+/// is estimated as it stands.
+pub(crate) async fn plan<T, S>(
+    transport: &Arc<T>,
+    batch: &BatchConfig,
+    sink: &mut S,
+    options: &SyncOptions,
+) -> Result<SyncPlan, Error>
+where
+    T: Transport + 'static,
+    S: Sink + ?Sized,
+{
+    let state = match options.full {
+        true => None,
+        false => sink.load_state(&options.jql)?,
+    }
+    .unwrap_or_default();
+    let window = match state.window.clone() {
+        Some(window) if !options.full && options.since_ms.is_none() => window,
+        _ => Window {
+            from_ms: options.since_ms.or_else(|| {
+                state
+                    .mark_ms
+                    .map(|mark| mark - options.overlap.as_millis() as i64)
+            }),
+            to_ms: now_ms() - options.settle.as_millis() as i64,
+            strategy: Strategy::Ids,
+            slices: vec![Slice {
+                after_id: 0,
+                last_id: None,
+                done: false,
+            }],
+            concurrency: 0,
+        },
+    };
+    plan::estimate(transport, batch, options, &window).await
+}
+
+/// Reads every unfinished slice of `window`, committing in order, then moves the mark to
+/// the window's end.
+#[allow(clippy::too_many_arguments)]
+async fn read_window<T, S>(
+    transport: &Arc<T>,
+    batch: &BatchConfig,
+    sink: &mut S,
+    options: &SyncOptions,
+    state: &mut SyncState,
+    window: Window,
+    report: &mut SyncReport,
+    progress: &(dyn Fn(&SyncReport) + Sync),
+) -> Result<(), Error>
+where
+    T: Transport + 'static,
+    S: Sink + ?Sized,
+{
+    let recent = Arc::new(state.recent.clone());
+    let budget = MemoryBudget::new(
+        options.memory_budget,
+        match window.concurrency {
+            0 => batch.max_concurrent.max(1),
+            n => n,
+        },
+    );
+    let overlap = options.overlap.as_millis() as i64;
+    let keep_from = window.to_ms - overlap;
+    // The reads run in a task of their own, so that a commit (synchronous, fsynced)
+    // never holds up the requests of the next units. Between them wait at most the units
+    // of one commit: enough to keep reading through a commit, and memory bounded by the
+    // units in flight plus one commit, however large the export.
+    let (sender, mut events) = tokio::sync::mpsc::channel::<Result<Event, Error>>(
+        (options.commit_issues / jira_model::BULK_FETCH_MAX_ISSUES).clamp(2, 16),
+    );
+    let reader = {
+        let (transport, batch, options, window, budget) = (
+            transport.clone(),
+            batch.clone(),
+            options.clone(),
+            window.clone(),
+            budget.clone(),
+        );
+        tokio::spawn(async move {
+            let stream: futures_util::stream::BoxStream<'_, Result<Event, Error>> = match window
+                .strategy
+            {
+                _ if window.slices.iter().all(|s| s.done) => futures_util::stream::empty().boxed(),
+                Strategy::Ids => {
+                    ids_events(&transport, &batch, &options, &window, recent, budget).boxed()
+                }
+                Strategy::Pages | Strategy::Slices => {
+                    page_events(&transport, &options, &window, recent, budget).boxed()
+                }
+            };
+            tokio::pin!(stream);
+            while let Some(event) = stream.next().await {
+                let failed = event.is_err();
+                if sender.send(event).await.is_err() || failed {
+                    break;
+                }
+            }
+        })
+    };
+    let _reader = AbortOnDrop::new(reader);
+    let mut window = window;
+    let mut pending = SyncBatch::default();
+    let mut pending_seen: Vec<(String, i64)> = Vec::new();
+    let mut shares: Vec<tokio::sync::OwnedSemaphorePermit> = Vec::new();
+    loop {
+        let end = match events.recv().await.transpose()? {
+            None => true,
+            Some(Event::Done { slice }) => {
+                window.slices[slice].done = true;
+                false
+            }
+            Some(Event::Unit {
+                slice,
+                last_id,
+                unit,
+            }) => {
+                let unit = *unit;
+                let cursor = &mut window.slices[slice];
+                cursor.after_id = cursor.after_id.max(last_id);
+                report.issues_unchanged += unit.unchanged;
+                report.requests += unit.requests;
+                report.search_pages += unit.search_pages;
+                report.missing.extend(unit.missing);
+                report.issues_written += unit.batch.issues.len();
+                report.comments += unit.batch.comments.values().map(Vec::len).sum::<usize>();
+                report.history_entries +=
+                    unit.batch.histories.values().map(Vec::len).sum::<usize>();
+                pending.append(unit.batch);
+                pending_seen.extend(unit.seen);
+                shares.extend(unit.share);
+                false
+            }
+        };
+        let held: u32 = shares.iter().map(|s| s.num_permits() as u32).sum();
+        if !end && pending.issues.len() < options.commit_issues.max(1) && !budget.commit_due(held) {
+            continue;
+        }
+        for (id, updated) in pending_seen.drain(..) {
+            if updated >= keep_from {
+                state.recent.insert(id, updated);
+            }
+        }
+        if end {
+            // The whole window is durable: the mark moves to its end.
+            state.mark_ms = Some(state.mark_ms.map_or(window.to_ms, |m| m.max(window.to_ms)));
+            state.recent.retain(|_, updated| *updated >= keep_from);
+            state.window = None;
+        } else {
+            state.window = Some(window.clone());
+        }
+        blocking(|| sink.commit(&pending, state))?;
+        report.commits += 1;
+        pending = SyncBatch::default();
+        shares.clear();
+        progress(report);
+        if end {
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! Durable storage for a sync: the [`Sink`] trait and what a commit holds.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::Error;
+use crate::record::{Child, SyncedIssue};
+use crate::window::SyncState;
+
+/// One commit: issues and, when asked for, their complete histories, comments and
+/// worklogs, each held as the JSON text Jira sent (see [`SyncedIssue`]).
+#[derive(Clone, Debug, Default)]
+pub struct SyncBatch {
+    /// The issues, as the read returned them.
+    pub issues: Vec<SyncedIssue>,
+    /// Each issue's complete history (by issue id), oldest first: it replaces what the
+    /// sink held for that issue.
+    pub histories: BTreeMap<u64, Vec<Child>>,
+    /// Each issue's comments (by issue id): they replace what the sink held.
+    pub comments: BTreeMap<u64, Vec<Child>>,
+    /// Worklogs to upsert (each names its issue).
+    pub worklogs: Vec<Child>,
+    /// Worklog ids deleted on the site, with when: the sink keeps a tombstone.
+    pub deleted_worklogs: Vec<(u64, i64)>,
+}
+
+impl SyncBatch {
+    /// The bytes of JSON it holds.
+    pub fn bytes(&self) -> usize {
+        let children = |lists: &BTreeMap<u64, Vec<Child>>| -> usize {
+            lists.values().flatten().map(|c| c.json.get().len()).sum()
+        };
+        self.issues
+            .iter()
+            .map(|i| i.json.get().len())
+            .sum::<usize>()
+            + children(&self.histories)
+            + children(&self.comments)
+            + self
+                .worklogs
+                .iter()
+                .map(|w| w.json.get().len())
+                .sum::<usize>()
+    }
+
+    pub(crate) fn append(&mut self, other: SyncBatch) {
+        self.issues.extend(other.issues);
+        self.histories.extend(other.histories);
+        self.comments.extend(other.comments);
+        self.worklogs.extend(other.worklogs);
+        self.deleted_worklogs.extend(other.deleted_worklogs);
+    }
+}
+
+/// Durable storage for a sync: data and state committed together.
+pub trait Sink: Send {
+    /// The saved state of `jql`, if a run of it committed anything.
+    fn load_state(&mut self, jql: &str) -> Result<Option<SyncState>, Error>;
+    /// Writes `batch` (upserting issues by id, replacing their histories) and `state` in
+    /// one atomic commit.
+    fn commit(&mut self, batch: &SyncBatch, state: &SyncState) -> Result<(), Error>;
+    /// Whether the sink holds the issue with this id (worklogs are kept for those only).
+    fn has_issue(&mut self, id: &str) -> Result<bool, Error>;
+    /// Starts an id census: what [`Sink::census_seen`] reports until
+    /// [`Sink::census_finish`] is every issue the query matches.
+    fn census_begin(&mut self) -> Result<(), Error>;
+    /// Ids the census found on the site.
+    fn census_seen(&mut self, ids: &[u64]) -> Result<(), Error>;
+    /// Marks every live issue the census did not see deleted at `at_ms` (a tombstone);
+    /// names the issues it saw that the sink does not hold live (the sync fetches them).
+    fn census_finish(&mut self, at_ms: i64) -> Result<Census, Error>;
+    /// The site's field catalogue (`GET /field`), read once a run, so ids in the data can
+    /// be read as names. Sinks that have no place for it ignore it.
+    fn set_fields(&mut self, fields: &[Value]) -> Result<(), Error> {
+        let _ = fields;
+        Ok(())
+    }
+}
+
+/// A sink that notes the keys of the issues committed through it (so a client can drop
+/// its cached copies once the run ends).
+pub(crate) struct KeysSeen<'a, S: Sink + ?Sized> {
+    /// The sink written to.
+    pub inner: &'a mut S,
+    /// Keys of the issues committed so far.
+    pub keys: Vec<String>,
+}
+
+impl<S: Sink + ?Sized> Sink for KeysSeen<'_, S> {
+    fn load_state(&mut self, jql: &str) -> Result<Option<SyncState>, Error> {
+        self.inner.load_state(jql)
+    }
+    fn commit(&mut self, batch: &SyncBatch, state: &SyncState) -> Result<(), Error> {
+        self.inner.commit(batch, state)?;
+        self.keys.extend(batch.issues.iter().map(|i| i.key.clone()));
+        Ok(())
+    }
+    fn has_issue(&mut self, id: &str) -> Result<bool, Error> {
+        self.inner.has_issue(id)
+    }
+    fn census_begin(&mut self) -> Result<(), Error> {
+        self.inner.census_begin()
+    }
+    fn census_seen(&mut self, ids: &[u64]) -> Result<(), Error> {
+        self.inner.census_seen(ids)
+    }
+    fn census_finish(&mut self, at_ms: i64) -> Result<Census, Error> {
+        self.inner.census_finish(at_ms)
+    }
+    fn set_fields(&mut self, fields: &[Value]) -> Result<(), Error> {
+        self.inner.set_fields(fields)
+    }
+}
+
+/// What a census found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Census {
+    /// Live issues it did not see, now tombstones.
+    pub deleted: usize,
+    /// Issues it saw that the sink does not hold live: tombstoned ones back on the site,
+    /// or ones no window returned.
+    pub absent: Vec<u64>,
+}
+
+/// A sink with nothing saved that keeps nothing: what [`crate::plan`] is given for a
+/// destination that does not exist yet (a plan creates nothing).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EmptySink;
+
+impl Sink for EmptySink {
+    fn load_state(&mut self, _: &str) -> Result<Option<SyncState>, Error> {
+        Ok(None)
+    }
+    fn commit(&mut self, _: &SyncBatch, _: &SyncState) -> Result<(), Error> {
+        Ok(())
+    }
+    fn has_issue(&mut self, _: &str) -> Result<bool, Error> {
+        Ok(false)
+    }
+    fn census_begin(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
+    fn census_seen(&mut self, _: &[u64]) -> Result<(), Error> {
+        Ok(())
+    }
+    fn census_finish(&mut self, _: i64) -> Result<Census, Error> {
+        Ok(Census::default())
+    }
+}

@@ -1,0 +1,161 @@
+//! The window a run reads, its slices and cursors, and the [`SyncState`] saved with the
+//! data; [`open_window`] opens a new one from the mark.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use jira_batch::BatchConfig;
+use jira_transport::Transport;
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+use crate::options::{Strategy, SyncOptions};
+use crate::plan;
+use crate::record::now_ms;
+use crate::run::SyncReport;
+
+/// The window a run reads: its bounds on `updated`, fixed when it starts, and where each
+/// of its slices stands (issues are read in id order, which updates cannot reorder, so a
+/// cursor on the id never skips or repeats one).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    /// `updated >= from_ms`, when there is a lower bound.
+    pub from_ms: Option<i64>,
+    /// `updated <= to_ms`: now less the settle time, when the window was opened.
+    pub to_ms: i64,
+    /// How it is read.
+    pub strategy: Strategy,
+    /// Its id ranges (one for `ids` and `pages`).
+    pub slices: Vec<Slice>,
+    /// Units read at a time (`ids`); 0: the configured concurrency.
+    #[serde(default)]
+    pub concurrency: usize,
+}
+
+/// One id range of a window and its cursor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slice {
+    /// Every issue of the range with an id at or below this is durable.
+    pub after_id: u64,
+    /// The range's last id (inclusive); `None`: no upper bound.
+    pub last_id: Option<u64>,
+    /// Whether the range has been read to its end.
+    pub done: bool,
+}
+
+impl Window {
+    /// The search of one slice: the query, the window's bounds, the slice's range past its
+    /// cursor, in id order.
+    pub(crate) fn jql(&self, query: &str, slice: &Slice) -> String {
+        let mut jql = format!("({query}) AND updated <= {}", self.to_ms);
+        if let Some(from) = self.from_ms {
+            jql.push_str(&format!(" AND updated >= {from}"));
+        }
+        if slice.after_id > 0 {
+            jql.push_str(&format!(" AND id > {}", slice.after_id));
+        }
+        if let Some(last) = slice.last_id {
+            jql.push_str(&format!(" AND id <= {last}"));
+        }
+        jql.push_str(" ORDER BY id ASC");
+        jql
+    }
+}
+
+/// Where a sync stands, saved with the data it describes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncState {
+    /// The query this state belongs to (another query starts afresh).
+    pub jql: String,
+    /// Every matching issue updated at or before this instant (epoch ms) is durable.
+    pub mark_ms: Option<i64>,
+    /// `(id, updated)` of the durable issues within the overlap below the mark: a later
+    /// window that reads them again skips their histories and writes.
+    pub recent: BTreeMap<String, i64>,
+    /// Runs completed.
+    pub runs: u64,
+    /// The `/worklog/updated` cursor (epoch ms): never past a window's end, so a worklog
+    /// on an issue the sink does not hold yet is read again once it does.
+    #[serde(default)]
+    pub worklogs_since_ms: i64,
+    /// The `/worklog/deleted` cursor.
+    #[serde(default)]
+    pub deleted_worklogs_since_ms: i64,
+    /// The window of a run that has not finished: the next run goes on with it.
+    #[serde(default)]
+    pub window: Option<Window>,
+    /// When the last id census ended (epoch ms).
+    #[serde(default)]
+    pub census_ms: Option<i64>,
+}
+
+/// A new window from the mark (or `since`) to now less the settle time, with the strategy
+/// given or the one [`plan`] finds cheapest.
+pub(crate) async fn open_window<T: Transport + 'static>(
+    transport: &Arc<T>,
+    batch: &BatchConfig,
+    options: &SyncOptions,
+    state: &SyncState,
+    report: &mut SyncReport,
+) -> Result<Window, Error> {
+    let from_ms = options.since_ms.or_else(|| {
+        state
+            .mark_ms
+            .map(|mark| mark - options.overlap.as_millis() as i64)
+    });
+    let to_ms = now_ms() - options.settle.as_millis() as i64;
+    let mut window = Window {
+        from_ms,
+        to_ms,
+        strategy: options.strategy.unwrap_or(Strategy::Ids),
+        slices: vec![Slice {
+            after_id: 0,
+            last_id: None,
+            done: false,
+        }],
+        concurrency: 0,
+    };
+    let slices = match options.strategy {
+        Some(strategy) => {
+            report.reason = format!("{} was asked for", strategy.name());
+            (strategy == Strategy::Slices).then(|| batch.max_concurrent.max(1))
+        }
+        None => match plan::estimate(transport, batch, options, &window).await {
+            // A site that cannot be measured (no approximate count, a refused sample)
+            // is read the way that needs no measure.
+            Err(error) => {
+                tracing::warn!(%error, "sync: the window could not be measured");
+                report.reason = format!(
+                    "ids: the window could not be measured ({error}), and ids needs no measure"
+                );
+                None
+            }
+            Ok(plan) => {
+                report.requests += plan.requests_spent;
+                report.expected = Some(plan.count);
+                window.strategy = plan.chosen;
+                window.concurrency = plan.concurrency;
+                report.reason = plan.reason.clone();
+                if plan.exhausts_quota {
+                    let needed = plan.estimate(plan.chosen).map_or(0, |e| e.points);
+                    report.quota_warning = Some(format!(
+                        "this run needs about {needed} points and the hourly quota has {} left: it will pause at the quota until the reset (the top of the hour) and go on; what is committed is kept",
+                        plan.sample
+                            .quota_remaining
+                            .or(plan.sample.quota_points)
+                            .unwrap_or(0)
+                    ));
+                }
+                (plan.chosen == Strategy::Slices).then_some(plan.slices)
+            }
+        },
+    };
+    if let Some(wanted) = slices {
+        let bounds = plan::id_bounds(transport, &window, &options.jql).await?;
+        report.requests += 2;
+        if let Some((first, last)) = bounds {
+            window.slices = plan::cut(first, last, wanted);
+        }
+    }
+    Ok(window)
+}
