@@ -1,6 +1,7 @@
 //! Tidiness checks that a reviewer would otherwise do by hand (rust-analyzer keeps such a
 //! test): the ARCHITECTURE.md codemap names every source file, every library crate opens
-//! with its design docs, and the lock file holds one HTTP stack.
+//! with its design docs, jira-sim's modules import each other in no circle, and the lock
+//! file holds one HTTP stack.
 
 use std::path::{Path, PathBuf};
 
@@ -119,6 +120,107 @@ fn the_cli_names_no_layer_crate() {
             "the CLI depends on {layer}: reach it through jira-client's re-exports"
         );
     }
+}
+
+/// The modules a crate's module imports (`crate::<module>` outside comments), by the
+/// top-level module each file belongs to (`src/render/page.rs` is `render`).
+fn module_imports(
+    src: &Path,
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let mut graph: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for file in files {
+        let relative = file.strip_prefix(src).expect("under src");
+        let first = relative.components().next().expect("a file name");
+        let module = Path::new(first.as_os_str())
+            .file_stem()
+            .expect("a name")
+            .to_string_lossy()
+            .into_owned();
+        if module == "lib" || module == "bin" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("source reads");
+        let imports = graph.entry(module.clone()).or_default();
+        for line in text.lines() {
+            let code = line.split("//").next().unwrap_or_default();
+            for (at, _) in code.match_indices("crate::") {
+                let rest = &code[at + "crate::".len()..];
+                let names: Vec<&str> = match rest.strip_prefix('{') {
+                    Some(group) => group.split([',', '}']).collect(),
+                    None => vec![rest],
+                };
+                for name in names {
+                    let name: String = name
+                        .trim()
+                        .chars()
+                        .take_while(|c| c.is_ascii_lowercase() || *c == '_' || c.is_ascii_digit())
+                        .collect();
+                    if !name.is_empty() && name != module {
+                        imports.insert(name);
+                    }
+                }
+            }
+        }
+    }
+    graph
+}
+
+/// A circle in `graph`, if there is one.
+fn find_circle(
+    graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+) -> Option<Vec<String>> {
+    fn visit(
+        graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        node: &str,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|n| n == node) {
+            let mut circle = path[at..].to_vec();
+            circle.push(node.to_owned());
+            return Some(circle);
+        }
+        if !done.insert(node.to_owned()) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in graph.get(node).into_iter().flatten() {
+            if graph.contains_key(next)
+                && let Some(circle) = visit(graph, next, path, done)
+            {
+                return Some(circle);
+            }
+        }
+        path.pop();
+        None
+    }
+    let mut done = std::collections::BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|node| visit(graph, node, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn jira_sim_has_no_import_circle() {
+    let graph = module_imports(&root().join("crates/jira-sim/src"));
+    assert!(graph.contains_key("state") && graph["api"].contains("issues"));
+    if let Some(circle) = find_circle(&graph) {
+        panic!(
+            "jira-sim's modules import each other in a circle: {} (move what both need into a \
+             module below them, as `state`, `edit` and `render` are)",
+            circle.join(" -> ")
+        );
+    }
+    // The check finds a circle when there is one.
+    let mut circular = graph.clone();
+    circular
+        .get_mut("state")
+        .expect("state")
+        .insert("api".to_owned());
+    assert!(find_circle(&circular).is_some());
 }
 
 /// Every package `package` depends on in Cargo.lock, itself included (normal, build and dev

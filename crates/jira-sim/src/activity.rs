@@ -12,16 +12,17 @@ use axum::routing::{get, post, put};
 use http::{StatusCode, Uri};
 use serde_json::{Value, json};
 
-use crate::comments::comment_body;
 use crate::data::{
     self, ChangeData, ChangeItem, CommentData, IssueData, IssueStore, LINK_TYPES, LinkData, LinkEnd,
 };
+use crate::edit::{comment_body, unlink};
+use crate::extract::user_index;
 use crate::extract::{
     NOT_FOUND, bad_request, caller_index, field_errors, page_params, param, renderer,
 };
-use crate::meta::{link_type_json, user_index};
 use crate::render::Renderer;
-use crate::server::{AppState, json_error, json_response, no_content};
+use crate::render::link_type_json;
+use crate::state::{AppState, json_error, json_response, no_content};
 
 use crate::extract::{App, Params, id_list, parse_id};
 
@@ -273,7 +274,7 @@ async fn set_comment_property(
     Path((id, property)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
-    let value = match crate::issues::property_value(&property, &body) {
+    let value = match crate::edit::property_value(&property, &body) {
         Ok(value) => value,
         Err(message) => return bad_request(message),
     };
@@ -346,7 +347,7 @@ async fn comment_list(
         .map(|(issue, comment)| render.comment(issue, comment))
         .collect();
     let shown = values.len();
-    let body = crate::meta::PageBean::new(
+    let body = crate::render::PageBean::new(
         &app.base_url,
         "/rest/api/3/comment/list",
         start_at,
@@ -516,19 +517,6 @@ async fn get_link(State(app): App, Path(id): Path<String>) -> Response {
             &format!("No issue link with id '{id}' exists."),
         ),
     }
-}
-
-/// Removes a link from the store and from both its issues.
-pub(crate) fn unlink(store: &mut IssueStore, id: u64) -> bool {
-    let Some(link) = store.links.remove(&id) else {
-        return false;
-    };
-    for end in [link.inward, link.outward] {
-        if let Some(issue) = store.by_id.get_mut(&end) {
-            issue.links.retain(|l| l.link != id);
-        }
-    }
-    true
 }
 
 async fn delete_link(State(app): App, Path(id): Path<String>) -> Response {

@@ -19,7 +19,7 @@ use axum::{Json, Router};
 use http::StatusCode;
 
 use crate::config::{FaultConfig, LimitConfig};
-use crate::server::AppState;
+use crate::state::AppState;
 
 pub(crate) fn routes() -> Router<Arc<AppState>> {
     Router::new()

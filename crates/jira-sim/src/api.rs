@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::data::{self};
 use crate::extract::{App, Params, bad_request, page_params, param, param_list, renderer};
 use crate::render::{self, FIELDS};
-use crate::server::{AppState, json_error, json_response};
+use crate::state::{AppState, json_error, json_response};
 use axum::Router;
 use axum::routing::{get, post};
 
@@ -139,7 +139,7 @@ async fn project_search(State(app): App, uri: Uri, Query(params): Params) -> Res
         .map(|p| render.project(p, detailed))
         .collect();
     let shown = values.len();
-    let body = crate::meta::page_bean(
+    let body = crate::render::page_bean(
         &app.base_url,
         "/rest/api/3/project/search",
         start_at,

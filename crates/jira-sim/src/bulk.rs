@@ -16,11 +16,12 @@ use http::{StatusCode, Uri};
 use serde_json::{Map, Value, json};
 
 use crate::data::{self, LABELS, PRIORITIES};
+use crate::edit::{TRANSITIONS, move_issue, record_edit};
+use crate::extract::user_index;
 use crate::extract::{caller_index, renderer};
-use crate::history::{TRANSITIONS, move_issue, record_edit};
-use crate::meta::user_index;
 use crate::render::jira_time;
-use crate::server::{AppState, json_response};
+use crate::state::{AppState, json_response};
+use crate::task::Task;
 
 type App = State<Arc<AppState>>;
 
@@ -44,22 +45,6 @@ enum Edit {
     Labels { option: String, labels: Vec<String> },
     StoryPoints(Option<f64>),
     Assignee(Option<usize>),
-}
-
-/// A task's state, as `BulkOperationProgress` reports it.
-#[derive(Clone, Debug)]
-pub(crate) struct Task {
-    id: u64,
-    status: &'static str,
-    total: usize,
-    done: usize,
-    processed: Vec<u64>,
-    failed: BTreeMap<String, Vec<String>>,
-    invalid: usize,
-    submitted_by: usize,
-    created_ms: i64,
-    started_ms: Option<i64>,
-    updated_ms: i64,
 }
 
 /// The bulk routes (v3 only, as Jira serves them).
@@ -195,7 +180,7 @@ fn apply(app: &AppState, reference: &str, work: &Work) -> Outcome {
                 None,
                 false,
             );
-            crate::issues::remove_issue(app, &mut store, id);
+            crate::edit::remove_issue(app, &mut store, id);
             store.version += 1;
             Outcome::Done(id)
         }

@@ -7,14 +7,14 @@ use http::Uri;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::data::{self, CommentData};
+use crate::data::CommentData;
+use crate::edit::{check_property, comment_body};
 use crate::extract::{
     App, NOT_FOUND, Params, bad_request, caller_index, field_errors, page_params, param_list,
     renderer,
 };
-use crate::issues::check_property;
 use crate::render::CommentOut;
-use crate::server::{AppState, json_error, json_response};
+use crate::state::{AppState, json_error, json_response};
 
 pub(crate) async fn get_comments(
     State(app): App,
@@ -42,20 +42,6 @@ pub(crate) async fn get_comments(
         comments,
     };
     json_response(StatusCode::OK, &body, cost)
-}
-
-/// A comment or worklog body: an ADF document, or plain text (v2, or a client that sends
-/// text) made into one. `None` for an empty one.
-pub(crate) fn comment_body(value: &Value) -> Option<Value> {
-    match value {
-        Value::Object(doc) if doc.get("type").and_then(Value::as_str) == Some("doc") => {
-            Some(Value::Object(doc.clone()))
-        }
-        Value::String(text) if !text.trim().is_empty() => {
-            Some(data::adf(std::slice::from_ref(text)))
-        }
-        _ => None,
-    }
 }
 
 pub(crate) async fn add_comment(

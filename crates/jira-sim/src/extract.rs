@@ -9,7 +9,7 @@ use http::StatusCode;
 use http::Uri;
 
 use crate::render::{Renderer, error_body};
-use crate::server::{AppState, json_error, json_response};
+use crate::state::{AppState, json_error, json_response};
 
 /// Ids one `/comment/list` or `/worklog/list` may ask for.
 const LIST_IDS: usize = 1_000;
@@ -111,4 +111,12 @@ pub(crate) fn id_list(body: &[u8]) -> Result<Vec<u64>, Box<Response>> {
             "ids must list 1 to {LIST_IDS} ids."
         )))),
     }
+}
+
+/// The index of the user with this account id.
+pub(crate) fn user_index(app: &AppState, account_id: &str) -> Option<usize> {
+    app.tenant
+        .users
+        .iter()
+        .position(|u| u.account_id == account_id)
 }

@@ -16,79 +16,19 @@ use base64::Engine as _;
 use http::{StatusCode, Uri};
 use serde_json::{Map, Value, json};
 
-use crate::data::{self, ChangeData, ChangeItem, IssueData, RESOLUTIONS, STATUSES};
+use crate::data::{self, ChangeData, ChangeItem, RESOLUTIONS, STATUSES};
+use crate::edit::{TRANSITIONS, Transition, move_issue, resolution_ref};
 use crate::extract::{NOT_FOUND, bad_request, field_errors, page_params, param, renderer};
-use crate::render::Renderer;
-use crate::server::{AppState, json_error, json_response, no_content};
+use crate::render::{ChangeOut, change_json, change_out};
+use crate::state::{AppState, json_error, json_response, no_content};
 
 type App = State<Arc<AppState>>;
 type Params = Query<Vec<(String, String)>>;
 
-/// The entries `expand=changelog` returns at most, as Jira Cloud caps it.
-pub(crate) const EXPANDED_CHANGELOG: usize = 40;
 /// Issues one changelog bulk fetch may name.
 const BULK_ISSUES: usize = 1_000;
 /// Field ids one changelog bulk fetch may filter by.
 const BULK_FIELD_IDS: usize = 10;
-
-/// A transition of the workflow.
-pub(crate) struct Transition {
-    pub id: &'static str,
-    pub name: &'static str,
-    /// Index into [`STATUSES`].
-    pub to: usize,
-    /// The statuses it starts from.
-    pub from: &'static [usize],
-    /// Whether its screen asks for a resolution (a 400 without one).
-    pub needs_resolution: bool,
-}
-
-/// The one workflow: To Do → In Progress ⇄ In Review → Done, a "Won't Do" that needs a
-/// resolution, and Reopen.
-pub(crate) const TRANSITIONS: &[Transition] = &[
-    Transition {
-        id: "11",
-        name: "Back to To Do",
-        to: 0,
-        from: &[1, 2],
-        needs_resolution: false,
-    },
-    Transition {
-        id: "21",
-        name: "Start Progress",
-        to: 1,
-        from: &[0, 2],
-        needs_resolution: false,
-    },
-    Transition {
-        id: "31",
-        name: "Request Review",
-        to: 2,
-        from: &[1],
-        needs_resolution: false,
-    },
-    Transition {
-        id: "41",
-        name: "Done",
-        to: 3,
-        from: &[0, 1, 2],
-        needs_resolution: false,
-    },
-    Transition {
-        id: "51",
-        name: "Close",
-        to: 3,
-        from: &[0, 1, 2],
-        needs_resolution: true,
-    },
-    Transition {
-        id: "61",
-        name: "Reopen",
-        to: 0,
-        from: &[3],
-        needs_resolution: false,
-    },
-];
 
 /// The history and transition routes.
 pub(crate) fn routes() -> Router<Arc<AppState>> {
@@ -108,78 +48,6 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
             .route(&path("/changelog/bulkfetch"), post(changelog_bulk));
     }
     router
-}
-
-/// A history entry as `Changelog`, borrowing what it can (the author is the catalog's
-/// pre-rendered JSON): the bulk reads serialise thousands of these.
-#[derive(serde::Serialize)]
-pub(crate) struct ChangeOut<'a> {
-    id: String,
-    author: &'a serde_json::value::RawValue,
-    created: String,
-    items: Vec<ItemOut<'a>>,
-}
-
-/// One item of a [`ChangeOut`]: the contract has `from`/`to` and their strings as
-/// strings, so a missing id is left out and a missing display string is empty (clients
-/// read `fromString`/`toString` always).
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ItemOut<'a> {
-    field: &'a str,
-    #[serde(rename = "fieldtype")]
-    field_type: &'static str,
-    field_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    from: Option<&'a str>,
-    from_string: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    to: Option<&'a str>,
-    to_string: &'a str,
-}
-
-/// A history entry ready to serialise.
-pub(crate) fn change_out<'a>(render: &Renderer<'a>, change: &'a ChangeData) -> ChangeOut<'a> {
-    ChangeOut {
-        id: change.id.to_string(),
-        author: render.user(change.author),
-        created: crate::render::jira_time(change.created_ms),
-        items: change
-            .items
-            .iter()
-            .map(|item| ItemOut {
-                field: &item.field,
-                field_type: if item.custom { "custom" } else { "jira" },
-                field_id: &item.field_id,
-                from: item.from.as_deref(),
-                from_string: item.from_string.as_deref().unwrap_or(""),
-                to: item.to.as_deref(),
-                to_string: item.to_string.as_deref().unwrap_or(""),
-            })
-            .collect(),
-    }
-}
-
-/// A history entry as a `Changelog` value (for answers that are built as values).
-pub(crate) fn change_json(render: &Renderer<'_>, change: &ChangeData) -> Value {
-    serde_json::to_value(change_out(render, change)).unwrap_or_default()
-}
-
-/// `expand=changelog`: the last [`EXPANDED_CHANGELOG`] entries as `PageOfChangelogs`.
-pub(crate) fn expanded_changelog(render: &Renderer<'_>, issue: &IssueData) -> Value {
-    let all = data::history(issue, &render.tenant.users);
-    let total = all.len();
-    let start = total.saturating_sub(EXPANDED_CHANGELOG);
-    let histories: Vec<Value> = all[start..]
-        .iter()
-        .map(|c| change_json(render, c))
-        .collect();
-    json!({
-        "startAt": start,
-        "maxResults": histories.len(),
-        "total": total,
-        "histories": histories,
-    })
 }
 
 fn transition_json(app: &AppState, transition: &Transition, with_fields: bool) -> Value {
@@ -258,148 +126,6 @@ async fn get_transitions(
     )
 }
 
-/// A resolution named by `{"id": ..}` or `{"name": ..}`.
-fn resolution_ref(value: &Value) -> Option<usize> {
-    let by_id = value.get("id").and_then(Value::as_str);
-    let by_name = value.get("name").and_then(Value::as_str);
-    RESOLUTIONS.iter().position(|(id, name, _)| {
-        by_id == Some(*id) || by_name.is_some_and(|n| n.eq_ignore_ascii_case(name))
-    })
-}
-
-fn status_pair(status: usize) -> (Option<String>, Option<String>) {
-    (
-        Some(STATUSES[status].0.to_owned()),
-        Some(STATUSES[status].1.to_owned()),
-    )
-}
-
-fn resolution_pair(resolution: Option<usize>) -> (Option<String>, Option<String>) {
-    match resolution {
-        Some(index) => (
-            Some(RESOLUTIONS[index].0.to_owned()),
-            Some(RESOLUTIONS[index].1.to_owned()),
-        ),
-        None => (None, None),
-    }
-}
-
-/// Moves `issue` to `to` (and sets or clears its resolution), appending the history
-/// entry; `now` is the write's time.
-pub(crate) fn move_issue(
-    issue: &mut IssueData,
-    to: usize,
-    resolution: Option<usize>,
-    author: usize,
-    id: u64,
-    now: i64,
-) {
-    let mut items = Vec::new();
-    if issue.status != to {
-        items.push(ChangeItem::system(
-            "status",
-            "status",
-            status_pair(issue.status),
-            status_pair(to),
-        ));
-        if STATUSES[issue.status].2 != STATUSES[to].2 {
-            issue.status_changed_ms = now;
-        }
-    }
-    if issue.resolution != resolution {
-        items.push(ChangeItem::system(
-            "resolution",
-            "resolution",
-            resolution_pair(issue.resolution),
-            resolution_pair(resolution),
-        ));
-    }
-    issue.status = to;
-    issue.resolution = resolution;
-    issue.updated_ms = now;
-    if !items.is_empty() {
-        issue.changes.push(ChangeData {
-            id,
-            author,
-            created_ms: now,
-            items,
-        });
-    }
-}
-
-/// Writes the history entry of an edit: what changed between `before` and `after` among
-/// the fields Jira's history records.
-pub(crate) fn record_edit(
-    app: &AppState,
-    before: &IssueData,
-    after: &mut IssueData,
-    author: usize,
-    id: u64,
-    now: i64,
-) {
-    let mut items = Vec::new();
-    let summary = |issue: &IssueData| {
-        issue
-            .summary
-            .clone()
-            .unwrap_or_else(|| data::generated_summary(issue.seed))
-    };
-    if summary(before) != summary(after) {
-        items.push(ChangeItem::system(
-            "summary",
-            "summary",
-            (None, Some(summary(before))),
-            (None, Some(summary(after))),
-        ));
-    }
-    if before.priority != after.priority {
-        let pair = |p: usize| {
-            (
-                Some(data::PRIORITIES[p].0.to_owned()),
-                Some(data::PRIORITIES[p].1.to_owned()),
-            )
-        };
-        items.push(ChangeItem::system(
-            "priority",
-            "priority",
-            pair(before.priority),
-            pair(after.priority),
-        ));
-    }
-    if before.assignee != after.assignee {
-        items.push(ChangeItem::system(
-            "assignee",
-            "assignee",
-            data::user_pair(&app.tenant.users, before.assignee),
-            data::user_pair(&app.tenant.users, after.assignee),
-        ));
-    }
-    if before.labels != after.labels {
-        items.push(ChangeItem::system(
-            "labels",
-            "labels",
-            (None, Some(before.labels.join(" "))),
-            (None, Some(after.labels.join(" "))),
-        ));
-    }
-    if before.description != after.description {
-        items.push(ChangeItem::system(
-            "description",
-            "description",
-            (None, None),
-            (None, None),
-        ));
-    }
-    if !items.is_empty() {
-        after.changes.push(ChangeData {
-            id,
-            author,
-            created_ms: now,
-            items,
-        });
-    }
-}
-
 async fn do_transition(
     State(app): App,
     Path(id_or_key): Path<String>,
@@ -463,7 +189,7 @@ async fn do_transition(
     rest.remove("resolution");
     let mut errors = Vec::new();
     if !rest.is_empty() {
-        crate::issues::apply_fields(&app, &mut issue, &rest, false, &mut errors);
+        crate::edit::apply_fields(&app, &mut issue, &rest, false, &mut errors);
     }
     if !errors.is_empty() {
         return field_errors(&errors);
@@ -483,7 +209,7 @@ async fn do_transition(
         .and_then(Value::as_array)
     {
         for add in comments.iter().filter_map(|c| c.get("add")) {
-            if let Some(body) = add.get("body").and_then(crate::comments::comment_body) {
+            if let Some(body) = add.get("body").and_then(crate::edit::comment_body) {
                 let id = store.next_comment_id;
                 store.next_comment_id += 1;
                 store.owners.insert(id, issue_id);
@@ -531,7 +257,7 @@ async fn changelog(
         .collect();
     let shown = all.len().saturating_sub(start_at).min(max_results);
     let path = format!("/rest/api/3/issue/{}/changelog", issue.key);
-    let body = crate::meta::page(&app.base_url, &path, start_at, max_results, all);
+    let body = crate::render::page(&app.base_url, &path, start_at, max_results, all);
     json_response(StatusCode::OK, &body, 1 + shown as u64 / 20)
 }
 

@@ -8,12 +8,15 @@ use http::Uri;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::data::{self, ISSUE_TYPES, IssueData, PRIORITIES};
+use crate::data::{self, ISSUE_TYPES, IssueData};
+use crate::edit::{
+    apply_fields, apply_updates, check_property, lookup, property_value, remove_issue,
+};
 use crate::extract::{
     App, NOT_FOUND, Params, bad_request, caller_index, field_errors, param, param_list, renderer,
 };
 use crate::render::{Expand, FieldSelection, IssueJson, error_body};
-use crate::server::{AppState, json_error, json_response, no_content};
+use crate::state::{AppState, json_error, json_response, no_content};
 
 pub(crate) async fn get_issue(
     State(app): App,
@@ -64,7 +67,7 @@ pub(crate) async fn update_issue(
     issue.updated_ms = now;
     let change_id = store.next_written_id;
     store.next_written_id += 1;
-    crate::history::record_edit(
+    crate::edit::record_edit(
         &app,
         &store.by_id[&id],
         &mut issue,
@@ -138,24 +141,6 @@ pub(crate) async fn delete_issue(
     no_content()
 }
 
-/// Takes an issue out of the store: its key, its links (from the other ends too), its
-/// worklogs (listed as deleted), its owned ids.
-pub(crate) fn remove_issue(app: &AppState, store: &mut data::IssueStore, id: u64) {
-    let Some(issue) = store.by_id.remove(&id) else {
-        return;
-    };
-    store.by_key.remove(&issue.key);
-    for end in &issue.links {
-        crate::activity::unlink(store, end.link);
-    }
-    for worklog in data::worklogs(&issue, app.tenant.users.len()) {
-        crate::worklogs::forget_worklog(store, &worklog);
-    }
-    for comment in &issue.added_comments {
-        store.owners.remove(&comment.id);
-    }
-}
-
 /// `GET /issue/{key}/properties`: the keys of an issue's entity properties.
 pub(crate) async fn property_keys(State(app): App, Path(id_or_key): Path<String>) -> Response {
     let store = app.store.read();
@@ -188,26 +173,6 @@ pub(crate) async fn get_property(
             &format!("The property with key '{property}' does not exist."),
         ),
     }
-}
-
-/// Jira's checks of an entity property: a key of 1 to 255 characters, a JSON value of at
-/// most 32 KB.
-pub(crate) fn check_property(key: &str, value_bytes: usize) -> Result<(), &'static str> {
-    if key.is_empty() || key.len() > 255 {
-        return Err("The property key must be between 1 and 255 characters long.");
-    }
-    if value_bytes > 32_768 {
-        return Err("The property value is longer than 32768 bytes.");
-    }
-    Ok(())
-}
-
-/// The value of a `PUT .../properties/{key}` body, checked.
-pub(crate) fn property_value(key: &str, body: &[u8]) -> Result<Value, &'static str> {
-    let value = serde_json::from_slice::<Value>(body)
-        .map_err(|_| "The property value must be valid JSON.")?;
-    check_property(key, body.len())?;
-    Ok(value)
 }
 
 /// `PUT /issue/{key}/properties/{propertyKey}`: 201 when new, 200 when replaced.
@@ -258,126 +223,6 @@ pub(crate) async fn delete_property(
             &format!("The property with key '{property}' does not exist."),
         ),
     }
-}
-
-/// Applies `fields` of a create or an edit to `issue`, collecting Jira's field errors.
-pub(crate) fn apply_fields(
-    app: &AppState,
-    issue: &mut IssueData,
-    fields: &Map<String, Value>,
-    creating: bool,
-    errors: &mut Vec<(String, String)>,
-) {
-    for (field, value) in fields {
-        let mut error = |message: &str| errors.push((field.clone(), message.to_owned()));
-        match field.as_str() {
-            "summary" => match value.as_str().map(str::trim) {
-                Some(text) if !text.is_empty() && text.len() <= 255 => {
-                    issue.summary = Some(text.to_owned())
-                }
-                Some(text) if text.len() > 255 => {
-                    error("Summary must be less than 255 characters.")
-                }
-                _ => error("You must specify a summary of the issue."),
-            },
-            "description" => match value {
-                Value::Object(_) | Value::Null => issue.description = Some(value.clone()),
-                Value::String(text) => {
-                    issue.description = Some(data::adf(std::slice::from_ref(text)))
-                }
-                _ => error("Operation value must be an Atlassian Document."),
-            },
-            "labels" => match value.as_array() {
-                Some(labels)
-                    if labels
-                        .iter()
-                        .all(|l| l.as_str().is_some_and(|s| !s.contains(' '))) =>
-                {
-                    issue.labels = labels
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                }
-                _ => error("Labels must be a list of strings without spaces."),
-            },
-            "priority" => match lookup(value, PRIORITIES) {
-                Some(index) => issue.priority = index,
-                None => error("Specify a valid priority (by name or id)."),
-            },
-            "assignee" => match value {
-                Value::Null => issue.assignee = None,
-                _ => match value
-                    .get("accountId")
-                    .and_then(Value::as_str)
-                    .and_then(|id| app.tenant.users.iter().position(|u| u.account_id == id))
-                {
-                    Some(user) => issue.assignee = Some(user),
-                    None => error("Specify a valid value for assignee (an accountId)."),
-                },
-            },
-            "customfield_10016" => match value {
-                Value::Null => issue.story_points = None,
-                Value::Number(n) if n.as_f64().is_some_and(|p| p >= 0.0) => {
-                    issue.story_points = n.as_f64().map(|p| p.round() as u32)
-                }
-                _ => error("Story Points must be a number."),
-            },
-            "project" | "issuetype" if creating => {}
-            custom if custom.starts_with("customfield_") => {
-                issue.extra.insert(custom.to_owned(), value.clone());
-            }
-            _ => error(&format!(
-                "Field '{field}' cannot be set. It is not on the appropriate screen, or unknown."
-            )),
-        }
-    }
-}
-
-/// Applies `update` operations (only `labels` add/remove/set are modelled).
-pub(crate) fn apply_updates(
-    issue: &mut IssueData,
-    update: &Map<String, Value>,
-    errors: &mut Vec<(String, String)>,
-) {
-    for (field, operations) in update {
-        if field != "labels" {
-            errors.push((
-                field.clone(),
-                format!("Field '{field}' cannot be updated with operations in jira-sim; set it in \"fields\"."),
-            ));
-            continue;
-        }
-        for operation in operations.as_array().into_iter().flatten() {
-            if let Some(label) = operation.get("add").and_then(Value::as_str) {
-                if !issue.labels.iter().any(|l| l == label) {
-                    issue.labels.push(label.to_owned());
-                }
-            } else if let Some(label) = operation.get("remove").and_then(Value::as_str) {
-                issue.labels.retain(|l| l != label);
-            } else if let Some(labels) = operation.get("set").and_then(Value::as_array) {
-                issue.labels = labels
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect();
-            } else {
-                errors.push((
-                    field.clone(),
-                    "Unknown operation; use add, remove or set.".into(),
-                ));
-            }
-        }
-    }
-}
-
-/// Finds `{"name": ...}` or `{"id": ...}` in a table of (id, name).
-pub(crate) fn lookup(value: &Value, table: &[(&str, &str)]) -> Option<usize> {
-    if let Some(id) = value.get("id").and_then(Value::as_str) {
-        return table.iter().position(|(table_id, _)| *table_id == id);
-    }
-    let name = value.get("name").and_then(Value::as_str)?;
-    table.iter().position(|(_, n)| n.eq_ignore_ascii_case(name))
 }
 
 /// Validates and stores one new issue; Jira's field errors when it is invalid.

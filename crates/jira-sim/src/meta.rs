@@ -14,9 +14,10 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::data::{COMPONENTS, ISSUE_TYPES, LABELS, LINK_TYPES, RESOLUTIONS, STATUSES, VERSIONS};
+use crate::extract::user_index;
 use crate::extract::{NOT_FOUND, bad_request, page_params, param, param_list, renderer};
-use crate::render::FIELDS;
-use crate::server::{AppState, json_error, json_response};
+use crate::render::{FIELDS, link_type_json, page};
+use crate::state::{AppState, json_error, json_response};
 
 type App = State<Arc<AppState>>;
 type Params = Query<Vec<(String, String)>>;
@@ -78,79 +79,6 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
             .route(&path("/issue/{issueIdOrKey}/editmeta"), get(editmeta));
     }
     router
-}
-
-/// A `PageBean*`: `all` is the whole list, paged by `startAt`/`maxResults`.
-pub(crate) fn page(
-    base: &str,
-    path: &str,
-    start_at: usize,
-    max_results: usize,
-    all: Vec<Value>,
-) -> Value {
-    let total = all.len();
-    let values: Vec<Value> = all.into_iter().skip(start_at).take(max_results).collect();
-    page_bean(base, path, start_at, max_results, values, total)
-}
-
-/// A `PageBean*` of one page's `values` out of `total`.
-pub(crate) fn page_bean(
-    base: &str,
-    path: &str,
-    start_at: usize,
-    max_results: usize,
-    values: Vec<Value>,
-    total: usize,
-) -> Value {
-    serde_json::to_value(PageBean::new(
-        base,
-        path,
-        start_at,
-        max_results,
-        values,
-        total,
-    ))
-    .unwrap_or_default()
-}
-
-/// A `PageBean*` that serialises its values as they are (borrowed, pre-rendered JSON is
-/// written verbatim, never parsed back).
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct PageBean<T> {
-    #[serde(rename = "self")]
-    self_url: String,
-    max_results: usize,
-    start_at: usize,
-    total: usize,
-    is_last: bool,
-    values: Vec<T>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_page: Option<String>,
-}
-
-impl<T> PageBean<T> {
-    /// One page's `values` out of `total`, at `base` + `path`.
-    pub(crate) fn new(
-        base: &str,
-        path: &str,
-        start_at: usize,
-        max_results: usize,
-        values: Vec<T>,
-        total: usize,
-    ) -> Self {
-        let is_last = start_at + values.len() >= total;
-        let url = |start: usize| format!("{base}{path}?startAt={start}&maxResults={max_results}");
-        PageBean {
-            self_url: url(start_at),
-            max_results,
-            start_at,
-            total,
-            is_last,
-            values,
-            next_page: (!is_last).then(|| url(start_at + max_results)),
-        }
-    }
 }
 
 fn raw_values(raws: &[Box<RawValue>]) -> Vec<Value> {
@@ -622,17 +550,6 @@ async fn field_search(State(app): App, Query(params): Params) -> Response {
     )
 }
 
-pub(crate) fn link_type_json(base: &str, index: usize) -> Value {
-    let (id, name, inward, outward) = LINK_TYPES[index];
-    json!({
-        "self": format!("{base}/rest/api/3/issueLinkType/{id}"),
-        "id": id,
-        "name": name,
-        "inward": inward,
-        "outward": outward,
-    })
-}
-
 async fn link_types(State(app): App) -> Response {
     let types: Vec<Value> = (0..LINK_TYPES.len())
         .map(|index| link_type_json(&app.base_url, index))
@@ -648,14 +565,6 @@ async fn link_type(State(app): App, Path(id): Path<String>) -> Response {
             &format!("No issue link type with id '{id}' exists."),
         ),
     }
-}
-
-/// The index of the user with this account id.
-pub(crate) fn user_index(app: &AppState, account_id: &str) -> Option<usize> {
-    app.tenant
-        .users
-        .iter()
-        .position(|u| u.account_id == account_id)
 }
 
 async fn user(State(app): App, uri: Uri, Query(params): Params) -> Response {

@@ -15,7 +15,7 @@ use crate::data::{self, IssueData};
 use crate::extract::{App, Params, bad_request, param, param_list, renderer};
 use crate::jql;
 use crate::render::{Expand, FieldSelection, IssueJson};
-use crate::server::{AppState, json_error, json_response};
+use crate::state::{AppState, json_error, json_response};
 
 pub(crate) const SEARCH_REMOVED: &str = "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046";
 

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use axum::Router;
 use axum::body::Body;
@@ -24,53 +24,10 @@ use tower::ServiceExt;
 use base64::Engine as _;
 
 use crate::config::{Credential, Fault, FaultConfig, LimitConfig, SimConfig};
-use crate::data::{IssueStore, Tenant};
 use crate::limits::{Arrival, Limiter, retry_after_secs};
-use crate::render::error_body;
+use crate::state::{AppState, Cost, json_error};
 use crate::stats::{Stats, StatsSnapshot};
 use crate::{admin, api};
-
-/// Shared state of one simulator.
-pub(crate) struct AppState {
-    pub base_url: String,
-    pub tenant: Tenant,
-    pub catalog: crate::render::Catalog,
-    pub store: RwLock<IssueStore>,
-    pub limiter: Limiter,
-    pub faults: RwLock<FaultConfig>,
-    /// The realism switches, changed at run time through `/__sim/realism`.
-    pub realism: RwLock<crate::config::Realism>,
-    /// Asynchronous bulk operations, by task id.
-    pub tasks: Mutex<std::collections::HashMap<u64, crate::bulk::Task>>,
-    /// Registered webhooks (`PUT /__sim/webhooks`).
-    pub webhooks: RwLock<Vec<crate::config::Webhook>>,
-    /// Where webhook deliveries go out, with their counters.
-    pub webhook_sink: Arc<crate::webhooks::Sink>,
-    pub stats: Stats,
-    pub config: SimConfig,
-    /// Sorted issue ids of recent searches, by JQL, valid while the store version matches.
-    pub search_cache: Mutex<SearchCache>,
-    /// The dice of faults and webhook realism, seeded from `SimConfig::seed`: a run that
-    /// sends the same requests in the same order meets the same faults.
-    pub dice: Mutex<rand::rngs::SmallRng>,
-}
-
-impl AppState {
-    /// Milliseconds since the Unix epoch, now.
-    pub fn now_ms() -> i64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or_default()
-    }
-}
-
-/// Sorted ids by JQL, with the store version they were computed at.
-pub(crate) type SearchCache = std::collections::HashMap<String, (u64, Arc<Vec<u64>>)>;
-
-/// Points a response cost, set by the handler (1 + objects returned, identity objects 2).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Cost(pub u64);
 
 /// Resets the connection a request arrived on.
 #[derive(Clone)]
@@ -107,7 +64,7 @@ impl SimHandle {
             realism: RwLock::new(config.realism.clone()),
             tasks: Mutex::default(),
             webhooks: RwLock::new(config.webhooks.clone()),
-            webhook_sink: Arc::new(crate::webhooks::Sink::new().map_err(std::io::Error::other)?),
+            webhook_sink: Arc::new(crate::outbox::Sink::new().map_err(std::io::Error::other)?),
             stats: Stats::default(),
             dice: Mutex::new(rand::SeedableRng::seed_from_u64(
                 config.seed ^ 0x6661_756c_7473,
@@ -519,61 +476,6 @@ fn issue_written(app: &AppState, method: &str, template: &str, path: &str) -> Op
     let rest = path.split("/issue/").nth(1)?;
     let id_or_key = rest.split('/').next()?;
     app.store.read().id_of(id_or_key)
-}
-
-impl AppState {
-    /// The counters, webhook deliveries included.
-    pub(crate) fn snapshot(&self) -> StatsSnapshot {
-        let mut snapshot = self.stats.snapshot();
-        let (delivered, failed) = self.webhook_sink.counts();
-        snapshot.webhooks_delivered = delivered;
-        snapshot.webhooks_failed = failed;
-        snapshot
-    }
-
-    /// Before a write to `id`: while search lags, it keeps seeing the issue as it was
-    /// when the lag window began.
-    pub(crate) fn note_write(&self, id: u64) {
-        let lag = self.realism.read().search_lag_ms as i64;
-        if lag == 0 {
-            return;
-        }
-        let now = Self::now_ms();
-        let mut store = self.store.write();
-        let current = store.by_id.get(&id).cloned();
-        let entry = store.unindexed.entry(id).or_insert((now, current.clone()));
-        if now - entry.0 >= lag {
-            *entry = (now, current);
-        }
-    }
-}
-
-/// A JSON answer that costs `points` against the quota.
-pub(crate) fn json_response(
-    status: StatusCode,
-    body: &impl serde::Serialize,
-    points: u64,
-) -> Response {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
-    let mut response = (status, bytes).into_response();
-    response.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json;charset=UTF-8"),
-    );
-    response.extensions_mut().insert(Cost(points));
-    response
-}
-
-/// 204 with no body.
-pub(crate) fn no_content() -> Response {
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    response.extensions_mut().insert(Cost(1));
-    response
-}
-
-/// Jira's error body with one message, costing one point.
-pub(crate) fn json_error(status: StatusCode, message: &str) -> Response {
-    json_response(status, &error_body(&[message], &[]), 1)
 }
 
 fn rate_limited(denial: &crate::limits::Denial, format: crate::config::RefusalHeaders) -> Response {

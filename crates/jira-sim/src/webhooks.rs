@@ -7,50 +7,17 @@
 //! a share of deliveries is sent twice and a share late (`Realism::webhook_*`), so a
 //! receiver must deduplicate by identifier and must not rely on order.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
 use rand::Rng;
 use serde_json::json;
-use sha2::Sha256;
 
 use crate::config::Webhook;
 use crate::data::IssueData;
+use crate::outbox::deliver;
 use crate::render::{Expand, FieldSelection, Renderer};
-use crate::server::AppState;
-
-/// Attempts at one delivery before it is given up.
-const ATTEMPTS: u32 = 5;
-
-/// The client deliveries go out with, and what became of them.
-pub(crate) struct Sink {
-    client: reqwest::Client,
-    sequence: AtomicU64,
-    delivered: AtomicU64,
-    failed: AtomicU64,
-}
-
-impl Sink {
-    pub(crate) fn new() -> Result<Self, reqwest::Error> {
-        Ok(Sink {
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()?,
-            sequence: AtomicU64::new(0),
-            delivered: AtomicU64::new(0),
-            failed: AtomicU64::new(0),
-        })
-    }
-
-    /// Deliveries accepted and POSTs failed.
-    pub(crate) fn counts(&self) -> (u64, u64) {
-        (
-            self.delivered.load(Ordering::Relaxed),
-            self.failed.load(Ordering::Relaxed),
-        )
-    }
-}
+use crate::state::AppState;
 
 /// What happened, for the event's name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,16 +52,6 @@ impl Event {
             Event::CommentDeleted => "issue_comment_deleted",
         }
     }
-}
-
-/// The signature header's value for `body`.
-pub(crate) fn signature(secret: &str, body: &[u8]) -> String {
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any size");
-    mac.update(body);
-    let digest = mac.finalize().into_bytes();
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
 }
 
 /// Sends `event` about `issue` (and `comment`) to every webhook that wants it. Cheap when
@@ -148,7 +105,7 @@ pub(crate) fn emit(
         body["comment"] = serde_json::to_value(render.comment(issue, comment)).unwrap_or_default();
     }
     if with_changelog && let Some(change) = issue.changes.last() {
-        let mut changelog = crate::history::change_json(&render, change);
+        let mut changelog = crate::render::change_json(&render, change);
         if let Some(map) = changelog.as_object_mut() {
             // A webhook's changelog is `{id, items}`.
             map.retain(|key, _| key == "id" || key == "items");
@@ -183,46 +140,5 @@ pub(crate) fn emit(
                 deliver(&sink, &hook, &identifier, bytes).await;
             });
         }
-    }
-}
-
-/// POSTs one delivery, retried with backoff until a 2xx or [`ATTEMPTS`].
-async fn deliver(sink: &Sink, hook: &Webhook, identifier: &str, body: Vec<u8>) {
-    let signature = signature(hook.secret.expose(), &body);
-    for attempt in 0..ATTEMPTS {
-        let mut request = sink
-            .client
-            .post(&hook.url)
-            .header("content-type", "application/json")
-            .header("x-hub-signature", &signature)
-            .header("x-atlassian-webhook-identifier", identifier)
-            .body(body.clone());
-        if attempt > 0 {
-            request = request.header("x-atlassian-webhook-retry", attempt.to_string());
-        }
-        match request.send().await {
-            Ok(response) if response.status().is_success() => {
-                sink.delivered.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            _ => {
-                sink.failed.fetch_add(1, Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_signature_is_hmac_sha256_in_hex() {
-        // RFC 4231 test case 2.
-        assert_eq!(
-            signature("Jefe", b"what do ya want for nothing?"),
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
     }
 }

@@ -6,13 +6,13 @@ use axum::response::Response;
 use http::{StatusCode, Uri};
 use serde_json::{Value, json};
 
-use crate::comments::comment_body;
-use crate::data::{self, IssueData, IssueStore, WorklogData};
+use crate::data::{self, IssueData, WorklogData};
+use crate::edit::{comment_body, forget_worklog};
 use crate::extract::{
     NOT_FOUND, bad_request, caller_index, field_errors, int_param, page_params, renderer,
 };
 use crate::render::{Renderer, jira_time};
-use crate::server::{AppState, json_error, json_response, no_content};
+use crate::state::{AppState, json_error, json_response, no_content};
 
 use crate::extract::{App, Params, id_list, parse_id};
 
@@ -339,17 +339,6 @@ pub(crate) async fn delete_worklog(
     issue.updated_ms = AppState::now_ms();
     store.version += 1;
     no_content()
-}
-
-/// A worklog is gone: out of the update index, into the deleted one.
-pub(crate) fn forget_worklog(store: &mut IssueStore, worklog: &WorklogData) {
-    store
-        .worklogs_by_update
-        .remove(&(worklog.updated_ms, worklog.id));
-    store.owners.remove(&worklog.id);
-    store
-        .deleted_worklogs
-        .insert((AppState::now_ms(), worklog.id), ());
 }
 
 /// A `ChangedWorklogs` page of `(time, id)` after `since`, up to a minute ago; a page never

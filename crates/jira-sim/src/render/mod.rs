@@ -1,5 +1,15 @@
 //! JSON rendering of the tenant, shaped like Jira Cloud's answers (and checked against the
-//! contract by the conformance test).
+//! contract by the conformance test): issues and their fields here, the fixed pieces in
+//! [`catalog`], history in [`changelog`], list pages in [`page`].
+
+mod catalog;
+mod changelog;
+mod page;
+
+pub(crate) use catalog::{Catalog, link_type_json};
+use catalog::{avatars, issue_type_json};
+pub(crate) use changelog::{ChangeOut, change_json, change_out, expanded_changelog};
+pub(crate) use page::{PageBean, page, page_bean};
 
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -8,10 +18,7 @@ use time::OffsetDateTime;
 use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 
-use crate::data::{
-    self, CommentData, ISSUE_TYPES, IssueData, PRIORITIES, ProjectData, SEVERITIES, STATUSES,
-    TEAMS, Tenant, UserData,
-};
+use crate::data::{self, CommentData, ISSUE_TYPES, IssueData, ProjectData, Tenant};
 
 /// Jira's body timestamp: milliseconds and an offset without a colon.
 const JIRA_TIME: &[BorrowedFormatItem<'static>] = format_description!(
@@ -265,164 +272,6 @@ impl Expand {
     }
 }
 
-/// JSON pieces that never change while the simulator runs (users, project references,
-/// issue types, statuses, priorities, options), rendered once at start. Issues embed them
-/// as raw JSON, which keeps rendering an issue cheap enough that the simulator is not the
-/// bottleneck of a client benchmark (see `benches/throughput.rs`).
-pub(crate) struct Catalog {
-    users: Vec<Box<RawValue>>,
-    project_refs: Vec<Box<RawValue>>,
-    issue_types: Vec<Box<RawValue>>,
-    statuses: Vec<Box<RawValue>>,
-    priorities: Vec<Box<RawValue>>,
-    teams: Vec<Box<RawValue>>,
-    severities: Vec<Box<RawValue>>,
-    resolution_done: Box<RawValue>,
-}
-
-fn raw(value: &Value) -> Box<RawValue> {
-    serde_json::value::to_raw_value(value).expect("a Value always serialises")
-}
-
-fn avatars(base: &str, owner: &str) -> Value {
-    let url = |size: u32| format!("{base}/secure/avatar/{size}/{owner}.png");
-    json!({"48x48": url(48), "24x24": url(24), "16x16": url(16), "32x32": url(32)})
-}
-
-fn issue_type_json(base: &str, id: &str, name: &str, index: usize) -> Value {
-    json!({
-        "self": format!("{base}/rest/api/3/issuetype/{id}"),
-        "id": id,
-        "description": format!("A {}.", name.to_lowercase()),
-        "iconUrl": format!("{base}/images/icons/issuetypes/{}.svg", name.to_lowercase()),
-        "name": name,
-        "subtask": false,
-        "hierarchyLevel": if index == 3 { 1 } else { 0 },
-    })
-}
-
-fn option_json(base: &str, field: u64, (id, value): (&str, &str)) -> Value {
-    json!({
-        "self": format!("{base}/rest/api/3/customFieldOption/{id}"),
-        "value": value,
-        "id": id,
-        "fieldId": format!("customfield_{field}"),
-    })
-}
-
-impl Catalog {
-    /// The issue types as `IssueTypeDetails`.
-    pub fn issue_types(&self) -> &[Box<RawValue>] {
-        &self.issue_types
-    }
-
-    /// The statuses as `StatusDetails`.
-    pub fn statuses(&self) -> &[Box<RawValue>] {
-        &self.statuses
-    }
-
-    /// The priorities as `Priority`.
-    pub fn priorities(&self) -> &[Box<RawValue>] {
-        &self.priorities
-    }
-
-    /// Renders the fixed pieces for a site at `base`.
-    pub fn new(base: &str, tenant: &Tenant) -> Self {
-        let users = tenant
-            .users
-            .iter()
-            .map(|user: &UserData| {
-                raw(&json!({
-                    "self": format!("{base}/rest/api/3/user?accountId={}", user.account_id),
-                    "accountId": user.account_id,
-                    "accountType": "atlassian",
-                    "emailAddress": user.email,
-                    "avatarUrls": avatars(base, &format!("user/{}", user.account_id)),
-                    "displayName": user.display_name,
-                    "active": user.active,
-                    "timeZone": user.time_zone,
-                }))
-            })
-            .collect();
-        let project_refs = tenant
-            .projects
-            .iter()
-            .map(|project| {
-                raw(&json!({
-                    "self": format!("{base}/rest/api/3/project/{}", project.id),
-                    "id": project.id.to_string(),
-                    "key": project.key,
-                    "name": project.name,
-                    "projectTypeKey": "software",
-                    "simplified": false,
-                    "avatarUrls": avatars(base, &format!("project/{}", project.id)),
-                }))
-            })
-            .collect();
-        let issue_types = ISSUE_TYPES
-            .iter()
-            .enumerate()
-            .map(|(index, (id, name))| raw(&issue_type_json(base, id, name, index)))
-            .collect();
-        let statuses = STATUSES
-            .iter()
-            .map(|(status_id, name, category)| {
-                let (category_id, color, category_name) = match *category {
-                    "new" => (2, "blue-gray", "To Do"),
-                    "indeterminate" => (4, "yellow", "In Progress"),
-                    _ => (3, "green", "Done"),
-                };
-                raw(&json!({
-                    "self": format!("{base}/rest/api/3/status/{status_id}"),
-                    "description": "",
-                    "iconUrl": format!("{base}/images/icons/statuses/generic.png"),
-                    "name": name,
-                    "id": status_id,
-                    "statusCategory": {
-                        "self": format!("{base}/rest/api/3/statuscategory/{category_id}"),
-                        "id": category_id,
-                        "key": category,
-                        "colorName": color,
-                        "name": category_name,
-                    }
-                }))
-            })
-            .collect();
-        let priorities = PRIORITIES
-            .iter()
-            .map(|(priority_id, name)| {
-                raw(&json!({
-                    "self": format!("{base}/rest/api/3/priority/{priority_id}"),
-                    "iconUrl": format!("{base}/images/icons/priorities/{}.svg", name.to_lowercase()),
-                    "name": name,
-                    "id": priority_id,
-                }))
-            })
-            .collect();
-        Catalog {
-            users,
-            project_refs,
-            issue_types,
-            statuses,
-            priorities,
-            teams: TEAMS
-                .iter()
-                .map(|t| raw(&option_json(base, 10021, *t)))
-                .collect(),
-            severities: SEVERITIES
-                .iter()
-                .map(|s| raw(&option_json(base, 10030, *s)))
-                .collect(),
-            resolution_done: raw(&json!({
-                "self": format!("{base}/rest/api/3/resolution/10000"),
-                "id": "10000",
-                "description": "Work has been completed on this issue.",
-                "name": "Done",
-            })),
-        }
-    }
-}
-
 /// A piece of an answer: fixed JSON from the [`Catalog`], or a value built for this answer.
 #[derive(Serialize)]
 #[serde(untagged)]
@@ -594,9 +443,7 @@ impl<'a> Renderer<'a> {
             rendered_fields,
             names,
             fields,
-            changelog: expand
-                .changelog
-                .then(|| crate::history::expanded_changelog(self, issue)),
+            changelog: expand.changelog.then(|| expanded_changelog(self, issue)),
         }))
     }
 
@@ -707,7 +554,7 @@ impl<'a> Renderer<'a> {
             .links
             .iter()
             .map(|end| {
-                let kind = crate::meta::link_type_json(self.base, end.kind);
+                let kind = link_type_json(self.base, end.kind);
                 let other = json!({
                     "id": end.other_id.to_string(),
                     "key": end.other_key,
