@@ -85,6 +85,7 @@ mod server;
 mod state;
 mod stats;
 mod task;
+mod users;
 mod webhooks;
 mod worklogs;
 

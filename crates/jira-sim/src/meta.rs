@@ -1,5 +1,5 @@
 //! Tenant metadata: the project list, issue types, priorities, statuses, resolutions,
-//! components and versions, the paged field list, issue link types, users, labels, and
+//! components and versions, the paged field list, issue link types, labels, and
 //! create and edit metadata. Every list is fixed at generation (derived from the tenant),
 //! so these are cheap reads, as on Jira.
 
@@ -14,10 +14,10 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::data::{COMPONENTS, ISSUE_TYPES, LABELS, LINK_TYPES, RESOLUTIONS, STATUSES, VERSIONS};
-use crate::extract::user_index;
 use crate::extract::{NOT_FOUND, bad_request, page_params, param, param_list, renderer};
 use crate::render::{FIELDS, link_type_json, page};
-use crate::state::{AppState, json_error, json_response};
+use crate::state::{AppState, json_error, json_ok, json_response};
+use crate::users;
 
 type App = State<Arc<AppState>>;
 type Params = Query<Vec<(String, String)>>;
@@ -63,10 +63,13 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
             .route(&path("/field/search"), get(field_search))
             .route(&path("/issueLinkType"), get(link_types))
             .route(&path("/issueLinkType/{id}"), get(link_type))
-            .route(&path("/user"), get(user))
-            .route(&path("/user/search"), get(user_search))
-            .route(&path("/user/bulk"), get(user_bulk))
-            .route(&path("/user/assignable/search"), get(assignable_search))
+            .route(&path("/user"), get(users::user))
+            .route(&path("/user/search"), get(users::user_search))
+            .route(&path("/user/bulk"), get(users::user_bulk))
+            .route(
+                &path("/user/assignable/search"),
+                get(users::assignable_search),
+            )
             .route(&path("/label"), get(labels))
             .route(
                 &path("/issue/createmeta/{projectIdOrKey}/issuetypes"),
@@ -87,11 +90,6 @@ fn raw_values(raws: &[Box<RawValue>]) -> Vec<Value> {
         .collect()
 }
 
-fn ok(body: &Value) -> Response {
-    let cost = 1 + body.as_array().map_or(0, Vec::len) as u64 / 10;
-    json_response(StatusCode::OK, body, cost)
-}
-
 /// Jira's 404 for a project that is not there.
 fn no_project(id_or_key: &str) -> Response {
     json_error(
@@ -110,24 +108,24 @@ async fn projects(State(app): App, uri: Uri, Query(params): Params) -> Response 
         .iter()
         .map(|project| render.project(project, detailed))
         .collect();
-    ok(&Value::Array(body))
+    json_ok(&Value::Array(body))
 }
 
 async fn issue_types(State(app): App) -> Response {
-    ok(&Value::Array(raw_values(app.catalog.issue_types())))
+    json_ok(&Value::Array(raw_values(app.catalog.issue_types())))
 }
 
 async fn issue_types_for_project(State(app): App, Query(params): Params) -> Response {
     match param(&params, "projectId").map(|id| app.tenant.project(id)) {
         None => bad_request("The projectId parameter is required."),
         Some(None) => json_error(StatusCode::NOT_FOUND, "No project could be found."),
-        Some(Some(_)) => ok(&Value::Array(raw_values(app.catalog.issue_types()))),
+        Some(Some(_)) => json_ok(&Value::Array(raw_values(app.catalog.issue_types()))),
     }
 }
 
 async fn issue_type(State(app): App, Path(id): Path<String>) -> Response {
     match ISSUE_TYPES.iter().position(|(type_id, _)| *type_id == id) {
-        Some(index) => ok(&raw_values(&app.catalog.issue_types()[index..=index])[0]),
+        Some(index) => json_ok(&raw_values(&app.catalog.issue_types()[index..=index])[0]),
         None => json_error(
             StatusCode::NOT_FOUND,
             &format!("No issue type with id '{id}' was found."),
@@ -136,7 +134,7 @@ async fn issue_type(State(app): App, Path(id): Path<String>) -> Response {
 }
 
 async fn priorities(State(app): App) -> Response {
-    ok(&Value::Array(priority_values(&app)))
+    json_ok(&Value::Array(priority_values(&app)))
 }
 
 fn priority_values(app: &AppState) -> Vec<Value> {
@@ -174,7 +172,7 @@ async fn priority(State(app): App, Path(id): Path<String>) -> Response {
         .into_iter()
         .find(|p| p["id"] == id.as_str())
     {
-        Some(priority) => ok(&priority),
+        Some(priority) => json_ok(&priority),
         None => json_error(
             StatusCode::NOT_FOUND,
             &format!("The priority with ID '{id}' does not exist."),
@@ -183,7 +181,7 @@ async fn priority(State(app): App, Path(id): Path<String>) -> Response {
 }
 
 async fn statuses(State(app): App) -> Response {
-    ok(&Value::Array(raw_values(app.catalog.statuses())))
+    json_ok(&Value::Array(raw_values(app.catalog.statuses())))
 }
 
 async fn status(State(app): App, Path(id_or_name): Path<String>) -> Response {
@@ -194,7 +192,7 @@ async fn status(State(app): App, Path(id_or_name): Path<String>) -> Response {
                 .is_some_and(|n| n.eq_ignore_ascii_case(&id_or_name))
     });
     match found {
-        Some(status) => ok(&status),
+        Some(status) => json_ok(&status),
         None => json_error(
             StatusCode::NOT_FOUND,
             &format!("The status with ID or name '{id_or_name}' does not exist."),
@@ -268,7 +266,7 @@ fn resolution_values(app: &AppState, paged: bool) -> Vec<Value> {
 }
 
 async fn resolutions(State(app): App) -> Response {
-    ok(&Value::Array(resolution_values(&app, false)))
+    json_ok(&Value::Array(resolution_values(&app, false)))
 }
 
 async fn resolution_search(State(app): App, Query(params): Params) -> Response {
@@ -291,7 +289,7 @@ async fn resolution(State(app): App, Path(id): Path<String>) -> Response {
         .into_iter()
         .find(|r| r["id"] == id.as_str())
     {
-        Some(resolution) => ok(&resolution),
+        Some(resolution) => json_ok(&resolution),
         None => json_error(
             StatusCode::NOT_FOUND,
             &format!("The resolution with ID '{id}' does not exist."),
@@ -337,7 +335,7 @@ async fn components(State(app): App, uri: Uri, Path(project): Path<String>) -> R
     let body: Vec<Value> = (0..COMPONENTS.len())
         .map(|index| component_json(&app, &uri, project, index, false))
         .collect();
-    ok(&Value::Array(body))
+    json_ok(&Value::Array(body))
 }
 
 async fn component_page(
@@ -373,7 +371,7 @@ async fn component(State(app): App, uri: Uri, Path(id): Path<String>) -> Respons
         })
     });
     match found {
-        Some((project, index)) => ok(&component_json(&app, &uri, project, index, false)),
+        Some((project, index)) => json_ok(&component_json(&app, &uri, project, index, false)),
         None => json_error(
             StatusCode::NOT_FOUND,
             &format!("The component with id {id} does not exist."),
@@ -410,7 +408,7 @@ async fn versions(State(app): App, Path(project): Path<String>) -> Response {
     let body: Vec<Value> = (0..VERSIONS.len())
         .map(|index| version_json(&app, project, index))
         .collect();
-    ok(&Value::Array(body))
+    json_ok(&Value::Array(body))
 }
 
 async fn version_page(
@@ -451,7 +449,7 @@ async fn get_version(State(app): App, Path(id): Path<String>) -> Response {
         })
     });
     match found {
-        Some((project, index)) => ok(&version_json(&app, project, index)),
+        Some((project, index)) => json_ok(&version_json(&app, project, index)),
         None => json_error(
             StatusCode::NOT_FOUND,
             &format!("Could not find version for id '{id}'"),
@@ -478,7 +476,7 @@ async fn project_statuses(State(app): App, Path(project): Path<String>) -> Respo
             })
         })
         .collect();
-    ok(&Value::Array(body))
+    json_ok(&Value::Array(body))
 }
 
 async fn field_search(State(app): App, Query(params): Params) -> Response {
@@ -554,136 +552,17 @@ async fn link_types(State(app): App) -> Response {
     let types: Vec<Value> = (0..LINK_TYPES.len())
         .map(|index| link_type_json(&app.base_url, index))
         .collect();
-    ok(&json!({ "issueLinkTypes": types }))
+    json_ok(&json!({ "issueLinkTypes": types }))
 }
 
 async fn link_type(State(app): App, Path(id): Path<String>) -> Response {
     match LINK_TYPES.iter().position(|(type_id, ..)| *type_id == id) {
-        Some(index) => ok(&link_type_json(&app.base_url, index)),
+        Some(index) => json_ok(&link_type_json(&app.base_url, index)),
         None => json_error(
             StatusCode::NOT_FOUND,
             &format!("No issue link type with id '{id}' exists."),
         ),
     }
-}
-
-async fn user(State(app): App, uri: Uri, Query(params): Params) -> Response {
-    let Some(account_id) = param(&params, "accountId") else {
-        return bad_request("The accountId query parameter needs to be provided.");
-    };
-    match user_index(&app, account_id) {
-        Some(index) => {
-            let mut user = renderer(&app, &uri).user_value(index);
-            user["locale"] = "en_US".into();
-            user["groups"] = json!({"size": 1, "items": []});
-            user["applicationRoles"] = json!({"size": 1, "items": []});
-            user["expand"] = "groups,applicationRoles".into();
-            ok(&user)
-        }
-        None => json_error(
-            StatusCode::NOT_FOUND,
-            &format!(
-                "Specified user does not exist or you do not have required permissions: {account_id}"
-            ),
-        ),
-    }
-}
-
-/// Users whose name or email contains `query` (all without one), active ones unless
-/// `includeInactive`.
-fn matching_users(app: &AppState, params: &[(String, String)]) -> Vec<usize> {
-    let query = param(params, "query")
-        .or_else(|| param(params, "username"))
-        .map(str::to_lowercase);
-    let inactive = param(params, "includeInactive").is_some_and(|v| v == "true");
-    app.tenant
-        .users
-        .iter()
-        .enumerate()
-        .filter(|(_, u)| u.active || inactive)
-        .filter(|(_, u)| {
-            query.as_ref().is_none_or(|q| {
-                u.display_name.to_lowercase().contains(q)
-                    || u.email.to_lowercase().contains(q)
-                    || u.account_id == *q
-            })
-        })
-        .map(|(index, _)| index)
-        .collect()
-}
-
-async fn user_search(State(app): App, uri: Uri, Query(params): Params) -> Response {
-    let (start_at, max_results) = match page_params(&params, 50, 1, 1000) {
-        Ok(page) => page,
-        Err(message) => return bad_request(&message),
-    };
-    if param(&params, "query").is_none() && param(&params, "accountId").is_none() {
-        return bad_request("One of 'query' or 'accountId' query parameters must be provided.");
-    }
-    let render = renderer(&app, &uri);
-    let users: Vec<&RawValue> = match param(&params, "accountId") {
-        Some(account_id) => user_index(&app, account_id).into_iter().collect(),
-        None => matching_users(&app, &params),
-    }
-    .into_iter()
-    .skip(start_at)
-    .take(max_results)
-    .map(|index| render.user(index))
-    .collect();
-    let cost = 1 + users.len() as u64 / 10;
-    json_response(StatusCode::OK, &users, cost)
-}
-
-async fn user_bulk(State(app): App, uri: Uri, Query(params): Params) -> Response {
-    let (start_at, max_results) = match page_params(&params, 10, 1, 200) {
-        Ok(page) => page,
-        Err(message) => return bad_request(&message),
-    };
-    let Some(ids) = param_list(&params, "accountId") else {
-        return bad_request("The accountId query parameter needs to be provided.");
-    };
-    let render = renderer(&app, &uri);
-    let all = ids
-        .iter()
-        .filter_map(|id| user_index(&app, id))
-        .map(|index| render.user_value(index))
-        .collect();
-    json_response(
-        StatusCode::OK,
-        &page(
-            &app.base_url,
-            "/rest/api/3/user/bulk",
-            start_at,
-            max_results,
-            all,
-        ),
-        1,
-    )
-}
-
-async fn assignable_search(State(app): App, uri: Uri, Query(params): Params) -> Response {
-    let (start_at, max_results) = match page_params(&params, 50, 1, 1000) {
-        Ok(page) => page,
-        Err(message) => return bad_request(&message),
-    };
-    let scope_found = match (param(&params, "project"), param(&params, "issueKey")) {
-        (Some(project), _) => app.tenant.project(project).is_some(),
-        (None, Some(key)) => app.store.read().find(key).is_some(),
-        (None, None) => {
-            return bad_request("A project, an issue key or an issue id must be given.");
-        }
-    };
-    if !scope_found {
-        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
-    }
-    let render = renderer(&app, &uri);
-    let users: Vec<&RawValue> = matching_users(&app, &params)
-        .into_iter()
-        .skip(start_at)
-        .take(max_results)
-        .map(|index| render.user(index))
-        .collect();
-    json_response(StatusCode::OK, &users, 1 + users.len() as u64 / 10)
 }
 
 async fn labels(State(app): App, Query(params): Params) -> Response {

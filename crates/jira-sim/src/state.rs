@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode};
 use parking_lot::{Mutex, RwLock};
+use serde_json::Value;
 
 use crate::config::SimConfig;
 use crate::data::{IssueStore, Tenant};
@@ -109,4 +110,10 @@ impl AppState {
             *entry = (now, current);
         }
     }
+}
+
+/// 200 with `body`, a list costing a point per ten values.
+pub(crate) fn json_ok(body: &Value) -> Response {
+    let cost = 1 + body.as_array().map_or(0, Vec::len) as u64 / 10;
+    json_response(StatusCode::OK, body, cost)
 }
