@@ -233,8 +233,12 @@ async fn an_answer_survives_redis_failing_after_the_request_was_sent() {
         serde_json::json!("Created while Redis died"),
     );
     let create = jira.send(ApiRequest::create_issue(&issue).unwrap());
+    // Redis dies once the create has reached the site (the budget granted it), while the
+    // site is still working on it (400 ms of latency).
     let kill = async {
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        while sim.stats().requests == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         redis.stop();
     };
     let (outcome, ()) = tokio::join!(create, kill);

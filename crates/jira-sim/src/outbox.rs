@@ -19,6 +19,8 @@ pub(crate) struct Sink {
     pub(crate) sequence: AtomicU64,
     delivered: AtomicU64,
     failed: AtomicU64,
+    /// Deliveries scheduled and not yet delivered or given up.
+    pending: AtomicU64,
 }
 
 impl Sink {
@@ -30,15 +32,35 @@ impl Sink {
             sequence: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
+            pending: AtomicU64::new(0),
         })
     }
 
-    /// Deliveries accepted and POSTs failed.
-    pub(crate) fn counts(&self) -> (u64, u64) {
+    /// Deliveries accepted, POSTs failed, and deliveries still under way.
+    pub(crate) fn counts(&self) -> (u64, u64, u64) {
         (
             self.delivered.load(Ordering::Relaxed),
             self.failed.load(Ordering::Relaxed),
+            self.pending.load(Ordering::Acquire),
         )
+    }
+
+    /// Sends one delivery after `delay`, in the background; counted as pending from now
+    /// until it is delivered or given up.
+    pub(crate) fn schedule(
+        self: &std::sync::Arc<Self>,
+        hook: Webhook,
+        identifier: String,
+        body: Vec<u8>,
+        delay: Duration,
+    ) {
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        let sink = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            deliver(&sink, &hook, &identifier, body).await;
+            sink.pending.fetch_sub(1, Ordering::AcqRel);
+        });
     }
 }
 
@@ -53,7 +75,7 @@ pub(crate) fn signature(secret: &str, body: &[u8]) -> String {
 }
 
 /// POSTs one delivery, retried with backoff until a 2xx or [`ATTEMPTS`].
-pub(crate) async fn deliver(sink: &Sink, hook: &Webhook, identifier: &str, body: Vec<u8>) {
+async fn deliver(sink: &Sink, hook: &Webhook, identifier: &str, body: Vec<u8>) {
     let signature = signature(hook.secret.expose(), &body);
     for attempt in 0..ATTEMPTS {
         let mut request = sink

@@ -89,9 +89,10 @@ impl AppState {
     /// The counters, webhook deliveries included.
     pub(crate) fn snapshot(&self) -> StatsSnapshot {
         let mut snapshot = self.stats.snapshot();
-        let (delivered, failed) = self.webhook_sink.counts();
+        let (delivered, failed, pending) = self.webhook_sink.counts();
         snapshot.webhooks_delivered = delivered;
         snapshot.webhooks_failed = failed;
+        snapshot.webhooks_pending = pending;
         snapshot
     }
 

@@ -48,6 +48,10 @@ pub struct StatsSnapshot {
     /// Webhook POSTs that failed (not 2xx, or no answer) and were retried or given up.
     #[serde(default)]
     pub webhooks_failed: u64,
+    /// Webhook deliveries scheduled and not yet delivered or given up (late ones, retries
+    /// under way): a test waits for this to reach zero to know every delivery has come.
+    #[serde(default)]
+    pub webhooks_pending: u64,
 }
 
 impl StatsSnapshot {
@@ -176,6 +180,7 @@ impl Stats {
             unauthorized: self.unauthorized.load(Ordering::Relaxed),
             webhooks_delivered: 0,
             webhooks_failed: 0,
+            webhooks_pending: 0,
         }
     }
 

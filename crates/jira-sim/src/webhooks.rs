@@ -15,7 +15,6 @@ use serde_json::json;
 
 use crate::config::Webhook;
 use crate::data::IssueData;
-use crate::outbox::deliver;
 use crate::render::{Expand, FieldSelection, Renderer};
 use crate::state::AppState;
 
@@ -130,15 +129,13 @@ pub(crate) fn emit(
         };
         let copies = if twice { 2 } else { 1 };
         for copy in 0..copies {
-            let sink = app.webhook_sink.clone();
-            let hook = hook.clone();
-            let bytes = bytes.clone();
-            let identifier = identifier.clone();
             let extra = Duration::from_millis(if copy == 0 { 0 } else { 20 });
-            tokio::spawn(async move {
-                tokio::time::sleep(delay + extra).await;
-                deliver(&sink, &hook, &identifier, bytes).await;
-            });
+            app.webhook_sink.schedule(
+                hook.clone(),
+                identifier.clone(),
+                bytes.clone(),
+                delay + extra,
+            );
         }
     }
 }

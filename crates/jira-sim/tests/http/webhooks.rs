@@ -114,13 +114,14 @@ async fn activity(sim: &Sim) {
     assert_eq!(status, 204);
 }
 
-async fn wait_for(seen: &Mutex<Vec<Delivery>>, count: usize) -> Vec<Delivery> {
+/// What the receiver has seen once the simulator has no delivery under way (every late
+/// copy and every retry has come or been given up).
+async fn settled(sim: &Sim, seen: &Mutex<Vec<Delivery>>) -> Vec<Delivery> {
     let deadline = Instant::now() + Duration::from_secs(10);
-    while seen.lock().len() < count && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    while sim.handle.stats().webhooks_pending > 0 {
+        assert!(Instant::now() < deadline, "deliveries never settled");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    // Anything more that was coming has come.
-    tokio::time::sleep(Duration::from_millis(300)).await;
     seen.lock().clone()
 }
 
@@ -138,7 +139,7 @@ async fn every_event_is_signed_and_redelivered_under_one_identifier() {
     )
     .await;
     activity(&sim).await;
-    let deliveries = wait_for(&seen, 8).await;
+    let deliveries = settled(&sim, &seen).await;
     assert_eq!(deliveries.len(), 8, "four events, each delivered twice");
     let mut events = std::collections::BTreeMap::<String, (String, usize)>::new();
     for delivery in &deliveries {
@@ -187,7 +188,7 @@ async fn a_failing_receiver_gets_retries_marked_as_such() {
     )
     .await;
     activity(&sim).await;
-    let deliveries = wait_for(&seen, 8).await;
+    let deliveries = settled(&sim, &seen).await;
     // Each event: a refused first attempt, then a retry with the same identifier.
     assert_eq!(deliveries.len(), 8);
     let retried: Vec<&Delivery> = deliveries.iter().filter(|d| d.retry.is_some()).collect();
