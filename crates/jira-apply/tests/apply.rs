@@ -37,14 +37,25 @@ async fn get(sim: &SimHandle, path: &str) -> Value {
     rest_get(sim, &format!("/rest/api/3/{path}")).await.1
 }
 
+/// Every comment on `issue`, page by page (some issues have hundreds).
 async fn comments(sim: &SimHandle, issue: &str) -> Vec<String> {
-    let page = get(sim, &format!("issue/{issue}/comment?maxResults=100")).await;
-    page["comments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| jira_model::adf::to_text(&c["body"]).trim().to_owned())
-        .collect()
+    let mut all = Vec::new();
+    loop {
+        let page = get(
+            sim,
+            &format!("issue/{issue}/comment?startAt={}&maxResults=100", all.len()),
+        )
+        .await;
+        let comments = page["comments"].as_array().unwrap();
+        all.extend(
+            comments
+                .iter()
+                .map(|c| jira_model::adf::to_text(&c["body"]).trim().to_owned()),
+        );
+        if comments.is_empty() || all.len() as u64 >= page["total"].as_u64().unwrap() {
+            return all;
+        }
+    }
 }
 
 async fn links(sim: &SimHandle, issue: &str) -> usize {

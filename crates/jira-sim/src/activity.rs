@@ -85,21 +85,9 @@ fn find_comment(render: &Renderer<'_>, issue: &IssueData, id: u64) -> Option<Com
     if let Some(comment) = issue.added_comments.iter().find(|c| c.id == id) {
         return Some(comment.clone());
     }
-    let n = id.checked_sub(issue.id * 10)?;
-    (id < data::WRITTEN_IDS && n < u64::from(issue.generated_comments))
-        .then_some(())
-        .filter(|()| !issue.hidden_generated.contains(&id))?;
-    let _ = render;
-    let paragraphs = data::generated_paragraphs(issue.seed, 100 + n);
-    let created = issue.created_ms + (issue.updated_ms - issue.created_ms) / 4 * (n as i64 + 1);
-    Some(CommentData {
-        id,
-        author: (issue.seed as usize + n as usize) % render.tenant.users.len(),
-        body: data::adf(&paragraphs[..1]),
-        created_ms: created,
-        updated_ms: created,
-        properties: Default::default(),
-    })
+    let n = data::generated_comment_index(issue, id)?;
+    (!issue.hidden_generated.contains(&id))
+        .then(|| data::generated_comment(issue, n, render.tenant.users.len()))
 }
 
 async fn get_comment(
@@ -214,6 +202,7 @@ fn comment_by_id(app: &AppState, store: &IssueStore, id: &str) -> Option<(u64, C
         tenant: &app.tenant,
         catalog: &app.catalog,
         v2: false,
+        zone: &app.zone,
     };
     Some((issue.id, find_comment(&render, issue, id)?))
 }

@@ -25,6 +25,22 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         let path = |rest: &str| format!("/rest/api/{version}{rest}");
         router = router
             .route(&path("/myself"), get(myself))
+            .route(
+                &path("/issue/createmeta"),
+                get(crate::createmeta::createmeta),
+            )
+            .route(
+                &path("/issue/createmeta/{projectIdOrKey}/issuetypes"),
+                get(crate::createmeta::createmeta_types),
+            )
+            .route(
+                &path("/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}"),
+                get(crate::createmeta::createmeta_fields),
+            )
+            .route(
+                &path("/issue/{issueIdOrKey}/editmeta"),
+                get(crate::createmeta::editmeta),
+            )
             .route(&path("/serverInfo"), get(server_info))
             .route(&path("/project/search"), get(project_search))
             .route(&path("/project/{projectIdOrKey}"), get(project))
@@ -100,7 +116,7 @@ async fn server_info(State(app): App) -> Response {
         "deploymentType": "Cloud",
         "buildNumber": 100_250,
         "buildDate": "2025-12-01T00:00:00.000+0000",
-        "serverTime": render::jira_time(AppState::now_ms()),
+        "serverTime": render::jira_time_in(AppState::now_ms(), &app.zone),
         "scmInfo": "jira-sim",
         "serverTitle": "jira-sim",
         "serverTimeZone": "Etc/UTC",

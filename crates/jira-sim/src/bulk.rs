@@ -15,11 +15,12 @@ use axum::routing::{get, post};
 use http::{StatusCode, Uri};
 use serde_json::{Map, Value, json};
 
+use crate::data::TRANSITIONS;
 use crate::data::{self, LABELS, PRIORITIES};
-use crate::edit::{TRANSITIONS, move_issue, record_edit};
+use crate::edit::{move_issue, record_edit};
 use crate::extract::user_index;
 use crate::extract::{caller_index, renderer};
-use crate::render::jira_time;
+use crate::render::jira_time_in;
 use crate::state::{AppState, json_response};
 use crate::task::Task;
 
@@ -27,6 +28,12 @@ type App = State<Arc<AppState>>;
 
 /// Issues one task may name, as Jira allows.
 pub(crate) const TASK_ISSUES: usize = 1_000;
+
+/// Bulk operations in progress at once per tenant, across all users: "at any given time,
+/// only 5 concurrent requests can be sent across all users" (Atlassian, Jira Cloud REST v3,
+/// "Issue bulk operations"). A sixth is refused as the rate limiting infrastructure the same
+/// page names refuses: 429 with `Retry-After`, nothing queued.
+pub(crate) const IN_PROGRESS_MAX: usize = 5;
 
 /// What a task does to each issue.
 #[derive(Clone, Debug)]
@@ -99,6 +106,25 @@ fn submit(app: &Arc<AppState>, jobs: Vec<(String, Work)>) -> Response {
     let now = AppState::now_ms();
     let task = {
         let mut tasks = app.tasks.lock();
+        let in_progress = tasks
+            .values()
+            .filter(|t| matches!(t.status, "ENQUEUED" | "RUNNING"))
+            .count();
+        if in_progress >= IN_PROGRESS_MAX {
+            drop(tasks);
+            let mut response = json_response(
+                StatusCode::TOO_MANY_REQUESTS,
+                &json!({"errorMessages": [format!(
+                    "Too many bulk operations are in progress ({in_progress}); at most {IN_PROGRESS_MAX} run at once across all users. Try again when one has finished."
+                )], "errors": {}}),
+                1,
+            );
+            response.headers_mut().insert(
+                http::header::RETRY_AFTER,
+                http::HeaderValue::from_static("1"),
+            );
+            return response;
+        }
         let id = 10_000 + tasks.len() as u64;
         let task = Task {
             id,
@@ -476,12 +502,12 @@ async fn progress(State(app): App, uri: Uri, Path(task): Path<String>) -> Respon
         "status": task.status,
         "progressPercent": (task.done * 100).checked_div(task.total).unwrap_or(100),
         "submittedBy": render.user_value(task.submitted_by),
-        "created": jira_time(task.created_ms),
-        "updated": jira_time(task.updated_ms),
+        "created": jira_time_in(task.created_ms, &app.zone),
+        "updated": jira_time_in(task.updated_ms, &app.zone),
         "totalIssueCount": task.total,
     });
     if let Some(started) = task.started_ms {
-        body["started"] = jira_time(started).into();
+        body["started"] = jira_time_in(started, &app.zone).into();
     }
     if task.status == "COMPLETE" {
         body["processedAccessibleIssues"] = task.processed.into();

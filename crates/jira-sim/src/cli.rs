@@ -110,6 +110,10 @@ pub struct ServeArgs {
     /// by key see it at once; `reconcileIssues` names issues to see fresh).
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub search_lag_ms: u64,
+    /// The zone bodies render timestamps in and JQL date literals are read in: `user` (the
+    /// caller's `/myself` time zone, as Jira Cloud does) or `utc`.
+    #[arg(long, default_value = "user", value_name = "ZONE")]
+    pub render_zone: String,
     /// `/worklog/updated` and `/deleted` leave out changes this recent (Jira: a minute).
     #[arg(long, default_value_t = 60_000, value_name = "MS")]
     pub worklog_settle_ms: u64,
@@ -128,6 +132,13 @@ pub struct ServeArgs {
         value_name = "SECRET"
     )]
     pub webhook_secret: String,
+    /// Serve HTTPS with a self-signed certificate made at start (Jira Cloud speaks only
+    /// https; some clients insist on it).
+    #[arg(long)]
+    pub tls: bool,
+    /// Where to write the certificate (PEM) a client must trust, with --tls.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub tls_cert_out: Option<std::path::PathBuf>,
 }
 
 /// Example command lines for `--help`, run as `program` (`jira-sim`, `jira-ops sim serve`).
@@ -140,6 +151,7 @@ pub fn examples(program: &str) -> String {
   {program} --burst 50 --hide-limits
   {program} --burst 50 --burst-capacity 20 --hide-limits --reset-format minute --renew-penalty
   {program} --fault 'reset@0.01:/rest/api/3/issue/{{issueIdOrKey}}' --fault 'latency:20+10'
+  {program} --port 8443 --tls --tls-cert-out sim.pem   (then: REQUESTS_CA_BUNDLE=sim.pem)
 
 Sign in with --email and --token (sim@example.com / sim-token by default).
 Admin API: GET /__sim/stats, POST /__sim/reset, GET|PUT /__sim/faults, GET|PUT /__sim/limits"
@@ -241,6 +253,14 @@ impl ServeArgs {
             bearer_tokens: args.bearer.iter().cloned().map(Secret::new).collect(),
             limits,
             faults: FaultConfig { rules },
+            tls: args.tls,
+            render_zone: match args.render_zone.to_ascii_lowercase().as_str() {
+                "user" => crate::config::RenderZone::User,
+                "utc" => crate::config::RenderZone::Utc,
+                other => anyhow::bail!(
+                    "--render-zone {other:?} is not a zone choice: use `user` (the caller's time zone) or `utc`"
+                ),
+            },
             realism: crate::config::Realism {
                 worklog_settle_ms: args.worklog_settle_ms,
                 search_lag_ms: args.search_lag_ms,
@@ -279,6 +299,14 @@ impl ServeArgs {
         let sim = SimHandle::bind(config, addr).await.with_context(|| {
             format!("cannot listen on {addr} (is the port in use? try --port 0)")
         })?;
+        if let (Some(path), Some(pem)) = (&self.tls_cert_out, sim.certificate_pem()) {
+            std::fs::write(path, pem).with_context(|| {
+                format!(
+                    "cannot write the certificate to {} (is the directory there and writable?)",
+                    path.display()
+                )
+            })?;
+        }
         // A closed stdout (a pipe whose reader went away) must not stop the server.
         let banner = format!(
             "jira-sim serving {} issues at {}\ncredentials: {} / (the --token value); admin API: {}/__sim/stats\n",

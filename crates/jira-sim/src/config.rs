@@ -31,6 +31,12 @@ pub struct SimConfig {
     /// A request that arrives this soon after a 429 or 503 was sent to the same client is
     /// taken to have been in flight already, not to ignore the `Retry-After`.
     pub early_retry_grace_ms: u64,
+    /// The zone bodies render timestamps in and JQL date literals are read in: the
+    /// caller's (`/myself`'s `timeZone`, as Jira Cloud does) or UTC.
+    pub render_zone: RenderZone,
+    /// Serve HTTPS with a self-signed certificate made at start (its PEM:
+    /// `SimHandle::certificate_pem`); the base URL is then `https://`.
+    pub tls: bool,
     /// How closely the tenant behaves like Jira Cloud beyond limits and faults.
     pub realism: Realism,
     /// Webhooks registered at start (also `PUT /__sim/webhooks`).
@@ -133,10 +139,25 @@ impl Default for SimConfig {
             limits: LimitConfig::atlassian(),
             faults: FaultConfig::default(),
             early_retry_grace_ms: 100,
+            render_zone: RenderZone::default(),
+            tls: false,
             realism: Realism::default(),
             webhooks: Vec::new(),
         }
     }
+}
+
+/// Which zone jira-sim renders timestamps in and reads JQL date literals in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RenderZone {
+    /// The calling user's zone (`GET /myself` → `timeZone`), as Jira Cloud does: a body
+    /// says `2026-11-30T09:00:00.000+0100`, and `updated >= "2026-11-30 09:00"` means 09:00
+    /// in that zone.
+    #[default]
+    User,
+    /// UTC, whoever calls (`+0000` everywhere).
+    Utc,
 }
 
 /// A secret string: serialised as itself (the admin API and config files need it) but

@@ -30,6 +30,7 @@ pub(crate) fn renderer<'a>(app: &'a AppState, uri: &Uri) -> Renderer<'a> {
         tenant: &app.tenant,
         catalog: &app.catalog,
         v2: is_v2(uri),
+        zone: &app.zone,
     }
 }
 

@@ -14,10 +14,11 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use base64::Engine as _;
 use http::{StatusCode, Uri};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use crate::data::{self, ChangeData, ChangeItem, RESOLUTIONS, STATUSES};
-use crate::edit::{TRANSITIONS, Transition, move_issue, resolution_ref};
+use crate::data::available;
+use crate::data::{self, ChangeData, ChangeItem, STATUSES};
+use crate::edit::{move_issue, resolution_ref};
 use crate::extract::{NOT_FOUND, bad_request, field_errors, page_params, param, renderer};
 use crate::render::{ChangeOut, change_json, change_out};
 use crate::state::{AppState, json_error, json_response, no_content};
@@ -50,59 +51,9 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
     router
 }
 
-fn transition_json(app: &AppState, transition: &Transition, with_fields: bool) -> Value {
-    let to: Value = serde_json::from_str(app.catalog.statuses()[transition.to].get())
-        .expect("the catalog holds valid JSON");
-    let mut value = json!({
-        "id": transition.id,
-        "name": transition.name,
-        "to": to,
-        "hasScreen": transition.needs_resolution,
-        "isGlobal": false,
-        "isInitial": false,
-        "isAvailable": true,
-        "isConditional": false,
-        "isLooped": false,
-    });
-    if with_fields {
-        let mut fields = Map::new();
-        if transition.needs_resolution {
-            let allowed: Vec<Value> = RESOLUTIONS
-                .iter()
-                .map(|(id, name, description)| {
-                    json!({
-                        "self": format!("{}/rest/api/3/resolution/{id}", app.base_url),
-                        "id": id,
-                        "name": name,
-                        "description": description,
-                    })
-                })
-                .collect();
-            fields.insert(
-                "resolution".into(),
-                json!({
-                    "required": true,
-                    "schema": {"type": "resolution", "system": "resolution"},
-                    "name": "Resolution",
-                    "key": "resolution",
-                    "operations": ["set"],
-                    "allowedValues": allowed,
-                    "hasDefaultValue": false,
-                }),
-            );
-        }
-        value["fields"] = Value::Object(fields);
-    }
-    value
-}
-
-/// The transitions open from `status`.
-fn available(status: usize) -> impl Iterator<Item = &'static Transition> {
-    TRANSITIONS.iter().filter(move |t| t.from.contains(&status))
-}
-
 async fn get_transitions(
     State(app): App,
+    uri: Uri,
     Path(id_or_key): Path<String>,
     Query(params): Params,
 ) -> Response {
@@ -112,9 +63,10 @@ async fn get_transitions(
     };
     let with_fields = param(&params, "expand").is_some_and(|e| e.contains("transitions.fields"));
     let only = param(&params, "transitionId");
+    let render = renderer(&app, &uri);
     let transitions: Vec<Value> = available(status)
         .filter(|t| only.is_none_or(|id| id == t.id))
-        .map(|t| transition_json(&app, t, with_fields))
+        .map(|t| render.transition(t, with_fields))
         .collect();
     json_response(
         StatusCode::OK,

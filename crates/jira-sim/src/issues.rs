@@ -270,6 +270,7 @@ pub(crate) fn create_one(
         reporter: 0,
         created_ms: now,
         updated_ms: now,
+        generated_until_ms: now,
         labels: Vec::new(),
         story_points: None,
         team: None,

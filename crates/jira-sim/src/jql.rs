@@ -7,12 +7,16 @@
 //! stays within its project), how exports slice a project; `text`, `summary`,
 //! `description` with `~` and `!~` (every word must occur); `created` and `updated` with
 //! `=`, `!=`, `>`, `>=`, `<`, `<=` against relative (`-7d`, `-2w`, `-12h`, `-30m`),
-//! absolute (`2024-01-18`, `"2024/01/18 10:00"`) or epoch-millisecond dates; `AND`, `OR`,
+//! absolute (`2024-01-18`, `"2024/01/18 10:00"`, wall-clock times in the searching user's
+//! zone, as Jira reads them) or epoch-millisecond dates; `AND`, `OR`,
 //! `NOT` and parentheses; `ORDER BY` `updated`, `created`, `key`, `id`, `priority` with
 //! `ASC`/`DESC`. A query with no clause is unbounded and refused, as the enhanced search
-//! does.
+//! does; a value a field cannot have (`status = Donee`, an unknown user) is refused with
+//! Jira's "The value ... does not exist for the field ..." rather than matching nothing.
 
 use std::cmp::Ordering;
+
+use jiff::tz::TimeZone;
 
 use time::macros::format_description;
 use time::{Date, PrimitiveDateTime};
@@ -150,14 +154,21 @@ impl Token {
     }
 }
 
-/// Parses `jql`; `now_ms` anchors relative dates. Errors are Jira's messages.
-pub(crate) fn parse(jql: &str, tenant: &Tenant, now_ms: i64) -> Result<Query, String> {
+/// Parses `jql`; `now_ms` anchors relative dates, and date literals are read in `zone`
+/// (the searching user's, as Jira reads them). Errors are Jira's messages.
+pub(crate) fn parse(
+    jql: &str,
+    tenant: &Tenant,
+    now_ms: i64,
+    zone: &TimeZone,
+) -> Result<Query, String> {
     let tokens = tokenize(jql)?;
     let mut parser = Parser {
         tokens,
         position: 0,
         tenant,
         now_ms,
+        zone,
         depth: 0,
         clauses: 0,
     };
@@ -341,9 +352,18 @@ fn text_values(field: TextField, issue: &IssueData, tenant: &Tenant) -> Vec<Stri
         }
         TextField::Key => vec![issue.key.clone(), issue.id.to_string()],
         TextField::Id => vec![issue.id.to_string(), issue.key.clone()],
-        TextField::Status => vec![STATUSES[issue.status].1.to_owned()],
-        TextField::IssueType => vec![ISSUE_TYPES[issue.issue_type].1.to_owned()],
-        TextField::Priority => vec![PRIORITIES[issue.priority].1.to_owned()],
+        TextField::Status => vec![
+            STATUSES[issue.status].1.to_owned(),
+            STATUSES[issue.status].0.to_owned(),
+        ],
+        TextField::IssueType => vec![
+            ISSUE_TYPES[issue.issue_type].1.to_owned(),
+            ISSUE_TYPES[issue.issue_type].0.to_owned(),
+        ],
+        TextField::Priority => vec![
+            PRIORITIES[issue.priority].1.to_owned(),
+            PRIORITIES[issue.priority].0.to_owned(),
+        ],
         TextField::Assignee => issue.assignee.map(user).unwrap_or_default(),
         TextField::Reporter => user(issue.reporter),
         TextField::Labels => issue.labels.clone(),
@@ -352,14 +372,50 @@ fn text_values(field: TextField, issue: &IssueData, tenant: &Tenant) -> Vec<Stri
             .map(|r| vec![RESOLUTIONS[r].1.to_owned(), RESOLUTIONS[r].0.to_owned()])
             .unwrap_or_default(),
         TextField::StatusCategory => {
-            let (key, name) = match STATUSES[issue.status].2 {
-                "new" => ("new", "To Do"),
-                "indeterminate" => ("indeterminate", "In Progress"),
-                _ => ("done", "Done"),
+            let (key, name, id) = match STATUSES[issue.status].2 {
+                "new" => ("new", "To Do", "2"),
+                "indeterminate" => ("indeterminate", "In Progress", "4"),
+                _ => ("done", "Done", "3"),
             };
-            vec![key.to_owned(), name.to_owned()]
+            vec![key.to_owned(), name.to_owned(), id.to_owned()]
         }
     }
+}
+
+/// Every value a field can be compared with (names and ids, any case), for the fields
+/// whose values the tenant fixes; `None` for free values (labels, keys, ids, projects,
+/// which are checked on their own).
+fn known_values(field: TextField, tenant: &Tenant) -> Option<Vec<String>> {
+    let pairs = |table: &mut dyn Iterator<Item = (&str, &str)>| {
+        table
+            .flat_map(|(id, name)| [id.to_owned(), name.to_owned()])
+            .collect::<Vec<_>>()
+    };
+    Some(match field {
+        TextField::Status => pairs(&mut STATUSES.iter().map(|(id, name, _)| (*id, *name))),
+        TextField::IssueType => pairs(&mut ISSUE_TYPES.iter().copied()),
+        TextField::Priority => pairs(&mut PRIORITIES.iter().copied()),
+        TextField::Resolution => pairs(&mut RESOLUTIONS.iter().map(|(id, name, _)| (*id, *name))),
+        TextField::StatusCategory => [
+            "new",
+            "indeterminate",
+            "done",
+            "To Do",
+            "In Progress",
+            "Done",
+            "2",
+            "4",
+            "3",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+        TextField::Assignee | TextField::Reporter => tenant
+            .users
+            .iter()
+            .flat_map(|u| [u.account_id.clone(), u.display_name.clone()])
+            .collect(),
+        TextField::Project | TextField::Key | TextField::Id | TextField::Labels => return None,
+    })
 }
 
 /// The deepest nesting of parentheses and `NOT` a query may have: past it the parser (and
@@ -373,6 +429,7 @@ struct Parser<'a> {
     position: usize,
     tenant: &'a Tenant,
     now_ms: i64,
+    zone: &'a TimeZone,
     depth: usize,
     clauses: usize,
 }
@@ -468,7 +525,7 @@ impl Parser<'_> {
         if let Some(field) = date_field {
             let op = self.operator()?;
             let value = self.single_value()?;
-            let epoch_ms = parse_date(&value, self.now_ms).ok_or_else(|| {
+            let epoch_ms = parse_date(&value, self.now_ms, self.zone).ok_or_else(|| {
                 format!(
                     "Date value '{value}' for field '{field_name}' is invalid. Valid formats include: 'yyyy/MM/dd HH:mm', 'yyyy-MM-dd HH:mm', 'yyyy/MM/dd', 'yyyy-MM-dd', or a period format e.g. '-5d', '4w 2d'."
                 )
@@ -584,6 +641,17 @@ impl Parser<'_> {
             for value in &mut values {
                 if value == CURRENT_USER {
                     value.clone_from(&self.tenant.users[0].account_id);
+                }
+            }
+        }
+        // Jira refuses a value the field cannot have ("The value 'Donee' does not exist for
+        // the field 'status'."), where a search for it would quietly find nothing.
+        if let Some(known) = known_values(field, self.tenant) {
+            for value in &values {
+                if !known.iter().any(|k| k.eq_ignore_ascii_case(value)) {
+                    return Err(format!(
+                        "The value '{value}' does not exist for the field '{field_name}'."
+                    ));
                 }
             }
         }
@@ -844,9 +912,10 @@ fn tokenize(jql: &str) -> Result<Vec<Token>, String> {
     Ok(tokens)
 }
 
-/// A relative period (`-7d`, `-2w`, `-12h`, `-30m`, `+1d`) or an absolute date
-/// (`2024-01-18`, `2024/01/18 10:00`, read as UTC) in epoch milliseconds.
-fn parse_date(value: &str, now_ms: i64) -> Option<i64> {
+/// A relative period (`-7d`, `-2w`, `-12h`, `-30m`, `+1d`), epoch milliseconds, or an
+/// absolute date (`2024-01-18`, `2024/01/18 10:00`, read as a wall-clock time in `zone`)
+/// in epoch milliseconds.
+fn parse_date(value: &str, now_ms: i64, zone: &TimeZone) -> Option<i64> {
     let value = value.trim();
     // Epoch milliseconds, as exports write their cursor (no time zone to get wrong).
     if value.len() >= 10 && value.bytes().all(|b| b.is_ascii_digit()) {
@@ -875,15 +944,32 @@ fn parse_date(value: &str, now_ms: i64) -> Option<i64> {
     let normalized = value.replace('/', "-");
     let date_time = format_description!("[year]-[month]-[day] [hour]:[minute]");
     let date_only = format_description!("[year]-[month]-[day]");
-    let instant = PrimitiveDateTime::parse(&normalized, date_time)
+    let wall = PrimitiveDateTime::parse(&normalized, date_time)
         .ok()
         .or_else(|| {
             Date::parse(&normalized, date_only)
                 .ok()
                 .map(|d| d.midnight())
-        })?
-        .assume_utc();
-    Some((instant.unix_timestamp_nanos() / 1_000_000) as i64)
+        })?;
+    // The wall-clock time in the zone (a time that falls in a DST gap or overlap is taken
+    // as Temporal's "compatible" rule takes it: the later instant in a gap, the earlier in
+    // an overlap).
+    let civil = jiff::civil::datetime(
+        i16::try_from(wall.year()).ok()?,
+        u8::from(wall.month()) as i8,
+        wall.day() as i8,
+        wall.hour() as i8,
+        wall.minute() as i8,
+        0,
+        0,
+    );
+    Some(
+        civil
+            .to_zoned(zone.clone())
+            .ok()?
+            .timestamp()
+            .as_millisecond(),
+    )
 }
 
 #[cfg(test)]
@@ -907,7 +993,7 @@ mod tests {
     /// Counts the issues a query matches, or returns its error.
     fn check(jql: &str, expected: Result<usize, &str>) {
         let (tenant, store) = tenant();
-        let result = parse(jql, &tenant, NOW).map(|query| {
+        let result = parse(jql, &tenant, NOW, &TimeZone::UTC).map(|query| {
             store
                 .by_id
                 .values()
@@ -941,7 +1027,7 @@ mod tests {
         )) {
             let jql = words.join(" ");
             let (tenant, store) = tenant();
-            if let Ok(query) = parse(&jql, &tenant, NOW) {
+            if let Ok(query) = parse(&jql, &tenant, NOW, &TimeZone::UTC) {
                 let mut issues: Vec<&IssueData> = store
                     .by_id
                     .values()
@@ -1020,7 +1106,7 @@ mod tests {
     fn date_windows_partition() {
         let (tenant, store) = tenant();
         let count = |jql: &str| {
-            let query = parse(jql, &tenant, NOW).unwrap();
+            let query = parse(jql, &tenant, NOW, &TimeZone::UTC).unwrap();
             store
                 .by_id
                 .values()
@@ -1076,7 +1162,7 @@ mod tests {
     fn order_by_is_stable_and_directional() {
         let (tenant, store) = tenant();
         let sorted = |jql: &str| {
-            let query = parse(jql, &tenant, NOW).unwrap();
+            let query = parse(jql, &tenant, NOW, &TimeZone::UTC).unwrap();
             let mut issues: Vec<&IssueData> = store
                 .by_id
                 .values()

@@ -70,6 +70,7 @@ mod bulk;
 pub mod cli;
 mod comments;
 mod config;
+mod createmeta;
 mod data;
 mod edit;
 mod extract;
@@ -85,14 +86,15 @@ mod server;
 mod state;
 mod stats;
 mod task;
+mod tls;
 mod users;
 mod webhooks;
 mod worklogs;
 
 pub use config::{
     BurstConfig, BurstOverride, Credential, Fault, FaultConfig, FaultRule, LimitConfig,
-    PerIssueConfig, QuotaConfig, QuotaKind, Realism, RefusalHeaders, ResetFormat, RetryAfterFormat,
-    Secret, SimConfig, Webhook, WorkLatency,
+    PerIssueConfig, QuotaConfig, QuotaKind, Realism, RefusalHeaders, RenderZone, ResetFormat,
+    RetryAfterFormat, Secret, SimConfig, Webhook, WorkLatency,
 };
 pub use server::SimHandle;
 pub use stats::StatsSnapshot;

@@ -1,7 +1,6 @@
 //! Tenant metadata: the project list, issue types, priorities, statuses, resolutions,
-//! components and versions, the paged field list, issue link types, labels, and
-//! create and edit metadata. Every list is fixed at generation (derived from the tenant),
-//! so these are cheap reads, as on Jira.
+//! components and versions, the paged field list, issue link types and labels. Every list
+//! is fixed at generation (derived from the tenant), so these are cheap reads, as on Jira.
 
 use std::sync::Arc;
 
@@ -13,8 +12,11 @@ use http::{StatusCode, Uri};
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use crate::data::{COMPONENTS, ISSUE_TYPES, LABELS, LINK_TYPES, RESOLUTIONS, STATUSES, VERSIONS};
-use crate::extract::{NOT_FOUND, bad_request, page_params, param, param_list, renderer};
+use crate::data::{
+    COMPONENTS, ISSUE_TYPES, LABELS, LINK_TYPES, RESOLUTIONS, STATUSES, VERSIONS, component_id,
+    version_id,
+};
+use crate::extract::{bad_request, page_params, param, param_list, renderer};
 use crate::render::{FIELDS, link_type_json, page};
 use crate::state::{AppState, json_error, json_ok, json_response};
 use crate::users;
@@ -70,28 +72,19 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
                 &path("/user/assignable/search"),
                 get(users::assignable_search),
             )
-            .route(&path("/label"), get(labels))
-            .route(
-                &path("/issue/createmeta/{projectIdOrKey}/issuetypes"),
-                get(createmeta_types),
-            )
-            .route(
-                &path("/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}"),
-                get(createmeta_fields),
-            )
-            .route(&path("/issue/{issueIdOrKey}/editmeta"), get(editmeta));
+            .route(&path("/label"), get(labels));
     }
     router
 }
 
-fn raw_values(raws: &[Box<RawValue>]) -> Vec<Value> {
+pub(crate) fn raw_values(raws: &[Box<RawValue>]) -> Vec<Value> {
     raws.iter()
         .map(|raw| serde_json::from_str(raw.get()).expect("the catalog holds valid JSON"))
         .collect()
 }
 
 /// Jira's 404 for a project that is not there.
-fn no_project(id_or_key: &str) -> Response {
+pub(crate) fn no_project(id_or_key: &str) -> Response {
     json_error(
         StatusCode::NOT_FOUND,
         &format!("No project could be found with key '{id_or_key}'."),
@@ -246,7 +239,7 @@ async fn status_search(State(app): App, Query(params): Params) -> Response {
     json_response(StatusCode::OK, &body, 1)
 }
 
-fn resolution_values(app: &AppState, paged: bool) -> Vec<Value> {
+pub(crate) fn resolution_values(app: &AppState, paged: bool) -> Vec<Value> {
     RESOLUTIONS
         .iter()
         .enumerate()
@@ -298,10 +291,6 @@ async fn resolution(State(app): App, Path(id): Path<String>) -> Response {
 }
 
 /// A component's id: unique per project and component.
-fn component_id(project: usize, index: usize) -> u64 {
-    10_000 + project as u64 * 10 + index as u64
-}
-
 fn component_json(app: &AppState, uri: &Uri, project: usize, index: usize, count: bool) -> Value {
     let data = &app.tenant.projects[project];
     let (name, description) = COMPONENTS[index];
@@ -377,10 +366,6 @@ async fn component(State(app): App, uri: Uri, Path(id): Path<String>) -> Respons
             &format!("The component with id {id} does not exist."),
         ),
     }
-}
-
-fn version_id(project: usize, index: usize) -> u64 {
-    10_000 + project as u64 * 10 + index as u64
 }
 
 fn version_json(app: &AppState, project: usize, index: usize) -> Value {
@@ -582,107 +567,4 @@ async fn labels(State(app): App, Query(params): Params) -> Response {
         ),
         1,
     )
-}
-
-/// The fields a create screen offers, as `FieldCreateMetadata` (`field_id` set) or
-/// `FieldMetadata` (edit metadata).
-fn field_metadata(app: &AppState, uri: &Uri, project: usize, with_field_id: bool) -> Vec<Value> {
-    let render = renderer(app, uri);
-    FIELDS
-        .iter()
-        .filter(|f| !matches!(f.id, "status" | "created" | "updated" | "creator" | "comment"))
-        .map(|f| {
-            let schema = f.json()["schema"].clone();
-            let required = matches!(f.id, "summary" | "issuetype" | "project");
-            let allowed: Option<Vec<Value>> = match f.id {
-                "issuetype" => Some(raw_values(app.catalog.issue_types())),
-                "priority" => Some(raw_values(app.catalog.priorities())),
-                "project" => Some(vec![render.project(&app.tenant.projects[project], false)]),
-                "resolution" => Some(resolution_values(app, false)),
-                _ => None,
-            };
-            let mut value = json!({
-                "key": f.id,
-                "name": f.name,
-                "required": required,
-                "schema": schema,
-                "hasDefaultValue": f.id == "priority",
-                "operations": if f.id == "labels" { json!(["add", "set", "remove"]) } else { json!(["set"]) },
-            });
-            if with_field_id {
-                value["fieldId"] = f.id.into();
-            }
-            if let Some(allowed) = allowed {
-                value["allowedValues"] = allowed.into();
-            }
-            value
-        })
-        .collect()
-}
-
-async fn createmeta_types(
-    State(app): App,
-    Path(project): Path<String>,
-    Query(params): Params,
-) -> Response {
-    if app.tenant.project(&project).is_none() {
-        return no_project(&project);
-    }
-    let (start_at, max_results) = match page_params(&params, 50, 1, 200) {
-        Ok(page) => page,
-        Err(message) => return bad_request(&message),
-    };
-    let types = raw_values(app.catalog.issue_types());
-    let total = types.len();
-    let page_types: Vec<Value> = types.into_iter().skip(start_at).take(max_results).collect();
-    let body = json!({
-        "issueTypes": page_types,
-        "maxResults": max_results,
-        "startAt": start_at,
-        "total": total,
-    });
-    json_response(StatusCode::OK, &body, 1)
-}
-
-async fn createmeta_fields(
-    State(app): App,
-    uri: Uri,
-    Path((project, issue_type)): Path<(String, String)>,
-    Query(params): Params,
-) -> Response {
-    let Some(project) = app.tenant.project(&project) else {
-        return no_project(&project);
-    };
-    if !ISSUE_TYPES.iter().any(|(id, _)| *id == issue_type) {
-        return json_error(
-            StatusCode::NOT_FOUND,
-            &format!("Issue type with id '{issue_type}' does not exist in this project."),
-        );
-    }
-    let (start_at, max_results) = match page_params(&params, 50, 1, 200) {
-        Ok(page) => page,
-        Err(message) => return bad_request(&message),
-    };
-    let fields = field_metadata(&app, &uri, project, true);
-    let total = fields.len();
-    let body = json!({
-        "fields": fields.into_iter().skip(start_at).take(max_results).collect::<Vec<_>>(),
-        "maxResults": max_results,
-        "startAt": start_at,
-        "total": total,
-    });
-    json_response(StatusCode::OK, &body, 2)
-}
-
-async fn editmeta(State(app): App, uri: Uri, Path(id_or_key): Path<String>) -> Response {
-    let project = match app.store.read().find(&id_or_key) {
-        Some(issue) => issue.project,
-        None => return json_error(StatusCode::NOT_FOUND, NOT_FOUND),
-    };
-    let fields: serde_json::Map<String, Value> = field_metadata(&app, &uri, project, false)
-        .into_iter()
-        .filter(|f| f["key"] != "project")
-        .map(|f| (f["key"].as_str().unwrap_or_default().to_owned(), f))
-        .collect();
-    json_response(StatusCode::OK, &json!({ "fields": fields }), 2)
 }

@@ -118,7 +118,7 @@ pub(crate) fn matching_ids(
     {
         return Ok(ids.clone());
     }
-    let query = jql::parse(jql, &app.tenant, AppState::now_ms())?;
+    let query = jql::parse(jql, &app.tenant, AppState::now_ms(), &app.zone)?;
     let mut store = app.store.write();
     // Entries past the lag are indexed now.
     let since = AppState::now_ms() - app.realism.read().search_lag_ms as i64;

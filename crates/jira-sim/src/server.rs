@@ -36,6 +36,8 @@ struct ConnectionKill(Arc<Notify>);
 /// A running simulator. Dropping it stops the server.
 pub struct SimHandle {
     addr: SocketAddr,
+    /// The certificate served, when over TLS.
+    certificate_pem: Option<String>,
     state: Arc<AppState>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
@@ -52,11 +54,19 @@ impl SimHandle {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let (tenant, store) = crate::data::generate(&config, AppState::now_ms());
-        let base_url = format!("http://{addr}");
+        let tls = if config.tls {
+            Some(crate::tls::Tls::self_signed(addr)?)
+        } else {
+            None
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base_url = format!("{scheme}://{addr}");
         let catalog = crate::render::Catalog::new(&base_url, &tenant);
+        let zone = crate::render::caller_zone(&tenant, config.render_zone);
         let state = Arc::new(AppState {
             base_url,
             catalog,
+            zone,
             tenant,
             store: RwLock::new(store),
             limiter: Limiter::new(config.limits.clone()),
@@ -77,10 +87,13 @@ impl SimHandle {
             .layer(axum::middleware::from_fn_with_state(state.clone(), gate))
             .with_state(state.clone());
         let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(accept_loop(listener, router, stopped));
-        tracing::info!(%addr, "jira-sim listening");
+        let certificate_pem = tls.as_ref().map(|tls| tls.certificate_pem.clone());
+        let acceptor = tls.map(|tls| tls.acceptor);
+        let task = tokio::spawn(accept_loop(listener, router, acceptor, stopped));
+        tracing::info!(%addr, scheme, "jira-sim listening");
         Ok(SimHandle {
             addr,
+            certificate_pem,
             state,
             stop: Some(stop),
             task,
@@ -90,6 +103,12 @@ impl SimHandle {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The self-signed certificate it serves (PEM), when started with `tls`: what a client
+    /// adds to its trusted roots.
+    pub fn certificate_pem(&self) -> Option<&str> {
+        self.certificate_pem.as_deref()
     }
 
     /// The site URL, e.g. `http://127.0.0.1:43121`.
@@ -204,7 +223,12 @@ fn latest_is_v2<B>(request: &mut http::Request<B>) {
     }
 }
 
-async fn accept_loop(listener: TcpListener, router: Router, mut stopped: oneshot::Receiver<()>) {
+async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    mut stopped: oneshot::Receiver<()>,
+) {
     let mut connections = tokio::task::JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -220,11 +244,15 @@ async fn accept_loop(listener: TcpListener, router: Router, mut stopped: oneshot
                 continue;
             }
         };
-        connections.spawn(serve_connection(stream, router.clone()));
+        connections.spawn(serve_connection(stream, router.clone(), tls.clone()));
     }
 }
 
-async fn serve_connection(stream: tokio::net::TcpStream, router: Router) {
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    router: Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let _ = stream.set_nodelay(true);
     // A second handle on the socket lets us set SO_LINGER to zero before closing, which
     // turns the close into a TCP reset: what a client sees when a load balancer drops it.
@@ -248,7 +276,17 @@ async fn serve_connection(stream: tokio::net::TcpStream, router: Router) {
             router.clone().oneshot(request.map(Body::new))
         });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    let connection = builder.serve_connection(TokioIo::new(stream), service);
+    let io: Box<dyn Io> = match tls {
+        None => Box::new(stream),
+        Some(acceptor) => match acceptor.accept(stream).await {
+            Ok(stream) => Box::new(stream),
+            Err(error) => {
+                tracing::debug!(%error, "TLS handshake failed");
+                return;
+            }
+        },
+    };
+    let connection = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);
     tokio::select! {
         _ = connection.as_mut() => {}
@@ -257,6 +295,11 @@ async fn serve_connection(stream: tokio::net::TcpStream, router: Router) {
         }
     }
 }
+
+/// A connection's byte stream: plain TCP or TLS over it.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Io for T {}
 
 /// Every request but the admin API passes here.
 async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) -> Response {
@@ -267,13 +310,16 @@ async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
     if template.starts_with("/__sim") {
         return next.run(request).await;
     }
-    let template = template.replace("/rest/api/2/", "/rest/api/3/");
+    // Counted as called (v2 and v3 apart, as `/__sim/stats` reports them); limited as one
+    // endpoint (Jira's limits do not tell the versions apart).
+    let called = template;
+    let template = called.replace("/rest/api/2/", "/rest/api/3/");
     let method = request.method().as_str().to_owned();
     app.stats.request();
 
     let Some(principal) = authenticate(&app.config, request.headers()) else {
         app.stats.unauthorized();
-        app.stats.response(&method, &template, 401);
+        app.stats.response(&method, &called, 401);
         return json_error(
             StatusCode::UNAUTHORIZED,
             "You are not authenticated. Authentication required to perform this operation.",
@@ -340,7 +386,7 @@ async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
             if arrival != Arrival::Clear {
                 app.stats.refused_during_wait();
             }
-            app.stats.response(&method, &template, 429);
+            app.stats.response(&method, &called, 429);
             return rate_limited(&denial, app.limiter.refusal_headers());
         }
     };
@@ -354,14 +400,14 @@ async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
             Fault::Status { status } => {
                 let status =
                     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                app.stats.response(&method, &template, status.as_u16());
+                app.stats.response(&method, &called, status.as_u16());
                 return json_error(status, "Internal server error (injected by jira-sim).");
             }
             Fault::Unavailable { retry_after_secs } => {
                 let wait = Duration::from_secs(retry_after_secs);
                 app.limiter
                     .note_refusal(&client, &format!("endpoint:{method} {template}"), wait);
-                app.stats.response(&method, &template, 503);
+                app.stats.response(&method, &called, 503);
                 let mut response = json_error(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "Service unavailable, try again later (injected by jira-sim).",
@@ -372,7 +418,7 @@ async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
                 return response;
             }
             Fault::Reset => {
-                app.stats.response(&method, &template, 0);
+                app.stats.response(&method, &called, 0);
                 if let Some(kill) = request.extensions().get::<ConnectionKill>() {
                     kill.0.notify_one();
                 }
@@ -382,7 +428,7 @@ async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
                 tokio::time::sleep(Duration::from_millis(ms)).await;
             }
             Fault::Malformed => {
-                app.stats.response(&method, &template, 200);
+                app.stats.response(&method, &called, 200);
                 let mut response =
                     (StatusCode::OK, r#"{"issues": [{"id": "10001", "key": "#).into_response();
                 response.headers_mut().insert(
@@ -392,7 +438,7 @@ async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
                 return response;
             }
             Fault::Oversized { bytes } => {
-                app.stats.response(&method, &template, 200);
+                app.stats.response(&method, &called, 200);
                 return oversized(bytes);
             }
             Fault::LostResponse { status } => {
@@ -401,7 +447,7 @@ async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
                 let points = response.extensions().get::<Cost>().map_or(1, |cost| cost.0);
                 app.limiter.charge(points);
                 app.stats.points(points);
-                app.stats.response(&method, &template, status.as_u16());
+                app.stats.response(&method, &called, status.as_u16());
                 return json_error(
                     status,
                     "Gateway timeout (injected by jira-sim after the work was done).",
@@ -410,7 +456,7 @@ async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
             Fault::Truncated => {
                 let kill = request.extensions().get::<ConnectionKill>().cloned();
                 let response = next.run(request).await;
-                app.stats.response(&method, &template, 0);
+                app.stats.response(&method, &called, 0);
                 return truncate(response, kill).await;
             }
             Fault::Latency { .. } => {}
@@ -422,7 +468,7 @@ async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
     app.limiter.charge(points);
     app.stats.points(points);
     app.stats
-        .response(&method, &template, response.status().as_u16());
+        .response(&method, &called, response.status().as_u16());
     // Work-proportional latency: the bigger the answer, the longer it took to build.
     let work = app.realism.read().work_latency;
     if work != crate::config::WorkLatency::default() {

@@ -20,6 +20,8 @@ pub(crate) struct AppState {
     pub base_url: String,
     pub tenant: Tenant,
     pub catalog: crate::render::Catalog,
+    /// The zone bodies render in and JQL date literals are read in (the caller's).
+    pub zone: jiff::tz::TimeZone,
     pub store: RwLock<IssueStore>,
     pub limiter: Limiter,
     pub faults: RwLock<crate::config::FaultConfig>,

@@ -77,6 +77,7 @@ pub(crate) fn emit(
         tenant: &app.tenant,
         catalog: &app.catalog,
         v2: false,
+        zone: &app.zone,
     };
     let now = AppState::now_ms();
     let selection = FieldSelection::parse([

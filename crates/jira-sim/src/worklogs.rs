@@ -11,7 +11,7 @@ use crate::edit::{comment_body, forget_worklog};
 use crate::extract::{
     NOT_FOUND, bad_request, caller_index, field_errors, int_param, page_params, renderer,
 };
-use crate::render::{Renderer, jira_time};
+use crate::render::{WorklogOut, worklog_json};
 use crate::state::{AppState, json_error, json_response, no_content};
 
 use crate::extract::{App, Params, id_list, parse_id};
@@ -39,22 +39,6 @@ pub(crate) fn parse_duration(text: &str) -> Option<u64> {
     (any && total > 0).then_some(total)
 }
 
-pub(crate) fn format_duration(seconds: u64) -> String {
-    let (hours, minutes) = (seconds / 3600, seconds % 3600 / 60);
-    let (days, hours) = (hours / 8, hours % 8);
-    let (weeks, days) = (days / 5, days % 5);
-    let parts: Vec<String> = [(weeks, "w"), (days, "d"), (hours, "h"), (minutes, "m")]
-        .iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, unit)| format!("{n}{unit}"))
-        .collect();
-    if parts.is_empty() {
-        "0m".into()
-    } else {
-        parts.join(" ")
-    }
-}
-
 /// Jira's `started`: `2024-01-18T07:33:17.016+0000`.
 pub(crate) fn parse_started(text: &str) -> Option<i64> {
     let format = time::macros::format_description!(
@@ -62,55 +46,6 @@ pub(crate) fn parse_started(text: &str) -> Option<i64> {
     );
     let at = time::OffsetDateTime::parse(text, &format).ok()?;
     Some((at.unix_timestamp_nanos() / 1_000_000) as i64)
-}
-
-/// A `Worklog`, borrowing the catalog's pre-rendered authors.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct WorklogOut<'a> {
-    #[serde(rename = "self")]
-    self_url: String,
-    author: &'a serde_json::value::RawValue,
-    update_author: &'a serde_json::value::RawValue,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    comment: Option<Value>,
-    created: String,
-    updated: String,
-    started: String,
-    time_spent: String,
-    time_spent_seconds: u64,
-    id: String,
-    issue_id: String,
-}
-
-pub(crate) fn worklog_json<'a>(
-    render: &Renderer<'a>,
-    issue: &IssueData,
-    worklog: &WorklogData,
-) -> WorklogOut<'a> {
-    let comment = worklog.comment.as_ref().map(|doc| {
-        if render.v2 {
-            Value::from(data::adf_text(doc).join("\n\n"))
-        } else {
-            doc.clone()
-        }
-    });
-    WorklogOut {
-        self_url: format!(
-            "{}/rest/api/3/issue/{}/worklog/{}",
-            render.base, issue.id, worklog.id
-        ),
-        author: render.user(worklog.author),
-        update_author: render.user(worklog.author),
-        comment,
-        created: jira_time(worklog.created_ms),
-        updated: jira_time(worklog.updated_ms),
-        started: jira_time(worklog.started_ms),
-        time_spent: format_duration(worklog.seconds),
-        time_spent_seconds: worklog.seconds,
-        id: worklog.id.to_string(),
-        issue_id: issue.id.to_string(),
-    }
 }
 
 pub(crate) fn find_worklog(issue: &IssueData, users: usize, id: u64) -> Option<WorklogData> {

@@ -129,7 +129,7 @@ pub(crate) fn generate(config: &SimConfig, now_ms: i64) -> (Tenant, IssueStore) 
         next_number: vec![1; projects.len()],
         next_id: 10_000,
         next_comment_id: WRITTEN_IDS,
-        next_written_id: WRITTEN_IDS,
+        next_written_id: WRITTEN_OTHER_IDS,
         ..IssueStore::default()
     };
     store
@@ -155,6 +155,7 @@ pub(crate) fn generate(config: &SimConfig, now_ms: i64) -> (Tenant, IssueStore) 
                 reporter: rng.random_range(0..users.len()),
                 created_ms,
                 updated_ms,
+                generated_until_ms: updated_ms,
                 labels: LABELS
                     .iter()
                     .enumerate()
@@ -188,6 +189,7 @@ pub(crate) fn generate(config: &SimConfig, now_ms: i64) -> (Tenant, IssueStore) 
             };
             let id = insert_issue(&mut store, &projects, issue);
             let issue = store.by_id.get_mut(&id).expect("just inserted");
+            long_tails(issue);
             if STATUSES[issue.status].2 == "done" {
                 issue.resolution = Some(0);
             }
@@ -217,6 +219,79 @@ pub(crate) fn generate(config: &SimConfig, now_ms: i64) -> (Tenant, IssueStore) 
     )
 }
 
+/// Generated comment and worklog ids of one issue: comments from `issue id × this`,
+/// worklogs from the block's second half, so neither kind runs into the other.
+pub(crate) const GENERATED_IDS_PER_ISSUE: u64 = 1_000;
+/// Where an issue's generated worklog ids start within its block.
+const GENERATED_WORKLOG_OFFSET: u64 = GENERATED_IDS_PER_ISSUE / 2;
+
+/// Issues numbered this modulo [`LONG_TAIL_EVERY`] carry a long comment thread (100 to 300
+/// comments, past several pages of 100), and those numbered [`LONG_WORKLOGS_AT`] 20 to 60
+/// worklogs (past the issue's `worklog` field, which carries 20): every project of more
+/// than 13 issues has both, so every paging path is exercised by small tenants too.
+const LONG_TAIL_EVERY: u64 = 50;
+/// See [`LONG_TAIL_EVERY`].
+const LONG_COMMENTS_AT: u64 = 7;
+/// See [`LONG_TAIL_EVERY`].
+const LONG_WORKLOGS_AT: u64 = 13;
+
+/// Gives the issues [`LONG_TAIL_EVERY`] picks their long comment thread or worklog list
+/// (from the issue's seed, so the rest of the tenant is as before).
+fn long_tails(issue: &mut IssueData) {
+    match issue.number % LONG_TAIL_EVERY {
+        LONG_COMMENTS_AT => issue.generated_comments = 100 + (issue.seed % 201) as u32,
+        LONG_WORKLOGS_AT => issue.generated_worklogs = 20 + (issue.seed % 41) as u32,
+        _ => {}
+    }
+}
+
+/// The id of an issue's generated comment `n`.
+pub(crate) fn generated_comment_id(issue_id: u64, n: u32) -> u64 {
+    issue_id * GENERATED_IDS_PER_ISSUE + u64::from(n)
+}
+
+/// The id of an issue's generated worklog `n`.
+pub(crate) fn generated_worklog_id(issue_id: u64, n: u32) -> u64 {
+    issue_id * GENERATED_IDS_PER_ISSUE + GENERATED_WORKLOG_OFFSET + u64::from(n)
+}
+
+/// Which generated comment of `issue` `id` is, if it is one (hidden or not).
+pub(crate) fn generated_comment_index(issue: &IssueData, id: u64) -> Option<u32> {
+    let n = id.checked_sub(generated_comment_id(issue.id, 0))?;
+    (n < u64::from(issue.generated_comments)).then_some(n as u32)
+}
+
+/// When the `n`th of `count` generated entries of `issue` happened: spread evenly between
+/// its creation and the `updated` it was generated with (never moved by an edit).
+fn generated_at(issue: &IssueData, n: u32, count: u32) -> i64 {
+    let span = (issue.generated_until_ms - issue.created_ms).max(1);
+    issue.created_ms + span * (i64::from(n) + 1) / (i64::from(count) + 1)
+}
+
+/// An issue's generated comment `n`, derived from its seed.
+pub(crate) fn generated_comment(issue: &IssueData, n: u32, users: usize) -> CommentData {
+    let paragraphs = generated_paragraphs(issue.seed, 100 + u64::from(n));
+    let created = generated_at(issue, n, issue.generated_comments);
+    CommentData {
+        id: generated_comment_id(issue.id, n),
+        author: (issue.seed as usize).wrapping_add(n as usize) % users.max(1),
+        body: adf(&paragraphs[..1]),
+        created_ms: created,
+        updated_ms: created,
+        properties: Default::default(),
+    }
+}
+
+/// An issue's generated comments that no write hid, oldest first.
+pub(crate) fn generated_comments(
+    issue: &IssueData,
+    users: usize,
+) -> impl Iterator<Item = CommentData> + '_ {
+    (0..issue.generated_comments)
+        .map(move |n| generated_comment(issue, n, users))
+        .filter(|c| !issue.hidden_generated.contains(&c.id))
+}
+
 /// How many history entries a generated issue has: most a handful, a long tail past 100.
 fn history_length(rng: &mut SmallRng) -> u32 {
     match rng.random_range(0..100) {
@@ -242,7 +317,7 @@ pub(crate) fn generated_history(issue: &IssueData, users: &[UserData]) -> Vec<Ch
     }
     let last_of = |kind: u8| kinds.iter().rposition(|k| *k == kind);
     let (last_status, last_priority, last_assignee) = (last_of(0), last_of(1), last_of(2));
-    let span = (issue.updated_ms - issue.created_ms).max(1);
+    let span = (issue.generated_until_ms - issue.created_ms).max(1);
     let mut status = 0usize;
     let mut priority = 2usize;
     let mut assignee: Option<usize> = None;
@@ -327,13 +402,11 @@ pub(crate) fn generated_history(issue: &IssueData, users: &[UserData]) -> Vec<Ch
 /// A generated issue's worklogs (those not deleted or replaced are live).
 pub(crate) fn generated_worklogs(issue: &IssueData, users: usize) -> Vec<WorklogData> {
     let mut rng = issue_rng(issue.seed, 11);
-    let span = (issue.updated_ms - issue.created_ms).max(1);
     (0..issue.generated_worklogs)
         .map(|n| {
-            let started =
-                issue.created_ms + span * (n as i64 + 1) / (issue.generated_worklogs as i64 + 1);
+            let started = generated_at(issue, n, issue.generated_worklogs);
             WorklogData {
-                id: issue.id * 10 + n as u64,
+                id: generated_worklog_id(issue.id, n),
                 author: (issue.seed as usize).wrapping_add(n as usize * 3) % users.max(1),
                 comment: Some(adf(&generated_paragraphs(issue.seed, 300 + n as u64)[..1])),
                 started_ms: started,

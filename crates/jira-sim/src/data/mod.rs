@@ -9,9 +9,13 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{Map, Value};
 
 mod generate;
+mod workflow;
+
+pub(crate) use workflow::{TRANSITIONS, Transition, available};
 
 pub(crate) use generate::{
-    adf, adf_text, generate, generated_history, generated_paragraphs, generated_summary,
+    GENERATED_IDS_PER_ISSUE, adf, adf_text, generate, generated_comment, generated_comment_index,
+    generated_comments, generated_history, generated_paragraphs, generated_summary,
     generated_worklogs,
 };
 
@@ -198,9 +202,45 @@ pub(crate) struct LinkData {
     pub outward: u64,
 }
 
+/// The id of a project's component `index` (into [`COMPONENTS`]).
+pub(crate) fn component_id(project: usize, index: usize) -> u64 {
+    10_000 + project as u64 * 10 + index as u64
+}
+
+/// The id of a project's version `index` (into [`VERSIONS`]).
+pub(crate) fn version_id(project: usize, index: usize) -> u64 {
+    10_000 + project as u64 * 10 + index as u64
+}
+
+/// The components of an issue (indices into [`COMPONENTS`]): none or one, from its seed.
+pub(crate) fn issue_components(issue: &IssueData) -> Vec<usize> {
+    let pick = (issue.seed >> 8) as usize % (COMPONENTS.len() + 1);
+    (pick < COMPONENTS.len())
+        .then_some(pick)
+        .into_iter()
+        .collect()
+}
+
+/// The fix versions of an issue (indices into [`VERSIONS`]): a released one for a done
+/// issue, from its seed; none otherwise.
+pub(crate) fn issue_fix_versions(issue: &IssueData) -> Vec<usize> {
+    let released: Vec<usize> = (0..VERSIONS.len()).filter(|v| VERSIONS[*v].1).collect();
+    if STATUSES[issue.status].2 != "done" || released.is_empty() {
+        return Vec::new();
+    }
+    vec![released[(issue.seed >> 16) as usize % released.len()]]
+}
+
 /// Ids at or above this are of comments, worklogs and history entries written while the
-/// simulator runs; below it, generated ones (derived from the issue id).
+/// simulator runs; below it, generated ones (derived from the issue id: see
+/// [`generated_comment_id`] and [`generated_worklog_id`]). Written comments take ids from
+/// here up, written worklogs, history entries and links from [`WRITTEN_OTHER_IDS`] up, so
+/// a comment and a worklog never share an id (Jira's ids are unique per kind; the owner
+/// map and the hidden lists hold both).
 pub(crate) const WRITTEN_IDS: u64 = 10_000_000_000;
+
+/// Where written worklogs, history entries and links take their ids from.
+pub(crate) const WRITTEN_OTHER_IDS: u64 = 2 * WRITTEN_IDS;
 
 /// One issue's compact facts plus what writes changed.
 #[derive(Clone, Debug)]
@@ -217,6 +257,10 @@ pub(crate) struct IssueData {
     pub reporter: usize,
     pub created_ms: i64,
     pub updated_ms: i64,
+    /// The `updated` the issue was generated with: generated history, comments and
+    /// worklogs are spread between `created_ms` and this, so an edit (which moves
+    /// `updated_ms`) does not move them.
+    pub generated_until_ms: i64,
     pub labels: Vec<String>,
     pub story_points: Option<u32>,
     pub team: Option<usize>,
@@ -365,7 +409,7 @@ pub(crate) fn owner_of(store: &IssueStore, id: u64) -> Option<u64> {
     if id >= WRITTEN_IDS {
         store.owners.get(&id).copied()
     } else {
-        Some(id / 10).filter(|issue| store.by_id.contains_key(issue))
+        Some(id / GENERATED_IDS_PER_ISSUE).filter(|issue| store.by_id.contains_key(issue))
     }
 }
 

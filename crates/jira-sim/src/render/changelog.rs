@@ -41,7 +41,7 @@ pub(crate) fn change_out<'a>(render: &Renderer<'a>, change: &'a ChangeData) -> C
     ChangeOut {
         id: change.id.to_string(),
         author: render.user(change.author),
-        created: crate::render::jira_time(change.created_ms),
+        created: render.time(change.created_ms),
         items: change
             .items
             .iter()

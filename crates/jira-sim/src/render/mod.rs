@@ -5,12 +5,17 @@
 mod catalog;
 mod changelog;
 mod page;
+mod workflow;
+mod worklog;
+
+pub(crate) use worklog::{WorklogOut, format_duration, worklog_json};
 
 pub(crate) use catalog::{Catalog, link_type_json};
 use catalog::{avatars, issue_type_json};
 pub(crate) use changelog::{ChangeOut, change_json, change_out, expanded_changelog};
 pub(crate) use page::{PageBean, page, page_bean};
 
+use jiff::tz::TimeZone;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
@@ -25,12 +30,28 @@ const JIRA_TIME: &[BorrowedFormatItem<'static>] = format_description!(
     "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3][offset_hour sign:mandatory][offset_minute]"
 );
 
-/// Formats epoch milliseconds as `2024-01-18T07:33:17.016+0000`.
-pub(crate) fn jira_time(epoch_ms: i64) -> String {
+/// Formats epoch milliseconds in `zone`, with the offset it has at that instant
+/// (`2024-01-18T08:33:17.016+0100` in Europe/Berlin, `+0200` in summer).
+pub(crate) fn jira_time_in(epoch_ms: i64, zone: &TimeZone) -> String {
+    let offset = jiff::Timestamp::from_millisecond(epoch_ms)
+        .map(|at| zone.to_offset(at).seconds())
+        .unwrap_or(0);
+    let offset = time::UtcOffset::from_whole_seconds(offset).unwrap_or(time::UtcOffset::UTC);
     OffsetDateTime::from_unix_timestamp_nanos(epoch_ms as i128 * 1_000_000)
         .ok()
-        .and_then(|t| t.format(JIRA_TIME).ok())
+        .and_then(|t| t.to_offset(offset).format(JIRA_TIME).ok())
         .unwrap_or_default()
+}
+
+/// The zone a site renders in for its caller (always the tenant's first user in jira-sim):
+/// the user's IANA zone, or UTC when `render_zone` says so or the name is unknown.
+pub(crate) fn caller_zone(tenant: &Tenant, render_zone: crate::config::RenderZone) -> TimeZone {
+    match (render_zone, tenant.users.first()) {
+        (crate::config::RenderZone::User, Some(user)) => {
+            TimeZone::get(user.time_zone).unwrap_or(TimeZone::UTC)
+        }
+        _ => TimeZone::UTC,
+    }
 }
 
 /// Formats a wall-clock instant as ISO 8601 at second precision (`X-RateLimit-Reset`).
@@ -69,7 +90,7 @@ pub(crate) const FIELDS: &[FieldDef] = &[
     FieldDef::system("creator", "Creator", "user", true),
     FieldDef::system("created", "Created", "datetime", true),
     FieldDef::system("updated", "Updated", "datetime", true),
-    FieldDef::system("labels", "Labels", "array", true),
+    FieldDef::array("labels", "Labels", "string", true),
     FieldDef::system("resolution", "Resolution", "resolution", true),
     FieldDef::system("duedate", "Due date", "date", true),
     FieldDef::system("comment", "Comment", "comments-page", false),
@@ -79,8 +100,26 @@ pub(crate) const FIELDS: &[FieldDef] = &[
         "datetime",
         true,
     ),
-    FieldDef::system("issuelinks", "Linked Issues", "array", true),
+    FieldDef::array("issuelinks", "Linked Issues", "issuelinks", true),
     FieldDef::system("watches", "Watchers", "watches", true),
+    FieldDef::array("worklog", "Log Work", "worklog", false),
+    FieldDef::system("timetracking", "Time tracking", "timetracking", false),
+    FieldDef::system("timespent", "Time Spent", "number", true),
+    FieldDef::system("aggregatetimespent", "Σ Time Spent", "number", true),
+    FieldDef::system("timeestimate", "Remaining Estimate", "number", true),
+    FieldDef::system("timeoriginalestimate", "Original estimate", "number", true),
+    FieldDef::system("progress", "Progress", "progress", true),
+    FieldDef::system("workratio", "Work Ratio", "number", true),
+    FieldDef::array("components", "Components", "component", true),
+    FieldDef::array("fixVersions", "Fix versions", "version", true),
+    FieldDef::array("versions", "Affects versions", "version", true),
+    FieldDef::array("attachment", "Attachment", "attachment", true),
+    FieldDef::system("votes", "Votes", "votes", true),
+    FieldDef::array("subtasks", "Sub-tasks", "issuelinks", true),
+    FieldDef::system("environment", "Environment", "string", true),
+    FieldDef::system("resolutiondate", "Resolved", "datetime", true),
+    FieldDef::system("lastViewed", "Last Viewed", "datetime", true),
+    FieldDef::system("security", "Security Level", "securitylevel", true),
     FieldDef::custom(
         "customfield_10016",
         "Story Points",
@@ -97,6 +136,8 @@ pub(crate) struct FieldDef {
     pub id: &'static str,
     pub name: &'static str,
     pub schema_type: &'static str,
+    /// What an array field holds (`schema.items`).
+    pub items: Option<&'static str>,
     pub navigable: bool,
     pub custom: Option<(u64, &'static str)>,
 }
@@ -112,6 +153,23 @@ impl FieldDef {
             id,
             name,
             schema_type,
+            items: None,
+            navigable,
+            custom: None,
+        }
+    }
+
+    const fn array(
+        id: &'static str,
+        name: &'static str,
+        items: &'static str,
+        navigable: bool,
+    ) -> Self {
+        FieldDef {
+            id,
+            name,
+            schema_type: "array",
+            items: Some(items),
             navigable,
             custom: None,
         }
@@ -128,6 +186,7 @@ impl FieldDef {
             id,
             name,
             schema_type,
+            items: None,
             navigable: true,
             custom: Some((custom_id, kind)),
         }
@@ -137,8 +196,8 @@ impl FieldDef {
     pub fn json(&self) -> Value {
         let mut schema = Map::new();
         schema.insert("type".into(), self.schema_type.into());
-        if self.schema_type == "array" {
-            schema.insert("items".into(), "string".into());
+        if let Some(items) = self.items {
+            schema.insert("items".into(), items.into());
         }
         match self.custom {
             Some((custom_id, kind)) => {
@@ -165,7 +224,10 @@ impl FieldDef {
             "key": self.id,
             "name": self.name,
             "custom": self.custom.is_some(),
-            "orderable": self.id != "comment",
+            "orderable": !matches!(
+                self.id,
+                "comment" | "worklog" | "created" | "updated" | "creator" | "votes" | "watches"
+            ),
             "navigable": self.navigable,
             "searchable": true,
             "clauseNames": clause_names,
@@ -254,6 +316,14 @@ pub(crate) struct Expand {
     pub names: bool,
     pub rendered_fields: bool,
     pub changelog: bool,
+    /// `transitions`: the transitions the issue can take now.
+    pub transitions: bool,
+    /// `schema`: each returned field's schema.
+    pub schema: bool,
+    /// `operations`: what the caller may do with the issue.
+    pub operations: bool,
+    /// `editmeta`: the fields the edit screen offers.
+    pub editmeta: bool,
 }
 
 impl Expand {
@@ -265,6 +335,10 @@ impl Expand {
                 "names" => expand.names = true,
                 "renderedFields" => expand.rendered_fields = true,
                 "changelog" => expand.changelog = true,
+                "transitions" => expand.transitions = true,
+                "schema" => expand.schema = true,
+                "operations" => expand.operations = true,
+                "editmeta" => expand.editmeta = true,
                 _ => {}
             }
         }
@@ -302,8 +376,14 @@ pub(crate) struct IssueOut<'a> {
     rendered_fields: Option<Map<String, Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     names: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schema: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    operations: Option<Value>,
     #[serde(serialize_with = "as_map")]
     fields: Vec<(&'a str, Out<'a>)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transitions: Option<Vec<Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     changelog: Option<Value>,
 }
@@ -353,9 +433,16 @@ pub(crate) struct Renderer<'a> {
     pub catalog: &'a Catalog,
     /// REST v2 renders rich text (descriptions, comment bodies) as plain text.
     pub v2: bool,
+    /// The zone timestamps are rendered in (the caller's).
+    pub zone: &'a TimeZone,
 }
 
 impl<'a> Renderer<'a> {
+    /// Epoch milliseconds as Jira writes them, in the caller's zone.
+    pub fn time(&self, epoch_ms: i64) -> String {
+        jira_time_in(epoch_ms, self.zone)
+    }
+
     /// A user as `User`/`UserDetails` (the common subset of both schemas).
     pub fn user(&self, index: usize) -> &'a RawValue {
         &self.catalog.users[index]
@@ -401,7 +488,13 @@ impl<'a> Renderer<'a> {
         selection: &FieldSelection,
         expand: Expand,
     ) -> IssueJson<'a> {
-        if selection.is_id_only() && !expand.names && !expand.rendered_fields {
+        if selection.is_id_only()
+            && !expand.names
+            && !expand.rendered_fields
+            && !expand.transitions
+            && !expand.schema
+            && !expand.operations
+        {
             return IssueJson::IdOnly {
                 id: issue.id.to_string(),
             };
@@ -435,6 +528,15 @@ impl<'a> Renderer<'a> {
                 })
                 .collect()
         });
+        let schema = expand.schema.then(|| {
+            fields
+                .iter()
+                .filter_map(|(id, _)| {
+                    let def = FIELDS.iter().find(|def| def.id == *id)?;
+                    Some(((*id).to_owned(), def.json()["schema"].clone()))
+                })
+                .collect()
+        });
         IssueJson::Full(Box::new(IssueOut {
             expand: "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations",
             id: issue.id.to_string(),
@@ -442,7 +544,11 @@ impl<'a> Renderer<'a> {
             key: &issue.key,
             rendered_fields,
             names,
+            schema,
+            // What the caller may do beyond its fields: no link groups in jira-sim.
+            operations: expand.operations.then(|| json!({ "linkGroups": [] })),
             fields,
+            transitions: expand.transitions.then(|| self.transitions(issue)),
             changelog: expand.changelog.then(|| expanded_changelog(self, issue)),
         }))
     }
@@ -479,8 +585,8 @@ impl<'a> Renderer<'a> {
                 None => Out::Value(Value::Null),
             },
             "reporter" | "creator" => Out::Raw(self.user(issue.reporter)),
-            "created" => Out::Value(jira_time(issue.created_ms).into()),
-            "updated" => Out::Value(jira_time(issue.updated_ms).into()),
+            "created" => Out::Value(self.time(issue.created_ms).into()),
+            "updated" => Out::Value(self.time(issue.updated_ms).into()),
             "labels" => Out::Value(issue.labels.clone().into()),
             "resolution" => match issue.resolution {
                 Some(0) => Out::Raw(&catalog.resolution_done),
@@ -495,7 +601,7 @@ impl<'a> Renderer<'a> {
                 }
                 None => Out::Value(Value::Null),
             },
-            "statuscategorychangedate" => Out::Value(jira_time(issue.status_changed_ms).into()),
+            "statuscategorychangedate" => Out::Value(self.time(issue.status_changed_ms).into()),
             "issuelinks" => Out::Value(self.links(issue)),
             "watches" => Out::Value(json!({
                 "self": format!("{}/rest/api/3/issue/{}/watchers", self.base, issue.key),
@@ -512,6 +618,70 @@ impl<'a> Renderer<'a> {
                     comments,
                 })
             }
+            "worklog" => Out::Value(self.worklog_field(issue)),
+            "timetracking" => Out::Value(match self.time_spent(issue) {
+                0 => json!({}),
+                spent => json!({
+                    "timeSpent": format_duration(spent),
+                    "timeSpentSeconds": spent,
+                }),
+            }),
+            "timespent" | "aggregatetimespent" => Out::Value(match self.time_spent(issue) {
+                0 => Value::Null,
+                spent => spent.into(),
+            }),
+            "progress" => {
+                let spent = self.time_spent(issue);
+                let mut progress = json!({ "progress": spent, "total": spent });
+                if spent > 0 {
+                    progress["percent"] = 100.into();
+                }
+                Out::Value(progress)
+            }
+            "workratio" => Out::Value((-1).into()),
+            "components" => Out::Value(
+                data::issue_components(issue)
+                    .into_iter()
+                    .map(|index| {
+                        let id = data::component_id(issue.project, index);
+                        let (name, description) = data::COMPONENTS[index];
+                        json!({
+                            "self": format!("{}/rest/api/3/component/{id}", self.base),
+                            "id": id.to_string(),
+                            "name": name,
+                            "description": description,
+                        })
+                    })
+                    .collect(),
+            ),
+            "fixVersions" => Out::Value(
+                data::issue_fix_versions(issue)
+                    .into_iter()
+                    .map(|index| {
+                        let id = data::version_id(issue.project, index);
+                        let (name, released, date) = data::VERSIONS[index];
+                        json!({
+                            "self": format!("{}/rest/api/3/version/{id}", self.base),
+                            "id": id.to_string(),
+                            "description": format!("{} {name}", self.tenant.projects[issue.project].name),
+                            "name": name,
+                            "archived": false,
+                            "released": released,
+                            "releaseDate": date,
+                        })
+                    })
+                    .collect(),
+            ),
+            "versions" | "attachment" | "subtasks" => Out::Value(json!([])),
+            "votes" => Out::Value(json!({
+                "self": format!("{}/rest/api/3/issue/{}/votes", self.base, issue.key),
+                "votes": 0,
+                "hasVoted": false,
+            })),
+            "resolutiondate" => Out::Value(match issue.resolution {
+                Some(_) => self.time(issue.status_changed_ms).into(),
+                None => Value::Null,
+            }),
             "customfield_10016" => Out::Value(
                 issue
                     .story_points
@@ -542,8 +712,8 @@ impl<'a> Renderer<'a> {
                     .collect::<String>()
                     .into()
             }
-            "created" => jira_time(issue.created_ms).into(),
-            "updated" => jira_time(issue.updated_ms).into(),
+            "created" => self.time(issue.created_ms).into(),
+            "updated" => self.time(issue.updated_ms).into(),
             _ => Value::Null,
         }
     }
@@ -583,22 +753,7 @@ impl<'a> Renderer<'a> {
     /// Every comment of an issue, with their entity properties when `properties`
     /// (`expand=properties`).
     pub fn comments_with(&self, issue: &'a IssueData, properties: bool) -> Vec<CommentOut<'a>> {
-        let generated = (0..issue.generated_comments).map(|n| {
-            let paragraphs = data::generated_paragraphs(issue.seed, 100 + n as u64);
-            let author = (issue.seed as usize + n as usize) % self.tenant.users.len();
-            let created =
-                issue.created_ms + (issue.updated_ms - issue.created_ms) / 4 * (n as i64 + 1);
-            CommentData {
-                id: issue.id * 10 + n as u64,
-                author,
-                body: data::adf(&paragraphs[..1]),
-                created_ms: created,
-                updated_ms: created,
-                properties: Default::default(),
-            }
-        });
-        generated
-            .filter(|c| !issue.hidden_generated.contains(&c.id))
+        data::generated_comments(issue, self.tenant.users.len())
             .chain(issue.added_comments.iter().cloned())
             .map(|comment| {
                 let mut out = self.comment(issue, &comment);
@@ -627,8 +782,8 @@ impl<'a> Renderer<'a> {
             author,
             body,
             update_author: author,
-            created: jira_time(comment.created_ms),
-            updated: jira_time(comment.updated_ms),
+            created: self.time(comment.created_ms),
+            updated: self.time(comment.updated_ms),
             jsd_public: true,
             properties: None,
         }
@@ -664,7 +819,27 @@ mod tests {
 
     #[test]
     fn jira_time_has_millis_and_colonless_offset() {
-        assert_eq!(jira_time(1_705_563_197_016), "2024-01-18T07:33:17.016+0000");
+        let utc = TimeZone::UTC;
+        assert_eq!(
+            jira_time_in(1_705_563_197_016, &utc),
+            "2024-01-18T07:33:17.016+0000"
+        );
+        // A user's zone, with its offset at that instant: winter and summer in Berlin, and
+        // New York behind UTC.
+        let berlin = TimeZone::get("Europe/Berlin").unwrap();
+        assert_eq!(
+            jira_time_in(1_705_563_197_016, &berlin),
+            "2024-01-18T08:33:17.016+0100"
+        );
+        assert_eq!(
+            jira_time_in(1_720_000_000_000, &berlin),
+            "2024-07-03T11:46:40.000+0200"
+        );
+        let new_york = TimeZone::get("America/New_York").unwrap();
+        assert_eq!(
+            jira_time_in(1_705_563_197_016, &new_york),
+            "2024-01-18T02:33:17.016-0500"
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! default REST version 2, and 3) and the npm `jira.js` 6 (which checks every answer
 //! against its own schemas; a mismatch fails the call), each installed by the test itself
 //! under the target directory (a virtual environment, an npm prefix; the package
-//! registries are the only network they need). Each call a script makes prints
+//! registries are the only network they need), over HTTP and over `--tls` with the
+//! simulator's certificate trusted. Each call a script makes prints
 //! `PASS name` or `FAIL name: why`; every one must pass.
 //!
 //! The scripts are in `tests/clients/`; `cargo xtask ci` installs `python3` with its
@@ -93,16 +94,29 @@ fn node_with_jira_js() -> PathBuf {
     script
 }
 
-/// A small tenant without limits for one client run.
-async fn tenant() -> SimHandle {
+/// A small tenant without limits for one client run, over HTTPS when `tls`.
+async fn tenant(tls: bool) -> SimHandle {
     SimHandle::start(SimConfig {
         projects: 3,
         issues_per_project: 40,
         limits: LimitConfig::off(),
+        tls,
         ..SimConfig::default()
     })
     .await
     .expect("jira-sim starts")
+}
+
+/// The environment a client needs to trust `sim`'s certificate (none over plain HTTP):
+/// `variable` names the file, written under the target directory.
+fn trust(sim: &SimHandle, variable: &'static str) -> Vec<(&'static str, PathBuf)> {
+    let Some(pem) = sim.certificate_pem() else {
+        return Vec::new();
+    };
+    let path =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("jira-sim-{}.pem", sim.addr().port()));
+    std::fs::write(&path, pem).expect("the certificate is written");
+    vec![(variable, path)]
 }
 
 /// Checks a client script's output: it exited 0 and printed `calls` PASS lines.
@@ -121,17 +135,23 @@ async fn the_jira_js_client_passes_every_call_with_its_schemas_enforced() {
     let script = tokio::task::spawn_blocking(node_with_jira_js)
         .await
         .expect("the install ran");
-    let sim = tenant().await;
-    let (email, token) = sim.basic_auth();
-    let output = tokio::process::Command::new("node")
-        .arg(&script)
-        .args([sim.base_url(), &email, &token])
-        .output()
-        .await
-        .expect("node runs");
-    all_passed("jira.js", &output, JIRA_JS_CALLS);
-    assert!(sim.stats().requests > JIRA_JS_CALLS as u64);
-    sim.shutdown().await;
+    // Over HTTP, and over HTTPS with the simulator's certificate trusted as node is told
+    // to trust an extra CA (the script unmodified).
+    for tls in [false, true] {
+        let sim = tenant(tls).await;
+        assert_eq!(sim.base_url().starts_with("https://"), tls);
+        let (email, token) = sim.basic_auth();
+        let output = tokio::process::Command::new("node")
+            .arg(&script)
+            .args([sim.base_url(), &email, &token])
+            .envs(trust(&sim, "NODE_EXTRA_CA_CERTS"))
+            .output()
+            .await
+            .expect("node runs");
+        all_passed(&format!("jira.js (tls: {tls})"), &output, JIRA_JS_CALLS);
+        assert!(sim.stats().requests > JIRA_JS_CALLS as u64);
+        sim.shutdown().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,17 +160,20 @@ async fn the_python_jira_client_passes_every_call_on_v2_and_v3() {
         .await
         .expect("the install ran");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/python_jira.py");
-    for version in ["2", "3"] {
-        let sim = tenant().await;
+    // v2 and v3 over HTTP, and v3 over HTTPS with the certificate trusted the way
+    // `requests` is told to (the script unmodified).
+    for (version, tls) in [("2", false), ("3", false), ("3", true)] {
+        let sim = tenant(tls).await;
         let (email, token) = sim.basic_auth();
         let output = tokio::process::Command::new(&python)
             .arg(script)
             .args([sim.base_url(), &email, &token, version])
+            .envs(trust(&sim, "REQUESTS_CA_BUNDLE"))
             .output()
             .await
             .expect("the script runs");
         all_passed(
-            &format!("python jira, REST v{version}"),
+            &format!("python jira, REST v{version} (tls: {tls})"),
             &output,
             PYTHON_CALLS,
         );

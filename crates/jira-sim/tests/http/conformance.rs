@@ -123,6 +123,21 @@ fn violations(template: &str, method: &str, status: u16, body: &Value) -> Vec<St
         .collect()
 }
 
+/// Validates `value` against the contract's component schema `name` (a field's value,
+/// which the schema leaves open).
+pub(crate) fn component_violations(name: &str, value: &Value) -> Vec<String> {
+    let schema = standalone(&json!({ "$ref": format!("#/components/schemas/{name}") }));
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft4)
+        .should_validate_formats(false)
+        .build(&schema)
+        .expect("schema compiles");
+    validator
+        .iter_errors(value)
+        .map(|error| format!("{name} at {}: {}", error.instance_path(), error))
+        .collect()
+}
+
 struct Case {
     method: Method,
     path: String,

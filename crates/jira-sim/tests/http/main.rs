@@ -5,6 +5,7 @@ mod binary;
 mod clients;
 mod conformance;
 mod faults;
+mod fidelity;
 mod history;
 mod limits;
 mod search;
