@@ -13,69 +13,9 @@ use crate::data::ISSUE_TYPES;
 use crate::extract::{
     App, NOT_FOUND, Params, bad_request, page_params, param, param_list, renderer,
 };
-use crate::meta::{no_project, raw_values, resolution_values};
-use crate::render::FIELDS;
-use crate::state::{AppState, json_error, json_response};
-
-/// Fields no create or edit screen offers (set by Jira itself or by other endpoints).
-const NOT_ON_SCREENS: &[&str] = &[
-    "status",
-    "created",
-    "updated",
-    "creator",
-    "comment",
-    "statuscategorychangedate",
-    "issuelinks",
-    "watches",
-    "votes",
-    "worklog",
-    "attachment",
-    "subtasks",
-    "resolutiondate",
-    "lastViewed",
-    "timespent",
-    "timeestimate",
-    "timeoriginalestimate",
-    "aggregatetimespent",
-    "progress",
-    "workratio",
-];
-
-/// The fields a create screen offers, as `FieldCreateMetadata` (`field_id` set) or
-/// `FieldMetadata` (edit metadata).
-fn field_metadata(app: &AppState, uri: &Uri, project: usize, with_field_id: bool) -> Vec<Value> {
-    let render = renderer(app, uri);
-    FIELDS
-        .iter()
-        .filter(|f| !NOT_ON_SCREENS.contains(&f.id))
-        .map(|f| {
-            let schema = f.json()["schema"].clone();
-            let required = matches!(f.id, "summary" | "issuetype" | "project");
-            let allowed: Option<Vec<Value>> = match f.id {
-                "issuetype" => Some(raw_values(app.catalog.issue_types())),
-                "priority" => Some(raw_values(app.catalog.priorities())),
-                "project" => Some(vec![render.project(&app.tenant.projects[project], false)]),
-                "resolution" => Some(resolution_values(app, false)),
-                _ => None,
-            };
-            let mut value = json!({
-                "key": f.id,
-                "name": f.name,
-                "required": required,
-                "schema": schema,
-                "hasDefaultValue": f.id == "priority",
-                "operations": if f.id == "labels" { json!(["add", "set", "remove"]) } else { json!(["set"]) },
-            });
-            if with_field_id {
-                value["fieldId"] = f.id.into();
-            }
-            if let Some(allowed) = allowed {
-                value["allowedValues"] = allowed.into();
-            }
-            value
-        })
-        .collect()
-}
+use crate::meta::no_project;
+use crate::render::raw_values;
+use crate::state::{json_error, json_response};
 
 pub(crate) async fn createmeta_types(
     State(app): App,
@@ -120,7 +60,7 @@ pub(crate) async fn createmeta_fields(
         Ok(page) => page,
         Err(message) => return bad_request(&message),
     };
-    let fields = field_metadata(&app, &uri, project, true);
+    let fields = renderer(&app, &uri).field_metadata(project, true);
     let total = fields.len();
     let body = json!({
         "fields": fields.into_iter().skip(start_at).take(max_results).collect::<Vec<_>>(),
@@ -136,7 +76,8 @@ pub(crate) async fn editmeta(State(app): App, uri: Uri, Path(id_or_key): Path<St
         Some(issue) => issue.project,
         None => return json_error(StatusCode::NOT_FOUND, NOT_FOUND),
     };
-    let fields: serde_json::Map<String, Value> = field_metadata(&app, &uri, project, false)
+    let fields: serde_json::Map<String, Value> = renderer(&app, &uri)
+        .field_metadata(project, false)
         .into_iter()
         .filter(|f| f["key"] != "project")
         .map(|f| (f["key"].as_str().unwrap_or_default().to_owned(), f))
@@ -188,11 +129,11 @@ pub(crate) async fn createmeta(State(app): App, uri: Uri, Query(params): Params)
                     let mut issue_type = issue_type.clone();
                     issue_type["expand"] = "fields".into();
                     if with_fields {
-                        let fields: serde_json::Map<String, Value> =
-                            field_metadata(&app, &uri, index, false)
-                                .into_iter()
-                                .map(|f| (f["key"].as_str().unwrap_or_default().to_owned(), f))
-                                .collect();
+                        let fields: serde_json::Map<String, Value> = renderer(&app, &uri)
+                            .field_metadata(index, false)
+                            .into_iter()
+                            .map(|f| (f["key"].as_str().unwrap_or_default().to_owned(), f))
+                            .collect();
                         issue_type["fields"] = Value::Object(fields);
                     }
                     issue_type

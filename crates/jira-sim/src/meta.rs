@@ -9,15 +9,13 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::routing::get;
 use http::{StatusCode, Uri};
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::data::{
-    COMPONENTS, ISSUE_TYPES, LABELS, LINK_TYPES, RESOLUTIONS, STATUSES, VERSIONS, component_id,
-    version_id,
+    COMPONENTS, ISSUE_TYPES, LABELS, LINK_TYPES, STATUSES, VERSIONS, component_id, version_id,
 };
 use crate::extract::{bad_request, page_params, param, param_list, renderer};
-use crate::render::{FIELDS, link_type_json, page};
+use crate::render::{FIELDS, link_type_json, page, raw_values};
 use crate::state::{AppState, json_error, json_ok, json_response};
 use crate::users;
 
@@ -75,12 +73,6 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
             .route(&path("/label"), get(labels));
     }
     router
-}
-
-pub(crate) fn raw_values(raws: &[Box<RawValue>]) -> Vec<Value> {
-    raws.iter()
-        .map(|raw| serde_json::from_str(raw.get()).expect("the catalog holds valid JSON"))
-        .collect()
 }
 
 /// Jira's 404 for a project that is not there.
@@ -239,30 +231,11 @@ async fn status_search(State(app): App, Query(params): Params) -> Response {
     json_response(StatusCode::OK, &body, 1)
 }
 
-pub(crate) fn resolution_values(app: &AppState, paged: bool) -> Vec<Value> {
-    RESOLUTIONS
-        .iter()
-        .enumerate()
-        .map(|(index, (id, name, description))| {
-            let mut value = json!({
-                "self": format!("{}/rest/api/3/resolution/{id}", app.base_url),
-                "id": id,
-                "name": name,
-                "description": description,
-            });
-            if paged {
-                value["default"] = (index == 0).into();
-            }
-            value
-        })
-        .collect()
+async fn resolutions(State(app): App, uri: Uri) -> Response {
+    json_ok(&Value::Array(renderer(&app, &uri).resolutions(false)))
 }
 
-async fn resolutions(State(app): App) -> Response {
-    json_ok(&Value::Array(resolution_values(&app, false)))
-}
-
-async fn resolution_search(State(app): App, Query(params): Params) -> Response {
+async fn resolution_search(State(app): App, uri: Uri, Query(params): Params) -> Response {
     let (start_at, max_results) = match page_params(&params, 50, 1, 100) {
         Ok(page) => page,
         Err(message) => return bad_request(&message),
@@ -272,13 +245,14 @@ async fn resolution_search(State(app): App, Query(params): Params) -> Response {
         "/rest/api/3/resolution/search",
         start_at,
         max_results,
-        resolution_values(&app, true),
+        renderer(&app, &uri).resolutions(true),
     );
     json_response(StatusCode::OK, &body, 1)
 }
 
-async fn resolution(State(app): App, Path(id): Path<String>) -> Response {
-    match resolution_values(&app, false)
+async fn resolution(State(app): App, uri: Uri, Path(id): Path<String>) -> Response {
+    match renderer(&app, &uri)
+        .resolutions(false)
         .into_iter()
         .find(|r| r["id"] == id.as_str())
     {

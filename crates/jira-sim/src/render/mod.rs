@@ -4,6 +4,7 @@
 
 mod catalog;
 mod changelog;
+mod fieldmeta;
 mod page;
 mod workflow;
 mod worklog;
@@ -13,6 +14,7 @@ pub(crate) use worklog::{WorklogOut, format_duration, worklog_json};
 pub(crate) use catalog::{Catalog, link_type_json};
 use catalog::{avatars, issue_type_json};
 pub(crate) use changelog::{ChangeOut, change_json, change_out, expanded_changelog};
+pub(crate) use fieldmeta::raw_values;
 pub(crate) use page::{PageBean, page, page_bean};
 
 use jiff::tz::TimeZone;
@@ -385,6 +387,8 @@ pub(crate) struct IssueOut<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     transitions: Option<Vec<Value>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    editmeta: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     changelog: Option<Value>,
 }
 
@@ -494,6 +498,7 @@ impl<'a> Renderer<'a> {
             && !expand.transitions
             && !expand.schema
             && !expand.operations
+            && !expand.editmeta
         {
             return IssueJson::IdOnly {
                 id: issue.id.to_string(),
@@ -549,6 +554,7 @@ impl<'a> Renderer<'a> {
             operations: expand.operations.then(|| json!({ "linkGroups": [] })),
             fields,
             transitions: expand.transitions.then(|| self.transitions(issue)),
+            editmeta: expand.editmeta.then(|| self.editmeta(issue)),
             changelog: expand.changelog.then(|| expanded_changelog(self, issue)),
         }))
     }

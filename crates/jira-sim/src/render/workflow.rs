@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use super::Renderer;
-use crate::data::{IssueData, RESOLUTIONS, Transition, available};
+use crate::data::{IssueData, Transition, available};
 
 impl Renderer<'_> {
     /// A transition as `IssueTransition` (with its screen's fields when `with_fields`).
@@ -25,17 +25,7 @@ impl Renderer<'_> {
         if with_fields {
             let mut fields = Map::new();
             if transition.needs_resolution {
-                let allowed: Vec<Value> = RESOLUTIONS
-                    .iter()
-                    .map(|(id, name, description)| {
-                        json!({
-                            "self": format!("{}/rest/api/3/resolution/{id}", self.base),
-                            "id": id,
-                            "name": name,
-                            "description": description,
-                        })
-                    })
-                    .collect();
+                let allowed = self.resolutions(false);
                 fields.insert(
                     "resolution".into(),
                     json!({

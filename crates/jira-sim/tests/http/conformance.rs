@@ -666,6 +666,14 @@ async fn metadata_history_and_activity_endpoints_validate_against_the_contract()
             "/rest/api/3/issue/{issueIdOrKey}",
         ),
         same(
+            "/rest/api/3/issue/APO-13?fields=*all&expand=transitions,schema,operations,editmeta,names,renderedFields,changelog",
+            "/rest/api/3/issue/{issueIdOrKey}",
+        ),
+        same(
+            "/rest/api/3/issue/createmeta?expand=projects.issuetypes.fields",
+            "/rest/api/3/issue/createmeta",
+        ),
+        same(
             &format!("/rest/api/3/issue/APO-7/comment/{comment_id}"),
             "/rest/api/3/issue/{issueIdOrKey}/comment/{id}",
         ),

@@ -124,7 +124,7 @@ async fn expand_transitions_lists_what_the_issue_can_take_now() {
     let sim = Sim::small().await;
     let (_, offered) = sim.get("/rest/api/3/issue/APO-1/transitions").await;
     let (status, issue) = sim
-        .get("/rest/api/3/issue/APO-1?fields=status&expand=transitions,schema,operations")
+        .get("/rest/api/3/issue/APO-1?fields=status&expand=transitions,schema,operations,editmeta")
         .await;
     assert_eq!(status, 200);
     assert_eq!(issue["transitions"], offered["transitions"]);
@@ -135,6 +135,8 @@ async fn expand_transitions_lists_what_the_issue_can_take_now() {
     }
     assert_eq!(issue["schema"]["status"]["type"], "status");
     assert!(issue["operations"].is_object());
+    assert_eq!(issue["editmeta"]["fields"]["summary"]["required"], true);
+    assert!(issue["editmeta"]["fields"].get("status").is_none());
     // Searches expand them too.
     let (_, page) = sim
         .post(
