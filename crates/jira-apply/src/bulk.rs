@@ -240,17 +240,19 @@ impl Writes<'_> {
 
     /// One bulk group (lines making the same change to issues no other line touches), in
     /// tasks of up to 1,000 issues. `Err` only when the journal cannot be written.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn apply_bulk(
         &self,
-        changes: &[Change],
+        run: BulkRun<'_>,
         group: &[usize],
-        ids: &[String],
-        journal: &Arc<Mutex<Journal>>,
-        writer: &JournalWriter,
-        transitions: &Transitions,
         stop: &(dyn Fn() -> bool + Sync),
     ) -> Result<Vec<(usize, LineResult)>, String> {
+        let BulkRun {
+            changes,
+            ids,
+            journal,
+            writer,
+            transitions,
+        } = run;
         let mut out = Vec::new();
         let mut todo: Vec<(usize, bool)> = Vec::new();
         for &n in group {
@@ -529,6 +531,17 @@ impl Writes<'_> {
             }
         }
     }
+}
+
+/// What a run's bulk groups are applied with: its lines and their journal ids, the journal
+/// and its writer, and the transitions resolved so far.
+#[derive(Clone, Copy)]
+pub(crate) struct BulkRun<'a> {
+    pub(crate) changes: &'a [Change],
+    pub(crate) ids: &'a [String],
+    pub(crate) journal: &'a Arc<Mutex<Journal>>,
+    pub(crate) writer: &'a JournalWriter,
+    pub(crate) transitions: &'a Transitions,
 }
 
 /// A bulk task's results: issue ids processed, and failed ones with Jira's messages.

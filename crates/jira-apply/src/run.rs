@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use futures_util::StreamExt as _;
 
 use crate::Writes;
+use crate::bulk::BulkRun;
 use crate::change::{Change, Operation};
 use crate::journal::{Journal, JournalError};
 use crate::outcome::{ApplyReport, LineResult, Outcome, line_result};
@@ -55,10 +56,14 @@ impl Writes<'_> {
         let bulk_results = async {
             let mut done = Vec::new();
             for group in &bulk {
-                match self
-                    .apply_bulk(changes, group, &ids, &journal, &writer, &transitions, stop)
-                    .await
-                {
+                let run = BulkRun {
+                    changes,
+                    ids: &ids,
+                    journal: &journal,
+                    writer: &writer,
+                    transitions: &transitions,
+                };
+                match self.apply_bulk(run, group, stop).await {
                     Ok(results) => {
                         for (_, result) in &results {
                             progress(result);

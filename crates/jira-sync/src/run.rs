@@ -146,30 +146,15 @@ where
     if fields.is_success() {
         sink.set_fields(&fields.json::<Vec<Value>>()?)?;
     }
-    read_window(
+    let reads = Reads {
         transport,
         batch,
-        sink,
         options,
-        &mut state,
-        window,
-        &mut report,
-        progress,
-    )
-    .await?;
+    };
+    read_window(&reads, sink, &mut state, window, &mut report, progress).await?;
     if let Some(feeds) = feeds {
         let feeds = feeds.join().await??;
-        store_worklogs(
-            transport,
-            batch,
-            sink,
-            &mut state,
-            feeds,
-            window_end,
-            options,
-            &mut report,
-        )
-        .await?;
+        store_worklogs(&reads, sink, &mut state, feeds, window_end, &mut report).await?;
     }
     let census_due = options.census_every.is_some_and(|every| {
         state
@@ -230,14 +215,19 @@ where
     plan::estimate(transport, batch, options, &window).await
 }
 
+/// What every read of one run shares: the stack it reads through, the batch settings and
+/// the run's options.
+pub(crate) struct Reads<'a, T> {
+    pub(crate) transport: &'a Arc<T>,
+    pub(crate) batch: &'a BatchConfig,
+    pub(crate) options: &'a SyncOptions,
+}
+
 /// Reads every unfinished slice of `window`, committing in order, then moves the mark to
 /// the window's end.
-#[allow(clippy::too_many_arguments)]
 async fn read_window<T, S>(
-    transport: &Arc<T>,
-    batch: &BatchConfig,
+    reads: &Reads<'_, T>,
     sink: &mut S,
-    options: &SyncOptions,
     state: &mut SyncState,
     window: Window,
     report: &mut SyncReport,
@@ -247,6 +237,7 @@ where
     T: Transport + 'static,
     S: Sink + ?Sized,
 {
+    let (transport, batch, options) = (reads.transport, reads.batch, reads.options);
     let recent = Arc::new(state.recent.clone());
     let budget = MemoryBudget::new(
         options.memory_budget,

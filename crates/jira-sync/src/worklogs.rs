@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use futures_util::StreamExt as _;
-use jira_batch::BatchConfig;
 use jira_model::ApiRequest;
 use jira_transport::Transport;
 use serde_json::Value;
@@ -12,9 +11,8 @@ use serde_json::value::RawValue;
 
 use crate::Error;
 use crate::memory::{MemoryBudget, blocking};
-use crate::options::SyncOptions;
 use crate::record::{At, Child};
-use crate::run::SyncReport;
+use crate::run::{Reads, SyncReport};
 use crate::sink::{Sink, SyncBatch};
 use crate::window::SyncState;
 
@@ -100,21 +98,19 @@ pub(crate) async fn worklog_feeds<T: Transport + 'static>(
 /// those of issues the sink holds, marks the deleted ones, each feed page committed in
 /// order with its cursor. A cursor never passes the window's end: a worklog on an issue
 /// the window did not hold yet is read again by the next run, once it does.
-#[allow(clippy::too_many_arguments)]
 pub(crate) async fn store_worklogs<T, S>(
-    transport: &Arc<T>,
-    batch: &BatchConfig,
+    reads: &Reads<'_, T>,
     sink: &mut S,
     state: &mut SyncState,
     feeds: Feeds,
     window_end: i64,
-    options: &SyncOptions,
     report: &mut SyncReport,
 ) -> Result<(), Error>
 where
     T: Transport + 'static,
     S: Sink + ?Sized,
 {
+    let (transport, batch, options) = (reads.transport, reads.batch, reads.options);
     report.requests += feeds.requests;
     // A list holds up to 1,000 worklogs (a megabyte or two, held twice while it is read):
     // lists in flight and waiting share a quarter of the budget.
