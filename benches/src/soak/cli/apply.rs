@@ -74,15 +74,27 @@ async fn state(
             l["outwardIssue"]["key"] == format!("{q}-{n}").as_str() && l["type"]["name"] == link
         })
         .count();
-    let comments = get(format!("issue/{p}-{n}/comment?maxResults=100")).await?;
+    // Every page of the thread (some issues hold hundreds of comments).
     let note = format!("{tag} note {n}");
-    let notes = comments["comments"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .iter()
-        .filter(|c| jira_model::adf::to_text(&c["body"]).trim() == note)
-        .count();
+    let (mut notes, mut start) = (0, 0);
+    loop {
+        let page = get(format!(
+            "issue/{p}-{n}/comment?startAt={start}&maxResults=100"
+        ))
+        .await?;
+        let comments = page["comments"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        notes += comments
+            .iter()
+            .filter(|c| jira_model::adf::to_text(&c["body"]).trim() == note)
+            .count();
+        start += comments.len() as u64;
+        if comments.is_empty() || start >= page["total"].as_u64().unwrap_or(0) {
+            break;
+        }
+    }
     let made = if n.is_multiple_of(4) {
         let found = get(format!(
             "search/jql?jql=summary%20~%20%22{tag}made{n}z%22&fields=summary"
