@@ -203,6 +203,7 @@ fn comment_by_id(app: &AppState, store: &IssueStore, id: &str) -> Option<(u64, C
         catalog: &app.catalog,
         v2: false,
         zone: &app.zone,
+        embedded_comments_last: 0,
     };
     Some((issue.id, find_comment(&render, issue, id)?))
 }

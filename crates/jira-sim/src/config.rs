@@ -82,6 +82,11 @@ pub struct Realism {
     pub webhook_late_rate: f64,
     /// How late a late delivery is at most, in milliseconds.
     pub webhook_late_ms: u64,
+    /// When not 0, an issue's embedded `comment` field carries only its last this many
+    /// comments (`startAt` = total − n), so a reader that pages on from the embedded
+    /// page's length instead of its `startAt` skips comments and writes others twice.
+    /// 0 (the default) embeds every comment from 0.
+    pub embedded_comments_last: usize,
 }
 
 impl Default for Realism {
@@ -94,6 +99,7 @@ impl Default for Realism {
             webhook_duplicate_rate: 0.05,
             webhook_late_rate: 0.05,
             webhook_late_ms: 2_000,
+            embedded_comments_last: 0,
         }
     }
 }

@@ -31,6 +31,7 @@ pub(crate) fn renderer<'a>(app: &'a AppState, uri: &Uri) -> Renderer<'a> {
         catalog: &app.catalog,
         v2: is_v2(uri),
         zone: &app.zone,
+        embedded_comments_last: app.realism.read().embedded_comments_last,
     }
 }
 

@@ -78,6 +78,7 @@ pub(crate) fn emit(
         catalog: &app.catalog,
         v2: false,
         zone: &app.zone,
+        embedded_comments_last: 0,
     };
     let now = AppState::now_ms();
     let selection = FieldSelection::parse([

@@ -225,14 +225,22 @@ async fn complete<T: Transport>(
                 .and_then(Value::as_array)
                 .map(Vec::as_slice)
                 .unwrap_or_default();
-            let comments = first
-                .iter()
-                .map(|comment| Child::from_value(comment, id, At::Updated))
-                .collect::<Result<Vec<_>, _>>()?;
+            // The embedded page is the thread's start only when it says `startAt` 0; a
+            // later page (Jira does not promise the first) is dropped and the thread read
+            // from its start, so no comment is skipped or written twice.
+            let start_at = field.get("startAt").and_then(Value::as_u64).unwrap_or(0);
+            let comments = if start_at == 0 {
+                first
+                    .iter()
+                    .map(|comment| Child::from_value(comment, id, At::Updated))
+                    .collect::<Result<Vec<_>, _>>()?
+            } else {
+                Vec::new()
+            };
             let total = field
                 .get("total")
                 .and_then(Value::as_u64)
-                .unwrap_or(comments.len() as u64);
+                .unwrap_or(start_at + first.len() as u64);
             if (comments.len() as u64) < total {
                 threads.push((id, total));
             }
@@ -266,7 +274,8 @@ struct CommentsPage {
 }
 
 /// Pages the comment endpoint for the rest of a thread of `total` comments whose first
-/// page is in `comments`; the number of requests it took.
+/// page is in `comments` (a comment already held, by id, is not taken twice should the
+/// thread shift while it is read); the number of requests it took.
 async fn more_comments<T: Transport>(
     transport: &Arc<T>,
     issue_id: u64,
@@ -275,6 +284,7 @@ async fn more_comments<T: Transport>(
 ) -> Result<usize, Error> {
     let mut requests = 0;
     let id = issue_id.to_string();
+    let mut held: std::collections::HashSet<u64> = comments.iter().map(|c| c.id).collect();
     while (comments.len() as u64) < total {
         let request = ApiRequest::comments(&id, comments.len() as u64, 100);
         let response = transport.send(request).await?;
@@ -283,8 +293,16 @@ async fn more_comments<T: Transport>(
         if page.comments.is_empty() {
             break;
         }
+        let mut added = false;
         for comment in page.comments {
-            comments.push(Child::parse(comment, Some(issue_id), At::Updated)?);
+            let comment = Child::parse(comment, Some(issue_id), At::Updated)?;
+            if held.insert(comment.id) {
+                comments.push(comment);
+                added = true;
+            }
+        }
+        if !added {
+            break;
         }
     }
     Ok(requests)

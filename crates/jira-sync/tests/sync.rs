@@ -486,3 +486,68 @@ async fn a_site_without_an_approximate_count_is_synced_the_way_that_needs_no_mea
     assert_eq!(report.issues_written, 300);
     assert_eq!(contents(&sink).len(), 300);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_embedded_comment_page_that_is_not_the_first_loses_nothing() {
+    // The issue's comment field carries only each thread's last 5 comments (startAt =
+    // total - 5): paging on from the page's length would skip the thread's start and write
+    // its tail twice.
+    let sim = SimHandle::start(SimConfig {
+        projects: 1,
+        issues_per_project: 20,
+        limits: LimitConfig::off(),
+        realism: Realism {
+            worklog_settle_ms: 0,
+            embedded_comments_last: 5,
+            ..Realism::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let (_, issue) = rest_get(&sim, "/rest/api/3/issue/APO-7?fields=comment").await;
+    let total = issue["fields"]["comment"]["total"].as_u64().unwrap();
+    assert!(total >= 100, "APO-7 has a long thread");
+    assert_eq!(issue["fields"]["comment"]["startAt"], total - 5);
+
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = SqliteSink::open(dir.path().join("comments.db")).unwrap();
+    let options = SyncOptions {
+        settle: Duration::ZERO,
+        ..SyncOptions::new("project = APO")
+    };
+    jira_sync::sync(&client, &mut sink, &options).await.unwrap();
+    let mut expected = Vec::new();
+    for n in 1..=20 {
+        let mut start = 0;
+        loop {
+            let (_, page) = rest_get(
+                &sim,
+                &format!("/rest/api/3/issue/APO-{n}/comment?startAt={start}&maxResults=100"),
+            )
+            .await;
+            let comments = page["comments"].as_array().unwrap();
+            expected.extend(
+                comments
+                    .iter()
+                    .map(|c| c["id"].as_str().unwrap().parse::<i64>().unwrap()),
+            );
+            start += comments.len();
+            if comments.is_empty() || start as u64 >= page["total"].as_u64().unwrap() {
+                break;
+            }
+        }
+    }
+    expected.sort_unstable();
+    let mut statement = sink
+        .connection()
+        .prepare("SELECT id FROM comments ORDER BY id")
+        .unwrap();
+    let held: Vec<i64> = statement
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(held, expected, "every comment once, none twice");
+}

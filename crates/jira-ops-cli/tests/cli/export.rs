@@ -172,9 +172,13 @@ async fn search_streams_every_issue_and_reports_bad_jql() {
         .collect();
     assert_eq!(keys.len(), 60, "no duplicates");
 
+    let searches = || sim.stats().requests_to("POST", "/rest/api/3/search/jql");
+    let before = searches();
     let limited = env.run(&["search", "project = BEA", "--limit", "7"]).await;
     limited.code(0);
     assert_eq!(limited.json_lines().len(), 7);
+    // One page of 7 asked for, none read ahead.
+    assert_eq!(searches() - before, 1);
 
     let bad = env.run(&["search", "project = = BEA"]).await;
     bad.code(2);

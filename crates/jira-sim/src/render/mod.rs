@@ -439,6 +439,9 @@ pub(crate) struct Renderer<'a> {
     pub v2: bool,
     /// The zone timestamps are rendered in (the caller's).
     pub zone: &'a TimeZone,
+    /// How many comments the embedded `comment` field carries, the last ones (0: all;
+    /// `Realism::embedded_comments_last`).
+    pub embedded_comments_last: usize,
 }
 
 impl<'a> Renderer<'a> {
@@ -615,12 +618,16 @@ impl<'a> Renderer<'a> {
                 "isWatching": issue.watchers.contains(&0),
             })),
             "comment" => {
-                let comments = self.comments(issue);
+                let mut comments = self.comments(issue);
+                let total = comments.len();
+                let last = self.embedded_comments_last;
+                let start_at = if last > 0 { total.saturating_sub(last) } else { 0 };
+                let comments = comments.split_off(start_at);
                 Out::Comments(CommentsField {
                     self_url: format!("{}/rest/api/3/issue/{}/comment", self.base, issue.id),
-                    max_results: comments.len(),
-                    total: comments.len(),
-                    start_at: 0,
+                    max_results: if last > 0 { last } else { total },
+                    total,
+                    start_at,
                     comments,
                 })
             }
