@@ -116,6 +116,12 @@ impl Writes<'_> {
             record.key = key;
             record
         };
+        // A line that ends here without a key: its state journaled, its result returned.
+        let settle = async |state: WriteState, outcome: Outcome, message: String| {
+            let journaled = (state != WriteState::Done).then(|| message.clone());
+            writer.write(vec![record(state, journaled, None)]).await?;
+            Ok::<_, String>(line_result(change, outcome, Some(message)))
+        };
         for attempt in 0..3 {
             // An outcome lost (by an earlier run, or by the attempt before): found on the
             // site before anything is sent again.
@@ -150,20 +156,10 @@ impl Writes<'_> {
                     request
                 }
                 Prepared::AlreadySo(message) => {
-                    writer
-                        .write(vec![record(WriteState::Done, None, None)])
-                        .await?;
-                    return Ok(line_result(change, Outcome::AlreadySo, Some(message)));
+                    return settle(WriteState::Done, Outcome::AlreadySo, message).await;
                 }
                 Prepared::Refused(message) => {
-                    writer
-                        .write(vec![record(
-                            WriteState::Refused,
-                            Some(message.clone()),
-                            None,
-                        )])
-                        .await?;
-                    return Ok(line_result(change, Outcome::Refused, Some(message)));
+                    return settle(WriteState::Refused, Outcome::Refused, message).await;
                 }
                 Prepared::Failed(message) => {
                     // A read failed: nothing was written; the state stays as it was.
@@ -202,24 +198,10 @@ impl Writes<'_> {
                     return Ok(result);
                 }
                 Sent::Refused(message) => {
-                    writer
-                        .write(vec![record(
-                            WriteState::Refused,
-                            Some(message.clone()),
-                            None,
-                        )])
-                        .await?;
-                    return Ok(line_result(change, Outcome::Refused, Some(message)));
+                    return settle(WriteState::Refused, Outcome::Refused, message).await;
                 }
                 Sent::NotSent(message) => {
-                    writer
-                        .write(vec![record(
-                            WriteState::NotSent,
-                            Some(message.clone()),
-                            None,
-                        )])
-                        .await?;
-                    return Ok(line_result(change, Outcome::NotSent, Some(message)));
+                    return settle(WriteState::NotSent, Outcome::NotSent, message).await;
                 }
                 Sent::Unknown(message) => {
                     writer

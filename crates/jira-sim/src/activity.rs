@@ -16,15 +16,12 @@ use crate::data::{
     self, ChangeData, ChangeItem, CommentData, IssueData, IssueStore, LINK_TYPES, LinkData, LinkEnd,
 };
 use crate::edit::{comment_body, unlink};
-use crate::extract::user_index;
 use crate::extract::{
-    NOT_FOUND, bad_request, caller_index, field_errors, page_params, param, renderer,
+    App, NOT_FOUND, Params, bad_request, caller_index, field_errors, id_list, page_params, param,
+    parse_id, renderer, user_index,
 };
-use crate::render::Renderer;
-use crate::render::link_type_json;
+use crate::render::{Renderer, link_type_json};
 use crate::state::{AppState, json_error, json_response, no_content};
-
-use crate::extract::{App, Params, id_list, parse_id};
 
 /// The activity routes: reads under v3 and v2, writes under both.
 pub(crate) fn routes() -> Router<Arc<AppState>> {

@@ -15,11 +15,9 @@ use axum::routing::{get, post};
 use http::{StatusCode, Uri};
 use serde_json::{Map, Value, json};
 
-use crate::data::TRANSITIONS;
-use crate::data::{self, LABELS, PRIORITIES};
+use crate::data::{self, LABELS, PRIORITIES, TRANSITIONS};
 use crate::edit::{move_issue, record_edit};
-use crate::extract::user_index;
-use crate::extract::{caller_index, renderer};
+use crate::extract::{caller_index, renderer, user_index};
 use crate::render::jira_time_in;
 use crate::state::{AppState, json_response};
 use crate::task::Task;

@@ -16,8 +16,7 @@ use base64::Engine as _;
 use http::{StatusCode, Uri};
 use serde_json::{Value, json};
 
-use crate::data::available;
-use crate::data::{self, ChangeData, ChangeItem, STATUSES};
+use crate::data::{self, ChangeData, ChangeItem, STATUSES, available};
 use crate::edit::{move_issue, resolution_ref};
 use crate::extract::{NOT_FOUND, bad_request, field_errors, page_params, param, renderer};
 use crate::render::{ChangeOut, change_json, change_out};

@@ -9,12 +9,11 @@ use serde_json::{Value, json};
 use crate::data::{self, IssueData, WorklogData};
 use crate::edit::{comment_body, forget_worklog};
 use crate::extract::{
-    NOT_FOUND, bad_request, caller_index, field_errors, int_param, page_params, renderer,
+    App, NOT_FOUND, Params, bad_request, caller_index, field_errors, id_list, int_param,
+    page_params, parse_id, renderer,
 };
 use crate::render::{WorklogOut, worklog_json};
 use crate::state::{AppState, json_error, json_response, no_content};
-
-use crate::extract::{App, Params, id_list, parse_id};
 
 /// Worklogs one `/worklog/updated` or `/worklog/deleted` page lists.
 const CHANGED_PAGE: usize = 1_000;
