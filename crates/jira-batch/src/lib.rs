@@ -58,4 +58,6 @@ pub use fetch::{
     FetchError, FetchReport, IssueResults, IssueStream, Order, fetch_issues, fetch_issues_stream,
     fetch_issues_with_comments,
 };
-pub use search::{SearchOptions, invalid_jql, jql_hint, search, search_pages};
+pub use search::{
+    SearchOptions, invalid_jql, jql_hint, search, search_pages, search_pages_after_id,
+};

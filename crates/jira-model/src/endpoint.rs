@@ -110,6 +110,8 @@ pub const BULK_OPERATION_MAX_ISSUES: usize = 1_000;
 pub const BULK_OPERATIONS_IN_PROGRESS_MAX: usize = 5;
 /// Worklog ids one `POST /worklog/list` takes.
 pub const WORKLOG_LIST_MAX_IDS: usize = 1_000;
+/// Worklogs one page of `GET /issue/{issueIdOrKey}/worklog` holds at most.
+pub const ISSUE_WORKLOGS_PAGE_MAX: u32 = 5_000;
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,8 @@ use serde::de::DeserializeOwned;
 
 use crate::{
     BulkCreateRequest, BulkFetchRequest, ChangelogBulkRequest, CountRequest, Endpoint, Error,
-    ErrorClass, ErrorCollection, IssueUpdate, RateLimitInfo, SearchRequest,
+    ErrorClass, ErrorCollection, ISSUE_WORKLOGS_PAGE_MAX, IssueUpdate, RateLimitInfo,
+    SearchRequest,
 };
 
 /// Whether sending a request twice has the effect of sending it once.
@@ -375,6 +376,20 @@ impl ApiRequest {
         )
         .with_class(OperationClass::Metadata)
         .with_estimated_points(1 + max_results)
+        .query("startAt", start_at.to_string())
+        .query("maxResults", max_results.to_string())
+    }
+
+    /// `GET /rest/api/3/issue/{key}/worklog`: a page of one issue's worklogs (Jira
+    /// allows up to 5,000 a page).
+    pub fn issue_worklogs(issue_key: &str, start_at: u64, max_results: u32) -> Self {
+        Self::new(
+            Method::GET,
+            "/rest/api/3/issue/{issueIdOrKey}/worklog",
+            format!("/rest/api/3/issue/{}/worklog", encode_segment(issue_key)),
+        )
+        .with_class(OperationClass::Metadata)
+        .with_estimated_points(1 + max_results.min(ISSUE_WORKLOGS_PAGE_MAX) / 20)
         .query("startAt", start_at.to_string())
         .query("maxResults", max_results.to_string())
     }

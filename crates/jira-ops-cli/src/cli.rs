@@ -382,8 +382,9 @@ pub struct SyncArgs {
     /// Skip the id census that marks issues gone from the site as deleted.
     #[arg(long, conflicts_with = "census_every")]
     pub no_census: bool,
-    /// Run the id census when the last one is at least this old (`0` for every run;
-    /// `12h`, `1d`, `30m`).
+    /// Run the id census at least this often (`0` for every run; `12h`, `1d`, `30m`).
+    /// It also runs on every run whose census costs one page (5,000 ids) or at most 5%
+    /// of the run's requests.
     #[arg(long, default_value = "12h", value_name = "AGE")]
     pub census_every: String,
     /// Seconds the window's end is held back from now (writes the search index may not

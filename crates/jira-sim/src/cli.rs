@@ -110,6 +110,11 @@ pub struct ServeArgs {
     /// by key see it at once; `reconcileIssues` names issues to see fresh).
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub search_lag_ms: u64,
+    /// What a search's `nextPageToken` continues: `snapshot` (the results as they were at
+    /// the first page) or `offset` (a position in the results as they are at the next
+    /// page, so an issue leaving them shifts later pages). Atlassian does not document it.
+    #[arg(long, default_value = "snapshot", value_name = "KIND")]
+    pub page_tokens: String,
     /// The zone bodies render timestamps in and JQL date literals are read in: `user` (the
     /// caller's `/myself` time zone, as Jira Cloud does) or `utc`.
     #[arg(long, default_value = "user", value_name = "ZONE")]
@@ -266,6 +271,13 @@ impl ServeArgs {
                 search_lag_ms: args.search_lag_ms,
                 work_latency: parse_work_latency(&args.work_latency)?,
                 bulk_issues_per_sec: args.bulk_issues_per_sec,
+                page_tokens: match args.page_tokens.to_ascii_lowercase().as_str() {
+                    "snapshot" => crate::config::PageTokens::Snapshot,
+                    "offset" => crate::config::PageTokens::Offset,
+                    other => anyhow::bail!(
+                        "--page-tokens {other:?} is not a token kind: use `snapshot` or `offset`"
+                    ),
+                },
                 ..crate::config::Realism::default()
             },
             webhooks: args

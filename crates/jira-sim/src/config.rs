@@ -87,6 +87,22 @@ pub struct Realism {
     /// page's length instead of its `startAt` skips comments and writes others twice.
     /// 0 (the default) embeds every comment from 0.
     pub embedded_comments_last: usize,
+    /// What a search's `nextPageToken` continues from. Atlassian does not document it.
+    pub page_tokens: PageTokens,
+}
+
+/// What a search's `nextPageToken` stands for (Atlassian's docs do not say).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PageTokens {
+    /// The results as they were at the first page: later pages continue that list,
+    /// whatever changed since (a cursor).
+    #[default]
+    Snapshot,
+    /// A position in the results as they are when the next page is asked: an issue that
+    /// leaves the results meanwhile shifts the later pages, so a reader that follows the
+    /// tokens skips one it never saw.
+    Offset,
 }
 
 impl Default for Realism {
@@ -100,6 +116,7 @@ impl Default for Realism {
             webhook_late_rate: 0.05,
             webhook_late_ms: 2_000,
             embedded_comments_last: 0,
+            page_tokens: PageTokens::default(),
         }
     }
 }

@@ -92,7 +92,7 @@ mod webhooks;
 mod worklogs;
 
 pub use config::{
-    BurstConfig, BurstOverride, Credential, Fault, FaultConfig, FaultRule, LimitConfig,
+    BurstConfig, BurstOverride, Credential, Fault, FaultConfig, FaultRule, LimitConfig, PageTokens,
     PerIssueConfig, QuotaConfig, QuotaKind, Realism, RefusalHeaders, RenderZone, ResetFormat,
     RetryAfterFormat, Secret, SimConfig, Webhook, WorkLatency,
 };

@@ -145,9 +145,38 @@ pub(crate) fn fingerprint(jql: &str) -> u64 {
 }
 
 pub(crate) fn search(app: &AppState, uri: &Uri, body: SearchBody) -> Response {
-    let ids = match matching_ids(app, &body.jql, &body.reconcile_issues) {
-        Ok(ids) => ids,
-        Err(message) => return bad_request(&message),
+    let fingerprint = fingerprint(&body.jql);
+    let tokens = app.realism.read().page_tokens;
+    // Where this page starts: the results (as they are now, or as a snapshot token kept
+    // them) and the position in them.
+    let (ids, offset) = match body.next_page_token.as_deref() {
+        None => match matching_ids(app, &body.jql, &body.reconcile_issues) {
+            Ok(ids) => (ids, 0),
+            Err(message) => return bad_request(&message),
+        },
+        Some(token) => match decode_token(token, fingerprint) {
+            Some(Token::Offset(offset)) => {
+                match matching_ids(app, &body.jql, &body.reconcile_issues) {
+                    Ok(ids) => (ids, offset),
+                    Err(message) => return bad_request(&message),
+                }
+            }
+            Some(Token::Snapshot { number, offset }) => {
+                match app.search_snapshots.lock().get(number) {
+                    Some(ids) => (ids, offset),
+                    None => {
+                        return bad_request(&format!(
+                            "The nextPageToken '{token}' has expired: start the search again."
+                        ));
+                    }
+                }
+            }
+            None => {
+                return bad_request(&format!(
+                    "The nextPageToken '{token}' is invalid or belongs to another query."
+                ));
+            }
+        },
     };
     let selection = if body.fields.is_empty() {
         FieldSelection::id_only()
@@ -156,18 +185,23 @@ pub(crate) fn search(app: &AppState, uri: &Uri, body: SearchBody) -> Response {
     };
     let cap = if selection.is_id_only() { 5000 } else { 100 };
     let max_results = body.max_results.unwrap_or(50).clamp(1, cap) as usize;
-    let offset = match body.next_page_token.as_deref() {
-        None => 0,
-        Some(token) => match decode_token(token, fingerprint(&body.jql)) {
-            Some(offset) => offset,
-            None => {
-                return bad_request(&format!(
-                    "The nextPageToken '{token}' is invalid or belongs to another query."
-                ));
-            }
-        },
-    };
     let expand = Expand::parse(body.expand.as_deref().unwrap_or_default().split(','));
+    let next = offset + max_results;
+    let next_page_token = (next < ids.len()).then(|| match tokens {
+        crate::config::PageTokens::Offset => format!("{fingerprint:016x}{next:x}"),
+        crate::config::PageTokens::Snapshot => {
+            let number = match body.next_page_token.as_deref().and_then(|t| {
+                match decode_token(t, fingerprint) {
+                    Some(Token::Snapshot { number, .. }) => Some(number),
+                    _ => None,
+                }
+            }) {
+                Some(number) => number,
+                None => app.search_snapshots.lock().keep(ids.clone()),
+            };
+            format!("{fingerprint:016x}s{number:x}-{next:x}")
+        }
+    });
     let store = app.store.read();
     let render = renderer(app, uri);
     let lagging = app.realism.read().search_lag_ms > 0;
@@ -192,25 +226,43 @@ pub(crate) fn search(app: &AppState, uri: &Uri, body: SearchBody) -> Response {
         })
         .map(|issue| render.issue(issue, &selection, expand))
         .collect();
-    let next = offset + max_results;
     let cost = 1 + page.len() as u64;
     let response = SearchOut {
         issues: page,
-        next_page_token: (next < ids.len())
-            .then(|| format!("{:016x}{next:x}", fingerprint(&body.jql))),
-        is_last: next >= ids.len(),
+        is_last: next_page_token.is_none(),
+        next_page_token,
     };
     json_response(StatusCode::OK, &response, cost)
 }
 
-pub(crate) fn decode_token(token: &str, expected_fingerprint: u64) -> Option<usize> {
+/// What a page token continues (see [`crate::config::PageTokens`]).
+pub(crate) enum Token {
+    /// A position in the results as they are now.
+    Offset(usize),
+    /// A position in a kept result list.
+    Snapshot { number: u64, offset: usize },
+}
+
+/// Reads a page token of the query with this fingerprint: `<fingerprint><offset>` or
+/// `<fingerprint>s<snapshot>-<offset>`, hexadecimal.
+pub(crate) fn decode_token(token: &str, expected_fingerprint: u64) -> Option<Token> {
     if token.len() <= 16 || !token.is_char_boundary(16) {
         return None;
     }
-    let (fingerprint, offset) = token.split_at(16);
-    (u64::from_str_radix(fingerprint, 16).ok()? == expected_fingerprint)
-        .then(|| usize::from_str_radix(offset, 16).ok())
-        .flatten()
+    let (fingerprint, rest) = token.split_at(16);
+    if u64::from_str_radix(fingerprint, 16).ok()? != expected_fingerprint {
+        return None;
+    }
+    match rest.strip_prefix('s') {
+        None => usize::from_str_radix(rest, 16).ok().map(Token::Offset),
+        Some(rest) => {
+            let (number, offset) = rest.split_once('-')?;
+            Some(Token::Snapshot {
+                number: u64::from_str_radix(number, 16).ok()?,
+                offset: usize::from_str_radix(offset, 16).ok()?,
+            })
+        }
+    }
 }
 
 #[derive(Deserialize)]

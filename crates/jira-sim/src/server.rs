@@ -81,6 +81,7 @@ impl SimHandle {
             )),
             config,
             search_cache: Mutex::default(),
+            search_snapshots: Mutex::default(),
         });
         let router = api::routes()
             .merge(admin::routes())

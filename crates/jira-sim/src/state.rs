@@ -37,6 +37,9 @@ pub(crate) struct AppState {
     pub config: SimConfig,
     /// Sorted issue ids of recent searches, by JQL, valid while the store version matches.
     pub search_cache: Mutex<SearchCache>,
+    /// The result lists page tokens continue, by snapshot number
+    /// ([`crate::config::PageTokens::Snapshot`]).
+    pub search_snapshots: Mutex<Snapshots>,
     /// The dice of faults and webhook realism, seeded from `SimConfig::seed`: a run that
     /// sends the same requests in the same order meets the same faults.
     pub dice: Mutex<rand::rngs::SmallRng>,
@@ -54,6 +57,33 @@ impl AppState {
 
 /// Sorted ids by JQL, with the store version they were computed at.
 pub(crate) type SearchCache = std::collections::HashMap<String, (u64, Arc<Vec<u64>>)>;
+
+/// Result lists kept for page tokens: the newest [`Snapshots::KEPT`], by number.
+#[derive(Default)]
+pub struct Snapshots {
+    next: u64,
+    lists: std::collections::BTreeMap<u64, Arc<Vec<u64>>>,
+}
+
+impl Snapshots {
+    /// How many result lists are kept (older tokens are refused as expired).
+    pub const KEPT: usize = 256;
+
+    /// Keeps `ids` and returns its number.
+    pub fn keep(&mut self, ids: Arc<Vec<u64>>) -> u64 {
+        self.next += 1;
+        self.lists.insert(self.next, ids);
+        while self.lists.len() > Self::KEPT {
+            self.lists.pop_first();
+        }
+        self.next
+    }
+
+    /// The list kept as `number`, if it still is.
+    pub fn get(&self, number: u64) -> Option<Arc<Vec<u64>>> {
+        self.lists.get(&number).cloned()
+    }
+}
 
 /// Points a response cost, set by the handler (1 + objects returned, identity objects 2).
 #[derive(Clone, Copy, Debug)]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures_util::StreamExt as _;
-use jira_batch::{BatchConfig, SearchOptions, search_pages};
+use jira_batch::{BatchConfig, SearchOptions, search_pages_after_id};
 use jira_transport::Transport;
 
 use crate::Error;
@@ -14,6 +14,36 @@ use crate::record::now_ms;
 use crate::run::SyncReport;
 use crate::sink::Sink;
 use crate::window::SyncState;
+use crate::worklogs::entering_worklogs;
+
+/// The share of a run's requests a census may cost and still run every time.
+pub(crate) const CENSUS_SHARE: f64 = 0.05;
+
+/// Whether this run ends with a census: when the last one is older than
+/// [`SyncOptions::census_every`], and on every run whose census costs one page (5,000
+/// ids) or at most [`CENSUS_SHARE`] of the run's requests. `None` never.
+pub(crate) fn census_due<S: Sink + ?Sized>(
+    options: &SyncOptions,
+    state: &SyncState,
+    sink: &mut S,
+    run_requests: usize,
+) -> Result<bool, Error> {
+    let Some(every) = options.census_every else {
+        return Ok(false);
+    };
+    if state
+        .census_ms
+        .is_none_or(|last| now_ms() - last >= every.as_millis() as i64)
+    {
+        return Ok(true);
+    }
+    Ok(sink.issues_held(&options.jql)?.is_some_and(|held| {
+        let pages = held
+            .div_ceil(u64::from(jira_model::SEARCH_ID_PAGE_MAX))
+            .max(1);
+        pages == 1 || pages as f64 <= CENSUS_SHARE * run_requests as f64
+    }))
+}
 
 /// The id census: every id the query matches (5,000 a page) told to the sink, which
 /// tombstones the live issues it did not see.
@@ -29,9 +59,12 @@ where
     T: Transport + 'static,
     S: Sink + ?Sized,
 {
-    let pages = search_pages(
+    // Paged by the id, not by page token: a census that skipped a live issue would mark
+    // it deleted.
+    let pages = search_pages_after_id(
         transport.clone(),
         options.jql.clone(),
+        0,
         SearchOptions {
             fields: Vec::new(),
             page_size: jira_model::SEARCH_ID_PAGE_MAX,
@@ -51,14 +84,29 @@ where
             .collect();
         sink.census_seen(&ids)?;
     }
-    let found = sink.census_finish(now_ms())?;
+    let found = sink.census_finish(&options.jql, now_ms())?;
     report.issues_deleted = found.deleted;
     // Issues on the site the sink lacks (back from the trash, or moved into the query
     // without a change of `updated`): fetched whole, as a window would.
     let absent: Vec<String> = found.absent.iter().map(u64::to_string).collect();
     let none = BTreeMap::new();
     for chunk in absent.chunks(jira_model::BULK_FETCH_MAX_ISSUES) {
-        let unit = fetch_unit(transport, batch, options, chunk, &none).await?;
+        // The worklog feed has passed these issues' worklogs (or will pass them before
+        // the issues are held): they are read from the issues.
+        let mut unit =
+            fetch_unit(transport, batch, options, chunk, options.worklogs, &none).await?;
+        if options.worklogs {
+            let embedded = std::mem::take(&mut unit.embedded);
+            unit.requests += entering_worklogs(
+                transport,
+                batch.max_concurrent,
+                sink,
+                &mut unit.batch,
+                embedded,
+            )
+            .await?;
+            report.worklogs += unit.batch.worklogs.len();
+        }
         report.requests += unit.requests;
         report.issues_restored += unit.batch.issues.len();
         report.issues_written += unit.batch.issues.len();
@@ -68,4 +116,69 @@ where
         report.commits += 1;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::sink::{Census, SyncBatch};
+
+    /// A sink that holds `.0` issues of every query and nothing else.
+    struct Holding(u64);
+
+    impl Sink for Holding {
+        fn load_state(&mut self, _: &str) -> Result<Option<SyncState>, Error> {
+            Ok(None)
+        }
+        fn commit(&mut self, _: &SyncBatch, _: &SyncState) -> Result<(), Error> {
+            Ok(())
+        }
+        fn has_issue(&mut self, _: &str) -> Result<bool, Error> {
+            Ok(false)
+        }
+        fn census_begin(&mut self) -> Result<(), Error> {
+            Ok(())
+        }
+        fn census_seen(&mut self, _: &[u64]) -> Result<(), Error> {
+            Ok(())
+        }
+        fn census_finish(&mut self, _: &str, _: i64) -> Result<Census, Error> {
+            Ok(Census::default())
+        }
+        fn issues_held(&mut self, _: &str) -> Result<Option<u64>, Error> {
+            Ok(Some(self.0))
+        }
+    }
+
+    #[test]
+    fn a_census_runs_when_it_is_one_page_a_small_share_or_due() {
+        let daily = SyncOptions {
+            census_every: Some(Duration::from_secs(86_400)),
+            ..SyncOptions::new("project = A")
+        };
+        let an_hour_ago = SyncState {
+            census_ms: Some(now_ms() - 3_600_000),
+            ..SyncState::default()
+        };
+        // One page (5,000 ids): every run.
+        assert!(census_due(&daily, &an_hour_ago, &mut Holding(5_000), 5).unwrap());
+        // Ten pages: when they are at most 5% of the run's requests.
+        assert!(!census_due(&daily, &an_hour_ago, &mut Holding(50_000), 100).unwrap());
+        assert!(census_due(&daily, &an_hour_ago, &mut Holding(50_000), 200).unwrap());
+        // Or once the last census is a day old; never with `None`.
+        let two_days_ago = SyncState {
+            census_ms: Some(now_ms() - 2 * 86_400_000),
+            ..SyncState::default()
+        };
+        assert!(census_due(&daily, &two_days_ago, &mut Holding(50_000), 5).unwrap());
+        let never = SyncOptions {
+            census_every: None,
+            ..daily.clone()
+        };
+        assert!(!census_due(&never, &two_days_ago, &mut Holding(5), 5).unwrap());
+        // A sink that cannot count: by age alone.
+        assert!(!census_due(&daily, &an_hour_ago, &mut crate::EmptySink, 1_000).unwrap());
+    }
 }

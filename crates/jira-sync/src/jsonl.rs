@@ -9,8 +9,11 @@
 //! - `changelog.jsonl`: `{"issue_id", "entries"}`, an issue's complete history.
 //! - `comments.jsonl`: `{"issue_id", "comments"}`, an issue's comments.
 //! - `worklogs.jsonl`: `{"id", "issue_id", "deleted_ms", "worklog"}`.
+//! - `members.jsonl`: `{"query", "held"}` or `{"query", "released"}`: which query (its
+//!   place in the manifest's `queries`) holds which issue ids, so a census judges only
+//!   its own query's issues.
 //! - `manifest.json`: the committed length of every file, the live counts, the field
-//!   catalogue and the sync state of every query.
+//!   catalogue, the queries and the sync state of every query.
 //!
 //! A commit appends to the files, syncs them, then replaces the manifest (written beside
 //! it, synced, renamed). Opening the directory cuts every file back to the length the
@@ -31,12 +34,16 @@ use serde_json::value::RawValue;
 use crate::Error;
 use crate::{Census, Child, Sink, SyncBatch, SyncState};
 
-const FILES: [&str; 4] = [
+const FILES: [&str; 5] = [
     "issues.jsonl",
     "changelog.jsonl",
     "comments.jsonl",
     "worklogs.jsonl",
+    "members.jsonl",
 ];
+
+/// The queries one directory holds at most (an issue's membership is a 16-bit mask).
+pub(crate) const MAX_QUERIES: usize = 16;
 
 /// The manifest of a JSON Lines export.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -53,9 +60,12 @@ pub struct Manifest {
     pub fields: Vec<Value>,
     /// The sync state of each query.
     pub states: BTreeMap<String, SyncState>,
+    /// The queries synced into the directory, in the order `members.jsonl` numbers them.
+    #[serde(default)]
+    pub queries: Vec<String>,
 }
 
-/// What the index keeps of an issue: 24 bytes in one map entry (the key is its project
+/// What the index keeps of an issue: 32 bytes in one map entry (the key is its project
 /// prefix's number and its own number).
 #[derive(Clone, Debug)]
 struct IssueEntry {
@@ -64,6 +74,8 @@ struct IssueEntry {
     history: u32,
     comments: u32,
     deleted: bool,
+    /// The queries that hold it, a bit each (their place in the manifest's `queries`).
+    queries: u16,
 }
 
 /// An issue key as a prefix (interned in [`Prefixes`]) and a number; a key of another
@@ -116,7 +128,8 @@ pub struct JsonlSink {
     manifest: Manifest,
     issues: HashMap<u64, IssueEntry>,
     prefixes: Prefixes,
-    worklogs: HashMap<u64, bool>,
+    /// Each worklog's issue and whether it is deleted.
+    worklogs: HashMap<u64, (u64, bool)>,
     census: HashSet<u64>,
 }
 
@@ -149,7 +162,18 @@ struct ChildrenLine {
 #[derive(Deserialize)]
 struct WorklogLine {
     id: u64,
+    issue_id: Option<u64>,
     deleted_ms: Option<i64>,
+}
+
+/// A line of `members.jsonl`: issues a query took or let go of.
+#[derive(Serialize, Deserialize)]
+struct MembersLine {
+    query: usize,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    held: Vec<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    released: Vec<u64>,
 }
 
 impl JsonlSink {
@@ -236,6 +260,7 @@ impl JsonlSink {
                     history: 0,
                     comments: 0,
                     deleted: line.deleted_ms.is_some(),
+                    queries: 0,
                 },
             );
         }
@@ -255,7 +280,45 @@ impl JsonlSink {
         for line in self.lines("worklogs.jsonl")? {
             let line: WorklogLine =
                 serde_json::from_str(&line?).map_err(|e| bad("worklogs.jsonl", e))?;
-            self.worklogs.insert(line.id, line.deleted_ms.is_some());
+            let issue = line
+                .issue_id
+                .or_else(|| self.worklogs.get(&line.id).map(|(issue, _)| *issue))
+                .unwrap_or(0);
+            self.worklogs
+                .insert(line.id, (issue, line.deleted_ms.is_some()));
+        }
+        let mut members = 0;
+        for line in self.lines("members.jsonl")? {
+            let line: MembersLine =
+                serde_json::from_str(&line?).map_err(|e| bad("members.jsonl", e))?;
+            members += 1;
+            let bit = 1u16.checked_shl(line.query as u32).unwrap_or(0);
+            for (ids, held) in [(&line.held, true), (&line.released, false)] {
+                for id in ids {
+                    if let Some(entry) = self.issues.get_mut(id) {
+                        match held {
+                            true => entry.queries |= bit,
+                            false => entry.queries &= !bit,
+                        }
+                    }
+                }
+            }
+        }
+        if members == 0 && !self.issues.is_empty() {
+            // A directory from before `members.jsonl`: every query holds every issue,
+            // so a census marks one deleted only once every query's census missed it.
+            for jql in self.manifest.states.keys() {
+                if !self.manifest.queries.contains(jql) {
+                    self.manifest.queries.push(jql.clone());
+                }
+            }
+            let all = match self.manifest.queries.len() {
+                0 => 0,
+                n => u16::MAX >> (16 - n.min(MAX_QUERIES)),
+            };
+            for entry in self.issues.values_mut().filter(|e| !e.deleted) {
+                entry.queries = all;
+            }
         }
         Ok(())
     }
@@ -276,11 +339,11 @@ impl JsonlSink {
             ),
             (
                 "worklogs".into(),
-                self.worklogs.values().filter(|d| !**d).count() as u64,
+                self.worklogs.values().filter(|(_, d)| !*d).count() as u64,
             ),
             (
                 "worklogs_deleted".into(),
-                self.worklogs.values().filter(|d| **d).count() as u64,
+                self.worklogs.values().filter(|(_, d)| *d).count() as u64,
             ),
         ])
     }
@@ -308,6 +371,7 @@ impl JsonlSink {
 
     /// Appends `batch` and commits it with `state`; on failure the caller recovers.
     fn write_commit(&mut self, batch: &SyncBatch, state: &SyncState) -> Result<(), Error> {
+        let query = self.query(&state.jql)?;
         let mut out = Appender::new(&self.dir);
         for issue in &batch.issues {
             out.push(
@@ -327,10 +391,22 @@ impl JsonlSink {
                 history: 0,
                 comments: 0,
                 deleted: false,
+                queries: 0,
             });
             entry.key = key;
             entry.updated_ms = issue.updated_ms;
             entry.deleted = false;
+            entry.queries |= 1 << query;
+        }
+        if !batch.issues.is_empty() {
+            out.push(
+                4,
+                &MembersLine {
+                    query,
+                    held: batch.issues.iter().map(|i| i.id).collect(),
+                    released: Vec::new(),
+                },
+            )?;
         }
         for (issue_id, entries) in &batch.histories {
             out.push(
@@ -368,10 +444,11 @@ impl JsonlSink {
                     worklog: Some(&worklog.json),
                 },
             )?;
-            self.worklogs.insert(worklog.id, false);
+            self.worklogs.insert(worklog.id, (worklog.issue_id, false));
         }
         for (id, at) in &batch.deleted_worklogs {
-            if self.worklogs.get(id) == Some(&false) {
+            if let Some((_, deleted @ false)) = self.worklogs.get_mut(id) {
+                *deleted = true;
                 out.push(
                     3,
                     &WorklogRecord {
@@ -381,7 +458,6 @@ impl JsonlSink {
                         worklog: None,
                     },
                 )?;
-                self.worklogs.insert(*id, true);
             }
         }
         self.manifest
@@ -390,14 +466,38 @@ impl JsonlSink {
         self.finish(out)
     }
 
-    /// Tombstones the live issues the census did not see and commits; on failure the
+    /// The place of `jql` in the manifest's queries, added if new.
+    fn query(&mut self, jql: &str) -> Result<usize, Error> {
+        if let Some(n) = self.manifest.queries.iter().position(|q| q == jql) {
+            return Ok(n);
+        }
+        if self.manifest.queries.len() >= MAX_QUERIES {
+            return Err(Error::Sync(format!(
+                "sync: {} already holds {MAX_QUERIES} queries, the most a JSON Lines export holds; sync {jql:?} into another directory or into SQLite (--to sqlite:FILE)",
+                self.dir.display()
+            )));
+        }
+        self.manifest.queries.push(jql.to_owned());
+        Ok(self.manifest.queries.len() - 1)
+    }
+
+    /// Ends the census of `jql` (see [`Sink::census_finish`]) and commits; on failure the
     /// caller recovers.
-    fn write_census(&mut self, at_ms: i64) -> Result<Census, Error> {
+    fn write_census(&mut self, jql: &str, at_ms: i64) -> Result<Census, Error> {
+        let query = self.query(jql)?;
+        let bit = 1u16 << query;
         let mut out = Appender::new(&self.dir);
         let mut census = Census::default();
+        let mut released = Vec::new();
+        let mut tombstoned = HashSet::new();
         let prefixes = &self.prefixes;
         for (id, entry) in self.issues.iter_mut() {
-            if !entry.deleted && !self.census.contains(id) {
+            if entry.queries & bit == 0 || self.census.contains(id) {
+                continue;
+            }
+            entry.queries &= !bit;
+            released.push(*id);
+            if entry.queries == 0 && !entry.deleted {
                 out.push(
                     0,
                     &IssueRecord {
@@ -409,15 +509,49 @@ impl JsonlSink {
                     },
                 )?;
                 entry.deleted = true;
+                tombstoned.insert(*id);
                 census.deleted += 1;
             }
         }
-        census.absent = self
-            .census
-            .iter()
-            .filter(|id| self.issues.get(id).is_none_or(|e| e.deleted))
-            .copied()
-            .collect();
+        // A deleted issue's worklogs go with it.
+        for (id, (issue, deleted)) in self.worklogs.iter_mut() {
+            if !*deleted && tombstoned.contains(issue) {
+                out.push(
+                    3,
+                    &WorklogRecord {
+                        id: *id,
+                        issue_id: None,
+                        deleted_ms: Some(at_ms),
+                        worklog: None,
+                    },
+                )?;
+                *deleted = true;
+            }
+        }
+        let mut held = Vec::new();
+        for id in &self.census {
+            match self.issues.get_mut(id) {
+                Some(entry) if !entry.deleted => {
+                    if entry.queries & bit == 0 {
+                        entry.queries |= bit;
+                        held.push(*id);
+                    }
+                }
+                _ => census.absent.push(*id),
+            }
+        }
+        if !held.is_empty() || !released.is_empty() {
+            released.sort_unstable();
+            held.sort_unstable();
+            out.push(
+                4,
+                &MembersLine {
+                    query,
+                    held,
+                    released,
+                },
+            )?;
+        }
         census.absent.sort_unstable();
         self.census.clear();
         self.finish(out)?;
@@ -473,11 +607,11 @@ impl Serialize for Texts<'_> {
     }
 }
 
-/// Appends lines to the four files, each through a small buffer as it is serialised: a
+/// Appends lines to the files, each through a small buffer as it is serialised: a
 /// commit's tens of megabytes are never held as text beside the batch they come from.
 struct Appender {
     dir: PathBuf,
-    files: [Option<(std::io::BufWriter<File>, u64)>; 4],
+    files: [Option<(std::io::BufWriter<File>, u64)>; FILES.len()],
     line: Vec<u8>,
 }
 
@@ -514,8 +648,8 @@ impl Appender {
     }
 
     /// Flushes and syncs every file written to; the bytes appended to each.
-    fn finish(self) -> Result<[u64; 4], Error> {
-        let mut written = [0; 4];
+    fn finish(self) -> Result<[u64; FILES.len()], Error> {
+        let mut written = [0; FILES.len()];
         for (n, open) in self.files.into_iter().enumerate() {
             if let Some((writer, bytes)) = open {
                 let path = self.dir.join(FILES[n]);
@@ -540,15 +674,28 @@ impl Sink for JsonlSink {
             .map_err(|error| self.recover(error))
     }
 
-    fn census_finish(&mut self, at_ms: i64) -> Result<Census, Error> {
-        self.write_census(at_ms)
+    fn census_finish(&mut self, jql: &str, at_ms: i64) -> Result<Census, Error> {
+        self.write_census(jql, at_ms)
             .map_err(|error| self.recover(error))
     }
 
     fn has_issue(&mut self, id: &str) -> Result<bool, Error> {
         Ok(id
             .parse::<u64>()
-            .is_ok_and(|id| self.issues.contains_key(&id)))
+            .is_ok_and(|id| self.issues.get(&id).is_some_and(|e| !e.deleted)))
+    }
+
+    fn issues_held(&mut self, jql: &str) -> Result<Option<u64>, Error> {
+        let Some(query) = self.manifest.queries.iter().position(|q| q == jql) else {
+            return Ok(Some(0));
+        };
+        let bit = 1u16 << query;
+        Ok(Some(
+            self.issues
+                .values()
+                .filter(|e| !e.deleted && e.queries & bit != 0)
+                .count() as u64,
+        ))
     }
 
     fn census_begin(&mut self) -> Result<(), Error> {

@@ -24,11 +24,21 @@
 //!   rest of a long thread paged by the comment endpoint. Worklogs come from the
 //!   tenant-wide feeds, `/worklog/updated` then `/worklog/list` (1,000 a call), and
 //!   `/worklog/deleted` marks deleted ones (a tombstone, not a silent loss); the feeds'
-//!   cursors are kept in the state too.
+//!   cursors are kept in the state too. An issue that enters the sink once the feed's
+//!   cursor has moved (new, moved into the query, back from the trash, found by a census)
+//!   may have worklogs behind that cursor: it takes them from itself (its `worklog` field
+//!   when that holds them all, else `GET /issue/{id}/worklog`).
+//! - **Pages by id, not by token.** Atlassian does not document what `nextPageToken` is;
+//!   were it an offset, an issue leaving a window while it is read would make the read
+//!   skip another. Every page is asked as `... AND id > <last id read>`, which nothing
+//!   can shift ([`jira_batch::search_pages_after_id`]).
 //! - **Deletions** leave no trace in an `updated` window, so a run ends with an id census
-//!   when the last one is older than [`SyncOptions::census_every`]: an id-only search of
-//!   the query (5,000 ids a page); every issue the sink holds that the site no longer
-//!   returns is marked deleted, never dropped silently, and one the sink lacks is fetched.
+//!   (an id-only search of the query, 5,000 ids a page) whenever it costs one page or at
+//!   most 5% of the run's requests, and at least every [`SyncOptions::census_every`].
+//!   An issue the query held that the site no longer returns is no longer the query's;
+//!   one no query of the sink holds any more is marked deleted with its worklogs, never
+//!   dropped silently (so two queries in one sink never erase each other); one the sink
+//!   lacks is fetched.
 //! - **Memory is bounded by a budget**, not by the export's size: what waits between the
 //!   wire and the sink is each entity's JSON text ([`SyncedIssue`], [`Child`]), and each
 //!   unit of work takes its share of [`SyncOptions::memory_budget`] before it starts.

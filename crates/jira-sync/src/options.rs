@@ -53,8 +53,10 @@ pub struct SyncOptions {
     pub comments: bool,
     /// Also take the worklogs of the synced issues (and mark deleted ones).
     pub worklogs: bool,
-    /// End with an id census that marks issues gone from the site (or the query) when
-    /// the last one is at least this old (`Some(ZERO)`: every run; `None`: never).
+    /// End with an id census that marks issues gone from the site (or the query) as
+    /// deleted: on every run whose census costs one page (5,000 ids) or at most 5% of the
+    /// run's requests, and on any run when the last one is at least this old
+    /// (`Some(ZERO)`: every run; `None`: never).
     pub census_every: Option<Duration>,
     /// How far below the mark a run reads again (minute granularity, index lag).
     pub overlap: Duration,
@@ -114,13 +116,19 @@ impl SyncOptions {
         }
     }
 
-    /// The fields a read asks for: the chosen ones, `updated`, and `comment` when
-    /// comments are synced.
-    pub(crate) fn read_fields(&self) -> Vec<String> {
+    /// The fields a read asks for: the chosen ones, `updated`, `comment` when comments
+    /// are synced, and `worklog` when the read takes worklogs from the issues
+    /// (`worklogs_from_issues`: see [`crate::run`]).
+    pub(crate) fn read_fields(&self, worklogs_from_issues: bool) -> Vec<String> {
         let mut fields = self.fields.clone();
-        for needed in ["updated", "comment"] {
-            if (needed == "updated" || self.comments) && !fields.iter().any(|f| f == needed) {
-                fields.push(needed.into());
+        let needed = [
+            ("updated", true),
+            ("comment", self.comments),
+            ("worklog", self.worklogs && worklogs_from_issues),
+        ];
+        for (field, wanted) in needed {
+            if wanted && !fields.iter().any(|f| f == field) {
+                fields.push(field.into());
             }
         }
         fields

@@ -150,7 +150,7 @@ pub(crate) async fn estimate<T: Transport + 'static>(
         let request = ApiRequest::search(&SearchRequest {
             jql: jql.clone(),
             max_results: Some(SAMPLE),
-            fields: options.read_fields(),
+            fields: options.read_fields(false),
             ..SearchRequest::default()
         })?;
         let started = Instant::now();

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures_util::StreamExt as _;
-use jira_batch::{BatchConfig, FetchError, SearchOptions, fetch_issues, search_pages};
+use jira_batch::{BatchConfig, FetchError, SearchOptions, fetch_issues, search_pages_after_id};
 use jira_model::{ApiRequest, ChangelogBulkPage, ChangelogBulkRequest, Issue};
 use jira_transport::Transport;
 use serde::Deserialize;
@@ -19,6 +19,7 @@ use crate::options::SyncOptions;
 use crate::record::{self, At, Child, SyncedIssue, numeric_id, updated_ms};
 use crate::run::{Event, Unit};
 use crate::window::Window;
+use crate::worklogs::Embedded;
 
 /// The `ids` strategy: id-only pages of the window, cut into bulk fetches of 100 that run
 /// `max_concurrent` at a time, in order.
@@ -27,13 +28,15 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
     batch: &'a BatchConfig,
     options: &'a SyncOptions,
     window: &Window,
+    from_issues: bool,
     recent: Arc<BTreeMap<String, i64>>,
     budget: MemoryBudget,
 ) -> impl futures_util::Stream<Item = Result<Event, Error>> + 'a {
     let slice = window.slices[0].clone();
-    let pages = search_pages(
+    let pages = search_pages_after_id(
         transport.clone(),
-        window.jql(&options.jql, &slice),
+        window.bounds(&options.jql, &slice),
+        slice.after_id,
         SearchOptions {
             fields: Vec::new(),
             page_size: jira_model::SEARCH_ID_PAGE_MAX,
@@ -77,8 +80,9 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
                     .iter()
                     .map(|id| numeric_id(id))
                     .try_fold(0, |m, id| id.map(|id| m.max(id)))?;
-                let mut unit = fetch_unit(transport, batch, options, &ids, &recent).await?;
-                budget.observe(unit.batch.bytes());
+                let mut unit =
+                    fetch_unit(transport, batch, options, &ids, from_issues, &recent).await?;
+                budget.observe(unit.bytes());
                 unit.share = share;
                 if first_of_page {
                     unit.requests += 1;
@@ -106,10 +110,11 @@ pub(crate) fn page_events<'a, T: Transport + 'static>(
     transport: &'a Arc<T>,
     options: &'a SyncOptions,
     window: &Window,
+    from_issues: bool,
     recent: Arc<BTreeMap<String, i64>>,
     budget: MemoryBudget,
 ) -> impl futures_util::Stream<Item = Result<Event, Error>> + 'a {
-    let fields = options.read_fields();
+    let fields = options.read_fields(from_issues);
     let streams = window
         .slices
         .iter()
@@ -118,9 +123,10 @@ pub(crate) fn page_events<'a, T: Transport + 'static>(
         .map(|(index, slice)| {
             let recent = recent.clone();
             let budget = budget.clone();
-            let pages = search_pages(
+            let pages = search_pages_after_id(
                 transport.clone(),
-                window.jql(&options.jql, slice),
+                window.bounds(&options.jql, slice),
+                slice.after_id,
                 SearchOptions {
                     fields: fields.clone(),
                     page_size: jira_model::SEARCH_PAGE_MAX,
@@ -141,8 +147,9 @@ pub(crate) fn page_events<'a, T: Transport + 'static>(
                             .iter()
                             .map(|i| numeric_id(&i.id))
                             .try_fold(0, |m, id| id.map(|id| m.max(id)))?;
-                        let mut unit = complete(transport, options, page.issues, &recent).await?;
-                        budget.observe(unit.batch.bytes());
+                        let mut unit =
+                            complete(transport, options, page.issues, from_issues, &recent).await?;
+                        budget.observe(unit.bytes());
                         unit.share = share;
                         unit.requests += 1;
                         unit.search_pages += 1;
@@ -162,15 +169,17 @@ pub(crate) fn page_events<'a, T: Transport + 'static>(
     futures_util::stream::select_all(streams)
 }
 
-/// Bulk-fetches `ids` with the fields and completes them.
+/// Bulk-fetches `ids` with the fields and completes them (`from_issues`: with the
+/// worklogs they carry, see [`complete`]).
 pub(crate) async fn fetch_unit<T: Transport + 'static>(
     transport: &Arc<T>,
     batch: &BatchConfig,
     options: &SyncOptions,
     ids: &[String],
+    from_issues: bool,
     recent: &BTreeMap<String, i64>,
 ) -> Result<Unit, Error> {
-    let fields = options.read_fields();
+    let fields = options.read_fields(from_issues);
     let field_refs: Vec<&str> = fields.iter().map(String::as_str).collect();
     let single = BatchConfig {
         max_concurrent: 1,
@@ -192,19 +201,22 @@ pub(crate) async fn fetch_unit<T: Transport + 'static>(
             }
         }
     }
-    let mut unit = complete(transport, options, issues, recent).await?;
+    let mut unit = complete(transport, options, issues, from_issues, recent).await?;
     unit.requests += fetched.requests;
     unit.missing = missing;
     Ok(unit)
 }
 
 /// Drops the issues the sink already holds at this `updated`, then takes the rest's
-/// comments (long threads paged) and complete histories. Every issue is turned into text
-/// before the first request, so a unit waiting on the network holds no parsed trees.
+/// comments (long threads paged) and complete histories, and (`from_issues`) keeps the
+/// worklogs each carried for the commit to give to those that enter the sink. Every issue
+/// is turned into text before the first request, so a unit waiting on the network holds
+/// no parsed trees.
 async fn complete<T: Transport>(
     transport: &Arc<T>,
     options: &SyncOptions,
     issues: Vec<Issue>,
+    from_issues: bool,
     recent: &BTreeMap<String, i64>,
 ) -> Result<Unit, Error> {
     let mut unit = Unit::default();
@@ -245,6 +257,13 @@ async fn complete<T: Transport>(
                 threads.push((id, total));
             }
             unit.batch.comments.insert(id, comments);
+        }
+        if options.worklogs {
+            // Worklogs are records of their own, never part of the issue's JSON.
+            let field = issue.fields.remove("worklog").unwrap_or(Value::Null);
+            if from_issues {
+                unit.embedded.insert(id, Embedded::parse(&field, id)?);
+            }
         }
         unit.batch.issues.push(SyncedIssue {
             id,

@@ -1,6 +1,7 @@
 //! One run: the window opened or resumed, read in order and committed with its state,
 //! the worklog feeds, the census; and the plan of the next run.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures_util::StreamExt as _;
@@ -11,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::Error;
-use crate::census::census;
+use crate::census::{census, census_due};
 use crate::memory::{AbortOnDrop, MemoryBudget, blocking};
 use crate::options::{Strategy, SyncOptions};
 use crate::plan::{self, SyncPlan};
@@ -19,7 +20,7 @@ use crate::read::{ids_events, page_events};
 use crate::record::now_ms;
 use crate::sink::{Sink, SyncBatch};
 use crate::window::{Slice, SyncState, Window, open_window};
-use crate::worklogs::{store_worklogs, worklog_feeds};
+use crate::worklogs::{Embedded, entering_worklogs, store_worklogs, worklog_feeds};
 
 /// What one run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -87,6 +88,15 @@ pub(crate) struct Unit {
     pub(crate) requests: usize,
     pub(crate) search_pages: usize,
     pub(crate) missing: Vec<String>,
+    /// The worklogs each issue carried, when the read takes them from the issues.
+    pub(crate) embedded: BTreeMap<u64, Embedded>,
+}
+
+impl Unit {
+    /// The bytes of JSON it holds.
+    pub(crate) fn bytes(&self) -> usize {
+        self.batch.bytes() + self.embedded.values().map(Embedded::bytes).sum::<usize>()
+    }
 }
 
 /// Runs one sync of `options.jql` into `sink` over `transport`; `progress` is called
@@ -150,18 +160,17 @@ where
         transport,
         batch,
         options,
+        // The feed of a first run starts at the beginning of time: it covers every
+        // worklog of every issue the window writes. Once its cursor has moved, an issue
+        // entering the sink may have worklogs behind it: those are read from the issues.
+        worklogs_from_issues: options.worklogs && state.worklogs_since_ms > 0,
     };
     read_window(&reads, sink, &mut state, window, &mut report, progress).await?;
     if let Some(feeds) = feeds {
         let feeds = feeds.join().await??;
         store_worklogs(&reads, sink, &mut state, feeds, window_end, &mut report).await?;
     }
-    let census_due = options.census_every.is_some_and(|every| {
-        state
-            .census_ms
-            .is_none_or(|last| now_ms() - last >= every.as_millis() as i64)
-    });
-    if census_due && incremental {
+    if incremental && census_due(options, &state, sink, report.requests)? {
         census(transport, batch, sink, options, &state, &mut report).await?;
         state.census_ms = Some(now_ms());
     } else if !incremental {
@@ -221,6 +230,9 @@ pub(crate) struct Reads<'a, T> {
     pub(crate) transport: &'a Arc<T>,
     pub(crate) batch: &'a BatchConfig,
     pub(crate) options: &'a SyncOptions,
+    /// Whether issues entering the sink take their worklogs from themselves
+    /// ([`entering_worklogs`]) rather than from the feed.
+    pub(crate) worklogs_from_issues: bool,
 }
 
 /// Reads every unfinished slice of `window`, committing in order, then moves the mark to
@@ -238,6 +250,7 @@ where
     S: Sink + ?Sized,
 {
     let (transport, batch, options) = (reads.transport, reads.batch, reads.options);
+    let from_issues = reads.worklogs_from_issues;
     let recent = Arc::new(state.recent.clone());
     let budget = MemoryBudget::new(
         options.memory_budget,
@@ -268,11 +281,18 @@ where
                 .strategy
             {
                 _ if window.slices.iter().all(|s| s.done) => futures_util::stream::empty().boxed(),
-                Strategy::Ids => {
-                    ids_events(&transport, &batch, &options, &window, recent, budget).boxed()
-                }
+                Strategy::Ids => ids_events(
+                    &transport,
+                    &batch,
+                    &options,
+                    &window,
+                    from_issues,
+                    recent,
+                    budget,
+                )
+                .boxed(),
                 Strategy::Pages | Strategy::Slices => {
-                    page_events(&transport, &options, &window, recent, budget).boxed()
+                    page_events(&transport, &options, &window, from_issues, recent, budget).boxed()
                 }
             };
             tokio::pin!(stream);
@@ -287,6 +307,7 @@ where
     let _reader = AbortOnDrop::new(reader);
     let mut window = window;
     let mut pending = SyncBatch::default();
+    let mut pending_embedded: BTreeMap<u64, Embedded> = BTreeMap::new();
     let mut pending_seen: Vec<(String, i64)> = Vec::new();
     let mut shares: Vec<tokio::sync::OwnedSemaphorePermit> = Vec::new();
     loop {
@@ -313,6 +334,7 @@ where
                 report.history_entries +=
                     unit.batch.histories.values().map(Vec::len).sum::<usize>();
                 pending.append(unit.batch);
+                pending_embedded.extend(unit.embedded);
                 pending_seen.extend(unit.seen);
                 shares.extend(unit.share);
                 false
@@ -321,6 +343,18 @@ where
         let held: u32 = shares.iter().map(|s| s.num_permits() as u32).sum();
         if !end && pending.issues.len() < options.commit_issues.max(1) && !budget.commit_due(held) {
             continue;
+        }
+        if from_issues {
+            let before = pending.worklogs.len();
+            report.requests += entering_worklogs(
+                transport,
+                batch.max_concurrent,
+                sink,
+                &mut pending,
+                std::mem::take(&mut pending_embedded),
+            )
+            .await?;
+            report.worklogs += pending.worklogs.len() - before;
         }
         for (id, updated) in pending_seen.drain(..) {
             if updated >= keep_from {

@@ -58,18 +58,31 @@ pub trait Sink: Send {
     /// The saved state of `jql`, if a run of it committed anything.
     fn load_state(&mut self, jql: &str) -> Result<Option<SyncState>, Error>;
     /// Writes `batch` (upserting issues by id, replacing their histories) and `state` in
-    /// one atomic commit.
+    /// one atomic commit. Every issue of `batch` is from then on held by the query
+    /// `state.jql` as well as by any other that held it (see [`Sink::census_finish`]).
     fn commit(&mut self, batch: &SyncBatch, state: &SyncState) -> Result<(), Error>;
-    /// Whether the sink holds the issue with this id (worklogs are kept for those only).
+    /// Whether the sink holds the issue with this id live (not a tombstone): worklogs
+    /// from the feed are kept for those only, and one that is not takes its worklogs from
+    /// itself when it is written.
     fn has_issue(&mut self, id: &str) -> Result<bool, Error>;
     /// Starts an id census: what [`Sink::census_seen`] reports until
     /// [`Sink::census_finish`] is every issue the query matches.
     fn census_begin(&mut self) -> Result<(), Error>;
     /// Ids the census found on the site.
     fn census_seen(&mut self, ids: &[u64]) -> Result<(), Error>;
-    /// Marks every live issue the census did not see deleted at `at_ms` (a tombstone);
-    /// names the issues it saw that the sink does not hold live (the sync fetches them).
-    fn census_finish(&mut self, at_ms: i64) -> Result<Census, Error>;
+    /// Ends the census of the query `jql`: every issue that query held and the census did
+    /// not see is no longer held by it, and one no other query holds either is marked
+    /// deleted at `at_ms` (a tombstone), with its worklogs. An issue another query of the
+    /// sink holds is never marked by this one's census. The live issues the census saw
+    /// are held by `jql` from then on; it names those it saw that the sink does not hold
+    /// live (the sync fetches them).
+    fn census_finish(&mut self, jql: &str, at_ms: i64) -> Result<Census, Error>;
+    /// How many live issues the query `jql` holds, when the sink can tell cheaply (a
+    /// sync uses it to price a census; `None` prices it unknown).
+    fn issues_held(&mut self, jql: &str) -> Result<Option<u64>, Error> {
+        let _ = jql;
+        Ok(None)
+    }
     /// The site's field catalogue (`GET /field`), read once a run, so ids in the data can
     /// be read as names. Sinks that have no place for it ignore it.
     fn set_fields(&mut self, fields: &[Value]) -> Result<(), Error> {
@@ -105,18 +118,21 @@ impl<S: Sink + ?Sized> Sink for KeysSeen<'_, S> {
     fn census_seen(&mut self, ids: &[u64]) -> Result<(), Error> {
         self.inner.census_seen(ids)
     }
-    fn census_finish(&mut self, at_ms: i64) -> Result<Census, Error> {
-        self.inner.census_finish(at_ms)
+    fn census_finish(&mut self, jql: &str, at_ms: i64) -> Result<Census, Error> {
+        self.inner.census_finish(jql, at_ms)
     }
     fn set_fields(&mut self, fields: &[Value]) -> Result<(), Error> {
         self.inner.set_fields(fields)
+    }
+    fn issues_held(&mut self, jql: &str) -> Result<Option<u64>, Error> {
+        self.inner.issues_held(jql)
     }
 }
 
 /// What a census found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Census {
-    /// Live issues it did not see, now tombstones.
+    /// Live issues it did not see that no other query holds, now tombstones.
     pub deleted: usize,
     /// Issues it saw that the sink does not hold live: tombstoned ones back on the site,
     /// or ones no window returned.
@@ -144,7 +160,7 @@ impl Sink for EmptySink {
     fn census_seen(&mut self, _: &[u64]) -> Result<(), Error> {
         Ok(())
     }
-    fn census_finish(&mut self, _: i64) -> Result<Census, Error> {
+    fn census_finish(&mut self, _: &str, _: i64) -> Result<Census, Error> {
         Ok(Census::default())
     }
 }

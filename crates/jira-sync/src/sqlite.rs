@@ -70,6 +70,37 @@ impl SqliteSink {
                  );",
             )
             .map_err(|e| failed(&path, e))?;
+        // Which query holds which issue, so a census judges only its own. A database from
+        // before the table lets every query hold every issue: a census then marks an
+        // issue deleted only once every query's census has missed it.
+        let members_existed: bool = connection
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'sync_members'",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(|e| failed(&path, e))?;
+        connection
+            .execute_batch(
+                "CREATE TABLE IF NOT EXISTS sync_members (
+                     jql TEXT NOT NULL,
+                     issue_id INTEGER NOT NULL,
+                     PRIMARY KEY (jql, issue_id)
+                 ) WITHOUT ROWID;
+                 CREATE INDEX IF NOT EXISTS sync_members_by_issue ON sync_members (issue_id);
+                 CREATE INDEX IF NOT EXISTS worklogs_by_issue ON worklogs (issue_id);",
+            )
+            .map_err(|e| failed(&path, e))?;
+        if !members_existed {
+            connection
+                .execute(
+                    "INSERT OR IGNORE INTO sync_members (jql, issue_id)
+                     SELECT s.jql, i.id FROM sync_state s, issues i WHERE i.deleted_ms IS NULL",
+                    [],
+                )
+                .map_err(|e| failed(&path, e))?;
+        }
         Ok(SqliteSink { path, connection })
     }
 
@@ -113,19 +144,54 @@ impl Sink for SqliteSink {
         transaction.commit().map_err(|e| failed(&path, e))
     }
 
-    fn census_finish(&mut self, at_ms: i64) -> Result<Census, Error> {
+    fn census_finish(&mut self, jql: &str, at_ms: i64) -> Result<Census, Error> {
         let path = self.path.clone();
         let transaction = self
             .connection
             .transaction()
             .map_err(|e| failed(&path, e))?;
-        let deleted = transaction
-            .execute(
-                "UPDATE issues SET deleted_ms = ?1
-                 WHERE deleted_ms IS NULL AND id NOT IN (SELECT id FROM present)",
-                params![at_ms],
+        let exec = |sql: &str, values: &[&dyn rusqlite::ToSql]| -> Result<usize, Error> {
+            transaction
+                .execute(sql, values)
+                .map_err(|e| failed(&path, e))
+        };
+        // What this query held and the census did not see: no longer this query's.
+        transaction
+            .execute_batch(
+                "CREATE TEMP TABLE IF NOT EXISTS gone (id INTEGER PRIMARY KEY); DELETE FROM gone;",
             )
             .map_err(|e| failed(&path, e))?;
+        exec(
+            "INSERT INTO gone (id) SELECT issue_id FROM sync_members
+             WHERE jql = ?1 AND issue_id NOT IN (SELECT id FROM present)",
+            params![jql],
+        )?;
+        exec(
+            "DELETE FROM sync_members WHERE jql = ?1 AND issue_id IN (SELECT id FROM gone)",
+            params![jql],
+        )?;
+        // Gone from every query that held it: a tombstone, its worklogs with it.
+        exec(
+            "DELETE FROM gone WHERE id IN (SELECT issue_id FROM sync_members)
+                 OR id NOT IN (SELECT id FROM issues WHERE deleted_ms IS NULL)",
+            [].as_slice(),
+        )?;
+        let deleted = exec(
+            "UPDATE issues SET deleted_ms = ?1 WHERE id IN (SELECT id FROM gone)",
+            params![at_ms],
+        )?;
+        exec(
+            "UPDATE worklogs SET deleted_ms = ?1
+             WHERE deleted_ms IS NULL AND issue_id IN (SELECT id FROM gone)",
+            params![at_ms],
+        )?;
+        // What the census saw live is this query's from now on.
+        exec(
+            "INSERT OR IGNORE INTO sync_members (jql, issue_id)
+             SELECT ?1, p.id FROM present p JOIN issues i ON i.id = p.id
+             WHERE i.deleted_ms IS NULL",
+            params![jql],
+        )?;
         let absent = {
             let mut statement = transaction
                 .prepare(
@@ -140,9 +206,8 @@ impl Sink for SqliteSink {
                 .collect::<Result<Vec<u64>, _>>()
                 .map_err(|e| failed(&path, e))?
         };
-        transaction
-            .execute("DELETE FROM present", [])
-            .map_err(|e| failed(&path, e))?;
+        exec("DELETE FROM present", [].as_slice())?;
+        exec("DELETE FROM gone", [].as_slice())?;
         transaction.commit().map_err(|e| failed(&path, e))?;
         Ok(Census { deleted, absent })
     }
@@ -174,15 +239,29 @@ impl Sink for SqliteSink {
         transaction.commit().map_err(|e| failed(&path, e))
     }
 
+    fn issues_held(&mut self, jql: &str) -> Result<Option<u64>, Error> {
+        self.connection
+            .query_row(
+                "SELECT COUNT(*) FROM sync_members m JOIN issues i ON i.id = m.issue_id
+                 WHERE m.jql = ?1 AND i.deleted_ms IS NULL",
+                params![jql],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|n| Some(n as u64))
+            .map_err(|e| failed(&self.path, e))
+    }
+
     fn has_issue(&mut self, id: &str) -> Result<bool, Error> {
         let Ok(id) = id.parse::<i64>() else {
             return Ok(false);
         };
         let found: Option<i64> = self
             .connection
-            .query_row("SELECT 1 FROM issues WHERE id = ?1", params![id], |row| {
-                row.get(0)
-            })
+            .query_row(
+                "SELECT 1 FROM issues WHERE id = ?1 AND deleted_ms IS NULL",
+                params![id],
+                |row| row.get(0),
+            )
             .optional()
             .map_err(|e| failed(&self.path, e))?;
         Ok(found.is_some())
@@ -225,6 +304,10 @@ impl Sink for SqliteSink {
         for issue in &batch.issues {
             exec("INSERT INTO issues (id, key, updated_ms, deleted_ms, json) VALUES (?1, ?2, ?3, NULL, ?4)
                      ON CONFLICT(id) DO UPDATE SET key = ?2, updated_ms = ?3, deleted_ms = NULL, json = ?4", params![issue.id as i64, issue.key, issue.updated_ms, issue.json.get()])?;
+            exec(
+                "INSERT OR IGNORE INTO sync_members (jql, issue_id) VALUES (?1, ?2)",
+                params![state.jql, issue.id as i64],
+            )?;
         }
         for (issue_id, entries) in &batch.histories {
             exec(

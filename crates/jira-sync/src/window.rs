@@ -44,18 +44,26 @@ pub struct Slice {
 }
 
 impl Window {
-    /// The search of one slice: the query, the window's bounds, the slice's range past its
-    /// cursor, in id order.
-    pub(crate) fn jql(&self, query: &str, slice: &Slice) -> String {
+    /// The bounds of one slice: the query, the window's bounds on `updated`, the slice's
+    /// last id; no cursor and no order (see [`Window::jql`]).
+    pub(crate) fn bounds(&self, query: &str, slice: &Slice) -> String {
         let mut jql = format!("({query}) AND updated <= {}", self.to_ms);
         if let Some(from) = self.from_ms {
             jql.push_str(&format!(" AND updated >= {from}"));
         }
-        if slice.after_id > 0 {
-            jql.push_str(&format!(" AND id > {}", slice.after_id));
-        }
         if let Some(last) = slice.last_id {
             jql.push_str(&format!(" AND id <= {last}"));
+        }
+        jql
+    }
+
+    /// The search of one slice past its cursor, in id order. Reads page it by the id
+    /// ([`jira_batch::search_pages_after_id`]), never by page token, so an issue that
+    /// leaves the window while it is read cannot make them skip one.
+    pub(crate) fn jql(&self, query: &str, slice: &Slice) -> String {
+        let mut jql = self.bounds(query, slice);
+        if slice.after_id > 0 {
+            jql.push_str(&format!(" AND id > {}", slice.after_id));
         }
         jql.push_str(" ORDER BY id ASC");
         jql

@@ -1,11 +1,15 @@
 //! Worklogs from the tenant-wide feeds: `/worklog/updated` and `/worklog/deleted` read to
-//! their ends (ids only), then `/worklog/list` for those on issues the sink holds.
+//! their ends (ids only), then `/worklog/list` for those on issues the sink holds; and the
+//! worklogs of an issue that enters the sink after the feed's cursor has passed them,
+//! read from the issue itself.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures_util::StreamExt as _;
 use jira_model::ApiRequest;
 use jira_transport::Transport;
+use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -167,4 +171,139 @@ where
         report.commits += 1;
     }
     Ok(())
+}
+
+/// The worklogs an issue carried in its `worklog` field (Jira embeds the first 20).
+#[derive(Debug, Default)]
+pub(crate) struct Embedded {
+    /// The embedded page, when it is the thread's start (`startAt` 0).
+    pub(crate) worklogs: Vec<Child>,
+    /// The issue's worklogs in all.
+    pub(crate) total: u64,
+}
+
+impl Embedded {
+    /// Reads an issue's `worklog` field (`{startAt, maxResults, total, worklogs}`).
+    pub(crate) fn parse(field: &Value, issue_id: u64) -> Result<Self, Error> {
+        let listed = field
+            .get("worklogs")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let start_at = field.get("startAt").and_then(Value::as_u64).unwrap_or(0);
+        let worklogs = match start_at {
+            0 => listed
+                .iter()
+                .map(|worklog| Child::from_value(worklog, issue_id, At::Updated))
+                .collect::<Result<Vec<_>, _>>()?,
+            // Not the start: the issue's worklogs are read from their endpoint.
+            _ => Vec::new(),
+        };
+        let total = field
+            .get("total")
+            .and_then(Value::as_u64)
+            .unwrap_or(start_at + listed.len() as u64);
+        Ok(Embedded { worklogs, total })
+    }
+
+    /// Its JSON's bytes.
+    pub(crate) fn bytes(&self) -> usize {
+        self.worklogs.iter().map(|w| w.json.get().len()).sum()
+    }
+}
+
+/// Gives every issue of `batch` that the sink does not hold live yet (new, moved into
+/// the query, back from the trash, found by a census) its worklogs, read from the issue
+/// itself: the embedded ones when they are all of them, else every page of
+/// `GET /issue/{id}/worklog`. The worklog feed cannot be trusted with them: its cursor
+/// may have passed them before the issue was in the sink. `embedded` holds what the
+/// issues carried; an issue it lacks is read from its endpoint. The requests it took.
+pub(crate) async fn entering_worklogs<T, S>(
+    transport: &Arc<T>,
+    concurrency: usize,
+    sink: &mut S,
+    batch: &mut SyncBatch,
+    mut embedded: BTreeMap<u64, Embedded>,
+) -> Result<usize, Error>
+where
+    T: Transport + 'static,
+    S: Sink + ?Sized,
+{
+    let mut read = Vec::new();
+    for issue in &batch.issues {
+        if sink.has_issue(&issue.id.to_string())? {
+            // Held: its worklogs are the feed's (new ones) and the sink's (older ones).
+            continue;
+        }
+        match embedded.remove(&issue.id) {
+            Some(carried) if carried.total == 0 => {}
+            Some(carried) if carried.worklogs.len() as u64 >= carried.total => {
+                batch.worklogs.extend(carried.worklogs);
+            }
+            _ => read.push(issue.id),
+        }
+    }
+    let mut requests = 0;
+    let pages = futures_util::stream::iter(read)
+        .map(|id| issue_worklogs(transport, id))
+        .buffered(concurrency.max(1));
+    tokio::pin!(pages);
+    while let Some(read) = pages.next().await {
+        let (worklogs, sent) = read?;
+        requests += sent;
+        batch.worklogs.extend(worklogs);
+    }
+    Ok(requests)
+}
+
+/// A page of `GET /issue/{id}/worklog`, each worklog kept as text.
+#[derive(Deserialize)]
+struct WorklogPage {
+    #[serde(default)]
+    total: u64,
+    #[serde(default)]
+    worklogs: Vec<Box<RawValue>>,
+}
+
+/// Every worklog of issue `issue_id`, page after page; the requests it took.
+async fn issue_worklogs<T: Transport>(
+    transport: &Arc<T>,
+    issue_id: u64,
+) -> Result<(Vec<Child>, usize), Error> {
+    let id = issue_id.to_string();
+    let mut worklogs = Vec::new();
+    let mut held = std::collections::HashSet::new();
+    let mut requests = 0;
+    loop {
+        let request = ApiRequest::issue_worklogs(
+            &id,
+            worklogs.len() as u64,
+            jira_model::ISSUE_WORKLOGS_PAGE_MAX,
+        );
+        let response = transport.send(request).await?;
+        requests += 1;
+        if response.status.as_u16() == 404 {
+            // Deleted since it was read: the census tombstones it.
+            return Ok((Vec::new(), requests));
+        }
+        if !response.is_success() {
+            return Err(Error::Sync(format!(
+                "sync: GET /rest/api/3/issue/{id}/worklog answered HTTP {}; nothing past the last commit was written, run again to resume",
+                response.status.as_u16()
+            )));
+        }
+        let page: WorklogPage = response.json()?;
+        let mut added = false;
+        for worklog in page.worklogs {
+            let worklog = Child::parse(worklog, Some(issue_id), At::Updated)?;
+            if held.insert(worklog.id) {
+                worklogs.push(worklog);
+                added = true;
+            }
+        }
+        // Read to the end (a thread that shrank while it was read ends the loop too).
+        if !added || worklogs.len() as u64 >= page.total {
+            return Ok((worklogs, requests));
+        }
+    }
 }

@@ -1,0 +1,389 @@
+//! Nothing lost, whatever happens on the site while and between syncs: issues that enter
+//! the sink after the worklog feed passed their worklogs, page tokens that are offsets,
+//! two queries in one sink, deletions on a re-run. Each test fails on a sync that trusts
+//! the feed, the tokens, or a census of the whole sink.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jira_ops_tests::sim::{rest, rest_get, uncached_client};
+use jira_sim::{Fault, FaultConfig, FaultRule, PageTokens, SimHandle};
+use jira_sync::{
+    Census, JsonlSink, Sink, SqliteSink, Strategy, SyncBatch, SyncOptions, SyncState,
+};
+use reqwest::Method;
+use serde_json::json;
+
+use super::{count, tenant};
+
+/// Every worklog id the site holds for `key`.
+async fn site_worklogs(sim: &SimHandle, key: &str) -> Vec<i64> {
+    let (status, page) = rest_get(sim, &format!("/rest/api/3/issue/{key}/worklog")).await;
+    assert_eq!(status, 200, "{key}");
+    let mut ids: Vec<i64> = page["worklogs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// The live worklog ids the sink holds for the issue `key` names.
+async fn held_worklogs(sim: &SimHandle, sink: &SqliteSink, key: &str) -> Vec<i64> {
+    let id = issue_id(sim, key).await;
+    let mut statement = sink
+        .connection()
+        .prepare("SELECT id FROM worklogs WHERE issue_id = ?1 AND deleted_ms IS NULL ORDER BY id")
+        .unwrap();
+    statement
+        .query_map([id], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+async fn issue_id(sim: &SimHandle, key: &str) -> i64 {
+    let (_, issue) = rest_get(sim, &format!("/rest/api/3/issue/{key}?fields=updated")).await;
+    issue["id"].as_str().unwrap().parse().unwrap()
+}
+
+/// Keys of project APO's issues with at least `n` worklogs, the first `take` of them.
+async fn with_worklogs(sim: &SimHandle, n: usize, take: usize) -> Vec<String> {
+    let mut keys = Vec::new();
+    for number in 1..=150 {
+        let key = format!("APO-{number}");
+        if site_worklogs(sim, &key).await.len() >= n {
+            keys.push(key);
+            if keys.len() == take {
+                break;
+            }
+        }
+    }
+    assert_eq!(keys.len(), take, "the tenant has issues with {n}+ worklogs");
+    keys
+}
+
+async fn label(sim: &SimHandle, key: &str, label: &str) {
+    let (status, _) = rest(
+        sim,
+        Method::PUT,
+        &format!("/rest/api/3/issue/{key}"),
+        Some(json!({"fields": {"labels": [label]}})),
+    )
+    .await;
+    assert_eq!(status, 204, "{key}");
+}
+
+fn every_run(jql: &str) -> SyncOptions {
+    SyncOptions {
+        settle: Duration::ZERO,
+        census_every: Some(Duration::ZERO),
+        ..SyncOptions::new(jql)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issue_moved_into_the_query_brings_every_worklog() {
+    let sim = tenant().await;
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = SqliteSink::open(dir.path().join("scope.db")).unwrap();
+    // Long tails too: one with more worklogs than an issue embeds (20).
+    let mut keys = with_worklogs(&sim, 1, 4).await;
+    keys.extend(with_worklogs(&sim, 21, 1).await);
+    let options = every_run("project = APO AND labels = synced");
+    label(&sim, &keys[0], "synced").await;
+    let first = jira_sync::sync(&client, &mut sink, &options).await.unwrap();
+    assert_eq!(first.issues_written, 1);
+    // The feed's cursor has passed every worklog the tenant has; then four issues enter
+    // the query.
+    for key in &keys[1..] {
+        label(&sim, key, "synced").await;
+    }
+    let second = jira_sync::sync(&client, &mut sink, &options).await.unwrap();
+    assert_eq!(second.issues_written, 4, "{second:?}");
+    for key in &keys {
+        let site = site_worklogs(&sim, key).await;
+        assert!(!site.is_empty());
+        assert_eq!(
+            held_worklogs(&sim, &sink, key).await,
+            site,
+            "{key}'s worklogs"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issue_edited_in_the_first_runs_settle_window_loses_no_worklog() {
+    let sim = tenant().await;
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = SqliteSink::open(dir.path().join("settle.db")).unwrap();
+    let keys = with_worklogs(&sim, 1, 3).await;
+    // Edited just before the first run: past its window's end (now less the settle time),
+    // so the first run leaves them to the next, while its feed reads their worklogs.
+    for key in &keys {
+        label(&sim, key, "late").await;
+    }
+    let first = SyncOptions {
+        settle: Duration::from_secs(120),
+        ..every_run("project = APO")
+    };
+    jira_sync::sync(&client, &mut sink, &first).await.unwrap();
+    for key in &keys {
+        assert!(
+            held_worklogs(&sim, &sink, key).await.is_empty(),
+            "{key} waits"
+        );
+    }
+    let next = jira_sync::sync(&client, &mut sink, &every_run("project = APO"))
+        .await
+        .unwrap();
+    assert!(next.issues_written >= keys.len(), "{next:?}");
+    for key in &keys {
+        let site = site_worklogs(&sim, key).await;
+        assert_eq!(
+            held_worklogs(&sim, &sink, key).await,
+            site,
+            "{key}'s worklogs"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issue_the_census_finds_brings_every_worklog() {
+    let sim = tenant().await;
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = SqliteSink::open(dir.path().join("found.db")).unwrap();
+    let options = every_run("project = APO");
+    jira_sync::sync(&client, &mut sink, &options).await.unwrap();
+    // An issue no window returned (as one moved into the query without a change of
+    // `updated`, which Jira does on a permission change): the sink does not hold it or
+    // its worklogs, and the feed's cursor is past them.
+    let key = &with_worklogs(&sim, 2, 1).await[0];
+    let id = issue_id(&sim, key).await;
+    sink.connection()
+        .execute("DELETE FROM issues WHERE id = ?1", [id])
+        .unwrap();
+    sink.connection()
+        .execute("DELETE FROM worklogs WHERE issue_id = ?1", [id])
+        .unwrap();
+    let report = jira_sync::sync(&client, &mut sink, &options).await.unwrap();
+    assert_eq!(report.issues_restored, 1, "{report:?}");
+    assert_eq!(
+        held_worklogs(&sim, &sink, key).await,
+        site_worklogs(&sim, key).await
+    );
+}
+
+/// A sink that runs `edit` once, inside the first commit that holds issues: what another
+/// tool does on the site while a sync reads.
+struct EditDuringRead<S> {
+    inner: S,
+    edit: Option<Box<dyn FnOnce() + Send>>,
+}
+
+impl<S: Sink> Sink for EditDuringRead<S> {
+    fn load_state(&mut self, jql: &str) -> Result<Option<SyncState>, jira_sync::Error> {
+        self.inner.load_state(jql)
+    }
+    fn commit(&mut self, batch: &SyncBatch, state: &SyncState) -> Result<(), jira_sync::Error> {
+        if !batch.issues.is_empty()
+            && let Some(edit) = self.edit.take()
+        {
+            edit();
+        }
+        self.inner.commit(batch, state)
+    }
+    fn has_issue(&mut self, id: &str) -> Result<bool, jira_sync::Error> {
+        self.inner.has_issue(id)
+    }
+    fn census_begin(&mut self) -> Result<(), jira_sync::Error> {
+        self.inner.census_begin()
+    }
+    fn census_seen(&mut self, ids: &[u64]) -> Result<(), jira_sync::Error> {
+        self.inner.census_seen(ids)
+    }
+    fn census_finish(&mut self, jql: &str, at_ms: i64) -> Result<Census, jira_sync::Error> {
+        self.inner.census_finish(jql, at_ms)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offset_page_tokens_and_issues_leaving_the_window_skip_nothing() {
+    let sim = Arc::new(tenant().await);
+    sim.set_realism(jira_sim::Realism {
+        worklog_settle_ms: 0,
+        page_tokens: PageTokens::Offset,
+        ..jira_sim::Realism::default()
+    });
+    // Search pages take a second, so the edits below land after the first page and
+    // before the ones that follow it are worked out.
+    sim.set_faults(FaultConfig {
+        rules: vec![
+            FaultRule::new(
+                Fault::Latency {
+                    fixed_ms: 1_000,
+                    jitter_ms: 0,
+                },
+                1.0,
+            )
+            .on("/rest/api/3/search/jql"),
+        ],
+    });
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let editor = sim.clone();
+    let mut sink = EditDuringRead {
+        inner: SqliteSink::open(dir.path().join("offsets.db")).unwrap(),
+        // Five issues of the first page are updated: they leave the window (updated past
+        // its end), which shifts every later offset by five.
+        edit: Some(Box::new(move || {
+            tokio::runtime::Handle::current().block_on(async {
+                for n in 1..=5 {
+                    label(&editor, &format!("APO-{n}"), "moved").await;
+                }
+            })
+        })),
+    };
+    let options = SyncOptions {
+        strategy: Some(Strategy::Pages),
+        census_every: None,
+        commit_issues: 1,
+        ..every_run("project in (APO, BEA)")
+    };
+    let report = jira_sync::sync(&client, &mut sink, &options).await.unwrap();
+    assert!(sink.edit.is_none(), "the edits ran");
+    // The five edited issues were read before their edit; every other one once.
+    assert_eq!(report.issues_written, 300, "{report:?}");
+    assert_eq!(count(&sink.inner, "SELECT COUNT(*) FROM issues"), 300);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_queries_in_one_sink_keep_each_others_issues() {
+    let sim = tenant().await;
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = SqliteSink::open(dir.path().join("two.db")).unwrap();
+    let (apo, bea) = (every_run("project = APO"), every_run("project = BEA"));
+    for _ in 0..2 {
+        for options in [&apo, &bea] {
+            let report = jira_sync::sync(&client, &mut sink, options).await.unwrap();
+            assert_eq!(report.issues_deleted, 0, "{report:?}");
+        }
+    }
+    let live = "SELECT COUNT(*) FROM issues WHERE deleted_ms IS NULL";
+    assert_eq!(count(&sink, live), 300);
+
+    // A deleted issue is marked by its own query's census, its worklogs with it.
+    let key = &with_worklogs(&sim, 2, 1).await[0];
+    let worklogs = site_worklogs(&sim, key).await;
+    let id = issue_id(&sim, key).await;
+    let (gone, _) = rest(
+        &sim,
+        Method::DELETE,
+        &format!("/rest/api/3/issue/{key}"),
+        None,
+    )
+    .await;
+    assert_eq!(gone, 204);
+    let bea_run = jira_sync::sync(&client, &mut sink, &bea).await.unwrap();
+    assert_eq!(
+        bea_run.issues_deleted, 0,
+        "BEA's census judges BEA's issues"
+    );
+    let apo_run = jira_sync::sync(&client, &mut sink, &apo).await.unwrap();
+    assert_eq!(apo_run.issues_deleted, 1, "{apo_run:?}");
+    assert_eq!(count(&sink, live), 299);
+    let tombstoned: i64 = sink
+        .connection()
+        .query_row(
+            "SELECT COUNT(*) FROM worklogs WHERE issue_id = ?1 AND deleted_ms IS NOT NULL",
+            [id],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(tombstoned as usize, worklogs.len());
+
+    // An issue both queries hold stays live while either still has it.
+    let both = "project in (APO, BEA)";
+    jira_sync::sync(&client, &mut sink, &every_run(both))
+        .await
+        .unwrap();
+    let (gone, _) = rest(&sim, Method::DELETE, "/rest/api/3/issue/BEA-5", None).await;
+    assert_eq!(gone, 204);
+    let mut held: BTreeMap<&str, i64> = BTreeMap::new();
+    for options in [&apo, &bea] {
+        let report = jira_sync::sync(&client, &mut sink, options).await.unwrap();
+        held.insert(options.jql.as_str(), report.issues_deleted as i64);
+    }
+    assert_eq!(
+        held["project = BEA"], 0,
+        "the wider query still holds BEA-5"
+    );
+    let wide = jira_sync::sync(&client, &mut sink, &every_run(both))
+        .await
+        .unwrap();
+    assert_eq!(wide.issues_deleted, 1, "{wide:?}");
+    assert_eq!(count(&sink, live), 298);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn by_default_a_rerun_marks_what_was_deleted_since() {
+    let sim = tenant().await;
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = SqliteSink::open(dir.path().join("default.db")).unwrap();
+    let defaults = SyncOptions {
+        settle: Duration::ZERO,
+        ..SyncOptions::new("project = APO")
+    };
+    jira_sync::sync(&client, &mut sink, &defaults)
+        .await
+        .unwrap();
+    let (gone, _) = rest(&sim, Method::DELETE, "/rest/api/3/issue/APO-9", None).await;
+    assert_eq!(gone, 204);
+    // 150 ids are one census page: the default runs it on every run.
+    let rerun = jira_sync::sync(&client, &mut sink, &defaults)
+        .await
+        .unwrap();
+    assert_eq!(rerun.issues_deleted, 1, "{rerun:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_queries_in_one_json_lines_directory_keep_each_others_issues() {
+    let sim = tenant().await;
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("two");
+    let (apo, bea) = (every_run("project = APO"), every_run("project = BEA"));
+    for _ in 0..2 {
+        for options in [&apo, &bea] {
+            // Opened afresh each run: what holds which issue is read back from the files.
+            let mut sink = JsonlSink::open(&files).unwrap();
+            let report = jira_sync::sync(&client, &mut sink, options).await.unwrap();
+            assert_eq!(report.issues_deleted, 0, "{report:?}");
+        }
+    }
+    let key = &with_worklogs(&sim, 2, 1).await[0];
+    let worklogs = site_worklogs(&sim, key).await.len() as u64;
+    let (gone, _) = rest(&sim, Method::DELETE, &format!("/rest/api/3/issue/{key}"), None).await;
+    assert_eq!(gone, 204);
+    let mut sink = JsonlSink::open(&files).unwrap();
+    let before = sink.manifest().counts["worklogs_deleted"];
+    let bea_run = jira_sync::sync(&client, &mut sink, &bea).await.unwrap();
+    assert_eq!(bea_run.issues_deleted, 0);
+    let apo_run = jira_sync::sync(&client, &mut sink, &apo).await.unwrap();
+    assert_eq!(apo_run.issues_deleted, 1, "{apo_run:?}");
+    let counts = &JsonlSink::open(&files).unwrap().manifest().counts.clone();
+    assert_eq!(counts["issues"], 299);
+    assert_eq!(counts["issues_deleted"], 1);
+    assert!(
+        counts["worklogs_deleted"] >= before + worklogs,
+        "the deleted issue's {worklogs} worklogs are tombstones: {counts:?}"
+    );
+}
