@@ -19,6 +19,7 @@ pub async fn child(count: usize, base_url: &str) {
         fields: vec!["summary".into(), "status".into(), "updated".into()],
         page_size: 100,
         prefetch: true,
+        limit: None,
     };
     let mut stream = Box::pin(search(jira, "project = APO ORDER BY key", options).take(count));
     let mut seen = 0usize;

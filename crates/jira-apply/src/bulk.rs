@@ -462,6 +462,7 @@ impl Writes<'_> {
                 fields: vec!["status".into(), "issuetype".into(), "project".into()],
                 page_size: 100,
                 prefetch: false,
+                limit: None,
             };
             let issues: Vec<jira_model::Issue> =
                 futures_util::TryStreamExt::try_collect(self.client.search(&jql, options))

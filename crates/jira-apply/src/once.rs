@@ -218,6 +218,7 @@ impl Writes<'_> {
             fields: vec!["summary".into()],
             page_size: 100,
             prefetch: false,
+            limit: None,
         };
         let issues: Vec<jira_model::Issue> = self
             .client

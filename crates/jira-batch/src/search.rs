@@ -18,6 +18,25 @@ pub struct SearchOptions {
     pub page_size: u32,
     /// Fetch the next page while the caller consumes this one (two pages in memory at most).
     pub prefetch: bool,
+    /// The most issues to read in all: a page asks for no more than are still wanted, and
+    /// none is asked once they are read. `None`: every issue the query matches.
+    pub limit: Option<usize>,
+}
+
+impl SearchOptions {
+    /// The `maxResults` of the next page once `read` issues have been: the page size, or
+    /// fewer when the limit is closer; `None` once the limit is read.
+    fn next_page_size(&self, read: usize) -> Option<u32> {
+        match self.limit {
+            None => Some(self.page_size),
+            Some(limit) if read >= limit => None,
+            Some(limit) => Some(
+                u32::try_from(limit - read)
+                    .unwrap_or(u32::MAX)
+                    .clamp(1, self.page_size.max(1)),
+            ),
+        }
+    }
 }
 
 impl Default for SearchOptions {
@@ -26,6 +45,7 @@ impl Default for SearchOptions {
             fields: vec!["summary".into(), "status".into(), "updated".into()],
             page_size: 100,
             prefetch: true,
+            limit: None,
         }
     }
 }
@@ -34,12 +54,13 @@ async fn fetch_page<T: Transport>(
     transport: &T,
     jql: &str,
     options: &SearchOptions,
+    page_size: u32,
     token: Option<String>,
 ) -> Result<SearchPage, Error> {
     let body = SearchRequest {
         jql: jql.to_owned(),
         next_page_token: token,
-        max_results: Some(options.page_size),
+        max_results: Some(page_size),
         fields: options.fields.clone(),
         expand: None,
     };
@@ -136,28 +157,34 @@ enum State {
     Done,
 }
 
-/// The pages of a search, following `nextPageToken` until `isLast`.
+/// The pages of a search, following `nextPageToken` until `isLast` (or until
+/// [`SearchOptions::limit`] issues are read).
 pub fn search_pages<T: Transport + 'static>(
     transport: Arc<T>,
     jql: impl Into<String>,
     options: SearchOptions,
 ) -> impl Stream<Item = Result<SearchPage, Error>> {
     let jql: Arc<str> = jql.into().into();
-    stream::unfold(State::Next(None), move |state| {
+    stream::unfold((State::Next(None), 0usize), move |(state, read)| {
         let (transport, jql, options) = (transport.clone(), jql.clone(), options.clone());
         async move {
             let page = match state {
                 State::Done => return None,
-                State::Next(token) => fetch_page(&*transport, &jql, &options, token).await,
+                State::Next(token) => {
+                    let size = options.next_page_size(read)?;
+                    fetch_page(&*transport, &jql, &options, size, token).await
+                }
                 State::Prefetched(handle) => handle
                     .await
                     .unwrap_or_else(|e| Err(Error::Config(format!("prefetch task failed: {e}")))),
             };
             let page = match page {
                 Ok(page) => page,
-                Err(error) => return Some((Err(error), State::Done)),
+                Err(error) => return Some((Err(error), (State::Done, read))),
             };
+            let read = read + page.issues.len();
             let next = match (&page.next_page_token, page.is_last) {
+                _ if options.next_page_size(read).is_none() => State::Done,
                 (Some(token), false) if options.prefetch => {
                     let (transport, jql, options, token) = (
                         transport.clone(),
@@ -165,14 +192,15 @@ pub fn search_pages<T: Transport + 'static>(
                         options.clone(),
                         token.clone(),
                     );
+                    let size = options.next_page_size(read).unwrap_or(1);
                     State::Prefetched(tokio::spawn(async move {
-                        fetch_page(&*transport, &jql, &options, Some(token)).await
+                        fetch_page(&*transport, &jql, &options, size, Some(token)).await
                     }))
                 }
                 (Some(token), false) => State::Next(Some(token.clone())),
                 _ => State::Done,
             };
-            Some((Ok(page), next))
+            Some((Ok(page), (next, read)))
         }
     })
 }
@@ -201,53 +229,63 @@ pub fn search_pages_after_id<T: Transport + 'static>(
     };
     let spawn = {
         let (transport, options) = (transport.clone(), options.clone());
-        move |jql: String| {
+        move |jql: String, size: u32| {
             let (transport, options) = (transport.clone(), options.clone());
-            tokio::spawn(async move { fetch_page(&*transport, &jql, &options, None).await })
+            tokio::spawn(async move { fetch_page(&*transport, &jql, &options, size, None).await })
         }
     };
-    stream::unfold(KeysetState::Next(after_id), move |state| {
-        let (transport, options, page_jql, spawn) = (
-            transport.clone(),
-            options.clone(),
-            page_jql.clone(),
-            spawn.clone(),
-        );
-        async move {
-            let page = match state {
-                KeysetState::Done => return None,
-                KeysetState::Next(after) => {
-                    fetch_page(&*transport, &page_jql(after), &options, None).await
-                }
-                KeysetState::Prefetched(handle) => handle
-                    .await
-                    .unwrap_or_else(|e| Err(Error::Config(format!("prefetch task failed: {e}")))),
-            };
-            let page = match page {
-                Ok(page) => page,
-                Err(error) => return Some((Err(error), KeysetState::Done)),
-            };
-            let last = page
-                .issues
-                .iter()
-                .map(|issue| issue.id.parse::<u64>())
-                .try_fold(0, |most, id| id.map(|id| most.max(id)));
-            let next = match last {
-                Err(_) => {
-                    let error = Error::Config(format!(
-                        "search: an issue id in the answer to {:?} is not a number",
-                        page_jql(0)
-                    ));
-                    return Some((Err(error), KeysetState::Done));
-                }
-                Ok(0) => KeysetState::Done,
-                Ok(_) if page.is_last || page.next_page_token.is_none() => KeysetState::Done,
-                Ok(last) if options.prefetch => KeysetState::Prefetched(spawn(page_jql(last))),
-                Ok(last) => KeysetState::Next(last),
-            };
-            Some((Ok(page), next))
-        }
-    })
+    stream::unfold(
+        (KeysetState::Next(after_id), 0usize),
+        move |(state, read)| {
+            let (transport, options, page_jql, spawn) = (
+                transport.clone(),
+                options.clone(),
+                page_jql.clone(),
+                spawn.clone(),
+            );
+            async move {
+                let page = match state {
+                    KeysetState::Done => return None,
+                    KeysetState::Next(after) => {
+                        let size = options.next_page_size(read)?;
+                        fetch_page(&*transport, &page_jql(after), &options, size, None).await
+                    }
+                    KeysetState::Prefetched(handle) => handle.await.unwrap_or_else(|e| {
+                        Err(Error::Config(format!("prefetch task failed: {e}")))
+                    }),
+                };
+                let page = match page {
+                    Ok(page) => page,
+                    Err(error) => return Some((Err(error), (KeysetState::Done, read))),
+                };
+                let read = read + page.issues.len();
+                let last = page
+                    .issues
+                    .iter()
+                    .map(|issue| issue.id.parse::<u64>())
+                    .try_fold(0, |most, id| id.map(|id| most.max(id)));
+                let next = match last {
+                    Err(_) => {
+                        let error = Error::Config(format!(
+                            "search: an issue id in the answer to {:?} is not a number",
+                            page_jql(0)
+                        ));
+                        return Some((Err(error), (KeysetState::Done, read)));
+                    }
+                    Ok(0) => KeysetState::Done,
+                    Ok(_) if page.is_last || page.next_page_token.is_none() => KeysetState::Done,
+                    Ok(last) => match options.next_page_size(read) {
+                        None => KeysetState::Done,
+                        Some(size) if options.prefetch => {
+                            KeysetState::Prefetched(spawn(page_jql(last), size))
+                        }
+                        Some(_) => KeysetState::Next(last),
+                    },
+                };
+                Some((Ok(page), (next, read)))
+            }
+        },
+    )
 }
 
 enum KeysetState {

@@ -217,6 +217,7 @@ async fn fifty_thousand_issues_stream_without_gaps_or_duplicates() {
         fields: vec!["summary".into()],
         page_size: 100,
         prefetch: true,
+        limit: None,
     };
     let mut stream = Box::pin(search(stack(&sim), "project = APO ORDER BY key", options));
     let mut seen = HashSet::new();
@@ -245,6 +246,7 @@ async fn a_search_page_that_does_not_decode_is_asked_for_again() {
         fields: vec!["summary".into()],
         page_size: 50,
         prefetch: false,
+        limit: None,
     };
     // Always cut short: asked for three times, then a clear error, never a silent end.
     sim.set_faults(FaultConfig {

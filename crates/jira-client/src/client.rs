@@ -195,7 +195,8 @@ impl ClientBuilder {
         let wire = Tally::new();
         let logical = Tally::new();
         let counted = http.counted(wire.clone());
-        let raw = counted.clone().boxed();
+        // Without retries every request on the wire is a logical one too.
+        let raw = counted.clone().counted(logical.clone()).boxed();
         let budget: AnyBudget = match &self.budget {
             BudgetChoice::Local => InProcessBudget::new().into(),
             BudgetChoice::Redis { url, fallback } => {

@@ -69,7 +69,7 @@ pub struct StageReport {
     pub bytes: usize,
     /// Requests sent.
     pub requests: usize,
-    /// Points the requests were estimated to cost.
+    /// Points the requests cost, as the site charges them (`jira_model::points`).
     pub points: u64,
     /// Time taken.
     pub elapsed: Duration,
@@ -95,7 +95,7 @@ impl WarmReport {
     pub fn requests(&self) -> usize {
         self.stages.iter().map(|s| s.requests).sum()
     }
-    /// Estimated points over all stages.
+    /// Points over all stages, as the site charged them.
     pub fn points(&self) -> u64 {
         self.stages.iter().map(|s| s.points).sum()
     }
@@ -111,9 +111,9 @@ async fn get_json<T: Transport, R: serde::de::DeserializeOwned>(
     stage: &mut StageReport,
 ) -> Result<(R, Vec<u8>), Error> {
     stage.requests += 1;
-    stage.points += u64::from(request.estimated_points);
     let (method, path) = (request.method.clone(), request.path.clone());
     let response = transport.send(request).await?;
+    stage.points += response.points;
     let response = jira_transport::Error::from_response(&method, &path, response)?;
     Ok((response.json()?, response.body.to_vec()))
 }
@@ -241,6 +241,7 @@ pub async fn warm_with_progress<T: Transport + 'static, S: CacheStore>(
             fields: plan.issue_fields.clone(),
             page_size: jira_model::SEARCH_PAGE_MAX,
             prefetch: false,
+            limit: None,
         };
         for project in &project_keys {
             let started = Instant::now();
@@ -256,7 +257,12 @@ pub async fn warm_with_progress<T: Transport + 'static, S: CacheStore>(
             'pages: while let Some(page) = pages.next().await {
                 let page = page?;
                 stage.requests += 1;
-                stage.points += 1 + page.issues.len() as u64;
+                stage.points += jira_model::points::charged(
+                    &http::Method::POST,
+                    "/rest/api/3/search/jql",
+                    http::StatusCode::OK,
+                    page.issues.len() as u64,
+                );
                 for issue in page.issues {
                     if stage.items >= plan.issues_per_project {
                         break 'pages;

@@ -59,6 +59,7 @@ mod endpoint;
 mod error;
 mod human;
 mod issue_ref;
+pub mod points;
 mod ratelimit;
 mod request;
 mod site;
@@ -76,13 +77,12 @@ pub use endpoint::{
 pub use error::Error;
 pub use human::{HumanDuration, clock_time_after};
 pub use issue_ref::{ISSUE_REF_MAX_LEN, IssueRefError, check_issue_ref};
+pub use points::{CORE_POINTS, IDENTITY_POINTS};
 pub use ratelimit::{
     LimitWindow, MAX_RATE_LIMIT_WAIT, RateLimitInfo, RateLimitPolicy, RateLimitReason,
     RateLimitScope, RateLimitState, ResetPrecision, RetryAfter,
 };
-pub use request::{
-    ApiRequest, ApiResponse, CORE_POINTS, IDENTITY_POINTS, Idempotency, OperationClass, Refusal,
-};
+pub use request::{ApiRequest, ApiResponse, Idempotency, OperationClass, Refusal};
 pub use site::{SiteKey, SiteKeyError, redact_url};
 pub use timestamp::{JiraTimestamp, TimestampError};
 pub use types::{

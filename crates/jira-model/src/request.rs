@@ -12,6 +12,7 @@ use http::{HeaderMap, Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::points::{CORE_POINTS, IDENTITY_POINTS};
 use crate::{
     BulkCreateRequest, BulkFetchRequest, ChangelogBulkRequest, CountRequest, Endpoint, Error,
     ErrorClass, ErrorCollection, ISSUE_WORKLOGS_PAGE_MAX, IssueUpdate, RateLimitInfo,
@@ -508,11 +509,6 @@ impl ApiRequest {
     }
 }
 
-/// Points an object of a core type (issue, project, attachment) adds to a read.
-pub const CORE_POINTS: u32 = 1;
-/// Points an identity object (user, group, role) adds to a read.
-pub const IDENTITY_POINTS: u32 = 2;
-
 /// Percent-encodes a path segment (keys are ASCII, but a user's input may not be).
 fn encode_segment(segment: &str) -> String {
     let mut encoded = String::with_capacity(segment.len());
@@ -584,12 +580,7 @@ impl ApiResponse {
             elapsed,
             points: 0,
         };
-        let served = status != StatusCode::TOO_MANY_REQUESTS && status.as_u16() < 500;
-        if served {
-            response.points = response
-                .actual_points(request)
-                .unwrap_or(u64::from(request.estimated_points));
-        }
+        response.points = response.charged_points(request);
         response
     }
 
@@ -648,43 +639,15 @@ impl ApiResponse {
         ErrorClass::of(self.status, &self.body)
     }
 
-    /// The points a served read of a list really cost: 1 plus, per object in the body, 2
-    /// for identity objects (users) and 1 for the rest (issues of a search or bulk fetch,
-    /// projects, fields, comments). That can be far below the request's estimate, which
-    /// assumes full pages. `None` for other requests (their estimate is exact), failed
-    /// answers and bodies that do not list objects.
-    pub fn actual_points(&self, request: &ApiRequest) -> Option<u64> {
-        #[derive(serde::Deserialize)]
-        #[serde(untagged)]
-        enum Listing {
-            Array(Vec<serde::de::IgnoredAny>),
-            Page {
-                issues: Option<Vec<serde::de::IgnoredAny>>,
-                values: Option<Vec<serde::de::IgnoredAny>>,
-                comments: Option<Vec<serde::de::IgnoredAny>>,
-            },
-        }
-        let lists = matches!(
-            request.class,
-            OperationClass::Search | OperationClass::Bulk | OperationClass::Metadata
-        ) || request.path_template.ends_with("/comment");
-        if !lists || request.is_write() || !self.is_success() {
-            return None;
-        }
-        let count = match serde_json::from_slice::<Listing>(&self.body).ok()? {
-            Listing::Array(items) => items.len(),
-            Listing::Page {
-                issues,
-                values,
-                comments,
-            } => issues.or(values).or(comments)?.len(),
-        } as u64;
-        let per = if request.path_template.starts_with("/rest/api/3/user") {
-            IDENTITY_POINTS
-        } else {
-            CORE_POINTS
-        };
-        Some(1 + u64::from(per) * count)
+    /// The points this answer cost against the hourly quota, by the one rule in
+    /// [`crate::points`]: what [`ApiResponse::from_wire`] sets [`ApiResponse::points`] to.
+    pub fn charged_points(&self, request: &ApiRequest) -> u64 {
+        crate::points::charged(
+            &request.method,
+            request.path_template,
+            self.status,
+            crate::points::objects_returned(&self.body),
+        )
     }
 }
 
@@ -693,7 +656,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn actual_points_count_the_objects_listed() {
+    fn an_answer_is_charged_by_the_one_points_rule() {
         let answer = |body: &str| {
             ApiResponse::local(
                 StatusCode::OK,
@@ -707,33 +670,30 @@ mod tests {
         })
         .unwrap();
         assert_eq!(
-            answer(r#"{"issues":[{},{},{}]}"#).actual_points(&search),
-            Some(4)
+            answer(r#"{"issues":[{},{},{}]}"#).charged_points(&search),
+            4
         );
         let users = ApiRequest::users_search(0, 1000);
-        assert_eq!(answer(r#"[{},{}]"#).actual_points(&users), Some(5));
+        assert_eq!(answer(r#"[{},{}]"#).charged_points(&users), 5);
         assert_eq!(
-            answer(r#"[{},{},{}]"#).actual_points(&ApiRequest::fields()),
-            Some(4)
+            answer(r#"[{},{},{}]"#).charged_points(&ApiRequest::fields()),
+            4
         );
         let projects = ApiRequest::project_search(0, 50);
         assert_eq!(
-            answer(r#"{"values":[{}],"isLast":true}"#).actual_points(&projects),
-            Some(2)
+            answer(r#"{"values":[{}],"isLast":true}"#).charged_points(&projects),
+            2
         );
-        // Not a list, or not a read: the estimate stands.
+        // One entity: the base and the object.
         assert_eq!(
-            answer(r#"{"accountId":"x"}"#).actual_points(&ApiRequest::myself()),
-            None
+            answer(r#"{"accountId":"x"}"#).charged_points(&ApiRequest::myself()),
+            3
         );
         let get = ApiRequest::get_issue("A-1", &[], &[]);
-        assert_eq!(
-            answer(r#"{"id":"1","key":"A-1"}"#).actual_points(&get),
-            None
-        );
+        assert_eq!(answer(r#"{"id":"1","key":"A-1"}"#).charged_points(&get), 2);
         let mut refused = answer(r#"{"issues":[]}"#);
         refused.status = StatusCode::TOO_MANY_REQUESTS;
-        assert_eq!(refused.actual_points(&search), None);
+        assert_eq!(refused.charged_points(&search), 0);
     }
 
     #[test]

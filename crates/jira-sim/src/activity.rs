@@ -98,7 +98,7 @@ async fn get_comment(
     };
     let render = renderer(&app, &uri);
     match parse_id(&id).and_then(|id| find_comment(&render, issue, id)) {
-        Some(comment) => json_response(StatusCode::OK, &render.comment(issue, &comment), 1),
+        Some(comment) => json_response(StatusCode::OK, &render.comment(issue, &comment)),
         None => json_error(
             StatusCode::NOT_FOUND,
             &format!("Can not find a comment for the id: {id}."),
@@ -151,7 +151,7 @@ async fn edit_comment(
     );
     let body = render.comment(issue, &comment);
     store.version += 1;
-    json_response(StatusCode::OK, &body, 1)
+    json_response(StatusCode::OK, &body)
 }
 
 async fn delete_comment(
@@ -224,7 +224,7 @@ async fn comment_property_keys(State(app): App, Path(id): Path<String>) -> Respo
             json!({"key": key, "self": format!("{}/rest/api/3/comment/{id}/properties/{key}", app.base_url)})
         })
         .collect();
-    json_response(StatusCode::OK, &json!({ "keys": keys }), 1)
+    json_response(StatusCode::OK, &json!({ "keys": keys }))
 }
 
 async fn get_comment_property(
@@ -236,7 +236,7 @@ async fn get_comment_property(
         return no_comment(&id);
     };
     match comment.properties.get(&property) {
-        Some(value) => json_response(StatusCode::OK, &json!({"key": property, "value": value}), 1),
+        Some(value) => json_response(StatusCode::OK, &json!({"key": property, "value": value})),
         None => json_error(
             StatusCode::NOT_FOUND,
             &format!("The property with key '{property}' does not exist."),
@@ -279,7 +279,7 @@ async fn set_comment_property(
     } else {
         StatusCode::CREATED
     };
-    json_response(status, &json!({}), 1)
+    json_response(status, &json!({}))
 }
 
 async fn delete_comment_property(
@@ -333,7 +333,6 @@ async fn comment_list(
         .take(max_results)
         .map(|(issue, comment)| render.comment(issue, comment))
         .collect();
-    let shown = values.len();
     let body = crate::render::PageBean::new(
         &app.base_url,
         "/rest/api/3/comment/list",
@@ -342,7 +341,7 @@ async fn comment_list(
         values,
         total,
     );
-    json_response(StatusCode::OK, &body, 1 + shown as u64 / 20)
+    json_response(StatusCode::OK, &body)
 }
 
 async fn assign(
@@ -472,7 +471,7 @@ async fn add_link(State(app): App, body: axum::body::Bytes) -> Response {
         issue.updated_ms = now;
     }
     store.version += 1;
-    let mut response = json_response(StatusCode::CREATED, &Value::Null, 1);
+    let mut response = json_response(StatusCode::CREATED, &Value::Null);
     *response.body_mut() = axum::body::Body::empty();
     response
 }
@@ -498,7 +497,7 @@ fn link_json(app: &AppState, store: &IssueStore, link: &LinkData) -> Value {
 async fn get_link(State(app): App, Path(id): Path<String>) -> Response {
     let store = app.store.read();
     match parse_id(&id).and_then(|id| store.links.get(&id)) {
-        Some(link) => json_response(StatusCode::OK, &link_json(&app, &store, link), 1),
+        Some(link) => json_response(StatusCode::OK, &link_json(&app, &store, link)),
         None => json_error(
             StatusCode::NOT_FOUND,
             &format!("No issue link with id '{id}' exists."),
@@ -538,7 +537,6 @@ async fn watchers(State(app): App, uri: Uri, Path(id_or_key): Path<String>) -> R
             "watchCount": list.len(),
             "watchers": list,
         }),
-        1,
     )
 }
 

@@ -104,7 +104,7 @@ async fn myself(State(app): App, uri: Uri) -> Response {
     let mut user = renderer(&app, &uri).user_value(0);
     user["emailAddress"] = app.config.credentials[0].email.clone().into();
     user["locale"] = "en_US".into();
-    json_response(StatusCode::OK, &user, 3)
+    json_response(StatusCode::OK, &user)
 }
 
 async fn server_info(State(app): App) -> Response {
@@ -121,7 +121,7 @@ async fn server_info(State(app): App) -> Response {
         "serverTitle": "jira-sim",
         "serverTimeZone": "Etc/UTC",
     });
-    json_response(StatusCode::OK, &body, 2)
+    json_response(StatusCode::OK, &body)
 }
 
 async fn project_search(State(app): App, uri: Uri, Query(params): Params) -> Response {
@@ -154,7 +154,6 @@ async fn project_search(State(app): App, uri: Uri, Query(params): Params) -> Res
         .take(max_results)
         .map(|p| render.project(p, detailed))
         .collect();
-    let shown = values.len();
     let body = crate::render::page_bean(
         &app.base_url,
         "/rest/api/3/project/search",
@@ -163,15 +162,14 @@ async fn project_search(State(app): App, uri: Uri, Query(params): Params) -> Res
         values,
         matching.len(),
     );
-    let cost = 1 + shown as u64;
-    json_response(StatusCode::OK, &body, cost)
+    json_response(StatusCode::OK, &body)
 }
 
 async fn project(State(app): App, uri: Uri, Path(id_or_key): Path<String>) -> Response {
     match app.tenant.project(&id_or_key) {
         Some(index) => {
             let body = renderer(&app, &uri).project(&app.tenant.projects[index], true);
-            json_response(StatusCode::OK, &body, 2)
+            json_response(StatusCode::OK, &body)
         }
         None => json_error(
             StatusCode::NOT_FOUND,
@@ -182,7 +180,7 @@ async fn project(State(app): App, uri: Uri, Path(id_or_key): Path<String>) -> Re
 
 async fn fields() -> Response {
     let body: Vec<Value> = FIELDS.iter().map(|f| f.json()).collect();
-    json_response(StatusCode::OK, &Value::Array(body), 1 + FIELDS.len() as u64)
+    json_response(StatusCode::OK, &Value::Array(body))
 }
 
 async fn users_search(State(app): App, uri: Uri, Query(params): Params) -> Response {
@@ -196,6 +194,5 @@ async fn users_search(State(app): App, uri: Uri, Query(params): Params) -> Respo
         .take(max_results)
         .map(|index| render.user(index))
         .collect();
-    let cost = 1 + 2 * users.len() as u64;
-    json_response(StatusCode::OK, &users, cost)
+    json_response(StatusCode::OK, &users)
 }

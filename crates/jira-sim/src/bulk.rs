@@ -66,7 +66,6 @@ fn refuse(message: &str) -> Response {
     json_response(
         StatusCode::BAD_REQUEST,
         &json!({"errors": [{"message": message}]}),
-        1,
     )
 }
 
@@ -115,7 +114,6 @@ fn submit(app: &Arc<AppState>, jobs: Vec<(String, Work)>) -> Response {
                 &json!({"errorMessages": [format!(
                     "Too many bulk operations are in progress ({in_progress}); at most {IN_PROGRESS_MAX} run at once across all users. Try again when one has finished."
                 )], "errors": {}}),
-                1,
             );
             response.headers_mut().insert(
                 http::header::RETRY_AFTER,
@@ -141,7 +139,7 @@ fn submit(app: &Arc<AppState>, jobs: Vec<(String, Work)>) -> Response {
         id
     };
     tokio::spawn(run(app.clone(), task, jobs));
-    json_response(StatusCode::CREATED, &json!({"taskId": task.to_string()}), 1)
+    json_response(StatusCode::CREATED, &json!({"taskId": task.to_string()}))
 }
 
 /// Runs a task at the configured pace, recording every issue's outcome.
@@ -512,5 +510,5 @@ async fn progress(State(app): App, uri: Uri, Path(task): Path<String>) -> Respon
         body["failedAccessibleIssues"] = serde_json::to_value(&task.failed).unwrap_or_default();
         body["invalidOrInaccessibleIssueCount"] = task.invalid.into();
     }
-    json_response(StatusCode::OK, &body, 1)
+    json_response(StatusCode::OK, &body)
 }

@@ -34,14 +34,13 @@ pub(crate) async fn get_comments(
     let mut all = renderer(&app, &uri).comments_with(issue, with_properties);
     let total = all.len();
     let comments: Vec<CommentOut<'_>> = all.drain(..).skip(start_at).take(max_results).collect();
-    let cost = 1 + comments.len() as u64;
     let body = CommentPageOut {
         start_at,
         max_results,
         total,
         comments,
     };
-    json_response(StatusCode::OK, &body, cost)
+    json_response(StatusCode::OK, &body)
 }
 
 pub(crate) async fn add_comment(
@@ -103,7 +102,7 @@ pub(crate) async fn add_comment(
         false,
     );
     let body = renderer(&app, &uri).comment(issue, &comment);
-    json_response(StatusCode::CREATED, &body, 1)
+    json_response(StatusCode::CREATED, &body)
 }
 
 /// A page of comments.

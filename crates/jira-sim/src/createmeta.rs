@@ -38,7 +38,7 @@ pub(crate) async fn createmeta_types(
         "startAt": start_at,
         "total": total,
     });
-    json_response(StatusCode::OK, &body, 1)
+    json_response(StatusCode::OK, &body)
 }
 
 pub(crate) async fn createmeta_fields(
@@ -68,7 +68,7 @@ pub(crate) async fn createmeta_fields(
         "startAt": start_at,
         "total": total,
     });
-    json_response(StatusCode::OK, &body, 2)
+    json_response(StatusCode::OK, &body)
 }
 
 pub(crate) async fn editmeta(State(app): App, uri: Uri, Path(id_or_key): Path<String>) -> Response {
@@ -82,7 +82,7 @@ pub(crate) async fn editmeta(State(app): App, uri: Uri, Path(id_or_key): Path<St
         .filter(|f| f["key"] != "project")
         .map(|f| (f["key"].as_str().unwrap_or_default().to_owned(), f))
         .collect();
-    json_response(StatusCode::OK, &json!({ "fields": fields }), 2)
+    json_response(StatusCode::OK, &json!({ "fields": fields }))
 }
 
 /// `GET /issue/createmeta` (deprecated, still served by Jira Cloud): the projects and
@@ -153,6 +153,5 @@ pub(crate) async fn createmeta(State(app): App, uri: Uri, Query(params): Params)
     json_response(
         StatusCode::OK,
         &json!({ "expand": "projects", "projects": projects }),
-        if with_fields { 5 } else { 2 },
     )
 }

@@ -89,7 +89,7 @@ pub(crate) fn field_errors(errors: &[(String, String)]) -> Response {
         .iter()
         .map(|(field, message)| (field.as_str(), message.as_str()))
         .collect();
-    json_response(StatusCode::BAD_REQUEST, &error_body(&[], &pairs), 1)
+    json_response(StatusCode::BAD_REQUEST, &error_body(&[], &pairs))
 }
 
 /// The user the caller is (`/myself`): authors of what it writes.

@@ -73,7 +73,6 @@ async fn get_transitions(
             "expand": "transitions",
             "transitions": transitions,
         }),
-        2,
     )
 }
 
@@ -206,10 +205,9 @@ async fn changelog(
         .iter()
         .map(|c| change_json(&render, c))
         .collect();
-    let shown = all.len().saturating_sub(start_at).min(max_results);
     let path = format!("/rest/api/3/issue/{}/changelog", issue.key);
     let body = crate::render::page(&app.base_url, &path, start_at, max_results, all);
-    json_response(StatusCode::OK, &body, 1 + shown as u64 / 20)
+    json_response(StatusCode::OK, &body)
 }
 
 async fn changelog_list(
@@ -239,7 +237,6 @@ async fn changelog_list(
     json_response(
         StatusCode::OK,
         &json!({"startAt": 0, "maxResults": total, "total": total, "histories": histories}),
-        1 + total as u64 / 20,
     )
 }
 
@@ -385,5 +382,5 @@ async fn changelog_bulk(State(app): App, uri: Uri, body: axum::body::Bytes) -> R
         issue_change_logs: groups,
         next_page_token: (offset + shown < total).then(|| bulk_token(offset + shown, fingerprint)),
     };
-    json_response(StatusCode::OK, &answer, 1 + shown as u64 / 50)
+    json_response(StatusCode::OK, &answer)
 }

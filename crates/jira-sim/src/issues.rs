@@ -30,7 +30,7 @@ pub(crate) async fn get_issue(
     match store.find(&id_or_key) {
         Some(issue) => {
             let body = renderer(&app, &uri).issue(issue, &selection, expand);
-            json_response(StatusCode::OK, &body, 2)
+            json_response(StatusCode::OK, &body)
         }
         None => json_error(StatusCode::NOT_FOUND, NOT_FOUND),
     }
@@ -90,7 +90,7 @@ pub(crate) async fn update_issue(
             &FieldSelection::all(),
             Expand::default(),
         );
-        return json_response(StatusCode::OK, &body, 2);
+        return json_response(StatusCode::OK, &body);
     }
     no_content()
 }
@@ -154,7 +154,7 @@ pub(crate) async fn property_keys(State(app): App, Path(id_or_key): Path<String>
             json!({"key": key, "self": format!("{}/rest/api/3/issue/{}/properties/{key}", app.base_url, issue.id)})
         })
         .collect();
-    json_response(StatusCode::OK, &json!({"keys": keys}), 1)
+    json_response(StatusCode::OK, &json!({"keys": keys}))
 }
 
 /// `GET /issue/{key}/properties/{propertyKey}`.
@@ -167,7 +167,7 @@ pub(crate) async fn get_property(
         return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
     };
     match issue.properties.get(&property) {
-        Some(value) => json_response(StatusCode::OK, &json!({"key": property, "value": value}), 1),
+        Some(value) => json_response(StatusCode::OK, &json!({"key": property, "value": value})),
         None => json_error(
             StatusCode::NOT_FOUND,
             &format!("The property with key '{property}' does not exist."),
@@ -199,7 +199,7 @@ pub(crate) async fn set_property(
     } else {
         StatusCode::CREATED
     };
-    json_response(status, &json!({}), 1)
+    json_response(status, &json!({}))
 }
 
 /// `DELETE /issue/{key}/properties/{propertyKey}`.
@@ -339,7 +339,7 @@ pub(crate) async fn create_issue(State(app): App, body: axum::body::Bytes) -> Re
         return bad_request("The request body is not valid JSON.");
     };
     match create_one(&app, &input) {
-        Ok((id, key)) => json_response(StatusCode::CREATED, &created_json(&app, id, &key), 1),
+        Ok((id, key)) => json_response(StatusCode::CREATED, &created_json(&app, id, &key)),
         Err(errors) => field_errors(&errors),
     }
 }
@@ -384,7 +384,7 @@ pub(crate) async fn bulk_create(State(app): App, body: axum::body::Bytes) -> Res
     } else {
         StatusCode::CREATED
     };
-    json_response(status, &json!({"issues": issues, "errors": errors}), 1)
+    json_response(status, &json!({"issues": issues, "errors": errors}))
 }
 
 pub(crate) fn bulk_refusal(element: usize, message: &str) -> Response {
@@ -392,7 +392,7 @@ pub(crate) fn bulk_refusal(element: usize, message: &str) -> Response {
         "issues": [],
         "errors": [{"status": 400, "elementErrors": error_body(&[message], &[]), "failedElementNumber": element}],
     });
-    json_response(StatusCode::BAD_REQUEST, &body, 1)
+    json_response(StatusCode::BAD_REQUEST, &body)
 }
 
 #[derive(Deserialize)]
@@ -459,12 +459,11 @@ pub(crate) async fn bulk_fetch(State(app): App, uri: Uri, body: axum::body::Byte
         .iter()
         .map(|issue| render.issue(issue, &selection, expand))
         .collect();
-    let cost = 1 + issues.len() as u64;
     let body = BulkFetchOut {
         issues,
         issue_errors,
     };
-    json_response(StatusCode::OK, &body, cost)
+    json_response(StatusCode::OK, &body)
 }
 
 /// The answer of `POST /issue/bulkfetch`.

@@ -149,7 +149,7 @@ async fn priority_search(State(app): App, Query(params): Params) -> Response {
         max_results,
         priority_values(&app),
     );
-    json_response(StatusCode::OK, &body, 1)
+    json_response(StatusCode::OK, &body)
 }
 
 async fn priority(State(app): App, Path(id): Path<String>) -> Response {
@@ -228,7 +228,7 @@ async fn status_search(State(app): App, Query(params): Params) -> Response {
         max_results,
         all,
     );
-    json_response(StatusCode::OK, &body, 1)
+    json_response(StatusCode::OK, &body)
 }
 
 async fn resolutions(State(app): App, uri: Uri) -> Response {
@@ -247,7 +247,7 @@ async fn resolution_search(State(app): App, uri: Uri, Query(params): Params) -> 
         max_results,
         renderer(&app, &uri).resolutions(true),
     );
-    json_response(StatusCode::OK, &body, 1)
+    json_response(StatusCode::OK, &body)
 }
 
 async fn resolution(State(app): App, uri: Uri, Path(id): Path<String>) -> Response {
@@ -321,7 +321,6 @@ async fn component_page(
     json_response(
         StatusCode::OK,
         &page(&app.base_url, &path, start_at, max_results, all),
-        1,
     )
 }
 
@@ -395,7 +394,6 @@ async fn version_page(
     json_response(
         StatusCode::OK,
         &page(&app.base_url, &path, start_at, max_results, all),
-        1,
     )
 }
 
@@ -503,7 +501,6 @@ async fn field_search(State(app): App, Query(params): Params) -> Response {
             max_results,
             all,
         ),
-        1,
     )
 }
 
@@ -539,6 +536,5 @@ async fn labels(State(app): App, Query(params): Params) -> Response {
             max_results,
             all,
         ),
-        1,
     )
 }

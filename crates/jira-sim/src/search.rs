@@ -226,13 +226,12 @@ pub(crate) fn search(app: &AppState, uri: &Uri, body: SearchBody) -> Response {
         })
         .map(|issue| render.issue(issue, &selection, expand))
         .collect();
-    let cost = 1 + page.len() as u64;
     let response = SearchOut {
         issues: page,
         is_last: next_page_token.is_none(),
         next_page_token,
     };
-    json_response(StatusCode::OK, &response, cost)
+    json_response(StatusCode::OK, &response)
 }
 
 /// What a page token continues (see [`crate::config::PageTokens`]).
@@ -278,7 +277,7 @@ pub(crate) async fn approximate_count(State(app): App, body: axum::body::Bytes) 
         Err(error) => return bad_request(&format!("Invalid request body: {error}.")),
     };
     match matching_ids(&app, &body.jql, &[]) {
-        Ok(ids) => json_response(StatusCode::OK, &json!({"count": ids.len()}), 1),
+        Ok(ids) => json_response(StatusCode::OK, &json!({"count": ids.len()})),
         Err(message) => bad_request(&message),
     }
 }

@@ -25,7 +25,7 @@ use base64::Engine as _;
 
 use crate::config::{Credential, Fault, FaultConfig, LimitConfig, SimConfig};
 use crate::limits::{Arrival, Limiter, retry_after_secs};
-use crate::state::{AppState, Cost, json_error};
+use crate::state::{AppState, json_error};
 use crate::stats::{Stats, StatsSnapshot};
 use crate::{admin, api};
 
@@ -445,7 +445,7 @@ async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
             Fault::LostResponse { status } => {
                 let status = StatusCode::from_u16(status).unwrap_or(StatusCode::GATEWAY_TIMEOUT);
                 let response = next.run(request).await;
-                let points = response.extensions().get::<Cost>().map_or(1, |cost| cost.0);
+                let points = charged(&method, &template, &response);
                 app.limiter.charge(points);
                 app.stats.points(points);
                 app.stats.response(&method, &called, status.as_u16());
@@ -465,7 +465,7 @@ async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
     }
 
     let mut response = next.run(request).await;
-    let points = response.extensions().get::<Cost>().map_or(1, |cost| cost.0);
+    let points = charged(&method, &template, &response);
     app.limiter.charge(points);
     app.stats.points(points);
     app.stats
@@ -480,6 +480,19 @@ async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
     }
     add_headroom_headers(response.headers_mut(), &headroom, app.limiter.advertise());
     response
+}
+
+/// What `response` to `method` on `template` costs against the quota, by the rule the
+/// client charges by: jira-sim shares that rule with jira-ops (from jira-model), so the
+/// points both count for a run are the same by construction; the rule itself follows
+/// Atlassian's published model.
+fn charged(method: &str, template: &str, response: &Response) -> u64 {
+    let objects = response
+        .extensions()
+        .get::<crate::state::Objects>()
+        .map_or(0, |o| o.0);
+    let method = http::Method::from_bytes(method.as_bytes()).unwrap_or(http::Method::GET);
+    jira_model::points::charged(&method, template, response.status(), objects)
 }
 
 /// Who is calling: `email` for Basic auth, `bearer:<first 6 chars>` for a Bearer token.

@@ -85,36 +85,33 @@ impl Snapshots {
     }
 }
 
-/// Points a response cost, set by the handler (1 + objects returned, identity objects 2).
+/// The objects an answer returns ([`jira_model::points::objects_returned`]), noted when
+/// its body is made: what the quota charges it is worked out from them, the method and the
+/// endpoint, by the rule the client charges by ([`jira_model::points::charged`]).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Cost(pub u64);
+pub(crate) struct Objects(pub u64);
 
-/// A JSON answer that costs `points` against the quota.
-pub(crate) fn json_response(
-    status: StatusCode,
-    body: &impl serde::Serialize,
-    points: u64,
-) -> Response {
+/// A JSON answer.
+pub(crate) fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let objects = jira_model::points::objects_returned(&bytes);
     let mut response = (status, bytes).into_response();
     response.headers_mut().insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json;charset=UTF-8"),
     );
-    response.extensions_mut().insert(Cost(points));
+    response.extensions_mut().insert(Objects(objects));
     response
 }
 
 /// 204 with no body.
 pub(crate) fn no_content() -> Response {
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    response.extensions_mut().insert(Cost(1));
-    response
+    StatusCode::NO_CONTENT.into_response()
 }
 
-/// Jira's error body with one message, costing one point.
+/// Jira's error body with one message.
 pub(crate) fn json_error(status: StatusCode, message: &str) -> Response {
-    json_response(status, &error_body(&[message], &[]), 1)
+    json_response(status, &error_body(&[message], &[]))
 }
 
 impl AppState {
@@ -145,8 +142,7 @@ impl AppState {
     }
 }
 
-/// 200 with `body`, a list costing a point per ten values.
+/// 200 with `body`.
 pub(crate) fn json_ok(body: &Value) -> Response {
-    let cost = 1 + body.as_array().map_or(0, Vec::len) as u64 / 10;
-    json_response(StatusCode::OK, body, cost)
+    json_response(StatusCode::OK, body)
 }

@@ -77,8 +77,7 @@ pub(crate) async fn user_search(State(app): App, uri: Uri, Query(params): Params
     .take(max_results)
     .map(|index| render.user(index))
     .collect();
-    let cost = 1 + users.len() as u64 / 10;
-    json_response(StatusCode::OK, &users, cost)
+    json_response(StatusCode::OK, &users)
 }
 
 pub(crate) async fn user_bulk(State(app): App, uri: Uri, Query(params): Params) -> Response {
@@ -104,7 +103,6 @@ pub(crate) async fn user_bulk(State(app): App, uri: Uri, Query(params): Params) 
             max_results,
             all,
         ),
-        1,
     )
 }
 
@@ -134,5 +132,5 @@ pub(crate) async fn assignable_search(
         .take(max_results)
         .map(|index| render.user(index))
         .collect();
-    json_response(StatusCode::OK, &users, 1 + users.len() as u64 / 10)
+    json_response(StatusCode::OK, &users)
 }

@@ -85,14 +85,13 @@ pub(crate) async fn issue_worklogs(
         .take(max_results)
         .map(|w| worklog_json(&render, issue, w))
         .collect();
-    let shown = worklogs.len();
     let body = WorklogPageOut {
         start_at,
         max_results,
         total: all.len(),
         worklogs,
     };
-    json_response(StatusCode::OK, &body, 1 + shown as u64 / 20)
+    json_response(StatusCode::OK, &body)
 }
 
 /// `PageOfWorklogs`.
@@ -179,7 +178,7 @@ pub(crate) async fn add_worklog(
     let render = renderer(&app, &uri);
     let body = worklog_json(&render, issue, &worklog);
     store.version += 1;
-    json_response(StatusCode::CREATED, &body, 1)
+    json_response(StatusCode::CREATED, &body)
 }
 
 pub(crate) async fn get_worklog(
@@ -195,7 +194,6 @@ pub(crate) async fn get_worklog(
         Some(worklog) => json_response(
             StatusCode::OK,
             &worklog_json(&renderer(&app, &uri), issue, &worklog),
-            1,
         ),
         None => json_error(
             StatusCode::NOT_FOUND,
@@ -245,7 +243,7 @@ pub(crate) async fn edit_worklog(
     issue.updated_ms = now;
     let body = worklog_json(&renderer(&app, &uri), issue, &worklog);
     store.version += 1;
-    json_response(StatusCode::OK, &body, 1)
+    json_response(StatusCode::OK, &body)
 }
 
 pub(crate) async fn delete_worklog(
@@ -324,7 +322,7 @@ pub(crate) async fn worklogs_updated(State(app): App, Query(params): Params) -> 
         .range((since + 1, 0)..)
         .map(|((at, id), _)| (*at, *id));
     let body = changed_page(&app, "worklog/updated", since, entries);
-    json_response(StatusCode::OK, &body, 2)
+    json_response(StatusCode::OK, &body)
 }
 
 pub(crate) async fn worklogs_deleted(State(app): App, Query(params): Params) -> Response {
@@ -338,7 +336,7 @@ pub(crate) async fn worklogs_deleted(State(app): App, Query(params): Params) -> 
         .range((since + 1, 0)..)
         .map(|((at, id), _)| (*at, *id));
     let body = changed_page(&app, "worklog/deleted", since, entries);
-    json_response(StatusCode::OK, &body, 2)
+    json_response(StatusCode::OK, &body)
 }
 
 pub(crate) async fn worklog_list(State(app): App, uri: Uri, body: axum::body::Bytes) -> Response {
@@ -357,6 +355,5 @@ pub(crate) async fn worklog_list(State(app): App, uri: Uri, body: axum::body::By
             Some(worklog_json(&render, issue, &worklog))
         })
         .collect();
-    let cost = 1 + found.len() as u64 / 20;
-    json_response(StatusCode::OK, &found, cost)
+    json_response(StatusCode::OK, &found)
 }

@@ -69,6 +69,7 @@ where
             fields: Vec::new(),
             page_size: jira_model::SEARCH_ID_PAGE_MAX,
             prefetch: true,
+            limit: None,
         },
     );
     tokio::pin!(pages);

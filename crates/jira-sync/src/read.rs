@@ -41,6 +41,7 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
             fields: Vec::new(),
             page_size: jira_model::SEARCH_ID_PAGE_MAX,
             prefetch: true,
+            limit: None,
         },
     );
     let chunk = batch
@@ -131,6 +132,7 @@ pub(crate) fn page_events<'a, T: Transport + 'static>(
                     fields: fields.clone(),
                     page_size: jira_model::SEARCH_PAGE_MAX,
                     prefetch: true,
+                    limit: None,
                 },
             );
             pages

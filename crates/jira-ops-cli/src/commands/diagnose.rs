@@ -164,6 +164,7 @@ async fn recent_keys(client: &JiraClient) -> Result<Vec<String>, CliError> {
         fields: vec!["summary".into()],
         page_size: 5,
         prefetch: false,
+        limit: None,
     };
     let issues: Vec<_> = client.search(&jql, options).take(5).collect().await;
     let keys: Vec<String> = issues

@@ -327,17 +327,13 @@ pub async fn search(global: &Global, mut args: SearchArgs) -> CliResult {
     resolve_fields(&client, &mut args.output.fields).await?;
     let format = output::resolve_format(args.output.format);
     let mut writer = args.output.writer(format, std::io::stdout().lock())?;
-    // A page of at most `--limit` issues, and no page read ahead past it: `--limit 3`
-    // asks Jira for 3 issues, not 200.
-    let page_size = args.limit.map_or(jira_model::SEARCH_PAGE_MAX, |limit| {
-        u32::try_from(limit)
-            .unwrap_or(u32::MAX)
-            .clamp(1, jira_model::SEARCH_PAGE_MAX)
-    });
+    // No more than `--limit` issues asked for in all: `--limit 3` asks Jira for 3
+    // issues, `--limit 150` for 100 then 50.
     let options = SearchOptions {
         fields: args.output.fields.clone(),
-        page_size,
-        prefetch: args.limit.is_none_or(|limit| limit > page_size as usize),
+        page_size: jira_model::SEARCH_PAGE_MAX,
+        prefetch: true,
+        limit: args.limit,
     };
     let visible = output::progress_allowed(global.quiet, false);
     let spinner = output::spinner("searching", visible);

@@ -10,6 +10,7 @@ mod fresh;
 mod health;
 mod help;
 mod otel;
+mod points;
 mod polish;
 mod safety;
 mod secrets;

@@ -9,9 +9,7 @@ use std::time::Duration;
 
 use jira_ops_tests::sim::{rest, rest_get, uncached_client};
 use jira_sim::{Fault, FaultConfig, FaultRule, PageTokens, SimHandle};
-use jira_sync::{
-    Census, JsonlSink, Sink, SqliteSink, Strategy, SyncBatch, SyncOptions, SyncState,
-};
+use jira_sync::{Census, JsonlSink, Sink, SqliteSink, Strategy, SyncBatch, SyncOptions, SyncState};
 use reqwest::Method;
 use serde_json::json;
 
@@ -371,7 +369,13 @@ async fn two_queries_in_one_json_lines_directory_keep_each_others_issues() {
     }
     let key = &with_worklogs(&sim, 2, 1).await[0];
     let worklogs = site_worklogs(&sim, key).await.len() as u64;
-    let (gone, _) = rest(&sim, Method::DELETE, &format!("/rest/api/3/issue/{key}"), None).await;
+    let (gone, _) = rest(
+        &sim,
+        Method::DELETE,
+        &format!("/rest/api/3/issue/{key}"),
+        None,
+    )
+    .await;
     assert_eq!(gone, 204);
     let mut sink = JsonlSink::open(&files).unwrap();
     let before = sink.manifest().counts["worklogs_deleted"];
