@@ -102,18 +102,26 @@ async fn the_facade_and_the_cli_share_one_budget_and_one_cache() {
         sim.base_url().trim_start_matches("http://")
     );
 
-    // Both at once, each fetching 6,000 issues of its own project in bulk fetches of 100:
+    // Both at once, each fetching 6,000 issues of its own project with their comments
+    // (a multi-valued field: bulk fetches of 100, not the lean 1,000):
     // 120 requests against a bucket of 100 a second. With budgets of their own, each could
     // send its 60 at once (its own bucket holds 97): 120 at once against a bucket of 100.
     let cli_keys = keys("BEA", ISSUES).join("\n");
     let key_file = home.path().join("keys.txt");
     std::fs::write(&key_file, cli_keys).unwrap();
     let key_path = key_file.display().to_string();
-    let fetch_args = ["fetch", "--from-file", &key_path, "--format", "jsonl"];
+    let fetch_args = [
+        "fetch",
+        "--from-file",
+        &key_path,
+        "--fields",
+        "summary,comment",
+        "--format",
+        "jsonl",
+    ];
     let cli_run = cli(&sim, &redis.url, home.path(), &fetch_args);
     let facade_keys = keys("APO", ISSUES);
-    let facade_fields = jira_client::default_issue_fields();
-    let fields: Vec<&str> = facade_fields.iter().map(String::as_str).collect();
+    let fields = ["summary", "comment"];
     let facade_run = client.fetch_issues(&facade_keys, &fields, &[]);
     let (cli_out, facade_out) = tokio::join!(cli_run, facade_run);
     assert!(

@@ -9,7 +9,9 @@ use std::time::Duration;
 pub struct BatchConfig {
     /// Requests in flight at most (default 10).
     pub max_concurrent: usize,
-    /// Keys per bulk fetch, at most `jira_model::BULK_FETCH_MAX_ISSUES` (default 100).
+    /// Keys per bulk fetch, at most `jira_model::BULK_FETCH_MAX_ISSUES` (default 100). At
+    /// the default, a lean read (a few plain fields) takes
+    /// [`jira_model::bulk_fetch_max_issues`] (1,000) instead.
     pub fetch_chunk: usize,
     /// Issues per bulk create, at most `jira_model::BULK_CREATE_MAX_ISSUES` (default 50).
     pub create_chunk: usize,

@@ -44,7 +44,8 @@ pub struct FetchReport {
 }
 
 /// Fetches `keys` (duplicates once): cache hits first, the misses coalesced into
-/// `POST /issue/bulkfetch` calls of at most `fetch_chunk` keys, `max_concurrent` at a time.
+/// `POST /issue/bulkfetch` calls of at most `fetch_chunk` keys (1,000 for a lean read:
+/// [`jira_model::bulk_fetch_max_issues`]), `max_concurrent` at a time.
 /// Keys the server reports in `issueErrors`, or silently leaves out, are
 /// [`FetchError::NotFound`]. Fetched issues fill the cache. Where bulkfetch is not available
 /// (404 on the endpoint), that chunk falls back to single GETs.
@@ -165,9 +166,14 @@ where
         }
     }
 
-    let chunk_size = config
-        .fetch_chunk
-        .clamp(1, jira_model::BULK_FETCH_MAX_ISSUES);
+    // A lean read (a few plain fields) is asked 1,000 issues a call, as Jira allows;
+    // a smaller `fetch_chunk` than the default is the user's and is kept.
+    let most = jira_model::bulk_fetch_max_issues(&field_refs, &expand_refs);
+    let chunk_size = if config.fetch_chunk >= jira_model::BULK_FETCH_MAX_ISSUES {
+        most
+    } else {
+        config.fetch_chunk.max(1)
+    };
     let chunks: Vec<(usize, Vec<String>)> = misses
         .chunks(chunk_size)
         .map(|chunk| {
@@ -454,6 +460,23 @@ async fn fetch_chunk<T: Transport + 'static>(
             }
         }
     };
+    if response.status == 400 && keys.len() > jira_model::BULK_FETCH_MAX_ISSUES {
+        // More than 100 keys are allowed only for a lean request, and whether a custom
+        // field returns several values is the site's to know: refused, asked in hundreds.
+        tracing::info!(
+            issues = keys.len(),
+            "the site refused a bulk fetch of more than 100 issues; asking in hundreds"
+        );
+        let mut results = ChunkResults::new();
+        let mut requests = sent;
+        for part in keys.chunks(jira_model::BULK_FETCH_MAX_ISSUES) {
+            let (part, part_sent) =
+                Box::pin(fetch_chunk(transport, part.to_vec(), fields, expand)).await;
+            results.extend(part);
+            requests += part_sent;
+        }
+        return (results, requests);
+    }
     if response.status == 404 {
         // This site has no bulkfetch: one GET per key.
         let mut results = BTreeMap::new();

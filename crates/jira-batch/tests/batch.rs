@@ -139,7 +139,7 @@ async fn every_request_of_a_faulty_mixed_batch_is_accounted_for() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ten_thousand_keys_take_a_hundred_requests_then_none() {
+async fn ten_thousand_keys_of_one_field_take_ten_requests_then_none() {
     let sim = sim(5, 2_000).await;
     let dir = tempfile::tempdir().unwrap();
     let cache = cache(&dir, sim.base_url()).await;
@@ -156,8 +156,9 @@ async fn ten_thousand_keys_take_a_hundred_requests_then_none() {
         .await
         .unwrap();
     assert_eq!(results.len(), 10_000);
-    assert_eq!(report.requests, 100);
-    assert!(sim.stats().requests <= 100);
+    // One plain field: a lean bulk fetch, 1,000 issues a call.
+    assert_eq!(report.requests, 10);
+    assert!(sim.stats().requests <= 10);
     let not_found: Vec<&String> = results
         .iter()
         .filter(|(_, r)| matches!(r, Err(FetchError::NotFound(_))))
@@ -190,6 +191,29 @@ async fn ten_thousand_keys_take_a_hundred_requests_then_none() {
         before,
         "the second run never reached the wire"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_read_takes_a_hundred_a_call_and_a_refused_lean_one_is_asked_in_hundreds() {
+    let sim = sim(1, 1_000).await;
+    let keys: Vec<String> = (1..=1_000).map(|n| format!("APO-{n}")).collect();
+    let stack = stack(&sim);
+    let config = config();
+    // Every navigable field (multi-valued ones among them): 100 a call.
+    let (results, report) = fetch_issues::<_, SledStore>(&stack, None, &config, &keys, &[], &[])
+        .await
+        .unwrap();
+    assert_eq!(results.iter().filter(|(_, r)| r.is_ok()).count(), 1_000);
+    assert_eq!(report.requests, 10);
+    // A field the client cannot tell is multi-valued (named, not by id): the site
+    // refuses 1,000, and the same keys are asked in hundreds; none is lost.
+    let before = sim.stats().requests;
+    let (results, _) =
+        fetch_issues::<_, SledStore>(&stack, None, &config, &keys, &["summary", "Labels"], &[])
+            .await
+            .unwrap();
+    assert_eq!(results.iter().filter(|(_, r)| r.is_ok()).count(), 1_000);
+    assert_eq!(sim.stats().requests - before, 1 + 10);
 }
 
 #[tokio::test]
@@ -373,8 +397,10 @@ async fn an_undecodable_bulk_fetch_answer_is_asked_for_three_times_then_fails_it
         rules: vec![FaultRule::new(Fault::Malformed, 1.0).on("/rest/api/3/issue/bulkfetch")],
     });
     let keys: Vec<String> = (1..=250).map(|n| format!("APO-{n}")).collect();
+    // With the comments: 100 issues a call.
+    let fields = ["summary", "comment"];
     let (results, report) =
-        fetch_issues::<_, SledStore>(&stack(&sim), None, &config(), &keys, &["summary"], &[])
+        fetch_issues::<_, SledStore>(&stack(&sim), None, &config(), &keys, &fields, &[])
             .await
             .unwrap();
     // Three chunks, each asked for three times.

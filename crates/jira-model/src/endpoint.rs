@@ -108,6 +108,66 @@ pub const BULK_OPERATION_MAX_ISSUES: usize = 1_000;
 /// Asynchronous bulk operations Jira runs at once per tenant (across all users); more are
 /// refused until one ends.
 pub const BULK_OPERATIONS_IN_PROGRESS_MAX: usize = 5;
+/// Issues one `POST /issue/bulkfetch` takes when the request is lean
+/// ([`bulk_fetch_max_issues`]).
+pub const BULK_FETCH_LEAN_MAX_ISSUES: usize = 1_000;
+/// Fields a lean bulk fetch may name.
+pub const BULK_FETCH_LEAN_MAX_FIELDS: usize = 100;
+/// System fields that return several values (an array, or a page such as `comment`): a
+/// bulk fetch that names one takes at most 100 issues.
+pub const MULTI_VALUED_FIELDS: &[&str] = &[
+    "comment",
+    "worklog",
+    "attachment",
+    "issuelinks",
+    "subtasks",
+    "labels",
+    "components",
+    "fixVersions",
+    "versions",
+];
+/// Expansions a lean bulk fetch may not ask for.
+const HEAVY_EXPANSIONS: &[&str] = &[
+    "changelog",
+    "editmeta",
+    "operations",
+    "renderedFields",
+    "transitions",
+    "versionedRepresentations",
+];
+
+/// The most issues one `POST /issue/bulkfetch` of `fields` and `expand` may name.
+/// Atlassian's reference ("Bulk fetch issues"): 1,000 when the request can be served
+/// efficiently, that is when `fields` names at least one field to include (no `*all`, no
+/// `*navigable`, not exclusions only), at most 100 of them, none that returns several
+/// values (comment, worklog, attachment, ...), and `expand` holds none of changelog,
+/// editmeta, operations, renderedFields, transitions or versionedRepresentations; 100
+/// otherwise (a larger request is refused with a 400). A custom field's kind is not known
+/// here: one that returns several values makes Jira refuse the larger request, and
+/// `jira-batch` asks again in hundreds.
+pub fn bulk_fetch_max_issues(fields: &[&str], expand: &[&str]) -> usize {
+    let included: Vec<&str> = fields
+        .iter()
+        .flat_map(|f| f.split(','))
+        .map(str::trim)
+        .filter(|f| !f.is_empty() && !f.starts_with('-'))
+        .collect();
+    let lean = !included.is_empty()
+        && included.len() <= BULK_FETCH_LEAN_MAX_FIELDS
+        && !included
+            .iter()
+            .any(|f| f.starts_with('*') || MULTI_VALUED_FIELDS.contains(f))
+        && !expand
+            .iter()
+            .flat_map(|e| e.split(','))
+            .any(|e| HEAVY_EXPANSIONS.contains(&e.trim()));
+    if lean {
+        BULK_FETCH_LEAN_MAX_ISSUES
+    } else {
+        BULK_FETCH_MAX_ISSUES
+    }
+}
+
 /// Worklog ids one `POST /worklog/list` takes.
 pub const WORKLOG_LIST_MAX_IDS: usize = 1_000;
 /// Worklogs one page of `GET /issue/{issueIdOrKey}/worklog` holds at most.
@@ -116,6 +176,35 @@ pub const ISSUE_WORKLOGS_PAGE_MAX: u32 = 5_000;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lean_bulk_fetch_takes_a_thousand_issues() {
+        assert_eq!(
+            bulk_fetch_max_issues(&["summary", "status", "updated"], &[]),
+            1_000
+        );
+        assert_eq!(
+            bulk_fetch_max_issues(&["summary,customfield_10016"], &["names"]),
+            1_000
+        );
+        for (fields, expand) in [
+            (vec![], vec![]),
+            (vec!["*navigable"], vec![]),
+            (vec!["-description"], vec![]),
+            (vec!["summary", "comment"], vec![]),
+            (vec!["summary"], vec!["changelog"]),
+            (vec!["summary"], vec!["names,transitions"]),
+        ] {
+            assert_eq!(
+                bulk_fetch_max_issues(&fields, &expand),
+                100,
+                "{fields:?} {expand:?}"
+            );
+        }
+        let many: Vec<String> = (0..101).map(|n| format!("customfield_{n}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert_eq!(bulk_fetch_max_issues(&many, &[]), 100);
+    }
 
     #[test]
     fn v2_and_v3_are_one_endpoint() {

@@ -87,6 +87,15 @@ pub enum Feedback {
         /// What the server says remains.
         remaining: f64,
     },
+    /// The bucket was found dry and its requests are held for `after`: when they resume,
+    /// it has one token and refills at its rate, so they go at its refill pace instead of
+    /// spending a full burst the server does not have (and being refused again).
+    BurstResume {
+        /// The bucket.
+        burst: BurstDemand,
+        /// How long its requests are held (the pause).
+        after: Duration,
+    },
     /// What was learned of a burst bucket: every user of the budget paces `key` at this
     /// rate and capacity from now on, whatever its own demand says (so a process that has
     /// not learned it yet is neither faster than the others nor starved by them).
@@ -274,6 +283,18 @@ impl InProcessBudget {
                 let tat = state.tats.entry(burst.key.clone()).or_insert(now);
                 *tat = (*tat).max(now + owed);
             }
+            Feedback::BurstResume { burst, after } => {
+                let (rate, capacity) = state
+                    .buckets
+                    .get(&burst.key)
+                    .copied()
+                    .unwrap_or((burst.rate, burst.capacity));
+                // One token at `now + after`: the first request then, the next an interval
+                // later, and so on.
+                let owed = Duration::from_secs_f64((capacity - 1.0).max(0.0) / rate.max(1e-9));
+                let tat = state.tats.entry(burst.key.clone()).or_insert(now);
+                *tat = (*tat).max(now + *after + owed);
+            }
             Feedback::Bucket {
                 key,
                 rate,
@@ -361,6 +382,40 @@ mod tests {
             10,
             "never more than the capacity"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_paused_bucket_resumes_at_its_refill_pace() {
+        let budget = InProcessBudget::new();
+        let demand = burst(10.0, 10.0);
+        let bucket = demand.burst.clone().unwrap();
+        let pause = Duration::from_secs(2);
+        budget.observe_at(
+            &Feedback::Pause {
+                scope: bucket.key.clone(),
+                duration: pause,
+            },
+            Instant::now(),
+        );
+        budget.observe_at(
+            &Feedback::BurstResume {
+                burst: bucket,
+                after: pause,
+            },
+            Instant::now(),
+        );
+        tokio::time::advance(pause).await;
+        // One request when the pause ends, not the bucket's ten ...
+        assert_eq!(granted(&budget, &demand), 1);
+        // ... then one a tenth of a second, its refill rate.
+        assert_eq!(
+            budget.acquire_at(&demand, Instant::now()),
+            Grant::RetryIn(Duration::from_millis(100))
+        );
+        for _ in 0..5 {
+            tokio::time::advance(Duration::from_millis(100)).await;
+            assert_eq!(granted(&budget, &demand), 1);
+        }
     }
 
     #[tokio::test(start_paused = true)]

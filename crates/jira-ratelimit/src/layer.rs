@@ -356,9 +356,20 @@ impl<T, B: Budget> RateLimited<T, B> {
                 reason = info.reason.as_ref().map(RateLimitReason::as_str).unwrap_or("none"),
                 "rate limited: pausing scope for every task"
             );
+            let endpoint = scope == key;
             self.budget
                 .observe(&Feedback::Pause { scope, duration })
                 .await?;
+            if endpoint {
+                // The bucket is dry: when the pause ends, its requests go at its refill
+                // pace, not all at once.
+                self.budget
+                    .observe(&Feedback::BurstResume {
+                        burst: self.burst_demand(key.clone(), request),
+                        after: duration,
+                    })
+                    .await?;
+            }
         }
         if response.status != 429
             && let Some(remaining) = info.window.remaining

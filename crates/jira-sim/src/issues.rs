@@ -417,15 +417,36 @@ pub(crate) async fn bulk_fetch(State(app): App, uri: Uri, body: axum::body::Byte
         Err(error) => return bad_request(&format!("Invalid request body: {error}.")),
     };
     let count = request.issue_ids_or_keys.len();
-    // Jira serves up to 1,000 issues when `fields` names at most 100 fields and no
-    // multi-value one (comments, links); otherwise up to 100.
-    let multi_value = ["comment", "issuelinks", "worklog", "*all", "*navigable"];
-    let lean = !request.fields.is_empty()
-        && request.fields.len() <= 100
-        && !request
-            .fields
+    // Atlassian's reference ("Bulk fetch issues"): up to 1,000 issues when `fields`
+    // names at least one field to include (no `*all`/`*navigable`, not exclusions
+    // alone), at most 100 of them, none that returns several values, and `expand` asks
+    // for none of changelog, editmeta, operations, renderedFields, transitions,
+    // versionedRepresentations; otherwise up to 100.
+    let included: Vec<&str> = request
+        .fields
+        .iter()
+        .flat_map(|f| f.split(','))
+        .map(str::trim)
+        .filter(|f| !f.is_empty() && !f.starts_with('-'))
+        .collect();
+    let heavy = [
+        "changelog",
+        "editmeta",
+        "operations",
+        "renderedFields",
+        "transitions",
+        "versionedRepresentations",
+    ];
+    let lean = !included.is_empty()
+        && included.len() <= 100
+        && !included
             .iter()
-            .any(|f| multi_value.contains(&f.as_str()));
+            .any(|f| f.starts_with('*') || crate::render::multi_valued(f))
+        && !request
+            .expand
+            .iter()
+            .flat_map(|e| e.split(','))
+            .any(|e| heavy.contains(&e.trim()));
     let cap = if lean { 1_000 } else { 100 };
     if !(1..=cap).contains(&count) {
         return bad_request(&format!(
@@ -433,7 +454,7 @@ pub(crate) async fn bulk_fetch(State(app): App, uri: Uri, body: axum::body::Byte
             if lean {
                 ""
             } else {
-                " (1,000 are allowed when fields names at most 100 fields and no multi-value one)"
+                " (1,000 are allowed when fields names at most 100 fields, none that returns several values, and expand asks for no changelog, editmeta, operations, renderedFields, transitions or versionedRepresentations)"
             }
         ));
     }

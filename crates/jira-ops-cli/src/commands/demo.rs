@@ -265,10 +265,12 @@ pub async fn run(global: &Global, args: DemoArgs) -> CliResult {
     .await?;
     bar.finish_and_clear();
     say(format!(
-        "3. fetch {project}: {} issues in {} requests ({} of them bulk fetches of up to 100)",
+        "3. fetch {project}: {} issues in {} requests ({} of them bulk fetches of up to {})",
         fetched.items,
         fetched.wire.requests,
-        ids.len().div_ceil(jira_model::BULK_FETCH_MAX_ISSUES)
+        ids.len()
+            .div_ceil(jira_model::bulk_fetch_max_issues(&FIELDS, &[])),
+        jira_model::bulk_fetch_max_issues(&FIELDS, &[])
     ));
     stages.push(fetched);
 

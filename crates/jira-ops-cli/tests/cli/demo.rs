@@ -47,10 +47,11 @@ async fn the_demo_accounts_for_every_request_the_simulator_saw() {
     );
     assert_eq!(summary["issues"], 2000);
     assert_eq!(stages[2]["items"], 2000);
-    // 2,000 issues: one id search and twenty bulk fetches (plus retried 503s).
+    // 2,000 issues of four plain fields: one id search and two lean bulk fetches of 1,000
+    // (plus retried 503s).
     let fetch_requests = stages[2]["requests"].as_u64().unwrap();
     let fetch_retries = stages[2]["retries"].as_u64().unwrap();
-    assert_eq!(fetch_requests - fetch_retries, 21, "{:#}", stages[2]);
+    assert_eq!(fetch_requests - fetch_retries, 3, "{:#}", stages[2]);
     // The same fetch again: all from the cache, nothing on the wire.
     assert_eq!(stages[3]["requests"], 0);
     assert_eq!(stages[3]["cache_hits"], 2000);

@@ -58,6 +58,15 @@ pub(crate) const FIELDS: &[FieldDef] = &[
     FieldDef::custom("customfield_10030", "Severity", "option", 10030, "select"),
 ];
 
+/// Whether the field `id` returns several values (an array, or the comment page): a bulk
+/// fetch that names one takes at most 100 issues. Unknown ids are single-valued.
+pub(crate) fn multi_valued(id: &str) -> bool {
+    id == "comment"
+        || FIELDS
+            .iter()
+            .any(|f| (f.id == id || f.name == id) && f.schema_type == "array")
+}
+
 /// A field definition.
 pub(crate) struct FieldDef {
     pub id: &'static str,

@@ -16,7 +16,7 @@ pub(crate) use catalog::{Catalog, link_type_json};
 use catalog::{avatars, issue_type_json};
 pub(crate) use changelog::{ChangeOut, change_json, change_out, expanded_changelog};
 pub(crate) use fieldmeta::raw_values;
-pub(crate) use fields::{FIELDS, FieldSelection};
+pub(crate) use fields::{FIELDS, FieldSelection, multi_valued};
 pub(crate) use page::{PageBean, page, page_bean};
 
 use jiff::tz::TimeZone;
