@@ -8,6 +8,7 @@ mod overhead;
 mod pacing;
 mod quota;
 mod scaleout;
+mod strategies;
 mod strict;
 mod sync;
 
@@ -19,7 +20,7 @@ use crate::report::Scenario;
 /// Runs the scenarios (`only` one of them when given), printing each as it ends.
 pub async fn run(quick: bool, only: Option<u32>) -> Vec<Scenario> {
     let mut scenarios = Vec::new();
-    for id in 1..=12 {
+    for id in 1..=13 {
         if only.is_some_and(|only| only != id) {
             continue;
         }
@@ -36,7 +37,8 @@ pub async fn run(quick: bool, only: Option<u32>) -> Vec<Scenario> {
             9 => quota::run(quick).await,
             10 => sync::run(quick).await,
             11 => sync::memory(quick).await,
-            _ => apply::run(quick).await,
+            12 => apply::run(quick).await,
+            _ => strategies::run(quick).await,
         };
         scenario.print();
         scenarios.push(scenario);

@@ -222,16 +222,16 @@ pub async fn run(quick: bool) -> Scenario {
     let entries = full.report.history_entries as f64;
     let worklogs = full.report.worklogs as f64;
     let n = issues as f64;
-    // The least the endpoints allow, at jira-sim's prices (an issue 1 point, a history
-    // entry 1/50, a listed worklog 1/20, a worklog feed page 2): every issue, history
-    // entry and worklog returned once, in the fewest requests (100 issues with their
-    // fields a call, 10,000 history entries a call, 1,000 worklogs a call).
+    // The least the endpoints allow, by Atlassian's points model (`jira_model::points`:
+    // 1 a request, 1 an object returned): every issue, history entry and worklog returned
+    // once, in the fewest requests (100 issues with their fields a call, 10,000 history
+    // entries a call, 1,000 worklogs a call).
     let least_points = n
         + (n / 100.0).ceil()
+        + entries
         + (entries / 10_000.0).ceil()
-        + entries / 50.0
-        + 3.0 * (worklogs / 1_000.0).ceil()
-        + worklogs / 20.0;
+        + worklogs
+        + (worklogs / 1_000.0).ceil();
     // The least time the limits and the latency allow: the bulk fetches and their
     // histories at the burst rate (their buckets fill side by side), plus one round trip
     // of a full page.

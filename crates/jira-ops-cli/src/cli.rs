@@ -373,7 +373,7 @@ pub struct SyncArgs {
     /// it would take; nothing is written.
     #[arg(long)]
     pub plan: bool,
-    /// Read the window this way instead of the cheapest.
+    /// Read the window this way instead of the fastest the plan finds.
     #[arg(long, value_enum, value_name = "STRATEGY")]
     pub strategy: Option<SyncStrategy>,
     /// Ignore the saved state and export everything the query matches.

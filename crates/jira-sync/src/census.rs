@@ -94,8 +94,16 @@ where
     for chunk in absent.chunks(jira_model::BULK_FETCH_MAX_ISSUES) {
         // The worklog feed has passed these issues' worklogs (or will pass them before
         // the issues are held): they are read from the issues.
-        let mut unit =
-            fetch_unit(transport, batch, options, chunk, options.worklogs, &none).await?;
+        let mut unit = fetch_unit(
+            transport,
+            batch,
+            options,
+            chunk,
+            options.worklogs,
+            &none,
+            None,
+        )
+        .await?;
         if options.worklogs {
             let embedded = std::mem::take(&mut unit.embedded);
             unit.requests += entering_worklogs(

@@ -18,7 +18,7 @@
 //!   the window's issues change ([`Window`]).
 //! - **Three ways to read a window** ([`Strategy`]): id-only pages then bulk fetches,
 //!   search pages with the fields, or id ranges streamed side by side. [`plan`] measures
-//!   the window with three requests and picks one ([`SyncPlan`]).
+//!   the window with four requests and picks the fastest ([`SyncPlan`]).
 //! - **Histories are complete**: from `POST /changelog/bulkfetch`, never from
 //!   `expand=changelog` (which Jira cuts at 40). Comments come with each issue's read, the
 //!   rest of a long thread paged by the comment endpoint. Worklogs come from the
@@ -142,7 +142,7 @@ pub async fn sync_with_progress<S: Sink + ?Sized>(
 }
 
 /// What the next [`sync`] of `options` would cost each way (requests, points, wall time)
-/// and which way it would take; three requests, nothing written.
+/// and which way it would take; four requests, nothing written.
 pub async fn plan<S: Sink + ?Sized>(
     client: &JiraClient,
     sink: &mut S,

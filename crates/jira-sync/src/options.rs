@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// How a window's issues are read. `--plan` estimates each; a run takes the cheapest that
+/// How a window's issues are read. `--plan` estimates each; a run takes the fastest that
 /// fits unless told (see [`crate::plan`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

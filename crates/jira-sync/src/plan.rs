@@ -1,10 +1,10 @@
 //! What a window will cost each way it can be read, measured on a small sample, and the
 //! choice among them.
 //!
-//! Three requests measure the tenant: the window's approximate count (its round trip is
-//! the base latency), a page of ten issues with the fields (bytes and latency per issue),
-//! and their histories from the changelog bulk fetch (entries per issue, bytes per
-//! entry). Latency is modelled as `base + per_byte × bytes`, the burst limits are the ones
+//! Four requests measure the tenant: the window's approximate count (its round trip is
+//! the base latency), its first id-only page (that page's latency), ten issues spread
+//! evenly over those ids fetched with the fields (bytes and latency per issue), and their
+//! histories from the changelog bulk fetch (entries per issue, bytes per entry). Latency is modelled as `base + per_byte × bytes`, the burst limits are the ones
 //! the answers announce (`X-RateLimit-Limit`) or Atlassian's defaults, and an hourly points
 //! quota counts when the answers announce one (`Beta-RateLimit-Policy` with a one-hour
 //! window).
@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 
 use jira_batch::BatchConfig;
 use jira_model::{
-    ApiRequest, ApiResponse, ChangelogBulkPage, ChangelogBulkRequest, SearchPage, SearchRequest,
+    ApiRequest, ApiResponse, BulkFetchRequest, BulkFetchResponse, ChangelogBulkPage,
+    ChangelogBulkRequest, SearchPage, SearchRequest,
 };
 use jira_transport::Transport;
 use serde::Serialize;
@@ -26,6 +27,8 @@ use crate::{Slice, Strategy, SyncOptions, Window};
 const ID_BYTES: f64 = 16.0;
 /// Issues a sample reads.
 const SAMPLE: u32 = 10;
+/// Points within this share of the fewest are a tie: the faster way is taken.
+const POINTS_TIE: f64 = 0.05;
 /// The most units of 100 issues a sync keeps in flight (unless configured higher).
 pub const MAX_CONCURRENCY: usize = 32;
 
@@ -34,6 +37,10 @@ pub const MAX_CONCURRENCY: usize = 32;
 pub struct Sample {
     /// The round trip of a small answer, in ms.
     pub base_ms: f64,
+    /// The round trip of the window's first id-only page, in ms.
+    pub id_page_ms: f64,
+    /// What the plan's own requests took, in ms (a run spends it before its first read).
+    pub plan_ms: f64,
     /// Extra latency per byte of an answer, in ms.
     pub ms_per_byte: f64,
     /// Bytes of one issue with the fields.
@@ -76,7 +83,8 @@ pub struct SyncPlan {
     pub sample: Sample,
     /// Every strategy's cost.
     pub estimates: Vec<Estimate>,
-    /// The cheapest that fits (points under a quota, else wall time).
+    /// The fastest that fits what is left of the hourly quota (when none fits: the fewest
+    /// points, ties within 5% going to the faster).
     pub chosen: Strategy,
     /// Slices `slices` would use.
     pub slices: usize,
@@ -113,7 +121,7 @@ fn json<T: serde::de::DeserializeOwned>(response: ApiResponse, what: &str) -> Re
     Ok(response.json()?)
 }
 
-/// Measures the window (three requests) and estimates every strategy.
+/// Measures the window (four requests) and estimates every strategy.
 pub(crate) async fn estimate<T: Transport + 'static>(
     transport: &Arc<T>,
     batch: &BatchConfig,
@@ -122,6 +130,7 @@ pub(crate) async fn estimate<T: Transport + 'static>(
 ) -> Result<SyncPlan, Error> {
     let jql = window.jql(&options.jql, &window.slices[0]);
     let unordered = jql.trim_end_matches(" ORDER BY id ASC").to_owned();
+    let started_plan = Instant::now();
     let started = Instant::now();
     let response = transport
         .send(ApiRequest::approximate_count(&unordered)?)
@@ -147,11 +156,34 @@ pub(crate) async fn estimate<T: Transport + 'static>(
     };
     // A window of one page is read as one page: nothing to measure.
     if count > 100 {
+        // The window's ids (one id-only page: what the `ids` way reads first), then
+        // SAMPLE issues spread evenly over them: a page of the first ten would take a
+        // neighbourhood for the whole (one long thread in it, and every issue looks
+        // heavy).
         let request = ApiRequest::search(&SearchRequest {
             jql: jql.clone(),
-            max_results: Some(SAMPLE),
-            fields: options.read_fields(false),
+            max_results: Some(jira_model::SEARCH_ID_PAGE_MAX),
             ..SearchRequest::default()
+        })?;
+        let started = Instant::now();
+        let response = transport.send(request).await?;
+        sample.id_page_ms = started.elapsed().as_secs_f64() * 1000.0;
+        requests_spent += 1;
+        infos.push(response.rate_limit_info());
+        let page: SearchPage = json(response, "the id search")?;
+        let step = (page.issues.len() / SAMPLE as usize).max(1);
+        let picked: Vec<String> = page
+            .issues
+            .iter()
+            .skip(step / 2)
+            .step_by(step)
+            .take(SAMPLE as usize)
+            .map(|issue| issue.id.clone())
+            .collect();
+        let request = ApiRequest::bulk_fetch(&BulkFetchRequest {
+            issue_ids_or_keys: picked.clone(),
+            fields: options.read_fields(false),
+            expand: Vec::new(),
         })?;
         let started = Instant::now();
         let response = transport.send(request).await?;
@@ -159,14 +191,14 @@ pub(crate) async fn estimate<T: Transport + 'static>(
         requests_spent += 1;
         infos.push(response.rate_limit_info());
         let bytes = response.body.len() as f64;
-        let page: SearchPage = json(response, "the sample search")?;
-        let n = page.issues.len().max(1) as f64;
+        let fetched: BulkFetchResponse = json(response, "the sample fetch")?;
+        let n = fetched.issues.len().max(1) as f64;
         sample.issue_bytes = bytes / n;
         sample.ms_per_byte =
             (elapsed.saturating_sub(base).as_secs_f64() * 1000.0 / bytes.max(1.0)).max(0.0);
-        if options.changelogs && !page.issues.is_empty() {
+        if options.changelogs && !picked.is_empty() {
             let body = ChangelogBulkRequest {
-                issue_ids_or_keys: page.issues.iter().map(|i| i.id.clone()).collect(),
+                issue_ids_or_keys: picked,
                 max_results: Some(1_000),
                 ..ChangelogBulkRequest::default()
             };
@@ -184,6 +216,7 @@ pub(crate) async fn estimate<T: Transport + 'static>(
             sample.entry_bytes = bytes / entries.max(1) as f64;
         }
     }
+    sample.plan_ms = started_plan.elapsed().as_secs_f64() * 1000.0;
     for info in &infos {
         if let Some(limit) = info.window.limit.filter(|l| *l > 0) {
             sample.post_rate = limit as f64;
@@ -246,9 +279,12 @@ pub(crate) fn choose(
     // holds 100 issues with their histories until it is committed).
     let concurrency = ((rate * unit_latency).ceil() as usize)
         .clamp(concurrency.max(1), MAX_CONCURRENCY.max(concurrency));
-    let slices = concurrency
-        .min((units / 2.0).ceil().max(1.0) as usize)
-        .max(1);
+    // A slice a unit at most: each streams its pages one after the other, so more
+    // slices are fewer rounds of a page's latency.
+    let slices = concurrency.min(units.max(1.0) as usize).max(1);
+    // What every way spends before its first read: this plan's own requests (measured)
+    // and the field catalogue.
+    let setup = sample.plan_ms / 1000.0 + latency(0.0);
     let remaining = sample.quota_remaining.or(sample.quota_points);
     let estimate = |strategy: Strategy| {
         let changelog_requests = units * changelog_pages_per_unit;
@@ -257,21 +293,32 @@ pub(crate) fn choose(
                 let id_pages = (n / 5000.0).ceil();
                 let requests = id_pages + units + changelog_requests;
                 let points = id_pages + n + units + n + changelog_requests + entries;
-                let ids_path = id_pages * latency(5000.0 * ID_BYTES);
-                let fetch_path = units * unit_latency / concurrency as f64;
+                let id_page = match sample.id_page_ms {
+                    0.0 => latency(5000.0 * ID_BYTES),
+                    ms => ms / 1000.0,
+                };
+                let ids_path = id_pages * id_page;
+                // Units go `concurrency` at a time: whole rounds of a unit's latency.
+                // A unit's histories are read beside its bulk fetch (the ids are known).
+                let unit_latency = latency(100.0 * sample.issue_bytes).max(changelog_latency);
+                let fetch_path = (units / concurrency as f64).ceil() * unit_latency;
                 // Each endpoint has its own bucket: the busiest one bounds the pace.
                 let paced = units.max(changelog_requests) / rate;
                 (
                     requests,
                     points,
-                    ids_path.max(fetch_path).max(paced) + latency(5000.0 * ID_BYTES),
+                    setup + ids_path.max(fetch_path).max(paced) + id_page,
                 )
             }
             Strategy::Pages => {
                 let requests = units + changelog_requests;
                 let points = units + n + changelog_requests + entries;
                 let page = latency(100.0 * sample.issue_bytes);
-                (requests, points, units * page.max(changelog_latency) + page)
+                (
+                    requests,
+                    points,
+                    setup + units * page.max(changelog_latency) + page,
+                )
             }
             Strategy::Slices => {
                 let requests = units + changelog_requests + 2.0;
@@ -282,7 +329,7 @@ pub(crate) fn choose(
                 (
                     requests,
                     points,
-                    path.max(paced) + page + 2.0 * latency(0.0),
+                    setup + path.max(paced) + changelog_latency + 2.0 * latency(0.0),
                 )
             }
         };
@@ -300,36 +347,42 @@ pub(crate) fn choose(
             .total_cmp(&b.seconds)
             .then(a.requests.cmp(&b.requests))
     };
-    let by_points = |a: &&Estimate, b: &&Estimate| a.points.cmp(&b.points).then(by_wall(a, b));
     let fitting: Vec<&Estimate> = estimates.iter().filter(|e| e.fits_quota).collect();
     let (chosen, reason) = if count <= 100 {
         (
             Strategy::Pages,
             format!("pages: {count} issues fit in one search page"),
         )
-    } else if let Some(quota) = sample.quota_points {
-        let pool: &[&Estimate] = if fitting.is_empty() { &[] } else { &fitting };
-        let best = pool
+    } else if let Some(best) = fitting.iter().copied().min_by(by_wall) {
+        let quota = match sample.quota_points {
+            Some(quota) => format!(" and within the hourly quota of {quota} points"),
+            None => String::new(),
+        };
+        (
+            best.strategy,
+            format!(
+                "{}: least wall time ({:.1} s) under the burst limits ({rate:.0} requests a second an endpoint){quota}",
+                best.strategy.name(),
+                best.seconds
+            ),
+        )
+    } else {
+        // None fits what is left of the quota: the run pauses at it whichever way it
+        // goes, so the fewest points (within a few percent: a tie, the fastest of those).
+        let least = estimates.iter().map(|e| e.points).min().unwrap_or(0);
+        let tie = (least as f64 * (1.0 + POINTS_TIE)).ceil() as u64;
+        let best = estimates
             .iter()
-            .copied()
-            .min_by(by_points)
-            .or_else(|| estimates.iter().min_by(by_points))
+            .filter(|e| e.points <= tie)
+            .min_by(by_wall)
             .expect("three estimates");
         (
             best.strategy,
             format!(
-                "{}: fewest points ({}) under the site's hourly quota of {quota}",
+                "{}: no way fits the hourly quota left; fewest points ({}, within {:.0}% of the least) and of those the least wall time ({:.1} s)",
                 best.strategy.name(),
-                best.points
-            ),
-        )
-    } else {
-        let best = estimates.iter().min_by(by_wall).expect("three estimates");
-        (
-            best.strategy,
-            format!(
-                "{}: least wall time ({:.1} s) under the burst limits ({rate:.0} requests a second an endpoint)",
-                best.strategy.name(),
+                best.points,
+                POINTS_TIE * 100.0,
                 best.seconds
             ),
         )
@@ -409,6 +462,8 @@ mod tests {
     fn sample() -> Sample {
         Sample {
             base_ms: 150.0,
+            id_page_ms: 350.0,
+            plan_ms: 900.0,
             ms_per_byte: 2.5 / 1024.0,
             issue_bytes: 7_000.0,
             history_per_issue: 13.0,
@@ -465,6 +520,18 @@ mod tests {
         assert_ne!(plan.chosen, Strategy::Ids, "{}", plan.reason);
         assert!(plan.reason.contains("fewest points"), "{}", plan.reason);
         assert!(plan.exhausts_quota, "1.4 M points do not fit in 60,000");
+        // Points within 5% are a tie: pages and slices cost about the same, slices are
+        // far faster.
+        assert_eq!(plan.chosen, Strategy::Slices, "{}", plan.reason);
+        // A quota that holds every way: the fastest.
+        let roomy = Sample {
+            quota_points: Some(5_000_000),
+            quota_remaining: Some(5_000_000),
+            ..sample()
+        };
+        let plan = choose("q".into(), 100_000, roomy, &options, 16, 3);
+        assert!(plan.reason.contains("least wall time"), "{}", plan.reason);
+        assert_ne!(plan.chosen, Strategy::Pages, "{}", plan.reason);
 
         let small = choose("q".into(), 40, sample(), &options, 16, 3);
         assert_eq!(small.chosen, Strategy::Pages);

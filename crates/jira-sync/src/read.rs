@@ -33,6 +33,7 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
     budget: MemoryBudget,
 ) -> impl futures_util::Stream<Item = Result<Event, Error>> + 'a {
     let slice = window.slices[0].clone();
+    let to_ms = window.to_ms;
     let pages = search_pages_after_id(
         transport.clone(),
         window.bounds(&options.jql, &slice),
@@ -81,8 +82,16 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
                     .iter()
                     .map(|id| numeric_id(id))
                     .try_fold(0, |m, id| id.map(|id| m.max(id)))?;
-                let mut unit =
-                    fetch_unit(transport, batch, options, &ids, from_issues, &recent).await?;
+                let mut unit = fetch_unit(
+                    transport,
+                    batch,
+                    options,
+                    &ids,
+                    from_issues,
+                    &recent,
+                    Some(to_ms),
+                )
+                .await?;
                 budget.observe(unit.bytes());
                 unit.share = share;
                 if first_of_page {
@@ -150,7 +159,8 @@ pub(crate) fn page_events<'a, T: Transport + 'static>(
                             .map(|i| numeric_id(&i.id))
                             .try_fold(0, |m, id| id.map(|id| m.max(id)))?;
                         let mut unit =
-                            complete(transport, options, page.issues, from_issues, &recent).await?;
+                            complete(transport, options, page.issues, from_issues, &recent, None)
+                                .await?;
                         budget.observe(unit.bytes());
                         unit.share = share;
                         unit.requests += 1;
@@ -172,7 +182,11 @@ pub(crate) fn page_events<'a, T: Transport + 'static>(
 }
 
 /// Bulk-fetches `ids` with the fields and completes them (`from_issues`: with the
-/// worklogs they carry, see [`complete`]).
+/// worklogs they carry, see [`complete`]). With `settled_at` (a window's end), the
+/// histories of the ids the sink does not hold recently are read beside the bulk fetch
+/// rather than after it; they are kept for an issue that has not changed since
+/// `settled_at` (no entry can have been added after they were read), and read again for
+/// one that has.
 pub(crate) async fn fetch_unit<T: Transport + 'static>(
     transport: &Arc<T>,
     batch: &BatchConfig,
@@ -180,6 +194,7 @@ pub(crate) async fn fetch_unit<T: Transport + 'static>(
     ids: &[String],
     from_issues: bool,
     recent: &BTreeMap<String, i64>,
+    settled_at: Option<i64>,
 ) -> Result<Unit, Error> {
     let fields = options.read_fields(from_issues);
     let field_refs: Vec<&str> = fields.iter().map(String::as_str).collect();
@@ -187,9 +202,29 @@ pub(crate) async fn fetch_unit<T: Transport + 'static>(
         max_concurrent: 1,
         ..batch.clone()
     };
-    let (results, fetched) =
-        fetch_issues::<_, jira_cache::SledStore>(transport, None, &single, ids, &field_refs, &[])
-            .await?;
+    let early_ids: Vec<u64> = match settled_at {
+        Some(_) if options.changelogs => ids
+            .iter()
+            .filter(|id| !recent.contains_key(*id))
+            .filter_map(|id| id.parse().ok())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let (fetched, early) = tokio::join!(
+        fetch_issues::<_, jira_cache::SledStore>(transport, None, &single, ids, &field_refs, &[]),
+        async {
+            match early_ids.is_empty() {
+                true => Ok(None),
+                false => histories(transport, &early_ids).await.map(Some),
+            }
+        }
+    );
+    let (results, fetched) = fetched?;
+    let early = early?.map(|(histories, requests)| Early {
+        histories,
+        requests,
+        settled_at: settled_at.unwrap_or(i64::MIN),
+    });
     let mut issues = Vec::with_capacity(ids.len());
     let mut missing = Vec::new();
     for (id, result) in results {
@@ -203,7 +238,7 @@ pub(crate) async fn fetch_unit<T: Transport + 'static>(
             }
         }
     }
-    let mut unit = complete(transport, options, issues, from_issues, recent).await?;
+    let mut unit = complete(transport, options, issues, from_issues, recent, early).await?;
     unit.requests += fetched.requests;
     unit.missing = missing;
     Ok(unit)
@@ -220,6 +255,7 @@ async fn complete<T: Transport>(
     issues: Vec<Issue>,
     from_issues: bool,
     recent: &BTreeMap<String, i64>,
+    early: Option<Early>,
 ) -> Result<Unit, Error> {
     let mut unit = Unit::default();
     // Threads longer than the field's first page: (issue id, comments in all).
@@ -279,12 +315,42 @@ async fn complete<T: Transport>(
         unit.requests += more_comments(transport, id, total, comments).await?;
     }
     if options.changelogs && !unit.batch.issues.is_empty() {
-        let ids: Vec<u64> = unit.batch.issues.iter().map(|i| i.id).collect();
-        let (histories, requests) = histories(transport, &ids).await?;
-        unit.requests += requests;
-        unit.batch.histories = histories;
+        let mut known = BTreeMap::new();
+        if let Some(early) = early {
+            unit.requests += early.requests;
+            let settled: std::collections::HashSet<u64> = unit
+                .batch
+                .issues
+                .iter()
+                .filter(|i| i.updated_ms <= early.settled_at)
+                .map(|i| i.id)
+                .collect();
+            known = early.histories;
+            known.retain(|id, _| settled.contains(id));
+        }
+        let ids: Vec<u64> = unit
+            .batch
+            .issues
+            .iter()
+            .map(|i| i.id)
+            .filter(|id| !known.contains_key(id))
+            .collect();
+        if !ids.is_empty() {
+            let (histories, requests) = histories(transport, &ids).await?;
+            unit.requests += requests;
+            known.extend(histories);
+        }
+        unit.batch.histories = known;
     }
     Ok(unit)
+}
+
+/// Histories read beside a bulk fetch ([`fetch_unit`]).
+struct Early {
+    histories: BTreeMap<u64, Vec<Child>>,
+    requests: usize,
+    /// They hold every entry of an issue not updated after this (epoch ms).
+    settled_at: i64,
 }
 
 /// A page of `GET /issue/{id}/comment`, each comment kept as text.

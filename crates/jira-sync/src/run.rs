@@ -20,7 +20,7 @@ use crate::read::{ids_events, page_events};
 use crate::record::now_ms;
 use crate::sink::{Sink, SyncBatch};
 use crate::window::{Slice, SyncState, Window, open_window};
-use crate::worklogs::{Embedded, entering_worklogs, store_worklogs, worklog_feeds};
+use crate::worklogs::{Embedded, entering_worklogs, store_worklogs, worklog_reads};
 
 /// What one run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -144,12 +144,14 @@ where
     let window_end = window.to_ms;
     // The worklog feeds are read (ids only) while the window is: their cursor pages one
     // after the other, so they would otherwise add their whole chain to the run.
-    let feeds = options.worklogs.then(|| {
-        AbortOnDrop::new(tokio::spawn(worklog_feeds(
+    let worklogs = options.worklogs.then(|| {
+        worklog_reads(
             transport.clone(),
             state.worklogs_since_ms,
             state.deleted_worklogs_since_ms,
-        )))
+            batch.max_concurrent,
+            options.memory_budget,
+        )
     });
     let fields = transport.send(ApiRequest::fields()).await?;
     report.requests += 1;
@@ -166,9 +168,8 @@ where
         worklogs_from_issues: options.worklogs && state.worklogs_since_ms > 0,
     };
     read_window(&reads, sink, &mut state, window, &mut report, progress).await?;
-    if let Some(feeds) = feeds {
-        let feeds = feeds.join().await??;
-        store_worklogs(&reads, sink, &mut state, feeds, window_end, &mut report).await?;
+    if let Some(worklogs) = worklogs {
+        store_worklogs(sink, &mut state, worklogs, window_end, &mut report).await?;
     }
     if incremental && census_due(options, &state, sink, report.requests)? {
         census(transport, batch, sink, options, &state, &mut report).await?;
@@ -186,7 +187,7 @@ where
 }
 
 /// What the next run of `options` would cost each way, without reading the window:
-/// three requests measure the tenant (see [`SyncPlan`]). A window an interrupted run left
+/// four requests measure the tenant (see [`SyncPlan`]). A window an interrupted run left
 /// is estimated as it stands.
 pub(crate) async fn plan<T, S>(
     transport: &Arc<T>,

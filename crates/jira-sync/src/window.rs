@@ -98,7 +98,7 @@ pub struct SyncState {
 }
 
 /// A new window from the mark (or `since`) to now less the settle time, with the strategy
-/// given or the one [`plan`] finds cheapest.
+/// given or the one [`plan`] finds fastest (within the hourly quota).
 pub(crate) async fn open_window<T: Transport + 'static>(
     transport: &Arc<T>,
     batch: &BatchConfig,
@@ -123,40 +123,44 @@ pub(crate) async fn open_window<T: Transport + 'static>(
         }],
         concurrency: 0,
     };
-    let slices = match options.strategy {
-        Some(strategy) => {
-            report.reason = format!("{} was asked for", strategy.name());
-            (strategy == Strategy::Slices).then(|| batch.max_concurrent.max(1))
-        }
-        None => match plan::estimate(transport, batch, options, &window).await {
-            // A site that cannot be measured (no approximate count, a refused sample)
-            // is read the way that needs no measure.
-            Err(error) => {
-                tracing::warn!(%error, "sync: the window could not be measured");
-                report.reason = format!(
+    // The plan measures the tenant (four requests) whether or not a way was asked for:
+    // the units in flight and the slices follow the latency it measures.
+    let slices = match plan::estimate(transport, batch, options, &window).await {
+        // A site that cannot be measured (no approximate count, a refused sample) is read
+        // the way asked for, or the way that needs no measure, at the configured
+        // concurrency.
+        Err(error) => {
+            tracing::warn!(%error, "sync: the window could not be measured");
+            report.reason = match options.strategy {
+                Some(strategy) => format!("{} was asked for", strategy.name()),
+                None => format!(
                     "ids: the window could not be measured ({error}), and ids needs no measure"
-                );
-                None
+                ),
+            };
+            (window.strategy == Strategy::Slices).then(|| batch.max_concurrent.max(1))
+        }
+        Ok(plan) => {
+            report.requests += plan.requests_spent;
+            report.expected = Some(plan.count);
+            window.strategy = options.strategy.unwrap_or(plan.chosen);
+            window.concurrency = plan.concurrency;
+            report.reason = match options.strategy {
+                Some(strategy) => format!("{} was asked for", strategy.name()),
+                None => plan.reason.clone(),
+            };
+            let needed = plan.estimate(window.strategy).map_or(0, |e| e.points);
+            let fits = plan.estimate(window.strategy).is_none_or(|e| e.fits_quota);
+            if !fits {
+                report.quota_warning = Some(format!(
+                    "this run needs about {needed} points and the hourly quota has {} left: it will pause at the quota until the reset (the top of the hour) and go on; what is committed is kept",
+                    plan.sample
+                        .quota_remaining
+                        .or(plan.sample.quota_points)
+                        .unwrap_or(0)
+                ));
             }
-            Ok(plan) => {
-                report.requests += plan.requests_spent;
-                report.expected = Some(plan.count);
-                window.strategy = plan.chosen;
-                window.concurrency = plan.concurrency;
-                report.reason = plan.reason.clone();
-                if plan.exhausts_quota {
-                    let needed = plan.estimate(plan.chosen).map_or(0, |e| e.points);
-                    report.quota_warning = Some(format!(
-                        "this run needs about {needed} points and the hourly quota has {} left: it will pause at the quota until the reset (the top of the hour) and go on; what is committed is kept",
-                        plan.sample
-                            .quota_remaining
-                            .or(plan.sample.quota_points)
-                            .unwrap_or(0)
-                    ));
-                }
-                (plan.chosen == Strategy::Slices).then_some(plan.slices)
-            }
-        },
+            (window.strategy == Strategy::Slices).then_some(plan.slices)
+        }
     };
     if let Some(wanted) = slices {
         let bounds = plan::id_bounds(transport, &window, &options.jql).await?;

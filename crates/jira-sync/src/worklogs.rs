@@ -14,9 +14,9 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::Error;
-use crate::memory::{MemoryBudget, blocking};
+use crate::memory::{AbortOnDrop, MemoryBudget, blocking};
 use crate::record::{At, Child};
-use crate::run::{Reads, SyncReport};
+use crate::run::SyncReport;
 use crate::sink::{Sink, SyncBatch};
 use crate::window::SyncState;
 
@@ -28,16 +28,94 @@ pub(crate) struct FeedPage {
 }
 
 /// Both feeds, read to their ends.
-pub(crate) struct Feeds {
+struct Feeds {
     updated: Vec<FeedPage>,
     deleted: Vec<FeedPage>,
     requests: usize,
 }
 
+/// The worklogs of one page of `/worklog/updated`, listed, with the cursor after it.
+pub(crate) struct Listed {
+    worklogs: Vec<Child>,
+    until: i64,
+    requests: usize,
+    /// Its share of the memory budget, held until it is committed.
+    _share: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// What the feed task leaves once every list is sent: the deleted feed's pages and the
+/// feeds' own requests.
+pub(crate) struct FeedsDone {
+    deleted: Vec<FeedPage>,
+    requests: usize,
+}
+
+/// The worklog step's reads, running beside the window: the feeds (ids only), then the
+/// lists of the updated worklogs, in feed order, a few at a time and no more than a
+/// quarter of the memory budget waiting, until the window is done and they are stored.
+pub(crate) struct WorklogReads {
+    listed: tokio::sync::mpsc::Receiver<Result<Listed, Error>>,
+    task: AbortOnDrop<Result<FeedsDone, Error>>,
+}
+
+/// Starts the worklog step's reads from the cursors `updated_since` and `deleted_since`.
+pub(crate) fn worklog_reads<T: Transport + 'static>(
+    transport: Arc<T>,
+    updated_since: i64,
+    deleted_since: i64,
+    concurrency: usize,
+    memory_budget: usize,
+) -> WorklogReads {
+    let concurrency = concurrency.max(1);
+    let (sender, listed) = tokio::sync::mpsc::channel(concurrency);
+    let task = tokio::spawn(async move {
+        let feeds = worklog_feeds(&transport, updated_since, deleted_since).await?;
+        // A list holds up to 1,000 worklogs (a megabyte or two, held twice while it is
+        // read): lists in flight and waiting share a quarter of the budget.
+        let budget = MemoryBudget::new(memory_budget / 4, concurrency);
+        let lists = futures_util::stream::iter(feeds.updated)
+            .then(|page| {
+                let budget = budget.clone();
+                async move { (page, budget.share().await) }
+            })
+            .map(|(page, share)| {
+                let transport = transport.clone();
+                async move {
+                    let (worklogs, requests) = list(&transport, &page, concurrency).await?;
+                    Ok::<_, Error>(Listed {
+                        worklogs,
+                        until: page.until,
+                        requests,
+                        _share: share,
+                    })
+                }
+            })
+            .buffered(concurrency);
+        tokio::pin!(lists);
+        while let Some(listed) = lists.next().await {
+            if let Ok(listed) = &listed {
+                budget.observe(listed.worklogs.iter().map(|w| w.json.get().len()).sum());
+            }
+            let failed = listed.is_err();
+            if sender.send(listed).await.is_err() || failed {
+                break;
+            }
+        }
+        Ok(FeedsDone {
+            deleted: feeds.deleted,
+            requests: feeds.requests,
+        })
+    });
+    WorklogReads {
+        listed,
+        task: AbortOnDrop::new(task),
+    }
+}
+
 /// Reads `/worklog/updated` and `/worklog/deleted` from their cursors to their last pages
 /// (ids only: about 16 bytes a worklog).
-pub(crate) async fn worklog_feeds<T: Transport + 'static>(
-    transport: Arc<T>,
+async fn worklog_feeds<T: Transport + 'static>(
+    transport: &Arc<T>,
     updated_since: i64,
     deleted_since: i64,
 ) -> Result<Feeds, Error> {
@@ -98,69 +176,81 @@ pub(crate) async fn worklog_feeds<T: Transport + 'static>(
     Ok(feeds)
 }
 
-/// Lists the updated worklogs (1,000 a call, `max_concurrent` calls at a time), keeps
-/// those of issues the sink holds, marks the deleted ones, each feed page committed in
-/// order with its cursor. A cursor never passes the window's end: a worklog on an issue
-/// the window did not hold yet is read again by the next run, once it does.
-pub(crate) async fn store_worklogs<T, S>(
-    reads: &Reads<'_, T>,
+/// Ids a `POST /worklog/list` takes at least, however the page is spread.
+const LIST_MIN_IDS: usize = 100;
+
+/// The worklogs one feed page names (`POST /worklog/list`), its ids spread over up to
+/// `concurrency` calls at once (at least 100 and at most 1,000 a call): a list's latency
+/// grows with its answer, and a full one of 1,000 takes seconds on Jira Cloud; the
+/// requests it took.
+async fn list<T: Transport>(
+    transport: &Arc<T>,
+    page: &FeedPage,
+    concurrency: usize,
+) -> Result<(Vec<Child>, usize), Error> {
+    let ids: Vec<u64> = page.ids.iter().map(|(id, _)| *id).collect();
+    let per_call = ids
+        .len()
+        .div_ceil(concurrency.max(1))
+        .clamp(LIST_MIN_IDS, jira_model::WORKLOG_LIST_MAX_IDS);
+    let chunks: Vec<Vec<u64>> = ids.chunks(per_call).map(<[u64]>::to_vec).collect();
+    let calls = futures_util::stream::iter(chunks)
+        .map(|chunk| async move {
+            let response = transport.send(ApiRequest::worklog_list(&chunk)?).await?;
+            if !response.is_success() {
+                return Err(Error::Sync(format!(
+                    "sync: POST /rest/api/3/worklog/list answered HTTP {}; run again to resume",
+                    response.status.as_u16()
+                )));
+            }
+            response
+                .json::<Vec<Box<RawValue>>>()?
+                .into_iter()
+                .map(|worklog| Child::parse(worklog, None, At::Updated))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .buffered(concurrency.max(1));
+    tokio::pin!(calls);
+    let (mut worklogs, mut requests) = (Vec::new(), 0);
+    while let Some(listed) = calls.next().await {
+        worklogs.extend(listed?);
+        requests += 1;
+    }
+    Ok((worklogs, requests))
+}
+
+/// Stores what [`worklog_reads`] listed: the worklogs of issues the sink holds, each
+/// feed page committed in order with its cursor, then the deleted ones marked. A cursor
+/// never passes the window's end; a worklog of an issue the sink does not hold is left
+/// out (an issue that enters the sink later takes its worklogs from itself:
+/// [`entering_worklogs`]).
+pub(crate) async fn store_worklogs<S>(
     sink: &mut S,
     state: &mut SyncState,
-    feeds: Feeds,
+    mut worklogs: WorklogReads,
     window_end: i64,
     report: &mut SyncReport,
 ) -> Result<(), Error>
 where
-    T: Transport + 'static,
     S: Sink + ?Sized,
 {
-    let (transport, batch, options) = (reads.transport, reads.batch, reads.options);
-    report.requests += feeds.requests;
-    // A list holds up to 1,000 worklogs (a megabyte or two, held twice while it is read):
-    // lists in flight and waiting share a quarter of the budget.
-    let budget = MemoryBudget::new(options.memory_budget / 4, batch.max_concurrent);
-    let lists = futures_util::stream::iter(feeds.updated)
-        .then(|page| {
-            let budget = budget.clone();
-            async move { (page, budget.share().await) }
-        })
-        .map(|(page, share)| async move {
-            let mut worklogs = Vec::new();
-            let ids: Vec<u64> = page.ids.iter().map(|(id, _)| *id).collect();
-            let mut requests = 0;
-            for chunk in ids.chunks(jira_model::WORKLOG_LIST_MAX_IDS) {
-                let response = transport.send(ApiRequest::worklog_list(chunk)?).await?;
-                requests += 1;
-                if !response.is_success() {
-                    return Err(Error::Sync(format!(
-                        "sync: POST /rest/api/3/worklog/list answered HTTP {}; run again to resume",
-                        response.status.as_u16()
-                    )));
-                }
-                for worklog in response.json::<Vec<Box<RawValue>>>()? {
-                    worklogs.push(Child::parse(worklog, None, At::Updated)?);
-                }
-            }
-            Ok::<_, Error>((worklogs, page.until, requests, share))
-        })
-        .buffered(batch.max_concurrent.max(1));
-    tokio::pin!(lists);
-    while let Some(listed) = lists.next().await {
-        let (worklogs, until, requests, _share) = listed?;
-        budget.observe(worklogs.iter().map(|w| w.json.get().len()).sum());
-        report.requests += requests;
+    while let Some(listed) = worklogs.listed.recv().await {
+        let listed = listed?;
+        report.requests += listed.requests;
         let mut commit = SyncBatch::default();
-        for worklog in worklogs {
+        for worklog in listed.worklogs {
             if sink.has_issue(&worklog.issue_id.to_string())? {
                 commit.worklogs.push(worklog);
             }
         }
         report.worklogs += commit.worklogs.len();
-        state.worklogs_since_ms = state.worklogs_since_ms.max(until.min(window_end));
+        state.worklogs_since_ms = state.worklogs_since_ms.max(listed.until.min(window_end));
         blocking(|| sink.commit(&commit, state))?;
         report.commits += 1;
     }
-    for page in feeds.deleted {
+    let done = worklogs.task.join().await??;
+    report.requests += done.requests;
+    for page in done.deleted {
         let commit = SyncBatch {
             deleted_worklogs: page.ids,
             ..SyncBatch::default()

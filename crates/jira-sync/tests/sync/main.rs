@@ -288,9 +288,10 @@ async fn the_plan_measures_the_window_and_names_the_cheapest_way() {
         .unwrap();
     assert_eq!(plan.count, 300);
     assert_eq!(
-        plan.requests_spent, 3,
-        "count, sample page, sample histories"
+        plan.requests_spent, 4,
+        "count, the first id page, ten issues spread over it, their histories"
     );
+    assert!(plan.sample.id_page_ms > 0.0, "{plan:?}");
     assert!(plan.sample.history_per_issue > 0.0, "{plan:?}");
     assert!(plan.sample.issue_bytes > 100.0, "{plan:?}");
     let pages = plan.estimate(Strategy::Pages).unwrap();

@@ -1,0 +1,342 @@
+//! Scenario 13: the sync's three ways to read a window at Jira Cloud's latency
+//! (`WorkLatency::jira_cloud`: 150 ms plus 2.5 ms per KiB) under Atlassian's burst limits:
+//! what the plan estimated for each beside what each took, the way the default took
+//! beside the fastest and the least the limits and the latency allow; and beside them a
+//! Singer-style export connector on the same tenant (search pages of 50 with
+//! `expand=changelog`, comments from the issue, worklogs from the feed), with how much of
+//! the histories, comments and worklogs it got.
+
+use std::time::{Duration, Instant};
+
+use jira_client::{CacheChoice, JiraClient};
+use jira_sim::{BurstConfig, LimitConfig, Realism, SimConfig, SimHandle, WorkLatency};
+use jira_sync::{EmptySink, JsonlSink, Strategy, SyncOptions, SyncReport};
+use serde_json::{Value, json};
+
+use crate::common::secs;
+use crate::report::{Figure, Scenario};
+
+/// Atlassian's default burst for POSTs (search, bulk fetch, changelog bulk fetch).
+const RATE: f64 = 100.0;
+
+async fn tenant(issues: usize) -> SimHandle {
+    SimHandle::start(SimConfig {
+        projects: 10,
+        issues_per_project: issues / 10,
+        limits: LimitConfig {
+            burst: Some(BurstConfig::default()),
+            ..LimitConfig::off()
+        },
+        realism: Realism {
+            worklog_settle_ms: 0,
+            work_latency: WorkLatency::jira_cloud(),
+            ..Realism::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .expect("jira-sim starts")
+}
+
+/// A client as `jira-ops` builds one by default (no cache).
+async fn client(sim: &SimHandle) -> JiraClient {
+    let (email, token) = sim.basic_auth();
+    JiraClient::builder(sim.base_url())
+        .basic_auth(email, token)
+        .cache(CacheChoice::None)
+        .build()
+        .await
+        .expect("a client for jira-sim")
+}
+
+fn options(sim: &SimHandle, strategy: Option<Strategy>) -> SyncOptions {
+    let projects = sim.project_keys().join(", ");
+    SyncOptions {
+        settle: Duration::ZERO,
+        strategy,
+        ..SyncOptions::new(format!("project in ({projects})"))
+    }
+}
+
+struct Run {
+    wall: Duration,
+    report: SyncReport,
+    requests: u64,
+    points: u64,
+}
+
+async fn sync(sim: &SimHandle, strategy: Option<Strategy>) -> Run {
+    let client = client(sim).await;
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut sink = JsonlSink::open(dir.path().join("export")).expect("the sink opens");
+    sim.reset_stats();
+    let started = Instant::now();
+    let report = jira_sync::sync(&client, &mut sink, &options(sim, strategy))
+        .await
+        .expect("the sync runs");
+    let stats = sim.stats();
+    Run {
+        wall: started.elapsed(),
+        report,
+        requests: stats.requests,
+        points: stats.points_spent,
+    }
+}
+
+/// What the connector got and what the site holds.
+#[derive(Default)]
+struct Connector {
+    wall: Duration,
+    requests: u64,
+    histories: (u64, u64),
+    comments: (u64, u64),
+    worklogs: (u64, u64),
+}
+
+async fn post(http: &reqwest::Client, sim: &SimHandle, path: &str, body: &Value) -> Value {
+    let (email, token) = sim.basic_auth();
+    http.post(format!("{}{path}", sim.base_url()))
+        .basic_auth(email, Some(token))
+        .json(body)
+        .send()
+        .await
+        .expect("jira-sim answers")
+        .json()
+        .await
+        .expect("JSON")
+}
+
+async fn get(http: &reqwest::Client, sim: &SimHandle, path: &str) -> Value {
+    let (email, token) = sim.basic_auth();
+    http.get(format!("{}{path}", sim.base_url()))
+        .basic_auth(email, Some(token))
+        .send()
+        .await
+        .expect("jira-sim answers")
+        .json()
+        .await
+        .expect("JSON")
+}
+
+/// The Singer-style connector: one stream after the other, each paged in order: issues
+/// (search pages of 50, `expand=changelog`, comments from the issue's field), then the
+/// worklog feed (`/worklog/updated`, then `/worklog/list` 1,000 at a time). What it
+/// got against what the site holds (histories' and comments' totals from the same
+/// answers, worklogs from the feed itself: it is complete by construction).
+async fn connector(sim: &SimHandle) -> Connector {
+    let http = reqwest::Client::new();
+    let jql = format!("project in ({})", sim.project_keys().join(", "));
+    sim.reset_stats();
+    let started = Instant::now();
+    let mut out = Connector::default();
+    let mut next: Option<String> = None;
+    loop {
+        let mut body = json!({
+            "jql": jql,
+            "maxResults": 50,
+            "fields": ["*navigable", "comment"],
+            "expand": "changelog",
+        });
+        if let Some(token) = &next {
+            body["nextPageToken"] = json!(token);
+        }
+        let page = post(&http, sim, "/rest/api/3/search/jql", &body).await;
+        for issue in page["issues"].as_array().into_iter().flatten() {
+            let changelog = &issue["changelog"];
+            let got = changelog["histories"].as_array().map_or(0, Vec::len) as u64;
+            out.histories.0 += got;
+            out.histories.1 += changelog["total"].as_u64().unwrap_or(got);
+            let comment = &issue["fields"]["comment"];
+            let got = comment["comments"].as_array().map_or(0, Vec::len) as u64;
+            out.comments.0 += got;
+            out.comments.1 += comment["total"].as_u64().unwrap_or(got);
+        }
+        next = page["nextPageToken"].as_str().map(str::to_owned);
+        if next.is_none() || page["isLast"].as_bool().unwrap_or(true) {
+            break;
+        }
+    }
+    let mut since = 0i64;
+    loop {
+        let page = get(
+            &http,
+            sim,
+            &format!("/rest/api/3/worklog/updated?since={since}"),
+        )
+        .await;
+        let ids: Vec<u64> = page["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v["worklogId"].as_u64())
+            .collect();
+        for chunk in ids.chunks(1_000) {
+            let listed = post(
+                &http,
+                sim,
+                "/rest/api/3/worklog/list",
+                &json!({"ids": chunk}),
+            )
+            .await;
+            let got = listed.as_array().map_or(0, Vec::len) as u64;
+            out.worklogs.0 += got;
+            out.worklogs.1 += chunk.len() as u64;
+        }
+        let until = page["until"].as_i64().unwrap_or(since);
+        if page["lastPage"].as_bool().unwrap_or(true) || until <= since {
+            break;
+        }
+        since = until;
+    }
+    out.wall = started.elapsed();
+    out.requests = sim.stats().requests;
+    out
+}
+
+fn share((got, all): (u64, u64)) -> f64 {
+    if all == 0 {
+        1.0
+    } else {
+        got as f64 / all as f64
+    }
+}
+
+pub async fn run(quick: bool) -> Scenario {
+    let issues = if quick { 1_000 } else { 10_000 };
+    let sim = tenant(issues).await;
+    let planner = client(&sim).await;
+    let plan = jira_sync::plan(&planner, &mut EmptySink, &options(&sim, None))
+        .await
+        .expect("the plan measures the tenant");
+    let mut runs = Vec::new();
+    for strategy in Strategy::ALL {
+        runs.push((Some(strategy), sync(&sim, Some(strategy)).await));
+    }
+    let default = sync(&sim, None).await;
+    let connector = connector(&sim).await;
+    sim.shutdown().await;
+
+    // The least the limits and the latency allow: every unit of 100 issues at the burst
+    // rate, plus one full page's round trip (the last unit's latency).
+    let page_bytes = 100.0 * plan.sample.issue_bytes;
+    let page_latency = WorkLatency::jira_cloud()
+        .delay(page_bytes as u64)
+        .as_secs_f64();
+    let least = (issues as f64 / 100.0) / RATE + page_latency;
+    let best = runs
+        .iter()
+        .map(|(_, run)| run.wall.as_secs_f64())
+        .fold(f64::INFINITY, f64::min);
+
+    let mut scenario = Scenario::new(
+        13,
+        &format!(
+            "Sync {issues} issues each way at Jira Cloud's latency (150 ms + 2.5 ms per KiB), Atlassian's burst limits"
+        ),
+        &[
+            "run",
+            "plan's estimate",
+            "wall time",
+            "estimate ÷ wall",
+            "HTTP requests",
+            "points",
+            "issues written",
+        ],
+    );
+    let mut figures = Vec::new();
+    for (strategy, run) in &runs {
+        let strategy = strategy.expect("a strategy");
+        let estimate = plan.estimate(strategy).map_or(0.0, |e| e.seconds);
+        let ratio = estimate / run.wall.as_secs_f64();
+        scenario.row(vec![
+            format!("{} (asked for)", strategy.name()),
+            format!("{estimate:.2} s"),
+            secs(run.wall),
+            format!("{ratio:.2}"),
+            run.requests.to_string(),
+            run.points.to_string(),
+            run.report.issues_written.to_string(),
+        ]);
+        figures.push(Figure::at_least(
+            &format!("{}: estimate ÷ wall, at least", strategy.name()),
+            ratio,
+            0.67,
+        ));
+        figures.push(Figure::at_most(
+            &format!("{}: estimate ÷ wall, at most", strategy.name()),
+            ratio,
+            1.5,
+        ));
+        figures.push(Figure::exactly(
+            &format!("{}: issues written", strategy.name()),
+            run.report.issues_written as f64,
+            issues as f64,
+        ));
+    }
+    let chosen = default.report.strategy.map_or("?", Strategy::name);
+    scenario.row(vec![
+        format!("the default ({chosen})"),
+        String::new(),
+        secs(default.wall),
+        String::new(),
+        default.requests.to_string(),
+        default.points.to_string(),
+        default.report.issues_written.to_string(),
+    ]);
+    scenario.row(vec![
+        "Singer-style connector (pages of 50, expand=changelog)".into(),
+        String::new(),
+        secs(connector.wall),
+        String::new(),
+        connector.requests.to_string(),
+        String::new(),
+        String::new(),
+    ]);
+    figures.extend([
+        Figure::at_most(
+            "the default's wall ÷ the fastest way's",
+            default.wall.as_secs_f64() / best,
+            1.15,
+        ),
+        Figure::at_most(
+            "the default's wall ÷ the least the limits and latency allow",
+            default.wall.as_secs_f64() / least,
+            1.3,
+        ),
+        Figure::at_least(
+            "the connector's wall ÷ the default's",
+            connector.wall.as_secs_f64() / default.wall.as_secs_f64(),
+            8.0,
+        ),
+        Figure::info(
+            "the connector: share of histories",
+            share(connector.histories),
+        ),
+        Figure::info(
+            "the connector: share of comments",
+            share(connector.comments),
+        ),
+        Figure::info(
+            "the connector: share of worklogs",
+            share(connector.worklogs),
+        ),
+        Figure::exactly(
+            "the default: issues written",
+            default.report.issues_written as f64,
+            issues as f64,
+        ),
+    ]);
+    scenario.figures = figures;
+    scenario.notes.push(format!(
+        "The plan measured the tenant with {} requests ({:.0} ms a small answer, {:.2} ms per KiB, {:.0} bytes an issue, {:.1} history entries an issue) and chose {} ({}). The least: {:.0} units of 100 issues at {RATE:.0} a second plus one page's round trip ({page_latency:.2} s). jira-ops reads every history entry, comment and worklog (its sinks are checked against the site in `crates/jira-sync/tests`); the connector's shares are what its answers held of what they said there was.",
+        plan.requests_spent,
+        plan.sample.base_ms,
+        plan.sample.ms_per_byte * 1024.0,
+        plan.sample.issue_bytes,
+        plan.sample.history_per_issue,
+        plan.chosen.name(),
+        plan.reason,
+        issues as f64 / 100.0,
+    ));
+    scenario
+}
