@@ -202,7 +202,7 @@ fn share((got, all): (u64, u64)) -> f64 {
 }
 
 pub async fn run(quick: bool) -> Scenario {
-    let issues = if quick { 1_000 } else { 10_000 };
+    let issues = if quick { 500 } else { 10_000 };
     let sim = tenant(issues).await;
     let planner = client(&sim).await;
     let plan = jira_sync::plan(&planner, &mut EmptySink, &options(&sim, None))

@@ -5,15 +5,16 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use jira_ops_tests::sim::{rest, rest_get, uncached_client};
 use jira_sim::{Fault, FaultConfig, FaultRule, PageTokens, SimHandle};
-use jira_sync::{Census, JsonlSink, Sink, SqliteSink, Strategy, SyncBatch, SyncOptions, SyncState};
+use jira_sync::{JsonlSink, SqliteSink, Strategy, SyncBatch, SyncOptions};
 use reqwest::Method;
 use serde_json::json;
 
-use super::{count, tenant};
+use super::{Hooked, count, tenant};
 
 /// Every worklog id the site holds for `key`.
 async fn site_worklogs(sim: &SimHandle, key: &str) -> Vec<i64> {
@@ -178,39 +179,6 @@ async fn an_issue_the_census_finds_brings_every_worklog() {
     );
 }
 
-/// A sink that runs `edit` once, inside the first commit that holds issues: what another
-/// tool does on the site while a sync reads.
-struct EditDuringRead<S> {
-    inner: S,
-    edit: Option<Box<dyn FnOnce() + Send>>,
-}
-
-impl<S: Sink> Sink for EditDuringRead<S> {
-    fn load_state(&mut self, jql: &str) -> Result<Option<SyncState>, jira_sync::Error> {
-        self.inner.load_state(jql)
-    }
-    fn commit(&mut self, batch: &SyncBatch, state: &SyncState) -> Result<(), jira_sync::Error> {
-        if !batch.issues.is_empty()
-            && let Some(edit) = self.edit.take()
-        {
-            edit();
-        }
-        self.inner.commit(batch, state)
-    }
-    fn has_issue(&mut self, id: &str) -> Result<bool, jira_sync::Error> {
-        self.inner.has_issue(id)
-    }
-    fn census_begin(&mut self) -> Result<(), jira_sync::Error> {
-        self.inner.census_begin()
-    }
-    fn census_seen(&mut self, ids: &[u64]) -> Result<(), jira_sync::Error> {
-        self.inner.census_seen(ids)
-    }
-    fn census_finish(&mut self, jql: &str, at_ms: i64) -> Result<Census, jira_sync::Error> {
-        self.inner.census_finish(jql, at_ms)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offset_page_tokens_and_issues_leaving_the_window_skip_nothing() {
     let sim = Arc::new(tenant().await);
@@ -236,17 +204,25 @@ async fn offset_page_tokens_and_issues_leaving_the_window_skip_nothing() {
     let client = uncached_client(&sim).await;
     let dir = tempfile::tempdir().unwrap();
     let editor = sim.clone();
-    let mut sink = EditDuringRead {
+    let edited = Arc::new(AtomicBool::new(false));
+    let mut sink = Hooked {
         inner: SqliteSink::open(dir.path().join("offsets.db")).unwrap(),
-        // Five issues of the first page are updated: they leave the window (updated past
-        // its end), which shifts every later offset by five.
-        edit: Some(Box::new(move || {
-            tokio::runtime::Handle::current().block_on(async {
-                for n in 1..=5 {
-                    label(&editor, &format!("APO-{n}"), "moved").await;
+        // Inside the first commit that holds issues, five issues of the first page are
+        // updated: they leave the window (updated past its end), which shifts every later
+        // offset by five.
+        before: {
+            let edited = edited.clone();
+            move |batch: &SyncBatch| {
+                if !batch.issues.is_empty() && !edited.swap(true, Ordering::SeqCst) {
+                    tokio::runtime::Handle::current().block_on(async {
+                        for n in 1..=5 {
+                            label(&editor, &format!("APO-{n}"), "moved").await;
+                        }
+                    });
                 }
-            })
-        })),
+                Ok(())
+            }
+        },
     };
     let options = SyncOptions {
         strategy: Some(Strategy::Pages),
@@ -255,7 +231,7 @@ async fn offset_page_tokens_and_issues_leaving_the_window_skip_nothing() {
         ..every_run("project in (APO, BEA)")
     };
     let report = jira_sync::sync(&client, &mut sink, &options).await.unwrap();
-    assert!(sink.edit.is_none(), "the edits ran");
+    assert!(edited.load(Ordering::SeqCst), "the edits ran");
     // The five edited issues were read before their edit; every other one once.
     assert_eq!(report.issues_written, 300, "{report:?}");
     assert_eq!(count(&sink.inner, "SELECT COUNT(*) FROM issues"), 300);

@@ -52,22 +52,23 @@ fn contents(sink: &SqliteSink) -> BTreeMap<i64, (i64, i64)> {
         .collect()
 }
 
-/// A sink that fails its `n`th commit, as a run killed there would stop.
-struct Failing<S> {
+/// A sink that runs `before` ahead of every commit: a commit it fails is not made (as a
+/// run killed there would stop), and what it does to the site happens mid-run.
+struct Hooked<S, F> {
     inner: S,
-    left: usize,
+    before: F,
 }
 
-impl<S: Sink> Sink for Failing<S> {
+impl<S: Sink, F> Sink for Hooked<S, F>
+where
+    F: FnMut(&SyncBatch) -> Result<(), jira_sync::Error> + Send,
+{
     fn load_state(&mut self, jql: &str) -> Result<Option<SyncState>, jira_sync::Error> {
         self.inner.load_state(jql)
     }
 
     fn commit(&mut self, batch: &SyncBatch, state: &SyncState) -> Result<(), jira_sync::Error> {
-        if self.left == 0 {
-            return Err(jira_sync::Error::Sync("killed".into()));
-        }
-        self.left -= 1;
+        (self.before)(batch)?;
         self.inner.commit(batch, state)
     }
 
@@ -85,6 +86,23 @@ impl<S: Sink> Sink for Failing<S> {
 
     fn census_finish(&mut self, jql: &str, at_ms: i64) -> Result<Census, jira_sync::Error> {
         self.inner.census_finish(jql, at_ms)
+    }
+}
+
+/// `inner`, failing its commits after the first `left`, as a run killed there would stop.
+fn failing<S: Sink>(
+    inner: S,
+    mut left: usize,
+) -> Hooked<S, impl FnMut(&SyncBatch) -> Result<(), jira_sync::Error> + Send> {
+    Hooked {
+        inner,
+        before: move |_: &SyncBatch| {
+            if left == 0 {
+                return Err(jira_sync::Error::Sync("killed".into()));
+            }
+            left -= 1;
+            Ok(())
+        },
     }
 }
 
@@ -243,10 +261,10 @@ async fn a_sync_is_complete_then_incremental_and_resumes_where_it_stopped() {
             commit_issues: 100,
             ..options()
         };
-        let mut killed = Failing {
-            inner: SqliteSink::open(dir.path().join(format!("killed-{strategy:?}.db"))).unwrap(),
-            left: 2,
-        };
+        let mut killed = failing(
+            SqliteSink::open(dir.path().join(format!("killed-{strategy:?}.db"))).unwrap(),
+            2,
+        );
         assert!(
             jira_sync::sync(&client, &mut killed, &small_commits)
                 .await
@@ -374,10 +392,7 @@ async fn a_json_lines_export_equals_the_database_and_survives_a_torn_commit() {
         strategy: Some(Strategy::Slices),
         ..options()
     };
-    let mut killed = Failing {
-        inner: JsonlSink::open(&files).unwrap(),
-        left: 2,
-    };
+    let mut killed = failing(JsonlSink::open(&files).unwrap(), 2);
     assert!(jira_sync::sync(&client, &mut killed, &small).await.is_err());
     drop(killed);
     let committed = std::fs::metadata(files.join("issues.jsonl")).unwrap().len();
