@@ -79,8 +79,11 @@ pub(crate) fn worklog_reads<T: Transport + 'static>(
                 async move { (page, budget.share().await) }
             })
             .map(|(page, share)| {
+                // Each list runs in a task of its own: while the lists wait for the window
+                // to end (the channel full), one on the wire still reads its answer
+                // instead of stalling until its deadline.
                 let transport = transport.clone();
-                async move {
+                let listing = AbortOnDrop::new(tokio::spawn(async move {
                     let (worklogs, requests) = list(&transport, &page, concurrency).await?;
                     Ok::<_, Error>(Listed {
                         worklogs,
@@ -88,7 +91,8 @@ pub(crate) fn worklog_reads<T: Transport + 'static>(
                         requests,
                         _share: share,
                     })
-                }
+                }));
+                async move { listing.join().await? }
             })
             .buffered(concurrency);
         tokio::pin!(lists);
