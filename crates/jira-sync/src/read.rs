@@ -14,7 +14,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::Error;
-use crate::memory::MemoryBudget;
+use crate::memory::{AbortOnDrop, MemoryBudget};
 use crate::options::SyncOptions;
 use crate::record::{self, At, Child, SyncedIssue, numeric_id, updated_ms};
 use crate::run::{Event, Unit};
@@ -82,16 +82,23 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
                     .iter()
                     .map(|id| numeric_id(id))
                     .try_fold(0, |m, id| id.map(|id| m.max(id)))?;
-                let mut unit = fetch_unit(
-                    transport,
-                    batch,
-                    options,
-                    &ids,
-                    from_issues,
-                    &recent,
-                    Some(to_ms),
-                )
-                .await?;
+                // In a task of its own: while the events wait for a commit, a unit on the
+                // wire still reads its answers instead of stalling towards its deadline.
+                let (transport, batch, options) =
+                    (transport.clone(), batch.clone(), options.clone());
+                let fetching = AbortOnDrop::new(tokio::spawn(async move {
+                    fetch_unit(
+                        &transport,
+                        &batch,
+                        &options,
+                        &ids,
+                        from_issues,
+                        &recent,
+                        Some(to_ms),
+                    )
+                    .await
+                }));
+                let mut unit = fetching.join().await??;
                 budget.observe(unit.bytes());
                 unit.share = share;
                 if first_of_page {
