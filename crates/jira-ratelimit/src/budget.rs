@@ -87,15 +87,6 @@ pub enum Feedback {
         /// What the server says remains.
         remaining: f64,
     },
-    /// The bucket was found dry and its requests are held for `after`: when they resume,
-    /// it has one token and refills at its rate, so they go at its refill pace instead of
-    /// spending a full burst the server does not have (and being refused again).
-    BurstResume {
-        /// The bucket.
-        burst: BurstDemand,
-        /// How long its requests are held (the pause).
-        after: Duration,
-    },
     /// What was learned of a burst bucket: every user of the budget paces `key` at this
     /// rate and capacity from now on, whatever its own demand says (so a process that has
     /// not learned it yet is neither faster than the others nor starved by them).
@@ -283,18 +274,6 @@ impl InProcessBudget {
                 let tat = state.tats.entry(burst.key.clone()).or_insert(now);
                 *tat = (*tat).max(now + owed);
             }
-            Feedback::BurstResume { burst, after } => {
-                let (rate, capacity) = state
-                    .buckets
-                    .get(&burst.key)
-                    .copied()
-                    .unwrap_or((burst.rate, burst.capacity));
-                // One token at `now + after`: the first request then, the next an interval
-                // later, and so on.
-                let owed = Duration::from_secs_f64((capacity - 1.0).max(0.0) / rate.max(1e-9));
-                let tat = state.tats.entry(burst.key.clone()).or_insert(now);
-                *tat = (*tat).max(now + *after + owed);
-            }
             Feedback::Bucket {
                 key,
                 rate,
@@ -385,11 +364,12 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_paused_bucket_resumes_at_its_refill_pace() {
+    async fn a_paused_bucket_resumes_with_what_it_refilled_then_at_its_pace() {
         let budget = InProcessBudget::new();
         let demand = burst(10.0, 10.0);
         let bucket = demand.burst.clone().unwrap();
-        let pause = Duration::from_secs(2);
+        // Refused: dry now, and held for 300 ms.
+        let pause = Duration::from_millis(300);
         budget.observe_at(
             &Feedback::Pause {
                 scope: bucket.key.clone(),
@@ -398,15 +378,15 @@ mod tests {
             Instant::now(),
         );
         budget.observe_at(
-            &Feedback::BurstResume {
+            &Feedback::BurstRemaining {
                 burst: bucket,
-                after: pause,
+                remaining: 0.0,
             },
             Instant::now(),
         );
         tokio::time::advance(pause).await;
-        // One request when the pause ends, not the bucket's ten ...
-        assert_eq!(granted(&budget, &demand), 1);
+        // What 300 ms refilled (3 tokens), not the bucket's ten ...
+        assert_eq!(granted(&budget, &demand), 3);
         // ... then one a tenth of a second, its refill rate.
         assert_eq!(
             budget.acquire_at(&demand, Instant::now()),

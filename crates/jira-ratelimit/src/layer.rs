@@ -361,12 +361,13 @@ impl<T, B: Budget> RateLimited<T, B> {
                 .observe(&Feedback::Pause { scope, duration })
                 .await?;
             if endpoint {
-                // The bucket is dry: when the pause ends, its requests go at its refill
-                // pace, not all at once.
+                // The bucket was dry when it refused: when the pause ends it holds what it
+                // refilled meanwhile, and its requests go at its refill pace from there,
+                // not as a full burst.
                 self.budget
-                    .observe(&Feedback::BurstResume {
+                    .observe(&Feedback::BurstRemaining {
                         burst: self.burst_demand(key.clone(), request),
-                        after: duration,
+                        remaining: 0.0,
                     })
                     .await?;
             }

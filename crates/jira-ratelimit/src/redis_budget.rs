@@ -162,10 +162,9 @@ if kind == 'pause' then
 elseif kind == 'remaining' then
   local interval = 1000000 / tonumber(ARGV[2])
   local owed = interval * math.max(tonumber(ARGV[3]) - tonumber(ARGV[4]), 0)
-  local from = now + tonumber(ARGV[5] or '0')
   local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-  if tat < from + owed then
-    redis.call('SET', KEYS[1], fmt(from + owed), 'PX', math.ceil((from + owed - now) / 1000) + 1000)
+  if tat < now + owed then
+    redis.call('SET', KEYS[1], fmt(now + owed), 'PX', math.ceil(owed / 1000) + 1000)
   end
 elseif kind == 'bucket' then
   redis.call('HSET', KEYS[1], 'rate', ARGV[2], 'capacity', ARGV[3])
@@ -295,16 +294,6 @@ impl RedisBudget {
                     .arg(burst.rate)
                     .arg(burst.capacity)
                     .arg(*remaining);
-            }
-            Feedback::BurstResume { burst, after } => {
-                // One token left once the pause ends.
-                invocation
-                    .key(self.key(&burst.key))
-                    .arg("remaining")
-                    .arg(burst.rate)
-                    .arg(burst.capacity)
-                    .arg(1.0)
-                    .arg(after.as_micros() as u64);
             }
             Feedback::Bucket {
                 key,
