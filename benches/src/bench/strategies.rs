@@ -19,7 +19,7 @@ use crate::report::{Figure, Scenario};
 /// Atlassian's default burst for POSTs (search, bulk fetch, changelog bulk fetch).
 const RATE: f64 = 100.0;
 
-async fn tenant(issues: usize) -> SimHandle {
+async fn tenant(issues: usize, latency: WorkLatency) -> SimHandle {
     SimHandle::start(SimConfig {
         projects: 10,
         issues_per_project: issues / 10,
@@ -29,7 +29,7 @@ async fn tenant(issues: usize) -> SimHandle {
         },
         realism: Realism {
             worklog_settle_ms: 0,
-            work_latency: WorkLatency::jira_cloud(),
+            work_latency: latency,
             ..Realism::default()
         },
         ..SimConfig::default()
@@ -201,37 +201,104 @@ fn share((got, all): (u64, u64)) -> f64 {
     }
 }
 
-pub async fn run(quick: bool) -> Scenario {
-    let issues = if quick { 500 } else { 10_000 };
-    let sim = tenant(issues).await;
-    let planner = client(&sim).await;
-    let plan = jira_sync::plan(&planner, &mut EmptySink, &options(&sim, None))
+/// The tenants the plan's estimates are checked on: issues, and whether answers take
+/// Jira Cloud's latency. `JIRA_OPS_BENCH_SYNC_ISSUES` (a comma-separated list of sizes)
+/// replaces the sizes, to look at one closely.
+fn configurations(quick: bool) -> Vec<(usize, bool)> {
+    let sizes: Vec<usize> = std::env::var("JIRA_OPS_BENCH_SYNC_ISSUES")
+        .ok()
+        .map(|list| {
+            list.split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .collect()
+        })
+        .filter(|sizes: &Vec<usize>| !sizes.is_empty())
+        .unwrap_or_else(|| {
+            if quick {
+                vec![500]
+            } else {
+                vec![2_000, 10_000]
+            }
+        });
+    sizes
+        .into_iter()
+        .flat_map(|n| [(n, false), (n, true)])
+        .collect()
+}
+
+/// The plan's estimate against each way's wall on one tenant: rows and figures, the
+/// plan, and the fastest way's wall.
+async fn estimates(
+    scenario: &mut Scenario,
+    sim: &SimHandle,
+    issues: usize,
+    cloud: bool,
+) -> (Vec<Figure>, jira_sync::SyncPlan, f64) {
+    let planner = client(sim).await;
+    let plan = jira_sync::plan(&planner, &mut EmptySink, &options(sim, None))
         .await
         .expect("the plan measures the tenant");
-    let mut runs = Vec::new();
+    let at = format!(
+        "{issues} issues, {}",
+        if cloud {
+            "Jira Cloud's latency"
+        } else {
+            "local"
+        }
+    );
+    let mut figures = Vec::new();
+    let mut best = f64::INFINITY;
     for strategy in Strategy::ALL {
-        runs.push((Some(strategy), sync(&sim, Some(strategy)).await));
+        let run = sync(sim, Some(strategy)).await;
+        best = best.min(run.wall.as_secs_f64());
+        let estimate = plan.estimate(strategy).map_or(0.0, |e| e.seconds);
+        let ratio = estimate / run.wall.as_secs_f64();
+        scenario.row(vec![
+            format!("{at}: {}", strategy.name()),
+            format!("{estimate:.2} s"),
+            secs(run.wall),
+            format!("{ratio:.2}"),
+            run.requests.to_string(),
+            run.points.to_string(),
+            run.report.issues_written.to_string(),
+        ]);
+        figures.push(Figure::at_least(
+            &format!("{at}, {}: estimate ÷ wall, at least", strategy.name()),
+            ratio,
+            0.67,
+        ));
+        figures.push(Figure::at_most(
+            &format!("{at}, {}: estimate ÷ wall, at most", strategy.name()),
+            ratio,
+            1.5,
+        ));
+        figures.push(Figure::exactly(
+            &format!("{at}, {}: issues written", strategy.name()),
+            run.report.issues_written as f64,
+            issues as f64,
+        ));
     }
-    let default = sync(&sim, None).await;
-    let connector = connector(&sim).await;
-    sim.shutdown().await;
+    scenario.notes.push(format!(
+        "{at}: the plan measured the tenant with {} requests ({:.0} ms a small answer, {:.2} ms per KiB, {:.0} bytes an issue, {:.1} history entries an issue, {:.2} comment pages an issue past the embedded one) and chose {} ({}).",
+        plan.requests_spent,
+        plan.sample.base_ms,
+        plan.sample.ms_per_byte * 1024.0,
+        plan.sample.issue_bytes,
+        plan.sample.history_per_issue,
+        plan.sample.comment_pages_per_issue,
+        plan.chosen.name(),
+        plan.reason,
+    ));
+    (figures, plan, best)
+}
 
-    // The least the limits and the latency allow: every unit of 100 issues at the burst
-    // rate, plus one full page's round trip (the last unit's latency).
-    let page_bytes = 100.0 * plan.sample.issue_bytes;
-    let page_latency = WorkLatency::jira_cloud()
-        .delay(page_bytes as u64)
-        .as_secs_f64();
-    let least = (issues as f64 / 100.0) / RATE + page_latency;
-    let best = runs
-        .iter()
-        .map(|(_, run)| run.wall.as_secs_f64())
-        .fold(f64::INFINITY, f64::min);
-
+pub async fn run(quick: bool) -> Scenario {
+    let configurations = configurations(quick);
+    let issues = configurations.last().map_or(500, |(n, _)| *n);
     let mut scenario = Scenario::new(
         13,
         &format!(
-            "Sync {issues} issues each way at Jira Cloud's latency (150 ms + 2.5 ms per KiB), Atlassian's burst limits"
+            "Sync each way, the plan's estimates, and {issues} issues at Jira Cloud's latency (150 ms + 2.5 ms per KiB) beside a connector, Atlassian's burst limits"
         ),
         &[
             "run",
@@ -244,35 +311,28 @@ pub async fn run(quick: bool) -> Scenario {
         ],
     );
     let mut figures = Vec::new();
-    for (strategy, run) in &runs {
-        let strategy = strategy.expect("a strategy");
-        let estimate = plan.estimate(strategy).map_or(0.0, |e| e.seconds);
-        let ratio = estimate / run.wall.as_secs_f64();
-        scenario.row(vec![
-            format!("{} (asked for)", strategy.name()),
-            format!("{estimate:.2} s"),
-            secs(run.wall),
-            format!("{ratio:.2}"),
-            run.requests.to_string(),
-            run.points.to_string(),
-            run.report.issues_written.to_string(),
-        ]);
-        figures.push(Figure::at_least(
-            &format!("{}: estimate ÷ wall, at least", strategy.name()),
-            ratio,
-            0.67,
-        ));
-        figures.push(Figure::at_most(
-            &format!("{}: estimate ÷ wall, at most", strategy.name()),
-            ratio,
-            1.5,
-        ));
-        figures.push(Figure::exactly(
-            &format!("{}: issues written", strategy.name()),
-            run.report.issues_written as f64,
-            issues as f64,
-        ));
+    let mut last = None;
+    for (n, cloud) in configurations {
+        let latency = match cloud {
+            true => WorkLatency::jira_cloud(),
+            false => WorkLatency::default(),
+        };
+        let sim = tenant(n, latency).await;
+        let (more, plan, best) = estimates(&mut scenario, &sim, n, cloud).await;
+        figures.extend(more);
+        if n == issues && cloud {
+            // The largest tenant at Jira Cloud's latency: the default and the connector.
+            let default = sync(&sim, None).await;
+            let connector = connector(&sim).await;
+            last = Some((plan, best, default, connector));
+        }
+        sim.shutdown().await;
     }
+    let Some((plan, best, default, connector)) = last else {
+        scenario.figures = figures;
+        return scenario;
+    };
+    let least = least(&plan, issues);
     let chosen = default.report.strategy.map_or("?", Strategy::name);
     scenario.row(vec![
         format!("the default ({chosen})"),
@@ -328,7 +388,7 @@ pub async fn run(quick: bool) -> Scenario {
     ]);
     scenario.figures = figures;
     scenario.notes.push(format!(
-        "The plan measured the tenant with {} requests ({:.0} ms a small answer, {:.2} ms per KiB, {:.0} bytes an issue, {:.1} history entries an issue) and chose {} ({}). The least: {:.0} units of 100 issues at {RATE:.0} a second plus one page's round trip ({page_latency:.2} s). jira-ops reads every history entry, comment and worklog (its sinks are checked against the site in `crates/jira-sync/tests`); the connector's shares are what its answers held of what they said there was.",
+        "The plan measured the tenant with {} requests ({:.0} ms a small answer, {:.2} ms per KiB, {:.0} bytes an issue, {:.1} history entries an issue) and chose {} ({}). The least the limits and latency allow ({least:.2} s): the busier of the bulk fetches (100 issues each) and the changelog pages (1,000 entries each) at {RATE:.0} a second, plus the round trip of the smallest unit the sync reads (25 issues, beside its changelog page). jira-ops reads every history entry, comment and worklog (its sinks are checked against the site in `crates/jira-sync/tests`); the connector's shares are what its answers held of what they said there was.",
         plan.requests_spent,
         plan.sample.base_ms,
         plan.sample.ms_per_byte * 1024.0,
@@ -336,7 +396,24 @@ pub async fn run(quick: bool) -> Scenario {
         plan.sample.history_per_issue,
         plan.chosen.name(),
         plan.reason,
-        issues as f64 / 100.0,
     ));
     scenario
+}
+
+/// The least wall the burst limits and the latency allow a read of `issues` issues with
+/// their histories: the busier endpoint's fewest requests at the burst rate (bulk fetches
+/// of 100, changelog pages of 1,000 entries), plus the shortest round trip a read of
+/// units needs (the smallest unit the sync takes, 25 issues, fetched beside its changelog
+/// page), at Jira Cloud's latency for the bytes the plan measured.
+fn least(plan: &jira_sync::SyncPlan, issues: usize) -> f64 {
+    let latency = |bytes: f64| WorkLatency::jira_cloud().delay(bytes as u64).as_secs_f64();
+    let sample = &plan.sample;
+    let n = issues as f64;
+    let fetches = (n / 100.0).ceil();
+    let changelog_pages = (n * sample.history_per_issue / 1000.0).ceil();
+    let unit = 25.0;
+    let chain = latency(unit * sample.issue_bytes).max(latency(
+        (unit * sample.history_per_issue).min(1000.0) * sample.entry_bytes,
+    ));
+    fetches.max(changelog_pages) / RATE + chain
 }

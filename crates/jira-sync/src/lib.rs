@@ -18,7 +18,9 @@
 //!   the window's issues change ([`Window`]).
 //! - **Three ways to read a window** ([`Strategy`]): id-only pages then bulk fetches,
 //!   search pages with the fields, or id ranges streamed side by side. [`plan`] measures
-//!   the window with four requests and picks the fastest ([`SyncPlan`]).
+//!   the window with thirteen requests and picks the fastest ([`SyncPlan`]), and for the
+//!   `ids` way the unit size and the units in flight (Little's law under the memory
+//!   budget and the burst rate).
 //! - **Histories are complete**: from `POST /changelog/bulkfetch`, never from
 //!   `expand=changelog` (which Jira cuts at 40). Comments come with each issue's read, the
 //!   rest of a long thread paged by the comment endpoint. Worklogs come from the
@@ -117,6 +119,7 @@ pub async fn sync_with_progress<S: Sink + ?Sized>(
         return run::sync(
             client.uncached(),
             client.batch_config(),
+            client.http_config().max_in_flight,
             sink,
             options,
             progress,
@@ -132,6 +135,7 @@ pub async fn sync_with_progress<S: Sink + ?Sized>(
     let report = run::sync(
         client.uncached(),
         client.batch_config(),
+        client.http_config().max_in_flight,
         &mut seen,
         options,
         progress,
@@ -142,11 +146,18 @@ pub async fn sync_with_progress<S: Sink + ?Sized>(
 }
 
 /// What the next [`sync`] of `options` would cost each way (requests, points, wall time)
-/// and which way it would take; four requests, nothing written.
+/// and which way it would take; thirteen requests, nothing written.
 pub async fn plan<S: Sink + ?Sized>(
     client: &JiraClient,
     sink: &mut S,
     options: &SyncOptions,
 ) -> Result<SyncPlan, Error> {
-    run::plan(client.uncached(), client.batch_config(), sink, options).await
+    run::plan(
+        client.uncached(),
+        client.batch_config(),
+        client.http_config().max_in_flight,
+        sink,
+        options,
+    )
+    .await
 }

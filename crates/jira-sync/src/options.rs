@@ -112,7 +112,7 @@ impl SyncOptions {
             fields: vec!["*navigable".into()],
             strategy: None,
             commit_issues: 1_000,
-            memory_budget: 32 << 20,
+            memory_budget: 128 << 20,
         }
     }
 

@@ -45,9 +45,11 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
             limit: None,
         },
     );
-    let chunk = batch
-        .fetch_chunk
-        .clamp(1, jira_model::BULK_FETCH_MAX_ISSUES);
+    let chunk = match window.unit_issues {
+        0 => batch.fetch_chunk,
+        n => n,
+    }
+    .clamp(1, jira_model::BULK_FETCH_MAX_ISSUES);
     let units = pages
         .map(move |page| -> Vec<Result<(Vec<String>, bool), Error>> {
             match page {
@@ -73,10 +75,11 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
                 async move { (chunk, budget.share().await) }
             }
         })
-        .map(move |(chunk, share)| {
+        .enumerate()
+        .map(move |(seq, (chunk, share))| {
             let recent = recent.clone();
             let budget = budget.clone();
-            async move {
+            let unit = async move {
                 let (ids, first_of_page) = chunk?;
                 let last_id = ids
                     .iter()
@@ -110,12 +113,26 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
                     last_id,
                     unit: Box::new(unit),
                 })
-            }
+            };
+            async move { (seq, unit.await) }
         })
-        .buffered(match window.concurrency {
+        // Units run unordered (a slow one never keeps the next from starting: what is in
+        // flight is bounded by the concurrency and the memory budget, not by the oldest
+        // unit) and are handed on in order, so commits and the cursor stay in id order.
+        .buffer_unordered(match window.concurrency {
             0 => batch.max_concurrent.max(1),
             n => n,
-        });
+        })
+        .scan((0usize, BTreeMap::new()), |(next, held), (seq, event)| {
+            held.insert(seq, event);
+            let mut ready = Vec::new();
+            while let Some(event) = held.remove(next) {
+                ready.push(event);
+                *next += 1;
+            }
+            futures_util::future::ready(Some(futures_util::stream::iter(ready)))
+        })
+        .flatten();
     units.chain(futures_util::stream::once(async {
         Ok(Event::Done { slice: 0 })
     }))
@@ -317,14 +334,23 @@ async fn complete<T: Transport>(
             json: record::raw(&issue)?,
         });
     }
-    for (id, total) in threads {
-        let comments = unit.batch.comments.entry(id).or_default();
-        unit.requests += more_comments(transport, id, total, comments).await?;
-    }
-    if options.changelogs && !unit.batch.issues.is_empty() {
+    // The long threads, side by side, beside the histories: a unit's wall is its slowest
+    // chain of requests, not their sum.
+    let threads = futures_util::future::try_join_all(threads.into_iter().map(|(id, total)| {
+        let mut comments = unit.batch.comments.remove(&id).unwrap_or_default();
+        async move {
+            let sent = more_comments(transport, id, total, &mut comments).await?;
+            Ok::<_, Error>((id, comments, sent))
+        }
+    }));
+    let histories = async {
+        if !options.changelogs || unit.batch.issues.is_empty() {
+            return Ok::<_, Error>(None);
+        }
         let mut known = BTreeMap::new();
+        let mut requests = 0;
         if let Some(early) = early {
-            unit.requests += early.requests;
+            requests += early.requests;
             let settled: std::collections::HashSet<u64> = unit
                 .batch
                 .issues
@@ -343,10 +369,19 @@ async fn complete<T: Transport>(
             .filter(|id| !known.contains_key(id))
             .collect();
         if !ids.is_empty() {
-            let (histories, requests) = histories(transport, &ids).await?;
-            unit.requests += requests;
+            let (histories, sent) = histories(transport, &ids).await?;
+            requests += sent;
             known.extend(histories);
         }
+        Ok(Some((known, requests)))
+    };
+    let (threads, histories) = tokio::try_join!(threads, histories)?;
+    for (id, comments, sent) in threads {
+        unit.requests += sent;
+        unit.batch.comments.insert(id, comments);
+    }
+    if let Some((known, requests)) = histories {
+        unit.requests += requests;
         unit.batch.histories = known;
     }
     Ok(unit)

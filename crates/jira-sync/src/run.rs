@@ -104,6 +104,7 @@ impl Unit {
 pub(crate) async fn sync<T, S>(
     transport: &Arc<T>,
     batch: &BatchConfig,
+    in_flight: usize,
     sink: &mut S,
     options: &SyncOptions,
     progress: &(dyn Fn(&SyncReport) + Sync),
@@ -129,7 +130,8 @@ where
             window
         }
         _ => {
-            let opened = open_window(transport, batch, options, &state, &mut report).await?;
+            let opened =
+                open_window(transport, batch, in_flight, options, &state, &mut report).await?;
             state.window = Some(opened.clone());
             sink.commit(&SyncBatch::default(), &state)?;
             report.commits += 1;
@@ -187,11 +189,12 @@ where
 }
 
 /// What the next run of `options` would cost each way, without reading the window:
-/// four requests measure the tenant (see [`SyncPlan`]). A window an interrupted run left
+/// thirteen requests measure the tenant (see [`SyncPlan`]). A window an interrupted run left
 /// is estimated as it stands.
 pub(crate) async fn plan<T, S>(
     transport: &Arc<T>,
     batch: &BatchConfig,
+    in_flight: usize,
     sink: &mut S,
     options: &SyncOptions,
 ) -> Result<SyncPlan, Error>
@@ -220,9 +223,10 @@ where
                 done: false,
             }],
             concurrency: 0,
+            unit_issues: 0,
         },
     };
-    plan::estimate(transport, batch, options, &window).await
+    plan::estimate(transport, batch, in_flight, options, &window).await
 }
 
 /// What every read of one run shares: the stack it reads through, the batch settings and

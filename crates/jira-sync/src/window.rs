@@ -30,6 +30,9 @@ pub struct Window {
     /// Units read at a time (`ids`); 0: the configured concurrency.
     #[serde(default)]
     pub concurrency: usize,
+    /// Issues a unit of the `ids` way fetches; 0: the configured batch size.
+    #[serde(default)]
+    pub unit_issues: usize,
 }
 
 /// One id range of a window and its cursor.
@@ -102,6 +105,7 @@ pub struct SyncState {
 pub(crate) async fn open_window<T: Transport + 'static>(
     transport: &Arc<T>,
     batch: &BatchConfig,
+    in_flight: usize,
     options: &SyncOptions,
     state: &SyncState,
     report: &mut SyncReport,
@@ -122,10 +126,11 @@ pub(crate) async fn open_window<T: Transport + 'static>(
             done: false,
         }],
         concurrency: 0,
+        unit_issues: 0,
     };
-    // The plan measures the tenant (four requests) whether or not a way was asked for:
+    // The plan measures the tenant (thirteen requests) whether or not a way was asked for:
     // the units in flight and the slices follow the latency it measures.
-    let slices = match plan::estimate(transport, batch, options, &window).await {
+    let slices = match plan::estimate(transport, batch, in_flight, options, &window).await {
         // A site that cannot be measured (no approximate count, a refused sample) is read
         // the way asked for, or the way that needs no measure, at the configured
         // concurrency.
@@ -144,6 +149,7 @@ pub(crate) async fn open_window<T: Transport + 'static>(
             report.expected = Some(plan.count);
             window.strategy = options.strategy.unwrap_or(plan.chosen);
             window.concurrency = plan.concurrency;
+            window.unit_issues = plan.unit_issues;
             report.reason = match options.strategy {
                 Some(strategy) => format!("{} was asked for", strategy.name()),
                 None => plan.reason.clone(),

@@ -350,8 +350,9 @@ fn print_plan(plan: &SyncPlan, json: bool) -> Result<(), CliError> {
     }
     output::outln!("{table}");
     output::outln!(
-        "chosen: {}; {} units of 100 issues in flight (burst rate × measured latency)",
+        "chosen: {}; ids reads units of {} issues, up to {} at once (the burst rate × a unit's measured latency; the memory budget and the connection slots may hold fewer)",
         plan.reason,
+        plan.unit_issues,
         plan.concurrency
     );
     if plan.exhausts_quota {

@@ -81,7 +81,7 @@ async fn diagnose_times_sequential_against_batched() {
     assert_eq!(timing["sequential_ok"], 5);
     assert_eq!(timing["batched_requests"], 1);
     assert_eq!(timing["batched_ok"], 5);
-    assert_eq!(report["transport"]["max_in_flight"], 50);
+    assert_eq!(report["transport"]["max_in_flight"], 128);
     let token = &report["settings"]["api_token"];
     assert_eq!(token["source"], "env JIRA_API_TOKEN");
     assert!(!run.stdout.contains(TOKEN));

@@ -306,8 +306,8 @@ async fn the_plan_measures_the_window_and_names_the_cheapest_way() {
         .unwrap();
     assert_eq!(plan.count, 300);
     assert_eq!(
-        plan.requests_spent, 4,
-        "count, the first id page, ten issues spread over it, their histories"
+        plan.requests_spent, 13,
+        "count, the first id page, 100 issues spread over it in ten fetches, the histories of 25"
     );
     assert!(plan.sample.id_page_ms > 0.0, "{plan:?}");
     assert!(plan.sample.history_per_issue > 0.0, "{plan:?}");
