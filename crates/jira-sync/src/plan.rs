@@ -483,22 +483,30 @@ pub(crate) fn choose(
         }
     };
     let page_unit = unit(100.0);
-    // Little's law: to keep each endpoint at its burst rate, `rate × latency` units must be
-    // in flight; never fewer than configured, never more than the cap.
     // The time `requests` to one endpoint take at its burst rate: its bucket holds a
     // second of them (Atlassian's and jira-sim's burst buckets), the rest go at the rate.
     let paced = |requests: f64| (requests - rate).max(0.0) / rate;
     // A unit has its fetch (or page) and its changelog pages on the wire at once: the
-    // transport's slots hold half as many units.
-    let by_slots = match options.changelogs {
-        true => configured.requests_in_flight / 2,
+    // transport's slots hold half as many units. A quarter of the slots stays free for
+    // the worklog feed read beside the window (its pages follow one another: queued
+    // behind the units, each would wait a unit's latency).
+    let slots = match options.worklogs {
+        true => configured.requests_in_flight * 3 / 4,
         false => configured.requests_in_flight,
+    };
+    let by_slots = match options.changelogs {
+        true => slots / 2,
+        false => slots,
     }
     .max(1) as f64;
+    // Little's law: to keep each endpoint at its burst rate, `rate × latency` units must be
+    // in flight; never fewer than configured, never more than the cap, the memory budget
+    // or the slots hold. The units in flight, and how many that is.
     let in_flight_for = |cost: &UnitCost, latency: f64| {
         let wanted = ((rate * latency).ceil() as usize)
             .clamp(concurrency.max(1), MAX_CONCURRENCY.max(concurrency));
-        (wanted, (wanted as f64).min(cost.by_memory).min(by_slots))
+        let held = (wanted as f64).min(cost.by_memory).min(by_slots);
+        (held as usize, held)
     };
     // The `ids` way at each unit size it may use: the fastest (a smaller one only when it
     // gains more than the points tie: it costs a request a unit).
@@ -741,7 +749,7 @@ mod tests {
         Configured {
             concurrency,
             unit_issues: 100,
-            requests_in_flight: 50,
+            requests_in_flight: 128,
         }
     }
 
@@ -768,12 +776,14 @@ mod tests {
     #[test]
     fn a_memory_bound_read_takes_smaller_units() {
         let options = SyncOptions::new("project = A");
-        // Heavy issues at Jira Cloud's latency: a unit of 100 takes ~4 s, and 50 slots
-        // hold 25 units (each with its changelog page on the wire): units of 25 finish
-        // four times as fast with as many in flight.
+        // Heavy issues at Jira Cloud's latency (no long threads): a unit of 100 takes
+        // ~4 s, and the slots hold 48 units (each with its changelog page on the wire):
+        // units of 25 take a quarter of the latency with as many in flight.
         let heavy = Sample {
             issue_bytes: 15_000.0,
-            history_per_issue: 25.0,
+            history_per_issue: 10.0,
+            comment_pages_per_issue: 0.0,
+            long_threads: 0.0,
             ..sample()
         };
         let plan = choose("q".into(), 10_000, heavy, &options, configured(16), 7);
@@ -825,8 +835,10 @@ mod tests {
         assert_ne!(plan.chosen, Strategy::Pages, "{}", plan.reason);
         assert!(plan.reason.contains("wall time"), "{}", plan.reason);
         assert!(!plan.exhausts_quota);
-        // A unit takes ~0.5 s here: 100 requests a second need ~50 in flight, capped.
-        assert_eq!(plan.concurrency, MAX_CONCURRENCY);
+        // A unit takes ~2 s here: 100 requests a second need ~200 in flight; 128 slots,
+        // a quarter kept for the worklog feed, two requests a unit, hold 48; half the
+        // 128 MiB budget at ~1.6 MB a unit holds 42.
+        assert_eq!(plan.concurrency, 42, "{plan:?}");
         let fast = Sample {
             base_ms: 1.0,
             ms_per_byte: 0.0,
