@@ -96,5 +96,5 @@ pub use config::{
     PerIssueConfig, QuotaConfig, QuotaKind, Realism, RefusalHeaders, RenderZone, ResetFormat,
     RetryAfterFormat, Secret, SimConfig, Webhook, WorkLatency,
 };
-pub use server::SimHandle;
+pub use server::{Backup, SimHandle};
 pub use stats::StatsSnapshot;

@@ -33,6 +33,9 @@ use crate::{admin, api};
 #[derive(Clone)]
 struct ConnectionKill(Arc<Notify>);
 
+/// The site's issues as they were at [`SimHandle::backup`].
+pub struct Backup(crate::data::IssueStore);
+
 /// A running simulator. Dropping it stops the server.
 pub struct SimHandle {
     addr: SocketAddr,
@@ -182,6 +185,24 @@ impl SimHandle {
             .iter()
             .map(|p| p.key.clone())
             .collect()
+    }
+
+    /// A copy of every issue, comment, worklog and link as they are now, for
+    /// [`SimHandle::restore`].
+    pub fn backup(&self) -> Backup {
+        Backup(self.state.store.read().clone())
+    }
+
+    /// Puts the site back as it was at `backup`, as Atlassian's backup and restore (or a
+    /// sandbox reset) does: issues created since are gone, issues changed since are as
+    /// they were, with the `updated` they had then. Searches see it at once.
+    pub fn restore(&self, backup: &Backup) {
+        let mut store = self.state.store.write();
+        // A version newer than any before: searches cached on either side are stale.
+        let version = store.version.max(backup.0.version) + 1;
+        *store = backup.0.clone();
+        store.version = version;
+        store.unindexed.clear();
     }
 
     /// Number of issues now stored.

@@ -127,6 +127,51 @@ where
     Ok(())
 }
 
+/// Issues a run checks against the site for a site that went back in time.
+pub(crate) const CANARIES: usize = 100;
+
+/// How many of the query's newest issues in the sink (at most [`CANARIES`], one lean
+/// bulk fetch of their `updated`) the site now holds with an older `updated` than the
+/// sink does: a site restored from a backup, or a sandbox reset, has its issues as they
+/// were, below the mark, where an incremental window would never look. The count and the
+/// requests it took; a check the site refuses is skipped (a warning), never a failure.
+pub(crate) async fn went_back<T: Transport, S: Sink + ?Sized>(
+    transport: &Arc<T>,
+    sink: &mut S,
+    jql: &str,
+) -> Result<(usize, usize), Error> {
+    let held = sink.newest_held(jql, CANARIES)?;
+    if held.is_empty() {
+        return Ok((0, 0));
+    }
+    let request = jira_model::ApiRequest::bulk_fetch(&jira_model::BulkFetchRequest {
+        issue_ids_or_keys: held.iter().map(|(id, _)| id.to_string()).collect(),
+        fields: vec!["updated".into()],
+        expand: Vec::new(),
+    })?;
+    let response = transport.send(request).await?;
+    if !response.is_success() {
+        tracing::warn!(
+            status = response.status.as_u16(),
+            "sync: the check for a site restored from a backup was refused; skipped"
+        );
+        return Ok((0, 1));
+    }
+    let page: jira_model::BulkFetchResponse = response.json()?;
+    let held: BTreeMap<u64, i64> = held.into_iter().collect();
+    let mut older = 0;
+    for issue in &page.issues {
+        let id = crate::record::numeric_id(&issue.id)?;
+        if held
+            .get(&id)
+            .is_some_and(|sink| crate::record::updated_ms(issue).is_ok_and(|site| site < *sink))
+        {
+            older += 1;
+        }
+    }
+    Ok((older, 1))
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

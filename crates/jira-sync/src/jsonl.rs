@@ -698,6 +698,22 @@ impl Sink for JsonlSink {
         ))
     }
 
+    fn newest_held(&mut self, jql: &str, n: usize) -> Result<Vec<(u64, i64)>, Error> {
+        let Some(query) = self.manifest.queries.iter().position(|q| q == jql) else {
+            return Ok(Vec::new());
+        };
+        let bit = 1u16 << query;
+        let mut held: Vec<(u64, i64)> = self
+            .issues
+            .iter()
+            .filter(|(_, e)| !e.deleted && e.queries & bit != 0)
+            .map(|(id, e)| (*id, e.updated_ms))
+            .collect();
+        held.sort_unstable_by_key(|(id, updated)| std::cmp::Reverse((*updated, *id)));
+        held.truncate(n);
+        Ok(held)
+    }
+
     fn census_begin(&mut self) -> Result<(), Error> {
         self.census.clear();
         Ok(())

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::Error;
-use crate::census::{census, census_due};
+use crate::census::{census, census_due, went_back};
 use crate::memory::{AbortOnDrop, MemoryBudget, blocking};
 use crate::options::{Strategy, SyncOptions};
 use crate::plan::{self, SyncPlan};
@@ -62,6 +62,10 @@ pub struct SyncReport {
     /// Set before the window is read when the plan found the run needs more points than
     /// the hourly quota has left: it will pause until the reset and go on.
     pub quota_warning: Option<String>,
+    /// Issues the site holds older versions of than the sink (of the query's newest,
+    /// checked at the start of an incremental run): the site went back in time (restored
+    /// from a backup, a sandbox reset), and the run read the whole query again.
+    pub went_back: usize,
 }
 
 /// What reading part of a window produced, in the order it must be committed.
@@ -123,6 +127,22 @@ where
         ..SyncState::default()
     });
     let mut report = SyncReport::default();
+    if held_before && !options.full && state.window.is_none() {
+        let (older, requests) = went_back(transport, sink, &options.jql).await?;
+        report.requests += requests;
+        if older > 0 {
+            // Below the mark is no longer what the sink holds: the whole query is read
+            // again (what the sink holds at the same `updated` is skipped), and the census
+            // marks what the site no longer has.
+            tracing::warn!(
+                issues = older,
+                "sync: the site holds older versions of issues than the sink: it went back in time (restored from a backup, a sandbox reset); reading the whole query again"
+            );
+            report.went_back = older;
+            state.mark_ms = None;
+            state.census_ms = None;
+        }
+    }
     let window = match state.window.clone() {
         Some(window) if !options.full && options.since_ms.is_none() => {
             report.resumed = true;

@@ -83,6 +83,14 @@ pub trait Sink: Send {
         let _ = jql;
         Ok(None)
     }
+    /// The `n` live issues of the query `jql` with the latest `updated`, with it (epoch
+    /// ms), newest first: a run checks them against the site to notice a site that went
+    /// back in time (restored from a backup, a sandbox reset). A sink that cannot tell
+    /// returns none, and the check is skipped.
+    fn newest_held(&mut self, jql: &str, n: usize) -> Result<Vec<(u64, i64)>, Error> {
+        let _ = (jql, n);
+        Ok(Vec::new())
+    }
     /// The site's field catalogue (`GET /field`), read once a run, so ids in the data can
     /// be read as names. Sinks that have no place for it ignore it.
     fn set_fields(&mut self, fields: &[Value]) -> Result<(), Error> {
@@ -126,6 +134,9 @@ impl<S: Sink + ?Sized> Sink for KeysSeen<'_, S> {
     }
     fn issues_held(&mut self, jql: &str) -> Result<Option<u64>, Error> {
         self.inner.issues_held(jql)
+    }
+    fn newest_held(&mut self, jql: &str, n: usize) -> Result<Vec<(u64, i64)>, Error> {
+        self.inner.newest_held(jql, n)
     }
 }
 

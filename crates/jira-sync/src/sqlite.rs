@@ -251,6 +251,23 @@ impl Sink for SqliteSink {
             .map_err(|e| failed(&self.path, e))
     }
 
+    fn newest_held(&mut self, jql: &str, n: usize) -> Result<Vec<(u64, i64)>, Error> {
+        let mut statement = self
+            .connection
+            .prepare_cached(
+                "SELECT i.id, i.updated_ms FROM sync_members m JOIN issues i ON i.id = m.issue_id
+                 WHERE m.jql = ?1 AND i.deleted_ms IS NULL ORDER BY i.updated_ms DESC LIMIT ?2",
+            )
+            .map_err(|e| failed(&self.path, e))?;
+        let rows = statement
+            .query_map(params![jql, n as i64], |row| {
+                Ok((row.get::<_, i64>(0)? as u64, row.get::<_, i64>(1)?))
+            })
+            .map_err(|e| failed(&self.path, e))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| failed(&self.path, e))
+    }
+
     fn has_issue(&mut self, id: &str) -> Result<bool, Error> {
         let Ok(id) = id.parse::<i64>() else {
             return Ok(false);

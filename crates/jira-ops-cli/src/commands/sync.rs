@@ -282,6 +282,7 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
             "mark_ms": report.mark_ms,
             "missing": report.missing,
             "quota_warning": report.quota_warning,
+            "went_back": report.went_back,
             "seconds": seconds,
         });
         output::outln!("{summary}");

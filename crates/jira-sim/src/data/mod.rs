@@ -293,7 +293,7 @@ pub(crate) struct IssueData {
 }
 
 /// Issues, indexed by id and by key, with a version that changes on every write.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct IssueStore {
     pub by_id: BTreeMap<u64, IssueData>,
     pub by_key: HashMap<String, u64>,
