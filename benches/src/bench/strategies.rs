@@ -203,7 +203,8 @@ fn share((got, all): (u64, u64)) -> f64 {
 
 /// The tenants the plan's estimates are checked on: issues, and whether answers take
 /// Jira Cloud's latency. `JIRA_OPS_BENCH_SYNC_ISSUES` (a comma-separated list of sizes)
-/// replaces the sizes, to look at one closely.
+/// replaces the sizes and `JIRA_OPS_BENCH_SYNC_LATENCY` (`local` or `cloud`) keeps one
+/// latency, to look at one closely.
 fn configurations(quick: bool) -> Vec<(usize, bool)> {
     let sizes: Vec<usize> = std::env::var("JIRA_OPS_BENCH_SYNC_ISSUES")
         .ok()
@@ -220,9 +221,15 @@ fn configurations(quick: bool) -> Vec<(usize, bool)> {
                 vec![2_000, 10_000]
             }
         });
+    let latency = std::env::var("JIRA_OPS_BENCH_SYNC_LATENCY").unwrap_or_default();
     sizes
         .into_iter()
         .flat_map(|n| [(n, false), (n, true)])
+        .filter(|(_, cloud)| match latency.as_str() {
+            "local" => !cloud,
+            "cloud" => *cloud,
+            _ => true,
+        })
         .collect()
 }
 

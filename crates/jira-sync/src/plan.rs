@@ -80,6 +80,9 @@ pub struct Sample {
     pub long_threads: f64,
     /// Bytes of one comment.
     pub comment_bytes: f64,
+    /// What this client spends on a byte of an answer (parsing it, writing it out again
+    /// as a sink's text), in ms.
+    pub client_ms_per_byte: f64,
     /// Whether the site is near (a small answer within 20 ms): its answers are then
     /// bounded by the processors that render and read them (this machine's, at most),
     /// not by latency.
@@ -253,17 +256,41 @@ pub(crate) async fn estimate<T: Transport + 'static>(
             tokio::join!(futures_util::future::try_join_all(fetches), changelog)
         };
         let (mut bytes, mut slope_ms, mut issues) = (0.0, 0.0, Vec::new());
+        // The least a byte took over the fetches: the first parses of a run pay for
+        // warming the allocator, which a run of thousands of answers does not.
+        let mut processing = f64::INFINITY;
+        // A near site's time a byte, the least over the fetches (its small answers take
+        // about as long as the connection's own round trip, so no base is subtracted).
+        let mut near_slope = f64::INFINITY;
         for (response, elapsed) in fetched? {
             requests_spent += 1;
             infos.push(response.rate_limit_info());
             bytes += response.body.len() as f64;
             slope_ms += elapsed.saturating_sub(base).as_secs_f64() * 1000.0;
+            near_slope =
+                near_slope.min(elapsed.as_secs_f64() * 1000.0 / response.body.len().max(1) as f64);
+            // What the run does with each answer: parse it, and write each issue out
+            // again as the text a sink keeps.
+            let started = Instant::now();
+            let length = response.body.len().max(1) as f64;
             let page: BulkFetchResponse = json(response, "the sample fetch")?;
+            for issue in &page.issues {
+                std::hint::black_box(crate::record::raw(issue)?);
+            }
+            processing = processing.min(started.elapsed().as_secs_f64() * 1000.0 / length);
             issues.extend(page.issues);
         }
         let n = issues.len().max(1) as f64;
         sample.issue_bytes = bytes / n;
-        sample.ms_per_byte = (slope_ms / bytes.max(1.0)).max(0.0);
+        sample.client_ms_per_byte = if processing.is_finite() {
+            processing
+        } else {
+            0.0
+        };
+        sample.ms_per_byte = match sample.near {
+            true if near_slope.is_finite() => near_slope,
+            _ => (slope_ms / bytes.max(1.0)).max(0.0),
+        };
         let threads = threads(&issues);
         sample.comment_pages_per_issue = threads.pages / n;
         sample.long_threads = threads.long / n;
@@ -403,6 +430,9 @@ struct UnitCost {
     changelog_pages: f64,
     /// Its long comment threads (side by side), in seconds.
     thread: f64,
+    /// What this client spends on its bytes (parsing them, the sink writing them), in
+    /// seconds.
+    process: f64,
     /// Units the memory budget lets be in flight.
     by_memory: f64,
 }
@@ -479,6 +509,7 @@ pub(crate) fn choose(
             changelog,
             changelog_pages: pages,
             thread,
+            process: u * issue_bytes * 2.0 * sample.client_ms_per_byte / 1000.0,
             by_memory,
         }
     };
@@ -519,7 +550,7 @@ pub(crate) fn choose(
         let cost = unit(u as f64);
         // A unit's histories are read beside its bulk fetch (the ids are known); its long
         // threads once the fetch has said which they are.
-        let time = cost.fetch.max(cost.changelog) + cost.thread;
+        let time = cost.fetch.max(cost.changelog) + cost.thread + cost.process;
         let (wanted, in_flight) = in_flight_for(&cost, time);
         let changelog_requests = cost.units * cost.changelog_pages;
         let paced = paced(cost.units.max(changelog_requests).max(comment_requests));
@@ -542,9 +573,10 @@ pub(crate) fn choose(
             false => best,
         })
         .expect("one unit size at least");
-    let page_time = page_unit
-        .fetch
-        .max(page_unit.thread.max(page_unit.changelog));
+    // A page is completed (threads, histories, the client's work on its bytes) before the
+    // next is taken; the next is asked meanwhile.
+    let after_page = page_unit.thread.max(page_unit.changelog) + page_unit.process;
+    let page_time = page_unit.fetch.max(after_page);
     let (_, page_in_flight) = in_flight_for(&page_unit, page_time);
     // A slice a unit in flight at most: each streams its pages one after the other, so
     // more slices are fewer rounds of a page's latency.
@@ -557,15 +589,15 @@ pub(crate) fn choose(
     let remaining = sample.quota_remaining.or(sample.quota_points);
     let page_changelogs = page_unit.units * page_unit.changelog_pages;
     let page_paced = paced(page_unit.units.max(page_changelogs).max(comment_requests));
-    // What a page's threads and histories take once it has arrived (the next page is
-    // asked meanwhile).
-    let after_page = page_unit.thread.max(page_unit.changelog);
     // A near site renders and this client reads every byte on a few processors: the run
-    // takes at least the bytes' time spread over this machine's.
+    // takes at least the bytes' time spread over this machine's (the client's share
+    // counted twice: the sink writes what it parsed).
     let processed = match sample.near {
         true => {
             let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
-            n * issue_bytes * sample.ms_per_byte / 1000.0 / cores
+            n * issue_bytes * (sample.ms_per_byte + 2.0 * sample.client_ms_per_byte)
+                / 1000.0
+                / cores
         }
         false => 0.0,
     };
@@ -742,6 +774,7 @@ mod tests {
             quota_points: None,
             quota_remaining: None,
             near: false,
+            client_ms_per_byte: 0.0,
         }
     }
 
