@@ -1,0 +1,428 @@
+//! Each way's schedule from what the sample measured: a unit's slowest chain of
+//! requests, the units in flight (the concurrency, the memory budget and the transport's
+//! slots), each endpoint at its burst rate past its bucket, a near site's bytes over this
+//! machine's processors; then the choice among the ways.
+
+use super::{COMMENT_PAGE, Estimate, Sample, SyncPlan};
+use crate::{Strategy, SyncOptions};
+
+/// Bytes of one issue in an id-only page (`{"id":"10001"},`).
+const ID_BYTES: f64 = 16.0;
+/// Points within this share of the fewest are a tie: the faster way is taken.
+const POINTS_TIE: f64 = 0.05;
+/// The most units a sync keeps in flight (unless configured higher).
+pub const MAX_CONCURRENCY: usize = 128;
+/// Issues a unit of the `ids` way may fetch at once, largest first: smaller units are
+/// faster when the memory budget, not the burst rate, bounds what is in flight (a unit
+/// holds its share for its whole latency, and latency grows with the bytes).
+const UNIT_SIZES: [usize; 3] = [100, 50, 25];
+
+/// What a unit of some size costs.
+struct UnitCost {
+    /// Units in the window.
+    units: f64,
+    /// The latency of its bulk fetch (or search page), in seconds.
+    fetch: f64,
+    /// Its changelog pages one after the other, in seconds.
+    changelog: f64,
+    /// Changelog pages it needs.
+    changelog_pages: f64,
+    /// Its long comment threads (side by side), in seconds.
+    thread: f64,
+    /// What this client spends on its bytes (parsing them, the sink writing them), in
+    /// seconds.
+    process: f64,
+    /// Units the memory budget lets be in flight.
+    by_memory: f64,
+}
+
+/// What the settings allow the plan.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Configured {
+    /// Units in flight at least.
+    pub(crate) concurrency: usize,
+    /// Issues a bulk fetch asks for at most.
+    pub(crate) unit_issues: usize,
+    /// Requests the transport sends at once (its connection slots).
+    pub(crate) requests_in_flight: usize,
+}
+
+/// Each strategy's cost from the sample, and the choice.
+pub(crate) fn choose(
+    jql: String,
+    count: u64,
+    sample: Sample,
+    options: &SyncOptions,
+    configured: Configured,
+    requests_spent: usize,
+) -> SyncPlan {
+    let concurrency = configured.concurrency;
+    let n = count as f64;
+    let latency = |bytes: f64| (sample.base_ms + sample.ms_per_byte * bytes) / 1000.0;
+    let history = if options.changelogs {
+        sample.history_per_issue
+    } else {
+        0.0
+    };
+    let entries = n * history;
+    let rate = sample.post_rate.max(1.0);
+    let comments = options.comments && sample.long_threads > 0.0;
+    let comment_requests = if comments {
+        n * sample.comment_pages_per_issue
+    } else {
+        0.0
+    };
+    // The bytes an issue holds in a unit until it is committed.
+    let issue_bytes = sample.issue_bytes
+        + history * sample.entry_bytes
+        + sample.comment_pages_per_issue * COMMENT_PAGE * sample.comment_bytes;
+    // A unit of `u` issues: its chains of requests and what it holds.
+    let unit = |u: f64| {
+        // Changelog pages of 1,000 entries, one after the other.
+        let pages = if options.changelogs {
+            (u * history / 1000.0).ceil().max(1.0)
+        } else {
+            0.0
+        };
+        let changelog =
+            pages * latency(0.0) + sample.ms_per_byte * u * history * sample.entry_bytes / 1000.0;
+        // Its long comment threads side by side: the chance that the unit has one, times
+        // the pages a long thread takes one after the other.
+        let thread = if comments {
+            let pages_per_thread = sample.comment_pages_per_issue / sample.long_threads;
+            let some = 1.0 - (1.0 - sample.long_threads.min(1.0)).powf(u);
+            some * pages_per_thread * latency(COMMENT_PAGE * sample.comment_bytes)
+        } else {
+            0.0
+        };
+        // Each unit holds its share of the memory budget until it is committed: the
+        // budget bounds the units in flight as well as the concurrency does. About half
+        // of it is theirs: the rest holds the commit being gathered (up to a quarter)
+        // and the units on their way to it.
+        let by_memory = (options.memory_budget as f64 / 2.0 / (u * issue_bytes).max(1.0))
+            .floor()
+            .max(1.0);
+        UnitCost {
+            units: (n / u).ceil(),
+            fetch: latency(u * sample.issue_bytes),
+            changelog,
+            changelog_pages: pages,
+            thread,
+            process: u * issue_bytes * 2.0 * sample.client_ms_per_byte / 1000.0,
+            by_memory,
+        }
+    };
+    let page_unit = unit(100.0);
+    // The time `requests` to one endpoint take at its burst rate: its bucket holds a
+    // second of them (Atlassian's and jira-sim's burst buckets), the rest go at the rate.
+    let paced = |requests: f64| (requests - rate).max(0.0) / rate;
+    // A unit has its fetch (or page) and its changelog pages on the wire at once: the
+    // transport's slots hold half as many units. A quarter of the slots stays free for
+    // the worklog feed read beside the window (its pages follow one another: queued
+    // behind the units, each would wait a unit's latency).
+    let slots = match options.worklogs {
+        true => configured.requests_in_flight * 3 / 4,
+        false => configured.requests_in_flight,
+    };
+    let by_slots = match options.changelogs {
+        true => slots / 2,
+        false => slots,
+    }
+    .max(1) as f64;
+    // Little's law: to keep each endpoint at its burst rate, `rate × latency` units must be
+    // in flight; never fewer than configured, never more than the cap, the memory budget
+    // or the slots hold. The units in flight, and how many that is.
+    let in_flight_for = |cost: &UnitCost, latency: f64| {
+        let wanted = ((rate * latency).ceil() as usize)
+            .clamp(concurrency.max(1), MAX_CONCURRENCY.max(concurrency));
+        let held = (wanted as f64).min(cost.by_memory).min(by_slots);
+        (held as usize, held)
+    };
+    // The `ids` way at each unit size it may use: the fastest (a smaller one only when it
+    // gains more than the points tie: it costs a request a unit).
+    let id_pages = (n / 5000.0).ceil();
+    let id_page = match sample.id_page_ms {
+        0.0 => latency(5000.0 * ID_BYTES),
+        ms => ms / 1000.0,
+    };
+    let ids_at = |u: usize| {
+        let cost = unit(u as f64);
+        // A unit's histories are read beside its bulk fetch (the ids are known); its long
+        // threads once the fetch has said which they are.
+        let time = cost.fetch.max(cost.changelog) + cost.thread + cost.process;
+        let (wanted, in_flight) = in_flight_for(&cost, time);
+        let changelog_requests = cost.units * cost.changelog_pages;
+        let paced = paced(cost.units.max(changelog_requests).max(comment_requests));
+        let read = ((cost.units / in_flight).ceil() * time)
+            .max(paced + time)
+            .max(id_pages * id_page);
+        let requests = id_pages + cost.units + changelog_requests + comment_requests;
+        (u, wanted, read + id_page, requests)
+    };
+    let largest = configured
+        .unit_issues
+        .clamp(1, jira_model::BULK_FETCH_MAX_ISSUES);
+    let mut sizes: Vec<usize> = UNIT_SIZES.into_iter().filter(|u| *u < largest).collect();
+    sizes.insert(0, largest);
+    let (unit_issues, ids_concurrency, ids_read, ids_requests) = sizes
+        .into_iter()
+        .map(ids_at)
+        .reduce(|best, next| match next.2 < best.2 * (1.0 - POINTS_TIE) {
+            true => next,
+            false => best,
+        })
+        .expect("one unit size at least");
+    // A page is completed (threads, histories, the client's work on its bytes) before the
+    // next is taken; the next is asked meanwhile.
+    let after_page = page_unit.thread.max(page_unit.changelog) + page_unit.process;
+    let page_time = page_unit.fetch.max(after_page);
+    let (_, page_in_flight) = in_flight_for(&page_unit, page_time);
+    // A slice a unit in flight at most: each streams its pages one after the other, so
+    // more slices are fewer rounds of a page's latency.
+    let slices = (page_in_flight as usize)
+        .min(page_unit.units.max(1.0) as usize)
+        .max(1);
+    // What every way spends before its first read: this plan's own requests (measured)
+    // and the field catalogue.
+    let setup = sample.plan_ms / 1000.0 + latency(0.0);
+    let remaining = sample.quota_remaining.or(sample.quota_points);
+    let page_changelogs = page_unit.units * page_unit.changelog_pages;
+    let page_paced = paced(page_unit.units.max(page_changelogs).max(comment_requests));
+    // A near site renders and this client reads every byte on a few processors: the run
+    // takes at least the bytes' time spread over this machine's (the client's share
+    // counted twice: the sink writes what it parsed).
+    let processed = match sample.near {
+        true => {
+            let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+            n * issue_bytes * (sample.ms_per_byte + 2.0 * sample.client_ms_per_byte)
+                / 1000.0
+                / cores
+        }
+        false => 0.0,
+    };
+    let estimate = |strategy: Strategy| {
+        let (requests, seconds) = match strategy {
+            Strategy::Ids => (ids_requests, setup + ids_read),
+            Strategy::Pages => (
+                page_unit.units + page_changelogs + comment_requests,
+                setup + page_unit.fetch + page_unit.units * page_time + after_page,
+            ),
+            Strategy::Slices => {
+                let read = (page_unit.units / slices as f64).ceil() * page_time;
+                (
+                    page_unit.units + page_changelogs + comment_requests + 2.0,
+                    setup
+                        + 2.0 * latency(0.0)
+                        + page_unit.fetch
+                        + read.max(page_paced)
+                        + after_page,
+                )
+            }
+        };
+        // A point a request and one an object it returns (`jira_model::points`): each
+        // issue, history entry and comment past the embedded page; the `ids` way reads
+        // each issue twice (its id, then the issue).
+        let points = requests
+            + n
+            + entries
+            + comment_requests * COMMENT_PAGE
+            + match strategy {
+                Strategy::Ids => n,
+                _ => 0.0,
+            };
+        Estimate {
+            strategy,
+            requests: requests as u64,
+            points: points as u64,
+            seconds: seconds.max(setup + processed),
+            fits_quota: remaining.is_none_or(|left| points as u64 <= left),
+        }
+    };
+    let estimates: Vec<Estimate> = Strategy::ALL.into_iter().map(estimate).collect();
+    let by_wall = |a: &&Estimate, b: &&Estimate| {
+        a.seconds
+            .total_cmp(&b.seconds)
+            .then(a.requests.cmp(&b.requests))
+    };
+    let fitting: Vec<&Estimate> = estimates.iter().filter(|e| e.fits_quota).collect();
+    let (chosen, reason) = if count <= 100 {
+        (
+            Strategy::Pages,
+            format!("pages: {count} issues fit in one search page"),
+        )
+    } else if let Some(best) = fitting.iter().copied().min_by(by_wall) {
+        let quota = match sample.quota_points {
+            Some(quota) => format!(" and within the hourly quota of {quota} points"),
+            None => String::new(),
+        };
+        (
+            best.strategy,
+            format!(
+                "{}: least wall time ({:.1} s) under the burst limits ({rate:.0} requests a second an endpoint){quota}",
+                best.strategy.name(),
+                best.seconds
+            ),
+        )
+    } else {
+        // None fits what is left of the quota: the run pauses at it whichever way it
+        // goes, so the fewest points (within a few percent: a tie, the fastest of those).
+        let least = estimates.iter().map(|e| e.points).min().unwrap_or(0);
+        let tie = (least as f64 * (1.0 + POINTS_TIE)).ceil() as u64;
+        let best = estimates
+            .iter()
+            .filter(|e| e.points <= tie)
+            .min_by(by_wall)
+            .expect("three estimates");
+        (
+            best.strategy,
+            format!(
+                "{}: no way fits the hourly quota left; fewest points ({}, within {:.0}% of the least) and of those the least wall time ({:.1} s)",
+                best.strategy.name(),
+                best.points,
+                POINTS_TIE * 100.0,
+                best.seconds
+            ),
+        )
+    };
+    let exhausts_quota = estimates
+        .iter()
+        .find(|e| e.strategy == chosen)
+        .is_some_and(|e| !e.fits_quota);
+    SyncPlan {
+        jql,
+        count,
+        sample,
+        estimates,
+        chosen,
+        slices,
+        unit_issues,
+        concurrency: ids_concurrency,
+        reason,
+        exhausts_quota,
+        requests_spent,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Sample {
+        Sample {
+            base_ms: 150.0,
+            id_page_ms: 350.0,
+            plan_ms: 900.0,
+            ms_per_byte: 2.5 / 1024.0,
+            issue_bytes: 7_000.0,
+            history_per_issue: 13.0,
+            entry_bytes: 400.0,
+            comment_pages_per_issue: 0.04,
+            long_threads: 0.02,
+            comment_bytes: 900.0,
+            post_rate: 100.0,
+            quota_points: None,
+            quota_remaining: None,
+            near: false,
+            client_ms_per_byte: 0.0,
+        }
+    }
+
+    fn configured(concurrency: usize) -> Configured {
+        Configured {
+            concurrency,
+            unit_issues: 100,
+            requests_in_flight: 128,
+        }
+    }
+
+    #[test]
+    fn a_memory_bound_read_takes_smaller_units() {
+        let options = SyncOptions::new("project = A");
+        // Heavy issues at Jira Cloud's latency (no long threads): a unit of 100 takes
+        // ~4 s, and the slots hold 48 units (each with its changelog page on the wire):
+        // units of 25 take a quarter of the latency with as many in flight.
+        let heavy = Sample {
+            issue_bytes: 15_000.0,
+            history_per_issue: 10.0,
+            comment_pages_per_issue: 0.0,
+            long_threads: 0.0,
+            ..sample()
+        };
+        let plan = choose("q".into(), 10_000, heavy, &options, configured(16), 7);
+        assert!(plan.unit_issues < 100, "{plan:?}");
+        assert!(
+            plan.concurrency > 16,
+            "Little's law asks for more: {plan:?}"
+        );
+        // A configured batch size is the largest a unit may be.
+        let small = Configured {
+            unit_issues: 10,
+            ..configured(16)
+        };
+        let plan = choose("q".into(), 10_000, sample(), &options, small, 7);
+        assert_eq!(plan.unit_issues, 10, "{plan:?}");
+        // Light issues with a fast site: the burst rate bounds, not memory: 100 a unit.
+        let light = Sample {
+            base_ms: 5.0,
+            ms_per_byte: 0.01 / 1024.0,
+            issue_bytes: 2_000.0,
+            history_per_issue: 2.0,
+            ..sample()
+        };
+        let plan = choose("q".into(), 10_000, light, &options, configured(16), 7);
+        assert_eq!(plan.unit_issues, 100, "{plan:?}");
+    }
+
+    #[test]
+    fn burst_limits_choose_wall_time_and_a_quota_points() {
+        let options = SyncOptions::new("project = A");
+        let plan = choose("q".into(), 100_000, sample(), &options, configured(16), 3);
+        let ids = plan.estimate(Strategy::Ids).unwrap();
+        let pages = plan.estimate(Strategy::Pages).unwrap();
+        let slices = plan.estimate(Strategy::Slices).unwrap();
+        assert!(ids.points > slices.points, "ids pay for the id pages");
+        assert!(pages.seconds > 10.0 * slices.seconds, "pages go one by one");
+        assert_ne!(plan.chosen, Strategy::Pages, "{}", plan.reason);
+        assert!(plan.reason.contains("wall time"), "{}", plan.reason);
+        assert!(!plan.exhausts_quota);
+        // A unit takes ~2 s here: 100 requests a second need ~200 in flight; 128 slots,
+        // a quarter kept for the worklog feed, two requests a unit, hold 48; half the
+        // 128 MiB budget at ~1.6 MB a unit holds 42.
+        assert_eq!(plan.concurrency, 42, "{plan:?}");
+        let fast = Sample {
+            base_ms: 1.0,
+            ms_per_byte: 0.0,
+            ..sample()
+        };
+        assert_eq!(
+            choose("q".into(), 100_000, fast, &options, configured(10), 3).concurrency,
+            10,
+            "never below the configured concurrency"
+        );
+
+        let quota = Sample {
+            quota_points: Some(65_000),
+            quota_remaining: Some(60_000),
+            ..sample()
+        };
+        let plan = choose("q".into(), 100_000, quota, &options, configured(16), 3);
+        assert_ne!(plan.chosen, Strategy::Ids, "{}", plan.reason);
+        assert!(plan.reason.contains("fewest points"), "{}", plan.reason);
+        assert!(plan.exhausts_quota, "1.4 M points do not fit in 60,000");
+        // Points within 5% are a tie: pages and slices cost about the same, slices are
+        // far faster.
+        assert_eq!(plan.chosen, Strategy::Slices, "{}", plan.reason);
+        // A quota that holds every way: the fastest.
+        let roomy = Sample {
+            quota_points: Some(5_000_000),
+            quota_remaining: Some(5_000_000),
+            ..sample()
+        };
+        let plan = choose("q".into(), 100_000, roomy, &options, configured(16), 3);
+        assert!(plan.reason.contains("least wall time"), "{}", plan.reason);
+        assert_ne!(plan.chosen, Strategy::Pages, "{}", plan.reason);
+
+        let small = choose("q".into(), 40, sample(), &options, configured(16), 3);
+        assert_eq!(small.chosen, Strategy::Pages);
+    }
+}
