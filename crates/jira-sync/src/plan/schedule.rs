@@ -130,13 +130,12 @@ pub(crate) fn choose(
     }
     .max(1) as f64;
     // Little's law: to keep each endpoint at its burst rate, `rate × latency` units must be
-    // in flight; never fewer than configured, never more than the cap, the memory budget
-    // or the slots hold. The units in flight, and how many that is.
+    // in flight (never fewer than configured, never more than the cap); of those, as many
+    // as the memory budget and the slots hold.
     let in_flight_for = |cost: &UnitCost, latency: f64| {
         let wanted = ((rate * latency).ceil() as usize)
             .clamp(concurrency.max(1), MAX_CONCURRENCY.max(concurrency));
-        let held = (wanted as f64).min(cost.by_memory).min(by_slots);
-        (held as usize, held)
+        (wanted as f64).min(cost.by_memory).min(by_slots).max(1.0)
     };
     // The `ids` way at each unit size it may use: the fastest (a smaller one only when it
     // gains more than the points tie: it costs a request a unit).
@@ -150,14 +149,14 @@ pub(crate) fn choose(
         // A unit's histories are read beside its bulk fetch (the ids are known); its long
         // threads once the fetch has said which they are.
         let time = cost.fetch.max(cost.changelog) + cost.thread + cost.process;
-        let (wanted, in_flight) = in_flight_for(&cost, time);
+        let in_flight = in_flight_for(&cost, time);
         let changelog_requests = cost.units * cost.changelog_pages;
         let paced = paced(cost.units.max(changelog_requests).max(comment_requests));
         let read = ((cost.units / in_flight).ceil() * time)
             .max(paced + time)
             .max(id_pages * id_page);
         let requests = id_pages + cost.units + changelog_requests + comment_requests;
-        (u, wanted, read + id_page, requests)
+        (u, in_flight as usize, read + id_page, requests)
     };
     let largest = configured
         .unit_issues
@@ -176,7 +175,7 @@ pub(crate) fn choose(
     // next is taken; the next is asked meanwhile.
     let after_page = page_unit.thread.max(page_unit.changelog) + page_unit.process;
     let page_time = page_unit.fetch.max(after_page);
-    let (_, page_in_flight) = in_flight_for(&page_unit, page_time);
+    let page_in_flight = in_flight_for(&page_unit, page_time);
     // A slice a unit in flight at most: each streams its pages one after the other, so
     // more slices are fewer rounds of a page's latency.
     let slices = (page_in_flight as usize)
