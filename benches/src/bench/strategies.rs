@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use jira_client::{CacheChoice, JiraClient};
 use jira_sim::{BurstConfig, LimitConfig, Realism, SimConfig, SimHandle, WorkLatency};
 use jira_sync::{EmptySink, JsonlSink, Strategy, SyncOptions, SyncReport};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::common::secs;
@@ -93,23 +94,22 @@ struct Connector {
     worklogs: (u64, u64),
 }
 
-async fn post(http: &reqwest::Client, sim: &SimHandle, path: &str, body: &Value) -> Value {
+/// `method` on `path` with `body`, as the connector's HTTP client sends it; the JSON answer.
+async fn call(
+    http: &reqwest::Client,
+    sim: &SimHandle,
+    method: Method,
+    path: &str,
+    body: Option<&Value>,
+) -> Value {
     let (email, token) = sim.basic_auth();
-    http.post(format!("{}{path}", sim.base_url()))
-        .basic_auth(email, Some(token))
-        .json(body)
-        .send()
-        .await
-        .expect("jira-sim answers")
-        .json()
-        .await
-        .expect("JSON")
-}
-
-async fn get(http: &reqwest::Client, sim: &SimHandle, path: &str) -> Value {
-    let (email, token) = sim.basic_auth();
-    http.get(format!("{}{path}", sim.base_url()))
-        .basic_auth(email, Some(token))
+    let mut request = http
+        .request(method, format!("{}{path}", sim.base_url()))
+        .basic_auth(email, Some(token));
+    if let Some(body) = body {
+        request = request.json(body);
+    }
+    request
         .send()
         .await
         .expect("jira-sim answers")
@@ -140,7 +140,14 @@ async fn connector(sim: &SimHandle) -> Connector {
         if let Some(token) = &next {
             body["nextPageToken"] = json!(token);
         }
-        let page = post(&http, sim, "/rest/api/3/search/jql", &body).await;
+        let page = call(
+            &http,
+            sim,
+            Method::POST,
+            "/rest/api/3/search/jql",
+            Some(&body),
+        )
+        .await;
         for issue in page["issues"].as_array().into_iter().flatten() {
             let changelog = &issue["changelog"];
             let got = changelog["histories"].as_array().map_or(0, Vec::len) as u64;
@@ -158,10 +165,12 @@ async fn connector(sim: &SimHandle) -> Connector {
     }
     let mut since = 0i64;
     loop {
-        let page = get(
+        let page = call(
             &http,
             sim,
+            Method::GET,
             &format!("/rest/api/3/worklog/updated?since={since}"),
+            None,
         )
         .await;
         let ids: Vec<u64> = page["values"]
@@ -171,11 +180,12 @@ async fn connector(sim: &SimHandle) -> Connector {
             .filter_map(|v| v["worklogId"].as_u64())
             .collect();
         for chunk in ids.chunks(1_000) {
-            let listed = post(
+            let listed = call(
                 &http,
                 sim,
+                Method::POST,
                 "/rest/api/3/worklog/list",
-                &json!({"ids": chunk}),
+                Some(&json!({"ids": chunk})),
             )
             .await;
             let got = listed.as_array().map_or(0, Vec::len) as u64;
