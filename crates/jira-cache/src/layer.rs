@@ -110,8 +110,26 @@ pub trait CacheExt: Transport + Sized {
 impl<T: Transport> CacheExt for T {}
 
 /// The cache slot of a read: category and key. Issues are keyed by their key first, so
-/// `PROJ-*` in category `issue` names a project's issues.
+/// `PROJ-*` in category `issue` names a project's issues. REST v2 (and `latest`, which is
+/// v2) renders bodies differently (plain-text descriptions and comments), so a v2 read has
+/// slots of its own: `PROJ-1?v2&fields=…`, `v2:fields`.
 fn slot(request: &ApiRequest) -> Option<(Category, String)> {
+    let (category, key) = v3_slot(request)?;
+    let v2 =
+        request.path.starts_with("/rest/api/2/") || request.path.starts_with("/rest/api/latest/");
+    if !v2 {
+        return Some((category, key));
+    }
+    Some(match key.split_once('?') {
+        Some((issue, query)) if category == Category::Issue => {
+            (category, format!("{issue}?v2&{query}"))
+        }
+        _ => (category, format!("v2:{key}")),
+    })
+}
+
+/// The slot of a read as REST v3 spells it.
+fn v3_slot(request: &ApiRequest) -> Option<(Category, String)> {
     let sorted_query = || sorted_query(request);
     let last_segment = request.path.rsplit('/').next().unwrap_or_default();
     match request.endpoint {
@@ -208,25 +226,53 @@ pub fn issue_targets(issue_key: &str) -> Vec<Target> {
     targets
 }
 
-/// What a successful write invalidates: the issue's entries and the search pages that
-/// mention its project (search keys hold the JQL).
-fn invalidations(request: &ApiRequest) -> Vec<Target> {
-    let issue = request
-        .endpoint
-        .writes_issue()
-        .then(|| {
-            request
-                .path
-                .trim_end_matches("/comment")
-                .rsplit('/')
-                .next()
-                .map(str::to_ascii_uppercase)
-        })
-        .flatten();
+/// What a successful write invalidates: the entries of every issue it changes (a write
+/// to an issue's path or under it: edit, transition, assignee, comment, worklog, property;
+/// both ends of a new link; the issues a bulk operation names) and the search pages that
+/// mention their projects (search keys hold the JQL).
+pub fn invalidations(request: &ApiRequest) -> Vec<Target> {
+    let mut issues: Vec<String> = Vec::new();
+    if request.method != Method::GET
+        && let Some(issue) = request.issue_in_path()
+    {
+        issues.push(issue);
+    }
+    let body = || {
+        request
+            .body
+            .as_ref()
+            .and_then(|body| serde_json::from_slice::<serde_json::Value>(body).ok())
+    };
+    let template = request.path_template;
+    if template.ends_with("/issueLink")
+        && let Some(body) = body()
+    {
+        for end in [
+            "/inwardIssue/key",
+            "/outwardIssue/key",
+            "/inwardIssue/id",
+            "/outwardIssue/id",
+        ] {
+            if let Some(issue) = body.pointer(end).and_then(|v| v.as_str()) {
+                issues.push(issue.to_owned());
+            }
+        }
+    }
+    if template.contains("/bulk/issues/")
+        && let Some(body) = body()
+    {
+        // Edits and deletes name the issues at the top; transitions in each input.
+        let inputs = body.get("bulkTransitionInputs").and_then(|v| v.as_array());
+        let lists = std::iter::once(&body).chain(inputs.into_iter().flatten());
+        for list in lists.filter_map(|v| v.get("selectedIssueIdsOrKeys")?.as_array()) {
+            issues.extend(list.iter().filter_map(|v| v.as_str()).map(str::to_owned));
+        }
+    }
     let mut projects = Vec::new();
     let mut targets = Vec::new();
-    if let Some(issue) = &issue {
-        targets.extend(issue_targets(issue));
+    for issue in &issues {
+        let issue = issue.to_ascii_uppercase();
+        targets.extend(issue_targets(&issue));
         if let Some((project, _)) = issue.rsplit_once('-') {
             projects.push(project.to_owned());
         }
@@ -466,5 +512,78 @@ mod tests {
             matches!(&targets[2], Target::Pattern(Category::Search, p) if p.matches("search:{\"jql\":\"project = PROJ\"}"))
         );
         assert_eq!(Pattern::escape("a*b?"), "a\\*b\\?");
+    }
+
+    #[test]
+    fn v2_reads_have_slots_of_their_own_and_every_issue_write_invalidates() {
+        let forwarded = |method: Method, path: &str, body: Option<&str>| {
+            ApiRequest::forwarded(
+                method,
+                path,
+                vec![("fields".into(), "status".into())],
+                body.map(|b| bytes::Bytes::from(b.to_owned())),
+                HeaderMap::new(),
+            )
+        };
+        let v3 = slot(&forwarded(Method::GET, "/rest/api/3/issue/PROJ-7", None)).unwrap();
+        let v2 = slot(&forwarded(Method::GET, "/rest/api/2/issue/PROJ-7", None)).unwrap();
+        let latest = slot(&forwarded(
+            Method::GET,
+            "/rest/api/latest/issue/PROJ-7",
+            None,
+        ))
+        .unwrap();
+        assert_eq!(v3.1, "PROJ-7?fields=status");
+        assert_eq!(v2.1, "PROJ-7?v2&fields=status");
+        assert_eq!(latest, v2);
+        assert_eq!(
+            slot(&forwarded(Method::GET, "/rest/api/2/field", None))
+                .unwrap()
+                .1,
+            "v2:fields"
+        );
+        // A transition, an assignment and a new link change issues the cache holds.
+        let issue_targets_of = |request: &ApiRequest| {
+            invalidations(request)
+                .into_iter()
+                .filter_map(|t| match t {
+                    Target::Key(Category::Issue, k) => Some(k),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        let transition = forwarded(
+            Method::POST,
+            "/rest/api/2/issue/proj-7/transitions",
+            Some("{}"),
+        );
+        assert_eq!(issue_targets_of(&transition), ["PROJ-7"]);
+        let (_, pattern) = match &invalidations(&transition)[1] {
+            Target::Pattern(c, p) => (c.clone(), p.clone()),
+            other => panic!("{other:?}"),
+        };
+        assert!(pattern.matches(&v2.1) && pattern.matches(&v3.1));
+        let assign = forwarded(Method::PUT, "/rest/api/3/issue/PROJ-8/assignee", Some("{}"));
+        assert_eq!(issue_targets_of(&assign), ["PROJ-8"]);
+        let link = forwarded(
+            Method::POST,
+            "/rest/api/3/issueLink",
+            Some(
+                r#"{"type":{"name":"Blocks"},"inwardIssue":{"key":"A-1"},"outwardIssue":{"key":"B-2"}}"#,
+            ),
+        );
+        assert_eq!(issue_targets_of(&link), ["A-1", "B-2"]);
+        let bulk = forwarded(
+            Method::POST,
+            "/rest/api/3/bulk/issues/transition",
+            Some(
+                r#"{"bulkTransitionInputs":[{"selectedIssueIdsOrKeys":["C-1","C-2"],"transitionId":"31"}]}"#,
+            ),
+        );
+        assert_eq!(issue_targets_of(&bulk), ["C-1", "C-2"]);
+        // A read changes nothing.
+        assert!(
+            invalidations(&forwarded(Method::GET, "/rest/api/3/issue/PROJ-7", None)).is_empty()
+        );
     }
 }

@@ -62,6 +62,8 @@ mod issue_ref;
 pub mod points;
 mod ratelimit;
 mod request;
+mod route;
+mod route_table;
 mod site;
 mod timestamp;
 mod types;
@@ -85,6 +87,7 @@ pub use ratelimit::{
     RateLimitScope, RateLimitState, ResetPrecision, RetryAfter,
 };
 pub use request::{ApiRequest, ApiResponse, Idempotency, OperationClass, Refusal};
+pub use route::{UNDOCUMENTED_TEMPLATE, template_of};
 pub use site::{SiteKey, SiteKeyError, redact_url};
 pub use timestamp::{JiraTimestamp, TimestampError};
 pub use types::{

@@ -67,6 +67,11 @@ pub struct ApiRequest {
     pub estimated_points: u32,
     /// The issue a write targets, for per-issue write limits.
     pub issue_key: Option<String>,
+    /// Headers sent as they are, beside the transport's own: what a proxied client sent
+    /// (`Accept`, `Content-Type`, `X-Atlassian-Token`, its `Authorization`, which takes the
+    /// place of the transport's credentials). Empty for the requests jira-ops makes itself.
+    /// Mark secret values with `HeaderValue::set_sensitive`: `Debug` then hides them.
+    pub headers: HeaderMap,
 }
 
 impl ApiRequest {
@@ -95,6 +100,7 @@ impl ApiRequest {
             class,
             estimated_points: 1,
             issue_key: None,
+            headers: HeaderMap::new(),
         }
     }
 

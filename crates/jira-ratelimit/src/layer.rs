@@ -444,6 +444,7 @@ impl<T: Transport, B: Budget> Transport for RateLimited<T, B> {
             class: request.class,
             estimated_points: request.estimated_points,
             issue_key: request.issue_key.clone(),
+            headers: http::HeaderMap::new(),
         };
         let sent_at = Instant::now();
         let outcome = self.inner.send(request).await;

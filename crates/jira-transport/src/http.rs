@@ -355,13 +355,21 @@ impl HttpTransport {
                 format!("{}{}", inner.base_url, request.path),
             )
             .query(&request.query);
-        if let Some(authorization) = &inner.authorization {
+        // A forwarded request's own headers go as they came; its `Authorization` and
+        // `Content-Type` take the place of the transport's.
+        if let Some(authorization) = &inner.authorization
+            && !request.headers.contains_key(http::header::AUTHORIZATION)
+        {
             builder = builder.header(http::header::AUTHORIZATION, authorization.clone());
         }
         if let Some(body) = &request.body {
-            builder = builder
-                .header(http::header::CONTENT_TYPE, "application/json")
-                .body(body.clone());
+            if !request.headers.contains_key(http::header::CONTENT_TYPE) {
+                builder = builder.header(http::header::CONTENT_TYPE, "application/json");
+            }
+            builder = builder.body(body.clone());
+        }
+        if !request.headers.is_empty() {
+            builder = builder.headers(request.headers.clone());
         }
         let started = Instant::now();
         let timeout = |phase, after| Error::Timeout {
