@@ -2,6 +2,7 @@
 //! area (see STYLE.md).
 
 mod cache_store;
+mod clients;
 mod facade;
 mod model_vs_sim;
 mod redis_budget;

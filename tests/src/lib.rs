@@ -1,13 +1,14 @@
 //! Helpers shared by the end-to-end tests (this crate's `it` binary, the CLI's, the job
 //! crates') and the benchmarks: a real redis-server on a free loopback port, the scale-out
-//! workers, and the jira-sim fixtures of [`sim`] (a client for a simulator, its REST API
-//! called directly). One copy of each, so a fixture is never written twice.
+//! workers, the jira-sim fixtures of [`sim`] (a client for a simulator, its REST API
+//! called directly) and the third-party client suites of [`clients`]. One copy of each, so a fixture is never written twice.
 //!
 //! ```no_run
 //! let redis = jira_ops_tests::RedisServer::start();
 //! println!("{}", redis.url); // redis://127.0.0.1:<port>/0
 //! ```
 
+pub mod clients;
 pub mod sim;
 
 use std::net::TcpListener;

@@ -119,7 +119,7 @@ pub(crate) fn ensure_redis_server() -> anyhow::Result<()> {
 }
 
 /// The third-party client tests make a Python virtual environment (jira-sim's
-/// `tests/http/clients.rs`); install `python3` and its `venv` module when missing.
+/// `tests/it/clients.rs`, `crates/jira-proxy/tests`); install `python3` and its `venv` module when missing.
 fn ensure_python_venv() -> anyhow::Result<()> {
     let works = || {
         Command::new("python3")

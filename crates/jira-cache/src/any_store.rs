@@ -3,11 +3,12 @@
 use crate::{CacheStore, Error, RedisStore, SledStore};
 
 /// Either store, for programs that pick one from their configuration. Every call goes to
-/// the store inside; the enum adds nothing else.
-#[derive(Debug)]
+/// the store inside; the enum adds nothing else. Cloning shares the store (caches of
+/// several namespaces on one store: a proxy's callers).
+#[derive(Clone, Debug)]
 pub enum AnyStore {
-    /// The embedded store.
-    Sled(SledStore),
+    /// The embedded store (closed when the last clone is dropped).
+    Sled(std::sync::Arc<SledStore>),
     /// The shared store.
     Redis(RedisStore),
 }
@@ -24,7 +25,7 @@ impl AnyStore {
 
 impl From<SledStore> for AnyStore {
     fn from(store: SledStore) -> Self {
-        AnyStore::Sled(store)
+        AnyStore::Sled(std::sync::Arc::new(store))
     }
 }
 

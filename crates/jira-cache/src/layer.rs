@@ -269,14 +269,6 @@ pub fn invalidations(request: &ApiRequest) -> Vec<Target> {
         }
     }
     let mut projects = Vec::new();
-    let mut targets = Vec::new();
-    for issue in &issues {
-        let issue = issue.to_ascii_uppercase();
-        targets.extend(issue_targets(&issue));
-        if let Some((project, _)) = issue.rsplit_once('-') {
-            projects.push(project.to_owned());
-        }
-    }
     if request.endpoint.creates_issues()
         && let Some(body) = &request.body
         && let Ok(value) = serde_json::from_slice::<serde_json::Value>(body)
@@ -294,14 +286,40 @@ pub fn invalidations(request: &ApiRequest) -> Vec<Target> {
             }
         }
     }
+    let issues: Vec<&str> = issues.iter().map(String::as_str).collect();
+    let mut targets = issues_changed(&issues);
     projects.sort();
     projects.dedup();
-    for project in projects {
-        if let Ok(pattern) = Pattern::new(&format!("*{}*", Pattern::escape(&project))) {
-            targets.push(Target::Pattern(Category::Search, pattern));
+    targets.extend(project_searches(&projects));
+    targets
+}
+
+/// What a change to `issues` (keys or ids) invalidates: each one's entries
+/// ([`issue_targets`]) and the search pages that mention its project. The rule writes
+/// through the layer follow, and what a webhook naming the issues removes.
+pub fn issues_changed(issues: &[&str]) -> Vec<Target> {
+    let mut projects = Vec::new();
+    let mut targets = Vec::new();
+    for issue in issues {
+        let issue = issue.to_ascii_uppercase();
+        targets.extend(issue_targets(&issue));
+        if let Some((project, _)) = issue.rsplit_once('-') {
+            projects.push(project.to_owned());
         }
     }
+    projects.sort();
+    projects.dedup();
+    targets.extend(project_searches(&projects));
     targets
+}
+
+/// The search pages whose JQL mentions one of `projects`.
+fn project_searches(projects: &[String]) -> Vec<Target> {
+    projects
+        .iter()
+        .filter_map(|project| Pattern::new(&format!("*{}*", Pattern::escape(project))).ok())
+        .map(|pattern| Target::Pattern(Category::Search, pattern))
+        .collect()
 }
 
 /// An answer served from the cache, marked `how`.

@@ -78,7 +78,9 @@ pub use cache::{
 };
 pub use category::Category;
 pub use error::Error;
-pub use layer::{CACHE_HEADER, CacheExt, Cached, invalidations, issue_cache_key, issue_targets};
+pub use layer::{
+    CACHE_HEADER, CacheExt, Cached, invalidations, issue_cache_key, issue_targets, issues_changed,
+};
 pub use pattern::Pattern;
 pub use redis_store::RedisStore;
 pub use sled_store::SledStore;

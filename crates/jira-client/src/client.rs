@@ -317,6 +317,16 @@ impl CacheChoice {
     }
 }
 
+/// The site the settings name, or the error that says how to name one.
+fn site_of(settings: &Settings) -> Result<&str, Error> {
+    settings.site_url.as_deref().ok_or_else(|| {
+        Error::Config(
+            "no Jira site: set site_url (JIRA_SITE_URL), e.g. https://your-domain.atlassian.net"
+                .into(),
+        )
+    })
+}
+
 /// Opens the cache a choice names, namespaced by site and profile (none for `None`).
 /// The cache namespace within a site: the profile and the credentials, so that two
 /// accounts never read each other's entries (what one may see, the other may not). The tag
@@ -400,11 +410,7 @@ impl JiraClient {
     /// email, Bearer without), timeouts scaled from `timeout_secs`, retries, budget, cache
     /// and batch sizes.
     pub fn from_settings(settings: &Settings, profile: &str) -> Result<ClientBuilder, Error> {
-        let site = settings.site_url.as_deref().ok_or_else(|| {
-            Error::Config(
-                "no Jira site: set site_url (JIRA_SITE_URL), e.g. https://your-domain.atlassian.net".into(),
-            )
-        })?;
+        site_of(settings)?;
         let token = settings.api_token.as_ref().ok_or_else(|| {
             Error::Config(
                 "no API token: set api_token (JIRA_API_TOKEN); create one at https://id.atlassian.com/manage-profile/security/api-tokens".into(),
@@ -419,6 +425,19 @@ impl JiraClient {
                 token: token.clone(),
             },
         };
+        Self::from_settings_with_auth(settings, profile, auth)
+    }
+
+    /// A builder configured from `settings` for `profile` as [`JiraClient::from_settings`],
+    /// with `auth` in place of the settings' credentials: [`Auth::None`] for a client whose
+    /// requests carry their own `Authorization` (a proxy forwarding its callers'; see
+    /// `ApiRequest::headers`).
+    pub fn from_settings_with_auth(
+        settings: &Settings,
+        profile: &str,
+        auth: Auth,
+    ) -> Result<ClientBuilder, Error> {
+        let site = site_of(settings)?;
         let (budget, cache) = (settings.budget_choice(), settings.cache_choice());
         Ok(JiraClient::builder(site)
             .auth(auth)
@@ -439,6 +458,22 @@ impl JiraClient {
             .cache_max_bytes(settings.cache_max_mb.saturating_mul(1024 * 1024))
             .cache_ttls(settings.cache_ttls())
             .batch(settings.batch()))
+    }
+
+    /// This client's cache store opened under the namespace of `auth`: the entries a
+    /// client of the same profile with those credentials reads and writes (so a proxy
+    /// keeps each caller's reads apart, and shares them with that caller's own jira-ops
+    /// runs). `None` when the client has no cache.
+    pub async fn cache_for(&self, auth: &Auth) -> Result<Option<JiraCache<AnyStore>>, Error> {
+        let Some(cache) = &self.cache else {
+            return Ok(None);
+        };
+        let mut config = cache.config().clone();
+        config.profile = cache_namespace(&self.profile, auth);
+        if config.profile == cache.config().profile {
+            return Ok(Some(cache.clone()));
+        }
+        Ok(Some(JiraCache::open(cache.store().clone(), config).await?))
     }
 
     /// The site's key: the namespace of its cache entries and its shared budget.

@@ -2,7 +2,6 @@
 //! One test binary, one module per area.
 
 mod binary;
-mod clients;
 mod conformance;
 mod faults;
 mod fidelity;
