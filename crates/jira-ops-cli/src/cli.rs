@@ -299,6 +299,22 @@ Exit codes: 0 every line holds, 1 some lines did not, 2 the file is invalid (not
   jira-ops sim serve --port 0 --no-limits --latency-ms 20"
     )]
     Sim(SimCommand),
+    /// Serve Jira Cloud's REST API on a local port through jira-ops' stack, so any tool
+    /// (a script on the `jira` package, a `jira.js` service, a connector) gets the shared
+    /// budget, the cache and single flight by changing only its base URL.
+    #[command(after_help = "Examples:
+  jira-ops proxy --site https://your-domain.atlassian.net --listen 127.0.0.1:8080
+      # callers keep their own credentials: point them at http://127.0.0.1:8080
+  JIRA_OPS_PROXY_KEY=local-secret jira-ops proxy --token-from-env --listen 127.0.0.1:0
+      # the proxy holds JIRA_EMAIL/JIRA_API_TOKEN; callers present the local key
+  jira-ops proxy --redis redis://cache-host:6379/0 --webhook-secret-env JIRA_WEBHOOK_SECRET
+      # budget and cache shared with every proxy and jira-ops run on that Redis
+  curl -s http://127.0.0.1:8080/__proxy/stats
+
+Callers see a 429 only when the wait for the budget would pass --max-wait (Retry-After says how long).
+Answers from the cache carry x-jira-ops-cache: hit; send Cache-Control: no-cache to skip it.
+Access logs (one line a request, no credentials) with -v.")]
+    Proxy(ProxyArgs),
     /// Create, show and check the config file.
     #[command(
         subcommand,
@@ -316,6 +332,35 @@ Exit codes: 0 every line holds, 1 some lines did not, 2 the file is invalid (not
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// `jira-ops proxy`'s options.
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// The address to listen on (`127.0.0.1:0` picks a free port; the address taken is
+    /// printed).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Hold the site's credentials (the profile's email and API token, e.g. JIRA_EMAIL and
+    /// JIRA_API_TOKEN) instead of forwarding each caller's; callers then present the local
+    /// key from --local-key-env.
+    #[arg(long)]
+    pub token_from_env: bool,
+    /// The variable holding the local key callers present with --token-from-env
+    /// (`Authorization: Bearer <key>`, or the key as the Basic-auth password).
+    #[arg(long, value_name = "VAR", default_value = "JIRA_OPS_PROXY_KEY")]
+    pub local_key_env: String,
+    /// The variable holding the secret of the Jira webhooks sent to POST /webhook (their
+    /// X-Hub-Signature is checked with it); without it, deliveries are refused.
+    #[arg(long, value_name = "VAR")]
+    pub webhook_secret_env: Option<String>,
+    /// Serve enhanced-search pages from the cache too (off: a search always reaches Jira).
+    #[arg(long)]
+    pub cache_searches: bool,
+    /// Share the budget and the cache through this Redis with every other proxy and
+    /// jira-ops process of the team (sets the rate-limit store and the cache store).
+    #[arg(long, value_name = "URL")]
+    pub redis: Option<String>,
 }
 
 /// What a sync takes beside the issues.

@@ -420,6 +420,23 @@ impl Loaded {
             &self.settings,
             &self.profile.value,
         )?);
+        self.built(builder).await
+    }
+
+    /// A client with no credentials of its own, each request carrying its caller's
+    /// (`jira-ops proxy` forwarding them).
+    pub async fn forwarding_client(&self) -> Result<JiraClient, CliError> {
+        self.require_site()?;
+        self.built(JiraClient::from_settings_with_auth(
+            &self.settings,
+            &self.profile.value,
+            jira_client::Auth::None,
+        )?)
+        .await
+    }
+
+    /// Builds `builder`, a bad site URL said as the setting it came from.
+    async fn built(&self, builder: jira_client::ClientBuilder) -> Result<JiraClient, CliError> {
         builder.build().await.map_err(|error| match error {
             jira_client::Error::Transport(error @ jira_client::TransportError::Config(_)) => {
                 CliError::usage(format!(

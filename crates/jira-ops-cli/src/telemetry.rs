@@ -47,7 +47,7 @@ fn filter(global: &Global) -> Result<EnvFilter, CliError> {
     // failed write of its own (a full disk gives dozens); jira-cache reports a store failure
     // once with its fix, so sled is heard only from -v.
     let spec = format!(
-        "warn,jira_ops={level},jira_transport={level},jira_ratelimit={level},jira_cache={level},jira_batch={level},jira_client={level},jira_sim={},sled={}",
+        "warn,jira_ops={level},jira_transport={level},jira_ratelimit={level},jira_cache={level},jira_batch={level},jira_client={level},jira_proxy={level},jira_sim={},sled={}",
         if global.verbose >= 2 { "debug" } else { "warn" },
         if global.verbose >= 1 { "warn" } else { "off" }
     );
@@ -79,7 +79,7 @@ pub fn init(global: &Global) -> Result<Telemetry, CliError> {
         // Spans go to the collector at info whatever the log level on stderr.
         let layer = providers.as_ref().map(|p| {
             p.layer().with_filter(EnvFilter::new(
-                "warn,jira_ops=info,jira_transport=info,jira_ratelimit=info,jira_cache=info,jira_batch=info,jira_client=info",
+                "warn,jira_ops=info,jira_transport=info,jira_ratelimit=info,jira_cache=info,jira_batch=info,jira_client=info,jira_proxy=info",
             ))
         });
         registry

@@ -16,6 +16,7 @@ mod demo;
 mod diagnose;
 mod export;
 mod health;
+mod proxy;
 mod sync;
 
 /// Runs the command `cli` names.
@@ -39,6 +40,7 @@ async fn dispatch(cli: Cli) -> CliResult {
         Command::Create(args) => create::run(&global, args).await,
         Command::Apply(args) => apply::run(&global, args).await,
         Command::Sync(args) => sync::run(&global, args).await,
+        Command::Proxy(args) => proxy::run(&global, args).await,
         Command::Sim(SimCommand::Serve(args)) => {
             args.to_config()
                 .map_err(|e| CliError::usage(e.to_string()))?;
@@ -165,6 +167,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Create(_) => "create",
         Command::Apply(_) => "apply",
         Command::Sync(_) => "sync",
+        Command::Proxy(_) => "proxy",
         Command::Sim(_) => "sim",
         Command::Config(_) => "config",
         Command::Completions { .. } => "completions",

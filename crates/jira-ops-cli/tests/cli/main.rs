@@ -12,6 +12,7 @@ mod help;
 mod otel;
 mod points;
 mod polish;
+mod proxy;
 mod safety;
 mod secrets;
 mod shared;
