@@ -153,7 +153,7 @@ impl Writes<'_> {
             let request = match self.prepare(op, id, transitions, landed.as_deref()).await {
                 Prepared::Send(request, target) => {
                     landed = target.or(landed);
-                    request
+                    *request
                 }
                 Prepared::AlreadySo(message) => {
                     return settle(WriteState::Done, Outcome::AlreadySo, message).await;
@@ -374,7 +374,7 @@ impl Writes<'_> {
             }
         };
         match built {
-            Ok(request) => Prepared::Send(request, None),
+            Ok(request) => Prepared::Send(Box::new(request), None),
             Err(error) => Prepared::Refused(error.to_string()),
         }
     }

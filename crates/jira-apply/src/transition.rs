@@ -52,7 +52,7 @@ impl Writes<'_> {
             body["fields"] = Value::Object(fields.clone());
         }
         match ApiRequest::transition(issue, &body) {
-            Ok(request) => Prepared::Send(request, Some(chosen.to.name)),
+            Ok(request) => Prepared::Send(Box::new(request), Some(chosen.to.name)),
             Err(error) => Prepared::Refused(error.to_string()),
         }
     }
@@ -195,7 +195,7 @@ impl From<NoWrite> for Prepared {
 /// What a line will send, or why it sends nothing.
 pub(crate) enum Prepared {
     /// The request, and for a transition the status it leads to.
-    Send(ApiRequest, Option<String>),
+    Send(Box<ApiRequest>, Option<String>),
     AlreadySo(String),
     Refused(String),
     /// A read it needs failed: nothing was sent.
