@@ -71,7 +71,7 @@ pub use jira_batch::{
     BatchConfig, CreateError, FetchError, FetchReport, IssueResults, IssueStream, Order,
     SearchOptions,
 };
-pub use jira_ratelimit::{BurstLimits, LimitsConfig, PerIssueLimit};
+pub use jira_ratelimit::{BurstLimits, Fallback, LimitsConfig, PerIssueLimit};
 pub use jira_transport::{
     Auth, BreakerConfig, Error as TransportError, HttpConfig, RetryPolicy, Secret, Tally,
     TallySnapshot, Timeouts, Transport,

@@ -6,11 +6,12 @@ mod clients;
 mod credentials;
 mod pacing;
 mod reads;
+mod redis;
 mod webhooks;
 
 use std::time::Duration;
 
-use jira_client::{Auth, CacheChoice, JiraClient, LimitsConfig, RetryPolicy};
+use jira_client::{Auth, BudgetChoice, CacheChoice, JiraClient, LimitsConfig, RetryPolicy};
 use jira_proxy::{Proxy, ProxyConfig, ProxyStats};
 use jira_sim::{LimitConfig, SimConfig, SimHandle};
 
@@ -79,17 +80,32 @@ pub async fn start_proxy(
     config: ProxyConfig,
     max_wait: Duration,
 ) -> Running {
+    let limits = LimitsConfig {
+        max_wait,
+        ..LimitsConfig::default()
+    };
+    start_proxy_with(sim, auth, config, limits, BudgetChoice::Local).await
+}
+
+/// [`start_proxy`] with `limits` (their `max_wait` also the retries') and `budget` (Redis
+/// to share it with other proxies).
+pub async fn start_proxy_with(
+    sim: &SimHandle,
+    auth: Auth,
+    config: ProxyConfig,
+    limits: LimitsConfig,
+    budget: BudgetChoice,
+) -> Running {
+    let max_wait = limits.max_wait;
     let cache = tempfile::tempdir().expect("a temporary directory");
     let client = JiraClient::builder(sim.base_url())
         .auth(auth)
+        .budget(budget)
         .cache(CacheChoice::Sled {
             dir: cache.path().to_path_buf(),
             lock_wait: Duration::from_secs(5),
         })
-        .limits(LimitsConfig {
-            max_wait,
-            ..LimitsConfig::default()
-        })
+        .limits(limits)
         .retry(RetryPolicy {
             max_wait,
             ..RetryPolicy::default()
@@ -133,8 +149,10 @@ pub fn call(
     method: reqwest::Method,
     path: &str,
 ) -> reqwest::RequestBuilder {
+    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     let (email, token) = sim.basic_auth();
-    reqwest::Client::new()
+    // One client for every call (a client per call spends its time building itself).
+    HTTP.get_or_init(reqwest::Client::new)
         .request(method, format!("{}{path}", running.url))
         .basic_auth(email, Some(token))
 }
