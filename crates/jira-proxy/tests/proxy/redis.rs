@@ -55,7 +55,7 @@ async fn two_proxies_on_one_redis_keep_their_callers_together_under_the_limit() 
                         let key = &keys[caller * 25 + i];
                         call(
                             proxy,
-                            &sim,
+                            sim,
                             Method::GET,
                             &format!("/rest/api/3/issue/{key}?fields={fields}"),
                         )
