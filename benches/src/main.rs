@@ -82,6 +82,12 @@ fn main() -> anyhow::Result<()> {
         runtime.block_on(bench::rss_child(count, url));
         return Ok(());
     }
+    if command == "proxy-client" {
+        let url = argv.get(1).context("a base URL")?;
+        let keys = argv.get(2).context("the issue keys")?;
+        runtime.block_on(bench::proxy_client(url, keys));
+        return Ok(());
+    }
     if command == "sync-rss-child" {
         let url = argv.get(1).context("a site URL")?;
         let projects = argv.get(2).context("the project keys")?;
@@ -98,7 +104,7 @@ fn main() -> anyhow::Result<()> {
             let only = match &args.only {
                 Some(n) => Some(
                     n.parse::<u32>()
-                        .with_context(|| format!("--only {n:?}: a scenario number from 1 to 12"))?,
+                        .with_context(|| format!("--only {n:?}: a scenario number from 1 to 14"))?,
                 ),
                 None => None,
             };

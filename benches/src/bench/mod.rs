@@ -6,6 +6,7 @@ mod fetch;
 mod memory;
 mod overhead;
 mod pacing;
+mod proxy;
 mod quota;
 mod scaleout;
 mod strategies;
@@ -13,6 +14,7 @@ mod strict;
 mod sync;
 
 pub use memory::child as rss_child;
+pub use proxy::client as proxy_client;
 pub use sync::child as sync_rss_child;
 
 use crate::report::Scenario;
@@ -20,7 +22,7 @@ use crate::report::Scenario;
 /// Runs the scenarios (`only` one of them when given), printing each as it ends.
 pub async fn run(quick: bool, only: Option<u32>) -> Vec<Scenario> {
     let mut scenarios = Vec::new();
-    for id in 1..=13 {
+    for id in 1..=14 {
         if only.is_some_and(|only| only != id) {
             continue;
         }
@@ -38,7 +40,8 @@ pub async fn run(quick: bool, only: Option<u32>) -> Vec<Scenario> {
             10 => sync::run(quick).await,
             11 => sync::memory(quick).await,
             12 => apply::run(quick).await,
-            _ => strategies::run(quick).await,
+            13 => strategies::run(quick).await,
+            _ => proxy::run(quick).await,
         };
         scenario.print();
         scenarios.push(scenario);

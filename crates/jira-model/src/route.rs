@@ -36,8 +36,11 @@ pub fn template_of(path: &str) -> Option<&'static str> {
     };
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     let mut best: Option<(&'static str, usize)> = None;
-    for template in TEMPLATES {
-        let Some(literals) = matches(template, &segments) else {
+    let candidates = by_length()
+        .get(segments.len())
+        .map_or(&[][..], Vec::as_slice);
+    for (template, parts) in candidates {
+        let Some(literals) = matches(parts, &segments) else {
             continue;
         };
         if best.is_none_or(|(_, most)| literals > most) {
@@ -47,23 +50,40 @@ pub fn template_of(path: &str) -> Option<&'static str> {
     best.map(|(template, _)| template)
 }
 
-/// The literal segments `template` shares with `segments` when it matches them.
-fn matches(template: &str, segments: &[&str]) -> Option<usize> {
+/// The templates split into segments once, by their number of segments.
+type Split = Vec<(&'static str, Vec<&'static str>)>;
+
+fn by_length() -> &'static Vec<Split> {
+    static TABLE: std::sync::OnceLock<Vec<Split>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table: Vec<Split> = Vec::new();
+        for template in TEMPLATES {
+            let parts: Vec<&'static str> = template.split('/').collect();
+            if table.len() <= parts.len() {
+                table.resize_with(parts.len() + 1, Vec::new);
+            }
+            table[parts.len()].push((template, parts));
+        }
+        table
+    })
+}
+
+/// The literal segments a template (split into `parts`) shares with `segments` when it
+/// matches them (both of one length).
+fn matches(parts: &[&str], segments: &[&str]) -> Option<usize> {
     let mut literals = 0;
-    let mut parts = template.split('/');
-    for segment in segments {
-        let part = parts.next()?;
+    for (part, segment) in parts.iter().zip(segments) {
         if part.starts_with('{') && part.ends_with('}') {
             if segment.is_empty() {
                 return None;
             }
-        } else if part == *segment {
+        } else if part == segment {
             literals += 1;
         } else {
             return None;
         }
     }
-    parts.next().is_none().then_some(literals)
+    Some(literals)
 }
 
 impl ApiRequest {
