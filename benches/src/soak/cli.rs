@@ -2,6 +2,7 @@
 //! cache, and the token grep over everything the runs wrote.
 
 mod apply;
+mod proxy;
 mod stores;
 mod sync;
 

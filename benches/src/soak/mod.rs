@@ -10,7 +10,7 @@ use std::path::Path;
 use crate::report::Scenario;
 
 /// The cells, by name, for `--only`.
-pub const CELLS: [&str; 10] = [
+pub const CELLS: [&str; 11] = [
     "faults",
     "crash",
     "contention",
@@ -20,6 +20,7 @@ pub const CELLS: [&str; 10] = [
     "stores",
     "syncs",
     "applies",
+    "proxies",
     "secrets",
 ];
 
@@ -53,6 +54,7 @@ pub async fn run(quick: bool, only: Option<&str>, cli: &Path) -> anyhow::Result<
             "stores" => workspace.stores(quick).await?,
             "syncs" => workspace.syncs(quick).await?,
             "applies" => workspace.applies(quick).await?,
+            "proxies" => workspace.proxies(quick).await?,
             _ => workspace.secrets().await?,
         };
         let mut scenario = scenario;
