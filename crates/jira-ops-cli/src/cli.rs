@@ -357,6 +357,10 @@ pub struct ProxyArgs {
     /// Serve enhanced-search pages from the cache too (off: a search always reaches Jira).
     #[arg(long)]
     pub cache_searches: bool,
+    /// Serve reads from the cache even when callers send `Cache-Control: no-cache` (the
+    /// PyPI `jira` package sends it on every request).
+    #[arg(long)]
+    pub ignore_no_cache: bool,
     /// Share the budget and the cache through this Redis with every other proxy and
     /// jira-ops process of the team (sets the rate-limit store and the cache store).
     #[arg(long, value_name = "URL")]

@@ -131,6 +131,29 @@ impl Answer {
         }
     }
 
+    /// The answer with every link to the site (`self`, `baseUrl`, avatars, `Location`)
+    /// pointing at the proxy instead, as its caller reached it: a client that follows an
+    /// issue's `self` to edit or delete it (the PyPI `jira` package does) stays on the
+    /// proxy, so its writes are paced and invalidate what they change.
+    pub(crate) fn rebased(mut self, site: &str, proxy: &str) -> Self {
+        if site.is_empty() || site == proxy {
+            return self;
+        }
+        if memchr::memmem::find(&self.body, site.as_bytes()).is_some() {
+            self.body = Bytes::from(replace_all(&self.body, site.as_bytes(), proxy.as_bytes()));
+        }
+        if let Some(location) = self
+            .headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix(site))
+            .and_then(|rest| HeaderValue::from_str(&format!("{proxy}{rest}")).ok())
+        {
+            self.headers.insert(header::LOCATION, location);
+        }
+        self
+    }
+
     /// The HTTP response, marked `coalesced` when it was another request's answer.
     pub(crate) fn into_response(self, coalesced: bool) -> axum::response::Response {
         let mut response = axum::response::Response::new(axum::body::Body::from(self.body));
@@ -145,10 +168,54 @@ impl Answer {
     }
 }
 
+/// `haystack` with every `from` that ends where a URL's host part ends (before `/`, `?`,
+/// `"` or the end; not `https://site.example.evil`) replaced by `to`.
+fn replace_all(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut last = 0;
+    for at in memchr::memmem::find_iter(haystack, from) {
+        let next = haystack.get(at + from.len()).copied();
+        if !matches!(next, None | Some(b'/' | b'?' | b'"' | b'#' | b'\\')) {
+            continue;
+        }
+        out.extend_from_slice(&haystack[last..at]);
+        out.extend_from_slice(to);
+        last = at + from.len();
+    }
+    out.extend_from_slice(&haystack[last..]);
+    out
+}
+
 /// The failure behind retries.
 fn innermost(error: &jira_transport::Error) -> &jira_transport::Error {
     match error {
         jira_transport::Error::Exhausted { last, .. } => innermost(last),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_to_the_site_point_at_the_proxy() {
+        let mut answer = Answer::failure(StatusCode::CREATED, "x");
+        answer.body = Bytes::from_static(
+            br#"{"self":"https://acme.atlassian.net/rest/api/2/issue/1","other":"https://acme.atlassian.net.evil/x"}"#,
+        );
+        answer.headers.insert(
+            header::LOCATION,
+            HeaderValue::from_static("https://acme.atlassian.net/rest/api/2/issue/1"),
+        );
+        let rebased = answer.rebased("https://acme.atlassian.net", "http://127.0.0.1:8080");
+        assert_eq!(
+            &rebased.body[..],
+            br#"{"self":"http://127.0.0.1:8080/rest/api/2/issue/1","other":"https://acme.atlassian.net.evil/x"}"#
+        );
+        assert_eq!(
+            rebased.headers[header::LOCATION],
+            "http://127.0.0.1:8080/rest/api/2/issue/1"
+        );
     }
 }

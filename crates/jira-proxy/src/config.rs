@@ -27,6 +27,11 @@ pub struct ProxyConfig {
     /// Whether enhanced-search pages are served from the cache (off: a search always
     /// reaches Jira, since its results change with every write anywhere).
     pub cache_searches: bool,
+    /// Whether a caller's `Cache-Control: no-cache` (or `Pragma: no-cache`, `max-age=0`)
+    /// is ignored and its reads served from the cache anyway. Off by default: the caller
+    /// asked for the site. The PyPI `jira` package sends `no-cache` on every request
+    /// whatever its user wants; this lets its reads share the cache.
+    pub ignore_no_cache: bool,
     /// The secret of the admin-registered webhooks `POST /webhook` accepts (their
     /// `X-Hub-Signature`); `None` refuses every delivery.
     pub webhook_secret: Option<Secret>,
@@ -40,6 +45,7 @@ impl Default for ProxyConfig {
         ProxyConfig {
             credentials: Credentials::Forward,
             cache_searches: false,
+            ignore_no_cache: false,
             webhook_secret: None,
             max_request_bytes: 64 * 1024 * 1024,
         }

@@ -23,13 +23,29 @@ const HELD: Duration = Duration::from_millis(5);
 
 /// Forwards one caller request.
 pub(crate) async fn forward(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    use tracing::Instrument as _;
+    let span = tracing::info_span!(
+        "jira_proxy.request",
+        method = %request.method(),
+        path = request.uri().path(),
+    );
+    forward_in_span(shared, request).instrument(span).await
+}
+
+async fn forward_in_span(shared: Arc<Shared>, request: Request) -> Response {
     let started = Instant::now();
     Counters::add(&shared.counters.requests, 1);
     let (parts, body) = request.into_parts();
     let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
+    let base = own_base(&parts.headers);
     let (answer, coalesced) = match handle(&shared, parts, body).await {
         Ok(outcome) => outcome,
         Err(answer) => (*answer, false),
+    };
+    let site = shared.client.base_url().trim_end_matches('/');
+    let answer = match &base {
+        Some(base) => answer.rebased(site, base),
+        None => answer,
     };
     let counters = &shared.counters;
     if answer.headers.contains_key(CACHE_HEADER) {
@@ -98,7 +114,7 @@ async fn handle(
         authorization.set_sensitive(true);
         headers.insert(header::AUTHORIZATION, authorization);
     }
-    let no_cache = asks_no_cache(&parts.headers);
+    let no_cache = !shared.config.ignore_no_cache && asks_no_cache(&parts.headers);
     let request = ApiRequest::forwarded(
         parts.method.clone(),
         parts.uri.path(),
@@ -110,8 +126,18 @@ async fn handle(
     let reads = request.idempotency == jira_model::Idempotency::Idempotent
         && matches!(request.method, Method::GET | Method::HEAD | Method::POST);
     if !reads {
-        let changed = jira_cache::invalidations(&request);
+        let mut changed = jira_cache::invalidations(&request);
+        if let Some(other) = request
+            .issue_in_path()
+            .and_then(|issue| shared.aliases.other(&issue))
+        {
+            changed.extend(jira_cache::issues_changed(&[&other]));
+        }
+        let creates = request.endpoint == Endpoint::CreateIssue;
         let answer = upstream(direct.send(request)).await;
+        if creates && answer.status.is_success() {
+            shared.aliases.learn(&answer.body);
+        }
         if answer.status.is_success() {
             let removed = shared.lanes.invalidate(&changed).await;
             Counters::add(&shared.counters.invalidated, removed);
@@ -121,7 +147,8 @@ async fn handle(
     let search = matches!(request.endpoint, Endpoint::SearchGet | Endpoint::SearchPost);
     let cached = !no_cache && (shared.config.cache_searches || !search);
     let key = flight_key(&lane.tag, &request, &parts.headers);
-    Ok(shared
+    let issue = request.endpoint == Endpoint::GetIssue;
+    let (answer, shared_answer) = shared
         .flights
         .run(key, || async {
             if cached {
@@ -130,7 +157,11 @@ async fn handle(
                 upstream(direct.send(request)).await
             }
         })
-        .await)
+        .await;
+    if issue && answer.status == StatusCode::OK {
+        shared.aliases.learn(&answer.body);
+    }
+    Ok((answer, shared_answer))
 }
 
 /// The answer a trip through the stack gives, with the time the request was held before
@@ -204,6 +235,21 @@ fn forwarded_headers(headers: &HeaderMap) -> HeaderMap {
         .collect();
     forwarded.append(header::VIA, HeaderValue::from_static("1.1 jira-ops-proxy"));
     forwarded
+}
+
+/// The proxy's base URL as the caller reached it: `X-Forwarded-Proto` and
+/// `X-Forwarded-Host` when a TLS terminator in front set them, else `http://` and `Host`.
+fn own_base(headers: &HeaderMap) -> Option<String> {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(',').next().unwrap_or(v).trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let host = text("x-forwarded-host").or_else(|| text("host"))?;
+    let scheme = text("x-forwarded-proto").unwrap_or_else(|| "http".to_owned());
+    Some(format!("{scheme}://{host}"))
 }
 
 /// Whether the caller asked for an answer from the site, not the cache.

@@ -55,6 +55,7 @@
 //! # }
 //! ```
 
+mod aliases;
 mod answer;
 mod config;
 mod flight;
@@ -87,6 +88,7 @@ struct Shared {
     config: ProxyConfig,
     lanes: lanes::Lanes,
     flights: flight::Flights,
+    aliases: aliases::Aliases,
     counters: stats::Counters,
     webhooks: Mutex<webhook::Seen>,
 }
@@ -108,6 +110,7 @@ impl Proxy {
                 client,
                 config,
                 flights: flight::Flights::default(),
+                aliases: aliases::Aliases::default(),
                 counters: stats::Counters::default(),
                 webhooks: Mutex::default(),
             }),

@@ -78,6 +78,7 @@ pub async fn run(global: &Global, args: ProxyArgs) -> CliResult {
         ProxyConfig {
             credentials,
             cache_searches: args.cache_searches,
+            ignore_no_cache: args.ignore_no_cache,
             webhook_secret,
             ..ProxyConfig::default()
         },

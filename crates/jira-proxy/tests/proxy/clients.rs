@@ -2,14 +2,18 @@
 //! URL changes (the proxy's instead of jira-sim's); every call passes, every one went
 //! through the proxy, and the reads it could serve from its cache did not reach the site.
 
-use std::path::Path;
-
 use jira_ops_tests::clients::{
     JIRA_JS_CALLS, PYTHON_CALLS, PYTHON_SCRIPT, all_passed, node_with_jira_js, python_with_jira,
 };
 use jira_sim::LimitConfig;
+use std::path::Path;
 
-use crate::{forwarding, sim};
+use std::time::Duration;
+
+use jira_client::Auth;
+use jira_proxy::ProxyConfig;
+
+use crate::{forwarding, sim, start_proxy};
 
 fn dir() -> &'static Path {
     Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -21,9 +25,20 @@ async fn the_python_jira_client_passes_every_call_through_the_proxy_on_v2_and_v3
         .await
         .expect("the install ran");
     for version in ["2", "3"] {
-        // Atlassian's limits on: the proxy paces for the client.
+        // Atlassian's limits on: the proxy paces for the client. The package sends
+        // `Cache-Control: no-cache` on every request; told to ignore it, the proxy serves
+        // its reads from the cache, and every call must still see its own writes.
         let sim = sim(LimitConfig::atlassian()).await;
-        let proxy = forwarding(&sim).await;
+        let proxy = start_proxy(
+            &sim,
+            Auth::None,
+            ProxyConfig {
+                ignore_no_cache: true,
+                ..ProxyConfig::default()
+            },
+            Duration::from_secs(60),
+        )
+        .await;
         let (email, token) = sim.basic_auth();
         let output = tokio::process::Command::new(&python)
             .arg(PYTHON_SCRIPT)
@@ -42,6 +57,7 @@ async fn the_python_jira_client_passes_every_call_through_the_proxy_on_v2_and_v3
         // What the site saw is what the proxy sent upstream, no more.
         assert_eq!(sim.stats().requests, stats.upstream, "{stats:?}");
         assert!(stats.upstream + stats.cache_hits + stats.coalesced >= stats.requests);
+        assert!(stats.cache_hits > 0, "{stats:?}");
     }
 }
 

@@ -238,3 +238,30 @@ async fn a_shutdown_lets_the_requests_in_flight_finish() {
         "still accepting"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn searches_reach_the_site_unless_cached_searches_are_asked_for() {
+    let sim = sim(LimitConfig::off()).await;
+    let project = sim.project_keys()[0].clone();
+    let path =
+        format!("/rest/api/3/search/jql?jql=project%20%3D%20{project}&fields=summary&maxResults=5");
+    for cache_searches in [false, true] {
+        let proxy = crate::start_proxy(
+            &sim,
+            jira_client::Auth::None,
+            jira_proxy::ProxyConfig {
+                cache_searches,
+                ..jira_proxy::ProxyConfig::default()
+            },
+            Duration::from_secs(60),
+        )
+        .await;
+        for _ in 0..2 {
+            let page = call(&proxy, &sim, Method::GET, &path).send().await.unwrap();
+            assert_eq!(page.status(), 200);
+        }
+        let stats = proxy.stats().await;
+        assert_eq!(stats.cache_hits, u64::from(cache_searches), "{stats:?}");
+        assert_eq!(stats.upstream, 2 - u64::from(cache_searches));
+    }
+}
