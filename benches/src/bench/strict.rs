@@ -114,7 +114,7 @@ fn requests(keys: &[String], bulk: bool) -> Vec<ApiRequest> {
                 ApiRequest::bulk_fetch(&BulkFetchRequest {
                     issue_ids_or_keys: chunk.to_vec(),
                     fields: vec!["summary".into()],
-                    expand: Vec::new(),
+                    ..BulkFetchRequest::default()
                 })
                 .expect("a bulk fetch of at most 100 keys")
             })

@@ -143,6 +143,8 @@ impl Workspace {
             .env("JIRA_SITE_URL", site)
             .env("JIRA_EMAIL", EMAIL)
             .env("JIRA_API_TOKEN", TOKEN)
+            // What the cells' search lag (apply::SEARCH_LAG_MS) needs, not Jira's 30 s.
+            .env("JIRA_OPS_SEARCH_SETTLE_SECS", "3")
             .envs(extra.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -239,6 +241,7 @@ impl Workspace {
         let rounds = if quick { 3 } else { 20 };
         let lines = 500;
         let sim = self.slow_sim(10, 80).await;
+        apply::sim_search_lag(&sim, apply::SEARCH_LAG_MS);
         let site = sim.base_url().to_owned();
         let started = Instant::now();
         let extra = [("MAX_CONCURRENT_JIRA_CALLS", "2")];

@@ -20,6 +20,11 @@
 //! transition is checked against the issue's status; a delete against the issue's
 //! existence; the others carry a marker that a lookup finds: comments and created issues
 //! the entity property [`IDEMPOTENCY_PROPERTY`] holding the key, links the link itself.
+//! Jira Cloud does not index such a property for JQL (only an app's declared ones), so a
+//! lost create is found by what Jira does index (its project, `created` since the intent,
+//! `reporter = currentUser()`) and confirmed by the property read back; since Jira's search
+//! lags its writes, one not found is looked for again until its intent is
+//! `BatchConfig::search_settle` old (30 s), and only then sent again.
 //!
 //! **Bulk operations.** When at least [`BULK_MIN_LINES`] lines make the same change
 //! (a delete, labels added or removed, a transition without fields, an assignment, or an
@@ -122,8 +127,10 @@ pub async fn apply_dry_run(client: &JiraClient, changes: &[Change]) -> Vec<DryLi
 /// Creates `inputs` (each with the number the caller knows it by, e.g. its line) so that
 /// each is created once however often this runs and however a run ends: the journal
 /// records each chunk's intent (synced) before it is sent and its outcomes after; an input
-/// known done is not sent again; one whose outcome was lost is looked up by the
-/// idempotency property every create carries, and created only if it is not found.
+/// known done is not sent again; one whose outcome was lost is looked for on the site
+/// (candidates by project, creation time and reporter, confirmed by the idempotency
+/// property every create carries; again until search has settled) and created only if it
+/// is not found.
 /// `stop` is asked before each chunk: once it says so, the chunks not yet sent are
 /// `NotSent` and those in flight finish. One result per input, in input order; an error
 /// only when the journal cannot be written (then nothing more is sent).

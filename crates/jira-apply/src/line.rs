@@ -98,6 +98,9 @@ impl Writes<'_> {
         let mut lost = false;
         // The status a transition sent before (and maybe lost) moves the issue to.
         let mut landed = prior.as_ref().and_then(|r| r.target.clone());
+        // When the write was last sent (its intent recorded): where a lookup through
+        // search starts, and what its settle time counts from.
+        let mut intent_at = prior.as_ref().map_or_else(crate::once::now_ms, |r| r.at_ms);
         match prior.as_ref().map(|r| r.state) {
             Some(WriteState::Done) => {
                 let mut result = line_result(change, Outcome::Done, None);
@@ -126,7 +129,7 @@ impl Writes<'_> {
             // An outcome lost (by an earlier run, or by the attempt before): found on the
             // site before anything is sent again.
             if lost && !op.idempotent() {
-                match self.find_applied(op, id).await {
+                match self.find_applied(op, id, intent_at).await {
                     Ok(Some(Applied { key })) => {
                         writer
                             .write(vec![record(WriteState::Done, None, key.clone())])
@@ -173,6 +176,7 @@ impl Writes<'_> {
             };
             let mut intent = record(WriteState::Intent, None, None);
             intent.target = landed.clone();
+            intent_at = intent.at_ms;
             writer.write(vec![intent]).await?;
             let response = self.client.transport().send(request).await;
             let sent = match (&response, op) {
@@ -245,6 +249,7 @@ impl Writes<'_> {
         &self,
         op: &Operation,
         id: &str,
+        since_ms: i64,
     ) -> Result<Option<Applied>, String> {
         let applied = Applied { key: None };
         match op {
@@ -292,8 +297,17 @@ impl Writes<'_> {
                 });
                 Ok(found.then_some(applied))
             }
-            Operation::Create { .. } => {
-                let found = self.find_by_idempotency(&[id]).await?;
+            Operation::Create { fields } => {
+                let issue = IssueUpdate {
+                    fields: fields.clone(),
+                    ..IssueUpdate::default()
+                };
+                let lost = crate::once::LostCreate {
+                    id,
+                    issue: &issue,
+                    since_ms,
+                };
+                let found = self.find_created(&[lost]).await?;
                 Ok(found.into_iter().next().map(|(_, issue)| Applied {
                     key: Some(issue.key),
                 }))

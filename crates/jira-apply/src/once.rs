@@ -6,7 +6,9 @@ use std::sync::Mutex;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use jira_client::Transport as _;
 use jira_client::{BatchConfig, CreateError, SearchOptions};
-use jira_model::{ApiRequest, CreatedIssue, EntityProperty, IssueUpdate};
+use jira_model::{
+    ApiRequest, BulkFetchRequest, BulkFetchResponse, CreatedIssue, EntityProperty, IssueUpdate,
+};
 use serde_json::json;
 
 use crate::Writes;
@@ -24,15 +26,15 @@ pub struct OnceCreated {
     pub earlier: bool,
 }
 
-/// Content keys asked for in one JQL lookup.
+/// Lost creates looked for together.
 const LOOKUP_GROUP: usize = 50;
 
 impl Writes<'_> {
     /// Creates `inputs` (each with the number the caller knows it by, e.g. its line) so that
     /// each is created once however often this runs and however a run ends: the journal
     /// records each chunk's intent (synced) before it is sent and its outcomes after; an
-    /// input known done is not sent again; one whose outcome was lost is looked up by the
-    /// idempotency property every create carries, and created only if it is not found.
+    /// input known done is not sent again; one whose outcome was lost is looked for
+    /// ([`Writes::find_created`]) and created only if it is not found.
     /// `stop` is asked before each chunk: once it says so, the chunks not yet sent are
     /// `NotSent` and those in flight finish. One result per input, in input order; an
     /// error only when the journal cannot be written (then nothing more is sent).
@@ -68,16 +70,26 @@ impl Writes<'_> {
                     }
                     Some(JournalRecord {
                         state: WriteState::Intent | WriteState::Unknown,
+                        at_ms,
                         ..
-                    }) => lost.push(n),
+                    }) => lost.push((n, *at_ms)),
                     _ => todo.push(n),
                 }
             }
         }
         // Outcomes lost by an earlier run: found on the server, or created now.
         for group in lost.chunks(LOOKUP_GROUP) {
-            let group_ids: Vec<&str> = group.iter().map(|n| ids[*n].as_str()).collect();
-            let found = match self.find_by_idempotency(&group_ids).await {
+            let lookups: Vec<LostCreate<'_>> = group
+                .iter()
+                .map(|(n, at_ms)| LostCreate {
+                    id: &ids[*n],
+                    issue: &inputs[*n].1,
+                    since_ms: *at_ms,
+                })
+                .collect();
+            let group: Vec<usize> = group.iter().map(|(n, _)| *n).collect();
+            let group = &group[..];
+            let found = match self.find_created(&lookups).await {
                 Ok(found) => found,
                 Err(message) => {
                     // Unknown still: sending again could duplicate, so nothing is sent.
@@ -204,56 +216,165 @@ impl Writes<'_> {
             .collect())
     }
 
-    /// The issues carrying these idempotency keys: `(content key, issue)` for each found.
-    pub(crate) async fn find_by_idempotency(
+    /// The issues created for these lost creates: `(content key, issue)` for each found.
+    ///
+    /// Jira Cloud indexes an entity property for JQL only when an app declares it, so the
+    /// idempotency property cannot be searched for. Candidates come from what Jira does
+    /// index: the project, `created` since the intent (less a margin for clocks) and,
+    /// unless the create named its reporter, `reporter = currentUser()`; each candidate's
+    /// idempotency property, read with a bulk fetch, confirms it. Jira's search lags its
+    /// writes, so what is not found is looked for again until its intent is
+    /// `search_settle` old (`BatchConfig`); only then is it reported missing.
+    pub(crate) async fn find_created(
         &self,
-        ids: &[&str],
+        lost: &[LostCreate<'_>],
     ) -> Result<Vec<(String, CreatedIssue)>, String> {
-        let quoted: Vec<String> = ids.iter().map(|id| format!("\"{id}\"")).collect();
-        let jql = format!(
-            "issue.property[{IDEMPOTENCY_PROPERTY}].key in ({})",
-            quoted.join(", ")
-        );
-        let options = SearchOptions {
-            fields: vec!["summary".into()],
-            page_size: 100,
-            prefetch: false,
-            limit: None,
-        };
-        let issues: Vec<jira_model::Issue> = self
-            .client
-            .search(&jql, options)
-            .try_collect()
-            .await
-            .map_err(|e| e.to_string())?;
+        let settle =
+            i64::try_from(self.client.batch_config().search_settle.as_millis()).unwrap_or(i64::MAX);
         let mut found = Vec::new();
-        for issue in issues {
-            let response = self
+        let mut remaining: Vec<&LostCreate<'_>> = lost.iter().collect();
+        loop {
+            let searched_at = now_ms();
+            let batch = self.search_created(&remaining, searched_at).await?;
+            remaining.retain(|l| !batch.iter().any(|(id, _)| id == l.id));
+            found.extend(batch);
+            let Some(newest) = remaining.iter().map(|l| l.since_ms).max() else {
+                break;
+            };
+            let age = searched_at - newest;
+            if age >= settle {
+                break;
+            }
+            tracing::debug!(
+                missing = remaining.len(),
+                wait_ms = settle - age,
+                "lost creates not in search yet; looking again once the index has settled"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis((settle - age) as u64)).await;
+        }
+        Ok(found)
+    }
+
+    /// One look for `lost` through search at `now_ms`: candidates per project, confirmed
+    /// by their idempotency property.
+    async fn search_created(
+        &self,
+        lost: &[&LostCreate<'_>],
+        now_ms: i64,
+    ) -> Result<Vec<(String, CreatedIssue)>, String> {
+        let mut groups: std::collections::BTreeMap<(String, bool), Vec<&LostCreate<'_>>> =
+            Default::default();
+        for create in lost {
+            // Without a project Jira refuses the create: there is nothing to find.
+            if let Some(project) = create.project() {
+                groups
+                    .entry((project, create.names_reporter()))
+                    .or_default()
+                    .push(create);
+            }
+        }
+        let mut found = Vec::new();
+        for ((project, names_reporter), group) in groups {
+            let oldest = group.iter().map(|l| l.since_ms).min().unwrap_or(now_ms);
+            let minutes = (now_ms - oldest + LOOKUP_MARGIN_MS).max(0) / 60_000 + 1;
+            let mut jql = format!(
+                "project = \"{}\" AND created >= -{minutes}m",
+                project.replace('"', "")
+            );
+            if !names_reporter {
+                jql.push_str(" AND reporter = currentUser()");
+            }
+            let options = SearchOptions {
+                fields: vec!["created".into()],
+                page_size: 100,
+                prefetch: false,
+                limit: None,
+            };
+            let candidates: Vec<jira_model::Issue> = self
                 .client
-                .uncached()
-                .send(ApiRequest::get_issue_property(
-                    &issue.key,
-                    IDEMPOTENCY_PROPERTY,
-                ))
+                .search(&jql, options)
+                .try_collect()
                 .await
                 .map_err(|e| e.to_string())?;
-            let id = response
-                .json::<serde_json::Value>()
-                .ok()
-                .and_then(|v| v["value"]["key"].as_str().map(str::to_owned));
-            if let Some(id) = id {
-                found.push((
-                    id,
-                    CreatedIssue {
-                        id: issue.id.clone(),
-                        key: issue.key.clone(),
-                        self_url: None,
-                    },
-                ));
+            let wanted: Vec<&str> = group.iter().map(|l| l.id).collect();
+            let ids: Vec<String> = candidates.iter().map(|i| i.id.clone()).collect();
+            let fields = ["created"];
+            let chunk = jira_model::bulk_fetch_max_issues(&fields, &[]);
+            for chunk in ids.chunks(chunk) {
+                let request = ApiRequest::bulk_fetch(&BulkFetchRequest {
+                    issue_ids_or_keys: chunk.to_vec(),
+                    fields: fields.iter().map(|f| (*f).to_owned()).collect(),
+                    properties: vec![IDEMPOTENCY_PROPERTY.into()],
+                    ..BulkFetchRequest::default()
+                })
+                .map_err(|e| e.to_string())?;
+                let response = self
+                    .client
+                    .uncached()
+                    .send(request)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let page: BulkFetchResponse = response.json().map_err(|e| e.to_string())?;
+                for issue in page.issues {
+                    let key = issue
+                        .properties
+                        .as_ref()
+                        .and_then(|p| p.get(IDEMPOTENCY_PROPERTY))
+                        .and_then(|v| v["key"].as_str())
+                        .map(str::to_owned);
+                    if let Some(key) = key.filter(|k| wanted.contains(&k.as_str())) {
+                        found.push((
+                            key,
+                            CreatedIssue {
+                                id: issue.id.clone(),
+                                key: issue.key.clone(),
+                                self_url: None,
+                            },
+                        ));
+                    }
+                }
             }
         }
         Ok(found)
     }
+}
+
+/// A create whose answer was lost: what finds it on the site.
+pub(crate) struct LostCreate<'a> {
+    /// Its content key (the idempotency property's value).
+    pub(crate) id: &'a str,
+    /// What was sent.
+    pub(crate) issue: &'a IssueUpdate,
+    /// When its intent was recorded, milliseconds since the epoch.
+    pub(crate) since_ms: i64,
+}
+
+impl LostCreate<'_> {
+    /// The project it was created in (key or id, as sent).
+    fn project(&self) -> Option<String> {
+        let project = self.issue.fields.get("project")?;
+        project["key"]
+            .as_str()
+            .or_else(|| project["id"].as_str())
+            .map(str::to_owned)
+            .or_else(|| project["id"].as_u64().map(|id| id.to_string()))
+    }
+
+    /// Whether it named its reporter (then it need not be the caller).
+    fn names_reporter(&self) -> bool {
+        self.issue.fields.contains_key("reporter")
+    }
+}
+
+/// How far before its intent a lost create is looked for: the intent is written before
+/// the request leaves, and the site's clock is not this machine's.
+const LOOKUP_MARGIN_MS: i64 = 120_000;
+
+/// Now, in milliseconds since the epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 fn lock(journal: &Mutex<Journal>) -> std::sync::MutexGuard<'_, Journal> {

@@ -21,6 +21,11 @@ pub struct BatchConfig {
     /// The oldest cached issue a fetch serves: `None`, any the cache holds fresh (within
     /// its TTL); zero, none (every issue read from the site, the cache refreshed).
     pub cache_max_age: Option<Duration>,
+    /// How long a write takes to reach search, at most: Jira's index is eventually
+    /// consistent, so a write whose answer was lost and that search does not find yet is
+    /// looked for again until its intent is this old, and only then sent again
+    /// (default 30 s).
+    pub search_settle: Duration,
 }
 
 impl Default for BatchConfig {
@@ -31,6 +36,7 @@ impl Default for BatchConfig {
             create_chunk: jira_model::BULK_CREATE_MAX_ISSUES,
             request_timeout: None,
             cache_max_age: None,
+            search_settle: Duration::from_secs(30),
         }
     }
 }

@@ -419,6 +419,7 @@ async fn fetch_chunk<T: Transport + 'static>(
         issue_ids_or_keys: keys.clone(),
         fields: fields.iter().map(|f| (*f).to_owned()).collect(),
         expand: expand.iter().map(|e| (*e).to_owned()).collect(),
+        ..BulkFetchRequest::default()
     };
     let failed_all = |message: String| {
         keys.iter()

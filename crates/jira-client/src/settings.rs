@@ -384,6 +384,10 @@ settings! {
     /// seconds.
     max_wait_secs: u64 = RetryPolicy::default().max_wait.as_secs();
         flag Some("--max-wait"), env ["JIRA_OPS_MAX_WAIT"], value "SECS", check within(0, DAY, "0 to 86400 seconds");
+    /// How long a write takes to reach Jira's search at most, in seconds: a write whose
+    /// answer was lost is looked for until its intent is this old before it is sent again.
+    search_settle_secs: u64 = BatchConfig::default().search_settle.as_secs();
+        flag None, env ["JIRA_OPS_SEARCH_SETTLE_SECS"], value "SECS", check within(0, 3_600, "0 to 3600 seconds");
     /// The cache: "sled" (embedded, in cache_dir), a redis:// URL shared by workers, or
     /// "none".
     cache_store: String = "sled".to_owned();
@@ -460,6 +464,7 @@ impl Settings {
         BatchConfig {
             max_concurrent: self.max_concurrent,
             fetch_chunk: self.batch_size,
+            search_settle: std::time::Duration::from_secs(self.search_settle_secs),
             ..BatchConfig::default()
         }
     }

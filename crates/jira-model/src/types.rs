@@ -35,6 +35,10 @@ pub struct Issue {
     /// Display names of the returned fields, with `expand=names`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub names: Option<Map<String, Value>>,
+    /// Entity properties, by key, when the request asked for them (a bulk fetch's
+    /// `properties`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub properties: Option<Map<String, Value>>,
 }
 
 impl Issue {
@@ -322,6 +326,9 @@ pub struct BulkFetchRequest {
     /// Expansions such as `names` or `renderedFields`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expand: Vec<String>,
+    /// Entity properties to return with each issue (its `properties`, by key).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub properties: Vec<String>,
 }
 
 /// Answer of `POST /issue/bulkfetch` (`BulkIssueResults`): issues in ascending id order,

@@ -110,6 +110,11 @@ pub struct ServeArgs {
     /// by key see it at once; `reconcileIssues` names issues to see fresh).
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub search_lag_ms: u64,
+    /// An issue entity property searchable with `issue.property[KEY]` in JQL, as when an
+    /// app declared it for the index (repeat for several); without it, as on Jira Cloud,
+    /// such a clause is refused as an unknown field.
+    #[arg(long = "index-property", value_name = "KEY")]
+    pub index_properties: Vec<String>,
     /// What a search's `nextPageToken` continues: `snapshot` (the results as they were at
     /// the first page) or `offset` (a position in the results as they are at the next
     /// page, so an issue leaving them shifts later pages). Atlassian does not document it.
@@ -278,6 +283,7 @@ impl ServeArgs {
                         "--page-tokens {other:?} is not a token kind: use `snapshot` or `offset`"
                     ),
                 },
+                indexed_properties: args.index_properties.clone(),
                 ..crate::config::Realism::default()
             },
             webhooks: args

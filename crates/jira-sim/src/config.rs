@@ -89,6 +89,13 @@ pub struct Realism {
     pub embedded_comments_last: usize,
     /// What a search's `nextPageToken` continues from. Atlassian does not document it.
     pub page_tokens: PageTokens,
+    /// The issue entity properties an app declared for JQL (Connect
+    /// `jiraEntityProperties`, Forge `jira:entityProperty`): only these are searchable
+    /// with `issue.property[KEY]...`. Empty by default, as on a site without such an app:
+    /// a property an API-token client sets is stored and readable, and a JQL clause over
+    /// it is refused as an unknown field
+    /// (<https://developer.atlassian.com/platform/forge/manifest-reference/modules/jira-entity-property/>).
+    pub indexed_properties: Vec<String>,
 }
 
 /// What a search's `nextPageToken` stands for (Atlassian's docs do not say).
@@ -117,6 +124,7 @@ impl Default for Realism {
             webhook_late_ms: 2_000,
             embedded_comments_last: 0,
             page_tokens: PageTokens::default(),
+            indexed_properties: Vec::new(),
         }
     }
 }

@@ -407,7 +407,6 @@ pub(crate) struct BulkFetchBody {
     #[allow(dead_code)]
     fields_by_keys: bool,
     #[serde(default)]
-    #[allow(dead_code)]
     properties: Vec<String>,
 }
 
@@ -478,7 +477,14 @@ pub(crate) async fn bulk_fetch(State(app): App, uri: Uri, body: axum::body::Byte
     let render = renderer(&app, &uri);
     let issues: Vec<IssueJson<'_>> = found
         .iter()
-        .map(|issue| render.issue(issue, &selection, expand))
+        .map(|issue| {
+            let out = render.issue(issue, &selection, expand);
+            if request.properties.is_empty() {
+                out
+            } else {
+                out.with_properties(issue, &request.properties)
+            }
+        })
         .collect();
     let body = BulkFetchOut {
         issues,

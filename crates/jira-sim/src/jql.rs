@@ -155,12 +155,15 @@ impl Token {
 }
 
 /// Parses `jql`; `now_ms` anchors relative dates, and date literals are read in `zone`
-/// (the searching user's, as Jira reads them). Errors are Jira's messages.
+/// (the searching user's, as Jira reads them); `indexed` names the entity properties an
+/// app declared searchable (any other `issue.property[...]` is an unknown field). Errors
+/// are Jira's messages.
 pub(crate) fn parse(
     jql: &str,
     tenant: &Tenant,
     now_ms: i64,
     zone: &TimeZone,
+    indexed: &[String],
 ) -> Result<Query, String> {
     let tokens = tokenize(jql)?;
     let mut parser = Parser {
@@ -169,6 +172,7 @@ pub(crate) fn parse(
         tenant,
         now_ms,
         zone,
+        indexed,
         depth: 0,
         clauses: 0,
     };
@@ -430,6 +434,7 @@ struct Parser<'a> {
     tenant: &'a Tenant,
     now_ms: i64,
     zone: &'a TimeZone,
+    indexed: &'a [String],
     depth: usize,
     clauses: usize,
 }
@@ -543,6 +548,12 @@ impl Parser<'_> {
                     "Error in the JQL Query: '{field_name}' is not a property reference (expected issue.property[NAME].path)."
                 ));
             };
+            if !self.indexed.iter().any(|key| key == name) {
+                // Stored and readable, but no app declared it for the index.
+                return Err(format!(
+                    "Field '{field_name}' does not exist or you do not have permission to view it."
+                ));
+            }
             let path = path.strip_prefix('.').unwrap_or(path).to_owned();
             let (values, negated) = self.compared_values(&field_name)?;
             return Ok(Clause::Property {
@@ -980,6 +991,8 @@ mod tests {
     use proptest::prelude::*;
 
     const NOW: i64 = 1_700_000_000_000;
+    /// Properties the tests search by, as if an app declared them.
+    const INDEXED: &[String] = &[];
 
     fn tenant() -> (Tenant, data::IssueStore) {
         let config = SimConfig {
@@ -993,7 +1006,7 @@ mod tests {
     /// Counts the issues a query matches, or returns its error.
     fn check(jql: &str, expected: Result<usize, &str>) {
         let (tenant, store) = tenant();
-        let result = parse(jql, &tenant, NOW, &TimeZone::UTC).map(|query| {
+        let result = parse(jql, &tenant, NOW, &TimeZone::UTC, INDEXED).map(|query| {
             store
                 .by_id
                 .values()
@@ -1027,7 +1040,7 @@ mod tests {
         )) {
             let jql = words.join(" ");
             let (tenant, store) = tenant();
-            if let Ok(query) = parse(&jql, &tenant, NOW, &TimeZone::UTC) {
+            if let Ok(query) = parse(&jql, &tenant, NOW, &TimeZone::UTC, INDEXED) {
                 let mut issues: Vec<&IssueData> = store
                     .by_id
                     .values()
@@ -1106,7 +1119,7 @@ mod tests {
     fn date_windows_partition() {
         let (tenant, store) = tenant();
         let count = |jql: &str| {
-            let query = parse(jql, &tenant, NOW, &TimeZone::UTC).unwrap();
+            let query = parse(jql, &tenant, NOW, &TimeZone::UTC, INDEXED).unwrap();
             store
                 .by_id
                 .values()
@@ -1162,7 +1175,7 @@ mod tests {
     fn order_by_is_stable_and_directional() {
         let (tenant, store) = tenant();
         let sorted = |jql: &str| {
-            let query = parse(jql, &tenant, NOW, &TimeZone::UTC).unwrap();
+            let query = parse(jql, &tenant, NOW, &TimeZone::UTC, INDEXED).unwrap();
             let mut issues: Vec<&IssueData> = store
                 .by_id
                 .values()

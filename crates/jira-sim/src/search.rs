@@ -118,7 +118,8 @@ pub(crate) fn matching_ids(
     {
         return Ok(ids.clone());
     }
-    let query = jql::parse(jql, &app.tenant, AppState::now_ms(), &app.zone)?;
+    let indexed = app.realism.read().indexed_properties.clone();
+    let query = jql::parse(jql, &app.tenant, AppState::now_ms(), &app.zone, &indexed)?;
     let mut store = app.store.write();
     // Entries past the lag are indexed now.
     let since = AppState::now_ms() - app.realism.read().search_lag_ms as i64;

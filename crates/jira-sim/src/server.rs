@@ -156,7 +156,12 @@ impl SimHandle {
         self.state.limiter.set_config(limits);
     }
 
-    /// Replaces the realism switches (also `PUT /__sim/realism`).
+    /// The realism switches in force.
+    pub fn realism(&self) -> crate::config::Realism {
+        self.state.realism.read().clone()
+    }
+
+    /// Replaces the realism switches (as `PUT /__sim/realism`).
     pub fn set_realism(&self, realism: crate::config::Realism) {
         *self.state.realism.write() = realism;
     }

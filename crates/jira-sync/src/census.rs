@@ -147,7 +147,7 @@ pub(crate) async fn went_back<T: Transport, S: Sink + ?Sized>(
     let request = jira_model::ApiRequest::bulk_fetch(&jira_model::BulkFetchRequest {
         issue_ids_or_keys: held.iter().map(|(id, _)| id.to_string()).collect(),
         fields: vec!["updated".into()],
-        expand: Vec::new(),
+        ..Default::default()
     })?;
     let response = transport.send(request).await?;
     if !response.is_success() {

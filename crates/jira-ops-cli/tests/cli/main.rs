@@ -85,6 +85,9 @@ impl Env {
         if let Ok(path) = std::env::var("PATH") {
             vars.insert("PATH".into(), path);
         }
+        // A lost create is looked for until search has settled: the tests' simulators
+        // lag by at most 2 s, not Jira's 30.
+        vars.insert("JIRA_OPS_SEARCH_SETTLE_SECS".into(), "3".into());
         Env { dir, vars }
     }
 

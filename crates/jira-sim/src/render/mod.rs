@@ -133,6 +133,21 @@ pub(crate) enum IssueJson<'a> {
     Full(Box<IssueOut<'a>>),
 }
 
+impl IssueJson<'_> {
+    /// Adds the entity properties of `issue` named in `keys` (those it has), as a bulk
+    /// fetch's `properties` asks.
+    pub fn with_properties(mut self, issue: &IssueData, keys: &[String]) -> Self {
+        if let IssueJson::Full(out) = &mut self {
+            out.properties = Some(
+                keys.iter()
+                    .filter_map(|key| Some((key.clone(), issue.properties.get(key)?.clone())))
+                    .collect(),
+            );
+        }
+        self
+    }
+}
+
 /// An `IssueBean` with the selected fields.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -158,6 +173,9 @@ pub(crate) struct IssueOut<'a> {
     editmeta: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     changelog: Option<Value>,
+    /// The entity properties a bulk fetch asked for (`properties`), by key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    properties: Option<Map<String, Value>>,
 }
 
 /// Serialises ordered pairs as a JSON object.
@@ -327,6 +345,7 @@ impl<'a> Renderer<'a> {
             transitions: expand.transitions.then(|| self.transitions(issue)),
             editmeta: expand.editmeta.then(|| self.editmeta(issue)),
             changelog: expand.changelog.then(|| expanded_changelog(self, issue)),
+            properties: None,
         }))
     }
 

@@ -197,3 +197,54 @@ async fn id_only_pages_can_be_large() {
         "pages with fields are capped at 100"
     );
 }
+
+/// Entity properties are stored and readable, but searchable only when an app declared
+/// them for the index: on Jira Cloud an API-token client's property is not in JQL.
+#[tokio::test]
+async fn entity_properties_are_searchable_only_when_declared() {
+    let sim = Sim::small().await;
+    let (status, _) = sim
+        .put(
+            "/rest/api/3/issue/APO-3/properties/jira-ops.idempotency",
+            &json!({"key": "k-1"}),
+        )
+        .await;
+    assert!(status == 200 || status == 201, "{status}");
+    let (status, property) = sim
+        .get("/rest/api/3/issue/APO-3/properties/jira-ops.idempotency")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(property["value"]["key"], "k-1");
+    // A bulk fetch returns the properties it names.
+    let (status, fetched) = sim
+        .post(
+            "/rest/api/3/issue/bulkfetch",
+            &json!({"issueIdsOrKeys": ["APO-3", "APO-4"], "fields": ["summary"], "properties": ["jira-ops.idempotency"]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{fetched}");
+    assert_eq!(
+        fetched["issues"][0]["properties"]["jira-ops.idempotency"]["key"],
+        "k-1"
+    );
+    assert_eq!(fetched["issues"][1]["properties"], json!({}));
+    let query =
+        json!({"jql": "issue.property[jira-ops.idempotency].key = \"k-1\"", "fields": ["summary"]});
+    let (status, refused) = sim.post("/rest/api/3/search/jql", &query).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["errorMessages"][0]
+            .as_str()
+            .unwrap()
+            .contains("does not exist or you do not have permission"),
+        "{refused}"
+    );
+    // An app declared it: now the index has it.
+    sim.handle.set_realism(jira_sim::Realism {
+        indexed_properties: vec!["jira-ops.idempotency".into()],
+        ..jira_sim::Realism::default()
+    });
+    let (status, found) = sim.post("/rest/api/3/search/jql", &query).await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["issues"][0]["key"], "APO-3");
+}

@@ -216,7 +216,7 @@ pub(crate) async fn estimate<T: Transport + 'static>(
             let request = ApiRequest::bulk_fetch(&BulkFetchRequest {
                 issue_ids_or_keys: chunk.to_vec(),
                 fields: options.read_fields(false),
-                expand: Vec::new(),
+                ..BulkFetchRequest::default()
             });
             async move {
                 let started = Instant::now();
