@@ -13,6 +13,7 @@ pub enum Operation {
     /// `{"labels": [{"add": "x"}]}`).
     Update {
         /// The issue key or id.
+        #[serde(alias = "key")]
         issue: String,
         /// Field values by id.
         #[serde(default, skip_serializing_if = "Map::is_empty")]
@@ -25,6 +26,7 @@ pub enum Operation {
     /// its screen takes (such as `resolution`).
     Transition {
         /// The issue key or id.
+        #[serde(alias = "key")]
         issue: String,
         /// The transition's name, the status it leads to, or the transition id.
         to: String,
@@ -35,6 +37,7 @@ pub enum Operation {
     /// Sets (or, with `null`, clears) the assignee.
     Assign {
         /// The issue key or id.
+        #[serde(alias = "key")]
         issue: String,
         /// The assignee's account id; `null` unassigns.
         account_id: Option<String>,
@@ -42,6 +45,7 @@ pub enum Operation {
     /// Adds a comment: plain text (converted to ADF paragraphs) or an ADF document.
     Comment {
         /// The issue key or id.
+        #[serde(alias = "key")]
         issue: String,
         /// The comment.
         body: Value,
@@ -60,6 +64,7 @@ pub enum Operation {
     /// Adds and removes labels.
     Label {
         /// The issue key or id.
+        #[serde(alias = "key")]
         issue: String,
         /// Labels to add.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -71,6 +76,7 @@ pub enum Operation {
     /// Deletes the issue (and, with `subtasks`, its subtasks).
     Delete {
         /// The issue key or id.
+        #[serde(alias = "key")]
         issue: String,
         /// Delete its subtasks too (Jira refuses an issue with subtasks otherwise).
         #[serde(default)]

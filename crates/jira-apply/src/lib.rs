@@ -26,6 +26,9 @@
 //! lags its writes, one not found is looked for again until its intent is
 //! `BatchConfig::search_settle` old (30 s), and only then sent again.
 //!
+//! A write is done only when the answer is Jira's for it (`line::jira_said_done`): a
+//! 2xx with a proxy's HTML page or an empty body where Jira sends JSON is unknown.
+//!
 //! **Bulk operations.** When at least [`BULK_MIN_LINES`] lines make the same change
 //! (a delete, labels added or removed, a transition without fields, an assignment, or an
 //! update setting the same priority, summary, description, assignee, labels or number
@@ -173,6 +176,14 @@ not json
         assert!(errors[4].message.contains("comment \"body\""));
         assert!(errors[5].message.contains("extra"), "{}", errors[5].message);
         assert!(errors[6].message.contains("issuetype"));
+    }
+
+    #[test]
+    fn key_names_the_issue_as_jira_and_our_output_spell_it() {
+        let by_key = parse_changes(r#"{"op":"comment","key":"APO-1","body":"x"}"#).unwrap();
+        let by_issue = parse_changes(r#"{"op":"comment","issue":"APO-1","body":"x"}"#).unwrap();
+        assert_eq!(by_key[0].op, by_issue[0].op);
+        assert_eq!(by_key[0].op.issue(), Some("APO-1"));
     }
 
     #[test]

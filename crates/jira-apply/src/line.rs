@@ -70,6 +70,50 @@ pub(crate) fn answer(result: Result<ApiResponse, jira_client::TransportError>) -
     }
 }
 
+/// A 2xx, taken as done only when it is the answer Jira gives for `op`: a created
+/// issue's id and key, a created comment's id, 201 for a link, 204 for an edit, a
+/// transition, an assignment and a delete. Anything else (a 200 with an HTML page from a
+/// proxy or a captive portal, an empty body where Jira sends JSON) may never have reached
+/// Jira: the write is unknown, and resolved as a lost answer is.
+pub(crate) fn jira_said_done(op: &Operation, response: &ApiResponse) -> Sent {
+    let json = || response.json::<Value>().ok();
+    let status = response.status.as_u16();
+    let done = match op {
+        Operation::Create { .. } => json()
+            .filter(|v| v["id"].is_string())
+            .and_then(|v| v["key"].as_str().map(|k| Some(k.to_owned()))),
+        Operation::Comment { .. } => json().filter(|v| v["id"].is_string()).map(|_| None),
+        Operation::Link { .. } => matches!(status, 200 | 201).then_some(None),
+        Operation::Update { .. }
+        | Operation::Label { .. }
+        | Operation::Transition { .. }
+        | Operation::Assign { .. }
+        | Operation::Delete { .. } => (status == 204).then_some(None),
+    };
+    match done {
+        Some(key) => Sent::Done(key),
+        None => Sent::Unknown(format!(
+            "HTTP {status} with {} is not what Jira answers for a {}: the change may not have reached Jira (a proxy or portal in between?)",
+            describe_body(response),
+            op.name()
+        )),
+    }
+}
+
+/// A few words on what a body holds, for messages.
+fn describe_body(response: &ApiResponse) -> String {
+    let content_type = response
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("no content type");
+    if response.body.is_empty() {
+        "an empty body".into()
+    } else {
+        format!("{} bytes of {content_type}", response.body.len())
+    }
+}
+
 /// Jira's own words for a refusal.
 pub(crate) fn jira_message(response: &ApiResponse) -> String {
     let summary = response
@@ -183,11 +227,7 @@ impl Writes<'_> {
                 (Ok(r), Operation::Delete { .. }) if r.status.as_u16() == 404 && lost => {
                     Sent::Done(None)
                 }
-                (Ok(r), Operation::Create { .. }) if r.is_success() => Sent::Done(
-                    r.json::<Value>()
-                        .ok()
-                        .and_then(|v| v["key"].as_str().map(str::to_owned)),
-                ),
+                (Ok(r), _) if r.is_success() => jira_said_done(op, r),
                 _ => answer(response),
             };
             match sent {

@@ -495,3 +495,56 @@ async fn many_issues_given_the_same_field_values_are_edited_in_bulk() {
         2
     );
 }
+
+/// A 2xx that is not what Jira answers (a proxy's page, garbage where Jira sends the
+/// created comment) is no proof the write reached Jira: the line stays unknown, nothing
+/// is journaled done, and the next run resolves it and applies it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_success_status_that_is_not_jiras_answer_is_not_taken_as_done() {
+    // Every write answered 200 with a body that is not Jira's, before the site acts.
+    let not_jira = |method: &str| FaultRule::new(Fault::Malformed, 1.0).method(method);
+    let sim = tenant(vec![not_jira("POST"), not_jira("PUT")]).await;
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [
+        json!({"op": "comment", "issue": "APO-7", "body": "seen by Jira once"}),
+        json!({"op": "update", "issue": "APO-8", "fields": {"summary": "Changed once"}}),
+    ];
+    let text: Vec<String> = lines.iter().map(Value::to_string).collect();
+    let changes = parse_changes(&text.join("\n")).unwrap();
+    let before = comments(&sim, "APO-7").await.len();
+    let report = jira_apply::apply(&client, &changes, journal(&dir), &|| false, &|_| {})
+        .await
+        .unwrap();
+    for result in &report.results {
+        assert_eq!(result.outcome, Outcome::Unknown, "{result:?}");
+        assert!(
+            result
+                .message
+                .as_deref()
+                .unwrap_or("")
+                .contains("not what Jira answers"),
+            "{result:?}"
+        );
+    }
+    let journaled = std::fs::read_to_string(dir.path().join("journal.jsonl")).unwrap();
+    let records: Vec<JournalRecord> = journaled
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        records.iter().all(|r| r.state != WriteState::Done),
+        "{journaled}"
+    );
+    // The site answers as Jira again: each line is applied once.
+    sim.set_faults(FaultConfig::default());
+    let report = jira_apply::apply(&client, &changes, journal(&dir), &|| false, &|_| {})
+        .await
+        .unwrap();
+    assert!(report.all_succeeded(), "{:?}", report.results);
+    assert_eq!(comments(&sim, "APO-7").await.len(), before + 1);
+    assert_eq!(
+        get(&sim, "issue/APO-8?fields=summary").await["fields"]["summary"],
+        "Changed once"
+    );
+}
