@@ -498,6 +498,12 @@ impl Writes<'_> {
     ) -> Result<BulkDone, Sent> {
         let request = ApiRequest::bulk_operation(operation, body)
             .map_err(|e| Sent::Refused(e.to_string()))?;
+        // Jira runs at most five bulk operations per tenant at once and refuses more:
+        // this process keeps its own under that.
+        let _slot = bulk_slots(self.client.site_key().as_str())
+            .acquire_owned()
+            .await
+            .map_err(|_| Sent::NotSent("the bulk task slots were closed".into()))?;
         let no_task = || Sent::Unknown("the bulk operation's answer names no task".into());
         let task_id = match self.client.transport().send(request).await {
             Ok(response) if response.is_success() => {
@@ -514,7 +520,14 @@ impl Writes<'_> {
             }
         };
         let mut wait = std::time::Duration::from_millis(200);
+        let deadline = tokio::time::Instant::now() + BULK_TASK_DEADLINE;
         loop {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Sent::Unknown(format!(
+                    "bulk task {task_id} had not ended after {}; it may still run on the site, and running again resolves its issues",
+                    jira_model::HumanDuration(BULK_TASK_DEADLINE)
+                )));
+            }
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(std::time::Duration::from_secs(2));
             let progress: BulkOperationProgress = self
@@ -532,6 +545,29 @@ impl Writes<'_> {
             }
         }
     }
+}
+
+/// How long a bulk task is polled before its outcome is left unknown (Jira processes a
+/// task of 1,000 issues in minutes).
+pub(crate) const BULK_TASK_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// The bulk tasks this process may run at once on `site`:
+/// [`jira_model::BULK_OPERATIONS_IN_PROGRESS_MAX`].
+fn bulk_slots(site: &str) -> Arc<tokio::sync::Semaphore> {
+    static SLOTS: std::sync::OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>> =
+        std::sync::OnceLock::new();
+    let mut slots = SLOTS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    slots
+        .entry(site.to_owned())
+        .or_insert_with(|| {
+            Arc::new(tokio::sync::Semaphore::new(
+                jira_model::BULK_OPERATIONS_IN_PROGRESS_MAX,
+            ))
+        })
+        .clone()
 }
 
 /// What a run's bulk groups are applied with: its lines and their journal ids, the journal
@@ -630,4 +666,24 @@ pub(crate) fn bulk_body(
         | Operation::Link { .. }
         | Operation::Create { .. } => return None,
     })
+}
+
+#[cfg(test)]
+mod slots {
+    #[test]
+    fn at_most_five_bulk_tasks_run_at_once_per_site() {
+        let site = super::bulk_slots("slots.example.net");
+        let held: Vec<_> = (0..jira_model::BULK_OPERATIONS_IN_PROGRESS_MAX)
+            .map(|_| site.clone().try_acquire_owned().expect("a free slot"))
+            .collect();
+        assert!(
+            super::bulk_slots("slots.example.net")
+                .try_acquire()
+                .is_err()
+        );
+        // Another site has its own.
+        assert!(super::bulk_slots("other.example.net").try_acquire().is_ok());
+        drop(held);
+        assert!(site.try_acquire().is_ok());
+    }
 }
