@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read as _, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -107,8 +107,18 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Opens (creating, with its directory, owner-only) the journal at `path` and reads it.
+    /// Opens (creating, with its directory, owner-only) the journal at `path` and reads it,
+    /// refusing at once when another process holds it ([`Journal::open_waiting`]).
     pub fn open(path: &Path) -> Result<Journal, JournalError> {
+        Self::open_waiting(path, std::time::Duration::ZERO)
+    }
+
+    /// Opens the journal at `path` for this process alone: an OS lock on the file (the
+    /// second `apply` or `create` of a cron overlap waits up to `wait` for it, then is
+    /// refused naming the holder), so two processes never write one journal. A torn last
+    /// line (a crash mid-append) is cut before anything is appended; a record damaged
+    /// anywhere else is refused with the way out.
+    pub fn open_waiting(path: &Path, wait: std::time::Duration) -> Result<Journal, JournalError> {
         let error = |source| JournalError {
             path: path.to_owned(),
             source,
@@ -124,13 +134,73 @@ impl Journal {
             options.mode(0o600);
         }
         let file = options.open(path).map_err(error)?;
-        let mut latest = HashMap::new();
-        for line in BufReader::new(&file).lines() {
-            let line = line.map_err(error)?;
-            // A torn last line (a crash while appending) is no record.
-            if let Ok(record) = serde_json::from_str::<JournalRecord>(&line) {
-                latest.insert(record.id.clone(), record);
+        let holder = holder_path(path);
+        let started = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < wait => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    let who = std::fs::read_to_string(&holder)
+                        .map(|h| h.trim().to_owned())
+                        .unwrap_or_else(|_| "another process".into());
+                    return Err(error(std::io::Error::new(
+                        std::io::ErrorKind::WouldBlock,
+                        format!(
+                            "{who} is writing it now; two runs on one journal could send a write twice, so this one stops: wait until that run ends{}",
+                            if wait.is_zero() {
+                                ""
+                            } else {
+                                " (waited as long as allowed)"
+                            }
+                        ),
+                    )));
+                }
+                Err(std::fs::TryLockError::Error(source)) => return Err(error(source)),
             }
+        }
+        let _ = std::fs::write(
+            &holder,
+            format!(
+                "process {} (since {} ms after the epoch)",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis())
+            ),
+        );
+        let mut text = Vec::new();
+        (&file).read_to_end(&mut text).map_err(error)?;
+        let mut latest = HashMap::new();
+        let complete = text
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |at| at + 1);
+        for (n, line) in text[..complete].split(|b| *b == b'\n').enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            match serde_json::from_slice::<JournalRecord>(line) {
+                Ok(record) => {
+                    latest.insert(record.id.clone(), record);
+                }
+                Err(damage) => {
+                    return Err(error(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!(
+                            "line {} is not a record ({damage}): the file was changed by something other than jira-ops; move it aside (its lines before {} are intact) and run again, and the writes it recorded are looked up on the site",
+                            n + 1,
+                            n + 1
+                        ),
+                    )));
+                }
+            }
+        }
+        if complete < text.len() {
+            // A torn last line: a crash mid-append. Cut, so the next record starts a line.
+            file.set_len(complete as u64).map_err(error)?;
         }
         Ok(Journal {
             path: path.to_owned(),
@@ -173,6 +243,13 @@ impl Journal {
     }
 }
 
+/// The file naming the process that holds a journal (`JOURNAL.holder`).
+fn holder_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".holder");
+    path.with_file_name(name)
+}
+
 /// The content keys of `items` of `job`: one per item, from the whole input's digest, the
 /// item's place and its content (so the same input finds its items again, and a different
 /// input holding the same content is a different write). 32 hex characters each.
@@ -209,7 +286,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn records_survive_reopening_and_a_torn_line_is_ignored() {
+    fn records_survive_reopening_and_a_torn_line_is_cut() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("site/journal.jsonl");
         let mut journal = Journal::open(&path).unwrap();
@@ -227,17 +304,60 @@ mod tests {
         let mut file = OpenOptions::new().append(true).open(&path).unwrap();
         file.write_all(br#"{"id":"b","state":"do"#).unwrap();
         drop(file);
-        let journal = Journal::open(&path).unwrap();
+        let mut journal = Journal::open(&path).unwrap();
         assert_eq!(journal.latest("a").unwrap().state, WriteState::Done);
         assert_eq!(journal.latest("a").unwrap().key.as_deref(), Some("PROJ-1"));
         assert_eq!(journal.latest("b").unwrap().state, WriteState::Intent);
         assert!(journal.latest("c").is_none());
+        // The torn tail was cut: the next record starts its own line and is read again.
+        journal
+            .append(&[JournalRecord::new("c", WriteState::Done, Some(3))])
+            .unwrap();
+        drop(journal);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.lines()
+                .all(|l| serde_json::from_str::<JournalRecord>(l).is_ok()),
+            "{text}"
+        );
+        let journal = Journal::open(&path).unwrap();
+        assert_eq!(journal.latest("c").unwrap().state, WriteState::Done);
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o077, 0, "owner only");
         }
+    }
+
+    #[test]
+    fn one_process_at_a_time_and_a_damaged_record_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let held = Journal::open(&path).unwrap();
+        let refused = Journal::open(&path).unwrap_err().to_string();
+        assert!(
+            refused.contains(&format!("process {}", std::process::id()))
+                && refused.contains("is writing it now"),
+            "{refused}"
+        );
+        let waited = std::time::Instant::now();
+        assert!(Journal::open_waiting(&path, std::time::Duration::from_millis(300)).is_err());
+        assert!(waited.elapsed() >= std::time::Duration::from_millis(300));
+        drop(held);
+        let mut journal = Journal::open(&path).unwrap();
+        journal
+            .append(&[JournalRecord::new("a", WriteState::Done, Some(1))])
+            .unwrap();
+        drop(journal);
+        // Something else wrote into the middle of it.
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, format!("{text}not a record\n{text}")).unwrap();
+        let damaged = Journal::open(&path).unwrap_err().to_string();
+        assert!(
+            damaged.contains("line 2 is not a record") && damaged.contains("move it aside"),
+            "{damaged}"
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ impl Writes<'_> {
         let ops: Vec<&Operation> = changes.iter().map(|c| &c.op).collect();
         let ids = crate::journal::content_keys("apply", &ops);
         let path = lock(&journal).path().to_owned();
-        let writer = JournalWriter::start(journal.clone());
+        let (writer, writing) = JournalWriter::start(journal.clone());
         let transitions = Transitions::default();
         let bulk = self.bulk_groups(changes).await;
         let in_bulk: std::collections::HashSet<usize> = bulk.iter().flatten().copied().collect();
@@ -53,6 +53,8 @@ impl Writes<'_> {
             }
         }
         let journal_failed = std::sync::atomic::AtomicBool::new(false);
+        // Why the journal could not be written, first cause kept.
+        let journal_error: Mutex<Option<String>> = Mutex::default();
         let bulk_results = async {
             let mut done = Vec::new();
             for group in &bulk {
@@ -70,8 +72,9 @@ impl Writes<'_> {
                         }
                         done.extend(results);
                     }
-                    Err(_) => {
+                    Err(message) => {
                         journal_failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                        lock_error(&journal_error).get_or_insert(message);
                         break;
                     }
                 }
@@ -80,8 +83,14 @@ impl Writes<'_> {
         };
         let single_results = futures_util::stream::iter(groups)
             .map(|group| {
-                let (ids, writer, transitions, journal, journal_failed) =
-                    (&ids, &writer, &transitions, &journal, &journal_failed);
+                let (ids, writer, transitions, journal, journal_failed, journal_error) = (
+                    &ids,
+                    &writer,
+                    &transitions,
+                    &journal,
+                    &journal_failed,
+                    &journal_error,
+                );
                 async move {
                     let mut done = Vec::with_capacity(group.len());
                     for n in group {
@@ -103,6 +112,7 @@ impl Writes<'_> {
                                 Ok(result) => result,
                                 Err(message) => {
                                     journal_failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                                    lock_error(journal_error).get_or_insert(message.clone());
                                     line_result(change, Outcome::NotSent, Some(message))
                                 }
                             }
@@ -118,10 +128,16 @@ impl Writes<'_> {
             .collect::<Vec<(usize, LineResult)>>();
         let (mut results, singles) = futures_util::future::join(bulk_results, single_results).await;
         results.extend(singles);
+        // Every record is on disk and the journal let go before this returns.
+        drop(writer);
+        writing.finish().await;
         if journal_failed.load(std::sync::atomic::Ordering::SeqCst) {
+            let cause = lock_error(&journal_error)
+                .take()
+                .unwrap_or_else(|| "appending to the journal failed".into());
             return Err(JournalError {
                 path,
-                source: std::io::Error::other("appending to the journal failed"),
+                source: std::io::Error::other(cause),
             });
         }
         let mut ordered: Vec<Option<LineResult>> = vec![None; changes.len()];
@@ -138,4 +154,10 @@ impl Writes<'_> {
                 .collect(),
         ))
     }
+}
+
+fn lock_error(error: &Mutex<Option<String>>) -> std::sync::MutexGuard<'_, Option<String>> {
+    error
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

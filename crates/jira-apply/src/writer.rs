@@ -19,9 +19,11 @@ pub(crate) type Append = (
 );
 
 impl JournalWriter {
-    pub(crate) fn start(journal: Arc<Mutex<Journal>>) -> Self {
+    /// Starts the writer thread; [`Writing::finish`] waits for it once every writer is
+    /// dropped.
+    pub(crate) fn start(journal: Arc<Mutex<Journal>>) -> (Self, Writing) {
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Append>();
-        tokio::task::spawn_blocking(move || {
+        let task = tokio::task::spawn_blocking(move || {
             while let Some(first) = receiver.blocking_recv() {
                 let mut waiting = vec![first];
                 while let Ok(more) = receiver.try_recv() {
@@ -37,7 +39,7 @@ impl JournalWriter {
                 }
             }
         });
-        JournalWriter { sender }
+        (JournalWriter { sender }, Writing(task))
     }
 
     /// Appends `records`, durable when this returns `Ok`.
@@ -49,6 +51,17 @@ impl JournalWriter {
         answer
             .await
             .map_err(|_| "the journal writer stopped".to_owned())?
+    }
+}
+
+/// The writer thread, to wait for.
+pub(crate) struct Writing(tokio::task::JoinHandle<()>);
+
+impl Writing {
+    /// Waits until the writer has appended everything sent to it and let go of the
+    /// journal (every [`JournalWriter`] must be dropped first).
+    pub(crate) async fn finish(self) {
+        let _ = self.0.await;
     }
 }
 

@@ -173,3 +173,55 @@ async fn an_interrupted_apply_finishes_on_the_next_run_with_every_comment_once()
     }
     assert_eq!(total, 150);
 }
+
+/// A cron overlap: two `apply` of one file started together. One process writes the
+/// journal; the other is refused naming it, and every comment is made once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_applies_of_one_file_at_once_write_each_comment_once() {
+    let sim = crate::sim_with(1, 30, jira_sim::LimitConfig::default()).await;
+    let env = Env::for_sim(&sim);
+    let lines: Vec<serde_json::Value> = (1..=60)
+        .map(|n| serde_json::json!({"op": "comment", "issue": format!("APO-{}", 1 + n % 2), "body": format!("overlap {n}")}))
+        .collect();
+    let path = write(&env, "overlap.jsonl", &lines);
+    let args = ["--no-cache", "apply", "--from-file", path.as_str()];
+    let (first, second) = tokio::join!(env.run(&args), env.run(&args));
+    let (ran, refused) = if first.code == 0 {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    ran.code(0);
+    // The second either waited for nothing (the first had finished) and found every
+    // line done, or was refused while the first held the journal.
+    if refused.code != 0 {
+        assert!(
+            refused.stderr.contains("is writing it now"),
+            "{}",
+            refused.stderr
+        );
+    }
+    let mut total = 0;
+    for issue in ["APO-1", "APO-2"] {
+        let (email, token) = sim.basic_auth();
+        let page: serde_json::Value = reqwest::Client::new()
+            .get(format!(
+                "{}/rest/api/3/issue/{issue}/comment?maxResults=500",
+                sim.base_url()
+            ))
+            .basic_auth(email, Some(token))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        total += page["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| jira_model::adf::to_text(&c["body"]).starts_with("overlap "))
+            .count();
+    }
+    assert_eq!(total, 60, "comments made by two runs of one file");
+}
