@@ -249,6 +249,7 @@ impl Writes<'_> {
         let BulkRun {
             changes,
             ids,
+            legacy,
             journal,
             writer,
             transitions,
@@ -256,7 +257,7 @@ impl Writes<'_> {
         let mut out = Vec::new();
         let mut todo: Vec<(usize, bool)> = Vec::new();
         for &n in group {
-            let prior = lock(journal).latest(&ids[n]).cloned();
+            let prior = lock(journal).latest_of(&ids[n], &legacy[n]).cloned();
             match prior.map(|r| r.state) {
                 Some(WriteState::Done) => {
                     let mut result = line_result(&changes[n], Outcome::Done, None);
@@ -347,7 +348,7 @@ impl Writes<'_> {
                 let transition = match op {
                     Operation::Transition { to, .. } => {
                         let landed = lock(journal)
-                            .latest(&ids[*n])
+                            .latest_of(&ids[*n], &legacy[*n])
                             .and_then(|r| r.target.clone());
                         let chosen = self
                             .choose_transition(key, to, standing, transitions, landed.as_deref())
@@ -576,6 +577,8 @@ fn bulk_slots(site: &str) -> Arc<tokio::sync::Semaphore> {
 pub(crate) struct BulkRun<'a> {
     pub(crate) changes: &'a [Change],
     pub(crate) ids: &'a [String],
+    /// The keys an earlier version gave the lines (`journal::positional_keys`).
+    pub(crate) legacy: &'a [String],
     pub(crate) journal: &'a Arc<Mutex<Journal>>,
     pub(crate) writer: &'a JournalWriter,
     pub(crate) transitions: &'a Transitions,

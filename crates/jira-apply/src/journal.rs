@@ -219,6 +219,12 @@ impl Journal {
         self.latest.get(id)
     }
 
+    /// The latest record of an item by its key, or by the key an earlier version gave it
+    /// ([`positional_keys`]).
+    pub fn latest_of(&self, id: &str, legacy: &str) -> Option<&JournalRecord> {
+        self.latest.get(id).or_else(|| self.latest.get(legacy))
+    }
+
     /// Appends `records` and syncs them to disk before returning.
     pub fn append(&mut self, records: &[JournalRecord]) -> Result<(), JournalError> {
         if records.is_empty() {
@@ -250,10 +256,35 @@ fn holder_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// The content keys of `items` of `job`: one per item, from the whole input's digest, the
-/// item's place and its content (so the same input finds its items again, and a different
-/// input holding the same content is a different write). 32 hex characters each.
+/// The content keys of `items` of `job`: one per item, from what the item does (its
+/// content) and which occurrence of that content it is in the input (the second of two
+/// identical comment lines is a second write), not from where it stands or what else the
+/// input holds. So a re-run of an edited input sends only what is new or changed: a fixed
+/// line is a new write, the lines around it are the ones already done, and a line
+/// inserted at the top moves nothing. 32 hex characters each.
 pub fn content_keys<T: Serialize>(job: &str, items: &[T]) -> Vec<String> {
+    let mut seen: HashMap<String, u64> = HashMap::new();
+    items
+        .iter()
+        .map(|item| {
+            let text = serde_json::to_string(item).unwrap_or_default();
+            let occurrence = seen.entry(text.clone()).or_default();
+            let mut key = Sha256::new();
+            key.update(b"content-v2\0");
+            key.update(job.as_bytes());
+            key.update([0]);
+            key.update(occurrence.to_le_bytes());
+            key.update(text.as_bytes());
+            *occurrence += 1;
+            hex16(&key.finalize())
+        })
+        .collect()
+}
+
+/// The keys journals written before [`content_keys`] used (the whole input's digest,
+/// the item's place, its content): read beside the new ones, so a line an earlier
+/// version recorded done is never sent again after an upgrade.
+pub fn positional_keys<T: Serialize>(job: &str, items: &[T]) -> Vec<String> {
     let texts: Vec<String> = items
         .iter()
         .map(|item| serde_json::to_string(item).unwrap_or_default())
@@ -273,12 +304,14 @@ pub fn content_keys<T: Serialize>(job: &str, items: &[T]) -> Vec<String> {
             item.update(input);
             item.update((n as u64).to_le_bytes());
             item.update(text.as_bytes());
-            item.finalize()[..16]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect()
+            hex16(&item.finalize())
         })
         .collect()
+}
+
+/// The first 16 bytes of a digest in hex.
+fn hex16(digest: &[u8]) -> String {
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -361,7 +394,7 @@ mod tests {
     }
 
     #[test]
-    fn content_keys_follow_the_input_and_the_content() {
+    fn content_keys_follow_the_content_and_its_occurrence() {
         let keys = content_keys("create", &["x", "y", "x"]);
         assert_eq!(keys.len(), 3);
         assert_ne!(
@@ -369,8 +402,21 @@ mod tests {
             "the same content twice in one input is two writes"
         );
         assert_eq!(keys, content_keys("create", &["x", "y", "x"]));
-        assert_ne!(keys[0], content_keys("create", &["x", "z", "x"])[0]);
+        // An edited line is a new write; the others keep their keys wherever they stand.
+        let edited = content_keys("create", &["x", "z", "x"]);
+        assert_eq!(
+            (edited[0].as_str(), edited[2].as_str()),
+            (keys[0].as_str(), keys[2].as_str())
+        );
+        assert_ne!(edited[1], keys[1]);
+        let inserted = content_keys("create", &["w", "x", "y", "x"]);
+        assert_eq!(&inserted[1..], &keys[..]);
         assert_ne!(keys[0], content_keys("apply", &["x", "y", "x"])[0]);
         assert!(keys.iter().all(|k| k.len() == 32));
+        // The keys of journals written before stay readable.
+        let old = positional_keys("create", &["x", "y", "x"]);
+        assert_ne!(old[0], old[2]);
+        assert_ne!(old[0], positional_keys("create", &["x", "z", "x"])[0]);
+        assert_ne!(old[0], keys[0]);
     }
 }

@@ -14,6 +14,7 @@ use serde_json::json;
 use crate::Writes;
 use crate::journal::{
     IDEMPOTENCY_PROPERTY, Journal, JournalError, JournalRecord, WriteState, content_keys,
+    positional_keys,
 };
 
 /// A create that is done: now, or by an earlier run (found in the journal, or found on the
@@ -46,13 +47,14 @@ impl Writes<'_> {
     ) -> Result<Vec<Result<OnceCreated, CreateError>>, JournalError> {
         let contents: Vec<&IssueUpdate> = inputs.iter().map(|(_, issue)| issue).collect();
         let ids = content_keys("create", &contents);
+        let legacy = positional_keys("create", &contents);
         let mut results: Vec<Option<Result<OnceCreated, CreateError>>> = vec![None; inputs.len()];
         let mut lost = Vec::new();
         let mut todo = Vec::new();
         {
             let journal = lock(journal);
             for (n, id) in ids.iter().enumerate() {
-                match journal.latest(id) {
+                match journal.latest_of(id, &legacy[n]) {
                     Some(JournalRecord {
                         state: WriteState::Done,
                         key: Some(key),

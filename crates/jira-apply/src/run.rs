@@ -29,6 +29,7 @@ impl Writes<'_> {
     ) -> Result<ApplyReport, JournalError> {
         let ops: Vec<&Operation> = changes.iter().map(|c| &c.op).collect();
         let ids = crate::journal::content_keys("apply", &ops);
+        let legacy = crate::journal::positional_keys("apply", &ops);
         let path = lock(&journal).path().to_owned();
         let (writer, writing) = JournalWriter::start(journal.clone());
         let transitions = Transitions::default();
@@ -61,6 +62,7 @@ impl Writes<'_> {
                 let run = BulkRun {
                     changes,
                     ids: &ids,
+                    legacy: &legacy,
                     journal: &journal,
                     writer: &writer,
                     transitions: &transitions,
@@ -83,8 +85,9 @@ impl Writes<'_> {
         };
         let single_results = futures_util::stream::iter(groups)
             .map(|group| {
-                let (ids, writer, transitions, journal, journal_failed, journal_error) = (
+                let (ids, legacy, writer, transitions, journal, journal_failed, journal_error) = (
                     &ids,
+                    &legacy,
                     &writer,
                     &transitions,
                     &journal,
@@ -95,7 +98,7 @@ impl Writes<'_> {
                     let mut done = Vec::with_capacity(group.len());
                     for n in group {
                         let change = &changes[n];
-                        let prior = lock(journal).latest(&ids[n]).cloned();
+                        let prior = lock(journal).latest_of(&ids[n], &legacy[n]).cloned();
                         let result = if journal_failed.load(std::sync::atomic::Ordering::SeqCst)
                             || stop()
                         {

@@ -548,3 +548,63 @@ async fn a_success_status_that_is_not_jiras_answer_is_not_taken_as_done() {
         "Changed once"
     );
 }
+
+/// The migration loop: run, read the refusals, fix them, run again. A line is known by
+/// what it does, so the fixed line goes out once and nothing else is sent again, even
+/// with a line inserted at the top.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fixed_line_and_an_inserted_one_are_the_only_writes_of_a_rerun() {
+    let sim = tenant(Vec::new()).await;
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let comment = |n: usize| json!({"op": "comment", "issue": format!("APO-{n}"), "body": format!("loop {n}")});
+    let first: Vec<Value> = (11..=15)
+        .map(comment)
+        .chain([json!({"op": "transition", "issue": "APO-16", "to": "Nowhere"})])
+        .collect();
+    let parse = |lines: &[Value]| {
+        let text: Vec<String> = lines.iter().map(Value::to_string).collect();
+        parse_changes(&text.join("\n")).unwrap()
+    };
+    let writes = |sim: &SimHandle| -> u64 {
+        sim.stats()
+            .by_endpoint
+            .iter()
+            .filter(|(k, _)| k.starts_with("POST") || k.starts_with("PUT"))
+            .map(|(_, n)| n)
+            .sum()
+    };
+    let report = jira_apply::apply(&client, &parse(&first), journal(&dir), &|| false, &|_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        report.results[5].outcome,
+        Outcome::Refused,
+        "{:?}",
+        report.results[5]
+    );
+    let before = writes(&sim);
+    // Fixed, and a new line on top.
+    let mut second = vec![comment(20)];
+    second.extend(first[..5].iter().cloned());
+    second.push(json!({"op": "transition", "issue": "APO-16", "to": "Done"}));
+    let report = jira_apply::apply(&client, &parse(&second), journal(&dir), &|| false, &|_| {})
+        .await
+        .unwrap();
+    assert!(report.all_succeeded(), "{:?}", report.results);
+    for result in &report.results[1..6] {
+        assert!(result.earlier, "sent again: {result:?}");
+    }
+    assert_eq!(
+        writes(&sim) - before,
+        2,
+        "only the new comment and the fixed transition"
+    );
+    for n in 11..=15 {
+        let texts = comments(&sim, &format!("APO-{n}")).await;
+        assert_eq!(
+            texts.iter().filter(|t| **t == format!("loop {n}")).count(),
+            1
+        );
+    }
+}
