@@ -14,8 +14,9 @@
 //!
 //! **Exactly once.** Every line has a content key (what it does, and which occurrence of
 //! that it is in the file; not where it stands) in the write [`journal`], so a re-run of
-//! an edited file sends only the lines that are new or changed: its intent is durable before the request goes and
-//! its outcome after. A line known done is not sent again. A line whose outcome is unknown
+//! an edited file sends only the lines that are new or changed. A line's intent is
+//! durable before the request goes and its outcome after. A line known done is not sent
+//! again. A line whose outcome is unknown
 //! (sent, answer lost, or a run killed in flight) is resolved before anything is sent
 //! again: idempotent operations (field updates, labels, assignments) are sent again; a
 //! transition is checked against the status; a delete against the issue's
