@@ -674,6 +674,10 @@ pub struct ApplyArgs {
     /// Print what each line would change (reading the issues), write nothing.
     #[arg(long, conflicts_with = "plan")]
     pub dry_run: bool,
+    /// Run `delete` lines without asking (they delete issues, which cannot be undone); a
+    /// file with delete lines is refused without a terminal unless this is given.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
     /// Print the requests and the least time the limits allow, send nothing.
     #[arg(long)]
     pub plan: bool,

@@ -1,7 +1,7 @@
 //! `jira-ops apply --from-file changes.jsonl`: a file of changes applied exactly once, one
 //! result line per input line (the work is `jira_apply::apply`).
 
-use std::io::{Read, Write};
+use std::io::{IsTerminal as _, Read, Write};
 use std::sync::{Arc, Mutex};
 
 use jira_apply::{ApplyReport, Change, Journal, Outcome};
@@ -52,11 +52,42 @@ fn read_changes(args: &ApplyArgs) -> Result<(Vec<Change>, String), CliError> {
     Ok((changes, name))
 }
 
+/// Deleting issues cannot be undone: a file with `delete` lines asks first on a terminal
+/// (as `cache clear` does) and is refused without one unless `--yes`.
+fn confirm_deletes(changes: &[Change], name: &str, yes: bool) -> Result<(), CliError> {
+    let deletes = changes
+        .iter()
+        .filter(|c| matches!(c.op, jira_apply::Operation::Delete { .. }))
+        .count();
+    if deletes == 0 || yes {
+        return Ok(());
+    }
+    let what = format!(
+        "{name} has {deletes} delete line{} (deleting an issue cannot be undone)",
+        if deletes == 1 { "" } else { "s" }
+    );
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::usage(format!(
+            "{what}: refusing to run it without a terminal to ask on; add --yes to run it, or --dry-run to see what it would do (nothing was sent)"
+        )));
+    }
+    if super::confirm(&format!("{what}. Run it?"))? {
+        Ok(())
+    } else {
+        Err(CliError::usage(format!(
+            "{what}: not confirmed; nothing was sent"
+        )))
+    }
+}
+
 pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
     let started = std::time::Instant::now();
     let (changes, name) = read_changes(&args)?;
     if args.plan {
         return print_plan(&changes, args.json);
+    }
+    if !args.dry_run {
+        confirm_deletes(&changes, &name, args.yes)?;
     }
     let settings = super::settings(global)?;
     let client = settings.client().await?;

@@ -225,3 +225,42 @@ async fn two_applies_of_one_file_at_once_write_each_comment_once() {
     }
     assert_eq!(total, 60, "comments made by two runs of one file");
 }
+
+/// Deleting issues cannot be undone: without a terminal to ask on, `delete` lines need
+/// `--yes`, and nothing of the file is sent until then.
+#[tokio::test]
+async fn delete_lines_need_yes_without_a_terminal() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    let path = write(
+        &env,
+        "deletes.jsonl",
+        &[
+            serde_json::json!({"op": "comment", "issue": "APO-1", "body": "before the delete"}),
+            serde_json::json!({"op": "delete", "key": "APO-2"}),
+        ],
+    );
+    let refused = env.run(&["apply", "--from-file", &path]).await;
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("1 delete line") && refused.stderr.contains("--yes"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(writes(&sim), 0, "something was sent");
+    // The dry run needs no question.
+    env.run(&["apply", "--from-file", &path, "--dry-run"])
+        .await
+        .code(0);
+    env.run(&["apply", "--from-file", &path, "--yes"])
+        .await
+        .code(0);
+    let (email, token) = sim.basic_auth();
+    let gone = reqwest::Client::new()
+        .get(format!("{}/rest/api/3/issue/APO-2", sim.base_url()))
+        .basic_auth(email, Some(token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 404);
+}
