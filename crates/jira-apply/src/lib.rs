@@ -85,6 +85,7 @@ mod once;
 mod outcome;
 mod plan;
 mod run;
+pub mod runs;
 mod transition;
 mod writer;
 
@@ -120,6 +121,21 @@ pub async fn apply(
 ) -> Result<ApplyReport, Error> {
     Ok(Writes { client }
         .apply(changes, journal, stop, progress)
+        .await?)
+}
+
+/// [`apply`] as part of `run` ([`runs::start`]): the lines' content keys carry the run's
+/// id, so a run asked for again applies each line once more, exactly once within it.
+pub async fn apply_run(
+    client: &JiraClient,
+    changes: &[Change],
+    journal: Arc<Mutex<Journal>>,
+    run: &runs::Run,
+    stop: &(dyn Fn() -> bool + Sync),
+    progress: &(dyn Fn(&LineResult) + Sync),
+) -> Result<ApplyReport, Error> {
+    Ok(Writes { client }
+        .apply_as(&run.job("apply"), changes, journal, stop, progress)
         .await?)
 }
 

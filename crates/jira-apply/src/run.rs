@@ -27,9 +27,28 @@ impl Writes<'_> {
         stop: &(dyn Fn() -> bool + Sync),
         progress: &(dyn Fn(&LineResult) + Sync),
     ) -> Result<ApplyReport, JournalError> {
+        self.apply_as("apply", changes, journal, stop, progress)
+            .await
+    }
+
+    /// [`Writes::apply`] with the lines' content keys made for `job` (`apply`, or
+    /// `apply/RUN` for a run asked for again).
+    pub(crate) async fn apply_as(
+        &self,
+        job: &str,
+        changes: &[Change],
+        journal: Arc<Mutex<Journal>>,
+        stop: &(dyn Fn() -> bool + Sync),
+        progress: &(dyn Fn(&LineResult) + Sync),
+    ) -> Result<ApplyReport, JournalError> {
         let ops: Vec<&Operation> = changes.iter().map(|c| &c.op).collect();
-        let ids = crate::journal::content_keys("apply", &ops);
-        let legacy = crate::journal::positional_keys("apply", &ops);
+        let ids = crate::journal::content_keys(job, &ops);
+        // Journals of earlier versions knew the first run's lines by place.
+        let legacy = if job == "apply" {
+            crate::journal::positional_keys(job, &ops)
+        } else {
+            ids.clone()
+        };
         let path = lock(&journal).path().to_owned();
         let (writer, writing) = JournalWriter::start(journal.clone());
         let transitions = Transitions::default();

@@ -674,6 +674,10 @@ pub struct ApplyArgs {
     /// Print what each line would change (reading the issues), write nothing.
     #[arg(long, conflicts_with = "plan")]
     pub dry_run: bool,
+    /// Apply a file that an earlier run applied to the end once more, as a new run (each
+    /// line once more, exactly once within the run); without it such a file sends nothing.
+    #[arg(long)]
+    pub again: bool,
     /// Run `delete` lines without asking (they delete issues, which cannot be undone); a
     /// file with delete lines is refused without a terminal unless this is given.
     #[arg(long, short = 'y')]

@@ -122,6 +122,30 @@ pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
     }
     let journal_path = settings.settings.journal_path(client.site_key());
     let journal = Journal::open(&journal_path).map_err(|e| CliError::failure(e.to_string()))?;
+    let ops: Vec<&jira_apply::Operation> = changes.iter().map(|c| &c.op).collect();
+    let mut journal = journal;
+    let run = jira_apply::runs::start(
+        &mut journal,
+        "apply",
+        &jira_apply::runs::digest(&ops),
+        args.again,
+    )
+    .map_err(|e| CliError::failure(e.to_string()))?;
+    if let Some(at_ms) = run.finished_at_ms
+        && !global.quiet
+    {
+        let ago = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+            .saturating_sub(at_ms)
+            .max(0);
+        eprintln!(
+            "jira-ops: {name} was applied to the end by an earlier run ({} ago): nothing is sent again; `--again` applies it once more as a new run",
+            jira_model::HumanDuration(std::time::Duration::from_millis(ago as u64))
+        );
+    } else if run.resumed && !global.quiet {
+        eprintln!("jira-ops: going on with the unfinished run of {name}");
+    }
     let journal = Arc::new(Mutex::new(journal));
     let bar = output::bar(
         changes.len() as u64,
@@ -129,9 +153,18 @@ pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
         output::progress_allowed(global.quiet, args.json),
     );
     let stop = || signals::stopped().is_some();
-    let report = jira_apply::apply(&client, &changes, journal, &stop, &|_| bar.inc(1))
-        .await
-        .map_err(|e| CliError::failure(e.to_string()))?;
+    let report = jira_apply::apply_run(&client, &changes, journal.clone(), &run, &stop, &|_| {
+        bar.inc(1)
+    })
+    .await
+    .map_err(|e| CliError::failure(e.to_string()))?;
+    if report.all_succeeded() {
+        let mut journal = journal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        jira_apply::runs::finish(&mut journal, &run)
+            .map_err(|e| CliError::failure(e.to_string()))?;
+    }
     bar.finish_and_clear();
     client.close().await?;
     // The journal, not stdout, is the record: a closed or full stdout loses no outcome.

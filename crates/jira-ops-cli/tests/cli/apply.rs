@@ -264,3 +264,45 @@ async fn delete_lines_need_yes_without_a_terminal() {
         .unwrap();
     assert_eq!(gone.status(), 404);
 }
+
+/// A file applied to the end is not applied again silently: the next run says so and
+/// sends nothing; `--again` applies it once more as a new run, exactly once.
+#[tokio::test]
+async fn a_finished_file_says_so_and_again_applies_it_once_more() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    let path = write(
+        &env,
+        "weekly.jsonl",
+        &[
+            serde_json::json!({"op": "comment", "issue": "APO-3", "body": "weekly note"}),
+            serde_json::json!({"op": "label", "issue": "APO-3", "add": ["weekly"]}),
+        ],
+    );
+    let notes = |sim: &jira_sim::SimHandle| {
+        sim.stats()
+            .by_endpoint
+            .iter()
+            .filter(|(k, _)| k.starts_with("POST /rest/api/3/issue/{issueIdOrKey}/comment"))
+            .map(|(_, n)| *n)
+            .sum::<u64>()
+    };
+    env.run(&["apply", "--from-file", &path]).await.code(0);
+    assert_eq!(notes(&sim), 1);
+    let before = writes(&sim);
+    let again = env.run(&["apply", "--from-file", &path]).await;
+    again.code(0);
+    assert!(
+        again.stderr.contains("applied to the end") && again.stderr.contains("--again"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(writes(&sim), before, "a finished file sent something");
+    env.run(&["apply", "--from-file", &path, "--again"])
+        .await
+        .code(0);
+    assert_eq!(notes(&sim), 2, "--again makes the comment once more");
+    // And that new run, finished, is not repeated either.
+    env.run(&["apply", "--from-file", &path]).await.code(0);
+    assert_eq!(notes(&sim), 2);
+}
