@@ -139,6 +139,20 @@ pub async fn apply_run(
         .await?)
 }
 
+/// [`create_issues_once`] as part of `run` ([`runs::start`] with job `create`): a run
+/// asked for again creates each input once more, exactly once within it.
+pub async fn create_issues_once_in(
+    client: &JiraClient,
+    inputs: Vec<(usize, jira_model::IssueUpdate)>,
+    journal: &Mutex<Journal>,
+    run: &runs::Run,
+    stop: &(dyn Fn() -> bool + Sync),
+) -> Result<Vec<Result<OnceCreated, jira_client::CreateError>>, Error> {
+    Ok(Writes { client }
+        .create_issues_once_as(&run.job("create"), inputs, journal, stop)
+        .await?)
+}
+
 /// What each line of `changes` would change, read from the site (`--dry-run`); nothing
 /// is written.
 pub async fn apply_dry_run(client: &JiraClient, changes: &[Change]) -> Vec<DryLine> {

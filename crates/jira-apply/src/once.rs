@@ -45,9 +45,27 @@ impl Writes<'_> {
         journal: &Mutex<Journal>,
         stop: &(dyn Fn() -> bool + Sync),
     ) -> Result<Vec<Result<OnceCreated, CreateError>>, JournalError> {
+        self.create_issues_once_as("create", inputs, journal, stop)
+            .await
+    }
+
+    /// [`Writes::create_issues_once`] with the content keys made for `job` (`create`, or
+    /// `create/RUN` for a run asked for again).
+    pub(crate) async fn create_issues_once_as(
+        &self,
+        job: &str,
+        inputs: Vec<(usize, IssueUpdate)>,
+        journal: &Mutex<Journal>,
+        stop: &(dyn Fn() -> bool + Sync),
+    ) -> Result<Vec<Result<OnceCreated, CreateError>>, JournalError> {
         let contents: Vec<&IssueUpdate> = inputs.iter().map(|(_, issue)| issue).collect();
-        let ids = content_keys("create", &contents);
-        let legacy = positional_keys("create", &contents);
+        let ids = content_keys(job, &contents);
+        // Journals of earlier versions knew the first run's inputs by place.
+        let legacy = if job == "create" {
+            positional_keys(job, &contents)
+        } else {
+            ids.clone()
+        };
         let mut results: Vec<Option<Result<OnceCreated, CreateError>>> = vec![None; inputs.len()];
         let mut lost = Vec::new();
         let mut todo = Vec::new();

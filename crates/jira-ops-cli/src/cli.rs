@@ -664,6 +664,10 @@ pub struct CreateArgs {
     /// A JSON Lines file of issues to create; `-` reads stdin.
     #[arg(long, value_name = "FILE")]
     pub from_file: PathBuf,
+    /// Create the issues of a file an earlier run created to the end once more, as a new
+    /// run (each exactly once within it); without it such a file creates nothing.
+    #[arg(long)]
+    pub again: bool,
 }
 
 #[derive(Clone, Debug, Args)]

@@ -52,6 +52,16 @@ fn read_changes(args: &ApplyArgs) -> Result<(Vec<Change>, String), CliError> {
     Ok((changes, name))
 }
 
+/// How long ago `at_ms` (milliseconds since the epoch) was, for messages.
+pub(super) fn ago(at_ms: i64) -> jira_model::HumanDuration {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    jira_model::HumanDuration(std::time::Duration::from_millis(
+        now.saturating_sub(at_ms).max(0) as u64,
+    ))
+}
+
 /// Deleting issues cannot be undone: a file with `delete` lines asks first on a terminal
 /// (as `cache clear` does) and is refused without one unless `--yes`.
 fn confirm_deletes(changes: &[Change], name: &str, yes: bool) -> Result<(), CliError> {
@@ -134,14 +144,9 @@ pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
     if let Some(at_ms) = run.finished_at_ms
         && !global.quiet
     {
-        let ago = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64)
-            .saturating_sub(at_ms)
-            .max(0);
         eprintln!(
             "jira-ops: {name} was applied to the end by an earlier run ({} ago): nothing is sent again; `--again` applies it once more as a new run",
-            jira_model::HumanDuration(std::time::Duration::from_millis(ago as u64))
+            ago(at_ms)
         );
     } else if run.resumed && !global.quiet {
         eprintln!("jira-ops: going on with the unfinished run of {name}");

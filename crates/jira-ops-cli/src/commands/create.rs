@@ -35,13 +35,36 @@ pub async fn run(global: &Global, args: CreateArgs) -> CliResult {
     let settings = super::settings(global)?;
     let client = settings.client().await?;
     let journal_path = settings.settings.journal_path(client.site_key());
-    let journal = Journal::open(&journal_path).map_err(|e| CliError::failure(e.to_string()))?;
+    let mut journal = Journal::open(&journal_path).map_err(|e| CliError::failure(e.to_string()))?;
+    let contents: Vec<&jira_model::IssueUpdate> = issues.iter().map(|(_, issue)| issue).collect();
+    let run = jira_apply::runs::start(
+        &mut journal,
+        "create",
+        &jira_apply::runs::digest(&contents),
+        args.again,
+    )
+    .map_err(|e| CliError::failure(e.to_string()))?;
+    if let Some(at_ms) = run.finished_at_ms
+        && !global.quiet
+    {
+        eprintln!(
+            "jira-ops: {source} was created to the end by an earlier run ({} ago): nothing is created again; `--again` creates its issues once more as a new run",
+            super::apply::ago(at_ms)
+        );
+    }
     let journal = std::sync::Mutex::new(journal);
     let lines: Vec<usize> = issues.iter().map(|(line, _)| *line).collect();
     let stop = || signals::stopped().is_some();
-    let results = jira_apply::create_issues_once(&client, issues, &journal, &stop)
+    let results = jira_apply::create_issues_once_in(&client, issues, &journal, &run, &stop)
         .await
         .map_err(|e| CliError::failure(e.to_string()))?;
+    if results.iter().all(Result::is_ok) {
+        let mut journal = journal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        jira_apply::runs::finish(&mut journal, &run)
+            .map_err(|e| CliError::failure(e.to_string()))?;
+    }
     client.close().await?;
     let (mut created, mut earlier, mut refused, mut not_sent, mut unknown) = (0, 0, 0, 0, 0);
     let mut records = Vec::with_capacity(results.len());

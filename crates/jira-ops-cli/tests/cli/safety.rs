@@ -55,13 +55,29 @@ async fn the_same_input_twice_creates_each_issue_once() {
         assert_eq!(result["outcome"], "existing");
     }
     assert!(
-        again.stderr.contains("120 already created"),
+        again.stderr.contains("120 already created")
+            && again
+                .stderr
+                .contains("created to the end by an earlier run")
+            && again.stderr.contains("--again"),
         "{}",
         again.stderr
     );
     let stats = sim.stats();
     assert_eq!(stats.issues_created, 120);
     assert_eq!(stats.duplicate_creates, 0);
+    // Asked for again: a new run, each issue created once more, and only once.
+    let third = env.run(&["create", "--from-file", path, "--again"]).await;
+    third.code(0);
+    let made: Vec<String> = third
+        .json_lines()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(made.len(), 120);
+    assert!(made.iter().all(|k| !keys.contains(k)), "new issues");
+    env.run(&["create", "--from-file", path]).await.code(0);
+    assert_eq!(sim.stats().issues_created, 240);
 }
 
 #[tokio::test]
