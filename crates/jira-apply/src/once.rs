@@ -328,13 +328,7 @@ impl Writes<'_> {
                     ..BulkFetchRequest::default()
                 })
                 .map_err(|e| e.to_string())?;
-                let response = self
-                    .client
-                    .uncached()
-                    .send(request)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let page: BulkFetchResponse = response.json().map_err(|e| e.to_string())?;
+                let page: BulkFetchResponse = self.read(request).await?;
                 for issue in page.issues {
                     let key = issue
                         .properties

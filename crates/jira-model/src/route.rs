@@ -53,11 +53,18 @@ pub fn template_of(path: &str) -> Option<&'static str> {
 /// The templates split into segments once, by their number of segments.
 type Split = Vec<(&'static str, Vec<&'static str>)>;
 
+/// Every template of the contract and its `/rest/api/2` spelling (made once, for the
+/// life of the process: v2 and v3 are one API), split and grouped by length.
 fn by_length() -> &'static Vec<Split> {
     static TABLE: std::sync::OnceLock<Vec<Split>> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
+        let v2 = TEMPLATES.iter().filter_map(|template| {
+            let rest = template.strip_prefix("/rest/api/3/")?;
+            let v2: &'static str = Box::leak(format!("/rest/api/2/{rest}").into_boxed_str());
+            Some(v2)
+        });
         let mut table: Vec<Split> = Vec::new();
-        for template in TEMPLATES {
+        for template in TEMPLATES.iter().copied().chain(v2) {
             let parts: Vec<&'static str> = template.split('/').collect();
             if table.len() <= parts.len() {
                 table.resize_with(parts.len() + 1, Vec::new);

@@ -11,6 +11,29 @@ fn write(env: &Env, name: &str, lines: &[serde_json::Value]) -> String {
     path.to_str().unwrap().to_owned()
 }
 
+/// The text of every comment on `issue`, read straight from jira-sim.
+async fn comment_texts(sim: &jira_sim::SimHandle, issue: &str) -> Vec<String> {
+    let (email, token) = sim.basic_auth();
+    let page: serde_json::Value = reqwest::Client::new()
+        .get(format!(
+            "{}/rest/api/3/issue/{issue}/comment?maxResults=5000",
+            sim.base_url()
+        ))
+        .basic_auth(email, Some(token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["comments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| jira_model::adf::to_text(&c["body"]).trim().to_owned())
+        .collect()
+}
+
 fn writes(sim: &jira_sim::SimHandle) -> u64 {
     sim.stats()
         .by_endpoint
@@ -141,24 +164,9 @@ async fn an_interrupted_apply_finishes_on_the_next_run_with_every_comment_once()
     finished.code(0);
     let mut total = 0;
     for issue in ["APO-1", "APO-2", "APO-3"] {
-        let (email, token) = sim.basic_auth();
-        let page: serde_json::Value = reqwest::Client::new()
-            .get(format!(
-                "{}/rest/api/3/issue/{issue}/comment?maxResults=100",
-                sim.base_url()
-            ))
-            .basic_auth(email, Some(token))
-            .send()
+        let ours: Vec<String> = comment_texts(&sim, issue)
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let ours: Vec<String> = page["comments"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| jira_model::adf::to_text(&c["body"]).trim().to_owned())
+            .into_iter()
             .filter(|t| t.starts_with("interrupt "))
             .collect();
         let mut unique = ours.clone();
@@ -203,24 +211,10 @@ async fn two_applies_of_one_file_at_once_write_each_comment_once() {
     }
     let mut total = 0;
     for issue in ["APO-1", "APO-2"] {
-        let (email, token) = sim.basic_auth();
-        let page: serde_json::Value = reqwest::Client::new()
-            .get(format!(
-                "{}/rest/api/3/issue/{issue}/comment?maxResults=500",
-                sim.base_url()
-            ))
-            .basic_auth(email, Some(token))
-            .send()
+        total += comment_texts(&sim, issue)
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        total += page["comments"]
-            .as_array()
-            .unwrap()
             .iter()
-            .filter(|c| jira_model::adf::to_text(&c["body"]).starts_with("overlap "))
+            .filter(|t| t.starts_with("overlap "))
             .count();
     }
     assert_eq!(total, 60, "comments made by two runs of one file");

@@ -12,6 +12,17 @@ use serde_json::{Value, json};
 
 use crate::{call, forwarding, sim};
 
+/// `GET path` through the proxy with `sim`'s credentials: the JSON answer.
+async fn get_json(proxy: &crate::Running, sim: &SimHandle, path: &str) -> Value {
+    call(proxy, sim, Method::GET, path)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 fn cache_mark(response: &reqwest::Response) -> Option<String> {
     response
         .headers()
@@ -57,27 +68,15 @@ async fn a_cached_issue_read_never_reaches_the_site_until_a_write_through_the_pr
     .await
     .unwrap();
     assert_eq!(edit.status(), 204);
-    let after: Value = call(&proxy, &sim, Method::GET, &path)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let after: Value = get_json(&proxy, &sim, &path).await;
     assert_eq!(after["fields"]["summary"], "Changed through the proxy");
     let status_before = after["fields"]["status"]["name"].clone();
-    let transitions: Value = call(
+    let transitions: Value = get_json(
         &proxy,
         &sim,
-        Method::GET,
         &format!("/rest/api/3/issue/{key}/transitions"),
     )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     let transition = &transitions["transitions"][0];
     let moved = call(
         &proxy,
@@ -90,13 +89,7 @@ async fn a_cached_issue_read_never_reaches_the_site_until_a_write_through_the_pr
     .await
     .unwrap();
     assert_eq!(moved.status(), 204);
-    let now: Value = call(&proxy, &sim, Method::GET, &path)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let now: Value = get_json(&proxy, &sim, &path).await;
     assert_eq!(now["fields"]["status"]["name"], transition["to"]["name"]);
     assert_ne!(now["fields"]["status"]["name"], status_before);
     let stats = proxy.stats().await;
@@ -145,13 +138,7 @@ async fn each_credential_reads_its_own_entries_and_v2_is_kept_apart_from_v3() {
         .unwrap();
     assert_eq!(wrong.status(), 401);
     // v2 renders the description as text, v3 as a document: two entries.
-    let v3_body: Value = call(&proxy, &sim, Method::GET, &v3)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v3_body: Value = get_json(&proxy, &sim, &v3).await;
     let v2_first = call(&proxy, &sim, Method::GET, &v2).send().await.unwrap();
     assert_eq!(cache_mark(&v2_first), None);
     let v2_body: Value = v2_first.json().await.unwrap();
