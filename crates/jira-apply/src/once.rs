@@ -4,7 +4,6 @@
 use std::sync::Mutex;
 
 use futures_util::{StreamExt, TryStreamExt, stream};
-use jira_client::Transport as _;
 use jira_client::{BatchConfig, CreateError, SearchOptions};
 use jira_model::{
     ApiRequest, BulkFetchRequest, BulkFetchResponse, CreatedIssue, EntityProperty, IssueUpdate,
