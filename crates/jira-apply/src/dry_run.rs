@@ -1,6 +1,7 @@
 //! What each line would change, read from the site (`apply --dry-run`).
 
 use futures_util::StreamExt as _;
+use http::Method;
 use jira_model::ApiRequest;
 use serde::Serialize;
 use serde_json::Value;
@@ -24,6 +25,11 @@ pub struct DryLine {
     pub change: String,
     /// Whether the line would do anything (false: already so, or it would be refused).
     pub would_write: bool,
+    /// Whether the real run would refuse it (an issue that does not exist, a field not on
+    /// its edit screen or given a value of the wrong type, an unknown account or link
+    /// type, a transition not open from the issue's status); `change` says why and how
+    /// to fix it.
+    pub would_fail: bool,
 }
 
 impl Writes<'_> {
@@ -48,6 +54,11 @@ impl Writes<'_> {
             issue: op.issue().map(str::to_owned),
             change: change_text,
             would_write,
+            would_fail: false,
+        };
+        let fail = |why: String| DryLine {
+            would_fail: true,
+            ..dry(format!("would be refused: {why}"), false)
         };
         let current = |issue: &str, fields: Vec<String>| {
             let issue = issue.to_owned();
@@ -79,8 +90,11 @@ impl Writes<'_> {
                 update,
             } => {
                 let names: Vec<String> = fields.keys().chain(update.keys()).cloned().collect();
+                if let Err(why) = self.editable(issue, fields, update).await {
+                    return fail(why);
+                }
                 match current(issue, names).await {
-                    Err(message) => dry(format!("would be refused: {message}"), false),
+                    Err(message) => fail(message),
                     Ok(now) => {
                         let mut parts = Vec::new();
                         let mut changes = false;
@@ -109,7 +123,7 @@ impl Writes<'_> {
             }
             Operation::Label { issue, add, remove } => {
                 match current(issue, vec!["labels".into()]).await {
-                    Err(message) => dry(format!("would be refused: {message}"), false),
+                    Err(message) => fail(message),
                     Ok(now) => {
                         let labels: Vec<String> = now["labels"]
                             .as_array()
@@ -130,8 +144,20 @@ impl Writes<'_> {
                 }
             }
             Operation::Assign { issue, account_id } => {
+                if let Some(account) = account_id
+                    && let Err(message) = self
+                        .read_json(
+                            ApiRequest::new(Method::GET, "/rest/api/3/user", "/rest/api/3/user")
+                                .query("accountId", account),
+                        )
+                        .await
+                {
+                    return fail(format!(
+                        "no account {account:?} on the site ({message}); find the account id with `GET /rest/api/3/user/search?query=NAME`"
+                    ));
+                }
                 match current(issue, vec!["assignee".into()]).await {
-                    Err(message) => dry(format!("would be refused: {message}"), false),
+                    Err(message) => fail(message),
                     Ok(now) => {
                         let before = now["assignee"]["accountId"].as_str().map(str::to_owned);
                         dry(
@@ -150,21 +176,29 @@ impl Writes<'_> {
                     .prepare_transition(issue, to, fields, transitions, None)
                     .await
                 {
-                    Prepared::Send(..) => {
+                    Prepared::Send(_, target) => {
                         let from = self
                             .standing(issue)
                             .await
                             .map(|s| s.status.0)
                             .unwrap_or_default();
-                        dry(format!("status: {from} → {to}"), true)
+                        // The status it leads to, not the transition's own name.
+                        let status = target.as_deref().unwrap_or(to);
+                        let via = if status.eq_ignore_ascii_case(to) {
+                            String::new()
+                        } else {
+                            format!(" (through {to:?})")
+                        };
+                        dry(format!("status: {from} → {status}{via}"), true)
                     }
                     Prepared::AlreadySo(message) => dry(message, false),
-                    Prepared::Refused(message) | Prepared::Failed(message) => {
-                        dry(format!("would be refused: {message}"), false)
-                    }
+                    Prepared::Refused(message) | Prepared::Failed(message) => fail(message),
                 }
             }
             Operation::Comment { issue, body } => {
+                if let Err(message) = current(issue, vec!["summary".into()]).await {
+                    return fail(message);
+                }
                 let text = jira_model::adf::to_text(&comment_adf(body));
                 dry(
                     format!(
@@ -178,10 +212,20 @@ impl Writes<'_> {
                 link_type,
                 inward,
                 outward,
-            } => dry(format!("links {inward} and {outward} ({link_type})"), true),
+            } => {
+                if let Err(why) = self.link_type_known(link_type).await {
+                    return fail(why);
+                }
+                for issue in [inward, outward] {
+                    if let Err(message) = current(issue, vec!["summary".into()]).await {
+                        return fail(message);
+                    }
+                }
+                dry(format!("links {inward} and {outward} ({link_type})"), true)
+            }
             Operation::Delete { issue, subtasks } => {
                 match current(issue, vec!["summary".into()]).await {
-                    Err(message) => dry(format!("nothing to delete: {message}"), false),
+                    Err(message) => fail(format!("nothing to delete: {message}")),
                     Ok(now) => dry(
                         format!(
                             "deletes {issue} ({}){}",
@@ -202,4 +246,116 @@ impl Writes<'_> {
             ),
         }
     }
+
+    /// Whether every field an update sets is on `issue`'s edit screen and each value has
+    /// the field's type (a number for a number field, an account for a user field, an
+    /// allowed option, a `YYYY-MM-DD` date); the reason and the fix when not.
+    async fn editable(
+        &self,
+        issue: &str,
+        fields: &serde_json::Map<String, Value>,
+        update: &serde_json::Map<String, Value>,
+    ) -> Result<(), String> {
+        let path = format!("/rest/api/3/issue/{issue}/editmeta");
+        let meta = self
+            .read_json(ApiRequest::new(
+                Method::GET,
+                "/rest/api/3/issue/{issueIdOrKey}/editmeta",
+                path,
+            ))
+            .await?;
+        let screen = meta["fields"].as_object().cloned().unwrap_or_default();
+        for field in fields.keys().chain(update.keys()) {
+            let Some(info) = screen.get(field) else {
+                let mut editable: Vec<&str> = screen.keys().map(String::as_str).collect();
+                editable.sort_unstable();
+                return Err(format!(
+                    "{field:?} is not a field {issue}'s edit screen has (it does not exist, or cannot be edited there); it has: {}",
+                    editable.join(", ")
+                ));
+            };
+            let Some(value) = fields.get(field) else {
+                continue;
+            };
+            if value.is_null() {
+                continue;
+            }
+            let allowed: Vec<String> = info["allowedValues"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|a| {
+                    a["value"]
+                        .as_str()
+                        .or_else(|| a["name"].as_str())
+                        .map(str::to_owned)
+                })
+                .collect();
+            let kind = info["schema"]["type"].as_str().unwrap_or_default();
+            let wrong = match kind {
+                "number" => (!value.is_number()).then(|| "a number".to_owned()),
+                "user" => value["accountId"]
+                    .as_str()
+                    .is_none()
+                    .then(|| "an account: {\"accountId\": \"...\"}".to_owned()),
+                "date" => (!value.as_str().is_some_and(is_date))
+                    .then(|| "a date as YYYY-MM-DD".to_owned()),
+                _ if !allowed.is_empty() => {
+                    let named = value["value"].as_str().or_else(|| value["name"].as_str());
+                    let by_id = value["id"].is_string();
+                    (!by_id
+                        && !named
+                            .is_some_and(|n| allowed.iter().any(|a| a.eq_ignore_ascii_case(n))))
+                    .then(|| format!("one of: {}", allowed.join(", ")))
+                }
+                _ => None,
+            };
+            if let Some(expected) = wrong {
+                return Err(format!("{field:?} takes {expected}; {value} is not"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the site has a link type named `name` (by its name, inward or outward
+    /// description); the types it has when not.
+    async fn link_type_known(&self, name: &str) -> Result<(), String> {
+        let types = self
+            .read_json(ApiRequest::new(
+                Method::GET,
+                "/rest/api/3/issueLinkType",
+                "/rest/api/3/issueLinkType",
+            ))
+            .await?;
+        let types = types["issueLinkTypes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let known = types.iter().any(|t| {
+            ["name", "inward", "outward"]
+                .iter()
+                .any(|k| t[*k].as_str().is_some_and(|v| v.eq_ignore_ascii_case(name)))
+        });
+        if known {
+            return Ok(());
+        }
+        let names: Vec<&str> = types.iter().filter_map(|t| t["name"].as_str()).collect();
+        Err(format!(
+            "the site has no link type {name:?}; it has: {}",
+            names.join(", ")
+        ))
+    }
+}
+
+/// Whether `text` is a date as Jira's date fields take it (`2026-12-05`).
+fn is_date(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 10
+        && bytes[4] == b'-'
+        && bytes[7] == b'-'
+        && bytes
+            .iter()
+            .enumerate()
+            .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit())
 }

@@ -121,14 +121,24 @@ pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
                 )?;
             }
         }
+        let failing = lines.iter().filter(|l| l.would_fail).count();
         if !global.quiet {
             let writes = lines.iter().filter(|l| l.would_write).count();
             eprintln!(
-                "dry run: {writes} of {} lines would write; nothing was written",
-                lines.len()
+                "dry run: {writes} of {} lines would write{}; nothing was written",
+                lines.len(),
+                if failing == 0 {
+                    String::new()
+                } else {
+                    format!(", {failing} would be refused (each says why above)")
+                }
             );
         }
-        return Ok(Code::Ok);
+        return Ok(if failing == 0 {
+            Code::Ok
+        } else {
+            Code::Failure
+        });
     }
     let journal_path = settings.settings.journal_path(client.site_key());
     let journal = Journal::open(&journal_path).map_err(|e| CliError::failure(e.to_string()))?;

@@ -86,7 +86,10 @@ async fn apply_writes_each_line_once_and_a_rerun_writes_nothing() {
     // The dry run reads and writes nothing.
     let before = writes(&sim);
     let dry = env.run(&["apply", "--from-file", &path, "--dry-run"]).await;
-    dry.code(0);
+    // APO-2 may have no Reopen from its status: the dry run then says the line would be
+    // refused (and exits 1), as the real run below is.
+    let predicted_refusal = dry.stdout.contains("would be refused");
+    assert_eq!(dry.code, i32::from(predicted_refusal), "{}", dry.stderr);
     assert!(
         dry.stdout.contains("summary:") && dry.stdout.contains("\"Set by the CLI\""),
         "{}",
@@ -115,6 +118,11 @@ async fn apply_writes_each_line_once_and_a_rerun_writes_nothing() {
     );
     // APO-2 may not be in Done: Reopen is then refused with the transitions it has.
     let reopen = &results[2];
+    assert_eq!(
+        reopen["outcome"] == "refused",
+        predicted_refusal,
+        "{reopen}"
+    );
     if reopen["outcome"] == "refused" {
         first.code(1);
         assert!(
@@ -299,4 +307,52 @@ async fn a_finished_file_says_so_and_again_applies_it_once_more() {
     // And that new run, finished, is not repeated either.
     env.run(&["apply", "--from-file", &path]).await.code(0);
     assert_eq!(notes(&sim), 2);
+}
+
+/// A dry run checks each line as the real run would be answered: it names every line the
+/// site would refuse, with why and the fix, and exits 1; nothing is written.
+#[tokio::test]
+async fn a_dry_run_names_every_line_the_site_would_refuse() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    let path = write(
+        &env,
+        "bad.jsonl",
+        &[
+            serde_json::json!({"op": "update", "issue": "APO-1", "fields": {"nonsense": 1}}),
+            serde_json::json!({"op": "update", "issue": "APO-1", "fields": {"customfield_10016": "five"}}),
+            serde_json::json!({"op": "update", "issue": "APO-1", "fields": {"priority": {"name": "Whenever"}}}),
+            serde_json::json!({"op": "assign", "issue": "APO-1", "account_id": "no-such-account"}),
+            serde_json::json!({"op": "link", "type": "Frobs", "inward": "APO-1", "outward": "APO-2"}),
+            serde_json::json!({"op": "comment", "issue": "APO-999", "body": "to nowhere"}),
+            serde_json::json!({"op": "transition", "issue": "APO-2", "to": "Nowhere"}),
+            serde_json::json!({"op": "update", "issue": "APO-3", "fields": {"summary": "Fine", "priority": {"name": "High"}}}),
+        ],
+    );
+    let before = writes(&sim);
+    let dry = env
+        .run(&["apply", "--from-file", &path, "--dry-run", "--json"])
+        .await;
+    assert_eq!(dry.code, 1, "{}\n{}", dry.stdout, dry.stderr);
+    let lines: Vec<serde_json::Value> = serde_json::from_str(&dry.stdout).unwrap();
+    let failing: Vec<u64> = lines
+        .iter()
+        .filter(|l| l["would_fail"] == true)
+        .map(|l| l["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(failing, vec![1, 2, 3, 4, 5, 6, 7], "{}", dry.stdout);
+    let why = |n: usize| lines[n - 1]["change"].as_str().unwrap().to_owned();
+    assert!(
+        why(1).contains("\"nonsense\"") && why(1).contains("summary"),
+        "{}",
+        why(1)
+    );
+    assert!(why(2).contains("a number"), "{}", why(2));
+    assert!(why(3).contains("High"), "{}", why(3));
+    assert!(why(4).contains("no-such-account"), "{}", why(4));
+    assert!(why(5).contains("Blocks"), "{}", why(5));
+    assert!(why(7).contains("Nowhere"), "{}", why(7));
+    assert_eq!(lines[7]["would_write"], true);
+    assert!(dry.stderr.contains("7 would be refused"), "{}", dry.stderr);
+    assert_eq!(writes(&sim), before, "a dry run writes nothing");
 }
