@@ -52,14 +52,41 @@ fn read_changes(args: &ApplyArgs) -> Result<(Vec<Change>, String), CliError> {
     Ok((changes, name))
 }
 
-/// How long ago `at_ms` (milliseconds since the epoch) was, for messages.
-pub(super) fn ago(at_ms: i64) -> jira_model::HumanDuration {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    jira_model::HumanDuration(std::time::Duration::from_millis(
-        now.saturating_sub(at_ms).max(0) as u64,
-    ))
+/// Starts the run of `job` (`apply`, `create`) over the file `name` whose lines do
+/// `digest` ([`jira_apply::runs::start`]), saying on stderr when the file was done to the
+/// end by an earlier run (nothing is sent again; `--again` starts a new run) or when an
+/// unfinished run goes on.
+pub(super) fn start_run(
+    journal: &mut Journal,
+    job: &str,
+    digest: &str,
+    again: bool,
+    name: &str,
+    quiet: bool,
+) -> Result<jira_apply::runs::Run, CliError> {
+    let run = jira_apply::runs::start(journal, job, digest, again)
+        .map_err(|e| CliError::failure(e.to_string()))?;
+    if quiet {
+        return Ok(run);
+    }
+    let done = if job == "create" {
+        "created"
+    } else {
+        "applied"
+    };
+    if let Some(at_ms) = run.finished_at_ms {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let ago = std::time::Duration::from_millis(now.saturating_sub(at_ms).max(0) as u64);
+        eprintln!(
+            "jira-ops: {name} was {done} to the end by an earlier run ({} ago): nothing is sent again; `--again` runs it once more as a new run",
+            jira_model::HumanDuration(ago)
+        );
+    } else if run.resumed {
+        eprintln!("jira-ops: going on with the unfinished run of {name}");
+    }
+    Ok(run)
 }
 
 /// Deleting issues cannot be undone: a file with `delete` lines asks first on a terminal
@@ -144,23 +171,15 @@ pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
     let journal = Journal::open(&journal_path).map_err(|e| CliError::failure(e.to_string()))?;
     let ops: Vec<&jira_apply::Operation> = changes.iter().map(|c| &c.op).collect();
     let mut journal = journal;
-    let run = jira_apply::runs::start(
+    let digest = jira_apply::runs::digest(&ops);
+    let run = start_run(
         &mut journal,
         "apply",
-        &jira_apply::runs::digest(&ops),
+        &digest,
         args.again,
-    )
-    .map_err(|e| CliError::failure(e.to_string()))?;
-    if let Some(at_ms) = run.finished_at_ms
-        && !global.quiet
-    {
-        eprintln!(
-            "jira-ops: {name} was applied to the end by an earlier run ({} ago): nothing is sent again; `--again` applies it once more as a new run",
-            ago(at_ms)
-        );
-    } else if run.resumed && !global.quiet {
-        eprintln!("jira-ops: going on with the unfinished run of {name}");
-    }
+        &name,
+        global.quiet,
+    )?;
     let journal = Arc::new(Mutex::new(journal));
     let bar = output::bar(
         changes.len() as u64,

@@ -37,21 +37,15 @@ pub async fn run(global: &Global, args: CreateArgs) -> CliResult {
     let journal_path = settings.settings.journal_path(client.site_key());
     let mut journal = Journal::open(&journal_path).map_err(|e| CliError::failure(e.to_string()))?;
     let contents: Vec<&jira_model::IssueUpdate> = issues.iter().map(|(_, issue)| issue).collect();
-    let run = jira_apply::runs::start(
+    let digest = jira_apply::runs::digest(&contents);
+    let run = super::apply::start_run(
         &mut journal,
         "create",
-        &jira_apply::runs::digest(&contents),
+        &digest,
         args.again,
-    )
-    .map_err(|e| CliError::failure(e.to_string()))?;
-    if let Some(at_ms) = run.finished_at_ms
-        && !global.quiet
-    {
-        eprintln!(
-            "jira-ops: {source} was created to the end by an earlier run ({} ago): nothing is created again; `--again` creates its issues once more as a new run",
-            super::apply::ago(at_ms)
-        );
-    }
+        &source,
+        global.quiet,
+    )?;
     let journal = std::sync::Mutex::new(journal);
     let lines: Vec<usize> = issues.iter().map(|(line, _)| *line).collect();
     let stop = || signals::stopped().is_some();
