@@ -65,6 +65,7 @@ fn changes(sim: &SimHandle, quick: bool, tag: &str) -> Vec<Change> {
             issue: keys[hot + n].clone(),
             to: if tag.ends_with('b') { "To Do" } else { "Done" }.into(),
             fields: Map::new(),
+            walk: false,
         });
     }
     for n in 0..comments {
@@ -269,12 +270,7 @@ pub async fn run(quick: bool) -> Scenario {
     scenario.notes.push(format!(
         "jira-sim with Atlassian's limits (PUT and DELETE 50 a second, POST 100, GET 100; per issue 20 writes per 2 s and 100 per 30 s). {hot} hot issues take {per_hot} updates each; the other updates are spread over the tenant; each transition and each pair of comments has an issue of its own. (c): {} ({}). Transitions whose issue is already in the status are `already_so` and send no write (the least time counts them as writes). The naive loop knows the transition ids beforehand (it reads nothing) and retries any failure at once.",
         least.bound_by,
-        least
-            .writes
-            .iter()
-            .map(|(m, n)| format!("{n} {m}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        least.writes_text()
     ));
     scenario
 }

@@ -8,6 +8,7 @@ mod overhead;
 mod pacing;
 mod proxy;
 mod quota;
+mod revert;
 mod scaleout;
 mod strategies;
 mod strict;
@@ -22,7 +23,7 @@ use crate::report::Scenario;
 /// Runs the scenarios (`only` one of them when given), printing each as it ends.
 pub async fn run(quick: bool, only: Option<u32>) -> Vec<Scenario> {
     let mut scenarios = Vec::new();
-    for id in 1..=14 {
+    for id in 1..=15 {
         if only.is_some_and(|only| only != id) {
             continue;
         }
@@ -41,7 +42,8 @@ pub async fn run(quick: bool, only: Option<u32>) -> Vec<Scenario> {
             11 => sync::memory(quick).await,
             12 => apply::run(quick).await,
             13 => strategies::run(quick).await,
-            _ => proxy::run(quick).await,
+            14 => proxy::run(quick).await,
+            _ => revert::run(quick).await,
         };
         scenario.print();
         scenarios.push(scenario);

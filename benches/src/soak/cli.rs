@@ -143,8 +143,8 @@ impl Workspace {
             .env("JIRA_SITE_URL", site)
             .env("JIRA_EMAIL", EMAIL)
             .env("JIRA_API_TOKEN", TOKEN)
-            // What the cells' search lag (apply::SEARCH_LAG_MS) needs, not Jira's 30 s.
-            .env("JIRA_OPS_SEARCH_SETTLE_SECS", "3")
+            // The cells' search lag (apply::SEARCH_LAG_MS, 3 s) and the request's own time.
+            .env("JIRA_OPS_SEARCH_SETTLE_SECS", "5")
             .envs(extra.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

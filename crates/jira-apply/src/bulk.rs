@@ -667,7 +667,9 @@ pub(crate) fn bulk_body(
         | Operation::Assign { .. }
         | Operation::Comment { .. }
         | Operation::Link { .. }
-        | Operation::Create { .. } => return None,
+        | Operation::Create { .. }
+        | Operation::DeleteComment { .. }
+        | Operation::Unlink { .. } => return None,
     })
 }
 

@@ -33,6 +33,11 @@ pub enum Operation {
         /// Fields set by the transition.
         #[serde(default, skip_serializing_if = "Map::is_empty")]
         fields: Map<String, Value>,
+        /// Reach the status `to` names through other statuses when no transition leads
+        /// there directly (at most five transitions;
+        /// `fields` go with the last). What `apply --revert` sends to put a status back.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        walk: bool,
     },
     /// Sets (or, with `null`, clears) the assignee.
     Assign {
@@ -87,6 +92,25 @@ pub enum Operation {
         /// Field values by id.
         fields: Map<String, Value>,
     },
+    /// Deletes one comment (what `apply --revert --delete-created` does to a comment
+    /// the run added).
+    DeleteComment {
+        /// The issue key or id.
+        #[serde(alias = "key")]
+        issue: String,
+        /// The comment's id.
+        id: String,
+    },
+    /// Removes the link of type `type` from `inward` to `outward`, if there is one.
+    Unlink {
+        /// The link type's name.
+        #[serde(rename = "type")]
+        link_type: String,
+        /// The inward issue's key.
+        inward: String,
+        /// The outward issue's key.
+        outward: String,
+    },
 }
 
 impl Operation {
@@ -101,6 +125,8 @@ impl Operation {
             Operation::Label { .. } => "label",
             Operation::Delete { .. } => "delete",
             Operation::Create { .. } => "create",
+            Operation::DeleteComment { .. } => "delete_comment",
+            Operation::Unlink { .. } => "unlink",
         }
     }
 
@@ -112,8 +138,9 @@ impl Operation {
             | Operation::Assign { issue, .. }
             | Operation::Comment { issue, .. }
             | Operation::Label { issue, .. }
-            | Operation::Delete { issue, .. } => Some(issue),
-            Operation::Link { inward, .. } => Some(inward),
+            | Operation::Delete { issue, .. }
+            | Operation::DeleteComment { issue, .. } => Some(issue),
+            Operation::Link { inward, .. } | Operation::Unlink { inward, .. } => Some(inward),
             Operation::Create { .. } => None,
         }
     }
@@ -130,16 +157,51 @@ impl Operation {
     pub fn method(&self) -> &'static str {
         match self {
             Operation::Update { .. } | Operation::Assign { .. } | Operation::Label { .. } => "PUT",
-            Operation::Delete { .. } => "DELETE",
+            Operation::Delete { .. }
+            | Operation::DeleteComment { .. }
+            | Operation::Unlink { .. } => "DELETE",
             _ => "POST",
         }
+    }
+
+    /// The path template of its write: Jira's burst buckets are per endpoint and method
+    /// (`docs/RATE-LIMITS.md`), so writes to different endpoints do not wait for each
+    /// other.
+    pub fn endpoint(&self) -> &'static str {
+        match self {
+            Operation::Update { .. } | Operation::Label { .. } | Operation::Delete { .. } => {
+                "/rest/api/3/issue/{issueIdOrKey}"
+            }
+            Operation::Transition { .. } => "/rest/api/3/issue/{issueIdOrKey}/transitions",
+            Operation::Assign { .. } => "/rest/api/3/issue/{issueIdOrKey}/assignee",
+            Operation::Comment { .. } => "/rest/api/3/issue/{issueIdOrKey}/comment",
+            Operation::Link { .. } => "/rest/api/3/issueLink",
+            Operation::Create { .. } => "/rest/api/3/issue",
+            Operation::DeleteComment { .. } => "/rest/api/3/issue/{issueIdOrKey}/comment/{id}",
+            Operation::Unlink { .. } => "/rest/api/3/issueLink/{linkId}",
+        }
+    }
+
+    /// The project permission its write needs (Jira answers 403 without it); `None` for
+    /// a comment's deletion, which the comment's author may make with a lesser one.
+    pub fn permission(&self) -> Option<&'static str> {
+        Some(match self {
+            Operation::Update { .. } | Operation::Label { .. } => "EDIT_ISSUES",
+            Operation::Transition { .. } => "TRANSITION_ISSUES",
+            Operation::Assign { .. } => "ASSIGN_ISSUES",
+            Operation::Comment { .. } => "ADD_COMMENTS",
+            Operation::Link { .. } | Operation::Unlink { .. } => "LINK_ISSUES",
+            Operation::Delete { .. } => "DELETE_ISSUES",
+            Operation::Create { .. } => "CREATE_ISSUES",
+            Operation::DeleteComment { .. } => return None,
+        })
     }
 
     /// Requests it takes when nothing goes wrong: reads first (a transition reads the
     /// issue's status, and its transitions once per workflow state), then the write.
     pub fn reads(&self) -> usize {
         match self {
-            Operation::Transition { .. } => 1,
+            Operation::Transition { .. } | Operation::Unlink { .. } => 1,
             _ => 0,
         }
     }
@@ -164,7 +226,8 @@ pub struct LineError {
     pub message: String,
 }
 
-pub(crate) const OPS: &str = "update, transition, assign, comment, link, label, delete, create";
+pub(crate) const OPS: &str =
+    "update, transition, assign, comment, link, label, delete, create, delete_comment, unlink";
 
 /// Reads and checks a whole change file (JSON Lines; blank lines and lines starting with
 /// `#` are skipped). Every line is checked: the errors of all bad lines, or the changes.
@@ -251,6 +314,9 @@ pub(crate) fn check(op: &Operation) -> Result<(), String> {
         },
         Operation::Link {
             link_type, outward, ..
+        }
+        | Operation::Unlink {
+            link_type, outward, ..
         } => {
             check_issue(outward, "outward")?;
             if link_type.trim().is_empty() {
@@ -269,6 +335,13 @@ pub(crate) fn check(op: &Operation) -> Result<(), String> {
                 .any(|l| l.is_empty() || l.contains(' ')) =>
         {
             Err("labels cannot be empty or hold spaces".into())
+        }
+        Operation::DeleteComment { id, .. }
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) =>
+        {
+            Err(format!(
+                "delete_comment \"id\" {id:?} is not a comment id (digits, such as 10042)"
+            ))
         }
         Operation::Create { fields } if !fields.contains_key("project") => {
             Err("create needs fields.project (such as {\"key\": \"PROJ\"})".into())

@@ -13,4 +13,7 @@ pub enum Error {
     /// The client could not be built, or a request the job needed failed.
     #[error(transparent)]
     Client(#[from] jira_client::Error),
+    /// A read the job needs before it writes anything failed (nothing was written).
+    #[error("{0}")]
+    Read(String),
 }

@@ -42,7 +42,7 @@ pub enum WriteState {
 }
 
 /// One line of the journal.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JournalRecord {
     /// The item's content key.
     pub id: String,
@@ -65,6 +65,13 @@ pub struct JournalRecord {
     /// as `Close`, does not say which status it leads to).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// What the write changed, so that its run can be reverted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo: Option<crate::undo::Undo>,
+    /// The run that wrote it ([`crate::runs::Run::name`]); none in journals written
+    /// before runs were named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
     /// When it was recorded, milliseconds since the Unix epoch.
     pub at_ms: i64,
 }
@@ -80,6 +87,8 @@ impl JournalRecord {
             issue_id: None,
             message: None,
             target: None,
+            undo: None,
+            run: None,
             at_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64),
@@ -98,12 +107,17 @@ pub struct JournalError {
     pub source: std::io::Error,
 }
 
+/// The prefix of the record that forgets a run (`forget:<run name>`).
+const FORGET: &str = "forget:";
+
 /// An open journal: the latest record of every item, and the file to append to.
 #[derive(Debug)]
 pub struct Journal {
     path: PathBuf,
     file: File,
     latest: HashMap<String, JournalRecord>,
+    /// The run records are appended for, stamped on each.
+    run: Option<String>,
 }
 
 impl Journal {
@@ -173,40 +187,62 @@ impl Journal {
         );
         let mut text = Vec::new();
         (&file).read_to_end(&mut text).map_err(error)?;
-        let mut latest = HashMap::new();
-        let complete = text
-            .iter()
-            .rposition(|b| *b == b'\n')
-            .map_or(0, |at| at + 1);
-        for (n, line) in text[..complete].split(|b| *b == b'\n').enumerate() {
-            if line.is_empty() {
-                continue;
-            }
-            match serde_json::from_slice::<JournalRecord>(line) {
-                Ok(record) => {
-                    latest.insert(record.id.clone(), record);
-                }
-                Err(damage) => {
-                    return Err(error(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        format!(
-                            "line {} is not a record ({damage}): the file was changed by something other than jira-ops; move it aside (its lines before {} are intact) and run again, and the writes it recorded are looked up on the site",
-                            n + 1,
-                            n + 1
-                        ),
-                    )));
-                }
-            }
-        }
+        let (records, complete) = parse(&text).map_err(error)?;
         if complete < text.len() {
             // A torn last line: a crash mid-append. Cut, so the next record starts a line.
             file.set_len(complete as u64).map_err(error)?;
         }
+        let latest = latest_records(records);
         Ok(Journal {
             path: path.to_owned(),
             file,
             latest,
+            run: None,
         })
+    }
+
+    /// Every record of the journal at `path`, in the order written, read without taking
+    /// it from a run that may be writing it (a torn last line is left out): what
+    /// `jira-ops journal list` and `show` read. A missing file holds none.
+    pub fn read_records(path: &Path) -> Result<Vec<JournalRecord>, JournalError> {
+        let error = |source| JournalError {
+            path: path.to_owned(),
+            source,
+        };
+        let text = match std::fs::read(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(error(e)),
+        };
+        parse(&text).map(|(records, _)| records).map_err(error)
+    }
+
+    /// Stamps every record appended from now on with `run` (until set again).
+    pub fn set_run(&mut self, run: Option<String>) {
+        self.run = run;
+    }
+
+    /// Forgets the run named `run`: every record it wrote stops counting, so the lines it
+    /// wrote are new writes to the next run of its file, and the file's earlier run (if
+    /// any) is its last one again. Appended like any record (the journal is never
+    /// rewritten); returns how many of the file's lines it had written.
+    pub fn forget(&mut self, run: &str) -> Result<usize, JournalError> {
+        let mut record = JournalRecord::new(&format!("{FORGET}{run}"), WriteState::Done, None);
+        record.message = Some(run.to_owned());
+        let stamp = self.run.take();
+        let appended = self.append(&[record]);
+        self.run = stamp;
+        appended?;
+        // Records of other runs about the same items went under; read them again.
+        let records = Self::read_records(&self.path)?;
+        let items = records
+            .iter()
+            .filter(|r| r.run.as_deref() == Some(run) && !r.id.starts_with(crate::runs::RUN_PREFIX))
+            .map(|r| r.id.as_str())
+            .collect::<std::collections::HashSet<_>>()
+            .len();
+        self.latest = latest_records(records);
+        Ok(items)
     }
 
     /// The journal's file.
@@ -230,8 +266,18 @@ impl Journal {
         if records.is_empty() {
             return Ok(());
         }
+        let records: Vec<JournalRecord> = records
+            .iter()
+            .map(|record| {
+                let mut record = record.clone();
+                if record.run.is_none() {
+                    record.run.clone_from(&self.run);
+                }
+                record
+            })
+            .collect();
         let mut text = String::new();
-        for record in records {
+        for record in &records {
             // A record always serialises: plain strings and numbers.
             text.push_str(&serde_json::to_string(record).unwrap_or_default());
             text.push('\n');
@@ -243,10 +289,74 @@ impl Journal {
         self.file.write_all(text.as_bytes()).map_err(error)?;
         self.file.sync_data().map_err(error)?;
         for record in records {
-            self.latest.insert(record.id.clone(), record.clone());
+            self.latest.insert(record.id.clone(), record);
         }
         Ok(())
     }
+}
+
+/// The records of a journal's text and the length of its complete lines (a torn last
+/// line is not one); a damaged record anywhere else is an error naming its line.
+fn parse(text: &[u8]) -> Result<(Vec<JournalRecord>, usize), std::io::Error> {
+    let complete = text
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |at| at + 1);
+    let mut records = Vec::new();
+    for (n, line) in text[..complete].split(|b| *b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        match serde_json::from_slice::<JournalRecord>(line) {
+            Ok(record) => records.push(record),
+            Err(damage) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "line {} is not a record ({damage}): the file was changed by something other than jira-ops; move it aside (its lines before {} are intact) and run again, and the writes it recorded are looked up on the site",
+                        n + 1,
+                        n + 1
+                    ),
+                ));
+            }
+        }
+    }
+    Ok((records, complete))
+}
+
+/// Which of `records` count: not the ones a later record forgets (a run's name comes
+/// back when its file is run afresh, so only what was written before the forgetting
+/// goes), nor the forgetting records themselves.
+pub(crate) fn counted(records: &[JournalRecord]) -> Vec<bool> {
+    let mut last_forget: HashMap<&str, usize> = HashMap::new();
+    for (n, record) in records.iter().enumerate() {
+        if let Some(run) = record.id.strip_prefix(FORGET) {
+            last_forget.insert(run, n);
+        }
+    }
+    records
+        .iter()
+        .enumerate()
+        .map(|(n, record)| {
+            !record.id.starts_with(FORGET)
+                && record
+                    .run
+                    .as_deref()
+                    .and_then(|run| last_forget.get(run))
+                    .is_none_or(|&forgotten_at| n > forgotten_at)
+        })
+        .collect()
+}
+
+/// The latest record of every item, leaving out what forgotten runs wrote.
+fn latest_records(records: Vec<JournalRecord>) -> HashMap<String, JournalRecord> {
+    let counted = counted(&records);
+    records
+        .into_iter()
+        .zip(counted)
+        .filter(|(_, counted)| *counted)
+        .map(|(r, _)| (r.id.clone(), r))
+        .collect()
 }
 
 /// The file naming the process that holds a journal (`JOURNAL.holder`).

@@ -46,13 +46,27 @@
 //! and status; a transition not available from the issue's status is refused on its line
 //! with the ones that are.
 //!
+//! **Checks before the first write.** A run reads every issue it names once, in bulk
+//! fetches, and makes the dry run's checks from it and a few cached reads (permissions,
+//! edit screens, accounts, link types, transitions and their screens): a line the site
+//! would refuse is refused unsent.
+//!
+//! **Runs and revert.** Each apply of a file is a [run](runs) named in every journal
+//! record it writes (`jira-ops journal list | show | forget`). Before its first write a
+//! run keeps what each line will change ([`undo::Undo`]: field values before and after,
+//! the comment, link or issue made); [`revert_plan`] turns a run back into lines that set
+//! each value back in reverse order (a status walked back through the workflow), leaving
+//! what another hand changed since, applied as a run of its own.
+//!
 //! # Where things are
 //!
 //! `change` (the file's operations and their checks), `outcome` (a line's result),
-//! `plan` (the least time the limits allow), `run` (one run: lines grouped by issue),
-//! `line` (one line's write and the resolution of a lost answer), `transition`,
-//! `bulk` (asynchronous bulk tasks), `dry_run`, `writer` (the journal's group commit),
-//! `journal` (the file), `once` (exactly-once creates).
+//! `plan` (the least time the limits allow), `run` (one run: its first reads, lines
+//! grouped by issue), `line` (one line's write and the resolution of a lost answer),
+//! `transition` (by name, and walks), `bulk` (asynchronous bulk tasks), `dry_run`,
+//! `precheck` (the dry run's checks before the first write), `undo` and `revert`,
+//! `runs`, `writer` (the journal's group commit), `journal` (the file), `once`
+//! (exactly-once creates).
 //!
 //! # Example
 //!
@@ -84,9 +98,12 @@ mod line;
 mod once;
 mod outcome;
 mod plan;
+mod precheck;
+pub mod revert;
 mod run;
 pub mod runs;
 mod transition;
+pub mod undo;
 mod writer;
 
 use std::sync::{Arc, Mutex};
@@ -97,7 +114,7 @@ pub use bulk::{BULK_MIN_LINES, bulk_groups, bulk_groups_with};
 pub use change::{Change, LineError, Operation, parse_changes, parse_creates};
 pub use dry_run::DryLine;
 pub use error::Error;
-pub use journal::{IDEMPOTENCY_PROPERTY, Journal, JournalError};
+pub use journal::{IDEMPOTENCY_PROPERTY, Journal, JournalError, JournalRecord, WriteState};
 pub use once::OnceCreated;
 pub use outcome::{ApplyReport, LineResult, Outcome};
 pub use plan::{ApplyPlan, plan, plan_at_default_limits};
@@ -135,8 +152,25 @@ pub async fn apply_run(
     progress: &(dyn Fn(&LineResult) + Sync),
 ) -> Result<ApplyReport, Error> {
     Ok(Writes { client }
-        .apply_as(&run.job("apply"), changes, journal, stop, progress)
+        .apply_as(&run.own_job(), changes, journal, stop, progress)
         .await?)
+}
+
+/// The lines that revert the run whose lines' records are `lines`
+/// ([`runs::lines`]): each field set back, in reverse file order, what another hand
+/// changed since left alone unless `force`, what the run created deleted only with
+/// `delete_created` ([`revert`]). Reads the site; writes nothing. Apply the result as a
+/// run of its own ([`runs::start`] with job `revert`, then [`apply_run`]).
+pub async fn revert_plan(
+    client: &JiraClient,
+    lines: &[JournalRecord],
+    delete_created: bool,
+    force: bool,
+) -> Result<revert::RevertPlan, Error> {
+    Writes { client }
+        .revert_changes(lines, delete_created, force)
+        .await
+        .map_err(Error::Read)
 }
 
 /// [`create_issues_once`] as part of `run` ([`runs::start`] with job `create`): a run

@@ -11,6 +11,7 @@ use crate::change::{Change, Operation};
 use crate::journal::{IDEMPOTENCY_PROPERTY, JournalRecord, WriteState};
 use crate::outcome::{LineResult, Outcome, line_result};
 use crate::transition::{Prepared, Transitions};
+use crate::undo::Undo;
 use crate::writer::JournalWriter;
 
 /// A line's text as ADF: a document as given, text as paragraphs.
@@ -39,9 +40,22 @@ pub(crate) fn comment_adf(body: &Value) -> Value {
     }
 }
 
-/// A write found on the site: an earlier attempt took effect (a create's key with it).
+/// A write found on the site: an earlier attempt took effect (a create's key with it, a
+/// comment's id).
 pub(crate) struct Applied {
     pub(crate) key: Option<String>,
+    pub(crate) comment: Option<String>,
+}
+
+/// The undo of a comment line done: the comment Jira made.
+fn comment_undo(op: &Operation, id: Option<String>) -> Option<Undo> {
+    match (op, id) {
+        (Operation::Comment { issue, .. }, Some(id)) => Some(Undo::Comment {
+            issue: issue.clone(),
+            id,
+        }),
+        _ => None,
+    }
 }
 
 /// How one attempt at a write ended.
@@ -88,29 +102,17 @@ pub(crate) fn jira_said_done(op: &Operation, response: &ApiResponse) -> Sent {
         | Operation::Label { .. }
         | Operation::Transition { .. }
         | Operation::Assign { .. }
-        | Operation::Delete { .. } => (status == 204).then_some(None),
+        | Operation::Delete { .. }
+        | Operation::DeleteComment { .. }
+        | Operation::Unlink { .. } => (status == 204).then_some(None),
     };
     match done {
         Some(key) => Sent::Done(key),
         None => Sent::Unknown(format!(
             "HTTP {status} with {} is not what Jira answers for a {}: the change may not have reached Jira (a proxy or portal in between?)",
-            describe_body(response),
+            response.body_description(),
             op.name()
         )),
-    }
-}
-
-/// A few words on what a body holds, for messages.
-fn describe_body(response: &ApiResponse) -> String {
-    let content_type = response
-        .headers
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("no content type");
-    if response.body.is_empty() {
-        "an empty body".into()
-    } else {
-        format!("{} bytes of {content_type}", response.body.len())
     }
 }
 
@@ -169,15 +171,18 @@ impl Writes<'_> {
             writer.write(vec![record(state, journaled, None)]).await?;
             Ok::<_, String>(line_result(change, outcome, Some(message)))
         };
-        for attempt in 0..3 {
+        // Sends whose answer was lost, and the statuses a walking transition passed.
+        let mut unknowns = 0;
+        let mut walked: Vec<String> = Vec::new();
+        for attempt in 0.. {
             // An outcome lost (by an earlier run, or by the attempt before): found on the
             // site before anything is sent again.
             if lost && !op.idempotent() {
                 match self.find_applied(op, id, intent_at).await {
-                    Ok(Some(Applied { key })) => {
-                        writer
-                            .write(vec![record(WriteState::Done, None, key.clone())])
-                            .await?;
+                    Ok(Some(Applied { key, comment })) => {
+                        let mut done = record(WriteState::Done, None, key.clone());
+                        done.undo = comment_undo(op, comment);
+                        writer.write(vec![done]).await?;
                         let mut result = line_result(change, Outcome::AlreadySo, None);
                         if key.is_some() {
                             result.issue = key;
@@ -197,7 +202,10 @@ impl Writes<'_> {
                     }
                 }
             }
-            let request = match self.prepare(op, id, transitions, landed.as_deref()).await {
+            let request = match self
+                .prepare(op, id, transitions, landed.as_deref(), &walked)
+                .await
+            {
                 Prepared::Send(request, target) => {
                     landed = target.or(landed);
                     *request
@@ -223,8 +231,19 @@ impl Writes<'_> {
             intent_at = intent.at_ms;
             writer.write(vec![intent]).await?;
             let response = self.client.transport().send(request).await;
+            let comment = match (&response, op) {
+                (Ok(r), Operation::Comment { .. }) if r.is_success() => r
+                    .json::<Value>()
+                    .ok()
+                    .and_then(|v| v["id"].as_str().map(str::to_owned)),
+                _ => None,
+            };
             let sent = match (&response, op) {
                 (Ok(r), Operation::Delete { .. }) if r.status.as_u16() == 404 && lost => {
+                    Sent::Done(None)
+                }
+                // The comment is gone: what the line asks for holds.
+                (Ok(r), Operation::DeleteComment { .. }) if r.status.as_u16() == 404 => {
                     Sent::Done(None)
                 }
                 (Ok(r), _) if r.is_success() => jira_said_done(op, r),
@@ -232,9 +251,28 @@ impl Writes<'_> {
             };
             match sent {
                 Sent::Done(key) => {
-                    writer
-                        .write(vec![record(WriteState::Done, None, key.clone())])
-                        .await?;
+                    if let Operation::Transition { to, walk: true, .. } = op
+                        && let Some(step) = landed.clone().filter(|l| !l.eq_ignore_ascii_case(to))
+                    {
+                        // A step on the way: on to the next (a crash here resumes from
+                        // where the issue stands; the intent says where it was going).
+                        if walked.len() + 1 >= crate::transition::WALK_MAX_STEPS {
+                            let message = format!(
+                                "{} did not reach {to} in {} transitions (through {}); move it by hand",
+                                op.issue().unwrap_or_default(),
+                                crate::transition::WALK_MAX_STEPS,
+                                walked.join(", ")
+                            );
+                            return settle(WriteState::Refused, Outcome::Refused, message).await;
+                        }
+                        walked.push(step);
+                        lost = false;
+                        continue;
+                    }
+                    let mut done = record(WriteState::Done, None, key.clone());
+                    done.undo = comment_undo(op, comment);
+                    done.target = landed.clone();
+                    writer.write(vec![done]).await?;
                     let mut result = line_result(change, Outcome::Done, None);
                     if key.is_some() {
                         result.issue = key;
@@ -254,13 +292,15 @@ impl Writes<'_> {
                             ..record(WriteState::Unknown, Some(message.clone()), None)
                         }])
                         .await?;
-                    if attempt == 2 {
+                    unknowns += 1;
+                    if unknowns == 3 {
                         return Ok(line_result(change, Outcome::Unknown, Some(message)));
                     }
                     lost = true;
                 }
             }
         }
+        // Not reached: every pass above returns, or continues within its bounds.
         Ok(line_result(change, Outcome::Unknown, None))
     }
 
@@ -291,7 +331,6 @@ impl Writes<'_> {
         id: &str,
         since_ms: i64,
     ) -> Result<Option<Applied>, String> {
-        let applied = Applied { key: None };
         match op {
             Operation::Comment { issue, .. } => {
                 let mut start = 0u64;
@@ -299,14 +338,17 @@ impl Writes<'_> {
                     let page: CommentPage = self
                         .read(ApiRequest::comments_with_properties(issue, start, 100))
                         .await?;
-                    let found = page.comments.iter().any(|comment| {
+                    let found = page.comments.iter().find(|comment| {
                         comment
                             .properties
                             .iter()
                             .any(|p| p.key == IDEMPOTENCY_PROPERTY && p.value["key"] == id)
                     });
-                    if found {
-                        return Ok(Some(applied));
+                    if let Some(comment) = found {
+                        return Ok(Some(Applied {
+                            key: None,
+                            comment: Some(comment.id.clone()),
+                        }));
                     }
                     start = page.start_at + page.comments.len() as u64;
                     if page.comments.is_empty() || start >= page.total {
@@ -318,25 +360,13 @@ impl Writes<'_> {
                 link_type,
                 inward,
                 outward,
-            } => {
-                let issue = self
-                    .read_json(ApiRequest::get_issue(inward, &["issuelinks"], &[]))
-                    .await?;
-                let links = issue["fields"]["issuelinks"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default();
-                // Seen from the inward issue, the link names the other as outward.
-                let found = links.iter().any(|link| {
-                    link["type"]["name"]
-                        .as_str()
-                        .is_some_and(|t| t.eq_ignore_ascii_case(link_type))
-                        && link["outwardIssue"]["key"]
-                            .as_str()
-                            .is_some_and(|k| k.eq_ignore_ascii_case(outward))
-                });
-                Ok(found.then_some(applied))
-            }
+            } => Ok(self
+                .link_id(link_type, inward, outward)
+                .await?
+                .map(|_| Applied {
+                    key: None,
+                    comment: None,
+                })),
             Operation::Create { fields } => {
                 let issue = IssueUpdate {
                     fields: fields.clone(),
@@ -350,11 +380,41 @@ impl Writes<'_> {
                 let found = self.find_created(&[lost]).await?;
                 Ok(found.into_iter().next().map(|(_, issue)| Applied {
                     key: Some(issue.key),
+                    comment: None,
                 }))
             }
             // A transition and a delete are checked against the issue itself (prepare).
             _ => Ok(None),
         }
+    }
+
+    /// The id of the `link_type` link from `inward` to `outward`, if there is one (read
+    /// fresh from the inward issue).
+    pub(crate) async fn link_id(
+        &self,
+        link_type: &str,
+        inward: &str,
+        outward: &str,
+    ) -> Result<Option<String>, String> {
+        let issue = self
+            .read_json(ApiRequest::get_issue(inward, &["issuelinks"], &[]))
+            .await?;
+        let links = issue["fields"]["issuelinks"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        // Seen from the inward issue, the link names the other as outward.
+        Ok(links
+            .iter()
+            .find(|link| {
+                link["type"]["name"]
+                    .as_str()
+                    .is_some_and(|t| t.eq_ignore_ascii_case(link_type))
+                    && link["outwardIssue"]["key"]
+                        .as_str()
+                        .is_some_and(|k| k.eq_ignore_ascii_case(outward))
+            })
+            .and_then(|link| link["id"].as_str().map(str::to_owned)))
     }
 
     /// The request a line sends, after the reads it needs.
@@ -364,6 +424,7 @@ impl Writes<'_> {
         id: &str,
         transitions: &Transitions,
         landed: Option<&str>,
+        walked: &[String],
     ) -> Prepared {
         let built = match op {
             Operation::Update {
@@ -421,10 +482,32 @@ impl Writes<'_> {
                     value: json!({ "key": id }),
                 }],
             }),
-            Operation::Transition { issue, to, fields } => {
+            Operation::Transition {
+                issue,
+                to,
+                fields,
+                walk,
+            } => {
+                let walk = walk.then_some(walked);
                 return self
-                    .prepare_transition(issue, to, fields, transitions, landed)
+                    .prepare_transition(issue, to, fields, transitions, landed, walk)
                     .await;
+            }
+            Operation::DeleteComment { issue, id } => Ok(ApiRequest::delete_comment(issue, id)),
+            Operation::Unlink {
+                link_type,
+                inward,
+                outward,
+            } => {
+                return match self.link_id(link_type, inward, outward).await {
+                    Ok(Some(link)) => {
+                        Prepared::Send(Box::new(ApiRequest::delete_link(&link, inward)), None)
+                    }
+                    Ok(None) => Prepared::AlreadySo(format!(
+                        "no {link_type} link from {inward} to {outward}"
+                    )),
+                    Err(message) => Prepared::Failed(message),
+                };
             }
         };
         match built {

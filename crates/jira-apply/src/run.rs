@@ -9,9 +9,10 @@ use futures_util::StreamExt as _;
 use crate::Writes;
 use crate::bulk::BulkRun;
 use crate::change::{Change, Operation};
-use crate::journal::{Journal, JournalError};
+use crate::journal::{Journal, JournalError, JournalRecord, WriteState};
 use crate::outcome::{ApplyReport, LineResult, Outcome, line_result};
 use crate::transition::Transitions;
+use crate::undo::Undo;
 use crate::writer::{JournalWriter, lock};
 
 impl Writes<'_> {
@@ -50,9 +51,72 @@ impl Writes<'_> {
             ids.clone()
         };
         let path = lock(&journal).path().to_owned();
-        let (writer, writing) = JournalWriter::start(journal.clone());
+        // What each line changes, read before anything is written (kept from an earlier
+        // attempt of the line when one recorded it), for `apply --revert`.
+        let mut undos: HashMap<String, Undo> = HashMap::new();
+        let priors: Vec<Option<JournalRecord>> = {
+            let journal = lock(&journal);
+            (0..changes.len())
+                .map(|n| journal.latest_of(&ids[n], &legacy[n]).cloned())
+                .collect()
+        };
+        // What a line changes is kept once (the first attempt's, on a resumed run), so
+        // only lines without an undo and not done are read for one.
+        let recorded = |n: usize| {
+            priors[n]
+                .as_ref()
+                .is_some_and(|p| p.undo.is_some() || p.state == WriteState::Done)
+        };
+        // Lines done are not checked, nor lines sent whose answer was lost (resolved
+        // against the site by the line itself: a transition may already have moved it).
+        let settled = |n: usize| {
+            priors[n].as_ref().is_some_and(|p| {
+                matches!(
+                    p.state,
+                    WriteState::Done | WriteState::Intent | WriteState::Unknown
+                )
+            })
+        };
+        // One read before the first write serves both: the values the lines change (kept
+        // for a revert) and the dry run's checks.
+        let found = match self.first_reads(changes, &recorded, &settled).await {
+            Ok(found) => found,
+            Err(message) => {
+                let message = format!(
+                    "the issues could not be read before the first write (to check the lines and keep what they change for a revert): {message}; nothing was sent, run again"
+                );
+                return Ok(ApplyReport::finish(
+                    changes
+                        .iter()
+                        .map(|c| line_result(c, Outcome::NotSent, Some(message.clone())))
+                        .collect(),
+                ));
+            }
+        };
+        for (n, prior) in priors.iter().enumerate() {
+            if let Some(undo) = prior.as_ref().and_then(|p| p.undo.clone()) {
+                undos.insert(ids[n].clone(), undo);
+            }
+        }
+        for (n, undo) in Self::capture_undos(changes, &recorded, &found) {
+            undos.insert(ids[n].clone(), undo);
+        }
         let transitions = Transitions::default();
-        let bulk = self.bulk_groups(changes).await;
+        // A line the site would refuse is refused here, unsent.
+        let problems = self.precheck(changes, &settled, &transitions, &found).await;
+        let (writer, writing) = JournalWriter::start(journal.clone(), undos);
+        let bulk: Vec<Vec<usize>> = self
+            .bulk_groups(changes)
+            .await
+            .into_iter()
+            .map(|group| {
+                group
+                    .into_iter()
+                    .filter(|n| !problems.contains_key(n))
+                    .collect::<Vec<usize>>()
+            })
+            .filter(|group| !group.is_empty())
+            .collect();
         let in_bulk: std::collections::HashSet<usize> = bulk.iter().flatten().copied().collect();
         // Lines by issue, each issue's in file order; creates each on their own.
         let mut groups: Vec<Vec<usize>> = Vec::new();
@@ -113,6 +177,7 @@ impl Writes<'_> {
                     &journal_failed,
                     &journal_error,
                 );
+                let problems = &problems;
                 async move {
                     let mut done = Vec::with_capacity(group.len());
                     for n in group {
@@ -126,6 +191,19 @@ impl Writes<'_> {
                                 Outcome::NotSent,
                                 Some("interrupted before it was sent; run again".into()),
                             )
+                        } else if let Some(why) = problems.get(&n) {
+                            let message = format!("refused before it was sent: {why}");
+                            let mut refused =
+                                JournalRecord::new(&ids[n], WriteState::Refused, Some(change.line));
+                            refused.message = Some(message.clone());
+                            match writer.write(vec![refused]).await {
+                                Ok(()) => line_result(change, Outcome::Refused, Some(message)),
+                                Err(failure) => {
+                                    journal_failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                                    lock_error(journal_error).get_or_insert(failure.clone());
+                                    line_result(change, Outcome::NotSent, Some(failure))
+                                }
+                            }
                         } else {
                             match self
                                 .apply_line(change, &ids[n], prior, writer, transitions)
@@ -175,6 +253,29 @@ impl Writes<'_> {
                 })
                 .collect(),
         ))
+    }
+}
+
+impl Writes<'_> {
+    /// The issues a run reads before its first write, in one set of bulk fetches: every
+    /// issue its unsettled lines name ([`crate::precheck::named_issues`]), with the
+    /// checks' fields and the fields its field lines change ([`crate::undo::undo_fields`]).
+    async fn first_reads(
+        &self,
+        changes: &[Change],
+        recorded: &dyn Fn(usize) -> bool,
+        settled: &dyn Fn(usize) -> bool,
+    ) -> Result<Vec<jira_model::Issue>, String> {
+        let issues = crate::precheck::named_issues(changes, &|n| settled(n) && recorded(n));
+        if issues.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut fields = crate::undo::undo_fields(changes, recorded);
+        fields.extend(crate::precheck::CHECK_FIELDS.map(str::to_owned));
+        fields.sort();
+        fields.dedup();
+        let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+        self.read_raw(&issues, &fields).await
     }
 }
 

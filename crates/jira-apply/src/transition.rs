@@ -35,20 +35,30 @@ impl Writes<'_> {
         fields: &Map<String, Value>,
         transitions: &Transitions,
         landed: Option<&str>,
+        walk: Option<&[String]>,
     ) -> Prepared {
         let standing = match self.standing(issue).await {
             Ok(standing) => standing,
             Err(prepared) => return prepared,
         };
+        // A walk counts only its goal as landed: a step's status is on the way.
+        let landed = landed.filter(|l| walk.is_none() || l.eq_ignore_ascii_case(to));
         let chosen = match self
             .choose_transition(issue, to, &standing, transitions, landed)
             .await
         {
             Ok(chosen) => chosen,
+            Err(NoWrite::Refused(why)) if walk.is_some() => {
+                match step_towards(to, &standing, transitions, walk.unwrap_or_default()) {
+                    Some(step) => step,
+                    None => return Prepared::Refused(why),
+                }
+            }
             Err(no_write) => return no_write.into(),
         };
         let mut body = json!({ "transition": { "id": chosen.id } });
-        if !fields.is_empty() {
+        let last = pick(std::slice::from_ref(&chosen), to).is_some();
+        if !fields.is_empty() && last {
             body["fields"] = Value::Object(fields.clone());
         }
         match ApiRequest::transition(issue, &body) {
@@ -155,6 +165,38 @@ impl Writes<'_> {
             .map_err(|e| NoWrite::Failed(format!("reading {issue}'s transitions failed: {e}")))?;
         Ok(page.transitions)
     }
+}
+
+/// Transitions a walk ([`crate::Operation::Transition`] with `walk`) takes at most.
+pub const WALK_MAX_STEPS: usize = 5;
+
+/// The next step of a walk to `to` from where the issue stands, when no transition leads
+/// there directly: a transition to a status from which one is known to (learned from
+/// other issues of the run), else the first to a status the walk has not passed.
+fn step_towards(
+    to: &str,
+    standing: &Standing,
+    transitions: &Transitions,
+    walked: &[String],
+) -> Option<Available> {
+    let known = lock_transitions(transitions);
+    let available = known.get(&standing.state)?;
+    let (project, issue_type, _) = &standing.state;
+    let fresh = |t: &&Available| {
+        !t.to.name.eq_ignore_ascii_case(&standing.status.0)
+            && !walked.iter().any(|w| w.eq_ignore_ascii_case(&t.to.name))
+    };
+    let leads_there = |t: &&Available| {
+        known
+            .get(&(project.clone(), issue_type.clone(), t.to.id.clone()))
+            .is_some_and(|next| pick(next, to).is_some())
+    };
+    available
+        .iter()
+        .filter(fresh)
+        .find(leads_there)
+        .or_else(|| available.iter().find(fresh))
+        .cloned()
 }
 
 /// The transition `to` names among `available`: by its name, the status it leads to, or

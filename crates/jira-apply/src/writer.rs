@@ -20,8 +20,12 @@ pub(crate) type Append = (
 
 impl JournalWriter {
     /// Starts the writer thread; [`Writing::finish`] waits for it once every writer is
-    /// dropped.
-    pub(crate) fn start(journal: Arc<Mutex<Journal>>) -> (Self, Writing) {
+    /// dropped. A record without an undo whose item `undos` holds one gets it: every
+    /// record of a line carries what the line changes.
+    pub(crate) fn start(
+        journal: Arc<Mutex<Journal>>,
+        undos: std::collections::HashMap<String, crate::undo::Undo>,
+    ) -> (Self, Writing) {
         let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel::<Append>();
         let task = tokio::task::spawn_blocking(move || {
             while let Some(first) = receiver.blocking_recv() {
@@ -32,6 +36,12 @@ impl JournalWriter {
                 let records: Vec<JournalRecord> = waiting
                     .iter()
                     .flat_map(|(records, _)| records.iter().cloned())
+                    .map(|mut record| {
+                        if record.undo.is_none() {
+                            record.undo = undos.get(&record.id).cloned();
+                        }
+                        record
+                    })
                     .collect();
                 let result = lock(&journal).append(&records).map_err(|e| e.to_string());
                 for (_, reply) in waiting {

@@ -181,7 +181,7 @@ async fn every_operation_is_applied_once_and_a_rerun_sends_nothing() {
     let writes = |stats: &std::collections::BTreeMap<String, u64>| -> u64 {
         stats
             .iter()
-            .filter(|(k, _)| !k.starts_with("GET"))
+            .filter(|(k, _)| !k.starts_with("GET") && !k.contains("/bulkfetch"))
             .map(|(_, n)| n)
             .sum()
     };
@@ -502,8 +502,16 @@ async fn many_issues_given_the_same_field_values_are_edited_in_bulk() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_success_status_that_is_not_jiras_answer_is_not_taken_as_done() {
     // Every write answered 200 with a body that is not Jira's, before the site acts.
-    let not_jira = |method: &str| FaultRule::new(Fault::Malformed, 1.0).method(method);
-    let sim = tenant(vec![not_jira("POST"), not_jira("PUT")]).await;
+    let not_jira = |method: &str, endpoint: &str| {
+        FaultRule::new(Fault::Malformed, 1.0)
+            .method(method)
+            .on(endpoint)
+    };
+    let sim = tenant(vec![
+        not_jira("POST", "/rest/api/3/issue/{issueIdOrKey}/comment"),
+        not_jira("PUT", "/rest/api/3/issue/{issueIdOrKey}"),
+    ])
+    .await;
     let client = uncached_client(&sim).await;
     let dir = tempfile::tempdir().unwrap();
     let lines = [
@@ -570,7 +578,9 @@ async fn a_fixed_line_and_an_inserted_one_are_the_only_writes_of_a_rerun() {
         sim.stats()
             .by_endpoint
             .iter()
-            .filter(|(k, _)| k.starts_with("POST") || k.starts_with("PUT"))
+            .filter(|(k, _)| {
+                (k.starts_with("POST") || k.starts_with("PUT")) && !k.contains("/bulkfetch")
+            })
             .map(|(_, n)| n)
             .sum()
     };
@@ -605,6 +615,110 @@ async fn a_fixed_line_and_an_inserted_one_are_the_only_writes_of_a_rerun() {
         assert_eq!(
             texts.iter().filter(|t| **t == format!("loop {n}")).count(),
             1
+        );
+    }
+}
+
+/// Lines that went through Jira's bulk operations keep what they changed too: a run of
+/// bulk label edits and bulk transitions, reverted, leaves every issue as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_run_is_reverted_issue_by_issue() {
+    let sim = bulk_tenant().await;
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.jsonl");
+    let issues: Vec<String> = (1..=60).map(|n| format!("APO-{n}")).collect();
+    let read = async |sim: &SimHandle| -> Vec<(Value, String)> {
+        let mut seen = Vec::new();
+        for issue in &issues {
+            let fields =
+                get(sim, &format!("issue/{issue}?fields=labels,status")).await["fields"].clone();
+            let mut labels: Vec<String> = fields["labels"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l.as_str().unwrap().to_owned())
+                .collect();
+            labels.sort();
+            seen.push((
+                json!(labels),
+                fields["status"]["name"].as_str().unwrap().to_owned(),
+            ));
+        }
+        seen
+    };
+    let before = read(&sim).await;
+    let mut lines: Vec<Value> = issues
+        .iter()
+        .map(|i| json!({"op": "label", "issue": i, "add": ["bulk-migrated"]}))
+        .collect();
+    lines.extend(
+        (61..=120).map(|n| json!({"op": "transition", "issue": format!("APO-{n}"), "to": "Done"})),
+    );
+    let text: Vec<String> = lines.iter().map(Value::to_string).collect();
+    let changes = parse_changes(&text.join("\n")).unwrap();
+    let mut journal = Journal::open(&path).unwrap();
+    let ops: Vec<&jira_apply::Operation> = changes.iter().map(|c| &c.op).collect();
+    let run = jira_apply::runs::start(
+        &mut journal,
+        "apply",
+        &jira_apply::runs::digest(&ops),
+        false,
+    )
+    .unwrap();
+    let journal = Arc::new(Mutex::new(journal));
+    let mut statuses_before = Vec::new();
+    for n in 61..=120 {
+        statuses_before.push(get(&sim, &format!("issue/APO-{n}?fields=status")).await);
+    }
+    let report =
+        jira_apply::apply_run(&client, &changes, journal.clone(), &run, &|| false, &|_| {})
+            .await
+            .unwrap();
+    assert!(report.all_succeeded(), "{:?}", report.outcomes);
+    assert_eq!(
+        sim.stats()
+            .requests_to("POST", "/rest/api/3/bulk/issues/fields"),
+        1,
+        "the labels went in bulk"
+    );
+    assert_ne!(read(&sim).await, before);
+
+    let records = Journal::read_records(&path).unwrap();
+    let done = jira_apply::runs::lines(&records, &run.name);
+    assert!(
+        done.iter().all(|r| r.undo.is_some()),
+        "a bulk line without its undo: {done:?}"
+    );
+    let plan = jira_apply::revert_plan(&client, &done, false, false)
+        .await
+        .unwrap();
+    assert!(plan.left.is_empty(), "{:?}", plan.left);
+    let revert_ops: Vec<&jira_apply::Operation> = plan.changes.iter().map(|c| &c.op).collect();
+    let revert = jira_apply::runs::start(
+        &mut journal.lock().unwrap(),
+        "revert",
+        &jira_apply::runs::digest(&revert_ops),
+        false,
+    )
+    .unwrap();
+    let report = jira_apply::apply_run(
+        &client,
+        &plan.changes,
+        journal.clone(),
+        &revert,
+        &|| false,
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    assert!(report.all_succeeded(), "{:?}", report.results);
+    assert_eq!(read(&sim).await, before, "labels back as they were");
+    for (n, status) in (61..=120).zip(statuses_before) {
+        let now = get(&sim, &format!("issue/APO-{n}?fields=status")).await;
+        assert_eq!(
+            now["fields"]["status"]["name"], status["fields"]["status"]["name"],
+            "APO-{n}'s status"
         );
     }
 }

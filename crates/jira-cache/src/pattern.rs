@@ -16,6 +16,12 @@ pub struct Pattern {
     prefix: String,
 }
 
+/// The longest pattern taken: keys are a project key and a number, or a short path.
+const MAX_PATTERN_LEN: usize = 1_024;
+
+/// The most wildcards (`*`, `?`, `[`) a pattern takes.
+const MAX_WILDCARDS: usize = 64;
+
 impl Pattern {
     /// Compiles `pattern`; a clear error for a bad one.
     pub fn new(pattern: &str) -> Result<Self, Error> {
@@ -23,6 +29,21 @@ impl Pattern {
             return Err(Error::Pattern {
                 pattern: pattern.into(),
                 reason: "it is empty".into(),
+            });
+        }
+        // The glob compiles to a regular expression: a huge one exhausts the compiler
+        // (it panicked on 93,500 `*`). Keys are short; so are the patterns that match them.
+        let wildcards = pattern
+            .chars()
+            .filter(|c| matches!(c, '*' | '?' | '['))
+            .count();
+        if pattern.len() > MAX_PATTERN_LEN || wildcards > MAX_WILDCARDS {
+            return Err(Error::Pattern {
+                pattern: pattern.chars().take(40).collect::<String>() + "…",
+                reason: format!(
+                    "it is {} characters with {wildcards} wildcards; a pattern is at most {MAX_PATTERN_LEN} characters with {MAX_WILDCARDS} wildcards (`PROJ-*` matches a project's keys)",
+                    pattern.len()
+                ),
             });
         }
         let glob = GlobBuilder::new(pattern)
@@ -122,6 +143,18 @@ mod tests {
         assert_eq!(prefix("PROJ-1?"), "PROJ-1");
         assert_eq!(prefix("*-1"), "");
         assert_eq!(prefix("exact"), "exact");
+    }
+
+    #[test]
+    fn a_huge_pattern_is_refused_not_compiled() {
+        let error = Pattern::new(&"*".repeat(93_500)).unwrap_err().to_string();
+        assert!(error.contains("at most 1024 characters"), "{error}");
+        assert!(
+            error.len() < 400,
+            "the pattern is not echoed whole: {error}"
+        );
+        assert!(Pattern::new(&"?".repeat(65)).is_err());
+        assert!(Pattern::new("PROJ-*").is_ok());
     }
 
     #[test]

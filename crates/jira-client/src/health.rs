@@ -202,7 +202,18 @@ pub async fn check_health<T: Transport, S: CacheStore>(
     // Connectivity and auth.
     let first = timed(transport, ApiRequest::myself()).await;
     sent += 1;
-    match &first {
+    // A failure: why, and what the check says.
+    let unreachable = |detail: String| Some((Failure::Unreachable, detail));
+    let failure = match &first {
+        // A 2xx that is not Jira's user (a proxy's or a captive portal's page, an empty
+        // body) proves neither connectivity to Jira nor the credentials.
+        Ok((response, _)) if response.is_success() && response.json::<User>().is_err() => {
+            unreachable(format!(
+                "GET /myself answered HTTP {} but not with a Jira user ({}): is the site URL a Jira Cloud site, with nothing in between answering for it?",
+                response.status.as_u16(),
+                response.body_description()
+            ))
+        }
         Ok((response, elapsed)) if response.is_success() => {
             report.latencies_ms.push(ms(*elapsed));
             last_limits = Some(response.rate_limit_info());
@@ -222,41 +233,34 @@ pub async fn check_health<T: Transport, S: CacheStore>(
                     report.user.as_deref().unwrap_or("an unnamed user")
                 ),
             });
+            None
         }
         Ok((response, _)) => {
-            failed += 1;
             let status = response.status.as_u16();
-            let auth = matches!(status, 401 | 403);
-            report.failure = Some(if auth {
-                Failure::Auth
-            } else {
-                Failure::Unreachable
-            });
-            checks.push(Check {
-                name: "connectivity",
-                status: Status::Unhealthy,
-                value: None,
-                detail: if auth {
+            if matches!(status, 401 | 403) {
+                Some((
+                    Failure::Auth,
                     format!(
                         "GET /myself answered {status}: the email or API token is wrong or lacks access"
-                    )
-                } else if let Some(refusal) = response.refusal() {
-                    refusal_detail(&refusal)
-                } else {
-                    format!("GET /myself answered {status}")
-                },
-            });
+                    ),
+                ))
+            } else if let Some(refusal) = response.refusal() {
+                unreachable(refusal_detail(&refusal))
+            } else {
+                unreachable(format!("GET /myself answered {status}"))
+            }
         }
-        Err(error) => {
-            failed += 1;
-            report.failure = Some(Failure::Unreachable);
-            checks.push(Check {
-                name: "connectivity",
-                status: Status::Unhealthy,
-                value: None,
-                detail: error.to_string(),
-            });
-        }
+        Err(error) => unreachable(error.to_string()),
+    };
+    if let Some((failure, detail)) = failure {
+        failed += 1;
+        report.failure = Some(failure);
+        checks.push(Check {
+            name: "connectivity",
+            status: Status::Unhealthy,
+            value: None,
+            detail,
+        });
     }
 
     if report.failure.is_none() {

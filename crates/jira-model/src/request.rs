@@ -475,6 +475,32 @@ impl ApiRequest {
         Self::delete_issue(issue_key).query("deleteSubtasks", subtasks.to_string())
     }
 
+    /// `DELETE /rest/api/3/issue/{key}/comment/{id}`: deletes one comment; written
+    /// against the issue's per-issue window.
+    pub fn delete_comment(issue_key: &str, comment_id: &str) -> Self {
+        Self::new(
+            Method::DELETE,
+            "/rest/api/3/issue/{issueIdOrKey}/comment/{id}",
+            format!(
+                "/rest/api/3/issue/{}/comment/{}",
+                encode_segment(issue_key),
+                encode_segment(comment_id)
+            ),
+        )
+        .for_issue(issue_key)
+    }
+
+    /// `DELETE /rest/api/3/issueLink/{linkId}`: removes one link; written against
+    /// `issue`'s (one end's) per-issue window.
+    pub fn delete_link(link_id: &str, issue_key: &str) -> Self {
+        Self::new(
+            Method::DELETE,
+            "/rest/api/3/issueLink/{linkId}",
+            format!("/rest/api/3/issueLink/{}", encode_segment(link_id)),
+        )
+        .for_issue(issue_key)
+    }
+
     /// `POST /rest/api/3/issueLink` (`LinkIssueRequestJsonBean`): links `inward` and
     /// `outward` (keys) by the link type named `link_type`; written against `inward`'s
     /// per-issue window. Not idempotent.
@@ -599,6 +625,20 @@ impl ApiResponse {
             elapsed: Duration::ZERO,
             points: 0,
         }
+    }
+
+    /// What the body holds, in a few words for a message: `an empty body`, or `1234 bytes
+    /// of text/html` (its content type as the server named it).
+    pub fn body_description(&self) -> String {
+        if self.body.is_empty() {
+            return "an empty body".into();
+        }
+        let content_type = self
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("no content type");
+        format!("{} bytes of {content_type}", self.body.len())
     }
 
     /// The refusal this answer is, if it is one: see [`Refusal`].

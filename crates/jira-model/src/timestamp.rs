@@ -52,6 +52,20 @@ impl JiraTimestamp {
         self.0
     }
 
+    /// The instant `ms` milliseconds after the Unix epoch, in UTC (`None` past the year
+    /// 9999).
+    ///
+    /// ```
+    /// use jira_model::JiraTimestamp;
+    /// let t = JiraTimestamp::from_unix_millis(1_705_563_197_016).unwrap();
+    /// assert_eq!(t.to_string(), "2024-01-18T07:33:17.016+0000");
+    /// ```
+    pub fn from_unix_millis(ms: i64) -> Option<Self> {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+            .ok()
+            .map(JiraTimestamp)
+    }
+
     /// Milliseconds since the Unix epoch.
     pub fn unix_millis(&self) -> i64 {
         (self.0.unix_timestamp_nanos() / 1_000_000) as i64

@@ -522,6 +522,12 @@ impl fmt::Display for Source {
 
 /// The commented profile `config init` writes: every setting of the table, its doc line
 /// and variables, the ones people change most set to their defaults, the rest commented.
+/// The site a new profile holds until its owner writes theirs.
+pub const PLACEHOLDER_SITE: &str = "https://your-domain.atlassian.net";
+
+/// The email a new profile holds until its owner writes theirs.
+pub const PLACEHOLDER_EMAIL: &str = "you@example.com";
+
 pub fn profile_template(profile: &str, site: Option<&str>, email: Option<&str>) -> String {
     let defaults = Settings::default();
     let mut out = format!("\n[profiles.{profile}]\n");
@@ -538,11 +544,8 @@ pub fn profile_template(profile: &str, site: Option<&str>, email: Option<&str>) 
             out.push_str(&format!("# {line}\n"));
         }
         let value = match setting.key {
-            "site_url" => Some(format!(
-                "{:?}",
-                site.unwrap_or("https://your-domain.atlassian.net")
-            )),
-            "email" => Some(format!("{:?}", email.unwrap_or("you@example.com"))),
+            "site_url" => Some(format!("{:?}", site.unwrap_or(PLACEHOLDER_SITE))),
+            "email" => Some(format!("{:?}", email.unwrap_or(PLACEHOLDER_EMAIL))),
             "api_token" => None,
             key => defaults.get(key),
         };

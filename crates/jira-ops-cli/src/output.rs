@@ -346,6 +346,16 @@ fn json_error(error: serde_json::Error) -> CliError {
     CliError::failure(format!("writing JSON: {error}"))
 }
 
+/// `n` of `noun` (a regular noun, singular), as people say it: `1 issue`, `2 issues`.
+pub fn count(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// What every command that talks to the site ends with: the items it handled and what
 /// that cost, counted where the requests leave (every attempt, retries and refusals
 /// included, so it agrees with the server's own count).
@@ -404,16 +414,17 @@ impl Summary {
     pub fn line(&self) -> String {
         let plural =
             |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        // The nouns are regular plurals (`issues`, `lines`, `checks`, `items`).
+        let one = self.noun.strip_suffix('s').unwrap_or(self.noun);
         format!(
-            "{}: {} {} · {} ({} logical, {}, {}) · {} points · {} from the cache · {}",
+            "{}: {} · {} ({} logical, {}, {}) · {} · {} from the cache · {}",
             self.command,
-            self.items,
-            self.noun,
+            plural(self.items, one, self.noun),
             plural(self.requests, "request", "requests"),
             self.logical,
             plural(self.retries, "retry", "retries"),
             plural(self.rate_limited, "429", "429s"),
-            self.points,
+            plural(self.points, "point", "points"),
             self.cache_hits,
             jira_model::HumanDuration(Duration::from_secs_f64(self.seconds.max(0.0))),
         )
@@ -458,6 +469,32 @@ pub fn seconds(duration: Duration) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_summary_says_one_issue_not_one_issues() {
+        let summary = |items: u64| Summary {
+            command: "fetch",
+            items,
+            noun: "issues",
+            requests: 1,
+            logical: 1,
+            retries: 0,
+            rate_limited: 0,
+            points: 2,
+            cache_hits: 0,
+            seconds: 0.1,
+        };
+        assert!(
+            summary(1).line().starts_with("fetch: 1 issue · 1 request "),
+            "{}",
+            summary(1).line()
+        );
+        assert!(
+            summary(2).line().starts_with("fetch: 2 issues · "),
+            "{}",
+            summary(2).line()
+        );
+    }
 
     #[test]
     fn fields_read_as_text() {

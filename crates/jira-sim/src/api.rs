@@ -26,6 +26,10 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         router = router
             .route(&path("/myself"), get(myself))
             .route(
+                &path("/mypermissions"),
+                get(crate::permissions::mypermissions),
+            )
+            .route(
                 &path("/issue/createmeta"),
                 get(crate::createmeta::createmeta),
             )

@@ -12,6 +12,9 @@ use crate::{
     SimHandle,
 };
 
+/// The API token jira-sim accepts unless told another (`--token`, `JIRA_SIM_TOKEN`).
+pub const DEFAULT_TOKEN: &str = "sim-token";
+
 /// The flags of a simulator served from the command line: the tenant, the limits, the
 /// faults. `jira-sim` and `jira-ops sim serve` share them.
 #[derive(Clone, Debug, clap::Args)]
@@ -42,7 +45,7 @@ pub struct ServeArgs {
     #[arg(
         long,
         env = "JIRA_SIM_TOKEN",
-        default_value = "sim-token",
+        default_value = DEFAULT_TOKEN,
         hide_env_values = true
     )]
     pub token: String,
@@ -115,6 +118,12 @@ pub struct ServeArgs {
     /// such a clause is refused as an unknown field.
     #[arg(long = "index-property", value_name = "KEY")]
     pub index_properties: Vec<String>,
+    /// A project permission the caller lacks (`EDIT_ISSUES`, `TRANSITION_ISSUES`,
+    /// `ASSIGN_ISSUES`, `ADD_COMMENTS`, `LINK_ISSUES`, `DELETE_ISSUES`, `CREATE_ISSUES`,
+    /// `DELETE_ALL_COMMENTS`; repeat for several): its writes are answered 403 and
+    /// `GET /mypermissions` says so.
+    #[arg(long = "deny-permission", value_name = "KEY")]
+    pub deny_permissions: Vec<String>,
     /// What a search's `nextPageToken` continues: `snapshot` (the results as they were at
     /// the first page) or `offset` (a position in the results as they are at the next
     /// page, so an issue leaving them shifts later pages). Atlassian does not document it.
@@ -284,6 +293,20 @@ impl ServeArgs {
                     ),
                 },
                 indexed_properties: args.index_properties.clone(),
+                denied_permissions: args
+                    .deny_permissions
+                    .iter()
+                    .map(|p| {
+                        let key = p.trim().to_ascii_uppercase();
+                        match crate::permissions::name(&key) {
+                            Some(_) => Ok(key),
+                            None => Err(anyhow::anyhow!(
+                                "--deny-permission {p:?} is not a permission jira-sim knows: use one of {}",
+                                crate::permissions::KEYS.join(", ")
+                            )),
+                        }
+                    })
+                    .collect::<anyhow::Result<_>>()?,
                 ..crate::config::Realism::default()
             },
             webhooks: args
@@ -326,8 +349,14 @@ impl ServeArgs {
             })?;
         }
         // A closed stdout (a pipe whose reader went away) must not stop the server.
+        // The default token is a test fixture and printed; one the caller chose is theirs.
+        let token = if self.token == DEFAULT_TOKEN {
+            DEFAULT_TOKEN
+        } else {
+            "(the token you gave with --token or JIRA_SIM_TOKEN)"
+        };
         let banner = format!(
-            "jira-sim serving {} issues at {}\ncredentials: {} / (the --token value); admin API: {}/__sim/stats\n",
+            "jira-sim serving {} issues at {}\ncredentials: {} / {token}; admin API: {}/__sim/stats\n",
             sim.issue_count(),
             sim.base_url(),
             sim.credential().email,

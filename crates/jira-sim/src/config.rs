@@ -96,6 +96,12 @@ pub struct Realism {
     /// it is refused as an unknown field
     /// (<https://developer.atlassian.com/platform/forge/manifest-reference/modules/jira-entity-property/>).
     pub indexed_properties: Vec<String>,
+    /// Project permissions the caller lacks (`EDIT_ISSUES`, `TRANSITION_ISSUES`,
+    /// `ASSIGN_ISSUES`, `ADD_COMMENTS`, `LINK_ISSUES`, `DELETE_ISSUES`, `CREATE_ISSUES`,
+    /// `DELETE_ALL_COMMENTS`; docs/jira-sim.md): the writes that need one are
+    /// answered 403 as Jira answers them, and `GET /mypermissions` says so. Empty by
+    /// default: the caller may do everything.
+    pub denied_permissions: Vec<String>,
 }
 
 /// What a search's `nextPageToken` stands for (Atlassian's docs do not say).
@@ -125,6 +131,7 @@ impl Default for Realism {
             embedded_comments_last: 0,
             page_tokens: PageTokens::default(),
             indexed_properties: Vec::new(),
+            denied_permissions: Vec::new(),
         }
     }
 }

@@ -80,6 +80,7 @@ mod jql;
 mod limits;
 mod meta;
 mod outbox;
+mod permissions;
 mod render;
 mod search;
 mod server;

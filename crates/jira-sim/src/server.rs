@@ -360,6 +360,10 @@ async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
         Some(tag) => format!("{principal}#{tag}"),
         None => principal,
     };
+    if let Some(refused) = crate::permissions::refusal(&app, &method, &template) {
+        app.stats.response(&method, &called, 403);
+        return refused;
+    }
     let write_to = issue_written(&app, &method, &template, request.uri().path());
     let grace = Duration::from_millis(app.config.early_retry_grace_ms);
     let arrival = app

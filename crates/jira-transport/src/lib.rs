@@ -70,7 +70,7 @@ pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
 pub use error::{Error, TimeoutPhase};
 pub use http::{Auth, HttpConfig, HttpTransport, PerClass, Secret, Timeouts};
 pub use jira_model::redact_url;
-pub use retry::{Classifier, Retry, RetryPolicy, Retrying};
+pub use retry::{Classifier, Retry, RetryPolicy, Retrying, UNREACHED_ATTEMPTS};
 pub use tally::{Counted, Tally, TallySnapshot};
 
 /// Sends one request to Jira. Every layer implements it and wraps another.

@@ -126,6 +126,9 @@ pub struct Retrying<T> {
     policy: RetryPolicy,
     classifier: Option<Classifier>,
     instruments: Instruments,
+    /// Whether the server ever answered through this layer: until it has, a connection
+    /// refused means nothing listens at the site (a wrong URL, a closed port), not a blip.
+    reached: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl<T> Retrying<T> {
@@ -136,6 +139,7 @@ impl<T> Retrying<T> {
             policy,
             classifier: None,
             instruments: Instruments::new(),
+            reached: Arc::default(),
         }
     }
 
@@ -208,7 +212,7 @@ impl<T: Transport> Retrying<T> {
                 }
                 None => self.inner.send(request.clone()).await,
             };
-            let next = self.judge(&request, outcome);
+            let next = self.judge(&request, outcome, attempts);
             let (failure, min_wait, reason) = match next {
                 Next::Done(result) => {
                     span.record("attempts", attempts);
@@ -259,10 +263,17 @@ impl<T: Transport> Retrying<T> {
         }
     }
 
-    fn judge(&self, request: &ApiRequest, outcome: Result<ApiResponse, Error>) -> Next {
+    fn judge(
+        &self,
+        request: &ApiRequest,
+        outcome: Result<ApiResponse, Error>,
+        attempts: u32,
+    ) -> Next {
         let idempotent = request.idempotency == Idempotency::Idempotent;
         match outcome {
             Ok(response) => {
+                self.reached
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
                 let class = response.classify();
                 if !class.is_retryable() {
                     return Next::Done(Ok(response));
@@ -296,6 +307,17 @@ impl<T: Transport> Retrying<T> {
                     reason,
                 }
             }
+            // Refused again and again before the server ever answered: nothing listens
+            // there (a wrong URL, a closed port), and the full schedule of retries would
+            // only make the user wait half a minute for the same answer. A server still
+            // starting gets its few tries.
+            Err(error @ Error::Connect { .. })
+                if attempts >= UNREACHED_ATTEMPTS
+                    && refused(&error)
+                    && !self.reached.load(std::sync::atomic::Ordering::Relaxed) =>
+            {
+                Next::Done(Err(error))
+            }
             // The connection was never made, so the request was not sent: safe to repeat.
             Err(error @ Error::Connect { .. }) => Next::Retry {
                 failure: error,
@@ -310,6 +332,25 @@ impl<T: Transport> Retrying<T> {
             Err(error) => Next::Done(Err(error)),
         }
     }
+}
+
+/// Attempts made at a site that has refused every connection and never answered, before
+/// the refusal is the answer.
+pub const UNREACHED_ATTEMPTS: u32 = 3;
+
+/// Whether `error` is a connection the other end refused (nothing listening).
+fn refused(error: &Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// The span of one logical request; `attempts` and `status` are filled in as it goes.

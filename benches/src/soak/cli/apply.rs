@@ -119,7 +119,7 @@ async fn state(
 
 /// The search lag of the cells that resolve lost writes through search (Jira's index
 /// lags its writes by seconds).
-pub(super) const SEARCH_LAG_MS: u64 = 2_000;
+pub(super) const SEARCH_LAG_MS: u64 = 3_000;
 
 /// Sets `sim`'s search lag to `ms`; returns the lag it had.
 pub(super) fn sim_search_lag(sim: &SimHandle, ms: u64) -> u64 {

@@ -13,13 +13,14 @@ use crate::signals;
 
 /// The changes of the file (or stdin), every line checked; a bad line is exit 2 naming
 /// every bad line, before anything is sent.
-fn read_changes(args: &ApplyArgs) -> Result<(Vec<Change>, String), CliError> {
-    let source = args.from_file.display().to_string();
+pub(super) fn read_changes(args: &ApplyArgs) -> Result<(Vec<Change>, String), CliError> {
+    let from_file = args.from_file.clone().unwrap_or_default();
+    let source = from_file.display().to_string();
     let mut text = String::new();
     let read = if source == "-" {
         std::io::stdin().lock().read_to_string(&mut text)
     } else {
-        std::fs::File::open(&args.from_file).and_then(|mut f| f.read_to_string(&mut text))
+        std::fs::File::open(&from_file).and_then(|mut f| f.read_to_string(&mut text))
     };
     read.map_err(|e| CliError::usage(format!("--from-file {source}: {e}")))?;
     let name = if source == "-" {
@@ -49,7 +50,26 @@ fn read_changes(args: &ApplyArgs) -> Result<(Vec<Change>, String), CliError> {
             "{name}: no changes in it (one JSON object a line; see `jira-ops apply --help`)"
         )));
     }
+    warn_repeats(&changes, &name);
     Ok((changes, name))
+}
+
+/// Says on stderr which lines repeat an earlier one: each occurrence is a write of its own
+/// (two identical comment lines make two comments), which a copy-paste slip rarely means.
+fn warn_repeats(changes: &[Change], name: &str) {
+    let mut first: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for change in changes {
+        let text = serde_json::to_string(&change.op).unwrap_or_default();
+        match first.get(&text) {
+            Some(line) => eprintln!(
+                "jira-ops: warning: {name}, line {} repeats line {line}: both are applied (each occurrence is a write of its own); remove one if that is not meant",
+                change.line
+            ),
+            None => {
+                first.insert(text, change.line);
+            }
+        }
+    }
 }
 
 /// Starts the run of `job` (`apply`, `create`) over the file `name` whose lines do
@@ -89,19 +109,42 @@ pub(super) fn start_run(
     Ok(run)
 }
 
+/// The site's write journal, waiting up to `wait` seconds for a run holding it.
+pub(super) fn open_journal(path: &std::path::Path, wait: u64) -> Result<Journal, CliError> {
+    Journal::open_waiting(path, std::time::Duration::from_secs(wait)).map_err(|e| {
+        let busy = e.source.kind() == std::io::ErrorKind::WouldBlock && wait == 0;
+        CliError::failure(format!(
+            "{e}{}",
+            if busy {
+                " (or give --wait SECS to wait for it)"
+            } else {
+                ""
+            }
+        ))
+    })
+}
+
 /// Deleting issues cannot be undone: a file with `delete` lines asks first on a terminal
 /// (as `cache clear` does) and is refused without one unless `--yes`.
 fn confirm_deletes(changes: &[Change], name: &str, yes: bool) -> Result<(), CliError> {
     let deletes = changes
         .iter()
-        .filter(|c| matches!(c.op, jira_apply::Operation::Delete { .. }))
+        .filter(|c| {
+            matches!(
+                c.op,
+                jira_apply::Operation::Delete { .. }
+                    | jira_apply::Operation::DeleteComment { .. }
+                    | jira_apply::Operation::Unlink { .. }
+            )
+        })
         .count();
     if deletes == 0 || yes {
         return Ok(());
     }
     let what = format!(
-        "{name} has {deletes} delete line{} (deleting an issue cannot be undone)",
-        if deletes == 1 { "" } else { "s" }
+        "{name} has {deletes} line{} that delete{} (an issue, a comment or a link; deleting cannot be undone)",
+        if deletes == 1 { "" } else { "s" },
+        if deletes == 1 { "s" } else { "" }
     );
     if !std::io::stdin().is_terminal() {
         return Err(CliError::usage(format!(
@@ -119,15 +162,44 @@ fn confirm_deletes(changes: &[Change], name: &str, yes: bool) -> Result<(), CliE
 
 pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
     let started = std::time::Instant::now();
-    let (changes, name) = read_changes(&args)?;
+    // A revert reads the journal and the site first; a file needs neither for --plan.
+    let (changes, name, job, loaded, left_changed) = if args.revert.is_some() {
+        let settings = super::settings(global)?;
+        let client = settings.client().await?;
+        let revert = super::revert::changes(global, &settings, &client, &args).await?;
+        if revert.changes.is_empty() {
+            client.close().await?;
+            return Ok(if revert.left_changed {
+                Code::Failure
+            } else {
+                Code::Ok
+            });
+        }
+        (
+            revert.changes,
+            revert.name,
+            "revert",
+            Some((settings, client)),
+            revert.left_changed,
+        )
+    } else {
+        let (changes, name) = read_changes(&args)?;
+        (changes, name, "apply", None, false)
+    };
     if args.plan {
         return print_plan(&changes, args.json);
     }
     if !args.dry_run {
         confirm_deletes(&changes, &name, args.yes)?;
     }
-    let settings = super::settings(global)?;
-    let client = settings.client().await?;
+    let (settings, client) = match loaded {
+        Some(loaded) => loaded,
+        None => {
+            let settings = super::settings(global)?;
+            let client = settings.client().await?;
+            (settings, client)
+        }
+    };
     if args.dry_run {
         let lines = jira_apply::apply_dry_run(&client, &changes).await;
         client.close().await?;
@@ -161,25 +233,18 @@ pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
                 }
             );
         }
-        return Ok(if failing == 0 {
+        return Ok(if failing == 0 && !left_changed {
             Code::Ok
         } else {
             Code::Failure
         });
     }
     let journal_path = settings.settings.journal_path(client.site_key());
-    let journal = Journal::open(&journal_path).map_err(|e| CliError::failure(e.to_string()))?;
+    let journal = open_journal(&journal_path, args.wait)?;
     let ops: Vec<&jira_apply::Operation> = changes.iter().map(|c| &c.op).collect();
     let mut journal = journal;
     let digest = jira_apply::runs::digest(&ops);
-    let run = start_run(
-        &mut journal,
-        "apply",
-        &digest,
-        args.again,
-        &name,
-        global.quiet,
-    )?;
+    let run = start_run(&mut journal, job, &digest, args.again, &name, global.quiet)?;
     let journal = Arc::new(Mutex::new(journal));
     let bar = output::bar(
         changes.len() as u64,
@@ -259,7 +324,7 @@ pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
         );
         return Ok(code);
     }
-    Ok(Code::of_run(report.failed()))
+    Ok(Code::of_run(report.failed() + usize::from(left_changed)))
 }
 
 fn print_plan(changes: &[Change], json: bool) -> CliResult {
@@ -274,18 +339,14 @@ fn print_plan(changes: &[Change], json: bool) -> CliResult {
         table.add_row(vec![op.clone(), n.to_string()]);
     }
     writeln!(out, "{table}")?;
-    let writes: Vec<String> = plan
-        .writes
-        .iter()
-        .map(|(method, n)| format!("{n} {method}"))
-        .collect();
+
     writeln!(
         out,
-        "{} lines on {} issues (at most {} on one): writes {}, and {} status reads",
+        "{} lines on {} issues (at most {} on one): writes {}, and {} reads (statuses, transitions, the values kept for a revert)",
         plan.lines,
         plan.issues,
         plan.most_on_one_issue,
-        writes.join(", "),
+        plan.writes_text(),
         plan.reads
     )?;
     if plan.bulk_lines > 0 {

@@ -44,8 +44,10 @@ fn init(global: &Global) -> CliResult {
         )));
     }
     let existing = config::read_file(&path)?;
-    let template =
-        config::profile_template(&profile, global.site.as_deref(), global.email.as_deref());
+    // What the environment already says is written in, not the placeholders.
+    let site = global.site.clone().or_else(|| env("JIRA_SITE_URL"));
+    let email = global.email.clone().or_else(|| env("JIRA_EMAIL"));
+    let template = config::profile_template(&profile, site.as_deref(), email.as_deref());
     match existing {
         Some((_, file)) if file.profiles.contains_key(&profile) => {
             return Err(CliError::usage(format!(
@@ -136,11 +138,25 @@ async fn check(global: &Global, offline: bool) -> CliResult {
     let site = settings.require_site()?;
     // The check needs no cache; building the client validates everything else offline.
     settings.settings.cache_store = "none".into();
+    if site.trim_end_matches('/') == config::PLACEHOLDER_SITE {
+        return Err(CliError::usage(format!(
+            "site_url is still the placeholder {} (from {}): write your site there, set JIRA_SITE_URL, or pass --site",
+            config::PLACEHOLDER_SITE,
+            settings.config_path.display()
+        )));
+    }
     let client = settings.client().await?;
+    let source = if settings.config_exists {
+        settings.config_path.display().to_string()
+    } else {
+        format!(
+            "no config file at {}: flags and the environment",
+            settings.config_path.display()
+        )
+    };
     crate::output::outln!(
-        "config OK: profile {:?}, site {site} ({})",
-        settings.profile.value,
-        settings.config_path.display()
+        "config OK: profile {:?}, site {site} ({source})",
+        settings.profile.value
     );
     if offline {
         return Ok(Code::Ok);
@@ -148,9 +164,16 @@ async fn check(global: &Global, offline: bool) -> CliResult {
     let response = client.wire().send(ApiRequest::myself()).await?;
     match response.status.as_u16() {
         200 => {
-            let user: Option<User> = response.json().ok();
+            // A 200 that is not Jira's user (a proxy's or a portal's page) proves nothing.
+            let Ok(user) = response.json::<User>() else {
+                return Err(CliError::failure(format!(
+                    "GET /myself answered HTTP 200 but not with a Jira user ({}): is {site} a Jira Cloud site, and nothing in between answering for it?",
+                    response.body_description()
+                )));
+            };
             let name = user
-                .and_then(|u| u.display_name.or(u.email_address))
+                .display_name
+                .or(user.email_address)
                 .unwrap_or_else(|| "an unnamed user".into());
             crate::output::outln!("credentials OK: signed in as {name}");
             Ok(Code::Ok)

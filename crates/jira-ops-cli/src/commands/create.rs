@@ -8,7 +8,6 @@ use serde_json::json;
 use crate::cli::{CreateArgs, Global};
 use crate::error::{CliError, CliResult, Code};
 use crate::{output, signals};
-use jira_apply::Journal;
 
 /// The issues of a JSON Lines input with their line numbers
 /// ([`jira_apply::parse_creates`]); any bad line stops everything before a request is sent.
@@ -35,7 +34,7 @@ pub async fn run(global: &Global, args: CreateArgs) -> CliResult {
     let settings = super::settings(global)?;
     let client = settings.client().await?;
     let journal_path = settings.settings.journal_path(client.site_key());
-    let mut journal = Journal::open(&journal_path).map_err(|e| CliError::failure(e.to_string()))?;
+    let mut journal = super::apply::open_journal(&journal_path, args.wait)?;
     let contents: Vec<&jira_model::IssueUpdate> = issues.iter().map(|(_, issue)| issue).collect();
     let digest = jira_apply::runs::digest(&contents);
     let run = super::apply::start_run(
@@ -109,8 +108,8 @@ pub async fn run(global: &Global, args: CreateArgs) -> CliResult {
     super::refused_credentials(&client)?;
     if !global.quiet {
         eprintln!(
-            "created {created} of {} issues ({earlier} already created by an earlier run); {refused} refused by Jira, {not_sent} not sent (safe to create again), {unknown} with an unknown outcome (running again looks them up first)",
-            results.len()
+            "created {created} of {} ({earlier} already created by an earlier run); {refused} refused by Jira, {not_sent} not sent (safe to create again), {unknown} with an unknown outcome (running again looks them up first)",
+            output::count(results.len() as u64, "issue")
         );
     }
     output::Summary::of("create", &client, created as u64, "issues", 0, started).print(global);

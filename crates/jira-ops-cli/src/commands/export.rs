@@ -202,8 +202,8 @@ pub async fn fetch(global: &Global, mut args: FetchArgs) -> CliResult {
     }
     if !global.quiet {
         eprintln!(
-            "fetched {fetched} of {} issues ({hits} from the cache); {} failed",
-            fetched + failures.len(),
+            "fetched {fetched} of {} ({hits} from the cache); {} failed",
+            output::count((fetched + failures.len()) as u64, "issue"),
             failures.len()
         );
     }

@@ -16,7 +16,9 @@ mod demo;
 mod diagnose;
 mod export;
 mod health;
+mod journal;
 mod proxy;
+mod revert;
 mod sync;
 
 /// Runs the command `cli` names.
@@ -39,6 +41,7 @@ async fn dispatch(cli: Cli) -> CliResult {
         Command::Search(args) => export::search(&global, args).await,
         Command::Create(args) => create::run(&global, args).await,
         Command::Apply(args) => apply::run(&global, args).await,
+        Command::Journal(command) => journal::run(&global, command),
         Command::Sync(args) => sync::run(&global, args).await,
         Command::Proxy(args) => proxy::run(&global, args).await,
         Command::Sim(SimCommand::Serve(args)) => {
@@ -53,12 +56,19 @@ async fn dispatch(cli: Cli) -> CliResult {
         }
         Command::Config(command) => config::run(&global, command).await,
         Command::Completions { shell } => {
+            // Written whole once made: a reader that goes away (`| head`) ends it quietly
+            // (clap_complete panics on a write error of its own).
+            let mut script = Vec::new();
             clap_complete::generate(
                 shell,
                 &mut completion_command(&global).await,
                 "jira-ops",
-                &mut std::io::stdout(),
+                &mut script,
             );
+            use std::io::Write as _;
+            let mut out = std::io::stdout().lock();
+            out.write_all(&script)?;
+            out.flush()?;
             Ok(Code::Ok)
         }
     }
@@ -166,6 +176,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Search(_) => "search",
         Command::Create(_) => "create",
         Command::Apply(_) => "apply",
+        Command::Journal(_) => "journal",
         Command::Sync(_) => "sync",
         Command::Proxy(_) => "proxy",
         Command::Sim(_) => "sim",

@@ -288,8 +288,8 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
         output::outln!("{summary}");
     } else if !global.quiet {
         eprintln!(
-            "synced {} issues into {shown} ({} unchanged, {} marked deleted, {} history entries, {} comments, {} worklogs; {} requests, {} on the wire, {} 429s, {} points, {:.1} s)",
-            report.issues_written,
+            "synced {} into {shown} ({} unchanged, {} marked deleted, {} history entries, {} comments, {} worklogs; {} requests, {} on the wire, {} 429s, {} points, {:.1} s)",
+            output::count(report.issues_written as u64, "issue"),
             report.issues_unchanged,
             report.issues_deleted,
             report.history_entries,

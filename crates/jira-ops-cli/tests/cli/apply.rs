@@ -4,7 +4,7 @@
 
 use crate::{Env, sim};
 
-fn write(env: &Env, name: &str, lines: &[serde_json::Value]) -> String {
+pub(crate) fn write(env: &Env, name: &str, lines: &[serde_json::Value]) -> String {
     let path = env.dir.path().join(name);
     let text: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
     std::fs::write(&path, text.join("\n") + "\n").unwrap();
@@ -12,20 +12,12 @@ fn write(env: &Env, name: &str, lines: &[serde_json::Value]) -> String {
 }
 
 /// The text of every comment on `issue`, read straight from jira-sim.
-async fn comment_texts(sim: &jira_sim::SimHandle, issue: &str) -> Vec<String> {
-    let (email, token) = sim.basic_auth();
-    let page: serde_json::Value = reqwest::Client::new()
-        .get(format!(
-            "{}/rest/api/3/issue/{issue}/comment?maxResults=5000",
-            sim.base_url()
-        ))
-        .basic_auth(email, Some(token))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+pub(crate) async fn comment_texts(sim: &jira_sim::SimHandle, issue: &str) -> Vec<String> {
+    let (_, page) = jira_ops_tests::sim::rest_get(
+        sim,
+        &format!("/rest/api/3/issue/{issue}/comment?maxResults=5000"),
+    )
+    .await;
     page["comments"]
         .as_array()
         .unwrap()
@@ -34,11 +26,12 @@ async fn comment_texts(sim: &jira_sim::SimHandle, issue: &str) -> Vec<String> {
         .collect()
 }
 
-fn writes(sim: &jira_sim::SimHandle) -> u64 {
+/// Requests that write (not GETs, nor the POSTs that read: bulk fetches).
+pub(crate) fn writes(sim: &jira_sim::SimHandle) -> u64 {
     sim.stats()
         .by_endpoint
         .iter()
-        .filter(|(k, _)| !k.starts_with("GET"))
+        .filter(|(k, _)| !k.starts_with("GET") && !k.contains("/bulkfetch"))
         .map(|(_, n)| n)
         .sum()
 }
@@ -245,7 +238,7 @@ async fn delete_lines_need_yes_without_a_terminal() {
     let refused = env.run(&["apply", "--from-file", &path]).await;
     assert_eq!(refused.code, 2, "{}", refused.stderr);
     assert!(
-        refused.stderr.contains("1 delete line") && refused.stderr.contains("--yes"),
+        refused.stderr.contains("1 line that deletes") && refused.stderr.contains("--yes"),
         "{}",
         refused.stderr
     );
@@ -257,14 +250,8 @@ async fn delete_lines_need_yes_without_a_terminal() {
     env.run(&["apply", "--from-file", &path, "--yes"])
         .await
         .code(0);
-    let (email, token) = sim.basic_auth();
-    let gone = reqwest::Client::new()
-        .get(format!("{}/rest/api/3/issue/APO-2", sim.base_url()))
-        .basic_auth(email, Some(token))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(gone.status(), 404);
+    let (gone, _) = jira_ops_tests::sim::rest_get(&sim, "/rest/api/3/issue/APO-2").await;
+    assert_eq!(gone, 404);
 }
 
 /// A file applied to the end is not applied again silently: the next run says so and
@@ -327,6 +314,10 @@ async fn a_dry_run_names_every_line_the_site_would_refuse() {
             serde_json::json!({"op": "comment", "issue": "APO-999", "body": "to nowhere"}),
             serde_json::json!({"op": "transition", "issue": "APO-2", "to": "Nowhere"}),
             serde_json::json!({"op": "update", "issue": "APO-3", "fields": {"summary": "Fine", "priority": {"name": "High"}}}),
+            serde_json::json!({"op": "transition", "issue": "APO-4", "to": "Close"}),
+            serde_json::json!({"op": "transition", "issue": "APO-4", "to": "Close", "fields": {"resolution": {"name": "Whatever"}}}),
+            serde_json::json!({"op": "transition", "issue": "APO-4", "to": "Request Review", "fields": {"resolution": {"name": "Done"}}}),
+            serde_json::json!({"op": "transition", "issue": "APO-4", "to": "Close", "fields": {"resolution": {"name": "Done"}}}),
         ],
     );
     let before = writes(&sim);
@@ -340,7 +331,12 @@ async fn a_dry_run_names_every_line_the_site_would_refuse() {
         .filter(|l| l["would_fail"] == true)
         .map(|l| l["line"].as_u64().unwrap())
         .collect();
-    assert_eq!(failing, vec![1, 2, 3, 4, 5, 6, 7], "{}", dry.stdout);
+    assert_eq!(
+        failing,
+        vec![1, 2, 3, 4, 5, 6, 7, 9, 10, 11],
+        "{}",
+        dry.stdout
+    );
     let why = |n: usize| lines[n - 1]["change"].as_str().unwrap().to_owned();
     assert!(
         why(1).contains("\"nonsense\"") && why(1).contains("summary"),
@@ -353,6 +349,103 @@ async fn a_dry_run_names_every_line_the_site_would_refuse() {
     assert!(why(5).contains("Blocks"), "{}", why(5));
     assert!(why(7).contains("Nowhere"), "{}", why(7));
     assert_eq!(lines[7]["would_write"], true);
-    assert!(dry.stderr.contains("7 would be refused"), "{}", dry.stderr);
+    // A transition's screen: a required field missing, a value it does not allow, a field
+    // not on it; the same transition with the field it needs goes through.
+    assert!(
+        why(9).contains("requires Resolution") && why(9).contains("\"resolution\""),
+        "{}",
+        why(9)
+    );
+    assert!(
+        why(10).contains("Whatever") && why(10).contains("Done"),
+        "{}",
+        why(10)
+    );
+    assert!(why(11).contains("not on the Request Review"), "{}", why(11));
+    assert_eq!(lines[11]["would_write"], true, "{}", why(12));
+    assert!(dry.stderr.contains("10 would be refused"), "{}", dry.stderr);
     assert_eq!(writes(&sim), before, "a dry run writes nothing");
+
+    // The real run makes the same checks before its first write: the lines the dry run
+    // named are refused unsent, the two good ones are written.
+    let real = env.run(&["apply", "--from-file", &path, "--json"]).await;
+    real.code(1);
+    let report = real.json();
+    let refused: Vec<u64> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["outcome"] == "refused")
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(refused, vec![1, 2, 3, 4, 5, 6, 7, 9, 10, 11], "{report}");
+    assert!(
+        report["results"][8]["message"]
+            .as_str()
+            .unwrap()
+            .contains("refused before it was sent"),
+        "{report}"
+    );
+    assert_eq!(writes(&sim), before + 2, "only the good lines were sent");
+}
+
+/// An account without a permission a line needs: the dry run names the line and the
+/// permission, and the real run refuses it unsent while the lines it may write go out.
+#[tokio::test]
+async fn a_missing_permission_is_named_before_anything_is_sent() {
+    let sim = sim().await;
+    sim.set_realism(jira_sim::Realism {
+        denied_permissions: vec!["ADD_COMMENTS".into()],
+        ..sim.realism()
+    });
+    let env = Env::for_sim(&sim);
+    let path = write(
+        &env,
+        "perms.jsonl",
+        &[
+            serde_json::json!({"op": "comment", "issue": "APO-5", "body": "not allowed"}),
+            serde_json::json!({"op": "label", "issue": "APO-5", "add": ["allowed"]}),
+        ],
+    );
+    let dry = env
+        .run(&["apply", "--from-file", &path, "--dry-run", "--json"])
+        .await;
+    dry.code(1);
+    let lines: Vec<serde_json::Value> = serde_json::from_str(&dry.stdout).unwrap();
+    assert_eq!(lines[0]["would_fail"], true, "{}", dry.stdout);
+    assert!(
+        lines[0]["change"]
+            .as_str()
+            .unwrap()
+            .contains("Add Comments permission"),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(lines[1]["would_fail"], false, "{}", dry.stdout);
+    let comments = |sim: &jira_sim::SimHandle| {
+        sim.stats()
+            .requests_to("POST", "/rest/api/3/issue/{issueIdOrKey}/comment")
+    };
+    let real = env.run(&["apply", "--from-file", &path, "--json"]).await;
+    real.code(1);
+    let report = real.json();
+    assert_eq!(report["results"][0]["outcome"], "refused", "{report}");
+    assert_eq!(report["results"][1]["outcome"], "done", "{report}");
+    assert_eq!(comments(&sim), 0, "the refused comment was never sent");
+}
+
+/// A line that repeats an earlier one is applied (each occurrence is a write), and said so.
+#[tokio::test]
+async fn a_repeated_line_is_flagged() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    let note = serde_json::json!({"op": "comment", "issue": "APO-9", "body": "twice on purpose?"});
+    let path = write(&env, "twice.jsonl", &[note.clone(), note]);
+    let plan = env.run(&["apply", "--from-file", &path, "--plan"]).await;
+    plan.code(0);
+    assert!(
+        plan.stderr.contains("line 2 repeats line 1"),
+        "{}",
+        plan.stderr
+    );
 }

@@ -90,6 +90,26 @@ async fn bad_clear_input_is_a_usage_error() {
         "{}",
         pattern.stderr
     );
+    // A pattern the glob compiler would choke on (it panicked): refused, exit 2.
+    let huge = "*".repeat(93_500);
+    let huge = env
+        .run(&[
+            "cache",
+            "clear",
+            "--category",
+            "issue",
+            "--pattern",
+            &huge,
+            "--dry-run",
+        ])
+        .await;
+    huge.code(2);
+    assert!(!huge.stderr.contains("panicked"), "{}", huge.stderr);
+    assert!(
+        huge.error_line().contains("at most 1024"),
+        "{}",
+        huge.stderr
+    );
     let category = env
         .run(&["cache", "clear", "--category", "nope", "--dry-run"])
         .await;

@@ -205,6 +205,10 @@ async fn sim_serve_serves_a_tenant_the_client_can_use() {
         banner.starts_with("jira-sim serving 7 issues at http://127.0.0.1:"),
         "{banner}"
     );
+    assert!(
+        banner.contains("credentials: sim@example.com / sim-token;"),
+        "the default token is printed: {banner}"
+    );
 
     let mut client = Env::new();
     client
@@ -219,4 +223,60 @@ async fn sim_serve_serves_a_tenant_the_client_can_use() {
     let bad = env.run(&["sim", "serve", "--fault", "explode@0.1"]).await;
     bad.code(2);
     assert!(bad.error_line().contains("explode@0.1"), "{}", bad.stderr);
+}
+
+/// `config init` writes what the environment already says; `config check` refuses the
+/// placeholder site, says when there is no config file, and does not call a 200 that is
+/// not Jira's user "credentials OK".
+#[tokio::test]
+async fn init_takes_the_environment_and_check_believes_only_jira() {
+    let sim = sim().await;
+    let mut env = Env::new();
+    env.set("JIRA_SITE_URL", sim.base_url());
+    env.set("JIRA_EMAIL", EMAIL);
+    env.run(&["config", "init"]).await.code(0);
+    let written = std::fs::read_to_string(env.config_path()).unwrap();
+    assert!(written.contains(sim.base_url()), "{written}");
+    assert!(written.contains(EMAIL), "{written}");
+
+    // The placeholder a bare `config init` writes is not a site.
+    let mut bare = Env::new();
+    bare.run(&["config", "init"]).await.code(0);
+    bare.set("JIRA_API_TOKEN", TOKEN);
+    let placeholder = bare.run(&["config", "check", "--offline"]).await;
+    placeholder.code(2);
+    assert!(
+        placeholder.stderr.contains("placeholder"),
+        "{}",
+        placeholder.stderr
+    );
+
+    // No config file at all: settings from the environment, and said so.
+    let no_file = Env::for_sim(&sim);
+    let checked = no_file.run(&["config", "check", "--offline"]).await;
+    checked.code(0);
+    assert!(
+        checked.stdout.contains("no config file"),
+        "{}",
+        checked.stdout
+    );
+
+    // A site answering 200 with something else than Jira's user.
+    sim.set_faults(jira_sim::FaultConfig {
+        rules: vec![
+            jira_sim::FaultRule::new(jira_sim::Fault::Malformed, 1.0).on("/rest/api/3/myself"),
+        ],
+    });
+    let fooled = no_file.run(&["config", "check"]).await;
+    fooled.code(1);
+    assert!(
+        !fooled.stdout.contains("credentials OK"),
+        "{}",
+        fooled.stdout
+    );
+    assert!(
+        fooled.stderr.contains("not with a Jira user"),
+        "{}",
+        fooled.stderr
+    );
 }

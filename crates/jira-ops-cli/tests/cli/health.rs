@@ -52,6 +52,30 @@ async fn a_wrong_token_exits_3() {
     assert!(run.error_line().contains("API token"), "{}", run.stderr);
 }
 
+/// A site that answers 200 with something other than Jira's user (a captive portal's page)
+/// is not healthy: exit 2, saying what came back.
+#[tokio::test]
+async fn a_200_that_is_not_jira_is_unhealthy() {
+    let sim = sim().await;
+    sim.set_faults(jira_sim::FaultConfig {
+        rules: vec![
+            jira_sim::FaultRule::new(jira_sim::Fault::Malformed, 1.0).on("/rest/api/3/myself"),
+        ],
+    });
+    let env = Env::for_sim(&sim);
+    let run = env.run(&["health", "--json"]).await;
+    run.code(2);
+    let report = run.json();
+    assert_eq!(report["status"], "unhealthy", "{report}");
+    assert!(
+        report["checks"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("not with a Jira user"),
+        "{report}"
+    );
+}
+
 #[tokio::test]
 async fn an_unreachable_site_exits_2_as_unhealthy() {
     let sim = sim().await;

@@ -16,7 +16,12 @@ const COMMANDS: &[&[&str]] = &[
     &["search"],
     &["create"],
     &["apply"],
+    &["journal"],
+    &["journal", "list"],
+    &["journal", "show"],
+    &["journal", "forget"],
     &["sync"],
+    &["proxy"],
     &["sim"],
     &["sim", "serve"],
     &["config"],
@@ -142,5 +147,28 @@ async fn the_help_layout_matches_its_snapshot() {
     assert_eq!(
         text, expected,
         "the help changed; UPDATE_SNAPSHOTS=1 rewrites the snapshot"
+    );
+}
+
+/// `--version` names the build: the package version, the commit and its date.
+#[tokio::test]
+async fn the_version_names_the_commit_and_its_date() {
+    let run = Env::new().run(&["--version"]).await;
+    run.code(0);
+    let line = run.stdout.trim();
+    let inner = line
+        .strip_prefix(&format!("jira-ops {} (", env!("CARGO_PKG_VERSION")))
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{line}"));
+    let (commit, date) = inner.split_once(' ').unwrap_or_else(|| panic!("{line}"));
+    let commit = commit.trim_end_matches("-modified");
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 12 && commit.chars().all(|c| c.is_ascii_hexdigit())),
+        "{line}"
+    );
+    assert!(
+        date == "unknown" || (date.len() == 10 && date.as_bytes()[4] == b'-'),
+        "{line}"
     );
 }

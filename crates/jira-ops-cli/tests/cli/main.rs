@@ -13,6 +13,7 @@ mod otel;
 mod points;
 mod polish;
 mod proxy;
+mod revert;
 mod safety;
 mod secrets;
 mod shared;
@@ -142,9 +143,11 @@ impl Env {
             .spawn()
             .expect("jira-ops sim serve starts");
         let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-        let banner = lines.next_line().await.unwrap().unwrap_or_default();
-        let url = banner.rsplit(' ').next().unwrap_or_default().to_owned();
-        (child, banner, url)
+        let first = lines.next_line().await.unwrap().unwrap_or_default();
+        let url = first.rsplit(' ').next().unwrap_or_default().to_owned();
+        // The banner's second line names the credentials.
+        let second = lines.next_line().await.unwrap().unwrap_or_default();
+        (child, format!("{first}\n{second}"), url)
     }
 
     /// Runs the binary with `args`.

@@ -240,6 +240,19 @@ async fn a_closed_stdout_ends_an_output_command_quietly() {
     assert!(!run.stderr.contains("Broken pipe"), "{}", run.stderr);
 }
 
+/// `jira-ops completions bash | head -1`: the script's reader goes away after a line, and
+/// the command ends quietly with 0 (it panicked inside clap_complete).
+#[tokio::test]
+async fn a_completion_script_to_a_closed_pipe_ends_quietly() {
+    let env = Env::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let run = env.run_reading_first_line(&["completions", shell]).await;
+        run.code(0);
+        assert!(!run.stderr.contains("panicked"), "{shell}: {}", run.stderr);
+        assert!(!run.stdout.is_empty(), "{shell}");
+    }
+}
+
 #[tokio::test]
 async fn keys_are_checked_before_anything_is_sent() {
     let sim = sim().await;

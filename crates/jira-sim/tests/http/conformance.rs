@@ -220,6 +220,13 @@ async fn every_endpoint_validates_against_the_contract() {
         ),
         case(
             M::GET,
+            "/rest/api/3/mypermissions?projectKey=APO&permissions=EDIT_ISSUES,ADD_COMMENTS",
+            "/rest/api/3/mypermissions",
+            None,
+            200,
+        ),
+        case(
+            M::GET,
             "/rest/api/3/project/search?maxResults=2",
             "/rest/api/3/project/search",
             None,

@@ -238,3 +238,49 @@ async fn auth_accepts_configured_credentials_only() {
     assert_eq!(send(sim.client.get(&url)).await.0, 401);
     assert_eq!(sim.handle.stats().unauthorized, 4);
 }
+
+/// A permission the caller lacks: its writes answered 403 with Jira's words, nothing
+/// changed, and `/mypermissions` says so; the others still work.
+#[tokio::test]
+async fn a_permission_the_caller_lacks_refuses_its_writes_and_says_so() {
+    let sim = Sim::small().await;
+    sim.handle.set_realism(jira_sim::Realism {
+        denied_permissions: vec!["ADD_COMMENTS".into()],
+        ..sim.handle.realism()
+    });
+    let (status, refused) = sim
+        .post(
+            "/rest/api/3/issue/APO-3/comment",
+            &json!({"body": {"type": "doc", "version": 1, "content": []}}),
+        )
+        .await;
+    assert_eq!(status, 403);
+    assert!(
+        refused["errorMessages"][0]
+            .as_str()
+            .unwrap()
+            .contains("permission to comment"),
+        "{refused}"
+    );
+    let (_, comments) = sim.get("/rest/api/3/issue/APO-3/comment").await;
+    let (status, _) = sim
+        .put(
+            "/rest/api/3/issue/APO-3",
+            &json!({"fields": {"summary": "Allowed"}}),
+        )
+        .await;
+    assert_eq!(status, 204, "an edit needs another permission");
+    let (status, mine) = sim
+        .get("/rest/api/3/mypermissions?issueKey=APO-3&permissions=ADD_COMMENTS,EDIT_ISSUES")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(mine["permissions"]["ADD_COMMENTS"]["havePermission"], false);
+    assert_eq!(mine["permissions"]["EDIT_ISSUES"]["havePermission"], true);
+    let (status, _) = sim.get("/rest/api/3/mypermissions").await;
+    assert_eq!(status, 400, "Jira requires the permissions asked about");
+    let (_, after) = sim.get("/rest/api/3/issue/APO-3/comment").await;
+    assert_eq!(
+        after["total"], comments["total"],
+        "the refused comment was not made"
+    );
+}

@@ -421,3 +421,58 @@ async fn not_performed_tells_unsent_and_refused_from_maybe_done() {
     assert!(!error.not_performed(), "{error}");
     assert_eq!(lossy.stats().issues_created, 1);
 }
+
+/// Counts the attempts that reach the layer below.
+struct Attempts<T> {
+    inner: T,
+    sent: std::sync::atomic::AtomicUsize,
+}
+
+impl<T: Transport> Transport for Attempts<T> {
+    async fn send(&self, request: ApiRequest) -> Result<jira_model::ApiResponse, Error> {
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.send(request).await
+    }
+}
+
+/// A site that refuses the connection before it ever answered (a wrong URL, a closed
+/// port) fails after a few tries with the cause, not the whole retry schedule; once it has
+/// answered, a refused connection is a blip and retried.
+#[tokio::test]
+async fn a_connection_refused_before_any_answer_is_given_few_tries() {
+    let closed = sim().await;
+    let never = Attempts {
+        inner: http(&closed),
+        sent: Default::default(),
+    };
+    closed.shutdown().await;
+    let jira = never.with_retries(quick_policy());
+    let get = || ApiRequest::get_issue("APO-1", &["summary"], &[]);
+    let error = jira.send(get()).await.unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("cannot connect") && text.contains("is the site URL right"),
+        "{text}"
+    );
+    assert_eq!(
+        jira.inner().sent.load(std::sync::atomic::Ordering::SeqCst),
+        jira_transport::UNREACHED_ATTEMPTS as usize,
+        "not the policy's {} retries",
+        quick_policy().max_retries
+    );
+
+    let went_away = sim().await;
+    let jira = Attempts {
+        inner: http(&went_away),
+        sent: Default::default(),
+    }
+    .with_retries(quick_policy());
+    assert_eq!(jira.send(get()).await.unwrap().status, 200);
+    went_away.shutdown().await;
+    assert!(jira.send(get()).await.is_err());
+    assert_eq!(
+        jira.inner().sent.load(std::sync::atomic::Ordering::SeqCst),
+        2 + quick_policy().max_retries,
+        "a site that answered before is retried on the policy's schedule"
+    );
+}

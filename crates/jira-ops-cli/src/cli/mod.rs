@@ -5,9 +5,22 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use jira_client::Setting;
 
+mod writes;
+
+pub use writes::{ApplyArgs, CreateArgs, JournalCommand};
+
+/// The version `--version` prints: the package's, the commit it was built from (with
+/// `-modified` when the tree had changes) and that commit's date.
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("JIRA_OPS_BUILD"), ")");
+
 /// Drive heavy traffic at Jira Cloud: fast, polite to the server, and never losing a result.
 #[derive(Debug, Parser)]
-#[command(name = "jira-ops", version, propagate_version = true, after_help = EXIT_CODES)]
+#[command(
+    name = "jira-ops",
+    version = VERSION,
+    propagate_version = true,
+    after_help = EXIT_CODES
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -267,6 +280,8 @@ Examples:
   jira-ops apply --from-file changes.jsonl --dry-run     # what each line would change, nothing written
   jira-ops apply --from-file changes.jsonl --plan        # requests and the least time the limits allow
   jira-ops apply --from-file changes.jsonl --json        # one JSON document for cron
+  jira-ops apply --revert --from-file changes.jsonl      # put back what the file's last run changed
+  jira-ops apply --revert apply-3f2a9c01d4e5 --delete-created --dry-run   # a run by name (`journal list`)
 
 Lines (JSON Lines; blank lines and lines starting with # are skipped):
   {"op": "update", "issue": "PROJ-1", "fields": {"summary": "New title"}, "update": {"labels": [{"add": "x"}]}}
@@ -277,10 +292,27 @@ Lines (JSON Lines; blank lines and lines starting with # are skipped):
   {"op": "label", "issue": "PROJ-1", "add": ["migrated"], "remove": ["legacy"]}
   {"op": "delete", "issue": "PROJ-9", "subtasks": false}
   {"op": "create", "fields": {"project": {"key": "PROJ"}, "issuetype": {"name": "Task"}, "summary": "New"}}
+  {"op": "delete_comment", "issue": "PROJ-1", "id": "10042"}
+  {"op": "unlink", "type": "Blocks", "inward": "PROJ-1", "outward": "PROJ-2"}
+
+Revert: every field line's values before it are kept in the journal as it writes. --revert sets them
+back in reverse order as a run of its own (exactly once, with --plan and --dry-run); a field another
+hand changed since is reported and left unless --force; comments, links and issues the run made are
+deleted only with --delete-created (which asks, as delete lines do).
 
 Outcomes, one result line per input line: done, already_so, refused (with Jira's error), not_sent, unknown.
 Exit codes: 0 every line holds, 1 some lines did not, 2 the file is invalid (nothing was sent)."#)]
     Apply(ApplyArgs),
+    /// What the write journal holds: the runs of `apply` and `create` on this site, what
+    /// each line came to, and forgetting a run so its file applies afresh.
+    #[command(
+        subcommand,
+        after_help = "Examples:
+  jira-ops journal list
+  jira-ops journal show apply-3f2a9c01d4e5
+  jira-ops journal forget apply-3f2a9c01d4e5    # after the site was reset: the file applies anew"
+    )]
+    Journal(JournalCommand),
     /// Export the issues a JQL query matches, with their complete histories, comments and
     /// worklogs, into JSON Lines files or SQLite: incremental (only what changed since the
     /// last run) and resumable (a run stopped at any moment goes on where it stopped).
@@ -657,41 +689,6 @@ pub struct SearchArgs {
     pub limit: Option<usize>,
     #[command(flatten)]
     pub output: OutputArgs,
-}
-
-#[derive(Clone, Debug, Args)]
-pub struct CreateArgs {
-    /// A JSON Lines file of issues to create; `-` reads stdin.
-    #[arg(long, value_name = "FILE")]
-    pub from_file: PathBuf,
-    /// Create the issues of a file an earlier run created to the end once more, as a new
-    /// run (each exactly once within it); without it such a file creates nothing.
-    #[arg(long)]
-    pub again: bool,
-}
-
-#[derive(Clone, Debug, Args)]
-pub struct ApplyArgs {
-    /// A JSON Lines file of changes; `-` reads stdin.
-    #[arg(long, value_name = "FILE")]
-    pub from_file: PathBuf,
-    /// Print what each line would change (reading the issues), write nothing.
-    #[arg(long, conflicts_with = "plan")]
-    pub dry_run: bool,
-    /// Apply a file that an earlier run applied to the end once more, as a new run (each
-    /// line once more, exactly once within the run); without it such a file sends nothing.
-    #[arg(long)]
-    pub again: bool,
-    /// Run `delete` lines without asking (they delete issues, which cannot be undone); a
-    /// file with delete lines is refused without a terminal unless this is given.
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-    /// Print the requests and the least time the limits allow, send nothing.
-    #[arg(long)]
-    pub plan: bool,
-    /// Print one JSON document (results and counts) instead of result lines.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
