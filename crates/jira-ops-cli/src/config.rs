@@ -62,7 +62,25 @@ pub struct Loaded {
     pub settings: Settings,
     /// Where each value of [`Loaded::settings`] came from, by key.
     pub sources: BTreeMap<&'static str, Source>,
+    /// `--quiet`: notes (a cache gone without) are not printed.
+    pub quiet: bool,
 }
+
+/// How a command uses the embedded cache (sled), which one process holds at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheUse {
+    /// Never opened: the command reads the site, never the cache (a sync), so it never
+    /// keeps another command from the cache however long it runs.
+    Never,
+    /// Opened when free, without waiting; when another process holds it the command goes
+    /// on without it at once, a note on stderr saying so (reads that the cache only
+    /// speeds up).
+    IfFree,
+    /// Needed (warming it, clearing it, writes that must invalidate it): waited for up to
+    /// `cache_lock_wait_secs`, then the command fails naming the holder.
+    Required,
+}
+
 
 /// The default config file: `$JIRA_OPS_CONFIG`, else `<config dir>/jira-ops/config.toml`.
 pub fn default_path(env: &impl Fn(&str) -> Option<String>) -> PathBuf {
@@ -286,6 +304,7 @@ impl Loaded {
             settings: Settings::default(),
             sources: SETTINGS.iter().map(|s| (s.key, Source::Default)).collect(),
             profile,
+            quiet: flags.quiet,
         };
         // The file's profile, each key checked against the table.
         let table = chosen.cloned().unwrap_or_default();
@@ -403,41 +422,66 @@ impl Loaded {
         )))
     }
 
-    /// The client these settings describe, built and connected.
-    pub async fn client(&self) -> Result<JiraClient, CliError> {
-        self.client_with(|builder| builder).await
+    /// The client these settings describe, built and connected, using the embedded cache
+    /// as `cache` says.
+    pub async fn client(&self, cache: CacheUse) -> Result<JiraClient, CliError> {
+        self.client_with(cache, |builder| builder).await
     }
 
     /// [`Loaded::client`], its builder adjusted by `adjust` first (a command's own
     /// options).
     pub async fn client_with(
         &self,
-        adjust: impl FnOnce(jira_client::ClientBuilder) -> jira_client::ClientBuilder,
+        cache: CacheUse,
+        adjust: impl Fn(jira_client::ClientBuilder) -> jira_client::ClientBuilder,
     ) -> Result<JiraClient, CliError> {
         self.require_site()?;
         self.require_token()?;
-        let builder = adjust(JiraClient::from_settings(
-            &self.settings,
-            &self.profile.value,
-        )?);
-        self.built(builder).await
+        let mut settings = self.settings.clone();
+        match cache {
+            CacheUse::Never => settings.cache_store = "none".into(),
+            CacheUse::IfFree => settings.cache_lock_wait_secs = 0,
+            CacheUse::Required => {}
+        }
+        let build = |settings: &jira_client::Settings| {
+            let builder = JiraClient::from_settings(settings, &self.profile.value).map(&adjust);
+            async move { builder?.build().await }
+        };
+        let built = match build(&settings).await {
+            Err(jira_client::Error::Cache(jira_client::cache::Error::Locked {
+                dir, holder, ..
+            })) if cache == CacheUse::IfFree => {
+                if !self.quiet {
+                    eprintln!(
+                        "jira-ops: note: the cache {} is in use by {holder}; this run goes without it (reads come from the site)",
+                        dir.display()
+                    );
+                }
+                settings.cache_store = "none".into();
+                build(&settings).await
+            }
+            other => other,
+        };
+        built.map_err(|error| self.build_error(error))
     }
 
     /// A client with no credentials of its own, each request carrying its caller's
     /// (`jira-ops proxy` forwarding them).
     pub async fn forwarding_client(&self) -> Result<JiraClient, CliError> {
         self.require_site()?;
-        self.built(JiraClient::from_settings_with_auth(
+        JiraClient::from_settings_with_auth(
             &self.settings,
             &self.profile.value,
             jira_client::Auth::None,
-        )?)
+        )?
+        .build()
         .await
+        .map_err(|error| self.build_error(error))
     }
 
-    /// Builds `builder`, a bad site URL said as the setting it came from.
-    async fn built(&self, builder: jira_client::ClientBuilder) -> Result<JiraClient, CliError> {
-        builder.build().await.map_err(|error| match error {
+    /// A client build's error, a bad site URL said as the setting it came from.
+    fn build_error(&self, error: jira_client::Error) -> CliError {
+        match error {
             jira_client::Error::Transport(error @ jira_client::TransportError::Config(_)) => {
                 CliError::usage(format!(
                     "{error} (from site_url, {})",
@@ -445,33 +489,6 @@ impl Loaded {
                 ))
             }
             other => other.into(),
-        })
-    }
-
-    /// [`Loaded::client`] with a cache that does not wait: when another process holds
-    /// the sled cache, the client goes without it (a note on stderr says so), for reads
-    /// that only refresh the cache (search).
-    pub async fn client_without_waiting(&self, quiet: bool) -> Result<JiraClient, CliError> {
-        let mut settings = self.settings.clone();
-        settings.cache_lock_wait_secs = 0;
-        let build = |settings: &jira_client::Settings| {
-            let builder = JiraClient::from_settings(settings, &self.profile.value);
-            async move { builder?.build().await }
-        };
-        self.require_site()?;
-        self.require_token()?;
-        match build(&settings).await {
-            Ok(client) => Ok(client),
-            Err(jira_client::Error::Cache(locked @ jira_client::cache::Error::Locked { .. })) => {
-                if !quiet {
-                    eprintln!(
-                        "jira-ops: note: {locked}; this run goes without the cache (it would only have refreshed it)"
-                    );
-                }
-                settings.cache_store = "none".into();
-                Ok(build(&settings).await?)
-            }
-            Err(other) => Err(other.into()),
         }
     }
 

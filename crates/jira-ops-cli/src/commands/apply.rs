@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use jira_apply::{ApplyReport, Change, Journal, Outcome};
 
+use crate::config::CacheUse;
 use crate::cli::{ApplyArgs, Global};
 use crate::error::{CliError, CliResult, Code};
 use crate::output;
@@ -165,7 +166,7 @@ pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
     // A revert reads the journal and the site first; a file needs neither for --plan.
     let (changes, name, job, loaded, left_changed) = if args.revert.is_some() {
         let settings = super::settings(global)?;
-        let client = settings.client().await?;
+        let client = settings.client(CacheUse::Required).await?;
         let revert = super::revert::changes(global, &settings, &client, &args).await?;
         if revert.changes.is_empty() {
             client.close().await?;
@@ -196,7 +197,12 @@ pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
         Some(loaded) => loaded,
         None => {
             let settings = super::settings(global)?;
-            let client = settings.client().await?;
+            // A dry run only reads; a run that writes invalidates what it changes.
+            let cache = match args.dry_run {
+                true => CacheUse::IfFree,
+                false => CacheUse::Required,
+            };
+            let client = settings.client(cache).await?;
             (settings, client)
         }
     };

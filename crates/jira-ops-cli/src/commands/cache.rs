@@ -8,22 +8,46 @@ use jira_client::warm::{WarmPlan, WarmReport};
 use serde_json::json;
 
 use crate::cli::{CacheCommand, ClearArgs, Global, WarmArgs};
-use crate::config::Loaded;
+use crate::config::{CacheUse, Loaded};
 use crate::error::{CliError, CliResult, Code};
 use crate::output;
+
+/// The error of a cache command run with the cache off.
+const NEEDS_CACHE: &str = "the cache commands need the cache: drop --no-cache";
 
 pub async fn run(global: &Global, command: CacheCommand) -> CliResult {
     let settings = super::settings(global)?;
     if settings.settings.cache_store == "none" {
-        return Err(CliError::usage(
-            "the cache commands need the cache: drop --no-cache",
-        ));
+        return Err(CliError::usage(NEEDS_CACHE));
     }
     match command {
         CacheCommand::Status { json } => {
-            let cache = open(&settings).await?;
-            let report = status(&cache).await?;
-            cache.close().await?;
+            // Not waited for: a cache in use is reported as such.
+            let mut quick = settings.clone();
+            quick.settings.cache_lock_wait_secs = 0;
+            settings.require_site()?;
+            let report = match quick.settings.open_cache(&settings.profile.value).await {
+                Ok(Some(cache)) => {
+                    let report = status(&cache).await?;
+                    cache.close().await?;
+                    report
+                }
+                Ok(None) => return Err(CliError::usage(NEEDS_CACHE)),
+                Err(jira_client::Error::Cache(jira_client::cache::Error::Locked {
+                    dir,
+                    holder,
+                    ..
+                })) => held_status(&settings, &dir, &holder),
+                Err(other) => return Err(other.into()),
+            };
+            if report.get("in_use_by").is_some() {
+                if json {
+                    crate::output::outln!("{report}");
+                } else {
+                    crate::output::outln!("{}", render_held(&report));
+                }
+                return Ok(Code::Ok);
+            }
             if json {
                 crate::output::outln!("{report}");
             } else {
@@ -43,7 +67,7 @@ async fn open(settings: &Loaded) -> Result<JiraCache<AnyStore>, CliError> {
         .settings
         .open_cache(&settings.profile.value)
         .await?
-        .ok_or_else(|| CliError::usage("the cache commands need the cache: drop --no-cache"))
+        .ok_or_else(|| CliError::usage(NEEDS_CACHE))
 }
 
 /// The cache's state as JSON.
@@ -72,6 +96,45 @@ pub async fn status(cache: &JiraCache<AnyStore>) -> Result<serde_json::Value, Cl
         "corrupt": stats.corrupt,
         "categories": categories,
     }))
+}
+
+/// What can be said of a sled cache another process holds without opening it: its
+/// directory, its holder and its size on disk.
+fn held_status(settings: &Loaded, dir: &std::path::Path, holder: &str) -> serde_json::Value {
+    let disk_bytes: u64 = walk_size(dir);
+    json!({
+        "site": settings.settings.site_url,
+        "profile": settings.profile.value,
+        "store": format!("sled at {}", dir.display()),
+        "in_use_by": holder,
+        "disk_bytes": disk_bytes,
+    })
+}
+
+/// The bytes of the files under `dir` (what can be read of them).
+fn walk_size(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(kind) if kind.is_dir() => walk_size(&entry.path()),
+            _ => entry.metadata().map(|m| m.len()).unwrap_or(0),
+        })
+        .sum()
+}
+
+/// The status of a cache another process holds.
+fn render_held(report: &serde_json::Value) -> String {
+    format!(
+        "cache of {} (profile {}) in {}\nin use by {}: entries and hit rate show once it lets go; {} on disk",
+        report["site"].as_str().unwrap_or(""),
+        report["profile"].as_str().unwrap_or(""),
+        report["store"].as_str().unwrap_or(""),
+        report["in_use_by"].as_str().unwrap_or(""),
+        human_bytes(report["disk_bytes"].as_u64().unwrap_or(0)),
+    )
 }
 
 /// The status as a table.
@@ -125,7 +188,7 @@ pub fn plan(args: &WarmArgs) -> WarmPlan {
 
 async fn warm(global: &Global, settings: &Loaded, args: WarmArgs) -> CliResult {
     let started = std::time::Instant::now();
-    let client = settings.client().await?;
+    let client = settings.client(CacheUse::Required).await?;
     let plan = plan(&args);
     let visible = output::progress_allowed(global.quiet, args.json);
     let spinner = output::spinner("warming the cache", visible);

@@ -7,7 +7,7 @@ use jira_model::{ApiRequest, User};
 use serde_json::json;
 
 use crate::cli::{ConfigCommand, Global};
-use crate::config::{self, Loaded, token_variable};
+use crate::config::{self, CacheUse, Loaded, token_variable};
 use crate::error::{AUTH_HINT, CliError, CliResult, Code};
 use crate::output;
 
@@ -145,7 +145,7 @@ async fn check(global: &Global, offline: bool) -> CliResult {
             settings.config_path.display()
         )));
     }
-    let client = settings.client().await?;
+    let client = settings.client(CacheUse::Never).await?;
     let source = if settings.config_exists {
         settings.config_path.display().to_string()
     } else {

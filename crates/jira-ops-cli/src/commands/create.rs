@@ -5,6 +5,7 @@ use std::io::Write;
 use jira_client::CreateError;
 use serde_json::json;
 
+use crate::config::CacheUse;
 use crate::cli::{CreateArgs, Global};
 use crate::error::{CliError, CliResult, Code};
 use crate::{output, signals};
@@ -32,7 +33,7 @@ pub async fn run(global: &Global, args: CreateArgs) -> CliResult {
         read_issues(file, &source)?
     };
     let settings = super::settings(global)?;
-    let client = settings.client().await?;
+    let client = settings.client(CacheUse::Required).await?;
     let journal_path = settings.settings.journal_path(client.site_key());
     let mut journal = super::apply::open_journal(&journal_path, args.wait)?;
     let contents: Vec<&jira_model::IssueUpdate> = issues.iter().map(|(_, issue)| issue).collect();

@@ -14,7 +14,7 @@ use jira_sim::{Fault, FaultConfig, FaultRule, LimitConfig, SimConfig, SimHandle}
 use serde_json::{Value, json};
 
 use crate::cli::{DemoArgs, Global};
-use crate::config::{FileConfig, Loaded};
+use crate::config::{CacheUse, FileConfig, Loaded};
 use crate::error::{CliError, CliResult, Code};
 use crate::output;
 
@@ -185,7 +185,7 @@ pub async fn run(global: &Global, args: DemoArgs) -> CliResult {
         sim.credential().api_token.expose(),
     ));
     settings.settings.cache_store = "sled".into();
-    let client = settings.client().await?;
+    let client = settings.client(CacheUse::Required).await?;
     let cache = client
         .cache()
         .cloned()

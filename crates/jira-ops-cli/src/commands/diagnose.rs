@@ -12,6 +12,7 @@ use jira_client::health::HealthOptions;
 use jira_model::ApiRequest;
 use serde_json::json;
 
+use crate::config::CacheUse;
 use crate::cli::{DiagnoseArgs, Global};
 use crate::error::{CliError, CliResult};
 use crate::output;
@@ -19,7 +20,7 @@ use crate::output;
 pub async fn run(global: &Global, args: DiagnoseArgs) -> CliResult {
     let run_started = Instant::now();
     let settings = super::settings(global)?;
-    let client = settings.client().await?;
+    let client = settings.client(CacheUse::IfFree).await?;
     let site = client.site_key().as_str().to_owned();
     let report = client.health(&HealthOptions::default()).await;
     if report.failure.is_some() {

@@ -6,6 +6,7 @@ use futures_util::StreamExt;
 use jira_client::Order;
 use jira_client::{FetchError, SearchOptions};
 
+use crate::config::CacheUse;
 use crate::cli::{FetchArgs, Global, SearchArgs};
 use crate::error::{CliError, CliResult, Code};
 use crate::output;
@@ -113,7 +114,7 @@ pub async fn fetch(global: &Global, mut args: FetchArgs) -> CliResult {
         cache_max_age: max_age,
         ..settings.settings.batch()
     };
-    let client = settings.client_with(|builder| builder.batch(batch)).await?;
+    let client = settings.client_with(CacheUse::IfFree, |builder| builder.batch(batch.clone())).await?;
     resolve_fields(&client, &mut args.output.fields).await?;
     let format = output::resolve_format(args.output.format);
     let fields: Vec<&str> = args.output.fields.iter().map(String::as_str).collect();
@@ -323,7 +324,7 @@ pub async fn search(global: &Global, mut args: SearchArgs) -> CliResult {
     let jql = read_jql(&args)?;
     let settings = super::settings(global)?;
     // A search reads fresh pages, never the cache; what it returns refreshes the cache.
-    let client = settings.client_without_waiting(global.quiet).await?;
+    let client = settings.client(CacheUse::IfFree).await?;
     resolve_fields(&client, &mut args.output.fields).await?;
     let format = output::resolve_format(args.output.format);
     let mut writer = args.output.writer(format, std::io::stdout().lock())?;

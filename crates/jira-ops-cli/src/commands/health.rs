@@ -3,6 +3,7 @@
 use jira_client::health::{Failure, HealthOptions, HealthReport, Status};
 use serde_json::json;
 
+use crate::config::CacheUse;
 use crate::cli::{Global, HealthArgs};
 use crate::error::{AUTH_HINT, CliResult, Code};
 use crate::output;
@@ -10,7 +11,7 @@ use crate::output;
 pub async fn run(global: &Global, args: HealthArgs) -> CliResult {
     let started = std::time::Instant::now();
     let settings = super::settings(global)?;
-    let client = settings.client().await?;
+    let client = settings.client(CacheUse::IfFree).await?;
     let options = HealthOptions {
         samples: args.samples,
         ..HealthOptions::default()

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use tracing::Instrument;
 
 use crate::cli::{Cli, Command, Global, SimCommand};
-use crate::config::Loaded;
+use crate::config::{CacheUse, Loaded};
 use crate::error::{CliError, CliResult, Code};
 
 mod apply;
@@ -117,10 +117,11 @@ async fn completion_command(global: &Global) -> clap::Command {
 /// The ids and names of the site's fields, from the cache (`cache warm --fields`); none
 /// when there is no site, no cache or no catalogue in it. Nothing is sent.
 async fn cached_fields(global: &Global) -> Vec<String> {
-    let Ok(loaded) = settings(global) else {
+    let Ok(mut loaded) = settings(global) else {
         return Vec::new();
     };
-    let Ok(client) = loaded.client().await else {
+    loaded.quiet = true;
+    let Ok(client) = loaded.client(CacheUse::IfFree).await else {
         return Vec::new();
     };
     let catalogue: Vec<jira_model::Field> = match client.cache() {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use jira_client::Secret;
 use jira_proxy::{Credentials, Proxy, ProxyConfig};
 
+use crate::config::CacheUse;
 use crate::cli::{Global, ProxyArgs};
 use crate::error::{CliError, CliResult, Code};
 
@@ -40,7 +41,7 @@ pub async fn run(global: &Global, args: ProxyArgs) -> CliResult {
             &args.local_key_env,
             "--token-from-env needs a local key for callers to present, so nothing on this machine uses the token unasked",
         )?;
-        (loaded.client().await?, Credentials::Held { local_key })
+        (loaded.client(CacheUse::Required).await?, Credentials::Held { local_key })
     } else {
         if loaded.settings.api_token.is_some() && !global.quiet {
             eprintln!(

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use jira_client::fields::FieldCatalogue;
 use jira_sync::{JsonlSink, Sink, SqliteSink, Strategy, SyncOptions, SyncPlan};
 
+use crate::config::CacheUse;
 use crate::cli::{Global, SyncArgs, SyncPart, SyncStrategy};
 use crate::error::{CliError, CliResult, Code};
 use crate::output;
@@ -143,7 +144,7 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
     // A quota that runs out pauses the run until the reset (at most an hour) instead of
     // failing it: what is committed stays, and the wait is announced.
     settings.settings.max_wait_secs = settings.settings.max_wait_secs.max(3_700);
-    let client = settings.client().await?;
+    let client = settings.client(CacheUse::Never).await?;
     let mut options = SyncOptions {
         changelogs: args.with.contains(&SyncPart::Changelog),
         comments: args.with.contains(&SyncPart::Comments),

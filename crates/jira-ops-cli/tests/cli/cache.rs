@@ -128,7 +128,7 @@ async fn bad_clear_input_is_a_usage_error() {
 }
 
 #[tokio::test]
-async fn a_second_process_waits_for_the_cache_then_says_who_holds_it() {
+async fn a_command_that_needs_the_cache_waits_then_says_who_holds_it() {
     let sim = sim().await;
     let mut env = Env::for_sim(&sim);
     // Hold the cache open in this process.
@@ -136,13 +136,13 @@ async fn a_second_process_waits_for_the_cache_then_says_who_holds_it() {
     let held =
         jira_client::cache::SledStore::open(&dir, std::time::Duration::from_secs(1)).unwrap();
     env.set("JIRA_OPS_CACHE_DIR", dir.display());
-    let run = env.run(&["cache", "status"]).await;
+    let run = env.run(&["cache", "warm", "--fields"]).await;
     run.code(1);
     let line = run.error_line();
     assert!(line.contains(&dir.display().to_string()), "{line}");
     assert!(line.contains(&std::process::id().to_string()), "{line}");
     // The wait is shown while it lasts; the error gives the fix and a human duration
-    // ("waited 1.0 s", not "waited 1.013181516s").
+    // ("waited 5.0 s", not "waited 5.013181516s").
     assert!(run.stderr.contains("waiting up to"), "{}", run.stderr);
     assert!(line.contains("--no-cache"), "{line}");
     let waited = line.split("waited ").nth(1).unwrap_or_default();
@@ -152,7 +152,65 @@ async fn a_second_process_waits_for_the_cache_then_says_who_holds_it() {
         "{line}"
     );
     drop(held);
-    env.run(&["cache", "status"]).await.code(0);
+    env.run(&["cache", "warm", "--fields"]).await.code(0);
+}
+
+/// A cache another process holds (a long fetch, a proxy) fails no command that can go
+/// without it: `cache status` says who holds it, reads go to the site with a note, a
+/// sync never opens it; and none of them waits the 5 s a writer would.
+#[tokio::test]
+async fn a_held_cache_fails_no_command_that_can_go_without_it() {
+    let sim = sim().await;
+    let mut env = Env::for_sim(&sim);
+    let dir = env.cache_dir();
+    env.set("JIRA_OPS_CACHE_DIR", dir.display());
+    env.run(&["fetch", "APO-1", "--format", "jsonl"])
+        .await
+        .code(0);
+    let held =
+        jira_client::cache::SledStore::open(&dir, std::time::Duration::from_secs(1)).unwrap();
+    let pid = std::process::id().to_string();
+
+    let status = env.run(&["cache", "status", "--json"]).await;
+    status.code(0);
+    let report: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert!(
+        report["in_use_by"].as_str().unwrap().contains(&pid),
+        "{report}"
+    );
+    assert!(report["disk_bytes"].as_u64().unwrap() > 0, "{report}");
+    let shown = env.run(&["cache", "status"]).await;
+    shown.code(0);
+    assert!(shown.stdout.contains("in use by process"), "{}", shown.stdout);
+
+    let before = sim.stats().requests;
+    let fetch = env.run(&["fetch", "APO-1", "--format", "jsonl"]).await;
+    fetch.code(0);
+    assert!(fetch.stdout.contains("\"APO-1\""), "{}", fetch.stdout);
+    assert!(fetch.stderr.contains("goes without it"), "{}", fetch.stderr);
+    assert!(!fetch.stderr.contains("waiting up to"), "{}", fetch.stderr);
+    assert!(sim.stats().requests > before, "read from the site");
+    let quiet = env.run(&["fetch", "APO-1", "--format", "jsonl", "-q"]).await;
+    quiet.code(0);
+    assert!(quiet.stderr.is_empty(), "{}", quiet.stderr);
+
+    let search = env
+        .run(&["search", "project = APO", "--limit", "2", "--format", "jsonl"])
+        .await;
+    search.code(0);
+    assert_eq!(search.stdout.lines().count(), 2, "{}", search.stdout);
+
+    let db = env.dir.path().join("held.db");
+    let to = format!("sqlite:{}", db.display());
+    let sync = env.run(&["sync", "--jql", "project = APO", "--to", &to]).await;
+    sync.code(0);
+    assert!(!sync.stderr.contains(&pid), "a sync never opens the cache: {}", sync.stderr);
+    drop(held);
+    let status = env.run(&["cache", "status", "--json"]).await;
+    status.code(0);
+    let report: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert!(report.get("in_use_by").is_none(), "{report}");
+    assert!(report["entries"].as_u64().unwrap() >= 1, "{report}");
 }
 
 #[tokio::test]
