@@ -7,6 +7,7 @@
 //!                     # python3-venv and npm when missing and run as root)
 //! cargo xtask bench   # every end-to-end scenario beside its baseline -> docs/BENCHMARKS.md
 //! cargo xtask soak    # the reliability matrix -> docs/RELIABILITY.md
+//! cargo xtask man     # manual pages from the command line -> target/man/man1
 //! ```
 
 use std::process::{Command, ExitCode};
@@ -33,6 +34,10 @@ tasks:
           the reliability matrix (faults, crash, contention, load, secrets):
           target/soak/report.json, and (full mode) docs/RELIABILITY.md. Fails
           when any cell misses. Full mode takes about 3 minutes.
+  man [DIR]
+          the manual pages of `jira-ops` and each of its commands, made
+          from the clap tree (clap_mangen), into DIR (default
+          target/man/man1): `man -M target/man jira-ops-sync`
   help    show this message";
 
 fn main() -> ExitCode {
@@ -41,6 +46,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(&args[1..]),
         Some("bench") => root().and_then(|root| proof::bench(&root, &args[1..])),
         Some("soak") => root().and_then(|root| proof::soak(&root, &args[1..])),
+        Some("man") => man(&args[1..]),
         Some("help" | "-h" | "--help") | None => {
             println!("{USAGE}");
             Ok(())
@@ -56,6 +62,35 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `cargo xtask man [DIR]`: the binary writes its own pages (`jira-ops man --dir`), so
+/// they are made from the very clap tree it parses with.
+fn man(args: &[String]) -> anyhow::Result<()> {
+    let dir = match args {
+        [] => root()?.join("target/man/man1"),
+        [dir] => std::path::PathBuf::from(dir),
+        _ => bail!("`cargo xtask man` takes at most one directory, got {args:?}"),
+    };
+    let dir = dir
+        .to_str()
+        .context("the directory is not UTF-8")?
+        .to_owned();
+    run(
+        "man",
+        &[
+            "run",
+            "--quiet",
+            "-p",
+            "jira-ops-cli",
+            "--bin",
+            "jira-ops",
+            "--",
+            "man",
+            "--dir",
+            &dir,
+        ],
+    )
 }
 
 /// The whole gate, in the order that fails fastest.

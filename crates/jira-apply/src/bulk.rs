@@ -258,11 +258,12 @@ impl Writes<'_> {
         let mut todo: Vec<(usize, bool)> = Vec::new();
         for &n in group {
             let prior = lock(journal).latest_of(&ids[n], &legacy[n]).cloned();
-            match prior.map(|r| r.state) {
+            match prior.as_ref().map(|r| r.state) {
                 Some(WriteState::Done) => {
-                    let mut result = line_result(&changes[n], Outcome::Done, None);
-                    result.earlier = true;
-                    out.push((n, result));
+                    out.push((
+                        n,
+                        crate::outcome::earlier_result(&changes[n], prior.as_ref()),
+                    ));
                 }
                 Some(WriteState::Intent | WriteState::Unknown) => todo.push((n, true)),
                 _ => todo.push((n, false)),
@@ -341,7 +342,9 @@ impl Writes<'_> {
                         let message = format!("{key} does not exist, or you cannot see it");
                         (WriteState::Refused, Outcome::Refused, message)
                     };
-                    settled.push(record(*n, state, Some(message.clone())));
+                    let mut settle = record(*n, state, Some(message.clone()));
+                    settle.already_so = outcome == Outcome::AlreadySo;
+                    settled.push(settle);
                     out.push((*n, line_result(&changes[*n], outcome, Some(message))));
                     continue;
                 };
@@ -356,7 +359,10 @@ impl Writes<'_> {
                         match chosen {
                             Ok(chosen) => Some((chosen.id, chosen.to.name)),
                             Err(NoWrite::AlreadySo(message)) => {
-                                settled.push(record(*n, WriteState::Done, None));
+                                let mut settle =
+                                    record(*n, WriteState::Done, Some(message.clone()));
+                                settle.already_so = true;
+                                settled.push(settle);
                                 let result =
                                     line_result(&changes[*n], Outcome::AlreadySo, Some(message));
                                 out.push((*n, result));

@@ -68,6 +68,10 @@ pub struct JournalRecord {
     /// What the write changed, so that its run can be reverted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub undo: Option<crate::undo::Undo>,
+    /// A `done` that wrote nothing: the site already held what the line asks
+    /// (`already_so`), so a later run reports it as such, with its message.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub already_so: bool,
     /// The run that wrote it ([`crate::runs::Run::name`]); none in journals written
     /// before runs were named.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,6 +92,7 @@ impl JournalRecord {
             message: None,
             target: None,
             undo: None,
+            already_so: false,
             run: None,
             at_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

@@ -149,8 +149,7 @@ impl Writes<'_> {
         let mut intent_at = prior.as_ref().map_or_else(crate::once::now_ms, |r| r.at_ms);
         match prior.as_ref().map(|r| r.state) {
             Some(WriteState::Done) => {
-                let mut result = line_result(change, Outcome::Done, None);
-                result.earlier = true;
+                let mut result = crate::outcome::earlier_result(change, prior.as_ref());
                 if let Some(key) = prior.and_then(|r| r.key) {
                     result.issue = Some(key);
                 }
@@ -211,7 +210,10 @@ impl Writes<'_> {
                     *request
                 }
                 Prepared::AlreadySo(message) => {
-                    return settle(WriteState::Done, Outcome::AlreadySo, message).await;
+                    let mut done = record(WriteState::Done, Some(message.clone()), None);
+                    done.already_so = true;
+                    writer.write(vec![done]).await?;
+                    return Ok(line_result(change, Outcome::AlreadySo, Some(message)));
                 }
                 Prepared::Refused(message) => {
                     return settle(WriteState::Refused, Outcome::Refused, message).await;

@@ -111,3 +111,20 @@ pub(crate) fn line_result(
         message,
     }
 }
+
+/// The result of a line an earlier run settled (`prior`, its journal record, is done):
+/// `done` with `earlier`, or `already_so` with its message when that run found the site
+/// already so and wrote nothing.
+pub(crate) fn earlier_result(
+    change: &Change,
+    prior: Option<&crate::journal::JournalRecord>,
+) -> LineResult {
+    let mut result = match prior {
+        Some(record) if record.already_so => {
+            line_result(change, Outcome::AlreadySo, record.message.clone())
+        }
+        _ => line_result(change, Outcome::Done, None),
+    };
+    result.earlier = true;
+    result
+}

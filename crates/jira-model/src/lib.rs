@@ -86,7 +86,7 @@ pub use ratelimit::{
     LimitWindow, MAX_RATE_LIMIT_WAIT, RateLimitInfo, RateLimitPolicy, RateLimitReason,
     RateLimitScope, RateLimitState, ResetPrecision, RetryAfter,
 };
-pub use request::{ApiRequest, ApiResponse, Idempotency, OperationClass, Refusal};
+pub use request::{ApiRequest, ApiResponse, FEW_KEYS, Idempotency, OperationClass, Refusal};
 pub use route::{UNDOCUMENTED_TEMPLATE, template_of};
 pub use site::{SiteKey, SiteKeyError, redact_url};
 pub use timestamp::{JiraTimestamp, TimestampError};

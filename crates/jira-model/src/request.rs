@@ -44,6 +44,10 @@ pub enum OperationClass {
     Write,
 }
 
+/// Bulk fetches of at most this many issues are timed as single reads
+/// ([`ApiRequest::bulk_fetch`]).
+pub const FEW_KEYS: usize = 10;
+
 /// A request to Jira, relative to the site's base URL.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApiRequest {
@@ -233,16 +237,23 @@ impl ApiRequest {
     }
 
     /// `POST /rest/api/3/issue/bulkfetch`: reads, so idempotent; costs about one point per
-    /// issue plus one.
+    /// issue plus one. A fetch of at most [`FEW_KEYS`] issues is timed as a read of one
+    /// (its timeouts and deadline), so that a server that does not answer is given up on
+    /// as soon as for a single GET, not after a bulk read's minutes.
     pub fn bulk_fetch(body: &BulkFetchRequest) -> Result<Self, Error> {
         let points = 1 + CORE_POINTS * body.issue_ids_or_keys.len() as u32;
+        let class = if body.issue_ids_or_keys.len() <= FEW_KEYS {
+            OperationClass::Single
+        } else {
+            OperationClass::Bulk
+        };
         Self::new(
             Method::POST,
             "/rest/api/3/issue/bulkfetch",
             "/rest/api/3/issue/bulkfetch",
         )
         .with_idempotency(Idempotency::Idempotent)
-        .with_class(OperationClass::Bulk)
+        .with_class(class)
         .with_estimated_points(points)
         .json_body(body)
     }
@@ -763,6 +774,12 @@ mod tests {
         assert_eq!(fetch.idempotency, Idempotency::Idempotent);
         assert_eq!(fetch.class, OperationClass::Bulk);
         assert_eq!(fetch.estimated_points, 101);
+        let few = ApiRequest::bulk_fetch(&BulkFetchRequest {
+            issue_ids_or_keys: vec!["P-1".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(few.class, OperationClass::Single);
 
         let update = ApiRequest::update_issue("PROJ-2", &IssueUpdate::default()).unwrap();
         assert_eq!(update.issue_key.as_deref(), Some("PROJ-2"));

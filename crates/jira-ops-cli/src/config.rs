@@ -81,7 +81,6 @@ pub enum CacheUse {
     Required,
 }
 
-
 /// The default config file: `$JIRA_OPS_CONFIG`, else `<config dir>/jira-ops/config.toml`.
 pub fn default_path(env: &impl Fn(&str) -> Option<String>) -> PathBuf {
     if let Some(path) = env("JIRA_OPS_CONFIG").filter(|p| !p.is_empty()) {
@@ -231,7 +230,7 @@ impl Loaded {
         if let Some(note) = loaded.site_to_root()
             && !flags.quiet
         {
-            eprintln!("jira-ops: note: {note}");
+            crate::notes::say!("jira-ops: note: {note}");
         }
         Ok(loaded)
     }
@@ -449,10 +448,12 @@ impl Loaded {
         };
         let built = match build(&settings).await {
             Err(jira_client::Error::Cache(jira_client::cache::Error::Locked {
-                dir, holder, ..
+                dir,
+                holder,
+                ..
             })) if cache == CacheUse::IfFree => {
                 if !self.quiet {
-                    eprintln!(
+                    crate::notes::say!(
                         "jira-ops: note: the cache {} is in use by {holder}; this run goes without it (reads come from the site)",
                         dir.display()
                     );

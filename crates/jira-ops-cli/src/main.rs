@@ -24,8 +24,11 @@ use std::process::ExitCode;
 mod cli;
 mod commands;
 mod config;
+mod destination;
 mod error;
+mod notes;
 mod output;
+mod records;
 mod signals;
 mod telemetry;
 
@@ -47,7 +50,7 @@ fn explain_bearer(global: &cli::Global) {
         return;
     };
     if loaded.settings.email.is_none() && loaded.settings.api_token.is_some() {
-        eprintln!(
+        crate::notes::say!(
             "jira-ops: note: no email is set, so the token was sent as a Bearer token (OAuth 2.0 access tokens work that way); an Atlassian API token needs Basic auth with the account's email: set email (--email, JIRA_EMAIL, or `email` in the profile)"
         );
     }
@@ -65,22 +68,34 @@ fn main() -> ExitCode {
             return ExitCode::from(error.exit_code() as u8);
         }
     };
+    notes::use_json(cli.global.log_format == cli::LogFormat::Json);
     let telemetry = match telemetry::init(&cli.global) {
         Ok(telemetry) => telemetry,
         Err(error) => {
-            eprintln!("jira-ops: error: {error}");
+            crate::notes::say!("jira-ops: error: {error}");
             return error.code.into();
         }
     };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("jira-ops: error: cannot start the async runtime: {error}");
+            crate::notes::say!("jira-ops: error: cannot start the async runtime: {error}");
             return Code::Failure.into();
         }
     };
     let global = cli.global.clone();
-    let result = runtime.block_on(commands::run(cli));
+    if let Some(path) = &global.output
+        && let Err(error) = destination::open(path)
+    {
+        crate::notes::say!("jira-ops: error: {error}");
+        return error.code.into();
+    }
+    let mut result = runtime.block_on(commands::run(cli));
+    if let Err(error) = destination::finish(&result)
+        && result.is_ok()
+    {
+        result = Err(error);
+    }
     // Let in-flight tasks end before the exporters flush what they recorded.
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     telemetry.shutdown();
@@ -88,7 +103,7 @@ fn main() -> ExitCode {
         Ok(code) => code.into(),
         Err(error) if error.closed_output => error.code.into(),
         Err(error) => {
-            eprintln!("jira-ops: error: {error}");
+            crate::notes::say!("jira-ops: error: {error}");
             if error.code == Code::Auth {
                 explain_bearer(&global);
             }

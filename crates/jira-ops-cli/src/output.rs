@@ -18,7 +18,7 @@ use crate::error::CliError;
 macro_rules! outln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        writeln!(std::io::stdout().lock(), $($arg)*)?
+        writeln!($crate::destination::stdout(), $($arg)*)?
     }};
 }
 pub(crate) use outln;
@@ -26,7 +26,7 @@ pub(crate) use outln;
 /// Whether progress bars may be drawn: stderr is a terminal and nothing asked for quiet or
 /// machine output.
 pub fn progress_allowed(quiet: bool, machine: bool) -> bool {
-    !quiet && !machine && std::io::stderr().is_terminal()
+    !quiet && !machine && !crate::notes::json() && std::io::stderr().is_terminal()
 }
 
 /// A bar of `len` steps on stderr, or a hidden one.
@@ -65,26 +65,43 @@ pub fn colours_on_stderr() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// A table with the house style, fitted to the terminal's width (columns wrap; a pipe
-/// gets the full width).
+/// A table with the house style, fitted to the terminal's width (a pipe gets the full
+/// width). Rows made by [`table_row`] stay one line, a cell too wide for its column cut
+/// with an ellipsis as `gh` does; other rows wrap.
 pub fn table(header: &[&str]) -> Table {
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    table.set_truncation_indicator("…");
     table.set_header(header.to_vec());
     table
 }
 
-/// The format to use: the one asked for, else a table on a terminal and JSON Lines in a
-/// pipe.
+/// A row of a record table (an issue, a result, a run): one line on a terminal, each cell
+/// cut to its column's width with `…`.
+pub fn table_row(cells: impl IntoIterator<Item = String>) -> comfy_table::Row {
+    let mut row = comfy_table::Row::from(cells.into_iter().collect::<Vec<_>>());
+    row.max_height(1);
+    row
+}
+
+/// The format to use: the one asked for, else the one an `-o` file's extension names,
+/// else a table on a terminal and JSON Lines in a pipe or a file.
 pub fn resolve_format(asked: Option<Format>) -> Format {
-    asked.unwrap_or_else(|| {
-        if std::io::stdout().is_terminal() {
-            Format::Table
-        } else {
-            Format::Jsonl
-        }
-    })
+    asked
+        .or_else(crate::destination::format_hint)
+        .unwrap_or_else(|| {
+            if stdout_is_terminal() {
+                Format::Table
+            } else {
+                Format::Jsonl
+            }
+        })
+}
+
+/// Whether the command's output reaches a terminal (not a pipe, not an `-o` file).
+pub fn stdout_is_terminal() -> bool {
+    !crate::destination::to_file() && std::io::stdout().is_terminal()
 }
 
 /// A field's value as text: names of objects, lists joined, plain values, and rich text
@@ -211,11 +228,11 @@ impl<W: Write> IssueWriter<W> {
                 self.write_csv(&row)?;
             }
             Format::Table => {
-                let row = self
-                    .row(issue)
-                    .into_iter()
-                    .map(|cell| terminal_safe(&cell).into_owned())
-                    .collect::<Vec<_>>();
+                let row = table_row(
+                    self.row(issue)
+                        .into_iter()
+                        .map(|cell| terminal_safe(&cell).into_owned()),
+                );
                 if let Some(table) = &mut self.table {
                     table.add_row(row);
                 }
@@ -445,13 +462,14 @@ impl Summary {
             crate::cli::LogFormat::Json => eprintln!(
                 "{}",
                 serde_json::json!({
+                    "timestamp": jiff::Timestamp::now().to_string(),
                     "level": "INFO",
                     "target": "jira_ops::summary",
                     "fields": { "message": self.line() },
                     "summary": self.json(),
                 })
             ),
-            crate::cli::LogFormat::Text => eprintln!("{}", self.line()),
+            crate::cli::LogFormat::Text => crate::notes::say!("{}", self.line()),
         }
     }
 }

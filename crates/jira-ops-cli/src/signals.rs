@@ -28,12 +28,12 @@ pub fn install() {
             };
             let code = signals.next().await;
             let _ = sender.send(Some(code));
-            eprintln!(
+            crate::notes::say!(
                 "jira-ops: interrupted: finishing what is in flight (at most {} s); a second signal stops at once",
                 GRACE.as_secs()
             );
             signals.next().await;
-            eprintln!("jira-ops: stopped at once");
+            crate::notes::say!("jira-ops: stopped at once");
             std::process::exit(code as i32);
         });
         receiver

@@ -215,10 +215,10 @@ mod otel {
         /// Flushes and stops both exporters; errors are reported, not fatal.
         pub fn shutdown(self) {
             if let Err(error) = self.tracer.shutdown() {
-                eprintln!("jira-ops: warning: exporting traces: {error}");
+                crate::notes::say!("jira-ops: warning: exporting traces: {error}");
             }
             if let Err(error) = self.meter.shutdown() {
-                eprintln!("jira-ops: warning: exporting metrics: {error}");
+                crate::notes::say!("jira-ops: warning: exporting metrics: {error}");
             }
         }
     }

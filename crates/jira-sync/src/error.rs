@@ -22,6 +22,24 @@ impl Error {
     pub fn is_invalid_jql(&self) -> bool {
         matches!(self, Error::Client(error) if error.is_invalid_jql())
     }
+
+    /// A refusal of a query the run composed from the user's (a window, a census page,
+    /// `((JQL) AND updated <= …) ORDER BY id ASC`) said as the user wrote it: Jira's
+    /// message names the user's mistake, which the composed query only carries.
+    pub(crate) fn naming_query(self, user_jql: &str) -> Self {
+        match self {
+            Error::Client(jira_client::Error::Batch(jira_batch::Error::InvalidJql {
+                message,
+                hint,
+                ..
+            })) => Error::Client(jira_client::Error::Batch(jira_batch::Error::InvalidJql {
+                jql: user_jql.to_owned(),
+                message,
+                hint,
+            })),
+            other => other,
+        }
+    }
 }
 
 impl From<jira_transport::Error> for Error {

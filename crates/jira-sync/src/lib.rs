@@ -89,7 +89,7 @@ pub use options::{Strategy, SyncOptions, check_query};
 pub use plan::{Estimate, MAX_CONCURRENCY, Sample, SyncPlan};
 pub use record::{Child, SyncedIssue};
 pub use run::SyncReport;
-pub use sink::{Census, EmptySink, Sink, SyncBatch};
+pub use sink::{Census, EmptySink, KeysSeen, Sink, SyncBatch};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteSink;
 pub use window::{Slice, SyncState, Window};
@@ -124,7 +124,8 @@ pub async fn sync_with_progress<S: Sink + ?Sized>(
             options,
             progress,
         )
-        .await;
+        .await
+        .map_err(|e| e.naming_query(&options.jql));
     }
     // What the cache holds of the synced issues is older than what was just read:
     // dropped once the run ends (however it ends), so a later fetch reads them fresh.
@@ -140,7 +141,8 @@ pub async fn sync_with_progress<S: Sink + ?Sized>(
         options,
         progress,
     )
-    .await;
+    .await
+    .map_err(|e| e.naming_query(&options.jql));
     client.forget_cached(&seen.keys).await;
     report
 }
@@ -160,4 +162,5 @@ pub async fn plan<S: Sink + ?Sized>(
         options,
     )
     .await
+    .map_err(|e| e.naming_query(&options.jql))
 }

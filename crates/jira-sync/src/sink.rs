@@ -99,9 +99,11 @@ pub trait Sink: Send {
     }
 }
 
-/// A sink that notes the keys of the issues committed through it (so a client can drop
-/// its cached copies once the run ends).
-pub(crate) struct KeysSeen<'a, S: Sink + ?Sized> {
+/// A sink that notes the keys of the issues committed through it, so that a client can
+/// drop its cached copies once the run ends ([`crate::sync`] does so with a client that
+/// holds a cache; a program that runs the sync without one, to keep the cache free for
+/// others, wraps its sink in this and drops them itself).
+pub struct KeysSeen<'a, S: Sink + ?Sized> {
     /// The sink written to.
     pub inner: &'a mut S,
     /// Keys of the issues committed so far.

@@ -134,6 +134,9 @@ pub(crate) async fn open_window<T: Transport + 'static>(
         // A site that cannot be measured (no approximate count, a refused sample) is read
         // the way asked for, or the way that needs no measure, at the configured
         // concurrency.
+        // A refused query is the user's to fix: said once, as the error, not measured
+        // around.
+        Err(error) if error.is_invalid_jql() => return Err(error),
         Err(error) => {
             tracing::warn!(%error, "sync: the window could not be measured");
             report.reason = match options.strategy {

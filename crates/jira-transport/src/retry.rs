@@ -193,6 +193,7 @@ impl<T: Transport> Retrying<T> {
     ) -> Result<ApiResponse, Error> {
         let span = tracing::Span::current();
         let mut attempts: u32 = 0;
+        let mut announced = false;
         loop {
             attempts += 1;
             // The deadline bounds the attempt in flight too, not only the waits between.
@@ -249,6 +250,35 @@ impl<T: Transport> Retrying<T> {
                 if delay > remaining {
                     return Err(exhausted(attempts, failure));
                 }
+            }
+            // A server that takes the request and says nothing is worth a word while the
+            // user waits (the first time only; later attempts are at info).
+            if let Error::Timeout {
+                phase: crate::TimeoutPhase::Read | crate::TimeoutPhase::Total,
+                after,
+                ..
+            } = &failure
+                && !announced
+            {
+                announced = true;
+                let until = match deadline {
+                    Some(deadline) => format!(
+                        "retrying for up to {} more",
+                        jira_model::HumanDuration(
+                            deadline.saturating_duration_since(Instant::now())
+                        )
+                    ),
+                    None => format!(
+                        "retrying (at most {} more times)",
+                        self.policy.max_retries - retry
+                    ),
+                };
+                tracing::warn!(
+                    "no answer from {} {} within {}; {until}",
+                    request.method,
+                    request.path,
+                    jira_model::HumanDuration(*after)
+                );
             }
             tracing::info!(
                 attempt = attempts,

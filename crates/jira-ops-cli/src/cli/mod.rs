@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use jira_client::Setting;
 
+mod format;
 mod writes;
 
+pub use format::{Format, RecordFormat, ReportFormat};
 pub use writes::{ApplyArgs, CreateArgs, JournalCommand};
 
 /// The version `--version` prints: the package's, the commit it was built from (with
@@ -176,6 +178,17 @@ pub struct Global {
     /// Log lines as text or as JSON objects (one per line, on stderr).
     #[arg(long, global = true, help_heading = "Global options", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Write what the command prints on stdout to FILE instead: whole or not at all (a
+    /// temporary file renamed when the command ends; an interrupted run's output is kept
+    /// as FILE.partial). Without --format, the extension picks one (.csv, .json, .jsonl).
+    #[arg(
+        short = 'o',
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "FILE"
+    )]
+    pub output: Option<PathBuf>,
 }
 
 impl Global {
@@ -205,19 +218,6 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line.
     Json,
-}
-
-/// Output formats for issues.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    /// One JSON object per line, written as the issues arrive.
-    Jsonl,
-    /// One JSON array.
-    Json,
-    /// A header line and one row per issue.
-    Csv,
-    /// A table for humans.
-    Table,
 }
 
 #[derive(Debug, Subcommand)]
@@ -364,6 +364,16 @@ Access logs (one line a request, no credentials) with -v.")]
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Manual pages (roff) made from this command line: `jira-ops.1` on stdout, or with
+    /// `--dir` one page per command there (`jira-ops-fetch.1`, ...).
+    #[command(after_help = "Examples:
+  jira-ops man | man -l -
+  jira-ops man --dir ~/.local/share/man/man1      # then: man jira-ops-sync")]
+    Man {
+        /// Write every page into this directory (created when missing).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// `jira-ops proxy`'s options.
@@ -472,9 +482,8 @@ pub struct SyncArgs {
     /// show yet; they are taken by the next run).
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub settle_secs: u64,
-    /// Print the summary (or the plan) as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub format: ReportFormat,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -491,19 +500,17 @@ pub struct DemoArgs {
     /// Share of searches and bulk fetches answered 503 with Retry-After: 1.
     #[arg(long, default_value_t = 0.05)]
     pub unavailable: f64,
-    /// Print the summary as JSON on stdout (no table, no progress bars).
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub format: ReportFormat,
 }
 
 #[derive(Clone, Debug, Args)]
 pub struct HealthArgs {
-    /// Print the report as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
-    /// Latency samples after the first request.
-    #[arg(long, default_value_t = 3)]
-    pub samples: usize,
+    #[command(flatten)]
+    pub format: ReportFormat,
+    /// Latency samples after the first request (0 to 1,000; each is one `GET /myself`).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(0..=1_000))]
+    pub samples: u16,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -511,9 +518,8 @@ pub struct DiagnoseArgs {
     /// Keys to time (default: the 5 most recently updated issues the account can see).
     #[arg(long, value_delimiter = ',', value_name = "KEY,...")]
     pub keys: Vec<String>,
-    /// Print the report as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub format: ReportFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -523,9 +529,8 @@ pub enum CacheCommand {
   jira-ops cache status
   jira-ops cache status --json --profile work")]
     Status {
-        /// Print as JSON on stdout.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        format: ReportFormat,
     },
     /// Fill the cache: metadata first, then recent issues per project.
     #[command(after_help = "Examples:
@@ -571,9 +576,8 @@ pub struct WarmArgs {
     /// Everything: fields, projects, users and issues.
     #[arg(long)]
     pub all: bool,
-    /// Print the report as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub format: ReportFormat,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -605,9 +609,13 @@ pub struct ClearArgs {
 
 #[derive(Clone, Debug, Args)]
 pub struct OutputArgs {
-    /// Output format (default: table on a terminal, jsonl otherwise).
+    /// Output format (default: table on a terminal, else the `-o` file's extension, else
+    /// jsonl).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// The same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
     /// Fields to return, comma separated: ids (`summary`, `customfield_10016`) or names
     /// (`'Story Points'`), checked against the site's fields; `*all` or `*navigable` for
     /// every field (one column each in CSV and tables).
@@ -624,6 +632,15 @@ pub struct OutputArgs {
 }
 
 impl OutputArgs {
+    /// The format asked for (`--json` is `--format json`), else the default.
+    pub fn resolve_format(&self) -> Format {
+        RecordFormat {
+            format: self.format,
+            json: self.json,
+        }
+        .resolve()
+    }
+
     /// A writer of these fields in `format` to `out`, CSV made spreadsheet-safe unless
     /// `--csv-raw`.
     pub fn writer<W: std::io::Write>(
@@ -711,9 +728,8 @@ pub enum ConfigCommand {
   jira-ops --profile staging config show --json
   JIRA_REQUEST_TIMEOUT=60 jira-ops config show      # see the environment win over the file")]
     Show {
-        /// Print as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        format: ReportFormat,
     },
     /// Validate the config file and the profile, then try the credentials.
     #[command(after_help = "Examples:

@@ -17,6 +17,8 @@ pub struct CreateArgs {
     /// overlap) to end; without it the run is refused at once, naming the other.
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     pub wait: u64,
+    #[command(flatten)]
+    pub format: super::RecordFormat,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -51,9 +53,8 @@ pub struct ApplyArgs {
     /// Print the requests and the least time the limits allow, send nothing.
     #[arg(long)]
     pub plan: bool,
-    /// Print one JSON document (results and counts) instead of result lines.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub format: super::RecordFormat,
     /// Wait up to SECS for another run holding this site's write journal (a cron
     /// overlap) to end; without it the run is refused at once, naming the other.
     #[arg(long, value_name = "SECS", default_value_t = 0)]
@@ -68,9 +69,8 @@ pub enum JournalCommand {
   jira-ops journal list
   jira-ops journal list --json --profile work")]
     List {
-        /// Print as JSON on stdout.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        format: super::RecordFormat,
     },
     /// One run's lines: each line's outcome, the issue it made or changed, Jira's message.
     #[command(after_help = "Examples:
@@ -79,9 +79,8 @@ pub enum JournalCommand {
     Show {
         /// The run's name, as `journal list` shows it.
         run: String,
-        /// Print as JSON on stdout.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        format: super::RecordFormat,
     },
     /// Forget a run: the lines it wrote count as never sent, so its file applies again
     /// as new writes (after the site was reset, or to replay a migration). Asks on a

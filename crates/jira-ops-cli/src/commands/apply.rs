@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use jira_apply::{ApplyReport, Change, Journal, Outcome};
 
+use crate::cli::{ApplyArgs, Format, Global};
 use crate::config::CacheUse;
-use crate::cli::{ApplyArgs, Global};
 use crate::error::{CliError, CliResult, Code};
 use crate::output;
 use crate::signals;
@@ -62,7 +62,7 @@ fn warn_repeats(changes: &[Change], name: &str) {
     for change in changes {
         let text = serde_json::to_string(&change.op).unwrap_or_default();
         match first.get(&text) {
-            Some(line) => eprintln!(
+            Some(line) => crate::notes::say!(
                 "jira-ops: warning: {name}, line {} repeats line {line}: both are applied (each occurrence is a write of its own); remove one if that is not meant",
                 change.line
             ),
@@ -100,12 +100,12 @@ pub(super) fn start_run(
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
         let ago = std::time::Duration::from_millis(now.saturating_sub(at_ms).max(0) as u64);
-        eprintln!(
+        crate::notes::say!(
             "jira-ops: {name} was {done} to the end by an earlier run ({} ago): nothing is sent again; `--again` runs it once more as a new run",
             jira_model::HumanDuration(ago)
         );
     } else if run.resumed {
-        eprintln!("jira-ops: going on with the unfinished run of {name}");
+        crate::notes::say!("jira-ops: going on with the unfinished run of {name}");
     }
     Ok(run)
 }
@@ -188,7 +188,7 @@ pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
         (changes, name, "apply", None, false)
     };
     if args.plan {
-        return print_plan(&changes, args.json);
+        return print_plan(&changes, args.format.is_json());
     }
     if !args.dry_run {
         confirm_deletes(&changes, &name, args.yes)?;
@@ -210,26 +210,50 @@ pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
         let lines = jira_apply::apply_dry_run(&client, &changes).await;
         client.close().await?;
         super::refused_credentials(&client)?;
-        let mut out = std::io::stdout().lock();
-        if args.json {
-            writeln!(out, "{}", json_text(serde_json::to_string_pretty(&lines))?)?;
+        let mut out = crate::destination::stdout();
+        let records = || -> Result<Vec<serde_json::Value>, CliError> {
+            lines
+                .iter()
+                .map(|line| {
+                    serde_json::to_value(line).map_err(|e| {
+                        CliError::failure(format!("the dry run does not serialise: {e}"))
+                    })
+                })
+                .collect()
+        };
+        // Without a format asked for, the dry run speaks to people (one line each).
+        let asked = args.format.json
+            || args.format.format.is_some()
+            || crate::destination::format_hint().is_some();
+        match if asked {
+            args.format.resolve()
         } else {
-            for line in &lines {
-                writeln!(
-                    out,
-                    "line {:<5} {:<10} {:<12} {}{}",
-                    line.line,
-                    line.op,
-                    line.issue.as_deref().unwrap_or("-"),
-                    line.change,
-                    if line.would_write { "" } else { "  (no write)" }
-                )?;
+            Format::Table
+        } {
+            Format::Json => {
+                writeln!(out, "{}", json_text(serde_json::to_string_pretty(&lines))?)?;
+            }
+            format @ (Format::Jsonl | Format::Csv) => {
+                crate::records::write(format, DRY_RUN_COLUMNS, &records()?)?;
+            }
+            Format::Table => {
+                for line in &lines {
+                    writeln!(
+                        out,
+                        "line {:<5} {:<10} {:<12} {}{}",
+                        line.line,
+                        line.op,
+                        line.issue.as_deref().unwrap_or("-"),
+                        line.change,
+                        if line.would_write { "" } else { "  (no write)" }
+                    )?;
+                }
             }
         }
         let failing = lines.iter().filter(|l| l.would_fail).count();
         if !global.quiet {
             let writes = lines.iter().filter(|l| l.would_write).count();
-            eprintln!(
+            crate::notes::say!(
                 "dry run: {writes} of {} lines would write{}; nothing was written",
                 lines.len(),
                 if failing == 0 {
@@ -255,7 +279,7 @@ pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
     let bar = output::bar(
         changes.len() as u64,
         &format!("applying {name}"),
-        output::progress_allowed(global.quiet, args.json),
+        output::progress_allowed(global.quiet, args.format.is_json()),
     );
     let stop = || signals::stopped().is_some();
     let report = jira_apply::apply_run(&client, &changes, journal.clone(), &run, &stop, &|_| {
@@ -285,7 +309,7 @@ pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
         0,
         started,
     );
-    if let Err(error) = write_report(&report, &summary, args.json) {
+    if let Err(error) = write_report(&report, &summary, args.format.resolve()) {
         return Err(CliError::failure(format!(
             "could not write the results to stdout ({}); every outcome is in the write journal {}, and running the same file again prints them without applying anything twice",
             if error.closed_output {
@@ -307,7 +331,7 @@ pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
     let earlier = report.results.iter().filter(|r| r.earlier).count();
     if !global.quiet {
         let wire = client.wire_tally().snapshot();
-        eprintln!(
+        crate::notes::say!(
             "applied {} of {} lines: {} done ({earlier} by an earlier run), {} already so; {} refused by Jira, {} not sent (run again to send them), {} unknown (running again resolves them first); {} requests on the wire, {} rate-limited",
             count(Outcome::Done) + count(Outcome::AlreadySo),
             report.results.len(),
@@ -320,11 +344,11 @@ pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
             wire.rate_limited,
         );
     }
-    if !args.json {
+    if !args.format.is_json() {
         summary.print(global);
     }
     if let Some(code) = signals::stopped() {
-        eprintln!(
+        crate::notes::say!(
             "jira-ops: interrupted: run the same file again to apply what was not sent (the journal {} keeps what was)",
             journal_path.display()
         );
@@ -335,7 +359,7 @@ pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
 
 fn print_plan(changes: &[Change], json: bool) -> CliResult {
     let plan = jira_apply::plan_at_default_limits(changes);
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::destination::stdout();
     if json {
         writeln!(out, "{}", json_text(serde_json::to_string_pretty(&plan))?)?;
         return Ok(Code::Ok);
@@ -370,13 +394,25 @@ fn print_plan(changes: &[Change], json: bool) -> CliResult {
     Ok(Code::Ok)
 }
 
+/// The columns of `apply`'s results in CSV and tables.
+const COLUMNS: &[&str] = &["line", "op", "issue", "outcome", "earlier", "message"];
+
+/// The columns of `apply --dry-run` in CSV.
+const DRY_RUN_COLUMNS: &[&str] = &["line", "op", "issue", "change", "would_write", "would_fail"];
+
 fn write_report(
     report: &ApplyReport,
     summary: &output::Summary,
-    json: bool,
+    format: Format,
 ) -> Result<(), CliError> {
-    let mut out = std::io::stdout().lock();
-    if json {
+    let mut out = crate::destination::stdout();
+    if let format @ (Format::Csv | Format::Table) = format {
+        let records = serde_json::to_value(&report.results)
+            .map_err(|e| CliError::failure(format!("the results do not serialise: {e}")))?;
+        let records = records.as_array().cloned().unwrap_or_default();
+        return crate::records::write(format, COLUMNS, &records);
+    }
+    if format == Format::Json {
         let mut document = serde_json::to_value(report)
             .map_err(|e| CliError::failure(format!("the results do not serialise: {e}")))?;
         document["summary"] = summary.json();

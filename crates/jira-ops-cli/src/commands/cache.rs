@@ -21,7 +21,8 @@ pub async fn run(global: &Global, command: CacheCommand) -> CliResult {
         return Err(CliError::usage(NEEDS_CACHE));
     }
     match command {
-        CacheCommand::Status { json } => {
+        CacheCommand::Status { format } => {
+            let json = format.json();
             // Not waited for: a cache in use is reported as such.
             let mut quick = settings.clone();
             quick.settings.cache_lock_wait_secs = 0;
@@ -190,7 +191,7 @@ async fn warm(global: &Global, settings: &Loaded, args: WarmArgs) -> CliResult {
     let started = std::time::Instant::now();
     let client = settings.client(CacheUse::Required).await?;
     let plan = plan(&args);
-    let visible = output::progress_allowed(global.quiet, args.json);
+    let visible = output::progress_allowed(global.quiet, args.format.json());
     let spinner = output::spinner("warming the cache", visible);
     let progress = |stage: &str, items: usize| {
         spinner.set_message(format!("warming the cache: {stage}; items"));
@@ -216,7 +217,7 @@ async fn warm(global: &Global, settings: &Loaded, args: WarmArgs) -> CliResult {
                    "points": s.points, "elapsed_ms": s.elapsed.as_millis() as u64})
         })
         .collect();
-    if args.json {
+    if args.format.json() {
         crate::output::outln!(
             "{}",
             json!({"stages": stages, "items": report.items(), "bytes": report.bytes(),
@@ -350,7 +351,7 @@ async fn clear(settings: &Loaded, args: ClearArgs) -> CliResult {
         let question = format!("Remove {count} entries ({what}) from the cache?");
         if !super::confirm(&question)? {
             cache.close().await?;
-            eprintln!("nothing removed");
+            crate::notes::say!("nothing removed");
             return Ok(Code::Failure);
         }
     }

@@ -14,7 +14,8 @@ use crate::output;
 pub async fn run(global: &Global, command: ConfigCommand) -> CliResult {
     match command {
         ConfigCommand::Init => init(global),
-        ConfigCommand::Show { json } => {
+        ConfigCommand::Show { format } => {
+            let json = format.json();
             let settings = super::settings(global)?;
             show(&settings, json)?;
             Ok(Code::Ok)

@@ -1,12 +1,10 @@
 //! `jira-ops create --from-file F.jsonl`: bulk create, one result line per input line.
 
-use std::io::Write;
-
 use jira_client::CreateError;
 use serde_json::json;
 
-use crate::config::CacheUse;
 use crate::cli::{CreateArgs, Global};
+use crate::config::CacheUse;
 use crate::error::{CliError, CliResult, Code};
 use crate::{output, signals};
 
@@ -70,32 +68,32 @@ pub async fn run(global: &Global, args: CreateArgs) -> CliResult {
             }
             Ok(done) => {
                 created += 1;
-                json!({"line": line, "key": done.issue.key, "id": done.issue.id})
+                json!({"line": line, "key": done.issue.key, "id": done.issue.id, "outcome": "created"})
             }
             // Messages name the input's line, as every other message about the file does.
             Err(CreateError::Refused { errors, .. }) => {
                 refused += 1;
                 let error = format!("line {line}: Jira refused the issue: {}", errors.summary());
-                json!({"line": line, "outcome": "refused", "error": error, "errors": errors})
+                json!({"line": line, "outcome": "refused", "message": error, "errors": errors})
             }
             Err(CreateError::NotSent { message, .. }) => {
                 not_sent += 1;
                 let error = format!(
                     "line {line}: not created (the request was not performed; safe to run again): {message}"
                 );
-                json!({"line": line, "outcome": "not_sent", "error": error})
+                json!({"line": line, "outcome": "not_sent", "message": error})
             }
             Err(CreateError::Unknown { message, .. }) => {
                 unknown += 1;
                 let error = format!(
                     "line {line}: the outcome is unknown (running again looks it up before creating anything): {message}"
                 );
-                json!({"line": line, "outcome": "unknown", "error": error})
+                json!({"line": line, "outcome": "unknown", "message": error})
             }
         });
     }
     // The journal, not stdout, is the record: a closed or full stdout loses no outcome.
-    if let Err(error) = write_records(&records) {
+    if let Err(error) = crate::records::write(args.format.resolve(), COLUMNS, &records) {
         return Err(CliError::failure(format!(
             "could not write the results to stdout ({}); every outcome is in the write journal {}, and running the same input again prints them without creating anything twice",
             if error.closed_output {
@@ -108,14 +106,14 @@ pub async fn run(global: &Global, args: CreateArgs) -> CliResult {
     }
     super::refused_credentials(&client)?;
     if !global.quiet {
-        eprintln!(
+        crate::notes::say!(
             "created {created} of {} ({earlier} already created by an earlier run); {refused} refused by Jira, {not_sent} not sent (safe to create again), {unknown} with an unknown outcome (running again looks them up first)",
             output::count(results.len() as u64, "issue")
         );
     }
     output::Summary::of("create", &client, created as u64, "issues", 0, started).print(global);
     if let Some(code) = signals::stopped() {
-        eprintln!(
+        crate::notes::say!(
             "jira-ops: interrupted: run the same input again to create what was not sent (the journal {} keeps what was)",
             journal_path.display()
         );
@@ -124,11 +122,5 @@ pub async fn run(global: &Global, args: CreateArgs) -> CliResult {
     Ok(Code::of_run(refused + not_sent + unknown))
 }
 
-fn write_records(records: &[serde_json::Value]) -> Result<(), CliError> {
-    let mut out = std::io::stdout().lock();
-    for record in records {
-        writeln!(out, "{record}")?;
-    }
-    out.flush()?;
-    Ok(())
-}
+/// The columns of `create`'s results in CSV and tables.
+const COLUMNS: &[&str] = &["line", "outcome", "key", "id", "message"];

@@ -110,10 +110,10 @@ pub async fn run(global: &Global, args: DemoArgs) -> CliResult {
         ));
     }
     let total_started = Instant::now();
-    let visible = output::progress_allowed(global.quiet, args.json);
+    let visible = output::progress_allowed(global.quiet, args.format.json());
     let say = |line: String| {
-        if !args.json && !global.quiet {
-            eprintln!("{line}");
+        if !args.format.json() && !global.quiet {
+            crate::notes::say!("{line}");
         }
     };
 
@@ -315,7 +315,7 @@ pub async fn run(global: &Global, args: DemoArgs) -> CliResult {
         && wire.server_errors == server.with_status(503)
         && wire.points == server.points_spent;
     let site_hint = "JIRA_API_TOKEN=<token> jira-ops --site https://your-domain.atlassian.net --email you@example.com search 'project = YOURPROJ' --format jsonl > issues.jsonl";
-    if args.json {
+    if args.format.json() {
         crate::output::outln!(
             "{}",
             json!({

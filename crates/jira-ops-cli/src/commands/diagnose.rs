@@ -12,8 +12,8 @@ use jira_client::health::HealthOptions;
 use jira_model::ApiRequest;
 use serde_json::json;
 
-use crate::config::CacheUse;
 use crate::cli::{DiagnoseArgs, Global};
+use crate::config::CacheUse;
 use crate::error::{CliError, CliResult};
 use crate::output;
 
@@ -26,7 +26,7 @@ pub async fn run(global: &Global, args: DiagnoseArgs) -> CliResult {
     if report.failure.is_some() {
         // Nothing more can be measured; say why, with the health exit code.
         client.close().await?;
-        if args.json {
+        if args.format.json() {
             crate::output::outln!("{}", super::health::to_json(&site, &report));
         } else {
             crate::output::outln!("{}", super::health::render(&site, &report));
@@ -69,7 +69,7 @@ pub async fn run(global: &Global, args: DiagnoseArgs) -> CliResult {
         run_started,
     );
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    if args.json {
+    if args.format.json() {
         let settings_json: serde_json::Map<_, _> = settings
             .rows()
             .into_iter()

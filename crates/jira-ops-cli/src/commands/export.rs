@@ -6,8 +6,8 @@ use futures_util::StreamExt;
 use jira_client::Order;
 use jira_client::{FetchError, SearchOptions};
 
-use crate::config::CacheUse;
 use crate::cli::{FetchArgs, Global, SearchArgs};
+use crate::config::CacheUse;
 use crate::error::{CliError, CliResult, Code};
 use crate::output;
 use crate::signals;
@@ -114,11 +114,13 @@ pub async fn fetch(global: &Global, mut args: FetchArgs) -> CliResult {
         cache_max_age: max_age,
         ..settings.settings.batch()
     };
-    let client = settings.client_with(CacheUse::IfFree, |builder| builder.batch(batch.clone())).await?;
+    let client = settings
+        .client_with(CacheUse::IfFree, |builder| builder.batch(batch.clone()))
+        .await?;
     resolve_fields(&client, &mut args.output.fields).await?;
-    let format = output::resolve_format(args.output.format);
+    let format = args.output.resolve_format();
     let fields: Vec<&str> = args.output.fields.iter().map(String::as_str).collect();
-    let mut writer = args.output.writer(format, std::io::stdout().lock())?;
+    let mut writer = args.output.writer(format, crate::destination::stdout())?;
     let visible = output::progress_allowed(global.quiet, false);
     let bar = output::bar(keys.len() as u64, "fetching issues", visible);
     let mut fetched = 0;
@@ -135,7 +137,7 @@ pub async fn fetch(global: &Global, mut args: FetchArgs) -> CliResult {
             && !cache_warned
         {
             cache_warned = true;
-            eprintln!(
+            crate::notes::say!(
                 "jira-ops: warning: the cache failed ({}); going on without it for the rest of this run (every key is still fetched). If it keeps failing, run with JIRA_OPS_CACHE_STORE=none, or remove the cache directory",
                 output::terminal_safe(failure)
             );
@@ -187,14 +189,14 @@ pub async fn fetch(global: &Global, mut args: FetchArgs) -> CliResult {
     writer.finish()?;
     // Every result is out: a cache that cannot save its statistics now is a warning.
     if let Err(error) = client.close().await {
-        eprintln!("jira-ops: warning: {error}");
+        crate::notes::say!("jira-ops: warning: {error}");
     }
     report_failures(&failures);
     if let Some(code) = signals::stopped() {
         for key in &not_done {
-            eprintln!("jira-ops: not done: {key}");
+            crate::notes::say!("jira-ops: not done: {key}");
         }
-        eprintln!(
+        crate::notes::say!(
             "jira-ops: interrupted: {fetched} issues written, {} failed, {} not done (listed above; run again with them)",
             failures.len(),
             not_done.len()
@@ -202,7 +204,7 @@ pub async fn fetch(global: &Global, mut args: FetchArgs) -> CliResult {
         return Ok(code);
     }
     if !global.quiet {
-        eprintln!(
+        crate::notes::say!(
             "fetched {fetched} of {} ({hits} from the cache); {} failed",
             output::count((fetched + failures.len()) as u64, "issue"),
             failures.len()
@@ -263,14 +265,14 @@ fn report_failures(failures: &[FetchError]) {
                     None => by_reason.push((message, vec![key])),
                 }
             }
-            other => eprintln!("jira-ops: {}", output::terminal_safe(&other.to_string())),
+            other => crate::notes::say!("jira-ops: {}", output::terminal_safe(&other.to_string())),
         }
     }
     for (message, keys) in by_reason {
         let message = output::terminal_safe(message);
         match keys.as_slice() {
-            [key] => eprintln!("jira-ops: fetching issue {key} failed: {message}"),
-            _ => eprintln!(
+            [key] => crate::notes::say!("jira-ops: fetching issue {key} failed: {message}"),
+            _ => crate::notes::say!(
                 "jira-ops: {} issues were not fetched ({}): {message}; fetch them again with those keys (e.g. in a file for --from-file)",
                 keys.len(),
                 keys.join(", ")
@@ -326,8 +328,8 @@ pub async fn search(global: &Global, mut args: SearchArgs) -> CliResult {
     // A search reads fresh pages, never the cache; what it returns refreshes the cache.
     let client = settings.client(CacheUse::IfFree).await?;
     resolve_fields(&client, &mut args.output.fields).await?;
-    let format = output::resolve_format(args.output.format);
-    let mut writer = args.output.writer(format, std::io::stdout().lock())?;
+    let format = args.output.resolve_format();
+    let mut writer = args.output.writer(format, crate::destination::stdout())?;
     // No more than `--limit` issues asked for in all: `--limit 3` asks Jira for 3
     // issues, `--limit 150` for 100 then 50.
     let options = SearchOptions {
@@ -368,14 +370,14 @@ pub async fn search(global: &Global, mut args: SearchArgs) -> CliResult {
     }
     spinner.finish_and_clear();
     if let Err(error) = client.close().await {
-        eprintln!("jira-ops: warning: {error}");
+        crate::notes::say!("jira-ops: warning: {error}");
     }
     // A query refused before its first issue leaves stdout empty (no CSV header).
     if failure.is_none() || written > 0 {
         writer.finish()?;
     }
     if let Some(code) = interrupted {
-        eprintln!(
+        crate::notes::say!(
             "jira-ops: interrupted: {written} issues written; the rest of the query was not read"
         );
         return Ok(code);
@@ -388,7 +390,7 @@ pub async fn search(global: &Global, mut args: SearchArgs) -> CliResult {
         }
         Some(error) => {
             if written > 0 {
-                eprintln!("jira-ops: stopped after {written} issues");
+                crate::notes::say!("jira-ops: stopped after {written} issues");
             }
             Err(error.into())
         }

@@ -3,8 +3,8 @@
 use jira_client::health::{Failure, HealthOptions, HealthReport, Status};
 use serde_json::json;
 
-use crate::config::CacheUse;
 use crate::cli::{Global, HealthArgs};
+use crate::config::CacheUse;
 use crate::error::{AUTH_HINT, CliResult, Code};
 use crate::output;
 
@@ -13,15 +13,23 @@ pub async fn run(global: &Global, args: HealthArgs) -> CliResult {
     let settings = super::settings(global)?;
     let client = settings.client(CacheUse::IfFree).await?;
     let options = HealthOptions {
-        samples: args.samples,
+        samples: usize::from(args.samples),
         ..HealthOptions::default()
     };
-    let report = client.health(&options).await;
+    // Ctrl-C or SIGTERM ends the checks at once: nothing is in flight that matters.
+    let report = tokio::select! {
+        report = client.health(&options) => report,
+        code = crate::signals::wait() => {
+            let _ = client.close().await;
+            crate::notes::say!("jira-ops: interrupted: the health checks were stopped before they ended; no report");
+            return Ok(code);
+        }
+    };
     client.close().await?;
     let site = client.site_key().as_str();
     let checks = report.checks.len() as u64;
     let summary = output::Summary::of("health", &client, checks, "checks", 0, started);
-    if args.json {
+    if args.format.json() {
         let mut value = to_json(site, &report);
         value["summary"] = summary.json();
         crate::output::outln!("{value}");
@@ -36,7 +44,7 @@ pub async fn run(global: &Global, args: HealthArgs) -> CliResult {
 pub fn exit_code(report: &HealthReport) -> Code {
     match (report.failure, report.status) {
         (Some(Failure::Auth), _) => {
-            eprintln!(
+            crate::notes::say!(
                 "jira-ops: error: {}",
                 AUTH_HINT.replace("{status}", "401/403")
             );

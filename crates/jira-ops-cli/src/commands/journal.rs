@@ -10,38 +10,41 @@ use jira_apply::runs::{self, RunSummary};
 use jira_apply::{Journal, JournalRecord};
 use serde_json::json;
 
-use crate::cli::{Global, JournalCommand};
+use crate::cli::{Format, Global, JournalCommand};
 use crate::error::{CliError, CliResult, Code};
 
 pub fn run(global: &Global, command: JournalCommand) -> CliResult {
     let path = journal_path(global)?;
     let read = || Journal::read_records(&path).map_err(|e| CliError::failure(e.to_string()));
     match command {
-        JournalCommand::List { json } => {
+        JournalCommand::List { format } => {
             let records = read()?;
             let listed = runs::list(&records);
-            if json {
-                let runs: Vec<_> = listed.iter().map(run_json).collect();
-                print_json(&json!({"journal": path.display().to_string(), "runs": runs}))?;
-            } else if listed.is_empty() {
-                eprintln!(
+            let runs: Vec<_> = listed.iter().map(run_json).collect();
+            match format.resolve() {
+                Format::Json => {
+                    print_json(&json!({"journal": path.display().to_string(), "runs": runs}))?;
+                }
+                Format::Table if listed.is_empty() => crate::notes::say!(
                     "jira-ops: the journal {} holds no runs (apply and create record theirs there)",
                     path.display()
-                );
-            } else {
-                print_runs(&listed)?;
+                ),
+                Format::Table => print_runs(&listed)?,
+                other => crate::records::write(other, RUN_COLUMNS, &runs)?,
             }
             Ok(Code::Ok)
         }
-        JournalCommand::Show { run, json } => {
+        JournalCommand::Show { run, format } => {
             let records = read()?;
             let summary = find(&records, &run, &path)?;
             let lines = runs::lines(&records, &run);
-            if json {
-                let lines: Vec<_> = lines.iter().map(line_json).collect();
-                print_json(&json!({"run": run_json(&summary), "lines": lines}))?;
-            } else {
-                print_lines(&summary, &lines)?;
+            let line_records: Vec<_> = lines.iter().map(line_json).collect();
+            match format.resolve() {
+                Format::Json => {
+                    print_json(&json!({"run": run_json(&summary), "lines": line_records}))?;
+                }
+                Format::Table => print_lines(&summary, &lines)?,
+                other => crate::records::write(other, LINE_COLUMNS, &line_records)?,
             }
             Ok(Code::Ok)
         }
@@ -67,7 +70,7 @@ pub fn run(global: &Global, command: JournalCommand) -> CliResult {
             let lines = journal
                 .forget(&run)
                 .map_err(|e| CliError::failure(e.to_string()))?;
-            eprintln!(
+            crate::notes::say!(
                 "jira-ops: forgot run {run}: {lines} line{} it wrote will be sent again by the next run of its file",
                 if lines == 1 { "" } else { "s" }
             );
@@ -115,6 +118,20 @@ pub(super) fn find(
     )))
 }
 
+/// The columns of `journal list` in CSV.
+const RUN_COLUMNS: &[&str] = &["name", "job", "started", "last_write", "finished", "lines"];
+
+/// The columns of `journal show` in CSV.
+const LINE_COLUMNS: &[&str] = &[
+    "line",
+    "state",
+    "key",
+    "issue_id",
+    "target_status",
+    "message",
+    "at",
+];
+
 fn run_json(run: &RunSummary) -> serde_json::Value {
     json!({
         "name": run.name,
@@ -147,7 +164,7 @@ fn when(ms: i64) -> String {
 }
 
 fn print_json(value: &serde_json::Value) -> Result<(), CliError> {
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::destination::stdout();
     serde_json::to_writer_pretty(&mut out, value)
         .map_err(|e| CliError::failure(format!("could not write to stdout: {e}")))?;
     writeln!(out)?;
@@ -158,7 +175,7 @@ fn print_runs(listed: &[RunSummary]) -> Result<(), CliError> {
     let mut table = crate::output::table(&["RUN", "JOB", "STARTED", "STATE", "LINES"]);
     for run in listed {
         let lines: Vec<String> = run.lines.iter().map(|(s, n)| format!("{n} {s}")).collect();
-        table.add_row(vec![
+        table.add_row(crate::output::table_row([
             run.name.clone(),
             run.job.clone(),
             when(run.started_at_ms),
@@ -169,14 +186,14 @@ fn print_runs(listed: &[RunSummary]) -> Result<(), CliError> {
             }
             .to_owned(),
             lines.join(", "),
-        ]);
+        ]));
     }
-    writeln!(std::io::stdout().lock(), "{table}")?;
+    writeln!(crate::destination::stdout(), "{table}")?;
     Ok(())
 }
 
 fn print_lines(run: &RunSummary, lines: &[JournalRecord]) -> Result<(), CliError> {
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::destination::stdout();
     writeln!(
         out,
         "run {} ({}, started {}, {})",
@@ -195,12 +212,12 @@ fn print_lines(run: &RunSummary, lines: &[JournalRecord]) -> Result<(), CliError
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
-        table.add_row(vec![
+        table.add_row(crate::output::table_row([
             line.line.map_or_else(String::new, |n| n.to_string()),
             state,
             line.key.clone().unwrap_or_default(),
             crate::output::terminal_safe(line.message.as_deref().unwrap_or("")).into_owned(),
-        ]);
+        ]));
     }
     writeln!(out, "{table}")?;
     Ok(())

@@ -29,7 +29,10 @@ pub async fn run(cli: Cli) -> CliResult {
 
 async fn dispatch(cli: Cli) -> CliResult {
     let global = cli.global;
-    if !matches!(cli.command, Command::Sim(_) | Command::Completions { .. }) {
+    if !matches!(
+        cli.command,
+        Command::Sim(_) | Command::Completions { .. } | Command::Man { .. }
+    ) {
         crate::signals::install();
     }
     match cli.command {
@@ -66,12 +69,59 @@ async fn dispatch(cli: Cli) -> CliResult {
                 &mut script,
             );
             use std::io::Write as _;
-            let mut out = std::io::stdout().lock();
+            let mut out = crate::destination::stdout();
             out.write_all(&script)?;
             out.flush()?;
             Ok(Code::Ok)
         }
+        Command::Man { dir } => man(dir.as_deref()),
     }
+}
+
+/// `jira-ops man`: the page of the whole command on stdout, or every command's page in
+/// `dir` (the way `cargo xtask man` makes them).
+fn man(dir: Option<&std::path::Path>) -> CliResult {
+    let command = crate::cli::command();
+    let Some(dir) = dir else {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(command)
+            .title("JIRA-OPS")
+            .render(&mut page)?;
+        use std::io::Write as _;
+        let mut out = crate::destination::stdout();
+        out.write_all(&page)?;
+        out.flush()?;
+        return Ok(Code::Ok);
+    };
+    let failed = |e: std::io::Error| {
+        CliError::failure(format!("writing man pages to {}: {e}", dir.display()))
+    };
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    let mut written = 0;
+    // (page name, words that run it, the command)
+    let mut stack = vec![(String::from("jira-ops"), String::from("jira-ops"), command)];
+    while let Some((name, words, mut command)) = stack.pop() {
+        command = command.name(name.clone()).bin_name(words.clone());
+        let mut page = Vec::new();
+        clap_mangen::Man::new(command.clone())
+            .title(name.to_uppercase())
+            .render(&mut page)
+            .map_err(failed)?;
+        std::fs::write(dir.join(format!("{name}.1")), page).map_err(failed)?;
+        written += 1;
+        for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+            if sub.get_name() == "help" {
+                continue;
+            }
+            stack.push((
+                format!("{name}-{}", sub.get_name()),
+                format!("{words} {}", sub.get_name()),
+                sub.clone(),
+            ));
+        }
+    }
+    crate::notes::say!("wrote {written} man pages in {}", dir.display());
+    Ok(Code::Ok)
 }
 
 /// The command line as completion scripts see it: values offered where they are known
@@ -183,6 +233,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Sim(_) => "sim",
         Command::Config(_) => "config",
         Command::Completions { .. } => "completions",
+        Command::Man { .. } => "man",
     }
 }
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 use jira_client::Secret;
 use jira_proxy::{Credentials, Proxy, ProxyConfig};
 
-use crate::config::CacheUse;
 use crate::cli::{Global, ProxyArgs};
+use crate::config::CacheUse;
 use crate::error::{CliError, CliResult, Code};
 
 /// How long requests in flight may take to finish after SIGINT or SIGTERM.
@@ -41,10 +41,13 @@ pub async fn run(global: &Global, args: ProxyArgs) -> CliResult {
             &args.local_key_env,
             "--token-from-env needs a local key for callers to present, so nothing on this machine uses the token unasked",
         )?;
-        (loaded.client(CacheUse::Required).await?, Credentials::Held { local_key })
+        (
+            loaded.client(CacheUse::Required).await?,
+            Credentials::Held { local_key },
+        )
     } else {
         if loaded.settings.api_token.is_some() && !global.quiet {
-            eprintln!(
+            crate::notes::say!(
                 "jira-ops proxy: forwarding each caller's own credentials; the configured API token is not used (--token-from-env makes the proxy hold it)"
             );
         }
@@ -64,7 +67,7 @@ pub async fn run(global: &Global, args: ProxyArgs) -> CliResult {
         })?;
     let addr = listener.local_addr()?;
     if !addr.ip().is_loopback() && matches!(credentials, Credentials::Forward) {
-        eprintln!(
+        crate::notes::say!(
             "jira-ops proxy: warning: listening on {addr}, not loopback: callers' credentials reach the proxy in clear text; put TLS in front of it or listen on 127.0.0.1"
         );
     }
@@ -101,14 +104,14 @@ pub async fn run(global: &Global, args: ProxyArgs) -> CliResult {
         () = async {
             crate::signals::wait().await;
             tokio::time::sleep(GRACE).await;
-        } => eprintln!(
+        } => crate::notes::say!(
             "jira-ops proxy: requests still in flight {} s after the signal were cut off",
             GRACE.as_secs()
         ),
     }
     let stats = proxy.stats();
     if !global.quiet {
-        eprintln!(
+        crate::notes::say!(
             "jira-ops proxy: stopped after {} requests: {} upstream, {} from the cache, {} coalesced, {} 429s absorbed, {} passed on",
             stats.requests,
             stats.upstream,

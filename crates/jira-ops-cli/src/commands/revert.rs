@@ -58,7 +58,7 @@ pub(super) async fn changes(
     let left_changed = plan.left.iter().any(|l| l.changed_since);
     if !global.quiet {
         for left in &plan.left {
-            eprintln!(
+            crate::notes::say!(
                 "jira-ops: line {}{}: {}",
                 left.line,
                 left.issue
@@ -69,7 +69,7 @@ pub(super) async fn changes(
             );
         }
         if plan.changes.is_empty() {
-            eprintln!(
+            crate::notes::say!(
                 "jira-ops: nothing to revert in run {}: every value it changed is back{}",
                 run.name,
                 if plan.left.is_empty() {
@@ -79,7 +79,7 @@ pub(super) async fn changes(
                 }
             );
         } else if !run.finished {
-            eprintln!(
+            crate::notes::say!(
                 "jira-ops: run {} did not end: what it wrote is reverted; its other lines were never sent",
                 run.name
             );

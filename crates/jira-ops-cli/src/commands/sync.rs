@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use jira_client::fields::FieldCatalogue;
 use jira_sync::{JsonlSink, Sink, SqliteSink, Strategy, SyncOptions, SyncPlan};
 
-use crate::config::CacheUse;
 use crate::cli::{Global, SyncArgs, SyncPart, SyncStrategy};
+use crate::config::CacheUse;
 use crate::error::{CliError, CliResult, Code};
 use crate::output;
 use crate::signals;
@@ -190,53 +190,67 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
                 return Err(CliError::failure(error.to_string()));
             }
         };
-        print_plan(&plan, args.json)?;
+        print_plan(&plan, args.format.json())?;
         return Ok(Code::Ok);
     }
     let mut sink = destination.open()?;
-    let visible = output::progress_allowed(global.quiet, args.json);
+    let visible = output::progress_allowed(global.quiet, args.format.json());
     let bar = output::spinner("syncing", visible);
     let started = Instant::now();
     let warned = std::sync::atomic::AtomicBool::new(false);
+    // The last commit's report; the bar is redrawn from it and from the requests on the
+    // wire four times a second, so it moves while the first pages are read and measured,
+    // not only at each commit.
+    let latest = std::sync::Mutex::new(None::<jira_sync::SyncReport>);
     let progress = |report: &jira_sync::SyncReport| {
         if let Some(warning) = &report.quota_warning
             && !warned.swap(true, std::sync::atomic::Ordering::Relaxed)
             && !global.quiet
         {
-            bar.suspend(|| eprintln!("jira-ops: {warning}"));
+            bar.suspend(|| crate::notes::say!("jira-ops: {warning}"));
         }
-        let rate = report.issues_written as f64 / started.elapsed().as_secs_f64().max(0.001);
-        let left = report
-            .expected
-            .map(|n| n.saturating_sub((report.issues_written + report.issues_unchanged) as u64))
-            .filter(|_| rate > 0.0)
-            .map(|n| format!(", ~{:.0} s left", n as f64 / rate))
-            .unwrap_or_default();
-        bar.set_position((report.issues_written + report.issues_unchanged) as u64);
-        bar.set_message(format!(
-            "issues{} ({} pages, {} requests, {} commits{left})",
-            report
-                .expected
-                .map(|n| format!(" of ~{n}"))
-                .unwrap_or_default(),
-            report.search_pages,
-            report.requests,
-            report.commits,
-        ));
+        *latest.lock().unwrap_or_else(|p| p.into_inner()) = Some(report.clone());
+    };
+    let redraw = || {
+        let wire = client.wire_tally().snapshot().requests;
+        let latest = latest.lock().unwrap_or_else(|p| p.into_inner());
+        bar.set_message(progress_message(latest.as_ref(), wire, started.elapsed()));
+        if let Some(report) = latest.as_ref() {
+            bar.set_position((report.issues_written + report.issues_unchanged) as u64);
+        }
+    };
+    redraw();
+    // The sync reads the site, never the cache, so it does not hold the cache; the copies
+    // the cache has of what it synced are dropped once it ends (below).
+    let mut seen = jira_sync::KeysSeen {
+        inner: &mut *sink,
+        keys: Vec::new(),
     };
     // Every commit is durable: a signal ends the run between commits, and the same
     // command goes on from there.
-    let report = tokio::select! {
-        report = jira_sync::sync_with_progress(&client, &mut *sink, &options, &progress) => report,
-        code = signals::wait() => {
-            bar.finish_and_clear();
-            eprintln!(
+    let ended = {
+        let run = jira_sync::sync_with_progress(&client, &mut seen, &options, &progress);
+        tokio::pin!(run);
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                report = &mut run => break Ok(report),
+                code = signals::wait() => break Err(code),
+                _ = tick.tick(), if visible => redraw(),
+            }
+        }
+    };
+    bar.finish_and_clear();
+    forget_cached(&settings, &seen.keys).await;
+    let report = match ended {
+        Ok(report) => report,
+        Err(code) => {
+            crate::notes::say!(
                 "jira-ops: interrupted; everything committed to {shown} is kept, and the same command goes on from there"
             );
             return Ok(code);
         }
     };
-    bar.finish_and_clear();
     let report = match report {
         Ok(report) => report,
         Err(error) if error.is_invalid_jql() => {
@@ -259,7 +273,7 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
         0,
         started,
     );
-    if args.json {
+    if args.format.json() {
         let summary = serde_json::json!({
             "summary": run_summary.json(),
             "destination": args.to,
@@ -288,7 +302,7 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
         });
         output::outln!("{summary}");
     } else if !global.quiet {
-        eprintln!(
+        crate::notes::say!(
             "synced {} into {shown} ({} unchanged, {} marked deleted, {} history entries, {} comments, {} worklogs; {} requests, {} on the wire, {} 429s, {} points, {:.1} s)",
             output::count(report.issues_written as u64, "issue"),
             report.issues_unchanged,
@@ -303,16 +317,80 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
             seconds
         );
         if let Some(strategy) = report.strategy {
-            eprintln!("jira-ops: read by {} ({})", strategy.name(), report.reason);
+            crate::notes::say!("jira-ops: read by {} ({})", strategy.name(), report.reason);
+        }
+        if let Some(mark) = report
+            .mark_ms
+            .and_then(jira_model::JiraTimestamp::from_unix_millis)
+            && args.settle_secs > 0
+        {
+            crate::notes::say!(
+                "jira-ops: note: read up to {mark}, {} s before the run began: later edits (Jira's search may not show them yet) are taken by the next run (--settle-secs)",
+                args.settle_secs
+            );
         }
         run_summary.print(global);
     }
     for missing in &report.missing {
-        eprintln!(
+        crate::notes::say!(
             "jira-ops: issue {missing} was in the search but could not be fetched (deleted meanwhile?)"
         );
     }
     Ok(Code::Ok)
+}
+
+/// Drops the cache's copies of the issues a sync wrote (they are older than what the
+/// sink now holds), the cache opened for that moment only; a cache another process
+/// holds keeps them until their TTL ends, as a note says.
+async fn forget_cached(settings: &crate::config::Loaded, keys: &[String]) {
+    if keys.is_empty() || settings.settings.cache_store == "none" {
+        return;
+    }
+    let mut quiet = settings.clone();
+    quiet.quiet = true;
+    match quiet.client(CacheUse::IfFree).await {
+        Ok(client) if client.has_live_cache() => {
+            client.forget_cached(keys).await;
+            let _ = client.close().await;
+        }
+        Ok(_) if !settings.quiet => crate::notes::say!(
+            "jira-ops: note: the cache is in use by another process: its copies of the {} synced issues stay until their TTL ends (`fetch --fresh` reads them anew)",
+            keys.len()
+        ),
+        _ => {}
+    }
+}
+
+/// The progress bar's words: before the first commit, what the run is doing and the
+/// requests so far; after it, the issues, pages, requests, commits and time left.
+fn progress_message(
+    report: Option<&jira_sync::SyncReport>,
+    wire_requests: u64,
+    elapsed: Duration,
+) -> String {
+    let Some(report) = report else {
+        return format!(
+            "measuring the site and reading the first pages ({wire_requests} requests so far)"
+        );
+    };
+    let done = (report.issues_written + report.issues_unchanged) as u64;
+    let rate = done as f64 / elapsed.as_secs_f64().max(0.001);
+    let left = report
+        .expected
+        .map(|n| n.saturating_sub(done))
+        .filter(|_| rate > 0.0)
+        .map(|n| format!(", ~{:.0} s left", n as f64 / rate))
+        .unwrap_or_default();
+    format!(
+        "issues{} ({} pages, {} requests, {} commits{left})",
+        report
+            .expected
+            .map(|n| format!(" of ~{n}"))
+            .unwrap_or_default(),
+        report.search_pages,
+        wire_requests.max(report.requests as u64),
+        report.commits,
+    )
 }
 
 fn print_plan(plan: &SyncPlan, json: bool) -> Result<(), CliError> {

@@ -449,3 +449,38 @@ async fn a_repeated_line_is_flagged() {
         plan.stderr
     );
 }
+
+/// A line the site already held (`already_so`: nothing written) says so again when a
+/// later run reports it, with why; it does not turn into `done`.
+#[tokio::test]
+async fn already_so_stays_already_so_in_a_later_run() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    let path = write(
+        &env,
+        "twice.jsonl",
+        &[
+            serde_json::json!({"op": "label", "issue": "APO-5", "add": ["twice"]}),
+            serde_json::json!({"op": "transition", "issue": "APO-5", "to": "To Do"}),
+            serde_json::json!({"op": "transition", "issue": "APO-5", "to": "To Do"}),
+        ],
+    );
+    let first = env.run(&["apply", "--from-file", &path]).await;
+    first.code(0);
+    let results = first.json_lines();
+    assert_eq!(results[1]["outcome"], "done", "{}", first.stdout);
+    assert_eq!(results[2]["outcome"], "already_so", "{}", first.stdout);
+    let again = env.run(&["apply", "--from-file", &path]).await;
+    again.code(0);
+    let results = again.json_lines();
+    assert_eq!(results[1]["outcome"], "done", "{}", again.stdout);
+    assert_eq!(results[2]["outcome"], "already_so", "{}", again.stdout);
+    assert_eq!(results[2]["earlier"], true, "{}", again.stdout);
+    assert!(
+        results[2]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{}",
+        again.stdout
+    );
+}

@@ -313,3 +313,51 @@ async fn csv_and_tables_show_rich_text_as_text_and_json_keeps_the_adf() {
         );
     }
 }
+
+/// A server that takes the connection and never answers: a fetch of one key says so after
+/// the read timeout, once, and gives up within the deadline of a single read (not the
+/// minutes a bulk read of thousands may take).
+#[tokio::test]
+async fn a_silent_server_is_announced_and_given_up_on_within_the_read_deadline() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            open.push(socket);
+        }
+    });
+    let mut env = Env::new();
+    env.set("JIRA_SITE_URL", format!("http://{address}"))
+        .set("JIRA_EMAIL", crate::EMAIL)
+        .set("JIRA_API_TOKEN", crate::TOKEN)
+        .set("JIRA_OPS_READ_DEADLINE", 6);
+    let started = std::time::Instant::now();
+    let run = env
+        .run(&[
+            "fetch",
+            "APO-1",
+            "--timeout",
+            "2",
+            "--no-cache",
+            "--format",
+            "jsonl",
+        ])
+        .await;
+    run.code(1);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(40),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        run.stderr
+            .matches("no answer from POST /rest/api/3/issue/bulkfetch within")
+            .count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("retrying for up to"), "{}", run.stderr);
+    held.abort();
+}

@@ -147,12 +147,32 @@ async fn logs_are_json_lines_when_asked_and_quiet_by_default() {
         ])
         .await;
     run.code(0);
+    // Every line of stderr, the command's own notes and counts included, is JSON.
     let logs: Vec<serde_json::Value> = run
         .stderr
         .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).expect("every log line is a JSON object"))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
         .collect();
+    assert!(
+        logs.iter().any(|l| l["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("fetched 1 of 1"))),
+        "{}",
+        run.stderr
+    );
+    // An error too, with its level.
+    let failed = env
+        .run(&["--log-format", "json", "fetch", "APO-1", "--fields", ""])
+        .await;
+    failed.code(2);
+    let error: serde_json::Value = serde_json::from_str(failed.stderr.trim()).unwrap();
+    assert_eq!(error["level"], "ERROR", "{error}");
+    assert!(
+        error["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--fields")
+    );
     assert!(!logs.is_empty(), "{}", run.stderr);
     assert!(
         logs.iter()
@@ -164,4 +184,49 @@ async fn logs_are_json_lines_when_asked_and_quiet_by_default() {
         "{}",
         run.stderr
     );
+}
+
+/// `--samples` is bounded (each is a request to the site), and a signal ends a long
+/// health check at once rather than after its samples.
+#[cfg(unix)]
+#[tokio::test]
+async fn health_samples_are_bounded_and_a_signal_ends_them() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    let too_many = env.run(&["health", "--samples", "100000"]).await;
+    too_many.code(2);
+    assert!(too_many.stderr.contains("100000"), "{}", too_many.stderr);
+    assert_eq!(sim.stats().requests, 0);
+
+    sim.set_faults(jira_sim::FaultConfig {
+        rules: vec![jira_sim::FaultRule::new(
+            jira_sim::Fault::Latency {
+                fixed_ms: 50,
+                jitter_ms: 0,
+            },
+            1.0,
+        )],
+    });
+    for signal in ["INT", "TERM"] {
+        let started = std::time::Instant::now();
+        let run = env
+            .run_interrupted(
+                &["health", "--samples", "1000"],
+                std::time::Duration::from_millis(1_500),
+                signal,
+            )
+            .await;
+        run.code(if signal == "INT" { 130 } else { 143 });
+        // 1,000 samples at 50 ms would take 50 s.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(
+            run.stderr.contains("stopped before they ended"),
+            "{}",
+            run.stderr
+        );
+    }
 }

@@ -29,6 +29,7 @@ const COMMANDS: &[&[&str]] = &[
     &["config", "show"],
     &["config", "check"],
     &["completions"],
+    &["man"],
 ];
 
 /// The long flags a help text lists under `heading` (up to the next heading).
@@ -171,4 +172,31 @@ async fn the_version_names_the_commit_and_its_date() {
         date == "unknown" || (date.len() == 10 && date.as_bytes()[4] == b'-'),
         "{line}"
     );
+}
+
+/// `jira-ops man` renders the clap tree as roff: the whole command on stdout, every
+/// command's page with `--dir` (what `cargo xtask man` runs), each with its own options.
+#[tokio::test]
+async fn man_pages_are_made_from_the_command_line() {
+    let env = Env::new();
+    let run = env.run(&["man"]).await;
+    run.code(0);
+    assert!(run.stdout.contains(".TH JIRA-OPS 1"), "{}", run.stdout);
+    assert!(run.stdout.contains("sync"), "{}", run.stdout);
+    let dir = env.dir.path().join("man1");
+    env.run(&["man", "--dir", dir.to_str().unwrap()])
+        .await
+        .code(0);
+    for words in COMMANDS {
+        let page = dir.join(format!("jira-ops-{}.1", words.join("-")));
+        let text =
+            std::fs::read_to_string(&page).unwrap_or_else(|e| panic!("{}: {e}", page.display()));
+        assert!(
+            text.contains(&format!("jira\\-ops {}", words.join(" "))),
+            "{}",
+            page.display()
+        );
+    }
+    let sync = std::fs::read_to_string(dir.join("jira-ops-sync.1")).unwrap();
+    assert!(sync.contains("census\\-every"), "{sync}");
 }

@@ -6,6 +6,7 @@ mod cache;
 mod config;
 mod demo;
 mod export;
+mod formats;
 mod fresh;
 mod health;
 mod help;

@@ -332,7 +332,7 @@ async fn create_names_lines_and_cache_patterns_ignore_case() {
     run.code(1);
     let result = &run.json_lines()[0];
     assert_eq!(result["line"], 2);
-    let error = result["error"].as_str().unwrap();
+    let error = result["message"].as_str().unwrap();
     assert!(
         error.starts_with("line 2: ") && !error.contains("element"),
         "{error}"

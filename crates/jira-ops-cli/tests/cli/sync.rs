@@ -48,6 +48,29 @@ async fn sync_exports_then_takes_only_what_changed() {
     let full = env.run(&[&args[..], &["--full"]].concat()).await;
     full.code(0);
     assert!(full.stderr.contains("synced 60 issues"), "{}", full.stderr);
+    assert!(!full.stderr.contains("--settle-secs"), "{}", full.stderr);
+
+    // With a settle time, a run says how far it read and that later edits wait for the
+    // next run (a sync right after an edit otherwise reads as "synced 0 issues" alone).
+    let held_back = env
+        .run(&[
+            "sync",
+            "--jql",
+            "project = APO",
+            "--to",
+            &to,
+            "--settle-secs",
+            "30",
+        ])
+        .await;
+    held_back.code(0);
+    assert!(
+        held_back
+            .stderr
+            .contains("taken by the next run (--settle-secs)"),
+        "{}",
+        held_back.stderr
+    );
 }
 
 #[tokio::test]
@@ -251,4 +274,39 @@ async fn a_sync_past_the_hourly_quota_says_so_first_then_waits_for_the_reset() {
     assert!(run.stderr.contains("synced 120 issues"), "{}", run.stderr);
     assert!(sim.stats().rate_limited > 0, "the quota ran out on the way");
     assert_eq!(issue_count(&db), 120);
+}
+
+/// A query the site refuses is said once, as the user wrote it: not a warning and then
+/// the error, not the window query the run composed from it.
+#[tokio::test]
+async fn a_refused_query_is_said_once_as_written() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    let db = env.dir.path().join("bad.db");
+    let to = format!("sqlite:{}", db.display());
+    for extra in [&[][..], &["--plan"][..], &["--strategy", "pages"][..]] {
+        let mut args = vec![
+            "sync",
+            "--jql",
+            "project = APO AND nonsense = 1",
+            "--to",
+            &to,
+        ];
+        args.extend_from_slice(extra);
+        let run = env.run(&args).await;
+        run.code(2);
+        assert_eq!(
+            run.stderr.matches("was refused").count(),
+            1,
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr
+                .contains("JQL \"project = APO AND nonsense = 1\" was refused"),
+            "{}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("ORDER BY"), "{}", run.stderr);
+    }
 }
