@@ -45,11 +45,12 @@ fn filter(global: &Global) -> Result<EnvFilter, CliError> {
     };
     // Our crates at the chosen level; the libraries below stay quieter. sled logs every
     // failed write of its own (a full disk gives dozens); jira-cache reports a store failure
-    // once with its fix, so sled is heard only from -v.
+    // once with its fix, so sled is heard only from -v; so is the TLS verifier, whose
+    // refusal the command's own error states with the fix.
+    let below = if global.verbose >= 1 { "warn" } else { "off" };
     let spec = format!(
-        "warn,jira_ops={level},jira_transport={level},jira_ratelimit={level},jira_cache={level},jira_batch={level},jira_client={level},jira_proxy={level},jira_sim={},sled={}",
+        "warn,jira_ops={level},jira_transport={level},jira_ratelimit={level},jira_cache={level},jira_batch={level},jira_client={level},jira_proxy={level},jira_sim={},sled={below},rustls_platform_verifier={below}",
         if global.verbose >= 2 { "debug" } else { "warn" },
-        if global.verbose >= 1 { "warn" } else { "off" }
     );
     EnvFilter::try_new(spec).map_err(|e| CliError::usage(e.to_string()))
 }

@@ -41,6 +41,18 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
+    /// The TLS handshake failed: the site's certificate was not accepted (unknown issuer,
+    /// expired, another name) or the server does not speak TLS there. Nothing was sent, and
+    /// trying again gets the same answer, so it is not retried.
+    #[error(
+        "cannot connect to {url} over TLS: {detail} (the site's certificate was not accepted: check the URL; behind a proxy or with a private CA, add the CA to the system's trust store or set SSL_CERT_FILE)"
+    )]
+    Tls {
+        /// The URL.
+        url: String,
+        /// What the TLS library said (`invalid peer certificate: UnknownIssuer`).
+        detail: String,
+    },
     /// The request or its response failed in flight (reset, truncated body, protocol error):
     /// the server may have acted on it.
     #[error("{method} {path} failed in flight: {source}")]
@@ -229,6 +241,7 @@ impl Error {
             Error::CircuitOpen { .. }
             | Error::PoolExhausted { .. }
             | Error::Connect { .. }
+            | Error::Tls { .. }
             | Error::Config(_)
             | Error::Timeout {
                 phase: TimeoutPhase::Connect,
@@ -265,6 +278,7 @@ impl Error {
             Error::Exhausted { last, .. } => last.class(),
             Error::PoolExhausted { .. }
             | Error::CircuitOpen { .. }
+            | Error::Tls { .. }
             | Error::Config(_)
             | Error::Layer { .. }
             | Error::BodyTooLarge { .. } => None,

@@ -447,6 +447,12 @@ impl HttpTransport {
                     after: self.inner.config.timeouts.connect,
                 };
             }
+            if let Some(detail) = tls_failure(&error) {
+                return Error::Tls {
+                    url: self.inner.base_url.clone(),
+                    detail,
+                };
+            }
             return Error::Connect {
                 url: self.inner.base_url.clone(),
                 source: error.without_url(),
@@ -458,6 +464,26 @@ impl HttpTransport {
             source: error.without_url(),
         }
     }
+}
+
+/// What a TLS handshake that failed said, when that is why a connection failed: the
+/// rustls error (a refused certificate, a server that does not speak TLS) inside the
+/// I/O errors the connector wraps it in (`io::Error::source` skips a wrapped error, so
+/// they are opened with `get_ref`).
+fn tls_failure(error: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        source = match cause.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => cause.source(),
+        };
+    }
+    None
 }
 
 impl Transport for HttpTransport {

@@ -361,3 +361,40 @@ async fn a_silent_server_is_announced_and_given_up_on_within_the_read_deadline()
     assert!(run.stderr.contains("retrying for up to"), "{}", run.stderr);
     held.abort();
 }
+
+/// A certificate the client does not trust (a private CA, a proxy, a wrong host) is not a
+/// blip: the first attempt fails with the TLS library's reason and the fix, no retries.
+#[tokio::test]
+async fn a_refused_certificate_fails_at_once_with_the_reason() {
+    let sim = jira_sim::SimHandle::start(jira_sim::SimConfig {
+        tls: true,
+        credentials: vec![jira_sim::Credential {
+            email: crate::EMAIL.into(),
+            api_token: jira_sim::Secret::new(crate::TOKEN),
+        }],
+        ..jira_sim::SimConfig::default()
+    })
+    .await
+    .unwrap();
+    assert!(sim.base_url().starts_with("https://"));
+    let env = Env::for_sim(&sim);
+    let run = env.run(&["fetch", "APO-1", "--no-cache"]).await;
+    run.code(1);
+    assert!(
+        run.stderr.contains("over TLS: invalid peer certificate"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("SSL_CERT_FILE"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("1 request (1 logical, 0 retries"),
+        "{}",
+        run.stderr
+    );
+    // The verifier's own log line is not printed beside it.
+    assert!(
+        !run.stderr.contains("rustls_platform_verifier"),
+        "{}",
+        run.stderr
+    );
+}

@@ -310,12 +310,14 @@ async fn the_token_never_appears_in_debug_output_or_errors() {
 #[tokio::test]
 async fn https_uses_tls() {
     // jira-sim speaks plain HTTP, so a TLS handshake with it fails before anything is sent:
-    // proof that https:// goes through the TLS stack, and that the failure is a connect error.
+    // proof that https:// goes through the TLS stack, and that the failure is told as a TLS
+    // failure (not retried: trying again gets the same answer), nothing sent.
     let sim = sim().await;
     let url = sim.base_url().replace("http://", "https://");
     let transport = HttpTransport::new(HttpConfig::new(url, auth(&sim))).unwrap();
     let error = transport.send(ApiRequest::myself()).await.unwrap_err();
-    assert!(matches!(error, Error::Connect { .. }), "{error}");
+    assert!(matches!(error, Error::Tls { .. }), "{error}");
+    assert!(error.not_performed(), "{error}");
     assert_eq!(sim.stats().requests, 0);
 }
 
