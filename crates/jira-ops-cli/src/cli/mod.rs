@@ -674,7 +674,7 @@ pub struct FetchArgs {
     #[arg(value_name = "KEY")]
     pub keys: Vec<String>,
     /// Read keys from this file, one per line (`#` starts a comment).
-    #[arg(long, value_name = "FILE")]
+    #[arg(short = 'f', long, value_name = "FILE")]
     pub from_file: Option<PathBuf>,
     /// Write each issue as soon as it is fetched, not in input order (cache hits first).
     /// In input order, an issue waits for the bulk fetches before it.
@@ -702,7 +702,7 @@ pub struct SearchArgs {
     #[arg(long, value_name = "FILE")]
     pub jql_file: Option<PathBuf>,
     /// Stop after this many issues.
-    #[arg(long)]
+    #[arg(short = 'L', long)]
     pub limit: Option<usize>,
     #[command(flatten)]
     pub output: OutputArgs,

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 #[derive(Clone, Debug, Args)]
 pub struct CreateArgs {
     /// A JSON Lines file of issues to create; `-` reads stdin.
-    #[arg(long, value_name = "FILE")]
+    #[arg(short = 'f', long, value_name = "FILE")]
     pub from_file: PathBuf,
     /// Create the issues of a file an earlier run created to the end once more, as a new
     /// run (each exactly once within it); without it such a file creates nothing.
@@ -25,7 +25,12 @@ pub struct CreateArgs {
 pub struct ApplyArgs {
     /// A JSON Lines file of changes; `-` reads stdin. With `--revert` and no run named:
     /// the file whose last run to revert.
-    #[arg(long, value_name = "FILE", required_unless_present = "revert")]
+    #[arg(
+        short = 'f',
+        long,
+        value_name = "FILE",
+        required_unless_present = "revert"
+    )]
     pub from_file: Option<PathBuf>,
     /// Put back what a run changed: the run named (`jira-ops journal list`), or without
     /// a name the last run of `--from-file`.

@@ -51,6 +51,13 @@ async fn output_goes_to_the_file_in_the_format_its_extension_names() {
     csv_report.code(2);
     assert!(csv_report.stderr.contains("csv"), "{}", csv_report.stderr);
     assert!(hidden_files(env.dir.path()).is_empty());
+
+    // The short flags: -L for --limit (as gh), -f for --from-file (as kubectl).
+    let limited = env
+        .run(&["search", "project = APO", "-L", "2", "--format", "jsonl"])
+        .await;
+    limited.code(0);
+    assert_eq!(limited.stdout.lines().count(), 2, "{}", limited.stdout);
 }
 
 #[tokio::test]
@@ -67,7 +74,7 @@ async fn write_results_and_journal_runs_take_every_format() {
     let run = env
         .run(&[
             "apply",
-            "--from-file",
+            "-f",
             file.to_str().unwrap(),
             "--format",
             "csv",
@@ -89,7 +96,7 @@ async fn write_results_and_journal_runs_take_every_format() {
     )
     .unwrap();
     let created = env
-        .run(&["create", "--from-file", create.to_str().unwrap(), "--json"])
+        .run(&["create", "-f", create.to_str().unwrap(), "--json"])
         .await;
     created.code(1);
     let results: serde_json::Value = serde_json::from_str(&created.stdout).unwrap();
