@@ -250,6 +250,53 @@ async fn a_completion_script_to_a_closed_pipe_ends_quietly() {
     }
 }
 
+/// `| head -1` after every command that prints: each ends as it would have (its own exit
+/// code), without a panic or a "Broken pipe" error, however much was left to write.
+#[tokio::test]
+async fn every_printing_command_ends_quietly_when_its_reader_goes() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    let changes = env.dir.path().join("changes.jsonl");
+    std::fs::write(
+        &changes,
+        "{\"op\": \"label\", \"issue\": \"APO-1\", \"add\": [\"head\"]}\n",
+    )
+    .unwrap();
+    let changes = changes.to_str().unwrap();
+    let db = env.dir.path().join("head.db");
+    let to = format!("sqlite:{}", db.display());
+    let commands: &[&[&str]] = &[
+        &["fetch", "APO-1", "APO-2", "APO-3", "--format", "csv"],
+        &["fetch", "APO-1", "APO-2", "--format", "table"],
+        &["search", "project = APO", "--format", "table"],
+        &["health"],
+        &["health", "--json"],
+        &["diagnose", "--keys", "APO-1,APO-2"],
+        &["cache", "status"],
+        &["cache", "warm", "--fields"],
+        &["config", "show"],
+        &["apply", "-f", changes, "--plan"],
+        &["apply", "-f", changes, "--dry-run"],
+        &["apply", "-f", changes],
+        &["journal", "list", "--format", "table"],
+        &["sync", "--jql", "project = APO", "--to", &to, "--plan"],
+        &["man"],
+        &["--help"],
+    ];
+    for args in commands {
+        let run = env.run_reading_first_line(args).await;
+        assert!(
+            run.code == 0 || run.code == 1,
+            "{args:?} exited {}: {}",
+            run.code,
+            run.stderr
+        );
+        assert!(!run.stderr.contains("panicked"), "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("Broken pipe"), "{args:?}: {}", run.stderr);
+        assert!(!run.stdout.is_empty(), "{args:?} printed nothing");
+    }
+}
+
 #[tokio::test]
 async fn keys_are_checked_before_anything_is_sent() {
     let sim = sim().await;
