@@ -76,8 +76,14 @@ pub enum CacheUse {
     /// on without it at once, a note on stderr saying so (reads that the cache only
     /// speeds up).
     IfFree,
-    /// Needed (warming it, clearing it, writes that must invalidate it): waited for up to
-    /// `cache_lock_wait_secs`, then the command fails naming the holder.
+    /// Wanted by a command that writes to the site (`apply`, `create`), to drop the
+    /// cache's copies of what it changes: waited for up to `cache_lock_wait_secs` (another
+    /// short command lets go), then the command goes on without it, a note saying that
+    /// those copies stay until their TTL (a long holder such as `jira-ops proxy` never
+    /// stops a migration).
+    Writes,
+    /// Needed (warming it, clearing it): waited for up to `cache_lock_wait_secs`, then the
+    /// command fails naming the holder.
     Required,
 }
 
@@ -440,7 +446,7 @@ impl Loaded {
         match cache {
             CacheUse::Never => settings.cache_store = "none".into(),
             CacheUse::IfFree => settings.cache_lock_wait_secs = 0,
-            CacheUse::Required => {}
+            CacheUse::Writes | CacheUse::Required => {}
         }
         let build = |settings: &jira_client::Settings| {
             let builder = JiraClient::from_settings(settings, &self.profile.value).map(&adjust);
@@ -451,10 +457,16 @@ impl Loaded {
                 dir,
                 holder,
                 ..
-            })) if cache == CacheUse::IfFree => {
+            })) if matches!(cache, CacheUse::IfFree | CacheUse::Writes) => {
                 if !self.quiet {
+                    let stale = match cache {
+                        CacheUse::Writes => {
+                            "; its copies of what this run changes stay until their TTL (ttl_issue_secs; `fetch --fresh` reads anew)"
+                        }
+                        _ => "",
+                    };
                     crate::notes::say!(
-                        "jira-ops: note: the cache {} is in use by {holder}; this run goes without it (reads come from the site)",
+                        "jira-ops: note: the cache {} is in use by {holder}; this run goes without it (reads come from the site){stale}",
                         dir.display()
                     );
                 }

@@ -166,7 +166,7 @@ pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
     // A revert reads the journal and the site first; a file needs neither for --plan.
     let (changes, name, job, loaded, left_changed) = if args.revert.is_some() {
         let settings = super::settings(global)?;
-        let client = settings.client(CacheUse::Required).await?;
+        let client = settings.client(CacheUse::Writes).await?;
         let revert = super::revert::changes(global, &settings, &client, &args).await?;
         if revert.changes.is_empty() {
             client.close().await?;
@@ -200,7 +200,7 @@ pub async fn run(global: &Global, args: ApplyArgs) -> CliResult {
             // A dry run only reads; a run that writes invalidates what it changes.
             let cache = match args.dry_run {
                 true => CacheUse::IfFree,
-                false => CacheUse::Required,
+                false => CacheUse::Writes,
             };
             let client = settings.client(cache).await?;
             (settings, client)

@@ -31,7 +31,7 @@ pub async fn run(global: &Global, args: CreateArgs) -> CliResult {
         read_issues(file, &source)?
     };
     let settings = super::settings(global)?;
-    let client = settings.client(CacheUse::Required).await?;
+    let client = settings.client(CacheUse::Writes).await?;
     let journal_path = settings.settings.journal_path(client.site_key());
     let mut journal = super::apply::open_journal(&journal_path, args.wait)?;
     let contents: Vec<&jira_model::IssueUpdate> = issues.iter().map(|(_, issue)| issue).collect();

@@ -226,6 +226,33 @@ async fn a_held_cache_fails_no_command_that_can_go_without_it() {
         "{}",
         sync.stderr
     );
+
+    // A write waits `cache_lock_wait_secs` for the cache, then goes on without it: a
+    // long holder (a proxy) never stops a migration.
+    let config = env.config_path();
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "[profiles.default]\ncache_lock_wait_secs = 1\n").unwrap();
+    let changes = env.dir.path().join("held.jsonl");
+    std::fs::write(
+        &changes,
+        "{\"op\": \"comment\", \"issue\": \"APO-2\", \"body\": \"while held\"}\n",
+    )
+    .unwrap();
+    let apply = env.run(&["apply", "-f", changes.to_str().unwrap()]).await;
+    apply.code(0);
+    assert!(
+        apply.stderr.contains("waiting up to 1.0 s"),
+        "{}",
+        apply.stderr
+    );
+    assert!(
+        apply
+            .stderr
+            .contains("its copies of what this run changes stay"),
+        "{}",
+        apply.stderr
+    );
+    assert_eq!(apply.json_lines()[0]["outcome"], "done", "{}", apply.stdout);
     drop(held);
     let status = env.run(&["cache", "status", "--json"]).await;
     status.code(0);

@@ -292,7 +292,11 @@ async fn every_printing_command_ends_quietly_when_its_reader_goes() {
             run.stderr
         );
         assert!(!run.stderr.contains("panicked"), "{args:?}: {}", run.stderr);
-        assert!(!run.stderr.contains("Broken pipe"), "{args:?}: {}", run.stderr);
+        assert!(
+            !run.stderr.contains("Broken pipe"),
+            "{args:?}: {}",
+            run.stderr
+        );
         assert!(!run.stdout.is_empty(), "{args:?} printed nothing");
     }
 }
