@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt as _;
 use jira_apply::Journal;
 use jira_apply::{Change, Operation};
-use jira_client::{CacheChoice, JiraClient};
 use jira_sim::{LimitConfig, SimConfig, SimHandle};
 use serde_json::{Map, Value, json};
 
@@ -175,10 +174,7 @@ fn per_issue_429s(sim: &SimHandle) -> u64 {
 pub async fn run(quick: bool) -> Scenario {
     let (updates, transitions, comments, hot, per_hot) = sizes(quick);
     let sim = tenant(if quick { 2_000 } else { 10_000 }).await;
-    let (email, token) = sim.basic_auth();
-    let client = JiraClient::builder(sim.base_url())
-        .basic_auth(email, token)
-        .cache(CacheChoice::None)
+    let client = super::client_builder(&sim)
         .build()
         .await
         .expect("a client for jira-sim");

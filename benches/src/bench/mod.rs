@@ -50,3 +50,12 @@ pub async fn run(quick: bool, only: Option<u32>) -> Vec<Scenario> {
     }
     scenarios
 }
+
+/// A client for `sim` as `jira-ops` builds one by default, without a cache (each scenario
+/// adds its own settings before `build`).
+pub(crate) fn client_builder(sim: &jira_sim::SimHandle) -> jira_client::ClientBuilder {
+    let (email, token) = sim.basic_auth();
+    jira_client::JiraClient::builder(sim.base_url())
+        .basic_auth(email, token)
+        .cache(jira_client::CacheChoice::None)
+}

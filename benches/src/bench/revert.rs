@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use jira_apply::{Change, Journal, Operation, runs};
-use jira_client::{CacheChoice, JiraClient};
+use jira_client::JiraClient;
 use jira_sim::{LimitConfig, SimConfig, SimHandle};
 use serde_json::{Map, Value, json};
 
@@ -67,10 +67,7 @@ pub async fn run(quick: bool) -> Scenario {
     })
     .await
     .expect("jira-sim starts");
-    let (email, token) = sim.basic_auth();
-    let client = JiraClient::builder(sim.base_url())
-        .basic_auth(email, token)
-        .cache(CacheChoice::None)
+    let client = super::client_builder(&sim)
         .build()
         .await
         .expect("a client for jira-sim");

@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use jira_client::{CacheChoice, JiraClient};
+use jira_client::JiraClient;
 use jira_sim::{BurstConfig, LimitConfig, Realism, SimConfig, SimHandle, WorkLatency};
 use jira_sync::{EmptySink, JsonlSink, Strategy, SyncOptions, SyncReport};
 use reqwest::Method;
@@ -41,10 +41,7 @@ async fn tenant(issues: usize, latency: WorkLatency) -> SimHandle {
 
 /// A client as `jira-ops` builds one by default (no cache).
 async fn client(sim: &SimHandle) -> JiraClient {
-    let (email, token) = sim.basic_auth();
-    JiraClient::builder(sim.base_url())
-        .basic_auth(email, token)
-        .cache(CacheChoice::None)
+    super::client_builder(sim)
         .build()
         .await
         .expect("a client for jira-sim")

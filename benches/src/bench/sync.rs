@@ -60,10 +60,7 @@ async fn tenant(issues: usize, limits: bool) -> SimHandle {
 }
 
 async fn client(sim: &SimHandle) -> JiraClient {
-    let (email, token) = sim.basic_auth();
-    JiraClient::builder(sim.base_url())
-        .basic_auth(email, token)
-        .cache(CacheChoice::None)
+    super::client_builder(sim)
         .max_in_flight(CONCURRENCY * 2)
         .batch(BatchConfig {
             max_concurrent: CONCURRENCY,
