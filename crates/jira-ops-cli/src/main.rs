@@ -84,6 +84,16 @@ fn main() -> ExitCode {
         }
     };
     let global = cli.global.clone();
+    // A server prints its address and runs until stopped: there is no output to keep.
+    if global.output.is_some()
+        && matches!(cli.command, cli::Command::Proxy(_) | cli::Command::Sim(_))
+    {
+        let error = error::CliError::usage(
+            "-o/--output keeps a command's records or report; `proxy` and `sim serve` print only the address they serve (redirect it with > instead)",
+        );
+        crate::notes::say!("jira-ops: error: {error}");
+        return error.code.into();
+    }
     if let Some(path) = &global.output
         && let Err(error) = destination::open(path)
     {

@@ -167,6 +167,20 @@ async fn a_failed_run_leaves_the_file_as_it_was() {
         before,
         "nothing sent for a bad --output"
     );
+
+    // A server has no output to keep: -o is refused rather than left empty.
+    let server = env.dir.path().join("banner.txt");
+    for words in [
+        &["sim", "serve", "--port", "0"][..],
+        &["proxy", "--listen", "127.0.0.1:0"][..],
+    ] {
+        let mut args = words.to_vec();
+        args.extend(["-o", server.to_str().unwrap()]);
+        let run = env.run(&args).await;
+        run.code(2);
+        assert!(run.stderr.contains("-o/--output"), "{}", run.stderr);
+        assert!(!server.exists());
+    }
 }
 
 #[cfg(unix)]
