@@ -131,6 +131,8 @@ pub struct JsonlSink {
     /// Each worklog's issue and whether it is deleted.
     worklogs: HashMap<u64, (u64, bool)>,
     census: HashSet<u64>,
+    /// One sync at a time (`DIR/sync.lock`).
+    _lock: crate::lock::SinkLock,
 }
 
 fn failed(path: &Path, error: impl std::fmt::Display) -> Error {
@@ -181,6 +183,10 @@ impl JsonlSink {
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, Error> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir).map_err(|e| failed(&dir, e))?;
+        // The lock file is the first thing a sink makes: a directory holding it is ours
+        // even before its first manifest (a first run killed mid-commit).
+        let ours = dir.join("sync.lock").exists();
+        let lock = crate::lock::SinkLock::acquire(&dir.join("sync.lock"), &dir)?;
         let path = dir.join("manifest.json");
         let manifest: Manifest = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
@@ -189,12 +195,38 @@ impl JsonlSink {
                     path.display()
                 ))
             })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest {
-                format: 1,
-                ..Manifest::default()
-            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // No manifest: a new sink, unless the directory holds files of these
+                // names with data, which are not ours to truncate.
+                if let Some(name) = FILES
+                    .iter()
+                    .filter(|_| !ours)
+                    .find(|name| std::fs::metadata(dir.join(name)).is_ok_and(|m| m.len() > 0))
+                {
+                    return Err(Error::Sync(format!(
+                        "sync: {} already holds {name} but no manifest.json, so it is not a jira-ops sink (its files would be overwritten): sync into a new or empty directory, or move those files away",
+                        dir.display()
+                    )));
+                }
+                Manifest {
+                    format: 1,
+                    ..Manifest::default()
+                }
+            }
             Err(e) => return Err(failed(&path, e)),
         };
+        // Every file holds at least what the manifest committed: a file deleted or cut
+        // short is damage to say, not to paper over with zeros.
+        for name in FILES {
+            let committed = manifest.bytes.get(name).copied().unwrap_or(0);
+            let held = std::fs::metadata(dir.join(name)).map_or(0, |m| m.len());
+            if held < committed {
+                return Err(Error::Sync(format!(
+                    "sync: {} holds {held} bytes of the {committed} its manifest committed (deleted or cut short): this sink is damaged; restore the file, or move the directory away and sync into a new one to export from scratch",
+                    dir.join(name).display()
+                )));
+            }
+        }
         let mut sink = JsonlSink {
             dir,
             manifest,
@@ -202,6 +234,7 @@ impl JsonlSink {
             prefixes: Prefixes::default(),
             worklogs: HashMap::new(),
             census: HashSet::new(),
+            _lock: lock,
         };
         for name in FILES {
             let path = sink.dir.join(name);

@@ -71,6 +71,7 @@
 mod census;
 mod error;
 mod jsonl;
+mod lock;
 mod memory;
 mod options;
 mod plan;

@@ -13,6 +13,8 @@ use crate::{Census, Sink, SyncBatch, SyncState};
 pub struct SqliteSink {
     path: PathBuf,
     connection: Connection,
+    /// One sync at a time (`PATH.sync-lock`).
+    _lock: crate::lock::SinkLock,
 }
 
 fn failed(path: &Path, error: rusqlite::Error) -> Error {
@@ -26,6 +28,9 @@ impl SqliteSink {
     /// Opens (or creates) the database at `path` with its tables.
     pub fn open(path: impl Into<PathBuf>) -> Result<Self, Error> {
         let path = path.into();
+        let mut lock_path = path.clone().into_os_string();
+        lock_path.push(".sync-lock");
+        let lock = crate::lock::SinkLock::acquire(Path::new(&lock_path), &path)?;
         let connection = Connection::open(&path).map_err(|e| failed(&path, e))?;
         connection
             .execute_batch(
@@ -101,7 +106,11 @@ impl SqliteSink {
                 )
                 .map_err(|e| failed(&path, e))?;
         }
-        Ok(SqliteSink { path, connection })
+        Ok(SqliteSink {
+            path,
+            connection,
+            _lock: lock,
+        })
     }
 
     /// The database's file.

@@ -36,6 +36,14 @@ impl Destination {
             )));
         }
         let path = std::path::PathBuf::from(dir);
+        let looks_like_a_database = path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+            ["db", "sqlite", "sqlite3"].contains(&e.to_ascii_lowercase().as_str())
+        });
+        if looks_like_a_database && !path.is_dir() {
+            return Err(CliError::usage(format!(
+                "--to {to:?} names a database file, but a DEST without a scheme is a directory of JSON Lines files: say --to sqlite:{dir} for SQLite, or name a directory (--to ./export)"
+            )));
+        }
         if path.is_file() {
             return Err(CliError::usage(format!(
                 "--to {to:?} is a file, not a directory: JSON Lines go into a directory (--to ./export); for a database say sqlite:{dir}"

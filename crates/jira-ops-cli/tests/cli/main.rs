@@ -180,7 +180,7 @@ impl Env {
 }
 
 impl Env {
-    fn command(&self, args: &[&str]) -> tokio::process::Command {
+    pub fn command(&self, args: &[&str]) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_jira-ops"));
         command
             .args(args)

@@ -105,6 +105,24 @@ async fn sync_refuses_what_it_cannot_do_with_exit_2() {
         "{}",
         not_dir.stderr
     );
+    // `--to mydata.db` is a database the user meant, not a directory to make.
+    let db_name = env.dir.path().join("mydata.db");
+    let meant_sqlite = env
+        .run(&[
+            "sync",
+            "--jql",
+            "project = APO",
+            "--to",
+            db_name.to_str().unwrap(),
+        ])
+        .await;
+    meant_sqlite.code(2);
+    assert!(
+        meant_sqlite.error_line().contains("--to sqlite:"),
+        "{}",
+        meant_sqlite.stderr
+    );
+    assert!(!db_name.exists());
     let since = env
         .run(&[
             "sync",
@@ -309,4 +327,58 @@ async fn a_refused_query_is_said_once_as_written() {
         );
         assert!(!run.stderr.contains("ORDER BY"), "{}", run.stderr);
     }
+}
+
+/// Two syncs into one sink at once: the second is refused at once, naming the first; the
+/// first goes on and ends well.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_second_sync_into_a_sink_in_use_is_refused_naming_the_first() {
+    let sim = sim().await;
+    sim.set_faults(jira_sim::FaultConfig {
+        rules: vec![jira_sim::FaultRule::new(
+            jira_sim::Fault::Latency {
+                fixed_ms: 300,
+                jitter_ms: 0,
+            },
+            1.0,
+        )],
+    });
+    let env = Env::for_sim(&sim);
+    let db = env.dir.path().join("shared.db");
+    let to = format!("sqlite:{}", db.display());
+    let args = [
+        "sync",
+        "--jql",
+        "project = APO",
+        "--to",
+        &to,
+        "--settle-secs",
+        "0",
+    ];
+    let first = env.command(&args).spawn().unwrap();
+    let lock = env.dir.path().join("shared.db.sync-lock");
+    for _ in 0..100 {
+        if std::fs::read_to_string(&lock).is_ok_and(|t| t.starts_with("process")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let second = env.run(&args).await;
+    second.code(1);
+    assert!(
+        second.stderr.contains(&format!(
+            "is being synced by process {}",
+            first.id().unwrap()
+        )),
+        "{}",
+        second.stderr
+    );
+    let first = first.wait_with_output().await.unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(issue_count(&db), 60);
 }

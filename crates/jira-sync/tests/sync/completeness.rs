@@ -359,6 +359,8 @@ async fn two_queries_in_one_json_lines_directory_keep_each_others_issues() {
     assert_eq!(bea_run.issues_deleted, 0);
     let apo_run = jira_sync::sync(&client, &mut sink, &apo).await.unwrap();
     assert_eq!(apo_run.issues_deleted, 1, "{apo_run:?}");
+    // One sink open at a time: the lock goes with the sink.
+    drop(sink);
     let counts = &JsonlSink::open(&files).unwrap().manifest().counts.clone();
     assert_eq!(counts["issues"], 299);
     assert_eq!(counts["issues_deleted"], 1);

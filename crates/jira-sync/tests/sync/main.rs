@@ -2,6 +2,7 @@
 //! resumable, histories from the bulk changelog endpoint.
 
 mod completeness;
+mod sinks;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

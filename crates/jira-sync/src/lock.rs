@@ -1,0 +1,63 @@
+//! One sync per sink at a time. Two syncs into one sink would each read the whole window
+//! (twice the requests), and two JSON Lines writers would append over each other and each
+//! rewrite the manifest, leaving a directory no later run can read. So a sink, once
+//! opened, holds an OS lock (`flock` through [`File::try_lock`]) on a lock file beside its
+//! data until it is dropped; a second opener is refused at once, naming the holder, whom
+//! the lock file records. A process that dies lets go with it: nothing stale to clean.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read as _, Seek as _, Write as _};
+use std::path::Path;
+
+use crate::Error;
+
+/// The lock a sink holds while it is open.
+#[derive(Debug)]
+pub(crate) struct SinkLock {
+    _file: File,
+}
+
+impl SinkLock {
+    /// Takes the lock at `lock_path` for the sink `sink` (named in the refusal), or says
+    /// who holds it.
+    pub(crate) fn acquire(lock_path: &Path, sink: &Path) -> Result<Self, Error> {
+        let failed = |e: std::io::Error| {
+            Error::Sync(format!(
+                "sync: the lock file {} could not be opened: {e} (check the path's permissions)",
+                lock_path.display()
+            ))
+        };
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(lock_path)
+            .map_err(failed)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = match holder.trim() {
+                    "" => "another process".to_owned(),
+                    text => text.to_owned(),
+                };
+                return Err(Error::Sync(format!(
+                    "sync: {} is being synced by {holder}: two syncs into one sink would each read the whole window and write over each other, so this one stops; run it again once that one has ended (or stop it)",
+                    sink.display()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(failed(e)),
+        }
+        let since = jira_model::JiraTimestamp::from_unix_millis(crate::record::now_ms())
+            .map_or_else(String::new, |t| format!(" since {t}"));
+        let note = format!("process {}{since}\n", std::process::id());
+        let written = file
+            .set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| file.write_all(note.as_bytes()));
+        written.map_err(failed)?;
+        Ok(SinkLock { _file: file })
+    }
+}
