@@ -117,10 +117,18 @@ where
     T: Transport + 'static,
     S: Sink + ?Sized,
 {
-    let saved = sink.load_state(&options.jql)?;
+    let (saved, damaged) = match sink.load_state(&options.jql) {
+        Ok(saved) => (saved, false),
+        // `--full` starts over: a saved state that does not read is what it replaces.
+        Err(error) if options.full => {
+            tracing::warn!(%error, "sync: --full replaces a saved state that does not read");
+            (None, true)
+        }
+        Err(error) => return Err(error),
+    };
     // Whether the sink held this query's issues before the run: only then can a census
     // find something gone.
-    let held_before = saved.is_some();
+    let held_before = saved.is_some() || damaged;
     let saved = saved.filter(|_| !options.full);
     let mut state = saved.unwrap_or_else(|| SyncState {
         jql: options.jql.clone(),
@@ -223,6 +231,7 @@ where
     S: Sink + ?Sized,
 {
     let state = match options.full {
+        // `--full` reads no saved state, so a damaged one does not stop its plan.
         true => None,
         false => sink.load_state(&options.jql)?,
     }

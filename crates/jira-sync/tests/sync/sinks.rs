@@ -79,3 +79,40 @@ async fn a_data_file_deleted_from_a_sink_is_named_not_filled_with_zeros() {
     assert!(text.contains("move the directory away"), "{text}");
     assert!(!comments.exists(), "no file of zeros made in its place");
 }
+
+/// A saved state that does not read says to run with `--full`, and `--full` then works
+/// (it replaces that state instead of reading it first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_starts_over_from_a_state_that_does_not_read() {
+    let sim = tenant().await;
+    let client = jira_ops_tests::sim::uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    let mut sink = SqliteSink::open(&db).unwrap();
+    let first = jira_sync::sync(&client, &mut sink, &options())
+        .await
+        .unwrap();
+    assert!(first.issues_written > 0);
+    sink.connection()
+        .execute("UPDATE sync_state SET json = '{not json'", [])
+        .unwrap();
+    let refused = jira_sync::sync(&client, &mut sink, &options())
+        .await
+        .err()
+        .expect("a damaged state stops an incremental run");
+    assert!(refused.to_string().contains("--full"), "{refused}");
+    let full = jira_sync::SyncOptions {
+        full: true,
+        ..options()
+    };
+    let again = jira_sync::sync(&client, &mut sink, &full).await.unwrap();
+    assert_eq!(
+        again.issues_written + again.issues_unchanged,
+        first.issues_written
+    );
+    assert_eq!(again.issues_deleted, 0, "{again:?}");
+    // And the state it saved reads: an incremental run goes on from it.
+    jira_sync::sync(&client, &mut sink, &options())
+        .await
+        .unwrap();
+}
