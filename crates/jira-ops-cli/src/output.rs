@@ -160,6 +160,7 @@ pub struct IssueWriter<W: Write> {
     csv_raw: bool,
     started: bool,
     oldest_cached: Option<Duration>,
+    labels: std::collections::BTreeMap<String, String>,
 }
 
 impl<W: Write> IssueWriter<W> {
@@ -175,10 +176,18 @@ impl<W: Write> IssueWriter<W> {
             csv_raw,
             started: false,
             oldest_cached: None,
+            labels: Default::default(),
         };
         // Nothing is written before the first issue (or the end): an error before it
         // leaves stdout empty.
         Ok(writer)
+    }
+
+    /// CSV and table columns titled `labels[id]` where given (a field asked for by its
+    /// name keeps that name as its title).
+    pub fn labelled(mut self, labels: std::collections::BTreeMap<String, String>) -> Self {
+        self.labels = labels;
+        self
     }
 
     /// The header (CSV, table) or the opening bracket (JSON), before the first issue:
@@ -186,7 +195,11 @@ impl<W: Write> IssueWriter<W> {
     fn start(&mut self, first: Option<&Issue>) -> Result<(), CliError> {
         self.fields = expand_fields(&self.fields, first);
         let mut header = vec!["key".to_owned()];
-        header.extend(self.fields.iter().cloned());
+        header.extend(
+            self.fields
+                .iter()
+                .map(|field| self.labels.get(field).unwrap_or(field).clone()),
+        );
         match self.format {
             Format::Csv => self.write_csv(&header)?,
             Format::Table => {

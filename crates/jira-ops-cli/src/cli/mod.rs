@@ -629,6 +629,10 @@ pub struct OutputArgs {
     /// default a cell starting with =, +, -, @, tab or carriage return gets a leading ').
     #[arg(long)]
     pub csv_raw: bool,
+    /// The column titles of fields asked for by name (`customfield_10016` → `Story
+    /// Points`), filled once the names are resolved; JSON keeps Jira's ids.
+    #[arg(skip)]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 impl OutputArgs {
@@ -649,6 +653,7 @@ impl OutputArgs {
         out: W,
     ) -> Result<crate::output::IssueWriter<W>, crate::error::CliError> {
         crate::output::IssueWriter::new(format, &self.fields, out, self.csv_raw)
+            .map(|writer| writer.labelled(self.labels.clone()))
     }
 
     /// `--fields` trimmed (`'summary, status'` is two fields), naming at least one, none

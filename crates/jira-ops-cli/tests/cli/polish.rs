@@ -106,6 +106,24 @@ async fn fields_are_trimmed_checked_against_the_site_and_star_all_becomes_column
         issue["fields"].get("customfield_10016").is_some(),
         "{issue}"
     );
+    // In CSV (and tables) its column is titled as it was asked for; JSON keeps Jira's id.
+    let titled = env
+        .run(&[
+            "fetch",
+            "APO-1",
+            "--format",
+            "csv",
+            "--fields",
+            "summary,Story Points",
+        ])
+        .await;
+    titled.code(0);
+    assert_eq!(
+        titled.stdout.lines().next(),
+        Some("key,summary,Story Points"),
+        "{}",
+        titled.stdout
+    );
 
     // *all: one column per field, none headed `*all`.
     let all = env
