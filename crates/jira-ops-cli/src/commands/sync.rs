@@ -39,10 +39,10 @@ impl Destination {
         let looks_like_a_database = path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
             ["db", "sqlite", "sqlite3"].contains(&e.to_ascii_lowercase().as_str())
         });
-        if looks_like_a_database && !path.is_dir() {
-            return Err(CliError::usage(format!(
-                "--to {to:?} names a database file, but a DEST without a scheme is a directory of JSON Lines files: say --to sqlite:{dir} for SQLite, or name a directory (--to ./export)"
-            )));
+        // `--to jira.db` means the database it names (`jsonl:jira.db` is still a
+        // directory, for whoever wants one by that name).
+        if looks_like_a_database && !path.is_dir() && !to.starts_with("jsonl:") {
+            return Ok(Destination::Sqlite(path));
         }
         if path.is_file() {
             return Err(CliError::usage(format!(

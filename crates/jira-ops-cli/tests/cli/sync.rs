@@ -105,24 +105,6 @@ async fn sync_refuses_what_it_cannot_do_with_exit_2() {
         "{}",
         not_dir.stderr
     );
-    // `--to mydata.db` is a database the user meant, not a directory to make.
-    let db_name = env.dir.path().join("mydata.db");
-    let meant_sqlite = env
-        .run(&[
-            "sync",
-            "--jql",
-            "project = APO",
-            "--to",
-            db_name.to_str().unwrap(),
-        ])
-        .await;
-    meant_sqlite.code(2);
-    assert!(
-        meant_sqlite.error_line().contains("--to sqlite:"),
-        "{}",
-        meant_sqlite.stderr
-    );
-    assert!(!db_name.exists());
     let since = env
         .run(&[
             "sync",
@@ -381,4 +363,40 @@ async fn a_second_sync_into_a_sink_in_use_is_refused_naming_the_first() {
         String::from_utf8_lossy(&first.stderr)
     );
     assert_eq!(issue_count(&db), 60);
+}
+
+#[tokio::test]
+async fn a_database_path_is_a_sqlite_sink() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    // `--to mydata.db` is the database it names, not a directory of that name, and a later
+    // `--to sqlite:mydata.db` is the same sink.
+    let db_name = env.dir.path().join("mydata.db");
+    let plain = env
+        .run(&[
+            "sync",
+            "--jql",
+            "project = APO",
+            "--to",
+            db_name.to_str().unwrap(),
+            "--settle-secs",
+            "0",
+        ])
+        .await;
+    plain.code(0);
+    assert!(db_name.is_file(), "a SQLite file, not a directory");
+    assert_eq!(issue_count(&db_name), 60);
+    let prefixed = format!("sqlite:{}", db_name.display());
+    env.run(&[
+        "sync",
+        "--jql",
+        "project = APO",
+        "--to",
+        &prefixed,
+        "--settle-secs",
+        "0",
+        "--json",
+    ])
+    .await
+    .code(0);
 }
