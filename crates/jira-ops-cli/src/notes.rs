@@ -57,7 +57,7 @@ pub fn line(text: &str) {
     );
 }
 
-/// `eprintln!` that follows `--log-format`: see [`line`].
+/// `eprintln!` that follows `--log-format`: see [`line()`].
 macro_rules! say {
     ($($arg:tt)*) => {
         $crate::notes::line(&format!($($arg)*))

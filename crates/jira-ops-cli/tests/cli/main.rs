@@ -180,6 +180,7 @@ impl Env {
 }
 
 impl Env {
+    /// The binary with `args`, in this sandbox, its output piped (to spawn and watch).
     pub fn command(&self, args: &[&str]) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_jira-ops"));
         command

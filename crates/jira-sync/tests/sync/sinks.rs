@@ -98,8 +98,7 @@ async fn full_starts_over_from_a_state_that_does_not_read() {
         .unwrap();
     let refused = jira_sync::sync(&client, &mut sink, &options())
         .await
-        .err()
-        .expect("a damaged state stops an incremental run");
+        .expect_err("a damaged state stops an incremental run");
     assert!(refused.to_string().contains("--full"), "{refused}");
     let full = jira_sync::SyncOptions {
         full: true,
