@@ -179,14 +179,20 @@ struct MembersLine {
 }
 
 impl JsonlSink {
-    /// Opens (or creates) the export in `dir`, cutting each file back to its last commit.
+    /// Opens (or creates) the export in `dir`, cutting each file back to its last commit;
+    /// refused at once when another sync has it open.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, Error> {
+        Self::open_waiting(dir, std::time::Duration::ZERO)
+    }
+
+    /// [`JsonlSink::open`], waiting up to `wait` for another sync of it to end.
+    pub fn open_waiting(dir: impl Into<PathBuf>, wait: std::time::Duration) -> Result<Self, Error> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir).map_err(|e| failed(&dir, e))?;
         // The lock file is the first thing a sink makes: a directory holding it is ours
         // even before its first manifest (a first run killed mid-commit).
         let ours = dir.join("sync.lock").exists();
-        let lock = crate::lock::SinkLock::acquire(&dir.join("sync.lock"), &dir)?;
+        let lock = crate::lock::SinkLock::acquire(&dir.join("sync.lock"), &dir, wait)?;
         let path = dir.join("manifest.json");
         let manifest: Manifest = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {

@@ -18,9 +18,13 @@ pub(crate) struct SinkLock {
 }
 
 impl SinkLock {
-    /// Takes the lock at `lock_path` for the sink `sink` (named in the refusal), or says
-    /// who holds it.
-    pub(crate) fn acquire(lock_path: &Path, sink: &Path) -> Result<Self, Error> {
+    /// Takes the lock at `lock_path` for the sink `sink` (named in the refusal), waiting
+    /// up to `wait` for another run to let go, or says who holds it.
+    pub(crate) fn acquire(
+        lock_path: &Path,
+        sink: &Path,
+        wait: std::time::Duration,
+    ) -> Result<Self, Error> {
         let failed = |e: std::io::Error| {
             Error::Sync(format!(
                 "sync: the lock file {} could not be opened: {e} (check the path's permissions)",
@@ -34,25 +38,42 @@ impl SinkLock {
             .write(true)
             .open(lock_path)
             .map_err(failed)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = match holder.trim() {
-                    "" => "another process".to_owned(),
-                    text => text.to_owned(),
-                };
-                return Err(Error::Sync(format!(
-                    "sync: {} is being synced by {holder}: two syncs into one sink would each read the whole window and write over each other, so this one stops; run it again once that one has ended (or stop it)",
-                    sink.display()
-                )));
+        let started = std::time::Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < wait => {
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    let mut holder = String::new();
+                    let _ = file.read_to_string(&mut holder);
+                    let holder = match holder.trim() {
+                        "" => "another process".to_owned(),
+                        text => text.to_owned(),
+                    };
+                    let waited = if wait.is_zero() {
+                        ""
+                    } else {
+                        " (it waited as long as allowed)"
+                    };
+                    return Err(Error::Sync(format!(
+                        "sync: {} is being synced by {holder}: two syncs into one sink would each read the whole window and write over each other, so this one stops{waited}; run it again once that one has ended (or stop it), or wait for it with --wait SECS",
+                        sink.display(),
+                    )));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(failed(e)),
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(failed(e)),
         }
         let since = jira_model::JiraTimestamp::from_unix_millis(crate::record::now_ms())
             .map_or_else(String::new, |t| format!(" since {t}"));
-        let note = format!("process {}{since}\n", std::process::id());
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .map_or_else(String::new, |h| format!(" on {h}"));
+        let note = format!("process {}{host}{since}\n", std::process::id());
         let written = file
             .set_len(0)
             .and_then(|()| file.rewind())

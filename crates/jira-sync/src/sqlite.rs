@@ -25,12 +25,21 @@ fn failed(path: &Path, error: rusqlite::Error) -> Error {
 }
 
 impl SqliteSink {
-    /// Opens (or creates) the database at `path` with its tables.
+    /// Opens (or creates) the database at `path` with its tables; refused at once when
+    /// another sync has it open.
     pub fn open(path: impl Into<PathBuf>) -> Result<Self, Error> {
+        Self::open_waiting(path, std::time::Duration::ZERO)
+    }
+
+    /// [`SqliteSink::open`], waiting up to `wait` for another sync of it to end.
+    pub fn open_waiting(
+        path: impl Into<PathBuf>,
+        wait: std::time::Duration,
+    ) -> Result<Self, Error> {
         let path = path.into();
         let mut lock_path = path.clone().into_os_string();
         lock_path.push(".sync-lock");
-        let lock = crate::lock::SinkLock::acquire(Path::new(&lock_path), &path)?;
+        let lock = crate::lock::SinkLock::acquire(Path::new(&lock_path), &path, wait)?;
         let connection = Connection::open(&path).map_err(|e| failed(&path, e))?;
         connection
             .execute_batch(

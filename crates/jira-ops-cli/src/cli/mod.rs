@@ -482,6 +482,10 @@ pub struct SyncArgs {
     /// show yet; they are taken by the next run).
     #[arg(long, default_value_t = 30, value_name = "SECS")]
     pub settle_secs: u64,
+    /// Wait up to SECS for another sync of the same DEST to end; without it a second sync
+    /// is refused at once, naming the first.
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub wait: u64,
     #[command(flatten)]
     pub format: ReportFormat,
 }

@@ -59,11 +59,16 @@ impl Destination {
         }
     }
 
-    fn open(&self) -> Result<Box<dyn Sink>, CliError> {
+    /// The sink, waiting up to `wait` for another sync of it to end.
+    fn open(&self, wait: Duration) -> Result<Box<dyn Sink>, CliError> {
         let failure = |e: jira_sync::Error| CliError::failure(e.to_string());
         Ok(match self {
-            Destination::Sqlite(path) => Box::new(SqliteSink::open(path).map_err(failure)?),
-            Destination::Jsonl(dir) => Box::new(JsonlSink::open(dir).map_err(failure)?),
+            Destination::Sqlite(path) => {
+                Box::new(SqliteSink::open_waiting(path, wait).map_err(failure)?)
+            }
+            Destination::Jsonl(dir) => {
+                Box::new(JsonlSink::open_waiting(dir, wait).map_err(failure)?)
+            }
         })
     }
 
@@ -185,7 +190,7 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
     let shown = destination.shown();
     if args.plan {
         let mut sink = match destination.exists() {
-            true => destination.open()?,
+            true => destination.open(Duration::from_secs(args.wait))?,
             false => Box::new(jira_sync::EmptySink),
         };
         let plan = match jira_sync::plan(&client, &mut *sink, &options).await {
@@ -201,7 +206,7 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
         print_plan(&plan, args.format.json())?;
         return Ok(Code::Ok);
     }
-    let mut sink = destination.open()?;
+    let mut sink = destination.open(Duration::from_secs(args.wait))?;
     let visible = output::progress_allowed(global.quiet, args.format.json());
     let bar = output::spinner("syncing", visible);
     let started = Instant::now();

@@ -356,7 +356,17 @@ async fn a_second_sync_into_a_sink_in_use_is_refused_naming_the_first() {
         "{}",
         second.stderr
     );
+    // One that may wait goes on once the first has ended.
+    let mut waiting_args = args.to_vec();
+    waiting_args.extend(["--wait", "120"]);
+    let waiting = env.command(&waiting_args).spawn().unwrap();
     let first = first.wait_with_output().await.unwrap();
+    let waiting = waiting.wait_with_output().await.unwrap();
+    assert!(
+        waiting.status.success(),
+        "{}",
+        String::from_utf8_lossy(&waiting.stderr)
+    );
     assert!(
         first.status.success(),
         "{}",
