@@ -161,6 +161,7 @@ pub struct IssueWriter<W: Write> {
     started: bool,
     oldest_cached: Option<Duration>,
     labels: std::collections::BTreeMap<String, String>,
+    names: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl<W: Write> IssueWriter<W> {
@@ -177,6 +178,7 @@ impl<W: Write> IssueWriter<W> {
             started: false,
             oldest_cached: None,
             labels: Default::default(),
+            names: None,
         };
         // Nothing is written before the first issue (or the end): an error before it
         // leaves stdout empty.
@@ -188,6 +190,30 @@ impl<W: Write> IssueWriter<W> {
     pub fn labelled(mut self, labels: std::collections::BTreeMap<String, String>) -> Self {
         self.labels = labels;
         self
+    }
+
+    /// JSON issues carry `names` (their fields' id → name) from `names`, when given.
+    pub fn named(mut self, names: Option<std::collections::BTreeMap<String, String>>) -> Self {
+        self.names = names;
+        self
+    }
+
+    /// An issue as JSON, with `names` when asked for.
+    fn json_value(&self, issue: &Issue) -> Result<serde_json::Value, CliError> {
+        let mut value = serde_json::to_value(issue).map_err(json_error)?;
+        if let Some(names) = &self.names {
+            let named: serde_json::Map<String, Value> = issue
+                .fields
+                .keys()
+                .filter_map(|id| {
+                    names
+                        .get(id)
+                        .map(|name| (id.clone(), Value::from(name.as_str())))
+                })
+                .collect();
+            value["names"] = Value::Object(named);
+        }
+        Ok(value)
     }
 
     /// The header (CSV, table) or the opening bracket (JSON), before the first issue:
@@ -235,7 +261,10 @@ impl<W: Write> IssueWriter<W> {
             self.start(Some(issue))?;
         }
         match self.format {
-            Format::Jsonl | Format::Json => return self.write_json(issue),
+            Format::Jsonl | Format::Json => {
+                let value = self.json_value(issue)?;
+                return self.write_json(&value);
+            }
             Format::Csv => {
                 let row = self.row(issue);
                 self.write_csv(&row)?;
@@ -261,7 +290,7 @@ impl<W: Write> IssueWriter<W> {
     pub fn write_cached(&mut self, issue: &Issue, age: Duration) -> Result<(), CliError> {
         match self.format {
             Format::Jsonl | Format::Json => {
-                let mut value = serde_json::to_value(issue).map_err(json_error)?;
+                let mut value = self.json_value(issue)?;
                 value["jira_ops"] = serde_json::json!({
                     "source": "cache",
                     "age_secs": age.as_secs(),

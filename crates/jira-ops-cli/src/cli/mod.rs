@@ -633,10 +633,18 @@ pub struct OutputArgs {
     /// default a cell starting with =, +, -, @, tab or carriage return gets a leading ').
     #[arg(long)]
     pub csv_raw: bool,
+    /// JSON and JSON Lines: add to each issue `names`, each of its fields' id → name
+    /// (`"customfield_10016": "Story Points"`), as Jira's `expand=names` does; the field
+    /// list costs one request.
+    #[arg(long)]
+    pub names: bool,
     /// The column titles of fields asked for by name (`customfield_10016` → `Story
     /// Points`), filled once the names are resolved; JSON keeps Jira's ids.
     #[arg(skip)]
     pub labels: std::collections::BTreeMap<String, String>,
+    /// Every field's name by id, filled when `--names` is given.
+    #[arg(skip)]
+    pub field_names: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl OutputArgs {
@@ -656,8 +664,11 @@ impl OutputArgs {
         format: Format,
         out: W,
     ) -> Result<crate::output::IssueWriter<W>, crate::error::CliError> {
-        crate::output::IssueWriter::new(format, &self.fields, out, self.csv_raw)
-            .map(|writer| writer.labelled(self.labels.clone()))
+        crate::output::IssueWriter::new(format, &self.fields, out, self.csv_raw).map(|writer| {
+            writer
+                .labelled(self.labels.clone())
+                .named(self.field_names.clone())
+        })
     }
 
     /// `--fields` trimmed (`'summary, status'` is two fields), naming at least one, none

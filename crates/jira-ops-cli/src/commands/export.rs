@@ -117,7 +117,7 @@ pub async fn fetch(global: &Global, mut args: FetchArgs) -> CliResult {
     let client = settings
         .client_with(CacheUse::IfFree, |builder| builder.batch(batch.clone()))
         .await?;
-    args.output.labels = resolve_fields(&client, &mut args.output.fields).await?;
+    resolve_fields(&client, &mut args.output).await?;
     let format = args.output.resolve_format();
     let fields: Vec<&str> = args.output.fields.iter().map(String::as_str).collect();
     let mut writer = args.output.writer(format, crate::destination::stdout())?;
@@ -226,15 +226,17 @@ pub async fn fetch(global: &Global, mut args: FetchArgs) -> CliResult {
 /// `fields` as ids: system field ids as they are; anything else (a custom field, a name
 /// such as `Story Points`, a typo) checked against the site's field catalogue, a typo an
 /// error with suggestions (exit 2).
-/// `fields` as ids the site knows (names resolved through its field list); returns the
-/// title of each field asked for by a name other than its id, for CSV and table headers.
+/// `--fields` as ids the site knows (names resolved through its field list), the title of
+/// each field asked for by a name other than its id (for CSV and table headers), and with
+/// `--names` every field's name by id; the field list is read only when one of them
+/// needs it.
 async fn resolve_fields(
     client: &jira_client::JiraClient,
-    fields: &mut Vec<String>,
-) -> Result<std::collections::BTreeMap<String, String>, CliError> {
-    let mut labels = std::collections::BTreeMap::new();
-    if jira_client::fields::only_system_fields(fields) {
-        return Ok(labels);
+    output: &mut crate::cli::OutputArgs,
+) -> Result<(), CliError> {
+    let fields = &mut output.fields;
+    if jira_client::fields::only_system_fields(fields) && !output.names {
+        return Ok(());
     }
     let catalogue = jira_client::fields::FieldCatalogue::fetch(&**client.transport())
         .await
@@ -248,14 +250,23 @@ async fn resolve_fields(
             .resolve(field)
             .map_err(|e| CliError::usage(format!("--fields: {e}")))?;
         if !id.eq_ignore_ascii_case(field) {
-            labels.insert(id.clone(), field.clone());
+            output.labels.insert(id.clone(), field.clone());
         }
         if !resolved.contains(&id) {
             resolved.push(id);
         }
     }
     *fields = resolved;
-    Ok(labels)
+    if output.names {
+        output.field_names = Some(
+            catalogue
+                .fields
+                .into_iter()
+                .map(|field| (field.id, field.name))
+                .collect(),
+        );
+    }
+    Ok(())
 }
 
 /// Every per-item failure on stderr: unknown keys one line each; keys that failed for
@@ -333,7 +344,7 @@ pub async fn search(global: &Global, mut args: SearchArgs) -> CliResult {
     let settings = super::settings(global)?;
     // A search reads fresh pages, never the cache; what it returns refreshes the cache.
     let client = settings.client(CacheUse::IfFree).await?;
-    args.output.labels = resolve_fields(&client, &mut args.output.fields).await?;
+    resolve_fields(&client, &mut args.output).await?;
     let format = args.output.resolve_format();
     let mut writer = args.output.writer(format, crate::destination::stdout())?;
     // No more than `--limit` issues asked for in all: `--limit 3` asks Jira for 3

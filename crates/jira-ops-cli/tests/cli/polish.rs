@@ -106,6 +106,26 @@ async fn fields_are_trimmed_checked_against_the_site_and_star_all_becomes_column
         issue["fields"].get("customfield_10016").is_some(),
         "{issue}"
     );
+    assert!(issue.get("names").is_none(), "{issue}");
+    // --names adds each field's name, as Jira's expand=names does.
+    let with_names = env
+        .run(&[
+            "search",
+            "key = APO-1",
+            "--format",
+            "json",
+            "--fields",
+            "summary,Story Points",
+            "--names",
+        ])
+        .await;
+    with_names.code(0);
+    let issues: serde_json::Value = serde_json::from_str(&with_names.stdout).unwrap();
+    assert_eq!(
+        issues[0]["names"]["customfield_10016"], "Story Points",
+        "{issues}"
+    );
+    assert_eq!(issues[0]["names"]["summary"], "Summary", "{issues}");
     // In CSV (and tables) its column is titled as it was asked for; JSON keeps Jira's id.
     let titled = env
         .run(&[
