@@ -81,6 +81,7 @@ mod run;
 mod sink;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod status;
 mod window;
 mod worklogs;
 
@@ -93,7 +94,10 @@ pub use run::SyncReport;
 pub use sink::{Census, EmptySink, KeysSeen, Sink, SyncBatch};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteSink;
-pub use window::{Slice, SyncState, Window};
+#[cfg(feature = "sqlite")]
+pub use status::sqlite_status;
+pub use status::{QueryStatus, SinkStatus, jsonl_status};
+pub use window::{RUNS_KEPT, RunRecord, Slice, SyncState, Window};
 
 use jira_client::JiraClient;
 

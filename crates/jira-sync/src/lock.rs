@@ -39,11 +39,14 @@ impl SinkLock {
             .open(lock_path)
             .map_err(failed)?;
         let started = std::time::Instant::now();
+        // A quarter second at least: `sync status` takes the lock shared for an instant
+        // to see whether anyone holds it, which must not turn a sync away.
+        let patience = wait.max(std::time::Duration::from_millis(250));
         loop {
             match file.try_lock() {
                 Ok(()) => break,
-                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < wait => {
-                    std::thread::sleep(std::time::Duration::from_millis(100));
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < patience => {
+                    std::thread::sleep(std::time::Duration::from_millis(25));
                 }
                 Err(std::fs::TryLockError::WouldBlock) => {
                     let mut holder = String::new();
@@ -80,5 +83,23 @@ impl SinkLock {
             .and_then(|()| file.write_all(note.as_bytes()));
         written.map_err(failed)?;
         Ok(SinkLock { _file: file })
+    }
+}
+
+/// Who holds the lock at `lock_path` now, as the lock file names them; `None` when no sync
+/// does (or none ever made the file).
+pub(crate) fn holder(lock_path: &Path) -> Option<String> {
+    let mut file = OpenOptions::new().read(true).open(lock_path).ok()?;
+    match file.try_lock_shared() {
+        Ok(()) => None,
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut text = String::new();
+            let _ = file.read_to_string(&mut text);
+            Some(match text.trim() {
+                "" => "another process".to_owned(),
+                text => text.to_owned(),
+            })
+        }
+        Err(std::fs::TryLockError::Error(_)) => None,
     }
 }

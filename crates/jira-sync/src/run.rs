@@ -117,6 +117,7 @@ where
     T: Transport + 'static,
     S: Sink + ?Sized,
 {
+    let (started, started_ms) = (std::time::Instant::now(), now_ms());
     let (saved, damaged) = match sink.load_state(&options.jql) {
         Ok(saved) => (saved, false),
         // `--full` starts over: a saved state that does not read is what it replaces.
@@ -209,6 +210,20 @@ where
         state.census_ms = Some(now_ms());
     }
     state.runs += 1;
+    state.last_runs.push(crate::window::RunRecord {
+        started_ms,
+        took_ms: started.elapsed().as_millis() as u64,
+        issues_written: report.issues_written as u64,
+        issues_unchanged: report.issues_unchanged as u64,
+        issues_deleted: report.issues_deleted as u64,
+        requests: report.requests as u64,
+        strategy: report.strategy.map(|s| s.name().to_owned()),
+    });
+    let excess = state
+        .last_runs
+        .len()
+        .saturating_sub(crate::window::RUNS_KEPT);
+    state.last_runs.drain(..excess);
     sink.commit(&SyncBatch::default(), &state)?;
     report.commits += 1;
     report.mark_ms = state.mark_ms;

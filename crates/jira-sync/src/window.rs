@@ -98,6 +98,32 @@ pub struct SyncState {
     /// When the last id census ended (epoch ms).
     #[serde(default)]
     pub census_ms: Option<i64>,
+    /// The last runs that ended ([`RUNS_KEPT`] at most, oldest first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub last_runs: Vec<RunRecord>,
+}
+
+/// Runs kept in [`SyncState::last_runs`].
+pub const RUNS_KEPT: usize = 10;
+
+/// What one run that ended did, kept with the state (`jira-ops sync status`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// When it began (epoch ms).
+    pub started_ms: i64,
+    /// How long it took, in milliseconds.
+    pub took_ms: u64,
+    /// Issues written.
+    pub issues_written: u64,
+    /// Issues read and found unchanged.
+    pub issues_unchanged: u64,
+    /// Issues marked deleted.
+    pub issues_deleted: u64,
+    /// Requests it sent.
+    pub requests: u64,
+    /// The way it read its window, when it read one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
 }
 
 /// A new window from the mark (or `since`) to now less the settle time, with the strategy

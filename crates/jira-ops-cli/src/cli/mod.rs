@@ -321,7 +321,8 @@ Exit codes: 0 every line holds, 1 some lines did not, 2 the file is invalid (not
   jira-ops sync --jql 'project = PROJ' --to ./export --with comments,changelog
   jira-ops sync --jql 'project = PROJ' --to sqlite:jira.db --plan    # the cost each way, nothing written
   jira-ops sync --jql 'project = PROJ' --to sqlite:jira.db --full --json   # from scratch, a JSON summary
-  jira-ops sync --jql 'project = PROJ' --to ./export --since 7d --fields 'Summary,Story Points'")]
+  jira-ops sync --jql 'project = PROJ' --to ./export --since 7d --fields 'Summary,Story Points'
+  jira-ops sync status --to sqlite:jira.db                       # what it holds, its last runs")]
     Sync(SyncArgs),
     /// The Jira Cloud simulator, for testing your own tools against.
     #[command(
@@ -434,14 +435,19 @@ pub enum SyncStrategy {
 }
 
 #[derive(Clone, Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct SyncArgs {
+    /// `sync status`: what a sink holds (instead of a sync).
+    #[command(subcommand)]
+    pub command: Option<SyncCommand>,
     /// The issues to export, as a bounded JQL query without ORDER BY.
-    #[arg(long, value_name = "JQL")]
-    pub jql: String,
+    #[arg(long, value_name = "JQL", required = true)]
+    pub jql: Option<String>,
     /// Where to: a directory of JSON Lines files (`./export` or `jsonl:DIR`) or a SQLite
-    /// database (`sqlite:PATH`); created when missing, the sync state kept in it.
-    #[arg(long, value_name = "DEST")]
-    pub to: String,
+    /// database (`sqlite:PATH`, or a path ending in .db, .sqlite, .sqlite3); created when
+    /// missing, the sync state kept in it.
+    #[arg(long, value_name = "DEST", required = true)]
+    pub to: Option<String>,
     /// What to take beside the issues, comma separated.
     #[arg(
         long,
@@ -488,6 +494,24 @@ pub struct SyncArgs {
     pub wait: u64,
     #[command(flatten)]
     pub format: ReportFormat,
+}
+
+/// What `sync` does besides syncing.
+#[derive(Clone, Debug, Subcommand)]
+pub enum SyncCommand {
+    /// What a sink holds and what its last runs did: each query's mark, census and last
+    /// runs (when, how long, issues written, requests), issues live and deleted, the sync
+    /// writing it now. Reads the sink only (no site, no credentials, no lock).
+    #[command(after_help = "Examples:
+  jira-ops sync status --to sqlite:jira.db
+  jira-ops sync status --to ./export --json")]
+    Status {
+        /// The sink: `sqlite:PATH` (or PATH.db), or a JSON Lines directory.
+        #[arg(long, value_name = "DEST")]
+        to: String,
+        #[command(flatten)]
+        format: ReportFormat,
+    },
 }
 
 #[derive(Clone, Debug, Args)]

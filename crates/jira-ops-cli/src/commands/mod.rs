@@ -20,6 +20,7 @@ mod journal;
 mod proxy;
 mod revert;
 mod sync;
+mod sync_status;
 
 /// Runs the command `cli` names.
 pub async fn run(cli: Cli) -> CliResult {

@@ -6,20 +6,20 @@ use std::time::{Duration, Instant};
 use jira_client::fields::FieldCatalogue;
 use jira_sync::{JsonlSink, Sink, SqliteSink, Strategy, SyncOptions, SyncPlan};
 
-use crate::cli::{Global, SyncArgs, SyncPart, SyncStrategy};
+use crate::cli::{Global, SyncArgs, SyncCommand, SyncPart, SyncStrategy};
 use crate::config::CacheUse;
 use crate::error::{CliError, CliResult, Code};
 use crate::output;
 use crate::signals;
 
 /// Where a sync writes.
-enum Destination {
+pub(crate) enum Destination {
     Sqlite(std::path::PathBuf),
     Jsonl(std::path::PathBuf),
 }
 
 impl Destination {
-    fn parse(to: &str) -> Result<Self, CliError> {
+    pub(crate) fn parse(to: &str) -> Result<Self, CliError> {
         if let Some(path) = to.strip_prefix("sqlite:") {
             if path.is_empty() {
                 return Err(CliError::usage(
@@ -140,8 +140,17 @@ fn now_ms() -> i64 {
 }
 
 pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
-    let destination = Destination::parse(&args.to)?;
-    jira_sync::check_query(&args.jql).map_err(|e| CliError::usage(format!("--jql: {e}")))?;
+    if let Some(SyncCommand::Status { to, format }) = &args.command {
+        return super::sync_status::run(&Destination::parse(to)?, format.json());
+    }
+    // clap requires both when no subcommand is given.
+    let (Some(jql), Some(to)) = (args.jql.clone(), args.to.clone()) else {
+        return Err(CliError::usage(
+            "sync needs --jql JQL and --to DEST (or: sync status --to DEST)",
+        ));
+    };
+    let destination = Destination::parse(&to)?;
+    jira_sync::check_query(&jql).map_err(|e| CliError::usage(format!("--jql: {e}")))?;
     let since_ms = args
         .since
         .as_deref()
@@ -177,7 +186,7 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
             SyncStrategy::Pages => Strategy::Pages,
             SyncStrategy::Slices => Strategy::Slices,
         }),
-        ..SyncOptions::new(args.jql.clone())
+        ..SyncOptions::new(jql.clone())
     };
     if let Some(fields) = &args.fields {
         let catalogue = FieldCatalogue::fetch(&**client.uncached())
@@ -289,8 +298,8 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
     if args.format.json() {
         let summary = serde_json::json!({
             "summary": run_summary.json(),
-            "destination": args.to,
-            "jql": args.jql,
+            "destination": to,
+            "jql": jql,
             "strategy": report.strategy.map(Strategy::name),
             "reason": report.reason,
             "resumed": report.resumed,

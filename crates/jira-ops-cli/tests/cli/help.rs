@@ -21,6 +21,7 @@ const COMMANDS: &[&[&str]] = &[
     &["journal", "show"],
     &["journal", "forget"],
     &["sync"],
+    &["sync", "status"],
     &["proxy"],
     &["sim"],
     &["sim", "serve"],

@@ -356,6 +356,16 @@ async fn a_second_sync_into_a_sink_in_use_is_refused_naming_the_first() {
         "{}",
         second.stderr
     );
+    // `sync status` reads beside it, naming it, and takes nothing from it.
+    let status = env.run(&["sync", "status", "--to", &to, "--json"]).await;
+    status.code(0);
+    let report: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert!(
+        report["in_use_by"]
+            .as_str()
+            .is_some_and(|h| h.starts_with(&format!("process {}", first.id().unwrap()))),
+        "{report}"
+    );
     // One that may wait goes on once the first has ended.
     let mut waiting_args = args.to_vec();
     waiting_args.extend(["--wait", "120"]);
@@ -409,4 +419,68 @@ async fn a_database_path_is_a_sqlite_sink() {
     ])
     .await
     .code(0);
+}
+
+/// `sync status`: each query's runs, mark and census, the issues it holds, from the sink
+/// alone (no site, no credentials), in SQLite and in JSON Lines alike.
+#[tokio::test]
+async fn sync_status_says_what_a_sink_holds_and_what_its_runs_did() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    let db = env.dir.path().join("status.db");
+    let files = env.dir.path().join("status-files");
+    for to in [
+        format!("sqlite:{}", db.display()),
+        files.display().to_string(),
+    ] {
+        for jql in ["project = APO", "project = APO", "project = BEA"] {
+            env.run(&["sync", "--jql", jql, "--to", &to, "--settle-secs", "0"])
+                .await
+                .code(0);
+        }
+        let mut offline = Env::new();
+        offline.set("JIRA_SITE_URL", "http://127.0.0.1:9");
+        let before = sim.stats().requests;
+        let status = offline
+            .run(&["sync", "status", "--to", &to, "--json"])
+            .await;
+        status.code(0);
+        assert_eq!(sim.stats().requests, before, "status sends nothing");
+        let report: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+        assert_eq!(report["counts"]["issues"], 120, "{report}");
+        assert!(report["in_use_by"].is_null(), "{report}");
+        let queries = report["queries"].as_array().unwrap();
+        assert_eq!(queries.len(), 2, "{report}");
+        let apo = queries
+            .iter()
+            .find(|q| q["jql"] == "project = APO")
+            .unwrap();
+        assert_eq!(apo["runs"], 2, "{apo}");
+        let runs = apo["last_runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 2, "{apo}");
+        assert_eq!(runs[0]["issues_written"], 60, "{apo}");
+        assert_eq!(runs[1]["issues_written"], 0, "{apo}");
+        assert!(runs[0]["requests"].as_u64().unwrap() > 0, "{apo}");
+        assert!(
+            apo["mark"].as_str().is_some() && apo["census"].as_str().is_some(),
+            "{apo}"
+        );
+        let text = offline.run(&["sync", "status", "--to", &to]).await;
+        text.code(0);
+        assert!(text.stdout.contains("120 issues live"), "{}", text.stdout);
+        assert!(
+            text.stdout.contains("query \"project = BEA\""),
+            "{}",
+            text.stdout
+        );
+    }
+    let missing = env
+        .run(&["sync", "status", "--to", "sqlite:/nonexistent/x.db"])
+        .await;
+    missing.code(2);
+    assert!(
+        missing.stderr.contains("does not exist"),
+        "{}",
+        missing.stderr
+    );
 }

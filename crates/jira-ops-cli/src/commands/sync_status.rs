@@ -1,0 +1,134 @@
+//! `jira-ops sync status --to DEST`: what a sink holds and what its last runs did, read
+//! from the sink alone ([`jira_sync::SinkStatus`]).
+
+use jira_sync::{QueryStatus, RunRecord, SinkStatus};
+use serde_json::{Value, json};
+
+use super::sync::Destination;
+use crate::error::{CliError, CliResult, Code};
+use crate::output;
+
+pub fn run(destination: &Destination, json: bool) -> CliResult {
+    let status = match destination {
+        Destination::Sqlite(path) => jira_sync::sqlite_status(path),
+        Destination::Jsonl(dir) => jira_sync::jsonl_status(dir),
+    }
+    .map_err(|e| CliError::usage(e.to_string()))?;
+    if json {
+        output::outln!("{}", to_json(&status));
+    } else {
+        output::outln!("{}", render(&status));
+    }
+    Ok(Code::Ok)
+}
+
+/// An instant as Jira writes times (UTC), or `-`.
+fn when(ms: Option<i64>) -> String {
+    ms.and_then(jira_model::JiraTimestamp::from_unix_millis)
+        .map_or_else(|| "-".to_owned(), |t| t.to_string())
+}
+
+fn run_json(run: &RunRecord) -> Value {
+    json!({
+        "started": when(Some(run.started_ms)),
+        "seconds": run.took_ms as f64 / 1000.0,
+        "issues_written": run.issues_written,
+        "issues_unchanged": run.issues_unchanged,
+        "issues_deleted": run.issues_deleted,
+        "requests": run.requests,
+        "strategy": run.strategy,
+    })
+}
+
+fn query_json(query: &QueryStatus) -> Value {
+    let state = &query.state;
+    json!({
+        "jql": state.jql,
+        "issues": query.issues,
+        "mark": state.mark_ms.map(|ms| when(Some(ms))),
+        "mark_ms": state.mark_ms,
+        "census": state.census_ms.map(|ms| when(Some(ms))),
+        "runs": state.runs,
+        "unfinished": state.window.is_some(),
+        "last_runs": state.last_runs.iter().map(run_json).collect::<Vec<_>>(),
+    })
+}
+
+/// The status as one JSON document.
+fn to_json(status: &SinkStatus) -> Value {
+    json!({
+        "kind": status.kind,
+        "path": status.path.display().to_string(),
+        "format": status.format,
+        "counts": status.counts,
+        "in_use_by": status.in_use_by,
+        "queries": status.queries.iter().map(query_json).collect::<Vec<_>>(),
+    })
+}
+
+/// The status for people: the sink, its counts, then each query and its last runs.
+fn render(status: &SinkStatus) -> String {
+    let count = |name: &str| status.counts.get(name).copied().unwrap_or(0);
+    let mut text = format!(
+        "{} sink {} (format {})\n",
+        status.kind,
+        status.path.display(),
+        status.format
+    );
+    if let Some(holder) = &status.in_use_by {
+        text.push_str(&format!("being synced now by {holder}\n"));
+    }
+    text.push_str(&format!(
+        "{} live, {} deleted; {} history entries, {} comments, {} ({} deleted)\n",
+        output::count(count("issues"), "issue"),
+        count("issues_deleted"),
+        count("history_entries"),
+        count("comments"),
+        output::count(count("worklogs"), "worklog"),
+        count("worklogs_deleted"),
+    ));
+    if status.queries.is_empty() {
+        text.push_str("no query has finished a commit here yet\n");
+    }
+    for query in &status.queries {
+        let state = &query.state;
+        text.push_str(&format!("\nquery {:?}", state.jql));
+        if let Some(issues) = query.issues {
+            text.push_str(&format!(": {}", output::count(issues, "issue")));
+        }
+        text.push_str(&format!(
+            "\n  read up to {}; {} ended; last census {}\n",
+            when(state.mark_ms),
+            output::count(state.runs, "run"),
+            when(state.census_ms),
+        ));
+        if state.window.is_some() {
+            text.push_str("  a run was interrupted: the next one goes on with its window\n");
+        }
+        if state.last_runs.is_empty() {
+            continue;
+        }
+        let mut table = output::table(&[
+            "started",
+            "seconds",
+            "written",
+            "unchanged",
+            "deleted",
+            "requests",
+            "way",
+        ]);
+        for run in state.last_runs.iter().rev() {
+            table.add_row(output::table_row([
+                when(Some(run.started_ms)),
+                format!("{:.1}", run.took_ms as f64 / 1000.0),
+                run.issues_written.to_string(),
+                run.issues_unchanged.to_string(),
+                run.issues_deleted.to_string(),
+                run.requests.to_string(),
+                run.strategy.clone().unwrap_or_else(|| "-".into()),
+            ]));
+        }
+        text.push_str(&format!("{table}\n"));
+    }
+    text.trim_end().to_owned()
+}

@@ -1,0 +1,156 @@
+//! What a sink holds and what its last runs did, read without taking it from a sync that
+//! may be writing it: SQLite is opened read-only (WAL lets a reader in beside the writer),
+//! a JSON Lines directory is read through its manifest (replaced atomically, so always
+//! whole).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::{Error, SyncState};
+
+/// A sink as `jira-ops sync status` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SinkStatus {
+    /// `sqlite` or `jsonl`.
+    pub kind: &'static str,
+    /// The file or directory.
+    pub path: PathBuf,
+    /// The layout's version (the JSON Lines manifest's `format`; SQLite's tables are 1).
+    pub format: u32,
+    /// Live and tombstoned counts: `issues`, `issues_deleted`, `history_entries`,
+    /// `comments`, `worklogs`, `worklogs_deleted`.
+    pub counts: BTreeMap<String, u64>,
+    /// Each query synced into it, with its state (mark, census, runs, an unfinished
+    /// window, the last runs) and the issues it holds when the sink records that.
+    pub queries: Vec<QueryStatus>,
+    /// The sync writing it now, as its lock names it.
+    pub in_use_by: Option<String>,
+}
+
+/// One query of a sink.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct QueryStatus {
+    /// Its saved state.
+    pub state: SyncState,
+    /// Live issues it holds.
+    pub issues: Option<u64>,
+}
+
+fn failed(path: &Path, error: impl std::fmt::Display) -> Error {
+    Error::Sync(format!(
+        "sync status: {} does not read: {error}",
+        path.display()
+    ))
+}
+
+/// The status of the SQLite sink at `path` (which must exist).
+#[cfg(feature = "sqlite")]
+pub fn sqlite_status(path: &Path) -> Result<SinkStatus, Error> {
+    use rusqlite::{Connection, OpenFlags};
+    if !path.is_file() {
+        return Err(Error::Sync(format!(
+            "sync status: {} does not exist: no sync has written there (check the path)",
+            path.display()
+        )));
+    }
+    let db = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .map_err(|e| failed(path, e))?;
+    let count = |sql: &str| -> Result<u64, Error> {
+        db.query_row(sql, [], |row| row.get::<_, i64>(0))
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| failed(path, e))
+    };
+    let live = "SELECT id FROM issues WHERE deleted_ms IS NULL";
+    let counts = BTreeMap::from([
+        (
+            "issues".to_owned(),
+            count("SELECT COUNT(*) FROM issues WHERE deleted_ms IS NULL")?,
+        ),
+        (
+            "issues_deleted".to_owned(),
+            count("SELECT COUNT(*) FROM issues WHERE deleted_ms IS NOT NULL")?,
+        ),
+        (
+            "history_entries".to_owned(),
+            count(&format!(
+                "SELECT COUNT(*) FROM changelog WHERE issue_id IN ({live})"
+            ))?,
+        ),
+        (
+            "comments".to_owned(),
+            count(&format!(
+                "SELECT COUNT(*) FROM comments WHERE issue_id IN ({live})"
+            ))?,
+        ),
+        (
+            "worklogs".to_owned(),
+            count("SELECT COUNT(*) FROM worklogs WHERE deleted_ms IS NULL")?,
+        ),
+        (
+            "worklogs_deleted".to_owned(),
+            count("SELECT COUNT(*) FROM worklogs WHERE deleted_ms IS NOT NULL")?,
+        ),
+    ]);
+    let mut statement = db
+        .prepare("SELECT json FROM sync_state ORDER BY jql")
+        .map_err(|e| failed(path, e))?;
+    let states: Vec<String> = statement
+        .query_map([], |row| row.get(0))
+        .and_then(Iterator::collect)
+        .map_err(|e| failed(path, e))?;
+    let mut queries = Vec::new();
+    for json in states {
+        let state: SyncState = serde_json::from_str(&json).map_err(|e| failed(path, e))?;
+        let issues = db
+            .query_row(
+                &format!(
+                    "SELECT COUNT(*) FROM sync_members WHERE jql = ?1 AND issue_id IN ({live})"
+                ),
+                [&state.jql],
+                |row| row.get::<_, i64>(0),
+            )
+            .ok()
+            .map(|n| n.max(0) as u64);
+        queries.push(QueryStatus { state, issues });
+    }
+    let mut lock = path.to_path_buf().into_os_string();
+    lock.push(".sync-lock");
+    Ok(SinkStatus {
+        kind: "sqlite",
+        path: path.to_path_buf(),
+        format: 1,
+        counts,
+        queries,
+        in_use_by: crate::lock::holder(Path::new(&lock)),
+    })
+}
+
+/// The status of the JSON Lines sink in `dir` (which must hold a manifest).
+pub fn jsonl_status(dir: &Path) -> Result<SinkStatus, Error> {
+    let path = dir.join("manifest.json");
+    let bytes = std::fs::read(&path).map_err(|e| {
+        Error::Sync(format!(
+            "sync status: {} cannot be read ({e}): no sync has committed there (check the path)",
+            path.display()
+        ))
+    })?;
+    let manifest: crate::Manifest = serde_json::from_slice(&bytes).map_err(|e| failed(&path, e))?;
+    let queries = manifest
+        .states
+        .into_values()
+        .map(|state| QueryStatus {
+            state,
+            issues: None,
+        })
+        .collect();
+    Ok(SinkStatus {
+        kind: "jsonl",
+        path: dir.to_path_buf(),
+        format: manifest.format,
+        counts: manifest.counts,
+        queries,
+        in_use_by: crate::lock::holder(&dir.join("sync.lock")),
+    })
+}
