@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use jira_sim::{Fault, FaultConfig, FaultRule};
-
 use crate::{Env, sim};
 
 /// The files in `dir` whose name starts with `.` (the temporary files `-o` writes).
@@ -187,18 +185,7 @@ async fn a_failed_run_leaves_the_file_as_it_was() {
 #[tokio::test]
 async fn an_interrupted_run_keeps_its_output_beside_the_file() {
     let sim = crate::sim_with(1, 600, jira_sim::LimitConfig::off()).await;
-    sim.set_faults(FaultConfig {
-        rules: vec![
-            FaultRule::new(
-                Fault::Latency {
-                    fixed_ms: 400,
-                    jitter_ms: 0,
-                },
-                1.0,
-            )
-            .on("/rest/api/3/search/jql"),
-        ],
-    });
+    sim.set_faults(crate::latency(400, "/rest/api/3/search/jql"));
     let env = Env::for_sim(&sim);
     let out = env.dir.path().join("all.jsonl");
     let run = env

@@ -198,15 +198,7 @@ async fn health_samples_are_bounded_and_a_signal_ends_them() {
     assert!(too_many.stderr.contains("100000"), "{}", too_many.stderr);
     assert_eq!(sim.stats().requests, 0);
 
-    sim.set_faults(jira_sim::FaultConfig {
-        rules: vec![jira_sim::FaultRule::new(
-            jira_sim::Fault::Latency {
-                fixed_ms: 50,
-                jitter_ms: 0,
-            },
-            1.0,
-        )],
-    });
+    sim.set_faults(crate::latency(50, ""));
     for signal in ["INT", "TERM"] {
         let started = std::time::Instant::now();
         let run = env

@@ -34,6 +34,20 @@ pub const TOKEN: &str = "tok-3f9c71e2-SECRET-a8d4";
 /// The simulator's email.
 pub const EMAIL: &str = "ops@example.com";
 
+/// Every answer to a path matching `on` (every answer, for `""`) delayed by `ms`.
+pub fn latency(ms: u64, on: &str) -> jira_sim::FaultConfig {
+    let rule = jira_sim::FaultRule::new(
+        jira_sim::Fault::Latency {
+            fixed_ms: ms,
+            jitter_ms: 0,
+        },
+        1.0,
+    );
+    jira_sim::FaultConfig {
+        rules: vec![if on.is_empty() { rule } else { rule.on(on) }],
+    }
+}
+
 /// A small simulator that accepts [`EMAIL`] / [`TOKEN`], without limits.
 pub async fn sim() -> SimHandle {
     sim_with(2, 60, LimitConfig::off()).await

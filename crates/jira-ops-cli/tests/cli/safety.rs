@@ -17,21 +17,6 @@ fn issues(count: usize, tag: &str) -> String {
         .collect()
 }
 
-fn latency(ms: u64, on: &str) -> FaultConfig {
-    FaultConfig {
-        rules: vec![
-            FaultRule::new(
-                Fault::Latency {
-                    fixed_ms: ms,
-                    jitter_ms: 0,
-                },
-                1.0,
-            )
-            .on(on),
-        ],
-    }
-}
-
 #[tokio::test]
 async fn the_same_input_twice_creates_each_issue_once() {
     let sim = sim().await;
@@ -123,7 +108,7 @@ async fn answers_lost_on_the_way_are_found_again_by_their_idempotency_key() {
 async fn an_interrupted_create_then_a_rerun_creates_each_issue_once() {
     let sim = sim().await;
     // Each bulk create takes 300 ms: the interrupt lands with chunks in flight and to go.
-    sim.set_faults(latency(300, "/rest/api/3/issue/bulk"));
+    sim.set_faults(crate::latency(300, "/rest/api/3/issue/bulk"));
     let mut env = Env::for_sim(&sim);
     env.set("MAX_CONCURRENT_JIRA_CALLS", 2);
     let file = env.dir.path().join("new.jsonl");
@@ -171,7 +156,7 @@ async fn an_interrupted_create_then_a_rerun_creates_each_issue_once() {
 #[tokio::test]
 async fn an_interrupted_search_closes_its_json_array() {
     let sim = sim_with(1, 3_000, jira_sim::LimitConfig::off()).await;
-    sim.set_faults(latency(150, "/rest/api/3/search/jql"));
+    sim.set_faults(crate::latency(150, "/rest/api/3/search/jql"));
     let env = Env::for_sim(&sim);
     let run = env
         .run_interrupted(
@@ -195,7 +180,7 @@ async fn an_interrupted_search_closes_its_json_array() {
 #[tokio::test]
 async fn an_interrupted_fetch_writes_or_lists_every_key() {
     let sim = sim_with(1, 3_000, jira_sim::LimitConfig::off()).await;
-    sim.set_faults(latency(400, "/rest/api/3/issue/bulkfetch"));
+    sim.set_faults(crate::latency(400, "/rest/api/3/issue/bulkfetch"));
     let mut env = Env::for_sim(&sim);
     env.set("MAX_CONCURRENT_JIRA_CALLS", 2);
     let keys: String = (1..=3_000).map(|n| format!("APO-{n}\n")).collect();

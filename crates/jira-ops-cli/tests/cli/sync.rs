@@ -317,15 +317,7 @@ async fn a_refused_query_is_said_once_as_written() {
 #[tokio::test]
 async fn a_second_sync_into_a_sink_in_use_is_refused_naming_the_first() {
     let sim = sim().await;
-    sim.set_faults(jira_sim::FaultConfig {
-        rules: vec![jira_sim::FaultRule::new(
-            jira_sim::Fault::Latency {
-                fixed_ms: 300,
-                jitter_ms: 0,
-            },
-            1.0,
-        )],
-    });
+    sim.set_faults(crate::latency(300, ""));
     let env = Env::for_sim(&sim);
     let db = env.dir.path().join("shared.db");
     let to = format!("sqlite:{}", db.display());
