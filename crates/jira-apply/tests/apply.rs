@@ -291,10 +291,12 @@ async fn lost_answers_never_make_a_second_comment_link_or_issue() {
             links(&sim, &format!("APO-{n}")).await,
         ));
     }
-    // Runs until every line holds (a line may end unknown when even its lookup failed);
-    // a lost create is found through what Jira indexes, never left unknown.
+    // Runs until every line holds (a line may end unknown when even its lookup failed,
+    // or when a lost create's intent is younger than the search settle time, 3 s here: a
+    // run that soon neither finds it nor sends it again). A lost create is found through
+    // what Jira indexes, never left unknown once its intent has settled.
     let mut held = false;
-    for _ in 0..4 {
+    for _ in 0..6 {
         let report = jira_apply::apply(&client, &changes, journal(&dir), &|| false, &|_| {})
             .await
             .unwrap();
@@ -302,8 +304,12 @@ async fn lost_answers_never_make_a_second_comment_link_or_issue() {
             held = true;
             break;
         }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     }
-    assert!(held, "lines were still unknown after four runs");
+    assert!(
+        held,
+        "lines were still unknown after six runs, a second apart"
+    );
     // Read back with the index caught up.
     sim.set_realism(jira_sim::Realism::default());
     let stats = sim.stats();
