@@ -70,6 +70,29 @@ impl JiraTimestamp {
     pub fn unix_millis(&self) -> i64 {
         (self.0.unix_timestamp_nanos() / 1_000_000) as i64
     }
+
+    /// The instant in UTC as ISO 8601 with milliseconds and `Z`: the form SQL databases
+    /// read as a time (SQLite's `datetime()` returns NULL for Jira's `+0000` form;
+    /// PostgreSQL's `timestamptz` takes both) and that sorts as text in time order.
+    ///
+    /// ```
+    /// use jira_model::JiraTimestamp;
+    /// let t: JiraTimestamp = "2025-03-19T08:52:08.734+0100".parse().unwrap();
+    /// assert_eq!(t.to_utc_iso(), "2025-03-19T07:52:08.734Z");
+    /// ```
+    pub fn to_utc_iso(&self) -> String {
+        let t = self.0.to_offset(UtcOffset::UTC);
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.millisecond()
+        )
+    }
 }
 
 impl FromStr for JiraTimestamp {

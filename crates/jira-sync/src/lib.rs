@@ -77,6 +77,7 @@ mod options;
 mod plan;
 mod read;
 mod record;
+pub mod relational;
 mod run;
 mod sink;
 #[cfg(feature = "sqlite")]

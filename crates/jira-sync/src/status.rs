@@ -17,7 +17,8 @@ pub struct SinkStatus {
     pub kind: &'static str,
     /// The file or directory.
     pub path: PathBuf,
-    /// The layout's version (the JSON Lines manifest's `format`; SQLite's tables are 1).
+    /// The layout's version: the JSON Lines manifest's `format`, a database's schema
+    /// version (`schema_version`).
     pub format: u32,
     /// Live and tombstoned counts: `issues`, `issues_deleted`, `history_entries`,
     /// `comments`, `worklogs`, `worklogs_deleted`.
@@ -57,20 +58,39 @@ pub fn sqlite_status(path: &Path) -> Result<SinkStatus, Error> {
     }
     let db = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(|e| failed(path, e))?;
+    let format = match crate::sqlite::version(&db).map_err(|e| failed(path, e))? {
+        Some(crate::relational::schema::SCHEMA_VERSION) => {
+            crate::relational::schema::SCHEMA_VERSION
+        }
+        Some(1) => {
+            return Err(Error::Sync(format!(
+                "sync status: {} was written by an older jira-ops (schema version 1, JSON only); run `jira-ops sync migrate --to {}` to move it to the relational schema in place (the next sync does so too)",
+                path.display(),
+                path.display()
+            )));
+        }
+        other => {
+            return Err(Error::Sync(format!(
+                "sync status: {} is not a jira-ops sync database of a schema this version knows (schema version {}); check the path",
+                path.display(),
+                other.map_or_else(|| "none".to_owned(), |v| v.to_string())
+            )));
+        }
+    };
     let count = |sql: &str| -> Result<u64, Error> {
         db.query_row(sql, [], |row| row.get::<_, i64>(0))
             .map(|n| n.max(0) as u64)
             .map_err(|e| failed(path, e))
     };
-    let live = "SELECT id FROM issues WHERE deleted_ms IS NULL";
+    let live = "SELECT id FROM issues WHERE deleted_at IS NULL";
     let counts = BTreeMap::from([
         (
             "issues".to_owned(),
-            count("SELECT COUNT(*) FROM issues WHERE deleted_ms IS NULL")?,
+            count("SELECT COUNT(*) FROM issues WHERE deleted_at IS NULL")?,
         ),
         (
             "issues_deleted".to_owned(),
-            count("SELECT COUNT(*) FROM issues WHERE deleted_ms IS NOT NULL")?,
+            count("SELECT COUNT(*) FROM issues WHERE deleted_at IS NOT NULL")?,
         ),
         (
             "history_entries".to_owned(),
@@ -80,17 +100,15 @@ pub fn sqlite_status(path: &Path) -> Result<SinkStatus, Error> {
         ),
         (
             "comments".to_owned(),
-            count(&format!(
-                "SELECT COUNT(*) FROM comments WHERE issue_id IN ({live})"
-            ))?,
+            count("SELECT COUNT(*) FROM comments WHERE deleted_at IS NULL")?,
         ),
         (
             "worklogs".to_owned(),
-            count("SELECT COUNT(*) FROM worklogs WHERE deleted_ms IS NULL")?,
+            count("SELECT COUNT(*) FROM worklogs WHERE deleted_at IS NULL")?,
         ),
         (
             "worklogs_deleted".to_owned(),
-            count("SELECT COUNT(*) FROM worklogs WHERE deleted_ms IS NOT NULL")?,
+            count("SELECT COUNT(*) FROM worklogs WHERE deleted_at IS NOT NULL")?,
         ),
     ]);
     let mut statement = db
@@ -120,7 +138,7 @@ pub fn sqlite_status(path: &Path) -> Result<SinkStatus, Error> {
     Ok(SinkStatus {
         kind: "sqlite",
         path: path.to_path_buf(),
-        format: 1,
+        format: format as u32,
         counts,
         queries,
         in_use_by: crate::lock::holder(Path::new(&lock)),

@@ -35,7 +35,7 @@ async fn held_worklogs(sim: &SimHandle, sink: &SqliteSink, key: &str) -> Vec<i64
     let id = issue_id(sim, key).await;
     let mut statement = sink
         .connection()
-        .prepare("SELECT id FROM worklogs WHERE issue_id = ?1 AND deleted_ms IS NULL ORDER BY id")
+        .prepare("SELECT id FROM worklogs WHERE issue_id = ?1 AND deleted_at IS NULL ORDER BY id")
         .unwrap();
     statement
         .query_map([id], |row| row.get(0))
@@ -250,7 +250,7 @@ async fn two_queries_in_one_sink_keep_each_others_issues() {
             assert_eq!(report.issues_deleted, 0, "{report:?}");
         }
     }
-    let live = "SELECT COUNT(*) FROM issues WHERE deleted_ms IS NULL";
+    let live = "SELECT COUNT(*) FROM issues WHERE deleted_at IS NULL";
     assert_eq!(count(&sink, live), 300);
 
     // A deleted issue is marked by its own query's census, its worklogs with it.
@@ -276,7 +276,7 @@ async fn two_queries_in_one_sink_keep_each_others_issues() {
     let tombstoned: i64 = sink
         .connection()
         .query_row(
-            "SELECT COUNT(*) FROM worklogs WHERE issue_id = ?1 AND deleted_ms IS NOT NULL",
+            "SELECT COUNT(*) FROM worklogs WHERE issue_id = ?1 AND deleted_at IS NOT NULL",
             [id],
             |row| row.get(0),
         )
@@ -393,7 +393,7 @@ async fn a_site_restored_from_a_backup_is_read_again() {
     assert_eq!(third.went_back, 5, "{third:?}");
     let labelled = count(
         &sink,
-        "SELECT COUNT(*) FROM issues WHERE json LIKE '%after-backup%' AND deleted_ms IS NULL",
+        "SELECT COUNT(*) FROM issues WHERE json LIKE '%after-backup%' AND deleted_at IS NULL",
     );
     assert_eq!(labelled, 0, "the sink holds the site as restored");
     // Equal to a fresh export of the restored site.

@@ -42,12 +42,19 @@ fn contents(sink: &SqliteSink) -> BTreeMap<i64, (i64, i64)> {
     let mut statement = sink
         .connection()
         .prepare(
-            "SELECT i.id, i.updated_ms, (SELECT COUNT(*) FROM changelog c WHERE c.issue_id = i.id)
-             FROM issues i WHERE i.deleted_ms IS NULL ORDER BY i.id",
+            "SELECT i.id, i.updated, (SELECT COUNT(*) FROM changelog c WHERE c.issue_id = i.id)
+             FROM issues i WHERE i.deleted_at IS NULL ORDER BY i.id",
         )
         .unwrap();
+    let millis = |text: String| {
+        text.parse::<jira_model::JiraTimestamp>()
+            .expect("updated is an ISO time")
+            .unix_millis()
+    };
     statement
-        .query_map([], |row| Ok((row.get(0)?, (row.get(1)?, row.get(2)?))))
+        .query_map([], |row| {
+            Ok((row.get(0)?, (millis(row.get(1)?), row.get(2)?)))
+        })
         .unwrap()
         .map(Result::unwrap)
         .collect()
@@ -193,7 +200,7 @@ async fn a_sync_is_complete_then_incremental_and_resumes_where_it_stopped() {
     assert_eq!(
         count(
             &sink,
-            "SELECT COUNT(*) FROM issues WHERE deleted_ms IS NOT NULL"
+            "SELECT COUNT(*) FROM issues WHERE deleted_at IS NOT NULL"
         ),
         1
     );
@@ -225,7 +232,7 @@ async fn a_sync_is_complete_then_incremental_and_resumes_where_it_stopped() {
     assert_eq!(
         count(
             &sink,
-            "SELECT COUNT(*) FROM worklogs WHERE deleted_ms IS NOT NULL"
+            "SELECT COUNT(*) FROM worklogs WHERE deleted_at IS NOT NULL"
         ),
         1
     );
