@@ -30,13 +30,15 @@ impl Workspace {
         let jql = format!("project in ({})", sim.project_keys().join(", "));
         let started = Instant::now();
         let dir = |name: &str| self.home.path().join(name);
+        // A new directory of JSON Lines files: `jsonl:` says so.
         let args = |to: &std::path::Path| -> Vec<String> {
+            let to = format!("jsonl:{}", to.display());
             [
                 "sync",
                 "--jql",
                 jql.as_str(),
                 "--to",
-                to.to_str().unwrap_or_default(),
+                to.as_str(),
                 "--settle-secs",
                 "0",
                 "--census-every",

@@ -318,10 +318,10 @@ Exit codes: 0 every line holds, 1 some lines did not, 2 the file is invalid (not
     /// last run) and resumable (a run stopped at any moment goes on where it stopped).
     #[command(after_help = "Examples:
   jira-ops sync --jql 'project in (PROJ, OPS)' --to sqlite:jira.db
-  jira-ops sync --jql 'project = PROJ' --to ./export --with comments,changelog
+  jira-ops sync --jql 'project = PROJ' --to ./export/ --with comments,changelog
   jira-ops sync --jql 'project = PROJ' --to sqlite:jira.db --plan    # the cost each way, nothing written
   jira-ops sync --jql 'project = PROJ' --to sqlite:jira.db --full --json   # from scratch, a JSON summary
-  jira-ops sync --jql 'project = PROJ' --to ./export --since 7d --fields 'Summary,Story Points'
+  jira-ops sync --jql 'project = PROJ' --to ./export/ --since 7d --fields 'Summary,Story Points'
   jira-ops sync status --to sqlite:jira.db                       # what it holds, its last runs")]
     Sync(SyncArgs),
     /// The Jira Cloud simulator, for testing your own tools against.
@@ -443,9 +443,9 @@ pub struct SyncArgs {
     /// The issues to export, as a bounded JQL query without ORDER BY.
     #[arg(long, value_name = "JQL", required = true)]
     pub jql: Option<String>,
-    /// Where to: a directory of JSON Lines files (`./export` or `jsonl:DIR`) or a SQLite
-    /// database (`sqlite:PATH`, or a path ending in .db, .sqlite, .sqlite3); created when
-    /// missing, the sync state kept in it.
+    /// Where to: a directory of JSON Lines files (one that exists, a new one written
+    /// `./export/`, or `jsonl:DIR`) or a SQLite database (`sqlite:PATH`, or a path ending
+    /// in .db, .sqlite, .sqlite3); created when missing, the sync state kept in it.
     #[arg(long, value_name = "DEST", required = true)]
     pub to: Option<String>,
     /// What to take beside the issues, comma separated.
@@ -511,6 +511,19 @@ pub enum SyncCommand {
         to: String,
         #[command(flatten)]
         format: ReportFormat,
+    },
+    /// Moves a SQLite sink written by an older jira-ops to this version's schema, in
+    /// place and in one transaction (nothing is read from Jira; an interruption leaves the
+    /// file as it was). A sync does the same when it opens such a file.
+    #[command(after_help = "Examples:
+  jira-ops sync migrate --to jira.db")]
+    Migrate {
+        /// The sink: `sqlite:PATH` (or PATH.db).
+        #[arg(long, value_name = "DEST")]
+        to: String,
+        /// Wait up to SECS for a sync that holds the sink to end.
+        #[arg(long, value_name = "SECS", default_value_t = 0)]
+        wait: u64,
     },
 }
 

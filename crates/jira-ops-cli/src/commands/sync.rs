@@ -20,6 +20,7 @@ pub(crate) enum Destination {
 
 impl Destination {
     pub(crate) fn parse(to: &str) -> Result<Self, CliError> {
+        const CHOICES: &str = "a directory of JSON Lines files (one that exists, or a new one written with a trailing slash: --to ./export/, or jsonl:DIR) or a SQLite file (--to jira.db, or sqlite:PATH)";
         if let Some(path) = to.strip_prefix("sqlite:") {
             if path.is_empty() {
                 return Err(CliError::usage(
@@ -28,11 +29,11 @@ impl Destination {
             }
             return Ok(Destination::Sqlite(path.into()));
         }
-        let dir = to.strip_prefix("jsonl:").unwrap_or(to);
-        let scheme = dir.split_once("://").map(|(s, _)| s);
-        if dir.is_empty() || scheme.is_some() {
+        let explicit = to.strip_prefix("jsonl:");
+        let dir = explicit.unwrap_or(to);
+        if dir.is_empty() || dir.contains("://") {
             return Err(CliError::usage(format!(
-                "--to {to:?} is not a destination jira-ops knows: use a directory for JSON Lines files (--to ./export) or sqlite:PATH (--to sqlite:jira.db)"
+                "--to {to:?} is not a destination jira-ops knows: use {CHOICES}"
             )));
         }
         let path = std::path::PathBuf::from(dir);
@@ -41,12 +42,19 @@ impl Destination {
         });
         // `--to jira.db` means the database it names (`jsonl:jira.db` is still a
         // directory, for whoever wants one by that name).
-        if looks_like_a_database && !path.is_dir() && !to.starts_with("jsonl:") {
+        if looks_like_a_database && !path.is_dir() && explicit.is_none() {
             return Ok(Destination::Sqlite(path));
         }
         if path.is_file() {
             return Err(CliError::usage(format!(
-                "--to {to:?} is a file, not a directory: JSON Lines go into a directory (--to ./export); for a database say sqlite:{dir}"
+                "--to {to:?} is a file, not a directory: JSON Lines go into a directory (--to ./export/); for a database say sqlite:{dir}"
+            )));
+        }
+        // A bare name that is neither a directory nor a database could be a typo of
+        // either: refused rather than made into a directory nobody asked for.
+        if explicit.is_none() && !path.is_dir() && !dir.ends_with('/') {
+            return Err(CliError::usage(format!(
+                "--to {to:?} names neither an existing directory nor a database file: say {dir}/ for a new directory of JSON Lines files, {dir}.db for a SQLite file, or use {CHOICES}"
             )));
         }
         Ok(Destination::Jsonl(path))
@@ -140,8 +148,14 @@ fn now_ms() -> i64 {
 }
 
 pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
-    if let Some(SyncCommand::Status { to, format }) = &args.command {
-        return super::sync_status::run(&Destination::parse(to)?, format.json());
+    match &args.command {
+        Some(SyncCommand::Status { to, format }) => {
+            return super::sync_status::run(&Destination::parse(to)?, format.json());
+        }
+        Some(SyncCommand::Migrate { to, wait }) => {
+            return super::sync_status::migrate(&Destination::parse(to)?, *wait);
+        }
+        None => {}
     }
     // clap requires both when no subcommand is given.
     let (Some(jql), Some(to)) = (args.jql.clone(), args.to.clone()) else {

@@ -1,5 +1,7 @@
-//! `jira-ops sync status --to DEST`: what a sink holds and what its last runs did, read
-//! from the sink alone ([`jira_sync::SinkStatus`]).
+//! The commands about a sink itself, not the site: `jira-ops sync status --to DEST` (what
+//! it holds and what its last runs did, read from the sink alone:
+//! [`jira_sync::SinkStatus`]) and `jira-ops sync migrate --to DEST` (an older schema
+//! brought to this version's).
 
 use jira_sync::{QueryStatus, RunRecord, SinkStatus};
 use serde_json::{Value, json};
@@ -20,6 +22,37 @@ pub fn run(destination: &Destination, json: bool) -> CliResult {
         output::outln!("{}", render(&status));
     }
     Ok(Code::Ok)
+}
+
+/// `sync migrate`: brings a database sink to this version's schema.
+pub fn migrate(destination: &Destination, wait_secs: u64) -> CliResult {
+    let wait = std::time::Duration::from_secs(wait_secs);
+    match destination {
+        Destination::Sqlite(path) => {
+            let before = jira_sync::SqliteSink::migrate(path, wait)
+                .map_err(|e| CliError::failure(e.to_string()))?;
+            let now = jira_sync::relational::schema::SCHEMA_VERSION;
+            if before == now {
+                crate::notes::say!(
+                    "{} is at schema version {now} already; nothing to do",
+                    path.display()
+                );
+            } else {
+                crate::notes::say!(
+                    "{} migrated from schema version {before} to {now} (docs/sync.md describes its tables)",
+                    path.display()
+                );
+            }
+            Ok(Code::Ok)
+        }
+        Destination::Jsonl(dir) => {
+            crate::notes::say!(
+                "{} is a directory of JSON Lines files, which has no schema to migrate; nothing to do",
+                dir.display()
+            );
+            Ok(Code::Ok)
+        }
+    }
 }
 
 /// An instant as Jira writes times (UTC), or `-`.

@@ -86,13 +86,13 @@ async fn cached_rows_are_marked_and_max_age_fresh_search_and_sync_bound_them() {
     // A sync drops the cached copies of what it synced.
     fetched(&env, &["APO-2"]).await;
     rename(&sim, "APO-2", "Renamed before the sync").await;
-    let dest = env.dir.path().join("export");
+    let dest = format!("{}/", env.dir.path().join("export").display());
     env.run(&[
         "sync",
         "--jql",
         "key = APO-2",
         "--to",
-        dest.to_str().unwrap(),
+        &dest,
         "--settle-secs",
         "0",
         "--with",

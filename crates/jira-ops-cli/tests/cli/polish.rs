@@ -32,15 +32,9 @@ async fn every_jql_the_server_refuses_exits_2_with_its_message_and_a_matching_hi
         }
     }
     // The same refusal through sync: exit 2, nothing created.
-    let dest = env.dir.path().join("out");
+    let dest = format!("{}/", env.dir.path().join("out").display());
     let run = env
-        .run(&[
-            "sync",
-            "--jql",
-            "projekt = BEA",
-            "--to",
-            dest.to_str().unwrap(),
-        ])
+        .run(&["sync", "--jql", "projekt = BEA", "--to", &dest])
         .await;
     run.code(2);
     assert!(run.error_line().contains("field in JQL"), "{}", run.stderr);

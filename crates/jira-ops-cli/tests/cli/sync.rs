@@ -111,7 +111,7 @@ async fn sync_refuses_what_it_cannot_do_with_exit_2() {
             "--jql",
             "project = APO",
             "--to",
-            "x",
+            "x/",
             "--since",
             "yesterday",
         ])
@@ -145,7 +145,7 @@ async fn sync_into_json_lines_with_fields_by_name_and_a_plan_that_writes_nothing
     let sim = sim().await;
     let env = Env::for_sim(&sim);
     let dir = env.dir.path().join("export");
-    let to = dir.to_str().unwrap().to_owned();
+    let to = format!("{}/", dir.display());
     let base = [
         "sync",
         "--jql",
@@ -411,6 +411,43 @@ async fn a_database_path_is_a_sqlite_sink() {
     ])
     .await
     .code(0);
+    // It is at this version's schema: `sync migrate` has nothing to do.
+    let migrate = env.run(&["sync", "migrate", "--to", &prefixed]).await;
+    migrate.code(0);
+    assert!(
+        migrate.stderr.contains("schema version 2 already"),
+        "{}",
+        migrate.stderr
+    );
+    // A bare name that is neither a directory nor a database file is refused with the
+    // choices, and nothing is created.
+    let bare = env.dir.path().join("mydata");
+    let refused = env
+        .run(&[
+            "sync",
+            "--jql",
+            "project = APO",
+            "--to",
+            bare.to_str().unwrap(),
+        ])
+        .await;
+    refused.code(2);
+    let line = refused.error_line();
+    assert!(
+        line.contains("mydata/") && line.contains("mydata.db"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!bare.exists());
+    let missing = env
+        .run(&["sync", "migrate", "--to", "sqlite:/nonexistent/x.db"])
+        .await;
+    missing.code(1);
+    assert!(
+        missing.error_line().contains("does not exist"),
+        "{}",
+        missing.stderr
+    );
 }
 
 /// `sync status`: each query's runs, mark and census, the issues it holds, from the sink
@@ -423,7 +460,7 @@ async fn sync_status_says_what_a_sink_holds_and_what_its_runs_did() {
     let files = env.dir.path().join("status-files");
     for to in [
         format!("sqlite:{}", db.display()),
-        files.display().to_string(),
+        format!("{}/", files.display()),
     ] {
         for jql in ["project = APO", "project = APO", "project = BEA"] {
             env.run(&["sync", "--jql", jql, "--to", &to, "--settle-secs", "0"])

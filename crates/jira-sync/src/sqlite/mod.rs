@@ -119,6 +119,32 @@ impl SqliteSink {
         })
     }
 
+    /// Brings the existing database at `path` to this version's schema, in place, and
+    /// says from which version (equal to [`schema::SCHEMA_VERSION`] when it was already
+    /// there). Waits up to `wait` for a sync that holds it.
+    pub fn migrate(path: &Path, wait: std::time::Duration) -> Result<i64, Error> {
+        if !path.is_file() {
+            return Err(Error::Sync(format!(
+                "sync migrate: {} does not exist: no sync has written there (check the path)",
+                path.display()
+            )));
+        }
+        let before = {
+            let connection =
+                Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                    .map_err(|e| failed(path, e))?;
+            version(&connection).map_err(|e| failed(path, e))?
+        };
+        let Some(before) = before else {
+            return Err(Error::Sync(format!(
+                "sync migrate: {} holds no jira-ops sync (no issues table); check the path",
+                path.display()
+            )));
+        };
+        SqliteSink::open_waiting(path, wait)?;
+        Ok(before)
+    }
+
     /// The database's file.
     pub fn path(&self) -> &Path {
         &self.path

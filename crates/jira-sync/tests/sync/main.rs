@@ -2,6 +2,7 @@
 //! resumable, histories from the bulk changelog endpoint.
 
 mod completeness;
+mod relational;
 mod sinks;
 
 use std::collections::BTreeMap;
