@@ -9,6 +9,7 @@
 //! ```
 
 pub mod clients;
+pub mod postgres;
 pub mod sim;
 
 use std::net::TcpListener;

@@ -75,6 +75,8 @@ mod lock;
 mod memory;
 mod options;
 mod plan;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod read;
 mod record;
 pub mod relational;
@@ -90,6 +92,8 @@ pub use error::Error;
 pub use jsonl::{JsonlSink, Manifest};
 pub use options::{Strategy, SyncOptions, check_query};
 pub use plan::{Estimate, MAX_CONCURRENCY, Sample, SyncPlan};
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresSink, Target as PostgresTarget, redact as redact_url};
 pub use record::{Child, SyncedIssue};
 pub use run::SyncReport;
 pub use sink::{Census, EmptySink, KeysSeen, Sink, SyncBatch};

@@ -2,6 +2,7 @@
 //! resumable, histories from the bulk changelog endpoint.
 
 mod completeness;
+mod postgres;
 mod relational;
 mod sinks;
 

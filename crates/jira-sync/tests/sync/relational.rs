@@ -397,7 +397,7 @@ pub(crate) fn documented_columns_exist<T: Db>(db: &mut T) {
     assert!(!db.rows("SELECT * FROM current_issues LIMIT 1").is_empty());
 }
 
-async fn small_tenant() -> SimHandle {
+pub(crate) async fn small_tenant() -> SimHandle {
     SimHandle::start(jira_sim::SimConfig {
         projects: 2,
         issues_per_project: 40,

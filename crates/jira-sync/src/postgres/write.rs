@@ -1,0 +1,267 @@
+//! The statements a PostgreSQL sink runs: the schema (created once per database, under a
+//! transaction-level advisory lock so two first syncs do not race), multi-row upserts
+//! (`INSERT ... SELECT FROM unnest($1::bigint[], $2::text[], ...) ON CONFLICT DO UPDATE`:
+//! one statement per table per commit, whatever the number of rows), and a commit's
+//! whole transaction.
+
+use std::collections::HashMap;
+
+use postgres::types::ToSql;
+use postgres::{GenericClient, Transaction};
+
+use crate::relational::schema::{self, Dialect, Kind, Table};
+use crate::relational::{Row, Rows, SqlValue};
+
+/// The advisory lock key the schema's creation runs under (any constant; `jira`).
+const SCHEMA_LOCK: i64 = 0x6a69_7261;
+
+/// Creates the schema when the database has none; the version it holds otherwise.
+pub(super) fn ensure_schema(client: &mut postgres::Client) -> Result<i64, postgres::Error> {
+    let mut transaction = client.transaction()?;
+    transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
+    let exists: bool = transaction
+        .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])?
+        .get(0);
+    let version: Option<i64> = if exists {
+        transaction
+            .query_one("SELECT MAX(version) FROM schema_version", &[])?
+            .get(0)
+    } else {
+        None
+    };
+    let version = match version {
+        Some(version) => version,
+        None => {
+            transaction.batch_execute(&schema::ddl(Dialect::Postgres))?;
+            transaction.execute(
+                "INSERT INTO schema_version (version, migrated_at) VALUES ($1, now())",
+                &[&schema::SCHEMA_VERSION],
+            )?;
+            schema::SCHEMA_VERSION
+        }
+    };
+    transaction.commit()?;
+    Ok(version)
+}
+
+/// The array type and the cast back of a column of `kind`.
+fn array_of(kind: Kind) -> (&'static str, &'static str) {
+    match kind {
+        Kind::Int => ("bigint[]", ""),
+        Kind::Real => ("double precision[]", ""),
+        Kind::Bool => ("boolean[]", ""),
+        Kind::Text => ("text[]", ""),
+        Kind::Time => ("text[]", "::timestamptz"),
+        Kind::Date => ("text[]", "::date"),
+        Kind::Json => ("text[]", "::json"),
+    }
+}
+
+/// One column of rows as the array its parameter binds.
+fn column(rows: &[&Row], index: usize, kind: Kind) -> Box<dyn ToSql + Sync> {
+    let values = rows
+        .iter()
+        .map(|row| row.get(index).unwrap_or(&SqlValue::Null));
+    match kind {
+        Kind::Int => Box::new(
+            values
+                .map(|v| match v {
+                    SqlValue::Int(n) => Some(*n),
+                    SqlValue::Bool(b) => Some(i64::from(*b)),
+                    SqlValue::Text(t) => t.parse().ok(),
+                    _ => None,
+                })
+                .collect::<Vec<Option<i64>>>(),
+        ),
+        Kind::Real => Box::new(
+            values
+                .map(|v| match v {
+                    SqlValue::Real(x) => Some(*x),
+                    SqlValue::Int(n) => Some(*n as f64),
+                    _ => None,
+                })
+                .collect::<Vec<Option<f64>>>(),
+        ),
+        Kind::Bool => Box::new(
+            values
+                .map(|v| match v {
+                    SqlValue::Bool(b) => Some(*b),
+                    SqlValue::Int(n) => Some(*n != 0),
+                    _ => None,
+                })
+                .collect::<Vec<Option<bool>>>(),
+        ),
+        _ => Box::new(
+            values
+                .map(|v| match v {
+                    // PostgreSQL's text holds no NUL character.
+                    SqlValue::Text(t) if t.contains('\0') => Some(t.replace('\0', "")),
+                    SqlValue::Text(t) => Some(t.clone()),
+                    SqlValue::Int(n) => Some(n.to_string()),
+                    SqlValue::Real(x) => Some(x.to_string()),
+                    SqlValue::Bool(b) => Some(b.to_string()),
+                    SqlValue::Null => None,
+                })
+                .collect::<Vec<Option<String>>>(),
+        ),
+    }
+}
+
+/// The rows of `rows` with one per key, the last of each (one statement cannot update a
+/// row twice).
+fn last_per_key<'a>(table: &Table, rows: &'a [Row]) -> Vec<&'a Row> {
+    let key_columns: Vec<usize> = table
+        .key
+        .iter()
+        .filter_map(|k| table.columns.iter().position(|c| c.name == *k))
+        .collect();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut kept: Vec<Option<&Row>> = Vec::with_capacity(rows.len());
+    for row in rows {
+        let key = format!(
+            "{:?}",
+            key_columns.iter().map(|i| &row[*i]).collect::<Vec<_>>()
+        );
+        if let Some(earlier) = seen.insert(key, kept.len()) {
+            kept[earlier] = None;
+        }
+        kept.push(Some(row));
+    }
+    kept.into_iter().flatten().collect()
+}
+
+/// Upserts `rows` into `table` by its key, in one statement.
+pub(super) fn upsert(
+    client: &mut impl GenericClient,
+    table: &Table,
+    rows: &[Row],
+) -> Result<(), postgres::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let rows = last_per_key(table, rows);
+    let mut arrays = Vec::new();
+    let mut selects = Vec::new();
+    let mut params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+    for (index, column_def) in table.columns.iter().enumerate() {
+        let (array, cast) = array_of(column_def.kind);
+        arrays.push(format!("${}::{array}", index + 1));
+        selects.push(format!("u.{}{cast}", column_def.name));
+        params.push(column(&rows, index, column_def.kind));
+    }
+    let updates = table
+        .columns
+        .iter()
+        .filter(|c| !table.key.contains(&c.name))
+        .map(|c| format!("{0} = EXCLUDED.{0}", c.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "INSERT INTO {name} ({columns}) SELECT {selects} FROM unnest({arrays}) AS u({columns})
+         ON CONFLICT ({key}) DO UPDATE SET {updates}",
+        name = table.name,
+        columns = table.column_list(),
+        selects = selects.join(", "),
+        arrays = arrays.join(", "),
+        key = table.key.join(", "),
+    );
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(AsRef::as_ref).collect();
+    client.execute(sql.as_str(), &refs)?;
+    Ok(())
+}
+
+/// Tables whose rows name their issue by key: renamed with it.
+const KEYED_CHILDREN: [&str; 5] = [
+    "issue_field_values",
+    "changelog",
+    "changelog_items",
+    "comments",
+    "worklogs",
+];
+
+/// What a commit writes, owned (it crosses to the connection's thread).
+pub(super) struct Commit {
+    pub(super) rows: Rows,
+    /// The issues written, with their keys.
+    pub(super) issues: Vec<(i64, String)>,
+    pub(super) jql: String,
+    pub(super) state_json: String,
+    /// Now, UTC ISO: when comments no longer on their issue were found gone.
+    pub(super) now: String,
+}
+
+/// Writes `commit` into the open transaction.
+pub(super) fn write(tx: &mut Transaction<'_>, commit: &Commit) -> Result<(), postgres::Error> {
+    let rows = &commit.rows;
+    let ids: Vec<i64> = commit.issues.iter().map(|(id, _)| *id).collect();
+    let keys: Vec<String> = commit.issues.iter().map(|(_, key)| key.clone()).collect();
+    if !ids.is_empty() {
+        for table in KEYED_CHILDREN {
+            tx.execute(
+                &format!(
+                    "UPDATE {table} t SET issue_key = u.key FROM unnest($1::bigint[], $2::text[]) AS u(id, key)
+                     WHERE t.issue_id = u.id AND t.issue_key <> u.key"
+                ),
+                &[&ids, &keys],
+            )?;
+        }
+        tx.execute(
+            "DELETE FROM issue_field_values WHERE issue_id = ANY($1)",
+            &[&ids],
+        )?;
+        tx.execute(
+            "INSERT INTO sync_members (jql, issue_id) SELECT $1, unnest($2::bigint[])
+             ON CONFLICT DO NOTHING",
+            &[&commit.jql, &ids],
+        )?;
+    }
+    upsert(tx, &schema::ISSUES, &rows.issues)?;
+    upsert(tx, &schema::FIELD_VALUES, &rows.field_values)?;
+    if !rows.history_issue_ids.is_empty() {
+        for table in ["changelog", "changelog_items"] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE issue_id = ANY($1)"),
+                &[&rows.history_issue_ids],
+            )?;
+        }
+    }
+    upsert(tx, &schema::CHANGELOG, &rows.changelog)?;
+    upsert(tx, &schema::CHANGELOG_ITEMS, &rows.changelog_items)?;
+    if !rows.comment_issue_ids.is_empty() {
+        tx.execute(
+            "UPDATE comments SET deleted_at = $2::text::timestamptz
+             WHERE issue_id = ANY($1) AND deleted_at IS NULL",
+            &[&rows.comment_issue_ids, &commit.now],
+        )?;
+    }
+    upsert(tx, &schema::COMMENTS, &rows.comments)?;
+    upsert(tx, &schema::WORKLOGS, &rows.worklogs)?;
+    if !rows.deleted_worklogs.is_empty() {
+        let (ids, at): (Vec<i64>, Vec<Option<String>>) = rows
+            .deleted_worklogs
+            .iter()
+            .map(|(id, at)| {
+                let at = match at {
+                    SqlValue::Text(t) => Some(t.clone()),
+                    _ => None,
+                };
+                (*id, at)
+            })
+            .unzip();
+        tx.execute(
+            "UPDATE worklogs w SET deleted_at = u.at::timestamptz
+             FROM unnest($1::bigint[], $2::text[]) AS u(id, at) WHERE w.id = u.id",
+            &[&ids, &at],
+        )?;
+    }
+    upsert(tx, &schema::USERS, &rows.users)?;
+    upsert(tx, &schema::STATUSES, &rows.statuses)?;
+    upsert(
+        tx,
+        &schema::SYNC_STATE,
+        &[vec![
+            SqlValue::Text(commit.jql.clone()),
+            SqlValue::Text(commit.state_json.clone()),
+        ]],
+    )
+}

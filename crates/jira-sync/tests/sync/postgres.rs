@@ -1,0 +1,209 @@
+//! The PostgreSQL sink against a real server (initdb into a temporary directory, a free
+//! port, password authentication): the same schema and answers as SQLite, several syncs
+//! of different queries into one database at once, one sync per query.
+
+use std::sync::Arc;
+
+use jira_ops_tests::postgres::{PASSWORD, PostgresServer};
+use jira_sync::PostgresSink;
+
+use crate::relational::{Db, QUERY, Truth, answers_match, documented_columns_exist, options};
+
+impl Db for postgres::Client {
+    const DOC_COLUMN: usize = 2;
+
+    fn rows(&mut self, sql: &str) -> Vec<Vec<Option<String>>> {
+        self.simple_query(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .into_iter()
+            .filter_map(|message| match message {
+                postgres::SimpleQueryMessage::Row(row) => Some(
+                    (0..row.len())
+                        .map(|i| row.get(i).map(str::to_owned))
+                        .collect(),
+                ),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn columns(&mut self, table: &str) -> std::collections::BTreeMap<String, String> {
+        self.rows(&format!(
+            "SELECT column_name, udt_name FROM information_schema.columns WHERE table_name = '{table}'"
+        ))
+        .into_iter()
+        .map(|row| {
+            let udt = row[1].clone().unwrap();
+            let named = match udt.as_str() {
+                "int8" => "bigint",
+                "float8" => "double precision",
+                "bool" => "boolean",
+                other => other,
+            };
+            (row[0].clone().unwrap(), named.to_owned())
+        })
+        .collect()
+    }
+}
+
+/// Runs `check` on a client of the database `name`, off the async runtime (the driver
+/// runs one of its own).
+async fn with_db<R: Send + 'static>(
+    server: &Arc<PostgresServer>,
+    name: &str,
+    check: impl FnOnce(&mut postgres::Client) -> R + Send + 'static,
+) -> R {
+    let (server, name) = (Arc::clone(server), name.to_owned());
+    tokio::task::spawn_blocking(move || check(&mut server.client(&name)))
+        .await
+        .expect("the check runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_sink_holds_the_same_schema_and_answers_as_sqlite() {
+    let sim = crate::relational::small_tenant().await;
+    let client = jira_ops_tests::sim::uncached_client(&sim).await;
+    let server = Arc::new(PostgresServer::start());
+    let url = server.create_database("jira");
+    let mut sink = PostgresSink::open(&url).unwrap();
+    assert!(!format!("{sink:?}").contains(PASSWORD));
+    assert!(!sink.shown().contains(PASSWORD));
+    let report = jira_sync::sync(&client, &mut sink, &options())
+        .await
+        .unwrap();
+    assert_eq!(report.issues_written, 80, "{report:?}");
+    // Again: nothing new, and the state was kept with the data.
+    let again = jira_sync::sync(&client, &mut sink, &options())
+        .await
+        .unwrap();
+    assert_eq!(again.issues_written, 0, "{again:?}");
+    drop(sink);
+    let truth = Truth::read(&sim, QUERY).await;
+    with_db(&server, "jira", move |db| {
+        answers_match(db, &truth);
+        documented_columns_exist(db);
+        let version = db.rows("SELECT version FROM schema_version");
+        assert_eq!(version, [[Some("2".to_owned())]]);
+    })
+    .await;
+}
+
+/// The rows of every table that names its issue, for the issues of `project`, as text.
+fn project_rows(db: &mut postgres::Client, project: &str) -> Vec<Vec<Vec<Option<String>>>> {
+    use jira_sync::relational::schema::{
+        CHANGELOG, CHANGELOG_ITEMS, COMMENTS, FIELD_VALUES, WORKLOGS,
+    };
+    let mut all = vec![db.rows(&format!(
+        "SELECT {} FROM issues WHERE key LIKE '{project}-%' ORDER BY id",
+        jira_sync::relational::schema::ISSUES.column_list()
+    ))];
+    for table in [
+        &FIELD_VALUES,
+        &CHANGELOG,
+        &CHANGELOG_ITEMS,
+        &COMMENTS,
+        &WORKLOGS,
+    ] {
+        all.push(db.rows(&format!(
+            "SELECT {} FROM {} WHERE issue_key LIKE '{project}-%' ORDER BY {}",
+            table.column_list(),
+            table.name,
+            table.key.join(", ")
+        )));
+    }
+    all
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syncs_of_different_queries_share_a_database_and_one_query_syncs_once_at_a_time() {
+    let sim = crate::relational::small_tenant().await;
+    let client = jira_ops_tests::sim::uncached_client(&sim).await;
+    let server = Arc::new(PostgresServer::start());
+    let shared = server.create_database("shared");
+    let alone: Vec<String> = ["apo", "bea"]
+        .iter()
+        .map(|name| server.create_database(name))
+        .collect();
+    let query = |project: &str| jira_sync::SyncOptions {
+        settle: std::time::Duration::ZERO,
+        ..jira_sync::SyncOptions::new(format!("project = {project}"))
+    };
+
+    // Each project alone, for reference.
+    for (url, project) in alone.iter().zip(["APO", "BEA"]) {
+        let mut sink = PostgresSink::open(url).unwrap();
+        jira_sync::sync(&client, &mut sink, &query(project))
+            .await
+            .unwrap();
+    }
+    // Both into one database at once.
+    let (mut apo, mut bea) = (
+        PostgresSink::open(&shared).unwrap(),
+        PostgresSink::open(&shared).unwrap(),
+    );
+    let (apo_options, bea_options) = (query("APO"), query("BEA"));
+    let (a, b) = tokio::join!(
+        jira_sync::sync(&client, &mut apo, &apo_options),
+        jira_sync::sync(&client, &mut bea, &bea_options),
+    );
+    assert_eq!(a.unwrap().issues_written, 40);
+    assert_eq!(b.unwrap().issues_written, 40);
+
+    // While `apo` holds its query, a second sync of it is refused at once, naming it.
+    let mut second = PostgresSink::open(&shared).unwrap();
+    let refused = jira_sync::sync(&client, &mut second, &apo_options)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("is being synced by jira-ops sync (process") && refused.contains("--wait"),
+        "{refused}"
+    );
+    assert!(!refused.contains(PASSWORD), "{refused}");
+    // Once `apo` is dropped, the query is free.
+    drop(apo);
+    let after = jira_sync::sync(&client, &mut second, &apo_options)
+        .await
+        .unwrap();
+    assert_eq!(after.issues_written, 0, "{after:?}");
+    drop((bea, second));
+
+    let together = with_db(&server, "shared", |db| {
+        (project_rows(db, "APO"), project_rows(db, "BEA"))
+    })
+    .await;
+    let apo_alone = with_db(&server, "apo", |db| project_rows(db, "APO")).await;
+    let bea_alone = with_db(&server, "bea", |db| project_rows(db, "BEA")).await;
+    assert!(apo_alone[0].len() == 40 && !apo_alone[3].is_empty());
+    assert!(
+        together.0 == apo_alone,
+        "APO in the shared database equals APO alone"
+    );
+    assert!(
+        together.1 == bea_alone,
+        "BEA in the shared database equals BEA alone"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_url_or_password_is_named_without_the_password() {
+    let server = PostgresServer::start();
+    let wrong = format!(
+        "postgres://jira:not-{PASSWORD}@127.0.0.1:{}/postgres",
+        server.port
+    );
+    let error = PostgresSink::open(&wrong).unwrap_err().to_string();
+    assert!(
+        error.contains("cannot connect to postgres://jira@127.0.0.1"),
+        "{error}"
+    );
+    assert!(error.contains("password authentication failed"), "{error}");
+    assert!(!error.contains(PASSWORD), "{error}");
+    let error = PostgresSink::open("postgres://jira:hunter2@127.0.0.1:1/x?sslmode=bogus")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("not a PostgreSQL URL") && !error.contains("hunter2"),
+        "{error}"
+    );
+}

@@ -1,0 +1,222 @@
+//! A real PostgreSQL server for one test: `initdb` into a temporary directory, `postgres`
+//! on a free loopback port with password authentication (SCRAM), stopped and removed when
+//! dropped. Debian's packages put the programs in `/usr/lib/postgresql/<version>/bin`,
+//! off the PATH: they are found there too. PostgreSQL refuses to run as root, so under
+//! root (CI) the server runs as the `postgres` account the package creates.
+
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The user the tests connect as.
+pub const USER: &str = "jira";
+/// Its password (the tests check it never shows).
+pub const PASSWORD: &str = "s3cret-Pg-pass";
+
+/// A PostgreSQL server started for one test.
+pub struct PostgresServer {
+    child: Child,
+    /// The data directory and the socket directory.
+    _dir: tempfile::TempDir,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+}
+
+/// The directory holding `initdb` and `postgres`: on the PATH, or Debian's newest.
+fn bin_dir() -> PathBuf {
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .find(|dir| dir.join("initdb").is_file() && dir.join("postgres").is_file())
+    });
+    if let Some(dir) = on_path {
+        return dir;
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let version = entry.file_name().to_str()?.parse().ok()?;
+            let bin = entry.path().join("bin");
+            bin.join("initdb").is_file().then_some((version, bin))
+        })
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin).expect(
+        "PostgreSQL is not installed: run `cargo xtask ci` (installs it as root) or `apt-get install -y postgresql`",
+    )
+}
+
+/// The uid and gid to run the server as: none when not root, else the `postgres`
+/// account's.
+fn run_as() -> Option<(u32, u32)> {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1))
+        == Some("0");
+    if !root {
+        return None;
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").expect("/etc/passwd reads");
+    let entry = passwd
+        .lines()
+        .find(|line| line.starts_with("postgres:"))
+        .expect("running as root, PostgreSQL needs the `postgres` account its package creates");
+    let fields: Vec<&str> = entry.split(':').collect();
+    Some((fields[2].parse().unwrap(), fields[3].parse().unwrap()))
+}
+
+fn command(bin: &Path, program: &str, owner: Option<(u32, u32)>) -> Command {
+    let mut command = Command::new(bin.join(program));
+    if let Some((uid, gid)) = owner {
+        command.uid(uid).gid(gid);
+    }
+    command.env_remove("PGPASSWORD").env("LC_ALL", "C");
+    command
+}
+
+impl PostgresServer {
+    /// `initdb` (user [`USER`], password [`PASSWORD`], SCRAM), then `postgres` on a free
+    /// port; returns once it accepts connections.
+    pub fn start() -> PostgresServer {
+        let bin = bin_dir();
+        let owner = run_as();
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let data = dir.path().join("data");
+        let password_file = dir.path().join("password");
+        std::fs::write(&password_file, PASSWORD).unwrap();
+        if let Some((uid, gid)) = owner {
+            for path in [dir.path(), password_file.as_path()] {
+                std::os::unix::fs::chown(path, Some(uid), Some(gid)).expect("chown to postgres");
+            }
+        }
+        let init = command(&bin, "initdb", owner)
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-U",
+                USER,
+                "--auth=scram-sha-256",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            ])
+            .arg(format!("--pwfile={}", password_file.display()))
+            .output()
+            .expect("initdb runs");
+        assert!(
+            init.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&init.stderr)
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let log_path = dir.path().join("postgres.log");
+        let log = std::fs::File::create(&log_path).expect("the server's log");
+        if let Some((uid, gid)) = owner {
+            std::os::unix::fs::chown(&log_path, Some(uid), Some(gid)).expect("chown to postgres");
+        }
+        let child = command(&bin, "postgres", owner)
+            .arg("-D")
+            .arg(&data)
+            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
+            .arg("-c")
+            .arg(format!("unix_socket_directories={}", dir.path().display()))
+            .args(["-c", "fsync=off", "-c", "max_connections=50"])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("postgres starts");
+        let mut server = PostgresServer {
+            child,
+            _dir: dir,
+            port,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            // Accepting connections, past "the database system is starting up".
+            let url = server.url_with_password("postgres");
+            let ready = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && off_runtime(|| postgres::Client::connect(&url, postgres::NoTls).is_ok());
+            if ready {
+                break;
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!(
+                    "postgres exited ({status}): {}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "postgres did not start on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    /// A URL for the database `name` without the password (jira-ops then reads it
+    /// from `PGPASSWORD` or `.pgpass`).
+    pub fn url(&self, name: &str) -> String {
+        format!("postgres://{USER}@127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// A URL for the database `name` with the password in it.
+    pub fn url_with_password(&self, name: &str) -> String {
+        format!(
+            "postgres://{USER}:{PASSWORD}@127.0.0.1:{}/{name}",
+            self.port
+        )
+    }
+
+    /// Creates the database `name`; returns [`PostgresServer::url_with_password`] of it.
+    pub fn create_database(&self, name: &str) -> String {
+        off_runtime(|| {
+            self.client("postgres")
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .expect("CREATE DATABASE");
+        });
+        self.url_with_password(name)
+    }
+
+    /// A client of the database `name` (its session in UTC). The driver runs a runtime
+    /// of its own: use it off the test's (in `spawn_blocking`, or through
+    /// [`off_runtime`]).
+    pub fn client(&self, name: &str) -> postgres::Client {
+        let mut client = postgres::Client::connect(&self.url_with_password(name), postgres::NoTls)
+            .expect("the test server accepts the test user");
+        client.batch_execute("SET TIME ZONE 'UTC'").unwrap();
+        client
+    }
+}
+
+/// Runs `work` on a thread of its own: the blocking driver starts a runtime, which it
+/// cannot do on a thread that drives a test's.
+pub fn off_runtime<R: Send>(work: impl FnOnce() -> R + Send) -> R {
+    std::thread::scope(|scope| scope.spawn(work).join().expect("the work ends"))
+}
+
+impl Drop for PostgresServer {
+    fn drop(&mut self) {
+        // SIGQUIT: an immediate shutdown that takes the server's children with it.
+        let _ = Command::new("kill")
+            .args(["-QUIT", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
