@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo xtask ci      # fmt check, clippy -D warnings, the whole test suite, the docs,
-//!                     # then bench and soak in quick mode (installs redis-server,
+//!                     # then bench and soak in quick mode (installs redis-server, postgresql,
 //!                     # python3-venv and npm when missing and run as root)
 //! cargo xtask bench   # every end-to-end scenario beside its baseline -> docs/BENCHMARKS.md
 //! cargo xtask soak    # the reliability matrix -> docs/RELIABILITY.md
@@ -21,9 +21,9 @@ const USAGE: &str = "usage: cargo xtask <task>
 
 tasks:
   ci      check formatting, run clippy with -D warnings, run every test
-          (unit, integration over HTTP against jira-sim and a real redis-server,
+          (unit, integration over HTTP against jira-sim, a real redis-server and PostgreSQL,
           end to end, doc tests), build the docs with -D warnings, then run
-          bench and soak in quick mode; installs redis-server, python3-venv and
+          bench and soak in quick mode; installs redis-server, postgresql, python3-venv and
           npm first when they are missing and it runs as root
   bench [--quick] [--check] [--only N]
           the end-to-end benchmarks, each beside its baseline, in one run:
@@ -100,6 +100,7 @@ fn ci(extra: &[String]) -> anyhow::Result<()> {
     }
     let started = Instant::now();
     ensure_redis_server()?;
+    ensure_postgres()?;
     ensure_python_venv()?;
     ensure_packages(
         "node and npm",
@@ -149,6 +150,29 @@ pub(crate) fn ensure_redis_server() -> anyhow::Result<()> {
         .status();
     if !has_program("redis-server") {
         bail!("redis-server is still missing after apt-get install; install it by hand");
+    }
+    Ok(())
+}
+
+/// The PostgreSQL sink's tests start their own server (`initdb` into a temporary
+/// directory, jira-ops-tests' `postgres.rs`). Debian's package puts the programs in
+/// `/usr/lib/postgresql/<version>/bin`, where the tests look for them too.
+fn ensure_postgres() -> anyhow::Result<()> {
+    let installed = || {
+        has_program("initdb")
+            || std::fs::read_dir("/usr/lib/postgresql")
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|version| version.path().join("bin/initdb").is_file())
+    };
+    ensure_packages("PostgreSQL", installed(), &["postgresql"])?;
+    // Debian starts a cluster on install; the tests run their own servers.
+    let _ = Command::new("service")
+        .args(["postgresql", "stop"])
+        .status();
+    if !installed() {
+        bail!("PostgreSQL is still missing after apt-get install; install it by hand");
     }
     Ok(())
 }

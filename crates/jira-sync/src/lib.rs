@@ -93,7 +93,7 @@ pub use jsonl::{JsonlSink, Manifest};
 pub use options::{Strategy, SyncOptions, check_query};
 pub use plan::{Estimate, MAX_CONCURRENCY, Sample, SyncPlan};
 #[cfg(feature = "postgres")]
-pub use postgres::{PostgresSink, Target as PostgresTarget, redact as redact_url};
+pub use postgres::{PostgresSink, Target as PostgresTarget, postgres_status, redact as redact_url};
 pub use record::{Child, SyncedIssue};
 pub use run::SyncReport;
 pub use sink::{Census, EmptySink, KeysSeen, Sink, SyncBatch};

@@ -13,9 +13,9 @@ use crate::{Error, SyncState};
 /// A sink as `jira-ops sync status` shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct SinkStatus {
-    /// `sqlite` or `jsonl`.
+    /// `sqlite`, `postgres` or `jsonl`.
     pub kind: &'static str,
-    /// The file or directory.
+    /// The file or directory (a database's URL without its password).
     pub path: PathBuf,
     /// The layout's version: the JSON Lines manifest's `format`, a database's schema
     /// version (`schema_version`).

@@ -16,11 +16,19 @@ use crate::signals;
 pub(crate) enum Destination {
     Sqlite(std::path::PathBuf),
     Jsonl(std::path::PathBuf),
+    /// A PostgreSQL database: the URL as given (it may hold the password: shown only
+    /// through [`jira_sync::PostgresTarget::shown`]) and where it points.
+    Postgres(String, Box<jira_sync::PostgresTarget>),
 }
 
 impl Destination {
     pub(crate) fn parse(to: &str) -> Result<Self, CliError> {
-        const CHOICES: &str = "a directory of JSON Lines files (one that exists, or a new one written with a trailing slash: --to ./export/, or jsonl:DIR) or a SQLite file (--to jira.db, or sqlite:PATH)";
+        const CHOICES: &str = "a directory of JSON Lines files (one that exists, or a new one written with a trailing slash: --to ./export/, or jsonl:DIR), a SQLite file (--to jira.db, or sqlite:PATH) or a PostgreSQL database (--to postgres://user@host/db)";
+        if to.starts_with("postgres://") || to.starts_with("postgresql://") {
+            let target = jira_sync::PostgresTarget::parse(to)
+                .map_err(|e| CliError::usage(format!("--to: {e}")))?;
+            return Ok(Destination::Postgres(to.to_owned(), Box::new(target)));
+        }
         if let Some(path) = to.strip_prefix("sqlite:") {
             if path.is_empty() {
                 return Err(CliError::usage(
@@ -33,7 +41,8 @@ impl Destination {
         let dir = explicit.unwrap_or(to);
         if dir.is_empty() || dir.contains("://") {
             return Err(CliError::usage(format!(
-                "--to {to:?} is not a destination jira-ops knows: use {CHOICES}"
+                "--to {:?} is not a destination jira-ops knows: use {CHOICES}",
+                jira_sync::redact_url(to)
             )));
         }
         let path = std::path::PathBuf::from(dir);
@@ -64,6 +73,8 @@ impl Destination {
         match self {
             Destination::Sqlite(path) => path.exists(),
             Destination::Jsonl(dir) => dir.join("manifest.json").exists(),
+            // A database is there to be asked; opening it creates nothing but the schema.
+            Destination::Postgres(..) => true,
         }
     }
 
@@ -77,6 +88,9 @@ impl Destination {
             Destination::Jsonl(dir) => {
                 Box::new(JsonlSink::open_waiting(dir, wait).map_err(failure)?)
             }
+            Destination::Postgres(url, _) => {
+                Box::new(jira_sync::PostgresSink::open_waiting(url, wait).map_err(failure)?)
+            }
         })
     }
 
@@ -84,6 +98,7 @@ impl Destination {
         match self {
             Destination::Sqlite(path) => path.display().to_string(),
             Destination::Jsonl(dir) => dir.display().to_string(),
+            Destination::Postgres(_, target) => target.shown().to_owned(),
         }
     }
 }

@@ -14,6 +14,7 @@ pub fn run(destination: &Destination, json: bool) -> CliResult {
     let status = match destination {
         Destination::Sqlite(path) => jira_sync::sqlite_status(path),
         Destination::Jsonl(dir) => jira_sync::jsonl_status(dir),
+        Destination::Postgres(url, _) => jira_sync::postgres_status(url),
     }
     .map_err(|e| CliError::usage(e.to_string()))?;
     if json {
@@ -49,6 +50,17 @@ pub fn migrate(destination: &Destination, wait_secs: u64) -> CliResult {
             crate::notes::say!(
                 "{} is a directory of JSON Lines files, which has no schema to migrate; nothing to do",
                 dir.display()
+            );
+            Ok(Code::Ok)
+        }
+        Destination::Postgres(url, target) => {
+            // Every PostgreSQL sink was made at this schema, the first to hold one: what
+            // is left is to check it is one (a status reads it, or says what it is not).
+            jira_sync::postgres_status(url).map_err(|e| CliError::failure(e.to_string()))?;
+            crate::notes::say!(
+                "{} is at schema version {} already; nothing to do",
+                target.shown(),
+                jira_sync::relational::schema::SCHEMA_VERSION
             );
             Ok(Code::Ok)
         }

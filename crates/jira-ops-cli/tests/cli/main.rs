@@ -13,6 +13,7 @@ mod help;
 mod otel;
 mod points;
 mod polish;
+mod postgres;
 mod proxy;
 mod revert;
 mod safety;

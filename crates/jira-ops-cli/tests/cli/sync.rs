@@ -83,7 +83,7 @@ async fn sync_refuses_what_it_cannot_do_with_exit_2() {
             "--jql",
             "project = APO",
             "--to",
-            "postgres://db/jira",
+            "mysql://db/jira",
         ])
         .await;
     bad.code(2);

@@ -37,6 +37,11 @@ impl Target {
                     "sync: {redacted:?} is not a PostgreSQL URL: write postgres://user@host[:port]/database (the password in PGPASSWORD or ~/.pgpass)"
                 ))
             })?;
+        if config.get_ssl_mode() == postgres::config::SslMode::Require {
+            return Err(Error::Sync(format!(
+                "sync: {redacted:?} asks for sslmode=require, and this jira-ops connects to PostgreSQL without TLS: reach a server that demands TLS through a local TLS-terminating proxy or an SSH tunnel, or drop sslmode=require where the network is trusted"
+            )));
+        }
         let host = match config.get_hosts().first() {
             Some(Host::Tcp(host)) => host.clone(),
             Some(Host::Unix(path)) => path.display().to_string(),

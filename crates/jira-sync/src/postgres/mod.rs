@@ -18,6 +18,7 @@
 //!   ([`connect`]).
 
 mod connect;
+mod status;
 mod write;
 
 use std::collections::{BTreeSet, HashMap};
@@ -25,6 +26,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 pub use connect::{Target, redact};
+pub use status::postgres_status;
 
 use crate::relational::schema::{self, SCHEMA_VERSION};
 use crate::relational::{Rows, field_rows, time_ms};

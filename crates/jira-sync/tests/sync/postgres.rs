@@ -199,6 +199,10 @@ async fn a_bad_url_or_password_is_named_without_the_password() {
     );
     assert!(error.contains("password authentication failed"), "{error}");
     assert!(!error.contains(PASSWORD), "{error}");
+    let tls = format!("{}?sslmode=require", server.url_with_password("postgres"));
+    let error = PostgresSink::open(&tls).unwrap_err().to_string();
+    assert!(error.contains("TLS"), "{error}");
+    assert!(!error.contains(PASSWORD), "{error}");
     let error = PostgresSink::open("postgres://jira:hunter2@127.0.0.1:1/x?sslmode=bogus")
         .unwrap_err()
         .to_string();

@@ -1,0 +1,149 @@
+//! `jira-ops sync --to postgres://...` against a real PostgreSQL server (initdb into a
+//! temporary directory): the password from `PGPASSWORD` or the URL, never shown; a sync
+//! killed with SIGKILL and run again equals a fresh one; `sync status` reads it.
+
+use jira_ops_tests::postgres::{PASSWORD, PostgresServer, off_runtime};
+
+use crate::{Env, sim_with};
+
+/// Every row of the tables a sync fills with the site's data, as text, in key order.
+fn contents(server: &PostgresServer, database: &str) -> Vec<Vec<Vec<Option<String>>>> {
+    off_runtime(|| {
+        let mut client = server.client(database);
+        [
+            "SELECT id, key, status, updated, summary, description_text, labels, deleted_at, json::text FROM issues ORDER BY id",
+            "SELECT issue_id, field_id, position, value_text, value_number FROM issue_field_values ORDER BY 1, 2, 3",
+            "SELECT id, issue_id, created, json::text FROM changelog ORDER BY issue_id, id",
+            "SELECT history_id, position, issue_key, field, from_string, to_string FROM changelog_items ORDER BY issue_id, history_id, position",
+            "SELECT id, issue_key, body_text, deleted_at FROM comments ORDER BY id",
+            "SELECT id, issue_key, time_spent_seconds, started, deleted_at FROM worklogs ORDER BY id",
+            "SELECT account_id, display_name, time_zone FROM users ORDER BY account_id",
+            "SELECT jql, issue_id FROM sync_members ORDER BY 1, 2",
+        ]
+        .iter()
+        .map(|sql| {
+            client
+                .simple_query(sql)
+                .unwrap()
+                .into_iter()
+                .filter_map(|message| match message {
+                    postgres::SimpleQueryMessage::Row(row) => Some(
+                        (0..row.len())
+                            .map(|i| row.get(i).map(str::to_owned))
+                            .collect(),
+                    ),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect()
+    })
+}
+
+fn refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+fn issues(server: &PostgresServer, database: &str) -> i64 {
+    off_runtime(|| {
+        server
+            .client(database)
+            .query_one("SELECT COUNT(*) FROM issues", &[])
+            .map_or(0, |row| row.get(0))
+    })
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_postgres_sync_killed_mid_run_then_run_again_equals_a_fresh_one() {
+    let sim = sim_with(2, 120, jira_sim::LimitConfig::off()).await;
+    let server = PostgresServer::start();
+    server.create_database("fresh");
+    server.create_database("killed");
+    let mut env = Env::for_sim(&sim);
+    env.set("PGPASSWORD", PASSWORD);
+    let sync = |database: &str| {
+        vec![
+            "sync".to_owned(),
+            "--jql".to_owned(),
+            "project in (APO, BEA)".to_owned(),
+            "--to".to_owned(),
+            server.url(database),
+            "--settle-secs".to_owned(),
+            "0".to_owned(),
+            "--strategy".to_owned(),
+            "pages".to_owned(),
+        ]
+    };
+
+    let fresh_args = sync("fresh");
+    let fresh = env.run(&refs(&fresh_args)).await;
+    fresh.code(0);
+    assert!(!fresh.stdout.contains(PASSWORD) && !fresh.stderr.contains(PASSWORD));
+    assert_eq!(issues(&server, "fresh"), 240);
+
+    // Slow answers, and SIGKILL once some pages are committed.
+    sim.set_faults(crate::latency(150, ""));
+    let killed_args = sync("killed");
+    let mut child = env.command(&refs(&killed_args)).spawn().unwrap();
+    let mut held = 0;
+    for _ in 0..400 {
+        held = issues(&server, "killed");
+        if held > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    child.start_kill().unwrap();
+    let status = child.wait().await.unwrap();
+    assert!(!status.success(), "killed mid-run");
+    assert!(held > 0, "killed once something was committed");
+    // ... and before the run ended (its state counts no run that ended).
+    let runs: i64 = off_runtime(|| {
+        server
+            .client("killed")
+            .query_one("SELECT (json->>'runs')::bigint FROM sync_state", &[])
+            .unwrap()
+            .get(0)
+    });
+    assert_eq!(runs, 0, "the sync was killed mid-run");
+    sim.set_faults(jira_sim::FaultConfig::default());
+
+    let again = env.run(&refs(&killed_args)).await;
+    again.code(0);
+    assert_eq!(contents(&server, "killed"), contents(&server, "fresh"));
+
+    // The status reads it; a URL with the password in it works and never shows it.
+    let with_password = server.url_with_password("killed");
+    let status = env
+        .run(&["sync", "status", "--to", &with_password, "--json"])
+        .await;
+    status.code(0);
+    assert!(!status.stdout.contains(PASSWORD) && !status.stderr.contains(PASSWORD));
+    let report: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(report["kind"], "postgres", "{report}");
+    assert_eq!(report["counts"]["issues"], 240, "{report}");
+    assert_eq!(report["format"], 2, "{report}");
+    assert_eq!(report["queries"][0]["runs"], 1, "{report}");
+
+    // A wrong password: exit 1, the server's reason, the URL without the password.
+    let mut wrong = Env::for_sim(&sim);
+    wrong.set("PGPASSWORD", "not-the-password");
+    let refused = wrong.run(&refs(&sync("fresh"))).await;
+    refused.code(1);
+    assert!(
+        refused
+            .error_line()
+            .contains("password authentication failed")
+            && refused.error_line().contains(&server.url("fresh")),
+        "{}",
+        refused.stderr
+    );
+    let shown_url = format!(
+        "postgres://jira:not-{PASSWORD}@127.0.0.1:{}/fresh",
+        server.port
+    );
+    let refused = env.run(&["sync", "status", "--to", &shown_url]).await;
+    refused.code(2);
+    assert!(!refused.stderr.contains(PASSWORD), "{}", refused.stderr);
+}
