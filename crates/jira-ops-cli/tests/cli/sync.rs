@@ -78,13 +78,7 @@ async fn sync_refuses_what_it_cannot_do_with_exit_2() {
     let sim = sim().await;
     let env = Env::for_sim(&sim);
     let bad = env
-        .run(&[
-            "sync",
-            "--jql",
-            "project = APO",
-            "--to",
-            "mysql://db/jira",
-        ])
+        .run(&["sync", "--jql", "project = APO", "--to", "mysql://db/jira"])
         .await;
     bad.code(2);
     assert!(bad.error_line().contains("sqlite:PATH"), "{}", bad.stderr);
