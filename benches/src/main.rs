@@ -104,7 +104,7 @@ fn main() -> anyhow::Result<()> {
             let only = match &args.only {
                 Some(n) => Some(
                     n.parse::<u32>()
-                        .with_context(|| format!("--only {n:?}: a scenario number from 1 to 15"))?,
+                        .with_context(|| format!("--only {n:?}: a scenario number from 1 to 16"))?,
                 ),
                 None => None,
             };

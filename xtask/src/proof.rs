@@ -53,7 +53,7 @@ fn options(kind: &str, args: &[String]) -> anyhow::Result<Options> {
             "--only" => {
                 options.only = Some(
                     args.next()
-                        .context("--only needs a scenario (bench: 1 to 15; soak: faults, crash, contention, load, interrupts, exports, stores, syncs, applies, proxies, secrets)")?
+                        .context("--only needs a scenario (bench: 1 to 16; soak: faults, crash, contention, load, interrupts, exports, stores, syncs, applies, proxies, secrets)")?
                         .clone(),
                 );
             }

@@ -6,6 +6,7 @@ mod fetch;
 mod memory;
 mod overhead;
 mod pacing;
+mod postgres;
 mod proxy;
 mod quota;
 mod revert;
@@ -23,7 +24,7 @@ use crate::report::Scenario;
 /// Runs the scenarios (`only` one of them when given), printing each as it ends.
 pub async fn run(quick: bool, only: Option<u32>) -> Vec<Scenario> {
     let mut scenarios = Vec::new();
-    for id in 1..=15 {
+    for id in 1..=16 {
         if only.is_some_and(|only| only != id) {
             continue;
         }
@@ -43,7 +44,8 @@ pub async fn run(quick: bool, only: Option<u32>) -> Vec<Scenario> {
             12 => apply::run(quick).await,
             13 => strategies::run(quick).await,
             14 => proxy::run(quick).await,
-            _ => revert::run(quick).await,
+            15 => revert::run(quick).await,
+            _ => postgres::run(quick).await,
         };
         scenario.print();
         scenarios.push(scenario);

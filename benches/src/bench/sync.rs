@@ -32,7 +32,7 @@ fn latency() -> WorkLatency {
     }
 }
 
-async fn tenant(issues: usize, limits: bool) -> SimHandle {
+pub(crate) async fn tenant(issues: usize, limits: bool) -> SimHandle {
     SimHandle::start(SimConfig {
         projects: 10,
         issues_per_project: issues / 10,
@@ -365,7 +365,8 @@ pub async fn run(quick: bool) -> Scenario {
 }
 
 /// The child: syncs every issue of the tenant at `base_url` into a new SQLite file (or,
-/// with `sink` = `jsonl`, JSON Lines files) in `dir`, by `strategy` (`plan`: the one the
+/// with `sink` = `jsonl`, JSON Lines files) in `dir` (or the PostgreSQL database `sink`
+/// names, `postgres://...`), by `strategy` (`plan`: the one the
 /// plan chooses, with its concurrency), prints its VmHWM (kB).
 pub async fn child(base_url: &str, projects: &str, dir: &str, sink: &str, strategy: &str) {
     let client = JiraClient::builder(base_url)
@@ -376,6 +377,8 @@ pub async fn child(base_url: &str, projects: &str, dir: &str, sink: &str, strate
         .expect("a client");
     let mut sink: Box<dyn jira_sync::Sink> = if sink == "jsonl" {
         Box::new(JsonlSink::open(Path::new(dir).join("memory")).expect("the sink opens"))
+    } else if sink.starts_with("postgres://") {
+        Box::new(jira_sync::PostgresSink::open(sink).expect("the sink opens"))
     } else {
         Box::new(SqliteSink::open(Path::new(dir).join("memory.db")).expect("the sink opens"))
     };

@@ -227,6 +227,7 @@ where
     sink.commit(&SyncBatch::default(), &state)?;
     report.commits += 1;
     report.mark_ms = state.mark_ms;
+    crate::memory::blocking(|| sink.finish_run())?;
     progress(&report);
     Ok(report)
 }

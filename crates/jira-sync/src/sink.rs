@@ -97,6 +97,12 @@ pub trait Sink: Send {
         let _ = fields;
         Ok(())
     }
+    /// A run ended well, its last state committed: a sink tidies what the run left (the
+    /// JSON Lines sink compacts its files to one line per entity). A failure here loses
+    /// nothing the run committed.
+    fn finish_run(&mut self) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 /// A sink that notes the keys of the issues committed through it, so that a client can
@@ -139,6 +145,9 @@ impl<S: Sink + ?Sized> Sink for KeysSeen<'_, S> {
     }
     fn newest_held(&mut self, jql: &str, n: usize) -> Result<Vec<(u64, i64)>, Error> {
         self.inner.newest_held(jql, n)
+    }
+    fn finish_run(&mut self) -> Result<(), Error> {
+        self.inner.finish_run()
     }
 }
 

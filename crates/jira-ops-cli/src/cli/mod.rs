@@ -512,6 +512,19 @@ pub enum SyncCommand {
         #[command(flatten)]
         format: ReportFormat,
     },
+    /// Rewrites a JSON Lines sink to one line per entity (its current one), atomically.
+    /// A sync does this when its run ends; this is for a directory an interrupted run or
+    /// an older jira-ops left with superseded lines.
+    #[command(after_help = "Examples:
+  jira-ops sync compact --to ./export/")]
+    Compact {
+        /// The sink: a JSON Lines directory.
+        #[arg(long, value_name = "DEST")]
+        to: String,
+        /// Wait up to SECS for a sync that holds the sink to end.
+        #[arg(long, value_name = "SECS", default_value_t = 0)]
+        wait: u64,
+    },
     /// Moves a SQLite sink written by an older jira-ops to this version's schema, in
     /// place and in one transaction (nothing is read from Jira; an interruption leaves the
     /// file as it was). A sync does the same when it opens such a file.

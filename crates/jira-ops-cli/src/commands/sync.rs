@@ -94,7 +94,7 @@ impl Destination {
         })
     }
 
-    fn shown(&self) -> String {
+    pub(crate) fn shown(&self) -> String {
         match self {
             Destination::Sqlite(path) => path.display().to_string(),
             Destination::Jsonl(dir) => dir.display().to_string(),
@@ -169,6 +169,9 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
         }
         Some(SyncCommand::Migrate { to, wait }) => {
             return super::sync_status::migrate(&Destination::parse(to)?, *wait);
+        }
+        Some(SyncCommand::Compact { to, wait }) => {
+            return super::sync_status::compact(&Destination::parse(to)?, *wait);
         }
         None => {}
     }

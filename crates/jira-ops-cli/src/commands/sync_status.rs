@@ -1,7 +1,8 @@
 //! The commands about a sink itself, not the site: `jira-ops sync status --to DEST` (what
 //! it holds and what its last runs did, read from the sink alone:
 //! [`jira_sync::SinkStatus`]) and `jira-ops sync migrate --to DEST` (an older schema
-//! brought to this version's).
+//! brought to this version's) and `jira-ops sync compact --to DIR` (JSON Lines rewritten
+//! to one line per entity).
 
 use jira_sync::{QueryStatus, RunRecord, SinkStatus};
 use serde_json::{Value, json};
@@ -65,6 +66,42 @@ pub fn migrate(destination: &Destination, wait_secs: u64) -> CliResult {
             Ok(Code::Ok)
         }
     }
+}
+
+/// `sync compact`: a JSON Lines sink rewritten to one line per entity.
+pub fn compact(destination: &Destination, wait_secs: u64) -> CliResult {
+    let Destination::Jsonl(dir) = destination else {
+        crate::notes::say!(
+            "{} is a database, which holds one row per entity already; nothing to compact",
+            destination.shown()
+        );
+        return Ok(Code::Ok);
+    };
+    let failure = |e: jira_sync::Error| CliError::failure(e.to_string());
+    if !dir.join("manifest.json").is_file() {
+        return Err(CliError::usage(format!(
+            "sync compact: {} holds no JSON Lines sink (no manifest.json); check the path",
+            dir.display()
+        )));
+    }
+    let mut sink =
+        jira_sync::JsonlSink::open_waiting(dir, std::time::Duration::from_secs(wait_secs))
+            .map_err(failure)?;
+    let bytes = |sink: &jira_sync::JsonlSink| sink.manifest().bytes.values().sum::<u64>();
+    let before = bytes(&sink);
+    if sink.compact().map_err(failure)? {
+        crate::notes::say!(
+            "{} compacted: {} bytes, from {before}; each file holds one line per entity",
+            dir.display(),
+            bytes(&sink)
+        );
+    } else {
+        crate::notes::say!(
+            "{} holds one line per entity already; nothing to compact",
+            dir.display()
+        );
+    }
+    Ok(Code::Ok)
 }
 
 /// An instant as Jira writes times (UTC), or `-`.

@@ -507,3 +507,86 @@ async fn sync_status_says_what_a_sink_holds_and_what_its_runs_did() {
         missing.stderr
     );
 }
+
+/// `sync compact`: a JSON Lines sink with superseded lines (as an older jira-ops left
+/// them) rewritten to one line per entity; a database and a compact sink have nothing to
+/// do; a directory that is no sink is refused.
+#[tokio::test]
+async fn sync_compact_leaves_one_line_per_entity() {
+    let sim = sim().await;
+    let env = Env::for_sim(&sim);
+    let dir = env.dir.path().join("export");
+    let to = format!("{}/", dir.display());
+    env.run(&[
+        "sync",
+        "--jql",
+        "project = APO",
+        "--to",
+        &to,
+        "--settle-secs",
+        "0",
+    ])
+    .await
+    .code(0);
+    let nothing = env.run(&["sync", "compact", "--to", &to]).await;
+    nothing.code(0);
+    assert!(
+        nothing.stderr.contains("nothing to compact"),
+        "{}",
+        nothing.stderr
+    );
+
+    // A superseded line, committed: the first issue's line again.
+    let issues = dir.join("issues.jsonl");
+    let first = std::fs::read_to_string(&issues)
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&issues)
+        .unwrap();
+    std::io::Write::write_all(&mut file, format!("{first}\n").as_bytes()).unwrap();
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).unwrap()).unwrap();
+    let committed = manifest["bytes"]["issues.jsonl"].as_u64().unwrap();
+    manifest["bytes"]["issues.jsonl"] = (committed + first.len() as u64 + 1).into();
+    std::fs::write(dir.join("manifest.json"), manifest.to_string()).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&issues).unwrap().lines().count(),
+        61
+    );
+
+    let compacted = env.run(&["sync", "compact", "--to", &to]).await;
+    compacted.code(0);
+    assert!(
+        compacted.stderr.contains("compacted"),
+        "{}",
+        compacted.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&issues).unwrap().lines().count(),
+        60
+    );
+    let status = env.run(&["sync", "status", "--to", &to, "--json"]).await;
+    status.code(0);
+    assert_eq!(status.json()["counts"]["issues"], 60);
+
+    let db = env.dir.path().join("c.db");
+    let database = env
+        .run(&["sync", "compact", "--to", db.to_str().unwrap()])
+        .await;
+    database.code(0);
+    assert!(
+        database.stderr.contains("is a database"),
+        "{}",
+        database.stderr
+    );
+    let empty = env.dir.path().join("empty/");
+    std::fs::create_dir_all(&empty).unwrap();
+    env.run(&["sync", "compact", "--to", empty.to_str().unwrap()])
+        .await
+        .code(2);
+}

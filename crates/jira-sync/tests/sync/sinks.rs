@@ -115,3 +115,105 @@ async fn full_starts_over_from_a_state_that_does_not_read() {
         .await
         .unwrap();
 }
+
+/// Every line's record id in a JSON Lines file (`id`, or `issue_id` for an issue's
+/// history or comments), in file order.
+fn record_ids(path: &std::path::Path, by: &str) -> Vec<u64> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            value[by].as_u64().unwrap()
+        })
+        .collect()
+}
+
+/// After a run each file holds one line per entity, its current one; a compaction cut
+/// off before its commit point leaves the export as it was, one cut off after it is
+/// finished when the sink is next opened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_lines_hold_one_current_line_per_entity_after_a_run() {
+    let sim = tenant().await;
+    let client = jira_ops_tests::sim::uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("export");
+    let mut sink = JsonlSink::open(&files).unwrap();
+    jira_sync::sync(&client, &mut sink, &options())
+        .await
+        .unwrap();
+    // Edits (and so new lines for the same issues), then a run.
+    for key in ["APO-3", "APO-4", "BEA-7"] {
+        let (status, _) = jira_ops_tests::sim::rest(
+            &sim,
+            reqwest::Method::PUT,
+            &format!("/rest/api/3/issue/{key}"),
+            Some(serde_json::json!({"fields": {"summary": format!("{key} edited")}})),
+        )
+        .await;
+        assert_eq!(status, 204);
+    }
+    let again = jira_sync::sync(&client, &mut sink, &options())
+        .await
+        .unwrap();
+    assert_eq!(again.issues_written, 3, "{again:?}");
+    for (name, by) in [
+        ("issues.jsonl", "id"),
+        ("changelog.jsonl", "issue_id"),
+        ("comments.jsonl", "issue_id"),
+        ("worklogs.jsonl", "id"),
+    ] {
+        let ids = record_ids(&files.join(name), by);
+        let mut distinct = ids.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(ids.len(), distinct.len(), "{name}: one line per record");
+    }
+    let issues = std::fs::read_to_string(files.join("issues.jsonl")).unwrap();
+    assert_eq!(
+        issues.matches("APO-3 edited").count(),
+        1,
+        "the current line kept"
+    );
+    assert_eq!(sink.manifest().counts["issues"], 300);
+    let manifest = sink.manifest().clone();
+    drop(sink);
+    assert_eq!(
+        std::fs::metadata(files.join("issues.jsonl")).unwrap().len(),
+        manifest.bytes["issues.jsonl"],
+        "the manifest names the compacted lengths"
+    );
+
+    // Cut off before its commit point: the leftovers go, the export stays.
+    std::fs::write(files.join("issues.jsonl.compact"), "half a file").unwrap();
+    let sink = JsonlSink::open(&files).unwrap();
+    assert!(!files.join("issues.jsonl.compact").exists());
+    assert_eq!(sink.manifest().counts["issues"], 300);
+    drop(sink);
+    // Cut off after it: the swap the journal names is finished on open.
+    let mut shorter: Vec<&str> = issues.lines().collect();
+    shorter.truncate(10);
+    let mut compacted_manifest = manifest.clone();
+    let body = format!("{}\n", shorter.join("\n"));
+    compacted_manifest
+        .bytes
+        .insert("issues.jsonl".into(), body.len() as u64);
+    std::fs::write(files.join("issues.jsonl.compact"), &body).unwrap();
+    std::fs::write(
+        files.join("manifest.json.compact"),
+        serde_json::to_vec(&compacted_manifest).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        files.join("compact.pending"),
+        r#"["issues.jsonl", "manifest.json"]"#,
+    )
+    .unwrap();
+    let sink = JsonlSink::open(&files).unwrap();
+    assert!(!files.join("compact.pending").exists());
+    assert_eq!(
+        std::fs::read_to_string(files.join("issues.jsonl")).unwrap(),
+        body
+    );
+    assert_eq!(sink.manifest().bytes["issues.jsonl"], body.len() as u64);
+}

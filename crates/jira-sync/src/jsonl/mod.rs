@@ -16,7 +16,9 @@
 //!   catalogue, the queries and the sync state of every query.
 //!
 //! A commit appends to the files, syncs them, then replaces the manifest (written beside
-//! it, synced, renamed). Opening the directory cuts every file back to the length the
+//! it, synced, renamed). When a run ends the files are compacted to one line per entity
+//! (its last), atomically ([`compact`](mod@compact)), so after a run each file holds the
+//! current record of each entity once. Opening the directory cuts every file back to the length the
 //! manifest names, so a run killed mid-commit leaves the last commit, whole. The sink
 //! keeps an index of issue ids, keys and counts (for the census, the worklogs and the
 //! manifest's counts) in memory, so its memory grows with the export; the SQLite sink
@@ -33,6 +35,8 @@ use serde_json::value::RawValue;
 
 use crate::Error;
 use crate::{Census, Child, Sink, SyncBatch, SyncState};
+
+mod compact;
 
 const FILES: [&str; 5] = [
     "issues.jsonl",
@@ -193,6 +197,8 @@ impl JsonlSink {
         // even before its first manifest (a first run killed mid-commit).
         let ours = dir.join("sync.lock").exists();
         let lock = crate::lock::SinkLock::acquire(&dir.join("sync.lock"), &dir, wait)?;
+        // A compaction cut off is finished (or undone) before anything reads the files.
+        compact::recover(&dir)?;
         let path = dir.join("manifest.json");
         let manifest: Manifest = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
@@ -266,6 +272,27 @@ impl JsonlSink {
     /// The manifest as last committed.
     pub fn manifest(&self) -> &Manifest {
         &self.manifest
+    }
+
+    /// Rewrites the files to hold one line per entity (its last; tombstones kept) and
+    /// `members.jsonl` one line per query, atomically; whether any file had a line to
+    /// drop. A sync does this when its run ends.
+    pub fn compact(&mut self) -> Result<bool, Error> {
+        let members: Vec<(usize, Vec<u64>)> = (0..self.manifest.queries.len())
+            .map(|query| {
+                let bit = 1u16.checked_shl(query as u32).unwrap_or(0);
+                let mut held: Vec<u64> = self
+                    .issues
+                    .iter()
+                    .filter(|(_, entry)| entry.queries & bit != 0)
+                    .map(|(id, _)| *id)
+                    .collect();
+                held.sort_unstable();
+                (query, held)
+            })
+            .filter(|(_, held)| !held.is_empty())
+            .collect();
+        compact::compact(&self.dir, &mut self.manifest, &members)
     }
 
     fn lines(
@@ -715,6 +742,12 @@ impl Sink for JsonlSink {
 
     fn census_finish(&mut self, jql: &str, at_ms: i64) -> Result<Census, Error> {
         self.write_census(jql, at_ms)
+            .map_err(|error| self.recover(error))
+    }
+
+    fn finish_run(&mut self) -> Result<(), Error> {
+        self.compact()
+            .map(|_| ())
             .map_err(|error| self.recover(error))
     }
 
