@@ -65,6 +65,17 @@ pub trait Sink: Send {
     /// from the feed are kept for those only, and one that is not takes its worklogs from
     /// itself when it is written.
     fn has_issue(&mut self, id: &str) -> Result<bool, Error>;
+    /// Which of `ids` the sink holds live: [`Sink::has_issue`] for many at once (a sink
+    /// across a network answers in one round trip).
+    fn held_of(&mut self, ids: &[u64]) -> Result<std::collections::HashSet<u64>, Error> {
+        let mut held = std::collections::HashSet::new();
+        for id in ids {
+            if self.has_issue(&id.to_string())? {
+                held.insert(*id);
+            }
+        }
+        Ok(held)
+    }
     /// Starts an id census: what [`Sink::census_seen`] reports until
     /// [`Sink::census_finish`] is every issue the query matches.
     fn census_begin(&mut self) -> Result<(), Error>;
@@ -127,6 +138,9 @@ impl<S: Sink + ?Sized> Sink for KeysSeen<'_, S> {
     }
     fn has_issue(&mut self, id: &str) -> Result<bool, Error> {
         self.inner.has_issue(id)
+    }
+    fn held_of(&mut self, ids: &[u64]) -> Result<std::collections::HashSet<u64>, Error> {
+        self.inner.held_of(ids)
     }
     fn census_begin(&mut self) -> Result<(), Error> {
         self.inner.census_begin()

@@ -242,11 +242,13 @@ where
         let listed = listed?;
         report.requests += listed.requests;
         let mut commit = SyncBatch::default();
-        for worklog in listed.worklogs {
-            if sink.has_issue(&worklog.issue_id.to_string())? {
-                commit.worklogs.push(worklog);
-            }
-        }
+        let owners: Vec<u64> = listed.worklogs.iter().map(|w| w.issue_id).collect();
+        let held = blocking(|| sink.held_of(&owners))?;
+        commit.worklogs = listed
+            .worklogs
+            .into_iter()
+            .filter(|worklog| held.contains(&worklog.issue_id))
+            .collect();
         report.worklogs += commit.worklogs.len();
         state.worklogs_since_ms = state.worklogs_since_ms.max(listed.until.min(window_end));
         blocking(|| sink.commit(&commit, state))?;
@@ -324,8 +326,10 @@ where
     S: Sink + ?Sized,
 {
     let mut read = Vec::new();
+    let ids: Vec<u64> = batch.issues.iter().map(|issue| issue.id).collect();
+    let held = blocking(|| sink.held_of(&ids))?;
     for issue in &batch.issues {
-        if sink.has_issue(&issue.id.to_string())? {
+        if held.contains(&issue.id) {
             // Held: its worklogs are the feed's (new ones) and the sink's (older ones).
             continue;
         }

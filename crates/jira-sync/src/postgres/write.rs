@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use postgres::types::ToSql;
-use postgres::{GenericClient, Transaction};
+use postgres::{GenericClient, Statement, Transaction};
 
 use crate::relational::schema::{self, Dialect, Kind, Table};
 use crate::relational::{Row, Rows, SqlValue};
@@ -130,9 +130,39 @@ fn last_per_key<'a>(table: &Table, rows: &'a [Row]) -> Vec<&'a Row> {
     kept.into_iter().flatten().collect()
 }
 
+/// Statements prepared on this connection, by their text: each is parsed and planned
+/// once, then only bound and run (one round trip instead of two).
+pub(super) type Statements = HashMap<String, Statement>;
+
+/// `sql` prepared on `client`'s connection, once.
+pub(super) fn prepared(
+    client: &mut impl GenericClient,
+    statements: &mut Statements,
+    sql: &str,
+) -> Result<Statement, postgres::Error> {
+    if let Some(statement) = statements.get(sql) {
+        return Ok(statement.clone());
+    }
+    let statement = client.prepare(sql)?;
+    statements.insert(sql.to_owned(), statement.clone());
+    Ok(statement)
+}
+
+/// Runs `sql` with `params` as a statement prepared once.
+fn run(
+    client: &mut impl GenericClient,
+    statements: &mut Statements,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<u64, postgres::Error> {
+    let statement = prepared(client, statements, sql)?;
+    client.execute(&statement, params)
+}
+
 /// Upserts `rows` into `table` by its key, in one statement.
 pub(super) fn upsert(
     client: &mut impl GenericClient,
+    statements: &mut Statements,
     table: &Table,
     rows: &[Row],
 ) -> Result<(), postgres::Error> {
@@ -166,7 +196,7 @@ pub(super) fn upsert(
         key = table.key.join(", "),
     );
     let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(AsRef::as_ref).collect();
-    client.execute(sql.as_str(), &refs)?;
+    run(client, statements, &sql, &refs)?;
     Ok(())
 }
 
@@ -182,8 +212,10 @@ const KEYED_CHILDREN: [&str; 5] = [
 /// What a commit writes, owned (it crosses to the connection's thread).
 pub(super) struct Commit {
     pub(super) rows: Rows,
-    /// The issues written, with their keys.
-    pub(super) issues: Vec<(i64, String)>,
+    /// The issues written.
+    pub(super) issues: Vec<i64>,
+    /// Those whose key changed since the sink wrote them, with the new key.
+    pub(super) renamed: Vec<(i64, String)>,
     pub(super) jql: String,
     pub(super) state_json: String,
     /// Now, UTC ISO: when comments no longer on their issue were found gone.
@@ -191,51 +223,72 @@ pub(super) struct Commit {
 }
 
 /// Writes `commit` into the open transaction.
-pub(super) fn write(tx: &mut Transaction<'_>, commit: &Commit) -> Result<(), postgres::Error> {
+pub(super) fn write(
+    tx: &mut Transaction<'_>,
+    statements: &mut Statements,
+    commit: &Commit,
+) -> Result<(), postgres::Error> {
     let rows = &commit.rows;
-    let ids: Vec<i64> = commit.issues.iter().map(|(id, _)| *id).collect();
-    let keys: Vec<String> = commit.issues.iter().map(|(_, key)| key.clone()).collect();
-    if !ids.is_empty() {
+    let ids = &commit.issues;
+    if !commit.renamed.is_empty() {
+        let (moved, keys): (Vec<i64>, Vec<String>) = commit.renamed.iter().cloned().unzip();
         for table in KEYED_CHILDREN {
-            tx.execute(
+            run(
+                tx,
+                statements,
                 &format!(
                     "UPDATE {table} t SET issue_key = u.key FROM unnest($1::bigint[], $2::text[]) AS u(id, key)
                      WHERE t.issue_id = u.id AND t.issue_key <> u.key"
                 ),
-                &[&ids, &keys],
+                &[&moved, &keys],
             )?;
         }
-        tx.execute(
+    }
+    if !ids.is_empty() {
+        run(
+            tx,
+            statements,
             "DELETE FROM issue_field_values WHERE issue_id = ANY($1)",
             &[&ids],
         )?;
-        tx.execute(
+        run(
+            tx,
+            statements,
             "INSERT INTO sync_members (jql, issue_id) SELECT $1, unnest($2::bigint[])
              ON CONFLICT DO NOTHING",
             &[&commit.jql, &ids],
         )?;
     }
-    upsert(tx, &schema::ISSUES, &rows.issues)?;
-    upsert(tx, &schema::FIELD_VALUES, &rows.field_values)?;
+    upsert(tx, statements, &schema::ISSUES, &rows.issues)?;
+    upsert(tx, statements, &schema::FIELD_VALUES, &rows.field_values)?;
     if !rows.history_issue_ids.is_empty() {
         for table in ["changelog", "changelog_items"] {
-            tx.execute(
+            run(
+                tx,
+                statements,
                 &format!("DELETE FROM {table} WHERE issue_id = ANY($1)"),
                 &[&rows.history_issue_ids],
             )?;
         }
     }
-    upsert(tx, &schema::CHANGELOG, &rows.changelog)?;
-    upsert(tx, &schema::CHANGELOG_ITEMS, &rows.changelog_items)?;
+    upsert(tx, statements, &schema::CHANGELOG, &rows.changelog)?;
+    upsert(
+        tx,
+        statements,
+        &schema::CHANGELOG_ITEMS,
+        &rows.changelog_items,
+    )?;
     if !rows.comment_issue_ids.is_empty() {
-        tx.execute(
+        run(
+            tx,
+            statements,
             "UPDATE comments SET deleted_at = $2::text::timestamptz
              WHERE issue_id = ANY($1) AND deleted_at IS NULL",
             &[&rows.comment_issue_ids, &commit.now],
         )?;
     }
-    upsert(tx, &schema::COMMENTS, &rows.comments)?;
-    upsert(tx, &schema::WORKLOGS, &rows.worklogs)?;
+    upsert(tx, statements, &schema::COMMENTS, &rows.comments)?;
+    upsert(tx, statements, &schema::WORKLOGS, &rows.worklogs)?;
     if !rows.deleted_worklogs.is_empty() {
         let (ids, at): (Vec<i64>, Vec<Option<String>>) = rows
             .deleted_worklogs
@@ -248,16 +301,19 @@ pub(super) fn write(tx: &mut Transaction<'_>, commit: &Commit) -> Result<(), pos
                 (*id, at)
             })
             .unzip();
-        tx.execute(
+        run(
+            tx,
+            statements,
             "UPDATE worklogs w SET deleted_at = u.at::timestamptz
              FROM unnest($1::bigint[], $2::text[]) AS u(id, at) WHERE w.id = u.id",
             &[&ids, &at],
         )?;
     }
-    upsert(tx, &schema::USERS, &rows.users)?;
-    upsert(tx, &schema::STATUSES, &rows.statuses)?;
+    upsert(tx, statements, &schema::USERS, &rows.users)?;
+    upsert(tx, statements, &schema::STATUSES, &rows.statuses)?;
     upsert(
         tx,
+        statements,
         &schema::SYNC_STATE,
         &[vec![
             SqlValue::Text(commit.jql.clone()),
