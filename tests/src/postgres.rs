@@ -83,6 +83,22 @@ impl PostgresServer {
     /// `initdb` (user [`USER`], password [`PASSWORD`], SCRAM), then `postgres` on a free
     /// port; returns once it accepts connections.
     pub fn start() -> PostgresServer {
+        Self::start_with(false)
+    }
+
+    /// [`PostgresServer::start`] with TLS only: a certificate for `127.0.0.1` signed by a
+    /// CA made for it ([`PostgresServer::ca_file`]), and plain connections refused by
+    /// `pg_hba.conf`.
+    pub fn start_tls() -> PostgresServer {
+        Self::start_with(true)
+    }
+
+    /// The PEM file of the CA that signed a TLS server's certificate.
+    pub fn ca_file(&self) -> PathBuf {
+        self._dir.path().join("ca.pem")
+    }
+
+    fn start_with(tls: bool) -> PostgresServer {
         let bin = bin_dir();
         let owner = run_as();
         let dir = tempfile::tempdir().expect("a temporary directory");
@@ -113,6 +129,31 @@ impl PostgresServer {
             "initdb failed: {}",
             String::from_utf8_lossy(&init.stderr)
         );
+        let mut tls_args = Vec::new();
+        if tls {
+            let (ca, certificate, key) = certificates();
+            std::fs::write(dir.path().join("ca.pem"), ca).unwrap();
+            let (cert_path, key_path) = (data.join("server.crt"), data.join("server.key"));
+            std::fs::write(&cert_path, certificate).unwrap();
+            std::fs::write(&key_path, key).unwrap();
+            std::fs::set_permissions(
+                &key_path,
+                std::os::unix::fs::PermissionsExt::from_mode(0o600),
+            )
+            .unwrap();
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "hostssl all all 127.0.0.1/32 scram-sha-256\nhostnossl all all 127.0.0.1/32 reject\n",
+            )
+            .unwrap();
+            if let Some((uid, gid)) = owner {
+                for path in [&cert_path, &key_path, &data.join("pg_hba.conf")] {
+                    std::os::unix::fs::chown(path, Some(uid), Some(gid))
+                        .expect("chown to postgres");
+                }
+            }
+            tls_args = vec!["-c".to_owned(), "ssl=on".to_owned()];
+        }
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -129,6 +170,7 @@ impl PostgresServer {
             .arg("-c")
             .arg(format!("unix_socket_directories={}", dir.path().display()))
             .args(["-c", "fsync=off", "-c", "max_connections=50"])
+            .args(&tls_args)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -141,9 +183,17 @@ impl PostgresServer {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             // Accepting connections, past "the database system is starting up".
+            // A plain connection is answered (or, TLS only, refused by pg_hba.conf) once
+            // the server is up.
             let url = server.url_with_password("postgres");
             let ready = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-                && off_runtime(|| postgres::Client::connect(&url, postgres::NoTls).is_ok());
+                && off_runtime(|| match postgres::Client::connect(&url, postgres::NoTls) {
+                    Ok(_) => true,
+                    Err(e) => {
+                        e.code()
+                            == Some(&postgres::error::SqlState::INVALID_AUTHORIZATION_SPECIFICATION)
+                    }
+                });
             if ready {
                 break;
             }
@@ -195,6 +245,26 @@ impl PostgresServer {
         client.batch_execute("SET TIME ZONE 'UTC'").unwrap();
         client
     }
+}
+
+/// A CA, and a certificate for `127.0.0.1` and `localhost` it signed with its key: the
+/// PEM of each.
+fn certificates() -> (String, String, String) {
+    let ca_key = rcgen::KeyPair::generate().expect("a CA key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "jira-ops test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).expect("the CA");
+    let key = rcgen::KeyPair::generate().expect("a server key");
+    let params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap();
+    let certificate = params
+        .signed_by(&key, &ca)
+        .expect("the server's certificate");
+    (ca.pem(), certificate.pem(), key.serialize_pem())
 }
 
 /// Runs `work` on a thread of its own: the blocking driver starts a runtime, which it

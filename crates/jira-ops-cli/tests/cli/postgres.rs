@@ -82,8 +82,11 @@ async fn a_postgres_sync_killed_mid_run_then_run_again_equals_a_fresh_one() {
     assert!(!fresh.stdout.contains(PASSWORD) && !fresh.stderr.contains(PASSWORD));
     assert_eq!(issues(&server, "fresh"), 240);
 
-    // Slow answers, and SIGKILL once some pages are committed.
-    sim.set_faults(crate::latency(150, ""));
+    // Slow answers (the worklog feed, which comes after the issues, slowest), and SIGKILL
+    // once some pages are committed.
+    let mut faults = crate::latency(2_000, "/rest/api/3/worklog/updated");
+    faults.rules.extend(crate::latency(150, "").rules);
+    sim.set_faults(faults);
     let killed_args = sync("killed");
     let mut child = env.command(&refs(&killed_args)).spawn().unwrap();
     let mut held = 0;
@@ -139,6 +142,23 @@ async fn a_postgres_sync_killed_mid_run_then_run_again_equals_a_fresh_one() {
         "{}",
         refused.stderr
     );
+    // The password from a password file (libpq's format), as PGPASSFILE names it.
+    let pgpass = env.dir.path().join("pgpass");
+    std::fs::write(
+        &pgpass,
+        format!(
+            "# host:port:database:user:password\n127.0.0.1:{}:*:jira:{PASSWORD}\n",
+            server.port
+        ),
+    )
+    .unwrap();
+    let mut from_file = Env::for_sim(&sim);
+    from_file.set("PGPASSFILE", pgpass.display());
+    let read = from_file
+        .run(&["sync", "status", "--to", &server.url("killed"), "--json"])
+        .await;
+    read.code(0);
+    assert_eq!(read.json()["counts"]["issues"], 240);
     let shown_url = format!(
         "postgres://jira:not-{PASSWORD}@127.0.0.1:{}/fresh",
         server.port

@@ -2,17 +2,35 @@
 //! password from the URL, else `PGPASSWORD`, else the password file (`PGPASSFILE` or
 //! `~/.pgpass`, libpq's format and matching), as libpq reads them. The URL is shown
 //! without its password everywhere ([`Target::shown`]); nothing here logs it.
+//!
+//! TLS follows `sslmode` (the URL's, else `PGSSLMODE`): `disable`, `allow` and `prefer`
+//! (the default) connect plainly; `require`, `verify-ca` and `verify-full` connect over
+//! TLS (rustls) and verify the server's certificate and name, against `sslrootcert=FILE`
+//! (the URL's, else `PGSSLROOTCERT`: PEM certificates of the CA) or the system's roots.
+//! That is stricter than libpq's `require`, which encrypts without verifying: a server
+//! with a self-signed certificate needs its CA named by `sslrootcert`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use postgres::config::Host;
 
 use crate::Error;
 
+/// How a connection is secured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Tls {
+    /// Plain TCP (`disable`, `allow`, `prefer`).
+    Plain,
+    /// TLS, the certificate verified against these roots (`None`: the system's).
+    Verified(Option<PathBuf>),
+}
+
 /// A database to sync into.
 #[derive(Clone)]
 pub struct Target {
     pub(super) config: postgres::Config,
+    tls: Tls,
     shown: String,
 }
 
@@ -29,19 +47,46 @@ impl Target {
     pub fn parse(url: &str) -> Result<Target, Error> {
         let scheme_ok = url.starts_with("postgres://") || url.starts_with("postgresql://");
         let redacted = redact(url);
+        // `sslmode` and `sslrootcert` are read here (the driver knows three modes and no
+        // root file); the rest of the URL is the driver's.
+        let (rest, query) = url.split_once('?').unwrap_or((url, ""));
+        let mut mode = std::env::var("PGSSLMODE").ok().filter(|m| !m.is_empty());
+        let mut root = std::env::var_os("PGSSLROOTCERT")
+            .filter(|r| !r.is_empty())
+            .map(PathBuf::from);
+        let mut kept = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("sslmode", value)) => mode = Some(value.to_owned()),
+                Some(("sslrootcert", value)) => root = Some(PathBuf::from(value)),
+                _ => kept.push(pair),
+            }
+        }
+        let driver_url = match kept.is_empty() {
+            true => rest.to_owned(),
+            false => format!("{rest}?{}", kept.join("&")),
+        };
+        let tls = match mode.as_deref().unwrap_or("prefer") {
+            "disable" | "allow" | "prefer" => Tls::Plain,
+            "require" | "verify-ca" | "verify-full" => Tls::Verified(root),
+            other => {
+                return Err(Error::Sync(format!(
+                    "sync: sslmode={other:?} in {redacted:?} is not a mode: use disable, prefer (the default), require, verify-ca or verify-full"
+                )));
+            }
+        };
         let mut config: postgres::Config = scheme_ok
-            .then(|| url.parse().ok())
+            .then(|| driver_url.parse().ok())
             .flatten()
             .ok_or_else(|| {
                 Error::Sync(format!(
                     "sync: {redacted:?} is not a PostgreSQL URL: write postgres://user@host[:port]/database (the password in PGPASSWORD or ~/.pgpass)"
                 ))
             })?;
-        if config.get_ssl_mode() == postgres::config::SslMode::Require {
-            return Err(Error::Sync(format!(
-                "sync: {redacted:?} asks for sslmode=require, and this jira-ops connects to PostgreSQL without TLS: reach a server that demands TLS through a local TLS-terminating proxy or an SSH tunnel, or drop sslmode=require where the network is trusted"
-            )));
-        }
+        config.ssl_mode(match tls {
+            Tls::Plain => postgres::config::SslMode::Disable,
+            Tls::Verified(_) => postgres::config::SslMode::Require,
+        });
         let host = match config.get_hosts().first() {
             Some(Host::Tcp(host)) => host.clone(),
             Some(Host::Unix(path)) => path.display().to_string(),
@@ -75,14 +120,88 @@ impl Target {
         }
         Ok(Target {
             config,
+            tls,
             shown: format!("postgres://{user}@{host}:{port}/{database}"),
         })
+    }
+
+    /// Connects with `config` (this target's, adjusted), over TLS when the mode asks.
+    pub(super) fn connect(
+        &self,
+        config: &postgres::Config,
+    ) -> Result<postgres::Client, ConnectError> {
+        match &self.tls {
+            Tls::Plain => Ok(config.connect(postgres::NoTls)?),
+            Tls::Verified(root) => {
+                let tls = tls_config(root.as_deref()).map_err(|e| {
+                    ConnectError::Setup(format!(
+                        "sync: TLS to {} cannot be set up: {e}",
+                        self.shown
+                    ))
+                })?;
+                Ok(config.connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))?)
+            }
+        }
     }
 
     /// The URL without its password: what messages name.
     pub fn shown(&self) -> &str {
         &self.shown
     }
+}
+
+/// Why a connection was not made.
+#[derive(Debug)]
+pub(super) enum ConnectError {
+    /// The server or the network said no.
+    Database(postgres::Error),
+    /// TLS could not be set up (a root file that does not read).
+    Setup(String),
+}
+
+impl From<postgres::Error> for ConnectError {
+    fn from(error: postgres::Error) -> Self {
+        ConnectError::Database(error)
+    }
+}
+
+/// The rustls configuration: the roots of `root` (PEM), or the system's.
+fn tls_config(root: Option<&std::path::Path>) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls_platform_verifier::BuilderVerifierExt as _;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    Ok(match root {
+        Some(path) => {
+            let mut roots = rustls::RootCertStore::empty();
+            let certificates = CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("sslrootcert {} does not read: {e}", path.display()))?;
+            for certificate in certificates {
+                let certificate = certificate
+                    .map_err(|e| format!("sslrootcert {} does not read: {e}", path.display()))?;
+                roots.add(certificate).map_err(|e| {
+                    format!(
+                        "sslrootcert {} holds a certificate rustls refuses: {e}",
+                        path.display()
+                    )
+                })?;
+            }
+            if roots.is_empty() {
+                return Err(format!(
+                    "sslrootcert {} holds no PEM certificate",
+                    path.display()
+                ));
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        None => builder
+            .with_platform_verifier()
+            .map_err(|e| e.to_string())?
+            .with_no_client_auth(),
+    })
 }
 
 /// `url` with any password replaced by `***`, for a message about a URL that does not

@@ -149,16 +149,21 @@ impl PostgresSink {
         config.application_name(&application_name());
         config.connect_timeout(Duration::from_secs(20));
         let shown = target.shown().to_owned();
+        let connector = target.clone();
         let (jobs, inbox) = mpsc::channel::<Job>();
         let (ready, connected) = mpsc::channel::<Result<(), Error>>();
         let thread = std::thread::Builder::new()
             .name("jira-sync-postgres".into())
             .spawn(move || {
-                let mut client = match config.connect(postgres::NoTls) {
+                let mut client = match connector.connect(&config) {
                     Ok(client) => client,
-                    Err(e) => {
+                    Err(connect::ConnectError::Setup(message)) => {
+                        let _ = ready.send(Err(Error::Sync(message)));
+                        return;
+                    }
+                    Err(connect::ConnectError::Database(e)) => {
                         let _ = ready.send(Err(Error::Sync(format!(
-                            "sync: cannot connect to {shown}: {} (check the host, port, user and database; the password comes from the URL, PGPASSWORD or ~/.pgpass)",
+                            "sync: cannot connect to {shown}: {} (check the host, port, user and database; the password comes from the URL, PGPASSWORD or ~/.pgpass; TLS from sslmode and sslrootcert)",
                             describe(&e)
                         ))));
                         return;
@@ -339,12 +344,23 @@ impl PostgresSink {
     }
 }
 
-/// A driver error with the server's own words when there are some.
+/// A driver error with the server's own words when there are some, else the error and
+/// its causes (a TLS handshake says why the certificate was refused).
 fn describe(error: &postgres::Error) -> String {
-    match error.as_db_error() {
-        Some(db) => format!("{}: {}", db.severity(), db.message()),
-        None => error.to_string(),
+    if let Some(db) = error.as_db_error() {
+        return format!("{}: {}", db.severity(), db.message());
     }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 impl Drop for PostgresSink {

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use super::connect::ConnectError;
 use super::{Target, describe};
 use crate::relational::schema::SCHEMA_VERSION;
 use crate::{Error, QueryStatus, SinkStatus, SyncState};
@@ -13,11 +14,12 @@ use crate::{Error, QueryStatus, SinkStatus, SyncState};
 pub fn postgres_status(url: &str) -> Result<SinkStatus, Error> {
     let target = Target::parse(url)?;
     let shown = target.shown().to_owned();
-    let failed = |e: postgres::Error| {
-        Error::Sync(format!(
+    let failed = |e: ConnectError| match e {
+        ConnectError::Setup(message) => Error::Sync(message),
+        ConnectError::Database(e) => Error::Sync(format!(
             "sync status: {shown} does not read: {}",
             describe(&e)
-        ))
+        )),
     };
     // The driver runs a runtime of its own: off the caller's.
     std::thread::scope(|scope| {
@@ -28,8 +30,8 @@ pub fn postgres_status(url: &str) -> Result<SinkStatus, Error> {
     })?
 }
 
-fn read(target: &Target) -> Result<Result<SinkStatus, Error>, postgres::Error> {
-    let mut client = target.config.connect(postgres::NoTls)?;
+fn read(target: &Target) -> Result<Result<SinkStatus, Error>, ConnectError> {
+    let mut client = target.connect(&target.config)?;
     let mut tx = client
         .build_transaction()
         .read_only(true)

@@ -207,7 +207,52 @@ async fn a_bad_url_or_password_is_named_without_the_password() {
         .unwrap_err()
         .to_string();
     assert!(
+        error.contains("is not a mode") && !error.contains("hunter2"),
+        "{error}"
+    );
+    let error = PostgresSink::open("postgres://jira:hunter2@127.0.0.1:1/x?colour=blue")
+        .unwrap_err()
+        .to_string();
+    assert!(
         error.contains("not a PostgreSQL URL") && !error.contains("hunter2"),
         "{error}"
     );
+}
+
+/// A server that takes TLS only: `sslmode=require` with the CA in `sslrootcert` syncs;
+/// without it the certificate is refused (it is verified, never trusted blindly); a
+/// plain connection is refused by the server, with its reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_connections_verify_the_server_against_the_named_ca() {
+    let sim = crate::relational::small_tenant().await;
+    let client = jira_ops_tests::sim::uncached_client(&sim).await;
+    let server = PostgresServer::start_tls();
+    let url = server.url_with_password("postgres");
+    let ca = server.ca_file();
+
+    let plain = PostgresSink::open(&url).unwrap_err().to_string();
+    assert!(plain.contains("no encryption"), "{plain}");
+    let unverified = PostgresSink::open(&format!("{url}?sslmode=require"))
+        .unwrap_err()
+        .to_string();
+    assert!(unverified.contains("certificate"), "{unverified}");
+    let missing = PostgresSink::open(&format!(
+        "{url}?sslmode=require&sslrootcert=/nonexistent/ca.pem"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(missing.contains("/nonexistent/ca.pem"), "{missing}");
+    for error in [&plain, &unverified, &missing] {
+        assert!(!error.contains(PASSWORD), "{error}");
+    }
+
+    let verified = format!("{url}?sslmode=verify-full&sslrootcert={}", ca.display());
+    let mut sink = PostgresSink::open(&verified).unwrap();
+    let report = jira_sync::sync(&client, &mut sink, &options())
+        .await
+        .unwrap();
+    assert_eq!(report.issues_written, 80, "{report:?}");
+    drop(sink);
+    let status = jira_sync::postgres_status(&verified).unwrap();
+    assert_eq!(status.counts["issues"], 80);
 }
