@@ -67,6 +67,24 @@ pub struct Manifest {
     /// The queries synced into the directory, in the order `members.jsonl` numbers them.
     #[serde(default)]
     pub queries: Vec<String>,
+    /// What each file holds, for a reader who has only the directory.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+}
+
+/// What each file of a JSON Lines sink holds (the manifest's `files`).
+fn file_descriptions() -> BTreeMap<String, String> {
+    [
+        ("issues.jsonl", "one line per issue: {id, key, updated_ms, deleted_ms, issue}; issue is the issue as Jira sent it, null for a tombstone (deleted_ms set)"),
+        ("changelog.jsonl", "one line per issue: {issue_id, entries}, its complete history (POST /changelog/bulkfetch), oldest first"),
+        ("comments.jsonl", "one line per issue: {issue_id, comments}, all its comments as Jira sent them"),
+        ("worklogs.jsonl", "one line per worklog: {id, issue_id, deleted_ms, worklog}; a tombstone has deleted_ms set"),
+        ("members.jsonl", "one line per query: {query, held}, the ids of the issues it holds (query is its place in queries)"),
+        ("manifest.json", "this file: committed bytes of each file, live counts, the field catalogue, the queries and their sync states; a commit appends to the files (the last line of a record wins) and the end of a run compacts them to one line per record"),
+    ]
+    .into_iter()
+    .map(|(name, text)| (name.to_owned(), text.to_owned()))
+    .collect()
 }
 
 /// What the index keeps of an issue: 32 bytes in one map entry (the key is its project
@@ -422,6 +440,7 @@ impl JsonlSink {
             }
         }
         self.manifest.counts = self.counts();
+        self.manifest.files = file_descriptions();
         let path = self.dir.join("manifest.json");
         let temporary = self.dir.join("manifest.json.tmp");
         let body = serde_json::to_vec_pretty(&self.manifest).map_err(|e| failed(&path, e))?;

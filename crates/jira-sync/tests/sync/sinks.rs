@@ -176,6 +176,21 @@ async fn json_lines_hold_one_current_line_per_entity_after_a_run() {
         "the current line kept"
     );
     assert_eq!(sink.manifest().counts["issues"], 300);
+    let described = &sink.manifest().files;
+    assert!(
+        [
+            "issues.jsonl",
+            "changelog.jsonl",
+            "comments.jsonl",
+            "worklogs.jsonl",
+            "members.jsonl"
+        ]
+        .iter()
+        .all(|name| described
+            .get(*name)
+            .is_some_and(|text| text.contains("one line per"))),
+        "the manifest says what each file holds: {described:?}"
+    );
     let manifest = sink.manifest().clone();
     drop(sink);
     assert_eq!(
