@@ -247,6 +247,24 @@ impl PostgresServer {
     }
 }
 
+/// Every row `sql` returns on `client`, each value as the server writes it as text
+/// (NULL as `None`).
+pub fn rows(client: &mut postgres::Client, sql: &str) -> Vec<Vec<Option<String>>> {
+    client
+        .simple_query(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_iter()
+        .filter_map(|message| match message {
+            postgres::SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| row.get(i).map(str::to_owned))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
 /// A CA, and a certificate for `127.0.0.1` and `localhost` it signed with its key: the
 /// PEM of each.
 fn certificates() -> (String, String, String) {

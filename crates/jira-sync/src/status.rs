@@ -39,6 +39,34 @@ pub struct QueryStatus {
     pub issues: Option<u64>,
 }
 
+/// What a database sink counts, and how: the same SQL in SQLite and PostgreSQL.
+pub(crate) const COUNTS: [(&str, &str); 6] = [
+    (
+        "issues",
+        "SELECT COUNT(*) FROM issues WHERE deleted_at IS NULL",
+    ),
+    (
+        "issues_deleted",
+        "SELECT COUNT(*) FROM issues WHERE deleted_at IS NOT NULL",
+    ),
+    (
+        "history_entries",
+        "SELECT COUNT(*) FROM changelog c JOIN issues i ON i.id = c.issue_id WHERE i.deleted_at IS NULL",
+    ),
+    (
+        "comments",
+        "SELECT COUNT(*) FROM comments WHERE deleted_at IS NULL",
+    ),
+    (
+        "worklogs",
+        "SELECT COUNT(*) FROM worklogs WHERE deleted_at IS NULL",
+    ),
+    (
+        "worklogs_deleted",
+        "SELECT COUNT(*) FROM worklogs WHERE deleted_at IS NOT NULL",
+    ),
+];
+
 fn failed(path: &Path, error: impl std::fmt::Display) -> Error {
     Error::Sync(format!(
         "sync status: {} does not read: {error}",
@@ -77,40 +105,14 @@ pub fn sqlite_status(path: &Path) -> Result<SinkStatus, Error> {
             )));
         }
     };
-    let count = |sql: &str| -> Result<u64, Error> {
-        db.query_row(sql, [], |row| row.get::<_, i64>(0))
-            .map(|n| n.max(0) as u64)
-            .map_err(|e| failed(path, e))
-    };
+    let mut counts = BTreeMap::new();
+    for (name, sql) in COUNTS {
+        let n = db
+            .query_row(sql, [], |row| row.get::<_, i64>(0))
+            .map_err(|e| failed(path, e))?;
+        counts.insert(name.to_owned(), n.max(0) as u64);
+    }
     let live = "SELECT id FROM issues WHERE deleted_at IS NULL";
-    let counts = BTreeMap::from([
-        (
-            "issues".to_owned(),
-            count("SELECT COUNT(*) FROM issues WHERE deleted_at IS NULL")?,
-        ),
-        (
-            "issues_deleted".to_owned(),
-            count("SELECT COUNT(*) FROM issues WHERE deleted_at IS NOT NULL")?,
-        ),
-        (
-            "history_entries".to_owned(),
-            count(&format!(
-                "SELECT COUNT(*) FROM changelog WHERE issue_id IN ({live})"
-            ))?,
-        ),
-        (
-            "comments".to_owned(),
-            count("SELECT COUNT(*) FROM comments WHERE deleted_at IS NULL")?,
-        ),
-        (
-            "worklogs".to_owned(),
-            count("SELECT COUNT(*) FROM worklogs WHERE deleted_at IS NULL")?,
-        ),
-        (
-            "worklogs_deleted".to_owned(),
-            count("SELECT COUNT(*) FROM worklogs WHERE deleted_at IS NOT NULL")?,
-        ),
-    ]);
     let mut statement = db
         .prepare("SELECT json FROM sync_state ORDER BY jql")
         .map_err(|e| failed(path, e))?;

@@ -21,21 +21,7 @@ fn contents(server: &PostgresServer, database: &str) -> Vec<Vec<Vec<Option<Strin
             "SELECT jql, issue_id FROM sync_members ORDER BY 1, 2",
         ]
         .iter()
-        .map(|sql| {
-            client
-                .simple_query(sql)
-                .unwrap()
-                .into_iter()
-                .filter_map(|message| match message {
-                    postgres::SimpleQueryMessage::Row(row) => Some(
-                        (0..row.len())
-                            .map(|i| row.get(i).map(str::to_owned))
-                            .collect(),
-                    ),
-                    _ => None,
-                })
-                .collect()
-        })
+        .map(|sql| jira_ops_tests::postgres::rows(&mut client, sql))
         .collect()
     })
 }

@@ -31,12 +31,14 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use crate::Error;
-use crate::{Census, Child, Sink, SyncBatch, SyncState};
+use crate::{Census, Sink, SyncBatch, SyncState};
 
+mod append;
 mod compact;
+
+use append::{Appender, Children, IssueRecord, Texts, WorklogRecord};
 
 const FILES: [&str; 5] = [
     "issues.jsonl",
@@ -650,102 +652,6 @@ impl JsonlSink {
             *self = fresh;
         }
         error
-    }
-}
-
-/// A line of `issues.jsonl`.
-#[derive(Serialize)]
-struct IssueRecord<'a> {
-    id: u64,
-    key: &'a str,
-    updated_ms: i64,
-    deleted_ms: Option<i64>,
-    issue: Option<&'a RawValue>,
-}
-
-/// A line of `changelog.jsonl` or `comments.jsonl`.
-#[derive(Serialize)]
-struct Children<'a> {
-    issue_id: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    entries: Option<Texts<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    comments: Option<Texts<'a>>,
-}
-
-/// A line of `worklogs.jsonl`.
-#[derive(Serialize)]
-struct WorklogRecord<'a> {
-    id: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    issue_id: Option<u64>,
-    deleted_ms: Option<i64>,
-    worklog: Option<&'a RawValue>,
-}
-
-/// Children written as the array of their JSON texts.
-struct Texts<'a>(&'a [Child]);
-
-impl Serialize for Texts<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(|child| &*child.json))
-    }
-}
-
-/// Appends lines to the files, each through a small buffer as it is serialised: a
-/// commit's tens of megabytes are never held as text beside the batch they come from.
-struct Appender {
-    dir: PathBuf,
-    files: [Option<(std::io::BufWriter<File>, u64)>; FILES.len()],
-    line: Vec<u8>,
-}
-
-impl Appender {
-    fn new(dir: &Path) -> Self {
-        Appender {
-            dir: dir.to_owned(),
-            files: Default::default(),
-            line: Vec::new(),
-        }
-    }
-
-    /// Appends `record` as one line of file `file` (an index into [`FILES`]).
-    fn push(&mut self, file: usize, record: &impl Serialize) -> Result<(), Error> {
-        let path = || self.dir.join(FILES[file]);
-        self.line.clear();
-        serde_json::to_writer(&mut self.line, record).map_err(|e| failed(&path(), e))?;
-        self.line.push(b'\n');
-        let (writer, written) = match &mut self.files[file] {
-            Some(open) => open,
-            slot => {
-                let file = OpenOptions::new()
-                    .append(true)
-                    .open(path())
-                    .map_err(|e| failed(&path(), e))?;
-                slot.insert((std::io::BufWriter::with_capacity(256 * 1024, file), 0))
-            }
-        };
-        writer
-            .write_all(&self.line)
-            .map_err(|e| failed(&self.dir.join(FILES[file]), e))?;
-        *written += self.line.len() as u64;
-        Ok(())
-    }
-
-    /// Flushes and syncs every file written to; the bytes appended to each.
-    fn finish(self) -> Result<[u64; FILES.len()], Error> {
-        let mut written = [0; FILES.len()];
-        for (n, open) in self.files.into_iter().enumerate() {
-            if let Some((writer, bytes)) = open {
-                let path = self.dir.join(FILES[n]);
-                let file = writer
-                    .into_inner()
-                    .map_err(|e| failed(&path, e.into_error()))?;
-                file.sync_all().map_err(|e| failed(&path, e))?;
-                written[n] = bytes;
-            }
-        }
-        Ok(written)
     }
 }
 

@@ -55,37 +55,11 @@ fn read(target: &Target) -> Result<Result<SinkStatus, Error>, ConnectError> {
             target.shown()
         ))));
     }
-    let mut count = |sql: &str| -> Result<u64, postgres::Error> {
-        Ok(tx.query_one(sql, &[])?.get::<_, i64>(0).max(0) as u64)
-    };
-    let counts = BTreeMap::from([
-        (
-            "issues".to_owned(),
-            count("SELECT COUNT(*) FROM issues WHERE deleted_at IS NULL")?,
-        ),
-        (
-            "issues_deleted".to_owned(),
-            count("SELECT COUNT(*) FROM issues WHERE deleted_at IS NOT NULL")?,
-        ),
-        (
-            "history_entries".to_owned(),
-            count(
-                "SELECT COUNT(*) FROM changelog c JOIN issues i ON i.id = c.issue_id WHERE i.deleted_at IS NULL",
-            )?,
-        ),
-        (
-            "comments".to_owned(),
-            count("SELECT COUNT(*) FROM comments WHERE deleted_at IS NULL")?,
-        ),
-        (
-            "worklogs".to_owned(),
-            count("SELECT COUNT(*) FROM worklogs WHERE deleted_at IS NULL")?,
-        ),
-        (
-            "worklogs_deleted".to_owned(),
-            count("SELECT COUNT(*) FROM worklogs WHERE deleted_at IS NOT NULL")?,
-        ),
-    ]);
+    let mut counts = BTreeMap::new();
+    for (name, sql) in crate::status::COUNTS {
+        let n: i64 = tx.query_one(sql, &[])?.get(0);
+        counts.insert(name.to_owned(), n.max(0) as u64);
+    }
     let mut queries = Vec::new();
     let mut holders = Vec::new();
     let states = tx.query("SELECT jql, json::text FROM sync_state ORDER BY jql", &[])?;

@@ -200,15 +200,6 @@ pub(super) fn upsert(
     Ok(())
 }
 
-/// Tables whose rows name their issue by key: renamed with it.
-const KEYED_CHILDREN: [&str; 5] = [
-    "issue_field_values",
-    "changelog",
-    "changelog_items",
-    "comments",
-    "worklogs",
-];
-
 /// What a commit writes, owned (it crosses to the connection's thread).
 pub(super) struct Commit {
     pub(super) rows: Rows,
@@ -232,7 +223,7 @@ pub(super) fn write(
     let ids = &commit.issues;
     if !commit.renamed.is_empty() {
         let (moved, keys): (Vec<i64>, Vec<String>) = commit.renamed.iter().cloned().unzip();
-        for table in KEYED_CHILDREN {
+        for table in schema::KEYED_CHILDREN {
             run(
                 tx,
                 statements,

@@ -290,6 +290,16 @@ pub const SYNC_MEMBERS: Table = Table {
     indexes: &[&["issue_id"]],
 };
 
+/// The tables whose rows name their issue by key (`issue_key`): an issue that moves to
+/// another project takes its new key into them.
+pub const KEYED_CHILDREN: [&str; 5] = [
+    "issue_field_values",
+    "changelog",
+    "changelog_items",
+    "comments",
+    "worklogs",
+];
+
 /// Every table, in the order they are created.
 pub const TABLES: [&Table; 11] = [
     &ISSUES,

@@ -195,15 +195,6 @@ fn upsert(transaction: &Transaction<'_>, table: &Table, rows: &[Row]) -> rusqlit
     Ok(())
 }
 
-/// Tables whose rows name their issue by key: renamed with it.
-const KEYED_CHILDREN: [&str; 5] = [
-    "issue_field_values",
-    "changelog",
-    "changelog_items",
-    "comments",
-    "worklogs",
-];
-
 /// Writes `batch` (not the state) into the open transaction; `names` names fields.
 pub(crate) fn write_batch(
     transaction: &Transaction<'_>,
@@ -231,7 +222,7 @@ pub(crate) fn write_batch(
             .query_row([id], |row| row.get(0))
             .optional()?;
         if old.is_some_and(|old| old != issue.key) {
-            for table in KEYED_CHILDREN {
+            for table in schema::KEYED_CHILDREN {
                 exec(
                     &format!("UPDATE {table} SET issue_key = ?2 WHERE issue_id = ?1"),
                     params![id, issue.key],

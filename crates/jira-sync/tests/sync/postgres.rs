@@ -13,18 +13,7 @@ impl Db for postgres::Client {
     const DOC_COLUMN: usize = 2;
 
     fn rows(&mut self, sql: &str) -> Vec<Vec<Option<String>>> {
-        self.simple_query(sql)
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            .into_iter()
-            .filter_map(|message| match message {
-                postgres::SimpleQueryMessage::Row(row) => Some(
-                    (0..row.len())
-                        .map(|i| row.get(i).map(str::to_owned))
-                        .collect(),
-                ),
-                _ => None,
-            })
-            .collect()
+        jira_ops_tests::postgres::rows(self, sql)
     }
 
     fn columns(&mut self, table: &str) -> std::collections::BTreeMap<String, String> {
