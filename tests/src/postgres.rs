@@ -236,6 +236,27 @@ impl PostgresServer {
         self.url_with_password(name)
     }
 
+    /// Every row of the tables a sync fills with the site's data in the database `name`,
+    /// as text, in key order: what two syncs of the same site must hold alike.
+    pub fn sync_contents(&self, name: &str) -> Vec<Vec<Vec<Option<String>>>> {
+        off_runtime(|| {
+            let mut client = self.client(name);
+            [
+                "SELECT id, key, status, updated, summary, description_text, labels, deleted_at, json::text FROM issues ORDER BY id",
+                "SELECT issue_id, field_id, position, value_text, value_number FROM issue_field_values ORDER BY 1, 2, 3",
+                "SELECT id, issue_id, created, json::text FROM changelog ORDER BY issue_id, id",
+                "SELECT history_id, position, issue_key, field, from_string, to_string FROM changelog_items ORDER BY issue_id, history_id, position",
+                "SELECT id, issue_key, body_text, deleted_at FROM comments ORDER BY id",
+                "SELECT id, issue_key, time_spent_seconds, started, deleted_at FROM worklogs ORDER BY id",
+                "SELECT account_id, display_name, time_zone FROM users ORDER BY account_id",
+                "SELECT jql, issue_id FROM sync_members ORDER BY 1, 2",
+            ]
+            .iter()
+            .map(|sql| rows(&mut client, sql))
+            .collect()
+        })
+    }
+
     /// A client of the database `name` (its session in UTC). The driver runs a runtime
     /// of its own: use it off the test's (in `spawn_blocking`, or through
     /// [`off_runtime`]).

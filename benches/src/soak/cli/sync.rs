@@ -1,5 +1,6 @@
 //! Soak cell `syncs`: SIGKILLs during `jira-ops sync` into JSON Lines, then completion,
-//! against a clean export of the same tenant; and a sync under each fault of the fetch
+//! against a clean export of the same tenant; the same into PostgreSQL (a real server),
+//! against a clean sync's database; and a sync under each fault of the fetch
 //! cells (5xx, resets, hangs, truncated bodies, an exhausted quota), run until it ends,
 //! against the same clean export.
 
@@ -65,7 +66,7 @@ impl Workspace {
         let mut scenario = Scenario::new(
             0,
             &format!(
-                "Sync: {rounds} SIGKILLs during `jira-ops sync` of {issues} issues (histories, comments, worklogs) into JSON Lines, then completion; and a sync under each fault"
+                "Sync: {rounds} SIGKILLs during `jira-ops sync` of {issues} issues (histories, comments, worklogs) into JSON Lines and into PostgreSQL, then completion; and a sync under each fault"
             ),
             &[
                 "run",
@@ -130,6 +131,78 @@ impl Workspace {
             "SIGKILL: runs killed before they ended",
             f64::from(killed_mid_run),
         ));
+
+        // The same SIGKILLs into PostgreSQL (a real server, initdb into a temporary
+        // directory): the database then equals a clean sync's, row for row.
+        let server = jira_ops_tests::postgres::PostgresServer::start();
+        let pg_args = |database: &str| -> Vec<String> {
+            let mut args = args(std::path::Path::new("unused"));
+            args[4] = server.create_database(database);
+            args
+        };
+        let pg_clean_args = pg_args("clean");
+        let pg_clean_refs: Vec<&str> = pg_clean_args.iter().map(String::as_str).collect();
+        let pg_clean = self
+            .run(&site, "sync-pg-clean", &pg_clean_refs, &extra)
+            .await;
+        anyhow::ensure!(
+            pg_clean.status.success(),
+            "the clean PostgreSQL sync failed: {}",
+            String::from_utf8_lossy(&pg_clean.stderr)
+        );
+        let pg_killed_args = pg_args("killed");
+        let pg_killed_refs: Vec<&str> = pg_killed_args.iter().map(String::as_str).collect();
+        let pg_started = Instant::now();
+        let mut pg_killed_mid_run = 0;
+        for round in 0..rounds {
+            let after = Duration::from_millis(rand::rng().random_range(150..700));
+            let output = self
+                .interrupted(
+                    &site,
+                    &format!("sync-pg-kill-{round}"),
+                    &pg_killed_refs,
+                    &extra,
+                    "KILL",
+                    after,
+                )
+                .await?;
+            if output.status.code().is_none() {
+                pg_killed_mid_run += 1;
+            }
+        }
+        let pg_last = self
+            .run(&site, "sync-pg-kill-end", &pg_killed_refs, &extra)
+            .await;
+        let (pg_expected, pg_killed) = (
+            server.sync_contents("clean"),
+            server.sync_contents("killed"),
+        );
+        let pg_same = pg_expected == pg_killed;
+        scenario.row(vec![
+            format!(
+                "into PostgreSQL: SIGKILL ×{rounds} (killed mid-run: {pg_killed_mid_run}), then to the end"
+            ),
+            (rounds + 1).to_string(),
+            u8::from(pg_last.status.success()).to_string(),
+            format!(
+                "{} of {}",
+                pg_killed[0].len().min(pg_expected[0].len()),
+                pg_expected[0].len()
+            ),
+            "-".to_owned(),
+            format!("{:.1} s", pg_started.elapsed().as_secs_f64()),
+        ]);
+        scenario.figures.push(Figure::exactly(
+            "SIGKILL into PostgreSQL: the database equals the clean one, row for row (1 = yes)",
+            f64::from(u8::from(pg_same)),
+            1.0,
+        ));
+        scenario.figures.push(Figure::exactly(
+            "the clean PostgreSQL sync holds every issue",
+            pg_expected[0].len() as f64,
+            issues as f64,
+        ));
+        drop(server);
 
         // Each fault of the fetch cells, the export run until it ends (at most 5 runs).
         let faults: Vec<(&str, Vec<FaultRule>, Option<LimitConfig>)> = vec![

@@ -6,26 +6,6 @@ use jira_ops_tests::postgres::{PASSWORD, PostgresServer, off_runtime};
 
 use crate::{Env, sim_with};
 
-/// Every row of the tables a sync fills with the site's data, as text, in key order.
-fn contents(server: &PostgresServer, database: &str) -> Vec<Vec<Vec<Option<String>>>> {
-    off_runtime(|| {
-        let mut client = server.client(database);
-        [
-            "SELECT id, key, status, updated, summary, description_text, labels, deleted_at, json::text FROM issues ORDER BY id",
-            "SELECT issue_id, field_id, position, value_text, value_number FROM issue_field_values ORDER BY 1, 2, 3",
-            "SELECT id, issue_id, created, json::text FROM changelog ORDER BY issue_id, id",
-            "SELECT history_id, position, issue_key, field, from_string, to_string FROM changelog_items ORDER BY issue_id, history_id, position",
-            "SELECT id, issue_key, body_text, deleted_at FROM comments ORDER BY id",
-            "SELECT id, issue_key, time_spent_seconds, started, deleted_at FROM worklogs ORDER BY id",
-            "SELECT account_id, display_name, time_zone FROM users ORDER BY account_id",
-            "SELECT jql, issue_id FROM sync_members ORDER BY 1, 2",
-        ]
-        .iter()
-        .map(|sql| jira_ops_tests::postgres::rows(&mut client, sql))
-        .collect()
-    })
-}
-
 fn refs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
@@ -100,7 +80,10 @@ async fn a_postgres_sync_killed_mid_run_then_run_again_equals_a_fresh_one() {
 
     let again = env.run(&refs(&killed_args)).await;
     again.code(0);
-    assert_eq!(contents(&server, "killed"), contents(&server, "fresh"));
+    assert_eq!(
+        server.sync_contents("killed"),
+        server.sync_contents("fresh")
+    );
 
     // The status reads it; a URL with the password in it works and never shows it.
     let with_password = server.url_with_password("killed");
