@@ -115,6 +115,18 @@ const SESSION: &str = "SET TIME ZONE 'UTC'; SET synchronous_commit = off;";
 /// bytes. Refused quietly elsewhere.
 const LZ4: &str = "SET default_toast_compression = 'lz4'";
 
+/// The session holding the lock of the query `$1`: its `application_name` and since when
+/// (UTC). A `bigint` advisory key is split into `classid` (high half) and `objid`.
+const HOLDER: &str = "SELECT a.application_name, to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
+     FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+       AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended($1, 0)
+     LIMIT 1";
+
+/// The live issues the query `$1` holds.
+const HELD: &str = "SELECT COUNT(*) FROM sync_members m JOIN issues i ON i.id = m.issue_id
+     WHERE m.jql = $1 AND i.deleted_at IS NULL";
+
 /// Attempts of a commit that meets a deadlock or a serialization failure.
 const ATTEMPTS: usize = 5;
 
@@ -317,15 +329,7 @@ impl PostgresSink {
         let holder: Option<(String, String)> = self.call(move |conn: &mut Conn| {
             let client = &mut conn.client;
             Ok(client
-                .query_opt(
-                    "SELECT a.application_name, to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
-                     FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                     WHERE l.locktype = 'advisory' AND l.granted
-                       AND l.objsubid = 1
-                       AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended($1, 0)
-                     LIMIT 1",
-                    &[&owned],
-                )?
+                .query_opt(HOLDER, &[&owned])?
                 .map(|row| (row.get(0), row.get(1))))
         })?;
         let holder = holder.map_or_else(
@@ -586,13 +590,7 @@ impl Sink for PostgresSink {
         let jql = jql.to_owned();
         self.call(move |conn: &mut Conn| {
             let client = &mut conn.client;
-            let n: i64 = client
-                .query_one(
-                    "SELECT COUNT(*) FROM sync_members m JOIN issues i ON i.id = m.issue_id
-                     WHERE m.jql = $1 AND i.deleted_at IS NULL",
-                    &[&jql],
-                )?
-                .get(0);
+            let n: i64 = client.query_one(HELD, &[&jql])?.get(0);
             Ok(Some(n as u64))
         })
     }

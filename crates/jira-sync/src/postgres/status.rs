@@ -71,21 +71,8 @@ fn read(target: &Target) -> Result<Result<SinkStatus, Error>, ConnectError> {
                 target.shown()
             ))));
         };
-        let issues: i64 = tx
-            .query_one(
-                "SELECT COUNT(*) FROM sync_members m JOIN issues i ON i.id = m.issue_id
-                 WHERE m.jql = $1 AND i.deleted_at IS NULL",
-                &[&jql],
-            )?
-            .get(0);
-        let holder = tx.query_opt(
-            "SELECT a.application_name, to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')
-             FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-               AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended($1, 0)
-             LIMIT 1",
-            &[&jql],
-        )?;
+        let issues: i64 = tx.query_one(super::HELD, &[&jql])?.get(0);
+        let holder = tx.query_opt(super::HOLDER, &[&jql])?;
         if let Some(holder) = holder {
             let (name, since): (String, String) = (holder.get(0), holder.get(1));
             holders.push(format!("{name} since {since} (query {jql:?})"));
