@@ -204,42 +204,25 @@ pub fn longest_gap(ended: &[f64]) -> f64 {
     longest
 }
 
-/// What a JSON Lines export holds live, per issue (the last line per id wins): `updated`,
-/// history entries, comments, worklogs. Streams the files, reading only the ids and list
-/// lengths of each line.
+/// What a JSON Lines export holds live, per issue (the last line of a key wins, a line
+/// of a key and `deleted_at` marks its row deleted): `updated`, history entries,
+/// comments, worklogs. Streams the files, reading only the keys of each line.
 pub fn jsonl_contents(
     dir: &std::path::Path,
 ) -> std::collections::BTreeMap<u64, (i64, usize, usize, usize)> {
     use serde::de::IgnoredAny;
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
     use std::io::BufRead as _;
 
     #[derive(serde::Deserialize)]
-    struct IssueLine {
+    struct Line {
         id: u64,
-        updated_ms: i64,
-        deleted_ms: Option<i64>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Children {
-        issue_id: u64,
-        #[serde(default)]
-        entries: Vec<IgnoredAny>,
-        #[serde(default)]
-        comments: Vec<IgnoredAny>,
-    }
-    #[derive(serde::Deserialize)]
-    struct WorklogLine {
-        id: u64,
-        #[serde(default)]
         issue_id: Option<u64>,
-        deleted_ms: Option<i64>,
+        updated: Option<String>,
+        deleted_at: Option<String>,
+        json: Option<IgnoredAny>,
     }
-    fn each<T: serde::de::DeserializeOwned>(
-        dir: &std::path::Path,
-        name: &str,
-        mut f: impl FnMut(T),
-    ) {
+    fn each(dir: &std::path::Path, name: &str, mut f: impl FnMut(Line)) {
         let Ok(file) = std::fs::File::open(dir.join(name)) else {
             return;
         };
@@ -248,46 +231,44 @@ pub fn jsonl_contents(
             f(serde_json::from_str(&line).expect("a JSON line of the export"));
         }
     }
-    let mut issues: BTreeMap<u64, IssueLine> = BTreeMap::new();
-    each(dir, "issues.jsonl", |l: IssueLine| {
-        issues.insert(l.id, l);
+    let millis = |text: &str| {
+        text.parse::<jira_model::JiraTimestamp>()
+            .map_or(0, |t| t.unix_millis())
+    };
+    // Per id: (issue, updated, live), the last line winning.
+    let latest = |name: &str| {
+        let mut rows: BTreeMap<u64, (u64, i64, bool)> = BTreeMap::new();
+        each(dir, name, |l: Line| {
+            let row = rows.entry(l.id).or_insert((0, 0, true));
+            row.0 = l.issue_id.unwrap_or(row.0);
+            row.1 = l.updated.as_deref().map_or(row.1, millis);
+            row.2 = l.deleted_at.is_none() && (l.json.is_some() || row.2);
+        });
+        rows
+    };
+    let issues = latest("issues.jsonl");
+    let mut histories: BTreeSet<(u64, u64)> = BTreeSet::new();
+    each(dir, "changelog.jsonl", |l: Line| {
+        histories.insert((l.issue_id.unwrap_or(0), l.id));
     });
-    let mut histories: BTreeMap<u64, usize> = BTreeMap::new();
-    each(dir, "changelog.jsonl", |l: Children| {
-        histories.insert(l.issue_id, l.entries.len());
-    });
-    let mut comments: BTreeMap<u64, usize> = BTreeMap::new();
-    each(dir, "comments.jsonl", |l: Children| {
-        comments.insert(l.issue_id, l.comments.len());
-    });
-    let mut worklogs: BTreeMap<u64, (u64, bool)> = BTreeMap::new();
-    each(dir, "worklogs.jsonl", |l: WorklogLine| {
-        let owner = l
-            .issue_id
-            .or_else(|| worklogs.get(&l.id).map(|(owner, _)| *owner))
-            .unwrap_or(0);
-        worklogs.insert(l.id, (owner, l.deleted_ms.is_none()));
-    });
-    let mut worklogs_of: BTreeMap<u64, usize> = BTreeMap::new();
-    for (owner, live) in worklogs.values() {
-        if *live {
-            *worklogs_of.entry(*owner).or_default() += 1;
+    let live_per_issue = |rows: BTreeMap<u64, (u64, i64, bool)>| {
+        let mut counts: BTreeMap<u64, usize> = BTreeMap::new();
+        for (issue, _, live) in rows.into_values() {
+            if live {
+                *counts.entry(issue).or_default() += 1;
+            }
         }
-    }
+        counts
+    };
+    let comments = live_per_issue(latest("comments.jsonl"));
+    let worklogs = live_per_issue(latest("worklogs.jsonl"));
     issues
-        .into_values()
-        .filter(|l| l.deleted_ms.is_none())
-        .map(|l| {
-            let get = |m: &BTreeMap<u64, usize>| m.get(&l.id).copied().unwrap_or(0);
-            (
-                l.id,
-                (
-                    l.updated_ms,
-                    get(&histories),
-                    get(&comments),
-                    get(&worklogs_of),
-                ),
-            )
+        .into_iter()
+        .filter(|(_, (_, _, live))| *live)
+        .map(|(id, (_, updated, _))| {
+            let get = |m: &BTreeMap<u64, usize>| m.get(&id).copied().unwrap_or(0);
+            let history = histories.range((id, 0)..=(id, u64::MAX)).count();
+            (id, (updated, history, get(&comments), get(&worklogs)))
         })
         .collect()
 }

@@ -89,7 +89,7 @@ mod window;
 mod worklogs;
 
 pub use error::Error;
-pub use jsonl::{JsonlSink, Manifest};
+pub use jsonl::{FORMAT as JSONL_FORMAT, JsonlSink, Manifest};
 pub use options::{Strategy, SyncOptions, check_query};
 pub use plan::{Estimate, MAX_CONCURRENCY, Sample, SyncPlan};
 #[cfg(feature = "postgres")]

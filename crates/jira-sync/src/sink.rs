@@ -109,7 +109,7 @@ pub trait Sink: Send {
         Ok(())
     }
     /// A run ended well, its last state committed: a sink tidies what the run left (the
-    /// JSON Lines sink compacts its files to one line per entity). A failure here loses
+    /// JSON Lines sink compacts its files to one line per row). A failure here loses
     /// nothing the run committed.
     fn finish_run(&mut self) -> Result<(), Error> {
         Ok(())

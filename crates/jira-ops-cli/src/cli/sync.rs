@@ -107,7 +107,7 @@ pub enum SyncCommand {
         #[command(flatten)]
         format: ReportFormat,
     },
-    /// Rewrites a JSON Lines sink to one line per entity (its current one), atomically.
+    /// Rewrites a JSON Lines sink to one line per row (its current one), atomically.
     /// A sync does this when its run ends; this is for a directory an interrupted run or
     /// an older jira-ops left with superseded lines.
     #[command(after_help = "Examples:

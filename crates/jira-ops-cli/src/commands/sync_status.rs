@@ -2,7 +2,7 @@
 //! it holds and what its last runs did, read from the sink alone:
 //! [`jira_sync::SinkStatus`]) and `jira-ops sync migrate --to DEST` (an older schema
 //! brought to this version's) and `jira-ops sync compact --to DIR` (JSON Lines rewritten
-//! to one line per entity).
+//! to one line per row).
 
 use jira_sync::{QueryStatus, RunRecord, SinkStatus};
 use serde_json::{Value, json};
@@ -26,7 +26,8 @@ pub fn run(destination: &Destination, json: bool) -> CliResult {
     Ok(Code::Ok)
 }
 
-/// `sync migrate`: brings a database sink to this version's schema.
+/// `sync migrate`: brings a sink to this version's schema (a database) or layout (JSON
+/// Lines).
 pub fn migrate(destination: &Destination, wait_secs: u64) -> CliResult {
     let wait = std::time::Duration::from_secs(wait_secs);
     match destination {
@@ -48,10 +49,24 @@ pub fn migrate(destination: &Destination, wait_secs: u64) -> CliResult {
             Ok(Code::Ok)
         }
         Destination::Jsonl(dir) => {
-            crate::notes::say!(
-                "{} is a directory of JSON Lines files, which has no schema to migrate; nothing to do",
-                dir.display()
-            );
+            // Opening migrates a directory of an older layout in place.
+            let before = jira_sync::jsonl_status(dir)
+                .map_err(|e| CliError::usage(e.to_string()))?
+                .format;
+            let sink = jira_sync::JsonlSink::open_waiting(dir, wait)
+                .map_err(|e| CliError::failure(e.to_string()))?;
+            let now = sink.manifest().format;
+            if before == now {
+                crate::notes::say!(
+                    "{} is at JSON Lines format {now} already; nothing to do",
+                    dir.display()
+                );
+            } else {
+                crate::notes::say!(
+                    "{} migrated from JSON Lines format {before} to {now}: a file per table (docs/sync.md)",
+                    dir.display()
+                );
+            }
             Ok(Code::Ok)
         }
         Destination::Postgres(url, target) => {
@@ -68,7 +83,7 @@ pub fn migrate(destination: &Destination, wait_secs: u64) -> CliResult {
     }
 }
 
-/// `sync compact`: a JSON Lines sink rewritten to one line per entity.
+/// `sync compact`: a JSON Lines sink rewritten to one line per row.
 pub fn compact(destination: &Destination, wait_secs: u64) -> CliResult {
     let Destination::Jsonl(dir) = destination else {
         crate::notes::say!(
@@ -91,13 +106,13 @@ pub fn compact(destination: &Destination, wait_secs: u64) -> CliResult {
     let before = bytes(&sink);
     if sink.compact().map_err(failure)? {
         crate::notes::say!(
-            "{} compacted: {} bytes, from {before}; each file holds one line per entity",
+            "{} compacted: {} bytes, from {before}; each file holds one line per row",
             dir.display(),
             bytes(&sink)
         );
     } else {
         crate::notes::say!(
-            "{} holds one line per entity already; nothing to compact",
+            "{} holds one line per row already; nothing to compact",
             dir.display()
         );
     }

@@ -202,7 +202,7 @@ async fn sync_into_json_lines_with_fields_by_name_and_a_plan_that_writes_nothing
     );
     let lines = std::fs::read_to_string(dir.join("issues.jsonl")).unwrap();
     let first: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
-    let fields = first["issue"]["fields"].as_object().unwrap();
+    let fields = first["json"]["fields"].as_object().unwrap();
     assert!(
         fields.contains_key("summary") && fields.contains_key("status"),
         "{first}"
@@ -509,7 +509,7 @@ async fn sync_status_says_what_a_sink_holds_and_what_its_runs_did() {
 }
 
 /// `sync compact`: a JSON Lines sink with superseded lines (as an older jira-ops left
-/// them) rewritten to one line per entity; a database and a compact sink have nothing to
+/// them) rewritten to one line per row; a database and a compact sink have nothing to
 /// do; a directory that is no sink is refused.
 #[tokio::test]
 async fn sync_compact_leaves_one_line_per_entity() {
@@ -573,6 +573,14 @@ async fn sync_compact_leaves_one_line_per_entity() {
     let status = env.run(&["sync", "status", "--to", &to, "--json"]).await;
     status.code(0);
     assert_eq!(status.json()["counts"]["issues"], 60);
+    // At this layout already: `sync migrate` has nothing to do.
+    let migrate = env.run(&["sync", "migrate", "--to", &to]).await;
+    migrate.code(0);
+    assert!(
+        migrate.stderr.contains("JSON Lines format 2 already"),
+        "{}",
+        migrate.stderr
+    );
 
     let db = env.dir.path().join("c.db");
     let database = env

@@ -1,6 +1,7 @@
-//! Compaction of a JSON Lines sink: each file rewritten to hold one line per entity, the
-//! last one (tombstones kept), and `members.jsonl` one line per query. A sync compacts
-//! when its run ends; `jira-ops sync compact` does it on demand.
+//! Compaction of a JSON Lines sink: each file rewritten to hold one line per row, its
+//! current one ([`rewrite`](super::rewrite) says which), `members.jsonl` one line per
+//! query and `sets.jsonl` none. A sync compacts when its run ends, and when it opens a
+//! sink a run was cut off in; `jira-ops sync compact` does it on demand.
 //!
 //! The swap is atomic across files by a roll-forward journal:
 //!
@@ -14,25 +15,16 @@
 //! leftovers of one that never reached its commit point: a compaction killed at any
 //! moment leaves the export as it was or as compacted, never a mix.
 
-use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
-use serde::Deserialize;
-
-use super::{FILES, Manifest, MembersLine, failed};
+use super::{FILES, MEMBERS, Manifest, MembersLine, SETS, failed, rewrite};
 use crate::Error;
 
 const JOURNAL: &str = "compact.pending";
-const SUFFIX: &str = ".compact";
-
-/// What one line is the record of.
-#[derive(Deserialize)]
-struct Head {
-    id: Option<u64>,
-    issue_id: Option<u64>,
-}
+/// What a file being written beside its own is called after: `issues.jsonl.compact`.
+pub(super) const SUFFIX: &str = ".compact";
 
 fn sync_dir(dir: &Path) {
     if let Ok(dir) = File::open(dir) {
@@ -106,110 +98,36 @@ fn write_file(
     Ok(written)
 }
 
-/// The lines of the entity file `name` that are the last of their record, with a
-/// worklog tombstone given back the issue its earlier lines named; `None` when every
-/// line is already its record's last.
-fn compact_file(dir: &Path, name: &str) -> Result<Option<u64>, Error> {
-    let path = dir.join(name);
-    let by_issue = matches!(name, "changelog.jsonl" | "comments.jsonl");
-    let reader = || -> Result<_, Error> {
-        let file = File::open(&path).map_err(|e| failed(&path, e))?;
-        Ok(BufReader::new(file).split(b'\n'))
-    };
-    // Pass 1: the last line of each record, and each worklog's issue.
-    let mut last: HashMap<u64, u64> = HashMap::new();
-    let mut owners: HashMap<u64, u64> = HashMap::new();
-    let mut lines = 0u64;
-    for line in reader()? {
-        let line = line.map_err(|e| failed(&path, e))?;
-        let head: Head = serde_json::from_slice(&line).map_err(|e| failed(&path, e))?;
-        let key = if by_issue { head.issue_id } else { head.id }.unwrap_or_default();
-        last.insert(key, lines);
-        if let (Some(id), Some(issue)) = (head.id, head.issue_id) {
-            owners.insert(id, issue);
-        }
-        lines += 1;
-    }
-    if last.len() as u64 == lines {
-        return Ok(None);
-    }
-    // Pass 2: those lines, in their order.
-    let mut number = 0u64;
-    let kept = reader()?.filter_map(|line| {
-        let at = number;
-        number += 1;
-        let line = match line {
-            Ok(line) => line,
-            Err(e) => return Some(Err(failed(&path, e))),
-        };
-        let head: Head = match serde_json::from_slice(&line) {
-            Ok(head) => head,
-            Err(e) => return Some(Err(failed(&path, e))),
-        };
-        let key = if by_issue { head.issue_id } else { head.id }.unwrap_or_default();
-        if last.get(&key) != Some(&at) {
-            return None;
-        }
-        match (name, head.id.and_then(|id| owners.get(&id)), head.issue_id) {
-            ("worklogs.jsonl", Some(owner), None) => {
-                let mut record: serde_json::Value = match serde_json::from_slice(&line) {
-                    Ok(record) => record,
-                    Err(e) => return Some(Err(failed(&path, e))),
-                };
-                record["issue_id"] = (*owner).into();
-                Some(Ok(record.to_string().into_bytes()))
-            }
-            _ => Some(Ok(line)),
-        }
-    });
-    write_file(dir, name, kept).map(Some)
-}
-
-/// Compacts the export in `dir` whose committed manifest is `manifest` and whose
-/// queries hold `members` (each query's place and the ids it holds); `manifest` is
-/// updated to the compacted files. Whether anything was rewritten.
-pub(super) fn compact(
+/// Writes each of `files` (a name and its lines) into `NAME.compact`, then swaps them
+/// in at once with the manifest (`manifest`, given their lengths).
+pub(super) fn replace_files(
     dir: &Path,
     manifest: &mut Manifest,
-    members: &[(usize, Vec<u64>)],
-) -> Result<bool, Error> {
-    recover(dir)?;
-    let mut rewritten = Vec::new();
-    let mut compacted = manifest.clone();
-    for name in FILES {
-        let length = if name == "members.jsonl" {
-            let lines: u64 = std::fs::read(dir.join(name)).map_or(0, |bytes| {
-                bytes.iter().filter(|b| **b == b'\n').count() as u64
-            });
-            if lines <= members.len() as u64 {
-                continue;
-            }
-            write_file(
-                dir,
-                name,
-                members.iter().map(|(query, held)| {
-                    serde_json::to_vec(&MembersLine {
-                        query: *query,
-                        held: held.clone(),
-                        released: Vec::new(),
-                    })
-                    .map_err(|e| failed(&dir.join(name), e))
-                }),
-            )?
-        } else {
-            match compact_file(dir, name)? {
-                Some(length) => length,
-                None => continue,
-            }
-        };
-        compacted.bytes.insert(name.to_owned(), length);
-        rewritten.push(name.to_owned());
+    files: Vec<(&str, rewrite::Kept)>,
+) -> Result<(), Error> {
+    let mut replaced = manifest.clone();
+    for (name, lines) in files {
+        let length = write_file(dir, name, lines)?;
+        replaced.bytes.insert(name.to_owned(), length);
     }
-    if rewritten.is_empty() {
-        return Ok(false);
-    }
+    swap_in(dir, manifest, replaced)
+}
+
+/// Swaps in every file `replaced` names a length of whose `NAME.compact` is written,
+/// with `replaced` as the manifest: steps 1 (the manifest) to 3 of the module.
+pub(super) fn swap_in(
+    dir: &Path,
+    manifest: &mut Manifest,
+    replaced: Manifest,
+) -> Result<(), Error> {
+    let mut rewritten: Vec<String> = replaced
+        .bytes
+        .keys()
+        .filter(|name| dir.join(format!("{name}{SUFFIX}")).exists())
+        .cloned()
+        .collect();
     let manifest_path = dir.join(format!("manifest.json{SUFFIX}"));
-    let body = serde_json::to_vec_pretty(&compacted).map_err(|e| failed(&manifest_path, e))?;
+    let body = serde_json::to_vec_pretty(&replaced).map_err(|e| failed(&manifest_path, e))?;
     write_file(dir, "manifest.json", std::iter::once(Ok(body)))?;
     rewritten.push("manifest.json".to_owned());
     // The commit point: the journal, whole, under its name.
@@ -222,6 +140,58 @@ pub(super) fn compact(
     std::fs::rename(&temporary, &journal).map_err(|e| failed(&journal, e))?;
     sync_dir(dir);
     swap(dir, &rewritten)?;
-    *manifest = compacted;
+    *manifest = replaced;
+    Ok(())
+}
+
+/// Compacts the export in `dir` whose committed manifest is `manifest` (updated to the
+/// compacted files) and, when `members` is given (each query's place and the ids it
+/// holds), `members.jsonl` to a line per query. Whether anything was rewritten.
+pub(super) fn compact(
+    dir: &Path,
+    manifest: &mut Manifest,
+    members: Option<&[(usize, Vec<u64>)]>,
+) -> Result<bool, Error> {
+    recover(dir)?;
+    let mut files: Vec<(&str, rewrite::Kept)> = Vec::new();
+    let mut issues = rewrite::Issues::default();
+    let (keyed, per_issue) = rewrite::kinds();
+    for table in keyed {
+        if let Some(kept) = rewrite::by_key(dir, table, &mut issues)? {
+            files.push((FILES[super::file_of(table)], kept));
+        }
+    }
+    for table in per_issue {
+        if let Some(kept) = rewrite::by_issue(dir, table, &issues)? {
+            files.push((FILES[super::file_of(table)], kept));
+        }
+    }
+    if let Some(members) = members {
+        let lines: u64 = std::fs::read(dir.join(FILES[MEMBERS])).map_or(0, |bytes| {
+            bytes.iter().filter(|b| **b == b'\n').count() as u64
+        });
+        if lines > members.len() as u64 {
+            let path = dir.join(FILES[MEMBERS]);
+            let held: Vec<Result<Vec<u8>, Error>> = members
+                .iter()
+                .map(|(query, held)| {
+                    serde_json::to_vec(&MembersLine {
+                        query: *query,
+                        held: held.clone(),
+                        released: Vec::new(),
+                    })
+                    .map_err(|e| failed(&path, e))
+                })
+                .collect();
+            files.push((FILES[MEMBERS], Box::new(held.into_iter())));
+        }
+    }
+    if manifest.bytes.get(FILES[SETS]).is_some_and(|b| *b > 0) {
+        files.push((FILES[SETS], Box::new(std::iter::empty())));
+    }
+    if files.is_empty() {
+        return Ok(false);
+    }
+    replace_files(dir, manifest, files)?;
     Ok(true)
 }

@@ -1,28 +1,31 @@
-//! [`JsonlSink`]: a sync into a directory of JSON Lines files, one per entity, and a
-//! manifest.
+//! [`JsonlSink`]: a sync into a directory of JSON Lines files, one per table of the
+//! relational schema the database sinks write, and a manifest.
 //!
-//! The files are append-only logs, the last line for an id wins:
+//! Each line of `TABLE.jsonl` is a row of that table as a JSON object of its columns
+//! (docs/sync.md): the same records as SQLite's and PostgreSQL's, with times in UTC ISO
+//! 8601 and each JSON column embedded as the JSON Jira sent. Beside them:
 //!
-//! - `issues.jsonl`: `{"id", "key", "updated_ms", "deleted_ms", "issue"}`; a tombstone has
-//!   `deleted_ms` set and `issue` null; an issue back on the site is fetched and written
-//!   again.
-//! - `changelog.jsonl`: `{"issue_id", "entries"}`, an issue's complete history.
-//! - `comments.jsonl`: `{"issue_id", "comments"}`, an issue's comments.
-//! - `worklogs.jsonl`: `{"id", "issue_id", "deleted_ms", "worklog"}`.
 //! - `members.jsonl`: `{"query", "held"}` or `{"query", "released"}`: which query (its
 //!   place in the manifest's `queries`) holds which issue ids, so a census judges only
 //!   its own query's issues.
-//! - `manifest.json`: the committed length of every file, the live counts, the field
-//!   catalogue, the queries and the sync state of every query.
+//! - `sets.jsonl`: a line per commit that replaced an issue's rows in a table written
+//!   per issue (custom field values, history, comments) or the field catalogue: where
+//!   its lines begin in each file and whose rows they replace. Compaction reads it and
+//!   empties it.
+//! - `manifest.json`: the committed length of every file, the live counts, the queries,
+//!   the sync state of every query and what each file holds.
 //!
 //! A commit appends to the files, syncs them, then replaces the manifest (written beside
-//! it, synced, renamed). When a run ends the files are compacted to one line per entity
-//! (its last), atomically ([`compact`](mod@compact)), so after a run each file holds the
-//! current record of each entity once. Opening the directory cuts every file back to the length the
-//! manifest names, so a run killed mid-commit leaves the last commit, whole. The sink
-//! keeps an index of issue ids, keys and counts (for the census, the worklogs and the
-//! manifest's counts) in memory, so its memory grows with the export; the SQLite sink
-//! keeps none.
+//! it, synced, renamed). Between commits the last line of a row's key wins, and a line of
+//! only the key and `deleted_at` (a tombstone) marks the row before it deleted. When a
+//! run ends the files are compacted ([`compact`](mod@compact)), atomically: each holds
+//! one line per row, the current one, as the database tables hold them (a deleted issue,
+//! comment or worklog keeps its row with `deleted_at`; the field values and history an
+//! issue no longer has are gone). Opening the directory cuts every file back to the
+//! length the manifest names, so a run killed mid-commit leaves the last commit, whole,
+//! and compacts what that run appended. The sink keeps an index of issue ids, keys and
+//! counts (for the census, the worklogs and the manifest's counts) in memory, so its
+//! memory grows with the export; the database sinks keep none.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{File, OpenOptions};
@@ -33,20 +36,63 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::Error;
+use crate::relational::schema::{self, Table};
+use crate::relational::{Rows, SqlValue, field_rows, time_ms};
 use crate::{Census, Sink, SyncBatch, SyncState};
 
 mod append;
 mod compact;
+mod index;
+mod migrate;
+mod rewrite;
 
-use append::{Appender, Children, IssueRecord, Texts, WorklogRecord};
+use append::{Appender, Tombstone};
+use index::{IssueEntry, Prefixes};
 
-const FILES: [&str; 5] = [
+/// The files of a sink: a file per table of [`TABLES`], in its order, then
+/// `members.jsonl` and `sets.jsonl`.
+pub(crate) const FILES: [&str; 11] = [
     "issues.jsonl",
+    "issue_field_values.jsonl",
     "changelog.jsonl",
+    "changelog_items.jsonl",
     "comments.jsonl",
     "worklogs.jsonl",
+    "users.jsonl",
+    "fields.jsonl",
+    "statuses.jsonl",
     "members.jsonl",
+    "sets.jsonl",
 ];
+
+/// The tables the files hold, in the order of [`FILES`].
+const TABLES: [&Table; 9] = [
+    &schema::ISSUES,
+    &schema::FIELD_VALUES,
+    &schema::CHANGELOG,
+    &schema::CHANGELOG_ITEMS,
+    &schema::COMMENTS,
+    &schema::WORKLOGS,
+    &schema::USERS,
+    &schema::FIELDS,
+    &schema::STATUSES,
+];
+
+const MEMBERS: usize = 9;
+const SETS: usize = 10;
+
+/// The place in [`FILES`] of `table`'s file.
+fn file_of(table: &Table) -> usize {
+    TABLES
+        .iter()
+        .position(|t| t.name == table.name)
+        .expect("a table a JSON Lines sink holds")
+}
+
+/// The layout's version: 2 is a file per table of the relational schema; 1 (before
+/// it) held each issue's JSON, history and comments as one line each, and is migrated
+/// in place when a sync opens it.
+pub const FORMAT: u32 = 2;
 
 /// The queries one directory holds at most (an issue's membership is a 16-bit mask).
 pub(crate) const MAX_QUERIES: usize = 16;
@@ -54,16 +100,13 @@ pub(crate) const MAX_QUERIES: usize = 16;
 /// The manifest of a JSON Lines export.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Manifest {
-    /// The layout's version.
+    /// The layout's version ([`FORMAT`]).
     pub format: u32,
     /// Committed bytes of each file.
     pub bytes: BTreeMap<String, u64>,
     /// Live counts: `issues`, `issues_deleted`, `history_entries`, `comments`,
     /// `worklogs`, `worklogs_deleted`.
     pub counts: BTreeMap<String, u64>,
-    /// The site's fields (`GET /field`), so ids in the files can be read as names.
-    #[serde(default)]
-    pub fields: Vec<Value>,
     /// The sync state of each query.
     pub states: BTreeMap<String, SyncState>,
     /// The queries synced into the directory, in the order `members.jsonl` numbers them.
@@ -76,74 +119,38 @@ pub struct Manifest {
 
 /// What each file of a JSON Lines sink holds (the manifest's `files`).
 fn file_descriptions() -> BTreeMap<String, String> {
-    [
-        ("issues.jsonl", "one line per issue: {id, key, updated_ms, deleted_ms, issue}; issue is the issue as Jira sent it, null for a tombstone (deleted_ms set)"),
-        ("changelog.jsonl", "one line per issue: {issue_id, entries}, its complete history (POST /changelog/bulkfetch), oldest first"),
-        ("comments.jsonl", "one line per issue: {issue_id, comments}, all its comments as Jira sent them"),
-        ("worklogs.jsonl", "one line per worklog: {id, issue_id, deleted_ms, worklog}; a tombstone has deleted_ms set"),
-        ("members.jsonl", "one line per query: {query, held}, the ids of the issues it holds (query is its place in queries)"),
-        ("manifest.json", "this file: committed bytes of each file, live counts, the field catalogue, the queries and their sync states; a commit appends to the files (the last line of a record wins) and the end of a run compacts them to one line per record"),
-    ]
-    .into_iter()
-    .map(|(name, text)| (name.to_owned(), text.to_owned()))
-    .collect()
+    let tables = TABLES.iter().zip(FILES).map(|(table, name)| {
+        let key = table.key.join(", ");
+        (
+            name,
+            format!(
+                "one line per row of the {} table (docs/sync.md), an object of its columns {}; after a run one line per {key}, between commits the last line of a {key} wins and a line of only {key} and deleted_at is a tombstone",
+                table.name,
+                table.column_list()
+            ),
+        )
+    });
+    tables
+        .chain([
+            ("members.jsonl", "one line per query after a run: {query, held}, the ids of the issues it holds (query is its place in queries); {query, released} lets go of some".to_owned()),
+            ("sets.jsonl", "empty after a run: one line per commit that replaced issues' rows in issue_field_values, changelog, changelog_items and comments, or the field catalogue: {at, from, replaced}, where its lines begin in each file and whose rows they replace".to_owned()),
+            ("manifest.json", "this file: committed bytes of each file, live counts, the queries, their sync states and what each file holds".to_owned()),
+        ])
+        .map(|(name, text)| (name.to_owned(), text))
+        .collect()
 }
 
-/// What the index keeps of an issue: 32 bytes in one map entry (the key is its project
-/// prefix's number and its own number).
-#[derive(Clone, Debug)]
-struct IssueEntry {
-    key: Key,
-    updated_ms: i64,
-    history: u32,
-    comments: u32,
-    deleted: bool,
-    /// The queries that hold it, a bit each (their place in the manifest's `queries`).
-    queries: u16,
-}
-
-/// An issue key as a prefix (interned in [`Prefixes`]) and a number; a key of another
-/// shape is kept whole as a prefix with no number.
-#[derive(Clone, Copy, Debug, Default)]
-struct Key {
-    prefix: u32,
-    number: Option<std::num::NonZeroU32>,
-}
-
-/// The key prefixes an export holds (its projects): few, so a list.
-#[derive(Debug, Default)]
-struct Prefixes(Vec<Box<str>>);
-
-impl Prefixes {
-    fn intern(&mut self, key: &str) -> Key {
-        let (prefix, number) = match key.rsplit_once('-') {
-            Some((prefix, digits)) => match digits.parse::<std::num::NonZeroU32>() {
-                // Only a number that prints back the same (no leading zeros).
-                Ok(n) if n.to_string() == digits => (prefix, Some(n)),
-                _ => (key, None),
-            },
-            None => (key, None),
-        };
-        let index = match self.0.iter().position(|p| &**p == prefix) {
-            Some(index) => index,
-            None => {
-                self.0.push(prefix.into());
-                self.0.len() - 1
-            }
-        };
-        Key {
-            prefix: index as u32,
-            number,
-        }
-    }
-
-    fn key(&self, key: Key) -> String {
-        let prefix = self.0.get(key.prefix as usize).map_or("", |p| &**p);
-        match key.number {
-            Some(n) => format!("{prefix}-{n}"),
-            None => prefix.to_owned(),
-        }
-    }
+/// A line of `sets.jsonl`.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct SetsLine {
+    /// When the commit was made (UTC ISO 8601): the `deleted_at` of a comment it no
+    /// longer holds.
+    pub(crate) at: String,
+    /// Where the commit's lines begin in each file it replaced rows of.
+    pub(crate) from: BTreeMap<String, u64>,
+    /// The issues whose rows it replaced, by file (`fields.jsonl`: `[0]`, the whole
+    /// catalogue).
+    pub(crate) replaced: BTreeMap<String, Vec<u64>>,
 }
 
 /// A directory of JSON Lines files and its manifest.
@@ -155,6 +162,10 @@ pub struct JsonlSink {
     /// Each worklog's issue and whether it is deleted.
     worklogs: HashMap<u64, (u64, bool)>,
     census: HashSet<u64>,
+    /// Field names by id (the site's catalogue), for the field values' rows.
+    names: HashMap<String, String>,
+    /// A catalogue [`Sink::set_fields`] gave, written with the next commit.
+    fields: Option<Vec<Value>>,
     /// One sync at a time (`DIR/sync.lock`).
     _lock: crate::lock::SinkLock,
 }
@@ -164,32 +175,6 @@ fn failed(path: &Path, error: impl std::fmt::Display) -> Error {
         "sync: {} failed: {error} (check the path and free space; nothing past the last commit was written)",
         path.display()
     ))
-}
-
-#[derive(Deserialize)]
-struct IssueLine {
-    id: u64,
-    #[serde(default)]
-    key: String,
-    #[serde(default)]
-    updated_ms: i64,
-    deleted_ms: Option<i64>,
-}
-
-#[derive(Deserialize)]
-struct ChildrenLine {
-    issue_id: u64,
-    #[serde(default)]
-    entries: Vec<serde::de::IgnoredAny>,
-    #[serde(default)]
-    comments: Vec<serde::de::IgnoredAny>,
-}
-
-#[derive(Deserialize)]
-struct WorklogLine {
-    id: u64,
-    issue_id: Option<u64>,
-    deleted_ms: Option<i64>,
 }
 
 /// A line of `members.jsonl`: issues a query took or let go of.
@@ -241,7 +226,7 @@ impl JsonlSink {
                     )));
                 }
                 Manifest {
-                    format: 1,
+                    format: FORMAT,
                     ..Manifest::default()
                 }
             }
@@ -266,6 +251,8 @@ impl JsonlSink {
             prefixes: Prefixes::default(),
             worklogs: HashMap::new(),
             census: HashSet::new(),
+            names: HashMap::new(),
+            fields: None,
             _lock: lock,
         };
         for name in FILES {
@@ -279,6 +266,13 @@ impl JsonlSink {
                 .map_err(|e| failed(&path, e))?;
             file.set_len(committed).map_err(|e| failed(&path, e))?;
             file.sync_all().map_err(|e| failed(&path, e))?;
+        }
+        if sink.manifest.format < FORMAT {
+            migrate::migrate(&sink.dir, &mut sink.manifest)?;
+        }
+        // What a run cut off appended is compacted before the index reads the files.
+        if sink.manifest.bytes.get(FILES[SETS]).is_some_and(|b| *b > 0) {
+            compact::compact(&sink.dir, &mut sink.manifest, None)?;
         }
         sink.index()?;
         Ok(sink)
@@ -294,9 +288,9 @@ impl JsonlSink {
         &self.manifest
     }
 
-    /// Rewrites the files to hold one line per entity (its last; tombstones kept) and
-    /// `members.jsonl` one line per query, atomically; whether any file had a line to
-    /// drop. A sync does this when its run ends.
+    /// Rewrites the files to hold one line per row, its current one (see
+    /// [`compact`](mod@compact)), and `members.jsonl` one line per query, atomically;
+    /// whether any file had a line to drop. A sync does this when its run ends.
     pub fn compact(&mut self) -> Result<bool, Error> {
         let members: Vec<(usize, Vec<u64>)> = (0..self.manifest.queries.len())
             .map(|query| {
@@ -312,10 +306,10 @@ impl JsonlSink {
             })
             .filter(|(_, held)| !held.is_empty())
             .collect();
-        compact::compact(&self.dir, &mut self.manifest, &members)
+        compact::compact(&self.dir, &mut self.manifest, Some(&members))
     }
 
-    fn lines(
+    pub(super) fn lines(
         &self,
         name: &str,
     ) -> Result<impl Iterator<Item = Result<String, Error>> + use<>, Error> {
@@ -324,89 +318,6 @@ impl JsonlSink {
         Ok(BufReader::new(file)
             .lines()
             .map(move |line| line.map_err(|e| failed(&path, e))))
-    }
-
-    /// Rebuilds the in-memory index from the committed files.
-    fn index(&mut self) -> Result<(), Error> {
-        let bad = |name: &str, e: serde_json::Error| {
-            Error::Sync(format!(
-                "sync: a committed line of {} does not read ({e}); move the directory away to start over",
-                name
-            ))
-        };
-        for line in self.lines("issues.jsonl")? {
-            let line: IssueLine =
-                serde_json::from_str(&line?).map_err(|e| bad("issues.jsonl", e))?;
-            // Last line per id wins; children are counted from their own files below.
-            self.issues.insert(
-                line.id,
-                IssueEntry {
-                    key: self.prefixes.intern(&line.key),
-                    updated_ms: line.updated_ms,
-                    history: 0,
-                    comments: 0,
-                    deleted: line.deleted_ms.is_some(),
-                    queries: 0,
-                },
-            );
-        }
-        for (name, history) in [("changelog.jsonl", true), ("comments.jsonl", false)] {
-            for line in self.lines(name)? {
-                let line: ChildrenLine = serde_json::from_str(&line?).map_err(|e| bad(name, e))?;
-                let n = line.entries.len().max(line.comments.len()) as u32;
-                // Children are committed with (or after) their issue.
-                if let Some(entry) = self.issues.get_mut(&line.issue_id) {
-                    match history {
-                        true => entry.history = n,
-                        false => entry.comments = n,
-                    }
-                }
-            }
-        }
-        for line in self.lines("worklogs.jsonl")? {
-            let line: WorklogLine =
-                serde_json::from_str(&line?).map_err(|e| bad("worklogs.jsonl", e))?;
-            let issue = line
-                .issue_id
-                .or_else(|| self.worklogs.get(&line.id).map(|(issue, _)| *issue))
-                .unwrap_or(0);
-            self.worklogs
-                .insert(line.id, (issue, line.deleted_ms.is_some()));
-        }
-        let mut members = 0;
-        for line in self.lines("members.jsonl")? {
-            let line: MembersLine =
-                serde_json::from_str(&line?).map_err(|e| bad("members.jsonl", e))?;
-            members += 1;
-            let bit = 1u16.checked_shl(line.query as u32).unwrap_or(0);
-            for (ids, held) in [(&line.held, true), (&line.released, false)] {
-                for id in ids {
-                    if let Some(entry) = self.issues.get_mut(id) {
-                        match held {
-                            true => entry.queries |= bit,
-                            false => entry.queries &= !bit,
-                        }
-                    }
-                }
-            }
-        }
-        if members == 0 && !self.issues.is_empty() {
-            // A directory from before `members.jsonl`: every query holds every issue,
-            // so a census marks one deleted only once every query's census missed it.
-            for jql in self.manifest.states.keys() {
-                if !self.manifest.queries.contains(jql) {
-                    self.manifest.queries.push(jql.clone());
-                }
-            }
-            let all = match self.manifest.queries.len() {
-                0 => 0,
-                n => u16::MAX >> (16 - n.min(MAX_QUERIES)),
-            };
-            for entry in self.issues.values_mut().filter(|e| !e.deleted) {
-                entry.queries = all;
-            }
-        }
-        Ok(())
     }
 
     fn counts(&self) -> BTreeMap<String, u64> {
@@ -459,18 +370,48 @@ impl JsonlSink {
     /// Appends `batch` and commits it with `state`; on failure the caller recovers.
     fn write_commit(&mut self, batch: &SyncBatch, state: &SyncState) -> Result<(), Error> {
         let query = self.query(&state.jql)?;
+        let keys: HashMap<u64, String> = Rows::keys_needed(batch)
+            .into_iter()
+            .filter_map(|id| {
+                let entry = self.issues.get(&id)?;
+                Some((id, self.prefixes.key(entry.key)))
+            })
+            .collect();
+        let rows = Rows::build(batch, &self.names, &keys)?;
         let mut out = Appender::new(&self.dir);
+        // What the commit replaces, and where its lines of each such file begin.
+        let mut sets = SetsLine {
+            at: match time_ms(crate::record::now_ms()) {
+                SqlValue::Text(at) => at,
+                _ => String::new(),
+            },
+            ..SetsLine::default()
+        };
+        let mut replace = |table: &Table, ids: Vec<u64>, manifest: &Manifest| {
+            if !ids.is_empty() {
+                let name = FILES[file_of(table)];
+                let at = manifest.bytes.get(name).copied().unwrap_or(0);
+                sets.from.insert(name.to_owned(), at);
+                sets.replaced.insert(name.to_owned(), ids);
+            }
+        };
+        let written: Vec<u64> = batch.issues.iter().map(|i| i.id).collect();
+        replace(&schema::FIELD_VALUES, written.clone(), &self.manifest);
+        let histories: Vec<u64> = batch.histories.keys().copied().collect();
+        replace(&schema::CHANGELOG, histories.clone(), &self.manifest);
+        replace(&schema::CHANGELOG_ITEMS, histories, &self.manifest);
+        replace(
+            &schema::COMMENTS,
+            batch.comments.keys().copied().collect(),
+            &self.manifest,
+        );
+        let fields = self.fields.as_deref().map(|fields| field_rows(fields).0);
+        if fields.is_some() {
+            replace(&schema::FIELDS, vec![0], &self.manifest);
+        }
+
+        out.rows(&schema::ISSUES, &rows.issues)?;
         for issue in &batch.issues {
-            out.push(
-                0,
-                &IssueRecord {
-                    id: issue.id,
-                    key: &issue.key,
-                    updated_ms: issue.updated_ms,
-                    deleted_ms: None,
-                    issue: Some(&issue.json),
-                },
-            )?;
             let key = self.prefixes.intern(&issue.key);
             let entry = self.issues.entry(issue.id).or_insert(IssueEntry {
                 key,
@@ -485,72 +426,61 @@ impl JsonlSink {
             entry.deleted = false;
             entry.queries |= 1 << query;
         }
-        if !batch.issues.is_empty() {
-            out.push(
-                4,
-                &MembersLine {
-                    query,
-                    held: batch.issues.iter().map(|i| i.id).collect(),
-                    released: Vec::new(),
-                },
-            )?;
-        }
+        out.rows(&schema::FIELD_VALUES, &rows.field_values)?;
+        out.rows(&schema::CHANGELOG, &rows.changelog)?;
+        out.rows(&schema::CHANGELOG_ITEMS, &rows.changelog_items)?;
         for (issue_id, entries) in &batch.histories {
-            out.push(
-                1,
-                &Children {
-                    issue_id: *issue_id,
-                    entries: Some(Texts(entries)),
-                    comments: None,
-                },
-            )?;
             if let Some(entry) = self.issues.get_mut(issue_id) {
                 entry.history = entries.len() as u32;
             }
         }
+        out.rows(&schema::COMMENTS, &rows.comments)?;
         for (issue_id, comments) in &batch.comments {
-            out.push(
-                2,
-                &Children {
-                    issue_id: *issue_id,
-                    entries: None,
-                    comments: Some(Texts(comments)),
-                },
-            )?;
             if let Some(entry) = self.issues.get_mut(issue_id) {
                 entry.comments = comments.len() as u32;
             }
         }
+        out.rows(&schema::WORKLOGS, &rows.worklogs)?;
         for worklog in &batch.worklogs {
-            out.push(
-                3,
-                &WorklogRecord {
-                    id: worklog.id,
-                    issue_id: Some(worklog.issue_id),
-                    deleted_ms: None,
-                    worklog: Some(&worklog.json),
-                },
-            )?;
             self.worklogs.insert(worklog.id, (worklog.issue_id, false));
         }
+        let worklogs = file_of(&schema::WORKLOGS);
         for (id, at) in &batch.deleted_worklogs {
             if let Some((_, deleted @ false)) = self.worklogs.get_mut(id) {
                 *deleted = true;
                 out.push(
-                    3,
-                    &WorklogRecord {
-                        id: *id,
-                        issue_id: None,
-                        deleted_ms: Some(*at),
-                        worklog: None,
+                    worklogs,
+                    &Tombstone {
+                        key: &[("id", SqlValue::Int(*id as i64))],
+                        deleted_at: time_ms(*at),
                     },
                 )?;
             }
         }
+        out.rows(&schema::USERS, &rows.users)?;
+        if let Some(fields) = &fields {
+            out.rows(&schema::FIELDS, fields)?;
+        }
+        out.rows(&schema::STATUSES, &rows.statuses)?;
+        if !batch.issues.is_empty() {
+            out.push(
+                MEMBERS,
+                &MembersLine {
+                    query,
+                    held: written,
+                    released: Vec::new(),
+                },
+            )?;
+        }
+        if !sets.replaced.is_empty() {
+            out.push(SETS, &sets)?;
+        }
         self.manifest
             .states
             .insert(state.jql.clone(), state.clone());
-        self.finish(out)
+        self.finish(out)?;
+        self.fields = None;
+        Ok(())
     }
 
     /// The place of `jql` in the manifest's queries, added if new.
@@ -586,13 +516,13 @@ impl JsonlSink {
             released.push(*id);
             if entry.queries == 0 && !entry.deleted {
                 out.push(
-                    0,
-                    &IssueRecord {
-                        id: *id,
-                        key: &prefixes.key(entry.key),
-                        updated_ms: entry.updated_ms,
-                        deleted_ms: Some(at_ms),
-                        issue: None,
+                    file_of(&schema::ISSUES),
+                    &Tombstone {
+                        key: &[
+                            ("id", SqlValue::Int(*id as i64)),
+                            ("key", SqlValue::Text(prefixes.key(entry.key))),
+                        ],
+                        deleted_at: time_ms(at_ms),
                     },
                 )?;
                 entry.deleted = true;
@@ -600,16 +530,15 @@ impl JsonlSink {
                 census.deleted += 1;
             }
         }
-        // A deleted issue's worklogs go with it.
+        // A deleted issue's worklogs go with it (its comments too: compaction marks
+        // them, as this index does not hold them).
         for (id, (issue, deleted)) in self.worklogs.iter_mut() {
             if !*deleted && tombstoned.contains(issue) {
                 out.push(
-                    3,
-                    &WorklogRecord {
-                        id: *id,
-                        issue_id: None,
-                        deleted_ms: Some(at_ms),
-                        worklog: None,
+                    file_of(&schema::WORKLOGS),
+                    &Tombstone {
+                        key: &[("id", SqlValue::Int(*id as i64))],
+                        deleted_at: time_ms(at_ms),
                     },
                 )?;
                 *deleted = true;
@@ -631,7 +560,7 @@ impl JsonlSink {
             released.sort_unstable();
             held.sort_unstable();
             out.push(
-                4,
+                MEMBERS,
                 &MembersLine {
                     query,
                     held,
@@ -722,28 +651,9 @@ impl Sink for JsonlSink {
     }
 
     fn set_fields(&mut self, fields: &[Value]) -> Result<(), Error> {
-        // Kept with the next commit's manifest.
-        self.manifest.fields = fields.to_vec();
+        // Written with the next commit; its names name the field values from now on.
+        self.names = field_rows(fields).1;
+        self.fields = Some(fields.to_vec());
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_are_interned_and_print_back_whole() {
-        let mut prefixes = Prefixes::default();
-        for key in ["APO-1", "APO-12345", "BEA-7", "ODD", "APO-007", "X-Y-3", ""] {
-            let interned = prefixes.intern(key);
-            assert_eq!(prefixes.key(interned), key);
-        }
-        // One prefix for a project's keys.
-        assert_eq!(
-            prefixes.intern("APO-2").prefix,
-            prefixes.intern("APO-3").prefix
-        );
-        assert_eq!(std::mem::size_of::<IssueEntry>(), 32);
     }
 }

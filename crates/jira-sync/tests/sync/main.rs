@@ -2,6 +2,7 @@
 //! resumable, histories from the bulk changelog endpoint.
 
 mod completeness;
+mod jsonl;
 mod postgres;
 mod relational;
 mod sinks;
@@ -346,7 +347,8 @@ async fn the_plan_measures_the_window_and_names_the_cheapest_way() {
 }
 
 /// What a JSON Lines export holds live, read as a consumer would (the last line per id
-/// wins): every issue's (id, updated) and history length.
+/// wins, a tombstone marks its row deleted): every issue's (id, updated) and history
+/// length.
 fn jsonl_contents(dir: &std::path::Path) -> BTreeMap<i64, (i64, i64)> {
     let read = |name: &str| -> Vec<serde_json::Value> {
         std::fs::read_to_string(dir.join(name))
@@ -357,31 +359,35 @@ fn jsonl_contents(dir: &std::path::Path) -> BTreeMap<i64, (i64, i64)> {
     };
     let mut issues = BTreeMap::new();
     for line in read("issues.jsonl") {
-        issues.insert(line["id"].as_i64().unwrap(), line);
+        let id = line["id"].as_i64().unwrap();
+        match line["json"].is_null() {
+            true => issues.remove(&id),
+            false => issues.insert(id, line),
+        };
     }
-    let mut histories = BTreeMap::new();
+    let mut entries = BTreeMap::new();
     for line in read("changelog.jsonl") {
-        histories.insert(
-            line["issue_id"].as_i64().unwrap(),
-            line["entries"].as_array().unwrap().len() as i64,
+        entries.insert(
+            (
+                line["issue_id"].as_i64().unwrap(),
+                line["id"].as_i64().unwrap(),
+            ),
+            (),
         );
     }
     issues
         .into_iter()
-        .filter(|(_, line)| line["deleted_ms"].is_null())
+        .filter(|(_, line)| line["deleted_at"].is_null())
         .map(|(id, line)| {
-            assert_eq!(
-                line["issue"]["id"],
-                id.to_string(),
-                "a live record is whole"
-            );
-            (
-                id,
-                (
-                    line["updated_ms"].as_i64().unwrap(),
-                    histories.get(&id).copied().unwrap_or(0),
-                ),
-            )
+            assert_eq!(line["json"]["id"], id.to_string(), "a live record is whole");
+            let updated = line["updated"]
+                .as_str()
+                .unwrap()
+                .parse::<jira_model::JiraTimestamp>()
+                .unwrap()
+                .unix_millis();
+            let history = entries.range((id, i64::MIN)..=(id, i64::MAX)).count() as i64;
+            (id, (updated, history))
         })
         .collect()
 }
@@ -443,11 +449,14 @@ async fn a_json_lines_export_equals_the_database_and_survives_a_torn_commit() {
         manifest["counts"]["worklogs"].as_i64().unwrap(),
         count(&database, "SELECT COUNT(*) FROM worklogs")
     );
-    let fields = manifest["fields"].as_array().unwrap();
+    let fields = std::fs::read_to_string(files.join("fields.jsonl")).unwrap();
     assert!(
         fields
-            .iter()
-            .any(|f| f["id"] == "summary" && f["name"] == "Summary")
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .any(|f| f["id"] == "summary"
+                && f["name"] == "Summary"
+                && f["json"]["id"] == "summary")
     );
     assert!(manifest["states"]["project in (APO, BEA)"]["mark_ms"].is_i64());
 

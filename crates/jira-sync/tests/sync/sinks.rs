@@ -1,6 +1,7 @@
 //! What a sink refuses to do to its files: a second sync at once, a directory of someone
 //! else's files, a data file deleted or cut short.
 
+use jira_sync::relational::schema;
 use jira_sync::{JsonlSink, SqliteSink};
 
 use crate::{options, tenant};
@@ -116,20 +117,22 @@ async fn full_starts_over_from_a_state_that_does_not_read() {
         .unwrap();
 }
 
-/// Every line's record id in a JSON Lines file (`id`, or `issue_id` for an issue's
-/// history or comments), in file order.
-fn record_ids(path: &std::path::Path, by: &str) -> Vec<u64> {
+/// Every line's key in a JSON Lines file (its table's key columns), in file order.
+fn record_keys(path: &std::path::Path, by: &[&str]) -> Vec<String> {
     std::fs::read_to_string(path)
         .unwrap()
         .lines()
         .map(|line| {
             let value: serde_json::Value = serde_json::from_str(line).unwrap();
-            value[by].as_u64().unwrap()
+            by.iter()
+                .map(|c| value[*c].to_string())
+                .collect::<Vec<_>>()
+                .join("/")
         })
         .collect()
 }
 
-/// After a run each file holds one line per entity, its current one; a compaction cut
+/// After a run each file holds one line per row, its current one; a compaction cut
 /// off before its commit point leaves the export as it was, one cut off after it is
 /// finished when the sink is next opened.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,13 +160,20 @@ async fn json_lines_hold_one_current_line_per_entity_after_a_run() {
         .await
         .unwrap();
     assert_eq!(again.issues_written, 3, "{again:?}");
-    for (name, by) in [
-        ("issues.jsonl", "id"),
-        ("changelog.jsonl", "issue_id"),
-        ("comments.jsonl", "issue_id"),
-        ("worklogs.jsonl", "id"),
+    for table in [
+        &schema::ISSUES,
+        &schema::FIELD_VALUES,
+        &schema::CHANGELOG,
+        &schema::CHANGELOG_ITEMS,
+        &schema::COMMENTS,
+        &schema::WORKLOGS,
+        &schema::USERS,
+        &schema::STATUSES,
+        &schema::FIELDS,
     ] {
-        let ids = record_ids(&files.join(name), by);
+        let name = format!("{}.jsonl", table.name);
+        let ids = record_keys(&files.join(&name), table.key);
+        assert!(!ids.is_empty(), "{name}");
         let mut distinct = ids.clone();
         distinct.sort_unstable();
         distinct.dedup();
@@ -171,7 +181,10 @@ async fn json_lines_hold_one_current_line_per_entity_after_a_run() {
     }
     let issues = std::fs::read_to_string(files.join("issues.jsonl")).unwrap();
     assert_eq!(
-        issues.matches("APO-3 edited").count(),
+        issues
+            .lines()
+            .filter(|l| l.contains("APO-3 edited"))
+            .count(),
         1,
         "the current line kept"
     );
@@ -181,6 +194,7 @@ async fn json_lines_hold_one_current_line_per_entity_after_a_run() {
         [
             "issues.jsonl",
             "changelog.jsonl",
+            "changelog_items.jsonl",
             "comments.jsonl",
             "worklogs.jsonl",
             "members.jsonl"

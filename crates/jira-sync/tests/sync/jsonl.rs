@@ -1,0 +1,348 @@
+//! A JSON Lines sink holds the same records as the relational tables: after a first run
+//! and after a run that follows edits, deletions and a cleared field, every file's
+//! lines equal the rows of the same table in a SQLite sink of the same site, column by
+//! column; and a format-1 directory is migrated in place to them.
+
+use std::collections::BTreeMap;
+
+use jira_ops_tests::sim::{rest, rest_get, uncached_client};
+use jira_sync::relational::schema::{self, Kind, Table};
+use jira_sync::{JsonlSink, SqliteSink};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::{options, tenant};
+
+/// The tables a JSON Lines sink writes a file of.
+const TABLES: [&Table; 9] = [
+    &schema::ISSUES,
+    &schema::FIELD_VALUES,
+    &schema::CHANGELOG,
+    &schema::CHANGELOG_ITEMS,
+    &schema::COMMENTS,
+    &schema::WORKLOGS,
+    &schema::USERS,
+    &schema::FIELDS,
+    &schema::STATUSES,
+];
+
+/// A row's key, as text, for ordering.
+fn key_of(table: &Table, row: &Value) -> String {
+    table
+        .key
+        .iter()
+        .map(|column| row[*column].to_string())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// `deleted_at` as whether it is set: the two sinks mark a row deleted at the moment
+/// each of them learns it.
+fn settle(mut row: Value) -> Value {
+    if let Some(deleted) = row.get_mut("deleted_at") {
+        *deleted = json!(!deleted.is_null());
+    }
+    row
+}
+
+/// Every row of `table` in the SQLite sink, as the JSON object a JSON Lines line is.
+fn database_rows(sink: &SqliteSink, table: &Table) -> BTreeMap<String, Value> {
+    let sql = format!("SELECT {} FROM {}", table.column_list(), table.name);
+    let mut statement = sink.connection().prepare(&sql).unwrap();
+    let rows = statement
+        .query_map([], |row| {
+            let mut object = serde_json::Map::new();
+            for (n, column) in table.columns.iter().enumerate() {
+                let value: rusqlite::types::Value = row.get(n)?;
+                use rusqlite::types::Value as V;
+                let value = match (column.kind, value) {
+                    (_, V::Null) => Value::Null,
+                    (Kind::Bool, V::Integer(n)) => json!(n != 0),
+                    (_, V::Integer(n)) => json!(n),
+                    (_, V::Real(x)) => json!(x),
+                    (Kind::Json, V::Text(text)) => serde_json::from_str(&text).unwrap(),
+                    (_, V::Text(text)) => json!(text),
+                    (_, V::Blob(_)) => panic!("{}.{} holds a blob", table.name, column.name),
+                };
+                object.insert(column.name.to_owned(), value);
+            }
+            Ok(Value::Object(object))
+        })
+        .unwrap();
+    rows.map(|row| {
+        let row = settle(row.unwrap());
+        (key_of(table, &row), row)
+    })
+    .collect()
+}
+
+/// Every line of `table`'s file, each one whole and its key's only line.
+fn file_rows(dir: &std::path::Path, table: &Table) -> BTreeMap<String, Value> {
+    let text = std::fs::read_to_string(dir.join(format!("{}.jsonl", table.name))).unwrap();
+    let mut rows = BTreeMap::new();
+    for line in text.lines() {
+        let row: Value = serde_json::from_str(line).unwrap();
+        let names: Vec<&str> = row
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut columns: Vec<&str> = table.columns.iter().map(|c| c.name).collect();
+        columns.sort_unstable();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(
+            sorted, columns,
+            "{}: a line holds the table's columns",
+            table.name
+        );
+        let key = key_of(table, &row);
+        assert!(
+            rows.insert(key.clone(), settle(row)).is_none(),
+            "{}: one line per key after a run ({key})",
+            table.name
+        );
+    }
+    rows
+}
+
+fn assert_same_records(database: &SqliteSink, dir: &std::path::Path) {
+    for table in TABLES {
+        let (expected, got) = (database_rows(database, table), file_rows(dir, table));
+        assert!(!expected.is_empty(), "{} has rows", table.name);
+        assert_eq!(
+            got.keys().collect::<Vec<_>>(),
+            expected.keys().collect::<Vec<_>>(),
+            "{}: the same rows",
+            table.name
+        );
+        for (key, row) in &expected {
+            assert_eq!(&got[key], row, "{} {key}", table.name);
+        }
+    }
+    assert_eq!(std::fs::metadata(dir.join("sets.jsonl")).unwrap().len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_lines_hold_the_records_of_the_relational_tables() {
+    let sim = tenant().await;
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut database = SqliteSink::open(dir.path().join("export.db")).unwrap();
+    let files = dir.path().join("export");
+    let mut sink = JsonlSink::open(&files).unwrap();
+    for sink in [&mut database as &mut dyn jira_sync::Sink, &mut sink] {
+        jira_sync::sync(&client, sink, &options()).await.unwrap();
+    }
+    assert_same_records(&database, &files);
+
+    // An issue with Story Points loses them; one of its comments is deleted; another
+    // issue is edited and a third deleted.
+    let (_, found) = rest_get(
+        &sim,
+        "/rest/api/3/search/jql?jql=project%3DAPO&fields=customfield_10016,comment&maxResults=100",
+    )
+    .await;
+    let pointed = found["issues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|issue| {
+            issue["fields"]["customfield_10016"].is_number()
+                && !issue["fields"]["comment"]["comments"]
+                    .as_array()
+                    .unwrap()
+                    .is_empty()
+        })
+        .expect("an issue with Story Points and comments");
+    let key = pointed["key"].as_str().unwrap().to_owned();
+    let comment = pointed["fields"]["comment"]["comments"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let edits = [
+        (
+            Method::PUT,
+            format!("/rest/api/3/issue/{key}"),
+            Some(json!({"fields": {"customfield_10016": null}})),
+        ),
+        (
+            Method::DELETE,
+            format!("/rest/api/3/issue/{key}/comment/{comment}"),
+            None,
+        ),
+        (
+            Method::PUT,
+            "/rest/api/3/issue/BEA-7".to_owned(),
+            Some(json!({"fields": {"summary": "BEA-7 edited"}})),
+        ),
+        (Method::DELETE, "/rest/api/3/issue/APO-12".to_owned(), None),
+    ];
+    for (method, path, body) in edits {
+        let (status, answer) = rest(&sim, method, &path, body).await;
+        assert_eq!(status, 204, "{path}: {answer}");
+    }
+    for sink in [&mut database as &mut dyn jira_sync::Sink, &mut sink] {
+        let run = jira_sync::sync(&client, sink, &options()).await.unwrap();
+        assert_eq!(run.issues_deleted, 1, "{run:?}");
+    }
+    assert_same_records(&database, &files);
+    let points = file_rows(&files, &schema::FIELD_VALUES);
+    assert!(
+        !points
+            .values()
+            .any(|row| row["issue_key"] == key.as_str() && row["field_name"] == "Story Points"),
+        "the cleared field's row is gone"
+    );
+    let comments = file_rows(&files, &schema::COMMENTS);
+    assert_eq!(
+        comments
+            .values()
+            .filter(|row| row["deleted_at"] == json!(true))
+            .count() as i64,
+        database
+            .connection()
+            .query_row(
+                "SELECT COUNT(*) FROM comments WHERE deleted_at IS NOT NULL",
+                [],
+                |r| r.get::<_, i64>(0)
+            )
+            .unwrap(),
+    );
+    assert!(
+        comments
+            .values()
+            .any(|row| row["id"] == json!(comment.parse::<i64>().unwrap())
+                && row["deleted_at"] == json!(true)),
+        "the deleted comment keeps its row, marked deleted"
+    );
+}
+
+/// Writes the JSON Lines files of format 1 (before this layout) that a sync of the site
+/// `database` holds would have made: each issue's JSON, history and comments a line each,
+/// the catalogue in the manifest; with an issue written twice (the last line wins).
+fn format_one(database: &SqliteSink, dir: &std::path::Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let connection = database.connection();
+    let strings = |sql: &str| -> Vec<(i64, String, String)> {
+        let mut statement = connection.prepare(sql).unwrap();
+        statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let millis = |text: &str| {
+        text.parse::<jira_model::JiraTimestamp>()
+            .unwrap()
+            .unix_millis()
+    };
+    let mut files: BTreeMap<&str, String> = BTreeMap::new();
+    let mut held = Vec::new();
+    let issues = strings("SELECT id, key || ' ' || updated, json FROM issues ORDER BY id");
+    for (n, (id, key_updated, json)) in issues.iter().enumerate() {
+        let (key, updated) = key_updated.split_once(' ').unwrap();
+        let line = json!({"id": id, "key": key, "updated_ms": millis(updated), "deleted_ms": null, "issue": serde_json::from_str::<Value>(json).unwrap()});
+        if n == 0 {
+            // An earlier line of the same issue, superseded.
+            let mut older = line.clone();
+            older["issue"]["fields"]["summary"] = json!("an older summary");
+            files
+                .entry("issues.jsonl")
+                .or_default()
+                .push_str(&format!("{older}\n"));
+        }
+        files
+            .entry("issues.jsonl")
+            .or_default()
+            .push_str(&format!("{line}\n"));
+        held.push(*id);
+    }
+    for (table, file, member) in [
+        ("changelog", "changelog.jsonl", "entries"),
+        ("comments", "comments.jsonl", "comments"),
+    ] {
+        let rows = strings(&format!(
+            "SELECT issue_id, '', json FROM {table} ORDER BY issue_id, id"
+        ));
+        let mut by_issue: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
+        for (issue, _, json) in rows {
+            by_issue
+                .entry(issue)
+                .or_default()
+                .push(serde_json::from_str(&json).unwrap());
+        }
+        for (issue, children) in by_issue {
+            files.entry(file).or_default().push_str(&format!(
+                "{}\n",
+                json!({"issue_id": issue, member: children})
+            ));
+        }
+    }
+    for (id, issue, json) in
+        strings("SELECT id, CAST(issue_id AS TEXT), json FROM worklogs ORDER BY id")
+    {
+        let line = json!({"id": id, "issue_id": issue.parse::<i64>().unwrap(), "deleted_ms": null, "worklog": serde_json::from_str::<Value>(&json).unwrap()});
+        files
+            .entry("worklogs.jsonl")
+            .or_default()
+            .push_str(&format!("{line}\n"));
+    }
+    files.insert(
+        "members.jsonl",
+        format!("{}\n", json!({"query": 0, "held": held})),
+    );
+    let mut bytes = BTreeMap::new();
+    for (name, text) in &files {
+        std::fs::write(dir.join(name), text).unwrap();
+        bytes.insert(*name, text.len());
+    }
+    let fields: Vec<Value> = strings("SELECT 0, '', json FROM fields ORDER BY id")
+        .into_iter()
+        .map(|(_, _, json)| serde_json::from_str(&json).unwrap())
+        .collect();
+    let (jql, state) = connection
+        .query_row("SELECT jql, json FROM sync_state", [], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })
+        .unwrap();
+    let manifest = json!({
+        "format": 1,
+        "bytes": bytes,
+        "counts": {"issues": issues.len()},
+        "fields": fields,
+        "states": {jql.clone(): serde_json::from_str::<Value>(&state).unwrap()},
+        "queries": [jql],
+    });
+    std::fs::write(dir.join("manifest.json"), manifest.to_string()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_format_one_directory_is_migrated_in_place_to_the_relational_records() {
+    let sim = tenant().await;
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut database = SqliteSink::open(dir.path().join("export.db")).unwrap();
+    jira_sync::sync(&client, &mut database, &options())
+        .await
+        .unwrap();
+    let files = dir.path().join("old");
+    format_one(&database, &files);
+
+    let mut sink = JsonlSink::open(&files).expect("a format-1 directory opens, migrated");
+    assert_eq!(sink.manifest().format, jira_sync::JSONL_FORMAT);
+    assert!(
+        !std::fs::read_to_string(files.join("issues.jsonl"))
+            .unwrap()
+            .contains("an older summary")
+    );
+    assert_same_records(&database, &files);
+    // And it syncs on from the state it kept: nothing to write again.
+    let run = jira_sync::sync(&client, &mut sink, &options())
+        .await
+        .unwrap();
+    assert_eq!(run.issues_written, 0, "{run:?}");
+    assert_eq!(sink.manifest().counts["issues"], 300);
+    assert_same_records(&database, &files);
+}
