@@ -4,6 +4,7 @@
 //! cells (5xx, resets, hangs, truncated bodies, an exhausted quota), run until it ends,
 //! against the same clean export.
 
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use jira_sim::{Fault, FaultConfig, FaultRule, LimitConfig, QuotaConfig, QuotaKind};
@@ -21,6 +22,37 @@ fn issue_lines(dir: &std::path::Path) -> usize {
 }
 
 impl Workspace {
+    /// `rounds` runs of `args`, each SIGKILLed at a random moment (150–700 ms in), then one
+    /// run to the end: how many were killed before they ended, and the last run.
+    async fn killed_then_finished(
+        &self,
+        site: &str,
+        label: &str,
+        args: &[&str],
+        extra: &[(&str, &str)],
+        rounds: usize,
+    ) -> anyhow::Result<(u32, Output)> {
+        let mut killed_mid_run = 0;
+        for round in 0..rounds {
+            let after = Duration::from_millis(rand::rng().random_range(150..700));
+            let output = self
+                .interrupted(
+                    site,
+                    &format!("{label}-{round}"),
+                    args,
+                    extra,
+                    "KILL",
+                    after,
+                )
+                .await?;
+            if output.status.code().is_none() {
+                killed_mid_run += 1;
+            }
+        }
+        let last = self.run(site, &format!("{label}-end"), args, extra).await;
+        Ok((killed_mid_run, last))
+    }
+
     /// 20 SIGKILLs (3 in quick mode) during a sync, then one to the end; then a sync per
     /// fault. Every export must equal the clean one.
     pub async fn syncs(&self, quick: bool) -> anyhow::Result<Scenario> {
@@ -88,24 +120,9 @@ impl Workspace {
         let killed_args = args(&killed_dir);
         let killed_refs: Vec<&str> = killed_args.iter().map(String::as_str).collect();
         let round_started = Instant::now();
-        let mut killed_mid_run = 0;
-        for round in 0..rounds {
-            let after = Duration::from_millis(rand::rng().random_range(150..700));
-            let output = self
-                .interrupted(
-                    &site,
-                    &format!("sync-kill-{round}"),
-                    &killed_refs,
-                    &extra,
-                    "KILL",
-                    after,
-                )
-                .await?;
-            if output.status.code().is_none() {
-                killed_mid_run += 1;
-            }
-        }
-        let last = self.run(&site, "sync-kill-end", &killed_refs, &extra).await;
+        let (killed_mid_run, last) = self
+            .killed_then_finished(&site, "sync-kill", &killed_refs, &extra, rounds)
+            .await?;
         let killed = jsonl_contents(&killed_dir);
         let same = killed == expected;
         let twice = issue_lines(&killed_dir).saturating_sub(issue_lines(&clean_dir));
@@ -153,26 +170,9 @@ impl Workspace {
         let pg_killed_args = pg_args("killed");
         let pg_killed_refs: Vec<&str> = pg_killed_args.iter().map(String::as_str).collect();
         let pg_started = Instant::now();
-        let mut pg_killed_mid_run = 0;
-        for round in 0..rounds {
-            let after = Duration::from_millis(rand::rng().random_range(150..700));
-            let output = self
-                .interrupted(
-                    &site,
-                    &format!("sync-pg-kill-{round}"),
-                    &pg_killed_refs,
-                    &extra,
-                    "KILL",
-                    after,
-                )
-                .await?;
-            if output.status.code().is_none() {
-                pg_killed_mid_run += 1;
-            }
-        }
-        let pg_last = self
-            .run(&site, "sync-pg-kill-end", &pg_killed_refs, &extra)
-            .await;
+        let (pg_killed_mid_run, pg_last) = self
+            .killed_then_finished(&site, "sync-pg-kill", &pg_killed_refs, &extra, rounds)
+            .await?;
         let (pg_expected, pg_killed) = (
             server.sync_contents("clean"),
             server.sync_contents("killed"),

@@ -137,11 +137,20 @@ struct Slot {
 /// A second pass's lines: those kept, each as it is written.
 pub(super) type Kept = Box<dyn Iterator<Item = Result<Vec<u8>, Error>>>;
 
-/// The key of a line of `table`.
-fn key_of(table: &Table, head: &Head) -> Option<Id> {
-    match table.name {
-        "users" => head.account_id.clone().map(Id::Text),
-        _ => head.id.clone(),
+/// The numeric id of a line (issues, worklogs): 8 bytes a key in the first pass.
+fn number(head: &Head) -> Option<u64> {
+    match head.id {
+        Some(Id::Number(id)) => Some(id),
+        _ => None,
+    }
+}
+
+/// The text key of a line (users by account id, statuses by id).
+fn text(head: &Head) -> Option<String> {
+    match &head.id {
+        Some(Id::Text(id)) => Some(id.clone()),
+        Some(Id::Number(id)) => Some(id.to_string()),
+        None => head.account_id.clone(),
     }
 }
 
@@ -153,21 +162,33 @@ pub(super) fn by_key(
     table: &'static Table,
     issues: &mut Issues,
 ) -> Result<Option<Kept>, Error> {
+    match table.name {
+        "issues" | "worklogs" => keyed(dir, table, issues, number),
+        _ => keyed(dir, table, issues, text),
+    }
+}
+
+fn keyed<K: Hash + Eq + Clone + 'static>(
+    dir: &Path,
+    table: &'static Table,
+    issues: &mut Issues,
+    key_of: fn(&Head) -> Option<K>,
+) -> Result<Option<Kept>, Error> {
     let name = FILES[super::file_of(table)];
     let is_issues = table.name == "issues";
-    let mut slots: HashMap<Id, Slot> = HashMap::new();
-    let mut tombs: HashMap<Id, String> = HashMap::new();
+    let mut slots: HashMap<K, Slot> = HashMap::new();
+    let mut tombs: HashMap<K, String> = HashMap::new();
     let mut change = false;
     for (n, line) in lines(dir, name)?.enumerate() {
         let (_, line) = line?;
         let n = n as u32;
         let head = head(name, &line)?;
-        let Some(key) = key_of(table, &head) else {
+        let Some(key) = key_of(&head) else {
             continue;
         };
         let whole = head.whole(table);
         let key_hash = head.key.as_deref().map_or(0, hash);
-        if is_issues && let Id::Number(id) = &key {
+        if is_issues && let Some(id) = &number(&head) {
             match &head.deleted_at {
                 Some(at) => issues.deleted.insert(*id, at.clone()),
                 None => issues.deleted.remove(id),
@@ -227,7 +248,7 @@ pub(super) fn by_key(
         let keep = || -> Result<Option<Vec<u8>>, Error> {
             let (_, line) = line?;
             let head = head(name, &line)?;
-            let Some(key) = key_of(table, &head) else {
+            let Some(key) = key_of(&head) else {
                 return Ok(None);
             };
             let slot = slots[&key];
