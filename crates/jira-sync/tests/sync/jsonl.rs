@@ -346,3 +346,140 @@ async fn a_format_one_directory_is_migrated_in_place_to_the_relational_records()
     assert_eq!(sink.manifest().counts["issues"], 300);
     assert_same_records(&database, &files);
 }
+
+/// An issue's JSON as Jira sends it: `key`, project, summary and Story Points.
+fn issue(id: u64, key: &str, points: Option<f64>) -> jira_sync::SyncedIssue {
+    let project = key.split('-').next().unwrap();
+    let json = json!({
+        "id": id.to_string(),
+        "key": key,
+        "fields": {
+            "project": {"key": project},
+            "summary": format!("{key} summary"),
+            "updated": "2026-03-02T18:21:19.756+0000",
+            "customfield_10016": points,
+        },
+    });
+    jira_sync::SyncedIssue {
+        id,
+        key: key.to_owned(),
+        updated_ms: 1_772_475_679_756,
+        json: serde_json::value::to_raw_value(&json).unwrap(),
+    }
+}
+
+fn child(id: u64, issue_id: u64, extra: Value) -> jira_sync::Child {
+    let mut json = json!({"id": id.to_string(), "created": "2026-03-02T18:21:19.756+0000"});
+    json.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    jira_sync::Child {
+        id,
+        issue_id,
+        at: String::new(),
+        json: serde_json::value::to_raw_value(&json).unwrap(),
+    }
+}
+
+/// Lines of `table`'s file, parsed.
+fn lines(dir: &std::path::Path, table: &Table) -> Vec<Value> {
+    std::fs::read_to_string(dir.join(format!("{}.jsonl", table.name)))
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+/// Within one run: an issue's comment and Story Points go, the issue moves to another
+/// project, a worklog is deleted. Between the commits the files only append (the last
+/// line of a key wins, `sets.jsonl` says which commit holds an issue's rows); the end of
+/// the run leaves the rows the tables hold.
+#[test]
+fn compaction_leaves_the_rows_the_tables_hold() {
+    use jira_sync::Sink as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = JsonlSink::open(dir.path()).unwrap();
+    let state = jira_sync::SyncState {
+        jql: "project = APO".into(),
+        ..jira_sync::SyncState::default()
+    };
+    let comment = |id: u64| child(id, 7, json!({"body": format!("comment {id}")}));
+    let mut first = jira_sync::SyncBatch {
+        issues: vec![issue(7, "APO-7", Some(5.0)), issue(8, "APO-8", None)],
+        worklogs: vec![child(70, 7, json!({"timeSpentSeconds": 60}))],
+        ..Default::default()
+    };
+    first.comments.insert(7, vec![comment(701), comment(702)]);
+    first.histories.insert(
+        7,
+        vec![child(
+            9001,
+            7,
+            json!({"items": [{"field": "status", "fromString": "To Do", "toString": "Done"}]}),
+        )],
+    );
+    sink.commit(&first, &state).unwrap();
+    let mut second = jira_sync::SyncBatch {
+        issues: vec![issue(7, "BEA-3", None)],
+        deleted_worklogs: vec![(70, 1_772_475_679_756)],
+        ..Default::default()
+    };
+    second.comments.insert(7, vec![comment(701)]);
+    second.histories.insert(
+        7,
+        vec![child(
+            9001,
+            7,
+            json!({"items": [{"field": "status", "fromString": "To Do", "toString": "Done"}]}),
+        )],
+    );
+    sink.commit(&second, &state).unwrap();
+    assert_eq!(lines(dir.path(), &schema::COMMENTS).len(), 3, "appended");
+    assert_eq!(
+        sink.manifest().counts["comments"],
+        1,
+        "701, the one comment issue 7 holds now"
+    );
+
+    sink.finish_run().unwrap();
+    let issues = lines(dir.path(), &schema::ISSUES);
+    assert_eq!(issues.len(), 2);
+    assert_eq!(
+        issues.iter().find(|i| i["id"] == 7).unwrap()["key"],
+        "BEA-3"
+    );
+    assert!(
+        lines(dir.path(), &schema::FIELD_VALUES).is_empty(),
+        "Story Points cleared: no row"
+    );
+    let comments = lines(dir.path(), &schema::COMMENTS);
+    assert_eq!(comments.len(), 2);
+    for row in &comments {
+        assert_eq!(row["issue_key"], "BEA-3", "{row}");
+        assert_eq!(row["deleted_at"].is_null(), row["id"] == 701, "{row}");
+    }
+    let items = lines(dir.path(), &schema::CHANGELOG_ITEMS);
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["issue_key"], "BEA-3");
+    let worklogs = lines(dir.path(), &schema::WORKLOGS);
+    assert_eq!(worklogs.len(), 1);
+    assert_eq!(
+        worklogs[0]["issue_key"], "BEA-3",
+        "a moved issue's worklog takes its key"
+    );
+    assert_eq!(worklogs[0]["deleted_at"], "2026-03-02T18:21:19.756Z");
+    assert_eq!(
+        worklogs[0]["time_spent_seconds"], 60,
+        "the tombstone folded into the row"
+    );
+    assert_eq!(
+        std::fs::metadata(dir.path().join("sets.jsonl"))
+            .unwrap()
+            .len(),
+        0
+    );
+    drop(sink);
+    let sink = JsonlSink::open(dir.path()).unwrap();
+    assert_eq!(sink.manifest().counts["comments"], 1);
+    assert_eq!(sink.manifest().counts["worklogs_deleted"], 1);
+}
