@@ -44,9 +44,11 @@
 //! - **Memory is bounded by a budget**, not by the export's size: what waits between the
 //!   wire and the sink is each entity's JSON text ([`SyncedIssue`], [`Child`]), and each
 //!   unit of work takes its share of [`SyncOptions::memory_budget`] before it starts.
-//! - **Sinks are features.** [`SqliteSink`] (feature `sqlite`, on by default; bundled
-//!   SQLite) and [`JsonlSink`] (always). A crate that only wants the client depends on
-//!   `jira-client` and compiles no database driver.
+//! - **One schema, every sink.** [`relational`] holds the tables once; [`SqliteSink`]
+//!   (feature `sqlite`, on by default; bundled SQLite) and the PostgreSQL sink (feature
+//!   `postgres`) write them as tables, [`JsonlSink`] (always) as a file per table whose
+//!   lines are the same rows. A crate that only wants the client depends on `jira-client`
+//!   and compiles no database driver.
 //! - **Reads go to Jira, never to the cache**; the client's cached copies of the synced
 //!   issues are dropped when the run ends, so a later fetch reads them fresh.
 //!

@@ -288,9 +288,11 @@ impl JsonlSink {
         &self.manifest
     }
 
-    /// Rewrites the files to hold one line per row, its current one (see
-    /// [`compact`](mod@compact)), and `members.jsonl` one line per query, atomically;
-    /// whether any file had a line to drop. A sync does this when its run ends.
+    /// Rewrites the files to hold one line per row, as the tables hold them (a deleted
+    /// issue, comment or worklog keeps its row with `deleted_at`; the field values and
+    /// history an issue no longer has are gone), `members.jsonl` one line per query and
+    /// `sets.jsonl` none, atomically; whether any file was rewritten. A sync does this
+    /// when its run ends.
     pub fn compact(&mut self) -> Result<bool, Error> {
         let members: Vec<(usize, Vec<u64>)> = (0..self.manifest.queries.len())
             .map(|query| {
