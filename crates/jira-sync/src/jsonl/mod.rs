@@ -66,17 +66,7 @@ pub(crate) const FILES: [&str; 11] = [
 ];
 
 /// The tables the files hold, in the order of [`FILES`].
-const TABLES: [&Table; 9] = [
-    &schema::ISSUES,
-    &schema::FIELD_VALUES,
-    &schema::CHANGELOG,
-    &schema::CHANGELOG_ITEMS,
-    &schema::COMMENTS,
-    &schema::WORKLOGS,
-    &schema::USERS,
-    &schema::FIELDS,
-    &schema::STATUSES,
-];
+const TABLES: [&Table; 9] = schema::DATA_TABLES;
 
 const MEMBERS: usize = 9;
 const SETS: usize = 10;

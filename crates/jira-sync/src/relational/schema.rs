@@ -300,6 +300,20 @@ pub const KEYED_CHILDREN: [&str; 5] = [
     "worklogs",
 ];
 
+/// The tables of what a sync reads from the site (every table but the sync's own state),
+/// in the order they are created: a JSON Lines sink writes a file of each.
+pub const DATA_TABLES: [&Table; 9] = [
+    &ISSUES,
+    &FIELD_VALUES,
+    &CHANGELOG,
+    &CHANGELOG_ITEMS,
+    &COMMENTS,
+    &WORKLOGS,
+    &USERS,
+    &FIELDS,
+    &STATUSES,
+];
+
 /// Every table, in the order they are created.
 pub const TABLES: [&Table; 11] = [
     &ISSUES,

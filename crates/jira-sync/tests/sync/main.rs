@@ -31,6 +31,24 @@ async fn tenant() -> SimHandle {
     .expect("jira-sim starts")
 }
 
+/// A tenant, a client of it, a temporary directory and a SQLite sink in it
+/// (`export.db`) holding a sync of [`options`]: the truth a JSON Lines sink is held to.
+async fn synced_database() -> (
+    SimHandle,
+    jira_client::JiraClient,
+    tempfile::TempDir,
+    SqliteSink,
+) {
+    let sim = tenant().await;
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut database = SqliteSink::open(dir.path().join("export.db")).unwrap();
+    jira_sync::sync(&client, &mut database, &options())
+        .await
+        .unwrap();
+    (sim, client, dir, database)
+}
+
 fn options() -> SyncOptions {
     SyncOptions {
         settle: Duration::ZERO,
@@ -394,13 +412,7 @@ fn jsonl_contents(dir: &std::path::Path) -> BTreeMap<i64, (i64, i64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_json_lines_export_equals_the_database_and_survives_a_torn_commit() {
-    let sim = tenant().await;
-    let client = uncached_client(&sim).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut database = SqliteSink::open(dir.path().join("export.db")).unwrap();
-    jira_sync::sync(&client, &mut database, &options())
-        .await
-        .unwrap();
+    let (sim, client, dir, database) = synced_database().await;
     let files = dir.path().join("export");
 
     // Killed after the first commit of issues, with half a line written past it.

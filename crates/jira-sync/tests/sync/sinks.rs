@@ -160,17 +160,7 @@ async fn json_lines_hold_one_current_line_per_entity_after_a_run() {
         .await
         .unwrap();
     assert_eq!(again.issues_written, 3, "{again:?}");
-    for table in [
-        &schema::ISSUES,
-        &schema::FIELD_VALUES,
-        &schema::CHANGELOG,
-        &schema::CHANGELOG_ITEMS,
-        &schema::COMMENTS,
-        &schema::WORKLOGS,
-        &schema::USERS,
-        &schema::STATUSES,
-        &schema::FIELDS,
-    ] {
+    for table in schema::DATA_TABLES {
         let name = format!("{}.jsonl", table.name);
         let ids = record_keys(&files.join(&name), table.key);
         assert!(!ids.is_empty(), "{name}");
