@@ -126,11 +126,14 @@ fn patch(
     Ok(out)
 }
 
-/// Where a key's lines are: its last whole line (`u32::MAX`: none) and its last line.
+/// Where a key's lines are, by line number, and (in the issues file) what it was called.
 #[derive(Clone, Copy)]
 struct Slot {
+    /// Its last whole line (`u32::MAX`: none, only tombstones).
     whole: u32,
+    /// Its last line.
     last: u32,
+    /// A hash of the issue key its lines last named (0 for other files).
     key: u64,
 }
 
