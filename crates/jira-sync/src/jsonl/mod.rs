@@ -157,7 +157,9 @@ pub struct JsonlSink {
     /// A catalogue [`Sink::set_fields`] gave, written with the next commit.
     fields: Option<Vec<Value>>,
     /// One sync at a time (`DIR/sync.lock`).
-    _lock: crate::lock::SinkLock,
+    /// `None` once a failed commit could not be undone (see [`JsonlSink::recover`]):
+    /// the sink then refuses every write.
+    lock: Option<crate::lock::SinkLock>,
 }
 
 fn failed(path: &Path, error: impl std::fmt::Display) -> Error {
@@ -192,6 +194,12 @@ impl JsonlSink {
         // even before its first manifest (a first run killed mid-commit).
         let ours = dir.join("sync.lock").exists();
         let lock = crate::lock::SinkLock::acquire(&dir.join("sync.lock"), &dir, wait)?;
+        Self::open_locked(dir, lock, ours)
+    }
+
+    /// Opens the sink in `dir` whose lock `lock` this process holds; `ours` when the
+    /// directory held the lock file before (so its files are a sink's, manifest or not).
+    fn open_locked(dir: PathBuf, lock: crate::lock::SinkLock, ours: bool) -> Result<Self, Error> {
         // A compaction cut off is finished (or undone) before anything reads the files.
         compact::recover(&dir)?;
         let path = dir.join("manifest.json");
@@ -243,7 +251,7 @@ impl JsonlSink {
             census: HashSet::new(),
             names: HashMap::new(),
             fields: None,
-            _lock: lock,
+            lock: Some(lock),
         };
         for name in FILES {
             let path = sink.dir.join(name);
@@ -284,6 +292,7 @@ impl JsonlSink {
     /// `sets.jsonl` none, atomically; whether any file was rewritten. A sync does this
     /// when its run ends.
     pub fn compact(&mut self) -> Result<bool, Error> {
+        self.usable()?;
         let members: Vec<(usize, Vec<u64>)> = (0..self.manifest.queries.len())
             .map(|query| {
                 let bit = 1u16.checked_shl(query as u32).unwrap_or(0);
@@ -568,11 +577,33 @@ impl JsonlSink {
 
     /// A committed manifest the failing append did not change: the in-memory index is
     /// rebuilt from the files so a failed commit leaves nothing half-applied.
+    ///
+    /// The sink is opened again under the lock it holds: the files are cut back to the
+    /// manifest's lengths (dropping what the failed commit appended, so the next commit
+    /// does not append after it) and the index is read from them. When that fails too,
+    /// the sink writes nothing more; a new sink opened on the directory starts clean.
     fn recover(&mut self, error: Error) -> Error {
-        if let Ok(fresh) = JsonlSink::open(self.dir.clone()) {
-            *self = fresh;
+        let Some(lock) = self.lock.take() else {
+            return error;
+        };
+        match JsonlSink::open_locked(self.dir.clone(), lock, true) {
+            Ok(fresh) => *self = fresh,
+            Err(reopen) => {
+                tracing::error!(dir = %self.dir.display(), error = %reopen, "a JSON Lines sink could not be reopened after a failed commit; it writes nothing more");
+            }
         }
         error
+    }
+
+    /// Refuses a write to a sink a failed commit left unusable.
+    fn usable(&self) -> Result<(), Error> {
+        match self.lock {
+            Some(_) => Ok(()),
+            None => Err(Error::Sync(format!(
+                "sync: {} could not be reopened after a failed commit; its files hold the last commit whole: run the sync again",
+                self.dir.display()
+            ))),
+        }
     }
 }
 
@@ -582,16 +613,19 @@ impl Sink for JsonlSink {
     }
 
     fn commit(&mut self, batch: &SyncBatch, state: &SyncState) -> Result<(), Error> {
+        self.usable()?;
         self.write_commit(batch, state)
             .map_err(|error| self.recover(error))
     }
 
     fn census_finish(&mut self, jql: &str, at_ms: i64) -> Result<Census, Error> {
+        self.usable()?;
         self.write_census(jql, at_ms)
             .map_err(|error| self.recover(error))
     }
 
     fn finish_run(&mut self) -> Result<(), Error> {
+        self.usable()?;
         self.compact()
             .map(|_| ())
             .map_err(|error| self.recover(error))

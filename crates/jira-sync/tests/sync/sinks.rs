@@ -236,3 +236,72 @@ async fn json_lines_hold_one_current_line_per_entity_after_a_run() {
     );
     assert_eq!(sink.manifest().bytes["issues.jsonl"], body.len() as u64);
 }
+
+/// A commit that fails at its commit point (the manifest cannot be replaced) leaves the
+/// files as the last commit made them: the sink reopens itself under the lock it holds,
+/// so the failed commit's bytes are cut, and the next commit is whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_json_lines_commit_is_undone_before_the_next() {
+    let sim = tenant().await;
+    let client = jira_ops_tests::sim::uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("export");
+    let mut sink = JsonlSink::open(&files).unwrap();
+    jira_sync::sync(&client, &mut sink, &options())
+        .await
+        .unwrap();
+    let (status, _) = jira_ops_tests::sim::rest(
+        &sim,
+        reqwest::Method::PUT,
+        "/rest/api/3/issue/APO-3",
+        Some(serde_json::json!({"fields": {"summary": "APO-3 edited"}})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    // The commit of the edited issue cannot make the manifest's temporary file: every
+    // data file is appended, then the commit point fails.
+    let blocker = files.join("manifest.json.tmp");
+    let mut hooked = crate::Hooked {
+        inner: sink,
+        before: |batch: &jira_sync::SyncBatch| {
+            if !batch.issues.is_empty() {
+                std::fs::create_dir(&blocker).unwrap();
+            }
+            Ok(())
+        },
+    };
+    let failed = jira_sync::sync(&client, &mut hooked, &options())
+        .await
+        .expect_err("the commit point fails");
+    let mut sink = hooked.inner;
+    assert!(failed.to_string().contains("manifest.json.tmp"), "{failed}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(files.join("manifest.json")).unwrap()).unwrap();
+    for name in ["issues.jsonl", "issue_field_values.jsonl", "sets.jsonl"] {
+        assert_eq!(
+            std::fs::metadata(files.join(name)).unwrap().len(),
+            manifest["bytes"][name].as_u64().unwrap_or(0),
+            "{name}: the failed commit's bytes are cut"
+        );
+    }
+    std::fs::remove_dir(&blocker).unwrap();
+    let again = jira_sync::sync(&client, &mut sink, &options())
+        .await
+        .unwrap();
+    assert_eq!(again.issues_written, 1, "{again:?}");
+    drop(sink);
+    let sink = JsonlSink::open(&files).unwrap();
+    assert_eq!(sink.manifest().counts["issues"], 300);
+    let issues = std::fs::read_to_string(files.join("issues.jsonl")).unwrap();
+    assert_eq!(issues.lines().count(), 300);
+    for line in issues.lines() {
+        serde_json::from_str::<serde_json::Value>(line).expect("every line whole");
+    }
+    assert_eq!(
+        issues
+            .lines()
+            .filter(|l| l.contains("APO-3 edited"))
+            .count(),
+        1
+    );
+}
