@@ -314,20 +314,18 @@ pub const DATA_TABLES: [&Table; 9] = [
     &STATUSES,
 ];
 
-/// Every table, in the order they are created.
-pub const TABLES: [&Table; 11] = [
-    &ISSUES,
-    &FIELD_VALUES,
-    &CHANGELOG,
-    &CHANGELOG_ITEMS,
-    &COMMENTS,
-    &WORKLOGS,
-    &USERS,
-    &FIELDS,
-    &STATUSES,
-    &SYNC_STATE,
-    &SYNC_MEMBERS,
-];
+/// Every table, in the order they are created: [`DATA_TABLES`], then the sync's own
+/// state and memberships.
+pub const TABLES: [&Table; DATA_TABLES.len() + 2] = {
+    let mut all = [&SYNC_STATE; DATA_TABLES.len() + 2];
+    let mut n = 0;
+    while n < DATA_TABLES.len() {
+        all[n] = DATA_TABLES[n];
+        n += 1;
+    }
+    all[n + 1] = &SYNC_MEMBERS;
+    all
+};
 
 /// The `CREATE TABLE`/`INDEX`/`VIEW` statements of the whole schema in `dialect`, each
 /// `IF NOT EXISTS`, with `schema_version`.

@@ -59,18 +59,30 @@ fn a_directory_of_other_files_is_not_overwritten() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_data_file_deleted_from_a_sink_is_named_not_filled_with_zeros() {
+/// A tenant, a client of it, a temporary directory and a JSON Lines sink in it
+/// (`export`) holding a sync of [`options`].
+async fn synced_export() -> (
+    jira_sim::SimHandle,
+    jira_client::JiraClient,
+    tempfile::TempDir,
+    std::path::PathBuf,
+    JsonlSink,
+) {
     let sim = tenant().await;
     let client = jira_ops_tests::sim::uncached_client(&sim).await;
     let dir = tempfile::tempdir().unwrap();
     let files = dir.path().join("export");
-    {
-        let mut sink = JsonlSink::open(&files).unwrap();
-        jira_sync::sync(&client, &mut sink, &options())
-            .await
-            .unwrap();
-    }
+    let mut sink = JsonlSink::open(&files).unwrap();
+    jira_sync::sync(&client, &mut sink, &options())
+        .await
+        .unwrap();
+    (sim, client, dir, files, sink)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_data_file_deleted_from_a_sink_is_named_not_filled_with_zeros() {
+    let (_sim, _client, _dir, files, sink) = synced_export().await;
+    drop(sink);
     let comments = files.join("comments.jsonl");
     assert!(std::fs::metadata(&comments).unwrap().len() > 0);
     std::fs::remove_file(&comments).unwrap();
@@ -137,14 +149,7 @@ fn record_keys(path: &std::path::Path, by: &[&str]) -> Vec<String> {
 /// finished when the sink is next opened.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_lines_hold_one_current_line_per_entity_after_a_run() {
-    let sim = tenant().await;
-    let client = jira_ops_tests::sim::uncached_client(&sim).await;
-    let dir = tempfile::tempdir().unwrap();
-    let files = dir.path().join("export");
-    let mut sink = JsonlSink::open(&files).unwrap();
-    jira_sync::sync(&client, &mut sink, &options())
-        .await
-        .unwrap();
+    let (sim, client, _dir, files, mut sink) = synced_export().await;
     // Edits (and so new lines for the same issues), then a run.
     for key in ["APO-3", "APO-4", "BEA-7"] {
         let (status, _) = jira_ops_tests::sim::rest(
@@ -242,14 +247,7 @@ async fn json_lines_hold_one_current_line_per_entity_after_a_run() {
 /// so the failed commit's bytes are cut, and the next commit is whole.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_json_lines_commit_is_undone_before_the_next() {
-    let sim = tenant().await;
-    let client = jira_ops_tests::sim::uncached_client(&sim).await;
-    let dir = tempfile::tempdir().unwrap();
-    let files = dir.path().join("export");
-    let mut sink = JsonlSink::open(&files).unwrap();
-    jira_sync::sync(&client, &mut sink, &options())
-        .await
-        .unwrap();
+    let (sim, client, _dir, files, sink) = synced_export().await;
     let (status, _) = jira_ops_tests::sim::rest(
         &sim,
         reqwest::Method::PUT,
