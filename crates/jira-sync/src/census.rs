@@ -14,7 +14,7 @@ use crate::record::now_ms;
 use crate::run::SyncReport;
 use crate::sink::Sink;
 use crate::window::SyncState;
-use crate::worklogs::entering_worklogs;
+use crate::worklogs::{IssueWorklogs, entering_worklogs};
 
 /// The share of a run's requests a census may cost and still run every time.
 pub(crate) const CENSUS_SHARE: f64 = 0.05;
@@ -99,7 +99,10 @@ where
             batch,
             options,
             chunk,
-            options.worklogs,
+            match options.worklogs {
+                true => IssueWorklogs::Entering,
+                false => IssueWorklogs::Feed,
+            },
             &none,
             None,
         )
@@ -112,6 +115,7 @@ where
                 sink,
                 &mut unit.batch,
                 embedded,
+                IssueWorklogs::Entering,
             )
             .await?;
             report.worklogs += unit.batch.worklogs.len();

@@ -82,6 +82,9 @@ pub struct SyncOptions {
     pub memory_budget: usize,
 }
 
+/// A run's memory budget by default ([`SyncOptions::memory_budget`]), in bytes.
+pub const MEMORY_BUDGET: usize = 256 << 20;
+
 /// Checks a sync's query before anything is sent: not empty, and without an `ORDER BY`
 /// (the sync orders by id itself, and a window's clauses are added after the query).
 pub fn check_query(jql: &str) -> Result<(), String> {
@@ -112,13 +115,13 @@ impl SyncOptions {
             fields: vec!["*navigable".into()],
             strategy: None,
             commit_issues: 1_000,
-            memory_budget: 128 << 20,
+            memory_budget: MEMORY_BUDGET,
         }
     }
 
     /// The fields a read asks for: the chosen ones, `updated`, `comment` when comments
     /// are synced, and `worklog` when the read takes worklogs from the issues
-    /// (`worklogs_from_issues`: see [`crate::run`]).
+    /// (`worklogs_from_issues`: see `IssueWorklogs`).
     pub(crate) fn read_fields(&self, worklogs_from_issues: bool) -> Vec<String> {
         let mut fields = self.fields.clone();
         let needed = [

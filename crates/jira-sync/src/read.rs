@@ -19,7 +19,7 @@ use crate::options::SyncOptions;
 use crate::record::{self, At, Child, SyncedIssue, numeric_id, updated_ms};
 use crate::run::{Event, Unit};
 use crate::window::Window;
-use crate::worklogs::Embedded;
+use crate::worklogs::{Embedded, IssueWorklogs};
 
 /// The `ids` strategy: id-only pages of the window, cut into bulk fetches of 100 that run
 /// `max_concurrent` at a time, in order.
@@ -28,7 +28,7 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
     batch: &'a BatchConfig,
     options: &'a SyncOptions,
     window: &Window,
-    from_issues: bool,
+    worklogs: IssueWorklogs,
     recent: Arc<BTreeMap<String, i64>>,
     budget: MemoryBudget,
 ) -> impl futures_util::Stream<Item = Result<Event, Error>> + 'a {
@@ -95,7 +95,7 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
                         &batch,
                         &options,
                         &ids,
-                        from_issues,
+                        worklogs,
                         &recent,
                         Some(to_ms),
                     )
@@ -144,11 +144,11 @@ pub(crate) fn page_events<'a, T: Transport + 'static>(
     transport: &'a Arc<T>,
     options: &'a SyncOptions,
     window: &Window,
-    from_issues: bool,
+    worklogs: IssueWorklogs,
     recent: Arc<BTreeMap<String, i64>>,
     budget: MemoryBudget,
 ) -> impl futures_util::Stream<Item = Result<Event, Error>> + 'a {
-    let fields = options.read_fields(from_issues);
+    let fields = options.read_fields(worklogs.carried());
     let streams = window
         .slices
         .iter()
@@ -183,7 +183,7 @@ pub(crate) fn page_events<'a, T: Transport + 'static>(
                             .map(|i| numeric_id(&i.id))
                             .try_fold(0, |m, id| id.map(|id| m.max(id)))?;
                         let mut unit =
-                            complete(transport, options, page.issues, from_issues, &recent, None)
+                            complete(transport, options, page.issues, worklogs, &recent, None)
                                 .await?;
                         budget.observe(unit.bytes());
                         unit.share = share;
@@ -205,8 +205,8 @@ pub(crate) fn page_events<'a, T: Transport + 'static>(
     futures_util::stream::select_all(streams)
 }
 
-/// Bulk-fetches `ids` with the fields and completes them (`from_issues`: with the
-/// worklogs they carry, see [`complete`]). With `settled_at` (a window's end), the
+/// Bulk-fetches `ids` with the fields and completes them (with the worklogs they carry
+/// when `worklogs` takes them from the issues, see [`complete`]). With `settled_at` (a window's end), the
 /// histories of the ids the sink does not hold recently are read beside the bulk fetch
 /// rather than after it; they are kept for an issue that has not changed since
 /// `settled_at` (no entry can have been added after they were read), and read again for
@@ -216,11 +216,11 @@ pub(crate) async fn fetch_unit<T: Transport + 'static>(
     batch: &BatchConfig,
     options: &SyncOptions,
     ids: &[String],
-    from_issues: bool,
+    worklogs: IssueWorklogs,
     recent: &BTreeMap<String, i64>,
     settled_at: Option<i64>,
 ) -> Result<Unit, Error> {
-    let fields = options.read_fields(from_issues);
+    let fields = options.read_fields(worklogs.carried());
     let field_refs: Vec<&str> = fields.iter().map(String::as_str).collect();
     let single = BatchConfig {
         max_concurrent: 1,
@@ -262,22 +262,24 @@ pub(crate) async fn fetch_unit<T: Transport + 'static>(
             }
         }
     }
-    let mut unit = complete(transport, options, issues, from_issues, recent, early).await?;
+    let mut unit = complete(transport, options, issues, worklogs, recent, early).await?;
     unit.requests += fetched.requests;
     unit.missing = missing;
     Ok(unit)
 }
 
 /// Drops the issues the sink already holds at this `updated`, then takes the rest's
-/// comments (long threads paged) and complete histories, and (`from_issues`) keeps the
-/// worklogs each carried for the commit to give to those that enter the sink. Every issue
+/// comments (long threads paged) and complete histories, and (when `worklogs` takes them
+/// from the issues) keeps the worklogs each carried for the commit to give to those that
+/// enter the sink (with [`IssueWorklogs::Every`], to every issue: lists longer than the
+/// embedded page are read here). Every issue
 /// is turned into text before the first request, so a unit waiting on the network holds
 /// no parsed trees.
 async fn complete<T: Transport>(
     transport: &Arc<T>,
     options: &SyncOptions,
     issues: Vec<Issue>,
-    from_issues: bool,
+    worklogs: IssueWorklogs,
     recent: &BTreeMap<String, i64>,
     early: Option<Early>,
 ) -> Result<Unit, Error> {
@@ -323,7 +325,7 @@ async fn complete<T: Transport>(
         if options.worklogs {
             // Worklogs are records of their own, never part of the issue's JSON.
             let field = issue.fields.remove("worklog").unwrap_or(Value::Null);
-            if from_issues {
+            if worklogs.carried() {
                 unit.embedded.insert(id, Embedded::parse(&field, id)?);
             }
         }
@@ -375,7 +377,17 @@ async fn complete<T: Transport>(
         }
         Ok(Some((known, requests)))
     };
-    let (threads, histories) = tokio::try_join!(threads, histories)?;
+    // With every issue taking its worklogs from itself, the lists longer than the
+    // embedded page are read here, beside the threads, rather than at the commit.
+    let worklog_lists = futures_util::future::try_join_all(
+        unit.embedded
+            .iter_mut()
+            .filter(|(_, carried)| worklogs == IssueWorklogs::Every && !carried.complete())
+            .map(|(id, carried)| carried.complete_from(transport, *id)),
+    );
+    let (threads, histories, worklog_requests) =
+        tokio::try_join!(threads, histories, worklog_lists)?;
+    unit.requests += worklog_requests.iter().sum::<usize>();
     for (id, comments, sent) in threads {
         unit.requests += sent;
         unit.batch.comments.insert(id, comments);

@@ -20,7 +20,7 @@ use crate::read::{ids_events, page_events};
 use crate::record::now_ms;
 use crate::sink::{Sink, SyncBatch};
 use crate::window::{Slice, SyncState, Window, open_window};
-use crate::worklogs::{Embedded, entering_worklogs, store_worklogs, worklog_reads};
+use crate::worklogs::{Embedded, IssueWorklogs, entering_worklogs, store_worklogs, worklog_reads};
 
 /// What one run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -152,21 +152,48 @@ where
             state.census_ms = None;
         }
     }
-    let window = match state.window.clone() {
-        Some(window) if !options.full && options.since_ms.is_none() => {
-            report.resumed = true;
-            report.reason = "went on with the window an interrupted run left".into();
-            window
-        }
-        _ => {
-            let opened =
-                open_window(transport, batch, in_flight, options, &state, &mut report).await?;
-            state.window = Some(opened.clone());
-            sink.commit(&SyncBatch::default(), &state)?;
-            report.commits += 1;
-            opened
+    // The field catalogue is asked for beside the window's opening (its measure), not
+    // after it: a far site's round trip less before the first read.
+    let opening = async {
+        match state.window.clone() {
+            Some(window) if !options.full && options.since_ms.is_none() => {
+                report.resumed = true;
+                report.reason = "went on with the window an interrupted run left".into();
+                Ok(window)
+            }
+            _ => {
+                let opened = open_window(
+                    transport,
+                    batch,
+                    in_flight,
+                    options,
+                    &state,
+                    !held_before,
+                    &mut report,
+                )
+                .await?;
+                if opened.worklogs_from_issues {
+                    // The feeds start where this window's issues, which carry their worklogs,
+                    // leave off (less the overlap, for the clocks' skew): a worklog changed
+                    // after that is the next run's.
+                    let since = opened.to_ms - options.overlap.as_millis() as i64;
+                    state.worklogs_since_ms = since;
+                    state.deleted_worklogs_since_ms = since;
+                }
+                state.window = Some(opened.clone());
+                sink.commit(&SyncBatch::default(), &state)?;
+                report.commits += 1;
+                Ok::<_, Error>(opened)
+            }
         }
     };
+    let (window, fields) = tokio::join!(opening, transport.send(ApiRequest::fields()));
+    let window = window?;
+    report.requests += 1;
+    let fields = fields?;
+    if fields.is_success() {
+        sink.set_fields(&fields.json::<Vec<Value>>()?)?;
+    }
     report.strategy = Some(window.strategy);
     progress(&report);
     // A census finds what went missing since an earlier run; a first run (nothing held
@@ -184,19 +211,11 @@ where
             options.memory_budget,
         )
     });
-    let fields = transport.send(ApiRequest::fields()).await?;
-    report.requests += 1;
-    if fields.is_success() {
-        sink.set_fields(&fields.json::<Vec<Value>>()?)?;
-    }
     let reads = Reads {
         transport,
         batch,
         options,
-        // The feed of a first run starts at the beginning of time: it covers every
-        // worklog of every issue the window writes. Once its cursor has moved, an issue
-        // entering the sink may have worklogs behind it: those are read from the issues.
-        worklogs_from_issues: options.worklogs && state.worklogs_since_ms > 0,
+        worklogs: IssueWorklogs::of(options, &window, &state),
     };
     read_window(&reads, sink, &mut state, window, &mut report, progress).await?;
     if let Some(worklogs) = worklogs {
@@ -246,10 +265,13 @@ where
     T: Transport + 'static,
     S: Sink + ?Sized,
 {
+    let saved = sink.load_state(&options.jql);
+    // As the run decides: the sink holds nothing of the query yet.
+    let first_read = matches!(saved, Ok(None));
     let state = match options.full {
         // `--full` reads no saved state, so a damaged one does not stop its plan.
         true => None,
-        false => sink.load_state(&options.jql)?,
+        false => saved?,
     }
     .unwrap_or_default();
     let window = match state.window.clone() {
@@ -269,6 +291,7 @@ where
             }],
             concurrency: 0,
             unit_issues: 0,
+            worklogs_from_issues: options.worklogs && first_read,
         },
     };
     plan::estimate(transport, batch, in_flight, options, &window).await
@@ -280,9 +303,9 @@ pub(crate) struct Reads<'a, T> {
     pub(crate) transport: &'a Arc<T>,
     pub(crate) batch: &'a BatchConfig,
     pub(crate) options: &'a SyncOptions,
-    /// Whether issues entering the sink take their worklogs from themselves
-    /// ([`entering_worklogs`]) rather than from the feed.
-    pub(crate) worklogs_from_issues: bool,
+    /// Which issues take their worklogs from themselves ([`entering_worklogs`]) rather
+    /// than from the feed.
+    pub(crate) worklogs: IssueWorklogs,
 }
 
 /// Reads every unfinished slice of `window`, committing in order, then moves the mark to
@@ -300,7 +323,7 @@ where
     S: Sink + ?Sized,
 {
     let (transport, batch, options) = (reads.transport, reads.batch, reads.options);
-    let from_issues = reads.worklogs_from_issues;
+    let worklogs = reads.worklogs;
     let recent = Arc::new(state.recent.clone());
     let budget = MemoryBudget::new(
         options.memory_budget,
@@ -332,17 +355,11 @@ where
             {
                 _ if window.slices.iter().all(|s| s.done) => futures_util::stream::empty().boxed(),
                 Strategy::Ids => ids_events(
-                    &transport,
-                    &batch,
-                    &options,
-                    &window,
-                    from_issues,
-                    recent,
-                    budget,
+                    &transport, &batch, &options, &window, worklogs, recent, budget,
                 )
                 .boxed(),
                 Strategy::Pages | Strategy::Slices => {
-                    page_events(&transport, &options, &window, from_issues, recent, budget).boxed()
+                    page_events(&transport, &options, &window, worklogs, recent, budget).boxed()
                 }
             };
             tokio::pin!(stream);
@@ -394,7 +411,7 @@ where
         if !end && pending.issues.len() < options.commit_issues.max(1) && !budget.commit_due(held) {
             continue;
         }
-        if from_issues {
+        if worklogs.carried() {
             let before = pending.worklogs.len();
             report.requests += entering_worklogs(
                 transport,
@@ -402,6 +419,7 @@ where
                 sink,
                 &mut pending,
                 std::mem::take(&mut pending_embedded),
+                worklogs,
             )
             .await?;
             report.worklogs += pending.worklogs.len() - before;

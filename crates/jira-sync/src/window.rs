@@ -33,6 +33,11 @@ pub struct Window {
     /// Issues a unit of the `ids` way fetches; 0: the configured batch size.
     #[serde(default)]
     pub unit_issues: usize,
+    /// Whether every issue of the window takes its worklogs from itself (the query's
+    /// first read: the worklog feed's cursors start at this window instead of at the
+    /// beginning of time).
+    #[serde(default)]
+    pub worklogs_from_issues: bool,
 }
 
 /// One id range of a window and its cursor.
@@ -127,13 +132,16 @@ pub struct RunRecord {
 }
 
 /// A new window from the mark (or `since`) to now less the settle time, with the strategy
-/// given or the one [`plan`] finds fastest (within the hourly quota).
+/// given or the one [`plan`] finds fastest (within the hourly quota). `first_read`: the
+/// sink holds nothing of the query yet (its issues then take their worklogs from
+/// themselves, see [`Window::worklogs_from_issues`]).
 pub(crate) async fn open_window<T: Transport + 'static>(
     transport: &Arc<T>,
     batch: &BatchConfig,
     in_flight: usize,
     options: &SyncOptions,
     state: &SyncState,
+    first_read: bool,
     report: &mut SyncReport,
 ) -> Result<Window, Error> {
     let from_ms = options.since_ms.or_else(|| {
@@ -153,6 +161,10 @@ pub(crate) async fn open_window<T: Transport + 'static>(
         }],
         concurrency: 0,
         unit_issues: 0,
+        // The query's first read takes every issue's worklogs from the issue: reading
+        // the feed from the beginning of time would page through every worklog of the
+        // site, one page after another, for what the issues carry anyway.
+        worklogs_from_issues: options.worklogs && first_read,
     };
     // The plan measures the tenant (thirteen requests) whether or not a way was asked for:
     // the units in flight and the slices follow the latency it measures.

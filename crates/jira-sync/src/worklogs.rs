@@ -269,6 +269,44 @@ where
     Ok(())
 }
 
+/// Where a window's issues take their worklogs from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IssueWorklogs {
+    /// Not from the issues: worklogs are not synced, or the feed reads from the beginning
+    /// of time (a sink whose issues were synced before without worklogs) and covers them
+    /// all.
+    Feed,
+    /// An issue entering the sink takes its worklogs from itself (the feed's cursor may
+    /// have passed them); an issue the sink holds, from the feed.
+    Entering,
+    /// Every issue takes its worklogs from itself, its lists longer than the embedded
+    /// page read within its unit: the window is the query's first read, and the feed's
+    /// cursors start at the window's end (less the overlap) instead of at the beginning
+    /// of time.
+    Every,
+}
+
+impl IssueWorklogs {
+    /// How the issues of `window` take their worklogs, for a run in the state `state`.
+    pub(crate) fn of(
+        options: &crate::SyncOptions,
+        window: &crate::Window,
+        state: &SyncState,
+    ) -> Self {
+        match options.worklogs {
+            false => IssueWorklogs::Feed,
+            true if window.worklogs_from_issues => IssueWorklogs::Every,
+            true if state.worklogs_since_ms > 0 => IssueWorklogs::Entering,
+            true => IssueWorklogs::Feed,
+        }
+    }
+
+    /// Whether the issues' `worklog` field is asked for.
+    pub(crate) fn carried(self) -> bool {
+        self != IssueWorklogs::Feed
+    }
+}
+
 /// The worklogs an issue carried in its `worklog` field (Jira embeds the first 20).
 #[derive(Debug, Default)]
 pub(crate) struct Embedded {
@@ -306,38 +344,63 @@ impl Embedded {
     pub(crate) fn bytes(&self) -> usize {
         self.worklogs.iter().map(|w| w.json.get().len()).sum()
     }
+
+    /// Whether it holds every worklog of its issue.
+    pub(crate) fn complete(&self) -> bool {
+        self.worklogs.len() as u64 >= self.total
+    }
+
+    /// Reads the rest of the list from the issue's endpoint, when the embedded page does
+    /// not hold all of it; the requests it took.
+    pub(crate) async fn complete_from<T: Transport>(
+        &mut self,
+        transport: &Arc<T>,
+        issue_id: u64,
+    ) -> Result<usize, Error> {
+        if self.complete() {
+            return Ok(0);
+        }
+        let (worklogs, requests) = issue_worklogs(transport, issue_id).await?;
+        self.total = worklogs.len() as u64;
+        self.worklogs = worklogs;
+        Ok(requests)
+    }
 }
 
 /// Gives every issue of `batch` that the sink does not hold live yet (new, moved into
-/// the query, back from the trash, found by a census) its worklogs, read from the issue
-/// itself: the embedded ones when they are all of them, else every page of
-/// `GET /issue/{id}/worklog`. The worklog feed cannot be trusted with them: its cursor
-/// may have passed them before the issue was in the sink. `embedded` holds what the
-/// issues carried; an issue it lacks is read from its endpoint. The requests it took.
+/// the query, back from the trash, found by a census), or with [`IssueWorklogs::Every`]
+/// every issue, its worklogs, read from the issue itself: the embedded ones when they are
+/// all of them, else every page of `GET /issue/{id}/worklog`. The worklog feed cannot be
+/// trusted with them: its cursor may have passed them before the issue was in the sink.
+/// `embedded` holds what the issues carried; an issue it lacks is read from its endpoint.
+/// The requests it took.
 pub(crate) async fn entering_worklogs<T, S>(
     transport: &Arc<T>,
     concurrency: usize,
     sink: &mut S,
     batch: &mut SyncBatch,
     mut embedded: BTreeMap<u64, Embedded>,
+    which: IssueWorklogs,
 ) -> Result<usize, Error>
 where
     T: Transport + 'static,
     S: Sink + ?Sized,
 {
     let mut read = Vec::new();
-    let ids: Vec<u64> = batch.issues.iter().map(|issue| issue.id).collect();
-    let held = blocking(|| sink.held_of(&ids))?;
+    let held = match which {
+        IssueWorklogs::Every => std::collections::HashSet::new(),
+        _ => {
+            let ids: Vec<u64> = batch.issues.iter().map(|issue| issue.id).collect();
+            blocking(|| sink.held_of(&ids))?
+        }
+    };
     for issue in &batch.issues {
         if held.contains(&issue.id) {
             // Held: its worklogs are the feed's (new ones) and the sink's (older ones).
             continue;
         }
         match embedded.remove(&issue.id) {
-            Some(carried) if carried.total == 0 => {}
-            Some(carried) if carried.worklogs.len() as u64 >= carried.total => {
-                batch.worklogs.extend(carried.worklogs);
-            }
+            Some(carried) if carried.complete() => batch.worklogs.extend(carried.worklogs),
             _ => read.push(issue.id),
         }
     }

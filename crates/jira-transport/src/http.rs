@@ -243,13 +243,13 @@ pub struct HttpConfig {
 }
 
 impl HttpConfig {
-    /// Defaults for `base_url` with `auth`: 128 in flight, 30 s acquire timeout, 90 s idle
+    /// Defaults for `base_url` with `auth`: 256 in flight, 30 s acquire timeout, 90 s idle
     /// timeout, the reference timeouts.
     pub fn new(base_url: impl Into<String>, auth: Auth) -> Self {
         HttpConfig {
             base_url: base_url.into(),
             auth,
-            max_in_flight: 128,
+            max_in_flight: 256,
             acquire_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(90),
             timeouts: Timeouts::default(),

@@ -87,6 +87,12 @@ pub struct SyncArgs {
     /// is refused at once, naming the first.
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     pub wait: u64,
+    /// The most answers the run holds between the wire and DEST, in MiB of JSON (units
+    /// in flight, units waiting their turn, the commit being gathered); default
+    /// `jira_sync::MEMORY_BUDGET`. A far site is read faster with more (more units in
+    /// flight), a small machine kept smaller with less.
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(8..=65_536))]
+    pub memory_mb: Option<u64>,
     #[command(flatten)]
     pub format: ReportFormat,
 }

@@ -220,6 +220,9 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
         }),
         ..SyncOptions::new(jql.clone())
     };
+    if let Some(mib) = args.memory_mb {
+        options.memory_budget = usize::try_from(mib << 20).unwrap_or(usize::MAX);
+    }
     if let Some(fields) = &args.fields {
         let catalogue = FieldCatalogue::fetch(&**client.uncached())
             .await

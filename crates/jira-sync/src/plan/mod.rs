@@ -76,6 +76,13 @@ pub struct Sample {
     pub long_threads: f64,
     /// Bytes of one comment.
     pub comment_bytes: f64,
+    /// The share of issues whose worklogs are read from their own endpoint (a list longer
+    /// than the embedded page, on a window whose issues carry their worklogs).
+    pub long_worklogs: f64,
+    /// Worklogs in one such list.
+    pub worklogs_per_list: f64,
+    /// Bytes of one worklog.
+    pub worklog_bytes: f64,
     /// What this client spends on a byte of an answer (parsing it, writing it out again
     /// as a sink's text), in ms.
     pub client_ms_per_byte: f64,
@@ -215,7 +222,7 @@ pub(crate) async fn estimate<T: Transport + 'static>(
         let fetches = picked.chunks(SAMPLE_FETCH).map(|chunk| {
             let request = ApiRequest::bulk_fetch(&BulkFetchRequest {
                 issue_ids_or_keys: chunk.to_vec(),
-                fields: options.read_fields(false),
+                fields: options.read_fields(true),
                 ..BulkFetchRequest::default()
             });
             async move {
@@ -287,10 +294,23 @@ pub(crate) async fn estimate<T: Transport + 'static>(
             true if near_slope.is_finite() => near_slope,
             _ => (slope_ms / bytes.max(1.0)).max(0.0),
         };
-        let threads = threads(&issues);
+        let threads = tails(&issues, "comment", "comments", COMMENT_PAGE);
         sample.comment_pages_per_issue = threads.pages / n;
         sample.long_threads = threads.long / n;
-        sample.comment_bytes = threads.comment_bytes;
+        sample.comment_bytes = threads.entry_bytes;
+        // A window whose issues carry their worklogs reads the longer lists whole, in one
+        // page of the issue's worklog endpoint.
+        let lists = tails(
+            &issues,
+            "worklog",
+            "worklogs",
+            f64::from(jira_model::ISSUE_WORKLOGS_PAGE_MAX),
+        );
+        sample.worklog_bytes = lists.entry_bytes;
+        if window.worklogs_from_issues && lists.long > 0.0 {
+            sample.long_worklogs = lists.long / n;
+            sample.worklogs_per_list = lists.entries / lists.long;
+        }
         if let Some(response) = changelog? {
             requests_spent += 1;
             infos.push(response.rate_limit_info());
@@ -334,6 +354,7 @@ pub(crate) async fn estimate<T: Transport + 'static>(
             concurrency: batch.max_concurrent.max(1),
             unit_issues: batch.fetch_chunk,
             requests_in_flight: in_flight,
+            feed_beside: options.worklogs && !window.worklogs_from_issues,
         },
         requests_spent,
     ))
@@ -364,54 +385,61 @@ fn spread(ids: &[String], n: usize, seed: u64) -> Vec<String> {
         .collect()
 }
 
-/// What the sampled issues' comment fields say of their threads.
-struct Threads {
-    /// Pages of `GET /issue/{id}/comment` past the embedded page, in all.
+/// What the sampled issues' embedded lists (the `comment` or the `worklog` field) say of
+/// the entries left to read from the issue's own endpoint.
+struct Tails {
+    /// Pages of the endpoint past the embedded page, in all.
     pages: f64,
     /// Issues that need them.
     long: f64,
-    /// Bytes of one embedded comment.
-    comment_bytes: f64,
+    /// Entries of those issues, in all.
+    entries: f64,
+    /// Bytes of one embedded entry.
+    entry_bytes: f64,
 }
 
-fn threads(issues: &[jira_model::Issue]) -> Threads {
-    let (mut pages, mut long, mut bytes, mut comments) = (0.0, 0.0, 0usize, 0usize);
+/// The tails of the `field` lists (entries under `list`) of `issues`, read `page` a
+/// request.
+fn tails(issues: &[jira_model::Issue], field: &str, list: &str, page: f64) -> Tails {
+    let mut tails = Tails {
+        pages: 0.0,
+        long: 0.0,
+        entries: 0.0,
+        entry_bytes: 0.0,
+    };
+    let (mut bytes, mut embedded_entries) = (0usize, 0usize);
     for issue in issues {
-        let Some(field) = issue.fields.get("comment") else {
+        let Some(field) = issue.fields.get(field) else {
             continue;
         };
         let embedded = field
-            .get("comments")
+            .get(list)
             .and_then(serde_json::Value::as_array)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        comments += embedded.len();
+        embedded_entries += embedded.len();
         bytes += embedded.iter().map(|c| c.to_string().len()).sum::<usize>();
         let start_at = field.get("startAt").and_then(serde_json::Value::as_u64);
         let total = field
             .get("total")
             .and_then(serde_json::Value::as_u64)
             .unwrap_or(embedded.len() as u64);
-        // The reader takes the embedded page only when it starts the thread (see
+        // The reader takes the embedded page only when it starts the list (see
         // `read::complete`), then pages on from its length.
         let left = match start_at {
             Some(0) | None => total.saturating_sub(embedded.len() as u64),
             Some(_) => total,
         };
         if left > 0 {
-            long += 1.0;
-            pages += (left as f64 / COMMENT_PAGE).ceil();
+            tails.long += 1.0;
+            tails.entries += total as f64;
+            tails.pages += (left as f64 / page).ceil();
         }
     }
-    Threads {
-        pages,
-        long,
-        comment_bytes: if comments == 0 {
-            0.0
-        } else {
-            bytes as f64 / comments as f64
-        },
+    if embedded_entries > 0 {
+        tails.entry_bytes = bytes as f64 / embedded_entries as f64;
     }
+    tails
 }
 
 /// The first and last id in the window (two id-only searches), or `None` when it is empty.

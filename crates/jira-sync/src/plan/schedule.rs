@@ -11,7 +11,7 @@ const ID_BYTES: f64 = 16.0;
 /// Points within this share of the fewest are a tie: the faster way is taken.
 const POINTS_TIE: f64 = 0.05;
 /// The most units a sync keeps in flight (unless configured higher).
-pub const MAX_CONCURRENCY: usize = 128;
+pub const MAX_CONCURRENCY: usize = 256;
 /// Issues a unit of the `ids` way may fetch at once, largest first: smaller units are
 /// faster when the memory budget, not the burst rate, bounds what is in flight (a unit
 /// holds its share for its whole latency, and latency grows with the bytes).
@@ -45,6 +45,10 @@ pub(crate) struct Configured {
     pub(crate) unit_issues: usize,
     /// Requests the transport sends at once (its connection slots).
     pub(crate) requests_in_flight: usize,
+    /// Whether the worklog feed is read beside the window, page after page (not on a
+    /// query's first read: its issues carry their worklogs, and the feed starts at the
+    /// window's end).
+    pub(crate) feed_beside: bool,
 }
 
 /// Each strategy's cost from the sample, and the choice.
@@ -72,10 +76,15 @@ pub(crate) fn choose(
     } else {
         0.0
     };
+    // Worklog lists longer than the embedded page, read whole (a first read, whose
+    // issues carry their worklogs): a request each.
+    let worklog_list_bytes = sample.worklogs_per_list * sample.worklog_bytes;
+    let worklog_requests = n * sample.long_worklogs;
     // The bytes an issue holds in a unit until it is committed.
     let issue_bytes = sample.issue_bytes
         + history * sample.entry_bytes
-        + sample.comment_pages_per_issue * COMMENT_PAGE * sample.comment_bytes;
+        + sample.comment_pages_per_issue * COMMENT_PAGE * sample.comment_bytes
+        + sample.long_worklogs * worklog_list_bytes;
     // A unit of `u` issues: its chains of requests and what it holds.
     let unit = |u: f64| {
         // Changelog pages of 1,000 entries, one after the other.
@@ -95,6 +104,9 @@ pub(crate) fn choose(
         } else {
             0.0
         };
+        // Its long worklog lists, beside the threads.
+        let some_list = 1.0 - (1.0 - sample.long_worklogs.min(1.0)).powf(u);
+        let thread = thread.max(some_list * latency(worklog_list_bytes));
         // Each unit holds its share of the memory budget until it is committed: the
         // budget bounds the units in flight as well as the concurrency does. About half
         // of it is theirs: the rest holds the commit being gathered (up to a quarter)
@@ -120,7 +132,7 @@ pub(crate) fn choose(
     // transport's slots hold half as many units. A quarter of the slots stays free for
     // the worklog feed read beside the window (its pages follow one another: queued
     // behind the units, each would wait a unit's latency).
-    let slots = match options.worklogs {
+    let slots = match configured.feed_beside {
         true => configured.requests_in_flight * 3 / 4,
         false => configured.requests_in_flight,
     };
@@ -155,7 +167,8 @@ pub(crate) fn choose(
         let read = ((cost.units / in_flight).ceil() * time)
             .max(paced + time)
             .max(id_pages * id_page);
-        let requests = id_pages + cost.units + changelog_requests + comment_requests;
+        let requests =
+            id_pages + cost.units + changelog_requests + comment_requests + worklog_requests;
         (u, in_flight as usize, read + id_page, requests)
     };
     let largest = configured
@@ -203,13 +216,13 @@ pub(crate) fn choose(
         let (requests, seconds) = match strategy {
             Strategy::Ids => (ids_requests, setup + ids_read),
             Strategy::Pages => (
-                page_unit.units + page_changelogs + comment_requests,
+                page_unit.units + page_changelogs + comment_requests + worklog_requests,
                 setup + page_unit.fetch + page_unit.units * page_time + after_page,
             ),
             Strategy::Slices => {
                 let read = (page_unit.units / slices as f64).ceil() * page_time;
                 (
-                    page_unit.units + page_changelogs + comment_requests + 2.0,
+                    page_unit.units + page_changelogs + comment_requests + worklog_requests + 2.0,
                     setup
                         + 2.0 * latency(0.0)
                         + page_unit.fetch
@@ -219,12 +232,13 @@ pub(crate) fn choose(
             }
         };
         // A point a request and one an object it returns (`jira_model::points`): each
-        // issue, history entry and comment past the embedded page; the `ids` way reads
-        // each issue twice (its id, then the issue).
+        // issue, history entry, comment past the embedded page and worklog of a list read
+        // whole; the `ids` way reads each issue twice (its id, then the issue).
         let points = requests
             + n
             + entries
             + comment_requests * COMMENT_PAGE
+            + worklog_requests * sample.worklogs_per_list
             + match strategy {
                 Strategy::Ids => n,
                 _ => 0.0,
@@ -323,6 +337,9 @@ mod tests {
             quota_remaining: None,
             near: false,
             client_ms_per_byte: 0.0,
+            long_worklogs: 0.0,
+            worklogs_per_list: 0.0,
+            worklog_bytes: 0.0,
         }
     }
 
@@ -331,6 +348,7 @@ mod tests {
             concurrency,
             unit_issues: 100,
             requests_in_flight: 128,
+            feed_beside: true,
         }
     }
 
@@ -385,9 +403,23 @@ mod tests {
         assert!(plan.reason.contains("wall time"), "{}", plan.reason);
         assert!(!plan.exhausts_quota);
         // A unit takes ~2 s here: 100 requests a second need ~200 in flight; 128 slots,
-        // a quarter kept for the worklog feed, two requests a unit, hold 48; half the
-        // 128 MiB budget at ~1.6 MB a unit holds 42.
-        assert_eq!(plan.concurrency, 42, "{plan:?}");
+        // a quarter kept for the worklog feed, two requests a unit, hold 48 (half the
+        // 256 MiB budget at ~1.6 MB a unit would hold 84).
+        assert_eq!(plan.concurrency, 48, "{plan:?}");
+        // A first read reads no feed beside it: all 128 slots, 64 units.
+        let first = Configured {
+            feed_beside: false,
+            ..configured(16)
+        };
+        let plan = choose("q".into(), 100_000, sample(), &options, first, 3);
+        assert_eq!(plan.concurrency, 64, "{plan:?}");
+        // Half a 128 MiB budget holds 42 pages of 100 (~1.6 MB each): slices take 42.
+        let small = SyncOptions {
+            memory_budget: 128 << 20,
+            ..options.clone()
+        };
+        let plan = choose("q".into(), 100_000, sample(), &small, first, 3);
+        assert_eq!(plan.slices, 42, "{plan:?}");
         let fast = Sample {
             base_ms: 1.0,
             ms_per_byte: 0.0,

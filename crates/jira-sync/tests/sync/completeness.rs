@@ -180,6 +180,115 @@ async fn an_issue_the_census_finds_brings_every_worklog() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_run_takes_worklogs_from_the_issues_and_the_feed_from_its_window() {
+    let sim = Arc::new(tenant().await);
+    sim.set_realism(jira_sim::Realism {
+        worklog_settle_ms: 0,
+        ..jira_sim::Realism::default()
+    });
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    // What the site holds before the run: the issues whose worklogs outgrow the page an
+    // issue embeds (20) are read from their own endpoint, once each.
+    let mut long_lists = 0;
+    let mut site_before = BTreeMap::new();
+    for n in 1..=150 {
+        let key = format!("APO-{n}");
+        let worklogs = site_worklogs(&sim, &key).await;
+        long_lists += u64::from(worklogs.len() > 20);
+        site_before.insert(key, worklogs);
+    }
+    assert!(long_lists > 0, "the tenant has long worklog lists");
+    let (added_to, deleted_from) = ("APO-1", &with_worklogs(&sim, 2, 1).await[0]);
+    let doomed = site_worklogs(&sim, deleted_from).await[0];
+    let deleted_issue = issue_id(&sim, deleted_from).await;
+    // Mid-run, after the issues were read: a worklog added to one and one deleted from
+    // another. The issues' lists no longer say so; the feed from the window's end does.
+    let editor = sim.clone();
+    let edited = Arc::new(AtomicBool::new(false));
+    let mut sink = Hooked {
+        inner: SqliteSink::open(dir.path().join("first.db")).unwrap(),
+        before: {
+            let edited = edited.clone();
+            let deleted_from = deleted_from.clone();
+            move |batch: &SyncBatch| {
+                if !batch.issues.is_empty() && !edited.swap(true, Ordering::SeqCst) {
+                    tokio::runtime::Handle::current().block_on(async {
+                        let (added, _) = rest(
+                            &editor,
+                            Method::POST,
+                            &format!("/rest/api/3/issue/{added_to}/worklog"),
+                            Some(json!({"timeSpentSeconds": 3600})),
+                        )
+                        .await;
+                        assert_eq!(added, 201);
+                        let (deleted, _) = rest(
+                            &editor,
+                            Method::DELETE,
+                            &format!("/rest/api/3/issue/{deleted_from}/worklog/{doomed}"),
+                            None,
+                        )
+                        .await;
+                        assert_eq!(deleted, 204);
+                    });
+                }
+                Ok(())
+            }
+        },
+    };
+    let stats = sim.stats();
+    let options = every_run("project = APO");
+    let first = jira_sync::sync(&client, &mut sink, &options).await.unwrap();
+    assert!(edited.load(Ordering::SeqCst), "the edits ran");
+    let sent = |before: &jira_sim::StatsSnapshot, method: &str, template: &str| {
+        sim.stats().requests_to(method, template) - before.requests_to(method, template)
+    };
+    // The feed is not paged through from the beginning of time: one page each, from the
+    // window's end, and no list of what it named.
+    assert_eq!(sent(&stats, "GET", "/rest/api/3/worklog/updated"), 1);
+    assert_eq!(sent(&stats, "GET", "/rest/api/3/worklog/deleted"), 1);
+    assert_eq!(sent(&stats, "POST", "/rest/api/3/worklog/list"), 0);
+    assert_eq!(
+        sent(&stats, "GET", "/rest/api/3/issue/{issueIdOrKey}/worklog"),
+        long_lists,
+        "{first:?}"
+    );
+    // Every worklog the issues had when they were read, long lists included.
+    let written: usize = site_before.values().map(Vec::len).sum();
+    assert_eq!(first.worklogs, written, "{first:?}");
+    for (key, worklogs) in &site_before {
+        assert_eq!(
+            &held_worklogs(&sim, &sink.inner, key).await,
+            worklogs,
+            "{key}"
+        );
+    }
+    // The next run's feed starts at the first window's end: the mid-run edits arrive.
+    let next = jira_sync::sync(&client, &mut sink.inner, &options)
+        .await
+        .unwrap();
+    assert!(next.worklogs >= 1, "{next:?}");
+    assert_eq!(next.worklogs_deleted, 1, "{next:?}");
+    for key in site_before.keys() {
+        assert_eq!(
+            held_worklogs(&sim, &sink.inner, key).await,
+            site_worklogs(&sim, key).await,
+            "{key}"
+        );
+    }
+    let tombstoned: i64 = sink
+        .inner
+        .connection()
+        .query_row(
+            "SELECT COUNT(*) FROM worklogs WHERE issue_id = ?1 AND id = ?2 AND deleted_at IS NOT NULL",
+            [deleted_issue, doomed],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(tombstoned, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offset_page_tokens_and_issues_leaving_the_window_skip_nothing() {
     let sim = Arc::new(tenant().await);
     sim.set_realism(jira_sim::Realism {
