@@ -341,7 +341,7 @@ settings! {
         check within(1, 1_000, "1 to 1000 (e.g. 10)");
     /// Requests in flight on the connection pool at once (callers beyond it wait).
     max_in_flight: usize = HttpConfig::new("", jira_transport::Auth::None).max_in_flight;
-        flag None, env [], value "N", check within(1, 10_000, "1 to 10000 (e.g. 128)");
+        flag None, env [], value "N", check within(1, 10_000, "1 to 10000 (e.g. 256)");
     /// Keys per bulk fetch (Jira takes at most 100).
     batch_size: usize = BatchConfig::default().fetch_chunk;
         flag None, env ["JIRA_BATCH_SIZE"], value "N",

@@ -23,13 +23,16 @@
 //!   budget and the burst rate).
 //! - **Histories are complete**: from `POST /changelog/bulkfetch`, never from
 //!   `expand=changelog` (which Jira cuts at 40). Comments come with each issue's read, the
-//!   rest of a long thread paged by the comment endpoint. Worklogs come from the
-//!   tenant-wide feeds, `/worklog/updated` then `/worklog/list` (1,000 a call), and
-//!   `/worklog/deleted` marks deleted ones (a tombstone, not a silent loss); the feeds'
-//!   cursors are kept in the state too. An issue that enters the sink once the feed's
-//!   cursor has moved (new, moved into the query, back from the trash, found by a census)
-//!   may have worklogs behind that cursor: it takes them from itself (its `worklog` field
-//!   when that holds them all, else `GET /issue/{id}/worklog`).
+//!   rest of a long thread paged by the comment endpoint. A query's first read takes
+//!   every issue's worklogs from the issue (its `worklog` field when that holds them all,
+//!   else `GET /issue/{id}/worklog`, within the issue's unit) and starts the tenant-wide
+//!   feeds at its window's end less the overlap, rather than paging the whole site's
+//!   feed from the beginning of time; later runs take worklogs from the feeds,
+//!   `/worklog/updated` then `/worklog/list` (1,000 a call), and `/worklog/deleted` marks
+//!   deleted ones (a tombstone, not a silent loss); the feeds' cursors are kept in the
+//!   state too. An issue that enters the sink once the feed's cursor has moved (new, moved
+//!   into the query, back from the trash, found by a census) may have worklogs behind that
+//!   cursor: it takes them from itself, the same way.
 //! - **Pages by id, not by token.** Atlassian does not document what `nextPageToken` is;
 //!   were it an offset, an issue leaving a window while it is read would make the read
 //!   skip another. Every page is asked as `... AND id > <last id read>`, which nothing

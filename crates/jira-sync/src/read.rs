@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use futures_util::StreamExt as _;
 use jira_batch::{BatchConfig, FetchError, SearchOptions, fetch_issues, search_pages_after_id};
-use jira_model::{ApiRequest, ChangelogBulkPage, ChangelogBulkRequest, Issue};
+use jira_model::{ApiRequest, ChangelogBulkPage, ChangelogBulkRequest, Issue, SearchPage};
 use jira_transport::Transport;
 use serde::Deserialize;
 use serde_json::Value;
@@ -21,29 +21,80 @@ use crate::run::{Event, Unit};
 use crate::window::Window;
 use crate::worklogs::{Embedded, IssueWorklogs};
 
+/// What completing a unit takes besides the stack: where its issues' worklogs come from,
+/// the issues the sink holds at their `updated` (skipped), and the run's memory budget.
+#[derive(Clone)]
+pub(crate) struct Completion {
+    pub(crate) worklogs: IssueWorklogs,
+    pub(crate) recent: Arc<BTreeMap<String, i64>>,
+    pub(crate) budget: MemoryBudget,
+}
+
 /// The `ids` strategy: id-only pages of the window, cut into bulk fetches of 100 that run
-/// `max_concurrent` at a time, in order.
+/// `max_concurrent` at a time, in order. `first_ids`: the window's first page, when the
+/// plan read it (taken only by a window read from its start).
 pub(crate) fn ids_events<'a, T: Transport + 'static>(
     transport: &'a Arc<T>,
     batch: &'a BatchConfig,
     options: &'a SyncOptions,
     window: &Window,
-    worklogs: IssueWorklogs,
-    recent: Arc<BTreeMap<String, i64>>,
-    budget: MemoryBudget,
+    first_ids: Option<SearchPage>,
+    completion: Completion,
 ) -> impl futures_util::Stream<Item = Result<Event, Error>> + 'a {
+    let Completion {
+        worklogs,
+        recent,
+        budget,
+    } = completion;
     let slice = window.slices[0].clone();
     let to_ms = window.to_ms;
-    let pages = search_pages_after_id(
-        transport.clone(),
-        window.bounds(&options.jql, &slice),
-        slice.after_id,
-        SearchOptions {
-            fields: Vec::new(),
-            page_size: jira_model::SEARCH_ID_PAGE_MAX,
-            prefetch: true,
-            limit: None,
-        },
+    let first_ids = first_ids.filter(|_| slice.after_id == 0);
+    // Past the first page, when the plan read it: from its last id on, unless it was the
+    // window's last.
+    let rest = match &first_ids {
+        None => Some(slice.after_id),
+        Some(page) if page.is_last || page.next_page_token.is_none() => None,
+        Some(page) => Some(
+            page.issues
+                .iter()
+                .filter_map(|issue| issue.id.parse::<u64>().ok())
+                .max()
+                .unwrap_or(0),
+        ),
+    };
+    // Read ahead in a task of its own, a page or two (80 KB each): the next page is on its
+    // way while the units of this one start, not asked once they all have.
+    let rest = rest.map(|after_id| {
+        let pages = search_pages_after_id(
+            transport.clone(),
+            window.bounds(&options.jql, &slice),
+            after_id,
+            SearchOptions {
+                fields: Vec::new(),
+                page_size: jira_model::SEARCH_ID_PAGE_MAX,
+                prefetch: true,
+                limit: None,
+            },
+        );
+        let (sender, receiver) = tokio::sync::mpsc::channel(1);
+        let reading = AbortOnDrop::new(tokio::spawn(async move {
+            tokio::pin!(pages);
+            while let Some(page) = pages.next().await {
+                if sender.send(page).await.is_err() {
+                    break;
+                }
+            }
+        }));
+        futures_util::stream::unfold((receiver, reading), |(mut receiver, reading)| async {
+            let page = receiver.recv().await?;
+            Some((page, (receiver, reading)))
+        })
+    });
+    // The plan's page counts as no request of the run's (the plan's were counted).
+    let pages = futures_util::stream::iter(first_ids.map(|page| Ok((page, false)))).chain(
+        futures_util::stream::iter(rest)
+            .flatten()
+            .map(|page| page.map(|page| (page, true))),
     );
     let chunk = match window.unit_issues {
         0 => batch.fetch_chunk,
@@ -54,13 +105,13 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
         .map(move |page| -> Vec<Result<(Vec<String>, bool), Error>> {
             match page {
                 Err(error) => vec![Err(error.into())],
-                Ok(page) => {
+                Ok((page, asked)) => {
                     let ids: Vec<String> = page.issues.into_iter().map(|i| i.id).collect();
                     let mut chunks: Vec<Result<(Vec<String>, bool), Error>> =
                         ids.chunks(chunk).map(|c| Ok((c.to_vec(), false))).collect();
                     // The first chunk of a page carries the page's request.
                     if let Some(Ok((_, first))) = chunks.first_mut() {
-                        *first = true;
+                        *first = asked;
                     }
                     chunks
                 }
@@ -144,10 +195,13 @@ pub(crate) fn page_events<'a, T: Transport + 'static>(
     transport: &'a Arc<T>,
     options: &'a SyncOptions,
     window: &Window,
-    worklogs: IssueWorklogs,
-    recent: Arc<BTreeMap<String, i64>>,
-    budget: MemoryBudget,
+    completion: Completion,
 ) -> impl futures_util::Stream<Item = Result<Event, Error>> + 'a {
+    let Completion {
+        worklogs,
+        recent,
+        budget,
+    } = completion;
     let fields = options.read_fields(worklogs.carried());
     let streams = window
         .slices

@@ -16,7 +16,7 @@ use crate::census::{census, census_due, went_back};
 use crate::memory::{AbortOnDrop, MemoryBudget, blocking};
 use crate::options::{Strategy, SyncOptions};
 use crate::plan::{self, SyncPlan};
-use crate::read::{ids_events, page_events};
+use crate::read::{Completion, ids_events, page_events};
 use crate::record::now_ms;
 use crate::sink::{Sink, SyncBatch};
 use crate::window::{Slice, SyncState, Window, open_window};
@@ -159,10 +159,10 @@ where
             Some(window) if !options.full && options.since_ms.is_none() => {
                 report.resumed = true;
                 report.reason = "went on with the window an interrupted run left".into();
-                Ok(window)
+                Ok((window, None))
             }
             _ => {
-                let opened = open_window(
+                let (opened, first_ids) = open_window(
                     transport,
                     batch,
                     in_flight,
@@ -183,12 +183,12 @@ where
                 state.window = Some(opened.clone());
                 sink.commit(&SyncBatch::default(), &state)?;
                 report.commits += 1;
-                Ok::<_, Error>(opened)
+                Ok::<_, Error>((opened, first_ids))
             }
         }
     };
     let (window, fields) = tokio::join!(opening, transport.send(ApiRequest::fields()));
-    let window = window?;
+    let (window, first_ids) = window?;
     report.requests += 1;
     let fields = fields?;
     if fields.is_success() {
@@ -217,7 +217,16 @@ where
         options,
         worklogs: IssueWorklogs::of(options, &window, &state),
     };
-    read_window(&reads, sink, &mut state, window, &mut report, progress).await?;
+    read_window(
+        &reads,
+        sink,
+        &mut state,
+        window,
+        first_ids,
+        &mut report,
+        progress,
+    )
+    .await?;
     if let Some(worklogs) = worklogs {
         store_worklogs(sink, &mut state, worklogs, window_end, &mut report).await?;
     }
@@ -315,6 +324,7 @@ async fn read_window<T, S>(
     sink: &mut S,
     state: &mut SyncState,
     window: Window,
+    first_ids: Option<jira_model::SearchPage>,
     report: &mut SyncReport,
     progress: &(dyn Fn(&SyncReport) + Sync),
 ) -> Result<(), Error>
@@ -342,24 +352,27 @@ where
         (options.commit_issues / jira_model::BULK_FETCH_MAX_ISSUES).clamp(2, 16),
     );
     let reader = {
-        let (transport, batch, options, window, budget) = (
+        let (transport, batch, options, window) = (
             transport.clone(),
             batch.clone(),
             options.clone(),
             window.clone(),
-            budget.clone(),
         );
+        let completion = Completion {
+            worklogs,
+            recent,
+            budget: budget.clone(),
+        };
         tokio::spawn(async move {
             let stream: futures_util::stream::BoxStream<'_, Result<Event, Error>> = match window
                 .strategy
             {
                 _ if window.slices.iter().all(|s| s.done) => futures_util::stream::empty().boxed(),
-                Strategy::Ids => ids_events(
-                    &transport, &batch, &options, &window, worklogs, recent, budget,
-                )
-                .boxed(),
+                Strategy::Ids => {
+                    ids_events(&transport, &batch, &options, &window, first_ids, completion).boxed()
+                }
                 Strategy::Pages | Strategy::Slices => {
-                    page_events(&transport, &options, &window, worklogs, recent, budget).boxed()
+                    page_events(&transport, &options, &window, completion).boxed()
                 }
             };
             tokio::pin!(stream);

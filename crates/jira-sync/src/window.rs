@@ -134,7 +134,8 @@ pub struct RunRecord {
 /// A new window from the mark (or `since`) to now less the settle time, with the strategy
 /// given or the one [`plan`] finds fastest (within the hourly quota). `first_read`: the
 /// sink holds nothing of the query yet (its issues then take their worklogs from
-/// themselves, see [`Window::worklogs_from_issues`]).
+/// themselves, see [`Window::worklogs_from_issues`]). With the window, its first id-only
+/// page when the plan read it (the `ids` way starts from it).
 pub(crate) async fn open_window<T: Transport + 'static>(
     transport: &Arc<T>,
     batch: &BatchConfig,
@@ -143,7 +144,7 @@ pub(crate) async fn open_window<T: Transport + 'static>(
     state: &SyncState,
     first_read: bool,
     report: &mut SyncReport,
-) -> Result<Window, Error> {
+) -> Result<(Window, Option<jira_model::SearchPage>), Error> {
     let from_ms = options.since_ms.or_else(|| {
         state
             .mark_ms
@@ -168,6 +169,7 @@ pub(crate) async fn open_window<T: Transport + 'static>(
     };
     // The plan measures the tenant (thirteen requests) whether or not a way was asked for:
     // the units in flight and the slices follow the latency it measures.
+    let mut first_ids = None;
     let slices = match plan::estimate(transport, batch, in_flight, options, &window).await {
         // A site that cannot be measured (no approximate count, a refused sample) is read
         // the way asked for, or the way that needs no measure, at the configured
@@ -185,7 +187,8 @@ pub(crate) async fn open_window<T: Transport + 'static>(
             };
             (window.strategy == Strategy::Slices).then(|| batch.max_concurrent.max(1))
         }
-        Ok(plan) => {
+        Ok(mut plan) => {
+            first_ids = plan.first_ids.take();
             report.requests += plan.requests_spent;
             report.expected = Some(plan.count);
             window.strategy = options.strategy.unwrap_or(plan.chosen);
@@ -216,5 +219,5 @@ pub(crate) async fn open_window<T: Transport + 'static>(
             window.slices = plan::cut(first, last, wanted);
         }
     }
-    Ok(window)
+    Ok((window, first_ids))
 }

@@ -141,6 +141,10 @@ pub struct SyncPlan {
     pub exhausts_quota: bool,
     /// Requests the sample sent.
     pub requests_spent: usize,
+    /// The window's first id-only page, as the sample read it: the `ids` way's first page,
+    /// not asked for twice.
+    #[serde(skip)]
+    pub(crate) first_ids: Option<SearchPage>,
 }
 
 impl SyncPlan {
@@ -193,6 +197,7 @@ pub(crate) async fn estimate<T: Transport + 'static>(
         .and_then(serde_json::Value::as_u64)
         .unwrap_or(0);
     let mut requests_spent = 1;
+    let mut first_ids = None;
     let mut sample = Sample {
         base_ms: base.as_secs_f64() * 1000.0,
         post_rate: jira_client::BurstLimits::default().post,
@@ -215,7 +220,8 @@ pub(crate) async fn estimate<T: Transport + 'static>(
         requests_spent += 1;
         infos.push(response.rate_limit_info());
         let page: SearchPage = json(response, "the id search")?;
-        let ids: Vec<String> = page.issues.into_iter().map(|issue| issue.id).collect();
+        let ids: Vec<String> = page.issues.iter().map(|issue| issue.id.clone()).collect();
+        first_ids = Some(page);
         let picked = spread(&ids, SAMPLE, count);
         // In small fetches side by side: the sample costs one small fetch's latency, and
         // its histories (every fourth picked issue) go beside them.
@@ -345,7 +351,7 @@ pub(crate) async fn estimate<T: Transport + 'static>(
             }
         }
     }
-    Ok(choose(
+    let mut plan = choose(
         jql,
         count,
         sample,
@@ -357,7 +363,9 @@ pub(crate) async fn estimate<T: Transport + 'static>(
             feed_beside: options.worklogs && !window.worklogs_from_issues,
         },
         requests_spent,
-    ))
+    );
+    plan.first_ids = first_ids;
+    Ok(plan)
 }
 
 /// `n` of `ids`, one at random in each `n`th of them: a stride would alias a site whose

@@ -313,6 +313,7 @@ pub(crate) fn choose(
         reason,
         exhausts_quota,
         requests_spent,
+        first_ids: None,
     }
 }
 

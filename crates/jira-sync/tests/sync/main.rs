@@ -603,3 +603,42 @@ async fn an_embedded_comment_page_that_is_not_the_first_loses_nothing() {
         .collect();
     assert_eq!(held, expected, "every comment once, none twice");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ids_way_reads_each_id_page_once_starting_from_the_plans() {
+    // More issues than an id page holds (5,000): the plan's page is the read's first,
+    // the read goes on after its last id, and every issue is written once.
+    let sim = SimHandle::start(SimConfig {
+        projects: 1,
+        issues_per_project: 5_300,
+        limits: LimitConfig::off(),
+        ..SimConfig::default()
+    })
+    .await
+    .expect("jira-sim starts");
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = SqliteSink::open(dir.path().join("ids.db")).unwrap();
+    let project = sim.project_keys()[0].clone();
+    let options = SyncOptions {
+        changelogs: false,
+        comments: false,
+        worklogs: false,
+        settle: Duration::ZERO,
+        strategy: Some(Strategy::Ids),
+        ..SyncOptions::new(format!("project = {project}"))
+    };
+    let report = jira_sync::sync(&client, &mut sink, &options).await.unwrap();
+    assert_eq!(report.issues_written, 5_300, "{report:?}");
+    assert_eq!(count(&sink, "SELECT COUNT(*) FROM issues"), 5_300);
+    // The plan's page and the second: never the first again.
+    assert_eq!(
+        sim.stats().requests_to("POST", "/rest/api/3/search/jql"),
+        2,
+        "{report:?}"
+    );
+    assert_eq!(
+        report.search_pages, 1,
+        "the plan's page is the plan's request"
+    );
+}
