@@ -215,12 +215,16 @@ pub(crate) fn choose(
     let estimate = |strategy: Strategy| {
         let (requests, seconds) = match strategy {
             Strategy::Ids => (ids_requests, setup + ids_read),
+            // A stream of pages: its first fetch, then a page's time for each of the
+            // others (the next is asked while one is completed), then the last one's
+            // completion.
             Strategy::Pages => (
                 page_unit.units + page_changelogs + comment_requests + worklog_requests,
-                setup + page_unit.fetch + page_unit.units * page_time + after_page,
+                setup + page_unit.fetch + (page_unit.units - 1.0).max(0.0) * page_time + after_page,
             ),
             Strategy::Slices => {
-                let read = (page_unit.units / slices as f64).ceil() * page_time;
+                let rounds = (page_unit.units / slices as f64).ceil();
+                let read = (rounds - 1.0).max(0.0) * page_time;
                 (
                     page_unit.units + page_changelogs + comment_requests + worklog_requests + 2.0,
                     setup
