@@ -24,7 +24,8 @@ async fn sync_exports_then_takes_only_what_changed() {
         "--settle-secs",
         "0",
     ];
-    let first = env.run(&args).await;
+    // A small memory budget reads the same issues (in smaller steps).
+    let first = env.run(&[&args[..], &["--memory-mb", "8"]].concat()).await;
     first.code(0);
     assert!(
         first.stderr.contains("synced 60 issues"),
@@ -130,6 +131,23 @@ async fn sync_refuses_what_it_cannot_do_with_exit_2() {
         ordered.error_line().contains("ORDER BY"),
         "{}",
         ordered.stderr
+    );
+    let tiny = env
+        .run(&[
+            "sync",
+            "--jql",
+            "project = APO",
+            "--to",
+            "sqlite:x.db",
+            "--memory-mb",
+            "4",
+        ])
+        .await;
+    tiny.code(2);
+    assert!(
+        tiny.stderr.contains("--memory-mb") && tiny.stderr.contains("8..=65536"),
+        "{}",
+        tiny.stderr
     );
     assert_eq!(sim.stats().requests, 0);
 }
