@@ -95,7 +95,7 @@ mod worklogs;
 
 pub use error::Error;
 pub use jsonl::{FORMAT as JSONL_FORMAT, JsonlSink, Manifest};
-pub use options::{MEMORY_BUDGET, Strategy, SyncOptions, check_query};
+pub use options::{MEMORY_BUDGET, MEMORY_BUDGET_FLOOR, Strategy, SyncOptions, check_query};
 pub use plan::{Estimate, MAX_CONCURRENCY, Sample, SyncPlan};
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresSink, Target as PostgresTarget, postgres_status, redact as redact_url};

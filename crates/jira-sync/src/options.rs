@@ -78,12 +78,22 @@ pub struct SyncOptions {
     /// (units in flight, units waiting for their turn, the commit being gathered): a unit
     /// starts only when its share is free, and a commit is made at a quarter of it. Memory
     /// then depends on this, not on the export's size or on the concurrency the plan
-    /// chose.
+    /// chose. A run takes less when the plan finds it needs less (see
+    /// [`MEMORY_BUDGET_FLOOR`]).
     pub memory_budget: usize,
 }
 
-/// A run's memory budget by default ([`SyncOptions::memory_budget`]), in bytes.
+/// The most a run holds by default ([`SyncOptions::memory_budget`]), in bytes: what the
+/// units in flight need to read a far site (Jira Cloud, 2.5 ms a KiB) at the burst rate
+/// holds up to this.
 pub const MEMORY_BUDGET: usize = 256 << 20;
+
+/// The budget a run takes when the plan finds it needs no more (a near site, a small
+/// window), unless [`SyncOptions::memory_budget`] is smaller: the units the burst rate
+/// keeps in flight at the measured latency hold their bytes for that latency (Little's
+/// law), and a run needs twice what they hold (the rest holds the commit being
+/// gathered). A near site gains nothing from more.
+pub const MEMORY_BUDGET_FLOOR: usize = 128 << 20;
 
 /// Checks a sync's query before anything is sent: not empty, and without an `ORDER BY`
 /// (the sync orders by id itself, and a window's clauses are added after the query).

@@ -208,7 +208,7 @@ where
             state.worklogs_since_ms,
             state.deleted_worklogs_since_ms,
             batch.max_concurrent,
-            options.memory_budget,
+            window.memory_budget(options.memory_budget),
         )
     });
     let reads = Reads {
@@ -301,6 +301,7 @@ where
             concurrency: 0,
             unit_issues: 0,
             worklogs_from_issues: options.worklogs && first_read,
+            memory_budget: 0,
         },
     };
     plan::estimate(transport, batch, in_flight, options, &window).await
@@ -336,7 +337,7 @@ where
     let worklogs = reads.worklogs;
     let recent = Arc::new(state.recent.clone());
     let budget = MemoryBudget::new(
-        options.memory_budget,
+        window.memory_budget(options.memory_budget),
         match window.concurrency {
             0 => batch.max_concurrent.max(1),
             n => n,

@@ -38,6 +38,20 @@ pub struct Window {
     /// beginning of time).
     #[serde(default)]
     pub worklogs_from_issues: bool,
+    /// The memory budget its read takes, in bytes (what the plan found its units in
+    /// flight need, within the configured one); 0: the configured one.
+    #[serde(default)]
+    pub memory_budget: usize,
+}
+
+impl Window {
+    /// The memory budget its read takes, within `configured`.
+    pub(crate) fn memory_budget(&self, configured: usize) -> usize {
+        match self.memory_budget {
+            0 => configured,
+            planned => planned.min(configured),
+        }
+    }
 }
 
 /// One id range of a window and its cursor.
@@ -166,6 +180,7 @@ pub(crate) async fn open_window<T: Transport + 'static>(
         // the feed from the beginning of time would page through every worklog of the
         // site, one page after another, for what the issues carry anyway.
         worklogs_from_issues: options.worklogs && first_read,
+        memory_budget: 0,
     };
     // The plan measures the tenant (thirteen requests) whether or not a way was asked for:
     // the units in flight and the slices follow the latency it measures.
@@ -192,6 +207,9 @@ pub(crate) async fn open_window<T: Transport + 'static>(
             report.requests += plan.requests_spent;
             report.expected = Some(plan.count);
             window.strategy = options.strategy.unwrap_or(plan.chosen);
+            window.memory_budget = plan
+                .estimate(window.strategy)
+                .map_or(0, |e| e.memory_budget);
             window.concurrency = plan.concurrency;
             window.unit_issues = plan.unit_issues;
             report.reason = match options.strategy {

@@ -88,9 +88,9 @@ pub struct SyncArgs {
     #[arg(long, value_name = "SECS", default_value_t = 0)]
     pub wait: u64,
     /// The most answers the run holds between the wire and DEST, in MiB of JSON (units
-    /// in flight, units waiting their turn, the commit being gathered); default
-    /// `jira_sync::MEMORY_BUDGET`. A far site is read faster with more (more units in
-    /// flight), a small machine kept smaller with less.
+    /// in flight, units waiting their turn, the commit being gathered); default 256, of
+    /// which a run takes what its units in flight need (128 at least). A far site is read
+    /// faster with more (more units in flight), a small machine kept smaller with less.
     #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(8..=65_536))]
     pub memory_mb: Option<u64>,
     #[command(flatten)]

@@ -487,10 +487,12 @@ fn print_plan(plan: &SyncPlan, json: bool) -> Result<(), CliError> {
     }
     output::outln!("{table}");
     output::outln!(
-        "chosen: {}; ids reads units of {} issues, up to {} at once (the burst rate × a unit's measured latency; the memory budget and the connection slots may hold fewer)",
+        "chosen: {}; ids reads units of {} issues, up to {} at once (the burst rate × a unit's measured latency; the memory budget and the connection slots may hold fewer); the run holds up to {} MiB of answers (what its units in flight need, within --memory-mb)",
         plan.reason,
         plan.unit_issues,
-        plan.concurrency
+        plan.concurrency,
+        plan.estimate(plan.chosen)
+            .map_or(0, |e| e.memory_budget >> 20)
     );
     if plan.exhausts_quota {
         output::outln!(

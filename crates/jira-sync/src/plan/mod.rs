@@ -111,6 +111,10 @@ pub struct Estimate {
     pub seconds: f64,
     /// Whether its points fit in what is left of the hourly quota (always, without one).
     pub fits_quota: bool,
+    /// The memory budget a run this way takes, in bytes: twice what its units in flight
+    /// hold (Little's law), between [`crate::MEMORY_BUDGET_FLOOR`] and
+    /// [`SyncOptions::memory_budget`].
+    pub memory_budget: usize,
 }
 
 /// The cost of a window each way, and the choice.

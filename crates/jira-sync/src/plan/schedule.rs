@@ -212,7 +212,19 @@ pub(crate) fn choose(
         }
         false => 0.0,
     };
+    // What a way's units in flight hold, twice (the commit being gathered and the units
+    // on their way to it hold the rest), as a budget between the floor and the cap.
+    let cap = options.memory_budget.max(1);
+    let budget = |units: f64, issues: f64| {
+        let needed = (2.0 * units * issues * issue_bytes).ceil() as usize;
+        needed.clamp(crate::MEMORY_BUDGET_FLOOR.min(cap), cap)
+    };
     let estimate = |strategy: Strategy| {
+        let memory_budget = match strategy {
+            Strategy::Ids => budget(ids_concurrency as f64, unit_issues as f64),
+            Strategy::Pages => budget(1.0, 100.0),
+            Strategy::Slices => budget(slices as f64, 100.0),
+        };
         let (requests, seconds) = match strategy {
             Strategy::Ids => (ids_requests, setup + ids_read),
             // A stream of pages: its first fetch, then a page's time for each of the
@@ -253,6 +265,7 @@ pub(crate) fn choose(
             points: points as u64,
             seconds: seconds.max(setup + processed),
             fits_quota: remaining.is_none_or(|left| points as u64 <= left),
+            memory_budget,
         }
     };
     let estimates: Vec<Estimate> = Strategy::ALL.into_iter().map(estimate).collect();
@@ -396,8 +409,38 @@ mod tests {
     }
 
     #[test]
-    fn burst_limits_choose_wall_time_and_a_quota_points() {
+    fn the_memory_budget_is_what_the_units_in_flight_need_within_the_cap() {
         let options = SyncOptions::new("project = A");
+        let budget = |plan: &SyncPlan| plan.estimate(plan.chosen).unwrap().memory_budget;
+        // A near site: a few units in flight need little, the run takes the floor.
+        let near = Sample {
+            base_ms: 1.0,
+            ms_per_byte: 0.0,
+            ..sample()
+        };
+        let plan = choose("q".into(), 10_000, near.clone(), &options, configured(10), 3);
+        assert_eq!(budget(&plan), crate::MEMORY_BUDGET_FLOOR, "{plan:?}");
+        // Jira Cloud's latency: the burst rate keeps more in flight, up to the cap.
+        let plan = choose("q".into(), 10_000, sample(), &options, configured(10), 3);
+        assert!(
+            budget(&plan) > crate::MEMORY_BUDGET_FLOOR && budget(&plan) <= crate::MEMORY_BUDGET,
+            "{plan:?}"
+        );
+        // A configured budget below the floor is the budget.
+        let small = SyncOptions {
+            memory_budget: 64 << 20,
+            ..options
+        };
+        let plan = choose("q".into(), 10_000, near, &small, configured(10), 3);
+        assert_eq!(budget(&plan), 64 << 20, "{plan:?}");
+    }
+
+    #[test]
+    fn burst_limits_choose_wall_time_and_a_quota_points() {
+        let options = SyncOptions {
+            memory_budget: 256 << 20,
+            ..SyncOptions::new("project = A")
+        };
         let plan = choose("q".into(), 100_000, sample(), &options, configured(16), 3);
         let ids = plan.estimate(Strategy::Ids).unwrap();
         let pages = plan.estimate(Strategy::Pages).unwrap();
