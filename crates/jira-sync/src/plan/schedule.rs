@@ -418,7 +418,14 @@ mod tests {
             ms_per_byte: 0.0,
             ..sample()
         };
-        let plan = choose("q".into(), 10_000, near.clone(), &options, configured(10), 3);
+        let plan = choose(
+            "q".into(),
+            10_000,
+            near.clone(),
+            &options,
+            configured(10),
+            3,
+        );
         assert_eq!(budget(&plan), crate::MEMORY_BUDGET_FLOOR, "{plan:?}");
         // Jira Cloud's latency: the burst rate keeps more in flight, up to the cap.
         let plan = choose("q".into(), 10_000, sample(), &options, configured(10), 3);
