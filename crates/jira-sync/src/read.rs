@@ -260,9 +260,9 @@ pub(crate) fn page_events<'a, T: Transport + 'static>(
 }
 
 /// Bulk-fetches `ids` with the fields and completes them (with the worklogs they carry
-/// when `worklogs` takes them from the issues, see [`complete`]). With `settled_at` (a window's end), the
-/// histories of the ids the sink does not hold recently are read beside the bulk fetch
-/// rather than after it; they are kept for an issue that has not changed since
+/// when `worklogs` takes them from the issues, see [`complete`]). With `settled_at` (a
+/// window's end), the histories of the ids the sink does not hold recently are read
+/// beside the bulk fetch rather than after it; they are kept for an issue that has not changed since
 /// `settled_at` (no entry can have been added after they were read), and read again for
 /// one that has.
 pub(crate) async fn fetch_unit<T: Transport + 'static>(
