@@ -74,6 +74,7 @@
 //! ```
 
 mod census;
+mod early;
 mod error;
 mod jsonl;
 mod lock;

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use futures_util::FutureExt as _;
 use futures_util::StreamExt as _;
 use jira_batch::{BatchConfig, FetchError, SearchOptions, fetch_issues, search_pages_after_id};
 use jira_model::{ApiRequest, ChangelogBulkPage, ChangelogBulkRequest, Issue, SearchPage};
@@ -14,7 +15,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::Error;
-use crate::memory::{AbortOnDrop, MemoryBudget};
+use crate::memory::{AbortOnDrop, Gauge, MemoryBudget};
 use crate::options::SyncOptions;
 use crate::record::{self, At, Child, SyncedIssue, numeric_id, updated_ms};
 use crate::run::{Event, Unit};
@@ -30,16 +31,55 @@ pub(crate) struct Completion {
     pub(crate) budget: MemoryBudget,
 }
 
-/// The `ids` strategy: id-only pages of the window, cut into bulk fetches of 100 that run
-/// `max_concurrent` at a time, in order. `first_ids`: the window's first page, when the
-/// plan read it (taken only by a window read from its start).
+/// What an `ids` read may change while it runs: the unit size and the units in flight
+/// (a far site's plan lands after its first units started), and whether it goes on past
+/// the first id page.
+#[derive(Clone)]
+pub(crate) struct Tuning {
+    unit_issues: Arc<std::sync::atomic::AtomicUsize>,
+    units: Gauge,
+}
+
+impl Tuning {
+    /// Units of `unit_issues` issues, `concurrency` in flight.
+    pub(crate) fn new(unit_issues: usize, concurrency: usize) -> Self {
+        Tuning {
+            unit_issues: Arc::new(std::sync::atomic::AtomicUsize::new(unit_issues.max(1))),
+            units: Gauge::new(concurrency.max(1)),
+        }
+    }
+
+    /// From now on, units of `unit_issues`, `concurrency` in flight.
+    pub(crate) fn set(&self, unit_issues: usize, concurrency: usize) {
+        self.unit_issues
+            .store(unit_issues.max(1), std::sync::atomic::Ordering::Relaxed);
+        self.units.resize(concurrency.max(1));
+    }
+
+    fn unit_issues(&self) -> usize {
+        self.unit_issues
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .clamp(1, jira_model::BULK_FETCH_MAX_ISSUES)
+    }
+}
+
+/// The `ids` strategy: id-only pages of the window, cut into bulk fetches that run a
+/// number at a time (both from `tuning`), in order. `first_ids`: the window's first page,
+/// when the plan read it (taken only by a window read from its start). `past_first`: when
+/// given, the pages after `first_ids` are read only if it says so (a far site's plan,
+/// landing while the first page is read, may choose another way for the rest); the slice
+/// is then done only if they were.
 pub(crate) fn ids_events<'a, T: Transport + 'static>(
     transport: &'a Arc<T>,
     batch: &'a BatchConfig,
     options: &'a SyncOptions,
     window: &Window,
-    first_ids: Option<SearchPage>,
+    (first_ids, past_first): (
+        Option<SearchPage>,
+        Option<tokio::sync::oneshot::Receiver<bool>>,
+    ),
     completion: Completion,
+    tuning: Tuning,
 ) -> impl futures_util::Stream<Item = Result<Event, Error>> + 'a {
     let Completion {
         worklogs,
@@ -51,7 +91,7 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
     let first_ids = first_ids.filter(|_| slice.after_id == 0);
     // Past the first page, when the plan read it: from its last id on, unless it was the
     // window's last.
-    let rest = match &first_ids {
+    let after_first = match &first_ids {
         None => Some(slice.after_id),
         Some(page) if page.is_last || page.next_page_token.is_none() => None,
         Some(page) => Some(
@@ -62,12 +102,22 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
                 .unwrap_or(0),
         ),
     };
+    // Whether the pages past the first are read (and so the slice done at the end).
+    let go_on = async move {
+        match past_first {
+            None => true,
+            Some(decision) => decision.await.unwrap_or(false),
+        }
+    }
+    .shared();
     // Read ahead in a task of its own, a page or two (80 KB each): the next page is on its
-    // way while the units of this one start, not asked once they all have.
-    let rest = rest.map(|after_id| {
+    // way while the units of this one start, not asked once they all have (nor before
+    // `go_on` says they are read).
+    let (bounds, reader) = (window.bounds(&options.jql, &slice), transport.clone());
+    let rest = move |after_id: u64| {
         let pages = search_pages_after_id(
-            transport.clone(),
-            window.bounds(&options.jql, &slice),
+            reader,
+            bounds,
             after_id,
             SearchOptions {
                 fields: Vec::new(),
@@ -89,45 +139,53 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
             let page = receiver.recv().await?;
             Some((page, (receiver, reading)))
         })
-    });
+    };
     // The plan's page counts as no request of the run's (the plan's were counted).
-    let pages = futures_util::stream::iter(first_ids.map(|page| Ok((page, false)))).chain(
-        futures_util::stream::iter(rest)
-            .flatten()
-            .map(|page| page.map(|page| (page, true))),
-    );
-    let chunk = match window.unit_issues {
-        0 => batch.fetch_chunk,
-        n => n,
-    }
-    .clamp(1, jira_model::BULK_FETCH_MAX_ISSUES);
+    let rest_pages = futures_util::stream::once(
+        go_on
+            .clone()
+            .map(move |go| after_first.filter(|_| go).map(rest)),
+    )
+    .flat_map(|rest| futures_util::stream::iter(rest).flatten())
+    .map(|page| page.map(|page| (page, true)));
+    let pages =
+        futures_util::stream::iter(first_ids.map(|page| Ok((page, false)))).chain(rest_pages);
     let units = pages
-        .map(move |page| -> Vec<Result<(Vec<String>, bool), Error>> {
-            match page {
-                Err(error) => vec![Err(error.into())],
+        .flat_map({
+            let tuning = tuning.clone();
+            move |page| match page {
+                Err(error) => futures_util::stream::iter(vec![Err(error.into())]).left_stream(),
                 Ok((page, asked)) => {
                     let ids: Vec<String> = page.issues.into_iter().map(|i| i.id).collect();
-                    let mut chunks: Vec<Result<(Vec<String>, bool), Error>> =
-                        ids.chunks(chunk).map(|c| Ok((c.to_vec(), false))).collect();
-                    // The first chunk of a page carries the page's request.
-                    if let Some(Ok((_, first))) = chunks.first_mut() {
-                        *first = asked;
-                    }
-                    chunks
+                    // Cut as the units start, each at the unit size of that moment; the
+                    // first chunk of a page carries the page's request.
+                    let tuning = tuning.clone();
+                    futures_util::stream::unfold((ids, 0, asked), move |(ids, at, asked)| {
+                        let end = (at + tuning.unit_issues()).min(ids.len());
+                        let chunk: Result<(Vec<String>, bool), Error> =
+                            Ok((ids[at..end].to_vec(), asked));
+                        futures_util::future::ready(
+                            (at < ids.len()).then_some((chunk, (ids, end, false))),
+                        )
+                    })
+                    .right_stream()
                 }
             }
         })
-        .flat_map(futures_util::stream::iter)
-        // Shares are taken one unit after the other, in order, before a unit starts.
+        // A unit's place among those in flight, then its share of the memory budget: both
+        // taken one unit after the other, in order, before a unit starts.
         .then({
-            let budget = budget.clone();
+            let (budget, units) = (budget.clone(), tuning.units.clone());
             move |chunk| {
-                let budget = budget.clone();
-                async move { (chunk, budget.share().await) }
+                let (budget, units) = (budget.clone(), units.clone());
+                async move {
+                    let place = units.acquire(1).await;
+                    (chunk, (place, budget.share().await))
+                }
             }
         })
         .enumerate()
-        .map(move |(seq, (chunk, share))| {
+        .map(move |(seq, (chunk, (place, share)))| {
             let recent = recent.clone();
             let budget = budget.clone();
             let unit = async move {
@@ -153,6 +211,7 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
                     .await
                 }));
                 let mut unit = fetching.join().await??;
+                drop(place);
                 budget.observe(unit.bytes());
                 unit.share = share;
                 if first_of_page {
@@ -170,10 +229,12 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
         // Units run unordered (a slow one never keeps the next from starting: what is in
         // flight is bounded by the concurrency and the memory budget, not by the oldest
         // unit) and are handed on in order, so commits and the cursor stay in id order.
-        .buffer_unordered(match window.concurrency {
-            0 => batch.max_concurrent.max(1),
-            n => n,
-        })
+        // (`tuning` bounds them; this only caps what it may be set to).
+        .buffer_unordered(
+            crate::plan::MAX_CONCURRENCY
+                .max(batch.max_concurrent)
+                .max(window.concurrency),
+        )
         .scan((0usize, BTreeMap::new()), |(next, held), (seq, event)| {
             held.insert(seq, event);
             let mut ready = Vec::new();
@@ -184,9 +245,11 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
             futures_util::future::ready(Some(futures_util::stream::iter(ready)))
         })
         .flatten();
-    units.chain(futures_util::stream::once(async {
-        Ok(Event::Done { slice: 0 })
-    }))
+    units.chain(
+        futures_util::stream::once(go_on).filter_map(|go| {
+            futures_util::future::ready(go.then_some(Ok(Event::Done { slice: 0 })))
+        }),
+    )
 }
 
 /// The `pages` and `slices` strategies: every unfinished slice streamed as pages with the

@@ -13,13 +13,14 @@ use serde_json::Value;
 
 use crate::Error;
 use crate::census::{census, census_due, went_back};
+use crate::early::{Early, rest_window};
 use crate::memory::{AbortOnDrop, MemoryBudget, blocking};
 use crate::options::{Strategy, SyncOptions};
 use crate::plan::{self, SyncPlan};
-use crate::read::{Completion, ids_events, page_events};
+use crate::read::{Completion, Tuning, ids_events, page_events};
 use crate::record::now_ms;
 use crate::sink::{Sink, SyncBatch};
-use crate::window::{Slice, SyncState, Window, open_window};
+use crate::window::{Opened, Slice, SyncState, Window, open_window};
 use crate::worklogs::{Embedded, IssueWorklogs, entering_worklogs, store_worklogs, worklog_reads};
 
 /// What one run did.
@@ -159,10 +160,14 @@ where
             Some(window) if !options.full && options.since_ms.is_none() => {
                 report.resumed = true;
                 report.reason = "went on with the window an interrupted run left".into();
-                Ok((window, None))
+                Ok(Opened {
+                    window,
+                    first_ids: None,
+                    early: None,
+                })
             }
             _ => {
-                let (opened, first_ids) = open_window(
+                let opened = open_window(
                     transport,
                     batch,
                     in_flight,
@@ -172,23 +177,28 @@ where
                     &mut report,
                 )
                 .await?;
-                if opened.worklogs_from_issues {
+                if opened.window.worklogs_from_issues {
                     // The feeds start where this window's issues, which carry their worklogs,
                     // leave off (less the overlap, for the clocks' skew): a worklog changed
                     // after that is the next run's.
-                    let since = opened.to_ms - options.overlap.as_millis() as i64;
+                    let since = opened.window.to_ms - options.overlap.as_millis() as i64;
                     state.worklogs_since_ms = since;
                     state.deleted_worklogs_since_ms = since;
                 }
-                state.window = Some(opened.clone());
+                state.window = Some(opened.window.clone());
                 sink.commit(&SyncBatch::default(), &state)?;
                 report.commits += 1;
-                Ok::<_, Error>((opened, first_ids))
+                Ok::<_, Error>(opened)
             }
         }
     };
-    let (window, fields) = tokio::join!(opening, transport.send(ApiRequest::fields()));
-    let (window, first_ids) = window?;
+    let (opened, fields) = tokio::join!(opening, transport.send(ApiRequest::fields()));
+    let Opened {
+        window,
+        first_ids,
+        early,
+    } = opened?;
+    let (mut early, past_first) = early.unzip();
     report.requests += 1;
     let fields = fields?;
     if fields.is_success() {
@@ -221,12 +231,34 @@ where
         &reads,
         sink,
         &mut state,
-        window,
-        first_ids,
+        (window, first_ids, past_first),
+        early.as_mut(),
         &mut report,
         progress,
     )
     .await?;
+    // A far site's plan chose another way for what its first id page left.
+    if let Some(plan) = early.and_then(|early| early.rest_way) {
+        let read = state.window.clone().ok_or_else(|| {
+            Error::Sync("sync: the first id page ended without its window".into())
+        })?;
+        let (rest, requests) = rest_window(transport, options, &read, &plan).await?;
+        report.requests += requests;
+        report.strategy = Some(rest.strategy);
+        state.window = Some(rest.clone());
+        sink.commit(&SyncBatch::default(), &state)?;
+        report.commits += 1;
+        read_window(
+            &reads,
+            sink,
+            &mut state,
+            (rest, None, None),
+            None,
+            &mut report,
+            progress,
+        )
+        .await?;
+    }
     if let Some(worklogs) = worklogs {
         store_worklogs(sink, &mut state, worklogs, window_end, &mut report).await?;
     }
@@ -320,12 +352,19 @@ pub(crate) struct Reads<'a, T> {
 
 /// Reads every unfinished slice of `window`, committing in order, then moves the mark to
 /// the window's end.
+/// With `early` (a far site's first id page, read while the plan measures), the read
+/// takes the plan when it lands; when the plan chose another way, it ends after the first
+/// page with the window unfinished (see [`crate::early`]).
 async fn read_window<T, S>(
     reads: &Reads<'_, T>,
     sink: &mut S,
     state: &mut SyncState,
-    window: Window,
-    first_ids: Option<jira_model::SearchPage>,
+    (window, first_ids, past_first): (
+        Window,
+        Option<jira_model::SearchPage>,
+        Option<tokio::sync::oneshot::Receiver<bool>>,
+    ),
+    mut early: Option<&mut Early>,
     report: &mut SyncReport,
     progress: &(dyn Fn(&SyncReport) + Sync),
 ) -> Result<(), Error>
@@ -338,6 +377,16 @@ where
     let recent = Arc::new(state.recent.clone());
     let budget = MemoryBudget::new(
         window.memory_budget(options.memory_budget),
+        match window.concurrency {
+            0 => batch.max_concurrent.max(1),
+            n => n,
+        },
+    );
+    let tuning = Tuning::new(
+        match window.unit_issues {
+            0 => batch.fetch_chunk,
+            n => n,
+        },
         match window.concurrency {
             0 => batch.max_concurrent.max(1),
             n => n,
@@ -364,14 +413,22 @@ where
             recent,
             budget: budget.clone(),
         };
+        let tuning = tuning.clone();
         tokio::spawn(async move {
             let stream: futures_util::stream::BoxStream<'_, Result<Event, Error>> = match window
                 .strategy
             {
                 _ if window.slices.iter().all(|s| s.done) => futures_util::stream::empty().boxed(),
-                Strategy::Ids => {
-                    ids_events(&transport, &batch, &options, &window, first_ids, completion).boxed()
-                }
+                Strategy::Ids => ids_events(
+                    &transport,
+                    &batch,
+                    &options,
+                    &window,
+                    (first_ids, past_first),
+                    completion,
+                    tuning,
+                )
+                .boxed(),
                 Strategy::Pages | Strategy::Slices => {
                     page_events(&transport, &options, &window, completion).boxed()
                 }
@@ -392,7 +449,17 @@ where
     let mut pending_seen: Vec<(String, i64)> = Vec::new();
     let mut shares: Vec<tokio::sync::OwnedSemaphorePermit> = Vec::new();
     loop {
-        let end = match events.recv().await.transpose()? {
+        let event = match early.as_deref_mut().filter(|early| early.pending()) {
+            Some(early) => tokio::select! {
+                event = events.recv() => event,
+                landed = early.landed() => {
+                    early.apply(landed, (&mut window, &tuning, &budget), options, report);
+                    continue;
+                }
+            },
+            None => events.recv().await,
+        };
+        let end = match event.transpose()? {
             None => true,
             Some(Event::Done { slice }) => {
                 window.slices[slice].done = true;
@@ -443,7 +510,9 @@ where
                 state.recent.insert(id, updated);
             }
         }
-        if end {
+        // The stream ends with every slice done, unless a far site's plan chose another
+        // way for what its first id page left.
+        if end && window.slices.iter().all(|s| s.done) {
             // The whole window is durable: the mark moves to its end.
             state.mark_ms = Some(state.mark_ms.map_or(window.to_ms, |m| m.max(window.to_ms)));
             state.recent.retain(|_, updated| *updated >= keep_from);

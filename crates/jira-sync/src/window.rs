@@ -9,8 +9,10 @@ use jira_transport::Transport;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::early::Early;
+use crate::memory::AbortOnDrop;
 use crate::options::{Strategy, SyncOptions};
-use crate::plan;
+use crate::plan::{self, SyncPlan};
 use crate::record::now_ms;
 use crate::run::SyncReport;
 
@@ -145,11 +147,19 @@ pub struct RunRecord {
     pub strategy: Option<String>,
 }
 
+/// A window just opened: the way to read it, its first id-only page when the probe read
+/// it (the `ids` way starts from it), and on a far site the plan still measuring while that
+/// page is read ([`Early`]).
+pub(crate) struct Opened {
+    pub(crate) window: Window,
+    pub(crate) first_ids: Option<jira_model::SearchPage>,
+    pub(crate) early: Option<(Early, tokio::sync::oneshot::Receiver<bool>)>,
+}
+
 /// A new window from the mark (or `since`) to now less the settle time, with the strategy
 /// given or the one [`plan`] finds fastest (within the hourly quota). `first_read`: the
 /// sink holds nothing of the query yet (its issues then take their worklogs from
-/// themselves, see [`Window::worklogs_from_issues`]). With the window, its first id-only
-/// page when the plan read it (the `ids` way starts from it).
+/// themselves, see [`Window::worklogs_from_issues`]).
 pub(crate) async fn open_window<T: Transport + 'static>(
     transport: &Arc<T>,
     batch: &BatchConfig,
@@ -158,7 +168,7 @@ pub(crate) async fn open_window<T: Transport + 'static>(
     state: &SyncState,
     first_read: bool,
     report: &mut SyncReport,
-) -> Result<(Window, Option<jira_model::SearchPage>), Error> {
+) -> Result<Opened, Error> {
     let from_ms = options.since_ms.or_else(|| {
         state
             .mark_ms
@@ -185,7 +195,38 @@ pub(crate) async fn open_window<T: Transport + 'static>(
     // The plan measures the tenant (thirteen requests) whether or not a way was asked for:
     // the units in flight and the slices follow the latency it measures.
     let mut first_ids = None;
-    let slices = match plan::estimate(transport, batch, in_flight, options, &window).await {
+    let measured = match plan::probe(transport, options, &window).await {
+        // A far site's first id page is read while the sample measures (unless another
+        // way than ids was asked for).
+        Ok(probe) if probe.reads_early() && options.strategy.is_none_or(|s| s == Strategy::Ids) => {
+            report.requests += probe.requests_spent();
+            report.expected = Some(probe.count());
+            report.reason = format!(
+                "ids: a far site ({:.0} ms a round trip) is read from its first id page on while the plan measures",
+                probe.base_ms()
+            );
+            crate::early::provisional(&mut window, batch, in_flight);
+            let probe_requests = probe.requests_spent();
+            let first_ids = probe.first_ids.clone();
+            let (transport, batch, options, sampled) = (
+                transport.clone(),
+                batch.clone(),
+                options.clone(),
+                window.clone(),
+            );
+            let measuring = AbortOnDrop::new(tokio::spawn(async move {
+                plan::measure(&transport, &batch, in_flight, &options, &sampled, probe).await
+            }));
+            return Ok(Opened {
+                window,
+                first_ids,
+                early: Some(Early::new(measuring, probe_requests)),
+            });
+        }
+        Ok(probe) => plan::measure(transport, batch, in_flight, options, &window, probe).await,
+        Err(error) => Err(error),
+    };
+    let slices = match measured {
         // A site that cannot be measured (no approximate count, a refused sample) is read
         // the way asked for, or the way that needs no measure, at the configured
         // concurrency.
@@ -216,16 +257,11 @@ pub(crate) async fn open_window<T: Transport + 'static>(
                 Some(strategy) => format!("{} was asked for", strategy.name()),
                 None => plan.reason.clone(),
             };
-            let needed = plan.estimate(window.strategy).map_or(0, |e| e.points);
-            let fits = plan.estimate(window.strategy).is_none_or(|e| e.fits_quota);
-            if !fits {
-                report.quota_warning = Some(format!(
-                    "this run needs about {needed} points and the hourly quota has {} left: it will pause at the quota until the reset (the top of the hour) and go on; what is committed is kept",
-                    plan.sample
-                        .quota_remaining
-                        .or(plan.sample.quota_points)
-                        .unwrap_or(0)
-                ));
+            if plan
+                .estimate(window.strategy)
+                .is_some_and(|e| !e.fits_quota)
+            {
+                report.quota_warning = Some(quota_warning(&plan, window.strategy));
             }
             (window.strategy == Strategy::Slices).then_some(plan.slices)
         }
@@ -237,5 +273,21 @@ pub(crate) async fn open_window<T: Transport + 'static>(
             window.slices = plan::cut(first, last, wanted);
         }
     }
-    Ok((window, first_ids))
+    Ok(Opened {
+        window,
+        first_ids,
+        early: None,
+    })
+}
+
+/// What a run that will pause at the hourly quota is told before it starts.
+pub(crate) fn quota_warning(plan: &SyncPlan, strategy: Strategy) -> String {
+    let needed = plan.estimate(strategy).map_or(0, |e| e.points);
+    format!(
+        "this run needs about {needed} points and the hourly quota has {} left: it will pause at the quota until the reset (the top of the hour) and go on; what is committed is kept",
+        plan.sample
+            .quota_remaining
+            .or(plan.sample.quota_points)
+            .unwrap_or(0)
+    )
 }

@@ -40,7 +40,7 @@ use crate::{Slice, Strategy, SyncOptions, Window};
 mod schedule;
 
 pub use schedule::MAX_CONCURRENCY;
-pub(crate) use schedule::{Configured, choose};
+pub(crate) use schedule::{Configured, SMALLEST_UNIT, choose};
 
 /// Issues a sample reads: enough that a trait of one issue in fifty (a thread of
 /// hundreds of comments, and its bytes) is in it about twice.
@@ -62,6 +62,9 @@ pub struct Sample {
     pub id_page_ms: f64,
     /// What the plan's own requests took, in ms (a run spends it before its first read).
     pub plan_ms: f64,
+    /// What the count and the first id page took, in ms: a far site's `ids` way reads
+    /// from then on, beside the rest of the plan ([`Probe::reads_early`]).
+    pub probe_ms: f64,
     /// Extra latency per byte of an answer, in ms.
     pub ms_per_byte: f64,
     /// Bytes of one issue with the fields.
@@ -172,6 +175,45 @@ fn json<T: serde::de::DeserializeOwned>(response: ApiResponse, what: &str) -> Re
     Ok(response.json()?)
 }
 
+/// What the window's first two requests measured: its approximate count (that round trip
+/// is a small answer's latency) and its first id-only page. A far site's run starts
+/// reading that page while the sample ([`measure`]) goes on.
+pub(crate) struct Probe {
+    jql: String,
+    count: u64,
+    sample: Sample,
+    infos: Vec<jira_model::RateLimitInfo>,
+    requests_spent: usize,
+    started: Instant,
+    /// The window's first id-only page, when the window holds more than one search page.
+    pub(crate) first_ids: Option<SearchPage>,
+}
+
+impl Probe {
+    /// The window's approximate number of issues.
+    pub(crate) fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Requests the probe sent.
+    pub(crate) fn requests_spent(&self) -> usize {
+        self.requests_spent
+    }
+
+    /// A small answer's round trip, in ms.
+    pub(crate) fn base_ms(&self) -> f64 {
+        self.sample.base_ms
+    }
+
+    /// Whether the run may read the first id page (by the `ids` way) while the sample
+    /// measures: the site is far (a small answer takes 20 ms or more, so the sample's
+    /// round trips are time no read would otherwise use) and the window is larger than one
+    /// page (a page's window is not sampled).
+    pub(crate) fn reads_early(&self) -> bool {
+        self.first_ids.is_some() && self.sample.base_ms >= NEAR_MS
+    }
+}
+
 /// Measures the window (thirteen requests) and estimates every strategy.
 pub(crate) async fn estimate<T: Transport + 'static>(
     transport: &Arc<T>,
@@ -180,15 +222,25 @@ pub(crate) async fn estimate<T: Transport + 'static>(
     options: &SyncOptions,
     window: &Window,
 ) -> Result<SyncPlan, Error> {
+    let probe = probe(transport, options, window).await?;
+    measure(transport, batch, in_flight, options, window, probe).await
+}
+
+/// The window's approximate count, then (a window of more than a page) its first id-only
+/// page.
+pub(crate) async fn probe<T: Transport + 'static>(
+    transport: &Arc<T>,
+    options: &SyncOptions,
+    window: &Window,
+) -> Result<Probe, Error> {
     let jql = window.jql(&options.jql, &window.slices[0]);
     let unordered = jql.trim_end_matches(" ORDER BY id ASC").to_owned();
-    let started_plan = Instant::now();
     let started = Instant::now();
     let response = transport
         .send(ApiRequest::approximate_count(&unordered)?)
         .await?;
     let base = started.elapsed();
-    let mut infos = vec![response.rate_limit_info()];
+    let infos = vec![response.rate_limit_info()];
     if response.status.as_u16() == 400 {
         return Err(Error::from(jira_batch::invalid_jql(
             &options.jql,
@@ -200,32 +252,62 @@ pub(crate) async fn estimate<T: Transport + 'static>(
         .get("count")
         .and_then(serde_json::Value::as_u64)
         .unwrap_or(0);
-    let mut requests_spent = 1;
-    let mut first_ids = None;
-    let mut sample = Sample {
-        base_ms: base.as_secs_f64() * 1000.0,
-        post_rate: jira_client::BurstLimits::default().post,
-        ..Sample::default()
+    let mut probe = Probe {
+        jql,
+        count,
+        sample: Sample {
+            base_ms: base.as_secs_f64() * 1000.0,
+            post_rate: jira_client::BurstLimits::default().post,
+            ..Sample::default()
+        },
+        infos,
+        requests_spent: 1,
+        started,
+        first_ids: None,
     };
     // A window of one page is read as one page: nothing to measure.
     if count > 100 {
-        // The window's ids (one id-only page: what the `ids` way reads first), then
-        // SAMPLE issues spread evenly over them: a page of the first ten would take a
-        // neighbourhood for the whole (one long thread in it, and every issue looks
-        // heavy).
+        // The window's ids (one id-only page: what the `ids` way reads first).
         let request = ApiRequest::search(&SearchRequest {
-            jql: jql.clone(),
+            jql: probe.jql.clone(),
             max_results: Some(jira_model::SEARCH_ID_PAGE_MAX),
             ..SearchRequest::default()
         })?;
         let started = Instant::now();
         let response = transport.send(request).await?;
-        sample.id_page_ms = started.elapsed().as_secs_f64() * 1000.0;
-        requests_spent += 1;
-        infos.push(response.rate_limit_info());
-        let page: SearchPage = json(response, "the id search")?;
+        probe.sample.id_page_ms = started.elapsed().as_secs_f64() * 1000.0;
+        probe.requests_spent += 1;
+        probe.infos.push(response.rate_limit_info());
+        probe.first_ids = Some(json(response, "the id search")?);
+    }
+    probe.sample.probe_ms = probe.started.elapsed().as_secs_f64() * 1000.0;
+    Ok(probe)
+}
+
+/// The sample after the probe: SAMPLE issues spread evenly over the first id page (a
+/// page of the first ten would take a neighbourhood for the whole: one long thread in
+/// it, and every issue looks heavy) and beside them some of their histories; then every
+/// strategy's estimate.
+pub(crate) async fn measure<T: Transport + 'static>(
+    transport: &Arc<T>,
+    batch: &BatchConfig,
+    in_flight: usize,
+    options: &SyncOptions,
+    window: &Window,
+    probe: Probe,
+) -> Result<SyncPlan, Error> {
+    let Probe {
+        jql,
+        count,
+        mut sample,
+        mut infos,
+        mut requests_spent,
+        started: started_plan,
+        first_ids,
+    } = probe;
+    let base = Duration::from_secs_f64(sample.base_ms / 1000.0);
+    if let Some(page) = &first_ids {
         let ids: Vec<String> = page.issues.iter().map(|issue| issue.id.clone()).collect();
-        first_ids = Some(page);
         let picked = spread(&ids, SAMPLE, count);
         // In small fetches side by side: the sample costs one small fetch's latency, and
         // its histories (every fourth picked issue) go beside them.

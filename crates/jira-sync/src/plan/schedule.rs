@@ -16,6 +16,8 @@ pub const MAX_CONCURRENCY: usize = 256;
 /// faster when the memory budget, not the burst rate, bounds what is in flight (a unit
 /// holds its share for its whole latency, and latency grows with the bytes).
 const UNIT_SIZES: [usize; 3] = [100, 50, 25];
+/// The smallest of them: a far site's first units, before the plan lands, are this size.
+pub(crate) const SMALLEST_UNIT: usize = UNIT_SIZES[UNIT_SIZES.len() - 1];
 
 /// What a unit of some size costs.
 struct UnitCost {
@@ -197,6 +199,11 @@ pub(crate) fn choose(
     // What every way spends before its first read: this plan's own requests (measured)
     // and the field catalogue.
     let setup = sample.plan_ms / 1000.0 + latency(0.0);
+    // A far site's `ids` way starts after the probe, its units beside the sample.
+    let ids_setup = match sample.probe_ms > 0.0 && !sample.near && count > 100 {
+        true => (sample.probe_ms / 1000.0).max(latency(0.0)),
+        false => setup,
+    };
     let remaining = sample.quota_remaining.or(sample.quota_points);
     let page_changelogs = page_unit.units * page_unit.changelog_pages;
     let page_paced = paced(page_unit.units.max(page_changelogs).max(comment_requests));
@@ -226,7 +233,7 @@ pub(crate) fn choose(
             Strategy::Slices => budget(slices as f64, 100.0),
         };
         let (requests, seconds) = match strategy {
-            Strategy::Ids => (ids_requests, setup + ids_read),
+            Strategy::Ids => (ids_requests, ids_setup + ids_read),
             // A stream of pages: its first fetch, then a page's time for each of the
             // others (the next is asked while one is completed), then the last one's
             // completion.
@@ -343,6 +350,7 @@ mod tests {
             base_ms: 150.0,
             id_page_ms: 350.0,
             plan_ms: 900.0,
+            probe_ms: 0.0,
             ms_per_byte: 2.5 / 1024.0,
             issue_bytes: 7_000.0,
             history_per_issue: 13.0,

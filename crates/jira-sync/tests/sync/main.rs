@@ -2,6 +2,7 @@
 //! resumable, histories from the bulk changelog endpoint.
 
 mod completeness;
+mod early;
 mod jsonl;
 mod postgres;
 mod relational;

@@ -1,0 +1,193 @@
+//! A far site's first id page, read while the plan measures.
+//!
+//! The plan's sample (ten small bulk fetches and a changelog page side by side) takes a
+//! few round trips: on Jira Cloud, a second or two that the run would otherwise spend
+//! waiting, since the sample waits for its heaviest issue. On a far site (a small answer
+//! takes 20 ms or more) the run therefore reads the window's first id page by the `ids`
+//! way as soon as the probe has it, with provisional settings ([`provisional`]), and the
+//! sample goes on beside the first units. When the plan lands ([`Early::apply`]):
+//! - it chose `ids`: the read takes the plan's unit size, units in flight and memory budget
+//!   and goes on past the first page, in the same window;
+//! - it chose another way: the first page's units finish and are committed (the slice's
+//!   cursor is then the page's last id), and the rest of the window, the ids above it, is
+//!   read the chosen way ([`rest_window`]). Every way cuts a window by id, so nothing is
+//!   read twice and nothing skipped.
+//!
+//! A run stopped in between resumes the window as it was committed: an `ids` window, read
+//! on by ids.
+
+use std::sync::Arc;
+
+use jira_batch::BatchConfig;
+use jira_transport::Transport;
+
+use crate::Error;
+use crate::memory::{AbortOnDrop, MemoryBudget};
+use crate::options::{Strategy, SyncOptions};
+use crate::plan::{self, SyncPlan};
+use crate::read::Tuning;
+use crate::run::SyncReport;
+use crate::window::Window;
+
+/// The plan on its way while the first id page is read, and what the read does past it.
+pub(crate) struct Early {
+    /// The sample, in a task of its own started before the first units: its requests
+    /// go ahead of theirs.
+    plan: Option<AbortOnDrop<Result<SyncPlan, Error>>>,
+    decision: Option<tokio::sync::oneshot::Sender<bool>>,
+    /// Requests the probe sent (counted when the read began).
+    probe_requests: usize,
+    /// The plan, when it chose another way than `ids` for the rest of the window.
+    pub(crate) rest_way: Option<SyncPlan>,
+}
+
+impl Early {
+    /// The plan `measuring`, after a probe of `probe_requests` requests; with the
+    /// receiver the `ids` read waits on before it reads past the first page.
+    pub(crate) fn new(
+        measuring: AbortOnDrop<Result<SyncPlan, Error>>,
+        probe_requests: usize,
+    ) -> (Self, tokio::sync::oneshot::Receiver<bool>) {
+        let (decision, past_first) = tokio::sync::oneshot::channel();
+        (
+            Early {
+                plan: Some(measuring),
+                decision: Some(decision),
+                probe_requests,
+                rest_way: None,
+            },
+            past_first,
+        )
+    }
+
+    /// Whether the plan has yet to land.
+    pub(crate) fn pending(&self) -> bool {
+        self.plan.is_some()
+    }
+
+    /// Waits for the plan (never ends once it has landed).
+    pub(crate) async fn landed(&mut self) -> Result<SyncPlan, Error> {
+        match self.plan.as_mut() {
+            Some(plan) => {
+                let landed = plan.wait().await;
+                self.plan = None;
+                landed.and_then(|landed| landed)
+            }
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Takes the plan that landed: the read's settings (and `window`'s, kept with the state
+    /// for a resumed run) become the plan's when it chose `ids` (or `ids` was asked for),
+    /// and the read goes on past the first page; otherwise it stops there and
+    /// [`Early::rest_way`] says how the rest is read. A plan that failed leaves the
+    /// provisional settings, read on by ids.
+    pub(crate) fn apply(
+        &mut self,
+        landed: Result<SyncPlan, Error>,
+        (window, tuning, budget): (&mut Window, &Tuning, &MemoryBudget),
+        options: &SyncOptions,
+        report: &mut SyncReport,
+    ) {
+        let go_on = match landed {
+            Err(error) => {
+                tracing::warn!(%error, "sync: the window's sample failed: read on by ids at the provisional settings");
+                report.reason = format!(
+                    "ids: the window could not be measured ({error}), and ids needs no measure"
+                );
+                true
+            }
+            Ok(plan) => {
+                report.requests += plan.requests_spent.saturating_sub(self.probe_requests);
+                let strategy = options.strategy.unwrap_or(plan.chosen);
+                report.reason = match options.strategy {
+                    Some(strategy) => format!("{} was asked for", strategy.name()),
+                    None => format!(
+                        "{}; the first id page was read by ids while the plan measured",
+                        plan.reason
+                    ),
+                };
+                let estimate = plan.estimate(strategy);
+                if estimate.is_some_and(|e| !e.fits_quota) {
+                    report.quota_warning = Some(crate::window::quota_warning(&plan, strategy));
+                }
+                if strategy == Strategy::Ids {
+                    window.unit_issues = plan.unit_issues;
+                    window.concurrency = plan.concurrency;
+                    window.memory_budget = estimate.map_or(0, |e| e.memory_budget);
+                    tuning.set(plan.unit_issues, plan.concurrency);
+                    budget.resize(window.memory_budget(options.memory_budget));
+                    true
+                } else {
+                    self.rest_way = Some(plan);
+                    false
+                }
+            }
+        };
+        if let Some(decision) = self.decision.take() {
+            // The read may have ended already (a failed unit): nothing waits then.
+            let _ = decision.send(go_on);
+        }
+    }
+}
+
+/// The settings of a far site's first units, before the plan lands: units of the
+/// smallest size a plan takes (short latencies, and little held if the issues are
+/// heavy), half the transport's slots in flight (a unit has its fetch and its changelog
+/// page on the wire at once), the configured memory budget.
+pub(crate) fn provisional(window: &mut Window, batch: &BatchConfig, in_flight: usize) {
+    window.strategy = Strategy::Ids;
+    window.unit_issues = plan::SMALLEST_UNIT.min(batch.fetch_chunk.max(1));
+    window.concurrency = (in_flight / 2).clamp(
+        batch.max_concurrent.max(1),
+        plan::MAX_CONCURRENCY.max(batch.max_concurrent),
+    );
+    window.memory_budget = 0;
+}
+
+/// The rest of `window` (the ids above its first slice's cursor, which its first id page
+/// ended at), to be read the way `plan` chose; with the requests finding its bounds took.
+pub(crate) async fn rest_window<T: Transport + 'static>(
+    transport: &Arc<T>,
+    options: &SyncOptions,
+    window: &Window,
+    plan: &SyncPlan,
+) -> Result<(Window, usize), Error> {
+    let strategy = options.strategy.unwrap_or(plan.chosen);
+    let after_id = window.slices[0].after_id;
+    let mut rest = Window {
+        strategy,
+        slices: vec![crate::window::Slice {
+            after_id,
+            last_id: None,
+            done: false,
+        }],
+        concurrency: plan.concurrency,
+        unit_issues: plan.unit_issues,
+        memory_budget: plan.estimate(strategy).map_or(0, |e| e.memory_budget),
+        ..window.clone()
+    };
+    let mut requests = 0;
+    if strategy == Strategy::Slices {
+        let bounds = plan::id_bounds(transport, &rest, &options.jql).await?;
+        requests += 2;
+        // The plan's slices were for the whole window: the rest takes its share of them.
+        let first_page = window_first_page(plan);
+        let left = plan.count.saturating_sub(first_page).max(1) as f64;
+        let slices = ((plan.slices as f64 * left / plan.count.max(1) as f64).ceil() as usize)
+            .clamp(1, plan.slices.max(1));
+        rest.slices = match bounds {
+            Some((first, last)) if last > after_id => {
+                plan::cut(first.max(after_id + 1), last, slices)
+            }
+            // Nothing above the first page: the window is read.
+            _ => Vec::new(),
+        };
+    }
+    Ok((rest, requests))
+}
+
+/// Issues of the window's first id-only page.
+fn window_first_page(plan: &SyncPlan) -> u64 {
+    plan.count.min(jira_model::SEARCH_ID_PAGE_MAX as u64)
+}

@@ -1,0 +1,117 @@
+//! A far site's first id page, read while the plan measures (`jira_sync::early`): the run
+//! goes on by ids when the plan chooses ids, and reads the rest of the window the chosen
+//! way when it does not; either way every issue is read once and the mark moves.
+
+use std::time::Duration;
+
+use jira_ops_tests::sim::uncached_client;
+use jira_sim::{LimitConfig, QuotaConfig, Realism, SimConfig, SimHandle, WorkLatency};
+use jira_sync::{Sink, SqliteSink, Strategy, SyncOptions};
+
+use crate::count;
+
+/// More issues than an id page holds (5,000), on a site 25 ms away (far: a small answer
+/// takes 20 ms or more).
+async fn far_site(limits: LimitConfig) -> SimHandle {
+    SimHandle::start(SimConfig {
+        projects: 1,
+        issues_per_project: 5_300,
+        limits,
+        realism: Realism {
+            work_latency: WorkLatency {
+                base_ms: 25,
+                per_kib_ms: 0.0,
+            },
+            ..Realism::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .expect("jira-sim starts")
+}
+
+fn options(sim: &SimHandle) -> SyncOptions {
+    SyncOptions {
+        changelogs: false,
+        comments: false,
+        worklogs: false,
+        settle: Duration::ZERO,
+        ..SyncOptions::new(format!("project = {}", sim.project_keys()[0]))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_far_site_reads_its_first_id_page_while_the_plan_measures_then_goes_on_by_ids() {
+    let sim = far_site(LimitConfig::off()).await;
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = SqliteSink::open(dir.path().join("far.db")).unwrap();
+    let options = options(&sim);
+    let report = jira_sync::sync(&client, &mut sink, &options).await.unwrap();
+    assert_eq!(report.strategy, Some(Strategy::Ids), "{report:?}");
+    assert!(
+        report
+            .reason
+            .contains("read by ids while the plan measured"),
+        "{report:?}"
+    );
+    assert_eq!(report.issues_written, 5_300, "{report:?}");
+    assert_eq!(count(&sink, "SELECT COUNT(*) FROM issues"), 5_300);
+    // The probe's page and the one after it: the read went on past the first page once
+    // the plan chose ids, and asked no page twice.
+    assert_eq!(
+        sim.stats().requests_to("POST", "/rest/api/3/search/jql"),
+        2,
+        "{report:?}"
+    );
+    // The window is done: the mark moved, nothing is left to resume.
+    let state = sink.load_state(&options.jql).unwrap().unwrap();
+    assert!(state.window.is_none(), "{state:?}");
+    assert!(state.mark_ms.is_some(), "{state:?}");
+    let again = jira_sync::sync(&client, &mut sink, &options).await.unwrap();
+    assert_eq!(again.issues_written, 0, "{again:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_plan_chooses_another_way_the_rest_of_the_window_is_read_that_way() {
+    // An hourly quota that holds the window read once by search pages (~5,400 points)
+    // but not by ids (each issue read twice, ~10,700): the plan chooses a search way for
+    // what the first id page leaves. Its hour passes in a second (the run spends more
+    // than one quota in all: the probe's id page, then the first page's units).
+    let sim = far_site(LimitConfig {
+        quota: Some(QuotaConfig {
+            points_per_hour: 8_000,
+            ..QuotaConfig::default()
+        }),
+        advertise: true,
+        time_scale: 3_600.0,
+        ..LimitConfig::off()
+    })
+    .await;
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = SqliteSink::open(dir.path().join("switch.db")).unwrap();
+    let options = options(&sim);
+    let report = jira_sync::sync(&client, &mut sink, &options).await.unwrap();
+    let way = report.strategy.expect("a way");
+    assert_ne!(way, Strategy::Ids, "{report:?}");
+    assert!(
+        report
+            .reason
+            .contains("read by ids while the plan measured"),
+        "{report:?}"
+    );
+    // Every issue once: the first page's 5,000 by bulk fetch, the other 300 by search
+    // pages with their fields.
+    assert_eq!(report.issues_written, 5_300, "{report:?}");
+    assert_eq!(count(&sink, "SELECT COUNT(*) FROM issues"), 5_300);
+    let stats = sim.stats();
+    let fetched: u64 = stats.requests_to("POST", "/rest/api/3/issue/bulkfetch");
+    // The sample's ten fetches, then the first page's units (25 issues each: a far site's
+    // first units are the smallest a plan takes, and stay so when the plan chooses another
+    // way); none for the rest.
+    assert_eq!(fetched, 10 + 5_000 / 25, "{report:?} {stats:?}");
+    let state = sink.load_state(&options.jql).unwrap().unwrap();
+    assert!(state.window.is_none(), "{state:?}");
+    assert!(state.mark_ms.is_some(), "{state:?}");
+}
