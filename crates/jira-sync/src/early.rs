@@ -133,12 +133,13 @@ impl Early {
 
 /// The settings of a far site's first units, before the plan lands: units of the
 /// smallest size a plan takes (short latencies, and little held if the issues are
-/// heavy), half the transport's slots in flight (a unit has its fetch and its changelog
-/// page on the wire at once), the configured memory budget.
+/// heavy), two thirds of the transport's slots in flight (a unit has its fetch and, for
+/// part of its time, its changelog page on the wire: about one slot and a half), the
+/// configured memory budget.
 pub(crate) fn provisional(window: &mut Window, batch: &BatchConfig, in_flight: usize) {
     window.strategy = Strategy::Ids;
     window.unit_issues = plan::SMALLEST_UNIT.min(batch.fetch_chunk.max(1));
-    window.concurrency = (in_flight / 2).clamp(
+    window.concurrency = (in_flight * 2 / 3).clamp(
         batch.max_concurrent.max(1),
         plan::MAX_CONCURRENCY.max(batch.max_concurrent),
     );

@@ -38,6 +38,9 @@ pub(crate) struct Completion {
 pub(crate) struct Tuning {
     unit_issues: Arc<std::sync::atomic::AtomicUsize>,
     units: Gauge,
+    /// Requests the read sent and did not use (the page asked ahead for a plan that then
+    /// chose another way).
+    unused: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Tuning {
@@ -46,7 +49,13 @@ impl Tuning {
         Tuning {
             unit_issues: Arc::new(std::sync::atomic::AtomicUsize::new(unit_issues.max(1))),
             units: Gauge::new(concurrency.max(1)),
+            unused: Arc::default(),
         }
+    }
+
+    /// Requests the read sent and did not use.
+    pub(crate) fn unused_requests(&self) -> usize {
+        self.unused.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// From now on, units of `unit_issues`, `concurrency` in flight.
@@ -93,15 +102,9 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
     // window's last.
     let after_first = match &first_ids {
         None => Some(slice.after_id),
-        Some(page) if page.is_last || page.next_page_token.is_none() => None,
-        Some(page) => Some(
-            page.issues
-                .iter()
-                .filter_map(|issue| issue.id.parse::<u64>().ok())
-                .max()
-                .unwrap_or(0),
-        ),
+        Some(page) => after_page(page),
     };
+    let early = past_first.is_some();
     // Whether the pages past the first are read (and so the slice done at the end).
     let go_on = async move {
         match past_first {
@@ -110,27 +113,43 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
         }
     }
     .shared();
-    // Read ahead in a task of its own, a page or two (80 KB each): the next page is on its
-    // way while the units of this one start, not asked once they all have (nor before
-    // `go_on` says they are read).
     let (bounds, reader) = (window.bounds(&options.jql, &slice), transport.clone());
-    let rest = move |after_id: u64| {
-        let pages = search_pages_after_id(
-            reader,
-            bounds,
+    let id_pages = move |after_id: u64, prefetch: bool| {
+        search_pages_after_id(
+            reader.clone(),
+            bounds.clone(),
             after_id,
             SearchOptions {
                 fields: Vec::new(),
                 page_size: jira_model::SEARCH_ID_PAGE_MAX,
-                prefetch: true,
+                prefetch,
                 limit: None,
             },
-        );
+        )
+    };
+    // While a far site's plan measures, the page after the first is asked (one page, the
+    // one the read goes on with when the plan chooses ids): the units of the first page
+    // then go on into it without a round trip's pause when the plan lands.
+    let ahead = match (early, after_first) {
+        (true, Some(after_id)) => {
+            let page = id_pages(after_id, false);
+            Some(AbortOnDrop::new(tokio::spawn(async move {
+                tokio::pin!(page);
+                page.next().await
+            })))
+        }
+        _ => None,
+    };
+    // Read ahead in a task of its own, a page or two (80 KB each): the next page is on its
+    // way while the units of this one start, not asked once they all have (nor before
+    // `go_on` says they are read).
+    let rest = move |after_id: u64| {
+        let pages = id_pages(after_id, true);
         let (sender, receiver) = tokio::sync::mpsc::channel(1);
         let reading = AbortOnDrop::new(tokio::spawn(async move {
             tokio::pin!(pages);
             while let Some(page) = pages.next().await {
-                if sender.send(page).await.is_err() {
+                if sender.send(page.map_err(Error::from)).await.is_err() {
                     break;
                 }
             }
@@ -141,12 +160,38 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
         })
     };
     // The plan's page counts as no request of the run's (the plan's were counted).
-    let rest_pages = futures_util::stream::once(
-        go_on
-            .clone()
-            .map(move |go| after_first.filter(|_| go).map(rest)),
-    )
-    .flat_map(|rest| futures_util::stream::iter(rest).flatten())
+    let (decided, unused) = (go_on.clone(), tuning.unused.clone());
+    let rest_pages = futures_util::stream::once(async move {
+        let empty = || futures_util::stream::empty().boxed();
+        let Some(after_id) = after_first else {
+            return empty();
+        };
+        if !decided.await {
+            // The page asked ahead is not read, but it was asked: counted.
+            if let Some(ahead) = ahead
+                && let Ok(Some(_)) = ahead.join().await
+            {
+                unused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            return empty();
+        }
+        let Some(ahead) = ahead else {
+            return rest(after_id).boxed();
+        };
+        let page = match ahead.join().await {
+            Ok(Some(Ok(page))) => page,
+            Ok(Some(Err(error))) => {
+                return futures_util::stream::iter([Err(Error::from(error))]).boxed();
+            }
+            Ok(None) => return empty(),
+            Err(error) => return futures_util::stream::iter([Err(error)]).boxed(),
+        };
+        let next = after_page(&page);
+        futures_util::stream::iter([Ok(page)])
+            .chain(futures_util::stream::iter(next.map(rest)).flatten())
+            .boxed()
+    })
+    .flatten()
     .map(|page| page.map(|page| (page, true)));
     let pages =
         futures_util::stream::iter(first_ids.map(|page| Ok((page, false)))).chain(rest_pages);
@@ -154,7 +199,7 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
         .flat_map({
             let tuning = tuning.clone();
             move |page| match page {
-                Err(error) => futures_util::stream::iter(vec![Err(error.into())]).left_stream(),
+                Err(error) => futures_util::stream::iter(vec![Err(error)]).left_stream(),
                 Ok((page, asked)) => {
                     let ids: Vec<String> = page.issues.into_iter().map(|i| i.id).collect();
                     // Cut as the units start, each at the unit size of that moment; the
@@ -249,6 +294,20 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
         futures_util::stream::once(go_on).filter_map(|go| {
             futures_util::future::ready(go.then_some(Ok(Event::Done { slice: 0 })))
         }),
+    )
+}
+
+/// The id a read goes on after once `page` is read, unless it was the window's last.
+fn after_page(page: &SearchPage) -> Option<u64> {
+    if page.is_last || page.next_page_token.is_none() {
+        return None;
+    }
+    Some(
+        page.issues
+            .iter()
+            .filter_map(|issue| issue.id.parse::<u64>().ok())
+            .max()
+            .unwrap_or(0),
     )
 }
 

@@ -460,7 +460,10 @@ where
             None => events.recv().await,
         };
         let end = match event.transpose()? {
-            None => true,
+            None => {
+                report.requests += tuning.unused_requests();
+                true
+            }
             Some(Event::Done { slice }) => {
                 window.slices[slice].done = true;
                 false

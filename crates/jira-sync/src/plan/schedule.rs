@@ -110,10 +110,10 @@ pub(crate) fn choose(
         let some_list = 1.0 - (1.0 - sample.long_worklogs.min(1.0)).powf(u);
         let thread = thread.max(some_list * latency(worklog_list_bytes));
         // Each unit holds its share of the memory budget until it is committed: the
-        // budget bounds the units in flight as well as the concurrency does. About half
-        // of it is theirs: the rest holds the commit being gathered (up to a quarter)
-        // and the units on their way to it.
-        let by_memory = (options.memory_budget as f64 / 2.0 / (u * issue_bytes).max(1.0))
+        // budget bounds the units in flight as well as the concurrency does. Three
+        // quarters of it are theirs: the rest holds the commit being gathered (a commit
+        // is due at a quarter, `MemoryBudget::commit_due`).
+        let by_memory = (options.memory_budget as f64 * 0.75 / (u * issue_bytes).max(1.0))
             .floor()
             .max(1.0);
         UnitCost {
@@ -130,26 +130,29 @@ pub(crate) fn choose(
     // The time `requests` to one endpoint take at its burst rate: its bucket holds a
     // second of them (Atlassian's and jira-sim's burst buckets), the rest go at the rate.
     let paced = |requests: f64| (requests - rate).max(0.0) / rate;
-    // A unit has its fetch (or page) and its changelog pages on the wire at once: the
-    // transport's slots hold half as many units. A quarter of the slots stays free for
-    // the worklog feed read beside the window (its pages follow one another: queued
-    // behind the units, each would wait a unit's latency).
+    // A quarter of the transport's slots stays free for the worklog feed read beside the
+    // window (its pages follow one another: queued behind the units, each would wait a
+    // unit's latency).
     let slots = match configured.feed_beside {
         true => configured.requests_in_flight * 3 / 4,
         false => configured.requests_in_flight,
-    };
-    let by_slots = match options.changelogs {
-        true => slots / 2,
-        false => slots,
     }
     .max(1) as f64;
     // Little's law: to keep each endpoint at its burst rate, `rate × latency` units must be
     // in flight (never fewer than configured, never more than the cap); of those, as many
-    // as the memory budget and the slots hold.
-    let in_flight_for = |cost: &UnitCost, latency: f64| {
+    // as the memory budget and the slots hold, a unit taking `slots_per_unit` of them on
+    // average.
+    let in_flight_for = |cost: &UnitCost, latency: f64, slots_per_unit: f64| {
         let wanted = ((rate * latency).ceil() as usize)
             .clamp(concurrency.max(1), MAX_CONCURRENCY.max(concurrency));
+        let by_slots = (slots / slots_per_unit.max(1.0)).floor().max(1.0);
         (wanted as f64).min(cost.by_memory).min(by_slots).max(1.0)
+    };
+    // A page has the next one asked meanwhile, or its changelog pages, on the wire beside
+    // it: two slots.
+    let page_slots = match options.changelogs {
+        true => 2.0,
+        false => 1.0,
     };
     // The `ids` way at each unit size it may use: the fastest (a smaller one only when it
     // gains more than the points tie: it costs a request a unit).
@@ -163,7 +166,10 @@ pub(crate) fn choose(
         // A unit's histories are read beside its bulk fetch (the ids are known); its long
         // threads once the fetch has said which they are.
         let time = cost.fetch.max(cost.changelog) + cost.thread + cost.process;
-        let in_flight = in_flight_for(&cost, time);
+        // Its fetch and its changelog pages are on the wire side by side, its threads after
+        // them: the slots it holds over its time, on average.
+        let slots_per_unit = (cost.fetch + cost.changelog + cost.thread) / time.max(1e-9);
+        let in_flight = in_flight_for(&cost, time, slots_per_unit);
         let changelog_requests = cost.units * cost.changelog_pages;
         let paced = paced(cost.units.max(changelog_requests).max(comment_requests));
         let read = ((cost.units / in_flight).ceil() * time)
@@ -190,7 +196,7 @@ pub(crate) fn choose(
     // next is taken; the next is asked meanwhile.
     let after_page = page_unit.thread.max(page_unit.changelog) + page_unit.process;
     let page_time = page_unit.fetch.max(after_page);
-    let page_in_flight = in_flight_for(&page_unit, page_time);
+    let page_in_flight = in_flight_for(&page_unit, page_time, page_slots);
     // A slice a unit in flight at most: each streams its pages one after the other, so
     // more slices are fewer rounds of a page's latency.
     let slices = (page_in_flight as usize)
@@ -465,24 +471,27 @@ mod tests {
         assert_ne!(plan.chosen, Strategy::Pages, "{}", plan.reason);
         assert!(plan.reason.contains("wall time"), "{}", plan.reason);
         assert!(!plan.exhausts_quota);
-        // A unit takes ~2 s here: 100 requests a second need ~200 in flight; 128 slots,
-        // a quarter kept for the worklog feed, two requests a unit, hold 48 (half the
-        // 256 MiB budget at ~1.6 MB a unit would hold 84).
-        assert_eq!(plan.concurrency, 48, "{plan:?}");
-        // A first read reads no feed beside it: all 128 slots, 64 units.
+        // A unit takes ~2.5 s here: 100 requests a second need ~250 in flight. It has its
+        // fetch (1.8 s) and its two changelog pages (1.6 s) on the wire side by side, then
+        // its long threads (0.6 s): 1.64 slots on average. 128 slots, a quarter kept for
+        // the worklog feed, hold 58 (three quarters of the 256 MiB budget at ~1.6 MB a
+        // unit would hold 127).
+        assert_eq!(plan.concurrency, 58, "{plan:?}");
+        // A first read reads no feed beside it: all 128 slots, 78 units.
         let first = Configured {
             feed_beside: false,
             ..configured(16)
         };
         let plan = choose("q".into(), 100_000, sample(), &options, first, 3);
-        assert_eq!(plan.concurrency, 64, "{plan:?}");
-        // Half a 128 MiB budget holds 42 pages of 100 (~1.6 MB each): slices take 42.
+        assert_eq!(plan.concurrency, 78, "{plan:?}");
+        // Three quarters of a 128 MiB budget hold 63 pages of 100 (~1.6 MB each): slices
+        // take 63 (a page and the next one, or its changelog, take two of the 128 slots).
         let small = SyncOptions {
             memory_budget: 128 << 20,
             ..options.clone()
         };
         let plan = choose("q".into(), 100_000, sample(), &small, first, 3);
-        assert_eq!(plan.slices, 42, "{plan:?}");
+        assert_eq!(plan.slices, 63, "{plan:?}");
         let fast = Sample {
             base_ms: 1.0,
             ms_per_byte: 0.0,

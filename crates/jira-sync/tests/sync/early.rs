@@ -57,6 +57,8 @@ async fn a_far_site_reads_its_first_id_page_while_the_plan_measures_then_goes_on
     );
     assert_eq!(report.issues_written, 5_300, "{report:?}");
     assert_eq!(count(&sink, "SELECT COUNT(*) FROM issues"), 5_300);
+    // Every request the site answered is the run's, counted once.
+    assert_eq!(report.requests as u64, sim.stats().requests, "{report:?}");
     // The probe's page and the one after it: the read went on past the first page once
     // the plan chose ids, and asked no page twice.
     assert_eq!(
@@ -106,6 +108,9 @@ async fn when_the_plan_chooses_another_way_the_rest_of_the_window_is_read_that_w
     assert_eq!(report.issues_written, 5_300, "{report:?}");
     assert_eq!(count(&sink, "SELECT COUNT(*) FROM issues"), 5_300);
     let stats = sim.stats();
+    // Every request the site answered is the run's, counted once: the page after the
+    // first, asked while the plan measured and then not read, too.
+    assert_eq!(report.requests as u64, stats.requests, "{report:?}");
     let fetched: u64 = stats.requests_to("POST", "/rest/api/3/issue/bulkfetch");
     // The sample's ten fetches, then the first page's units (25 issues each: a far site's
     // first units are the smallest a plan takes, and stay so when the plan chooses another
