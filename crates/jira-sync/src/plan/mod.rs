@@ -63,7 +63,7 @@ pub struct Sample {
     /// What the plan's own requests took, in ms (a run spends it before its first read).
     pub plan_ms: f64,
     /// What the count and the first id page took, in ms: a far site's `ids` way reads
-    /// from then on, beside the rest of the plan ([`Probe::reads_early`]).
+    /// from then on, beside the rest of the plan.
     pub probe_ms: f64,
     /// Extra latency per byte of an answer, in ms.
     pub ms_per_byte: f64,

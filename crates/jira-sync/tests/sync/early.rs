@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
+use jira_client::JiraClient;
 use jira_ops_tests::sim::uncached_client;
 use jira_sim::{LimitConfig, QuotaConfig, Realism, SimConfig, SimHandle, WorkLatency};
-use jira_sync::{Sink, SqliteSink, Strategy, SyncOptions};
+use jira_sync::{Sink, SqliteSink, Strategy, SyncOptions, SyncReport};
 
 use crate::count;
 
@@ -30,6 +31,34 @@ async fn far_site(limits: LimitConfig) -> SimHandle {
     .expect("jira-sim starts")
 }
 
+/// A first sync of the site into a new SQLite file, what holds for either way: the first
+/// id page read by ids while the plan measured, every issue written once, every request
+/// the site answered counted once.
+async fn first_sync(
+    sim: &SimHandle,
+    dir: &tempfile::TempDir,
+) -> (JiraClient, SqliteSink, SyncReport) {
+    let client = uncached_client(sim).await;
+    let mut sink = SqliteSink::open(dir.path().join("far.db")).unwrap();
+    let report = jira_sync::sync(&client, &mut sink, &options(sim))
+        .await
+        .unwrap();
+    assert!(
+        report
+            .reason
+            .contains("read by ids while the plan measured"),
+        "{report:?}"
+    );
+    assert_eq!(report.issues_written, 5_300, "{report:?}");
+    assert_eq!(count(&sink, "SELECT COUNT(*) FROM issues"), 5_300);
+    assert_eq!(report.requests as u64, sim.stats().requests, "{report:?}");
+    // The window is done: the mark moved, nothing is left to resume.
+    let state = sink.load_state(&options(sim).jql).unwrap().unwrap();
+    assert!(state.window.is_none(), "{state:?}");
+    assert!(state.mark_ms.is_some(), "{state:?}");
+    (client, sink, report)
+}
+
 fn options(sim: &SimHandle) -> SyncOptions {
     SyncOptions {
         changelogs: false,
@@ -43,22 +72,9 @@ fn options(sim: &SimHandle) -> SyncOptions {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_far_site_reads_its_first_id_page_while_the_plan_measures_then_goes_on_by_ids() {
     let sim = far_site(LimitConfig::off()).await;
-    let client = uncached_client(&sim).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut sink = SqliteSink::open(dir.path().join("far.db")).unwrap();
-    let options = options(&sim);
-    let report = jira_sync::sync(&client, &mut sink, &options).await.unwrap();
+    let (client, mut sink, report) = first_sync(&sim, &dir).await;
     assert_eq!(report.strategy, Some(Strategy::Ids), "{report:?}");
-    assert!(
-        report
-            .reason
-            .contains("read by ids while the plan measured"),
-        "{report:?}"
-    );
-    assert_eq!(report.issues_written, 5_300, "{report:?}");
-    assert_eq!(count(&sink, "SELECT COUNT(*) FROM issues"), 5_300);
-    // Every request the site answered is the run's, counted once.
-    assert_eq!(report.requests as u64, sim.stats().requests, "{report:?}");
     // The probe's page and the one after it: the read went on past the first page once
     // the plan chose ids, and asked no page twice.
     assert_eq!(
@@ -66,11 +82,9 @@ async fn a_far_site_reads_its_first_id_page_while_the_plan_measures_then_goes_on
         2,
         "{report:?}"
     );
-    // The window is done: the mark moved, nothing is left to resume.
-    let state = sink.load_state(&options.jql).unwrap().unwrap();
-    assert!(state.window.is_none(), "{state:?}");
-    assert!(state.mark_ms.is_some(), "{state:?}");
-    let again = jira_sync::sync(&client, &mut sink, &options).await.unwrap();
+    let again = jira_sync::sync(&client, &mut sink, &options(&sim))
+        .await
+        .unwrap();
     assert_eq!(again.issues_written, 0, "{again:?}");
 }
 
@@ -90,33 +104,19 @@ async fn when_the_plan_chooses_another_way_the_rest_of_the_window_is_read_that_w
         ..LimitConfig::off()
     })
     .await;
-    let client = uncached_client(&sim).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut sink = SqliteSink::open(dir.path().join("switch.db")).unwrap();
-    let options = options(&sim);
-    let report = jira_sync::sync(&client, &mut sink, &options).await.unwrap();
-    let way = report.strategy.expect("a way");
-    assert_ne!(way, Strategy::Ids, "{report:?}");
+    let (_, _, report) = first_sync(&sim, &dir).await;
     assert!(
-        report
-            .reason
-            .contains("read by ids while the plan measured"),
+        matches!(report.strategy, Some(Strategy::Pages | Strategy::Slices)),
         "{report:?}"
     );
-    // Every issue once: the first page's 5,000 by bulk fetch, the other 300 by search
-    // pages with their fields.
-    assert_eq!(report.issues_written, 5_300, "{report:?}");
-    assert_eq!(count(&sink, "SELECT COUNT(*) FROM issues"), 5_300);
+    // Every issue once (`first_sync`): the first page's 5,000 by bulk fetch, the other
+    // 300 by search pages with their fields; every request the site answered counted
+    // once, the page after the first (asked while the plan measured, then not read) too.
     let stats = sim.stats();
-    // Every request the site answered is the run's, counted once: the page after the
-    // first, asked while the plan measured and then not read, too.
-    assert_eq!(report.requests as u64, stats.requests, "{report:?}");
     let fetched: u64 = stats.requests_to("POST", "/rest/api/3/issue/bulkfetch");
     // The sample's ten fetches, then the first page's units (25 issues each: a far site's
     // first units are the smallest a plan takes, and stay so when the plan chooses another
     // way); none for the rest.
     assert_eq!(fetched, 10 + 5_000 / 25, "{report:?} {stats:?}");
-    let state = sink.load_state(&options.jql).unwrap().unwrap();
-    assert!(state.window.is_none(), "{state:?}");
-    assert!(state.mark_ms.is_some(), "{state:?}");
 }
