@@ -69,6 +69,9 @@ pub struct Sample {
     pub ms_per_byte: f64,
     /// Bytes of one issue with the fields.
     pub issue_bytes: f64,
+    /// Bytes of the heaviest issue the sample read (a long comment thread): the unit
+    /// that holds one like it comes back last.
+    pub heaviest_issue_bytes: f64,
     /// History entries per issue.
     pub history_per_issue: f64,
     /// Bytes of one history entry.
@@ -370,7 +373,9 @@ pub(crate) async fn measure<T: Transport + 'static>(
             let length = response.body.len().max(1) as f64;
             let page: BulkFetchResponse = json(response, "the sample fetch")?;
             for issue in &page.issues {
-                std::hint::black_box(crate::record::raw(issue)?);
+                let text = crate::record::raw(issue)?;
+                sample.heaviest_issue_bytes =
+                    sample.heaviest_issue_bytes.max(text.get().len() as f64);
             }
             processing = processing.min(started.elapsed().as_secs_f64() * 1000.0 / length);
             issues.extend(page.issues);

@@ -210,6 +210,14 @@ pub(crate) fn choose(
         true => (sample.probe_ms / 1000.0).max(latency(0.0)),
         false => setup,
     };
+    // Units side by side end with the slowest: the one holding an issue like the sample's
+    // heaviest (a trait of one sampled issue in a hundred, likely in a window of
+    // hundreds) comes back that many more bytes later. A stream of pages has every
+    // issue's bytes on its one chain already.
+    let likely = 1.0 - (1.0 - 1.0 / super::SAMPLE as f64).powf(n);
+    let tail =
+        likely * sample.ms_per_byte * (sample.heaviest_issue_bytes - sample.issue_bytes).max(0.0)
+            / 1000.0;
     let remaining = sample.quota_remaining.or(sample.quota_points);
     let page_changelogs = page_unit.units * page_unit.changelog_pages;
     let page_paced = paced(page_unit.units.max(page_changelogs).max(comment_requests));
@@ -239,7 +247,9 @@ pub(crate) fn choose(
             Strategy::Slices => budget(slices as f64, 100.0),
         };
         let (requests, seconds) = match strategy {
-            Strategy::Ids => (ids_requests, ids_setup + ids_read),
+            // Read early, it still ends no sooner than the plan that lands beside it (a
+            // small window's units may all be back first).
+            Strategy::Ids => (ids_requests, (ids_setup + ids_read + tail).max(setup)),
             // A stream of pages: its first fetch, then a page's time for each of the
             // others (the next is asked while one is completed), then the last one's
             // completion.
@@ -256,7 +266,8 @@ pub(crate) fn choose(
                         + 2.0 * latency(0.0)
                         + page_unit.fetch
                         + read.max(page_paced)
-                        + after_page,
+                        + after_page
+                        + tail,
                 )
             }
         };
@@ -359,6 +370,7 @@ mod tests {
             probe_ms: 0.0,
             ms_per_byte: 2.5 / 1024.0,
             issue_bytes: 7_000.0,
+            heaviest_issue_bytes: 0.0,
             history_per_issue: 13.0,
             entry_bytes: 400.0,
             comment_pages_per_issue: 0.04,
