@@ -69,9 +69,10 @@ pub struct Sample {
     pub ms_per_byte: f64,
     /// Bytes of one issue with the fields.
     pub issue_bytes: f64,
-    /// Bytes of the heaviest issue the sample read (a long comment thread): the unit
-    /// that holds one like it comes back last.
-    pub heaviest_issue_bytes: f64,
+    /// Bytes of each issue the sample read, as the bulk fetch returned it, least first:
+    /// units side by side end with the heaviest, which the plan draws from them.
+    #[serde(skip)]
+    pub issue_sizes: Vec<f64>,
     /// History entries per issue.
     pub history_per_issue: f64,
     /// Bytes of one history entry.
@@ -374,13 +375,13 @@ pub(crate) async fn measure<T: Transport + 'static>(
             let page: BulkFetchResponse = json(response, "the sample fetch")?;
             for issue in &page.issues {
                 let text = crate::record::raw(issue)?;
-                sample.heaviest_issue_bytes =
-                    sample.heaviest_issue_bytes.max(text.get().len() as f64);
+                sample.issue_sizes.push(text.get().len() as f64);
             }
             processing = processing.min(started.elapsed().as_secs_f64() * 1000.0 / length);
             issues.extend(page.issues);
         }
         let n = issues.len().max(1) as f64;
+        sample.issue_sizes.sort_by(f64::total_cmp);
         sample.issue_bytes = bytes / n;
         sample.client_ms_per_byte = if processing.is_finite() {
             processing
@@ -466,22 +467,33 @@ fn spread(ids: &[String], n: usize, seed: u64) -> Vec<String> {
     if ids.len() <= n {
         return ids.to_vec();
     }
-    let mut state = seed ^ 0x9e37_79b9_7f4a_7c15;
-    // splitmix64: a few lines of a well-known generator, not a dependency.
-    let mut next = move || {
-        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
+    let mut draw = Draw::seeded(seed);
     (0..n)
         .map(|k| {
             let from = k * ids.len() / n;
             let to = ((k + 1) * ids.len() / n).max(from + 1);
-            ids[from + (next() % (to - from) as u64) as usize].clone()
+            ids[from + draw.below(to - from)].clone()
         })
         .collect()
+}
+
+/// Repeatable draws for the plan (splitmix64: a few lines of a well-known generator, not
+/// a dependency): the same seed, the same plan.
+pub(super) struct Draw(u64);
+
+impl Draw {
+    pub(super) fn seeded(seed: u64) -> Self {
+        Draw(seed ^ 0x9e37_79b9_7f4a_7c15)
+    }
+
+    /// A number in `0..n` (`n` > 0).
+    pub(super) fn below(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ((z ^ (z >> 31)) % n.max(1) as u64) as usize
+    }
 }
 
 /// What the sampled issues' embedded lists (the `comment` or the `worklog` field) say of

@@ -1,6 +1,8 @@
 //! Each way's schedule from what the sample measured: a unit's slowest chain of
 //! requests, the units in flight (the concurrency, the memory budget and the transport's
-//! slots), each endpoint at its burst rate past its bucket, a near site's bytes over this
+//! slots), each endpoint at its burst rate past its bucket, the `ids` way's units played
+//! out one by one with their issues drawn from the sample's (so the heaviest ends the
+//! read where it goes), the commit a run ends with, a near site's bytes over this
 //! machine's processors; then the choice among the ways.
 
 use super::{COMMENT_PAGE, Estimate, Sample, SyncPlan};
@@ -29,8 +31,12 @@ struct UnitCost {
     changelog: f64,
     /// Changelog pages it needs.
     changelog_pages: f64,
-    /// Its long comment threads (side by side), in seconds.
+    /// Its long comment threads and worklog lists (side by side), in seconds: the
+    /// chance that it has one times the chain of one.
     thread: f64,
+    /// The chain of one long thread or worklog list, in seconds: what follows the fetch
+    /// of the heaviest unit, whose heavy issues are the ones that have them.
+    follow: f64,
     /// What this client spends on its bytes (parsing them, the sink writing them), in
     /// seconds.
     process: f64,
@@ -65,6 +71,12 @@ pub(crate) fn choose(
     let concurrency = configured.concurrency;
     let n = count as f64;
     let latency = |bytes: f64| (sample.base_ms + sample.ms_per_byte * bytes) / 1000.0;
+    // The sample's sizes are each issue's own text; a fetch's answer wraps them.
+    let sized: f64 = sample.issue_sizes.iter().sum();
+    let wire = match sized > 0.0 {
+        true => sample.issue_bytes * sample.issue_sizes.len() as f64 / sized,
+        false => 1.0,
+    };
     let history = if options.changelogs {
         sample.history_per_issue
     } else {
@@ -99,16 +111,22 @@ pub(crate) fn choose(
             pages * latency(0.0) + sample.ms_per_byte * u * history * sample.entry_bytes / 1000.0;
         // Its long comment threads side by side: the chance that the unit has one, times
         // the pages a long thread takes one after the other.
-        let thread = if comments {
+        let (some, one_thread) = if comments {
             let pages_per_thread = sample.comment_pages_per_issue / sample.long_threads;
-            let some = 1.0 - (1.0 - sample.long_threads.min(1.0)).powf(u);
-            some * pages_per_thread * latency(COMMENT_PAGE * sample.comment_bytes)
+            (
+                1.0 - (1.0 - sample.long_threads.min(1.0)).powf(u),
+                pages_per_thread * latency(COMMENT_PAGE * sample.comment_bytes),
+            )
         } else {
-            0.0
+            (0.0, 0.0)
         };
         // Its long worklog lists, beside the threads.
         let some_list = 1.0 - (1.0 - sample.long_worklogs.min(1.0)).powf(u);
-        let thread = thread.max(some_list * latency(worklog_list_bytes));
+        let one_list = match sample.long_worklogs > 0.0 {
+            true => latency(worklog_list_bytes),
+            false => 0.0,
+        };
+        let thread = (some * one_thread).max(some_list * one_list);
         // Each unit holds its share of the memory budget until it is committed: the
         // budget bounds the units in flight as well as the concurrency does. Three
         // quarters of it are theirs: the rest holds the commit being gathered (a commit
@@ -122,6 +140,7 @@ pub(crate) fn choose(
             changelog,
             changelog_pages: pages,
             thread,
+            follow: one_thread.max(one_list),
             process: u * issue_bytes * 2.0 * sample.client_ms_per_byte / 1000.0,
             by_memory,
         }
@@ -171,10 +190,28 @@ pub(crate) fn choose(
         let slots_per_unit = (cost.fetch + cost.changelog + cost.thread) / time.max(1e-9);
         let in_flight = in_flight_for(&cost, time, slots_per_unit);
         let changelog_requests = cost.units * cost.changelog_pages;
-        let paced = paced(cost.units.max(changelog_requests).max(comment_requests));
-        let read = ((cost.units / in_flight).ceil() * time)
-            .max(paced + time)
-            .max(id_pages * id_page);
+        // The units as they go (each endpoint's bucket, then its rate; past the units in
+        // flight, one at a time as one comes back), each with its issues drawn from the
+        // sample's, so the heaviest ends the read where it goes; then the long thread or
+        // list its heavy issues have.
+        let busiest = cost.units.max(changelog_requests).max(comment_requests);
+        let chain =
+            |bytes: f64| latency(bytes * wire).max(cost.changelog) + cost.thread + cost.process;
+        let units = Dispatch {
+            units: cost.units as usize,
+            issues: u,
+            in_flight: in_flight as usize,
+            requests: busiest / cost.units.max(1.0),
+            rate,
+        };
+        let read = units
+            .last_back(
+                &sample.issue_sizes,
+                u as f64 * sample.issue_bytes / wire,
+                chain,
+            )
+            .max(id_pages * id_page)
+            + (cost.follow - cost.thread).max(0.0);
         let requests =
             id_pages + cost.units + changelog_requests + comment_requests + worklog_requests;
         (u, in_flight as usize, read + id_page, requests)
@@ -210,14 +247,13 @@ pub(crate) fn choose(
         true => (sample.probe_ms / 1000.0).max(latency(0.0)),
         false => setup,
     };
-    // Units side by side end with the slowest: the one holding an issue like the sample's
-    // heaviest (a trait of one sampled issue in a hundred, likely in a window of
+    // Slices side by side end with the slowest: the one holding an issue like the
+    // sample's heaviest (a trait of one sampled issue in a hundred, likely in a window of
     // hundreds) comes back that many more bytes later. A stream of pages has every
     // issue's bytes on its one chain already.
     let likely = 1.0 - (1.0 - 1.0 / super::SAMPLE as f64).powf(n);
-    let tail =
-        likely * sample.ms_per_byte * (sample.heaviest_issue_bytes - sample.issue_bytes).max(0.0)
-            / 1000.0;
+    let heaviest = sample.issue_sizes.last().map_or(0.0, |bytes| bytes * wire);
+    let tail = likely * sample.ms_per_byte * (heaviest - sample.issue_bytes).max(0.0) / 1000.0;
     let remaining = sample.quota_remaining.or(sample.quota_points);
     let page_changelogs = page_unit.units * page_unit.changelog_pages;
     let page_paced = paced(page_unit.units.max(page_changelogs).max(comment_requests));
@@ -240,6 +276,12 @@ pub(crate) fn choose(
         let needed = (2.0 * units * issues * issue_bytes).ceil() as usize;
         needed.clamp(crate::MEMORY_BUDGET_FLOOR.min(cap), cap)
     };
+    // After its last answer a run commits what its units left (a quarter of its budget
+    // at most: a commit is due there) and compacts: the client's time on those bytes,
+    // twice (written out, then released and scanned).
+    let finish = |budget: usize| {
+        (n * issue_bytes).min(budget as f64 / 4.0) * 2.0 * sample.client_ms_per_byte / 1000.0
+    };
     let estimate = |strategy: Strategy| {
         let memory_budget = match strategy {
             Strategy::Ids => budget(ids_concurrency as f64, unit_issues as f64),
@@ -249,7 +291,7 @@ pub(crate) fn choose(
         let (requests, seconds) = match strategy {
             // Read early, it still ends no sooner than the plan that lands beside it (a
             // small window's units may all be back first).
-            Strategy::Ids => (ids_requests, (ids_setup + ids_read + tail).max(setup)),
+            Strategy::Ids => (ids_requests, (ids_setup + ids_read).max(setup)),
             // A stream of pages: its first fetch, then a page's time for each of the
             // others (the next is asked while one is completed), then the last one's
             // completion.
@@ -287,7 +329,7 @@ pub(crate) fn choose(
             strategy,
             requests: requests as u64,
             points: points as u64,
-            seconds: seconds.max(setup + processed),
+            seconds: (seconds + finish(memory_budget)).max(setup + processed),
             fits_quota: remaining.is_none_or(|left| points as u64 <= left),
             memory_budget,
         }
@@ -358,6 +400,53 @@ pub(crate) fn choose(
     }
 }
 
+/// How a way's units go out.
+struct Dispatch {
+    /// Units in the window.
+    units: usize,
+    /// Issues a unit holds.
+    issues: usize,
+    /// Units in flight at most.
+    in_flight: usize,
+    /// Requests a unit sends to the busiest endpoint.
+    requests: f64,
+    /// That endpoint's burst rate, a second (its bucket holds a second's worth).
+    rate: f64,
+}
+
+impl Dispatch {
+    /// When the last unit is back, in seconds from the first one's going: each goes when
+    /// the busiest endpoint's bucket (a second's worth at once, then `rate` a second)
+    /// and the units in flight (past them, as one comes back) let it, and is back
+    /// `chain(bytes)` later, its bytes those of `issues` drawn from the sample's `sizes`
+    /// (with replacement, repeatably: seeded by the window), `mean` without a sample.
+    fn last_back(&self, sizes: &[f64], mean: f64, chain: impl Fn(f64) -> f64) -> f64 {
+        use std::cmp::Reverse;
+        let mut draw = super::Draw::seeded(self.units as u64);
+        // When each unit in flight is back, in microseconds.
+        let mut back: std::collections::BinaryHeap<Reverse<u64>> =
+            std::collections::BinaryHeap::with_capacity(self.in_flight.max(1));
+        let mut last = 0.0f64;
+        for unit in 0..self.units {
+            let paced = ((unit + 1) as f64 * self.requests - self.rate).max(0.0) / self.rate;
+            let free = match back.len() >= self.in_flight.max(1) {
+                true => back.pop().map_or(0.0, |Reverse(us)| us as f64 / 1e6),
+                false => 0.0,
+            };
+            let bytes = match sizes.is_empty() {
+                true => mean,
+                false => (0..self.issues)
+                    .map(|_| sizes[draw.below(sizes.len())])
+                    .sum(),
+            };
+            let end = paced.max(free) + chain(bytes);
+            back.push(Reverse((end * 1e6) as u64));
+            last = last.max(end);
+        }
+        last
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,7 +459,7 @@ mod tests {
             probe_ms: 0.0,
             ms_per_byte: 2.5 / 1024.0,
             issue_bytes: 7_000.0,
-            heaviest_issue_bytes: 0.0,
+            issue_sizes: Vec::new(),
             history_per_issue: 13.0,
             entry_bytes: 400.0,
             comment_pages_per_issue: 0.04,
@@ -539,5 +628,33 @@ mod tests {
 
         let small = choose("q".into(), 40, sample(), &options, configured(16), 3);
         assert_eq!(small.chosen, Strategy::Pages);
+    }
+
+    #[test]
+    fn units_go_at_the_burst_rate_and_the_heaviest_ends_the_read() {
+        let dispatch = |units, in_flight| Dispatch {
+            units,
+            issues: 25,
+            in_flight,
+            requests: 1.0,
+            rate: 100.0,
+        };
+        let chain = |bytes: f64| 0.1 + bytes / 1e6;
+        // Without a sample, every unit the mean: 400 units past a bucket of 100 go over
+        // 3 s, the last back a chain (1 s) after it.
+        let even = dispatch(400, 1_000).last_back(&[], 900_000.0, chain);
+        assert!((even - 4.0).abs() < 1e-3, "{even}");
+        // Ten in flight: forty rounds of a chain.
+        let rounds = dispatch(400, 10).last_back(&[], 900_000.0, chain);
+        assert!((rounds - 40.0).abs() < 1e-3, "{rounds}");
+        // One issue in a hundred far heavier: some unit draws it (or two) and ends the
+        // read after the last one's going, the same each time.
+        let mut sizes = vec![30_000.0; 99];
+        sizes.push(600_000.0);
+        let drawn = dispatch(400, 1_000).last_back(&sizes, 0.0, chain);
+        let mean = sizes.iter().sum::<f64>() / 100.0 * 25.0;
+        let at_mean = dispatch(400, 1_000).last_back(&[], mean, chain);
+        assert!(drawn > at_mean + 0.3, "{drawn} against {at_mean}");
+        assert_eq!(drawn, dispatch(400, 1_000).last_back(&sizes, 0.0, chain));
     }
 }
