@@ -94,15 +94,23 @@ pub fn estimate(method: &Method, template: &str, objects: u64) -> u32 {
 }
 
 /// The objects an answer's body returns (see the module docs); 0 for an empty body or one
-/// that is not JSON.
+/// that is not JSON. An entity's answer is read only up to its `id` (an issue's is its
+/// second member): whatever follows, it is one object.
 pub fn objects_returned(body: &[u8]) -> u64 {
     let start = body.iter().position(|b| !b.is_ascii_whitespace());
     match start.map(|i| body[i]) {
         Some(b'[') => serde_json::from_slice::<Counted>(body).map_or(0, |c| c.0),
-        Some(b'{') => serde_json::from_slice::<Answer>(body).map_or(0, |a| a.objects()),
+        Some(b'{') => match serde_json::from_slice::<Answer>(body) {
+            Ok(answer) => answer.objects(),
+            Err(error) if error.to_string().starts_with(ENTITY) => 1,
+            Err(_) => 0,
+        },
         _ => 0,
     }
 }
+
+/// What the read of an object answer stops with once it has met an `id` or `accountId`.
+const ENTITY: &str = "an entity: one object";
 
 /// The length of a JSON array, 0 for any other value (read without building it).
 #[derive(Default)]
@@ -175,21 +183,17 @@ struct ChangeLogs {
     change_histories: Counted,
 }
 
-/// What an object answer says about its objects.
+/// What an object answer without an `id` or `accountId` (those stop the read: one
+/// entity) says about its objects.
 #[derive(Default)]
 struct Answer {
-    /// It has an `id` or `accountId`: one entity.
-    entity: bool,
     /// The first list member found.
     listed: Option<u64>,
 }
 
 impl Answer {
     fn objects(&self) -> u64 {
-        match (self.entity, self.listed) {
-            (false, Some(n)) => n,
-            _ => 1,
-        }
+        self.listed.unwrap_or(1)
     }
 }
 
@@ -221,10 +225,8 @@ impl<'de> Deserialize<'de> for Answer {
                 let mut answer = Answer::default();
                 while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                     match &*key {
-                        "id" | "accountId" => {
-                            answer.entity = true;
-                            map.next_value::<IgnoredAny>()?;
-                        }
+                        // One entity, whatever else it holds: nothing more to read.
+                        "id" | "accountId" => return Err(de::Error::custom(ENTITY)),
                         "issueChangeLogs" if answer.listed.is_none() => {
                             let logs: Vec<ChangeLogs> = map.next_value()?;
                             answer.listed = Some(logs.iter().map(|l| l.change_histories.0).sum());
@@ -292,6 +294,13 @@ mod tests {
             "v2 counts as v3"
         );
         assert_eq!(objects_returned(br#"{"count": 12}"#), 1);
+        // An entity is one object whatever follows its id: the read stops there.
+        assert_eq!(objects_returned(br#"{"values": [1, 2], "id": "7"}"#), 1);
+        assert_eq!(
+            objects_returned(br#"{"expand": "x", "id": "7", "fields": {"#),
+            1
+        );
+        assert_eq!(objects_returned(br#"{"values": [1, 2"#), 0, "not JSON");
         assert_eq!(objects_returned(b""), 0);
         assert_eq!(objects_returned(b"[]"), 0);
     }

@@ -158,7 +158,9 @@ async fn handle(
             }
         })
         .await;
-    if issue && answer.status == StatusCode::OK {
+    // Only what the cache holds needs its other name to be invalidated by, and a read the
+    // cache holds went through it (an answer read past the cache is not parsed again).
+    if issue && cached && answer.status == StatusCode::OK {
         shared.aliases.learn(&answer.body);
     }
     Ok((answer, shared_answer))
