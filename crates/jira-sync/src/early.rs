@@ -92,16 +92,14 @@ impl Early {
         let go_on = match landed {
             Err(error) => {
                 tracing::warn!(%error, "sync: the window's sample failed: read on by ids at the provisional settings");
-                report.reason = format!(
-                    "ids: the window could not be measured ({error}), and ids needs no measure"
-                );
+                report.reason = crate::window::unmeasured(&error);
                 true
             }
             Ok(plan) => {
                 report.requests += plan.requests_spent.saturating_sub(self.probe_requests);
                 let strategy = options.strategy.unwrap_or(plan.chosen);
                 report.reason = match options.strategy {
-                    Some(strategy) => format!("{} was asked for", strategy.name()),
+                    Some(strategy) => crate::window::asked_for(strategy),
                     None => format!(
                         "{}; the first id page was read by ids while the plan measured",
                         plan.reason

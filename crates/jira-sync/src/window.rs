@@ -236,10 +236,8 @@ pub(crate) async fn open_window<T: Transport + 'static>(
         Err(error) => {
             tracing::warn!(%error, "sync: the window could not be measured");
             report.reason = match options.strategy {
-                Some(strategy) => format!("{} was asked for", strategy.name()),
-                None => format!(
-                    "ids: the window could not be measured ({error}), and ids needs no measure"
-                ),
+                Some(strategy) => asked_for(strategy),
+                None => unmeasured(&error),
             };
             (window.strategy == Strategy::Slices).then(|| batch.max_concurrent.max(1))
         }
@@ -254,7 +252,7 @@ pub(crate) async fn open_window<T: Transport + 'static>(
             window.concurrency = plan.concurrency;
             window.unit_issues = plan.unit_issues;
             report.reason = match options.strategy {
-                Some(strategy) => format!("{} was asked for", strategy.name()),
+                Some(strategy) => asked_for(strategy),
                 None => plan.reason.clone(),
             };
             if plan
@@ -281,6 +279,16 @@ pub(crate) async fn open_window<T: Transport + 'static>(
 }
 
 /// What a run that will pause at the hourly quota is told before it starts.
+/// The reason a run gives for the way `--strategy` named.
+pub(crate) fn asked_for(strategy: Strategy) -> String {
+    format!("{} was asked for", strategy.name())
+}
+
+/// The reason a run gives for reading by ids when its window's sample failed.
+pub(crate) fn unmeasured(error: &Error) -> String {
+    format!("ids: the window could not be measured ({error}), and ids needs no measure")
+}
+
 pub(crate) fn quota_warning(plan: &SyncPlan, strategy: Strategy) -> String {
     let needed = plan.estimate(strategy).map_or(0, |e| e.points);
     format!(
