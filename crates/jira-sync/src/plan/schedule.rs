@@ -277,10 +277,11 @@ pub(crate) fn choose(
         needed.clamp(crate::MEMORY_BUDGET_FLOOR.min(cap), cap)
     };
     // After its last answer a run commits what its units left (a quarter of its budget
-    // at most: a commit is due there), the client's time on those bytes twice (written
-    // out, then released), unless its commits are on its one chain already (a stream of
-    // pages); then the compaction scans every file (about a quarter of the client's time
-    // a byte: 380 MB in 0.35 s where the client reads 75 MB a second).
+    // at most: a commit is due there), at twice the client's time a byte (the sample
+    // times one parse and one writing out; a run's last commits take about twice that),
+    // unless its commits are on its one chain already (a stream of pages); then the
+    // compaction scans every file (about a quarter of the client's time a byte: 380 MB in
+    // 0.35 s where the client reads 75 MB a second).
     let finish = |budget: usize, strategy: Strategy| {
         let last_commit = match strategy {
             Strategy::Pages => 0.0,
