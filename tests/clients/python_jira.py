@@ -203,6 +203,26 @@ def _():
     assert links, "no link"
 
 
+@check("add_attachment")
+def _():
+    import io
+
+    content = bytes((i * 13) % 256 for i in range(200_000))
+    attachment = jira.add_attachment(state["created"], attachment=io.BytesIO(content), filename="notes.bin")
+    assert attachment.size == len(content), attachment.size
+    state["attachment"] = attachment.id
+    state["attachment_bytes"] = content
+
+
+@check("attachment content and delete_attachment")
+def _():
+    attachment = jira.attachment(state["attachment"])
+    assert attachment.filename == "notes.bin", attachment.filename
+    assert attachment.get() == state["attachment_bytes"], "the downloaded bytes differ"
+    jira.delete_attachment(state["attachment"])
+    assert not jira.issue(state["created"], fields="attachment").fields.attachment
+
+
 @check("delete")
 def _():
     jira.issue(state["created"]).delete()

@@ -360,10 +360,13 @@ where
         let mut own = None;
         let shared = flight
             .get_or_init(|| async {
+                // A body left on the wire for its caller (not JSON) is never stored.
+                let streamed = request.stream_to.clone();
                 let outcome = inner.send(request).await;
                 let shared = match &outcome {
                     Ok(response) => {
                         if response.status == StatusCode::OK
+                            && !streamed.as_ref().is_some_and(|s| s.is_filled())
                             && !dropped.is_set()
                             && let Err(error) =
                                 cache.set_raw(category, key, &response.body, None).await

@@ -65,6 +65,7 @@ mod request;
 mod route;
 mod route_table;
 mod site;
+mod stream;
 mod timestamp;
 mod types;
 mod workflow;
@@ -89,6 +90,7 @@ pub use ratelimit::{
 pub use request::{ApiRequest, ApiResponse, FEW_KEYS, Idempotency, OperationClass, Refusal};
 pub use route::{UNDOCUMENTED_TEMPLATE, template_of};
 pub use site::{SiteKey, SiteKeyError, redact_url};
+pub use stream::{BodyStream, StreamSlot, is_json};
 pub use timestamp::{JiraTimestamp, TimestampError};
 pub use types::{
     BulkCreateRequest, BulkCreateResponse, BulkFetchRequest, BulkFetchResponse, BulkOperationError,

@@ -76,6 +76,9 @@ pub struct ApiRequest {
     /// place of the transport's credentials). Empty for the requests jira-ops makes itself.
     /// Mark secret values with `HeaderValue::set_sensitive`: `Debug` then hides them.
     pub headers: HeaderMap,
+    /// Where a file's body goes, left on the wire, when it is one
+    /// ([`ApiRequest::streaming`]); `None` reads every body whole.
+    pub stream_to: Option<crate::StreamSlot>,
 }
 
 impl ApiRequest {
@@ -105,7 +108,15 @@ impl ApiRequest {
             estimated_points: 1,
             issue_key: None,
             headers: HeaderMap::new(),
+            stream_to: None,
         }
+    }
+
+    /// The request with its answer streamed into `slot` when the answer is a file (a
+    /// success whose body is not JSON): see [`StreamSlot`](crate::StreamSlot).
+    pub fn streaming(mut self, slot: crate::StreamSlot) -> Self {
+        self.stream_to = Some(slot);
+        self
     }
 
     /// Adds a query parameter.

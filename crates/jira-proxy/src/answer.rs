@@ -20,6 +20,9 @@ pub(crate) struct Answer {
     pub(crate) from_site: bool,
     /// Time held before the wire, when the request went upstream.
     pub(crate) held: Option<Duration>,
+    /// Whether its body was left on the wire for the caller that sent it (a file): an
+    /// identical request that shared the flight must send its own.
+    pub(crate) streamed: bool,
 }
 
 /// Headers that describe one connection, not the message: never passed on (RFC 9110
@@ -56,6 +59,7 @@ impl Answer {
             body: response.body.clone(),
             from_site: true,
             held,
+            streamed: false,
         }
     }
 
@@ -78,6 +82,7 @@ impl Answer {
             body: Bytes::from(body.to_string()),
             from_site: false,
             held: None,
+            streamed: false,
         }
     }
 
@@ -154,9 +159,18 @@ impl Answer {
         self
     }
 
-    /// The HTTP response, marked `coalesced` when it was another request's answer.
-    pub(crate) fn into_response(self, coalesced: bool) -> axum::response::Response {
-        let mut response = axum::response::Response::new(axum::body::Body::from(self.body));
+    /// The HTTP response, marked `coalesced` when it was another request's answer, with
+    /// `stream` as its body when the site's body was left on the wire.
+    pub(crate) fn into_response(
+        self,
+        coalesced: bool,
+        stream: Option<jira_model::BodyStream>,
+    ) -> axum::response::Response {
+        let body = match stream {
+            Some(stream) => axum::body::Body::from_stream(stream),
+            None => axum::body::Body::from(self.body),
+        };
+        let mut response = axum::response::Response::new(body);
         *response.status_mut() = self.status;
         *response.headers_mut() = self.headers;
         if coalesced {

@@ -10,7 +10,7 @@ use axum::response::Response;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use jira_cache::CACHE_HEADER;
 use jira_client::Transport as _;
-use jira_model::{ApiRequest, Endpoint};
+use jira_model::{ApiRequest, Endpoint, StreamSlot};
 use sha2::{Digest as _, Sha256};
 
 use crate::Shared;
@@ -38,9 +38,9 @@ async fn forward_in_span(shared: Arc<Shared>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
     let base = own_base(&parts.headers);
-    let (answer, coalesced) = match handle(&shared, parts, body).await {
+    let (answer, coalesced, stream) = match handle(&shared, parts, body).await {
         Ok(outcome) => outcome,
-        Err(answer) => (*answer, false),
+        Err(answer) => (*answer, false, None),
     };
     let site = shared.client.base_url().trim_end_matches('/');
     let answer = match &base {
@@ -53,6 +53,9 @@ async fn forward_in_span(shared: Arc<Shared>, request: Request) -> Response {
     }
     if coalesced {
         Counters::add(&counters.coalesced, 1);
+    }
+    if stream.is_some() {
+        Counters::add(&counters.streamed, 1);
     }
     if let Some(held) = answer.held.filter(|held| *held >= HELD) {
         Counters::add(&counters.waited, 1);
@@ -72,16 +75,21 @@ async fn forward_in_span(shared: Arc<Shared>, request: Request) -> Response {
         ms = started.elapsed().as_millis() as u64,
         cache = answer.headers.get(CACHE_HEADER).and_then(|v| v.to_str().ok()),
         coalesced,
+        streamed = stream.is_some(),
     );
-    answer.into_response(coalesced)
+    answer.into_response(coalesced, stream)
 }
 
-/// The answer to one request, and whether it was shared with an identical one.
+/// What one request gets: its answer, whether it was shared with an identical one, and
+/// the site's body left on the wire when the answer is a file.
+type Outcome = (Answer, bool, Option<jira_model::BodyStream>);
+
+/// The answer to one request.
 async fn handle(
     shared: &Shared,
     parts: http::request::Parts,
     body: Body,
-) -> Result<(Answer, bool), Box<Answer>> {
+) -> Result<Outcome, Box<Answer>> {
     let authorization = credentials(shared, &parts.headers)?;
     let lane = shared
         .lanes
@@ -142,8 +150,14 @@ async fn handle(
             let removed = shared.lanes.invalidate(&changed).await;
             Counters::add(&shared.counters.invalidated, removed);
         }
-        return Ok((answer, false));
+        return Ok((answer, false, None));
     }
+    // A file (an answer that is not JSON) goes back as its chunks come: the slot takes
+    // its body off the wire. It is never shared: a caller that joined its flight sends
+    // its own request.
+    let slot = StreamSlot::new();
+    let request = request.streaming(slot.clone());
+    let again = request.clone();
     let search = matches!(request.endpoint, Endpoint::SearchGet | Endpoint::SearchPost);
     let cached = !no_cache && (shared.config.cache_searches || !search);
     let key = flight_key(&lane.tag, &request, &parts.headers);
@@ -151,19 +165,25 @@ async fn handle(
     let (answer, shared_answer) = shared
         .flights
         .run(key, || async {
-            if cached {
+            let mut answer = if cached {
                 upstream(lane.read(direct, request)).await
             } else {
                 upstream(direct.send(request)).await
-            }
+            };
+            answer.streamed = slot.is_filled();
+            answer
         })
         .await;
+    if shared_answer && answer.streamed {
+        let answer = upstream(direct.send(again)).await;
+        return Ok((answer, false, slot.take()));
+    }
     // Only what the cache holds needs its other name to be invalidated by, and a read the
     // cache holds went through it (an answer read past the cache is not parsed again).
     if issue && cached && answer.status == StatusCode::OK {
         shared.aliases.learn(&answer.body);
     }
-    Ok((answer, shared_answer))
+    Ok((answer, shared_answer, slot.take()))
 }
 
 /// The answer a trip through the stack gives, with the time the request was held before
@@ -272,7 +292,7 @@ fn asks_no_cache(headers: &HeaderMap) -> bool {
 }
 
 /// The identity of a read for single flight: who asks (the credential's digest), what
-/// (method, path, query, a digest of the body) and in what form (`Accept`).
+/// (method, path, query, a digest of the body) and in what form (`Accept`, `Range`).
 fn flight_key(tag: &str, request: &ApiRequest, headers: &HeaderMap) -> String {
     let query: Vec<String> = request
         .query
@@ -289,12 +309,15 @@ fn flight_key(tag: &str, request: &ApiRequest, headers: &HeaderMap) -> String {
                 .collect::<String>()
         })
         .unwrap_or_default();
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let text = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let (accept, range) = (text(header::ACCEPT), text(header::RANGE));
     format!(
-        "{tag} {} {}?{} {body} {accept}",
+        "{tag} {} {}?{} {body} {accept} {range}",
         request.method,
         request.path,
         query.join("&")

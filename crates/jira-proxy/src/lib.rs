@@ -30,8 +30,12 @@
 //!   issues they name, once per delivery identifier.
 //! - **Counted**: `GET /__proxy/stats` ([`ProxyStats`]); an access log line per request
 //!   (target `jira_proxy::access`: method, path, status, time, cache, coalesced).
-//! - Answers are read whole before they are passed on (the points rule counts what a body
-//!   returns; the cache stores it), within the transport's `max_body_bytes`.
+//! - **Files stream.** A read's answer that is not JSON (an attachment, a thumbnail) goes
+//!   back as its chunks come ([`jira_model::StreamSlot`]), never shared by single flight
+//!   and never held whole; redirects (Jira's 303 to a download) go back to the caller,
+//!   their `Location` pointed at the proxy. JSON answers are read whole before they are
+//!   passed on (the points rule counts what a body returns; the cache stores it), within
+//!   the transport's `max_body_bytes`.
 //!
 //! # Example
 //!

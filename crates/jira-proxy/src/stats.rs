@@ -19,6 +19,7 @@ pub(crate) struct Counters {
     pub(crate) webhooks_duplicate: AtomicU64,
     pub(crate) webhooks_refused: AtomicU64,
     pub(crate) invalidated: AtomicU64,
+    pub(crate) streamed: AtomicU64,
 }
 
 impl Counters {
@@ -57,6 +58,10 @@ pub struct ProxyStats {
     pub webhooks_refused: u64,
     /// Cache entries removed by writes and webhooks.
     pub invalidated: u64,
+    /// Files (answers that are not JSON: attachments, thumbnails, avatars) passed on as
+    /// their chunks came, never held whole.
+    #[serde(default)]
+    pub streamed: u64,
 }
 
 impl ProxyStats {
@@ -77,6 +82,7 @@ impl ProxyStats {
             webhooks_duplicate: get(&counters.webhooks_duplicate),
             webhooks_refused: get(&counters.webhooks_refused),
             invalidated: get(&counters.invalidated),
+            streamed: get(&counters.streamed),
         }
     }
 }

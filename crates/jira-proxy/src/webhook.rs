@@ -62,7 +62,7 @@ pub(crate) async fn receive(
             StatusCode::NOT_FOUND,
             "webhooks are off: start the proxy with a webhook secret (jira-ops proxy --webhook-secret-env VAR) and register the webhook with the same secret",
         )
-        .into_response(false);
+        .into_response(false, None);
     };
     if !signed(secret.expose(), &headers, &body) {
         Counters::add(&counters.webhooks_refused, 1);
@@ -70,7 +70,7 @@ pub(crate) async fn receive(
             StatusCode::UNAUTHORIZED,
             "the delivery's X-Hub-Signature is missing or does not match the body signed with the webhook secret",
         )
-        .into_response(false);
+        .into_response(false, None);
     }
     let identifier = headers
         .get("x-atlassian-webhook-identifier")

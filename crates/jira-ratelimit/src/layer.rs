@@ -445,6 +445,7 @@ impl<T: Transport, B: Budget> Transport for RateLimited<T, B> {
             estimated_points: request.estimated_points,
             issue_key: request.issue_key.clone(),
             headers: http::HeaderMap::new(),
+            stream_to: None,
         };
         let sent_at = Instant::now();
         let outcome = self.inner.send(request).await;

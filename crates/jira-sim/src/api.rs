@@ -94,6 +94,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
     }
     router
         .merge(crate::meta::routes())
+        .merge(crate::attachments::routes())
         .merge(crate::history::routes())
         .merge(crate::activity::routes())
         .merge(crate::bulk::routes())

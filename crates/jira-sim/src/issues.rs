@@ -290,6 +290,7 @@ pub(crate) fn create_one(
         hidden_generated: Vec::new(),
         watchers: Vec::new(),
         links: Vec::new(),
+        attachments: Vec::new(),
     };
     apply_fields(app, &mut issue, fields, true, &mut errors);
     // Entity properties set with the create (`properties: [{key, value}]`), checked as

@@ -66,6 +66,7 @@
 mod activity;
 mod admin;
 mod api;
+mod attachments;
 mod bulk;
 pub mod cli;
 mod comments;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use http::HeaderValue;
 use jira_model::{ApiRequest, ApiResponse, OperationClass};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use crate::metrics::Instruments;
@@ -270,7 +270,7 @@ struct Inner {
     client: reqwest::Client,
     base_url: String,
     authorization: Option<HeaderValue>,
-    slots: Semaphore,
+    slots: Arc<Semaphore>,
     config: HttpConfig,
     instruments: Instruments,
 }
@@ -313,7 +313,11 @@ impl HttpTransport {
                 "max_in_flight is 0: no request could ever be sent (use at least 1)".into(),
             ));
         }
+        // Redirects are answers like any other: a request the transport followed on its
+        // own would reach the site unpaced and uncounted (Jira's attachment downloads
+        // answer 303; the caller, or a proxy's caller, follows it as a request of its own).
         let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(&config.user_agent)
             .connect_timeout(config.timeouts.connect)
             .pool_max_idle_per_host(config.max_in_flight)
@@ -327,7 +331,7 @@ impl HttpTransport {
                 client,
                 base_url: config.base_url.trim_end_matches('/').to_owned(),
                 authorization,
-                slots: Semaphore::new(config.max_in_flight),
+                slots: Arc::new(Semaphore::new(config.max_in_flight)),
                 instruments: Instruments::new(),
                 config,
             }),
@@ -344,7 +348,11 @@ impl HttpTransport {
         self.inner.config.max_in_flight - self.inner.slots.available_permits()
     }
 
-    async fn exchange(&self, request: &ApiRequest) -> Result<ApiResponse, Error> {
+    async fn exchange(
+        &self,
+        request: &ApiRequest,
+        slot: &mut Option<OwnedSemaphorePermit>,
+    ) -> Result<ApiResponse, Error> {
         let inner = &self.inner;
         let timeouts = &inner.config.timeouts;
         let read = timeouts.read.get(request.class);
@@ -386,6 +394,23 @@ impl HttpTransport {
         };
         let status = response.status();
         let headers = std::mem::take(response.headers_mut());
+        if let Some(stream_to) = &request.stream_to
+            && status.is_success()
+            && !jira_model::is_json(
+                headers
+                    .get(http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok()),
+            )
+        {
+            stream_to.put(body_stream(response, read, slot.take()));
+            return Ok(ApiResponse::from_wire(
+                request,
+                status,
+                headers,
+                bytes::Bytes::new(),
+                started.elapsed(),
+            ));
+        }
         let limit = self.inner.config.max_body_bytes;
         let too_large = || Error::BodyTooLarge {
             method: request.method.clone(),
@@ -491,11 +516,14 @@ impl Transport for HttpTransport {
         let inner = &self.inner;
         let waiting = Instant::now();
         // A free slot is taken without arming the acquire timer (the common case).
-        let _slot = match inner.slots.try_acquire() {
+        let slot = match inner.slots.clone().try_acquire_owned() {
             Ok(slot) => slot,
             Err(_) => {
-                match tokio::time::timeout(inner.config.acquire_timeout, inner.slots.acquire())
-                    .await
+                match tokio::time::timeout(
+                    inner.config.acquire_timeout,
+                    inner.slots.clone().acquire_owned(),
+                )
+                .await
                 {
                     Ok(Ok(slot)) => slot,
                     // The semaphore is never closed; a closed one would mean shutdown.
@@ -510,7 +538,9 @@ impl Transport for HttpTransport {
         };
         let total = inner.config.timeouts.total.get(request.class);
         let started = Instant::now();
-        let result = match tokio::time::timeout(total, self.exchange(&request)).await {
+        // A file streamed to its caller keeps the slot until its last chunk.
+        let mut slot = Some(slot);
+        let result = match tokio::time::timeout(total, self.exchange(&request, &mut slot)).await {
             Ok(result) => result,
             Err(_) => Err(Error::Timeout {
                 method: request.method.clone(),
@@ -540,6 +570,34 @@ impl Transport for HttpTransport {
         }
         result
     }
+}
+
+/// `response`'s body as its chunks come, each within `read` of the one before, holding
+/// `slot` (the transport's place for one request in flight) until it ends or is dropped;
+/// it ends after an error.
+fn body_stream(
+    response: reqwest::Response,
+    read: Duration,
+    slot: Option<OwnedSemaphorePermit>,
+) -> jira_model::BodyStream {
+    Box::pin(futures_util::stream::unfold(
+        Some((response, slot)),
+        move |state| async move {
+            let (mut response, slot) = state?;
+            match tokio::time::timeout(read, response.chunk()).await {
+                Ok(Ok(Some(chunk))) => Some((Ok(chunk), Some((response, slot)))),
+                Ok(Ok(None)) => None,
+                Ok(Err(error)) => Some((Err(std::io::Error::other(error.without_url())), None)),
+                Err(_) => Some((
+                    Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("no chunk of the body came within the read timeout ({read:?})"),
+                    )),
+                    None,
+                )),
+            }
+        },
+    ))
 }
 
 fn authorization(auth: &Auth) -> Result<Option<HeaderValue>, Error> {

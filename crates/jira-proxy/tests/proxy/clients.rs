@@ -55,7 +55,12 @@ async fn the_python_jira_client_passes_every_call_through_the_proxy_on_v2_and_v3
         assert!(stats.requests > PYTHON_CALLS as u64, "{stats:?}");
         assert_eq!(stats.passed_429, 0);
         // What the site saw is what the proxy sent upstream, no more.
-        assert_eq!(sim.stats().requests, stats.upstream, "{stats:?}");
+        assert_eq!(
+            sim.stats().requests,
+            stats.upstream,
+            "{stats:?} {:?}",
+            sim.stats().by_endpoint
+        );
         assert!(stats.upstream + stats.cache_hits + stats.coalesced >= stats.requests);
         assert!(stats.cache_hits > 0, "{stats:?}");
     }

@@ -4,6 +4,7 @@
 
 mod clients;
 mod credentials;
+mod files;
 mod pacing;
 mod reads;
 mod redis;
@@ -11,7 +12,9 @@ mod webhooks;
 
 use std::time::Duration;
 
-use jira_client::{Auth, BudgetChoice, CacheChoice, JiraClient, LimitsConfig, RetryPolicy};
+use jira_client::{
+    Auth, BudgetChoice, CacheChoice, ClientBuilder, JiraClient, LimitsConfig, RetryPolicy,
+};
 use jira_proxy::{Proxy, ProxyConfig, ProxyStats};
 use jira_sim::{LimitConfig, SimConfig, SimHandle};
 
@@ -97,18 +100,25 @@ pub async fn start_proxy_with(
     budget: BudgetChoice,
 ) -> Running {
     let max_wait = limits.max_wait;
-    let cache = tempfile::tempdir().expect("a temporary directory");
     let client = JiraClient::builder(sim.base_url())
         .auth(auth)
         .budget(budget)
-        .cache(CacheChoice::Sled {
-            dir: cache.path().to_path_buf(),
-            lock_wait: Duration::from_secs(5),
-        })
         .limits(limits)
         .retry(RetryPolicy {
             max_wait,
             ..RetryPolicy::default()
+        });
+    start_proxy_built(client, config).await
+}
+
+/// A proxy forwarding through the client `builder` makes, with a sled cache in a
+/// temporary directory.
+pub async fn start_proxy_built(builder: ClientBuilder, config: ProxyConfig) -> Running {
+    let cache = tempfile::tempdir().expect("a temporary directory");
+    let client = builder
+        .cache(CacheChoice::Sled {
+            dir: cache.path().to_path_buf(),
+            lock_wait: Duration::from_secs(5),
         })
         .build()
         .await

@@ -186,6 +186,7 @@ pub(crate) fn generate(config: &SimConfig, now_ms: i64) -> (Tenant, IssueStore) 
                 watchers: Vec::new(),
                 links: Vec::new(),
                 properties: std::collections::BTreeMap::new(),
+                attachments: Vec::new(),
             };
             let id = insert_issue(&mut store, &projects, issue);
             let issue = store.by_id.get_mut(&id).expect("just inserted");

@@ -290,6 +290,20 @@ pub(crate) struct IssueData {
     pub links: Vec<LinkEnd>,
     /// Entity properties (`properties` on create, `/issue/{key}/properties/{name}`).
     pub properties: std::collections::BTreeMap<String, Value>,
+    /// Files uploaded to the issue, oldest first.
+    pub attachments: Vec<AttachmentData>,
+}
+
+/// A file attached to an issue (`POST /issue/{key}/attachments`).
+#[derive(Clone, Debug)]
+pub(crate) struct AttachmentData {
+    pub id: u64,
+    pub filename: String,
+    pub mime_type: String,
+    /// Index into the tenant's users: who uploaded it.
+    pub author: usize,
+    pub created_ms: i64,
+    pub content: bytes::Bytes,
 }
 
 /// Issues, indexed by id and by key, with a version that changes on every write.

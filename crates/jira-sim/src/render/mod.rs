@@ -2,6 +2,7 @@
 //! contract by the conformance test): issues and their fields here, the fixed pieces in
 //! [`catalog`], history in [`changelog`], list pages in [`page`].
 
+mod attachment;
 mod catalog;
 mod changelog;
 mod fieldmeta;
@@ -472,7 +473,8 @@ impl<'a> Renderer<'a> {
                     })
                     .collect(),
             ),
-            "versions" | "attachment" | "subtasks" => Out::Value(json!([])),
+            "attachment" => Out::Value(self.attachments(issue)),
+            "versions" | "subtasks" => Out::Value(json!([])),
             "votes" => Out::Value(json!({
                 "self": format!("{}/rest/api/3/issue/{}/votes", self.base, issue.key),
                 "votes": 0,

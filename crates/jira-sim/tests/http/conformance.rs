@@ -110,7 +110,7 @@ fn nullable_to_json_schema(value: Value) -> Value {
 }
 
 /// Validates `body` and returns every violation, with the instance path.
-fn violations(template: &str, method: &str, status: u16, body: &Value) -> Vec<String> {
+pub(crate) fn violations(template: &str, method: &str, status: u16, body: &Value) -> Vec<String> {
     let schema = standalone(&response_schema(template, method, status));
     let validator = jsonschema::options()
         .with_draft(jsonschema::Draft::Draft4)

@@ -1,6 +1,7 @@
 //! jira-sim over real HTTP: a plain reqwest client against a simulator on 127.0.0.1:0.
 //! One test binary, one module per area.
 
+mod attachments;
 mod binary;
 mod conformance;
 mod faults;

@@ -366,3 +366,70 @@ async fn a_body_past_the_limit_is_a_clear_error_not_memory() {
         .unwrap();
     assert!(response.body.len() > 1_000);
 }
+
+#[tokio::test]
+async fn a_file_streams_past_the_body_cap_and_holds_its_slot_until_read() {
+    let sim = sim().await;
+    let content: Vec<u8> = (0..600_000).map(|i| (i % 241) as u8).collect();
+    let (email, token) = sim.basic_auth();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(content.clone()).file_name("trace.log"),
+    );
+    let uploaded: serde_json::Value = reqwest::Client::new()
+        .post(format!(
+            "{}/rest/api/3/issue/APO-1/attachments",
+            sim.base_url()
+        ))
+        .basic_auth(&email, Some(&token))
+        .header("X-Atlassian-Token", "no-check")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = uploaded[0]["id"].as_str().unwrap().to_owned();
+    let mut config = config(&sim);
+    // Any answer read whole must fit in 100 KB; the file is six times that.
+    config.max_body_bytes = 100_000;
+    let transport = HttpTransport::new(config).unwrap();
+    let file = || {
+        ApiRequest::forwarded(
+            ::http::Method::GET,
+            &format!("/rest/api/3/attachment/content/{id}"),
+            vec![("redirect".into(), "false".into())],
+            None,
+            ::http::HeaderMap::new(),
+        )
+    };
+    // Read whole, it is refused for its size.
+    let refused = transport.send(file()).await.unwrap_err();
+    assert!(matches!(refused, Error::BodyTooLarge { .. }), "{refused}");
+    // Streamed, it comes whole; the request's slot is held until the body is read.
+    let slot = jira_model::StreamSlot::new();
+    let answer = transport
+        .send(file().streaming(slot.clone()))
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 200);
+    assert!(answer.body.is_empty());
+    assert_eq!(transport.in_flight(), 1);
+    let mut body = slot.take().expect("the file was left on the wire");
+    let mut read = Vec::new();
+    while let Some(chunk) = futures_util::StreamExt::next(&mut body).await {
+        read.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!(read, content);
+    drop(body);
+    assert_eq!(transport.in_flight(), 0);
+    // A JSON answer is read whole whatever the request asks: the slot stays empty.
+    let slot = jira_model::StreamSlot::new();
+    let issue = transport
+        .send(ApiRequest::get_issue("APO-1", &[], &[]).streaming(slot.clone()))
+        .await
+        .unwrap();
+    assert!(!issue.body.is_empty());
+    assert!(!slot.is_filled());
+}
