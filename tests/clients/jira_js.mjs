@@ -160,6 +160,22 @@ await check('linkIssues', async () => {
   const issue = await jira.issues.getIssue({ issueIdOrKey: state.created, fields: ['issuelinks'] });
   assert(issue.fields.issuelinks.length === 1, 'linked');
 });
+await check('addAttachment', async () => {
+  const content = Uint8Array.from({ length: 150000 }, (_, i) => (i * 11) % 256);
+  const added = await jira.issueAttachments.addAttachment({ issueIdOrKey: state.created, attachments: { filename: 'notes.bin', content } });
+  assert(added.length === 1 && added[0].size === content.length, 'one attachment of its size');
+  state.attachment = added[0].id;
+  state.attachmentBytes = content;
+});
+await check('getAttachmentContent and removeAttachment', async () => {
+  const meta = await jira.issueAttachments.getAttachment({ id: state.attachment });
+  assert(meta.filename === 'notes.bin', 'filename');
+  const bytes = new Uint8Array(await jira.issueAttachments.getAttachmentContent({ id: state.attachment }));
+  assert(bytes.length === state.attachmentBytes.length && bytes.every((b, i) => b === state.attachmentBytes[i]), 'the same bytes');
+  await jira.issueAttachments.removeAttachment({ id: state.attachment });
+  const issue = await jira.issues.getIssue({ issueIdOrKey: state.created, fields: ['attachment'] });
+  assert(issue.fields.attachment.length === 0, 'removed');
+});
 await check('deleteIssue', async () => {
   await jira.issues.deleteIssue({ issueIdOrKey: state.created });
   try {
