@@ -396,8 +396,10 @@ async fn redis_pair(quick: bool, scenario: &mut Scenario) {
 async fn bare_forwarder(site: &str) -> String {
     use axum::extract::{Request, State};
     use axum::response::{IntoResponse, Response};
-    async fn forward(State((http, site)): State<(reqwest::Client, String)>,
-        request: Request) -> Response {
+    async fn forward(
+        State((http, site)): State<(reqwest::Client, String)>,
+        request: Request,
+    ) -> Response {
         let path = request
             .uri()
             .path_and_query()
@@ -410,11 +412,16 @@ async fn bare_forwarder(site: &str) -> String {
         match upstream.send().await {
             Ok(answer) => {
                 let status = answer.status();
-                let content_type = answer.headers().get(axum::http::header::CONTENT_TYPE).cloned();
+                let content_type = answer
+                    .headers()
+                    .get(axum::http::header::CONTENT_TYPE)
+                    .cloned();
                 let body = answer.bytes().await.unwrap_or_default();
                 let mut response = (status, body).into_response();
                 if let Some(value) = content_type {
-                    response.headers_mut().insert(axum::http::header::CONTENT_TYPE, value);
+                    response
+                        .headers_mut()
+                        .insert(axum::http::header::CONTENT_TYPE, value);
                 }
                 response
             }

@@ -21,6 +21,7 @@ use std::path::Path;
 
 use super::{FILES, MEMBERS, Manifest, MembersLine, SETS, failed, rewrite};
 use crate::Error;
+use crate::relational::schema::Table;
 
 const JOURNAL: &str = "compact.pending";
 /// What a file being written beside its own is called after: `issues.jsonl.compact`.
@@ -146,22 +147,29 @@ pub(super) fn swap_in(
 
 /// Compacts the export in `dir` whose committed manifest is `manifest` (updated to the
 /// compacted files) and, when `members` is given (each query's place and the ids it
-/// holds), `members.jsonl` to a line per query. Whether anything was rewritten.
+/// holds), `members.jsonl` to a line per query. With `issue_files` false the caller
+/// knows no issue was written twice, deleted or moved since the last compaction, so
+/// `issues.jsonl` and the files written per issue (field values, histories, comments:
+/// the bulk of an export) hold no superseded line and are not read; the keyed files
+/// (worklogs, users, statuses) and the field catalogue always are. Whether anything was
+/// rewritten.
 pub(super) fn compact(
     dir: &Path,
     manifest: &mut Manifest,
     members: Option<&[(usize, Vec<u64>)]>,
+    issue_files: bool,
 ) -> Result<bool, Error> {
     recover(dir)?;
     let mut files: Vec<(&str, rewrite::Kept)> = Vec::new();
     let mut issues = rewrite::Issues::default();
     let (keyed, per_issue) = rewrite::kinds();
-    for table in keyed {
+    let read = |table: &Table| issue_files || !rewrite::written_per_issue(table);
+    for table in keyed.into_iter().filter(|t| read(t)) {
         if let Some(kept) = rewrite::by_key(dir, table, &mut issues)? {
             files.push((FILES[super::file_of(table)], kept));
         }
     }
-    for table in per_issue {
+    for table in per_issue.into_iter().filter(|t| read(t)) {
         if let Some(kept) = rewrite::by_issue(dir, table, &issues)? {
             files.push((FILES[super::file_of(table)], kept));
         }

@@ -116,6 +116,10 @@ impl JsonlSink {
             let line: IssueLine =
                 serde_json::from_str(&line?).map_err(|e| bad("issues.jsonl", e))?;
             let key = line.key.as_deref().map(|key| self.prefixes.intern(key));
+            // A second line of an issue (a row written again, a tombstone after its
+            // row): the files were not compacted since, and the next compaction reads
+            // every file.
+            self.rewritten |= self.issues.contains_key(&line.id);
             let entry = self.issues.entry(line.id).or_insert(IssueEntry {
                 key: key.unwrap_or_default(),
                 updated_ms: 0,

@@ -156,6 +156,10 @@ pub struct JsonlSink {
     names: HashMap<String, String>,
     /// A catalogue [`Sink::set_fields`] gave, written with the next commit.
     fields: Option<Vec<Value>>,
+    /// Whether an issue was written again, deleted or moved since the files were last
+    /// compacted (or the index found such lines): only then do `issues.jsonl` and the
+    /// files written per issue hold superseded lines, and a run's compaction reads them.
+    rewritten: bool,
     /// One sync at a time (`DIR/sync.lock`).
     /// `None` once a failed commit could not be undone (see [`JsonlSink::recover`]):
     /// the sink then refuses every write.
@@ -251,6 +255,7 @@ impl JsonlSink {
             census: HashSet::new(),
             names: HashMap::new(),
             fields: None,
+            rewritten: false,
             lock: Some(lock),
         };
         for name in FILES {
@@ -267,10 +272,11 @@ impl JsonlSink {
         }
         if sink.manifest.format < FORMAT {
             migrate::migrate(&sink.dir, &mut sink.manifest)?;
+            sink.rewritten = true;
         }
         // What a run cut off appended is compacted before the index reads the files.
         if sink.manifest.bytes.get(FILES[SETS]).is_some_and(|b| *b > 0) {
-            compact::compact(&sink.dir, &mut sink.manifest, None)?;
+            compact::compact(&sink.dir, &mut sink.manifest, None, true)?;
         }
         sink.index()?;
         Ok(sink)
@@ -292,6 +298,12 @@ impl JsonlSink {
     /// `sets.jsonl` none, atomically; whether any file was rewritten. A sync does this
     /// when its run ends.
     pub fn compact(&mut self) -> Result<bool, Error> {
+        self.compact_files(true)
+    }
+
+    /// [`JsonlSink::compact`], reading `issues.jsonl` and the files written per issue
+    /// only when `issue_files` (see [`compact::compact`]).
+    fn compact_files(&mut self, issue_files: bool) -> Result<bool, Error> {
         self.usable()?;
         let members: Vec<(usize, Vec<u64>)> = (0..self.manifest.queries.len())
             .map(|query| {
@@ -307,7 +319,12 @@ impl JsonlSink {
             })
             .filter(|(_, held)| !held.is_empty())
             .collect();
-        compact::compact(&self.dir, &mut self.manifest, Some(&members))
+        let compacted =
+            compact::compact(&self.dir, &mut self.manifest, Some(&members), issue_files)?;
+        if issue_files {
+            self.rewritten = false;
+        }
+        Ok(compacted)
     }
 
     pub(super) fn lines(
@@ -371,6 +388,14 @@ impl JsonlSink {
     /// Appends `batch` and commits it with `state`; on failure the caller recovers.
     fn write_commit(&mut self, batch: &SyncBatch, state: &SyncState) -> Result<(), Error> {
         let query = self.query(&state.jql)?;
+        // An issue the files hold already, written again: its lines are superseded.
+        let again = batch
+            .issues
+            .iter()
+            .map(|issue| issue.id)
+            .chain(batch.histories.keys().copied())
+            .chain(batch.comments.keys().copied())
+            .any(|id| self.issues.contains_key(&id));
         let keys: HashMap<u64, String> = Rows::keys_needed(batch)
             .into_iter()
             .filter_map(|id| {
@@ -481,6 +506,7 @@ impl JsonlSink {
             .insert(state.jql.clone(), state.clone());
         self.finish(out)?;
         self.fields = None;
+        self.rewritten |= again;
         Ok(())
     }
 
@@ -572,6 +598,7 @@ impl JsonlSink {
         census.absent.sort_unstable();
         self.census.clear();
         self.finish(out)?;
+        self.rewritten |= !tombstoned.is_empty();
         Ok(census)
     }
 
@@ -587,7 +614,12 @@ impl JsonlSink {
             return error;
         };
         match JsonlSink::open_locked(self.dir.clone(), lock, true) {
-            Ok(fresh) => *self = fresh,
+            Ok(fresh) => {
+                // What the commits before the failed one wrote again is still in the files.
+                let rewritten = self.rewritten;
+                *self = fresh;
+                self.rewritten |= rewritten;
+            }
             Err(reopen) => {
                 tracing::error!(dir = %self.dir.display(), error = %reopen, "a JSON Lines sink could not be reopened after a failed commit; it writes nothing more");
             }
@@ -626,7 +658,8 @@ impl Sink for JsonlSink {
 
     fn finish_run(&mut self) -> Result<(), Error> {
         self.usable()?;
-        self.compact()
+        let issue_files = self.rewritten;
+        self.compact_files(issue_files)
             .map(|_| ())
             .map_err(|error| self.recover(error))
     }

@@ -417,6 +417,16 @@ pub(super) fn by_issue(
 }
 
 /// The tables compacted by key, and those written per issue.
+/// Whether `table`'s lines supersede one another only when an issue is written again,
+/// deleted or moved: `issues.jsonl` and the files written per issue, not the keyed
+/// files (a worklog, a user, a status) nor the field catalogue.
+pub(super) fn written_per_issue(table: &Table) -> bool {
+    matches!(
+        table.name,
+        "issues" | "issue_field_values" | "changelog" | "changelog_items" | "comments"
+    )
+}
+
 pub(super) fn kinds() -> (Vec<&'static Table>, Vec<&'static Table>) {
     TABLES
         .iter()

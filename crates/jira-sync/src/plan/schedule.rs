@@ -279,15 +279,21 @@ pub(crate) fn choose(
     // After its last answer a run commits what its units left (a quarter of its budget
     // at most: a commit is due there), at twice the client's time a byte (the sample
     // times one parse and one writing out; a run's last commits take about twice that),
-    // unless its commits are on its one chain already (a stream of pages); then the
-    // compaction scans every file (about a quarter of the client's time a byte: 0.9 ns a
-    // byte, 380 MB in 0.35 s, where the sample measured the client at 3.6 ns).
+    // unless its commits are on its one chain already (a stream of pages); then, when the
+    // run writes issues the sink holds (a query's later reads), the compaction scans
+    // every file (about a quarter of the client's time a byte: 0.9 ns a byte, 380 MB in
+    // 0.35 s, where the sample measured the client at 3.6 ns). A first read writes each
+    // issue once and leaves the bulk of the files unread.
+    let compaction = match configured.feed_beside {
+        true => n * issue_bytes / 4.0,
+        false => 0.0,
+    };
     let finish = |budget: usize, strategy: Strategy| {
         let last_commit = match strategy {
             Strategy::Pages => 0.0,
             _ => (n * issue_bytes).min(budget as f64 / 4.0) * 2.0,
         };
-        (last_commit + n * issue_bytes / 4.0) * sample.client_ms_per_byte / 1000.0
+        (last_commit + compaction) * sample.client_ms_per_byte / 1000.0
     };
     let estimate = |strategy: Strategy| {
         let memory_budget = match strategy {

@@ -461,3 +461,121 @@ fn compaction_leaves_the_rows_the_tables_hold() {
     assert_eq!(sink.manifest().counts["comments"], 1);
     assert_eq!(sink.manifest().counts["worklogs_deleted"], 1);
 }
+
+/// The inode of `table`'s file: a compaction writes a file anew and renames it over the
+/// old one, so a file it did not rewrite keeps its inode.
+fn inode(dir: &std::path::Path, table: &Table) -> u64 {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(dir.join(format!("{}.jsonl", table.name)))
+        .unwrap()
+        .ino()
+}
+
+/// A run that wrote each issue once leaves `issues.jsonl` and the files written per issue
+/// as they are (nothing in them is superseded: the bulk of an export is not read again);
+/// the worklogs written twice are still folded, and a later run that writes an issue
+/// again, or a census that deletes one (even one cut off before its compaction), has
+/// every file compacted.
+#[test]
+fn a_run_that_wrote_each_issue_once_is_not_compacted_again() {
+    use jira_sync::Sink as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = JsonlSink::open(dir.path()).unwrap();
+    let state = jira_sync::SyncState {
+        jql: "project = APO".into(),
+        ..jira_sync::SyncState::default()
+    };
+    let comment = |id: u64, issue: u64| child(id, issue, json!({"body": format!("comment {id}")}));
+    let worklog = |seconds: u64| child(70, 7, json!({"timeSpentSeconds": seconds}));
+    let mut first = jira_sync::SyncBatch {
+        issues: vec![issue(7, "APO-7", Some(5.0))],
+        worklogs: vec![worklog(60)],
+        ..Default::default()
+    };
+    first.comments.insert(7, vec![comment(701, 7)]);
+    sink.commit(&first, &state).unwrap();
+    let mut second = jira_sync::SyncBatch {
+        issues: vec![issue(8, "APO-8", None)],
+        // The worklog feed names worklog 70 again, edited.
+        worklogs: vec![worklog(90)],
+        ..Default::default()
+    };
+    second.comments.insert(8, vec![comment(801, 8)]);
+    sink.commit(&second, &state).unwrap();
+    let before =
+        [schema::ISSUES, schema::COMMENTS, schema::FIELD_VALUES].map(|t| inode(dir.path(), &t));
+    sink.finish_run().unwrap();
+    let after =
+        [schema::ISSUES, schema::COMMENTS, schema::FIELD_VALUES].map(|t| inode(dir.path(), &t));
+    assert_eq!(
+        before, after,
+        "no issue was written twice: those files were not rewritten"
+    );
+    assert_eq!(lines(dir.path(), &schema::ISSUES).len(), 2);
+    assert_eq!(lines(dir.path(), &schema::COMMENTS).len(), 2);
+    let worklogs = lines(dir.path(), &schema::WORKLOGS);
+    assert_eq!(worklogs.len(), 1, "the keyed files are still folded");
+    assert_eq!(worklogs[0]["time_spent_seconds"], 90);
+    assert_eq!(
+        std::fs::metadata(dir.path().join("sets.jsonl"))
+            .unwrap()
+            .len(),
+        0
+    );
+
+    // The next run writes issue 7 again: every file is compacted.
+    let mut again = jira_sync::SyncBatch {
+        issues: vec![issue(7, "APO-7", None)],
+        ..Default::default()
+    };
+    again.comments.insert(7, vec![comment(702, 7)]);
+    sink.commit(&again, &state).unwrap();
+    let before = inode(dir.path(), &schema::ISSUES);
+    sink.finish_run().unwrap();
+    assert_ne!(before, inode(dir.path(), &schema::ISSUES));
+    assert_eq!(
+        lines(dir.path(), &schema::ISSUES).len(),
+        2,
+        "one line per issue"
+    );
+    assert_eq!(
+        lines(dir.path(), &schema::FIELD_VALUES).len(),
+        0,
+        "Story Points cleared"
+    );
+    let comments = lines(dir.path(), &schema::COMMENTS);
+    assert_eq!(comments.len(), 3, "701 kept, marked deleted; 702 and 801");
+    assert!(
+        comments
+            .iter()
+            .any(|c| c["id"] == 701 && !c["deleted_at"].is_null())
+    );
+
+    // A census deletes issue 8 and the run is cut off before its compaction: the sink
+    // opened next finds the tombstone and compacts every file at the end of its run.
+    sink.census_begin().unwrap();
+    sink.census_seen(&[7]).unwrap();
+    assert_eq!(
+        sink.census_finish("project = APO", 1_772_475_679_756)
+            .unwrap()
+            .deleted,
+        1
+    );
+    drop(sink);
+    let mut sink = JsonlSink::open(dir.path()).unwrap();
+    sink.finish_run().unwrap();
+    let issues = lines(dir.path(), &schema::ISSUES);
+    assert_eq!(issues.len(), 2, "the tombstone folded into issue 8's row");
+    assert!(
+        issues
+            .iter()
+            .any(|i| i["id"] == 8 && !i["deleted_at"].is_null())
+    );
+    let comments = lines(dir.path(), &schema::COMMENTS);
+    assert!(
+        comments
+            .iter()
+            .any(|c| c["id"] == 801 && !c["deleted_at"].is_null()),
+        "a deleted issue's comments are marked deleted with it"
+    );
+}
