@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use futures_util::FutureExt as _;
 use futures_util::StreamExt as _;
+use futures_util::TryStreamExt as _;
 use jira_batch::{BatchConfig, FetchError, SearchOptions, fetch_issues, search_pages_after_id};
 use jira_model::{ApiRequest, ChangelogBulkPage, ChangelogBulkRequest, Issue, SearchPage};
 use jira_transport::Transport;
@@ -590,9 +591,18 @@ struct CommentsPage {
     comments: Vec<Box<RawValue>>,
 }
 
-/// Pages the comment endpoint for the rest of a thread of `total` comments whose first
-/// page is in `comments` (a comment already held, by id, is not taken twice should the
-/// thread shift while it is read); the number of requests it took.
+/// Pages of one long comment thread asked at once: the thread's total is known from its
+/// embedded page, so its pages need not wait for one another.
+pub(crate) const THREAD_PAGES_AT_ONCE: usize = 8;
+
+/// Comments a page of `GET /issue/{id}/comment` is asked for.
+pub(crate) const COMMENT_PAGE: u32 = 100;
+
+/// Reads the rest of a thread of `total` comments whose first page is in `comments`:
+/// the pages past it side by side ([`THREAD_PAGES_AT_ONCE`] at a time), then, should the
+/// thread have shifted while it was read (a comment added or deleted), on from what is
+/// held, one page after another. A comment already held, by id, is not taken twice. The
+/// number of requests it took.
 async fn more_comments<T: Transport>(
     transport: &Arc<T>,
     issue_id: u64,
@@ -602,8 +612,28 @@ async fn more_comments<T: Transport>(
     let mut requests = 0;
     let id = issue_id.to_string();
     let mut held: std::collections::HashSet<u64> = comments.iter().map(|c| c.id).collect();
+    let starts: Vec<u64> = (comments.len() as u64..total)
+        .step_by(COMMENT_PAGE as usize)
+        .collect();
+    let pages: Vec<CommentsPage> = futures_util::stream::iter(starts)
+        .map(|start| {
+            let request = ApiRequest::comments(&id, start, COMMENT_PAGE);
+            async move { Ok::<_, Error>(transport.send(request).await?.json()?) }
+        })
+        .buffered(THREAD_PAGES_AT_ONCE)
+        .try_collect()
+        .await?;
+    requests += pages.len();
+    for page in pages {
+        for comment in page.comments {
+            let comment = Child::parse(comment, Some(issue_id), At::Updated)?;
+            if held.insert(comment.id) {
+                comments.push(comment);
+            }
+        }
+    }
     while (comments.len() as u64) < total {
-        let request = ApiRequest::comments(&id, comments.len() as u64, 100);
+        let request = ApiRequest::comments(&id, comments.len() as u64, COMMENT_PAGE);
         let response = transport.send(request).await?;
         requests += 1;
         let page: CommentsPage = response.json()?;
@@ -666,4 +696,69 @@ async fn histories<T: Transport>(
         }
     }
     Ok((all, requests))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use jira_transport::testing::{Scripted, Step};
+
+    use super::*;
+
+    fn comment(id: u64) -> Box<RawValue> {
+        RawValue::from_string(format!(
+            r#"{{"id":"{id}","updated":"2026-03-02T18:21:19.756+0000","body":"c"}}"#
+        ))
+        .unwrap()
+    }
+
+    fn page(ids: std::ops::Range<u64>) -> String {
+        let comments: Vec<String> = ids.map(|id| comment(id).get().to_owned()).collect();
+        format!(r#"{{"total":320,"comments":[{}]}}"#, comments.join(","))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_threads_pages_are_asked_side_by_side_and_nothing_is_taken_twice() {
+        let second = Duration::from_secs(1);
+        let transport = Arc::new(Scripted::new([
+            Step::json(200, &page(20..120)).after(second),
+            // The thread shifted while it was read: this page repeats two comments.
+            Step::json(200, &page(118..218)).after(second),
+            Step::json(200, &page(218..318)).after(second),
+            // What the shift left out, asked on from what is held.
+            Step::json(200, &page(318..320)).after(second),
+        ]));
+        let mut comments: Vec<Child> = (0..20)
+            .map(|id| Child::parse(comment(id), Some(7), At::Updated).unwrap())
+            .collect();
+        let started = tokio::time::Instant::now();
+        let sent = more_comments(&transport, 7, 320, &mut comments)
+            .await
+            .unwrap();
+        assert_eq!(sent, 4);
+        let mut ids: Vec<u64> = comments.iter().map(|c| c.id).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, (0..320).collect::<Vec<_>>(), "each comment once");
+        let arrivals = transport.arrivals();
+        assert!(
+            arrivals[..3].iter().all(|at| *at == started),
+            "the three pages past the embedded one were asked at once"
+        );
+        assert_eq!(arrivals[3], started + second);
+        let starts: Vec<String> = transport
+            .requests()
+            .iter()
+            .map(|r| {
+                r.query
+                    .iter()
+                    .find(|(k, _)| k == "startAt")
+                    .unwrap()
+                    .1
+                    .clone()
+            })
+            .collect();
+        assert_eq!(starts, ["20", "120", "220", "318"]);
+        assert_eq!(started.elapsed(), 2 * second, "two rounds, not four");
+    }
 }

@@ -50,8 +50,8 @@ const SAMPLE_FETCH: usize = 10;
 /// A site whose small answers take less than this (ms) is near: on this machine or its
 /// network, bounded by processors rather than by latency.
 const NEAR_MS: f64 = 20.0;
-/// Comments a page of `GET /issue/{id}/comment` holds.
-const COMMENT_PAGE: f64 = 100.0;
+/// Comments a page of `GET /issue/{id}/comment` holds (the read's page).
+const COMMENT_PAGE: f64 = crate::read::COMMENT_PAGE as f64;
 
 /// What the sample measured.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

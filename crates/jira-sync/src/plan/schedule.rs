@@ -110,12 +110,13 @@ pub(crate) fn choose(
         let changelog =
             pages * latency(0.0) + sample.ms_per_byte * u * history * sample.entry_bytes / 1000.0;
         // Its long comment threads side by side: the chance that the unit has one, times
-        // the pages a long thread takes one after the other.
+        // the rounds of a long thread's pages (asked a few at a time, side by side).
         let (some, one_thread) = if comments {
             let pages_per_thread = sample.comment_pages_per_issue / sample.long_threads;
+            let rounds = (pages_per_thread / crate::read::THREAD_PAGES_AT_ONCE as f64).ceil();
             (
                 1.0 - (1.0 - sample.long_threads.min(1.0)).powf(u),
-                pages_per_thread * latency(COMMENT_PAGE * sample.comment_bytes),
+                rounds * latency(COMMENT_PAGE * sample.comment_bytes),
             )
         } else {
             (0.0, 0.0)
@@ -586,19 +587,19 @@ mod tests {
         assert_ne!(plan.chosen, Strategy::Pages, "{}", plan.reason);
         assert!(plan.reason.contains("wall time"), "{}", plan.reason);
         assert!(!plan.exhausts_quota);
-        // A unit takes ~2.5 s here: 100 requests a second need ~250 in flight. It has its
+        // A unit takes ~2.2 s here: 100 requests a second need ~220 in flight. It has its
         // fetch (1.8 s) and its two changelog pages (1.6 s) on the wire side by side, then
-        // its long threads (0.6 s): 1.64 slots on average. 128 slots, a quarter kept for
-        // the worklog feed, hold 58 (three quarters of the 256 MiB budget at ~1.6 MB a
-        // unit would hold 127).
-        assert_eq!(plan.concurrency, 58, "{plan:?}");
-        // A first read reads no feed beside it: all 128 slots, 78 units.
+        // its long threads (0.4 s: a thread's pages side by side): 1.72 slots on average.
+        // 128 slots, a quarter kept for the worklog feed, hold 55 (three quarters of the
+        // 256 MiB budget at ~1.6 MB a unit would hold 127).
+        assert_eq!(plan.concurrency, 55, "{plan:?}");
+        // A first read reads no feed beside it: all 128 slots, 74 units.
         let first = Configured {
             feed_beside: false,
             ..configured(16)
         };
         let plan = choose("q".into(), 100_000, sample(), &options, first, 3);
-        assert_eq!(plan.concurrency, 78, "{plan:?}");
+        assert_eq!(plan.concurrency, 74, "{plan:?}");
         // Three quarters of a 128 MiB budget hold 63 pages of 100 (~1.6 MB each): slices
         // take 63 (a page and the next one, or its changelog, take two of the 128 slots).
         let small = SyncOptions {
