@@ -23,6 +23,9 @@ pub(crate) struct Answer {
     /// Whether its body was left on the wire for the caller that sent it (a file): an
     /// identical request that shared the flight must send its own.
     pub(crate) streamed: bool,
+    /// The site's `Content-Length`: passed on with a streamed body, which goes as it came
+    /// (a body read whole may be rewritten, and gets its own length).
+    pub(crate) length: Option<HeaderValue>,
 }
 
 /// Headers that describe one connection, not the message: never passed on (RFC 9110
@@ -60,6 +63,7 @@ impl Answer {
             from_site: true,
             held,
             streamed: false,
+            length: response.headers.get(header::CONTENT_LENGTH).cloned(),
         }
     }
 
@@ -83,6 +87,7 @@ impl Answer {
             from_site: false,
             held: None,
             streamed: false,
+            length: None,
         }
     }
 
@@ -166,6 +171,7 @@ impl Answer {
         coalesced: bool,
         stream: Option<jira_model::BodyStream>,
     ) -> axum::response::Response {
+        let streamed = stream.is_some();
         let body = match stream {
             Some(stream) => axum::body::Body::from_stream(stream),
             None => axum::body::Body::from(self.body),
@@ -173,6 +179,11 @@ impl Answer {
         let mut response = axum::response::Response::new(body);
         *response.status_mut() = self.status;
         *response.headers_mut() = self.headers;
+        if let Some(length) = self.length.filter(|_| streamed) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_LENGTH, length);
+        }
         if coalesced {
             response
                 .headers_mut()

@@ -157,6 +157,20 @@ pub enum Error {
 }
 
 fn jira_message(response: &ApiResponse) -> String {
+    if response.status.is_redirection() {
+        // Where it points, without its query (a download's token lives there).
+        let to = response
+            .headers
+            .get(http::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|l| jira_model::redact_url(l.split(['?', '#']).next().unwrap_or(l)));
+        return match to {
+            Some(to) => format!(
+                ": a redirect to {to} (jira-ops follows no redirect on its own, so every request is paced and counted; if the site moved, set its URL to the new address)"
+            ),
+            None => ": a redirect without a Location (jira-ops follows none on its own)".into(),
+        };
+    }
     match response.error_collection() {
         Some(errors) if !errors.is_empty() => format!(": {}", errors.summary()),
         _ => String::new(),
@@ -283,5 +297,37 @@ impl Error {
             | Error::Layer { .. }
             | Error::BodyTooLarge { .. } => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redirect_says_where_it_points_without_its_token() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::LOCATION,
+            http::HeaderValue::from_static(
+                "https://new.atlassian.net/rest/api/3/myself?token=SECRET",
+            ),
+        );
+        let response = ApiResponse::local(
+            http::StatusCode::MOVED_PERMANENTLY,
+            headers,
+            bytes::Bytes::new(),
+        );
+        let error =
+            Error::from_response(&http::Method::GET, "/rest/api/3/myself", response).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains(
+                "answered HTTP 301: a redirect to https://new.atlassian.net/rest/api/3/myself"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("set its URL"), "{text}");
+        assert!(!text.contains("SECRET"), "{text}");
     }
 }

@@ -71,6 +71,8 @@ async fn an_attachment_larger_than_the_body_cap_streams_through_whole() {
         followed.headers()["content-type"],
         "application/octet-stream"
     );
+    // Its length goes with it (the body goes as it came), so a client can show progress.
+    assert_eq!(followed.content_length(), Some(content.len() as u64));
     assert_eq!(followed.bytes().await.unwrap().len(), content.len());
 
     // Twice at once: identical reads share a flight, but a file is never shared; each
