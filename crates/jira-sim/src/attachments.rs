@@ -131,6 +131,10 @@ async fn upload(
     app.note_write(id);
     let now = AppState::now_ms();
     let mut store = app.store.write();
+    // Deleted while the upload was read: nothing is added.
+    if !store.by_id.contains_key(&id) {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    }
     let mut added = Vec::new();
     for (filename, mime_type, content) in files {
         let attachment_id = store.next_written_id;

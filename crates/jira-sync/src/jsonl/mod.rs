@@ -388,14 +388,17 @@ impl JsonlSink {
     /// Appends `batch` and commits it with `state`; on failure the caller recovers.
     fn write_commit(&mut self, batch: &SyncBatch, state: &SyncState) -> Result<(), Error> {
         let query = self.query(&state.jql)?;
-        // An issue the files hold already, written again: its lines are superseded.
-        let again = batch
-            .issues
-            .iter()
-            .map(|issue| issue.id)
-            .chain(batch.histories.keys().copied())
-            .chain(batch.comments.keys().copied())
-            .any(|id| self.issues.contains_key(&id));
+        // An issue the files hold already (or this commit holds twice), written again:
+        // its lines are superseded.
+        let mut seen = HashSet::with_capacity(batch.issues.len());
+        let again = batch.issues.iter().any(|issue| !seen.insert(issue.id))
+            || batch
+                .issues
+                .iter()
+                .map(|issue| issue.id)
+                .chain(batch.histories.keys().copied())
+                .chain(batch.comments.keys().copied())
+                .any(|id| self.issues.contains_key(&id));
         let keys: HashMap<u64, String> = Rows::keys_needed(batch)
             .into_iter()
             .filter_map(|id| {

@@ -579,3 +579,24 @@ fn a_run_that_wrote_each_issue_once_is_not_compacted_again() {
         "a deleted issue's comments are marked deleted with it"
     );
 }
+
+/// A commit that holds one issue twice (two reads of it gathered into one commit) has the
+/// files compacted at the run's end even on a first read.
+#[test]
+fn an_issue_twice_in_one_commit_is_compacted() {
+    use jira_sync::Sink as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = JsonlSink::open(dir.path()).unwrap();
+    let state = jira_sync::SyncState {
+        jql: "project = APO".into(),
+        ..jira_sync::SyncState::default()
+    };
+    let batch = jira_sync::SyncBatch {
+        issues: vec![issue(9, "APO-9", Some(3.0)), issue(9, "APO-9", Some(5.0))],
+        ..Default::default()
+    };
+    sink.commit(&batch, &state).unwrap();
+    assert_eq!(lines(dir.path(), &schema::ISSUES).len(), 2, "appended");
+    sink.finish_run().unwrap();
+    assert_eq!(lines(dir.path(), &schema::ISSUES).len(), 1);
+}
