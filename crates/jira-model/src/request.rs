@@ -112,13 +112,6 @@ impl ApiRequest {
         }
     }
 
-    /// The request with its answer streamed into `slot` when the answer is a file (a
-    /// success whose body is not JSON): see [`StreamSlot`](crate::StreamSlot).
-    pub fn streaming(mut self, slot: crate::StreamSlot) -> Self {
-        self.stream_to = Some(slot);
-        self
-    }
-
     /// Adds a query parameter.
     pub fn query(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.query.push((name.into(), value.into()));

@@ -44,6 +44,15 @@ impl StreamSlot {
     }
 }
 
+impl crate::ApiRequest {
+    /// The request with its answer streamed into `slot` when the answer is a file (a
+    /// success whose body is not JSON): see [`StreamSlot`].
+    pub fn streaming(mut self, slot: StreamSlot) -> Self {
+        self.stream_to = Some(slot);
+        self
+    }
+}
+
 impl std::fmt::Debug for StreamSlot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StreamSlot")
