@@ -196,6 +196,7 @@ pub(crate) fn apply_fields(
     issue: &mut IssueData,
     fields: &Map<String, Value>,
     creating: bool,
+    v2: bool,
     errors: &mut Vec<(String, String)>,
 ) {
     for (field, value) in fields {
@@ -210,12 +211,22 @@ pub(crate) fn apply_fields(
                 }
                 _ => error("You must specify a summary of the issue."),
             },
-            "description" => match value {
-                Value::Object(_) | Value::Null => issue.description = Some(value.clone()),
-                Value::String(text) => {
+            // Rich text is a document in v3 and a string in v2; each version refuses the
+            // other's spelling, with the messages Jira sends.
+            "description" => match (value, v2) {
+                (Value::Null, _) => issue.description = Some(Value::Null),
+                (Value::Object(doc), false)
+                    if doc.get("type").and_then(Value::as_str) == Some("doc") =>
+                {
+                    issue.description = Some(value.clone())
+                }
+                (Value::String(text), true) => {
                     issue.description = Some(data::adf(std::slice::from_ref(text)))
                 }
-                _ => error("Operation value must be an Atlassian Document."),
+                (_, false) => error(
+                    "Operation value must be an Atlassian Document (see the Atlassian Document Format)",
+                ),
+                (_, true) => error("Operation value must be a string"),
             },
             "labels" => match value.as_array() {
                 Some(labels)

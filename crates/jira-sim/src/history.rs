@@ -78,6 +78,7 @@ async fn get_transitions(
 
 async fn do_transition(
     State(app): App,
+    uri: axum::http::Uri,
     Path(id_or_key): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
@@ -139,7 +140,14 @@ async fn do_transition(
     rest.remove("resolution");
     let mut errors = Vec::new();
     if !rest.is_empty() {
-        crate::edit::apply_fields(&app, &mut issue, &rest, false, &mut errors);
+        crate::edit::apply_fields(
+            &app,
+            &mut issue,
+            &rest,
+            false,
+            crate::extract::is_v2(&uri),
+            &mut errors,
+        );
     }
     if !errors.is_empty() {
         return field_errors(&errors);

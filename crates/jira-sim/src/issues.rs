@@ -13,7 +13,8 @@ use crate::edit::{
     apply_fields, apply_updates, check_property, lookup, property_value, remove_issue,
 };
 use crate::extract::{
-    App, NOT_FOUND, Params, bad_request, caller_index, field_errors, param, param_list, renderer,
+    App, NOT_FOUND, Params, bad_request, caller_index, field_errors, is_v2, param, param_list,
+    renderer,
 };
 use crate::render::{Expand, FieldSelection, IssueJson, error_body};
 use crate::state::{AppState, json_error, json_response, no_content};
@@ -55,7 +56,7 @@ pub(crate) async fn update_issue(
     let mut issue = store.by_id[&id].clone();
     let mut errors = Vec::new();
     if let Some(fields) = body.get("fields").and_then(Value::as_object) {
-        apply_fields(&app, &mut issue, fields, false, &mut errors);
+        apply_fields(&app, &mut issue, fields, false, is_v2(&uri), &mut errors);
     }
     if let Some(update) = body.get("update").and_then(Value::as_object) {
         apply_updates(&mut issue, update, &mut errors);
@@ -229,6 +230,7 @@ pub(crate) async fn delete_property(
 pub(crate) fn create_one(
     app: &AppState,
     input: &Value,
+    v2: bool,
 ) -> Result<(u64, String), Vec<(String, String)>> {
     let mut errors = Vec::new();
     let Some(fields) = input.get("fields").and_then(Value::as_object) else {
@@ -292,7 +294,7 @@ pub(crate) fn create_one(
         links: Vec::new(),
         attachments: Vec::new(),
     };
-    apply_fields(app, &mut issue, fields, true, &mut errors);
+    apply_fields(app, &mut issue, fields, true, v2, &mut errors);
     // Entity properties set with the create (`properties: [{key, value}]`), checked as
     // Jira checks them: a key of 1 to 255 characters, a JSON value of at most 32 KB.
     if let Some(properties) = input.get("properties") {
@@ -335,17 +337,17 @@ pub(crate) fn created_json(app: &AppState, id: u64, key: &str) -> Value {
     json!({"id": id.to_string(), "key": key, "self": format!("{}/rest/api/3/issue/{id}", app.base_url)})
 }
 
-pub(crate) async fn create_issue(State(app): App, body: axum::body::Bytes) -> Response {
+pub(crate) async fn create_issue(State(app): App, uri: Uri, body: axum::body::Bytes) -> Response {
     let Ok(input) = serde_json::from_slice::<Value>(&body) else {
         return bad_request("The request body is not valid JSON.");
     };
-    match create_one(&app, &input) {
+    match create_one(&app, &input, is_v2(&uri)) {
         Ok((id, key)) => json_response(StatusCode::CREATED, &created_json(&app, id, &key)),
         Err(errors) => field_errors(&errors),
     }
 }
 
-pub(crate) async fn bulk_create(State(app): App, body: axum::body::Bytes) -> Response {
+pub(crate) async fn bulk_create(State(app): App, uri: Uri, body: axum::body::Bytes) -> Response {
     let updates = match serde_json::from_slice::<Value>(&body) {
         Ok(body) => match body.get("issueUpdates").and_then(Value::as_array) {
             Some(updates) => updates.clone(),
@@ -365,7 +367,7 @@ pub(crate) async fn bulk_create(State(app): App, body: axum::body::Bytes) -> Res
     let mut issues = Vec::new();
     let mut errors = Vec::new();
     for (index, update) in updates.iter().enumerate() {
-        match create_one(&app, update) {
+        match create_one(&app, update, is_v2(&uri)) {
             Ok((id, key)) => issues.push(created_json(&app, id, &key)),
             Err(field_errors) => {
                 let pairs: Vec<(&str, &str)> = field_errors

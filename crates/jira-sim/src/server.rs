@@ -495,6 +495,9 @@ async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
     }
 
     let mut response = next.run(request).await;
+    if called.starts_with("/rest/api/2/") {
+        response = links_to_v2(&app.base_url, response).await;
+    }
     let points = charged(&method, &template, &response);
     app.limiter.charge(points);
     app.stats.points(points);
@@ -510,6 +513,33 @@ async fn gate(State(app): State<Arc<AppState>>, request: Request, next: Next) ->
     }
     add_headroom_headers(response.headers_mut(), &headroom, app.limiter.advertise());
     response
+}
+
+/// A v2 answer's links point at v2, as Jira's do (an issue's `self`, a page's `self`, a
+/// user's): handlers render v3 links, so a JSON answer to a v2 call has
+/// `{base}/rest/api/3/` turned into `{base}/rest/api/2/`. Clients that follow `self`
+/// (PyPI's `jira` updates and deletes a resource at its `self`) stay on the version they
+/// speak, whose rich text is a string, not a document. The two spellings are as long, so
+/// the body keeps its length.
+async fn links_to_v2(base: &str, response: Response) -> Response {
+    let json = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let (v3, v2) = (format!("{base}/rest/api/3/"), format!("{base}/rest/api/2/"));
+    let body = match std::str::from_utf8(&bytes) {
+        Ok(text) if text.contains(&v3) => Bytes::from(text.replace(&v3, &v2)),
+        _ => bytes,
+    };
+    Response::from_parts(parts, Body::from(body))
 }
 
 /// What `response` to `method` on `template` costs against the quota, by the rule the

@@ -462,3 +462,54 @@ async fn generated_worklogs_keep_their_times_when_the_issue_is_edited() {
     assert_eq!(started(&before), started(&after));
     assert_eq!(comments_before["comments"], comments_after["comments"]);
 }
+
+#[tokio::test]
+async fn a_v2_answer_links_to_v2() {
+    let sim = Sim::small().await;
+    let (status, issue) = sim.get("/rest/api/2/issue/APO-1?fields=summary").await;
+    assert_eq!(status, 200);
+    let link = issue["self"].as_str().unwrap();
+    assert!(link.ends_with("/rest/api/2/issue/10000"), "{link}");
+    // A search page and its issues too; v3 keeps its own.
+    let (_, page) = sim
+        .get("/rest/api/2/search/jql?jql=project%3DAPO&fields=assignee&maxResults=3")
+        .await;
+    let text = page.to_string();
+    assert!(!text.contains("/rest/api/3/"), "{text}");
+    assert!(text.contains("/rest/api/2/issue/"), "{text}");
+    let (_, v3) = sim.get("/rest/api/3/issue/APO-1?fields=summary").await;
+    assert!(v3["self"].as_str().unwrap().contains("/rest/api/3/issue/"));
+}
+
+#[tokio::test]
+async fn rich_text_is_a_document_in_v3_and_a_string_in_v2() {
+    let sim = Sim::small().await;
+    let text = json!({"fields": {"description": "plain words"}});
+    let doc = json!({"fields": {"description": {"type": "doc", "version": 1, "content": [
+        {"type": "paragraph", "content": [{"type": "text", "text": "a document"}]}
+    ]}}});
+    // Each version refuses the other's spelling, with Jira's messages, and keeps nothing.
+    let (status, body) = sim.put("/rest/api/3/issue/APO-3", &text).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["errors"]["description"],
+        "Operation value must be an Atlassian Document (see the Atlassian Document Format)"
+    );
+    let (status, body) = sim.put("/rest/api/2/issue/APO-3", &doc).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["errors"]["description"],
+        "Operation value must be a string"
+    );
+    let create = json!({"fields": {"project": {"key": "APO"}, "issuetype": {"name": "Task"},
+        "summary": "s", "description": "plain words"}});
+    assert_eq!(sim.post("/rest/api/3/issue", &create).await.0, 400);
+    // Each its own is taken, and read back in either version.
+    assert_eq!(sim.put("/rest/api/2/issue/APO-3", &text).await.0, 204);
+    let (_, v3) = sim.get("/rest/api/3/issue/APO-3?fields=description").await;
+    assert_eq!(v3["fields"]["description"]["type"], "doc");
+    assert_eq!(sim.put("/rest/api/3/issue/APO-3", &doc).await.0, 204);
+    let (_, v2) = sim.get("/rest/api/2/issue/APO-3?fields=description").await;
+    assert_eq!(v2["fields"]["description"], "a document");
+    assert_eq!(sim.post("/rest/api/2/issue", &create).await.0, 201);
+}
