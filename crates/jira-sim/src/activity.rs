@@ -112,11 +112,13 @@ async fn edit_comment(
     Path((id_or_key, id)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
-    let Some(new_body) = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|b| b.get("body").and_then(comment_body))
-    else {
-        return field_errors(&[("comment".into(), "Comment body can not be empty!".into())]);
+    let request = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+    let new_body = match comment_body(
+        request.get("body").unwrap_or(&Value::Null),
+        crate::extract::is_v2(&uri),
+    ) {
+        Ok(body) => body,
+        Err(message) => return field_errors(&[("comment".into(), message.into())]),
     };
     let mut store = app.store.write();
     let Some(issue_id) = store.id_of(&id_or_key) else {

@@ -10,8 +10,8 @@ use serde_json::Value;
 use crate::data::CommentData;
 use crate::edit::{check_property, comment_body};
 use crate::extract::{
-    App, NOT_FOUND, Params, bad_request, caller_index, field_errors, page_params, param_list,
-    renderer,
+    App, NOT_FOUND, Params, bad_request, caller_index, field_errors, is_v2, page_params,
+    param_list, renderer,
 };
 use crate::render::CommentOut;
 use crate::state::{AppState, json_error, json_response};
@@ -53,8 +53,10 @@ pub(crate) async fn add_comment(
         Ok(request) => request,
         Err(_) => return bad_request("The request body is not valid JSON."),
     };
-    let Some(comment_body) = request.get("body").and_then(comment_body) else {
-        return field_errors(&[("comment".into(), "Comment body can not be empty!".into())]);
+    let comment_body = match comment_body(request.get("body").unwrap_or(&Value::Null), is_v2(&uri))
+    {
+        Ok(body) => body,
+        Err(message) => return field_errors(&[("comment".into(), message.into())]),
     };
     // Entity properties set with the comment, checked as the are.
     let mut properties = std::collections::BTreeMap::new();

@@ -345,16 +345,25 @@ pub(crate) fn forget_worklog(store: &mut IssueStore, worklog: &WorklogData) {
         .insert((AppState::now_ms(), worklog.id), ());
 }
 
-/// A comment or worklog body: an ADF document, or plain text (v2, or a client that sends
-/// text) made into one. `None` for an empty one.
-pub(crate) fn comment_body(value: &Value) -> Option<Value> {
+/// A comment body: an ADF document, or (in v2) plain text made into one. v3 refuses text
+/// as Jira Cloud does (`400 {"errors": {"comment": "Comment body is not valid!"}}`: the
+/// v3 comment endpoints take only the Atlassian Document Format); the error is Jira's
+/// message for an empty or a malformed one.
+pub(crate) fn comment_body(value: &Value, v2: bool) -> Result<Value, &'static str> {
+    const EMPTY: &str = "Comment body can not be empty!";
     match value {
         Value::Object(doc) if doc.get("type").and_then(Value::as_str) == Some("doc") => {
-            Some(Value::Object(doc.clone()))
+            Ok(Value::Object(doc.clone()))
         }
-        Value::String(text) if !text.trim().is_empty() => {
-            Some(data::adf(std::slice::from_ref(text)))
-        }
-        _ => None,
+        Value::Null => Err(EMPTY),
+        Value::String(text) if text.trim().is_empty() => Err(EMPTY),
+        Value::String(text) if v2 => Ok(data::adf(std::slice::from_ref(text))),
+        _ => Err("Comment body is not valid!"),
     }
+}
+
+/// A worklog's comment: a document, or text made into one (either version), `None` for
+/// an empty or malformed one.
+pub(crate) fn worklog_comment(value: &Value) -> Option<Value> {
+    comment_body(value, true).ok()
 }

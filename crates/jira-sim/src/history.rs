@@ -85,6 +85,23 @@ async fn do_transition(
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
         return bad_request("The request body must be a JSON object with \"transition\".");
     };
+    // Comments added with the transition (`update.comment[].add.body`) are checked
+    // before anything changes, by the comment endpoint's rules.
+    let v2 = crate::extract::is_v2(&uri);
+    let comments: Vec<&Value> = body
+        .get("update")
+        .and_then(|u| u.get("comment"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.get("add"))
+        .collect();
+    for add in &comments {
+        if let Err(message) = crate::edit::comment_body(add.get("body").unwrap_or(&Value::Null), v2)
+        {
+            return field_errors(&[("comment".into(), message.into())]);
+        }
+    }
     let Some(requested) =
         body.get("transition")
             .and_then(|t| t.get("id"))
@@ -167,7 +184,8 @@ async fn do_transition(
         .and_then(Value::as_array)
     {
         for add in comments.iter().filter_map(|c| c.get("add")) {
-            if let Some(body) = add.get("body").and_then(crate::edit::comment_body) {
+            if let Ok(body) = crate::edit::comment_body(add.get("body").unwrap_or(&Value::Null), v2)
+            {
                 let id = store.next_comment_id;
                 store.next_comment_id += 1;
                 store.owners.insert(id, issue_id);

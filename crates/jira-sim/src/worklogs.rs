@@ -7,7 +7,7 @@ use http::{StatusCode, Uri};
 use serde_json::{Value, json};
 
 use crate::data::{self, IssueData, WorklogData};
-use crate::edit::{comment_body, forget_worklog};
+use crate::edit::{forget_worklog, worklog_comment};
 use crate::extract::{
     App, NOT_FOUND, Params, bad_request, caller_index, field_errors, id_list, int_param,
     page_params, parse_id, renderer,
@@ -135,7 +135,7 @@ pub(crate) fn worklog_fields(
         }
     }
     if let Some(comment) = body.get("comment") {
-        worklog.comment = comment_body(comment);
+        worklog.comment = worklog_comment(comment);
     }
     Ok(worklog)
 }

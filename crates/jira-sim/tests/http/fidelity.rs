@@ -396,7 +396,7 @@ async fn comments_and_worklogs_never_share_an_id() {
     let (status, comment) = sim
         .post(
             "/rest/api/3/issue/APO-13/comment",
-            &json!({"body": "written"}),
+            &json!({"body": crate::doc("written")}),
         )
         .await;
     assert_eq!(status, 201);
@@ -512,4 +512,40 @@ async fn rich_text_is_a_document_in_v3_and_a_string_in_v2() {
     let (_, v2) = sim.get("/rest/api/2/issue/APO-3?fields=description").await;
     assert_eq!(v2["fields"]["description"], "a document");
     assert_eq!(sim.post("/rest/api/2/issue", &create).await.0, 201);
+}
+
+#[tokio::test]
+async fn a_v3_comment_is_a_document() {
+    let sim = Sim::small().await;
+    let text = json!({"body": "plain words"});
+    let doc = json!({"body": {"type": "doc", "version": 1, "content": [
+        {"type": "paragraph", "content": [{"type": "text", "text": "a document"}]}
+    ]}});
+    let (_, before) = sim.get("/rest/api/3/issue/APO-3/comment").await;
+    let (status, body) = sim.post("/rest/api/3/issue/APO-3/comment", &text).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"]["comment"], "Comment body is not valid!");
+    // Nor with a transition: refused before the issue moves.
+    let (_, transitions) = sim.get("/rest/api/3/issue/APO-3/transitions").await;
+    let to = transitions["transitions"][0]["id"].clone();
+    let (status, _) = sim
+        .post(
+            "/rest/api/3/issue/APO-3/transitions",
+            &json!({"transition": {"id": to}, "update": {"comment": [{"add": text}]}}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (_, after) = sim.get("/rest/api/3/issue/APO-3/comment").await;
+    assert_eq!(after["total"], before["total"]);
+    // v3 takes a document, v2 text.
+    assert_eq!(
+        sim.post("/rest/api/3/issue/APO-3/comment", &doc).await.0,
+        201
+    );
+    assert_eq!(
+        sim.post("/rest/api/2/issue/APO-3/comment", &text).await.0,
+        201
+    );
+    let (_, after) = sim.get("/rest/api/3/issue/APO-3/comment").await;
+    assert_eq!(after["total"], before["total"].as_u64().unwrap() + 2);
 }

@@ -697,7 +697,7 @@ async fn comments_carry_entity_properties() {
     let (status, created) = sim
         .post(
             "/rest/api/3/issue/APO-3/comment",
-            &json!({"body": "marked", "properties": [{"key": "jira-ops.idempotency", "value": {"key": "abc123"}}]}),
+            &json!({"body": crate::doc("marked"), "properties": [{"key": "jira-ops.idempotency", "value": {"key": "abc123"}}]}),
         )
         .await;
     assert_eq!(status, 201, "{created}");

@@ -110,3 +110,10 @@ pub async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
         serde_json::from_slice(&bytes).unwrap_or(Value::Null),
     )
 }
+
+/// `text` as an Atlassian document: what v3 takes as a comment body or a description.
+pub fn doc(text: &str) -> Value {
+    serde_json::json!({"type": "doc", "version": 1, "content": [
+        {"type": "paragraph", "content": [{"type": "text", "text": text}]}
+    ]})
+}

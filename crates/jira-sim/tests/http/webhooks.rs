@@ -104,7 +104,7 @@ async fn activity(sim: &Sim) {
     let (status, _) = sim
         .post(
             &format!("/rest/api/3/issue/{key}/comment"),
-            &json!({"body": "a comment"}),
+            &json!({"body": crate::doc("a comment")}),
         )
         .await;
     assert_eq!(status, 201);

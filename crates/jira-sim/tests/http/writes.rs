@@ -179,7 +179,7 @@ async fn comments_are_added_and_listed() {
     let (status, comment) = sim
         .post(
             "/rest/api/3/issue/APO-4/comment",
-            &json!({"body": "Looked into it."}),
+            &json!({"body": crate::doc("Looked into it.")}),
         )
         .await;
     assert_eq!(status, 201);
