@@ -123,8 +123,16 @@ async fn handle(
         headers.insert(header::AUTHORIZATION, authorization);
     }
     let no_cache = !shared.config.ignore_no_cache && asks_no_cache(&parts.headers);
+    // HEAD goes to the site as GET: its answer's length must be that of the body this
+    // proxy sends for GET (its links rewritten to the proxy's address), which only the
+    // body tells; the server leaves the body out of a HEAD answer (RFC 9110 §9.3.2), and
+    // a GET in the cache or in flight answers it too.
+    let method = match parts.method {
+        Method::HEAD => Method::GET,
+        ref other => other.clone(),
+    };
     let request = ApiRequest::forwarded(
-        parts.method.clone(),
+        method,
         parts.uri.path(),
         query,
         (!body.is_empty()).then_some(body),

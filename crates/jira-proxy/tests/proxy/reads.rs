@@ -252,3 +252,30 @@ async fn searches_reach_the_site_unless_cached_searches_are_asked_for() {
         assert_eq!(stats.upstream, 2 - u64::from(cache_searches));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_answers_with_the_length_a_get_brings() {
+    let sim = sim(LimitConfig::off()).await;
+    let proxy = forwarding(&sim).await;
+    let length = |response: &reqwest::Response| {
+        response
+            .headers()
+            .get(reqwest::header::CONTENT_LENGTH)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let path = "/rest/api/3/issue/APO-2?fields=summary,status";
+    let head = call(&proxy, &sim, Method::HEAD, path).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    let head_length = length(&head);
+    let get = call(&proxy, &sim, Method::GET, path)
+        .header("cache-control", "no-cache")
+        .send()
+        .await
+        .unwrap();
+    let get_length = length(&get);
+    let body = get.bytes().await.unwrap();
+    assert_eq!(get_length, Some(body.len().to_string()));
+    assert_eq!(head_length, get_length, "HEAD says another length than GET");
+    assert!(head.bytes().await.unwrap().is_empty());
+    proxy.shutdown().await;
+}
