@@ -230,8 +230,12 @@ pub(crate) async fn estimate<T: Transport + 'static>(
     measure(transport, batch, in_flight, options, window, probe).await
 }
 
-/// The window's approximate count, then (a window of more than a page) its first id-only
-/// page.
+/// The window's approximate count and (a window of more than a page) its first id-only
+/// page. A read of the whole query (no lower bound: a query's first read, `--full`) asks
+/// both side by side: its window is rarely one page, and the page's round trip is then
+/// not spent after the count's (a window of one page leaves that page unused, one
+/// request). A later run's window (the issues changed since its mark) asks the count
+/// first: it is mostly small.
 pub(crate) async fn probe<T: Transport + 'static>(
     transport: &Arc<T>,
     options: &SyncOptions,
@@ -239,11 +243,34 @@ pub(crate) async fn probe<T: Transport + 'static>(
 ) -> Result<Probe, Error> {
     let jql = window.jql(&options.jql, &window.slices[0]);
     let unordered = jql.trim_end_matches(" ORDER BY id ASC").to_owned();
+    // The window's ids (one id-only page: what the `ids` way reads first).
+    let id_page = || {
+        ApiRequest::search(&SearchRequest {
+            jql: jql.clone(),
+            max_results: Some(jira_model::SEARCH_ID_PAGE_MAX),
+            ..SearchRequest::default()
+        })
+    };
+    let timed = |request: ApiRequest| async move {
+        let started = Instant::now();
+        let response = transport.send(request).await;
+        (response, started.elapsed())
+    };
     let started = Instant::now();
-    let response = transport
-        .send(ApiRequest::approximate_count(&unordered)?)
-        .await?;
-    let base = started.elapsed();
+    let ((response, base), beside) = match window.from_ms {
+        None => {
+            let (count, ids) = tokio::join!(
+                timed(ApiRequest::approximate_count(&unordered)?),
+                timed(id_page()?)
+            );
+            (count, Some(ids))
+        }
+        Some(_) => (
+            timed(ApiRequest::approximate_count(&unordered)?).await,
+            None,
+        ),
+    };
+    let response = response?;
     let infos = vec![response.rate_limit_info()];
     if response.status.as_u16() == 400 {
         return Err(Error::from(jira_batch::invalid_jql(
@@ -257,7 +284,7 @@ pub(crate) async fn probe<T: Transport + 'static>(
         .and_then(serde_json::Value::as_u64)
         .unwrap_or(0);
     let mut probe = Probe {
-        jql,
+        jql: jql.clone(),
         count,
         sample: Sample {
             base_ms: base.as_secs_f64() * 1000.0,
@@ -265,22 +292,21 @@ pub(crate) async fn probe<T: Transport + 'static>(
             ..Sample::default()
         },
         infos,
-        requests_spent: 1,
+        requests_spent: 1 + usize::from(beside.is_some()),
         started,
         first_ids: None,
     };
     // A window of one page is read as one page: nothing to measure.
     if count > 100 {
-        // The window's ids (one id-only page: what the `ids` way reads first).
-        let request = ApiRequest::search(&SearchRequest {
-            jql: probe.jql.clone(),
-            max_results: Some(jira_model::SEARCH_ID_PAGE_MAX),
-            ..SearchRequest::default()
-        })?;
-        let started = Instant::now();
-        let response = transport.send(request).await?;
-        probe.sample.id_page_ms = started.elapsed().as_secs_f64() * 1000.0;
-        probe.requests_spent += 1;
+        let (response, elapsed) = match beside {
+            Some(ids) => ids,
+            None => {
+                probe.requests_spent += 1;
+                timed(id_page()?).await
+            }
+        };
+        let response = response?;
+        probe.sample.id_page_ms = elapsed.as_secs_f64() * 1000.0;
         probe.infos.push(response.rate_limit_info());
         probe.first_ids = Some(json(response, "the id search")?);
     }
