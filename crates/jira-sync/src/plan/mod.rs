@@ -631,7 +631,81 @@ pub(crate) fn cut(first: u64, last: u64, n: usize) -> Vec<Slice> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use jira_transport::testing::{Scripted, Step};
+
     use super::*;
+    use crate::window::Slice;
+
+    fn window(from_ms: Option<i64>) -> Window {
+        Window {
+            from_ms,
+            to_ms: 1_800_000_000_000,
+            strategy: Strategy::Ids,
+            slices: vec![Slice {
+                after_id: 0,
+                last_id: None,
+                done: false,
+            }],
+            concurrency: 0,
+            unit_issues: 0,
+            worklogs_from_issues: false,
+            memory_budget: 0,
+        }
+    }
+
+    /// A count of `count`, then an id page, each a second away.
+    fn site(count: u64) -> Arc<Scripted> {
+        let second = Duration::from_secs(1);
+        Arc::new(Scripted::new([
+            Step::json(200, &format!(r#"{{"count":{count}}}"#)).after(second),
+            Step::json(
+                200,
+                r#"{"issues":[{"id":"10001"},{"id":"10002"}],"isLast":true}"#,
+            )
+            .after(second),
+        ]))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_whole_query_asks_its_count_and_first_id_page_side_by_side() {
+        let options = SyncOptions::new("project = A");
+        let second = Duration::from_secs(1);
+        // A first read: one round trip for both.
+        let transport = site(5_000);
+        let started = tokio::time::Instant::now();
+        let probe = probe(&transport, &options, &window(None)).await.unwrap();
+        assert_eq!(started.elapsed(), second, "one round trip, not two");
+        assert!(transport.arrivals().iter().all(|at| *at == started));
+        assert_eq!(probe.requests_spent(), 2);
+        assert_eq!(probe.first_ids.as_ref().map(|p| p.issues.len()), Some(2));
+        // Its window of one page leaves the id page unused, and counts it.
+        let transport = site(40);
+        let probe = probe_of(&transport, &options, None).await;
+        assert_eq!(
+            (probe.requests_spent(), probe.first_ids.is_some()),
+            (2, false)
+        );
+        // A later run's window asks the count first, and the page only when it is needed.
+        let transport = site(5_000);
+        let started = tokio::time::Instant::now();
+        let probe = probe_of(&transport, &options, Some(1)).await;
+        assert_eq!(transport.arrivals()[1], started + second);
+        assert_eq!(probe.requests_spent(), 2);
+        let transport = site(40);
+        let probe = probe_of(&transport, &options, Some(1)).await;
+        assert_eq!(probe.requests_spent(), 1);
+        assert_eq!(transport.requests().len(), 1);
+    }
+
+    async fn probe_of(
+        transport: &Arc<Scripted>,
+        options: &SyncOptions,
+        from: Option<i64>,
+    ) -> Probe {
+        probe(transport, options, &window(from)).await.unwrap()
+    }
 
     #[test]
     fn a_sample_takes_one_issue_in_each_stratum_and_never_a_stride() {
