@@ -265,9 +265,31 @@ pub(crate) fn parse_line(text: &str) -> Result<Operation, String> {
         }
         Some(_) => {}
     }
-    let op: Operation = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    let mut op: Operation = serde_json::from_value(value).map_err(|e| e.to_string())?;
+    rich_text_as_documents(&mut op);
     check(&op)?;
     Ok(op)
+}
+
+/// The system fields whose value is rich text: REST v3 takes them only as an Atlassian
+/// document and refuses text (`"Operation value must be an Atlassian Document"`).
+const RICH_TEXT_FIELDS: [&str; 2] = ["description", "environment"];
+
+/// Plain text given for a rich-text field becomes a document, as a comment's body does:
+/// the line means the text, and v3 would refuse it as written (a dry run would then say
+/// it writes what Jira refuses).
+fn rich_text_as_documents(op: &mut Operation) {
+    let fields = match op {
+        Operation::Update { fields, .. }
+        | Operation::Transition { fields, .. }
+        | Operation::Create { fields } => fields,
+        _ => return,
+    };
+    for name in RICH_TEXT_FIELDS {
+        if let Some(value) = fields.get_mut(name).filter(|v| v.is_string()) {
+            *value = crate::line::comment_adf(value);
+        }
+    }
 }
 
 /// An issue key (`PROJ-123`) or id (`10001`).

@@ -742,3 +742,38 @@ async fn a_bulk_run_is_reverted_issue_by_issue() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_text_for_a_rich_text_field_is_written_as_a_document() {
+    // REST v3 refuses text for `description` ("Operation value must be an Atlassian
+    // Document"): the line's text goes as a document, and the dry run says what the run
+    // then does.
+    let sim = tenant(Vec::new()).await;
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [
+        json!({"op": "update", "issue": "APO-7", "fields": {"description": "First paragraph\n\nSecond one"}}),
+        json!({"op": "create", "fields": {"project": {"key": "BEA"}, "issuetype": {"name": "Task"}, "summary": "Described by apply", "description": "Made with text"}}),
+    ];
+    let text: Vec<String> = lines.iter().map(Value::to_string).collect();
+    let changes = parse_changes(&text.join("\n")).unwrap();
+    let dry = jira_apply::apply_dry_run(&client, &changes).await;
+    assert!(
+        dry.iter().all(|d| d.would_write && !d.would_fail),
+        "{dry:?}"
+    );
+    let report = jira_apply::apply(&client, &changes, journal(&dir), &|| false, &|_| {})
+        .await
+        .unwrap();
+    let outcomes: Vec<Outcome> = report.results.iter().map(|r| r.outcome).collect();
+    assert_eq!(outcomes, [Outcome::Done, Outcome::Done], "{report:?}");
+    let issue = get(&sim, "issue/APO-7?fields=description").await;
+    let description = &issue["fields"]["description"];
+    assert_eq!(description["type"], "doc");
+    assert_eq!(description["content"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        jira_model::adf::to_text(description).trim(),
+        "First paragraph\nSecond one"
+    );
+    assert_eq!(created(&sim, "Described").await, 1);
+}

@@ -287,6 +287,7 @@ Examples:
 
 Lines (JSON Lines; blank lines and lines starting with # are skipped):
   {"op": "update", "issue": "PROJ-1", "fields": {"summary": "New title"}, "update": {"labels": [{"add": "x"}]}}
+  {"op": "update", "issue": "PROJ-1", "fields": {"description": "Plain text (made a document), or an ADF document"}}
   {"op": "transition", "issue": "PROJ-1", "to": "Done", "fields": {"resolution": {"name": "Done"}}}
   {"op": "assign", "issue": "PROJ-1", "account_id": "5b10ac8d82e05b22cc7d4ef5"}     (null unassigns)
   {"op": "comment", "issue": "PROJ-1", "body": "Plain text, or an ADF document"}
