@@ -20,7 +20,7 @@ use crate::plan::{self, SyncPlan};
 use crate::read::{Completion, Tuning, ids_events, page_events};
 use crate::record::now_ms;
 use crate::sink::{Sink, SyncBatch};
-use crate::window::{Opened, Slice, SyncState, Window, open_window};
+use crate::window::{Opened, SyncState, Window, open_window};
 use crate::worklogs::{Embedded, IssueWorklogs, entering_worklogs, store_worklogs, worklog_reads};
 
 /// What one run did.
@@ -317,24 +317,7 @@ where
     .unwrap_or_default();
     let window = match state.window.clone() {
         Some(window) if !options.full && options.since_ms.is_none() => window,
-        _ => Window {
-            from_ms: options.since_ms.or_else(|| {
-                state
-                    .mark_ms
-                    .map(|mark| mark - options.overlap.as_millis() as i64)
-            }),
-            to_ms: now_ms() - options.settle.as_millis() as i64,
-            strategy: Strategy::Ids,
-            slices: vec![Slice {
-                after_id: 0,
-                last_id: None,
-                done: false,
-            }],
-            concurrency: 0,
-            unit_issues: 0,
-            worklogs_from_issues: options.worklogs && first_read,
-            memory_budget: 0,
-        },
+        _ => Window::opening(options, state.mark_ms, first_read, Strategy::Ids),
     };
     plan::estimate(transport, batch, in_flight, options, &window).await
 }

@@ -47,6 +47,37 @@ pub struct Window {
 }
 
 impl Window {
+    /// A new window of `options`' query, read `strategy`'s way: from the mark less the
+    /// overlap (or `--since`; no lower bound on a first read) to now less the settle
+    /// time, one slice from the first id, the configured unit size, units in flight and
+    /// memory budget. `first_read`: the sink holds nothing of the query yet.
+    pub(crate) fn opening(
+        options: &SyncOptions,
+        mark_ms: Option<i64>,
+        first_read: bool,
+        strategy: Strategy,
+    ) -> Self {
+        Window {
+            from_ms: options
+                .since_ms
+                .or_else(|| mark_ms.map(|mark| mark - options.overlap.as_millis() as i64)),
+            to_ms: now_ms() - options.settle.as_millis() as i64,
+            strategy,
+            slices: vec![Slice {
+                after_id: 0,
+                last_id: None,
+                done: false,
+            }],
+            concurrency: 0,
+            unit_issues: 0,
+            // The query's first read takes every issue's worklogs from the issue: reading
+            // the feed from the beginning of time would page through every worklog of the
+            // site, one page after another, for what the issues carry anyway.
+            worklogs_from_issues: options.worklogs && first_read,
+            memory_budget: 0,
+        }
+    }
+
     /// The memory budget its read takes, within `configured`.
     pub(crate) fn memory_budget(&self, configured: usize) -> usize {
         match self.memory_budget {
@@ -169,29 +200,12 @@ pub(crate) async fn open_window<T: Transport + 'static>(
     first_read: bool,
     report: &mut SyncReport,
 ) -> Result<Opened, Error> {
-    let from_ms = options.since_ms.or_else(|| {
-        state
-            .mark_ms
-            .map(|mark| mark - options.overlap.as_millis() as i64)
-    });
-    let to_ms = now_ms() - options.settle.as_millis() as i64;
-    let mut window = Window {
-        from_ms,
-        to_ms,
-        strategy: options.strategy.unwrap_or(Strategy::Ids),
-        slices: vec![Slice {
-            after_id: 0,
-            last_id: None,
-            done: false,
-        }],
-        concurrency: 0,
-        unit_issues: 0,
-        // The query's first read takes every issue's worklogs from the issue: reading
-        // the feed from the beginning of time would page through every worklog of the
-        // site, one page after another, for what the issues carry anyway.
-        worklogs_from_issues: options.worklogs && first_read,
-        memory_budget: 0,
-    };
+    let mut window = Window::opening(
+        options,
+        state.mark_ms,
+        first_read,
+        options.strategy.unwrap_or(Strategy::Ids),
+    );
     // The plan measures the tenant (thirteen requests) whether or not a way was asked for:
     // the units in flight and the slices follow the latency it measures.
     let mut first_ids = None;

@@ -636,23 +636,11 @@ mod tests {
     use jira_transport::testing::{Scripted, Step};
 
     use super::*;
-    use crate::window::Slice;
 
-    fn window(from_ms: Option<i64>) -> Window {
-        Window {
-            from_ms,
-            to_ms: 1_800_000_000_000,
-            strategy: Strategy::Ids,
-            slices: vec![Slice {
-                after_id: 0,
-                last_id: None,
-                done: false,
-            }],
-            concurrency: 0,
-            unit_issues: 0,
-            worklogs_from_issues: false,
-            memory_budget: 0,
-        }
+    /// A first read's window (`None`), or a later run's from `mark_ms`.
+    fn window(mark_ms: Option<i64>) -> Window {
+        let options = SyncOptions::new("project = A");
+        Window::opening(&options, mark_ms, mark_ms.is_none(), Strategy::Ids)
     }
 
     /// A count of `count`, then an id page, each a second away.
