@@ -36,10 +36,12 @@ pub fn template_of(path: &str) -> Option<&'static str> {
     };
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     let mut best: Option<(&'static str, usize)> = None;
-    let candidates = by_length()
-        .get(segments.len())
+    let bucket = table().get(segments.len())?;
+    let named = segments
+        .get(RESOURCE)
+        .and_then(|resource| bucket.by_resource.get(*resource))
         .map_or(&[][..], Vec::as_slice);
-    for (template, parts) in candidates {
+    for (template, parts) in named.iter().chain(&bucket.open) {
         let Some(literals) = matches(parts, &segments) else {
             continue;
         };
@@ -50,26 +52,50 @@ pub fn template_of(path: &str) -> Option<&'static str> {
     best.map(|(template, _)| template)
 }
 
-/// The templates split into segments once, by their number of segments.
+/// Templates split into segments once.
 type Split = Vec<(&'static str, Vec<&'static str>)>;
 
+/// The segment that names a path's resource (`issue` in `/rest/api/3/issue/{key}`: the
+/// segments are `""`, `rest`, `api`, `3`, `issue`, …): templates are grouped by it, so a
+/// path is matched against the few that share its resource, not every template.
+const RESOURCE: usize = 4;
+
+/// The templates of one length.
+#[derive(Default)]
+struct Bucket {
+    /// Those whose resource segment is a literal, by it.
+    by_resource: std::collections::HashMap<&'static str, Split>,
+    /// Those that have no literal resource segment (shorter, or a placeholder there):
+    /// tried for every path of the length.
+    open: Split,
+}
+
 /// Every template of the contract and its `/rest/api/2` spelling (made once, for the
-/// life of the process: v2 and v3 are one API), split and grouped by length.
-fn by_length() -> &'static Vec<Split> {
-    static TABLE: std::sync::OnceLock<Vec<Split>> = std::sync::OnceLock::new();
+/// life of the process: v2 and v3 are one API), split and grouped by length, then by
+/// resource.
+fn table() -> &'static Vec<Bucket> {
+    static TABLE: std::sync::OnceLock<Vec<Bucket>> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
         let v2 = TEMPLATES.iter().filter_map(|template| {
             let rest = template.strip_prefix("/rest/api/3/")?;
             let v2: &'static str = Box::leak(format!("/rest/api/2/{rest}").into_boxed_str());
             Some(v2)
         });
-        let mut table: Vec<Split> = Vec::new();
+        let mut table: Vec<Bucket> = Vec::new();
         for template in TEMPLATES.iter().copied().chain(v2) {
             let parts: Vec<&'static str> = template.split('/').collect();
             if table.len() <= parts.len() {
-                table.resize_with(parts.len() + 1, Vec::new);
+                table.resize_with(parts.len() + 1, Bucket::default);
             }
-            table[parts.len()].push((template, parts));
+            let bucket = &mut table[parts.len()];
+            match parts.get(RESOURCE).filter(|part| !part.starts_with('{')) {
+                Some(resource) => bucket
+                    .by_resource
+                    .entry(resource)
+                    .or_default()
+                    .push((template, parts)),
+                None => bucket.open.push((template, parts)),
+            }
         }
         table
     })
@@ -181,6 +207,33 @@ mod tests {
         assert_eq!(template_of("/rest/api/3/issue/"), Some("/rest/api/3/issue"));
         assert_eq!(template_of("/rest/api/3/issue//comment"), None);
         assert_eq!(template_of("/"), None);
+    }
+
+    #[test]
+    fn every_template_is_found_from_a_path_of_its_shape() {
+        // Fill each placeholder with a value no literal segment has: the path can only be
+        // that template's, or one as literal at each of its literal segments (a template
+        // the contract has twice, under two placeholder names).
+        for template in TEMPLATES.iter().copied() {
+            let path: Vec<String> = template
+                .split('/')
+                .map(|part| match part.starts_with('{') {
+                    true => "X-1".to_owned(),
+                    false => part.to_owned(),
+                })
+                .collect();
+            let found =
+                template_of(&path.join("/")).unwrap_or_else(|| panic!("{template} was not found"));
+            let literals = |t: &str| t.split('/').filter(|p| !p.starts_with('{')).count();
+            assert_eq!(literals(found), literals(template), "{template} → {found}");
+            if let Some(rest) = path.join("/").strip_prefix("/rest/api/3/") {
+                let v2 = template_of(&format!("/rest/api/2/{rest}"));
+                assert!(
+                    v2.is_some_and(|t| t.starts_with("/rest/api/2/")),
+                    "{template}"
+                );
+            }
+        }
     }
 
     #[test]
