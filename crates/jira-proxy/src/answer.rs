@@ -149,8 +149,8 @@ impl Answer {
         if site.is_empty() || site == proxy {
             return self;
         }
-        if memchr::memmem::find(&self.body, site.as_bytes()).is_some() {
-            self.body = Bytes::from(replace_all(&self.body, site.as_bytes(), proxy.as_bytes()));
+        if let Some(body) = replace_all(&self.body, site.as_bytes(), proxy.as_bytes()) {
+            self.body = Bytes::from(body);
         }
         if let Some(location) = self
             .headers
@@ -194,21 +194,24 @@ impl Answer {
 }
 
 /// `haystack` with every `from` that ends where a URL's host part ends (before `/`, `?`,
-/// `"` or the end; not `https://site.example.evil`) replaced by `to`.
-fn replace_all(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(haystack.len());
+/// `"` or the end; not `https://site.example.evil`) replaced by `to`, in one pass; `None`
+/// when there is none (the body is kept as it came).
+fn replace_all(haystack: &[u8], from: &[u8], to: &[u8]) -> Option<Vec<u8>> {
+    let mut out: Option<Vec<u8>> = None;
     let mut last = 0;
     for at in memchr::memmem::find_iter(haystack, from) {
         let next = haystack.get(at + from.len()).copied();
         if !matches!(next, None | Some(b'/' | b'?' | b'"' | b'#' | b'\\')) {
             continue;
         }
+        let out = out.get_or_insert_with(|| Vec::with_capacity(haystack.len() + 1024));
         out.extend_from_slice(&haystack[last..at]);
         out.extend_from_slice(to);
         last = at + from.len();
     }
+    let mut out = out?;
     out.extend_from_slice(&haystack[last..]);
-    out
+    Some(out)
 }
 
 /// The failure behind retries.
