@@ -29,11 +29,13 @@ tasks:
           the end-to-end benchmarks, each beside its baseline, in one run:
           target/bench/report.json, and (full mode) docs/BENCHMARKS.md.
           Fails when a correctness figure misses; with --check, also when a
-          speed or memory target misses. Full mode takes about 4 minutes.
+          speed or memory target misses. Full mode takes about 17 minutes on
+          a 2-core machine (docs/BENCHMARKS.md records the last run's time).
   soak [--quick] [--check] [--only CELL]
           the reliability matrix (faults, crash, contention, load, secrets):
           target/soak/report.json, and (full mode) docs/RELIABILITY.md. Fails
-          when any cell misses. Full mode takes about 3 minutes.
+          when any cell misses. Full mode takes about 11 minutes on a 2-core
+          machine (docs/RELIABILITY.md records the last run's time).
   man [DIR]
           the manual pages of `jira-ops` and each of its commands, made
           from the clap tree (clap_mangen), into DIR (default
