@@ -102,6 +102,9 @@ pub const SEARCH_PAGE_MAX: u32 = 100;
 pub const CHANGELOG_BULK_MAX_ISSUES: usize = 1_000;
 /// History entries a page of `POST /changelog/bulkfetch` may hold (`maxResults` ≤ 10,000).
 pub const CHANGELOG_BULK_MAX_RESULTS: u32 = 10_000;
+/// History entries a page of `GET /issue/{issueIdOrKey}/changelog` holds at most (its
+/// `maxResults` defaults to 100 in Atlassian's OpenAPI file; larger asks get 100).
+pub const ISSUE_CHANGELOG_PAGE_MAX: u32 = 100;
 /// Issues one asynchronous bulk operation (`/bulk/issues/fields`, `/transition`,
 /// `/delete`) takes.
 pub const BULK_OPERATION_MAX_ISSUES: usize = 1_000;

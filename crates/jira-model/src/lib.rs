@@ -57,6 +57,7 @@ mod bulk;
 mod classify;
 mod endpoint;
 mod error;
+mod history;
 mod human;
 mod issue_ref;
 pub mod points;
@@ -75,9 +76,9 @@ pub use classify::ErrorClass;
 pub use endpoint::{
     BULK_CREATE_MAX_ISSUES, BULK_FETCH_LEAN_MAX_FIELDS, BULK_FETCH_LEAN_MAX_ISSUES,
     BULK_FETCH_MAX_ISSUES, BULK_OPERATION_MAX_ISSUES, BULK_OPERATIONS_IN_PROGRESS_MAX,
-    CHANGELOG_BULK_MAX_ISSUES, CHANGELOG_BULK_MAX_RESULTS, Endpoint, ISSUE_WORKLOGS_PAGE_MAX,
-    MULTI_VALUED_FIELDS, SEARCH_ID_PAGE_MAX, SEARCH_PAGE_MAX, WORKLOG_LIST_MAX_IDS,
-    bulk_fetch_max_issues,
+    CHANGELOG_BULK_MAX_ISSUES, CHANGELOG_BULK_MAX_RESULTS, Endpoint, ISSUE_CHANGELOG_PAGE_MAX,
+    ISSUE_WORKLOGS_PAGE_MAX, MULTI_VALUED_FIELDS, SEARCH_ID_PAGE_MAX, SEARCH_PAGE_MAX,
+    WORKLOG_LIST_MAX_IDS, bulk_fetch_max_issues,
 };
 pub use error::Error;
 pub use human::{HumanDuration, clock_time_after};

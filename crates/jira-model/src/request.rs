@@ -14,9 +14,8 @@ use serde::de::DeserializeOwned;
 
 use crate::points::{CORE_POINTS, IDENTITY_POINTS};
 use crate::{
-    BulkCreateRequest, BulkFetchRequest, ChangelogBulkRequest, CountRequest, Endpoint, Error,
-    ErrorClass, ErrorCollection, ISSUE_WORKLOGS_PAGE_MAX, IssueUpdate, RateLimitInfo,
-    SearchRequest,
+    BulkCreateRequest, BulkFetchRequest, CountRequest, Endpoint, Error, ErrorClass,
+    ErrorCollection, ISSUE_WORKLOGS_PAGE_MAX, IssueUpdate, RateLimitInfo, SearchRequest,
 };
 
 /// Whether sending a request twice has the effect of sending it once.
@@ -258,21 +257,6 @@ impl ApiRequest {
         )
         .with_idempotency(Idempotency::Idempotent)
         .with_class(class)
-        .with_estimated_points(points)
-        .json_body(body)
-    }
-
-    /// `POST /rest/api/3/changelog/bulkfetch`: the histories of up to 1,000 issues, paged;
-    /// a read, so idempotent.
-    pub fn changelog_bulk(body: &ChangelogBulkRequest) -> Result<Self, Error> {
-        let points = 1 + body.issue_ids_or_keys.len() as u32;
-        Self::new(
-            Method::POST,
-            "/rest/api/3/changelog/bulkfetch",
-            "/rest/api/3/changelog/bulkfetch",
-        )
-        .with_idempotency(Idempotency::Idempotent)
-        .with_class(OperationClass::Bulk)
         .with_estimated_points(points)
         .json_body(body)
     }
@@ -557,7 +541,7 @@ impl ApiRequest {
 }
 
 /// Percent-encodes a path segment (keys are ASCII, but a user's input may not be).
-fn encode_segment(segment: &str) -> String {
+pub(crate) fn encode_segment(segment: &str) -> String {
     let mut encoded = String::with_capacity(segment.len());
     for byte in segment.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
