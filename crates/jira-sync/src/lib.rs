@@ -76,6 +76,7 @@
 mod census;
 mod early;
 mod error;
+mod histories;
 mod jsonl;
 mod lock;
 mod memory;

@@ -9,13 +9,14 @@ use futures_util::FutureExt as _;
 use futures_util::StreamExt as _;
 use futures_util::TryStreamExt as _;
 use jira_batch::{BatchConfig, FetchError, SearchOptions, fetch_issues, search_pages_after_id};
-use jira_model::{ApiRequest, ChangelogBulkPage, ChangelogBulkRequest, Issue, SearchPage};
+use jira_model::{ApiRequest, Issue, SearchPage};
 use jira_transport::Transport;
 use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::Error;
+use crate::histories::histories;
 use crate::memory::{AbortOnDrop, Gauge, MemoryBudget};
 use crate::options::SyncOptions;
 use crate::record::{self, At, Child, SyncedIssue, numeric_id, updated_ms};
@@ -653,49 +654,6 @@ async fn more_comments<T: Transport>(
         }
     }
     Ok(requests)
-}
-
-/// The complete histories of `ids` (at most 1,000 a call), every page followed; the number
-/// of requests it took.
-async fn histories<T: Transport>(
-    transport: &Arc<T>,
-    ids: &[u64],
-) -> Result<(BTreeMap<u64, Vec<Child>>, usize), Error> {
-    let mut all: BTreeMap<u64, Vec<Child>> = ids.iter().map(|id| (*id, Vec::new())).collect();
-    let mut requests = 0;
-    for chunk in ids.chunks(jira_model::CHANGELOG_BULK_MAX_ISSUES) {
-        let mut token = None;
-        loop {
-            let body = ChangelogBulkRequest {
-                issue_ids_or_keys: chunk.iter().map(u64::to_string).collect(),
-                max_results: Some(jira_model::CHANGELOG_BULK_MAX_RESULTS),
-                next_page_token: token,
-                ..ChangelogBulkRequest::default()
-            };
-            let request = ApiRequest::changelog_bulk(&body)?;
-            let response = transport.send(request).await?;
-            requests += 1;
-            if !response.is_success() {
-                return Err(Error::Sync(format!(
-                    "sync: POST /rest/api/3/changelog/bulkfetch answered HTTP {}; run again to resume",
-                    response.status.as_u16()
-                )));
-            }
-            let page: ChangelogBulkPage<Box<RawValue>> = response.json()?;
-            for log in page.issue_change_logs {
-                let issue_id = numeric_id(&log.issue_id)?;
-                let entries = all.entry(issue_id).or_default();
-                for entry in log.change_histories {
-                    entries.push(Child::parse(entry, Some(issue_id), At::Created)?);
-                }
-            }
-            match page.next_page_token {
-                Some(next) => token = Some(next),
-                None => break,
-            }
-        }
-    }
-    Ok((all, requests))
 }
 
 #[cfg(test)]

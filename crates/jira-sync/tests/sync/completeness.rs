@@ -1,6 +1,7 @@
 //! Nothing lost, whatever happens on the site while and between syncs: issues that enter
 //! the sink after the worklog feed passed their worklogs, page tokens that are offsets,
-//! two queries in one sink, deletions on a re-run. Each test fails on a sync that trusts
+//! two queries in one sink, deletions on a re-run, a site without the bulk changelog
+//! endpoint. Each test fails on a sync that trusts
 //! the feed, the tokens, or a census of the whole sink.
 
 use std::collections::BTreeMap;
@@ -515,4 +516,75 @@ async fn a_site_restored_from_a_backup_is_read_again() {
     let fourth = jira_sync::sync(&client, &mut sink, &options).await.unwrap();
     assert_eq!(fourth.went_back, 0, "{fourth:?}");
     assert_eq!(fourth.issues_written, 0, "{fourth:?}");
+}
+
+/// Every history entry the sink holds, by issue.
+fn held_histories(sink: &SqliteSink) -> BTreeMap<i64, Vec<i64>> {
+    let mut statement = sink
+        .connection()
+        .prepare("SELECT issue_id, id FROM changelog ORDER BY issue_id, id")
+        .unwrap();
+    let mut held: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for row in statement
+        .query_map([], |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?)))
+        .unwrap()
+    {
+        let (issue, entry) = row.unwrap();
+        held.entry(issue).or_default().push(entry);
+    }
+    held
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_without_the_bulk_changelog_endpoint_gives_every_history_issue_by_issue() {
+    let sim = tenant().await;
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let options = SyncOptions {
+        settle: Duration::ZERO,
+        ..SyncOptions::new("project in (APO, BEA)")
+    };
+    let mut truth = SqliteSink::open(dir.path().join("truth.db")).unwrap();
+    let bulk = jira_sync::sync(&client, &mut truth, &options)
+        .await
+        .unwrap();
+    let expected = held_histories(&truth);
+    assert!(
+        expected
+            .values()
+            .any(|entries| entries.len() as u32 > jira_model::ISSUE_CHANGELOG_PAGE_MAX),
+        "a history longer than a page, so the pages are followed"
+    );
+    // An older or partial Jira: the bulk endpoint is not there.
+    sim.set_faults(FaultConfig {
+        rules: vec![
+            FaultRule::new(Fault::Status { status: 404 }, 1.0)
+                .on("/rest/api/3/changelog/bulkfetch"),
+        ],
+    });
+    for strategy in [Strategy::Ids, Strategy::Pages] {
+        let mut sink = SqliteSink::open(dir.path().join(format!("{strategy:?}.db"))).unwrap();
+        let report = jira_sync::sync(
+            &client,
+            &mut sink,
+            &SyncOptions {
+                strategy: Some(strategy),
+                ..options.clone()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.issues_written, 300, "{strategy:?}");
+        assert_eq!(
+            held_histories(&sink),
+            expected,
+            "{strategy:?}: every entry, none twice"
+        );
+        assert!(
+            report.requests > bulk.requests + 300,
+            "{strategy:?}: read issue by issue ({} requests against {})",
+            report.requests,
+            bulk.requests
+        );
+    }
 }
