@@ -239,13 +239,16 @@ impl Writes<'_> {
     }
 
     /// One bulk group (lines making the same change to issues no other line touches), in
-    /// tasks of up to 1,000 issues. `Err` only when the journal cannot be written.
+    /// tasks of up to 1,000 issues: the results of its lines, and the lines to write one
+    /// by one instead (all those not yet settled once the site declined a bulk operation
+    /// as a whole, [`declines_bulk`]; nothing was done for them). `Err` only when the
+    /// journal cannot be written.
     pub(crate) async fn apply_bulk(
         &self,
         run: BulkRun<'_>,
         group: &[usize],
         stop: &(dyn Fn() -> bool + Sync),
-    ) -> Result<Vec<(usize, LineResult)>, String> {
+    ) -> Result<(Vec<(usize, LineResult)>, Vec<usize>), String> {
         let BulkRun {
             changes,
             ids,
@@ -292,13 +295,19 @@ impl Writes<'_> {
                             out.push((*n, line_result(&changes[*n], outcome, message)));
                         }
                         writer.write(settled).await?;
-                        return Ok(out);
+                        return Ok((out, Vec::new()));
                     }
                 }
             }
             _ => None,
         };
+        // Once the site declines a bulk operation, the rest go one by one.
+        let mut one_by_one: Vec<usize> = Vec::new();
         for chunk in todo.chunks(jira_model::BULK_OPERATION_MAX_ISSUES) {
+            if !one_by_one.is_empty() {
+                one_by_one.extend(chunk.iter().map(|(n, _)| *n));
+                continue;
+            }
             if stop() {
                 for (n, _) in chunk {
                     let message = Some("interrupted before it was sent; run again".into());
@@ -395,6 +404,10 @@ impl Writes<'_> {
             }
             writer.write(settled).await?;
             for (transition, members) in send {
+                if !one_by_one.is_empty() {
+                    one_by_one.extend(members.iter().map(|(n, _)| *n));
+                    continue;
+                }
                 let intents = members
                     .iter()
                     .map(|(n, _)| JournalRecord {
@@ -413,9 +426,32 @@ impl Writes<'_> {
                 );
                 let task = match body {
                     Some((operation, body)) => self.bulk_task(operation, &body).await,
-                    None => Err(Sent::Refused(
+                    None => Err(Submit::Sent(Sent::Refused(
                         "this change does not go through a bulk operation".into(),
-                    )),
+                    ))),
+                };
+                let task = match task {
+                    Ok(done) => Ok(done),
+                    Err(Submit::Sent(sent)) => Err(sent),
+                    Err(Submit::Declined(message)) => {
+                        tracing::warn!("{message}");
+                        // Nothing was done: a line sent for the first time is settled as
+                        // not sent; one an earlier run may have done keeps its intent, and
+                        // is resolved against the site before it is written again.
+                        let lost: std::collections::HashSet<usize> = chunk
+                            .iter()
+                            .filter(|(_, lost)| *lost)
+                            .map(|(n, _)| *n)
+                            .collect();
+                        let settled = members
+                            .iter()
+                            .filter(|(n, _)| !lost.contains(n))
+                            .map(|(n, _)| record(*n, WriteState::NotSent, Some(message.clone())))
+                            .collect();
+                        writer.write(settled).await?;
+                        one_by_one.extend(members.iter().map(|(n, _)| *n));
+                        continue;
+                    }
                 };
                 let mut records = Vec::new();
                 for (n, issue_id) in &members {
@@ -453,7 +489,7 @@ impl Writes<'_> {
                 writer.write(records).await?;
             }
         }
-        Ok(out)
+        Ok((out, one_by_one))
     }
 
     /// Where each of `keys` stands (by upper-case key: its id and its standing), read by
@@ -502,7 +538,7 @@ impl Writes<'_> {
         &self,
         operation: BulkOperation,
         body: &Value,
-    ) -> Result<BulkDone, Sent> {
+    ) -> Result<BulkDone, Submit> {
         let request = ApiRequest::bulk_operation(operation, body)
             .map_err(|e| Sent::Refused(e.to_string()))?;
         // Jira runs at most five bulk operations per tenant at once and refuses more:
@@ -519,21 +555,29 @@ impl Writes<'_> {
                     .map_err(|_| no_task())?
                     .task_id
             }
+            Ok(response) if declines_bulk(response.status) => {
+                return Err(Submit::Declined(format!(
+                    "the site took no bulk operation (POST {}: HTTP {}, {}), so each line was written on its own",
+                    operation.path(),
+                    response.status.as_u16(),
+                    crate::line::jira_message(&response)
+                )));
+            }
             other => {
-                return Err(match answer(other) {
+                return Err(Submit::Sent(match answer(other) {
                     Sent::Done(_) => no_task(),
                     sent => sent,
-                });
+                }));
             }
         };
         let mut wait = std::time::Duration::from_millis(200);
         let deadline = tokio::time::Instant::now() + BULK_TASK_DEADLINE;
         loop {
             if tokio::time::Instant::now() >= deadline {
-                return Err(Sent::Unknown(format!(
+                return Err(Submit::Sent(Sent::Unknown(format!(
                     "bulk task {task_id} had not ended after {}; it may still run on the site, and running again resolves its issues",
                     jira_model::HumanDuration(BULK_TASK_DEADLINE)
-                )));
+                ))));
             }
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(std::time::Duration::from_secs(2));
@@ -545,13 +589,37 @@ impl Writes<'_> {
                 BulkTaskStatus::Complete => return Ok(BulkDone::from(progress)),
                 status if status.is_pending() => {}
                 other => {
-                    return Err(Sent::Unknown(format!(
+                    return Err(Submit::Sent(Sent::Unknown(format!(
                         "bulk task {task_id} ended {other:?}; running again resolves its issues"
-                    )));
+                    ))));
                 }
             }
         }
     }
+}
+
+/// How a bulk operation that did not complete ended.
+pub(crate) enum Submit {
+    /// As a single write's answer would have: done, refused, not sent or unknown.
+    Sent(Sent),
+    /// The site declined the operation as a whole and did nothing (see
+    /// [`declines_bulk`]): its lines are written one by one instead.
+    Declined(String),
+}
+
+impl From<Sent> for Submit {
+    fn from(sent: Sent) -> Self {
+        Submit::Sent(sent)
+    }
+}
+
+/// Whether a bulk submit answered `status` was declined as a whole with nothing done, so
+/// that writing its lines one by one may succeed: a client error other than 401 (the
+/// credentials, which single writes share) and 429 (a refusal for now). A site without
+/// Jira's bulk operations answers 404 or 405; an account without the global "Make bulk
+/// changes" permission, 403; a body the bulk endpoint does not take, 400.
+pub(crate) fn declines_bulk(status: http::StatusCode) -> bool {
+    status.is_client_error() && !matches!(status.as_u16(), 401 | 429)
 }
 
 /// How long a bulk task is polled before its outcome is left unknown (Jira processes a

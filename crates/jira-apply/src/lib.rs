@@ -39,7 +39,9 @@
 //! to [`jira_model::BULK_OPERATION_MAX_ISSUES`] issues a task, its progress polled)
 //! instead of a request each; the task's per-issue results are mapped back to the lines.
 //! They are idempotent, so a task whose outcome was lost is submitted again (a transition
-//! checked against the status first).
+//! checked against the status first). A submission the site declines as a whole (a site
+//! without bulk operations, an account without the "Make bulk changes" permission) did
+//! nothing: the group's lines are then written one by one.
 //!
 //! **Transitions by name** resolve through the issue's available transitions (by the
 //! transition's name, the status it leads to, or its id), cached per project, issue type

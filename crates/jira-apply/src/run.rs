@@ -139,53 +139,25 @@ impl Writes<'_> {
         let journal_failed = std::sync::atomic::AtomicBool::new(false);
         // Why the journal could not be written, first cause kept.
         let journal_error: Mutex<Option<String>> = Mutex::default();
-        let bulk_results = async {
-            let mut done = Vec::new();
-            for group in &bulk {
-                let run = BulkRun {
-                    changes,
-                    ids: &ids,
-                    legacy: &legacy,
-                    journal: &journal,
-                    writer: &writer,
-                    transitions: &transitions,
-                };
-                match self.apply_bulk(run, group, stop).await {
-                    Ok(results) => {
-                        for (_, result) in &results {
-                            progress(result);
-                        }
-                        done.extend(results);
-                    }
-                    Err(message) => {
-                        journal_failed.store(true, std::sync::atomic::Ordering::SeqCst);
-                        lock_error(&journal_error).get_or_insert(message);
-                        break;
-                    }
-                }
-            }
-            done
-        };
-        let single_results = futures_util::stream::iter(groups)
-            .map(|group| {
-                let (ids, legacy, writer, transitions, journal, journal_failed, journal_error) = (
-                    &ids,
-                    &legacy,
-                    &writer,
-                    &transitions,
-                    &journal,
-                    &journal_failed,
-                    &journal_error,
-                );
-                let problems = &problems;
-                async move {
-                    let mut done = Vec::with_capacity(group.len());
-                    for n in group {
-                        let change = &changes[n];
-                        let prior = lock(journal).latest_of(&ids[n], &legacy[n]).cloned();
-                        let result = if journal_failed.load(std::sync::atomic::Ordering::SeqCst)
-                            || stop()
-                        {
+        // One issue's lines, one after the other, each written on its own.
+        let one_group = |group: Vec<usize>| {
+            let (ids, legacy, writer, transitions, journal, journal_failed, journal_error) = (
+                &ids,
+                &legacy,
+                &writer,
+                &transitions,
+                &journal,
+                &journal_failed,
+                &journal_error,
+            );
+            let problems = &problems;
+            async move {
+                let mut done = Vec::with_capacity(group.len());
+                for n in group {
+                    let change = &changes[n];
+                    let prior = lock(journal).latest_of(&ids[n], &legacy[n]).cloned();
+                    let result =
+                        if journal_failed.load(std::sync::atomic::Ordering::SeqCst) || stop() {
                             line_result(
                                 change,
                                 Outcome::NotSent,
@@ -217,13 +189,53 @@ impl Writes<'_> {
                                 }
                             }
                         };
-                        progress(&result);
-                        done.push((n, result));
-                    }
-                    done
+                    progress(&result);
+                    done.push((n, result));
                 }
-            })
-            .buffer_unordered(self.client.batch_config().max_concurrent.max(1))
+                done
+            }
+        };
+        let side_by_side = self.client.batch_config().max_concurrent.max(1);
+        let bulk_results = async {
+            let mut done = Vec::new();
+            for group in &bulk {
+                let run = BulkRun {
+                    changes,
+                    ids: &ids,
+                    legacy: &legacy,
+                    journal: &journal,
+                    writer: &writer,
+                    transitions: &transitions,
+                };
+                match self.apply_bulk(run, group, stop).await {
+                    Ok((results, one_by_one)) => {
+                        for (_, result) in &results {
+                            progress(result);
+                        }
+                        done.extend(results);
+                        // The site declined the bulk operation: these lines (each the only
+                        // one of its issue) are written on their own, side by side.
+                        let singly: Vec<(usize, LineResult)> =
+                            futures_util::stream::iter(one_by_one.into_iter().map(|n| vec![n]))
+                                .map(&one_group)
+                                .buffer_unordered(side_by_side)
+                                .flat_map(futures_util::stream::iter)
+                                .collect()
+                                .await;
+                        done.extend(singly);
+                    }
+                    Err(message) => {
+                        journal_failed.store(true, std::sync::atomic::Ordering::SeqCst);
+                        lock_error(&journal_error).get_or_insert(message);
+                        break;
+                    }
+                }
+            }
+            done
+        };
+        let single_results = futures_util::stream::iter(groups)
+            .map(&one_group)
+            .buffer_unordered(side_by_side)
             .flat_map(futures_util::stream::iter)
             .collect::<Vec<(usize, LineResult)>>();
         let (mut results, singles) = futures_util::future::join(bulk_results, single_results).await;
