@@ -4,13 +4,12 @@
 //! `GET /issue/{id}/changelog`, page after page. Either way nothing is left out: a sync
 //! is slower on such a site, never incomplete.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures_util::StreamExt as _;
 use jira_model::{ApiRequest, ApiResponse, ChangelogBulkPage, ChangelogBulkRequest};
 use jira_transport::Transport;
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::Error;
@@ -97,59 +96,14 @@ async fn one_by_one<T: Transport>(
     Ok(requests)
 }
 
-/// A page of `GET /issue/{id}/changelog` (`PageBeanChangelog`), each entry kept as text.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct HistoryPage {
-    #[serde(default)]
-    total: Option<u64>,
-    #[serde(default)]
-    is_last: Option<bool>,
-    #[serde(default)]
-    values: Vec<Box<RawValue>>,
-}
-
-/// Every history entry of issue `issue_id`, oldest first, page after page (an entry
-/// already held, by id, is not taken twice); the requests it took. An issue gone since
-/// it was read has none (the census tombstones it).
+/// Every history entry of issue `issue_id`, oldest first, page after page; the requests
+/// it took.
 async fn issue_history<T: Transport>(
     transport: &Arc<T>,
     issue_id: u64,
 ) -> Result<(Vec<Child>, usize), Error> {
-    let id = issue_id.to_string();
-    let (mut entries, mut held, mut requests) = (Vec::new(), HashSet::new(), 0);
-    loop {
-        let request = ApiRequest::issue_changelog(
-            &id,
-            entries.len() as u64,
-            jira_model::ISSUE_CHANGELOG_PAGE_MAX,
-        );
-        let response = transport.send(request).await?;
-        requests += 1;
-        if response.status.as_u16() == 404 {
-            return Ok((Vec::new(), requests));
-        }
-        if !response.is_success() {
-            return Err(Error::Sync(format!(
-                "sync: GET /rest/api/3/issue/{id}/changelog answered HTTP {}; nothing past the last commit was written, run again to resume",
-                response.status.as_u16()
-            )));
-        }
-        let page: HistoryPage = response.json()?;
-        let mut added = false;
-        for entry in page.values {
-            let entry = Child::parse(entry, Some(issue_id), At::Created)?;
-            if held.insert(entry.id) {
-                entries.push(entry);
-                added = true;
-            }
-        }
-        let done = page.is_last.unwrap_or(false)
-            || page
-                .total
-                .is_some_and(|total| entries.len() as u64 >= total);
-        if !added || done {
-            return Ok((entries, requests));
-        }
-    }
+    let page = |id: &str, start: u64| {
+        ApiRequest::issue_changelog(id, start, jira_model::ISSUE_CHANGELOG_PAGE_MAX)
+    };
+    crate::paged::issue_children(transport, issue_id, At::Created, page, "changelog").await
 }

@@ -81,6 +81,7 @@ mod jsonl;
 mod lock;
 mod memory;
 mod options;
+mod paged;
 mod plan;
 #[cfg(feature = "postgres")]
 mod postgres;

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use futures_util::StreamExt as _;
 use jira_model::ApiRequest;
 use jira_transport::Transport;
-use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -417,54 +416,13 @@ where
     Ok(requests)
 }
 
-/// A page of `GET /issue/{id}/worklog`, each worklog kept as text.
-#[derive(Deserialize)]
-struct WorklogPage {
-    #[serde(default)]
-    total: u64,
-    #[serde(default)]
-    worklogs: Vec<Box<RawValue>>,
-}
-
 /// Every worklog of issue `issue_id`, page after page; the requests it took.
 async fn issue_worklogs<T: Transport>(
     transport: &Arc<T>,
     issue_id: u64,
 ) -> Result<(Vec<Child>, usize), Error> {
-    let id = issue_id.to_string();
-    let mut worklogs = Vec::new();
-    let mut held = std::collections::HashSet::new();
-    let mut requests = 0;
-    loop {
-        let request = ApiRequest::issue_worklogs(
-            &id,
-            worklogs.len() as u64,
-            jira_model::ISSUE_WORKLOGS_PAGE_MAX,
-        );
-        let response = transport.send(request).await?;
-        requests += 1;
-        if response.status.as_u16() == 404 {
-            // Deleted since it was read: the census tombstones it.
-            return Ok((Vec::new(), requests));
-        }
-        if !response.is_success() {
-            return Err(Error::Sync(format!(
-                "sync: GET /rest/api/3/issue/{id}/worklog answered HTTP {}; nothing past the last commit was written, run again to resume",
-                response.status.as_u16()
-            )));
-        }
-        let page: WorklogPage = response.json()?;
-        let mut added = false;
-        for worklog in page.worklogs {
-            let worklog = Child::parse(worklog, Some(issue_id), At::Updated)?;
-            if held.insert(worklog.id) {
-                worklogs.push(worklog);
-                added = true;
-            }
-        }
-        // Read to the end (a thread that shrank while it was read ends the loop too).
-        if !added || worklogs.len() as u64 >= page.total {
-            return Ok((worklogs, requests));
-        }
-    }
+    let page = |id: &str, start: u64| {
+        ApiRequest::issue_worklogs(id, start, jira_model::ISSUE_WORKLOGS_PAGE_MAX)
+    };
+    crate::paged::issue_children(transport, issue_id, At::Updated, page, "worklog").await
 }
