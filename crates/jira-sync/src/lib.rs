@@ -32,7 +32,10 @@
 //!   deleted ones (a tombstone, not a silent loss); the feeds' cursors are kept in the
 //!   state too. An issue that enters the sink once the feed's cursor has moved (new, moved
 //!   into the query, back from the trash, found by a census) may have worklogs behind that
-//!   cursor: it takes them from itself, the same way.
+//!   cursor: it takes them from itself, the same way. A site without the feeds (404 or
+//!   405: an older or partial Jira) is remembered in the state: every issue a window
+//!   reads then takes its whole list from itself, and what the sink holds that the list
+//!   lacks is marked deleted.
 //! - **Pages by id, not by token.** Atlassian does not document what `nextPageToken` is;
 //!   were it an offset, an issue leaving a window while it is read would make the read
 //!   skip another. Every page is asked as `... AND id > <last id read>`, which nothing

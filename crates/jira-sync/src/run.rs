@@ -212,7 +212,8 @@ where
     let window_end = window.to_ms;
     // The worklog feeds are read (ids only) while the window is: their cursor pages one
     // after the other, so they would otherwise add their whole chain to the run.
-    let worklogs = options.worklogs.then(|| {
+    // A site without them is not asked again (a sync `--full` asks).
+    let worklogs = (options.worklogs && !state.worklogs_without_feed).then(|| {
         worklog_reads(
             transport.clone(),
             state.worklogs_since_ms,
@@ -227,6 +228,7 @@ where
         options,
         worklogs: IssueWorklogs::of(options, &window, &state),
     };
+    let from_issues = reads.worklogs == IssueWorklogs::Every;
     read_window(
         &reads,
         sink,
@@ -260,7 +262,14 @@ where
         .await?;
     }
     if let Some(worklogs) = worklogs {
-        store_worklogs(sink, &mut state, worklogs, window_end, &mut report).await?;
+        store_worklogs(
+            sink,
+            &mut state,
+            worklogs,
+            (window_end, from_issues),
+            &mut report,
+        )
+        .await?;
     }
     if incremental && census_due(options, &state, sink, report.requests)? {
         census(transport, batch, sink, options, &state, &mut report).await?;
@@ -317,7 +326,7 @@ where
     .unwrap_or_default();
     let window = match state.window.clone() {
         Some(window) if !options.full && options.since_ms.is_none() => window,
-        _ => Window::opening(options, state.mark_ms, first_read, Strategy::Ids),
+        _ => Window::opening(options, &state, first_read, Strategy::Ids),
     };
     plan::estimate(transport, batch, in_flight, options, &window).await
 }
@@ -479,7 +488,7 @@ where
             continue;
         }
         if worklogs.carried() {
-            let before = pending.worklogs.len();
+            let before = (pending.worklogs.len(), pending.deleted_worklogs.len());
             report.requests += entering_worklogs(
                 transport,
                 batch.max_concurrent,
@@ -489,7 +498,8 @@ where
                 worklogs,
             )
             .await?;
-            report.worklogs += pending.worklogs.len() - before;
+            report.worklogs += pending.worklogs.len() - before.0;
+            report.worklogs_deleted += pending.deleted_worklogs.len() - before.1;
         }
         for (id, updated) in pending_seen.drain(..) {
             if updated >= keep_from {

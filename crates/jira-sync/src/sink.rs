@@ -21,7 +21,8 @@ pub struct SyncBatch {
     pub comments: BTreeMap<u64, Vec<Child>>,
     /// Worklogs to upsert (each names its issue).
     pub worklogs: Vec<Child>,
-    /// Worklog ids deleted on the site, with when: the sink keeps a tombstone.
+    /// Worklog ids deleted on the site, with when (or when the sync noticed): the sink
+    /// keeps a tombstone.
     pub deleted_worklogs: Vec<(u64, i64)>,
 }
 
@@ -75,6 +76,17 @@ pub trait Sink: Send {
             }
         }
         Ok(held)
+    }
+    /// `(issue id, worklog id)` of every live worklog the sink holds of the issues
+    /// `issues`: a sync that read an issue's whole worklog list from the issue marks
+    /// deleted those the list lacks. A sink that keeps no worklogs returns none; the
+    /// default says the sink cannot tell, which a sync needs only when it reads worklogs
+    /// from the issues it already holds (a site without worklog feeds).
+    fn worklogs_held(&mut self, issues: &[u64]) -> Result<Vec<(u64, u64)>, Error> {
+        let _ = issues;
+        Err(Error::Sync(
+            "sync: this sink cannot list the worklogs it holds, which a site without worklog feeds needs (each issue's list is compared with the sink's); implement Sink::worklogs_held, or sync without worklogs".into(),
+        ))
     }
     /// Starts an id census: what [`Sink::census_seen`] reports until
     /// [`Sink::census_finish`] is every issue the query matches.
@@ -142,6 +154,9 @@ impl<S: Sink + ?Sized> Sink for KeysSeen<'_, S> {
     fn held_of(&mut self, ids: &[u64]) -> Result<std::collections::HashSet<u64>, Error> {
         self.inner.held_of(ids)
     }
+    fn worklogs_held(&mut self, issues: &[u64]) -> Result<Vec<(u64, u64)>, Error> {
+        self.inner.worklogs_held(issues)
+    }
     fn census_begin(&mut self) -> Result<(), Error> {
         self.inner.census_begin()
     }
@@ -189,6 +204,9 @@ impl Sink for EmptySink {
     }
     fn has_issue(&mut self, _: &str) -> Result<bool, Error> {
         Ok(false)
+    }
+    fn worklogs_held(&mut self, _: &[u64]) -> Result<Vec<(u64, u64)>, Error> {
+        Ok(Vec::new())
     }
     fn census_begin(&mut self) -> Result<(), Error> {
         Ok(())

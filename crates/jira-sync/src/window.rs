@@ -35,9 +35,10 @@ pub struct Window {
     /// Issues a unit of the `ids` way fetches; 0: the configured batch size.
     #[serde(default)]
     pub unit_issues: usize,
-    /// Whether every issue of the window takes its worklogs from itself (the query's
-    /// first read: the worklog feed's cursors start at this window instead of at the
-    /// beginning of time).
+    /// Whether every issue of the window takes its worklogs from itself: the query's
+    /// first read (the worklog feed's cursors start at this window instead of at the
+    /// beginning of time), or every read of a site without worklog feeds
+    /// ([`SyncState::worklogs_without_feed`]).
     #[serde(default)]
     pub worklogs_from_issues: bool,
     /// The memory budget its read takes, in bytes (what the plan found its units in
@@ -53,10 +54,11 @@ impl Window {
     /// memory budget. `first_read`: the sink holds nothing of the query yet.
     pub(crate) fn opening(
         options: &SyncOptions,
-        mark_ms: Option<i64>,
+        state: &SyncState,
         first_read: bool,
         strategy: Strategy,
     ) -> Self {
+        let mark_ms = state.mark_ms;
         Window {
             from_ms: options
                 .since_ms
@@ -72,8 +74,9 @@ impl Window {
             unit_issues: 0,
             // The query's first read takes every issue's worklogs from the issue: reading
             // the feed from the beginning of time would page through every worklog of the
-            // site, one page after another, for what the issues carry anyway.
-            worklogs_from_issues: options.worklogs && first_read,
+            // site, one page after another, for what the issues carry anyway. A site
+            // without the feed has no other way.
+            worklogs_from_issues: options.worklogs && (first_read || state.worklogs_without_feed),
             memory_budget: 0,
         }
     }
@@ -144,6 +147,13 @@ pub struct SyncState {
     /// The `/worklog/deleted` cursor.
     #[serde(default)]
     pub deleted_worklogs_since_ms: i64,
+    /// The site answers no worklog feed (`/worklog/updated` or `/worklog/deleted` said
+    /// 404 or 405: an older or partial Jira). Every issue a window reads then takes its
+    /// whole worklog list from itself, and a worklog the sink holds that the list lacks is
+    /// marked deleted: Jira moves an issue's `updated` when a worklog on it is added,
+    /// changed or deleted, so the windows see every change. `--full` asks the site again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub worklogs_without_feed: bool,
     /// The window of a run that has not finished: the next run goes on with it.
     #[serde(default)]
     pub window: Option<Window>,
@@ -202,7 +212,7 @@ pub(crate) async fn open_window<T: Transport + 'static>(
 ) -> Result<Opened, Error> {
     let mut window = Window::opening(
         options,
-        state.mark_ms,
+        state,
         first_read,
         options.strategy.unwrap_or(Strategy::Ids),
     );

@@ -2,6 +2,11 @@
 //! their ends (ids only), then `/worklog/list` for those on issues the sink holds; and the
 //! worklogs of an issue that enters the sink after the feed's cursor has passed them,
 //! read from the issue itself.
+//!
+//! A site without the feeds (either answers 404 or 405 to its first page: an older or
+//! partial Jira) is remembered in the state ([`SyncState::worklogs_without_feed`]): from
+//! then on every issue a window reads takes its whole list from itself, and what the sink
+//! holds that the list lacks is marked deleted.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -31,6 +36,8 @@ struct Feeds {
     updated: Vec<FeedPage>,
     deleted: Vec<FeedPage>,
     requests: usize,
+    /// The feed the site does not have (its path and the status it answered).
+    missing: Option<(&'static str, u16)>,
 }
 
 /// The worklogs of one page of `/worklog/updated`, listed, with the cursor after it.
@@ -47,6 +54,7 @@ pub(crate) struct Listed {
 pub(crate) struct FeedsDone {
     deleted: Vec<FeedPage>,
     requests: usize,
+    missing: Option<(&'static str, u16)>,
 }
 
 /// The worklog step's reads, running beside the window: the feeds (ids only), then the
@@ -69,6 +77,13 @@ pub(crate) fn worklog_reads<T: Transport + 'static>(
     let (sender, listed) = tokio::sync::mpsc::channel(concurrency);
     let task = tokio::spawn(async move {
         let feeds = worklog_feeds(&transport, updated_since, deleted_since).await?;
+        if feeds.missing.is_some() {
+            return Ok(FeedsDone {
+                deleted: Vec::new(),
+                requests: feeds.requests,
+                missing: feeds.missing,
+            });
+        }
         // A list holds up to 1,000 worklogs (a megabyte or two, held twice while it is
         // read): lists in flight and waiting share a quarter of the budget.
         let budget = MemoryBudget::new(memory_budget / 4, concurrency);
@@ -107,6 +122,7 @@ pub(crate) fn worklog_reads<T: Transport + 'static>(
         Ok(FeedsDone {
             deleted: feeds.deleted,
             requests: feeds.requests,
+            missing: None,
         })
     });
     WorklogReads {
@@ -116,7 +132,8 @@ pub(crate) fn worklog_reads<T: Transport + 'static>(
 }
 
 /// Reads `/worklog/updated` and `/worklog/deleted` from their cursors to their last pages
-/// (ids only: about 16 bytes a worklog).
+/// (ids only: about 16 bytes a worklog); stops at a feed whose first page says the site
+/// has no such endpoint.
 async fn worklog_feeds<T: Transport + 'static>(
     transport: &Arc<T>,
     updated_since: i64,
@@ -126,13 +143,20 @@ async fn worklog_feeds<T: Transport + 'static>(
         updated: Vec::new(),
         deleted: Vec::new(),
         requests: 0,
+        missing: None,
     };
     for (deleted, mut since) in [(false, updated_since), (true, deleted_since)] {
+        let mut first = true;
         loop {
-            let response = transport
-                .send(ApiRequest::worklogs_changed(since, deleted))
-                .await?;
+            let request = ApiRequest::worklogs_changed(since, deleted);
+            let path = request.path_template;
+            let response = transport.send(request).await?;
             feeds.requests += 1;
+            if first && crate::histories::no_such_endpoint(&response) {
+                feeds.missing = Some((path, response.status.as_u16()));
+                return Ok(feeds);
+            }
+            first = false;
             if !response.is_success() {
                 return Err(Error::Sync(format!(
                     "sync: the worklog feed answered HTTP {}; run again to resume",
@@ -226,12 +250,13 @@ async fn list<T: Transport>(
 /// feed page committed in order with its cursor, then the deleted ones marked. A cursor
 /// never passes the window's end; a worklog of an issue the sink does not hold is left
 /// out (an issue that enters the sink later takes its worklogs from itself:
-/// [`entering_worklogs`]).
+/// [`entering_worklogs`]). A site without the feeds is remembered ([`without_feed`]).
+/// `from_issues`: every issue of the run's window took its worklogs from itself.
 pub(crate) async fn store_worklogs<S>(
     sink: &mut S,
     state: &mut SyncState,
     mut worklogs: WorklogReads,
-    window_end: i64,
+    (window_end, from_issues): (i64, bool),
     report: &mut SyncReport,
 ) -> Result<(), Error>
 where
@@ -255,6 +280,9 @@ where
     }
     let done = worklogs.task.join().await??;
     report.requests += done.requests;
+    if let Some(missing) = done.missing {
+        return without_feed(sink, state, from_issues, missing);
+    }
     for page in done.deleted {
         let commit = SyncBatch {
             deleted_worklogs: page.ids,
@@ -268,6 +296,38 @@ where
     Ok(())
 }
 
+/// Remembers that the site has no worklog feed (`missing`: the feed's path and the status
+/// it answered), so that from the next window on every issue takes its worklogs from
+/// itself. When the issues this sink already held took theirs from the feed this run
+/// (`from_issues` false), the mark goes back to the feed's cursor and the run fails: the
+/// next run reads again, with their worklogs, every issue changed since then (a worklog
+/// added, changed or deleted moves its issue's `updated`).
+fn without_feed<S: Sink + ?Sized>(
+    sink: &mut S,
+    state: &mut SyncState,
+    from_issues: bool,
+    (path, status): (&'static str, u16),
+) -> Result<(), Error> {
+    state.worklogs_without_feed = true;
+    if from_issues {
+        tracing::warn!(
+            "sync: the site has no worklog feed (GET {path} answered HTTP {status}); every issue a sync reads takes its worklogs from the issue itself"
+        );
+        return blocking(|| sink.commit(&SyncBatch::default(), state));
+    }
+    let since = state.worklogs_since_ms;
+    state.mark_ms = (since > 0).then(|| state.mark_ms.map_or(since, |mark| mark.min(since)));
+    state.recent.clear();
+    blocking(|| sink.commit(&SyncBatch::default(), state))?;
+    Err(Error::Sync(format!(
+        "sync: the site has no worklog feed (GET {path} answered HTTP {status}), from which the issues this sink held took their worklogs; from now on every issue takes its worklogs from itself. Run the sync again: it reads again {} with their worklogs",
+        match since {
+            0 => "every issue of the query".to_owned(),
+            _ => "the issues changed since the feed's cursor".to_owned(),
+        }
+    )))
+}
+
 /// Where a window's issues take their worklogs from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum IssueWorklogs {
@@ -279,9 +339,10 @@ pub(crate) enum IssueWorklogs {
     /// have passed them); an issue the sink holds, from the feed.
     Entering,
     /// Every issue takes its worklogs from itself, its lists longer than the embedded
-    /// page read within its unit: the window is the query's first read, and the feed's
-    /// cursors start at the window's end (less the overlap) instead of at the beginning
-    /// of time.
+    /// page read within its unit, and what the sink held of them that the lists lack is
+    /// marked deleted: the window is the query's first read (the feed's cursors start at
+    /// the window's end, less the overlap, instead of at the beginning of time), or the
+    /// site has no worklog feed.
     Every,
 }
 
@@ -371,6 +432,8 @@ impl Embedded {
 /// every issue, its worklogs, read from the issue itself: the embedded ones when they are
 /// all of them, else every page of `GET /issue/{id}/worklog`. The worklog feed cannot be
 /// trusted with them: its cursor may have passed them before the issue was in the sink.
+/// With [`IssueWorklogs::Every`], a worklog the sink holds live of an issue it already
+/// held that the issue's list lacks is marked deleted (now).
 /// `embedded` holds what the issues carried; an issue it lacks is read from its endpoint.
 /// The requests it took.
 pub(crate) async fn entering_worklogs<T, S>(
@@ -386,15 +449,10 @@ where
     S: Sink + ?Sized,
 {
     let mut read = Vec::new();
-    let held = match which {
-        IssueWorklogs::Every => std::collections::HashSet::new(),
-        _ => {
-            let ids: Vec<u64> = batch.issues.iter().map(|issue| issue.id).collect();
-            blocking(|| sink.held_of(&ids))?
-        }
-    };
+    let ids: Vec<u64> = batch.issues.iter().map(|issue| issue.id).collect();
+    let held = blocking(|| sink.held_of(&ids))?;
     for issue in &batch.issues {
-        if held.contains(&issue.id) {
+        if which != IssueWorklogs::Every && held.contains(&issue.id) {
             // Held: its worklogs are the feed's (new ones) and the sink's (older ones).
             continue;
         }
@@ -412,6 +470,19 @@ where
         let (worklogs, sent) = read?;
         requests += sent;
         batch.worklogs.extend(worklogs);
+    }
+    if which == IssueWorklogs::Every && !held.is_empty() {
+        // Each held issue's list is whole: what the sink holds beyond it is gone.
+        let held: Vec<u64> = held.into_iter().collect();
+        let listed: std::collections::HashSet<u64> = batch.worklogs.iter().map(|w| w.id).collect();
+        let at = crate::record::now_ms();
+        let before = blocking(|| sink.worklogs_held(&held))?;
+        batch.deleted_worklogs.extend(
+            before
+                .into_iter()
+                .filter(|(_, id)| !listed.contains(id))
+                .map(|(_, id)| (id, at)),
+        );
     }
     Ok(requests)
 }

@@ -673,6 +673,19 @@ impl Sink for JsonlSink {
             .is_ok_and(|id| self.issues.get(&id).is_some_and(|e| !e.deleted)))
     }
 
+    fn worklogs_held(&mut self, issues: &[u64]) -> Result<Vec<(u64, u64)>, Error> {
+        if issues.is_empty() {
+            return Ok(Vec::new());
+        }
+        let issues: HashSet<u64> = issues.iter().copied().collect();
+        Ok(self
+            .worklogs
+            .iter()
+            .filter(|(_, (issue, deleted))| !deleted && issues.contains(issue))
+            .map(|(id, (issue, _))| (*issue, *id))
+            .collect())
+    }
+
     fn issues_held(&mut self, jql: &str) -> Result<Option<u64>, Error> {
         let Some(query) = self.manifest.queries.iter().position(|q| q == jql) else {
             return Ok(Some(0));

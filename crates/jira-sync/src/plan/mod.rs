@@ -644,7 +644,11 @@ mod tests {
     /// A first read's window (`None`), or a later run's from `mark_ms`.
     fn window(mark_ms: Option<i64>) -> Window {
         let options = SyncOptions::new("project = A");
-        Window::opening(&options, mark_ms, mark_ms.is_none(), Strategy::Ids)
+        let state = crate::SyncState {
+            mark_ms,
+            ..crate::SyncState::default()
+        };
+        Window::opening(&options, &state, mark_ms.is_none(), Strategy::Ids)
     }
 
     /// A count of `count`, then an id page, each a second away.

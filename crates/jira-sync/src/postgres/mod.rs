@@ -498,6 +498,20 @@ impl Sink for PostgresSink {
         })
     }
 
+    fn worklogs_held(&mut self, issues: &[u64]) -> Result<Vec<(u64, u64)>, Error> {
+        let issues: Vec<i64> = issues.iter().map(|id| *id as i64).collect();
+        self.call(move |conn: &mut Conn| {
+            Ok(conn
+                .query(
+                    "SELECT issue_id, id FROM worklogs WHERE issue_id = ANY($1) AND deleted_at IS NULL",
+                    &[&issues],
+                )?
+                .iter()
+                .map(|row| (row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64))
+                .collect())
+        })
+    }
+
     fn census_begin(&mut self) -> Result<(), Error> {
         self.call(|conn: &mut Conn| {
             let client = &mut conn.client;

@@ -439,6 +439,22 @@ impl Sink for SqliteSink {
         Ok(found.is_some())
     }
 
+    fn worklogs_held(&mut self, issues: &[u64]) -> Result<Vec<(u64, u64)>, Error> {
+        let mut statement = self
+            .connection
+            .prepare_cached("SELECT id FROM worklogs WHERE issue_id = ?1 AND deleted_at IS NULL")
+            .map_err(|e| failed(&self.path, e))?;
+        let mut held = Vec::new();
+        for issue in issues {
+            let ids = statement
+                .query_map(params![*issue as i64], |row| row.get::<_, i64>(0))
+                .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| failed(&self.path, e))?;
+            held.extend(ids.into_iter().map(|id| (*issue, id as u64)));
+        }
+        Ok(held)
+    }
+
     fn load_state(&mut self, jql: &str) -> Result<Option<SyncState>, Error> {
         let json: Option<String> = self
             .connection

@@ -18,7 +18,7 @@ use serde_json::json;
 use super::{Hooked, count, tenant};
 
 /// Every worklog id the site holds for `key`.
-async fn site_worklogs(sim: &SimHandle, key: &str) -> Vec<i64> {
+pub(super) async fn site_worklogs(sim: &SimHandle, key: &str) -> Vec<i64> {
     let (status, page) = rest_get(sim, &format!("/rest/api/3/issue/{key}/worklog")).await;
     assert_eq!(status, 200, "{key}");
     let mut ids: Vec<i64> = page["worklogs"]
@@ -32,7 +32,7 @@ async fn site_worklogs(sim: &SimHandle, key: &str) -> Vec<i64> {
 }
 
 /// The live worklog ids the sink holds for the issue `key` names.
-async fn held_worklogs(sim: &SimHandle, sink: &SqliteSink, key: &str) -> Vec<i64> {
+pub(super) async fn held_worklogs(sim: &SimHandle, sink: &SqliteSink, key: &str) -> Vec<i64> {
     let id = issue_id(sim, key).await;
     let mut statement = sink
         .connection()
@@ -45,13 +45,13 @@ async fn held_worklogs(sim: &SimHandle, sink: &SqliteSink, key: &str) -> Vec<i64
         .collect()
 }
 
-async fn issue_id(sim: &SimHandle, key: &str) -> i64 {
+pub(super) async fn issue_id(sim: &SimHandle, key: &str) -> i64 {
     let (_, issue) = rest_get(sim, &format!("/rest/api/3/issue/{key}?fields=updated")).await;
     issue["id"].as_str().unwrap().parse().unwrap()
 }
 
 /// Keys of project APO's issues with at least `n` worklogs, the first `take` of them.
-async fn with_worklogs(sim: &SimHandle, n: usize, take: usize) -> Vec<String> {
+pub(super) async fn with_worklogs(sim: &SimHandle, n: usize, take: usize) -> Vec<String> {
     let mut keys = Vec::new();
     for number in 1..=150 {
         let key = format!("APO-{number}");
@@ -77,7 +77,7 @@ async fn label(sim: &SimHandle, key: &str, label: &str) {
     assert_eq!(status, 204, "{key}");
 }
 
-fn every_run(jql: &str) -> SyncOptions {
+pub(super) fn every_run(jql: &str) -> SyncOptions {
     SyncOptions {
         settle: Duration::ZERO,
         census_every: Some(Duration::ZERO),

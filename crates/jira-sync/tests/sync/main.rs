@@ -3,6 +3,7 @@
 
 mod completeness;
 mod early;
+mod feeds;
 mod jsonl;
 mod postgres;
 mod relational;
@@ -104,6 +105,10 @@ where
 
     fn has_issue(&mut self, id: &str) -> Result<bool, jira_sync::Error> {
         self.inner.has_issue(id)
+    }
+
+    fn worklogs_held(&mut self, issues: &[u64]) -> Result<Vec<(u64, u64)>, jira_sync::Error> {
+        self.inner.worklogs_held(issues)
     }
 
     fn census_begin(&mut self) -> Result<(), jira_sync::Error> {
