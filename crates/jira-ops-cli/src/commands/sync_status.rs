@@ -147,6 +147,7 @@ fn query_json(query: &QueryStatus) -> Value {
         "census": state.census_ms.map(|ms| when(Some(ms))),
         "runs": state.runs,
         "unfinished": state.window.is_some(),
+        "worklogs_without_feed": state.worklogs_without_feed,
         "last_runs": state.last_runs.iter().map(run_json).collect::<Vec<_>>(),
     })
 }
@@ -201,6 +202,11 @@ fn render(status: &SinkStatus) -> String {
         ));
         if state.window.is_some() {
             text.push_str("  a run was interrupted: the next one goes on with its window\n");
+        }
+        if state.worklogs_without_feed {
+            text.push_str(
+                "  the site has no worklog feed: each run reads its issues' worklogs from the issues (`--full` asks the site again)\n",
+            );
         }
         if state.last_runs.is_empty() {
             continue;

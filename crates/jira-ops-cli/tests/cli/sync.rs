@@ -515,6 +515,48 @@ async fn sync_status_says_what_a_sink_holds_and_what_its_runs_did() {
             text.stdout
         );
     }
+    // A site without the worklog feed: the sync says so and completes, the status tells.
+    sim.set_faults(jira_sim::FaultConfig {
+        rules: vec![
+            jira_sim::FaultRule::new(jira_sim::Fault::Status { status: 404 }, 1.0)
+                .on("/rest/api/3/worklog/updated"),
+        ],
+    });
+    let to = format!("sqlite:{}", env.dir.path().join("no-feed.db").display());
+    let synced = env
+        .run(&[
+            "sync",
+            "--jql",
+            "project = BEA",
+            "--to",
+            &to,
+            "--settle-secs",
+            "0",
+        ])
+        .await;
+    synced.code(0);
+    assert!(
+        synced.stderr.contains("no worklog feed"),
+        "{}",
+        synced.stderr
+    );
+    let status = env.run(&["sync", "status", "--to", &to, "--json"]).await;
+    let report: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(
+        report["queries"][0]["worklogs_without_feed"], true,
+        "{report}"
+    );
+    assert!(
+        report["counts"]["worklogs"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    let text = env.run(&["sync", "status", "--to", &to]).await;
+    assert!(
+        text.stdout.contains("the site has no worklog feed"),
+        "{}",
+        text.stdout
+    );
+    sim.set_faults(jira_sim::FaultConfig::default());
     let missing = env
         .run(&["sync", "status", "--to", "sqlite:/nonexistent/x.db"])
         .await;
