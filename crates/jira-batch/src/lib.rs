@@ -14,6 +14,10 @@
 //!   "not found" results, not silence.
 //! - **Stream searches.** [`search`] follows `nextPageToken` and holds one page (two with
 //!   prefetch) however many issues match.
+//! - **Work through a query in id order on any Jira.** JQL cannot page by id (`id` is the
+//!   issue key's alias: `id > N` stays in issue N's project). [`query_ids`] lists a
+//!   query's ids by page token (5,000 a page) and sorts them; [`search_pages_of_ids`]
+//!   reads the issues of chosen ids with their fields (`id in (...)`).
 //! - **Create in bulk without duplicates.** [`create_issues`] sends 50 per call
 //!   (`jira_model::BULK_CREATE_MAX_ISSUES`) and maps
 //!   each element's result back to its input; a chunk is repeated only when the server
@@ -47,7 +51,7 @@ mod config;
 mod create;
 mod error;
 mod fetch;
-
+mod ids;
 mod search;
 
 pub use batcher::{BatchResults, Batcher, Progress, RequestId, RequestResult};
@@ -58,6 +62,5 @@ pub use fetch::{
     FetchError, FetchReport, IssueResults, IssueStream, Order, fetch_issues, fetch_issues_stream,
     fetch_issues_with_comments,
 };
-pub use search::{
-    SearchOptions, invalid_jql, jql_hint, search, search_pages, search_pages_after_id,
-};
+pub use ids::{QueryIds, query_ids, search_pages_of_ids};
+pub use search::{SearchOptions, invalid_jql, jql_hint, search, search_pages};

@@ -50,7 +50,7 @@ impl Default for SearchOptions {
     }
 }
 
-async fn fetch_page<T: Transport>(
+pub(crate) async fn fetch_page<T: Transport>(
     transport: &T,
     jql: &str,
     options: &SearchOptions,
@@ -203,95 +203,6 @@ pub fn search_pages<T: Transport + 'static>(
             Some((Ok(page), (next, read)))
         }
     })
-}
-
-/// The pages of the issues `jql` matches with an id above `after_id`, in id order, each
-/// page asked as a query of its own (`(jql) AND id > <last id read> ORDER BY id ASC`)
-/// instead of by `nextPageToken`.
-///
-/// Atlassian does not document what a page token is. Were it an offset into the
-/// results, an issue that leaves the results while they are read (updated past a bound,
-/// moved out of the project) would shift every later page by one and an untouched issue
-/// would be skipped. A cursor on the id cannot skip: ids never change and nothing can
-/// sort between two of them. It costs the same requests (each page still waits for the
-/// one before it) and with `prefetch` the next page is asked as soon as this one arrives.
-/// `jql` must not hold an `ORDER BY`.
-pub fn search_pages_after_id<T: Transport + 'static>(
-    transport: Arc<T>,
-    jql: impl Into<String>,
-    after_id: u64,
-    options: SearchOptions,
-) -> impl Stream<Item = Result<SearchPage, Error>> {
-    let jql: Arc<str> = jql.into().into();
-    let page_jql = move |after: u64| match after {
-        0 => format!("({jql}) ORDER BY id ASC"),
-        after => format!("({jql}) AND id > {after} ORDER BY id ASC"),
-    };
-    let spawn = {
-        let (transport, options) = (transport.clone(), options.clone());
-        move |jql: String, size: u32| {
-            let (transport, options) = (transport.clone(), options.clone());
-            tokio::spawn(async move { fetch_page(&*transport, &jql, &options, size, None).await })
-        }
-    };
-    stream::unfold(
-        (KeysetState::Next(after_id), 0usize),
-        move |(state, read)| {
-            let (transport, options, page_jql, spawn) = (
-                transport.clone(),
-                options.clone(),
-                page_jql.clone(),
-                spawn.clone(),
-            );
-            async move {
-                let page = match state {
-                    KeysetState::Done => return None,
-                    KeysetState::Next(after) => {
-                        let size = options.next_page_size(read)?;
-                        fetch_page(&*transport, &page_jql(after), &options, size, None).await
-                    }
-                    KeysetState::Prefetched(handle) => handle.await.unwrap_or_else(|e| {
-                        Err(Error::Config(format!("prefetch task failed: {e}")))
-                    }),
-                };
-                let page = match page {
-                    Ok(page) => page,
-                    Err(error) => return Some((Err(error), (KeysetState::Done, read))),
-                };
-                let read = read + page.issues.len();
-                let last = page
-                    .issues
-                    .iter()
-                    .map(|issue| issue.id.parse::<u64>())
-                    .try_fold(0, |most, id| id.map(|id| most.max(id)));
-                let next = match last {
-                    Err(_) => {
-                        let error = Error::Config(format!(
-                            "search: an issue id in the answer to {:?} is not a number",
-                            page_jql(0)
-                        ));
-                        return Some((Err(error), (KeysetState::Done, read)));
-                    }
-                    Ok(0) => KeysetState::Done,
-                    Ok(_) if page.is_last || page.next_page_token.is_none() => KeysetState::Done,
-                    Ok(last) => match options.next_page_size(read) {
-                        None => KeysetState::Done,
-                        Some(size) if options.prefetch => {
-                            KeysetState::Prefetched(spawn(page_jql(last), size))
-                        }
-                        Some(_) => KeysetState::Next(last),
-                    },
-                };
-                Some((Ok(page), (next, read)))
-            }
-        },
-    )
-}
-
-enum KeysetState {
-    Next(u64),
-    Prefetched(tokio::task::JoinHandle<Result<SearchPage, Error>>),
-    Done,
 }
 
 /// Every issue of a search, one page in memory at a time (two with prefetch).

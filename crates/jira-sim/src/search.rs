@@ -119,8 +119,9 @@ pub(crate) fn matching_ids(
         return Ok(ids.clone());
     }
     let indexed = app.realism.read().indexed_properties.clone();
-    let query = jql::parse(jql, &app.tenant, AppState::now_ms(), &app.zone, &indexed)?;
+    let mut query = jql::parse(jql, &app.tenant, AppState::now_ms(), &app.zone, &indexed)?;
     let mut store = app.store.write();
+    query.resolve_ids(&|id| store.by_id.get(&id).map(|i| (i.project, i.number)));
     // Entries past the lag are indexed now.
     let since = AppState::now_ms() - app.realism.read().search_lag_ms as i64;
     store.unindexed.retain(|_, (at, _)| *at > since);

@@ -3,15 +3,17 @@
 //! The plan's sample (ten small bulk fetches and a changelog page side by side) takes a
 //! few round trips: on Jira Cloud, a second or two that the run would otherwise spend
 //! waiting, since the sample waits for its heaviest issue. On a far site (a small answer
-//! takes 20 ms or more) the run therefore reads the window's first id page by the `ids`
-//! way as soon as the probe has it, with provisional settings ([`provisional`]), and the
-//! sample goes on beside the first units. When the plan lands ([`Early::apply`]):
+//! takes 20 ms or more) the run therefore reads the window's first page of ids by the
+//! `ids` way as soon as the probe has the first page of its listing (and the rest of the
+//! listing: the lowest 5,000 of the window's ids, since JQL cannot order by id), with
+//! provisional settings ([`provisional`]), and the sample goes on beside the first units.
+//! When the plan lands ([`Early::apply`]):
 //! - it chose `ids`: the read takes the plan's unit size, units in flight and memory budget
 //!   and goes on past the first page, in the same window;
 //! - it chose another way: the first page's units finish and are committed (the slice's
-//!   cursor is then the page's last id), and the rest of the window, the ids above it, is
-//!   read the chosen way ([`rest_window`]). Every way cuts a window by id, so nothing is
-//!   read twice and nothing skipped.
+//!   cursor is then its highest id), and the rest of the window, the ids above it, is
+//!   read the chosen way ([`rest_window`]). Every way reads a window's listed ids in id
+//!   order from its cursor, so nothing is read twice and nothing skipped.
 //!
 //! A run stopped in between resumes the window as it was committed: an `ids` window, read
 //! on by ids.
@@ -168,20 +170,16 @@ pub(crate) async fn rest_window<T: Transport + 'static>(
     };
     let mut requests = 0;
     if strategy == Strategy::Slices {
-        let bounds = plan::id_bounds(transport, &rest, &options.jql).await?;
-        requests += 2;
         // The plan's slices were for the whole window: the rest takes its share of them.
         let first_page = window_first_page(plan);
         let left = plan.count.saturating_sub(first_page).max(1) as f64;
         let slices = ((plan.slices as f64 * left / plan.count.max(1) as f64).ceil() as usize)
             .clamp(1, plan.slices.max(1));
-        rest.slices = match bounds {
-            Some((first, last)) if last > after_id => {
-                plan::cut(first.max(after_id + 1), last, slices)
-            }
-            // Nothing above the first page: the window is read.
-            _ => Vec::new(),
-        };
+        // Nothing above the first page: no slice, the window is read.
+        let (cut, listing) =
+            plan::slice_window(transport, &rest, &options.jql, after_id, slices).await?;
+        requests += listing;
+        rest.slices = cut;
     }
     Ok((rest, requests))
 }

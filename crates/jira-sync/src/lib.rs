@@ -9,13 +9,14 @@
 //!   `(id, updated)` of every issue within the overlap below it, and the [`Window`] a run
 //!   is reading. A run killed at any moment resumes from the last durable commit, with
 //!   nothing fetched twice that is already durable and nothing left out.
-//! - **Windows on `updated`, read in id order.** A run asks for
-//!   `(<jql>) AND updated <= now − settle AND updated >= mark − overlap AND id > cursor
-//!   ORDER BY id ASC` (epoch milliseconds: no time zone to get wrong). The overlap re-reads
-//!   what minute granularity and a lagging index could have hidden; the settle time holds
-//!   the window's end back from writes the index may not show yet. Ids do not change when
-//!   an issue is updated, so a cursor on the id neither skips nor repeats an issue while
-//!   the window's issues change ([`Window`]).
+//! - **Windows on `updated`, read in id order.** A run's window is
+//!   `(<jql>) AND updated <= now − settle AND updated >= mark − overlap` (epoch
+//!   milliseconds: no time zone to get wrong). The overlap re-reads what minute
+//!   granularity and a lagging index could have hidden; the settle time holds the
+//!   window's end back from writes the index may not show yet. Its ids are listed first
+//!   and read in id order from a cursor the run keeps: ids do not change when an issue
+//!   is updated, so the cursor neither skips nor repeats an issue while the window's
+//!   issues change ([`Window`]).
 //! - **Three ways to read a window** ([`Strategy`]): id-only pages then bulk fetches,
 //!   search pages with the fields, or id ranges streamed side by side. [`plan`] measures
 //!   the window with thirteen requests and picks the fastest ([`SyncPlan`]), and for the
@@ -36,13 +37,20 @@
 //!   405: an older or partial Jira) is remembered in the state: every issue a window
 //!   reads then takes its whole list from itself, and what the sink holds that the list
 //!   lacks is marked deleted.
-//! - **Pages by id, not by token.** Atlassian does not document what `nextPageToken` is;
-//!   were it an offset, an issue leaving a window while it is read would make the read
-//!   skip another. Every page is asked as `... AND id > <last id read>`, which nothing
-//!   can shift ([`jira_batch::search_pages_after_id`]).
+//! - **Listed by token, confirmed, read by id.** JQL cannot page by id: `id` is the issue
+//!   key field's alias, so `id > N` keeps to issue N's project and `ORDER BY id` sorts by
+//!   key (a cursor `AND id > <last id>` over `project in (A, B)` ends with A). A window's
+//!   ids are listed id-only by `nextPageToken` (5,000 a page,
+//!   [`jira_batch::query_ids`]) and sorted; the bulk fetches (or search pages with
+//!   `id in (...)`, [`jira_batch::search_pages_of_ids`]) follow them in id order.
+//!   Atlassian does not document what a page token is: were it an offset, an issue
+//!   leaving the window while it is listed would leave another out of the list. So a
+//!   listing of more than one page is listed again once its ids are read, and what the
+//!   first lacked is read too; one page is one answer.
 //! - **Deletions** leave no trace in an `updated` window, so a run ends with an id census
-//!   (an id-only search of the query, 5,000 ids a page) whenever it costs one page or at
-//!   most 5% of the run's requests, and at least every [`SyncOptions::census_every`].
+//!   (an id-only search of the query, 5,000 ids a page, listed twice when it takes more
+//!   than one page so that a page token cannot hide a live issue) whenever it costs one
+//!   page or at most 5% of the run's requests, and at least every [`SyncOptions::census_every`].
 //!   An issue the query held that the site no longer returns is no longer the query's;
 //!   one no query of the sink holds any more is marked deleted with its worklogs, never
 //!   dropped silently (so two queries in one sink never erase each other); one the sink
@@ -79,6 +87,7 @@
 mod census;
 mod early;
 mod error;
+mod events;
 mod histories;
 mod jsonl;
 mod lock;

@@ -5,11 +5,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use futures_util::FutureExt as _;
 use futures_util::StreamExt as _;
 use futures_util::TryStreamExt as _;
-use jira_batch::{BatchConfig, FetchError, SearchOptions, fetch_issues, search_pages_after_id};
-use jira_model::{ApiRequest, Issue, SearchPage};
+use jira_batch::{BatchConfig, FetchError, fetch_issues};
+use jira_model::{ApiRequest, Issue};
 use jira_transport::Transport;
 use serde::Deserialize;
 use serde_json::Value;
@@ -17,11 +16,10 @@ use serde_json::value::RawValue;
 
 use crate::Error;
 use crate::histories::histories;
-use crate::memory::{AbortOnDrop, Gauge, MemoryBudget};
+use crate::memory::{Gauge, MemoryBudget};
 use crate::options::SyncOptions;
 use crate::record::{self, At, Child, SyncedIssue, numeric_id, updated_ms};
-use crate::run::{Event, Unit};
-use crate::window::Window;
+use crate::run::Unit;
 use crate::worklogs::{Embedded, IssueWorklogs};
 
 /// What completing a unit takes besides the stack: where its issues' worklogs come from,
@@ -39,7 +37,7 @@ pub(crate) struct Completion {
 #[derive(Clone)]
 pub(crate) struct Tuning {
     unit_issues: Arc<std::sync::atomic::AtomicUsize>,
-    units: Gauge,
+    pub(crate) units: Gauge,
     /// Requests the read sent and did not use (the page asked ahead for a plan that then
     /// chose another way).
     unused: Arc<std::sync::atomic::AtomicUsize>,
@@ -67,320 +65,11 @@ impl Tuning {
         self.units.resize(concurrency.max(1));
     }
 
-    fn unit_issues(&self) -> usize {
+    pub(crate) fn unit_issues(&self) -> usize {
         self.unit_issues
             .load(std::sync::atomic::Ordering::Relaxed)
             .clamp(1, jira_model::BULK_FETCH_MAX_ISSUES)
     }
-}
-
-/// The `ids` strategy: id-only pages of the window, cut into bulk fetches that run a
-/// number at a time (both from `tuning`), in order. `first_ids`: the window's first page,
-/// when the plan read it (taken only by a window read from its start). `past_first`: when
-/// given, the pages after `first_ids` are read only if it says so (a far site's plan,
-/// landing while the first page is read, may choose another way for the rest); the slice
-/// is then done only if they were.
-pub(crate) fn ids_events<'a, T: Transport + 'static>(
-    transport: &'a Arc<T>,
-    batch: &'a BatchConfig,
-    options: &'a SyncOptions,
-    window: &Window,
-    (first_ids, past_first): (
-        Option<SearchPage>,
-        Option<tokio::sync::oneshot::Receiver<bool>>,
-    ),
-    completion: Completion,
-    tuning: Tuning,
-) -> impl futures_util::Stream<Item = Result<Event, Error>> + 'a {
-    let Completion {
-        worklogs,
-        recent,
-        budget,
-    } = completion;
-    let slice = window.slices[0].clone();
-    let to_ms = window.to_ms;
-    let first_ids = first_ids.filter(|_| slice.after_id == 0);
-    // Past the first page, when the plan read it: from its last id on, unless it was the
-    // window's last.
-    let after_first = match &first_ids {
-        None => Some(slice.after_id),
-        Some(page) => after_page(page),
-    };
-    let early = past_first.is_some();
-    // Whether the pages past the first are read (and so the slice done at the end).
-    let go_on = async move {
-        match past_first {
-            None => true,
-            Some(decision) => decision.await.unwrap_or(false),
-        }
-    }
-    .shared();
-    let (bounds, reader) = (window.bounds(&options.jql, &slice), transport.clone());
-    let id_pages = move |after_id: u64, prefetch: bool| {
-        search_pages_after_id(
-            reader.clone(),
-            bounds.clone(),
-            after_id,
-            SearchOptions {
-                fields: Vec::new(),
-                page_size: jira_model::SEARCH_ID_PAGE_MAX,
-                prefetch,
-                limit: None,
-            },
-        )
-    };
-    // While a far site's plan measures, the page after the first is asked (one page, the
-    // one the read goes on with when the plan chooses ids): the units of the first page
-    // then go on into it without a round trip's pause when the plan lands.
-    let ahead = match (early, after_first) {
-        (true, Some(after_id)) => {
-            let page = id_pages(after_id, false);
-            Some(AbortOnDrop::new(tokio::spawn(async move {
-                tokio::pin!(page);
-                page.next().await
-            })))
-        }
-        _ => None,
-    };
-    // Read ahead in a task of its own, a page or two (80 KB each): the next page is on its
-    // way while the units of this one start, not asked once they all have (nor before
-    // `go_on` says they are read).
-    let rest = move |after_id: u64| {
-        let pages = id_pages(after_id, true);
-        let (sender, receiver) = tokio::sync::mpsc::channel(1);
-        let reading = AbortOnDrop::new(tokio::spawn(async move {
-            tokio::pin!(pages);
-            while let Some(page) = pages.next().await {
-                if sender.send(page.map_err(Error::from)).await.is_err() {
-                    break;
-                }
-            }
-        }));
-        futures_util::stream::unfold((receiver, reading), |(mut receiver, reading)| async {
-            let page = receiver.recv().await?;
-            Some((page, (receiver, reading)))
-        })
-    };
-    // The plan's page counts as no request of the run's (the plan's were counted).
-    let (decided, unused) = (go_on.clone(), tuning.unused.clone());
-    let rest_pages = futures_util::stream::once(async move {
-        let empty = || futures_util::stream::empty().boxed();
-        let Some(after_id) = after_first else {
-            return empty();
-        };
-        if !decided.await {
-            // The page asked ahead is not read, but it was asked: counted.
-            if let Some(ahead) = ahead
-                && let Ok(Some(_)) = ahead.join().await
-            {
-                unused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            return empty();
-        }
-        let Some(ahead) = ahead else {
-            return rest(after_id).boxed();
-        };
-        let page = match ahead.join().await {
-            Ok(Some(Ok(page))) => page,
-            Ok(Some(Err(error))) => {
-                return futures_util::stream::iter([Err(Error::from(error))]).boxed();
-            }
-            Ok(None) => return empty(),
-            Err(error) => return futures_util::stream::iter([Err(error)]).boxed(),
-        };
-        let next = after_page(&page);
-        futures_util::stream::iter([Ok(page)])
-            .chain(futures_util::stream::iter(next.map(rest)).flatten())
-            .boxed()
-    })
-    .flatten()
-    .map(|page| page.map(|page| (page, true)));
-    let pages =
-        futures_util::stream::iter(first_ids.map(|page| Ok((page, false)))).chain(rest_pages);
-    let units = pages
-        .flat_map({
-            let tuning = tuning.clone();
-            move |page| match page {
-                Err(error) => futures_util::stream::iter(vec![Err(error)]).left_stream(),
-                Ok((page, asked)) => {
-                    let ids: Vec<String> = page.issues.into_iter().map(|i| i.id).collect();
-                    // Cut as the units start, each at the unit size of that moment; the
-                    // first chunk of a page carries the page's request.
-                    let tuning = tuning.clone();
-                    futures_util::stream::unfold((ids, 0, asked), move |(ids, at, asked)| {
-                        let end = (at + tuning.unit_issues()).min(ids.len());
-                        let chunk: Result<(Vec<String>, bool), Error> =
-                            Ok((ids[at..end].to_vec(), asked));
-                        futures_util::future::ready(
-                            (at < ids.len()).then_some((chunk, (ids, end, false))),
-                        )
-                    })
-                    .right_stream()
-                }
-            }
-        })
-        // A unit's place among those in flight, then its share of the memory budget: both
-        // taken one unit after the other, in order, before a unit starts.
-        .then({
-            let (budget, units) = (budget.clone(), tuning.units.clone());
-            move |chunk| {
-                let (budget, units) = (budget.clone(), units.clone());
-                async move {
-                    let place = units.acquire(1).await;
-                    (chunk, (place, budget.share().await))
-                }
-            }
-        })
-        .enumerate()
-        .map(move |(seq, (chunk, (place, share)))| {
-            let recent = recent.clone();
-            let budget = budget.clone();
-            let unit = async move {
-                let (ids, first_of_page) = chunk?;
-                let last_id = ids
-                    .iter()
-                    .map(|id| numeric_id(id))
-                    .try_fold(0, |m, id| id.map(|id| m.max(id)))?;
-                // In a task of its own: while the events wait for a commit, a unit on the
-                // wire still reads its answers instead of stalling towards its deadline.
-                let (transport, batch, options) =
-                    (transport.clone(), batch.clone(), options.clone());
-                let fetching = AbortOnDrop::new(tokio::spawn(async move {
-                    fetch_unit(
-                        &transport,
-                        &batch,
-                        &options,
-                        &ids,
-                        worklogs,
-                        &recent,
-                        Some(to_ms),
-                    )
-                    .await
-                }));
-                let mut unit = fetching.join().await??;
-                drop(place);
-                budget.observe(unit.bytes());
-                unit.share = share;
-                if first_of_page {
-                    unit.requests += 1;
-                    unit.search_pages += 1;
-                }
-                Ok(Event::Unit {
-                    slice: 0,
-                    last_id,
-                    unit: Box::new(unit),
-                })
-            };
-            async move { (seq, unit.await) }
-        })
-        // Units run unordered (a slow one never keeps the next from starting: what is in
-        // flight is bounded by the concurrency and the memory budget, not by the oldest
-        // unit) and are handed on in order, so commits and the cursor stay in id order.
-        // (`tuning` bounds them; this only caps what it may be set to).
-        .buffer_unordered(
-            crate::plan::MAX_CONCURRENCY
-                .max(batch.max_concurrent)
-                .max(window.concurrency),
-        )
-        .scan((0usize, BTreeMap::new()), |(next, held), (seq, event)| {
-            held.insert(seq, event);
-            let mut ready = Vec::new();
-            while let Some(event) = held.remove(next) {
-                ready.push(event);
-                *next += 1;
-            }
-            futures_util::future::ready(Some(futures_util::stream::iter(ready)))
-        })
-        .flatten();
-    units.chain(
-        futures_util::stream::once(go_on).filter_map(|go| {
-            futures_util::future::ready(go.then_some(Ok(Event::Done { slice: 0 })))
-        }),
-    )
-}
-
-/// The id a read goes on after once `page` is read, unless it was the window's last.
-fn after_page(page: &SearchPage) -> Option<u64> {
-    if page.is_last || page.next_page_token.is_none() {
-        return None;
-    }
-    Some(
-        page.issues
-            .iter()
-            .filter_map(|issue| issue.id.parse::<u64>().ok())
-            .max()
-            .unwrap_or(0),
-    )
-}
-
-/// The `pages` and `slices` strategies: every unfinished slice streamed as pages with the
-/// fields, the slices side by side, each in order.
-pub(crate) fn page_events<'a, T: Transport + 'static>(
-    transport: &'a Arc<T>,
-    options: &'a SyncOptions,
-    window: &Window,
-    completion: Completion,
-) -> impl futures_util::Stream<Item = Result<Event, Error>> + 'a {
-    let Completion {
-        worklogs,
-        recent,
-        budget,
-    } = completion;
-    let fields = options.read_fields(worklogs.carried());
-    let streams = window
-        .slices
-        .iter()
-        .enumerate()
-        .filter(|(_, slice)| !slice.done)
-        .map(|(index, slice)| {
-            let recent = recent.clone();
-            let budget = budget.clone();
-            let pages = search_pages_after_id(
-                transport.clone(),
-                window.bounds(&options.jql, slice),
-                slice.after_id,
-                SearchOptions {
-                    fields: fields.clone(),
-                    page_size: jira_model::SEARCH_PAGE_MAX,
-                    prefetch: true,
-                    limit: None,
-                },
-            );
-            pages
-                .then(move |page| {
-                    let recent = recent.clone();
-                    let budget = budget.clone();
-                    async move {
-                        // A slice is read one page after the other: its next page waits
-                        // for this one's share.
-                        let share = budget.share().await;
-                        let page = page?;
-                        let last_id = page
-                            .issues
-                            .iter()
-                            .map(|i| numeric_id(&i.id))
-                            .try_fold(0, |m, id| id.map(|id| m.max(id)))?;
-                        let mut unit =
-                            complete(transport, options, page.issues, worklogs, &recent, None)
-                                .await?;
-                        budget.observe(unit.bytes());
-                        unit.share = share;
-                        unit.requests += 1;
-                        unit.search_pages += 1;
-                        Ok(Event::Unit {
-                            slice: index,
-                            last_id,
-                            unit: Box::new(unit),
-                        })
-                    }
-                })
-                .chain(futures_util::stream::once(async move {
-                    Ok(Event::Done { slice: index })
-                }))
-                .boxed()
-        })
-        .collect::<Vec<_>>();
-    futures_util::stream::select_all(streams)
 }
 
 /// Bulk-fetches `ids` with the fields and completes them (with the worklogs they carry
@@ -453,7 +142,7 @@ pub(crate) async fn fetch_unit<T: Transport + 'static>(
 /// embedded page are read here). Every issue
 /// is turned into text before the first request, so a unit waiting on the network holds
 /// no parsed trees.
-async fn complete<T: Transport>(
+pub(crate) async fn complete<T: Transport>(
     transport: &Arc<T>,
     options: &SyncOptions,
     issues: Vec<Issue>,
@@ -578,7 +267,7 @@ async fn complete<T: Transport>(
 }
 
 /// Histories read beside a bulk fetch ([`fetch_unit`]).
-struct Early {
+pub(crate) struct Early {
     histories: BTreeMap<u64, Vec<Child>>,
     requests: usize,
     /// They hold every entry of an issue not updated after this (epoch ms).

@@ -14,10 +14,11 @@ use serde_json::Value;
 use crate::Error;
 use crate::census::{census, census_due, went_back};
 use crate::early::{Early, rest_window};
+use crate::events::{ids_events, page_events};
 use crate::memory::{AbortOnDrop, MemoryBudget, blocking};
 use crate::options::{Strategy, SyncOptions};
 use crate::plan::{self, SyncPlan};
-use crate::read::{Completion, Tuning, ids_events, page_events};
+use crate::read::{Completion, Tuning};
 use crate::record::now_ms;
 use crate::sink::{Sink, SyncBatch};
 use crate::window::{Opened, SyncState, Window, open_window};
@@ -393,6 +394,8 @@ where
     let (sender, mut events) = tokio::sync::mpsc::channel::<Result<Event, Error>>(
         (options.commit_issues / jira_model::BULK_FETCH_MAX_ISSUES).clamp(2, 16),
     );
+    // The plan's count of the window (none for a window an earlier run left).
+    let expected = report.expected.filter(|_| !report.resumed);
     let reader = {
         let (transport, batch, options, window) = (
             transport.clone(),
@@ -421,9 +424,14 @@ where
                     tuning,
                 )
                 .boxed(),
-                Strategy::Pages | Strategy::Slices => {
-                    page_events(&transport, &options, &window, completion).boxed()
-                }
+                Strategy::Pages | Strategy::Slices => page_events(
+                    &transport,
+                    &options,
+                    &window,
+                    completion,
+                    (expected, first_ids),
+                )
+                .boxed(),
             };
             tokio::pin!(stream);
             while let Some(event) = stream.next().await {

@@ -81,6 +81,17 @@ impl Window {
         }
     }
 
+    /// The window's query: the user's, bounded on `updated` (epoch ms: no time zone to
+    /// get wrong), no order. A slice's id range and cursor are the reader's to keep, not
+    /// the query's: JQL cannot bound ids (see [`jira_batch::query_ids`]).
+    pub(crate) fn bounds(&self, query: &str) -> String {
+        let mut jql = format!("({query}) AND updated <= {}", self.to_ms);
+        if let Some(from) = self.from_ms {
+            jql.push_str(&format!(" AND updated >= {from}"));
+        }
+        jql
+    }
+
     /// The memory budget its read takes, within `configured`.
     pub(crate) fn memory_budget(&self, configured: usize) -> usize {
         match self.memory_budget {
@@ -101,30 +112,10 @@ pub struct Slice {
     pub done: bool,
 }
 
-impl Window {
-    /// The bounds of one slice: the query, the window's bounds on `updated`, the slice's
-    /// last id; no cursor and no order (see [`Window::jql`]).
-    pub(crate) fn bounds(&self, query: &str, slice: &Slice) -> String {
-        let mut jql = format!("({query}) AND updated <= {}", self.to_ms);
-        if let Some(from) = self.from_ms {
-            jql.push_str(&format!(" AND updated >= {from}"));
-        }
-        if let Some(last) = slice.last_id {
-            jql.push_str(&format!(" AND id <= {last}"));
-        }
-        jql
-    }
-
-    /// The search of one slice past its cursor, in id order. Reads page it by the id
-    /// ([`jira_batch::search_pages_after_id`]), never by page token, so an issue that
-    /// leaves the window while it is read cannot make them skip one.
-    pub(crate) fn jql(&self, query: &str, slice: &Slice) -> String {
-        let mut jql = self.bounds(query, slice);
-        if slice.after_id > 0 {
-            jql.push_str(&format!(" AND id > {}", slice.after_id));
-        }
-        jql.push_str(" ORDER BY id ASC");
-        jql
+impl Slice {
+    /// Whether `id` is in the range and past the cursor: still to be read.
+    pub(crate) fn unread(&self, id: u64) -> bool {
+        id > self.after_id && self.last_id.is_none_or(|last| id <= last)
     }
 }
 
@@ -289,11 +280,14 @@ pub(crate) async fn open_window<T: Transport + 'static>(
         }
     };
     if let Some(wanted) = slices {
-        let bounds = plan::id_bounds(transport, &window, &options.jql).await?;
-        report.requests += 2;
-        if let Some((first, last)) = bounds {
-            window.slices = plan::cut(first, last, wanted);
-        }
+        let (slices, requests) =
+            plan::slice_window(transport, &window, &options.jql, 0, wanted).await?;
+        report.requests += requests;
+        window.slices = match slices.is_empty() {
+            // Nothing to read: one slice, read (and done) at once.
+            true => window.slices,
+            false => slices,
+        };
     }
     Ok(Opened {
         window,

@@ -50,7 +50,7 @@ async fn a_postgres_sync_killed_mid_run_then_run_again_equals_a_fresh_one() {
 
     // Slow answers (the worklog feed, which comes after the issues, slowest), and SIGKILL
     // once some pages are committed.
-    let mut faults = crate::latency(2_000, "/rest/api/3/worklog/updated");
+    let mut faults = crate::latency(4_000, "/rest/api/3/worklog/updated");
     faults.rules.extend(crate::latency(150, "").rules);
     sim.set_faults(faults);
     let killed_args = sync("killed");

@@ -22,10 +22,11 @@ pub(super) fn eval(expr: &Expr, issue: &IssueData, tenant: &Tenant) -> bool {
             hit != *negated
         }
         Expr::Clause(Clause::Range { project, op, bound }) => {
+            // An id range not resolved to its issue's key (see `Query::resolve_ids`)
+            // matches nothing.
             let actual = match project {
-                None => issue.id,
                 Some(project) if *project == issue.project => issue.number,
-                Some(_) => return false,
+                _ => return false,
             };
             compare(actual, *op, *bound)
         }

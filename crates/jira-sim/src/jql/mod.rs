@@ -3,14 +3,16 @@
 //! Clauses: `project`, `key`/`issuekey`, `id`, `status`, `statusCategory`,
 //! `issuetype`/`type`, `priority`, `resolution` (`Unresolved` is empty), `assignee`,
 //! `reporter` (both with `currentUser()`), `labels` with `=`, `!=`, `in`, `not in`,
-//! `is EMPTY`, `is not EMPTY`; `id` and `key` also with `>`, `>=`, `<`, `<=` (a key range
-//! stays within its project), how exports slice a project; `text`, `summary`,
+//! `is EMPTY`, `is not EMPTY`; `id` and `key` also with `>`, `>=`, `<`, `<=`, as Jira
+//! reads them: `id` is an alias of the issue key field, so `id > 10050` is `key > X-7`
+//! for the issue X-7 whose id is 10050 (its project's issues with a higher key number;
+//! nothing when no issue has that id), how exports slice a project; `text`, `summary`,
 //! `description` with `~` and `!~` (every word must occur); `created` and `updated` with
 //! `=`, `!=`, `>`, `>=`, `<`, `<=` against relative (`-7d`, `-2w`, `-12h`, `-30m`),
 //! absolute (`2024-01-18`, `"2024/01/18 10:00"`, wall-clock times in the searching user's
 //! zone, as Jira reads them) or epoch-millisecond dates; `AND`, `OR`,
-//! `NOT` and parentheses; `ORDER BY` `updated`, `created`, `key`, `id`, `priority` with
-//! `ASC`/`DESC`. A query with no clause is unbounded and refused, as the enhanced search
+//! `NOT` and parentheses; `ORDER BY` `updated`, `created`, `key`, `id` (the key's order:
+//! by project, then key number), `priority` with `ASC`/`DESC`. A query with no clause is unbounded and refused, as the enhanced search
 //! does; a value a field cannot have (`status = Donee`, an unknown user) is refused with
 //! Jira's "The value ... does not exist for the field ..." rather than matching nothing.
 
@@ -63,8 +65,9 @@ enum Clause {
         op: Op,
         epoch_ms: i64,
     },
-    /// `id > 10050`, `key <= APO-100`: an ordered comparison of ids, or of key numbers
-    /// within the key's project.
+    /// `key <= APO-100`, and `id > 10050` once [`Query::resolve_ids`] made it the key of
+    /// issue 10050: an ordered comparison of key numbers within the key's project
+    /// (`project` is `None` until then, and matches nothing).
     Range {
         project: Option<usize>,
         op: Op,
@@ -202,6 +205,41 @@ pub(crate) fn parse(
 }
 
 impl Query {
+    /// Gives each `id OP n` Jira's meaning: `id` is an alias of the issue key field, so
+    /// the issue with id `n` is looked up (`key_of`: its project and key number) and the
+    /// clause compares key numbers within its project; an id no issue has matches
+    /// nothing. This is what Jira's `IssueIdClauseQueryFactory` does, and what the JQL
+    /// reference says of the issue key field (aliases `id`, `issue`, `key`; "the
+    /// comparison operators use numeric order, ABC-1 < ABC-9 < ABC-10"):
+    /// <https://support.atlassian.com/jira-software-cloud/docs/jql-fields/#Issue-key>.
+    pub fn resolve_ids(&mut self, key_of: &dyn Fn(u64) -> Option<(usize, u64)>) {
+        fn walk(expr: &mut Expr, key_of: &dyn Fn(u64) -> Option<(usize, u64)>) {
+            match expr {
+                Expr::And(a, b) | Expr::Or(a, b) => {
+                    walk(a, key_of);
+                    walk(b, key_of);
+                }
+                Expr::Not(inner) => walk(inner, key_of),
+                Expr::Clause(Clause::Range {
+                    project: project @ None,
+                    bound,
+                    ..
+                }) => match key_of(*bound) {
+                    Some((of, number)) => {
+                        *project = Some(of);
+                        *bound = number;
+                    }
+                    // No such issue: a project no issue is in.
+                    None => *project = Some(usize::MAX),
+                },
+                Expr::Clause(_) => {}
+            }
+        }
+        if let Some(filter) = &mut self.filter {
+            walk(filter, key_of);
+        }
+    }
+
     /// Whether `issue` matches.
     pub fn matches(&self, issue: &IssueData, tenant: &Tenant) -> bool {
         self.filter
@@ -215,8 +253,8 @@ impl Query {
             let ordering = match field {
                 SortField::Updated => a.updated_ms.cmp(&b.updated_ms),
                 SortField::Created => a.created_ms.cmp(&b.created_ms),
-                SortField::Key => (a.project, a.number).cmp(&(b.project, b.number)),
-                SortField::Id => a.id.cmp(&b.id),
+                // `id` is the issue key field's alias: it sorts as the key does.
+                SortField::Key | SortField::Id => (a.project, a.number).cmp(&(b.project, b.number)),
                 SortField::Priority => a.priority.cmp(&b.priority),
             };
             let ordering = if *ascending {

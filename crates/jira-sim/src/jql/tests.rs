@@ -21,7 +21,8 @@ fn tenant() -> (Tenant, data::IssueStore) {
 /// Counts the issues a query matches, or returns its error.
 fn check(jql: &str, expected: Result<usize, &str>) {
     let (tenant, store) = tenant();
-    let result = parse(jql, &tenant, NOW, &TimeZone::UTC, INDEXED).map(|query| {
+    let result = parse(jql, &tenant, NOW, &TimeZone::UTC, INDEXED).map(|mut query| {
+        query.resolve_ids(&|id| store.by_id.get(&id).map(|i| (i.project, i.number)));
         store
             .by_id
             .values()
@@ -90,10 +91,15 @@ fn clauses() {
 
 #[test]
 fn export_clauses_slice_and_filter() {
-    // Ranges partition: ids of the 120 issues are 10000..10120.
-    check("id >= 10000 AND id < 10060", Ok(60));
-    check("id < 10060 OR id >= 10060", Ok(120));
+    // The 120 issues' ids are 10000..10120, APO-1 to APO-40, then BEA, then COM. `id` is
+    // the issue key field's alias: a range is of key numbers within the project of the
+    // issue with that id, never of ids across projects.
+    check("id > 10010", Ok(29));
+    check("id >= 10040", Ok(40));
+    check("id >= 10000 AND id < 10060", Ok(0));
+    check("id < 10060 OR id >= 10060", Ok(40));
     check("id > 10119", Ok(0));
+    check("id > 99999", Ok(0));
     check("key > APO-30", Ok(10));
     check("key <= BEA-5 AND project = BEA", Ok(5));
     check("key < APO-0", Ok(0));

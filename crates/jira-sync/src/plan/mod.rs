@@ -241,8 +241,8 @@ pub(crate) async fn probe<T: Transport + 'static>(
     options: &SyncOptions,
     window: &Window,
 ) -> Result<Probe, Error> {
-    let jql = window.jql(&options.jql, &window.slices[0]);
-    let unordered = jql.trim_end_matches(" ORDER BY id ASC").to_owned();
+    let jql = window.bounds(&options.jql);
+    let unordered = jql.clone();
     // The window's ids (one id-only page: what the `ids` way reads first).
     let id_page = || {
         ApiRequest::search(&SearchRequest {
@@ -583,49 +583,32 @@ fn tails(issues: &[jira_model::Issue], field: &str, list: &str, page: f64) -> Ta
     tails
 }
 
-/// The first and last id in the window (two id-only searches), or `None` when it is empty.
-pub(crate) async fn id_bounds<T: Transport + 'static>(
+/// The window's ids above `after_id` (listed by page token, [`jira_batch::query_ids`]:
+/// JQL cannot bound ids) cut into `n` slices of as many ids each; with the requests the
+/// listing took. No slice when nothing is left to read.
+pub(crate) async fn slice_window<T: Transport + 'static>(
     transport: &Arc<T>,
     window: &Window,
     query: &str,
-) -> Result<Option<(u64, u64)>, Error> {
-    let whole = Slice {
-        after_id: 0,
-        last_id: None,
-        done: false,
-    };
-    let ascending = window.jql(query, &whole);
-    let descending = ascending.replace(" ORDER BY id ASC", " ORDER BY id DESC");
-    let mut ends = Vec::with_capacity(2);
-    for jql in [ascending, descending] {
-        let request = ApiRequest::search(&SearchRequest {
-            jql,
-            max_results: Some(1),
-            ..SearchRequest::default()
-        })?;
-        let page: SearchPage = json(transport.send(request).await?, "the id search")?;
-        match page.issues.first().and_then(|i| i.id.parse::<u64>().ok()) {
-            Some(id) => ends.push(id),
-            None => return Ok(None),
-        }
-    }
-    Ok(Some((ends[0].min(ends[1]), ends[0].max(ends[1]))))
+    after_id: u64,
+    n: usize,
+) -> Result<(Vec<Slice>, usize), Error> {
+    let listed = jira_batch::query_ids(&**transport, &window.bounds(query), None).await?;
+    let unread: Vec<u64> = listed.ids.into_iter().filter(|id| *id > after_id).collect();
+    Ok((cut(&unread, after_id, n), listed.requests))
 }
 
-/// `[first, last]` cut into `n` id ranges of equal width (the last one open-ended).
-pub(crate) fn cut(first: u64, last: u64, n: usize) -> Vec<Slice> {
-    let n = n.max(1) as u64;
-    let width = (last - first + 1).div_ceil(n).max(1);
-    let mut slices = Vec::new();
-    let mut after = first - 1;
-    while after < last {
-        let end = (after + width).min(last);
+/// The ascending `ids` (all above `after_id`) cut into `n` id ranges of as many ids each,
+/// the first from `after_id`, the last one open-ended; none for no ids.
+pub(crate) fn cut(ids: &[u64], after_id: u64, n: usize) -> Vec<Slice> {
+    let per = ids.len().div_ceil(n.max(1)).max(1);
+    let mut slices: Vec<Slice> = Vec::new();
+    for run in ids.chunks(per) {
         slices.push(Slice {
-            after_id: after,
-            last_id: Some(end),
+            after_id: slices.last().and_then(|s| s.last_id).unwrap_or(after_id),
+            last_id: run.last().copied(),
             done: false,
         });
-        after = end;
     }
     if let Some(slice) = slices.last_mut() {
         slice.last_id = None;
@@ -724,14 +707,23 @@ mod tests {
     }
 
     #[test]
-    fn slices_cover_the_range_once() {
-        let slices = cut(10_001, 10_950, 4);
+    fn slices_hold_each_id_once_and_as_many_each() {
+        // Ids of two projects created side by side: far apart, unevenly spread.
+        let ids: Vec<u64> = (0..1000).map(|n| 10_000 + n * 7 + (n % 3) * 900).collect();
+        let mut ids = ids;
+        ids.sort_unstable();
+        let slices = cut(&ids, 9_000, 4);
         assert_eq!(slices.len(), 4);
-        assert_eq!(slices[0].after_id, 10_000);
+        assert_eq!(slices[0].after_id, 9_000);
         for pair in slices.windows(2) {
             assert_eq!(pair[0].last_id, Some(pair[1].after_id));
         }
         assert_eq!(slices[3].last_id, None);
-        assert_eq!(cut(5, 5, 8).len(), 1);
+        for slice in &slices {
+            let held = ids.iter().filter(|id| slice.unread(**id)).count();
+            assert_eq!(held, 250, "{slice:?}");
+        }
+        assert_eq!(cut(&[5], 0, 8).len(), 1);
+        assert!(cut(&[], 0, 8).is_empty());
     }
 }

@@ -1,0 +1,443 @@
+//! A window's issues read as units, each way: the `ids` way (the window's ids listed,
+//! then bulk fetches in id order) and the `pages`/`slices` ways (search pages of listed
+//! ids with the fields), each unit completed ([`crate::read`]) and handed on in order
+//! with the cursor it moves.
+//!
+//! JQL cannot page by id (`id > N` keeps to issue N's project: [`jira_batch::query_ids`]),
+//! so every way lists the window's ids by page token first and keeps its cursor on its
+//! own side; a listing of more than one page is listed again once read, and what the
+//! first lacked is read too.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures_util::FutureExt as _;
+use futures_util::StreamExt as _;
+use jira_batch::{BatchConfig, QueryIds, SearchOptions};
+use jira_model::SearchPage;
+use jira_transport::Transport;
+
+use crate::Error;
+use crate::memory::AbortOnDrop;
+use crate::options::SyncOptions;
+use crate::read::{Completion, Tuning, complete, fetch_unit};
+use crate::record::numeric_id;
+use crate::run::{Event, Unit};
+use crate::window::{Slice, Window};
+
+/// A run of ids to read, with the listing requests it carries and whether reading it
+/// moves the slice's cursor (ids of the first listing, in order) or not (ids a second
+/// listing found that the first lacked, below the cursor as often as not).
+struct Run {
+    ids: Vec<u64>,
+    requests: usize,
+    moves_cursor: bool,
+}
+
+/// The window's ids (see [`jira_batch::query_ids`]): `first`, the listing's first page
+/// when the plan read it. Then, once `listed` is read (the stream is polled past it),
+/// a second listing when the first took more than one page: the ids it lacked.
+fn second_listing<T: Transport + 'static>(
+    transport: Arc<T>,
+    bounds: String,
+    listed: Arc<QueryIds>,
+) -> impl futures_util::Stream<Item = Result<Run, Error>> {
+    futures_util::stream::once(async move {
+        if !listed.paged() {
+            return None;
+        }
+        Some(
+            jira_batch::query_ids(&*transport, &bounds, None)
+                .await
+                .map(|again| Run {
+                    ids: listed.missing_from(&again),
+                    requests: again.requests,
+                    moves_cursor: false,
+                })
+                .map_err(Error::from),
+        )
+    })
+    .filter_map(futures_util::future::ready)
+}
+
+/// The `ids` strategy: the window's ids listed by page token (`first_ids`, the listing's
+/// first page when the plan read it, is not asked again), sorted, and cut into bulk
+/// fetches in id order from the slice's cursor, a number at a time (both from `tuning`);
+/// a listing of more than one page is listed again once its ids are under way, and what
+/// it lacked is read too. `past_first`: when given (a far site's plan still measuring),
+/// only the lowest page's worth of ids (5,000) is read unless it says go on; the slice is
+/// then done only if the rest was.
+pub(crate) fn ids_events<'a, T: Transport + 'static>(
+    transport: &'a Arc<T>,
+    batch: &'a BatchConfig,
+    options: &'a SyncOptions,
+    window: &Window,
+    (first_ids, past_first): (
+        Option<SearchPage>,
+        Option<tokio::sync::oneshot::Receiver<bool>>,
+    ),
+    completion: Completion,
+    tuning: Tuning,
+) -> impl futures_util::Stream<Item = Result<Event, Error>> + 'a {
+    let Completion {
+        worklogs,
+        recent,
+        budget,
+    } = completion;
+    let slice = window.slices[0].clone();
+    let to_ms = window.to_ms;
+    let first_ids = first_ids.filter(|_| slice.after_id == 0);
+    let early = past_first.is_some();
+    // Whether the ids past the first page's worth are read (and so the slice done at the
+    // end).
+    let go_on = async move {
+        match past_first {
+            None => true,
+            Some(decision) => decision.await.unwrap_or(false),
+        }
+    }
+    .shared();
+    let bounds = window.bounds(&options.jql);
+    let runs = {
+        let (transport, go_on) = (transport.clone(), go_on.clone());
+        futures_util::stream::once(async move {
+            let listed = jira_batch::query_ids(&*transport, &bounds, first_ids).await?;
+            Ok::<_, Error>((transport, bounds, listed))
+        })
+        .flat_map(move |listed| {
+            let (transport, bounds, listed) = match listed {
+                Ok(listed) => listed,
+                Err(error) => return futures_util::stream::iter([Err(error)]).left_stream(),
+            };
+            let mut unread: Vec<u64> = listed
+                .ids
+                .iter()
+                .copied()
+                .filter(|id| slice.unread(*id))
+                .collect();
+            let rest = match early {
+                true => unread.split_off(unread.len().min(jira_model::SEARCH_ID_PAGE_MAX as usize)),
+                false => Vec::new(),
+            };
+            let first = Run {
+                ids: unread,
+                requests: listed.requests,
+                moves_cursor: true,
+            };
+            let listed = Arc::new(listed);
+            let go_on = go_on.clone();
+            // Each part is asked for only once the one before it is under way: the second
+            // listing comes after every id of the first is.
+            let past = futures_util::stream::once(async move {
+                match go_on.await {
+                    true => futures_util::stream::iter([Ok(Run {
+                        ids: rest,
+                        requests: 0,
+                        moves_cursor: true,
+                    })])
+                    .chain(second_listing(transport, bounds, listed))
+                    .left_stream(),
+                    false => futures_util::stream::empty().right_stream(),
+                }
+            })
+            .flatten();
+            futures_util::stream::iter([Ok(first)])
+                .chain(past)
+                .right_stream()
+        })
+    };
+    let units = runs
+        .flat_map({
+            let tuning = tuning.clone();
+            move |run| match run {
+                Err(error) => futures_util::stream::iter(vec![Err(error)]).left_stream(),
+                Ok(run) => {
+                    // Cut as the units start, each at the unit size of that moment; the
+                    // first chunk of a run carries its listing's requests (an empty run
+                    // that sent some is one empty chunk).
+                    let tuning = tuning.clone();
+                    let Run {
+                        ids,
+                        requests,
+                        moves_cursor,
+                    } = run;
+                    let alone = ids.is_empty() && requests > 0;
+                    futures_util::stream::unfold(
+                        (ids, 0, requests, alone),
+                        move |(ids, at, requests, alone)| {
+                            let end = (at + tuning.unit_issues()).min(ids.len());
+                            let chunk: Result<(Vec<u64>, usize, bool), Error> =
+                                Ok((ids[at..end].to_vec(), requests, moves_cursor));
+                            futures_util::future::ready(
+                                (at < ids.len() || alone).then_some((chunk, (ids, end, 0, false))),
+                            )
+                        },
+                    )
+                    .right_stream()
+                }
+            }
+        })
+        // A unit's place among those in flight, then its share of the memory budget: both
+        // taken one unit after the other, in order, before a unit starts.
+        .then({
+            let (budget, units) = (budget.clone(), tuning.units.clone());
+            move |chunk| {
+                let (budget, units) = (budget.clone(), units.clone());
+                async move {
+                    let place = units.acquire(1).await;
+                    (chunk, (place, budget.share().await))
+                }
+            }
+        })
+        .enumerate()
+        .map(move |(seq, (chunk, (place, share)))| {
+            let recent = recent.clone();
+            let budget = budget.clone();
+            let unit = async move {
+                let (ids, requests, moves_cursor) = chunk?;
+                let last_id = match moves_cursor {
+                    true => ids.iter().copied().max().unwrap_or(0),
+                    false => 0,
+                };
+                let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
+                // In a task of its own: while the events wait for a commit, a unit on the
+                // wire still reads its answers instead of stalling towards its deadline.
+                let (transport, batch, options) =
+                    (transport.clone(), batch.clone(), options.clone());
+                let fetching = AbortOnDrop::new(tokio::spawn(async move {
+                    if ids.is_empty() {
+                        return Ok(Unit::default());
+                    }
+                    fetch_unit(
+                        &transport,
+                        &batch,
+                        &options,
+                        &ids,
+                        worklogs,
+                        &recent,
+                        Some(to_ms),
+                    )
+                    .await
+                }));
+                let mut unit = fetching.join().await??;
+                drop(place);
+                budget.observe(unit.bytes());
+                unit.share = share;
+                unit.requests += requests;
+                unit.search_pages += requests;
+                Ok(Event::Unit {
+                    slice: 0,
+                    last_id,
+                    unit: Box::new(unit),
+                })
+            };
+            async move { (seq, unit.await) }
+        })
+        // Units run unordered (a slow one never keeps the next from starting: what is in
+        // flight is bounded by the concurrency and the memory budget, not by the oldest
+        // unit) and are handed on in order, so commits and the cursor stay in id order.
+        // (`tuning` bounds them; this only caps what it may be set to).
+        .buffer_unordered(
+            crate::plan::MAX_CONCURRENCY
+                .max(batch.max_concurrent)
+                .max(window.concurrency),
+        )
+        .scan((0usize, BTreeMap::new()), |(next, held), (seq, event)| {
+            held.insert(seq, event);
+            let mut ready = Vec::new();
+            while let Some(event) = held.remove(next) {
+                ready.push(event);
+                *next += 1;
+            }
+            futures_util::future::ready(Some(futures_util::stream::iter(ready)))
+        })
+        .flatten();
+    units.chain(
+        futures_util::stream::once(go_on).filter_map(|go| {
+            futures_util::future::ready(go.then_some(Ok(Event::Done { slice: 0 })))
+        }),
+    )
+}
+
+/// The `pages` and `slices` strategies: the window's ids listed once (by page token,
+/// [`jira_batch::query_ids`]), then every unfinished slice read as search pages of its
+/// unread ids with the fields (`id in (...)`, [`jira_batch::search_pages_of_ids`]), the
+/// slices side by side, each in id order; a listing of more than one page is listed again
+/// at the end, and what it lacked is read too. A window the plan counted at one search
+/// page (`expected`) is asked as that page with the fields, nothing listed: one answer
+/// holds it all (should it not be the last page after all, its issues are kept and the
+/// rest listed). `first_ids`: the listing's first page, when the plan read it.
+pub(crate) fn page_events<'a, T: Transport + 'static>(
+    transport: &'a Arc<T>,
+    options: &'a SyncOptions,
+    window: &Window,
+    completion: Completion,
+    (expected, first_ids): (Option<u64>, Option<SearchPage>),
+) -> impl futures_util::Stream<Item = Result<Event, Error>> + 'a {
+    let Completion {
+        worklogs,
+        recent,
+        budget,
+    } = completion;
+    let fields = options.read_fields(worklogs.carried());
+    let bounds = window.bounds(&options.jql);
+    let slices: Vec<(usize, Slice)> = window
+        .slices
+        .iter()
+        .cloned()
+        .enumerate()
+        .filter(|(_, slice)| !slice.done)
+        .collect();
+    let page_options = SearchOptions {
+        fields,
+        page_size: jira_model::SEARCH_PAGE_MAX,
+        prefetch: true,
+        limit: None,
+    };
+    // A page read, as a unit of slice `index` (moving its cursor, or not).
+    let unit =
+        move |page: Result<SearchPage, jira_batch::Error>, index: usize, moves_cursor: bool| {
+            let (recent, budget) = (recent.clone(), budget.clone());
+            async move {
+                // A slice is read one page after the other: its next page waits for this
+                // one's share.
+                let share = budget.share().await;
+                let page = page?;
+                let last_id = match moves_cursor {
+                    true => page
+                        .issues
+                        .iter()
+                        .map(|i| numeric_id(&i.id))
+                        .try_fold(0, |m, id| id.map(|id| m.max(id)))?,
+                    false => 0,
+                };
+                let mut unit =
+                    complete(transport, options, page.issues, worklogs, &recent, None).await?;
+                budget.observe(unit.bytes());
+                unit.share = share;
+                unit.requests += 1;
+                unit.search_pages += 1;
+                Ok(Event::Unit {
+                    slice: index,
+                    last_id,
+                    unit: Box::new(unit),
+                })
+            }
+        };
+    // Pages of `ids`, as units of slice `index`.
+    let read = {
+        let (bounds, page_options, unit) = (bounds.clone(), page_options.clone(), unit.clone());
+        move |ids: Vec<u64>, index: usize, moves_cursor: bool| {
+            let unit = unit.clone();
+            jira_batch::search_pages_of_ids(
+                transport.clone(),
+                bounds.clone(),
+                ids,
+                page_options.clone(),
+            )
+            .then(move |page| unit(page, index, moves_cursor))
+            .boxed()
+        }
+    };
+    // The listing's requests, as a unit of no issues.
+    let counted = |requests: usize| Event::Unit {
+        slice: 0,
+        last_id: 0,
+        unit: Box::new(Unit {
+            requests,
+            search_pages: requests,
+            ..Unit::default()
+        }),
+    };
+    let whole = expected.is_some_and(|n| n <= u64::from(jira_model::SEARCH_PAGE_MAX))
+        && matches!(
+            slices.as_slice(),
+            [(
+                0,
+                Slice {
+                    after_id: 0,
+                    last_id: None,
+                    ..
+                }
+            )]
+        );
+    let first_page = {
+        let (transport, bounds, page_options) =
+            (transport.clone(), bounds.clone(), page_options.clone());
+        async move {
+            if !whole {
+                return None;
+            }
+            let pages = jira_batch::search_pages(transport, bounds, page_options);
+            tokio::pin!(pages);
+            pages.next().await
+        }
+    };
+    futures_util::stream::once(first_page).flat_map(move |first| {
+        let complete_page = first.as_ref().is_some_and(|page| {
+            page.as_ref()
+                .is_ok_and(|page| page.is_last || page.next_page_token.is_none())
+        });
+        let read_first: std::collections::HashSet<u64> = match &first {
+            Some(Ok(page)) => page
+                .issues
+                .iter()
+                .filter_map(|i| i.id.parse().ok())
+                .collect(),
+            _ => std::collections::HashSet::new(),
+        };
+        let head = futures_util::stream::iter(first).then({
+            let unit = unit.clone();
+            move |page| unit(page, 0, complete_page)
+        });
+        if complete_page {
+            let done = futures_util::stream::once(async { Ok(Event::Done { slice: 0 }) });
+            return head.chain(done).boxed();
+        }
+        let listing = {
+            let (transport, bounds, first_ids) =
+                (transport.clone(), bounds.clone(), first_ids.clone());
+            async move { jira_batch::query_ids(&*transport, &bounds, first_ids).await }
+        };
+        let (slices, read, bounds) = (slices.clone(), read.clone(), bounds.clone());
+        let rest = futures_util::stream::once(listing).flat_map(move |listed| {
+            let listed = match listed {
+                Ok(listed) => Arc::new(listed),
+                Err(error) => {
+                    return futures_util::stream::iter([Err(Error::from(error))]).left_stream();
+                }
+            };
+            let streams = slices
+                .iter()
+                .map(|(index, slice)| {
+                    let ids = listed
+                        .ids
+                        .iter()
+                        .copied()
+                        .filter(|id| slice.unread(*id) && !read_first.contains(id))
+                        .collect();
+                    let index = *index;
+                    read(ids, index, true)
+                        .chain(futures_util::stream::once(async move {
+                            Ok(Event::Done { slice: index })
+                        }))
+                        .boxed()
+                })
+                .collect::<Vec<_>>();
+            let read = read.clone();
+            let again = second_listing(transport.clone(), bounds.clone(), listed.clone()).flat_map(
+                move |run| match run {
+                    Ok(run) => futures_util::stream::iter([Ok(counted(run.requests))])
+                        .chain(read(run.ids, 0, false))
+                        .left_stream(),
+                    Err(error) => futures_util::stream::iter([Err(error)]).right_stream(),
+                },
+            );
+            futures_util::stream::iter([Ok(counted(listed.requests))])
+                .chain(futures_util::stream::select_all(streams))
+                .chain(again)
+                .right_stream()
+        });
+        head.chain(rest).boxed()
+    })
+}
