@@ -104,11 +104,15 @@ pub async fn query_ids<T: Transport>(
     Ok(listed)
 }
 
+/// Pages [`search_pages_of_ids`] has on the wire at once with `prefetch`: the ids known,
+/// the next page need not wait for this one.
+pub const PAGES_AHEAD: usize = 2;
+
 /// The issues of `ids` that `jql` (which must hold no `ORDER BY`) matches, with
 /// `options.fields`: a page a run of `options.page_size` ids (`(jql) AND id in (...)`),
 /// in the order of `ids`, each page's issues in id order. An id the query no longer
 /// matches (the issue changed or was deleted since it was listed) is simply absent. With
-/// `options.prefetch` the next page is asked while this one is read.
+/// `options.prefetch`, [`PAGES_AHEAD`] pages are asked at once.
 pub fn search_pages_of_ids<T: Transport + 'static>(
     transport: Arc<T>,
     jql: impl Into<String>,
@@ -118,7 +122,7 @@ pub fn search_pages_of_ids<T: Transport + 'static>(
     let jql: Arc<str> = jql.into().into();
     let size = options.page_size.clamp(1, jira_model::SEARCH_PAGE_MAX) as usize;
     let runs: Vec<Vec<u64>> = ids.chunks(size).map(<[u64]>::to_vec).collect();
-    let ahead = if options.prefetch { 2 } else { 1 };
+    let ahead = if options.prefetch { PAGES_AHEAD } else { 1 };
     stream::iter(runs)
         .map(move |run| {
             let (transport, jql, options) = (transport.clone(), jql.clone(), options.clone());

@@ -62,5 +62,5 @@ pub use fetch::{
     FetchError, FetchReport, IssueResults, IssueStream, Order, fetch_issues, fetch_issues_stream,
     fetch_issues_with_comments,
 };
-pub use ids::{QueryIds, query_ids, search_pages_of_ids};
+pub use ids::{PAGES_AHEAD, QueryIds, query_ids, search_pages_of_ids};
 pub use search::{SearchOptions, invalid_jql, jql_hint, search, search_pages};

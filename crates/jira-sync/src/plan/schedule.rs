@@ -176,11 +176,21 @@ pub(crate) fn choose(
     };
     // The `ids` way at each unit size it may use: the fastest (a smaller one only when it
     // gains more than the points tie: it costs a request a unit).
+    // The window's ids are listed before they are read (JQL cannot page by id), a page
+    // after the other, the first the plan's; a listing of more than a page is listed
+    // again once its ids are under way (`crate::events`).
     let id_pages = (n / 5000.0).ceil();
+    let relisted = match id_pages > 1.0 {
+        true => id_pages,
+        false => 0.0,
+    };
     let id_page = match sample.id_page_ms {
         0.0 => latency(5000.0 * ID_BYTES),
         ms => ms / 1000.0,
     };
+    // The listing's pages past the plan's (a window of one search page is asked as that
+    // page, nothing listed: `count > 100` is when the plan reads an id page).
+    let listing_rest = (id_pages - 1.0).max(0.0) * id_page;
     let ids_at = |u: usize| {
         let cost = unit(u as f64);
         // A unit's histories are read beside its bulk fetch (the ids are known); its long
@@ -211,10 +221,15 @@ pub(crate) fn choose(
                 u as f64 * sample.issue_bytes / wire,
                 chain,
             )
-            .max(id_pages * id_page)
+            .max(relisted * id_page)
+            + listing_rest
             + (cost.follow - cost.thread).max(0.0);
-        let requests =
-            id_pages + cost.units + changelog_requests + comment_requests + worklog_requests;
+        let requests = id_pages
+            + relisted
+            + cost.units
+            + changelog_requests
+            + comment_requests
+            + worklog_requests;
         (u, in_flight as usize, read + id_page, requests)
     };
     let largest = configured
@@ -233,7 +248,9 @@ pub(crate) fn choose(
     // A page is completed (threads, histories, the client's work on its bytes) before the
     // next is taken; the next is asked meanwhile.
     let after_page = page_unit.thread.max(page_unit.changelog) + page_unit.process;
-    let page_time = page_unit.fetch.max(after_page);
+    // The ids known, a stream has `PAGES_AHEAD` pages on the wire at once; each is
+    // completed in turn.
+    let page_time = (page_unit.fetch / jira_batch::PAGES_AHEAD as f64).max(after_page);
     let page_in_flight = in_flight_for(&page_unit, page_time, page_slots);
     // A slice a unit in flight at most: each streams its pages one after the other, so
     // more slices are fewer rounds of a page's latency.
@@ -296,6 +313,11 @@ pub(crate) fn choose(
         };
         (last_commit + compaction) * sample.client_ms_per_byte / 1000.0
     };
+    // The search ways list the window's ids before their pages, unless it is one page.
+    let (listed_for_pages, listing_for_pages) = match n > 100.0 {
+        true => ((id_pages - 1.0).max(0.0), listing_rest),
+        false => (0.0, 0.0),
+    };
     let estimate = |strategy: Strategy| {
         let memory_budget = match strategy {
             Strategy::Ids => budget(ids_concurrency as f64, unit_issues as f64),
@@ -307,19 +329,39 @@ pub(crate) fn choose(
             // small window's units may all be back first).
             Strategy::Ids => (ids_requests, (ids_setup + ids_read).max(setup)),
             // A stream of pages: its first fetch, then a page's time for each of the
-            // others (the next is asked while one is completed), then the last one's
-            // completion.
+            // others (the next ones asked while one is completed), then the last one's
+            // completion; past one search page, the listing first and, past one id page,
+            // again last.
             Strategy::Pages => (
-                page_unit.units + page_changelogs + comment_requests + worklog_requests,
-                setup + page_unit.fetch + (page_unit.units - 1.0).max(0.0) * page_time + after_page,
+                page_unit.units
+                    + page_changelogs
+                    + comment_requests
+                    + worklog_requests
+                    + listed_for_pages
+                    + relisted,
+                setup
+                    + listing_for_pages
+                    + page_unit.fetch
+                    + (page_unit.units - 1.0).max(0.0) * page_time
+                    + after_page
+                    + relisted * id_page,
             ),
+            // The slices are cut from a listing of their own; then read as pages are.
             Strategy::Slices => {
                 let rounds = (page_unit.units / slices as f64).ceil();
                 let read = (rounds - 1.0).max(0.0) * page_time;
                 (
-                    page_unit.units + page_changelogs + comment_requests + worklog_requests + 2.0,
+                    page_unit.units
+                        + page_changelogs
+                        + comment_requests
+                        + worklog_requests
+                        + id_pages
+                        + listed_for_pages
+                        + relisted,
                     setup
-                        + 2.0 * latency(0.0)
+                        + id_pages * id_page
+                        + listing_for_pages
+                        + relisted * id_page
                         + page_unit.fetch
                         + read.max(page_paced)
                         + after_page

@@ -69,3 +69,82 @@ async fn a_query_across_projects_is_read_whole_every_way() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_an_offset_token_cut_short_is_made_whole_by_the_second() {
+    // More ids than a listing page holds (5,000), page tokens that are offsets, and an
+    // issue of the first page updated (so out of the window) before the second page is
+    // asked: the second page starts one issue late, and the first listing lacks that
+    // issue. The second listing, once the first's ids are read, has it.
+    let sim = std::sync::Arc::new(
+        SimHandle::start(SimConfig {
+            projects: 1,
+            issues_per_project: 5_300,
+            limits: LimitConfig::off(),
+            realism: jira_sim::Realism {
+                page_tokens: jira_sim::PageTokens::Offset,
+                ..jira_sim::Realism::default()
+            },
+            ..SimConfig::default()
+        })
+        .await
+        .expect("jira-sim starts"),
+    );
+    // The plan's sample (bulk fetches) takes a second, between the listing's first page
+    // (the plan's) and its second.
+    sim.set_faults(jira_sim::FaultConfig {
+        rules: vec![
+            jira_sim::FaultRule::new(
+                jira_sim::Fault::Latency {
+                    fixed_ms: 1_000,
+                    jitter_ms: 0,
+                },
+                1.0,
+            )
+            .on("/rest/api/3/issue/bulkfetch"),
+        ],
+    });
+    let editor = sim.clone();
+    let edit = tokio::spawn(async move {
+        while editor.stats().requests_to("POST", "/rest/api/3/search/jql") == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (status, _) = rest(
+            &editor,
+            Method::PUT,
+            "/rest/api/3/issue/APO-1",
+            Some(json!({"fields": {"labels": ["moved"]}})),
+        )
+        .await;
+        assert_eq!(status, 204);
+        editor.set_faults(jira_sim::FaultConfig::default());
+    });
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = SqliteSink::open(dir.path().join("offsets.db")).unwrap();
+    let options = SyncOptions {
+        changelogs: false,
+        comments: false,
+        worklogs: false,
+        settle: Duration::ZERO,
+        strategy: Some(Strategy::Ids),
+        ..SyncOptions::new("project = APO")
+    };
+    let report = jira_sync::sync(&client, &mut sink, &options).await.unwrap();
+    edit.await.unwrap();
+    // APO-1 left the window after it was listed (it is read as it is now); APO-5001,
+    // skipped by the shifted page, came from the second listing.
+    assert_eq!(report.issues_written, 5_300, "{report:?}");
+    assert_eq!(count(&sink, "SELECT COUNT(*) FROM issues"), 5_300);
+    assert_eq!(
+        count(&sink, "SELECT COUNT(*) FROM issues WHERE key = 'APO-5001'"),
+        1
+    );
+    // Two listings of two pages, the first page the plan's.
+    assert_eq!(
+        sim.stats().requests_to("POST", "/rest/api/3/search/jql"),
+        4,
+        "{report:?}"
+    );
+}
