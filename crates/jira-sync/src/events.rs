@@ -34,9 +34,9 @@ struct Run {
     moves_cursor: bool,
 }
 
-/// The window's ids (see [`jira_batch::query_ids`]): `first`, the listing's first page
-/// when the plan read it. Then, once `listed` is read (the stream is polled past it),
-/// a second listing when the first took more than one page: the ids it lacked.
+/// A second listing of the window (`bounds`), asked once the stream is polled past the
+/// first listing's ids, when that one (`listed`) took more than one page: a run of the ids
+/// it lacked (see [`jira_batch::query_ids`]). Nothing when it took one page.
 fn second_listing<T: Transport + 'static>(
     transport: Arc<T>,
     bounds: String,
@@ -368,7 +368,12 @@ pub(crate) fn page_events<'a, T: Transport + 'static>(
             if !whole {
                 return None;
             }
-            let pages = jira_batch::search_pages(transport, bounds, page_options);
+            // One page, none asked ahead: were it not the last, the rest is listed.
+            let one = SearchOptions {
+                prefetch: false,
+                ..page_options
+            };
+            let pages = jira_batch::search_pages(transport, bounds, one);
             tokio::pin!(pages);
             pages.next().await
         }
