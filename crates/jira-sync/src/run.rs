@@ -388,12 +388,13 @@ where
     let overlap = options.overlap.as_millis() as i64;
     let keep_from = window.to_ms - overlap;
     // The reads run in a task of their own, so that a commit (synchronous, fsynced)
-    // never holds up the requests of the next units. Between them wait at most the units
-    // of one commit: enough to keep reading through a commit, and memory bounded by the
-    // units in flight plus one commit, however large the export.
-    let (sender, mut events) = tokio::sync::mpsc::channel::<Result<Event, Error>>(
-        (options.commit_issues / jira_model::BULK_FETCH_MAX_ISSUES).clamp(2, 16),
-    );
+    // never holds up the requests of the next units. The channel between them has no
+    // bound of its own: every unit waiting in it holds its share of the memory budget
+    // until it is committed, so what waits is bounded in bytes already, however large the
+    // export. (A channel of a few units stopped the dispatch whenever a commit outlasted
+    // them: the reader waited to hand a unit on instead of starting the next. At Jira
+    // Cloud's latency that was a second of a 6.6 s read of 10,000 issues.)
+    let (sender, mut events) = tokio::sync::mpsc::unbounded_channel::<Result<Event, Error>>();
     // The plan's count of the window (none for a window an earlier run left).
     let expected = report.expected.filter(|_| !report.resumed);
     let reader = {
@@ -436,7 +437,7 @@ where
             tokio::pin!(stream);
             while let Some(event) = stream.next().await {
                 let failed = event.is_err();
-                if sender.send(event).await.is_err() || failed {
+                if sender.send(event).is_err() || failed {
                     break;
                 }
             }

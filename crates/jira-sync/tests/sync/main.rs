@@ -2,6 +2,7 @@
 //! resumable, histories from the bulk changelog endpoint.
 
 mod completeness;
+mod dispatch;
 mod early;
 mod feeds;
 mod jsonl;

@@ -1,0 +1,83 @@
+//! A commit never holds up the reads: while the sink writes (synchronously, fsynced), the
+//! next units keep being asked. Every unit waiting for its commit holds its share of the
+//! memory budget, so what waits is bounded in bytes without stopping the reader.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use jira_batch::BatchConfig;
+use jira_ops_tests::sim::client_builder;
+use jira_sim::{BurstConfig, LimitConfig, SimConfig, SimHandle};
+use jira_sync::{SqliteSink, Strategy, SyncBatch, SyncOptions};
+
+use super::{Hooked, count};
+
+const BULK_FETCHES: &str = "POST /rest/api/3/issue/bulkfetch 200";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn units_are_read_on_while_a_commit_is_made() {
+    let sim = Arc::new(
+        SimHandle::start(SimConfig {
+            projects: 2,
+            issues_per_project: 1_000,
+            // Atlassian's burst limits: the plan keeps the units in flight to what the
+            // bucket and the latency call for (a few here), not all of them at once.
+            limits: LimitConfig {
+                burst: Some(BurstConfig::default()),
+                ..LimitConfig::off()
+            },
+            ..SimConfig::default()
+        })
+        .await
+        .expect("jira-sim starts"),
+    );
+    // Units of 10 issues: 2,000 issues are 200 bulk fetches (and the plan's few).
+    let client = client_builder(&sim)
+        .batch(BatchConfig {
+            fetch_chunk: 10,
+            ..BatchConfig::default()
+        })
+        .build()
+        .await
+        .expect("a client for jira-sim builds");
+    let options = SyncOptions {
+        settle: Duration::ZERO,
+        strategy: Some(Strategy::Ids),
+        commit_issues: 10,
+        changelogs: false,
+        comments: false,
+        worklogs: false,
+        ..SyncOptions::new("project in (APO, BEA)")
+    };
+    let fetches = |sim: &SimHandle| sim.stats().by_endpoint.get(BULK_FETCHES).copied();
+    let dir = tempfile::tempdir().unwrap();
+    let watched = sim.clone();
+    let mut first = true;
+    let mut sink = Hooked {
+        inner: SqliteSink::open(dir.path().join("export.db")).unwrap(),
+        // The first commit of issues lasts until every unit was fetched: a reader that
+        // waits for the commit to take its units never gets there.
+        before: move |batch: &SyncBatch| {
+            if !first || batch.issues.is_empty() {
+                return Ok(());
+            }
+            first = false;
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while fetches(&watched).unwrap_or(0) < 200 {
+                if Instant::now() > deadline {
+                    return Err(jira_sync::Error::Sync(format!(
+                        "the reads stopped behind a commit: {:?} of 200 bulk fetches",
+                        fetches(&watched)
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Ok(())
+        },
+    };
+    let report = jira_sync::sync(&client, &mut sink, &options)
+        .await
+        .expect("the read goes on through a long commit");
+    assert_eq!(report.issues_written, 2_000, "{report:?}");
+    assert_eq!(count(&sink.inner, "SELECT COUNT(*) FROM issues"), 2_000);
+}
