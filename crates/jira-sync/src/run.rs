@@ -388,13 +388,22 @@ where
     let overlap = options.overlap.as_millis() as i64;
     let keep_from = window.to_ms - overlap;
     // The reads run in a task of their own, so that a commit (synchronous, fsynced)
-    // never holds up the requests of the next units. The channel between them has no
-    // bound of its own: every unit waiting in it holds its share of the memory budget
-    // until it is committed, so what waits is bounded in bytes already, however large the
-    // export. (A channel of a few units stopped the dispatch whenever a commit outlasted
-    // them: the reader waited to hand a unit on instead of starting the next. At Jira
-    // Cloud's latency that was a second of a 6.6 s read of 10,000 issues.)
-    let (sender, mut events) = tokio::sync::mpsc::unbounded_channel::<Result<Event, Error>>();
+    // never holds up the requests of the next units. Between them wait at most a
+    // commit's worth of issues (`commit_issues`), counted in issues, not units: enough to
+    // keep reading through a commit whatever the unit size, and memory bounded by the
+    // units in flight plus one commit, however large the export. (A bound of ten units
+    // was 250 issues in units of 25, fewer than a commit: at Jira Cloud's latency the
+    // reader stopped for a second of a 6.6 s read of 10,000 issues, waiting to hand a
+    // unit on instead of starting the next.)
+    let waiting = Arc::new(tokio::sync::Semaphore::new(
+        options
+            .commit_issues
+            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+    ));
+    let (sender, mut events) = tokio::sync::mpsc::unbounded_channel::<(
+        Result<Event, Error>,
+        Option<tokio::sync::OwnedSemaphorePermit>,
+    )>();
     // The plan's count of the window (none for a window an earlier run left).
     let expected = report.expected.filter(|_| !report.resumed);
     let reader = {
@@ -437,7 +446,20 @@ where
             tokio::pin!(stream);
             while let Some(event) = stream.next().await {
                 let failed = event.is_err();
-                if sender.send(event).is_err() || failed {
+                let issues = match &event {
+                    Ok(Event::Unit { unit, .. }) => unit.seen.len(),
+                    _ => 0,
+                };
+                // Given back as soon as the commit loop takes the unit.
+                let room = match issues {
+                    0 => None,
+                    n => {
+                        let n = n.min(options.commit_issues.max(1));
+                        let n = u32::try_from(n).unwrap_or(u32::MAX);
+                        waiting.clone().acquire_many_owned(n).await.ok()
+                    }
+                };
+                if sender.send((event, room)).is_err() || failed {
                     break;
                 }
             }
@@ -452,13 +474,13 @@ where
     loop {
         let event = match early.as_deref_mut().filter(|early| early.pending()) {
             Some(early) => tokio::select! {
-                event = events.recv() => event,
+                event = events.recv() => event.map(|(event, _room)| event),
                 landed = early.landed() => {
                     early.apply(landed, (&mut window, &tuning, &budget), options, report);
                     continue;
                 }
             },
-            None => events.recv().await,
+            None => events.recv().await.map(|(event, _room)| event),
         };
         let end = match event.transpose()? {
             None => {

@@ -147,23 +147,27 @@ pub(super) fn swap_in(
 
 /// Compacts the export in `dir` whose committed manifest is `manifest` (updated to the
 /// compacted files) and, when `members` is given (each query's place and the ids it
-/// holds), `members.jsonl` to a line per query. With `issue_files` false the caller
-/// knows no issue was written twice, deleted or moved since the last compaction, so
-/// `issues.jsonl` and the files written per issue (field values, histories, comments:
-/// the bulk of an export) hold no superseded line and are not read; the keyed files
-/// (worklogs, users, statuses) and the field catalogue always are. Whether anything was
-/// rewritten.
+/// holds), `members.jsonl` to a line per query. `(issue_files, worklogs)`: with
+/// `issue_files` false the caller knows no issue was written twice, deleted or moved
+/// since the last compaction, so `issues.jsonl` and the files written per issue (field
+/// values, histories, comments: the bulk of an export) hold no superseded line and are
+/// not read; with both false, no worklog was either and `worklogs.jsonl` is not read. The
+/// small keyed files (users, statuses) and the field catalogue always are. Whether
+/// anything was rewritten.
 pub(super) fn compact(
     dir: &Path,
     manifest: &mut Manifest,
     members: Option<&[(usize, Vec<u64>)]>,
-    issue_files: bool,
+    (issue_files, worklogs): (bool, bool),
 ) -> Result<bool, Error> {
     recover(dir)?;
     let mut files: Vec<(&str, rewrite::Kept)> = Vec::new();
     let mut issues = rewrite::Issues::default();
     let (keyed, per_issue) = rewrite::kinds();
-    let read = |table: &Table| issue_files || !rewrite::written_per_issue(table);
+    let read = |table: &Table| match table.name {
+        "worklogs" => issue_files || worklogs,
+        _ => issue_files || !rewrite::written_per_issue(table),
+    };
     for table in keyed.into_iter().filter(|t| read(t)) {
         if let Some(kept) = rewrite::by_key(dir, table, &mut issues)? {
             files.push((FILES[super::file_of(table)], kept));

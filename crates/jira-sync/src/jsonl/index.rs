@@ -155,6 +155,8 @@ impl JsonlSink {
                 .issue_id
                 .or_else(|| self.worklogs.get(&line.id).map(|(issue, _)| *issue))
                 .unwrap_or(0);
+            // A second line of a worklog: the next compaction reads the file.
+            self.worklogs_rewritten |= self.worklogs.contains_key(&line.id);
             self.worklogs
                 .insert(line.id, (issue, line.deleted_at.is_some()));
         }

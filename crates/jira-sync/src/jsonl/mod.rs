@@ -160,6 +160,11 @@ pub struct JsonlSink {
     /// compacted (or the index found such lines): only then do `issues.jsonl` and the
     /// files written per issue hold superseded lines, and a run's compaction reads them.
     rewritten: bool,
+    /// Whether a worklog was written again or marked deleted since the files were last
+    /// compacted (or the index found such lines): only then does `worklogs.jsonl` hold
+    /// superseded lines (a query's first read writes each worklog once, and its
+    /// compaction need not read them all back).
+    worklogs_rewritten: bool,
     /// One sync at a time (`DIR/sync.lock`).
     /// `None` once a failed commit could not be undone (see [`JsonlSink::recover`]):
     /// the sink then refuses every write.
@@ -256,6 +261,7 @@ impl JsonlSink {
             names: HashMap::new(),
             fields: None,
             rewritten: false,
+            worklogs_rewritten: false,
             lock: Some(lock),
         };
         for name in FILES {
@@ -276,7 +282,7 @@ impl JsonlSink {
         }
         // What a run cut off appended is compacted before the index reads the files.
         if sink.manifest.bytes.get(FILES[SETS]).is_some_and(|b| *b > 0) {
-            compact::compact(&sink.dir, &mut sink.manifest, None, true)?;
+            compact::compact(&sink.dir, &mut sink.manifest, None, (true, true))?;
         }
         sink.index()?;
         Ok(sink)
@@ -298,12 +304,13 @@ impl JsonlSink {
     /// `sets.jsonl` none, atomically; whether any file was rewritten. A sync does this
     /// when its run ends.
     pub fn compact(&mut self) -> Result<bool, Error> {
-        self.compact_files(true)
+        self.compact_files((true, true))
     }
 
     /// [`JsonlSink::compact`], reading `issues.jsonl` and the files written per issue
-    /// only when `issue_files` (see [`compact::compact`]).
-    fn compact_files(&mut self, issue_files: bool) -> Result<bool, Error> {
+    /// only when `reread.0`, and `worklogs.jsonl` only when either (see
+    /// [`compact::compact`]).
+    fn compact_files(&mut self, reread: (bool, bool)) -> Result<bool, Error> {
         self.usable()?;
         let members: Vec<(usize, Vec<u64>)> = (0..self.manifest.queries.len())
             .map(|query| {
@@ -319,10 +326,12 @@ impl JsonlSink {
             })
             .filter(|(_, held)| !held.is_empty())
             .collect();
-        let compacted =
-            compact::compact(&self.dir, &mut self.manifest, Some(&members), issue_files)?;
-        if issue_files {
+        let compacted = compact::compact(&self.dir, &mut self.manifest, Some(&members), reread)?;
+        if reread.0 {
             self.rewritten = false;
+        }
+        if reread.0 || reread.1 {
+            self.worklogs_rewritten = false;
         }
         Ok(compacted)
     }
@@ -471,12 +480,14 @@ impl JsonlSink {
         }
         out.rows(&schema::WORKLOGS, &rows.worklogs)?;
         for worklog in &batch.worklogs {
-            self.worklogs.insert(worklog.id, (worklog.issue_id, false));
+            let before = self.worklogs.insert(worklog.id, (worklog.issue_id, false));
+            self.worklogs_rewritten |= before.is_some();
         }
         let worklogs = file_of(&schema::WORKLOGS);
         for (id, at) in &batch.deleted_worklogs {
             if let Some((_, deleted @ false)) = self.worklogs.get_mut(id) {
                 *deleted = true;
+                self.worklogs_rewritten = true;
                 out.push(
                     worklogs,
                     &Tombstone {
@@ -572,6 +583,7 @@ impl JsonlSink {
                     },
                 )?;
                 *deleted = true;
+                self.worklogs_rewritten = true;
             }
         }
         let mut held = Vec::new();
@@ -619,9 +631,10 @@ impl JsonlSink {
         match JsonlSink::open_locked(self.dir.clone(), lock, true) {
             Ok(fresh) => {
                 // What the commits before the failed one wrote again is still in the files.
-                let rewritten = self.rewritten;
+                let rewritten = (self.rewritten, self.worklogs_rewritten);
                 *self = fresh;
-                self.rewritten |= rewritten;
+                self.rewritten |= rewritten.0;
+                self.worklogs_rewritten |= rewritten.1;
             }
             Err(reopen) => {
                 tracing::error!(dir = %self.dir.display(), error = %reopen, "a JSON Lines sink could not be reopened after a failed commit; it writes nothing more");
@@ -661,8 +674,8 @@ impl Sink for JsonlSink {
 
     fn finish_run(&mut self) -> Result<(), Error> {
         self.usable()?;
-        let issue_files = self.rewritten;
-        self.compact_files(issue_files)
+        let reread = (self.rewritten, self.worklogs_rewritten);
+        self.compact_files(reread)
             .map(|_| ())
             .map_err(|error| self.recover(error))
     }

@@ -580,6 +580,71 @@ fn a_run_that_wrote_each_issue_once_is_not_compacted_again() {
     );
 }
 
+/// A run that wrote each worklog once leaves `worklogs.jsonl` as it is (a query's first
+/// read need not read every worklog back to fold nothing); a worklog written again (found
+/// by the sink opened after a run cut off before its compaction) or marked deleted has
+/// the file folded.
+#[test]
+fn worklogs_written_once_are_not_read_back() {
+    use jira_sync::Sink as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = JsonlSink::open(dir.path()).unwrap();
+    let state = jira_sync::SyncState {
+        jql: "project = APO".into(),
+        ..jira_sync::SyncState::default()
+    };
+    let worklog = |id: u64, seconds: u64| child(id, 7, json!({"timeSpentSeconds": seconds}));
+    let first = jira_sync::SyncBatch {
+        issues: vec![issue(7, "APO-7", None)],
+        worklogs: vec![worklog(70, 60), worklog(71, 30)],
+        ..Default::default()
+    };
+    sink.commit(&first, &state).unwrap();
+    let before = inode(dir.path(), &schema::WORKLOGS);
+    sink.finish_run().unwrap();
+    assert_eq!(
+        before,
+        inode(dir.path(), &schema::WORKLOGS),
+        "each worklog written once: the file was not rewritten"
+    );
+
+    // The feed names worklog 70 again, edited, and the run is cut off before its
+    // compaction: the sink opened next finds the second line and folds it.
+    let edited = jira_sync::SyncBatch {
+        worklogs: vec![worklog(70, 90)],
+        ..Default::default()
+    };
+    sink.commit(&edited, &state).unwrap();
+    drop(sink);
+    let mut sink = JsonlSink::open(dir.path()).unwrap();
+    assert_eq!(lines(dir.path(), &schema::WORKLOGS).len(), 3, "appended");
+    sink.finish_run().unwrap();
+    let worklogs = lines(dir.path(), &schema::WORKLOGS);
+    assert_eq!(worklogs.len(), 2, "one line a worklog");
+    assert!(
+        worklogs
+            .iter()
+            .any(|w| w["id"] == 70 && w["time_spent_seconds"] == 90)
+    );
+
+    // Worklog 71 is deleted: its tombstone is folded into its row.
+    let deleted = jira_sync::SyncBatch {
+        deleted_worklogs: vec![(71, 1_772_475_679_756)],
+        ..Default::default()
+    };
+    sink.commit(&deleted, &state).unwrap();
+    let before = inode(dir.path(), &schema::WORKLOGS);
+    sink.finish_run().unwrap();
+    assert_ne!(before, inode(dir.path(), &schema::WORKLOGS));
+    let worklogs = lines(dir.path(), &schema::WORKLOGS);
+    assert_eq!(worklogs.len(), 2);
+    assert!(
+        worklogs
+            .iter()
+            .any(|w| w["id"] == 71 && !w["deleted_at"].is_null())
+    );
+}
+
 /// A commit that holds one issue twice (two reads of it gathered into one commit) has the
 /// files compacted at the run's end even on a first read.
 #[test]
