@@ -38,6 +38,9 @@ pub(crate) struct Completion {
 pub(crate) struct Tuning {
     unit_issues: Arc<std::sync::atomic::AtomicUsize>,
     pub(crate) units: Gauge,
+    /// Units read and not yet taken by the commit loop: half as many as may be in flight
+    /// (at least two, [`waiting_for`]).
+    pub(crate) waiting: Gauge,
     /// Requests the read sent and did not use (the page asked ahead for a plan that then
     /// chose another way).
     unused: Arc<std::sync::atomic::AtomicUsize>,
@@ -49,6 +52,7 @@ impl Tuning {
         Tuning {
             unit_issues: Arc::new(std::sync::atomic::AtomicUsize::new(unit_issues.max(1))),
             units: Gauge::new(concurrency.max(1)),
+            waiting: Gauge::new(waiting_for(concurrency)),
             unused: Arc::default(),
         }
     }
@@ -63,6 +67,7 @@ impl Tuning {
         self.unit_issues
             .store(unit_issues.max(1), std::sync::atomic::Ordering::Relaxed);
         self.units.resize(concurrency.max(1));
+        self.waiting.resize(waiting_for(concurrency));
     }
 
     pub(crate) fn unit_issues(&self) -> usize {
@@ -70,6 +75,15 @@ impl Tuning {
             .load(std::sync::atomic::Ordering::Relaxed)
             .clamp(1, jira_model::BULK_FETCH_MAX_ISSUES)
     }
+}
+
+/// The units that may wait for the commit loop beside `concurrency` in flight: half as
+/// many, at least two. A far site keeps many units on the wire for their latency, and
+/// this is room for those that come back while a commit is made (the reader stops
+/// starting units once it is full); a near one, whose commits are the bottleneck, holds
+/// little more than its units in flight.
+fn waiting_for(concurrency: usize) -> usize {
+    (concurrency / 2).max(2)
 }
 
 /// Bulk-fetches `ids` with the fields and completes them (with the worklogs they carry

@@ -388,18 +388,13 @@ where
     let overlap = options.overlap.as_millis() as i64;
     let keep_from = window.to_ms - overlap;
     // The reads run in a task of their own, so that a commit (synchronous, fsynced)
-    // never holds up the requests of the next units. Between them wait at most a
-    // commit's worth of issues (`commit_issues`), counted in issues, not units: enough to
-    // keep reading through a commit whatever the unit size, and memory bounded by the
-    // units in flight plus one commit, however large the export. (A bound of ten units
-    // was 250 issues in units of 25, fewer than a commit: at Jira Cloud's latency the
-    // reader stopped for a second of a 6.6 s read of 10,000 issues, waiting to hand a
-    // unit on instead of starting the next.)
-    let waiting = Arc::new(tokio::sync::Semaphore::new(
-        options
-            .commit_issues
-            .clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
-    ));
+    // never holds up the requests of the next units. Between them wait at most half as
+    // many units as may be in flight (`Tuning::waiting`): a far site, with many units on
+    // the wire for their latency, reads on through a commit; a near one, whose commits
+    // are the bottleneck, holds little more than its units in flight. (A bound of ten
+    // units stopped the dispatch whenever a commit outlasted their arrival: at Jira
+    // Cloud's latency, a second of a 6.6 s read of 10,000 issues.)
+    let waiting = tuning.waiting.clone();
     let (sender, mut events) = tokio::sync::mpsc::unbounded_channel::<(
         Result<Event, Error>,
         Option<tokio::sync::OwnedSemaphorePermit>,
@@ -446,18 +441,10 @@ where
             tokio::pin!(stream);
             while let Some(event) = stream.next().await {
                 let failed = event.is_err();
-                let issues = match &event {
-                    Ok(Event::Unit { unit, .. }) => unit.seen.len(),
-                    _ => 0,
-                };
                 // Given back as soon as the commit loop takes the unit.
-                let room = match issues {
-                    0 => None,
-                    n => {
-                        let n = n.min(options.commit_issues.max(1));
-                        let n = u32::try_from(n).unwrap_or(u32::MAX);
-                        waiting.clone().acquire_many_owned(n).await.ok()
-                    }
+                let room = match &event {
+                    Ok(Event::Unit { .. }) => waiting.acquire(1).await,
+                    _ => None,
                 };
                 if sender.send((event, room)).is_err() || failed {
                     break;

@@ -1,6 +1,6 @@
 //! A commit does not hold up the reads: while the sink writes (synchronously, fsynced),
-//! the next units keep being asked, up to a commit's worth of issues waiting for it
-//! (`SyncOptions::commit_issues`), counted in issues whatever the unit size.
+//! the next units keep being asked, as many waiting for the commit loop as half the units
+//! that may be in flight.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,8 +18,8 @@ const BULK_FETCHES: &str = "POST /rest/api/3/issue/bulkfetch 200";
 async fn units_are_read_on_while_a_commit_is_made() {
     let sim = Arc::new(
         SimHandle::start(SimConfig {
-            projects: 2,
-            issues_per_project: 500,
+            projects: 3,
+            issues_per_project: 1_000,
             // Atlassian's burst limits: the plan keeps the units in flight to what the
             // bucket and the latency call for (a few here), not all of them at once.
             limits: LimitConfig {
@@ -31,12 +31,12 @@ async fn units_are_read_on_while_a_commit_is_made() {
         .await
         .expect("jira-sim starts"),
     );
-    // Units of 10 issues: 1,000 issues are 100 bulk fetches (and the plan's few); what
-    // comes after the first commit is less than a commit's worth (the default
-    // `commit_issues`, 1,000), so all of it may be read while that commit is made.
+    // Units of 10 issues: 3,000 issues are 300 bulk fetches (and the plan's few). Up to
+    // 100 units may be in flight, so 50 may wait for the commit loop.
     let client = client_builder(&sim)
         .batch(BatchConfig {
             fetch_chunk: 10,
+            max_concurrent: 100,
             ..BatchConfig::default()
         })
         .build()
@@ -48,7 +48,8 @@ async fn units_are_read_on_while_a_commit_is_made() {
         changelogs: false,
         comments: false,
         worklogs: false,
-        ..SyncOptions::new("project in (APO, BEA)")
+        commit_issues: 10,
+        ..SyncOptions::new("project in (APO, BEA, COM)")
     };
     let fetches = |sim: &SimHandle| sim.stats().by_endpoint.get(BULK_FETCHES).copied();
     let dir = tempfile::tempdir().unwrap();
@@ -56,18 +57,20 @@ async fn units_are_read_on_while_a_commit_is_made() {
     let mut first = true;
     let mut sink = Hooked {
         inner: SqliteSink::open(dir.path().join("export.db")).unwrap(),
-        // The first commit of issues lasts until every unit was fetched: a reader that
-        // stops once a few units wait (ten, as it did) never gets there.
+        // The first commit (one unit: `commit_issues` 10) lasts until 145 units were
+        // fetched: those in flight and those that may wait make 150 past it, where a
+        // reader that stops once ten units wait (as it did) gets to about 120.
         before: move |batch: &SyncBatch| {
             if !first || batch.issues.is_empty() {
                 return Ok(());
             }
             first = false;
+            let wanted = 145;
             let deadline = Instant::now() + Duration::from_secs(30);
-            while fetches(&watched).unwrap_or(0) < 100 {
+            while fetches(&watched).unwrap_or(0) < wanted {
                 if Instant::now() > deadline {
                     return Err(jira_sync::Error::Sync(format!(
-                        "the reads stopped behind a commit: {:?} of 100 bulk fetches",
+                        "the reads stopped behind a commit: {:?} bulk fetches, {wanted} wanted",
                         fetches(&watched)
                     )));
                 }
@@ -79,6 +82,6 @@ async fn units_are_read_on_while_a_commit_is_made() {
     let report = jira_sync::sync(&client, &mut sink, &options)
         .await
         .expect("the read goes on through a long commit");
-    assert_eq!(report.issues_written, 1_000, "{report:?}");
-    assert_eq!(count(&sink.inner, "SELECT COUNT(*) FROM issues"), 1_000);
+    assert_eq!(report.issues_written, 3_000, "{report:?}");
+    assert_eq!(count(&sink.inner, "SELECT COUNT(*) FROM issues"), 3_000);
 }
