@@ -39,7 +39,7 @@ pub(crate) struct Tuning {
     unit_issues: Arc<std::sync::atomic::AtomicUsize>,
     pub(crate) units: Gauge,
     /// Units read and not yet taken by the commit loop: half as many as may be in flight
-    /// (at least two, [`waiting_for`]).
+    /// (at least ten, [`waiting_for`]).
     pub(crate) waiting: Gauge,
     /// Requests the read sent and did not use (the page asked ahead for a plan that then
     /// chose another way).
@@ -78,13 +78,17 @@ impl Tuning {
 }
 
 /// The units that may wait for the commit loop beside `concurrency` in flight: half as
-/// many, at least two. A far site keeps many units on the wire for their latency, and
-/// this is room for those that come back while a commit is made (the reader stops
-/// starting units once it is full); a near one, whose commits are the bottleneck, holds
-/// little more than its units in flight.
+/// many, and never fewer than [`WAITING_AT_LEAST`]. A far site keeps many units on the
+/// wire for their latency, and this is room for those that come back while a commit is
+/// made (the reader stops starting units once it is full); a near one, whose commits are
+/// the bottleneck, holds little more than its units in flight.
 fn waiting_for(concurrency: usize) -> usize {
-    (concurrency / 2).max(2)
+    (concurrency / 2).max(WAITING_AT_LEAST)
 }
+
+/// The fewest units that may wait for the commit loop: a commit's worth of 1,000 issues
+/// in units of 100.
+const WAITING_AT_LEAST: usize = 10;
 
 /// Bulk-fetches `ids` with the fields and completes them (with the worklogs they carry
 /// when `worklogs` takes them from the issues, see [`complete`]). With `settled_at` (a
