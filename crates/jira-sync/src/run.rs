@@ -389,7 +389,7 @@ where
     let keep_from = window.to_ms - overlap;
     // The reads run in a task of their own, so that a commit (synchronous, fsynced)
     // never holds up the requests of the next units. Between them wait at most half as
-    // many units as may be in flight (`Tuning::waiting`): a far site, with many units on
+    // many units as may be in flight, ten at least (`Tuning::waiting`): a far site, with many units on
     // the wire for their latency, reads on through a commit; a near one, whose commits
     // are the bottleneck, holds little more than its units in flight. (A bound of ten
     // units stopped the dispatch whenever a commit outlasted their arrival: at Jira
