@@ -389,11 +389,11 @@ where
     let keep_from = window.to_ms - overlap;
     // The reads run in a task of their own, so that a commit (synchronous, fsynced)
     // never holds up the requests of the next units. Between them wait at most half as
-    // many units as may be in flight, ten at least (`Tuning::waiting`): a far site, with many units on
-    // the wire for their latency, reads on through a commit; a near one, whose commits
-    // are the bottleneck, holds little more than its units in flight. (A bound of ten
-    // units stopped the dispatch whenever a commit outlasted their arrival: at Jira
-    // Cloud's latency, a second of a 6.6 s read of 10,000 issues.)
+    // many units as may be in flight, ten at least (`Tuning::waiting`): a far site, with
+    // many units on the wire for their latency, reads on through a commit; a near one,
+    // whose commits are the bottleneck, holds little more than its units in flight. (A
+    // bound of ten units stopped the dispatch whenever a commit outlasted their arrival:
+    // at Jira Cloud's latency, a second of a 7.2 s read of 10,000 issues.)
     let waiting = tuning.waiting.clone();
     let (sender, mut events) = tokio::sync::mpsc::unbounded_channel::<(
         Result<Event, Error>,

@@ -20,8 +20,8 @@ async fn units_are_read_on_while_a_commit_is_made() {
         SimHandle::start(SimConfig {
             projects: 3,
             issues_per_project: 1_000,
-            // Atlassian's burst limits: the plan keeps the units in flight to what the
-            // bucket and the latency call for (a few here), not all of them at once.
+            // Atlassian's burst limits: the bucket paces the units, so the read is still
+            // under way when its first commit comes.
             limits: LimitConfig {
                 burst: Some(BurstConfig::default()),
                 ..LimitConfig::off()
