@@ -12,7 +12,7 @@ use jira_sync::{Sink, SqliteSink, Strategy, SyncOptions, SyncReport};
 use crate::count;
 
 /// More issues than an id page holds (5,000), on a site 25 ms away (far: a small answer
-/// takes 20 ms or more).
+/// takes 20 ms or more) whose answers take longer the more they hold.
 async fn far_site(limits: LimitConfig) -> SimHandle {
     SimHandle::start(SimConfig {
         projects: 1,
@@ -21,7 +21,10 @@ async fn far_site(limits: LimitConfig) -> SimHandle {
         realism: Realism {
             work_latency: WorkLatency {
                 base_ms: 25,
-                per_kib_ms: 0.0,
+                // A byte's time too, as a far site has: a stream of search pages then
+                // carries every byte on its one chain, and the plan's choice between
+                // the ways is not a near tie that the sample's noise decides.
+                per_kib_ms: 1.0,
             },
             ..Realism::default()
         },
