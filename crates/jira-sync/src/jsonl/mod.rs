@@ -448,6 +448,7 @@ impl JsonlSink {
             replace(&schema::FIELDS, vec![0], &self.manifest);
         }
 
+        out.rows(&schema::ISSUES, &rows.issues)?;
         for issue in &batch.issues {
             let key = self.prefixes.intern(&issue.key);
             let entry = self.issues.entry(issue.id).or_insert(IssueEntry {
@@ -463,31 +464,25 @@ impl JsonlSink {
             entry.deleted = false;
             entry.queries |= 1 << query;
         }
+        out.rows(&schema::FIELD_VALUES, &rows.field_values)?;
+        out.rows(&schema::CHANGELOG, &rows.changelog)?;
+        out.rows(&schema::CHANGELOG_ITEMS, &rows.changelog_items)?;
         for (issue_id, entries) in &batch.histories {
             if let Some(entry) = self.issues.get_mut(issue_id) {
                 entry.history = entries.len() as u32;
             }
         }
+        out.rows(&schema::COMMENTS, &rows.comments)?;
         for (issue_id, comments) in &batch.comments {
             if let Some(entry) = self.issues.get_mut(issue_id) {
                 entry.comments = comments.len() as u32;
             }
         }
+        out.rows(&schema::WORKLOGS, &rows.worklogs)?;
         for worklog in &batch.worklogs {
             let before = self.worklogs.insert(worklog.id, (worklog.issue_id, false));
             self.worklogs_rewritten |= before.is_some();
         }
-        out.tables(&[
-            (&schema::ISSUES, &rows.issues),
-            (&schema::FIELD_VALUES, &rows.field_values),
-            (&schema::CHANGELOG, &rows.changelog),
-            (&schema::CHANGELOG_ITEMS, &rows.changelog_items),
-            (&schema::COMMENTS, &rows.comments),
-            (&schema::WORKLOGS, &rows.worklogs),
-            (&schema::USERS, &rows.users),
-            (&schema::FIELDS, fields.as_deref().unwrap_or_default()),
-            (&schema::STATUSES, &rows.statuses),
-        ])?;
         let worklogs = file_of(&schema::WORKLOGS);
         for (id, at) in &batch.deleted_worklogs {
             if let Some((_, deleted @ false)) = self.worklogs.get_mut(id) {
@@ -502,6 +497,11 @@ impl JsonlSink {
                 )?;
             }
         }
+        out.rows(&schema::USERS, &rows.users)?;
+        if let Some(fields) = &fields {
+            out.rows(&schema::FIELDS, fields)?;
+        }
+        out.rows(&schema::STATUSES, &rows.statuses)?;
         if !batch.issues.is_empty() {
             out.push(
                 MEMBERS,
