@@ -119,38 +119,50 @@ pub(crate) async fn fetch_unit<T: Transport + 'static>(
             .collect(),
         _ => Vec::new(),
     };
-    let (fetched, early) = tokio::join!(
-        fetch_issues::<_, jira_cache::SledStore>(transport, None, &single, ids, &field_refs, &[]),
-        async {
-            match early_ids.is_empty() {
-                true => Ok(None),
-                false => histories(transport, &early_ids).await.map(Some),
+    // The answer is turned into text as soon as it arrives, not once the histories beside
+    // it are back: a parsed tree takes several times its text's memory, and a unit whose
+    // changelog pages are slower than its fetch would hold it all that while.
+    let fetch = async {
+        let (results, fetched) = fetch_issues::<_, jira_cache::SledStore>(
+            transport,
+            None,
+            &single,
+            ids,
+            &field_refs,
+            &[],
+        )
+        .await?;
+        let mut issues = Vec::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for (id, result) in results {
+            match result {
+                Ok(issue) => issues.push(issue),
+                Err(FetchError::NotFound(_)) => missing.push(id),
+                Err(FetchError::Failed { message, .. }) => {
+                    return Err(Error::Sync(format!(
+                        "sync: issue {id} could not be fetched ({message}); nothing past the last commit was written, run again to resume"
+                    )));
+                }
             }
         }
-    );
-    let (results, fetched) = fetched?;
+        let (mut unit, threads) = records(options, issues, worklogs, recent)?;
+        unit.requests += fetched.requests;
+        unit.missing = missing;
+        Ok::<_, Error>((unit, threads))
+    };
+    let (fetched, early) = tokio::join!(fetch, async {
+        match early_ids.is_empty() {
+            true => Ok(None),
+            false => histories(transport, &early_ids).await.map(Some),
+        }
+    });
+    let (unit, threads) = fetched?;
     let early = early?.map(|(histories, requests)| Early {
         histories,
         requests,
         settled_at: settled_at.unwrap_or(i64::MIN),
     });
-    let mut issues = Vec::with_capacity(ids.len());
-    let mut missing = Vec::new();
-    for (id, result) in results {
-        match result {
-            Ok(issue) => issues.push(issue),
-            Err(FetchError::NotFound(_)) => missing.push(id),
-            Err(FetchError::Failed { message, .. }) => {
-                return Err(Error::Sync(format!(
-                    "sync: issue {id} could not be fetched ({message}); nothing past the last commit was written, run again to resume"
-                )));
-            }
-        }
-    }
-    let mut unit = complete(transport, options, issues, worklogs, recent, early).await?;
-    unit.requests += fetched.requests;
-    unit.missing = missing;
-    Ok(unit)
+    finish(transport, options, unit, threads, worklogs, early).await
 }
 
 /// Drops the issues the sink already holds at this `updated`, then takes the rest's
@@ -168,6 +180,20 @@ pub(crate) async fn complete<T: Transport>(
     recent: &BTreeMap<String, i64>,
     early: Option<Early>,
 ) -> Result<Unit, Error> {
+    let (unit, threads) = records(options, issues, worklogs, recent)?;
+    finish(transport, options, unit, threads, worklogs, early).await
+}
+
+/// The first, synchronous step of [`complete`]: `issues` as text (the unchanged ones
+/// counted and dropped), their embedded comments and worklogs taken out as records of
+/// their own; with the threads longer than their embedded page, (issue id, comments in
+/// all).
+fn records(
+    options: &SyncOptions,
+    issues: Vec<Issue>,
+    worklogs: IssueWorklogs,
+    recent: &BTreeMap<String, i64>,
+) -> Result<(Unit, Vec<(u64, u64)>), Error> {
     let mut unit = Unit::default();
     // Threads longer than the field's first page: (issue id, comments in all).
     let mut threads: Vec<(u64, u64)> = Vec::new();
@@ -221,6 +247,20 @@ pub(crate) async fn complete<T: Transport>(
             json: record::raw(&issue)?,
         });
     }
+    Ok((unit, threads))
+}
+
+/// The rest of [`complete`], on the network: the long threads' pages, the histories
+/// (those of `early` kept where they hold every entry) and, with every issue taking its
+/// worklogs from itself, the worklog lists longer than their embedded page.
+async fn finish<T: Transport>(
+    transport: &Arc<T>,
+    options: &SyncOptions,
+    mut unit: Unit,
+    threads: Vec<(u64, u64)>,
+    worklogs: IssueWorklogs,
+    early: Option<Early>,
+) -> Result<Unit, Error> {
     // The long threads, side by side, beside the histories: a unit's wall is its slowest
     // chain of requests, not their sum.
     let threads = futures_util::future::try_join_all(threads.into_iter().map(|(id, total)| {
