@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jira_ops_tests::sim::{rest, rest_get, uncached_client};
-use jira_sim::{LimitConfig, Realism, SimConfig, SimHandle};
+use jira_sim::{Fault, FaultConfig, FaultRule, LimitConfig, Realism, SimConfig, SimHandle};
 use jira_sync::{Census, JsonlSink, Sink, SqliteSink, Strategy, SyncBatch, SyncOptions, SyncState};
 use reqwest::Method;
 use serde_json::json;
@@ -370,6 +370,35 @@ async fn the_plan_measures_the_window_and_names_the_cheapest_way() {
     assert!(run.reason.starts_with(strategy.name()), "{}", run.reason);
     assert_eq!(run.issues_written, 300);
     assert_eq!(run.expected, Some(300));
+}
+
+/// A site's first answer may be slow for reasons no later request meets (its connection
+/// set up, a server's cold caches, a busy count): the plan takes a small answer's round
+/// trip as the least it measured, so one slow count does not make a near site far (which
+/// puts many more units in flight, and their memory, for a latency that is not there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_count_does_not_make_a_near_site_far() {
+    let sim = tenant().await;
+    sim.set_faults(FaultConfig {
+        rules: vec![
+            FaultRule::new(
+                Fault::Latency {
+                    fixed_ms: 80,
+                    jitter_ms: 0,
+                },
+                1.0,
+            )
+            .on("/rest/api/3/search/approximate-count"),
+        ],
+    });
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = SqliteSink::open(dir.path().join("plan.db")).unwrap();
+    let plan = jira_sync::plan(&client, &mut sink, &options())
+        .await
+        .unwrap();
+    assert!(plan.sample.near, "{:?}", plan.sample);
+    assert!(plan.sample.base_ms < 20.0, "{:?}", plan.sample);
 }
 
 /// What a JSON Lines export holds live, read as a consumer would (the last line per id
