@@ -369,7 +369,7 @@ pub async fn run(quick: bool) -> Scenario {
 /// names, `postgres://...`), by `strategy` (`plan`: the one the plan chooses, with its
 /// concurrency and its memory budget; a way named: with the budget held at
 /// [`jira_sync::MEMORY_BUDGET_FLOOR`], since the plan sizes it from the latency it
-/// measures, which on jira-sim grows with the tenant), prints its VmHWM (kB).
+/// measures), prints its VmHWM (kB).
 pub async fn child(base_url: &str, projects: &str, dir: &str, sink: &str, strategy: &str) {
     let client = JiraClient::builder(base_url)
         .basic_auth("sim@example.com", "sim-token")
@@ -466,7 +466,7 @@ pub async fn memory(quick: bool) -> Scenario {
         ),
     ];
     scenario.notes.push(format!(
-        "Each run is a child process (its VmHWM); the binaries use mimalloc (glibc's allocator kept an arena per thread of a long run, and resident memory grew with the run's length). The figures hold the way of reading fixed (`ids`) and the memory budget at {} MiB of results between the wire and the sink: memory is the units in flight and that budget, and the units the plan puts in flight and the budget it sizes for them (up to {} MiB) follow the latency it measures, which on jira-sim grows with the tenant (its JQL scans every issue), so the plan's choice (last column) differs between the two sizes for a reason other than the export's size.",
+        "Each run is a child process (its VmHWM); the binaries use mimalloc (glibc's allocator kept an arena per thread of a long run, and resident memory grew with the run's length). The figures hold the way of reading fixed (`ids`) and the memory budget at {} MiB of results between the wire and the sink: memory is the units in flight and that budget. The plan's choice (last column) sizes both (up to {} MiB) by the latency it measures, the least round trip of its answers: jira-sim's first count of a large tenant is slow (its JQL scans every issue), and a plan that took that one answer for the site's latency put three times the units in flight at 200,000 issues.",
         jira_sync::MEMORY_BUDGET_FLOOR >> 20,
         jira_sync::MEMORY_BUDGET >> 20,
     ));
