@@ -271,13 +271,14 @@ async fn finish<T: Transport>(
         }
     }));
     let histories = async {
+        // The requests the early histories took are the unit's whatever it holds (its
+        // issues may all have gone between the listing and the fetch).
+        let mut requests = early.as_ref().map_or(0, |early| early.requests);
         if !options.changelogs || unit.batch.issues.is_empty() {
-            return Ok::<_, Error>(None);
+            return Ok::<_, Error>((None, requests));
         }
         let mut known = BTreeMap::new();
-        let mut requests = 0;
         if let Some(early) = early {
-            requests += early.requests;
             let settled: std::collections::HashSet<u64> = unit
                 .batch
                 .issues
@@ -300,7 +301,7 @@ async fn finish<T: Transport>(
             requests += sent;
             known.extend(histories);
         }
-        Ok(Some((known, requests)))
+        Ok((Some(known), requests))
     };
     // With every issue taking its worklogs from itself, the lists longer than the
     // embedded page are read here, beside the threads, rather than at the commit.
@@ -317,8 +318,9 @@ async fn finish<T: Transport>(
         unit.requests += sent;
         unit.batch.comments.insert(id, comments);
     }
-    if let Some((known, requests)) = histories {
-        unit.requests += requests;
+    let (known, requests) = histories;
+    unit.requests += requests;
+    if let Some(known) = known {
         unit.batch.histories = known;
     }
     Ok(unit)

@@ -372,7 +372,20 @@ impl Drop for PostgresSink {
         if let Err(error) = self.settle() {
             tracing::warn!(%error, "the last commit into PostgreSQL failed");
         }
-        // Closing the channel ends the thread, which closes the session: its locks go.
+        // The queries' locks are given back before the sink is gone, so that a sync that
+        // starts right after finds them free: the server frees a closed session's locks
+        // only once it has seen the session end, a moment later.
+        if !self.locked.is_empty() {
+            let unlocked = self.call(|conn: &mut Conn| {
+                conn.client
+                    .batch_execute("SELECT pg_advisory_unlock_all()")
+                    .map_err(Failure::from)
+            });
+            if let Err(error) = unlocked {
+                tracing::debug!(%error, "the queries' locks go with the session instead");
+            }
+        }
+        // Closing the channel ends the thread, which closes the session.
         self.jobs = None;
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();

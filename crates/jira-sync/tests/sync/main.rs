@@ -401,6 +401,58 @@ async fn a_slow_count_does_not_make_a_near_site_far() {
     assert!(plan.sample.base_ms < 20.0, "{:?}", plan.sample);
 }
 
+/// A unit whose issues all went between the listing and the bulk fetch (a lagging search
+/// index still lists them) sent its fetch and its changelog page all the same: the run's
+/// count of requests holds them, and equals what the site answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_whose_issues_are_gone_is_counted_with_its_requests() {
+    let sim = SimHandle::start(SimConfig {
+        projects: 2,
+        issues_per_project: 150,
+        limits: LimitConfig::off(),
+        realism: Realism {
+            worklog_settle_ms: 0,
+            search_lag_ms: 600_000,
+            ..Realism::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .expect("jira-sim starts");
+    for number in 1..=150 {
+        let (status, _) = rest(
+            &sim,
+            Method::DELETE,
+            &format!("/rest/api/3/issue/BEA-{number}"),
+            None,
+        )
+        .await;
+        assert_eq!(status, 204, "BEA-{number}");
+    }
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = SqliteSink::open(dir.path().join("gone.db")).unwrap();
+    let before = sim.stats().requests;
+    let report = jira_sync::sync(
+        &client,
+        &mut sink,
+        &SyncOptions {
+            strategy: Some(Strategy::Ids),
+            census_every: None,
+            ..options()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.issues_written, 150, "{report:?}");
+    assert_eq!(report.missing.len(), 150, "{report:?}");
+    assert_eq!(
+        report.requests as u64,
+        sim.stats().requests - before,
+        "{report:?}"
+    );
+}
+
 /// What a JSON Lines export holds live, read as a consumer would (the last line per id
 /// wins, a tombstone marks its row deleted): every issue's (id, updated) and history
 /// length.
