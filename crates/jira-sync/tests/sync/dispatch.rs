@@ -69,9 +69,12 @@ async fn units_are_read_on_while_a_commit_is_made() {
             let deadline = Instant::now() + Duration::from_secs(30);
             while fetches(&watched).unwrap_or(0) < wanted {
                 if Instant::now() > deadline {
+                    let stats = watched.stats();
                     return Err(jira_sync::Error::Sync(format!(
-                        "the reads stopped behind a commit: {:?} bulk fetches, {wanted} wanted",
-                        fetches(&watched)
+                        "the reads stopped behind a commit: {:?} bulk fetches, {wanted} wanted (the site answered {:?}, refused {} with 429)",
+                        fetches(&watched),
+                        stats.by_endpoint,
+                        stats.rate_limited
                     )));
                 }
                 std::thread::sleep(Duration::from_millis(10));
