@@ -466,7 +466,7 @@ pub async fn memory(quick: bool) -> Scenario {
         ),
     ];
     scenario.notes.push(format!(
-        "Each run is a child process (its VmHWM); the binaries use mimalloc (glibc's allocator kept an arena per thread of a long run, and resident memory grew with the run's length). The figures hold the way of reading fixed (`ids`) and the memory budget at {} MiB of results between the wire and the sink: memory is the units in flight and that budget. The plan's choice (last column) sizes both (up to {} MiB) by the latency it measures, the least round trip of its answers: jira-sim's first count of a large tenant is slow (its JQL scans every issue), and a plan that took that one answer for the site's latency put three times the units in flight at 200,000 issues.",
+        "Each run is a child process (its VmHWM); the binaries use mimalloc (glibc's allocator kept an arena per thread of a long run, and resident memory grew with the run's length). The figures hold the way of reading fixed (`ids`) and the memory budget at {} MiB of results between the wire and the sink: memory is the units in flight and that budget. The plan's choice (last column) sizes both (up to {} MiB) by the latency it measures, the least round trip of its answers: jira-sim's first count of a large tenant is slow (its JQL scans every issue), and a plan that took that one answer for the site's latency put 1.4–2.9 times the units in flight at 200,000 issues (14–29 against 10).",
         jira_sync::MEMORY_BUDGET_FLOOR >> 20,
         jira_sync::MEMORY_BUDGET >> 20,
     ));

@@ -606,9 +606,9 @@ async fn the_census_runs_when_it_is_cheap_and_a_first_run_counts_as_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_site_without_an_approximate_count_is_synced_the_way_that_needs_no_measure() {
     let sim = tenant().await;
-    sim.set_faults(jira_sim::FaultConfig {
+    sim.set_faults(FaultConfig {
         rules: vec![
-            jira_sim::FaultRule::new(jira_sim::Fault::Status { status: 404 }, 1.0)
+            FaultRule::new(Fault::Status { status: 404 }, 1.0)
                 .on("/rest/api/3/search/approximate-count"),
         ],
     });
