@@ -158,11 +158,7 @@ pub(crate) async fn rest_window<T: Transport + 'static>(
     let after_id = window.slices[0].after_id;
     let mut rest = Window {
         strategy,
-        slices: vec![crate::window::Slice {
-            after_id,
-            last_id: None,
-            done: false,
-        }],
+        slices: vec![crate::window::Slice::new(after_id, None)],
         concurrency: plan.concurrency,
         unit_issues: plan.unit_issues,
         memory_budget: plan.estimate(strategy).map_or(0, |e| e.memory_budget),

@@ -1,7 +1,7 @@
 //! A window's issues read as units, each way: the `ids` way (the window's ids listed,
-//! then bulk fetches in id order) and the `pages`/`slices` ways (search pages of listed
-//! ids with the fields), each unit completed ([`crate::read`]) and handed on in order
-//! with the cursor it moves.
+//! then bulk fetches started in id order and handed on as they come back) and the
+//! `pages`/`slices` ways (search pages of listed ids with the fields, in order), each
+//! unit completed ([`crate::read`]) and handed on with the cursor it moves.
 //!
 //! JQL cannot page by id (`id > N` keeps to issue N's project: [`jira_batch::query_ids`]),
 //! so every way lists the window's ids by page token first and keeps its cursor on its
@@ -195,9 +195,11 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
             let budget = budget.clone();
             let unit = async move {
                 let (ids, requests, moves_cursor) = chunk?;
-                let last_id = match moves_cursor {
-                    true => ids.iter().copied().max().unwrap_or(0),
-                    false => 0,
+                // The unit's id range, when it is one of the listing's in order (and so
+                // may move the cursor).
+                let range = match (moves_cursor, ids.iter().min(), ids.iter().max()) {
+                    (true, Some(first), Some(last)) => Some((*first, *last)),
+                    _ => None,
                 };
                 let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
                 // In a task of its own: while the events wait for a commit, a unit on the
@@ -225,38 +227,65 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
                 unit.share = share;
                 unit.requests += requests;
                 unit.search_pages += requests;
-                Ok(Event::Unit {
-                    slice: 0,
-                    last_id,
-                    unit: Box::new(unit),
-                })
+                Ok((range, unit))
             };
             async move { (seq, unit.await) }
         })
         // Units run unordered (a slow one never keeps the next from starting: what is in
         // flight is bounded by the concurrency and the memory budget, not by the oldest
-        // unit) and are handed on in order, so commits and the cursor stay in id order.
-        // (`tuning` bounds them; this only caps what it may be set to).
+        // unit) and are handed on as they come back, so the commit loop never waits for
+        // the oldest either: units that came back behind a slow one are committed while it
+        // is on the wire, not all at once after it. (`tuning` bounds them; this only caps
+        // what it may be set to.)
         .buffer_unordered(
             crate::plan::MAX_CONCURRENCY
                 .max(batch.max_concurrent)
                 .max(window.concurrency),
         )
-        .scan((0usize, BTreeMap::new()), |(next, held), (seq, event)| {
-            held.insert(seq, event);
-            let mut ready = Vec::new();
-            while let Some(event) = held.remove(next) {
-                ready.push(event);
-                *next += 1;
-            }
-            futures_util::future::ready(Some(futures_util::stream::iter(ready)))
-        })
-        .flatten();
+        .scan(Cursor::default(), |cursor, (seq, read)| {
+            futures_util::future::ready(Some(read.map(|(range, unit)| {
+                let (last_id, ahead) = cursor.back(seq, range);
+                Event::Unit {
+                    slice: 0,
+                    last_id,
+                    ahead,
+                    unit: Box::new(unit),
+                }
+            })))
+        });
     units.chain(
         futures_util::stream::once(go_on).filter_map(|go| {
             futures_util::future::ready(go.then_some(Ok(Event::Done { slice: 0 })))
         }),
     )
+}
+
+/// Where the `ids` way's cursor stands while its units come back out of order: units are
+/// numbered as they start (in id order, those of a listing's first reading), and the
+/// cursor is the last id of the longest run of units back from the first.
+#[derive(Default)]
+struct Cursor {
+    /// The number of the first unit not yet back.
+    next: usize,
+    /// The units back past `next`: their last ids (0 for one that moves no cursor).
+    back: BTreeMap<usize, u64>,
+    /// The last id of every unit before `next`.
+    after_id: u64,
+}
+
+impl Cursor {
+    /// Unit `seq` came back having read `range` (first and last id, when it moves the
+    /// cursor): where the cursor now stands, and the unit's range when it is still past
+    /// it (read ahead).
+    fn back(&mut self, seq: usize, range: Option<(u64, u64)>) -> (u64, Option<(u64, u64)>) {
+        self.back.insert(seq, range.map_or(0, |(_, last)| last));
+        while let Some(last) = self.back.remove(&self.next) {
+            self.after_id = self.after_id.max(last);
+            self.next += 1;
+        }
+        let ahead = range.filter(|(_, last)| *last > self.after_id);
+        (self.after_id, ahead)
+    }
 }
 
 /// The `pages` and `slices` strategies: the window's ids listed once (by page token,
@@ -320,6 +349,7 @@ pub(crate) fn page_events<'a, T: Transport + 'static>(
                 Ok(Event::Unit {
                     slice: index,
                     last_id,
+                    ahead: None,
                     unit: Box::new(unit),
                 })
             }
@@ -343,6 +373,7 @@ pub(crate) fn page_events<'a, T: Transport + 'static>(
     let counted = |requests: usize| Event::Unit {
         slice: 0,
         last_id: 0,
+        ahead: None,
         unit: Box::new(Unit {
             requests,
             search_pages: requests,
@@ -445,4 +476,22 @@ pub(crate) fn page_events<'a, T: Transport + 'static>(
         });
         head.chain(rest).boxed()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cursor;
+
+    #[test]
+    fn the_cursor_follows_the_units_back_in_a_row_and_names_those_ahead() {
+        let mut cursor = Cursor::default();
+        // Units 0..4 read ids 1–10, 11–20, 21–30 and 31–40; 2 and 1 come back first.
+        assert_eq!(cursor.back(2, Some((21, 30))), (0, Some((21, 30))));
+        assert_eq!(cursor.back(1, Some((11, 20))), (0, Some((11, 20))));
+        // Unit 0 closes the gap: the cursor passes every unit back so far.
+        assert_eq!(cursor.back(0, Some((1, 10))), (30, None));
+        // A unit that moves no cursor (ids a second listing found) is passed over.
+        assert_eq!(cursor.back(4, None), (30, None));
+        assert_eq!(cursor.back(3, Some((31, 40))), (40, None));
+    }
 }

@@ -16,7 +16,10 @@
 //!   window's end back from writes the index may not show yet. Its ids are listed first
 //!   and read in id order from a cursor the run keeps: ids do not change when an issue
 //!   is updated, so the cursor neither skips nor repeats an issue while the window's
-//!   issues change ([`Window`]).
+//!   issues change ([`Window`]). Units are committed as they come back, not in id order:
+//!   a commit saves the cursor (everything below it is durable) and the id ranges of the
+//!   units committed ahead of it ([`Slice::ahead`]), so one slow unit holds up neither
+//!   the others' commits nor a resumed run.
 //! - **Three ways to read a window** ([`Strategy`]): id-only pages then bulk fetches,
 //!   search pages with the fields, or id ranges streamed side by side. [`plan`] measures
 //!   the window with thirteen requests and picks the fastest ([`SyncPlan`]), and for the

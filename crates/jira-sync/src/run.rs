@@ -1,4 +1,4 @@
-//! One run: the window opened or resumed, read in order and committed with its state,
+//! One run: the window opened or resumed, read and committed with its cursors,
 //! the worklog feeds, the census; and the plan of the next run.
 
 use std::collections::BTreeMap;
@@ -70,12 +70,18 @@ pub struct SyncReport {
     pub went_back: usize,
 }
 
-/// What reading part of a window produced, in the order it must be committed.
+/// What reading part of a window produced. A slice's units may come out of id order
+/// (those of the `ids` way are handed on as they come back): each says how far its
+/// slice's cursor may move once it is committed.
 pub(crate) enum Event {
-    /// Issues of slice `slice` up to `last_id`, complete with their histories.
+    /// Issues of slice `slice`, complete with their histories. Once it is committed, every
+    /// issue of the slice up to `last_id` is durable, and so are those from the first to
+    /// the last id of `ahead` (the unit's own range, when it came back before a unit below
+    /// it).
     Unit {
         slice: usize,
         last_id: u64,
+        ahead: Option<(u64, u64)>,
         unit: Box<Unit>,
     },
     /// Slice `slice` has been read to its end.
@@ -302,6 +308,11 @@ where
     Ok(report)
 }
 
+/// How long the commit loop waits for another unit before it commits what it gathered.
+/// A near site's units come back far more often than this (its commits are the
+/// bottleneck, and gather as before); a far site's last units come back seconds apart.
+const QUIET_COMMIT: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// What the next run of `options` would cost each way, without reading the window:
 /// thirteen requests measure the tenant (see [`SyncPlan`]). A window an interrupted run left
 /// is estimated as it stands.
@@ -343,8 +354,8 @@ pub(crate) struct Reads<'a, T> {
     pub(crate) worklogs: IssueWorklogs,
 }
 
-/// Reads every unfinished slice of `window`, committing in order, then moves the mark to
-/// the window's end.
+/// Reads every unfinished slice of `window`, committing units as they come back with
+/// the cursors they move, then moves the mark to the window's end.
 /// With `early` (a far site's first id page, read while the plan measures), the read
 /// takes the plan when it lands; when the plan chose another way, it ends after the first
 /// page with the window unfinished (see [`crate::early`]).
@@ -459,17 +470,35 @@ where
     let mut pending_seen: Vec<(String, i64)> = Vec::new();
     let mut shares: Vec<tokio::sync::OwnedSemaphorePermit> = Vec::new();
     loop {
+        // The issues gathered are committed once nothing has come for a while: the loop
+        // would only wait, and the units that come back last (a far site's slowest) then
+        // find little left to commit before the run can end.
+        let gathered = !pending.issues.is_empty();
+        let quiet = async move {
+            match gathered {
+                false => std::future::pending().await,
+                true => tokio::time::sleep(QUIET_COMMIT).await,
+            }
+        };
         let event = match early.as_deref_mut().filter(|early| early.pending()) {
             Some(early) => tokio::select! {
-                event = events.recv() => event.map(|(event, _room)| event),
+                biased;
+                event = events.recv() => Some(event.map(|(event, _room)| event)),
                 landed = early.landed() => {
                     early.apply(landed, (&mut window, &tuning, &budget), options, report);
                     continue;
                 }
+                () = quiet => None,
             },
-            None => events.recv().await.map(|(event, _room)| event),
+            None => tokio::select! {
+                biased;
+                event = events.recv() => Some(event.map(|(event, _room)| event)),
+                () = quiet => None,
+            },
         };
-        let end = match event.transpose()? {
+        let quiet = event.is_none();
+        let end = match event.flatten().transpose()? {
+            None if quiet => false,
             None => {
                 report.requests += tuning.unused_requests();
                 true
@@ -481,11 +510,11 @@ where
             Some(Event::Unit {
                 slice,
                 last_id,
+                ahead,
                 unit,
             }) => {
                 let unit = *unit;
-                let cursor = &mut window.slices[slice];
-                cursor.after_id = cursor.after_id.max(last_id);
+                window.slices[slice].advance(last_id, ahead);
                 report.issues_unchanged += unit.unchanged;
                 report.requests += unit.requests;
                 report.search_pages += unit.search_pages;
@@ -502,7 +531,11 @@ where
             }
         };
         let held: u32 = shares.iter().map(|s| s.num_permits() as u32).sum();
-        if !end && pending.issues.len() < options.commit_issues.max(1) && !budget.commit_due(held) {
+        if !end
+            && !quiet
+            && pending.issues.len() < options.commit_issues.max(1)
+            && !budget.commit_due(held)
+        {
             continue;
         }
         if worklogs.carried() {

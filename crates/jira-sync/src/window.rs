@@ -65,11 +65,7 @@ impl Window {
                 .or_else(|| mark_ms.map(|mark| mark - options.overlap.as_millis() as i64)),
             to_ms: now_ms() - options.settle.as_millis() as i64,
             strategy,
-            slices: vec![Slice {
-                after_id: 0,
-                last_id: None,
-                done: false,
-            }],
+            slices: vec![Slice::new(0, None)],
             concurrency: 0,
             unit_issues: 0,
             // The query's first read takes every issue's worklogs from the issue: reading
@@ -110,12 +106,43 @@ pub struct Slice {
     pub last_id: Option<u64>,
     /// Whether the range has been read to its end.
     pub done: bool,
+    /// Id ranges past `after_id` (first and last id, inclusive) whose issues are durable:
+    /// units of the `ids` way are committed as they come back, and one that came back
+    /// before a unit below it is kept here until the cursor passes it. A run that goes on
+    /// with the window does not read them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ahead: Vec<(u64, u64)>,
 }
 
 impl Slice {
-    /// Whether `id` is in the range and past the cursor: still to be read.
+    /// A range from `after_id` to `last_id`, nothing of it read yet.
+    pub(crate) fn new(after_id: u64, last_id: Option<u64>) -> Self {
+        Slice {
+            after_id,
+            last_id,
+            done: false,
+            ahead: Vec::new(),
+        }
+    }
+
+    /// Whether `id` is in the range, past the cursor and in no range read ahead: still to
+    /// be read.
     pub(crate) fn unread(&self, id: u64) -> bool {
-        id > self.after_id && self.last_id.is_none_or(|last| id <= last)
+        id > self.after_id
+            && self.last_id.is_none_or(|last| id <= last)
+            && !self
+                .ahead
+                .iter()
+                .any(|(first, last)| (*first..=*last).contains(&id))
+    }
+
+    /// Marks durable what a commit holds of the range: every id up to `after_id`, and the
+    /// ids from `first` to `last` of a unit that came back ahead of the cursor.
+    pub(crate) fn advance(&mut self, after_id: u64, read: Option<(u64, u64)>) {
+        self.after_id = self.after_id.max(after_id);
+        self.ahead.extend(read);
+        let cursor = self.after_id;
+        self.ahead.retain(|(_, last)| *last > cursor);
     }
 }
 
@@ -316,4 +343,32 @@ pub(crate) fn quota_warning(plan: &SyncPlan, strategy: Strategy) -> String {
             .or(plan.sample.quota_points)
             .unwrap_or(0)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Slice;
+
+    #[test]
+    fn ranges_read_ahead_are_not_read_again_and_go_once_the_cursor_passes_them() {
+        let mut slice = Slice::new(0, None);
+        slice.advance(0, Some((21, 30)));
+        slice.advance(10, Some((41, 50)));
+        assert_eq!(slice.after_id, 10);
+        let unread: Vec<u64> = (1..=60).filter(|id| slice.unread(*id)).collect();
+        let expected: Vec<u64> = (11..=20).chain(31..=40).chain(51..=60).collect();
+        assert_eq!(unread, expected);
+        slice.advance(30, None);
+        assert_eq!(
+            slice.ahead,
+            [(41, 50)],
+            "the range the cursor passed is dropped"
+        );
+        slice.advance(50, None);
+        assert!(slice.ahead.is_empty());
+        // A state saved before ranges were kept reads as none.
+        let old: Slice =
+            serde_json::from_str(r#"{"after_id":7,"last_id":null,"done":false}"#).unwrap();
+        assert_eq!(old, Slice::new(7, None));
+    }
 }

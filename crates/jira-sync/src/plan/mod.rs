@@ -618,11 +618,10 @@ pub(crate) fn cut(ids: &[u64], after_id: u64, n: usize) -> Vec<Slice> {
     let per = ids.len().div_ceil(n.max(1)).max(1);
     let mut slices: Vec<Slice> = Vec::new();
     for run in ids.chunks(per) {
-        slices.push(Slice {
-            after_id: slices.last().and_then(|s| s.last_id).unwrap_or(after_id),
-            last_id: run.last().copied(),
-            done: false,
-        });
+        slices.push(Slice::new(
+            slices.last().and_then(|s| s.last_id).unwrap_or(after_id),
+            run.last().copied(),
+        ));
     }
     if let Some(slice) = slices.last_mut() {
         slice.last_id = None;

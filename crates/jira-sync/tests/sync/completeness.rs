@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use jira_ops_tests::sim::{rest, rest_get, uncached_client};
 use jira_sim::{Fault, FaultConfig, FaultRule, PageTokens, SimHandle};
-use jira_sync::{JsonlSink, SqliteSink, Strategy, SyncBatch, SyncOptions};
+use jira_sync::{JsonlSink, SqliteSink, Strategy, SyncBatch, SyncOptions, SyncState};
 use reqwest::Method;
 use serde_json::json;
 
@@ -212,7 +212,7 @@ async fn a_first_run_takes_worklogs_from_the_issues_and_the_feed_from_its_window
         before: {
             let edited = edited.clone();
             let deleted_from = deleted_from.clone();
-            move |batch: &SyncBatch| {
+            move |batch: &SyncBatch, _: &SyncState| {
                 if !batch.issues.is_empty() && !edited.swap(true, Ordering::SeqCst) {
                     tokio::runtime::Handle::current().block_on(async {
                         let (added, _) = rest(
@@ -322,7 +322,7 @@ async fn offset_page_tokens_and_issues_leaving_the_window_skip_nothing() {
         // offset by five.
         before: {
             let edited = edited.clone();
-            move |batch: &SyncBatch| {
+            move |batch: &SyncBatch, _: &SyncState| {
                 if !batch.issues.is_empty() && !edited.swap(true, Ordering::SeqCst) {
                     tokio::runtime::Handle::current().block_on(async {
                         for n in 1..=5 {

@@ -85,8 +85,9 @@ fn contents(sink: &SqliteSink) -> BTreeMap<i64, (i64, i64)> {
         .collect()
 }
 
-/// A sink that runs `before` ahead of every commit: a commit it fails is not made (as a
-/// run killed there would stop), and what it does to the site happens mid-run.
+/// A sink that runs `before` ahead of every commit, with what the commit holds and the
+/// state it saves: a commit it fails is not made (as a run killed there would stop), and
+/// what it does to the site happens mid-run.
 struct Hooked<S, F> {
     inner: S,
     before: F,
@@ -94,14 +95,14 @@ struct Hooked<S, F> {
 
 impl<S: Sink, F> Sink for Hooked<S, F>
 where
-    F: FnMut(&SyncBatch) -> Result<(), jira_sync::Error> + Send,
+    F: FnMut(&SyncBatch, &SyncState) -> Result<(), jira_sync::Error> + Send,
 {
     fn load_state(&mut self, jql: &str) -> Result<Option<SyncState>, jira_sync::Error> {
         self.inner.load_state(jql)
     }
 
     fn commit(&mut self, batch: &SyncBatch, state: &SyncState) -> Result<(), jira_sync::Error> {
-        (self.before)(batch)?;
+        (self.before)(batch, state)?;
         self.inner.commit(batch, state)
     }
 
@@ -130,10 +131,10 @@ where
 fn failing<S: Sink>(
     inner: S,
     mut left: usize,
-) -> Hooked<S, impl FnMut(&SyncBatch) -> Result<(), jira_sync::Error> + Send> {
+) -> Hooked<S, impl FnMut(&SyncBatch, &SyncState) -> Result<(), jira_sync::Error> + Send> {
     Hooked {
         inner,
-        before: move |_: &SyncBatch| {
+        before: move |_: &SyncBatch, _: &SyncState| {
             if left == 0 {
                 return Err(jira_sync::Error::Sync("killed".into()));
             }

@@ -261,7 +261,7 @@ async fn a_failed_json_lines_commit_is_undone_before_the_next() {
     let blocker = files.join("manifest.json.tmp");
     let mut hooked = crate::Hooked {
         inner: sink,
-        before: |batch: &jira_sync::SyncBatch| {
+        before: |batch: &jira_sync::SyncBatch, _: &jira_sync::SyncState| {
             if !batch.issues.is_empty() {
                 std::fs::create_dir(&blocker).unwrap();
             }
