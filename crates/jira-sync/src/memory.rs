@@ -62,8 +62,9 @@ impl Gauge {
 
 /// The memory budget of a run's reads, in KiB: each unit takes a share (the running
 /// average of what units held) before it starts, and gives it back once committed.
-/// Shares are taken in the order units start, so the unit every later one waits behind
-/// always has its share: the budget never deadlocks the ordered commits. Its size may
+/// Shares are taken in the order units start, and every unit that holds one is committed
+/// once it is back (units are committed as they come back, not in id order), so a share
+/// waited for is always given back: the budget never deadlocks the read. Its size may
 /// change while units hold shares ([`MemoryBudget::resize`]: the plan of a far site lands
 /// after its first units started).
 #[derive(Clone)]
