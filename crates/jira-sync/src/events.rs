@@ -191,10 +191,12 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
         })
         .enumerate()
         .map(move |(seq, (chunk, (place, share)))| {
-            let recent = recent.clone();
             let budget = budget.clone();
-            let unit = async move {
-                let (ids, requests, moves_cursor) = chunk?;
+            // The unit's task starts here, as the unit takes its place, not when this
+            // stream is next polled: the reader stops polling while the commit loop has
+            // as many units waiting as it may, and a unit that had its place but no task
+            // until then would hold its place and read nothing while a commit is made.
+            let started = chunk.map(|(ids, requests, moves_cursor)| {
                 // The unit's id range, when it is one of the listing's in order (and so
                 // may move the cursor).
                 let range = match (moves_cursor, ids.iter().min(), ids.iter().max()) {
@@ -204,8 +206,12 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
                 let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
                 // In a task of its own: while the events wait for a commit, a unit on the
                 // wire still reads its answers instead of stalling towards its deadline.
-                let (transport, batch, options) =
-                    (transport.clone(), batch.clone(), options.clone());
+                let (transport, batch, options, recent) = (
+                    transport.clone(),
+                    batch.clone(),
+                    options.clone(),
+                    recent.clone(),
+                );
                 let fetching = AbortOnDrop::new(tokio::spawn(async move {
                     if ids.is_empty() {
                         return Ok(Unit::default());
@@ -221,6 +227,10 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
                     )
                     .await
                 }));
+                (range, requests, fetching)
+            });
+            let unit = async move {
+                let (range, requests, fetching) = started?;
                 let mut unit = fetching.join().await??;
                 drop(place);
                 budget.observe(unit.bytes());

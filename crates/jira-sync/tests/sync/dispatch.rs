@@ -63,7 +63,7 @@ async fn units_are_read_on_while_a_commit_is_made() {
         // The first commit (one unit: `commit_issues` 10) lasts until 145 units were
         // fetched: those in flight and those that may wait make 150 past it, where a
         // reader that stops once ten units wait (as it did) gets to about 120.
-        before: move |batch: &SyncBatch, _: &SyncState| {
+        before: move |batch: &SyncBatch, state: &SyncState| {
             if !first || batch.issues.is_empty() {
                 return Ok(());
             }
@@ -74,10 +74,16 @@ async fn units_are_read_on_while_a_commit_is_made() {
                 if Instant::now() > deadline {
                     let stats = watched.stats();
                     return Err(jira_sync::Error::Sync(format!(
-                        "the reads stopped behind a commit: {:?} bulk fetches, {wanted} wanted (the site answered {:?}, refused {} with 429)",
+                        "the reads stopped behind a commit: {:?} bulk fetches, {wanted} wanted (the site answered {:?}, refused {} with 429; the window read {:?})",
                         fetches(&watched),
                         stats.by_endpoint,
-                        stats.rate_limited
+                        stats.rate_limited,
+                        state.window.as_ref().map(|w| (
+                            w.strategy,
+                            w.unit_issues,
+                            w.concurrency,
+                            w.memory_budget
+                        )),
                     )));
                 }
                 std::thread::sleep(Duration::from_millis(10));
