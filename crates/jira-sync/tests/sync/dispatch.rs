@@ -8,12 +8,10 @@ use std::time::{Duration, Instant};
 
 use jira_batch::BatchConfig;
 use jira_ops_tests::sim::client_builder;
-use jira_sim::{
-    BurstConfig, Fault, FaultConfig, FaultRule, LimitConfig, Realism, SimConfig, SimHandle,
-};
+use jira_sim::{BurstConfig, Fault, FaultConfig, FaultRule, LimitConfig, SimConfig, SimHandle};
 use jira_sync::{SqliteSink, Strategy, SyncBatch, SyncOptions, SyncState};
 
-use super::{Hooked, contents, count};
+use super::{Hooked, contents, count, tenant};
 
 const BULK_FETCHES: &str = "POST /rest/api/3/issue/bulkfetch 200";
 
@@ -105,18 +103,7 @@ async fn units_are_read_on_while_a_commit_is_made() {
 /// them again, and ends as one run would.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn units_back_before_a_slower_one_are_committed_and_not_read_again() {
-    let sim = SimHandle::start(SimConfig {
-        projects: 2,
-        issues_per_project: 150,
-        limits: LimitConfig::off(),
-        realism: Realism {
-            worklog_settle_ms: 0,
-            ..Realism::default()
-        },
-        ..SimConfig::default()
-    })
-    .await
-    .expect("jira-sim starts");
+    let sim = tenant().await;
     let client = client_builder(&sim)
         .batch(BatchConfig {
             fetch_chunk: 10,
@@ -127,9 +114,8 @@ async fn units_back_before_a_slower_one_are_committed_and_not_read_again() {
         .await
         .expect("a client for jira-sim builds");
     let options = SyncOptions {
-        settle: Duration::ZERO,
         strategy: Some(Strategy::Ids),
-        ..SyncOptions::new("project in (APO, BEA)")
+        ..super::options()
     };
     let dir = tempfile::tempdir().unwrap();
     let mut fresh = SqliteSink::open(dir.path().join("fresh.db")).unwrap();
