@@ -447,7 +447,9 @@ impl<T: Transport, B: Budget> Transport for RateLimited<T, B> {
             headers: http::HeaderMap::new(),
             stream_to: None,
         };
-        let sent_at = Instant::now();
+        // On the wire until its answer is learned from (`learn::OnTheWire`).
+        let on_the_wire = self.learning.sending(&key);
+        let sent_at = on_the_wire.at;
         let outcome = self.inner.send(request).await;
         let request = facts;
         if let Some(adaptive) = &self.adaptive {
@@ -491,6 +493,7 @@ impl<T: Transport, B: Budget> Transport for RateLimited<T, B> {
         {
             tracing::warn!(%error, "could not share rate-limit feedback; the answer stands");
         }
+        drop(on_the_wire);
         drop(place);
         outcome
     }

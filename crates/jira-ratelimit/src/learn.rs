@@ -8,9 +8,12 @@
 //! right but paces too fast earns one every few seconds. So each endpoint keeps both:
 //!
 //! - **A run** starts when the server's bucket is presumed full (the first request, the
-//!   first after a pause, or the first after a quiet second) and counts the successes of the requests sent in it. When a
-//!   request of the run is refused, `n` successes in `e` seconds mean `n = capacity +
-//!   rate × e` (the bucket was full and is now empty).
+//!   first after a pause, or the first after a quiet second) and counts the successes of
+//!   the requests sent in it. When a request of the run is refused, `n` admitted in `e`
+//!   seconds mean `n = capacity + rate × e` (the bucket was full and is now empty); the
+//!   admitted are the successes back and the requests sent before the refused one that
+//!   are still on the wire (a far site answers a refusal at once, and the successes sent
+//!   ahead of it a whole latency later).
 //! - **The rate**: `X-RateLimit-Limit` when the server names it and the run agrees with it;
 //!   once the capacity is known, a refusal late in a run (the burst long spent) measures
 //!   the refill directly, `(n − capacity) / e`; with nothing announced and nothing known,
@@ -24,7 +27,7 @@
 //! refused, a measured rate grows 5%, never above the announced or configured rate nor
 //! above the pace at which the last refusal came.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -57,6 +60,34 @@ struct Bucket {
     /// When the latest run ended (a request sent before it belongs to an older run).
     run_ended: Option<Instant>,
     grown: Option<Instant>,
+    /// When each request still on the wire was sent (how many at that instant). A
+    /// refusal counts those sent before it as admitted: on a far site a refusal, which
+    /// the server answers at once, comes back before the successes sent ahead of it
+    /// (which take the answer's whole latency), and a run counting only the successes
+    /// back would take a bucket of a hundred for one of a few.
+    flying: BTreeMap<Instant, u32>,
+}
+
+impl Bucket {
+    /// The first request still on the wire sent after `floor` (at or after it, when
+    /// `inclusive`) and before `before`.
+    fn first_flying(
+        &self,
+        floor: Option<Instant>,
+        inclusive: bool,
+        before: Instant,
+    ) -> Option<Instant> {
+        use std::ops::Bound;
+        let from = match floor {
+            None => Bound::Unbounded,
+            Some(at) if inclusive => Bound::Included(at),
+            Some(at) => Bound::Excluded(at),
+        };
+        self.flying
+            .range((from, Bound::Excluded(before)))
+            .next()
+            .map(|(at, _)| *at)
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -84,6 +115,30 @@ pub(crate) struct Pace {
 pub(crate) struct Lesson {
     pub rate: f64,
     pub capacity: f64,
+}
+
+/// A request on the wire, from [`Learning::sending`] until its answer is learned from.
+#[derive(Debug)]
+pub(crate) struct OnTheWire<'a> {
+    learning: &'a Learning,
+    key: &'a str,
+    /// When it was sent.
+    pub at: Instant,
+}
+
+impl Drop for OnTheWire<'_> {
+    fn drop(&mut self) {
+        let mut buckets = self.learning.buckets.lock();
+        if let Some(bucket) = buckets.get_mut(self.key)
+            && let std::collections::btree_map::Entry::Occupied(mut entry) =
+                bucket.flying.entry(self.at)
+        {
+            *entry.get_mut() -= 1;
+            if *entry.get() == 0 {
+                entry.remove();
+            }
+        }
+    }
 }
 
 /// Learned buckets, by burst key.
@@ -134,6 +189,25 @@ impl Learning {
         before != (bucket.announced_rate, bucket.announced_capacity)
     }
 
+    /// A request of `key` goes on the wire now: it counts as on the wire (see
+    /// `Bucket::flying`) until the guard is dropped, once its answer has taught what it
+    /// may.
+    pub fn sending<'a>(&'a self, key: &'a str) -> OnTheWire<'a> {
+        let at = Instant::now();
+        let mut buckets = self.buckets.lock();
+        if !buckets.contains_key(key) {
+            buckets.insert(key.to_owned(), Bucket::default());
+        }
+        if let Some(bucket) = buckets.get_mut(key) {
+            *bucket.flying.entry(at).or_default() += 1;
+        }
+        OnTheWire {
+            learning: self,
+            key,
+            at,
+        }
+    }
+
     /// A request of `key` sent at `sent_at` succeeded. `held` says whether the pace made it
     /// wait (then the pace, not the caller, decides the rate, and may grow); whether the
     /// rate grew.
@@ -147,21 +221,28 @@ impl Learning {
         let Some(bucket) = buckets.get_mut(key) else {
             return false;
         };
-        let fresh = Run {
-            started: sent_at,
+        // A new run starts with the first request of it sent, which may still be on the
+        // wire (answers come back out of order): with the first one on the wire sent
+        // after `floor`, or with this one.
+        let fresh = |bucket: &Bucket, floor: Option<Instant>, inclusive: bool| Run {
+            started: bucket
+                .first_flying(floor, inclusive, sent_at)
+                .unwrap_or(sent_at),
             last: sent_at,
             successes: 1,
         };
-        match &mut bucket.run {
+        match bucket.run {
             // After a quiet spell the bucket is full again: a new run.
-            Some(run) if sent_at.saturating_duration_since(run.last) >= IDLE => *run = fresh,
-            Some(run) if sent_at >= run.started => {
+            Some(run) if sent_at.saturating_duration_since(run.last) >= IDLE => {
+                bucket.run = Some(fresh(bucket, Some(run.last), false));
+            }
+            Some(ref mut run) if sent_at >= run.started => {
                 run.successes += 1;
                 run.last = run.last.max(sent_at);
             }
             Some(_) => {}
             None if bucket.run_ended.is_none_or(|ended| sent_at >= ended) => {
-                bucket.run = Some(fresh);
+                bucket.run = Some(fresh(bucket, bucket.run_ended, true));
             }
             None => {}
         }
@@ -195,11 +276,34 @@ impl Learning {
         if bucket.run_ended.is_some_and(|ended| sent_at < ended) {
             return None;
         }
+        let ended = bucket.run_ended;
         let run = bucket.run.take();
         bucket.run_ended = Some(now);
         bucket.grown = Some(now);
-        let run = run.filter(|run| sent_at >= run.started)?;
-        let n = f64::from(run.successes);
+        // No success back yet: the run began with the first request on the wire since the
+        // last one ended.
+        let run = match run {
+            Some(run) => run,
+            None => {
+                let started = bucket.first_flying(ended, true, sent_at)?;
+                Run {
+                    started,
+                    last: started,
+                    successes: 0,
+                }
+            }
+        };
+        if sent_at < run.started {
+            return None;
+        }
+        // The run's successes back, and those sent before this one still on the wire: the
+        // server admitted them (it refused this one once its bucket was empty).
+        let admitted: u32 = bucket
+            .flying
+            .range(run.started..sent_at)
+            .map(|(_, count)| *count)
+            .sum();
+        let n = f64::from(run.successes + admitted);
         if n < 1.0 {
             // Refused at once after a pause: the wait was not over (the caller backs off
             // harder); the bucket's figures are not in question.
@@ -330,6 +434,48 @@ mod tests {
             .await
             .unwrap();
         assert!(lesson.rate < 100.0, "{lesson:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_still_on_the_wire_when_a_refusal_comes_back_were_admitted() {
+        // A far site: a bucket of 100 refilled at 100/s. The client sends 100 at once and
+        // then 100 a second; every answer takes 1.5 s, a refusal 10 ms. The 201st request
+        // (just after 1 s) is refused while the first 100 are still on the wire and no success
+        // is back yet.
+        let learning = Learning::default();
+        learning.announced(KEY, Some(100), None);
+        let mut wire = Vec::new();
+        for _ in 0..100 {
+            wire.push(learning.sending(KEY));
+        }
+        for _ in 0..100 {
+            tokio::time::advance(Duration::from_millis(10)).await;
+            wire.push(learning.sending(KEY));
+        }
+        tokio::time::advance(Duration::from_millis(5)).await;
+        let refused = learning.sending(KEY);
+        tokio::time::advance(Duration::from_millis(10)).await;
+        let lesson = learning.refused(KEY, refused.at, 100.0).unwrap();
+        // 200 admitted in 1 s at 100/s: a bucket of 100, the named rate. Counting only
+        // the successes back (none) taught a rate of 1 and a bucket of 1, and the
+        // endpoint then crawled at a request a second for half a minute.
+        assert_eq!(lesson.rate, 100.0, "{lesson:?}");
+        assert!((lesson.capacity - 100.0).abs() < 1.0, "{lesson:?}");
+        drop(refused);
+        // Answers back (each drops its place on the wire) leave nothing behind.
+        for on_the_wire in wire.drain(..) {
+            learning.succeeded(KEY, on_the_wire.at, true, 100.0);
+        }
+        assert!(learning.buckets.lock()[KEY].flying.is_empty());
+        // A success back first starts its run with the first request on the wire sent
+        // before it: the next refusal counts from there.
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let early = learning.sending(KEY);
+        tokio::time::advance(Duration::from_millis(100)).await;
+        let quick = learning.sending(KEY);
+        learning.succeeded(KEY, quick.at, true, 100.0);
+        drop(quick);
+        assert_eq!(learning.buckets.lock()[KEY].run.unwrap().started, early.at);
     }
 
     #[tokio::test(start_paused = true)]

@@ -425,3 +425,50 @@ async fn a_strict_bucket_is_learned_from_one_refusal_in_every_mode() {
         assert!(longest_gap < 2.5, "{mode}: a pause of {longest_gap:.2} s");
     }
 }
+
+/// A far site (every answer takes half a second; a refusal comes back at once) with a
+/// bucket of 50 refilled at 50 a second, announced only on the 429, and 64 tasks sending
+/// single-issue GETs: the first refusal comes back while the successes sent before it are
+/// still on the wire. The limiter counts those as admitted and learns the bucket; counting
+/// only the successes back (none, or a few), it learned nothing, or a bucket of one
+/// refilled once a second, and the endpoint crawled at a request a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_that_outruns_the_successes_before_it_still_teaches_the_bucket() {
+    let sim = SimHandle::start(SimConfig {
+        projects: 2,
+        issues_per_project: 200,
+        limits: LimitConfig {
+            burst: Some(BurstConfig::uniform(50.0).with_capacity(50.0)),
+            advertise: false,
+            ..LimitConfig::off()
+        },
+        realism: jira_sim::Realism {
+            work_latency: jira_sim::WorkLatency {
+                base_ms: 500,
+                per_kib_ms: 0.0,
+            },
+            ..jira_sim::Realism::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let limited = Arc::new(
+        RateLimited::new(http(&sim), LimitsConfig::default()).with_retries(RetryPolicy::default()),
+    );
+    let (_, failures) = run_gets(limited.clone(), 300, 64).await;
+    assert_eq!(failures, 0);
+    let stats = sim.stats();
+    assert!(
+        stats.rate_limited > 0,
+        "the test needs a refusal: {stats:?}"
+    );
+    let rate = limited
+        .inner()
+        .rate_for(&ApiRequest::get_issue("APO-1", &[], &[]));
+    assert!(
+        (35.0..=50.0).contains(&rate),
+        "paced at {rate}/s against a bucket refilled at 50/s ({} 429s)",
+        stats.rate_limited
+    );
+}
