@@ -281,9 +281,10 @@ impl<T, B: Budget> RateLimited<T, B> {
         request: &ApiRequest,
         key: &str,
         response: &ApiResponse,
-        sent_at: Instant,
+        sent: crate::learn::Sent,
         paced: f64,
     ) -> Result<(), Error> {
+        let sent_at = sent.at;
         // Most answers say nothing about limits: skip the parsing (it is most of this
         // layer's cost per request).
         let quiet = !matches!(response.status.as_u16(), 429 | 503)
@@ -329,7 +330,7 @@ impl<T, B: Budget> RateLimited<T, B> {
                     .reason
                     .as_ref()
                     .is_none_or(|r| r.scope() == RateLimitScope::Endpoint)
-                && let Some(lesson) = self.learning.refused(&key, sent_at, paced)
+                && let Some(lesson) = self.learning.refused(&key, sent, paced)
             {
                 self.share_bucket(&key, request).await?;
                 let window = self.windows.get(&key);
@@ -447,9 +448,8 @@ impl<T: Transport, B: Budget> Transport for RateLimited<T, B> {
             headers: http::HeaderMap::new(),
             stream_to: None,
         };
-        // On the wire until its answer is learned from (`learn::OnTheWire`).
-        let on_the_wire = self.learning.sending(&key);
-        let sent_at = on_the_wire.at;
+        // Numbered in its bucket: a refusal counts those of its run sent before it.
+        let sent = self.learning.sending(&key);
         let outcome = self.inner.send(request).await;
         let request = facts;
         if let Some(adaptive) = &self.adaptive {
@@ -469,7 +469,7 @@ impl<T: Transport, B: Budget> Transport for RateLimited<T, B> {
                 .config
                 .burst
                 .rate_for(&request.method, request.path_template);
-            if self.learning.succeeded(&key, sent_at, held, configured)
+            if self.learning.succeeded(&key, sent, held, configured)
                 && let Err(error) = self.share_bucket(&key, &request).await
             {
                 tracing::warn!(%error, "could not share what was learned of the bucket");
@@ -489,11 +489,10 @@ impl<T: Transport, B: Budget> Transport for RateLimited<T, B> {
         // issue into an error because Redis hiccupped would invite a duplicate create.
         // The window's place is held until then, so a refusal counts itself in flight.
         if let Ok(response) = &outcome
-            && let Err(error) = self.learn(&request, &key, response, sent_at, paced).await
+            && let Err(error) = self.learn(&request, &key, response, sent, paced).await
         {
             tracing::warn!(%error, "could not share rate-limit feedback; the answer stands");
         }
-        drop(on_the_wire);
         drop(place);
         outcome
     }

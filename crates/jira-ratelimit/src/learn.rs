@@ -10,10 +10,11 @@
 //! - **A run** starts when the server's bucket is presumed full (the first request, the
 //!   first after a pause, or the first after a quiet second) and counts the successes of
 //!   the requests sent in it. When a request of the run is refused, `n` admitted in `e`
-//!   seconds mean `n = capacity + rate × e` (the bucket was full and is now empty); the
-//!   admitted are the successes back and the requests sent before the refused one that
-//!   are still on the wire (a far site answers a refusal at once, and the successes sent
-//!   ahead of it a whole latency later).
+//!   seconds mean `n = capacity + rate × e` (the bucket was full and is now empty). The
+//!   admitted are the run's requests sent before the refused one (requests are numbered
+//!   as they go), their successes back or not: a far site answers a refusal at once, and
+//!   the successes sent ahead of it a whole latency later. A run begins with its first
+//!   request sent, not its first answer back.
 //! - **The rate**: `X-RateLimit-Limit` when the server names it and the run agrees with it;
 //!   once the capacity is known, a refusal late in a run (the burst long spent) measures
 //!   the refill directly, `(n − capacity) / e`; with nothing announced and nothing known,
@@ -27,7 +28,7 @@
 //! refused, a measured rate grows 5%, never above the announced or configured rate nor
 //! above the pace at which the last refusal came.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -57,45 +58,31 @@ struct Bucket {
     /// The pace at which the latest refusal came: growth stays under it.
     refused_pace: Option<f64>,
     run: Option<Run>,
-    /// When the latest run ended (a request sent before it belongs to an older run).
-    run_ended: Option<Instant>,
     grown: Option<Instant>,
-    /// When each request still on the wire was sent (how many at that instant). A
-    /// refusal counts those sent before it as admitted: on a far site a refusal, which
-    /// the server answers at once, comes back before the successes sent ahead of it
-    /// (which take the answer's whole latency), and a run counting only the successes
-    /// back would take a bucket of a hundred for one of a few.
-    flying: BTreeMap<Instant, u32>,
-}
-
-impl Bucket {
-    /// The first request still on the wire sent after `floor` (at or after it, when
-    /// `inclusive`) and before `before`.
-    fn first_flying(
-        &self,
-        floor: Option<Instant>,
-        inclusive: bool,
-        before: Instant,
-    ) -> Option<Instant> {
-        use std::ops::Bound;
-        let from = match floor {
-            None => Bound::Unbounded,
-            Some(at) if inclusive => Bound::Included(at),
-            Some(at) => Bound::Excluded(at),
-        };
-        self.flying
-            .range((from, Bound::Excluded(before)))
-            .next()
-            .map(|(at, _)| *at)
-    }
+    /// Requests of the bucket sent so far: the next one's number.
+    sent: u64,
+    /// The number of the first request sent after the latest run ended (a request
+    /// numbered below it belongs to an older run).
+    run_ended_at: u64,
+    /// That first request, once sent: a run begins with it, whether or not its answer
+    /// is the first back.
+    next_run: Option<Sent>,
 }
 
 #[derive(Clone, Copy, Debug)]
 struct Run {
-    started: Instant,
+    /// Its first request.
+    first: Sent,
     /// When the latest success of the run was sent.
     last: Instant,
     successes: u32,
+}
+
+/// A request as it went on the wire: its number in its bucket and when it was sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Sent {
+    pub seq: u64,
+    pub at: Instant,
 }
 
 /// A pause this long between requests refills any bucket we pace for: a new run starts.
@@ -115,30 +102,6 @@ pub(crate) struct Pace {
 pub(crate) struct Lesson {
     pub rate: f64,
     pub capacity: f64,
-}
-
-/// A request on the wire, from [`Learning::sending`] until its answer is learned from.
-#[derive(Debug)]
-pub(crate) struct OnTheWire<'a> {
-    learning: &'a Learning,
-    key: &'a str,
-    /// When it was sent.
-    pub at: Instant,
-}
-
-impl Drop for OnTheWire<'_> {
-    fn drop(&mut self) {
-        let mut buckets = self.learning.buckets.lock();
-        if let Some(bucket) = buckets.get_mut(self.key)
-            && let std::collections::btree_map::Entry::Occupied(mut entry) =
-                bucket.flying.entry(self.at)
-        {
-            *entry.get_mut() -= 1;
-            if *entry.get() == 0 {
-                entry.remove();
-            }
-        }
-    }
 }
 
 /// Learned buckets, by burst key.
@@ -189,29 +152,34 @@ impl Learning {
         before != (bucket.announced_rate, bucket.announced_capacity)
     }
 
-    /// A request of `key` goes on the wire now: it counts as on the wire (see
-    /// `Bucket::flying`) until the guard is dropped, once its answer has taught what it
-    /// may.
-    pub fn sending<'a>(&'a self, key: &'a str) -> OnTheWire<'a> {
+    /// A request of `key` goes on the wire now: its number in the bucket. A refusal
+    /// counts the requests of its run numbered below it as admitted (see the module
+    /// docs).
+    pub fn sending(&self, key: &str) -> Sent {
         let at = Instant::now();
         let mut buckets = self.buckets.lock();
         if !buckets.contains_key(key) {
             buckets.insert(key.to_owned(), Bucket::default());
         }
-        if let Some(bucket) = buckets.get_mut(key) {
-            *bucket.flying.entry(at).or_default() += 1;
-        }
-        OnTheWire {
-            learning: self,
-            key,
+        let Some(bucket) = buckets.get_mut(key) else {
+            return Sent { seq: 0, at };
+        };
+        let sent = Sent {
+            seq: bucket.sent,
             at,
+        };
+        bucket.sent += 1;
+        if bucket.run.is_none() && bucket.next_run.is_none() {
+            bucket.next_run = Some(sent);
         }
+        sent
     }
 
-    /// A request of `key` sent at `sent_at` succeeded. `held` says whether the pace made it
-    /// wait (then the pace, not the caller, decides the rate, and may grow); whether the
-    /// rate grew.
-    pub fn succeeded(&self, key: &str, sent_at: Instant, held: bool, ceiling: f64) -> bool {
+    /// A request of `key` (`sent`) succeeded. `held` says whether the pace made it wait
+    /// (then the pace, not the caller, decides the rate, and may grow); whether the rate
+    /// grew.
+    pub fn succeeded(&self, key: &str, sent: Sent, held: bool, ceiling: f64) -> bool {
+        let sent_at = sent.at;
         let now = Instant::now();
         let mut buckets = self.buckets.lock();
         // The common case finds its bucket: no key copied per answer.
@@ -221,28 +189,28 @@ impl Learning {
         let Some(bucket) = buckets.get_mut(key) else {
             return false;
         };
-        // A new run starts with the first request of it sent, which may still be on the
-        // wire (answers come back out of order): with the first one on the wire sent
-        // after `floor`, or with this one.
-        let fresh = |bucket: &Bucket, floor: Option<Instant>, inclusive: bool| Run {
-            started: bucket
-                .first_flying(floor, inclusive, sent_at)
-                .unwrap_or(sent_at),
-            last: sent_at,
-            successes: 1,
-        };
         match bucket.run {
-            // After a quiet spell the bucket is full again: a new run.
+            // After a quiet spell the bucket is full again: a new run, from this request.
             Some(run) if sent_at.saturating_duration_since(run.last) >= IDLE => {
-                bucket.run = Some(fresh(bucket, Some(run.last), false));
+                bucket.run = Some(Run {
+                    first: sent,
+                    last: sent_at,
+                    successes: 1,
+                });
             }
-            Some(ref mut run) if sent_at >= run.started => {
+            Some(ref mut run) if sent.seq >= run.first.seq => {
                 run.successes += 1;
                 run.last = run.last.max(sent_at);
             }
             Some(_) => {}
-            None if bucket.run_ended.is_none_or(|ended| sent_at >= ended) => {
-                bucket.run = Some(fresh(bucket, bucket.run_ended, true));
+            // The first success of a new run: the run began with its first request sent,
+            // which may still be on the wire (answers come back out of order).
+            None if sent.seq >= bucket.run_ended_at => {
+                bucket.run = Some(Run {
+                    first: bucket.next_run.take().unwrap_or(sent),
+                    last: sent_at,
+                    successes: 1,
+                });
             }
             None => {}
         }
@@ -265,51 +233,41 @@ impl Learning {
         false
     }
 
-    /// A request of `key` sent at `sent_at`, while the pace was `paced` a second, was
-    /// refused for its burst. The first refusal of a run ends it and teaches the bucket
-    /// (see the module docs); refusals of requests sent before that are the same signal
-    /// and teach nothing (`None`).
-    pub fn refused(&self, key: &str, sent_at: Instant, paced: f64) -> Option<Lesson> {
+    /// A request of `key` (`sent`), while the pace was `paced` a second, was refused for
+    /// its burst. The first refusal of a run ends it and teaches the bucket (see the
+    /// module docs); refusals of requests sent before that are the same signal and teach
+    /// nothing (`None`).
+    pub fn refused(&self, key: &str, sent: Sent, paced: f64) -> Option<Lesson> {
         let now = Instant::now();
+        let sent_at = sent.at;
         let mut buckets = self.buckets.lock();
         let bucket = buckets.entry(key.to_owned()).or_default();
-        if bucket.run_ended.is_some_and(|ended| sent_at < ended) {
+        if sent.seq < bucket.run_ended_at {
             return None;
         }
-        let ended = bucket.run_ended;
-        let run = bucket.run.take();
-        bucket.run_ended = Some(now);
+        // No success back yet: the run began with the first request sent since the last
+        // one ended.
+        let run = bucket.run.take().or_else(|| {
+            bucket.next_run.map(|first| Run {
+                first,
+                last: first.at,
+                successes: 0,
+            })
+        });
+        bucket.next_run = None;
+        bucket.run_ended_at = bucket.sent;
         bucket.grown = Some(now);
-        // No success back yet: the run began with the first request on the wire since the
-        // last one ended.
-        let run = match run {
-            Some(run) => run,
-            None => {
-                let started = bucket.first_flying(ended, true, sent_at)?;
-                Run {
-                    started,
-                    last: started,
-                    successes: 0,
-                }
-            }
-        };
-        if sent_at < run.started {
-            return None;
-        }
-        // The run's successes back, and those sent before this one still on the wire: the
-        // server admitted them (it refused this one once its bucket was empty).
-        let admitted: u32 = bucket
-            .flying
-            .range(run.started..sent_at)
-            .map(|(_, count)| *count)
-            .sum();
-        let n = f64::from(run.successes + admitted);
+        let run = run.filter(|run| sent.seq >= run.first.seq)?;
+        // Admitted: every request of the run sent before this one, whether its success is
+        // back or still on the wire (the server refused this one once its bucket was
+        // empty, and answers a refusal at once, a success a latency later).
+        let n = f64::from(run.successes).max((sent.seq - run.first.seq) as f64);
         if n < 1.0 {
             // Refused at once after a pause: the wait was not over (the caller backs off
             // harder); the bucket's figures are not in question.
             return None;
         }
-        let e = sent_at.duration_since(run.started).as_secs_f64().max(1e-3);
+        let e = sent_at.duration_since(run.first.at).as_secs_f64().max(1e-3);
         let announced = bucket.announced_rate;
         let (rate, capacity) = match (bucket.measured_rate, bucket.measured_capacity, announced) {
             // The bucket is known and the burst long spent: the pace was too fast, and the
@@ -359,10 +317,12 @@ mod tests {
     /// Runs `n` successes spaced `every` from a fresh run, then refuses the next.
     async fn run(learning: &Learning, n: u32, every: Duration, paced: f64) -> Option<Lesson> {
         for _ in 0..n {
-            learning.succeeded(KEY, Instant::now(), true, 150.0);
+            let sent = learning.sending(KEY);
+            learning.succeeded(KEY, sent, true, 150.0);
             tokio::time::advance(every).await;
         }
-        learning.refused(KEY, Instant::now(), paced)
+        let refused = learning.sending(KEY);
+        learning.refused(KEY, refused, paced)
     }
 
     #[tokio::test(start_paused = true)]
@@ -380,10 +340,11 @@ mod tests {
         assert_eq!(pace.rate, 50.0);
         assert!((pace.capacity - 16.0).abs() < 0.5, "{pace:?}");
         // A request sent before that refusal is the same signal.
-        assert_eq!(
-            learning.refused(KEY, Instant::now() - Duration::from_millis(5), 150.0),
-            None
-        );
+        let before = Sent {
+            seq: learning.buckets.lock()[KEY].sent - 1,
+            at: Instant::now() - Duration::from_millis(5),
+        };
+        assert_eq!(learning.refused(KEY, before, 150.0), None);
     }
 
     #[tokio::test(start_paused = true)]
@@ -412,7 +373,8 @@ mod tests {
         assert!((lesson.rate - 25.0).abs() < 0.5, "{lesson:?}");
         for _ in 0..100 {
             tokio::time::advance(Duration::from_secs(1)).await;
-            learning.succeeded(KEY, Instant::now(), true, 150.0);
+            let sent = learning.sending(KEY);
+            learning.succeeded(KEY, sent, true, 150.0);
         }
         assert_eq!(learning.pace(KEY, 150.0).rate, 150.0);
         // Without the pace holding requests back, nothing grows.
@@ -420,7 +382,8 @@ mod tests {
         run(&learning, 30, Duration::from_nanos(6_666_667), 100.0).await;
         for _ in 0..10 {
             tokio::time::advance(Duration::from_secs(1)).await;
-            learning.succeeded(KEY, Instant::now(), false, 150.0);
+            let sent = learning.sending(KEY);
+            learning.succeeded(KEY, sent, false, 150.0);
         }
         assert!(learning.pace(KEY, 150.0).rate < 26.0);
     }
@@ -455,27 +418,26 @@ mod tests {
         tokio::time::advance(Duration::from_millis(5)).await;
         let refused = learning.sending(KEY);
         tokio::time::advance(Duration::from_millis(10)).await;
-        let lesson = learning.refused(KEY, refused.at, 100.0).unwrap();
+        let lesson = learning.refused(KEY, refused, 100.0).unwrap();
         // 200 admitted in 1 s at 100/s: a bucket of 100, the named rate. Counting only
-        // the successes back (none) taught a rate of 1 and a bucket of 1, and the
-        // endpoint then crawled at a request a second for half a minute.
+        // the successes back (none) taught nothing here, and with one back a rate of 1
+        // and a bucket of 1: the endpoint then crawled at a request a second for half a
+        // minute.
         assert_eq!(lesson.rate, 100.0, "{lesson:?}");
         assert!((lesson.capacity - 100.0).abs() < 1.0, "{lesson:?}");
-        drop(refused);
-        // Answers back (each drops its place on the wire) leave nothing behind.
-        for on_the_wire in wire.drain(..) {
-            learning.succeeded(KEY, on_the_wire.at, true, 100.0);
+        // The answers of that run, back later, are the same signal.
+        for sent in wire.drain(..) {
+            learning.succeeded(KEY, sent, true, 100.0);
         }
-        assert!(learning.buckets.lock()[KEY].flying.is_empty());
-        // A success back first starts its run with the first request on the wire sent
-        // before it: the next refusal counts from there.
+        assert!(learning.buckets.lock()[KEY].run.is_none());
+        // A success back first starts its run with the first request sent after the last
+        // run ended, still on the wire: the next refusal counts from there.
         tokio::time::advance(Duration::from_secs(2)).await;
         let early = learning.sending(KEY);
         tokio::time::advance(Duration::from_millis(100)).await;
         let quick = learning.sending(KEY);
-        learning.succeeded(KEY, quick.at, true, 100.0);
-        drop(quick);
-        assert_eq!(learning.buckets.lock()[KEY].run.unwrap().started, early.at);
+        learning.succeeded(KEY, quick, true, 100.0);
+        assert_eq!(learning.buckets.lock()[KEY].run.unwrap().first, early);
     }
 
     #[tokio::test(start_paused = true)]
