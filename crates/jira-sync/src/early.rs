@@ -4,16 +4,19 @@
 //! few round trips: on Jira Cloud, a second or two that the run would otherwise spend
 //! waiting, since the sample waits for its heaviest issue. On a far site (a small answer
 //! takes 20 ms or more) the run therefore reads the window's first page of ids by the
-//! `ids` way as soon as the probe has the first page of its listing (and the rest of the
-//! listing: the lowest 5,000 of the window's ids, since JQL cannot order by id), with
+//! `ids` way as soon as the probe has the first page of its listing (that page's ids at
+//! once, while the listing's later pages are asked; then the lowest of the window's other
+//! ids to 5,000 with them, since JQL cannot order by id), with
 //! provisional settings ([`provisional`]), and the sample goes on beside the first units.
 //! When the plan lands ([`Early::apply`]):
 //! - it chose `ids`: the read takes the plan's unit size, units in flight and memory budget
 //!   and goes on past the first page, in the same window;
-//! - it chose another way: the first page's units finish and are committed (the slice's
-//!   cursor is then its highest id), and the rest of the window, the ids above it, is
-//!   read the chosen way ([`rest_window`]). Every way reads a window's listed ids in id
-//!   order from its cursor, so nothing is read twice and nothing skipped.
+//! - it chose another way: the units started so far finish and are committed, and the
+//!   rest of the window, the ids above the slice's cursor, is read the chosen way
+//!   ([`rest_window`]). Every way reads a window's listed ids in id order from its
+//!   cursor, and the ranges the first page's units left durable above it go with the
+//!   rest ([`crate::window::Slice::keep_ahead`]), so nothing is read twice and nothing
+//!   skipped.
 //!
 //! A run stopped in between resumes the window as it was committed: an `ids` window, read
 //! on by ids.
@@ -146,8 +149,8 @@ pub(crate) fn provisional(window: &mut Window, batch: &BatchConfig, in_flight: u
     window.memory_budget = 0;
 }
 
-/// The rest of `window` (the ids above its first slice's cursor, which its first id page
-/// ended at), to be read the way `plan` chose; with the requests finding its bounds took.
+/// The rest of `window` (the ids above its first slice's cursor that no range read ahead
+/// holds), to be read the way `plan` chose; with the requests finding its bounds took.
 pub(crate) async fn rest_window<T: Transport + 'static>(
     transport: &Arc<T>,
     options: &SyncOptions,
@@ -176,6 +179,10 @@ pub(crate) async fn rest_window<T: Transport + 'static>(
             plan::slice_window(transport, &rest, &options.jql, after_id, slices).await?;
         requests += listing;
         rest.slices = cut;
+    }
+    // What the first page's units left durable above the cursor is not read again.
+    for slice in &mut rest.slices {
+        slice.keep_ahead(&window.slices[0].ahead);
     }
     Ok((rest, requests))
 }

@@ -76,12 +76,12 @@ pub struct SyncReport {
 pub(crate) enum Event {
     /// Issues of slice `slice`, complete with their histories. Once it is committed, every
     /// issue of the slice up to `last_id` is durable, and so are those from the first to
-    /// the last id of `ahead` (the unit's own range, when it came back before a unit below
-    /// it).
+    /// the last id of each range of `ahead` (the unit's own range, when it came back before
+    /// a unit below it; the runs of the listing a unit of its first page holds).
     Unit {
         slice: usize,
         last_id: u64,
-        ahead: Option<(u64, u64)>,
+        ahead: Vec<(u64, u64)>,
         unit: Box<Unit>,
     },
     /// Slice `slice` has been read to its end.

@@ -136,9 +136,22 @@ impl Slice {
                 .any(|(first, last)| (*first..=*last).contains(&id))
     }
 
+    /// Takes, of `ahead` (ranges durable past a cursor), the parts within this range and
+    /// past its cursor.
+    pub(crate) fn keep_ahead(&mut self, ahead: &[(u64, u64)]) {
+        let (after, last) = (self.after_id, self.last_id.unwrap_or(u64::MAX));
+        self.ahead.extend(
+            ahead
+                .iter()
+                .map(|(first, end)| ((*first).max(after.saturating_add(1)), (*end).min(last)))
+                .filter(|(first, end)| first <= end),
+        );
+    }
+
     /// Marks durable what a commit holds of the range: every id up to `after_id`, and the
-    /// ids from `first` to `last` of a unit that came back ahead of the cursor.
-    pub(crate) fn advance(&mut self, after_id: u64, read: Option<(u64, u64)>) {
+    /// ids from `first` to `last` of each range of a unit that came back ahead of the
+    /// cursor.
+    pub(crate) fn advance(&mut self, after_id: u64, read: impl IntoIterator<Item = (u64, u64)>) {
         self.after_id = self.after_id.max(after_id);
         self.ahead.extend(read);
         let cursor = self.after_id;
@@ -348,6 +361,14 @@ pub(crate) fn quota_warning(plan: &SyncPlan, strategy: Strategy) -> String {
 #[cfg(test)]
 mod tests {
     use super::Slice;
+
+    #[test]
+    fn a_slice_keeps_the_ranges_read_ahead_within_it() {
+        let mut slice = Slice::new(10, Some(40));
+        slice.keep_ahead(&[(5, 12), (20, 25), (38, 45), (50, 60)]);
+        assert_eq!(slice.ahead, [(11, 12), (20, 25), (38, 40)]);
+        assert!(!slice.unread(12) && slice.unread(13) && !slice.unread(40));
+    }
 
     #[test]
     fn ranges_read_ahead_are_not_read_again_and_go_once_the_cursor_passes_them() {

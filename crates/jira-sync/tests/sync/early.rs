@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use jira_client::JiraClient;
 use jira_ops_tests::sim::uncached_client;
-use jira_sim::{LimitConfig, QuotaConfig, Realism, SimConfig, SimHandle, WorkLatency};
+use jira_sim::{
+    Fault, FaultConfig, FaultRule, LimitConfig, QuotaConfig, Realism, SimConfig, SimHandle,
+    WorkLatency,
+};
 use jira_sync::{Sink, SqliteSink, Strategy, SyncOptions, SyncReport};
 
 use crate::count;
@@ -130,4 +133,76 @@ async fn when_the_plan_chooses_another_way_the_rest_of_the_window_is_read_that_w
     // first units are the smallest a plan takes, and stay so when the plan chooses another
     // way); none for the rest.
     assert_eq!(fetched, 10 + 5_000 / 25, "{report:?} {stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_id_pages_issues_are_read_while_the_listing_goes_on() {
+    // Every id page takes 1.5 s and a bulk fetch 200 ms: the listing's second page is
+    // asked when the first is back (its token is the first's) and answered 1.5 s later.
+    // The first page's units go when it is back, not when the whole listing is: by the
+    // time the second page is answered, many fetches besides the plan's ten are.
+    let latency = |endpoint: &str, ms: u64| {
+        FaultRule::new(
+            Fault::Latency {
+                fixed_ms: ms,
+                jitter_ms: 0,
+            },
+            1.0,
+        )
+        .on(endpoint)
+        .method("POST")
+    };
+    let sim = SimHandle::start(SimConfig {
+        projects: 1,
+        issues_per_project: 5_300,
+        limits: LimitConfig::off(),
+        faults: FaultConfig {
+            rules: vec![
+                latency("/rest/api/3/search/jql", 1_500),
+                latency("/rest/api/3/issue/bulkfetch", 200),
+            ],
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .expect("jira-sim starts");
+    let dir = tempfile::tempdir().unwrap();
+    let client = uncached_client(&sim).await;
+    let mut sink = SqliteSink::open(dir.path().join("listing.db")).unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let fetch = "/rest/api/3/issue/bulkfetch";
+    let run = async {
+        let report = jira_sync::sync(&client, &mut sink, &options(&sim)).await;
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        report
+    };
+    // The fetches answered when the listing's second page is (jira-sim counts an answer
+    // as it sends it).
+    let watch = async {
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            let stats = sim.stats();
+            if stats.requests_to("POST", "/rest/api/3/search/jql") >= 2 {
+                return Some(stats.requests_to("POST", fetch));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        None
+    };
+    let (report, fetched) = tokio::join!(run, watch);
+    let report = report.unwrap();
+    assert_eq!(report.issues_written, 5_300, "{report:?}");
+    assert_eq!(count(&sink, "SELECT COUNT(*) FROM issues"), 5_300);
+    let fetched = fetched.expect("the listing took two pages");
+    assert!(
+        fetched >= 10 + 40,
+        "{fetched} fetches answered when the listing's second page was: the plan's ten only, \
+         the first page's units waited for the whole listing ({report:?})"
+    );
+    // Each issue read once: the plan's ten fetches, then units of 25.
+    assert!(
+        sim.stats().requests_to("POST", fetch) <= 10 + 5_300_u64.div_ceil(25) + 2,
+        "{report:?}"
+    );
+    let state = sink.load_state(&options(&sim).jql).unwrap().unwrap();
+    assert!(state.window.is_none(), "{state:?}");
 }
