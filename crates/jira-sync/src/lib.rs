@@ -45,7 +45,9 @@
 //!   key (a cursor `AND id > <last id>` over `project in (A, B)` ends with A). A window's
 //!   ids are listed id-only by `nextPageToken` (5,000 a page,
 //!   [`jira_batch::query_ids`]) and sorted; the bulk fetches (or search pages with
-//!   `id in (...)`, [`jira_batch::search_pages_of_ids`]) follow them in id order.
+//!   `id in (...)`, [`jira_batch::search_pages_of_ids`]) follow them in id order; the
+//!   `ids` way reads the listing's first page at once while its later pages are asked,
+//!   each of those units durable as the runs of the sorted listing it holds.
 //!   Atlassian does not document what a page token is: were it an offset, an issue
 //!   leaving the window while it is listed would leave another out of the list. So a
 //!   listing of more than one page is listed again once its ids are read, and what the
