@@ -109,8 +109,14 @@ pub struct Slice {
     /// Id ranges past `after_id` (first and last id, inclusive) whose issues are durable:
     /// units of the `ids` way are committed as they come back, and one that came back
     /// before a unit below it is kept here until the cursor passes it. A run that goes on
-    /// with the window does not read them again.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// with the window does not read them again. Sorted, none overlapping or touching
+    /// another (a state saved unsorted is sorted as it is read), so a lookup is a binary
+    /// search however many there are.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "sorted_ranges"
+    )]
     pub ahead: Vec<(u64, u64)>,
 }
 
@@ -128,12 +134,13 @@ impl Slice {
     /// Whether `id` is in the range, past the cursor and in no range read ahead: still to
     /// be read.
     pub(crate) fn unread(&self, id: u64) -> bool {
-        id > self.after_id
-            && self.last_id.is_none_or(|last| id <= last)
-            && !self
-                .ahead
-                .iter()
-                .any(|(first, last)| (*first..=*last).contains(&id))
+        id > self.after_id && self.last_id.is_none_or(|last| id <= last) && !self.read_ahead(id)
+    }
+
+    /// Whether a range read ahead holds `id`.
+    fn read_ahead(&self, id: u64) -> bool {
+        let after = self.ahead.partition_point(|(first, _)| *first <= id);
+        after > 0 && id <= self.ahead[after - 1].1
     }
 
     /// Takes, of `ahead` (ranges durable past a cursor), the parts within this range and
@@ -146,6 +153,7 @@ impl Slice {
                 .map(|(first, end)| ((*first).max(after.saturating_add(1)), (*end).min(last)))
                 .filter(|(first, end)| first <= end),
         );
+        merge(&mut self.ahead);
     }
 
     /// Marks durable what a commit holds of the range: every id up to `after_id`, and the
@@ -156,7 +164,32 @@ impl Slice {
         self.ahead.extend(read);
         let cursor = self.after_id;
         self.ahead.retain(|(_, last)| *last > cursor);
+        merge(&mut self.ahead);
     }
+}
+
+/// Sorts `ranges` (first and last id, inclusive) and joins those that overlap or touch:
+/// the same ids, in as few ranges as they allow.
+fn merge(ranges: &mut Vec<(u64, u64)>) {
+    ranges.retain(|(first, last)| first <= last);
+    ranges.sort_unstable();
+    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+    for (first, last) in ranges.drain(..) {
+        match merged.last_mut() {
+            Some((_, end)) if first <= end.saturating_add(1) => *end = (*end).max(last),
+            _ => merged.push((first, last)),
+        }
+    }
+    *ranges = merged;
+}
+
+/// [`Slice::ahead`] as saved, sorted and joined ([`merge`]).
+fn sorted_ranges<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<(u64, u64)>, D::Error> {
+    let mut ranges = Vec::<(u64, u64)>::deserialize(deserializer)?;
+    merge(&mut ranges);
+    Ok(ranges)
 }
 
 /// Where a sync stands, saved with the data it describes.
@@ -391,5 +424,30 @@ mod tests {
         let old: Slice =
             serde_json::from_str(r#"{"after_id":7,"last_id":null,"done":false}"#).unwrap();
         assert_eq!(old, Slice::new(7, None));
+    }
+
+    #[test]
+    fn ranges_read_ahead_are_kept_sorted_and_joined() {
+        let mut slice = Slice::new(0, None);
+        // Units of an interleaved listing come back in any order.
+        slice.advance(0, [(50, 59), (10, 19), (30, 39)]);
+        slice.advance(0, [(20, 29), (35, 45), (70, 70)]);
+        assert_eq!(slice.ahead, [(10, 45), (50, 59), (70, 70)]);
+        let unread: Vec<u64> = (1..=80).filter(|id| slice.unread(*id)).collect();
+        let expected: Vec<u64> = (1..=9)
+            .chain(46..=49)
+            .chain(60..=69)
+            .chain(71..=80)
+            .collect();
+        assert_eq!(unread, expected);
+        slice.keep_ahead(&[(60, 69)]);
+        assert_eq!(slice.ahead, [(10, 45), (50, 70)]);
+        // A state saved with its ranges out of order reads as sorted and joined.
+        let saved: Slice = serde_json::from_str(
+            r#"{"after_id":0,"last_id":null,"done":false,"ahead":[[30,39],[5,9],[10,12],[1,2]]}"#,
+        )
+        .unwrap();
+        assert_eq!(saved.ahead, [(1, 2), (5, 12), (30, 39)]);
+        assert!(saved.unread(3) && !saved.unread(11) && saved.unread(13) && !saved.unread(39));
     }
 }
