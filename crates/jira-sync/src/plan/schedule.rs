@@ -37,8 +37,10 @@ struct UnitCost {
     /// The chain of one long thread or worklog list, in seconds: what follows the fetch
     /// of the heaviest unit, whose heavy issues are the ones that have them.
     follow: f64,
-    /// What this client spends on its bytes (parsing them, the sink writing them), in
-    /// seconds.
+    /// What this client spends on its bytes on the read's own chain (parsing them into
+    /// the records a sink keeps), in seconds. The sink's writes happen in the commit
+    /// loop, beside the reads (`crate::run`): their processor time counts in a near
+    /// site's bound, not here.
     process: f64,
     /// Units the memory budget lets be in flight.
     by_memory: f64,
@@ -142,7 +144,7 @@ pub(crate) fn choose(
             changelog_pages: pages,
             thread,
             follow: one_thread.max(one_list),
-            process: u * issue_bytes * 2.0 * sample.client_ms_per_byte / 1000.0,
+            process: u * issue_bytes * sample.client_ms_per_byte / 1000.0,
             by_memory,
         }
     };
@@ -713,5 +715,43 @@ mod tests {
         let at_mean = dispatch(400, 1_000).last_back(&[], mean, chain);
         assert!(drawn > at_mean + 0.3, "{drawn} against {at_mean}");
         assert_eq!(drawn, dispatch(400, 1_000).last_back(&sizes, 0.0, chain));
+    }
+
+    #[test]
+    fn a_stream_of_pages_carries_the_clients_parse_not_the_sinks_writes() {
+        let options = SyncOptions::new("project = A");
+        // A near site whose answers cost this client 10 ns a byte and the site nothing:
+        // 100 pages of 100 issues of 20 KB, no histories. The sink writes in the commit
+        // loop, beside the reads, so a page's chain is its parse (20 ms), and the
+        // processors' bound (both shares of 200 MB, over this machine's cores) is the
+        // only one that counts both.
+        let near = Sample {
+            base_ms: 1.0,
+            id_page_ms: 5.0,
+            plan_ms: 20.0,
+            ms_per_byte: 0.0,
+            issue_bytes: 20_000.0,
+            history_per_issue: 0.0,
+            comment_pages_per_issue: 0.0,
+            long_threads: 0.0,
+            near: true,
+            client_ms_per_byte: 10e-6,
+            ..sample()
+        };
+        // A first read: no compaction after it.
+        let first = Configured {
+            feed_beside: false,
+            ..configured(16)
+        };
+        let plan = choose("q".into(), 10_000, near, &options, first, 7);
+        let pages = plan.estimate(Strategy::Pages).expect("pages").seconds;
+        let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+        let chain: f64 = 100.0 * 0.020;
+        let processors = 10_000.0 * 20_000.0 * 2.0 * 10e-9 / cores;
+        // Past the read: the plan's own time, the field catalogue, the listing's pages.
+        assert!(
+            pages >= chain.max(processors) && pages < chain.max(processors) + 0.2,
+            "{pages} s against a chain of {chain} s and the processors' {processors} s"
+        );
     }
 }
