@@ -82,14 +82,29 @@ pub(crate) fn search_view<'a>(
     store: &'a data::IssueStore,
     reconcile: &[i64],
 ) -> Vec<&'a IssueData> {
+    view_of(app, store, reconcile, None)
+}
+
+/// [`search_view`], of the issues `among` names when given (ids, ascending): a search
+/// whose JQL names its ids ([`crate::jql::Query::candidate_ids`]) looks only at those.
+fn view_of<'a>(
+    app: &AppState,
+    store: &'a data::IssueStore,
+    reconcile: &[i64],
+    among: Option<&[u64]>,
+) -> Vec<&'a IssueData> {
+    let stored: Box<dyn Iterator<Item = &'a IssueData> + '_> = match among {
+        Some(ids) => Box::new(ids.iter().filter_map(|id| store.by_id.get(id))),
+        None => Box::new(store.by_id.values()),
+    };
     let lag = app.realism.read().search_lag_ms as i64;
     if lag == 0 {
-        return store.by_id.values().collect();
+        return stored.collect();
     }
     let since = AppState::now_ms() - lag;
     let fresh = |id: u64| reconcile.contains(&(id as i64));
-    let mut view: Vec<&IssueData> = Vec::with_capacity(store.by_id.len());
-    for issue in store.by_id.values() {
+    let mut view: Vec<&IssueData> = Vec::new();
+    for issue in stored {
         match store.unindexed.get(&issue.id) {
             Some((at, before)) if *at > since && !fresh(issue.id) => view.extend(before.as_ref()),
             _ if issue.created_ms > since && !fresh(issue.id) => {}
@@ -98,7 +113,11 @@ pub(crate) fn search_view<'a>(
     }
     // Deleted within the lag: still found.
     for (id, (at, before)) in &store.unindexed {
-        if *at > since && !store.by_id.contains_key(id) && !fresh(*id) {
+        if *at > since
+            && !store.by_id.contains_key(id)
+            && !fresh(*id)
+            && among.is_none_or(|ids| ids.binary_search(id).is_ok())
+        {
             view.extend(before.as_ref());
         }
     }
@@ -126,7 +145,8 @@ pub(crate) fn matching_ids(
     let since = AppState::now_ms() - app.realism.read().search_lag_ms as i64;
     store.unindexed.retain(|_, (at, _)| *at > since);
     let store = parking_lot::RwLockWriteGuard::downgrade(store);
-    let mut issues: Vec<&IssueData> = search_view(app, &store, reconcile)
+    let among = query.candidate_ids();
+    let mut issues: Vec<&IssueData> = view_of(app, &store, reconcile, among.as_deref())
         .into_iter()
         .filter(|issue| query.matches(issue, &app.tenant))
         .collect();

@@ -240,6 +240,37 @@ impl Query {
         }
     }
 
+    /// The issue ids every match is among, when the filter names them at its top: an `id
+    /// in (…)` or `id = n` of numeric ids, joined to the rest by AND (as `(JQL) AND id in
+    /// (…)`, the query a client pages a list of ids with). A search then looks at those
+    /// issues alone, as Jira's index does, instead of evaluating every issue of the
+    /// tenant; the result is the same, since an issue outside them cannot match.
+    pub fn candidate_ids(&self) -> Option<Vec<u64>> {
+        fn walk(expr: &Expr) -> Option<Vec<u64>> {
+            match expr {
+                Expr::And(a, b) => match (walk(a), walk(b)) {
+                    (Some(mut left), Some(mut right)) => {
+                        right.sort_unstable();
+                        left.retain(|id| right.binary_search(id).is_ok());
+                        Some(left)
+                    }
+                    (Some(ids), None) | (None, Some(ids)) => Some(ids),
+                    (None, None) => None,
+                },
+                Expr::Clause(Clause::Text {
+                    field: TextField::Id,
+                    values,
+                    negated: false,
+                }) => values.iter().map(|value| value.parse().ok()).collect(),
+                _ => None,
+            }
+        }
+        let mut ids = self.filter.as_ref().and_then(walk)?;
+        ids.sort_unstable();
+        ids.dedup();
+        Some(ids)
+    }
+
     /// Whether `issue` matches.
     pub fn matches(&self, issue: &IssueData, tenant: &Tenant) -> bool {
         self.filter

@@ -217,3 +217,49 @@ fn order_by_is_stable_and_directional() {
             .all(|w| updated_of(&w[0]) >= updated_of(&w[1]))
     );
 }
+
+#[test]
+fn a_query_that_names_its_ids_is_searched_among_them() {
+    let (tenant, store) = tenant();
+    let ids: Vec<u64> = store.by_id.keys().copied().collect();
+    let (a, b, c) = (ids[3], ids[50], ids[90]);
+    let candidates = |jql: &str| {
+        parse(jql, &tenant, NOW, &TimeZone::UTC, INDEXED)
+            .expect(jql)
+            .candidate_ids()
+    };
+    // The query a client pages a list of ids with: the ids, ascending, once each.
+    let paged = format!("(project = APO AND updated <= 1796622430501) AND id in ({c}, {a}, {c})");
+    assert_eq!(candidates(&paged), Some(vec![a, c]));
+    // Both sides of an AND name ids: only those in both can match.
+    let both = format!("id in ({a}, {b}) AND id = {b}");
+    assert_eq!(candidates(&both), Some(vec![b]));
+    // Anything else may match issues outside the list: every issue is evaluated.
+    for jql in [
+        format!("id in ({a}) OR project = APO"),
+        format!("id not in ({a})"),
+        "key in (APO-1, APO-2)".to_owned(),
+        "id in (APO-1)".to_owned(),
+        format!("id > {a}"),
+        "project = APO".to_owned(),
+    ] {
+        assert_eq!(candidates(&jql), None, "{jql}");
+    }
+    // Among the candidates the filter still decides: an id of another project is named,
+    // but does not match.
+    let mut query = parse(&paged, &tenant, NOW, &TimeZone::UTC, INDEXED).unwrap();
+    query.resolve_ids(&|id| store.by_id.get(&id).map(|i| (i.project, i.number)));
+    let among: Vec<u64> = query
+        .candidate_ids()
+        .unwrap()
+        .into_iter()
+        .filter(|id| query.matches(&store.by_id[id], &tenant))
+        .collect();
+    let scanned: Vec<u64> = store
+        .by_id
+        .values()
+        .filter(|issue| query.matches(issue, &tenant))
+        .map(|issue| issue.id)
+        .collect();
+    assert_eq!(among, scanned);
+}
