@@ -102,6 +102,7 @@ impl Early {
             }
             Ok(plan) => {
                 report.requests += plan.requests_spent.saturating_sub(self.probe_requests);
+                report.unit_issues = Some(plan.unit_issues);
                 let strategy = options.strategy.unwrap_or(plan.chosen);
                 report.reason = match options.strategy {
                     Some(strategy) => crate::window::asked_for(strategy),
@@ -134,14 +135,23 @@ impl Early {
     }
 }
 
-/// The settings of a far site's first units, before the plan lands: units of the
-/// smallest size a plan takes (short latencies, and little held if the issues are
-/// heavy), two thirds of the transport's slots in flight (a unit has its fetch and, for
+/// The settings of a far site's first units, before the plan lands: units of the size
+/// the query's last plan `measured` on the site (a later run's window, often read whole
+/// before its own plan lands, is read as the plan would have read it), or with none, of
+/// the smallest size a plan takes (short latencies, and little held if the issues are
+/// heavy); two thirds of the transport's slots in flight (a unit has its fetch and, for
 /// part of its time, its changelog page on the wire: about one slot and a half), the
 /// configured memory budget.
-pub(crate) fn provisional(window: &mut Window, batch: &BatchConfig, in_flight: usize) {
+pub(crate) fn provisional(
+    window: &mut Window,
+    batch: &BatchConfig,
+    in_flight: usize,
+    measured: Option<usize>,
+) {
     window.strategy = Strategy::Ids;
-    window.unit_issues = plan::SMALLEST_UNIT.min(batch.fetch_chunk.max(1));
+    window.unit_issues = measured
+        .unwrap_or(plan::SMALLEST_UNIT)
+        .clamp(1, batch.fetch_chunk.max(1));
     window.concurrency = (in_flight * 2 / 3).clamp(
         batch.max_concurrent.max(1),
         plan::MAX_CONCURRENCY.max(batch.max_concurrent),

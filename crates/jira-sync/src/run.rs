@@ -68,6 +68,11 @@ pub struct SyncReport {
     /// checked at the start of an incremental run): the site went back in time (restored
     /// from a backup, a sandbox reset), and the run read the whole query again.
     pub went_back: usize,
+    /// Issues a unit of the `ids` way fetches on this site, as the run's plan found
+    /// fastest (none when no plan landed: a window an interrupted run left, a site that
+    /// could not be measured). Kept with the run's record, so that the next run's first
+    /// units, sent before its own plan lands, take the site's measured size.
+    pub unit_issues: Option<usize>,
 }
 
 /// What reading part of a window produced. A slice's units may come out of id order
@@ -294,6 +299,7 @@ where
         issues_deleted: report.issues_deleted as u64,
         requests: report.requests as u64,
         strategy: report.strategy.map(|s| s.name().to_owned()),
+        unit_issues: report.unit_issues,
     });
     let excess = state
         .last_runs

@@ -250,6 +250,18 @@ pub struct RunRecord {
     /// The way it read its window, when it read one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<String>,
+    /// Issues a unit of the `ids` way fetched, as the run's plan measured the site
+    /// ([`crate::SyncReport::unit_issues`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_issues: Option<usize>,
+}
+
+impl SyncState {
+    /// The unit size the latest plan of this query found fastest on the site, when a run
+    /// that ended had one.
+    pub(crate) fn measured_unit(&self) -> Option<usize> {
+        self.last_runs.iter().rev().find_map(|run| run.unit_issues)
+    }
 }
 
 /// A window just opened: the way to read it, its first id-only page when the probe read
@@ -293,7 +305,7 @@ pub(crate) async fn open_window<T: Transport + 'static>(
                 "ids: a far site ({:.0} ms a round trip) is read from its first id page on while the plan measures",
                 probe.base_ms()
             );
-            crate::early::provisional(&mut window, batch, in_flight);
+            crate::early::provisional(&mut window, batch, in_flight, state.measured_unit());
             let probe_requests = probe.requests_spent();
             let first_ids = probe.first_ids.clone();
             let (transport, batch, options, sampled) = (
@@ -339,6 +351,7 @@ pub(crate) async fn open_window<T: Transport + 'static>(
                 .map_or(0, |e| e.memory_budget);
             window.concurrency = plan.concurrency;
             window.unit_issues = plan.unit_issues;
+            report.unit_issues = Some(plan.unit_issues);
             report.reason = match options.strategy {
                 Some(strategy) => asked_for(strategy),
                 None => plan.reason.clone(),

@@ -355,6 +355,7 @@ pub async fn run(global: &Global, args: SyncArgs) -> CliResult {
             "missing": report.missing,
             "quota_warning": report.quota_warning,
             "went_back": report.went_back,
+            "unit_issues": report.unit_issues,
             "seconds": seconds,
         });
         output::outln!("{summary}");

@@ -206,3 +206,74 @@ async fn the_first_id_pages_issues_are_read_while_the_listing_goes_on() {
     let state = sink.load_state(&options(&sim).jql).unwrap().unwrap();
     assert!(state.window.is_none(), "{state:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_runs_first_units_take_the_size_the_last_plan_measured() {
+    // A far site of 1,000 issues at the bench's latency. A later run's window (200
+    // changed issues) is read whole before its own plan lands: it is read in the units the
+    // last plan measured, not in units of the smallest size (25), which cost twice the
+    // requests where the plan found 50 fastest (as it does for the bench's 100,000 issues).
+    let sim = SimHandle::start(SimConfig {
+        projects: 1,
+        issues_per_project: 1_000,
+        limits: LimitConfig::off(),
+        realism: Realism {
+            worklog_settle_ms: 0,
+            work_latency: WorkLatency {
+                base_ms: 20,
+                per_kib_ms: 0.25,
+            },
+            ..Realism::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .expect("jira-sim starts");
+    let dir = tempfile::tempdir().unwrap();
+    let client = uncached_client(&sim).await;
+    let mut sink = SqliteSink::open(dir.path().join("later.db")).unwrap();
+    let options = SyncOptions {
+        settle: Duration::ZERO,
+        ..SyncOptions::new(format!("project = {}", sim.project_keys()[0]))
+    };
+    let first = jira_sync::sync(&client, &mut sink, &options).await.unwrap();
+    let planned = first.unit_issues.expect("the first run's plan landed");
+    let mut state = sink.load_state(&options.jql).unwrap().unwrap();
+    let record = state.last_runs.last_mut().unwrap();
+    assert_eq!(record.unit_issues, Some(planned));
+    // The size the plan chooses depends on this machine's speed (a debug build parses
+    // slowly): the record is set to what a release build's plan chooses for the bench.
+    let unit = 50;
+    record.unit_issues = Some(unit);
+    sink.commit(&jira_sync::SyncBatch::default(), &state)
+        .unwrap();
+
+    let keys = sim.issue_keys(&sim.project_keys()[0]);
+    let changed: Vec<&String> = keys.iter().step_by(5).collect();
+    for key in &changed {
+        let (status, _) = jira_ops_tests::sim::rest(
+            &sim,
+            reqwest::Method::PUT,
+            &format!("/rest/api/3/issue/{key}"),
+            Some(serde_json::json!({"fields": {"summary": format!("changed {key}")}})),
+        )
+        .await;
+        assert_eq!(status, 204);
+    }
+    let fetch = "/rest/api/3/issue/bulkfetch";
+    let before = sim.stats().requests_to("POST", fetch);
+    let later = jira_sync::sync(&client, &mut sink, &options).await.unwrap();
+    assert_eq!(later.issues_written, changed.len(), "{later:?}");
+    assert!(
+        later.reason.contains("read by ids while the plan measured"),
+        "{later:?}"
+    );
+    // The check that the site did not go back in time and the plan's ten sample fetches,
+    // then the changed issues in units of the recorded size.
+    let fetched = sim.stats().requests_to("POST", fetch) - before;
+    assert_eq!(
+        fetched,
+        1 + 10 + changed.len().div_ceil(unit) as u64,
+        "units of {unit}: {later:?}"
+    );
+}
