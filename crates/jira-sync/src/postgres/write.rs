@@ -4,6 +4,7 @@
 //! one statement per table per commit, whatever the number of rows), and a commit's
 //! whole transaction.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use postgres::types::ToSql;
@@ -57,8 +58,9 @@ fn array_of(kind: Kind) -> (&'static str, &'static str) {
     }
 }
 
-/// One column of rows as the array its parameter binds.
-fn column(rows: &[&Row], index: usize, kind: Kind) -> Box<dyn ToSql + Sync> {
+/// One column of rows as the array its parameter binds: text borrowed from the rows, not
+/// copied (a commit's text is most of its bytes, and the driver encodes it once more).
+fn column<'a>(rows: &[&'a Row], index: usize, kind: Kind) -> Box<dyn ToSql + Sync + 'a> {
     let values = rows
         .iter()
         .map(|row| row.get(index).unwrap_or(&SqlValue::Null));
@@ -95,15 +97,38 @@ fn column(rows: &[&Row], index: usize, kind: Kind) -> Box<dyn ToSql + Sync> {
             values
                 .map(|v| match v {
                     // PostgreSQL's text holds no NUL character.
-                    SqlValue::Text(t) if t.contains('\0') => Some(t.replace('\0', "")),
-                    SqlValue::Text(t) => Some(t.clone()),
-                    SqlValue::Int(n) => Some(n.to_string()),
-                    SqlValue::Real(x) => Some(x.to_string()),
-                    SqlValue::Bool(b) => Some(b.to_string()),
+                    SqlValue::Text(t) if t.contains('\0') => Some(Cow::Owned(t.replace('\0', ""))),
+                    SqlValue::Text(t) => Some(Cow::Borrowed(t.as_str())),
+                    SqlValue::Int(n) => Some(Cow::Owned(n.to_string())),
+                    SqlValue::Real(x) => Some(Cow::Owned(x.to_string())),
+                    SqlValue::Bool(b) => Some(Cow::Owned(b.to_string())),
                     SqlValue::Null => None,
                 })
-                .collect::<Vec<Option<String>>>(),
+                .collect::<Vec<Option<Cow<'a, str>>>>(),
         ),
+    }
+}
+
+/// A key column's value, borrowed and hashable.
+#[derive(PartialEq, Eq, Hash)]
+enum KeyPart<'a> {
+    Null,
+    Int(i64),
+    /// A real number by its bits (keys are never real numbers in the schema).
+    Real(u64),
+    Text(&'a str),
+    Bool(bool),
+}
+
+impl<'a> From<&'a SqlValue> for KeyPart<'a> {
+    fn from(value: &'a SqlValue) -> Self {
+        match value {
+            SqlValue::Null => KeyPart::Null,
+            SqlValue::Int(n) => KeyPart::Int(*n),
+            SqlValue::Real(x) => KeyPart::Real(x.to_bits()),
+            SqlValue::Text(t) => KeyPart::Text(t),
+            SqlValue::Bool(b) => KeyPart::Bool(*b),
+        }
     }
 }
 
@@ -115,13 +140,13 @@ fn last_per_key<'a>(table: &Table, rows: &'a [Row]) -> Vec<&'a Row> {
         .iter()
         .filter_map(|k| table.columns.iter().position(|c| c.name == *k))
         .collect();
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut seen: HashMap<Vec<KeyPart<'a>>, usize> = HashMap::with_capacity(rows.len());
     let mut kept: Vec<Option<&Row>> = Vec::with_capacity(rows.len());
     for row in rows {
-        let key = format!(
-            "{:?}",
-            key_columns.iter().map(|i| &row[*i]).collect::<Vec<_>>()
-        );
+        let key = key_columns
+            .iter()
+            .map(|i| KeyPart::from(row.get(*i).unwrap_or(&SqlValue::Null)))
+            .collect();
         if let Some(earlier) = seen.insert(key, kept.len()) {
             kept[earlier] = None;
         }
@@ -172,7 +197,7 @@ pub(super) fn upsert(
     let rows = last_per_key(table, rows);
     let mut arrays = Vec::new();
     let mut selects = Vec::new();
-    let mut params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+    let mut params: Vec<Box<dyn ToSql + Sync + '_>> = Vec::new();
     for (index, column_def) in table.columns.iter().enumerate() {
         let (array, cast) = array_of(column_def.kind);
         arrays.push(format!("${}::{array}", index + 1));
