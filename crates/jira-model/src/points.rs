@@ -21,7 +21,7 @@
 
 use http::{Method, StatusCode};
 use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 /// Points every request costs.
 pub const BASE_POINTS: u64 = 1;
@@ -100,17 +100,20 @@ pub fn objects_returned(body: &[u8]) -> u64 {
     let start = body.iter().position(|b| !b.is_ascii_whitespace());
     match start.map(|i| body[i]) {
         Some(b'[') => serde_json::from_slice::<Counted>(body).map_or(0, |c| c.0),
-        Some(b'{') => match serde_json::from_slice::<Answer>(body) {
-            Ok(answer) => answer.objects(),
-            Err(error) if error.to_string().starts_with(ENTITY) => 1,
-            Err(_) => 0,
-        },
+        Some(b'{') => {
+            // The read stops at an entity's `id` with an error, and says so here: no
+            // error message is formatted to tell (this runs on every answer).
+            let entity = std::cell::Cell::new(false);
+            let mut reader = serde_json::Deserializer::from_slice(body);
+            match AnswerSeed(&entity).deserialize(&mut reader) {
+                Ok(answer) if reader.end().is_ok() => answer.objects(),
+                Err(_) if entity.get() => 1,
+                _ => 0,
+            }
+        }
         _ => 0,
     }
 }
-
-/// What the read of an object answer stops with once it has met an `id` or `accountId`.
-const ENTITY: &str = "an entity: one object";
 
 /// The length of a JSON array, 0 for any other value (read without building it).
 #[derive(Default)]
@@ -210,11 +213,17 @@ const LIST_MEMBERS: &[&str] = &[
     "projects",
 ];
 
-impl<'de> Deserialize<'de> for Answer {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct AnswerVisitor;
+/// Reads an [`Answer`]; meeting an `id` or `accountId` (one entity, whatever else it
+/// holds) it sets its flag and stops the read with an error.
+struct AnswerSeed<'a>(&'a std::cell::Cell<bool>);
 
-        impl<'de> Visitor<'de> for AnswerVisitor {
+impl<'de> DeserializeSeed<'de> for AnswerSeed<'_> {
+    type Value = Answer;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Answer, D::Error> {
+        struct AnswerVisitor<'a>(&'a std::cell::Cell<bool>);
+
+        impl<'de> Visitor<'de> for AnswerVisitor<'_> {
             type Value = Answer;
 
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -226,7 +235,10 @@ impl<'de> Deserialize<'de> for Answer {
                 while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                     match &*key {
                         // One entity, whatever else it holds: nothing more to read.
-                        "id" | "accountId" => return Err(de::Error::custom(ENTITY)),
+                        "id" | "accountId" => {
+                            self.0.set(true);
+                            return Err(de::Error::custom("an entity: one object"));
+                        }
                         "issueChangeLogs" if answer.listed.is_none() => {
                             let logs: Vec<ChangeLogs> = map.next_value()?;
                             answer.listed = Some(logs.iter().map(|l| l.change_histories.0).sum());
@@ -243,7 +255,7 @@ impl<'de> Deserialize<'de> for Answer {
             }
         }
 
-        deserializer.deserialize_map(AnswerVisitor)
+        deserializer.deserialize_map(AnswerVisitor(self.0))
     }
 }
 

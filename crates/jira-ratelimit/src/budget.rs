@@ -6,7 +6,7 @@
 //! if no, it takes nothing and says how long to wait. Callers sleep *outside* the store, so
 //! no lock is ever held while waiting.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -128,13 +128,13 @@ pub struct InProcessBudget {
 #[derive(Debug, Default)]
 struct State {
     /// GCRA: the theoretical arrival time of the next request, per bucket.
-    tats: HashMap<String, Instant>,
-    pauses: HashMap<String, Instant>,
-    writes: HashMap<String, VecDeque<Instant>>,
+    tats: crate::Map<String, Instant>,
+    pauses: crate::Map<String, Instant>,
+    writes: crate::Map<String, VecDeque<Instant>>,
     /// (window index, points spent) per quota.
-    points: HashMap<u64, (u64, u64)>,
+    points: crate::Map<u64, (u64, u64)>,
     /// What was learned of each burst bucket: (rate, capacity).
-    buckets: HashMap<String, (f64, f64)>,
+    buckets: crate::Map<String, (f64, f64)>,
 }
 
 impl Default for InProcessBudget {

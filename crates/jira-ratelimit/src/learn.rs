@@ -28,7 +28,6 @@
 //! refused, a measured rate grows 5%, never above the announced or configured rate nor
 //! above the pace at which the last refusal came.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -107,7 +106,7 @@ pub(crate) struct Lesson {
 /// Learned buckets, by burst key.
 #[derive(Debug, Default)]
 pub(crate) struct Learning {
-    buckets: Mutex<HashMap<String, Bucket>>,
+    buckets: Mutex<crate::Map<String, Bucket>>,
 }
 
 impl Learning {

@@ -57,6 +57,11 @@ mod learn;
 mod redis_budget;
 mod window;
 
+/// The maps a request looks up on its way (buckets, windows, pauses by key): hashed with
+/// foldhash, seeded per process, which costs a fraction of SipHash on short keys. Their
+/// keys are endpoint names and issue keys of the process's own requests.
+pub(crate) type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
 pub use aimd::{AdaptiveLimit, Outcome, Slot};
 pub use any_budget::AnyBudget;
 pub use budget::{

@@ -7,7 +7,6 @@
 //! endpoint in flight halves the window to what was in flight (at least 2); each window's
 //! worth of successes adds one slot back (additive increase), up to [`MAX`].
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
@@ -149,7 +148,7 @@ impl Drop for Place {
 /// The windows of every burst key.
 #[derive(Debug, Default)]
 pub(crate) struct Windows {
-    windows: RwLock<HashMap<String, Arc<Window>>>,
+    windows: RwLock<crate::Map<String, Arc<Window>>>,
 }
 
 impl Windows {

@@ -352,10 +352,24 @@ impl HttpTransport {
         &self,
         request: &ApiRequest,
         slot: &mut Option<OwnedSemaphorePermit>,
+        total: Duration,
     ) -> Result<ApiResponse, Error> {
         let inner = &self.inner;
         let timeouts = &inner.config.timeouts;
         let read = timeouts.read.get(request.class);
+        // One timer at a time: each wait (the head, then each chunk of the body) ends at
+        // its own phase's limit or at the whole request's, whichever is sooner, so the
+        // total needs no timer of its own around them (a timer armed and cancelled on
+        // every request is a measurable share of a fast site's round trip).
+        let deadline = Instant::now() + total;
+        // When a wait ends, the phase it timed and the limit the error names.
+        let within = |limit: Duration, phase: TimeoutPhase, named: Duration| {
+            let at = Instant::now() + limit;
+            match at < deadline {
+                true => (at, phase, named),
+                false => (deadline, TimeoutPhase::Total, total),
+            }
+        };
         let mut builder = inner
             .client
             .request(
@@ -387,8 +401,10 @@ impl HttpTransport {
             after,
         };
         let head_budget = timeouts.connect.saturating_add(read);
-        let mut response = match tokio::time::timeout(head_budget, builder.send()).await {
-            Err(_) => return Err(timeout(TimeoutPhase::Read, read)),
+        // The head's wait is named the read's (the connect's own limit is reqwest's).
+        let (until, phase, after) = within(head_budget, TimeoutPhase::Read, read);
+        let mut response = match tokio::time::timeout_at(until, builder.send()).await {
+            Err(_) => return Err(timeout(phase, after)),
             Ok(Err(error)) => return Err(self.map_error(request, error)),
             Ok(Ok(response)) => response,
         };
@@ -429,8 +445,9 @@ impl HttpTransport {
         let mut chunks: Vec<bytes::Bytes> = Vec::new();
         let mut length = 0usize;
         loop {
-            match tokio::time::timeout(read, response.chunk()).await {
-                Err(_) => return Err(timeout(TimeoutPhase::Read, read)),
+            let (until, phase, after) = within(read, TimeoutPhase::Read, read);
+            match tokio::time::timeout_at(until, response.chunk()).await {
+                Err(_) => return Err(timeout(phase, after)),
                 Ok(Err(error)) => return Err(self.map_error(request, error)),
                 Ok(Ok(Some(chunk))) => {
                     if length + chunk.len() > limit {
@@ -540,15 +557,7 @@ impl Transport for HttpTransport {
         let started = Instant::now();
         // A file streamed to its caller keeps the slot until its last chunk.
         let mut slot = Some(slot);
-        let result = match tokio::time::timeout(total, self.exchange(&request, &mut slot)).await {
-            Ok(result) => result,
-            Err(_) => Err(Error::Timeout {
-                method: request.method.clone(),
-                path: request.path.clone(),
-                phase: TimeoutPhase::Total,
-                after: total,
-            }),
-        };
+        let result = self.exchange(&request, &mut slot, total).await;
         let elapsed = started.elapsed();
         let status = result.as_ref().ok().map(|r| r.status.as_u16());
         inner.instruments.request(&request, status, elapsed);

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 
 use crate::JiraTimestamp;
 
@@ -161,7 +161,7 @@ pub struct RateLimitState {
 /// Everything the rate-limit headers of one response say.
 ///
 /// ```
-/// use http::HeaderMap;
+/// use http::{HeaderMap, HeaderValue};
 /// use jira_model::{RateLimitInfo, RateLimitReason};
 ///
 /// let mut headers = HeaderMap::new();
@@ -189,56 +189,101 @@ pub struct RateLimitInfo {
     pub beta_retry_after: Option<Duration>,
 }
 
+/// A rate-limit header's value as trimmed text, `None` when it is absent or blank; one
+/// that is not visible ASCII is warned of (its name, `prefix` and `suffix` joined, is
+/// spelled out only then) and ignored.
+fn header_text<'v>(
+    (prefix, suffix): (&str, &str),
+    value: Option<&'v HeaderValue>,
+) -> Option<&'v str> {
+    match value?.to_str() {
+        Ok(text) if !text.trim().is_empty() => Some(text.trim()),
+        Ok(_) => None,
+        Err(_) => {
+            tracing::warn!(
+                header = %format_args!("{prefix}{suffix}"),
+                "rate-limit header is not visible ASCII; ignored"
+            );
+            None
+        }
+    }
+}
+
+/// The rate-limit headers of one answer, found in one pass: the first value of each
+/// (as `HeaderMap::get` gives), every value of the structured lists.
+#[derive(Default)]
+struct Found<'a> {
+    retry_after: Option<&'a HeaderValue>,
+    /// `X-RateLimit-Limit`, `-Remaining`, `-Reset`, `-NearLimit`.
+    window: [Option<&'a HeaderValue>; 4],
+    /// The same of `X-Beta-RateLimit-*`.
+    beta_window: [Option<&'a HeaderValue>; 4],
+    reason: Option<&'a HeaderValue>,
+    policies: Vec<&'a HeaderValue>,
+    states: Vec<&'a HeaderValue>,
+    beta_retry_after: Option<&'a HeaderValue>,
+}
+
+impl<'a> Found<'a> {
+    fn of(headers: &'a HeaderMap) -> Self {
+        let mut found = Found::default();
+        for (name, value) in headers {
+            // Header names are lower case in an `http::HeaderMap`.
+            let slot = match name.as_str() {
+                "retry-after" => &mut found.retry_after,
+                "x-ratelimit-limit" => &mut found.window[0],
+                "x-ratelimit-remaining" => &mut found.window[1],
+                "x-ratelimit-reset" => &mut found.window[2],
+                "x-ratelimit-nearlimit" => &mut found.window[3],
+                "x-beta-ratelimit-limit" => &mut found.beta_window[0],
+                "x-beta-ratelimit-remaining" => &mut found.beta_window[1],
+                "x-beta-ratelimit-reset" => &mut found.beta_window[2],
+                "x-beta-ratelimit-nearlimit" => &mut found.beta_window[3],
+                "ratelimit-reason" => &mut found.reason,
+                "beta-retry-after" => &mut found.beta_retry_after,
+                "beta-ratelimit-policy" => {
+                    found.policies.push(value);
+                    continue;
+                }
+                "beta-ratelimit" => {
+                    found.states.push(value);
+                    continue;
+                }
+                _ => continue,
+            };
+            slot.get_or_insert(value);
+        }
+        found
+    }
+}
+
 impl RateLimitInfo {
     /// Reads every rate-limit header; unreadable values become `None` with a warning.
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        let text = |name: &str| -> Option<&str> {
-            let value = headers.get(name)?;
-            match value.to_str() {
-                Ok(text) if !text.trim().is_empty() => Some(text.trim()),
-                Ok(_) => None,
-                Err(_) => {
-                    tracing::warn!(
-                        header = name,
-                        "rate-limit header is not visible ASCII; ignored"
-                    );
-                    None
-                }
+        // One pass over the answer's headers, matching names (this runs on every answer:
+        // a dozen lookups by name would hash each name against the map).
+        let found = Found::of(headers);
+        let text = header_text;
+        let window = |prefix: &str, values: &[Option<&HeaderValue>; 4]| {
+            let named = |n: usize, suffix: &str| text((prefix, suffix), values[n]);
+            let reset = named(2, "-reset");
+            LimitWindow {
+                limit: named(0, "-limit").and_then(|v| parse_count(prefix, v)),
+                remaining: named(1, "-remaining").and_then(|v| parse_count(prefix, v)),
+                reset: reset.and_then(parse_reset),
+                reset_precision: reset
+                    .filter(|v| parse_reset_quietly(v).is_some())
+                    .map(reset_precision),
+                near_limit: named(3, "-nearlimit").and_then(parse_bool),
             }
         };
-        // Header names as static strings: this runs on every answer.
-        let window = |prefix: &str, [limit, remaining, reset, near]: [&str; 4]| LimitWindow {
-            limit: text(limit).and_then(|v| parse_count(prefix, v)),
-            remaining: text(remaining).and_then(|v| parse_count(prefix, v)),
-            reset: text(reset).and_then(parse_reset),
-            reset_precision: text(reset)
-                .filter(|v| parse_reset_quietly(v).is_some())
-                .map(reset_precision),
-            near_limit: text(near).and_then(parse_bool),
-        };
         RateLimitInfo {
-            retry_after: text("retry-after").and_then(parse_retry_after),
-            window: window(
-                "x-ratelimit",
-                [
-                    "x-ratelimit-limit",
-                    "x-ratelimit-remaining",
-                    "x-ratelimit-reset",
-                    "x-ratelimit-nearlimit",
-                ],
-            ),
-            beta_window: window(
-                "x-beta-ratelimit",
-                [
-                    "x-beta-ratelimit-limit",
-                    "x-beta-ratelimit-remaining",
-                    "x-beta-ratelimit-reset",
-                    "x-beta-ratelimit-nearlimit",
-                ],
-            ),
-            reason: text("ratelimit-reason").map(RateLimitReason::parse),
-            policies: headers
-                .get_all("beta-ratelimit-policy")
+            retry_after: text(("retry-after", ""), found.retry_after).and_then(parse_retry_after),
+            window: window("x-ratelimit", &found.window),
+            beta_window: window("x-beta-ratelimit", &found.beta_window),
+            reason: text(("ratelimit-reason", ""), found.reason).map(RateLimitReason::parse),
+            policies: found
+                .policies
                 .iter()
                 .filter_map(|v| v.to_str().ok())
                 .flat_map(parse_structured_list)
@@ -248,8 +293,8 @@ impl RateLimitInfo {
                     name,
                 })
                 .collect(),
-            states: headers
-                .get_all("beta-ratelimit")
+            states: found
+                .states
                 .iter()
                 .filter_map(|v| v.to_str().ok())
                 .flat_map(parse_structured_list)
@@ -259,7 +304,7 @@ impl RateLimitInfo {
                     name,
                 })
                 .collect(),
-            beta_retry_after: text("beta-retry-after")
+            beta_retry_after: text(("beta-retry-after", ""), found.beta_retry_after)
                 .and_then(parse_retry_after)
                 .map(|after| after.delay_from(SystemTime::now())),
         }
@@ -289,7 +334,7 @@ impl RateLimitInfo {
     ///
     /// ```
     /// use std::time::{Duration, SystemTime};
-    /// use http::HeaderMap;
+    /// use http::{HeaderMap, HeaderValue};
     /// use jira_model::RateLimitInfo;
     /// let mut headers = HeaderMap::new();
     /// headers.insert("ratelimit-reason", "jira-burst-based".parse().unwrap());
@@ -327,7 +372,7 @@ impl RateLimitInfo {
     ///
     /// ```
     /// use std::time::{Duration, SystemTime};
-    /// use http::HeaderMap;
+    /// use http::{HeaderMap, HeaderValue};
     /// use jira_model::RateLimitInfo;
     /// let mut headers = HeaderMap::new();
     /// headers.insert("retry-after", "2".parse().unwrap());

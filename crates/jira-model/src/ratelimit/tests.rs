@@ -335,3 +335,30 @@ fn garbage_never_panics() {
     assert_eq!(RateLimitInfo::from_headers(&map).retry_after, None);
     assert!(RateLimitInfo::from_headers(&HeaderMap::new()).is_empty());
 }
+
+#[test]
+fn every_header_is_read_in_one_pass_as_a_lookup_by_name_would() {
+    // Names in any case, other headers between them, a header sent twice: the first
+    // value counts (as `HeaderMap::get` gives), every value of the structured lists.
+    let info = RateLimitInfo::from_headers(&headers(&[
+        ("Content-Type", "application/json"),
+        ("X-RateLimit-Remaining", "7"),
+        ("x-ratelimit-remaining", "3"),
+        ("X-RATELIMIT-LIMIT", "100"),
+        ("Retry-After", "5"),
+        ("X-Beta-RateLimit-Limit", "40"),
+        ("Beta-RateLimit-Policy", "\"burst\";q=100;w=1"),
+        ("Beta-RateLimit-Policy", "\"quota\";q=65000;w=3600"),
+        ("RateLimit-Reason", "jira-burst-based"),
+    ]));
+    assert_eq!(info.window.remaining, Some(7));
+    assert_eq!(info.window.limit, Some(100));
+    assert_eq!(info.beta_window.limit, Some(40));
+    assert_eq!(info.policies.len(), 2, "{info:?}");
+    assert!(info.reason.is_some());
+    assert_eq!(
+        info.requested_wait(SystemTime::now()),
+        Some(Duration::from_secs(5))
+    );
+    assert!(RateLimitInfo::from_headers(&headers(&[("Server", "jira")])).is_empty());
+}
