@@ -255,8 +255,10 @@ async fn a_quota_429_stops_everything_until_the_reset() {
     })
     .await;
     let jira = RateLimited::new(http(&sim), LimitsConfig::default());
+    // 2 points a read: the 21st of an "hour" is refused. Up to 200 reads, so that an
+    // "hour" that ends while a loaded machine sends them cannot dodge the refusal.
     let mut refused = None;
-    for _ in 0..40 {
+    for _ in 0..200 {
         let response = jira
             .send(ApiRequest::get_issue("APO-1", &[], &[]))
             .await
@@ -266,7 +268,7 @@ async fn a_quota_429_stops_everything_until_the_reset() {
             break;
         }
     }
-    let refused = refused.expect("the quota refuses within 40 requests");
+    let refused = refused.expect("the quota refuses within 200 requests");
     let pause = refused
         .rate_limit_info()
         .requested_wait(std::time::SystemTime::now())
