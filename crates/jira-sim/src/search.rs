@@ -71,22 +71,11 @@ pub(crate) async fn search_post(State(app): App, uri: Uri, body: axum::body::Byt
     }
 }
 
-/// The ids matching `jql` in query order, shared between the pages of one search while
-/// the data does not change.
-/// The issues a search sees: every stored one, except that while search lags
-/// (`Realism::search_lag_ms`) an issue written within the lag is seen as it was before
-/// (one created within it not at all, one deleted within it still), unless `reconcile`
-/// names it.
-pub(crate) fn search_view<'a>(
-    app: &AppState,
-    store: &'a data::IssueStore,
-    reconcile: &[i64],
-) -> Vec<&'a IssueData> {
-    view_of(app, store, reconcile, None)
-}
-
-/// [`search_view`], of the issues `among` names when given (ids, ascending): a search
-/// whose JQL names its ids ([`crate::jql::Query::candidate_ids`]) looks only at those.
+/// The issues a search sees, of those `among` names when given (ids, ascending: a search
+/// whose JQL names its ids, [`crate::jql::Query::candidate_ids`], or one page of a
+/// search): every stored one, except that while search lags (`Realism::search_lag_ms`)
+/// an issue written within the lag is seen as it was before (one created within it not
+/// at all, one deleted within it still), unless `reconcile` names it.
 fn view_of<'a>(
     app: &AppState,
     store: &'a data::IssueStore,
@@ -124,6 +113,8 @@ fn view_of<'a>(
     view
 }
 
+/// The ids matching `jql` in query order, shared between the pages of one search while
+/// the data does not change.
 pub(crate) fn matching_ids(
     app: &AppState,
     jql: &str,
@@ -227,18 +218,21 @@ pub(crate) fn search(app: &AppState, uri: &Uri, body: SearchBody) -> Response {
     let store = app.store.read();
     let render = renderer(app, uri);
     let lagging = app.realism.read().search_lag_ms > 0;
+    let page_ids: Vec<u64> = ids.iter().skip(offset).take(max_results).copied().collect();
+    // While search lags, the page's issues as the index sees them: looked up among the
+    // page's own ids, not the whole tenant's, for each page.
     let view: std::collections::HashMap<u64, &IssueData> = if lagging {
-        search_view(app, &store, &body.reconcile_issues)
+        let mut among = page_ids.clone();
+        among.sort_unstable();
+        view_of(app, &store, &body.reconcile_issues, Some(&among))
             .into_iter()
             .map(|issue| (issue.id, issue))
             .collect()
     } else {
         std::collections::HashMap::new()
     };
-    let page: Vec<IssueJson<'_>> = ids
+    let page: Vec<IssueJson<'_>> = page_ids
         .iter()
-        .skip(offset)
-        .take(max_results)
         .filter_map(|id| {
             if lagging {
                 view.get(id).copied()
