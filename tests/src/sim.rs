@@ -46,3 +46,19 @@ pub async fn rest(
 pub async fn rest_get(sim: &SimHandle, path: &str) -> (u16, Value) {
     rest(sim, reqwest::Method::GET, path, None).await
 }
+
+/// Edits each issue of `keys` over jira-sim's REST API, as a person would: its summary
+/// becomes `changed KEY` (its `updated` moves). Panics unless each edit is answered 204.
+pub async fn edit_summaries<K: AsRef<str>>(sim: &SimHandle, keys: impl IntoIterator<Item = K>) {
+    for key in keys {
+        let key = key.as_ref();
+        let (status, body) = rest(
+            sim,
+            reqwest::Method::PUT,
+            &format!("/rest/api/3/issue/{key}"),
+            Some(serde_json::json!({"fields": {"summary": format!("changed {key}")}})),
+        )
+        .await;
+        assert_eq!(status, 204, "editing {key}: {body}");
+    }
+}

@@ -17,18 +17,29 @@ use crate::count;
 /// More issues than an id page holds (5,000), on a site 25 ms away (far: a small answer
 /// takes 20 ms or more) whose answers take longer the more they hold.
 async fn far_site(limits: LimitConfig) -> SimHandle {
+    site_at(
+        5_300,
+        limits,
+        WorkLatency {
+            base_ms: 25,
+            // A byte's time too, as a far site has: a stream of search pages then carries
+            // every byte on its one chain, and the plan's choice between the ways is not a
+            // near tie that the sample's noise decides.
+            per_kib_ms: 1.0,
+        },
+    )
+    .await
+}
+
+/// One project of `issues` issues whose answers take `latency`.
+async fn site_at(issues: usize, limits: LimitConfig, latency: WorkLatency) -> SimHandle {
     SimHandle::start(SimConfig {
         projects: 1,
-        issues_per_project: 5_300,
+        issues_per_project: issues,
         limits,
         realism: Realism {
-            work_latency: WorkLatency {
-                base_ms: 25,
-                // A byte's time too, as a far site has: a stream of search pages then
-                // carries every byte on its one chain, and the plan's choice between
-                // the ways is not a near tie that the sample's noise decides.
-                per_kib_ms: 1.0,
-            },
+            worklog_settle_ms: 0,
+            work_latency: latency,
             ..Realism::default()
         },
         ..SimConfig::default()
@@ -213,22 +224,15 @@ async fn a_later_runs_first_units_take_the_size_the_last_plan_measured() {
     // changed issues) is read whole before its own plan lands: it is read in the units the
     // last plan measured, not in units of the smallest size (25), which cost twice the
     // requests where the plan found 50 fastest (as it does for the bench's 100,000 issues).
-    let sim = SimHandle::start(SimConfig {
-        projects: 1,
-        issues_per_project: 1_000,
-        limits: LimitConfig::off(),
-        realism: Realism {
-            worklog_settle_ms: 0,
-            work_latency: WorkLatency {
-                base_ms: 20,
-                per_kib_ms: 0.25,
-            },
-            ..Realism::default()
+    let sim = site_at(
+        1_000,
+        LimitConfig::off(),
+        WorkLatency {
+            base_ms: 20,
+            per_kib_ms: 0.25,
         },
-        ..SimConfig::default()
-    })
-    .await
-    .expect("jira-sim starts");
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let client = uncached_client(&sim).await;
     let mut sink = SqliteSink::open(dir.path().join("later.db")).unwrap();
@@ -250,16 +254,7 @@ async fn a_later_runs_first_units_take_the_size_the_last_plan_measured() {
 
     let keys = sim.issue_keys(&sim.project_keys()[0]);
     let changed: Vec<&String> = keys.iter().step_by(5).collect();
-    for key in &changed {
-        let (status, _) = jira_ops_tests::sim::rest(
-            &sim,
-            reqwest::Method::PUT,
-            &format!("/rest/api/3/issue/{key}"),
-            Some(serde_json::json!({"fields": {"summary": format!("changed {key}")}})),
-        )
-        .await;
-        assert_eq!(status, 204);
-    }
+    jira_ops_tests::sim::edit_summaries(&sim, &changed).await;
     let fetch = "/rest/api/3/issue/bulkfetch";
     let before = sim.stats().requests_to("POST", fetch);
     let later = jira_sync::sync(&client, &mut sink, &options).await.unwrap();

@@ -18,7 +18,6 @@ use jira_ops_tests::sim::{rest, rest_get, uncached_client};
 use jira_sim::{Fault, FaultConfig, FaultRule, LimitConfig, Realism, SimConfig, SimHandle};
 use jira_sync::{Census, JsonlSink, Sink, SqliteSink, Strategy, SyncBatch, SyncOptions, SyncState};
 use reqwest::Method;
-use serde_json::json;
 
 async fn tenant() -> SimHandle {
     SimHandle::start(SimConfig {
@@ -268,16 +267,11 @@ async fn a_sync_is_complete_then_incremental_and_resumes_where_it_stopped() {
     );
 
     // Six issues change: the next run writes those six and the sink equals a fresh export.
-    for key in ["APO-3", "APO-140", "BEA-9", "BEA-10", "BEA-149", "APO-150"] {
-        let (status, _) = rest(
-            &sim,
-            Method::PUT,
-            &format!("/rest/api/3/issue/{key}"),
-            Some(json!({"fields": {"summary": format!("changed {key}")}})),
-        )
-        .await;
-        assert_eq!(status, 204);
-    }
+    jira_ops_tests::sim::edit_summaries(
+        &sim,
+        ["APO-3", "APO-140", "BEA-9", "BEA-10", "BEA-149", "APO-150"],
+    )
+    .await;
     let before = sim.stats().requests;
     let incremental = jira_sync::sync(&client, &mut sink, &options())
         .await

@@ -151,16 +151,7 @@ fn record_keys(path: &std::path::Path, by: &[&str]) -> Vec<String> {
 async fn json_lines_hold_one_current_line_per_entity_after_a_run() {
     let (sim, client, _dir, files, mut sink) = synced_export().await;
     // Edits (and so new lines for the same issues), then a run.
-    for key in ["APO-3", "APO-4", "BEA-7"] {
-        let (status, _) = jira_ops_tests::sim::rest(
-            &sim,
-            reqwest::Method::PUT,
-            &format!("/rest/api/3/issue/{key}"),
-            Some(serde_json::json!({"fields": {"summary": format!("{key} edited")}})),
-        )
-        .await;
-        assert_eq!(status, 204);
-    }
+    jira_ops_tests::sim::edit_summaries(&sim, ["APO-3", "APO-4", "BEA-7"]).await;
     let again = jira_sync::sync(&client, &mut sink, &options())
         .await
         .unwrap();
@@ -178,7 +169,7 @@ async fn json_lines_hold_one_current_line_per_entity_after_a_run() {
     assert_eq!(
         issues
             .lines()
-            .filter(|l| l.contains("APO-3 edited"))
+            .filter(|l| l.contains("changed APO-3"))
             .count(),
         1,
         "the current line kept"
