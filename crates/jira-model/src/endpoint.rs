@@ -6,7 +6,7 @@ use http::Method;
 
 /// The Jira operations jira-ops knows by name; anything else is [`Endpoint::Other`].
 /// `/rest/api/2/...` and `/rest/api/3/...` spellings of one operation are one endpoint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Endpoint {
     /// `GET /myself`.
@@ -76,6 +76,32 @@ impl Endpoint {
         }
     }
 
+    /// Its name as written in the code (`BulkFetch`), which is also its `Debug`: the rate
+    /// limiter's bucket keys are built from it on every request, and a budget shared
+    /// through Redis needs every process to spell them alike.
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::Myself => "Myself",
+            Endpoint::ServerInfo => "ServerInfo",
+            Endpoint::GetIssue => "GetIssue",
+            Endpoint::UpdateIssue => "UpdateIssue",
+            Endpoint::DeleteIssue => "DeleteIssue",
+            Endpoint::CreateIssue => "CreateIssue",
+            Endpoint::BulkCreate => "BulkCreate",
+            Endpoint::BulkFetch => "BulkFetch",
+            Endpoint::SearchPost => "SearchPost",
+            Endpoint::SearchGet => "SearchGet",
+            Endpoint::ApproximateCount => "ApproximateCount",
+            Endpoint::ProjectSearch => "ProjectSearch",
+            Endpoint::GetProject => "GetProject",
+            Endpoint::Fields => "Fields",
+            Endpoint::UsersSearch => "UsersSearch",
+            Endpoint::Comments => "Comments",
+            Endpoint::AddComment => "AddComment",
+            Endpoint::Other => "Other",
+        }
+    }
+
     /// Whether a successful answer changes an issue (what the cache must invalidate).
     pub fn writes_issue(self) -> bool {
         matches!(
@@ -87,6 +113,12 @@ impl Endpoint {
     /// Whether a successful answer creates issues.
     pub fn creates_issues(self) -> bool {
         matches!(self, Endpoint::CreateIssue | Endpoint::BulkCreate)
+    }
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 

@@ -370,13 +370,14 @@ impl HttpTransport {
                 false => (deadline, TimeoutPhase::Total, total),
             }
         };
-        let mut builder = inner
-            .client
-            .request(
-                request.method.clone(),
-                format!("{}{}", inner.base_url, request.path),
-            )
-            .query(&request.query);
+        let mut builder = inner.client.request(
+            request.method.clone(),
+            format!("{}{}", inner.base_url, request.path),
+        );
+        // reqwest re-serialises the whole URL to add a query, even an empty one.
+        if !request.query.is_empty() {
+            builder = builder.query(&request.query);
+        }
         // A forwarded request's own headers go as they came; its `Authorization` and
         // `Content-Type` take the place of the transport's.
         if let Some(authorization) = &inner.authorization
