@@ -198,7 +198,8 @@ where
                 let field_refs: Vec<&str> = fields.iter().map(String::as_str).collect();
                 let expand_refs: Vec<&str> = expand.iter().map(String::as_str).collect();
                 let (results, requests) =
-                    fetch_chunk(&transport, keys, &field_refs, &expand_refs).await;
+                    fetch_chunk(&transport, keys, &field_refs, &expand_refs, Silence::AskAgain)
+                        .await;
                 if let Some(store) = cache.filter(|_| !shared.cache_has_failed()) {
                     for (key, result) in &results {
                         let Ok(issue) = result else { continue };
@@ -404,16 +405,30 @@ impl Stream for IssueStream {
 /// The results of one chunk, by key.
 type ChunkResults = BTreeMap<String, Result<Issue, FetchError>>;
 
+/// What a bulk fetch does with keys its answer leaves out without naming them in
+/// `issueErrors`. Atlassian's reference names every issue it could not return; a site
+/// that answers only the first issues asked (its reference read "up to 100") says nothing
+/// of the rest, and a reader that took them for deleted would lose them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Silence {
+    /// Ask for them once more, in requests of as many as the site answered.
+    AskAgain,
+    /// They are not found (what the second ask left out).
+    Final,
+}
+
 /// Attempts at a bulk fetch whose 200 answer does not decode, before its keys fail.
 pub(crate) const UNDECODABLE_ATTEMPTS: usize = 3;
 
 /// One bulkfetch (or, where it is missing, single GETs); every key gets a result, and the
-/// number of requests it took.
+/// number of requests it took. Keys the answer leaves out without naming them in its
+/// `issueErrors` are asked once more when `ask_again` (see [`Silence`]).
 async fn fetch_chunk<T: Transport + 'static>(
     transport: &Arc<T>,
     keys: Vec<String>,
     fields: &[&str],
     expand: &[&str],
+    ask_again: Silence,
 ) -> (ChunkResults, usize) {
     let body = BulkFetchRequest {
         issue_ids_or_keys: keys.clone(),
@@ -471,8 +486,14 @@ async fn fetch_chunk<T: Transport + 'static>(
         let mut results = ChunkResults::new();
         let mut requests = sent;
         for part in keys.chunks(jira_model::BULK_FETCH_MAX_ISSUES) {
-            let (part, part_sent) =
-                Box::pin(fetch_chunk(transport, part.to_vec(), fields, expand)).await;
+            let (part, part_sent) = Box::pin(fetch_chunk(
+                transport,
+                part.to_vec(),
+                fields,
+                expand,
+                ask_again,
+            ))
+            .await;
             results.extend(part);
             requests += part_sent;
         }
@@ -516,6 +537,14 @@ async fn fetch_chunk<T: Transport + 'static>(
             sent,
         );
     };
+    // Issues the site named as errors are answered; any other it left out is not (see
+    // `Silence`).
+    let answered = page.issues.len();
+    let named: std::collections::HashSet<String> = page
+        .issue_errors
+        .iter()
+        .map(|error| error.id.to_ascii_uppercase())
+        .collect();
     let mut results = ChunkResults::new();
     for issue in page.issues {
         let key = issue.key.to_ascii_uppercase();
@@ -530,12 +559,40 @@ async fn fetch_chunk<T: Transport + 'static>(
         };
         results.insert(requested, Ok(issue));
     }
+    let mut requests = sent;
+    let unanswered: Vec<String> = keys
+        .iter()
+        .filter(|key| !results.contains_key(*key) && !named.contains(&key.to_ascii_uppercase()))
+        .cloned()
+        .collect();
+    if ask_again == Silence::AskAgain && answered > 0 && !unanswered.is_empty() {
+        // In requests of what the site did answer: that is its cap, if it has one.
+        let size = answered.min(jira_model::BULK_FETCH_MAX_ISSUES);
+        tracing::info!(
+            asked = keys.len(),
+            answered,
+            unanswered = unanswered.len(),
+            "a bulk fetch left issues out without naming an error; asking for them again, {size} a request"
+        );
+        for part in unanswered.chunks(size) {
+            let (part, part_sent) = Box::pin(fetch_chunk(
+                transport,
+                part.to_vec(),
+                fields,
+                expand,
+                Silence::Final,
+            ))
+            .await;
+            results.extend(part);
+            requests += part_sent;
+        }
+    }
     for key in keys {
         results
             .entry(key.clone())
             .or_insert_with(|| Err(FetchError::NotFound(key)));
     }
-    (results, 1)
+    (results, requests)
 }
 
 /// Fetches issues, then the comments of those that were found: the dependent-batch pattern

@@ -216,6 +216,32 @@ async fn a_full_read_takes_a_hundred_a_call_and_a_refused_lean_one_is_asked_in_h
     assert_eq!(sim.stats().requests - before, 1 + 10);
 }
 
+/// A site that answers the first 100 issues of a lean bulk fetch of 1,000 and says nothing
+/// of the rest (its reference reads "up to 100"): the rest are asked in hundreds, and only
+/// the keys that do not exist are not found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_that_answers_only_the_first_hundred_loses_none_of_the_rest() {
+    let sim = sim(1, 1_000).await;
+    sim.set_realism(jira_sim::Realism {
+        bulk_fetch_answers_at_most: Some(100),
+        ..sim.realism()
+    });
+    let mut keys: Vec<String> = (1..=997).map(|n| format!("APO-{n}")).collect();
+    keys.extend((5_001..=5_003).map(|n| format!("APO-{n}")));
+    let (results, report) =
+        fetch_issues::<_, SledStore>(&stack(&sim), None, &config(), &keys, &["summary"], &[])
+            .await
+            .unwrap();
+    assert_eq!(results.iter().filter(|(_, r)| r.is_ok()).count(), 997);
+    let missing: Vec<&String> = results
+        .iter()
+        .filter(|(_, r)| matches!(r, Err(FetchError::NotFound(_))))
+        .map(|(key, _)| key)
+        .collect();
+    assert_eq!(missing, ["APO-5001", "APO-5002", "APO-5003"]);
+    assert_eq!(report.requests, 10, "the first ask, then nine of a hundred");
+}
+
 #[tokio::test]
 async fn bulkfetch_missing_on_the_site_falls_back_to_single_gets() {
     let sim = sim(1, 20).await;

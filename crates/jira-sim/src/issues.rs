@@ -414,7 +414,7 @@ pub(crate) struct BulkFetchBody {
 }
 
 pub(crate) async fn bulk_fetch(State(app): App, uri: Uri, body: axum::body::Bytes) -> Response {
-    let request: BulkFetchBody = match serde_json::from_slice(&body) {
+    let mut request: BulkFetchBody = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(error) => return bad_request(&format!("Invalid request body: {error}.")),
     };
@@ -450,7 +450,12 @@ pub(crate) async fn bulk_fetch(State(app): App, uri: Uri, body: axum::body::Byte
             .flat_map(|e| e.split(','))
             .any(|e| heavy.contains(&e.trim()));
     let cap = if lean { 1_000 } else { 100 };
-    if !(1..=cap).contains(&count) {
+    let truncates = app.realism.read().bulk_fetch_answers_at_most;
+    if let Some(most) = truncates
+        && count > 0
+    {
+        request.issue_ids_or_keys.truncate(most);
+    } else if !(1..=cap).contains(&count) {
         return bad_request(&format!(
             "issueIdsOrKeys must contain between 1 and {cap} issues; it has {count}{}.",
             if lean {

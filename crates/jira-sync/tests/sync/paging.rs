@@ -148,3 +148,34 @@ async fn a_listing_an_offset_token_cut_short_is_made_whole_by_the_second() {
         "{report:?}"
     );
 }
+
+/// A site whose bulk fetch answers only the first issues asked and names no error for the
+/// rest (jira-sim's `bulk_fetch_answers_at_most`): the `ids` way asks for the rest again,
+/// and the sink holds every issue, none marked deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_fetch_that_answers_only_its_first_issues_loses_none() {
+    let sim = three_projects().await;
+    sim.set_realism(jira_sim::Realism {
+        bulk_fetch_answers_at_most: Some(10),
+        ..sim.realism()
+    });
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = SqliteSink::open(dir.path().join("capped.db")).unwrap();
+    let options = SyncOptions {
+        settle: Duration::ZERO,
+        strategy: Some(Strategy::Ids),
+        census_every: Some(Duration::ZERO),
+        ..SyncOptions::new("project in (APO, BEA, COM)")
+    };
+    let report = jira_sync::sync(&client, &mut sink, &options).await.unwrap();
+    assert_eq!(report.issues_written, 450, "{report:?}");
+    assert_eq!(report.issues_deleted, 0, "{report:?}");
+    assert_eq!(
+        count(
+            &sink,
+            "SELECT COUNT(*) FROM issues WHERE deleted_at IS NULL"
+        ),
+        450
+    );
+}
