@@ -223,7 +223,7 @@ async fn a_full_read_takes_a_hundred_a_call_and_a_refused_lean_one_is_asked_in_h
 async fn a_site_that_answers_only_the_first_hundred_loses_none_of_the_rest() {
     let sim = sim(1, 1_000).await;
     sim.set_realism(jira_sim::Realism {
-        bulk_fetch_answers_at_most: Some(100),
+        bulk_reads_answer_at_most: Some(100),
         ..sim.realism()
     });
     let mut keys: Vec<String> = (1..=997).map(|n| format!("APO-{n}")).collect();

@@ -102,12 +102,13 @@ pub struct Realism {
     /// answered 403 as Jira answers them, and `GET /mypermissions` says so. Empty by
     /// default: the caller may do everything.
     pub denied_permissions: Vec<String>,
-    /// When set, a bulk fetch (`POST /issue/bulkfetch`) answers the first this many issues
-    /// asked and leaves the rest out without a word, where Atlassian's reference refuses
-    /// a request over its cap (400). A site whose reference still reads "you can request
-    /// up to 100 issues" may do either; a reader that takes a missing issue for a deleted
-    /// one loses the rest. `None` by default: the reference's caps and refusal.
-    pub bulk_fetch_answers_at_most: Option<usize>,
+    /// When set, a bulk read (`POST /issue/bulkfetch`, `POST /worklog/list`) answers the
+    /// first this many of what it was asked for and leaves the rest out without a word,
+    /// where Atlassian's reference refuses a request over its cap (400). A site whose
+    /// reference reads "you can request up to 100 issues" may do either; a reader that
+    /// takes what is missing for deleted loses the rest. `None` by default: the
+    /// reference's caps and refusal.
+    pub bulk_reads_answer_at_most: Option<usize>,
 }
 
 /// What a search's `nextPageToken` stands for (Atlassian's docs do not say).
@@ -138,7 +139,7 @@ impl Default for Realism {
             page_tokens: PageTokens::default(),
             indexed_properties: Vec::new(),
             denied_permissions: Vec::new(),
-            bulk_fetch_answers_at_most: None,
+            bulk_reads_answer_at_most: None,
         }
     }
 }

@@ -450,7 +450,7 @@ pub(crate) async fn bulk_fetch(State(app): App, uri: Uri, body: axum::body::Byte
             .flat_map(|e| e.split(','))
             .any(|e| heavy.contains(&e.trim()));
     let cap = if lean { 1_000 } else { 100 };
-    let truncates = app.realism.read().bulk_fetch_answers_at_most;
+    let truncates = app.realism.read().bulk_reads_answer_at_most;
     if let Some(most) = truncates
         && count > 0
     {

@@ -340,10 +340,13 @@ pub(crate) async fn worklogs_deleted(State(app): App, Query(params): Params) -> 
 }
 
 pub(crate) async fn worklog_list(State(app): App, uri: Uri, body: axum::body::Bytes) -> Response {
-    let ids = match id_list(&body) {
+    let mut ids = match id_list(&body) {
         Ok(ids) => ids,
         Err(response) => return *response,
     };
+    if let Some(most) = app.realism.read().bulk_reads_answer_at_most {
+        ids.truncate(most);
+    }
     let store = app.store.read();
     let render = renderer(&app, &uri);
     let users = app.tenant.users.len();

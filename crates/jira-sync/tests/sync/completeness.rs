@@ -1,8 +1,8 @@
 //! Nothing lost, whatever happens on the site while and between syncs: issues that enter
 //! the sink after the worklog feed passed their worklogs, page tokens that are offsets,
 //! two queries in one sink, deletions on a re-run, a site without the bulk changelog
-//! endpoint. Each test fails on a sync that trusts
-//! the feed, the tokens, or a census of the whole sink.
+//! endpoint, a worklog list that answers only its first ids. Each test fails on a sync
+//! that trusts the feed, the tokens, a census of the whole sink, or a list's answer.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -585,6 +585,45 @@ async fn a_site_without_the_bulk_changelog_endpoint_gives_every_history_issue_by
             "{strategy:?}: read issue by issue ({} requests against {})",
             report.requests,
             bulk.requests
+        );
+    }
+}
+
+/// A site whose `POST /worklog/list` answers only the first ids it is asked for and says
+/// nothing of the rest (jira-sim's `bulk_reads_answer_at_most`): a re-run that takes new
+/// worklogs from the feed asks for the rest again and holds every one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worklog_list_that_answers_only_its_first_ids_loses_none() {
+    let sim = tenant().await;
+    let client = uncached_client(&sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = SqliteSink::open(dir.path().join("capped.db")).unwrap();
+    let options = SyncOptions {
+        settle: Duration::ZERO,
+        ..SyncOptions::new("project = APO")
+    };
+    jira_sync::sync(&client, &mut sink, &options).await.unwrap();
+    let keys: Vec<String> = (1..=12).map(|n| format!("APO-{n}")).collect();
+    for key in &keys {
+        let (status, _) = rest(
+            &sim,
+            Method::POST,
+            &format!("/rest/api/3/issue/{key}/worklog"),
+            Some(json!({"timeSpentSeconds": 900})),
+        )
+        .await;
+        assert_eq!(status, 201, "{key}");
+    }
+    sim.set_realism(jira_sim::Realism {
+        bulk_reads_answer_at_most: Some(5),
+        ..sim.realism()
+    });
+    jira_sync::sync(&client, &mut sink, &options).await.unwrap();
+    for key in &keys {
+        assert_eq!(
+            held_worklogs(&sim, &sink, key).await,
+            site_worklogs(&sim, key).await,
+            "{key}"
         );
     }
 }

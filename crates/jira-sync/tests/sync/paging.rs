@@ -150,13 +150,13 @@ async fn a_listing_an_offset_token_cut_short_is_made_whole_by_the_second() {
 }
 
 /// A site whose bulk fetch answers only the first issues asked and names no error for the
-/// rest (jira-sim's `bulk_fetch_answers_at_most`): the `ids` way asks for the rest again,
+/// rest (jira-sim's `bulk_reads_answer_at_most`): the `ids` way asks for the rest again,
 /// and the sink holds every issue, none marked deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bulk_fetch_that_answers_only_its_first_issues_loses_none() {
     let sim = three_projects().await;
     sim.set_realism(jira_sim::Realism {
-        bulk_fetch_answers_at_most: Some(10),
+        bulk_reads_answer_at_most: Some(10),
         ..sim.realism()
     });
     let client = uncached_client(&sim).await;
