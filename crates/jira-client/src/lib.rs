@@ -74,7 +74,7 @@ pub use jira_batch::{
 pub use jira_ratelimit::{BurstLimits, Fallback, LimitsConfig, PerIssueLimit};
 pub use jira_transport::{
     Auth, BreakerConfig, Error as TransportError, HttpConfig, RetryPolicy, Secret, Tally,
-    TallySnapshot, Timeouts, Transport,
+    TallySnapshot, Timeouts, Transport, check_base_url,
 };
 
 /// The cache's vocabulary, for tools that inspect, warm or clear it: categories, glob

@@ -286,28 +286,7 @@ impl fmt::Debug for HttpTransport {
 impl HttpTransport {
     /// Builds the client; fails on a bad URL, a plain-http remote site, or a zero limit.
     pub fn new(config: HttpConfig) -> Result<Self, Error> {
-        let url = reqwest::Url::parse(&config.base_url).map_err(|error| {
-            Error::Config(format!(
-                "base URL {:?} is not a URL: {error} (expected e.g. https://your-domain.atlassian.net)",
-                config.base_url
-            ))
-        })?;
-        match url.scheme() {
-            "https" => {}
-            "http" if config.allow_insecure_http || is_loopback(&url) => {}
-            "http" => {
-                return Err(Error::Config(format!(
-                    "base URL {:?} uses plain http:// to a remote host, which would send the API token in clear text (use https://, or set allow_insecure_http for a trusted network)",
-                    config.base_url
-                )));
-            }
-            other => {
-                return Err(Error::Config(format!(
-                    "base URL {:?} has scheme {other:?} (use https://)",
-                    config.base_url
-                )));
-            }
-        }
+        check_base_url(&config.base_url, config.allow_insecure_http)?;
         if config.max_in_flight == 0 {
             return Err(Error::Config(
                 "max_in_flight is 0: no request could ever be sent (use at least 1)".into(),
@@ -628,6 +607,36 @@ fn authorization(auth: &Auth) -> Result<Option<HeaderValue>, Error> {
     })?;
     header.set_sensitive(true);
     Ok(Some(header))
+}
+
+/// Checks a site's base URL as [`HttpTransport::new`] does: a URL, `https://`, or
+/// `http://` only to a loopback host (or with `allow_insecure_http`), since credentials
+/// would otherwise cross the network in clear text. The error names the value and the fix.
+///
+/// ```
+/// use jira_transport::check_base_url;
+///
+/// assert!(check_base_url("https://acme.atlassian.net", false).is_ok());
+/// assert!(check_base_url("http://127.0.0.1:8080", false).is_ok());
+/// assert!(check_base_url("http://acme.atlassian.net", false).is_err());
+/// assert!(check_base_url("ftp://acme.atlassian.net", false).is_err());
+/// ```
+pub fn check_base_url(base_url: &str, allow_insecure_http: bool) -> Result<(), Error> {
+    let url = reqwest::Url::parse(base_url).map_err(|error| {
+        Error::Config(format!(
+            "base URL {base_url:?} is not a URL: {error} (expected e.g. https://your-domain.atlassian.net)"
+        ))
+    })?;
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allow_insecure_http || is_loopback(&url) => Ok(()),
+        "http" => Err(Error::Config(format!(
+            "base URL {base_url:?} uses plain http:// to a remote host, which would send the API token in clear text: use https:// (http:// is for this machine, e.g. a simulator)"
+        ))),
+        other => Err(Error::Config(format!(
+            "base URL {base_url:?} has scheme {other:?} (use https://)"
+        ))),
+    }
 }
 
 fn is_loopback(url: &reqwest::Url) -> bool {

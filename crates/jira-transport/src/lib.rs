@@ -68,7 +68,7 @@ pub mod testing;
 
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
 pub use error::{Error, TimeoutPhase};
-pub use http::{Auth, HttpConfig, HttpTransport, PerClass, Secret, Timeouts};
+pub use http::{Auth, HttpConfig, HttpTransport, PerClass, Secret, Timeouts, check_base_url};
 pub use jira_model::redact_url;
 pub use retry::{Classifier, Retry, RetryPolicy, Retrying, UNREACHED_ATTEMPTS};
 pub use tally::{Counted, Tally, TallySnapshot};

@@ -47,6 +47,14 @@ fn init(global: &Global) -> CliResult {
     let existing = config::read_file(&path)?;
     // What the environment already says is written in, not the placeholders.
     let site = global.site.clone().or_else(|| env("JIRA_SITE_URL"));
+    // A site no request could reach is refused before anything is written.
+    if let Some(site) = &site
+        && jira_client::check_base_url(site, false).is_err()
+    {
+        return Err(CliError::usage(format!(
+            "--site {site:?} is not a site jira-ops can reach: write https://your-domain.atlassian.net (http:// only to this machine, e.g. a simulator); nothing was written"
+        )));
+    }
     let email = global.email.clone().or_else(|| env("JIRA_EMAIL"));
     let template = config::profile_template(&profile, site.as_deref(), email.as_deref());
     match existing {

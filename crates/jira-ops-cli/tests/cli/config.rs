@@ -24,6 +24,24 @@ async fn init_show_check_round_trip() {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
+    // A site no request could reach is refused, and nothing is written for it.
+    for site in ["ftp://acme.example", "http://acme.example", "acme"] {
+        let refused = env
+            .run(&["--profile", "bad", "config", "init", "--site", site])
+            .await;
+        refused.code(2);
+        assert!(
+            refused.error_line().contains(&format!("{site:?}"))
+                && refused.error_line().contains("https://"),
+            "{}",
+            refused.stderr
+        );
+    }
+    assert!(
+        !std::fs::read_to_string(&path)
+            .unwrap()
+            .contains("[profiles.bad]")
+    );
     // Never overwritten.
     let again = env.run(&["config", "init"]).await;
     again.code(2);
