@@ -46,8 +46,9 @@ pub struct FetchReport {
 /// Fetches `keys` (duplicates once): cache hits first, the misses coalesced into
 /// `POST /issue/bulkfetch` calls of at most `fetch_chunk` keys (1,000 for a lean read:
 /// [`jira_model::bulk_fetch_max_issues`]), `max_concurrent` at a time.
-/// Keys the server reports in `issueErrors`, or silently leaves out, are
-/// [`FetchError::NotFound`]. Fetched issues fill the cache. Where bulkfetch is not available
+/// Keys the server reports in `issueErrors` are [`FetchError::NotFound`]; keys it leaves
+/// out without a word are asked once more (in calls of as many as it answered), and are
+/// `NotFound` only if that ask leaves them out too. Fetched issues fill the cache. Where bulkfetch is not available
 /// (404 on the endpoint), that chunk falls back to single GETs.
 ///
 /// This collects [`fetch_issues_stream`] in input order; stream it to write results as they

@@ -32,7 +32,8 @@
 //!   else `GET /issue/{id}/worklog`, within the issue's unit) and starts the tenant-wide
 //!   feeds at its window's end less the overlap, rather than paging the whole site's
 //!   feed from the beginning of time; later runs take worklogs from the feeds,
-//!   `/worklog/updated` then `/worklog/list` (1,000 a call), and `/worklog/deleted` marks
+//!   `/worklog/updated` then `/worklog/list` (1,000 a call; ids a list answers without
+//!   are asked once more, in calls of as many as it answered), and `/worklog/deleted` marks
 //!   deleted ones (a tombstone, not a silent loss); the feeds' cursors are kept in the
 //!   state too. An issue that enters the sink once the feed's cursor has moved (new, moved
 //!   into the query, back from the trash, found by a census) may have worklogs behind that
