@@ -78,77 +78,39 @@ async fn sync_exports_then_takes_only_what_changed() {
 async fn sync_refuses_what_it_cannot_do_with_exit_2() {
     let sim = sim().await;
     let env = Env::for_sim(&sim);
-    let bad = env
-        .run(&["sync", "--jql", "project = APO", "--to", "mysql://db/jira"])
-        .await;
-    bad.code(2);
-    assert!(bad.error_line().contains("sqlite:PATH"), "{}", bad.stderr);
     std::fs::write(env.dir.path().join("a-file"), "x").unwrap();
     let file = env.dir.path().join("a-file");
-    let not_dir = env
-        .run(&[
-            "sync",
-            "--jql",
-            "project = APO",
-            "--to",
-            file.to_str().unwrap(),
-        ])
-        .await;
-    not_dir.code(2);
-    assert!(
-        not_dir.error_line().contains("is a file"),
-        "{}",
-        not_dir.stderr
-    );
-    let since = env
-        .run(&[
-            "sync",
-            "--jql",
-            "project = APO",
-            "--to",
-            "x/",
-            "--since",
-            "yesterday",
-        ])
-        .await;
-    since.code(2);
-    assert!(
-        since.error_line().contains("\"yesterday\""),
-        "{}",
-        since.stderr
-    );
-    let ordered = env
-        .run(&[
-            "sync",
-            "--jql",
+    // Each: the query and what follows it, and what the error must name.
+    let apo = "project = APO";
+    let cases: [(&str, &[&str], &str); 5] = [
+        (apo, &["--to", "mysql://db/jira"], "sqlite:PATH"),
+        (apo, &["--to", file.to_str().unwrap()], "is a file"),
+        (
+            apo,
+            &["--to", "x/", "--since", "yesterday"],
+            "\"yesterday\"",
+        ),
+        (
+            apo,
+            &["--to", "sqlite:x.db", "--memory-mb", "4"],
+            "8..=65536",
+        ),
+        (
             "project = APO ORDER BY key",
-            "--to",
-            "sqlite:x.db",
-        ])
-        .await;
-    ordered.code(2);
-    assert!(
-        ordered.error_line().contains("ORDER BY"),
-        "{}",
-        ordered.stderr
-    );
-    let tiny = env
-        .run(&[
-            "sync",
-            "--jql",
-            "project = APO",
-            "--to",
-            "sqlite:x.db",
-            "--memory-mb",
-            "4",
-        ])
-        .await;
-    tiny.code(2);
-    assert!(
-        tiny.stderr.contains("--memory-mb") && tiny.stderr.contains("8..=65536"),
-        "{}",
-        tiny.stderr
-    );
+            &["--to", "sqlite:x.db"],
+            "ORDER BY",
+        ),
+    ];
+    for (jql, rest, named) in cases {
+        let args = [&["sync", "--jql", jql][..], rest].concat();
+        let refused = env.run(&args).await;
+        refused.code(2);
+        assert!(
+            refused.stderr.contains(named),
+            "{args:?}: {}",
+            refused.stderr
+        );
+    }
     assert_eq!(sim.stats().requests, 0);
 }
 
