@@ -43,6 +43,21 @@ fn changelog_ids(page: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The last entry of a changelog page.
+fn last_entry(page: &Value) -> Value {
+    page["values"].as_array().unwrap().last().unwrap().clone()
+}
+
+/// The fields a history entry changed, in its order.
+fn changed_fields(entry: &Value) -> Vec<&str> {
+    entry["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["field"].as_str().unwrap())
+        .collect()
+}
+
 #[tokio::test]
 async fn a_transition_moves_the_issue_and_writes_its_history() {
     let sim = sim(60, Realism::default()).await;
@@ -97,18 +112,8 @@ async fn a_transition_moves_the_issue_and_writes_its_history() {
     );
     let (_, history) = sim.get(&format!("/rest/api/3/issue/{key}/changelog")).await;
     assert_eq!(history["total"].as_u64().unwrap(), total_before + 1);
-    let last = history["values"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
-    let fields: Vec<&str> = last["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["field"].as_str().unwrap())
-        .collect();
+    let last = last_entry(&history);
+    let fields = changed_fields(&last);
     assert_eq!(fields, ["status", "resolution"]);
     assert_eq!(last["items"][0]["fromString"], "To Do");
     assert_eq!(last["items"][0]["toString"], "Done");
@@ -130,12 +135,7 @@ async fn a_transition_moves_the_issue_and_writes_its_history() {
         .await;
     assert_eq!(status, 204);
     let (_, history) = sim.get(&format!("/rest/api/3/issue/{key}/changelog")).await;
-    let last = history["values"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
+    let last = last_entry(&history);
     assert_eq!(last["items"][0]["field"], "summary");
     assert_eq!(last["items"][0]["toString"], "Renamed");
 }
@@ -606,18 +606,8 @@ async fn bulk_operations_run_in_the_background_and_report_each_issue() {
     let (_, history) = sim
         .get("/rest/api/3/issue/APO-7/changelog?maxResults=100")
         .await;
-    let last = history["values"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
-    let fields: Vec<&str> = last["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["field"].as_str().unwrap())
-        .collect();
+    let last = last_entry(&history);
+    let fields = changed_fields(&last);
     assert!(
         fields.contains(&"labels") && fields.contains(&"priority"),
         "{last}"
