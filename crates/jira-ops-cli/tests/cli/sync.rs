@@ -9,6 +9,15 @@ fn issue_count(path: &std::path::Path) -> i64 {
         .unwrap()
 }
 
+/// `sync --jql JQL --to TO --settle-secs 0`, then `rest`.
+fn settled<'a>(jql: &'a str, to: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    [
+        &["sync", "--jql", jql, "--to", to, "--settle-secs", "0"][..],
+        rest,
+    ]
+    .concat()
+}
+
 #[tokio::test]
 async fn sync_exports_then_takes_only_what_changed() {
     let sim = sim().await;
@@ -359,32 +368,15 @@ async fn a_database_path_is_a_sqlite_sink() {
     // `--to sqlite:mydata.db` is the same sink.
     let db_name = env.dir.path().join("mydata.db");
     let plain = env
-        .run(&[
-            "sync",
-            "--jql",
-            "project = APO",
-            "--to",
-            db_name.to_str().unwrap(),
-            "--settle-secs",
-            "0",
-        ])
+        .run(&settled("project = APO", db_name.to_str().unwrap(), &[]))
         .await;
     plain.code(0);
     assert!(db_name.is_file(), "a SQLite file, not a directory");
     assert_eq!(issue_count(&db_name), 60);
     let prefixed = format!("sqlite:{}", db_name.display());
-    env.run(&[
-        "sync",
-        "--jql",
-        "project = APO",
-        "--to",
-        &prefixed,
-        "--settle-secs",
-        "0",
-        "--json",
-    ])
-    .await
-    .code(0);
+    env.run(&settled("project = APO", &prefixed, &["--json"]))
+        .await
+        .code(0);
     // It is at this version's schema: `sync migrate` has nothing to do.
     let migrate = env.run(&["sync", "migrate", "--to", &prefixed]).await;
     migrate.code(0);
@@ -437,9 +429,7 @@ async fn sync_status_says_what_a_sink_holds_and_what_its_runs_did() {
         format!("{}/", files.display()),
     ] {
         for jql in ["project = APO", "project = APO", "project = BEA"] {
-            env.run(&["sync", "--jql", jql, "--to", &to, "--settle-secs", "0"])
-                .await
-                .code(0);
+            env.run(&settled(jql, &to, &[])).await.code(0);
         }
         let mut offline = Env::new();
         offline.set("JIRA_SITE_URL", "http://127.0.0.1:9");
@@ -485,17 +475,7 @@ async fn sync_status_says_what_a_sink_holds_and_what_its_runs_did() {
         ],
     });
     let to = format!("sqlite:{}", env.dir.path().join("no-feed.db").display());
-    let synced = env
-        .run(&[
-            "sync",
-            "--jql",
-            "project = BEA",
-            "--to",
-            &to,
-            "--settle-secs",
-            "0",
-        ])
-        .await;
+    let synced = env.run(&settled("project = BEA", &to, &[])).await;
     synced.code(0);
     assert!(
         synced.stderr.contains("no worklog feed"),
@@ -539,17 +519,7 @@ async fn sync_compact_leaves_one_line_per_entity() {
     let env = Env::for_sim(&sim);
     let dir = env.dir.path().join("export");
     let to = format!("{}/", dir.display());
-    env.run(&[
-        "sync",
-        "--jql",
-        "project = APO",
-        "--to",
-        &to,
-        "--settle-secs",
-        "0",
-    ])
-    .await
-    .code(0);
+    env.run(&settled("project = APO", &to, &[])).await.code(0);
     let nothing = env.run(&["sync", "compact", "--to", &to]).await;
     nothing.code(0);
     assert!(
