@@ -363,7 +363,8 @@ async fn a_silent_server_is_announced_and_given_up_on_within_the_read_deadline()
 }
 
 /// A certificate the client does not trust (a private CA, a proxy, a wrong host) is not a
-/// blip: the first attempt fails with the TLS library's reason and the fix, no retries.
+/// blip: the first attempt fails with the TLS library's reason and the fix, no retries;
+/// the fix it names (`SSL_CERT_FILE`) makes the same read pass.
 #[tokio::test]
 async fn a_refused_certificate_fails_at_once_with_the_reason() {
     let sim = jira_sim::SimHandle::start(jira_sim::SimConfig {
@@ -377,7 +378,7 @@ async fn a_refused_certificate_fails_at_once_with_the_reason() {
     .await
     .unwrap();
     assert!(sim.base_url().starts_with("https://"));
-    let env = Env::for_sim(&sim);
+    let mut env = Env::for_sim(&sim);
     let run = env.run(&["fetch", "APO-1", "--no-cache"]).await;
     run.code(1);
     assert!(
@@ -397,4 +398,11 @@ async fn a_refused_certificate_fails_at_once_with_the_reason() {
         "{}",
         run.stderr
     );
+    // The fix it names works: the CA trusted through SSL_CERT_FILE, the same read passes.
+    let pem = env.dir.path().join("sim-ca.pem");
+    std::fs::write(&pem, sim.certificate_pem().unwrap()).unwrap();
+    env.set("SSL_CERT_FILE", pem.display());
+    let trusted = env.run(&["fetch", "APO-1", "--no-cache"]).await;
+    trusted.code(0);
+    assert!(trusted.stdout.contains("\"APO-1\""), "{}", trusted.stdout);
 }
