@@ -33,13 +33,20 @@ pub enum Error {
         response: Box<ApiResponse>,
     },
     /// The connection could not be established; the request was not sent.
-    #[error("cannot connect to {url}: {source} (is the site URL right and reachable?)")]
+    #[error(
+        "cannot connect to {url}: {source} (is the site URL right and reachable?{})",
+        .proxy.as_deref().map(|note| format!(" {note}")).unwrap_or_default()
+    )]
     Connect {
         /// The URL.
         url: String,
         /// The underlying error.
         #[source]
         source: reqwest::Error,
+        /// The proxy the environment names for the URL (`HTTPS_PROXY` and the like), as a
+        /// note for the reader, its credentials left out: the connection may have failed
+        /// there.
+        proxy: Option<String>,
     },
     /// The TLS handshake failed: the site's certificate was not accepted (unknown issuer,
     /// expired, another name) or the server does not speak TLS there. Nothing was sent, and

@@ -478,6 +478,7 @@ impl HttpTransport {
             return Error::Connect {
                 url: self.inner.base_url.clone(),
                 source: error.without_url(),
+                proxy: proxy_from_env(&self.inner.base_url),
             };
         }
         Error::Io {
@@ -637,6 +638,31 @@ pub fn check_base_url(base_url: &str, allow_insecure_http: bool) -> Result<(), E
             "base URL {base_url:?} has scheme {other:?} (use https://)"
         ))),
     }
+}
+
+/// The proxy the environment names for `base_url` (reqwest sends through it), as a note
+/// for a connection that failed: which variable and where it points, its credentials left
+/// out.
+fn proxy_from_env(base_url: &str) -> Option<String> {
+    let names: [&str; 4] = match base_url.starts_with("https:") {
+        true => ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"],
+        false => ["HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"],
+    };
+    names.iter().find_map(|name| {
+        let value = std::env::var(name).ok()?;
+        let value = value.trim();
+        if value.is_empty() {
+            return None;
+        }
+        let (scheme, rest) = match value.split_once("://") {
+            Some((scheme, rest)) => (format!("{scheme}://"), rest),
+            None => (String::new(), value),
+        };
+        let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        Some(format!(
+            "{name} is set ({scheme}{host}): the request went through that proxy unless NO_PROXY names this host"
+        ))
+    })
 }
 
 fn is_loopback(url: &reqwest::Url) -> bool {

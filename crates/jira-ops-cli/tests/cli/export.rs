@@ -362,6 +362,28 @@ async fn a_silent_server_is_announced_and_given_up_on_within_the_read_deadline()
     held.abort();
 }
 
+/// A proxy the environment names that cannot be reached: the error names the variable and
+/// where it points, never the proxy's credentials.
+#[tokio::test]
+async fn a_connection_through_an_unreachable_proxy_names_it_without_its_credentials() {
+    let sim = sim().await;
+    let mut env = Env::for_sim(&sim);
+    env.set("HTTP_PROXY", "http://bob:s3cret@127.0.0.1:1");
+    let run = env
+        .run(&["fetch", "APO-1", "--no-cache", "--retries", "0"])
+        .await;
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains("HTTP_PROXY is set (http://127.0.0.1:1): the request went through"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("s3cret"), "{}", run.stderr);
+    assert!(!run.stderr.contains("bob"), "{}", run.stderr);
+    assert_eq!(sim.stats().requests, 0, "nothing reached the site");
+}
+
 /// A certificate the client does not trust (a private CA, a proxy, a wrong host) is not a
 /// blip: the first attempt fails with the TLS library's reason and the fix, no retries;
 /// the fix it names (`SSL_CERT_FILE`) makes the same read pass.
