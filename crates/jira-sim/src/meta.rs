@@ -12,10 +12,11 @@ use http::{StatusCode, Uri};
 use serde_json::{Value, json};
 
 use crate::data::{
-    COMPONENTS, ISSUE_TYPES, LABELS, LINK_TYPES, STATUSES, VERSIONS, component_id, version_id,
+    COMPONENTS, ISSUE_TYPES, LABELS, LINK_TYPES, STATUS_CATEGORIES, STATUSES, VERSIONS,
+    component_id, version_id,
 };
 use crate::extract::{bad_request, page_params, param, param_list, renderer};
-use crate::render::{FIELDS, link_type_json, page, raw_values};
+use crate::render::{FIELDS, link_type_json, page, raw_values, status_category_json};
 use crate::state::{AppState, json_error, json_ok, json_response};
 use crate::users;
 
@@ -38,6 +39,11 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
             .route(&path("/status"), get(statuses))
             .route(&path("/status/{idOrName}"), get(status))
             .route(&path("/statuses/search"), get(status_search))
+            .route(&path("/statuscategory"), get(status_categories))
+            .route(&path("/statuscategory/{idOrKey}"), get(status_category))
+            .route(&path("/project/type"), get(project_types))
+            .route(&path("/projectCategory"), get(project_categories))
+            .route(&path("/role"), get(project_roles))
             .route(&path("/resolution"), get(resolutions))
             .route(&path("/resolution/search"), get(resolution_search))
             .route(&path("/resolution/{id}"), get(resolution))
@@ -183,6 +189,95 @@ async fn status(State(app): App, Path(id_or_name): Path<String>) -> Response {
             &format!("The status with ID or name '{id_or_name}' does not exist."),
         ),
     }
+}
+
+/// `GET /statuscategory`: the categories every status belongs to.
+async fn status_categories(State(app): App, uri: Uri) -> Response {
+    let base = renderer(&app, &uri).base.to_owned();
+    let all: Vec<Value> = STATUS_CATEGORIES
+        .iter()
+        .map(|(_, key, _, _)| status_category_json(&base, key))
+        .collect();
+    json_ok(&Value::Array(all))
+}
+
+/// `GET /statuscategory/{idOrKey}`.
+async fn status_category(State(app): App, uri: Uri, Path(id_or_key): Path<String>) -> Response {
+    let base = renderer(&app, &uri).base.to_owned();
+    match STATUS_CATEGORIES
+        .iter()
+        .find(|(id, key, _, _)| id.to_string() == id_or_key || *key == id_or_key)
+    {
+        Some((_, key, _, _)) => json_ok(&status_category_json(&base, key)),
+        None => json_error(
+            StatusCode::NOT_FOUND,
+            &format!("The status category with ID or key '{id_or_key}' does not exist."),
+        ),
+    }
+}
+
+/// `GET /project/type`: the project types of the site's products (Jira Software and
+/// Jira Work Management here: the tenant's projects are software projects).
+async fn project_types(State(app): App, uri: Uri) -> Response {
+    let base = renderer(&app, &uri).base.to_owned();
+    let types: Vec<Value> = [
+        ("software", "Software", "#654982"),
+        ("business", "Business", "#FF8B00"),
+    ]
+    .iter()
+    .map(|(key, name, color)| {
+        json!({
+            "key": key,
+            "formattedKey": name,
+            "descriptionI18nKey": format!("jira.project.type.{key}.description"),
+            "icon": format!("{base}/images/icons/project-types/{key}.svg"),
+            "color": color,
+        })
+    })
+    .collect();
+    json_ok(&Value::Array(types))
+}
+
+/// `GET /projectCategory`: a site whose projects are in no category has none.
+async fn project_categories() -> Response {
+    json_ok(&Value::Array(Vec::new()))
+}
+
+/// `GET /role`: the project roles a Jira Cloud site starts with.
+async fn project_roles(State(app): App, uri: Uri) -> Response {
+    let base = renderer(&app, &uri).base.to_owned();
+    let roles: Vec<Value> = [
+        (
+            10002,
+            "Administrators",
+            "A project role that represents administrators in a project",
+        ),
+        (
+            10003,
+            "Member",
+            "A project role that represents members in a project",
+        ),
+        (
+            10004,
+            "Viewer",
+            "A project role that represents viewers in a project",
+        ),
+    ]
+    .iter()
+    .map(|(id, name, description)| {
+        json!({
+            "self": format!("{base}/rest/api/3/role/{id}"),
+            "id": id,
+            "name": name,
+            "description": description,
+            "admin": false,
+            "default": false,
+            "roleConfigurable": true,
+            "translatedName": name,
+        })
+    })
+    .collect();
+    json_ok(&Value::Array(roles))
 }
 
 /// Statuses as `JiraStatus` (the workflow API's shape): the category is a name.

@@ -32,6 +32,13 @@ pub(crate) const STATUSES: &[(&str, &str, &str)] = &[
     ("10001", "In Review", "indeterminate"),
     ("10002", "Done", "done"),
 ];
+/// Jira's status categories: (id, key, colour name, name), as every Jira Cloud site has them.
+pub(crate) const STATUS_CATEGORIES: &[(u64, &str, &str, &str)] = &[
+    (1, "undefined", "medium-gray", "No Category"),
+    (2, "new", "blue-gray", "To Do"),
+    (4, "indeterminate", "yellow", "In Progress"),
+    (3, "done", "green", "Done"),
+];
 pub(crate) const PRIORITIES: &[(&str, &str)] = &[
     ("1", "Highest"),
     ("2", "High"),

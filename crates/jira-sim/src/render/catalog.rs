@@ -5,7 +5,8 @@ use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::data::{
-    ISSUE_TYPES, LINK_TYPES, PRIORITIES, SEVERITIES, STATUSES, TEAMS, Tenant, UserData,
+    ISSUE_TYPES, LINK_TYPES, PRIORITIES, SEVERITIES, STATUS_CATEGORIES, STATUSES, TEAMS, Tenant,
+    UserData,
 };
 
 /// JSON pieces that never change while the simulator runs (users, project references,
@@ -110,24 +111,13 @@ impl Catalog {
         let statuses = STATUSES
             .iter()
             .map(|(status_id, name, category)| {
-                let (category_id, color, category_name) = match *category {
-                    "new" => (2, "blue-gray", "To Do"),
-                    "indeterminate" => (4, "yellow", "In Progress"),
-                    _ => (3, "green", "Done"),
-                };
                 raw(&json!({
                     "self": format!("{base}/rest/api/3/status/{status_id}"),
                     "description": "",
                     "iconUrl": format!("{base}/images/icons/statuses/generic.png"),
                     "name": name,
                     "id": status_id,
-                    "statusCategory": {
-                        "self": format!("{base}/rest/api/3/statuscategory/{category_id}"),
-                        "id": category_id,
-                        "key": category,
-                        "colorName": color,
-                        "name": category_name,
-                    }
+                    "statusCategory": status_category_json(base, category),
                 }))
             })
             .collect();
@@ -174,5 +164,20 @@ pub(crate) fn link_type_json(base: &str, index: usize) -> Value {
         "name": name,
         "inward": inward,
         "outward": outward,
+    })
+}
+
+/// A status category (`StatusCategory`) by its key; an unknown key is `undefined`'s.
+pub(crate) fn status_category_json(base: &str, key: &str) -> Value {
+    let (id, key, color, name) = STATUS_CATEGORIES
+        .iter()
+        .find(|(_, k, _, _)| *k == key)
+        .unwrap_or(&STATUS_CATEGORIES[0]);
+    json!({
+        "self": format!("{base}/rest/api/3/statuscategory/{id}"),
+        "id": id,
+        "key": key,
+        "colorName": color,
+        "name": name,
     })
 }

@@ -13,7 +13,7 @@ mod worklog;
 
 pub(crate) use worklog::{WorklogOut, format_duration, worklog_json};
 
-pub(crate) use catalog::{Catalog, link_type_json};
+pub(crate) use catalog::{Catalog, link_type_json, status_category_json};
 use catalog::{avatars, issue_type_json};
 pub(crate) use changelog::{ChangeOut, change_json, change_out, expanded_changelog};
 pub(crate) use fieldmeta::raw_values;

@@ -1,7 +1,8 @@
 //! Where Jira Cloud is strict, jira-sim is too: the user's time zone, `expand=transitions`,
-//! every system field of `*all` in its contract shape, unknown JQL values refused, long
-//! comment threads and worklog lists, at most five bulk operations, the deprecated create
-//! metadata, v2 and v3 counted apart, and ids unique per kind.
+//! every system field of `*all` in its contract shape, a status's category link, unknown
+//! JQL values refused, long comment threads and worklog lists, at most five bulk
+//! operations, the deprecated create metadata, v2 and v3 counted apart, and ids unique
+//! per kind.
 
 use std::time::{Duration, SystemTime};
 
@@ -90,6 +91,32 @@ async fn timestamps_and_jql_dates_are_in_the_users_zone() {
         - 60_000;
     let found = search(format!("project = APO AND updated >= {epoch}")).await;
     assert_eq!(found, ["APO-2"]);
+}
+
+/// Every link a status carries to its category answers, with the category it embeds; the
+/// list holds every category a status names.
+#[tokio::test]
+async fn a_statuss_category_link_answers_with_that_category() {
+    let sim = Sim::small().await;
+    let (status, statuses) = sim.get("/rest/api/3/status").await;
+    assert_eq!(status, 200);
+    let (_, categories) = sim.get("/rest/api/3/statuscategory").await;
+    for status in statuses.as_array().unwrap() {
+        let embedded = &status["statusCategory"];
+        let link = embedded["self"].as_str().unwrap();
+        let path = &link[link.find("/rest/").unwrap()..];
+        let (code, category) = sim.get(path).await;
+        assert_eq!(code, 200, "{path}");
+        assert_eq!(&category, embedded, "{path}");
+        let (_, by_key) = sim
+            .get(&format!(
+                "/rest/api/3/statuscategory/{}",
+                embedded["key"].as_str().unwrap()
+            ))
+            .await;
+        assert_eq!(&by_key, embedded);
+        assert!(categories.as_array().unwrap().contains(embedded));
+    }
 }
 
 #[tokio::test]
