@@ -1,6 +1,6 @@
 //! What people do on an issue besides editing fields: comments (one by one and in bulk by
 //! id), worklogs (per issue, by id, and tenant-wide through `/worklog/updated` and
-//! `/worklog/deleted` as exports read them), assignment, links and watchers. Every change
+//! `/worklog/deleted` as exports read them), assignment, links, watchers and votes. Every change
 //! moves the issue's `updated` and, where Jira records one, writes history.
 
 use std::sync::Arc;
@@ -72,7 +72,8 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
             .route(
                 &path("/issue/{issueIdOrKey}/watchers"),
                 get(watchers).post(add_watcher).delete(remove_watcher),
-            );
+            )
+            .route(&path("/issue/{issueIdOrKey}/votes"), get(votes));
     }
     router
 }
@@ -538,6 +539,25 @@ async fn watchers(State(app): App, uri: Uri, Path(id_or_key): Path<String>) -> R
             "isWatching": issue.watchers.contains(&caller_index(&app)),
             "watchCount": list.len(),
             "watchers": list,
+        }),
+    )
+}
+
+/// `GET /issue/{key}/votes`: what the issue's `votes` field links to. Nobody votes on
+/// this tenant's issues (the field says 0), so no voter is listed.
+async fn votes(State(app): App, uri: Uri, Path(id_or_key): Path<String>) -> Response {
+    let store = app.store.read();
+    let Some(issue) = store.find(&id_or_key) else {
+        return json_error(StatusCode::NOT_FOUND, NOT_FOUND);
+    };
+    let render = renderer(&app, &uri);
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "self": format!("{}/rest/api/3/issue/{}/votes", render.base, issue.key),
+            "votes": 0,
+            "hasVoted": false,
+            "voters": [],
         }),
     )
 }

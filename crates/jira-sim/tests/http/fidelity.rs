@@ -1,8 +1,8 @@
 //! Where Jira Cloud is strict, jira-sim is too: the user's time zone, `expand=transitions`,
-//! every system field of `*all` in its contract shape, a status's category link, unknown
-//! JQL values refused, long comment threads and worklog lists, at most five bulk
-//! operations, the deprecated create metadata, v2 and v3 counted apart, and ids unique
-//! per kind.
+//! every system field of `*all` in its contract shape, the links a status and an issue's
+//! votes and watches carry, unknown JQL values refused, long comment threads and worklog
+//! lists, at most five bulk operations, the deprecated create metadata, v2 and v3 counted
+//! apart, and ids unique per kind.
 
 use std::time::{Duration, SystemTime};
 
@@ -116,6 +116,22 @@ async fn a_statuss_category_link_answers_with_that_category() {
             .await;
         assert_eq!(&by_key, embedded);
         assert!(categories.as_array().unwrap().contains(embedded));
+    }
+}
+
+/// An issue's `votes` and `watches` fields link to endpoints that answer what they say.
+#[tokio::test]
+async fn an_issues_votes_and_watches_links_answer_what_its_fields_say() {
+    let sim = Sim::small().await;
+    let (_, issue) = sim
+        .get("/rest/api/3/issue/APO-1?fields=votes,watches")
+        .await;
+    for (field, count) in [("votes", "votes"), ("watches", "watchCount")] {
+        let embedded = &issue["fields"][field];
+        let link = embedded["self"].as_str().unwrap();
+        let (code, answer) = sim.get(&link[link.find("/rest/").unwrap()..]).await;
+        assert_eq!(code, 200, "{link}");
+        assert_eq!(answer[count], embedded[count], "{field}: {answer}");
     }
 }
 
