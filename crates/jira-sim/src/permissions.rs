@@ -65,6 +65,33 @@ const PERMISSIONS: &[(&str, &str, &str, &str)] = &[
     ),
 ];
 
+/// Project permissions the caller always holds here (no write jira-sim serves needs them,
+/// so none can be denied): `GET /mypermissions` answers them as Jira does, where an
+/// unknown key is refused. (key, id, name)
+const HELD: &[(&str, &str, &str)] = &[
+    ("BROWSE_PROJECTS", "10", "Browse Projects"),
+    ("RESOLVE_ISSUES", "14", "Resolve Issues"),
+    ("ASSIGNABLE_USER", "17", "Assignable User"),
+    ("CLOSE_ISSUES", "18", "Close Issues"),
+    ("CREATE_ATTACHMENTS", "19", "Create Attachments"),
+    ("WORK_ON_ISSUES", "20", "Work On Issues"),
+    ("ADMINISTER_PROJECTS", "23", "Administer Projects"),
+    ("MOVE_ISSUES", "25", "Move Issues"),
+    ("SCHEDULE_ISSUES", "28", "Schedule Issues"),
+    ("MODIFY_REPORTER", "30", "Modify Reporter"),
+    ("VIEW_VOTERS_AND_WATCHERS", "31", "View Voters and Watchers"),
+    ("MANAGE_WATCHERS", "32", "Manage Watchers"),
+    ("EDIT_ALL_COMMENTS", "34", "Edit All Comments"),
+    ("EDIT_OWN_COMMENTS", "35", "Edit Own Comments"),
+    ("DELETE_OWN_COMMENTS", "37", "Delete Own Comments"),
+    ("DELETE_ALL_ATTACHMENTS", "38", "Delete All Attachments"),
+    ("DELETE_OWN_ATTACHMENTS", "39", "Delete Own Attachments"),
+    ("EDIT_OWN_WORKLOGS", "40", "Edit Own Worklogs"),
+    ("EDIT_ALL_WORKLOGS", "41", "Edit All Worklogs"),
+    ("DELETE_OWN_WORKLOGS", "42", "Delete Own Worklogs"),
+    ("DELETE_ALL_WORKLOGS", "43", "Delete All Worklogs"),
+];
+
 /// Every permission key jira-sim knows.
 pub(crate) const KEYS: &[&str] = &[
     "EDIT_ISSUES",
@@ -129,7 +156,12 @@ pub(crate) async fn mypermissions(
     let denied = app.realism.read().denied_permissions.clone();
     let mut permissions = Map::new();
     for key in asked.split(',').map(str::trim).filter(|k| !k.is_empty()) {
-        let Some((key, id, name, _)) = PERMISSIONS.iter().find(|p| p.0 == key) else {
+        let known = PERMISSIONS
+            .iter()
+            .map(|(key, id, name, _)| (key, id, name))
+            .chain(HELD.iter().map(|(key, id, name)| (key, id, name)))
+            .find(|p| *p.0 == key);
+        let Some((key, id, name)) = known else {
             return bad_request(&format!("Permission key '{key}' is not valid."));
         };
         permissions.insert(

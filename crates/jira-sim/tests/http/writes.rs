@@ -278,6 +278,24 @@ async fn a_permission_the_caller_lacks_refuses_its_writes_and_says_so() {
     assert_eq!(mine["permissions"]["EDIT_ISSUES"]["havePermission"], true);
     let (status, _) = sim.get("/rest/api/3/mypermissions").await;
     assert_eq!(status, 400, "Jira requires the permissions asked about");
+    // The permissions no write here needs are held, and said so; an unknown key is not.
+    let (status, held) = sim
+        .get("/rest/api/3/mypermissions?projectKey=APO&permissions=BROWSE_PROJECTS,WORK_ON_ISSUES")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(held["permissions"]["BROWSE_PROJECTS"]["id"], "10");
+    assert_eq!(
+        held["permissions"]["BROWSE_PROJECTS"]["havePermission"],
+        true
+    );
+    assert_eq!(
+        held["permissions"]["WORK_ON_ISSUES"]["havePermission"],
+        true
+    );
+    let (status, _) = sim
+        .get("/rest/api/3/mypermissions?permissions=BROWSE_EVERYTHING")
+        .await;
+    assert_eq!(status, 400);
     let (_, after) = sim.get("/rest/api/3/issue/APO-3/comment").await;
     assert_eq!(
         after["total"], comments["total"],

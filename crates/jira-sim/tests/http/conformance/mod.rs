@@ -265,7 +265,7 @@ async fn every_endpoint_validates_against_the_contract() {
         ),
         case(
             M::GET,
-            "/rest/api/3/mypermissions?projectKey=APO&permissions=EDIT_ISSUES,ADD_COMMENTS",
+            "/rest/api/3/mypermissions?projectKey=APO&permissions=EDIT_ISSUES,ADD_COMMENTS,BROWSE_PROJECTS",
             "/rest/api/3/mypermissions",
             None,
             200,
