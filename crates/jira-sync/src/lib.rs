@@ -27,9 +27,11 @@
 //!   budget and the burst rate).
 //! - **Histories are complete**: from `POST /changelog/bulkfetch`, never from
 //!   `expand=changelog` (which Jira cuts at 40). Comments come with each issue's read, the
-//!   rest of a long thread read from the comment endpoint, its pages side by side. A query's first read takes
-//!   every issue's worklogs from the issue (its `worklog` field when that holds them all,
-//!   else `GET /issue/{id}/worklog`, within the issue's unit) and starts the tenant-wide
+//!   rest of a long thread read from the comment endpoint, its pages side by side (the
+//!   whole thread when the answer left the field out: never taken for none). A query's
+//!   first read takes every issue's worklogs from the issue (its `worklog` field when that
+//!   holds them all, else `GET /issue/{id}/worklog`, within the issue's unit) and starts
+//!   the tenant-wide
 //!   feeds at its window's end less the overlap, rather than paging the whole site's
 //!   feed from the beginning of time; later runs take worklogs from the feeds,
 //!   `/worklog/updated` then `/worklog/list` (1,000 a call; ids a list answers without

@@ -184,19 +184,23 @@ pub(crate) async fn complete<T: Transport>(
     finish(transport, options, unit, threads, worklogs, early).await
 }
 
+/// Comment threads longer than what an answer embedded: (issue id, comments in all,
+/// `None` when the answer did not say).
+type Threads = Vec<(u64, Option<u64>)>;
+
 /// The first, synchronous step of [`complete`]: `issues` as text (the unchanged ones
 /// counted and dropped), their embedded comments and worklogs taken out as records of
 /// their own; with the threads longer than their embedded page, (issue id, comments in
-/// all).
+/// all, `None` when the answer did not say).
 fn records(
     options: &SyncOptions,
     issues: Vec<Issue>,
     worklogs: IssueWorklogs,
     recent: &BTreeMap<String, i64>,
-) -> Result<(Unit, Vec<(u64, u64)>), Error> {
+) -> Result<(Unit, Threads), Error> {
     let mut unit = Unit::default();
     // Threads longer than the field's first page: (issue id, comments in all).
-    let mut threads: Vec<(u64, u64)> = Vec::new();
+    let mut threads: Threads = Vec::new();
     for mut issue in issues {
         let updated = updated_ms(&issue)?;
         unit.seen.push((issue.id.clone(), updated));
@@ -207,6 +211,13 @@ fn records(
         let id = numeric_id(&issue.id)?;
         if options.comments {
             let field = issue.fields.remove("comment").unwrap_or(Value::Null);
+            // The field was asked for; an answer without it (a site that does not embed
+            // comments in a bulk fetch) says nothing of the thread, which is then read
+            // from its endpoint rather than taken for empty.
+            if field.is_null() {
+                threads.push((id, None));
+                unit.batch.comments.insert(id, Vec::new());
+            }
             let first = field
                 .get("comments")
                 .and_then(Value::as_array)
@@ -228,10 +239,12 @@ fn records(
                 .get("total")
                 .and_then(Value::as_u64)
                 .unwrap_or(start_at + first.len() as u64);
-            if (comments.len() as u64) < total {
-                threads.push((id, total));
+            if !field.is_null() {
+                if (comments.len() as u64) < total {
+                    threads.push((id, Some(total)));
+                }
+                unit.batch.comments.insert(id, comments);
             }
-            unit.batch.comments.insert(id, comments);
         }
         if options.worklogs {
             // Worklogs are records of their own, never part of the issue's JSON.
@@ -257,7 +270,7 @@ async fn finish<T: Transport>(
     transport: &Arc<T>,
     options: &SyncOptions,
     mut unit: Unit,
-    threads: Vec<(u64, u64)>,
+    threads: Threads,
     worklogs: IssueWorklogs,
     early: Option<Early>,
 ) -> Result<Unit, Error> {
@@ -338,6 +351,8 @@ pub(crate) struct Early {
 #[derive(Deserialize)]
 struct CommentsPage {
     #[serde(default)]
+    total: Option<u64>,
+    #[serde(default)]
     comments: Vec<Box<RawValue>>,
 }
 
@@ -351,20 +366,45 @@ pub(crate) const COMMENT_PAGE: u32 = 100;
 /// Reads the rest of a thread of `total` comments whose first page is in `comments`:
 /// the pages past it side by side ([`THREAD_PAGES_AT_ONCE`] at a time), then, should the
 /// thread have shifted while it was read (a comment added or deleted), on from what is
-/// held, one page after another. A comment already held, by id, is not taken twice. The
-/// number of requests it took.
+/// held, one page after another. A thread whose total is not known (`None`) is read from
+/// its first page, whose `total` says the rest. A comment already held, by id, is not
+/// taken twice. The number of requests it took.
 async fn more_comments<T: Transport>(
     transport: &Arc<T>,
     issue_id: u64,
-    total: u64,
+    total: Option<u64>,
     comments: &mut Vec<Child>,
 ) -> Result<usize, Error> {
     let mut requests = 0;
     let id = issue_id.to_string();
     let mut held: std::collections::HashSet<u64> = comments.iter().map(|c| c.id).collect();
-    let starts: Vec<u64> = (comments.len() as u64..total)
-        .step_by(COMMENT_PAGE as usize)
-        .collect();
+    let total = match total {
+        Some(total) => Some(total),
+        None => {
+            let request = ApiRequest::comments(&id, comments.len() as u64, COMMENT_PAGE);
+            let page: CommentsPage = transport.send(request).await?.json()?;
+            requests += 1;
+            let read = page.comments.len() as u64;
+            for comment in page.comments {
+                let comment = Child::parse(comment, Some(issue_id), At::Updated)?;
+                if held.insert(comment.id) {
+                    comments.push(comment);
+                }
+            }
+            // A page without a total, or an empty one: what follows is read page by page.
+            page.total.filter(|_| read > 0)
+        }
+    };
+    let (total, starts): (u64, Vec<u64>) = match total {
+        Some(total) => (
+            total,
+            (comments.len() as u64..total)
+                .step_by(COMMENT_PAGE as usize)
+                .collect(),
+        ),
+        None if comments.is_empty() => (0, Vec::new()),
+        None => (u64::MAX, Vec::new()),
+    };
     let pages: Vec<CommentsPage> = futures_util::stream::iter(starts)
         .map(|start| {
             let request = ApiRequest::comments(&id, start, COMMENT_PAGE);
@@ -420,27 +460,61 @@ mod tests {
         .unwrap()
     }
 
-    fn page(ids: std::ops::Range<u64>) -> String {
+    /// A page of the comments `ids` of a thread of `total`.
+    fn page(ids: std::ops::Range<u64>, total: u64) -> String {
         let comments: Vec<String> = ids.map(|id| comment(id).get().to_owned()).collect();
-        format!(r#"{{"total":320,"comments":[{}]}}"#, comments.join(","))
+        format!(r#"{{"total":{total},"comments":[{}]}}"#, comments.join(","))
+    }
+
+    /// An issue whose answer left its `comment` field out: the thread is read from its
+    /// first page, whose total says the rest, and those pages go side by side.
+    #[tokio::test(start_paused = true)]
+    async fn a_thread_the_answer_said_nothing_of_is_read_from_its_first_page() {
+        let second = Duration::from_secs(1);
+        let transport = Arc::new(Scripted::new([
+            Step::json(200, &page(0..100, 250)).after(second),
+            Step::json(200, &page(100..200, 250)).after(second),
+            Step::json(200, &page(200..250, 250)).after(second),
+        ]));
+        let mut comments = Vec::new();
+        let started = tokio::time::Instant::now();
+        let sent = more_comments(&transport, 7, None, &mut comments)
+            .await
+            .unwrap();
+        assert_eq!(sent, 3);
+        let ids: Vec<u64> = comments.iter().map(|c| c.id).collect();
+        assert_eq!(ids, (0..250).collect::<Vec<_>>());
+        assert_eq!(
+            started.elapsed(),
+            2 * second,
+            "the first page, then the rest at once"
+        );
+        // An issue with no comment at all: one page, nothing more.
+        let empty = Arc::new(Scripted::new([Step::json(
+            200,
+            r#"{"total":0,"comments":[]}"#,
+        )]));
+        let mut none = Vec::new();
+        assert_eq!(more_comments(&empty, 8, None, &mut none).await.unwrap(), 1);
+        assert!(none.is_empty());
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_long_threads_pages_are_asked_side_by_side_and_nothing_is_taken_twice() {
         let second = Duration::from_secs(1);
         let transport = Arc::new(Scripted::new([
-            Step::json(200, &page(20..120)).after(second),
+            Step::json(200, &page(20..120, 320)).after(second),
             // The thread shifted while it was read: this page repeats two comments.
-            Step::json(200, &page(118..218)).after(second),
-            Step::json(200, &page(218..318)).after(second),
+            Step::json(200, &page(118..218, 320)).after(second),
+            Step::json(200, &page(218..318, 320)).after(second),
             // What the shift left out, asked on from what is held.
-            Step::json(200, &page(318..320)).after(second),
+            Step::json(200, &page(318..320, 320)).after(second),
         ]));
         let mut comments: Vec<Child> = (0..20)
             .map(|id| Child::parse(comment(id), Some(7), At::Updated).unwrap())
             .collect();
         let started = tokio::time::Instant::now();
-        let sent = more_comments(&transport, 7, 320, &mut comments)
+        let sent = more_comments(&transport, 7, Some(320), &mut comments)
             .await
             .unwrap();
         assert_eq!(sent, 4);

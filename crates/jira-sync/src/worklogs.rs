@@ -402,8 +402,16 @@ pub(crate) struct Embedded {
 }
 
 impl Embedded {
-    /// Reads an issue's `worklog` field (`{startAt, maxResults, total, worklogs}`).
+    /// Reads an issue's `worklog` field (`{startAt, maxResults, total, worklogs}`). An
+    /// answer without the field (it was asked for) says nothing of the list, which is then
+    /// read from its endpoint rather than taken for empty.
     pub(crate) fn parse(field: &Value, issue_id: u64) -> Result<Self, Error> {
+        if field.is_null() {
+            return Ok(Embedded {
+                worklogs: Vec::new(),
+                total: u64::MAX,
+            });
+        }
         let listed = field
             .get("worklogs")
             .and_then(Value::as_array)
@@ -521,4 +529,19 @@ async fn issue_worklogs<T: Transport>(
         ApiRequest::issue_worklogs(id, start, jira_model::ISSUE_WORKLOGS_PAGE_MAX)
     };
     crate::paged::issue_children(transport, issue_id, At::Updated, page, "worklog").await
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::Embedded;
+
+    #[test]
+    fn a_worklog_field_the_answer_left_out_is_not_taken_for_an_empty_list() {
+        let absent = Embedded::parse(&serde_json::Value::Null, 7).unwrap();
+        assert!(!absent.complete(), "read from the issue's endpoint");
+        let empty = json!({"startAt": 0, "maxResults": 20, "total": 0, "worklogs": []});
+        assert!(Embedded::parse(&empty, 7).unwrap().complete());
+    }
 }
