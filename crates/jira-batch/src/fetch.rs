@@ -48,8 +48,8 @@ pub struct FetchReport {
 /// [`jira_model::bulk_fetch_max_issues`]), `max_concurrent` at a time.
 /// Keys the server reports in `issueErrors` are [`FetchError::NotFound`]; keys it leaves
 /// out without a word are asked once more (in calls of as many as it answered), and are
-/// `NotFound` only if that ask leaves them out too. Fetched issues fill the cache. Where bulkfetch is not available
-/// (404 on the endpoint), that chunk falls back to single GETs.
+/// `NotFound` only if that ask leaves them out too. Fetched issues fill the cache. Where
+/// bulkfetch is not available (404 on the endpoint), that chunk falls back to single GETs.
 ///
 /// This collects [`fetch_issues_stream`] in input order; stream it to write results as they
 /// become final.

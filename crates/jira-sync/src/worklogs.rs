@@ -226,8 +226,8 @@ async fn list<T: Transport>(
             let mut listed = list_call(transport, &chunk).await?;
             let mut requests = 1;
             // A worklog deleted since the feed named it is not answered (the deleted feed
-            // names it). A site that answers fewer than it was asked for and some, though,
-            // may have a cap of its own below Atlassian's 1,000: the rest are asked once
+            // names it). But a site with a cap of its own below Atlassian's 1,000 answers
+            // fewer and says nothing of the rest: what was not answered is asked once
             // more, in calls of as many as it answered.
             let answered = listed.len();
             if answered > 0 && answered < chunk.len() {
