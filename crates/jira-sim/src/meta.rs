@@ -44,6 +44,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
             .route(&path("/project/type"), get(project_types))
             .route(&path("/projectCategory"), get(project_categories))
             .route(&path("/role"), get(project_roles))
+            .route(&path("/role/{id}"), get(project_role))
             .route(&path("/resolution"), get(resolutions))
             .route(&path("/resolution/search"), get(resolution_search))
             .route(&path("/resolution/{id}"), get(resolution))
@@ -245,8 +246,27 @@ async fn project_categories() -> Response {
 
 /// `GET /role`: the project roles a Jira Cloud site starts with.
 async fn project_roles(State(app): App, uri: Uri) -> Response {
-    let base = renderer(&app, &uri).base.to_owned();
-    let roles: Vec<Value> = [
+    json_ok(&Value::Array(roles(renderer(&app, &uri).base)))
+}
+
+/// `GET /role/{id}`.
+async fn project_role(State(app): App, uri: Uri, Path(id): Path<String>) -> Response {
+    let wanted = id.parse::<u64>().ok();
+    match roles(renderer(&app, &uri).base)
+        .into_iter()
+        .find(|role| wanted.is_some() && role["id"].as_u64() == wanted)
+    {
+        Some(role) => json_ok(&role),
+        None => json_error(
+            StatusCode::NOT_FOUND,
+            &format!("The project role with ID '{id}' does not exist."),
+        ),
+    }
+}
+
+/// The project roles a Jira Cloud site starts with (`ProjectRole`).
+fn roles(base: &str) -> Vec<Value> {
+    [
         (
             10002,
             "Administrators",
@@ -276,8 +296,7 @@ async fn project_roles(State(app): App, uri: Uri) -> Response {
             "translatedName": name,
         })
     })
-    .collect();
-    json_ok(&Value::Array(roles))
+    .collect()
 }
 
 /// Statuses as `JiraStatus` (the workflow API's shape): the category is a name.

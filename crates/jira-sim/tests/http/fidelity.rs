@@ -1,8 +1,8 @@
 //! Where Jira Cloud is strict, jira-sim is too: the user's time zone, `expand=transitions`,
-//! every system field of `*all` in its contract shape, the links a status and an issue's
-//! votes and watches carry, unknown JQL values refused, long comment threads and worklog
-//! lists, at most five bulk operations, the deprecated create metadata, v2 and v3 counted
-//! apart, and ids unique per kind.
+//! every system field of `*all` in its contract shape, every `self` link answered, unknown
+//! JQL values refused, long comment threads and worklog lists, at most five bulk
+//! operations, the deprecated create metadata, v2 and v3 counted apart, and ids unique
+//! per kind.
 
 use std::time::{Duration, SystemTime};
 
@@ -93,45 +93,67 @@ async fn timestamps_and_jql_dates_are_in_the_users_zone() {
     assert_eq!(found, ["APO-2"]);
 }
 
-/// Every link a status carries to its category answers, with the category it embeds; the
-/// list holds every category a status names.
+/// Every `self` link jira-sim sends, from an issue with every field and expansion and from
+/// the metadata a connector reads, answers 200: a client that follows one (a status's
+/// category, an issue's votes, a comment, a user) finds what it names.
 #[tokio::test]
-async fn a_statuss_category_link_answers_with_that_category() {
+async fn every_self_link_answers() {
     let sim = Sim::small().await;
-    let (status, statuses) = sim.get("/rest/api/3/status").await;
-    assert_eq!(status, 200);
-    let (_, categories) = sim.get("/rest/api/3/statuscategory").await;
-    for status in statuses.as_array().unwrap() {
-        let embedded = &status["statusCategory"];
-        let link = embedded["self"].as_str().unwrap();
-        let path = &link[link.find("/rest/").unwrap()..];
-        let (code, category) = sim.get(path).await;
-        assert_eq!(code, 200, "{path}");
-        assert_eq!(&category, embedded, "{path}");
-        let (_, by_key) = sim
-            .get(&format!(
-                "/rest/api/3/statuscategory/{}",
-                embedded["key"].as_str().unwrap()
-            ))
-            .await;
-        assert_eq!(&by_key, embedded);
-        assert!(categories.as_array().unwrap().contains(embedded));
+    let base = sim.url("");
+    let seeds = [
+        "/rest/api/3/issue/APO-1?fields=*all&expand=changelog,renderedFields,names,transitions",
+        "/rest/api/3/issue/APO-7?fields=*all",
+        "/rest/api/3/issue/APO-1/comment",
+        "/rest/api/3/issue/APO-1/worklog",
+        "/rest/api/3/myself",
+        "/rest/api/3/project/APO",
+        "/rest/api/3/project/search",
+        "/rest/api/3/project/APO/versions",
+        "/rest/api/3/project/APO/components",
+        "/rest/api/3/issuetype",
+        "/rest/api/3/priority",
+        "/rest/api/3/resolution",
+        "/rest/api/3/status",
+        "/rest/api/3/statuscategory",
+        "/rest/api/3/issueLinkType",
+        "/rest/api/3/role",
+        "/rest/api/3/users/search",
+    ];
+    fn links(value: &Value, base: &str, out: &mut std::collections::BTreeSet<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, value) in map {
+                    match (key.as_str(), value.as_str()) {
+                        ("self", Some(link)) if link.starts_with(base) => {
+                            out.insert(link[base.len()..].to_owned());
+                        }
+                        _ => links(value, base, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| links(v, base, out)),
+            _ => {}
+        }
     }
-}
-
-/// An issue's `votes` and `watches` fields link to endpoints that answer what they say.
-#[tokio::test]
-async fn an_issues_votes_and_watches_links_answer_what_its_fields_say() {
-    let sim = Sim::small().await;
-    let (_, issue) = sim
-        .get("/rest/api/3/issue/APO-1?fields=votes,watches")
-        .await;
-    for (field, count) in [("votes", "votes"), ("watches", "watchCount")] {
-        let embedded = &issue["fields"][field];
-        let link = embedded["self"].as_str().unwrap();
-        let (code, answer) = sim.get(&link[link.find("/rest/").unwrap()..]).await;
-        assert_eq!(code, 200, "{link}");
-        assert_eq!(answer[count], embedded[count], "{field}: {answer}");
+    let mut found = std::collections::BTreeSet::new();
+    for seed in seeds {
+        let (status, body) = sim.get(seed).await;
+        assert_eq!(status, 200, "{seed}");
+        links(&body, &base, &mut found);
+    }
+    assert!(found.len() > 100, "{} links", found.len());
+    for kind in [
+        "/statuscategory/",
+        "/votes",
+        "/watchers",
+        "/comment/",
+        "/user?",
+    ] {
+        assert!(found.iter().any(|l| l.contains(kind)), "no {kind} link");
+    }
+    for link in &found {
+        let (status, _) = sim.get(link).await;
+        assert_eq!(status, 200, "{link}");
     }
 }
 

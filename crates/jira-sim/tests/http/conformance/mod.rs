@@ -258,6 +258,13 @@ async fn every_endpoint_validates_against_the_contract() {
         case(M::GET, "/rest/api/3/role", "/rest/api/3/role", None, 200),
         case(
             M::GET,
+            "/rest/api/3/role/10003",
+            "/rest/api/3/role/{id}",
+            None,
+            200,
+        ),
+        case(
+            M::GET,
             "/rest/api/3/issue/APO-1/votes",
             "/rest/api/3/issue/{issueIdOrKey}/votes",
             None,
