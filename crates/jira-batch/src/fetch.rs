@@ -48,8 +48,10 @@ pub struct FetchReport {
 /// [`jira_model::bulk_fetch_max_issues`]), `max_concurrent` at a time.
 /// Keys the server reports in `issueErrors` are [`FetchError::NotFound`]; keys it leaves
 /// out without a word are asked once more (in calls of as many as it answered), and are
-/// `NotFound` only if that ask leaves them out too. Fetched issues fill the cache. Where
-/// bulkfetch is not available (404 on the endpoint), that chunk falls back to single GETs.
+/// `NotFound` only if that ask leaves them out too. A moved issue asked by its old key,
+/// which Jira answers under its new key, is that old key's result. Fetched issues fill the
+/// cache. Where bulkfetch is not available (404 on the endpoint), that chunk falls back to
+/// single GETs.
 ///
 /// This collects [`fetch_issues_stream`] in input order; stream it to write results as they
 /// become final.
@@ -547,18 +549,29 @@ async fn fetch_chunk<T: Transport + 'static>(
         .map(|error| error.id.to_ascii_uppercase())
         .collect();
     let mut results = ChunkResults::new();
+    // Issues no key or id asked names: Jira answers a moved issue's old key with the issue
+    // under its new one.
+    let mut strangers = Vec::new();
     for issue in page.issues {
         let key = issue.key.to_ascii_uppercase();
         // A key requested by id comes back under its key; map it back when we can.
         let requested = if keys.contains(&key) {
-            key
+            Some(key)
         } else {
-            keys.iter()
-                .find(|k| **k == issue.id)
-                .cloned()
-                .unwrap_or(key)
+            keys.iter().find(|k| **k == issue.id).cloned()
         };
-        results.insert(requested, Ok(issue));
+        match requested {
+            Some(requested) => {
+                results.insert(requested, Ok(issue));
+            }
+            None => strangers.push(issue),
+        }
+    }
+    let unplaced: Vec<&String> = keys.iter().filter(|k| !results.contains_key(*k)).collect();
+    // One key asked and one stranger answered: it is that key's issue, moved.
+    if let ([key], [_]) = (unplaced.as_slice(), strangers.as_slice()) {
+        let key = (*key).clone();
+        results.insert(key, Ok(strangers.remove(0)));
     }
     let mut requests = sent;
     let unanswered: Vec<String> = keys
@@ -567,8 +580,13 @@ async fn fetch_chunk<T: Transport + 'static>(
         .cloned()
         .collect();
     if ask_again == Silence::AskAgain && answered > 0 && !unanswered.is_empty() {
-        // In requests of what the site did answer: that is its cap, if it has one.
-        let size = answered.min(jira_model::BULK_FETCH_MAX_ISSUES);
+        // In requests of what the site did answer: that is its cap, if it has one. With
+        // issues no key named among the answers (moved ones), one key a request, so each
+        // comes back as the one issue of its own answer.
+        let size = match strangers.is_empty() {
+            true => answered.min(jira_model::BULK_FETCH_MAX_ISSUES),
+            false => 1,
+        };
         tracing::info!(
             asked = keys.len(),
             answered,
@@ -643,4 +661,81 @@ where
             (key, combined)
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use jira_transport::testing::{Scripted, Step};
+
+    use super::*;
+
+    /// A bulk fetch's answer of `issues` (id, key).
+    fn answer(issues: &[(u64, &str)]) -> Step {
+        let issues: Vec<String> = issues
+            .iter()
+            .map(|(id, key)| format!(r#"{{"id":"{id}","key":"{key}","fields":{{}}}}"#))
+            .collect();
+        Step::json(200, &format!(r#"{{"issues":[{}]}}"#, issues.join(",")))
+    }
+
+    /// Jira answers a moved issue's old key with the issue under its new key, naming no
+    /// error. One such key among the asked is placed at once; two are asked again one
+    /// at a time, so each comes back alone. None is reported not found.
+    #[tokio::test]
+    async fn moved_issues_asked_by_their_old_keys_are_found_under_them() {
+        let keys: Vec<String> = ["OLD-1", "OLD-2", "APO-3"].map(String::from).to_vec();
+        let site = Arc::new(Scripted::new([
+            answer(&[(10_003, "APO-3"), (20_005, "NEW-5"), (20_006, "NEW-6")]),
+            answer(&[(20_005, "NEW-5")]),
+            answer(&[(20_006, "NEW-6")]),
+        ]));
+        let (results, report) = fetch_issues::<_, jira_cache::SledStore>(
+            &site,
+            None,
+            &BatchConfig::default(),
+            &keys,
+            &["summary"],
+            &[],
+        )
+        .await
+        .unwrap();
+        let found: Vec<(String, String)> = results
+            .into_iter()
+            .map(|(asked, result)| (asked, result.unwrap().key))
+            .collect();
+        assert_eq!(
+            found,
+            [("OLD-1", "NEW-5"), ("OLD-2", "NEW-6"), ("APO-3", "APO-3")]
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        );
+        assert_eq!(report.requests, 3);
+        let asked: Vec<Vec<String>> = site.requests()[1..]
+            .iter()
+            .map(|r| {
+                let body: serde_json::Value =
+                    serde_json::from_slice(r.body.as_deref().unwrap()).unwrap();
+                serde_json::from_value(body["issueIdsOrKeys"].clone()).unwrap()
+            })
+            .collect();
+        assert_eq!(asked, [vec!["OLD-1".to_owned()], vec!["OLD-2".to_owned()]]);
+
+        // One moved key among those asked: placed from the first answer.
+        let site = Arc::new(Scripted::new([answer(&[
+            (10_003, "APO-3"),
+            (20_005, "NEW-5"),
+        ])]));
+        let keys: Vec<String> = ["OLD-1", "APO-3"].map(String::from).to_vec();
+        let (results, report) = fetch_issues::<_, jira_cache::SledStore>(
+            &site,
+            None,
+            &BatchConfig::default(),
+            &keys,
+            &["summary"],
+            &[],
+        )
+        .await
+        .unwrap();
+        assert_eq!(results[0].1.as_ref().unwrap().key, "NEW-5");
+        assert_eq!(report.requests, 1);
+    }
 }
