@@ -678,6 +678,20 @@ mod tests {
         Step::json(200, &format!(r#"{{"issues":[{}]}}"#, issues.join(",")))
     }
 
+    /// `keys` fetched from `site` with one field, no cache.
+    async fn fetch(site: &Arc<Scripted>, keys: &[String]) -> (IssueResults, FetchReport) {
+        fetch_issues::<_, jira_cache::SledStore>(
+            site,
+            None,
+            &BatchConfig::default(),
+            keys,
+            &["summary"],
+            &[],
+        )
+        .await
+        .unwrap()
+    }
+
     /// Jira answers a moved issue's old key with the issue under its new key, naming no
     /// error. One such key among the asked is placed at once; two are asked again one
     /// at a time, so each comes back alone. None is reported not found.
@@ -689,16 +703,7 @@ mod tests {
             answer(&[(20_005, "NEW-5")]),
             answer(&[(20_006, "NEW-6")]),
         ]));
-        let (results, report) = fetch_issues::<_, jira_cache::SledStore>(
-            &site,
-            None,
-            &BatchConfig::default(),
-            &keys,
-            &["summary"],
-            &[],
-        )
-        .await
-        .unwrap();
+        let (results, report) = fetch(&site, &keys).await;
         let found: Vec<(String, String)> = results
             .into_iter()
             .map(|(asked, result)| (asked, result.unwrap().key))
@@ -725,16 +730,7 @@ mod tests {
             (20_005, "NEW-5"),
         ])]));
         let keys: Vec<String> = ["OLD-1", "APO-3"].map(String::from).to_vec();
-        let (results, report) = fetch_issues::<_, jira_cache::SledStore>(
-            &site,
-            None,
-            &BatchConfig::default(),
-            &keys,
-            &["summary"],
-            &[],
-        )
-        .await
-        .unwrap();
+        let (results, report) = fetch(&site, &keys).await;
         assert_eq!(results[0].1.as_ref().unwrap().key, "NEW-5");
         assert_eq!(report.requests, 1);
     }

@@ -194,22 +194,24 @@ async fn status(State(app): App, Path(id_or_name): Path<String>) -> Response {
 
 /// `GET /statuscategory`: the categories every status belongs to.
 async fn status_categories(State(app): App, uri: Uri) -> Response {
-    let base = renderer(&app, &uri).base.to_owned();
+    let render = renderer(&app, &uri);
+    let base = render.base;
     let all: Vec<Value> = STATUS_CATEGORIES
         .iter()
-        .map(|(_, key, _, _)| status_category_json(&base, key))
+        .map(|(_, key, _, _)| status_category_json(base, key))
         .collect();
     json_ok(&Value::Array(all))
 }
 
 /// `GET /statuscategory/{idOrKey}`.
 async fn status_category(State(app): App, uri: Uri, Path(id_or_key): Path<String>) -> Response {
-    let base = renderer(&app, &uri).base.to_owned();
+    let render = renderer(&app, &uri);
+    let base = render.base;
     match STATUS_CATEGORIES
         .iter()
         .find(|(id, key, _, _)| id.to_string() == id_or_key || *key == id_or_key)
     {
-        Some((_, key, _, _)) => json_ok(&status_category_json(&base, key)),
+        Some((_, key, _, _)) => json_ok(&status_category_json(base, key)),
         None => json_error(
             StatusCode::NOT_FOUND,
             &format!("The status category with ID or key '{id_or_key}' does not exist."),
@@ -220,7 +222,8 @@ async fn status_category(State(app): App, uri: Uri, Path(id_or_key): Path<String
 /// `GET /project/type`: the project types of the site's products (Jira Software and
 /// Jira Work Management here: the tenant's projects are software projects).
 async fn project_types(State(app): App, uri: Uri) -> Response {
-    let base = renderer(&app, &uri).base.to_owned();
+    let render = renderer(&app, &uri);
+    let base = render.base;
     let types: Vec<Value> = [
         ("software", "Software", "#654982"),
         ("business", "Business", "#FF8B00"),
