@@ -76,6 +76,9 @@ struct State {
     consecutive: u32,
     window: VecDeque<bool>,
     failures_when_opened: u32,
+    /// The latest failure, as its error says it: named by [`Error::CircuitOpen`] so that
+    /// a run stopped by the open circuit still says what the site did.
+    last_failure: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -116,6 +119,7 @@ impl<T> CircuitBreaker<T> {
                 consecutive: 0,
                 window: VecDeque::new(),
                 failures_when_opened: 0,
+                last_failure: None,
             }),
             instruments: Instruments::new(),
         }
@@ -147,11 +151,7 @@ impl<T> CircuitBreaker<T> {
         let now = Instant::now();
         match state.mode {
             Mode::Closed => Ok(()),
-            Mode::Open { until } if now < until => Err(Error::CircuitOpen {
-                site: self.site.clone(),
-                failures: state.failures_when_opened,
-                retry_in: until - now,
-            }),
+            Mode::Open { until } if now < until => Err(self.refusal(state, until - now)),
             Mode::Open { .. } => {
                 state.mode = Mode::HalfOpen {
                     admitted: 1,
@@ -170,11 +170,20 @@ impl<T> CircuitBreaker<T> {
                 };
                 Ok(())
             }
-            Mode::HalfOpen { .. } => Err(Error::CircuitOpen {
-                site: self.site.clone(),
-                failures: state.failures_when_opened,
-                retry_in: Duration::ZERO,
-            }),
+            Mode::HalfOpen { .. } => Err(self.refusal(state, Duration::ZERO)),
+        }
+    }
+
+    /// The error of a request the open circuit refuses.
+    fn refusal(&self, state: &State, retry_in: Duration) -> Error {
+        Error::CircuitOpen {
+            site: self.site.clone(),
+            failures: state.failures_when_opened,
+            last_failure: state
+                .last_failure
+                .clone()
+                .unwrap_or_else(|| "unknown".into()),
+            retry_in,
         }
     }
 
@@ -197,7 +206,8 @@ impl<T> CircuitBreaker<T> {
     /// Records the outcome of the newest request (the tests' sequential case).
     #[cfg(test)]
     fn record(&self, verdict: Verdict) {
-        self.record_ticket(verdict, u64::MAX);
+        let cause = (verdict == Verdict::Failure).then(|| "a test failure".to_owned());
+        self.record_ticket(verdict, cause, u64::MAX);
     }
 
     /// Records the outcome of the request admitted with `ticket`.
@@ -205,13 +215,17 @@ impl<T> CircuitBreaker<T> {
     /// A run of failures counts only requests sent after the latest success: slow failures
     /// (a body cut short after 50 ms, a hang until the timeout) pile up while fast successes
     /// come and go, and would otherwise finish back to back as a "run" on a working site.
-    fn record_ticket(&self, verdict: Verdict, ticket: u64) {
+    /// `cause` says what a failure was.
+    fn record_ticket(&self, verdict: Verdict, cause: Option<String>, ticket: u64) {
         if verdict == Verdict::Neutral {
             self.release_trial();
             return;
         }
         let failed = verdict == Verdict::Failure;
         let mut state = self.state.lock();
+        if cause.is_some() {
+            state.last_failure = cause;
+        }
         match state.mode {
             Mode::HalfOpen {
                 admitted,
@@ -297,6 +311,15 @@ fn verdict(outcome: &Result<ApiResponse, Error>) -> Verdict {
     }
 }
 
+/// What a failed outcome was, for [`Error::CircuitOpen`]: the error's own words, or the
+/// status a 5xx answer carried.
+fn failure_text(outcome: &Result<ApiResponse, Error>) -> String {
+    match outcome {
+        Ok(response) => format!("HTTP {}", response.status),
+        Err(error) => error.to_string(),
+    }
+}
+
 /// Releases a trial slot if the request is dropped before it is judged.
 struct Pending<'a, T> {
     breaker: &'a CircuitBreaker<T>,
@@ -320,7 +343,9 @@ impl<T: Transport> Transport for CircuitBreaker<T> {
         };
         let outcome = self.inner.send(request).await;
         pending.judged = true;
-        self.record_ticket(verdict(&outcome), ticket);
+        let verdict = verdict(&outcome);
+        let cause = (verdict == Verdict::Failure).then(|| failure_text(&outcome));
+        self.record_ticket(verdict, cause, ticket);
         outcome
     }
 }
@@ -395,15 +420,15 @@ mod tests {
         // Three requests go out; a fourth, sent later, succeeds first; then the three fail.
         let slow: Vec<u64> = (0..3).map(|_| b.admit().unwrap()).collect();
         let fast = b.admit().unwrap();
-        b.record_ticket(Verdict::Success, fast);
+        b.record_ticket(Verdict::Success, None, fast);
         for ticket in slow {
-            b.record_ticket(Verdict::Failure, ticket);
+            b.record_ticket(Verdict::Failure, Some("reset".into()), ticket);
         }
         assert_eq!(b.state(), BreakerState::Closed);
         // Three sent after that success, all failing: a run.
         let later: Vec<u64> = (0..3).map(|_| b.admit().unwrap()).collect();
         for ticket in later {
-            b.record_ticket(Verdict::Failure, ticket);
+            b.record_ticket(Verdict::Failure, Some("reset".into()), ticket);
         }
         assert!(matches!(b.state(), BreakerState::Open { .. }));
     }

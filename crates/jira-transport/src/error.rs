@@ -126,12 +126,17 @@ pub enum Error {
         response: Box<ApiResponse>,
     },
     /// The circuit breaker is open after repeated failures; nothing was sent.
-    #[error("circuit open for {site}: {failures} recent failures; next trial in {retry_in:?}")]
+    #[error(
+        "circuit open for {site} after {failures} recent failures (the last: {last_failure}); next trial in {retry_in:.1?}"
+    )]
     CircuitOpen {
         /// The site.
         site: String,
         /// The failures that opened it.
         failures: u32,
+        /// The latest failure the breaker saw, in its error's words (a refused connection,
+        /// a timeout, `HTTP 503`): what a caller stopped by the circuit needs to fix.
+        last_failure: String,
         /// Time until a trial request is let through.
         retry_in: Duration,
     },

@@ -612,7 +612,9 @@ fn authorization(auth: &Auth) -> Result<Option<HeaderValue>, Error> {
 
 /// Checks a site's base URL as [`HttpTransport::new`] does: a URL, `https://`, or
 /// `http://` only to a loopback host (or with `allow_insecure_http`), since credentials
-/// would otherwise cross the network in clear text. The error names the value and the fix.
+/// would otherwise cross the network in clear text, and no credentials in the URL itself
+/// (logs, errors and config files would keep them). The error names the value, its
+/// credentials masked, and the fix.
 ///
 /// ```
 /// use jira_transport::check_base_url;
@@ -621,8 +623,16 @@ fn authorization(auth: &Auth) -> Result<Option<HeaderValue>, Error> {
 /// assert!(check_base_url("http://127.0.0.1:8080", false).is_ok());
 /// assert!(check_base_url("http://acme.atlassian.net", false).is_err());
 /// assert!(check_base_url("ftp://acme.atlassian.net", false).is_err());
+/// let refused = check_base_url("https://me:s3cret@acme.atlassian.net", false).unwrap_err();
+/// assert!(!refused.to_string().contains("s3cret"));
 /// ```
 pub fn check_base_url(base_url: &str, allow_insecure_http: bool) -> Result<(), Error> {
+    let shown = jira_model::redact_url(base_url);
+    if shown != base_url {
+        return Err(Error::Config(format!(
+            "base URL {shown:?} holds credentials: write the site alone (https://your-domain.atlassian.net); the email and API token are given apart, never in the URL, where logs and shell history keep them"
+        )));
+    }
     let url = reqwest::Url::parse(base_url).map_err(|error| {
         Error::Config(format!(
             "base URL {base_url:?} is not a URL: {error} (expected e.g. https://your-domain.atlassian.net)"

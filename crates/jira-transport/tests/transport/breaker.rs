@@ -39,14 +39,21 @@ async fn opens_on_a_dead_site_fails_fast_and_recovers_through_half_open() {
     );
     match &error {
         Error::CircuitOpen {
-            retry_in, failures, ..
+            retry_in,
+            failures,
+            last_failure,
+            ..
         } => {
             assert!(*retry_in <= Duration::from_millis(500));
             assert_eq!(*failures, 3);
+            // The refusal says what the site did, not only that the circuit is open.
+            assert!(last_failure.starts_with("cannot connect"), "{last_failure}");
         }
         other => panic!("expected CircuitOpen, got {other}"),
     }
-    assert!(error.to_string().contains("next trial in"), "{error}");
+    let said = error.to_string();
+    assert!(said.contains("next trial in"), "{said}");
+    assert!(said.contains("(the last: cannot connect"), "{said}");
 
     // Still dead at the trial: the circuit opens again.
     tokio::time::sleep(Duration::from_millis(550)).await;
