@@ -49,10 +49,12 @@ fn init(global: &Global) -> CliResult {
     let site = global.site.clone().or_else(|| env("JIRA_SITE_URL"));
     // A site no request could reach is refused before anything is written.
     if let Some(site) = &site
-        && jira_client::check_base_url(site, false).is_err()
+        && let Err(error) = jira_client::check_base_url(site, false)
     {
+        // The check's own words say why (credentials masked); the flag and the fix first.
+        let shown = jira_model::redact_url(site);
         return Err(CliError::usage(format!(
-            "--site {site:?} is not a site jira-ops can reach: write https://your-domain.atlassian.net (http:// only to this machine, e.g. a simulator); nothing was written"
+            "--site {shown:?} is not a site jira-ops can use: write https://your-domain.atlassian.net (http:// only to this machine, e.g. a simulator); nothing was written ({error})"
         )));
     }
     let email = global.email.clone().or_else(|| env("JIRA_EMAIL"));

@@ -35,7 +35,7 @@ impl Destination {
                     "--to sqlite: names no file: use sqlite:PATH (e.g. --to sqlite:jira.db)",
                 ));
             }
-            return Ok(Destination::Sqlite(path.into()));
+            return Destination::sqlite(to, path.into());
         }
         let explicit = to.strip_prefix("jsonl:");
         let dir = explicit.unwrap_or(to);
@@ -52,7 +52,7 @@ impl Destination {
         // `--to jira.db` means the database it names (`jsonl:jira.db` is still a
         // directory, for whoever wants one by that name).
         if looks_like_a_database && !path.is_dir() && explicit.is_none() {
-            return Ok(Destination::Sqlite(path));
+            return Destination::sqlite(to, path);
         }
         if path.is_file() {
             return Err(CliError::usage(format!(
@@ -67,6 +67,28 @@ impl Destination {
             )));
         }
         Ok(Destination::Jsonl(path))
+    }
+
+    /// A SQLite file, refused when it could never be opened: its directory missing (a
+    /// typo, or one not made yet), or a directory in its place.
+    fn sqlite(to: &str, path: std::path::PathBuf) -> Result<Self, CliError> {
+        if path.is_dir() {
+            return Err(CliError::usage(format!(
+                "--to {to:?} is a directory, not a SQLite file: name a file in it (e.g. sqlite:{}/jira.db), or say jsonl:{} for JSON Lines files there",
+                path.display(),
+                path.display()
+            )));
+        }
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+            && !parent.is_dir()
+        {
+            return Err(CliError::usage(format!(
+                "--to {to:?}: the directory {} does not exist: create it first (mkdir -p {}) or name a file in one that does",
+                parent.display(),
+                parent.display()
+            )));
+        }
+        Ok(Destination::Sqlite(path))
     }
 
     fn exists(&self) -> bool {

@@ -37,6 +37,24 @@ async fn init_show_check_round_trip() {
             refused.stderr
         );
     }
+    // Nor is a site with credentials in it, and they are not echoed back.
+    let refused = env
+        .run(&[
+            "--profile",
+            "bad",
+            "config",
+            "init",
+            "--site",
+            "https://me:s3cret@acme.example",
+        ])
+        .await;
+    refused.code(2);
+    assert!(
+        refused.error_line().contains("holds credentials"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stderr.contains("s3cret"), "{}", refused.stderr);
     assert!(
         !std::fs::read_to_string(&path)
             .unwrap()
@@ -241,6 +259,29 @@ async fn sim_serve_serves_a_tenant_the_client_can_use() {
     let bad = env.run(&["sim", "serve", "--fault", "explode@0.1"]).await;
     bad.code(2);
     assert!(bad.error_line().contains("explode@0.1"), "{}", bad.stderr);
+
+    // A tenant past what memory holds is refused by its flags, not aborted on allocation.
+    let huge = ["--issues-per-project", "99999999999999"];
+    let bad = env
+        .run(&[&["sim", "serve", "--port", "0"][..], &huge].concat())
+        .await;
+    bad.code(2);
+    let said = bad.error_line();
+    assert!(
+        said.contains("--issues-per-project 99999999999999"),
+        "{}",
+        bad.stderr
+    );
+    assert!(said.contains("ask for fewer"), "{}", bad.stderr);
+    let bad = env
+        .run(&["sim", "serve", "--port", "0", "--users", "99999999999"])
+        .await;
+    bad.code(2);
+    assert!(
+        bad.error_line().contains("--users 99999999999"),
+        "{}",
+        bad.stderr
+    );
 }
 
 /// `config init` writes what the environment already says; `config check` refuses the

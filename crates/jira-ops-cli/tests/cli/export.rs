@@ -234,6 +234,17 @@ async fn create_reports_one_result_per_line() {
     bad.code(2);
     assert!(bad.error_line().contains("line 2"), "{}", bad.stderr);
     assert!(bad.error_line().contains("nothing was created"));
+    // So does a line that is not text at all, named as such.
+    let mut bytes = format!("{}\n", issue("five")).into_bytes();
+    bytes.extend_from_slice(b"\xff\xfe{}\n");
+    std::fs::write(&file, bytes).unwrap();
+    let bad = env
+        .run(&["create", "--from-file", file.to_str().unwrap()])
+        .await;
+    bad.code(2);
+    let said = bad.error_line();
+    assert!(said.contains("line 2: not UTF-8 text"), "{}", bad.stderr);
+    assert!(said.contains("nothing was created"), "{}", bad.stderr);
     assert_eq!(sim.stats().issues_created, 3);
 }
 

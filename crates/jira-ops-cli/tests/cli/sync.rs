@@ -91,7 +91,10 @@ async fn sync_refuses_what_it_cannot_do_with_exit_2() {
     let file = env.dir.path().join("a-file");
     // Each: the query and what follows it, and what the error must name.
     let apo = "project = APO";
-    let cases: [(&str, &[&str], &str); 5] = [
+    let missing = env.dir.path().join("no-such-dir/jira.db");
+    let missing = format!("sqlite:{}", missing.display());
+    let here = format!("sqlite:{}", env.dir.path().display());
+    let cases: [(&str, &[&str], &str); 7] = [
         (apo, &["--to", "mysql://db/jira"], "sqlite:PATH"),
         (apo, &["--to", file.to_str().unwrap()], "is a file"),
         (
@@ -109,6 +112,8 @@ async fn sync_refuses_what_it_cannot_do_with_exit_2() {
             &["--to", "sqlite:x.db"],
             "ORDER BY",
         ),
+        (apo, &["--to", &missing], "no-such-dir does not exist"),
+        (apo, &["--to", &here], "is a directory, not a SQLite file"),
     ];
     for (jql, rest, named) in cases {
         let args = [&["sync", "--jql", jql][..], rest].concat();
