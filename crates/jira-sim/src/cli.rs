@@ -181,6 +181,22 @@ impl ServeArgs {
     /// The simulator configuration these flags describe, or an error naming the flag.
     pub fn to_config(&self) -> anyhow::Result<SimConfig> {
         let args = self;
+        let issues = args.projects.checked_mul(args.issues_per_project);
+        if issues.is_none_or(|issues| issues > crate::MAX_ISSUES) {
+            bail!(
+                "--projects {} × --issues-per-project {} is more than the {} issues jira-sim can hold in memory: ask for fewer (e.g. --projects 20 --issues-per-project 5000)",
+                args.projects,
+                args.issues_per_project,
+                crate::MAX_ISSUES
+            );
+        }
+        if args.users > crate::MAX_USERS {
+            bail!(
+                "--users {} is more than the {} users jira-sim holds: ask for fewer (e.g. --users 500)",
+                args.users,
+                crate::MAX_USERS
+            );
+        }
         if !(args.time_scale > 0.0 && args.time_scale.is_finite()) {
             bail!(
                 "--time-scale {} must be a positive number (e.g. 3600 for an hour a second)",

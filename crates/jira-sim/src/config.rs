@@ -7,6 +7,15 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// The most issues a tenant may hold. jira-sim keeps its tenant in memory, about 1.2 KiB
+/// an issue (200,000 issues hold 240 MB, docs/jira-sim.md), so this is some 12 GiB;
+/// past it, a typo (`--issues-per-project 20000000000`) would abort on allocation instead
+/// of naming the flag.
+pub const MAX_ISSUES: usize = 10_000_000;
+
+/// The most users a tenant may hold (Jira Cloud's largest sites have about this many).
+pub const MAX_USERS: usize = 100_000;
+
 /// Everything a simulator is started with.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

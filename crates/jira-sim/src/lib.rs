@@ -94,9 +94,9 @@ mod webhooks;
 mod worklogs;
 
 pub use config::{
-    BurstConfig, BurstOverride, Credential, Fault, FaultConfig, FaultRule, LimitConfig, PageTokens,
-    PerIssueConfig, QuotaConfig, QuotaKind, Realism, RefusalHeaders, RenderZone, ResetFormat,
-    RetryAfterFormat, Secret, SimConfig, Webhook, WorkLatency,
+    BurstConfig, BurstOverride, Credential, Fault, FaultConfig, FaultRule, LimitConfig, MAX_ISSUES,
+    MAX_USERS, PageTokens, PerIssueConfig, QuotaConfig, QuotaKind, Realism, RefusalHeaders,
+    RenderZone, ResetFormat, RetryAfterFormat, Secret, SimConfig, Webhook, WorkLatency,
 };
 pub use server::{Backup, SimHandle};
 pub use stats::StatsSnapshot;
