@@ -386,7 +386,13 @@ pub fn parse_creates(reader: impl std::io::Read) -> Result<Vec<(usize, IssueUpda
             line: n + 1,
             message,
         };
-        let line = line.map_err(|e| error(e.to_string()))?;
+        let line = line.map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData => error(
+                "not UTF-8 text; each line is one JSON object (an issue's fields); nothing was created"
+                    .into(),
+            ),
+            _ => error(e.to_string()),
+        })?;
         if line.trim().is_empty() {
             continue;
         }
