@@ -171,6 +171,10 @@ async fn the_first_id_pages_issues_are_read_while_the_listing_goes_on() {
             rules: vec![
                 latency("/rest/api/3/search/jql", 1_500),
                 latency("/rest/api/3/issue/bulkfetch", 200),
+                // The count too: a far site's small answers are far. Answered at once, it
+                // made the site near whenever its connection was quick, and a near site
+                // reads nothing while its plan measures.
+                latency("/rest/api/3/search/approximate-count", 50),
             ],
         },
         ..SimConfig::default()
