@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 /// of naming the flag.
 pub const MAX_ISSUES: usize = 10_000_000;
 
-/// The most users a tenant may hold (Jira Cloud's largest sites have about this many).
+/// The most users a tenant may hold: like [`MAX_ISSUES`], a bound that names the flag
+/// before a typo reaches the allocator.
 pub const MAX_USERS: usize = 100_000;
 
 /// Everything a simulator is started with.
