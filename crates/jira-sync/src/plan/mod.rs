@@ -37,6 +37,7 @@ use serde::Serialize;
 use crate::Error;
 use crate::{Slice, Strategy, SyncOptions, Window};
 
+mod choice;
 mod schedule;
 
 pub use schedule::MAX_CONCURRENCY;
@@ -137,8 +138,9 @@ pub struct SyncPlan {
     pub sample: Sample,
     /// Every strategy's cost.
     pub estimates: Vec<Estimate>,
-    /// The fastest that fits what is left of the hourly quota (when none fits: the fewest
-    /// points, ties within 5% going to the faster).
+    /// The fastest that fits what is left of the hourly quota, unless one within 10% of
+    /// its wall time costs more than 5% fewer points (when none fits: the fewest points,
+    /// ties within 5% going to the faster).
     pub chosen: Strategy,
     /// Slices `slices` would use.
     pub slices: usize,

@@ -5,13 +5,12 @@
 //! read where it goes), the commit a run ends with, a near site's bytes over this
 //! machine's processors; then the choice among the ways.
 
+use super::choice::{self, POINTS_TIE};
 use super::{COMMENT_PAGE, Estimate, Sample, SyncPlan};
 use crate::{Strategy, SyncOptions};
 
 /// Bytes of one issue in an id-only page (`{"id":"10001"},`).
 const ID_BYTES: f64 = 16.0;
-/// Points within this share of the fewest are a tie: the faster way is taken.
-const POINTS_TIE: f64 = 0.05;
 /// The most units a sync keeps in flight (unless configured higher).
 pub const MAX_CONCURRENCY: usize = 256;
 /// Issues a unit of the `ids` way may fetch at once, largest first: smaller units are
@@ -320,6 +319,17 @@ pub(crate) fn choose(
         true => ((id_pages - 1.0).max(0.0), listing_rest),
         false => (0.0, 0.0),
     };
+    // Every way lists the window's ids (each a point, as an issue is) past the plan's
+    // first page, and again when the listing is longer than a page; the slices list them
+    // once more to cut their bounds. So `ids` and `pages` read the same objects, as
+    // jira-sim's tally shows (`cargo xtask bench`, scenario 13).
+    let listed_ids = match count > 100 {
+        true => (n - jira_model::SEARCH_ID_PAGE_MAX as f64).max(0.0),
+        false => 0.0,
+    } + match relisted > 0.0 {
+        true => n,
+        false => 0.0,
+    };
     let estimate = |strategy: Strategy| {
         let memory_budget = match strategy {
             Strategy::Ids => budget(ids_concurrency as f64, unit_issues as f64),
@@ -372,15 +382,16 @@ pub(crate) fn choose(
             }
         };
         // A point a request and one an object it returns (`jira_model::points`): each
-        // issue, history entry, comment past the embedded page and worklog of a list read
-        // whole; the `ids` way reads each issue twice (its id, then the issue).
+        // issue, history entry, comment past the embedded page, worklog of a list read
+        // whole, and id listed.
         let points = requests
             + n
             + entries
             + comment_requests * COMMENT_PAGE
             + worklog_requests * sample.worklogs_per_list
+            + listed_ids
             + match strategy {
-                Strategy::Ids => n,
+                Strategy::Slices => n,
                 _ => 0.0,
             };
         Estimate {
@@ -394,51 +405,14 @@ pub(crate) fn choose(
         }
     };
     let estimates: Vec<Estimate> = Strategy::ALL.into_iter().map(estimate).collect();
-    let by_wall = |a: &&Estimate, b: &&Estimate| {
-        a.seconds
-            .total_cmp(&b.seconds)
-            .then(a.requests.cmp(&b.requests))
-    };
-    let fitting: Vec<&Estimate> = estimates.iter().filter(|e| e.fits_quota).collect();
-    let (chosen, reason) = if count <= 100 {
-        (
-            Strategy::Pages,
-            format!("pages: {count} issues fit in one search page"),
-        )
-    } else if let Some(best) = fitting.iter().copied().min_by(by_wall) {
-        let quota = match sample.quota_points {
-            Some(quota) => format!(" and within the hourly quota of {quota} points"),
-            None => String::new(),
-        };
-        (
-            best.strategy,
-            format!(
-                "{}: least wall time ({:.1} s) under the burst limits ({rate:.0} requests a second an endpoint){quota}",
-                best.strategy.name(),
-                best.seconds
-            ),
-        )
-    } else {
-        // None fits what is left of the quota: the run pauses at it whichever way it
-        // goes, so the fewest points (within a few percent: a tie, the fastest of those).
-        let least = estimates.iter().map(|e| e.points).min().unwrap_or(0);
-        let tie = (least as f64 * (1.0 + POINTS_TIE)).ceil() as u64;
-        let best = estimates
-            .iter()
-            .filter(|e| e.points <= tie)
-            .min_by(by_wall)
-            .expect("three estimates");
-        (
-            best.strategy,
-            format!(
-                "{}: no way fits the hourly quota left; fewest points ({}, within {:.0}% of the least) and of those the least wall time ({:.1} s)",
-                best.strategy.name(),
-                best.points,
-                POINTS_TIE * 100.0,
-                best.seconds
-            ),
-        )
-    };
+    let (chosen, reason) = choice::choose(
+        &estimates,
+        &choice::Context {
+            count,
+            rate,
+            quota_points: sample.quota_points,
+        },
+    );
     let exhausts_quota = estimates
         .iter()
         .find(|e| e.strategy == chosen)
@@ -626,7 +600,14 @@ mod tests {
         let ids = plan.estimate(Strategy::Ids).unwrap();
         let pages = plan.estimate(Strategy::Pages).unwrap();
         let slices = plan.estimate(Strategy::Slices).unwrap();
-        assert!(ids.points > slices.points, "ids pay for the id pages");
+        // Every way lists the ids (twice: the listing is longer than a page) and reads
+        // the same issues; the slices list them once more for their bounds.
+        let objects = |e: &Estimate| e.points as i64 - e.requests as i64;
+        assert!((objects(pages) - objects(ids)).abs() <= 1, "{plan:?}");
+        assert!(
+            (objects(slices) - objects(ids) - 100_000).abs() <= 1,
+            "{plan:?}"
+        );
         assert!(pages.seconds > 10.0 * slices.seconds, "pages go one by one");
         assert_ne!(plan.chosen, Strategy::Pages, "{}", plan.reason);
         assert!(plan.reason.contains("wall time"), "{}", plan.reason);
@@ -669,12 +650,14 @@ mod tests {
             ..sample()
         };
         let plan = choose("q".into(), 100_000, quota, &options, configured(16), 3);
-        assert_ne!(plan.chosen, Strategy::Ids, "{}", plan.reason);
         assert!(plan.reason.contains("fewest points"), "{}", plan.reason);
-        assert!(plan.exhausts_quota, "1.4 M points do not fit in 60,000");
-        // Points within 5% are a tie: pages and slices cost about the same, slices are
-        // far faster.
-        assert_eq!(plan.chosen, Strategy::Slices, "{}", plan.reason);
+        assert!(
+            plan.exhausts_quota,
+            "over a million points do not fit in 60,000"
+        );
+        // Ids and pages cost the same points (slices 100,000 more, past the 5% tie), and
+        // ids are far faster.
+        assert_eq!(plan.chosen, Strategy::Ids, "{}", plan.reason);
         // A quota that holds every way: the fastest.
         let roomy = Sample {
             quota_points: Some(5_000_000),

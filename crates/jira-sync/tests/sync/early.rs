@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
+use jira_batch::BatchConfig;
 use jira_client::JiraClient;
-use jira_ops_tests::sim::uncached_client;
+use jira_ops_tests::sim::{client_builder, uncached_client};
 use jira_sim::{
-    Fault, FaultConfig, FaultRule, LimitConfig, QuotaConfig, Realism, SimConfig, SimHandle,
-    WorkLatency,
+    Fault, FaultConfig, FaultRule, LimitConfig, Realism, SimConfig, SimHandle, WorkLatency,
 };
 use jira_sync::{Sink, SqliteSink, Strategy, SyncOptions, SyncReport};
 
@@ -55,7 +55,15 @@ async fn first_sync(
     sim: &SimHandle,
     dir: &tempfile::TempDir,
 ) -> (JiraClient, SqliteSink, SyncReport) {
-    let client = uncached_client(sim).await;
+    first_sync_with(uncached_client(sim).await, sim, dir).await
+}
+
+/// [`first_sync`] through `client`.
+async fn first_sync_with(
+    client: JiraClient,
+    sim: &SimHandle,
+    dir: &tempfile::TempDir,
+) -> (JiraClient, SqliteSink, SyncReport) {
     let mut sink = SqliteSink::open(dir.path().join("far.db")).unwrap();
     let report = jira_sync::sync(&client, &mut sink, &options(sim))
         .await
@@ -115,22 +123,22 @@ async fn a_far_site_reads_its_first_id_page_while_the_plan_measures_then_goes_on
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_the_plan_chooses_another_way_the_rest_of_the_window_is_read_that_way() {
-    // An hourly quota that holds the window read once by search pages (~5,400 points)
-    // but not by ids (each issue read twice, ~10,700): the plan chooses a search way for
-    // what the first id page leaves. Its hour passes in a second (the run spends more
-    // than one quota in all: the probe's id page, then the first page's units).
-    let sim = far_site(LimitConfig {
-        quota: Some(QuotaConfig {
-            points_per_hour: 8_000,
-            ..QuotaConfig::default()
-        }),
-        advertise: true,
-        time_scale: 3_600.0,
-        ..LimitConfig::off()
-    })
-    .await;
+    // Bulk fetches of at most 10 issues (a user's batch size): the `ids` way takes 530
+    // of them, about 5 s at the burst rate of 100 a second, where the window's 53 search
+    // pages read side by side take about a second. The plan chooses a search way for
+    // what the first id page leaves (both ways cost the same points but for the slices'
+    // own listing, so the points do not decide it).
+    let sim = far_site(LimitConfig::off()).await;
     let dir = tempfile::tempdir().unwrap();
-    let (_, _, report) = first_sync(&sim, &dir).await;
+    let client = client_builder(&sim)
+        .batch(BatchConfig {
+            fetch_chunk: 10,
+            ..BatchConfig::default()
+        })
+        .build()
+        .await
+        .expect("a client for jira-sim builds");
+    let (_, _, report) = first_sync_with(client, &sim, &dir).await;
     assert!(
         matches!(report.strategy, Some(Strategy::Pages | Strategy::Slices)),
         "{report:?}"
@@ -140,10 +148,10 @@ async fn when_the_plan_chooses_another_way_the_rest_of_the_window_is_read_that_w
     // once, the page after the first (asked while the plan measured, then not read) too.
     let stats = sim.stats();
     let fetched: u64 = stats.requests_to("POST", "/rest/api/3/issue/bulkfetch");
-    // The sample's ten fetches, then the first page's units (25 issues each: a far site's
-    // first units are the smallest a plan takes, and stay so when the plan chooses another
-    // way); none for the rest.
-    assert_eq!(fetched, 10 + 5_000 / 25, "{report:?} {stats:?}");
+    // The sample's ten fetches, then the first page's units (10 issues each: a far
+    // site's first units are the smallest a plan takes, within the batch size, and stay
+    // so when the plan chooses another way); none for the rest.
+    assert_eq!(fetched, 10 + 5_000 / 10, "{report:?} {stats:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
