@@ -20,8 +20,8 @@
 //! throughput = units in flight ÷ a unit's time), and no endpoint goes faster than its
 //! burst rate. The `ids` way also chooses its unit size (100, 50 or 25 issues a bulk
 //! fetch): when memory or slots bound what is in flight, smaller units have shorter
-//! latencies and more of them finish a second. A near site is bounded by the processors
-//! that render and read its bytes.
+//! latencies and more of them finish a second. Every read is bounded by this machine's
+//! processors, which parse and write its bytes (a near site's render them too).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -139,8 +139,8 @@ pub struct SyncPlan {
     /// Every strategy's cost.
     pub estimates: Vec<Estimate>,
     /// The fastest that fits what is left of the hourly quota, unless one within 10% of
-    /// its wall time costs more than 5% fewer points (when none fits: the fewest points,
-    /// ties within 5% going to the faster).
+    /// its wall time saves a larger share of its points than it adds to its wall (when
+    /// none fits: the fewest points, ties within 5% going to the faster).
     pub chosen: Strategy,
     /// Slices `slices` would use.
     pub slices: usize,
