@@ -361,6 +361,10 @@ pub async fn run(quick: bool) -> Scenario {
         latency().per_kib_ms,
         n / 100.0,
     ));
+    scenario.notes.push(format!(
+        "(b)'s plan: {}. (d)'s plan: {}.",
+        full.report.reason, fresh.report.reason
+    ));
     scenario
 }
 

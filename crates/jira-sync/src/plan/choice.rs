@@ -74,14 +74,22 @@ pub(super) fn choose(estimates: &[Estimate], context: &Context) -> (Strategy, St
                     fastest.seconds,
                 ),
             ),
-            None => (
-                fastest.strategy,
-                format!(
-                    "{}: least wall time ({:.1} s) under the burst limits ({rate:.0} requests a second an endpoint){quota}",
-                    fastest.strategy.name(),
-                    fastest.seconds
-                ),
-            ),
+            None => {
+                let others: Vec<String> = estimates
+                    .iter()
+                    .filter(|e| e.strategy != fastest.strategy)
+                    .map(|e| format!("{} {:.1} s", e.strategy.name(), e.seconds))
+                    .collect();
+                (
+                    fastest.strategy,
+                    format!(
+                        "{}: least wall time ({:.1} s; {}) under the burst limits ({rate:.0} requests a second an endpoint){quota}",
+                        fastest.strategy.name(),
+                        fastest.seconds,
+                        others.join(", "),
+                    ),
+                )
+            }
         };
     }
     // None fits what is left of the quota: the run pauses at it whichever way it goes,
