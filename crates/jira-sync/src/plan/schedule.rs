@@ -2,8 +2,8 @@
 //! requests, the units in flight (the concurrency, the memory budget and the transport's
 //! slots), each endpoint at its burst rate past its bucket, the `ids` way's units played
 //! out one by one with their issues drawn from the sample's (so the heaviest ends the
-//! read where it goes), the commit a run ends with, a near site's bytes over this
-//! machine's processors; then the choice among the ways.
+//! read where it goes), the commit a run ends with, the bytes over this machine's
+//! processors; then the choice among the ways (`choice.rs`).
 
 use super::choice::{self, POINTS_TIE};
 use super::{COMMENT_PAGE, Estimate, Sample, SyncPlan};
@@ -280,8 +280,8 @@ pub(crate) fn choose(
     // the same ones: the run takes at least the bytes' time spread over this machine's
     // (the client's share counted twice: the sink writes what it parsed). A far site's
     // share is on its own machines, but the client's stays: many units in flight share
-    // its processors (100,000 issues 20 ms away took 45 s, as long as with no latency at
-    // all, where their schedule alone said 12: `cargo xtask bench`, scenario 10).
+    // its processors (for 100,000 issues 20 ms away the schedules alone said 11–17 s;
+    // the runs took 40–48 s, jira-sim on the same two cores: docs/BENCHMARKS.md).
     let processed = {
         let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
         let site = match sample.near {
