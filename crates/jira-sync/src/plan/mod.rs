@@ -11,7 +11,8 @@
 //! bytes per entry). Latency is modelled as `base + per_byte × bytes`, the burst limits
 //! are the ones the answers announce (`X-RateLimit-Limit`) or Atlassian's defaults, and
 //! an hourly points quota counts when the answers announce one (`Beta-RateLimit-Policy`
-//! with a one-hour window).
+//! with a one-hour window). A site without the approximate count (404 or 405) has the
+//! window counted from its id-only listing instead, a request per 5,000 ids.
 //!
 //! Each way's wall is then its schedule (`schedule.rs`): a unit takes its slowest chain
 //! of requests (the fetch or page, the comment threads past the embedded page side by
@@ -282,11 +283,14 @@ pub(crate) async fn probe<T: Transport + 'static>(
             &response,
         )));
     }
-    let count: serde_json::Value = json(response, "the approximate count")?;
-    let count = count
-        .get("count")
-        .and_then(serde_json::Value::as_u64)
-        .unwrap_or(0);
+    let (count, counted) = match crate::histories::no_such_endpoint(&response) {
+        false => {
+            let count: serde_json::Value = json(response, "the approximate count")?;
+            let count = count.get("count").and_then(serde_json::Value::as_u64);
+            (count.unwrap_or(0), 0)
+        }
+        true => listed_count(transport, &unordered).await?,
+    };
     let mut probe = Probe {
         jql: jql.clone(),
         count,
@@ -296,7 +300,7 @@ pub(crate) async fn probe<T: Transport + 'static>(
             ..Sample::default()
         },
         infos,
-        requests_spent: 1 + usize::from(beside.is_some()),
+        requests_spent: 1 + usize::from(beside.is_some()) + counted,
         started,
         first_ids: None,
     };
@@ -320,6 +324,24 @@ pub(crate) async fn probe<T: Transport + 'static>(
     }
     probe.sample.probe_ms = probe.started.elapsed().as_secs_f64() * 1000.0;
     Ok(probe)
+}
+
+/// The window's count on a site without `POST /search/approximate-count` (it answered
+/// 404 or 405: a Jira-like server that implements only the older endpoints): its ids
+/// listed id-only, 5,000 a page, and counted; the requests that took. Slower than the
+/// count (a request a page, a point an id) but exact, and the sync goes on.
+async fn listed_count<T: Transport + 'static>(
+    transport: &Arc<T>,
+    jql: &str,
+) -> Result<(u64, usize), Error> {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        tracing::warn!(
+            "sync: the site has no POST /rest/api/3/search/approximate-count (it answered 404 or 405); the window's issues are counted by listing their ids, 5,000 a page"
+        );
+    });
+    let listed = jira_batch::query_ids(&**transport, jql, None).await?;
+    Ok((listed.ids.len() as u64, listed.requests))
 }
 
 /// The sample after the probe: SAMPLE issues spread evenly over the first id page (a

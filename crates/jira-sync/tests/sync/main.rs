@@ -6,6 +6,7 @@ mod dispatch;
 mod early;
 mod feeds;
 mod jsonl;
+mod older;
 mod paging;
 mod postgres;
 mod relational;
