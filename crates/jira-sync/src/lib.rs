@@ -22,7 +22,7 @@
 //!   the others' commits nor a resumed run.
 //! - **Three ways to read a window** ([`Strategy`]): id-only pages then bulk fetches,
 //!   search pages with the fields, or id ranges streamed side by side. [`plan`] measures
-//!   the window with thirteen requests and picks the fastest ([`SyncPlan`]), and for the
+//!   the window with sixteen requests and picks the fastest ([`SyncPlan`]), and for the
 //!   `ids` way the unit size and the units in flight (Little's law under the memory
 //!   budget and the burst rate).
 //! - **Histories are complete**: from `POST /changelog/bulkfetch`, never from
@@ -186,7 +186,7 @@ pub async fn sync_with_progress<S: Sink + ?Sized>(
 }
 
 /// What the next [`sync`] of `options` would cost each way (requests, points, wall time)
-/// and which way it would take; thirteen requests, nothing written.
+/// and which way it would take; sixteen requests, nothing written.
 pub async fn plan<S: Sink + ?Sized>(
     client: &JiraClient,
     sink: &mut S,

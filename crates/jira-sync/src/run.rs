@@ -320,7 +320,7 @@ where
 const QUIET_COMMIT: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// What the next run of `options` would cost each way, without reading the window:
-/// thirteen requests measure the tenant (see [`SyncPlan`]). A window an interrupted run left
+/// sixteen requests measure the tenant (see [`SyncPlan`]). A window an interrupted run left
 /// is estimated as it stands.
 pub(crate) async fn plan<T, S>(
     transport: &Arc<T>,

@@ -292,7 +292,7 @@ pub(crate) async fn open_window<T: Transport + 'static>(
         first_read,
         options.strategy.unwrap_or(Strategy::Ids),
     );
-    // The plan measures the tenant (thirteen requests) whether or not a way was asked for:
+    // The plan measures the tenant (sixteen requests) whether or not a way was asked for:
     // the units in flight and the slices follow the latency it measures.
     let mut first_ids = None;
     let measured = match plan::probe(transport, options, &window).await {
