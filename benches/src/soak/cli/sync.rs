@@ -178,6 +178,15 @@ impl Workspace {
             server.sync_contents("killed"),
         );
         let pg_same = pg_expected == pg_killed;
+        for (what, output) in [("JSON Lines", &last), ("PostgreSQL", &pg_last)] {
+            if !output.status.success() {
+                scenario.notes.push(format!(
+                    "The run to the end into {what} exited {:?}; its stderr ends: {}",
+                    output.status.code(),
+                    stderr_tail(output)
+                ));
+            }
+        }
         scenario.row(vec![
             format!(
                 "into PostgreSQL: SIGKILL ×{rounds} (killed mid-run: {pg_killed_mid_run}), then to the end"
@@ -310,4 +319,11 @@ fn matching(
         .iter()
         .filter(|(id, figures)| got.get(id) == Some(figures))
         .count()
+}
+
+/// The last lines of a run's stderr, to say in the report why a run failed.
+fn stderr_tail(output: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    lines[lines.len().saturating_sub(8)..].join(" / ")
 }

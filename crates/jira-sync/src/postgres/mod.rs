@@ -8,7 +8,9 @@
 //!   state until the sink is dropped (or the process dies: the server lets go with the
 //!   session). A second sync of the same query is refused at once naming the holder (the
 //!   session's `application_name`, `jira-ops sync (process N on HOST)`, and since when),
-//!   or waits with `--wait`.
+//!   or waits with `--wait`. A holder that is a sync of this host whose process has
+//!   ended (killed mid-commit: the server ends its session once that statement is
+//!   done) is waited for, up to 30 s, so a sync run again at once goes on.
 //! - **Bulk writes**: one `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO UPDATE` per
 //!   table per commit, each statement prepared once per connection; a commit that meets a
 //!   deadlock or a serialization failure (two workers upserting the same user) is run
@@ -137,14 +139,43 @@ fn is_retryable(error: &postgres::Error) -> bool {
     })
 }
 
-/// What this process calls itself to the server (shown to a second sync it refuses).
-fn application_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+/// How long a sync waits for the session of a killed sync of its query (on this host)
+/// to be ended by the server: the statement that session was running when its process
+/// died (a commit of one page) runs to its end first.
+const ORPHANED_WAIT: Duration = Duration::from_secs(30);
+
+/// What a sync calls itself to the server: `application_name`'s prefix.
+const APPLICATION: &str = "jira-ops sync (process ";
+
+/// This machine's name, when it has one.
+fn host_name() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
-        .map_or_else(String::new, |h| format!(" on {h}"));
-    format!("jira-ops sync (process {}{host})", std::process::id())
+}
+
+/// What this process calls itself to the server (shown to a second sync it refuses).
+fn application_name() -> String {
+    let host = host_name().map_or_else(String::new, |h| format!(" on {h}"));
+    format!("{APPLICATION}{}{host})", std::process::id())
+}
+
+/// Whether `application_name` is a sync of this host whose process no longer runs
+/// (read from `/proc`; where there is none, no holder is known to have ended).
+fn process_ended_here(application_name: &str) -> bool {
+    let Some((pid, host)) = application_name
+        .strip_prefix(APPLICATION)
+        .and_then(|rest| rest.strip_suffix(')'))
+        .and_then(|rest| rest.split_once(" on "))
+    else {
+        return false;
+    };
+    let proc = std::path::Path::new("/proc");
+    host_name().as_deref() == Some(host)
+        && pid.parse::<u32>().is_ok()
+        && proc.join("self").exists()
+        && !proc.join(pid).exists()
 }
 
 impl PostgresSink {
@@ -300,11 +331,17 @@ impl PostgresSink {
     }
 
     /// Takes the lock of `jql`, waiting up to the sink's patience, or names its holder.
+    ///
+    /// A holder that is a sync of this host whose process has ended is an orphaned
+    /// session: the server ends it (and lets go of the lock) once the statement it was
+    /// running when its process died is done. That is waited for, up to
+    /// [`ORPHANED_WAIT`], so a sync run again right after one was killed goes on.
     fn lock(&mut self, jql: &str) -> Result<(), Error> {
         if self.locked.contains(jql) {
             return Ok(());
         }
         let started = Instant::now();
+        let mut told = false;
         loop {
             let owned = jql.to_owned();
             let got: bool = self.call(move |conn: &mut Conn| {
@@ -320,18 +357,43 @@ impl PostgresSink {
                 self.locked.insert(jql.to_owned());
                 return Ok(());
             }
-            if started.elapsed() >= self.wait {
-                break;
+            let holder = self.holder(jql)?;
+            let orphaned = holder
+                .as_ref()
+                .is_some_and(|(name, _)| process_ended_here(name));
+            let patience = if orphaned {
+                self.wait.max(ORPHANED_WAIT)
+            } else {
+                self.wait
+            };
+            if started.elapsed() >= patience {
+                return Err(self.refusal(jql, holder));
+            }
+            if orphaned && !told {
+                told = true;
+                tracing::warn!(
+                    holder = holder.as_ref().map_or("", |(name, _)| name.as_str()),
+                    "the query is held by the session of a sync whose process has ended; waiting for the server to end that session"
+                );
             }
             std::thread::sleep(Duration::from_millis(250));
         }
+    }
+
+    /// The session holding the lock of `jql`: its `application_name` and since when;
+    /// none once it has let go.
+    fn holder(&mut self, jql: &str) -> Result<Option<(String, String)>, Error> {
         let owned = jql.to_owned();
-        let holder: Option<(String, String)> = self.call(move |conn: &mut Conn| {
+        self.call(move |conn: &mut Conn| {
             let client = &mut conn.client;
             Ok(client
                 .query_opt(HOLDER, &[&owned])?
                 .map(|row| (row.get(0), row.get(1))))
-        })?;
+        })
+    }
+
+    /// The error of a sync that found its query held by `holder` past its patience.
+    fn refusal(&self, jql: &str, holder: Option<(String, String)>) -> Error {
         let holder = holder.map_or_else(
             || "another session".to_owned(),
             |(name, since)| format!("{name}, connected since {since}"),
@@ -341,10 +403,10 @@ impl PostgresSink {
         } else {
             " (it waited as long as allowed)"
         };
-        Err(Error::Sync(format!(
+        Error::Sync(format!(
             "sync: the query {jql:?} in {} is being synced by {holder}: two syncs of one query would each read the whole window, so this one stops{waited}; run it again once that one has ended, or wait for it with --wait SECS (syncs of other queries into the same database run side by side)",
             self.target.shown()
-        )))
+        ))
     }
 }
 

@@ -174,6 +174,78 @@ async fn syncs_of_different_queries_share_a_database_and_one_query_syncs_once_at
     );
 }
 
+/// A session of `url` calling itself a sync of this host's process `pid`, holding the
+/// lock of `jql` until `release` says so (or is dropped).
+fn holding_session(
+    url: &str,
+    pid: u32,
+    jql: &'static str,
+) -> (std::sync::mpsc::Sender<()>, std::thread::JoinHandle<()>) {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let mut config: postgres::Config = url.parse().unwrap();
+    config.application_name(&format!("jira-ops sync (process {pid} on {})", host.trim()));
+    let (held, holding) = std::sync::mpsc::channel();
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let mut session = config.connect(postgres::NoTls).unwrap();
+        session
+            .query_one("SELECT pg_advisory_lock(hashtextextended($1, 0))", &[&jql])
+            .unwrap();
+        held.send(()).unwrap();
+        let _ = released.recv();
+    });
+    holding.recv().unwrap();
+    (release, thread)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_run_again_after_one_was_killed_waits_for_its_session_to_end() {
+    let sim = crate::relational::small_tenant().await;
+    let client = jira_ops_tests::sim::uncached_client(&sim).await;
+    let server = PostgresServer::start();
+    let url = server.create_database("orphaned");
+    const JQL: &str = "project = APO";
+    let options = jira_sync::SyncOptions {
+        settle: std::time::Duration::ZERO,
+        ..jira_sync::SyncOptions::new(JQL)
+    };
+
+    // A sync of this host whose process has ended, its session still holding the query
+    // (the server ends it once the statement it was running when killed is done): the
+    // next sync, with no --wait, waits for it and goes on.
+    let mut ended = std::process::Command::new("true").spawn().unwrap();
+    let dead = ended.id();
+    ended.wait().unwrap();
+    let (release, holder) = holding_session(&url, dead, JQL);
+    let ends = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1_500));
+        release.send(()).unwrap();
+    });
+    let mut sink = PostgresSink::open(&url).unwrap();
+    let report = jira_sync::sync(&client, &mut sink, &options).await.unwrap();
+    assert_eq!(report.issues_written, 40, "{report:?}");
+    drop(sink);
+    ends.join().unwrap();
+    holder.join().unwrap();
+
+    // A holder whose process still runs (this one) is another sync: refused at once.
+    let (release, holder) = holding_session(&url, std::process::id(), JQL);
+    let mut sink = PostgresSink::open(&url).unwrap();
+    let refused = jira_sync::sync(&client, &mut sink, &options)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains(&format!(
+            "is being synced by jira-ops sync (process {}",
+            std::process::id()
+        )),
+        "{refused}"
+    );
+    release.send(()).unwrap();
+    holder.join().unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_url_or_password_is_named_without_the_password() {
     let server = PostgresServer::start();
