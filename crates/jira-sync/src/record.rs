@@ -82,8 +82,12 @@ impl Child {
         issue_id: Option<u64>,
         at: At,
     ) -> Result<Child, Error> {
-        let head: Head = serde_json::from_str(json.get())
-            .map_err(|e| Error::Sync(format!("sync: an entity Jira sent does not read: {e}")))?;
+        let head: Head = serde_json::from_str(json.get()).map_err(unreadable)?;
+        Ok(Child::from_head(head, json, issue_id, at))
+    }
+
+    /// A child of its `head` and its text.
+    fn from_head(head: Head, json: Box<RawValue>, issue_id: Option<u64>, at: At) -> Child {
         let id = head.id.as_ref().and_then(AnyId::get).unwrap_or_default();
         let issue_id = issue_id
             .or_else(|| head.issue_id.as_ref().and_then(AnyId::get))
@@ -93,12 +97,12 @@ impl Child {
             At::Updated => head.updated,
         }
         .unwrap_or_default();
-        Ok(Child {
+        Child {
             id,
             issue_id,
             at,
             json,
-        })
+        }
     }
 
     /// A child from a parsed value (a comment inside an issue's `comment` field).
@@ -107,8 +111,15 @@ impl Child {
         issue_id: u64,
         at: At,
     ) -> Result<Child, Error> {
-        Child::parse(raw(value)?, Some(issue_id), at)
+        // Its indexed values from the tree at hand: only its text is made.
+        let head = Head::deserialize(value).map_err(unreadable)?;
+        Ok(Child::from_head(head, raw(value)?, Some(issue_id), at))
     }
+}
+
+/// An entity that does not read as one.
+pub(crate) fn unreadable(e: serde_json::Error) -> Error {
+    Error::Sync(format!("sync: an entity Jira sent does not read: {e}"))
 }
 
 /// The JSON text of `value`.

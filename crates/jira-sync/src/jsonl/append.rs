@@ -100,7 +100,7 @@ impl Appender {
     }
 
     fn path(&self, file: usize) -> PathBuf {
-        self.dir.join(format!("{}{}", FILES[file], self.suffix))
+        file_path(&self.dir, self.suffix, file)
     }
 
     /// Appends each of `rows` as a line of `table`'s file.
@@ -114,25 +114,30 @@ impl Appender {
 
     /// Appends `record` as one line of file `file` (an index into [`FILES`]).
     pub(super) fn push(&mut self, file: usize, record: &impl Serialize) -> Result<(), Error> {
-        let path = self.path(file);
+        // The path is named only by an error: a commit pushes hundreds of thousands of
+        // lines.
         self.line.clear();
-        serde_json::to_writer(&mut self.line, record).map_err(|e| failed(&path, e))?;
+        serde_json::to_writer(&mut self.line, record).map_err(|e| failed(&self.path(file), e))?;
         self.line.push(b'\n');
         let beside = !self.suffix.is_empty();
+        let (dir, suffix) = (&self.dir, &self.suffix);
         let (writer, written) = match &mut self.files[file] {
             Some(open) => open,
             slot => {
-                let file = OpenOptions::new()
+                let path = file_path(dir, suffix, file);
+                let opened = OpenOptions::new()
                     .append(!beside)
                     .write(true)
                     .create(beside)
                     .truncate(beside)
                     .open(&path)
                     .map_err(|e| failed(&path, e))?;
-                slot.insert((std::io::BufWriter::with_capacity(256 * 1024, file), 0))
+                slot.insert((std::io::BufWriter::with_capacity(256 * 1024, opened), 0))
             }
         };
-        writer.write_all(&self.line).map_err(|e| failed(&path, e))?;
+        writer
+            .write_all(&self.line)
+            .map_err(|e| failed(&file_path(dir, suffix, file), e))?;
         *written += self.line.len() as u64;
         Ok(())
     }
@@ -153,4 +158,9 @@ impl Appender {
         }
         Ok(written)
     }
+}
+
+/// The path of file `file` (an index into [`FILES`]) in `dir`, with `suffix`.
+fn file_path(dir: &Path, suffix: &str, file: usize) -> PathBuf {
+    dir.join(format!("{}{suffix}", FILES[file]))
 }

@@ -10,15 +10,18 @@
 //! in plain SQL. [`schema`] holds the tables once; the sinks render them.
 
 pub mod schema;
+mod skim;
 mod values;
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::{Error, SyncBatch};
+use skim::Skim;
 pub(crate) use values::time_ms;
-use values::{field_values, integer, member, rich_text, text, time};
+use values::{field_values, member};
 
 /// One value bound into a statement.
 #[derive(Clone, Debug, PartialEq)]
@@ -97,29 +100,29 @@ impl Rows {
         let mut key_of: HashMap<u64, String> = keys.clone();
         for issue in &batch.issues {
             key_of.insert(issue.id, issue.key.clone());
-            let json: Value = parse(issue.json.get())?;
-            let fields = json.get("fields");
-            let field = |name: &str| fields.and_then(|f| f.get(name));
-            for person in ["assignee", "reporter", "creator"] {
-                user(field(person), &mut users);
+            let json = skim(issue.json.get())?;
+            let fields = json.object("fields").unwrap_or_default();
+            let [assignee, reporter, creator] =
+                ["assignee", "reporter", "creator"].map(|person| fields.object(person));
+            for person in [&assignee, &reporter, &creator] {
+                user(person.as_ref(), &mut users);
             }
-            let status = field("status");
-            if let Some(status) = status {
-                let category = status.get("statusCategory");
-                if let SqlValue::Text(id) = member(Some(status), "id") {
-                    statuses.insert(
-                        id.clone(),
-                        vec![
-                            SqlValue::Text(id),
-                            member(Some(status), "name"),
-                            member(category, "name"),
-                            member(category, "key"),
-                        ],
-                    );
-                }
+            let status = fields.object("status").unwrap_or_default();
+            let category = status.object("statusCategory").unwrap_or_default();
+            if let SqlValue::Text(id) = status.text("id") {
+                statuses.insert(
+                    id.clone(),
+                    vec![
+                        SqlValue::Text(id),
+                        status.text("name"),
+                        category.text("name"),
+                        category.text("key"),
+                    ],
+                );
             }
-            let labels = field("labels")
-                .and_then(Value::as_array)
+            let labels = fields
+                .value("labels")
+                .as_array()
                 .map(|labels| {
                     labels
                         .iter()
@@ -129,45 +132,53 @@ impl Rows {
                 })
                 .filter(|l| !l.is_empty())
                 .map_or(SqlValue::Null, SqlValue::Text);
+            let account = |person: &Option<Skim<'_>>| {
+                person
+                    .as_ref()
+                    .map_or(SqlValue::Null, |p| p.text("accountId"))
+            };
             rows.issues.push(vec![
                 SqlValue::Int(issue.id as i64),
                 SqlValue::Text(issue.key.clone()),
-                member(field("project"), "key"),
-                member(field("issuetype"), "name"),
-                member(status, "name"),
-                member(status.and_then(|s| s.get("statusCategory")), "name"),
-                member(field("priority"), "name"),
-                member(field("assignee"), "accountId"),
-                member(field("reporter"), "accountId"),
-                member(field("creator"), "accountId"),
-                time(field("created")),
+                fields.member("project", "key"),
+                fields.member("issuetype", "name"),
+                status.text("name"),
+                category.text("name"),
+                fields.member("priority", "name"),
+                account(&assignee),
+                account(&reporter),
+                account(&creator),
+                fields.time("created"),
                 time_ms(issue.updated_ms),
-                member(field("resolution"), "name"),
-                time(field("resolutiondate")),
-                text(field("duedate")),
-                member(field("parent"), "key"),
+                fields.member("resolution", "name"),
+                fields.time("resolutiondate"),
+                fields.text("duedate"),
+                fields.member("parent", "key"),
                 labels,
-                text(field("summary")),
-                rich_text(field("description")),
+                fields.text("summary"),
+                fields.rich_text("description"),
                 SqlValue::Null,
                 SqlValue::Text(issue.json.get().to_owned()),
             ]);
-            let custom = fields
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-                .filter(|(id, _)| id.starts_with("customfield_"));
+            // In the order of their ids, the last of an id twice, as a map keeps them.
+            let custom: BTreeMap<&str, &RawValue> = fields
+                .members()
+                .filter(|(id, _)| id.starts_with("customfield_"))
+                .collect();
             for (field_id, value) in custom {
-                let name = names.get(field_id).unwrap_or(field_id);
-                for (position, one) in field_values(value).into_iter().enumerate() {
-                    if let Ok(person) = serde_json::from_str::<Value>(&one.json) {
+                let name = names.get(field_id).map_or(field_id, String::as_str);
+                let value: Value = serde_json::from_str(value.get()).unwrap_or(Value::Null);
+                for (position, one) in field_values(&value).into_iter().enumerate() {
+                    if one.json.starts_with('{')
+                        && let Ok(person) = Skim::parse(&one.json)
+                    {
                         user(Some(&person), &mut users);
                     }
                     rows.field_values.push(vec![
                         SqlValue::Int(issue.id as i64),
                         SqlValue::Text(issue.key.clone()),
-                        SqlValue::Text(field_id.clone()),
-                        SqlValue::Text(name.clone()),
+                        SqlValue::Text(field_id.to_owned()),
+                        SqlValue::Text(name.to_owned()),
                         SqlValue::Int(position as i64),
                         one.text,
                         one.number,
@@ -187,14 +198,20 @@ impl Rows {
         for (issue_id, entries) in &batch.histories {
             rows.history_issue_ids.push(*issue_id as i64);
             for entry in entries {
-                let json: Value = parse(entry.json.get())?;
-                let author = json.get("author");
-                user(author, &mut users);
-                let created = time(json.get("created"));
-                let author_id = member(author, "accountId");
-                let items = json.get("items").and_then(Value::as_array);
-                for (position, item) in items.into_iter().flatten().enumerate() {
-                    let item_field = member(Some(item), "field");
+                let json = skim(entry.json.get())?;
+                let author = json.object("author");
+                user(author.as_ref(), &mut users);
+                let created = json.time("created");
+                let author_id = author
+                    .as_ref()
+                    .map_or(SqlValue::Null, |a| a.text("accountId"));
+                let items: Vec<&RawValue> = json
+                    .raw("items")
+                    .and_then(|items| serde_json::from_str(items.get()).ok())
+                    .unwrap_or_default();
+                let items = items.iter().filter_map(|item| Skim::parse(item.get()).ok());
+                for (position, item) in items.enumerate() {
+                    let item_field = item.text("field");
                     if item_field == SqlValue::Null {
                         continue;
                     }
@@ -206,11 +223,11 @@ impl Rows {
                         author_id.clone(),
                         created.clone(),
                         item_field,
-                        member(Some(item), "fieldId"),
-                        member(Some(item), "from"),
-                        member(Some(item), "fromString"),
-                        member(Some(item), "to"),
-                        member(Some(item), "toString"),
+                        item.text("fieldId"),
+                        item.text("from"),
+                        item.text("fromString"),
+                        item.text("to"),
+                        item.text("toString"),
                     ]);
                 }
                 rows.changelog.push(vec![
@@ -226,36 +243,38 @@ impl Rows {
         for (issue_id, comments) in &batch.comments {
             rows.comment_issue_ids.push(*issue_id as i64);
             for comment in comments {
-                let json: Value = parse(comment.json.get())?;
-                user(json.get("author"), &mut users);
-                user(json.get("updateAuthor"), &mut users);
+                let json = skim(comment.json.get())?;
+                let author = json.object("author");
+                user(author.as_ref(), &mut users);
+                user(json.object("updateAuthor").as_ref(), &mut users);
                 rows.comments.push(vec![
                     SqlValue::Int(comment.id as i64),
                     SqlValue::Int(*issue_id as i64),
                     key(*issue_id),
-                    member(json.get("author"), "accountId"),
-                    time(json.get("created")),
-                    time(json.get("updated")),
-                    rich_text(json.get("body")),
+                    author.map_or(SqlValue::Null, |a| a.text("accountId")),
+                    json.time("created"),
+                    json.time("updated"),
+                    json.rich_text("body"),
                     SqlValue::Null,
                     SqlValue::Text(comment.json.get().to_owned()),
                 ]);
             }
         }
         for worklog in &batch.worklogs {
-            let json: Value = parse(worklog.json.get())?;
-            user(json.get("author"), &mut users);
-            user(json.get("updateAuthor"), &mut users);
+            let json = skim(worklog.json.get())?;
+            let author = json.object("author");
+            user(author.as_ref(), &mut users);
+            user(json.object("updateAuthor").as_ref(), &mut users);
             rows.worklogs.push(vec![
                 SqlValue::Int(worklog.id as i64),
                 SqlValue::Int(worklog.issue_id as i64),
                 key(worklog.issue_id),
-                member(json.get("author"), "accountId"),
-                time(json.get("started")),
-                time(json.get("created")),
-                time(json.get("updated")),
-                integer(json.get("timeSpentSeconds")),
-                rich_text(json.get("comment")),
+                author.map_or(SqlValue::Null, |a| a.text("accountId")),
+                json.time("started"),
+                json.time("created"),
+                json.time("updated"),
+                json.integer("timeSpentSeconds"),
+                json.rich_text("comment"),
                 SqlValue::Null,
                 SqlValue::Text(worklog.json.get().to_owned()),
             ]);
@@ -298,28 +317,24 @@ pub fn field_rows(fields: &[Value]) -> (Vec<Row>, HashMap<String, String>) {
     (rows, names)
 }
 
-/// A person's row when `value` names one (`accountId`).
-fn user(value: Option<&Value>, users: &mut BTreeMap<String, Row>) {
-    let Some(person) = value else { return };
-    let SqlValue::Text(account) = member(Some(person), "accountId") else {
+/// A person's row when `person` names one (`accountId`).
+fn user(person: Option<&Skim<'_>>, users: &mut BTreeMap<String, Row>) {
+    let Some(person) = person else { return };
+    let SqlValue::Text(account) = person.text("accountId") else {
         return;
     };
-    let active = person
-        .get("active")
-        .and_then(Value::as_bool)
-        .map_or(SqlValue::Null, SqlValue::Bool);
     users.insert(
         account.clone(),
         vec![
             SqlValue::Text(account),
-            member(Some(person), "displayName"),
-            active,
-            member(Some(person), "timeZone"),
+            person.text("displayName"),
+            person.bool("active").map_or(SqlValue::Null, SqlValue::Bool),
+            person.text("timeZone"),
         ],
     );
 }
 
-fn parse(text: &str) -> Result<Value, Error> {
-    serde_json::from_str(text)
-        .map_err(|e| Error::Sync(format!("sync: an entity Jira sent does not read: {e}")))
+/// The object an entity's text holds, skimmed.
+fn skim(text: &str) -> Result<Skim<'_>, Error> {
+    Skim::parse(text).map_err(crate::record::unreadable)
 }

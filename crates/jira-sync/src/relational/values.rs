@@ -5,12 +5,9 @@ use serde_json::Value;
 
 use super::SqlValue;
 
-/// A Jira timestamp as UTC ISO 8601 (`2025-03-19T07:52:08.734Z`); NULL when absent or
-/// unreadable.
-pub(crate) fn time(value: Option<&Value>) -> SqlValue {
-    value
-        .and_then(Value::as_str)
-        .and_then(|text| text.parse::<jira_model::JiraTimestamp>().ok())
+/// A Jira timestamp as UTC ISO 8601 (`2025-03-19T07:52:08.734Z`); NULL when unreadable.
+pub(crate) fn time(text: &str) -> SqlValue {
+    text.parse::<jira_model::JiraTimestamp>()
         .map_or(SqlValue::Null, |t| SqlValue::Text(t.to_utc_iso()))
 }
 
@@ -40,13 +37,6 @@ pub(crate) fn rich_text(value: Option<&Value>) -> SqlValue {
         Some(doc @ Value::Object(_)) => SqlValue::Text(jira_model::adf::to_text(doc)),
         _ => SqlValue::Null,
     }
-}
-
-/// A non-negative integer member (`timeSpentSeconds`).
-pub(crate) fn integer(value: Option<&Value>) -> SqlValue {
-    value
-        .and_then(Value::as_i64)
-        .map_or(SqlValue::Null, SqlValue::Int)
 }
 
 /// One value of a custom field: its text, its number when it is one, its JSON.
@@ -142,10 +132,9 @@ mod tests {
     #[test]
     fn times_are_utc_iso_that_sql_reads() {
         assert_eq!(
-            time(Some(&json!("2025-03-19T08:52:08.734+0100"))),
+            time("2025-03-19T08:52:08.734+0100"),
             SqlValue::Text("2025-03-19T07:52:08.734Z".into())
         );
-        assert_eq!(time(Some(&json!("soon"))), SqlValue::Null);
-        assert_eq!(time(None), SqlValue::Null);
+        assert_eq!(time("soon"), SqlValue::Null);
     }
 }
