@@ -12,7 +12,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
-use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
 /// An instant as Jira writes it in JSON bodies.
 ///
@@ -99,20 +99,72 @@ impl FromStr for JiraTimestamp {
     type Err = TimestampError;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let error = || TimestampError {
-            value: input.to_owned(),
-        };
-        let (local, offset) = split_offset(input).ok_or_else(error)?;
-        let format = if local.contains('.') {
-            DATE_TIME_FRACTION
-        } else if local.matches(':').count() == 1 {
-            DATE_TIME_MINUTES
-        } else {
-            DATE_TIME
-        };
-        let local = PrimitiveDateTime::parse(local, format).map_err(|_| error())?;
-        Ok(JiraTimestamp(local.assume_offset(offset)))
+        if let Some(at) = jira_form(input) {
+            return Ok(JiraTimestamp(at));
+        }
+        any_form(input)
     }
+}
+
+/// Jira's own form, `2024-01-18T07:33:17.016+0000`, read byte by byte: what nearly every
+/// body holds (a sync reads millions), several times faster than a parse by format
+/// description; `None` for any other shape, which [`any_form`] reads.
+fn jira_form(input: &str) -> Option<OffsetDateTime> {
+    let b = input.as_bytes();
+    if b.len() != 28
+        || [
+            (4, b'-'),
+            (7, b'-'),
+            (10, b'T'),
+            (13, b':'),
+            (16, b':'),
+            (19, b'.'),
+        ]
+        .iter()
+        .any(|&(at, separator)| b[at] != separator)
+    {
+        return None;
+    }
+    let number = |from: usize, to: usize| -> Option<u16> {
+        b[from..to].iter().try_fold(0u16, |n, digit| {
+            digit
+                .is_ascii_digit()
+                .then(|| n * 10 + u16::from(digit - b'0'))
+        })
+    };
+    let small = |from: usize| number(from, from + 2).map(|n| n as u8);
+    let sign = match b[23] {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let month = Month::try_from(small(5)?).ok()?;
+    let date = Date::from_calendar_date(i32::from(number(0, 4)?), month, small(8)?).ok()?;
+    let time = Time::from_hms_milli(small(11)?, small(14)?, small(17)?, number(20, 23)?).ok()?;
+    let offset = UtcOffset::from_hms(
+        sign * i8::try_from(small(24)?).ok()?,
+        sign * i8::try_from(small(26)?).ok()?,
+        0,
+    )
+    .ok()?;
+    Some(PrimitiveDateTime::new(date, time).assume_offset(offset))
+}
+
+/// Every accepted form, by format description.
+fn any_form(input: &str) -> Result<JiraTimestamp, TimestampError> {
+    let error = || TimestampError {
+        value: input.to_owned(),
+    };
+    let (local, offset) = split_offset(input).ok_or_else(error)?;
+    let format = if local.contains('.') {
+        DATE_TIME_FRACTION
+    } else if local.matches(':').count() == 1 {
+        DATE_TIME_MINUTES
+    } else {
+        DATE_TIME
+    };
+    let local = PrimitiveDateTime::parse(local, format).map_err(|_| error())?;
+    Ok(JiraTimestamp(local.assume_offset(offset)))
 }
 
 /// Splits `...T07:33:17.016+0000` into the local part and its offset. Accepts `Z`,
@@ -188,6 +240,28 @@ mod tests {
         check("2024-01-18T07:33:17+0000", Some(1_705_563_197_000));
         check("2024-01-18T07:33:17.016+00", Some(1_705_563_197_016));
         check("2024-01-18T07:33Z", Some(1_705_563_180_000));
+    }
+
+    #[test]
+    fn jiras_own_form_reads_as_the_general_parse_reads_it() {
+        for input in [
+            "2024-01-18T07:33:17.016+0000",
+            "1999-12-31T23:59:59.999-1200",
+            "2024-02-29T00:00:00.000+0530",
+            "2023-02-29T00:00:00.000+0000",
+            "2024-01-18T24:33:17.016+0000",
+            "2024-01-18T07:33:17.016+2400",
+            "2024-01-18T07:33:17.0a6+0000",
+            "2024-01-18 07:33:17.016+0000",
+            "2024-01-18T07:33:17.016*0000",
+        ] {
+            assert_eq!(
+                jira_form(input).map(JiraTimestamp),
+                any_form(input).ok(),
+                "{input}"
+            );
+        }
+        assert!(jira_form("2024-01-18T07:33:17.016+00:00").is_none());
     }
 
     #[test]

@@ -216,8 +216,10 @@ async fn the_first_id_pages_issues_are_read_while_the_listing_goes_on() {
     assert_eq!(report.issues_written, 5_300, "{report:?}");
     assert_eq!(count(&sink, "SELECT COUNT(*) FROM issues"), 5_300);
     let fetched = fetched.expect("the listing took two pages");
+    // Ten past the plan's: a loaded machine answers fewer in the 1.5 s, but a read that
+    // waited for the listing answers none.
     assert!(
-        fetched >= 10 + 40,
+        fetched >= 10 + 10,
         "{fetched} fetches answered when the listing's second page was: the plan's ten only, \
          the first page's units waited for the whole listing ({report:?})"
     );
