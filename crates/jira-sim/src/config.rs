@@ -119,6 +119,11 @@ pub struct Realism {
     /// takes what is missing for deleted loses the rest. `None` by default: the
     /// reference's caps and refusal.
     pub bulk_reads_answer_at_most: Option<usize>,
+    /// When set, a page of `POST /changelog/bulkfetch` holds at most this many entries,
+    /// however many `maxResults` asks for, and `nextPageToken` leads on to the rest:
+    /// Atlassian's reference gives `maxResults` as a maximum, and a server may answer
+    /// fewer. `None` by default: the pages hold what was asked, up to 10,000.
+    pub changelog_page_at_most: Option<usize>,
 }
 
 /// What a search's `nextPageToken` stands for (Atlassian's docs do not say).
@@ -150,6 +155,7 @@ impl Default for Realism {
             indexed_properties: Vec::new(),
             denied_permissions: Vec::new(),
             bulk_reads_answer_at_most: None,
+            changelog_page_at_most: None,
         }
     }
 }

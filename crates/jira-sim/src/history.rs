@@ -345,6 +345,11 @@ async fn changelog_bulk(State(app): App, uri: Uri, body: axum::body::Bytes) -> R
             None => return bad_request("maxResults must be a number."),
         },
     };
+    let max_results = app
+        .realism
+        .read()
+        .changelog_page_at_most
+        .map_or(max_results, |most| max_results.min(most.max(1)));
     let fingerprint = {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         keys.hash(&mut hasher);

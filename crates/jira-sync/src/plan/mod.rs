@@ -29,8 +29,7 @@ use std::time::{Duration, Instant};
 
 use jira_batch::BatchConfig;
 use jira_model::{
-    ApiRequest, ApiResponse, BulkFetchRequest, BulkFetchResponse, ChangelogBulkPage,
-    ChangelogBulkRequest, SearchPage, SearchRequest,
+    ApiRequest, ApiResponse, BulkFetchRequest, BulkFetchResponse, SearchPage, SearchRequest,
 };
 use jira_transport::Transport;
 use serde::Serialize;
@@ -39,6 +38,7 @@ use crate::Error;
 use crate::{Slice, Strategy, SyncOptions, Window};
 
 mod choice;
+mod histories;
 mod schedule;
 
 pub use schedule::MAX_CONCURRENCY;
@@ -49,10 +49,6 @@ pub(crate) use schedule::{Configured, SMALLEST_UNIT, choose};
 const SAMPLE: usize = 100;
 /// Issues a sample fetch asks for (small, so the sample costs one small fetch's latency).
 const SAMPLE_FETCH: usize = 10;
-/// Issues a sample's changelog request asks for: four requests side by side for the
-/// sample's histories, each answered in one page of 1,000 entries but for issues of
-/// hundreds.
-const SAMPLE_HISTORIES: usize = 25;
 /// A site whose small answers take less than this (ms) is near: on this machine or its
 /// network, bounded by processors rather than by latency.
 const NEAR_MS: f64 = 20.0;
@@ -227,7 +223,8 @@ impl Probe {
     }
 }
 
-/// Measures the window (sixteen requests) and estimates every strategy.
+/// Measures the window (sixteen requests, a few more on a site of long histories) and
+/// estimates every strategy.
 pub(crate) async fn estimate<T: Transport + 'static>(
     transport: &Arc<T>,
     batch: &BatchConfig,
@@ -387,27 +384,11 @@ pub(crate) async fn measure<T: Transport + 'static>(
                 Ok::<_, Error>((response, started.elapsed()))
             }
         });
-        // Every picked issue's history, SAMPLE_HISTORIES issues a request side by side: a
-        // few issues in a hundred carry most of a site's entries (2,000 issues of
-        // jira-sim: 84 hold 9,554 of 24,673), and a quarter of the sample took them for
-        // twice the mean (22.5 entries an issue against 12.3), so the plan doubled the
-        // histories' points and a page's changelog requests.
         let changelog = async {
-            if !options.changelogs || picked.is_empty() {
-                return Ok::<_, Error>(Vec::new());
+            if !options.changelogs {
+                return Ok(Vec::new());
             }
-            let requests =
-                picked.chunks(SAMPLE_HISTORIES).map(|chunk| {
-                    let body = ChangelogBulkRequest {
-                        issue_ids_or_keys: chunk.to_vec(),
-                        max_results: Some(jira_model::CHANGELOG_BULK_MAX_RESULTS),
-                        ..ChangelogBulkRequest::default()
-                    };
-                    async move {
-                        Ok::<_, Error>(transport.send(ApiRequest::changelog_bulk(&body)?).await?)
-                    }
-                });
-            futures_util::future::try_join_all(requests).await
+            histories::read(transport, &picked).await
         };
         // A near site is measured one fetch after the other: side by side, the fetches
         // would share its processors and the slope would read their contention, not its
@@ -485,28 +466,9 @@ pub(crate) async fn measure<T: Transport + 'static>(
             sample.long_worklogs = lists.long / n;
             sample.worklogs_per_list = lists.entries / lists.long;
         }
-        let (mut entries, mut bytes, mut logged) = (0usize, 0.0, 0usize);
-        for (response, chunk) in changelog?.into_iter().zip(picked.chunks(SAMPLE_HISTORIES)) {
-            requests_spent += 1;
-            infos.push(response.rate_limit_info());
-            // A site without the bulk endpoint has its histories read issue by issue
-            // (`crate::histories`); the sample then measures none.
-            if crate::histories::no_such_endpoint(&response) {
-                continue;
-            }
-            bytes += response.body.len() as f64;
-            let logs: ChangelogBulkPage = json(response, "the sample changelog")?;
-            entries += logs
-                .issue_change_logs
-                .iter()
-                .map(|l| l.change_histories.len())
-                .sum::<usize>();
-            logged += chunk.len();
-        }
-        if logged > 0 {
-            sample.history_per_issue = entries as f64 / logged as f64;
-            sample.entry_bytes = bytes / entries.max(1) as f64;
-        }
+        let measured = histories::measure(changelog?, &picked, &mut sample)?;
+        requests_spent += measured.len();
+        infos.extend(measured);
     }
     sample.plan_ms = started_plan.elapsed().as_secs_f64() * 1000.0;
     for info in &infos {

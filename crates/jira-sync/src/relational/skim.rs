@@ -196,5 +196,12 @@ mod tests {
         assert_eq!(skim.text("name"), SqlValue::Text("escaped".into()));
         assert_eq!(skim.value("o"), tree["o"]);
         assert!(Skim::parse("[1]").is_err());
+        // Pretty-printed text reads the same: a member's slice holds no whitespace.
+        let pretty = serde_json::to_string_pretty(&tree).unwrap();
+        let spaced = Skim::parse(&pretty).unwrap();
+        assert_eq!(spaced.bool("t"), Some(true));
+        assert_eq!(spaced.integer("n"), SqlValue::Int(12));
+        assert_eq!(spaced.member("o", "name"), SqlValue::Text("Done".into()));
+        assert_eq!(spaced.rich_text("doc"), SqlValue::Text("hi".into()));
     }
 }

@@ -373,6 +373,35 @@ async fn the_plan_measures_the_window_and_names_the_cheapest_way() {
 /// trip as the least it measured, so one slow count does not make a near site far (which
 /// puts many more units in flight, and their memory, for a latency that is not there).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_plan_reads_on_when_a_history_page_holds_fewer_entries_than_asked() {
+    // One tenant, measured twice: its changelog pages holding what the plan asks, then at
+    // most 200 entries (Atlassian gives `maxResults` as a maximum: a server may answer
+    // fewer). Counted from each request's first page, the second would measure at most
+    // 200 entries per 25 issues, 8 an issue.
+    let sim = tenant().await;
+    let client = uncached_client(&sim).await;
+    let plan = |client| async move {
+        jira_sync::plan(client, &mut jira_sync::EmptySink, &options())
+            .await
+            .unwrap()
+    };
+    let whole = plan(&client).await;
+    assert_eq!(whole.requests_spent, 16, "{:?}", whole.sample);
+    assert!(whole.sample.history_per_issue > 3.0, "{:?}", whole.sample);
+    sim.set_realism(Realism {
+        changelog_page_at_most: Some(200),
+        ..sim.realism()
+    });
+    let paged = plan(&client).await;
+    assert_eq!(
+        paged.sample.history_per_issue, whole.sample.history_per_issue,
+        "{:?}",
+        paged.sample
+    );
+    assert!(paged.requests_spent > 16, "{}", paged.requests_spent);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_count_does_not_make_a_near_site_far() {
     let sim = tenant().await;
     sim.set_faults(FaultConfig {
