@@ -23,7 +23,7 @@
 
 use std::sync::Arc;
 
-use jira_batch::BatchConfig;
+use jira_batch::{BatchConfig, QueryIds};
 use jira_transport::Transport;
 
 use crate::Error;
@@ -160,13 +160,14 @@ pub(crate) fn provisional(
 }
 
 /// The rest of `window` (the ids above its first slice's cursor that no range read ahead
-/// holds), to be read the way `plan` chose; with the requests finding its bounds took.
+/// holds), to be read the way `plan` chose; with the listing its slices were cut from,
+/// when it chose slices (the read takes their ids from it).
 pub(crate) async fn rest_window<T: Transport + 'static>(
     transport: &Arc<T>,
     options: &SyncOptions,
     window: &Window,
     plan: &SyncPlan,
-) -> Result<(Window, usize), Error> {
+) -> Result<(Window, Option<Arc<QueryIds>>), Error> {
     let strategy = options.strategy.unwrap_or(plan.chosen);
     let after_id = window.slices[0].after_id;
     let mut rest = Window {
@@ -177,7 +178,7 @@ pub(crate) async fn rest_window<T: Transport + 'static>(
         memory_budget: plan.estimate(strategy).map_or(0, |e| e.memory_budget),
         ..window.clone()
     };
-    let mut requests = 0;
+    let mut listed = None;
     if strategy == Strategy::Slices {
         // The plan's slices were for the whole window: the rest takes its share of them.
         let first_page = window_first_page(plan);
@@ -186,15 +187,15 @@ pub(crate) async fn rest_window<T: Transport + 'static>(
             .clamp(1, plan.slices.max(1));
         // Nothing above the first page: no slice, the window is read.
         let (cut, listing) =
-            plan::slice_window(transport, &rest, &options.jql, after_id, slices).await?;
-        requests += listing;
+            plan::slice_window(transport, &rest, &options.jql, (after_id, slices), None).await?;
         rest.slices = cut;
+        listed = Some(Arc::new(listing));
     }
     // What the first page's units left durable above the cursor is not read again.
     for slice in &mut rest.slices {
         slice.keep_ahead(&window.slices[0].ahead);
     }
-    Ok((rest, requests))
+    Ok((rest, listed))
 }
 
 /// Issues of the window's first id-only page.

@@ -461,13 +461,14 @@ impl Cursor {
 /// at the end, and what it lacked is read too. A window the plan counted at one search
 /// page (`expected`) is asked as that page with the fields, nothing listed: one answer
 /// holds it all (should it not be the last page after all, its issues are kept and the
-/// rest listed). `first_ids`: the listing's first page, when the plan read it.
+/// rest listed). `first_ids`: the listing's first page, when the plan read it; `listed`:
+/// the whole listing, when the slices were cut from it (the window is not listed again).
 pub(crate) fn page_events<'a, T: Transport + 'static>(
     transport: &'a Arc<T>,
     options: &'a SyncOptions,
     window: &Window,
     completion: Completion,
-    (expected, first_ids): (Option<u64>, Option<SearchPage>),
+    (expected, first_ids, listed): (Option<u64>, Option<SearchPage>, Option<Arc<QueryIds>>),
 ) -> impl futures_util::Stream<Item = Result<Event, Error>> + 'a {
     let Completion {
         worklogs,
@@ -596,15 +597,31 @@ pub(crate) fn page_events<'a, T: Transport + 'static>(
             let done = futures_util::stream::once(async { Ok(Event::Done { slice: 0 }) });
             return head.chain(done).boxed();
         }
+        // The window's listing: the one its slices were cut from (its requests counted
+        // there), or one made now.
         let listing = {
-            let (transport, bounds, first_ids) =
-                (transport.clone(), bounds.clone(), first_ids.clone());
-            async move { jira_batch::query_ids(&*transport, &bounds, first_ids).await }
+            let (transport, bounds, first_ids, listed) = (
+                transport.clone(),
+                bounds.clone(),
+                first_ids.clone(),
+                listed.clone(),
+            );
+            async move {
+                match listed {
+                    Some(listed) => Ok((listed, 0)),
+                    None => jira_batch::query_ids(&*transport, &bounds, first_ids)
+                        .await
+                        .map(|listed| {
+                            let requests = listed.requests;
+                            (Arc::new(listed), requests)
+                        }),
+                }
+            }
         };
         let (slices, read, bounds) = (slices.clone(), read.clone(), bounds.clone());
         let rest = futures_util::stream::once(listing).flat_map(move |listed| {
-            let listed = match listed {
-                Ok(listed) => Arc::new(listed),
+            let (listed, requests) = match listed {
+                Ok(listed) => listed,
                 Err(error) => {
                     return futures_util::stream::iter([Err(Error::from(error))]).left_stream();
                 }
@@ -635,7 +652,7 @@ pub(crate) fn page_events<'a, T: Transport + 'static>(
                     Err(error) => futures_util::stream::iter([Err(error)]).right_stream(),
                 },
             );
-            futures_util::stream::iter([Ok(counted(listed.requests))])
+            futures_util::stream::iter([Ok(counted(requests))])
                 .chain(futures_util::stream::select_all(streams))
                 .chain(again)
                 .right_stream()

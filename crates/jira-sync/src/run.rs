@@ -175,6 +175,7 @@ where
                 Ok(Opened {
                     window,
                     first_ids: None,
+                    listed: None,
                     early: None,
                 })
             }
@@ -208,6 +209,7 @@ where
     let Opened {
         window,
         first_ids,
+        listed,
         early,
     } = opened?;
     let (mut early, past_first) = early.unzip();
@@ -245,7 +247,12 @@ where
         &reads,
         sink,
         &mut state,
-        (window, first_ids, past_first),
+        ToRead {
+            window,
+            first_ids,
+            listed,
+            past_first,
+        },
         early.as_mut(),
         &mut report,
         progress,
@@ -256,8 +263,8 @@ where
         let read = state.window.clone().ok_or_else(|| {
             Error::Sync("sync: the first id page ended without its window".into())
         })?;
-        let (rest, requests) = rest_window(transport, options, &read, &plan).await?;
-        report.requests += requests;
+        let (rest, listed) = rest_window(transport, options, &read, &plan).await?;
+        report.requests += listed.as_ref().map_or(0, |listed| listed.requests);
         report.strategy = Some(rest.strategy);
         state.window = Some(rest.clone());
         sink.commit(&SyncBatch::default(), &state)?;
@@ -266,7 +273,12 @@ where
             &reads,
             sink,
             &mut state,
-            (rest, None, None),
+            ToRead {
+                window: rest,
+                first_ids: None,
+                listed,
+                past_first: None,
+            },
             None,
             &mut report,
             progress,
@@ -360,6 +372,17 @@ pub(crate) struct Reads<'a, T> {
     pub(crate) worklogs: IssueWorklogs,
 }
 
+/// A window to read and what of it is in hand.
+struct ToRead {
+    window: Window,
+    /// Its listing's first page, when the plan read it.
+    first_ids: Option<jira_model::SearchPage>,
+    /// Its whole listing, when its slices were cut from one.
+    listed: Option<Arc<jira_batch::QueryIds>>,
+    /// On a far site, the plan's word on reading past the first page.
+    past_first: Option<tokio::sync::oneshot::Receiver<bool>>,
+}
+
 /// Reads every unfinished slice of `window`, committing units as they come back with
 /// the cursors they move, then moves the mark to the window's end.
 /// With `early` (a far site's first id page, read while the plan measures), the read
@@ -369,11 +392,12 @@ async fn read_window<T, S>(
     reads: &Reads<'_, T>,
     sink: &mut S,
     state: &mut SyncState,
-    (window, first_ids, past_first): (
-        Window,
-        Option<jira_model::SearchPage>,
-        Option<tokio::sync::oneshot::Receiver<bool>>,
-    ),
+    ToRead {
+        window,
+        first_ids,
+        listed,
+        past_first,
+    }: ToRead,
     mut early: Option<&mut Early>,
     report: &mut SyncReport,
     progress: &(dyn Fn(&SyncReport) + Sync),
@@ -451,7 +475,7 @@ where
                     &options,
                     &window,
                     completion,
-                    (expected, first_ids),
+                    (expected, first_ids, listed),
                 )
                 .boxed(),
             };

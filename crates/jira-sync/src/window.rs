@@ -265,11 +265,13 @@ impl SyncState {
 }
 
 /// A window just opened: the way to read it, its first id-only page when the probe read
-/// it (the `ids` way starts from it), and on a far site the plan still measuring while that
-/// page is read ([`Early`]).
+/// it (the `ids` way starts from it), its whole listing when its slices were cut from one
+/// (their pages are read from it: the window is not listed again), and on a far site the
+/// plan still measuring while that page is read ([`Early`]).
 pub(crate) struct Opened {
     pub(crate) window: Window,
     pub(crate) first_ids: Option<jira_model::SearchPage>,
+    pub(crate) listed: Option<Arc<jira_batch::QueryIds>>,
     pub(crate) early: Option<(Early, tokio::sync::oneshot::Receiver<bool>)>,
 }
 
@@ -320,6 +322,7 @@ pub(crate) async fn open_window<T: Transport + 'static>(
             return Ok(Opened {
                 window,
                 first_ids,
+                listed: None,
                 early: Some(Early::new(measuring, probe_requests)),
             });
         }
@@ -365,19 +368,28 @@ pub(crate) async fn open_window<T: Transport + 'static>(
             (window.strategy == Strategy::Slices).then_some(plan.slices)
         }
     };
+    let mut listed = None;
     if let Some(wanted) = slices {
-        let (slices, requests) =
-            plan::slice_window(transport, &window, &options.jql, 0, wanted).await?;
-        report.requests += requests;
+        let (slices, listing) = plan::slice_window(
+            transport,
+            &window,
+            &options.jql,
+            (0, wanted),
+            first_ids.take(),
+        )
+        .await?;
+        report.requests += listing.requests;
         window.slices = match slices.is_empty() {
             // Nothing to read: one slice, read (and done) at once.
             true => window.slices,
             false => slices,
         };
+        listed = Some(Arc::new(listing));
     }
     Ok(Opened {
         window,
         first_ids,
+        listed,
         early: None,
     })
 }

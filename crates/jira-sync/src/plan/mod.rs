@@ -27,7 +27,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use jira_batch::BatchConfig;
+use jira_batch::{BatchConfig, QueryIds};
 use jira_model::{
     ApiRequest, ApiResponse, BulkFetchRequest, BulkFetchResponse, SearchPage, SearchRequest,
 };
@@ -601,18 +601,25 @@ fn tails(issues: &[jira_model::Issue], field: &str, list: &str, page: f64) -> Ta
 }
 
 /// The window's ids above `after_id` (listed by page token, [`jira_batch::query_ids`]:
-/// JQL cannot bound ids) cut into `n` slices of as many ids each; with the requests the
-/// listing took. No slice when nothing is left to read.
+/// JQL cannot bound ids; `first`, the listing's first page when the plan read it, is not
+/// asked again) cut into `n` slices of as many ids each; with the listing, which the read
+/// then takes its slices' ids from instead of listing the window again. No slice when
+/// nothing is left to read.
 pub(crate) async fn slice_window<T: Transport + 'static>(
     transport: &Arc<T>,
     window: &Window,
     query: &str,
-    after_id: u64,
-    n: usize,
-) -> Result<(Vec<Slice>, usize), Error> {
-    let listed = jira_batch::query_ids(&**transport, &window.bounds(query), None).await?;
-    let unread: Vec<u64> = listed.ids.into_iter().filter(|id| *id > after_id).collect();
-    Ok((cut(&unread, after_id, n), listed.requests))
+    (after_id, n): (u64, usize),
+    first: Option<jira_model::SearchPage>,
+) -> Result<(Vec<Slice>, QueryIds), Error> {
+    let listed = jira_batch::query_ids(&**transport, &window.bounds(query), first).await?;
+    let unread: Vec<u64> = listed
+        .ids
+        .iter()
+        .copied()
+        .filter(|id| *id > after_id)
+        .collect();
+    Ok((cut(&unread, after_id, n), listed))
 }
 
 /// The ascending `ids` (all above `after_id`) cut into `n` id ranges of as many ids each,
