@@ -242,6 +242,9 @@ pub(crate) fn search(app: &AppState, uri: &Uri, body: SearchBody) -> Response {
         })
         .map(|issue| render.issue(issue, &selection, expand))
         .collect();
+    if selection.is_id_only() {
+        app.stats.ids_listed(page.len() as u64);
+    }
     let response = SearchOut {
         issues: page,
         is_last: next_page_token.is_none(),

@@ -42,6 +42,10 @@ pub struct StatsSnapshot {
     pub faults: BTreeMap<String, u64>,
     /// Requests refused with 401.
     pub unauthorized: u64,
+    /// Issue ids answered by id-only search pages (no fields asked): what listing a
+    /// query's ids cost, each a point.
+    #[serde(default)]
+    pub ids_listed: u64,
     /// Webhook deliveries a receiver accepted (2xx), duplicates included.
     #[serde(default)]
     pub webhooks_delivered: u64,
@@ -85,6 +89,7 @@ pub(crate) struct Stats {
     in_flight: AtomicU64,
     refused_during_wait: AtomicU64,
     unauthorized: AtomicU64,
+    ids_listed: AtomicU64,
     detail: Mutex<Detail>,
 }
 
@@ -150,6 +155,10 @@ impl Stats {
         self.unauthorized.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn ids_listed(&self, ids: u64) {
+        self.ids_listed.fetch_add(ids, Ordering::Relaxed);
+    }
+
     pub fn created(&self, summary: &str) {
         let mut detail = self.detail.lock();
         detail.issues_created += 1;
@@ -178,6 +187,7 @@ impl Stats {
             duplicate_creates: detail.duplicate_creates,
             faults: detail.faults.clone(),
             unauthorized: self.unauthorized.load(Ordering::Relaxed),
+            ids_listed: self.ids_listed.load(Ordering::Relaxed),
             webhooks_delivered: 0,
             webhooks_failed: 0,
             webhooks_pending: 0,
@@ -191,6 +201,7 @@ impl Stats {
         self.in_flight.store(0, Ordering::Relaxed);
         self.refused_during_wait.store(0, Ordering::Relaxed);
         self.unauthorized.store(0, Ordering::Relaxed);
+        self.ids_listed.store(0, Ordering::Relaxed);
         *self.detail.lock() = Detail::default();
     }
 }

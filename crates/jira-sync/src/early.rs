@@ -13,7 +13,8 @@
 //!   and goes on past the first page, in the same window;
 //! - it chose another way: the units started so far finish and are committed, and the
 //!   rest of the window, the ids above the slice's cursor, is read the chosen way
-//!   ([`rest_window`]). Every way reads a window's listed ids in id order from its
+//!   ([`rest_window`]), from the listing the first page's read made (the window is not
+//!   listed again). Every way reads a window's listed ids in id order from its
 //!   cursor, and the ranges the first page's units left durable above it go with the
 //!   rest ([`crate::window::Slice::keep_ahead`]), so nothing is read twice and nothing
 //!   skipped.
@@ -44,25 +45,49 @@ pub(crate) struct Early {
     probe_requests: usize,
     /// The plan, when it chose another way than `ids` for the rest of the window.
     pub(crate) rest_way: Option<SyncPlan>,
+    /// The window's listing, once the first page's read has it: the rest is read from it,
+    /// whatever the way, rather than listing the window again.
+    listed: tokio::sync::watch::Receiver<Option<Arc<QueryIds>>>,
+}
+
+/// What a far site's first-page read is told and tells back: whether to read past the
+/// first page (the plan's word), and the window's listing once it is in.
+pub(crate) struct PastFirst {
+    /// The plan's word: read on past the first page's worth of ids.
+    pub(crate) go_on: tokio::sync::oneshot::Receiver<bool>,
+    /// Where the read puts the window's listing.
+    pub(crate) listed: tokio::sync::watch::Sender<Option<Arc<QueryIds>>>,
 }
 
 impl Early {
-    /// The plan `measuring`, after a probe of `probe_requests` requests; with the
-    /// receiver the `ids` read waits on before it reads past the first page.
+    /// The plan `measuring`, after a probe of `probe_requests` requests; with what the
+    /// `ids` read waits on before it reads past the first page and where it puts the
+    /// window's listing.
     pub(crate) fn new(
         measuring: AbortOnDrop<Result<SyncPlan, Error>>,
         probe_requests: usize,
-    ) -> (Self, tokio::sync::oneshot::Receiver<bool>) {
-        let (decision, past_first) = tokio::sync::oneshot::channel();
+    ) -> (Self, PastFirst) {
+        let (decision, go_on) = tokio::sync::oneshot::channel();
+        let (listed_tx, listed) = tokio::sync::watch::channel(None);
         (
             Early {
                 plan: Some(measuring),
                 decision: Some(decision),
                 probe_requests,
                 rest_way: None,
+                listed,
             },
-            past_first,
+            PastFirst {
+                go_on,
+                listed: listed_tx,
+            },
         )
+    }
+
+    /// The window's listing, when the first page's read made it (its requests counted
+    /// there).
+    pub(crate) fn listing(&self) -> Option<Arc<QueryIds>> {
+        self.listed.borrow().clone()
     }
 
     /// Whether the plan has yet to land.
@@ -160,14 +185,15 @@ pub(crate) fn provisional(
 }
 
 /// The rest of `window` (the ids above its first slice's cursor that no range read ahead
-/// holds), to be read the way `plan` chose; with the listing its slices were cut from,
-/// when it chose slices (the read takes their ids from it).
+/// holds), to be read the way `plan` chose; with the window's listing (`listed`, the
+/// first page's read's, or one made here to cut slices from: the read takes the rest's
+/// ids from it) and the requests made here.
 pub(crate) async fn rest_window<T: Transport + 'static>(
     transport: &Arc<T>,
     options: &SyncOptions,
-    window: &Window,
+    (window, listed): (&Window, Option<Arc<QueryIds>>),
     plan: &SyncPlan,
-) -> Result<(Window, Option<Arc<QueryIds>>), Error> {
+) -> Result<(Window, Option<Arc<QueryIds>>, usize), Error> {
     let strategy = options.strategy.unwrap_or(plan.chosen);
     let after_id = window.slices[0].after_id;
     let mut rest = Window {
@@ -178,7 +204,8 @@ pub(crate) async fn rest_window<T: Transport + 'static>(
         memory_budget: plan.estimate(strategy).map_or(0, |e| e.memory_budget),
         ..window.clone()
     };
-    let mut listed = None;
+    let mut listed = listed;
+    let mut requests = 0;
     if strategy == Strategy::Slices {
         // The plan's slices were for the whole window: the rest takes its share of them.
         let first_page = window_first_page(plan);
@@ -186,16 +213,23 @@ pub(crate) async fn rest_window<T: Transport + 'static>(
         let slices = ((plan.slices as f64 * left / plan.count.max(1) as f64).ceil() as usize)
             .clamp(1, plan.slices.max(1));
         // Nothing above the first page: no slice, the window is read.
-        let (cut, listing) =
-            plan::slice_window(transport, &rest, &options.jql, (after_id, slices), None).await?;
-        rest.slices = cut;
-        listed = Some(Arc::new(listing));
+        let listing = match listed {
+            Some(listed) => listed,
+            None => {
+                let listing =
+                    jira_batch::query_ids(&**transport, &rest.bounds(&options.jql), None).await?;
+                requests += listing.requests;
+                Arc::new(listing)
+            }
+        };
+        rest.slices = plan::cut_above(&listing, after_id, slices);
+        listed = Some(listing);
     }
     // What the first page's units left durable above the cursor is not read again.
     for slice in &mut rest.slices {
         slice.keep_ahead(&window.slices[0].ahead);
     }
-    Ok((rest, listed))
+    Ok((rest, listed, requests))
 }
 
 /// Issues of the window's first id-only page.

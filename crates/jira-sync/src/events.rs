@@ -126,16 +126,14 @@ fn second_listing<T: Transport + 'static>(
 /// as the runs of listed ids it holds once it is back). `past_first`: when given (a far
 /// site's plan still measuring), only the first page and the lowest other ids to a page's
 /// worth (5,000) with it are read unless it says go on; the slice is then done only if
-/// the rest was.
+/// the rest was; the listing is handed back (a plan that chose another way reads the rest
+/// from it).
 pub(crate) fn ids_events<'a, T: Transport + 'static>(
     transport: &'a Arc<T>,
     batch: &'a BatchConfig,
     options: &'a SyncOptions,
     window: &Window,
-    (first_ids, past_first): (
-        Option<SearchPage>,
-        Option<tokio::sync::oneshot::Receiver<bool>>,
-    ),
+    (first_ids, past_first): (Option<SearchPage>, Option<crate::early::PastFirst>),
     completion: Completion,
     tuning: Tuning,
 ) -> impl futures_util::Stream<Item = Result<Event, Error>> + 'a {
@@ -153,6 +151,7 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
     // one's key, so they chain).
     let first_page = first_page_ids(first_ids.as_ref(), &slice);
     let early = past_first.is_some();
+    let (past_first, publish) = past_first.map(|p| (p.go_on, p.listed)).unzip();
     // Whether the ids past the first page's worth are read (and so the slice done at the
     // end).
     let go_on = async move {
@@ -176,7 +175,14 @@ pub(crate) fn ids_events<'a, T: Transport + 'static>(
     // at once in a task of its own (it waits for none of them, and they wait for it).
     let listing = {
         let (transport, bounds) = (transport.clone(), bounds.clone());
-        let list = async move { jira_batch::query_ids(&*transport, &bounds, first_ids).await };
+        // A far site's plan that chooses another way reads the rest from this listing.
+        let list = async move {
+            let listed = jira_batch::query_ids(&*transport, &bounds, first_ids).await;
+            if let (Ok(listed), Some(publish)) = (&listed, publish) {
+                publish.send_replace(Some(Arc::new(listed.clone())));
+            }
+            listed
+        };
         match first_page.is_empty() {
             true => async move { list.await.map_err(Error::from) }.boxed(),
             false => {

@@ -259,12 +259,13 @@ where
     )
     .await?;
     // A far site's plan chose another way for what its first id page left.
-    if let Some(plan) = early.and_then(|early| early.rest_way) {
+    if let Some((plan, early)) = early.and_then(|mut early| Some((early.rest_way.take()?, early))) {
         let read = state.window.clone().ok_or_else(|| {
             Error::Sync("sync: the first id page ended without its window".into())
         })?;
-        let (rest, listed) = rest_window(transport, options, &read, &plan).await?;
-        report.requests += listed.as_ref().map_or(0, |listed| listed.requests);
+        let (rest, listed, requests) =
+            rest_window(transport, options, (&read, early.listing()), &plan).await?;
+        report.requests += requests;
         report.strategy = Some(rest.strategy);
         state.window = Some(rest.clone());
         sink.commit(&SyncBatch::default(), &state)?;
@@ -380,7 +381,7 @@ struct ToRead {
     /// Its whole listing, when its slices were cut from one.
     listed: Option<Arc<jira_batch::QueryIds>>,
     /// On a far site, the plan's word on reading past the first page.
-    past_first: Option<tokio::sync::oneshot::Receiver<bool>>,
+    past_first: Option<crate::early::PastFirst>,
 }
 
 /// Reads every unfinished slice of `window`, committing units as they come back with

@@ -272,7 +272,7 @@ pub(crate) struct Opened {
     pub(crate) window: Window,
     pub(crate) first_ids: Option<jira_model::SearchPage>,
     pub(crate) listed: Option<Arc<jira_batch::QueryIds>>,
-    pub(crate) early: Option<(Early, tokio::sync::oneshot::Receiver<bool>)>,
+    pub(crate) early: Option<(Early, crate::early::PastFirst)>,
 }
 
 /// A new window from the mark (or `since`) to now less the settle time, with the strategy

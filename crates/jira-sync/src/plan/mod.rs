@@ -602,9 +602,9 @@ fn tails(issues: &[jira_model::Issue], field: &str, list: &str, page: f64) -> Ta
 
 /// The window's ids above `after_id` (listed by page token, [`jira_batch::query_ids`]:
 /// JQL cannot bound ids; `first`, the listing's first page when the plan read it, is not
-/// asked again) cut into `n` slices of as many ids each; with the listing, which the read
-/// then takes its slices' ids from instead of listing the window again. No slice when
-/// nothing is left to read.
+/// asked again) cut into `n` slices of as many ids each ([`cut_above`]); with the
+/// listing, which the read then takes its slices' ids from instead of listing the window
+/// again. No slice when nothing is left to read.
 pub(crate) async fn slice_window<T: Transport + 'static>(
     transport: &Arc<T>,
     window: &Window,
@@ -613,13 +613,18 @@ pub(crate) async fn slice_window<T: Transport + 'static>(
     first: Option<jira_model::SearchPage>,
 ) -> Result<(Vec<Slice>, QueryIds), Error> {
     let listed = jira_batch::query_ids(&**transport, &window.bounds(query), first).await?;
+    Ok((cut_above(&listed, after_id, n), listed))
+}
+
+/// The ids of `listed` above `after_id` cut into `n` slices ([`cut`]).
+pub(crate) fn cut_above(listed: &QueryIds, after_id: u64, n: usize) -> Vec<Slice> {
     let unread: Vec<u64> = listed
         .ids
         .iter()
         .copied()
         .filter(|id| *id > after_id)
         .collect();
-    Ok((cut(&unread, after_id, n), listed))
+    cut(&unread, after_id, n)
 }
 
 /// The ascending `ids` (all above `after_id`) cut into `n` id ranges of as many ids each,

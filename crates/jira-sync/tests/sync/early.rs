@@ -126,8 +126,8 @@ async fn when_the_plan_chooses_another_way_the_rest_of_the_window_is_read_that_w
     // Bulk fetches of at most 10 issues (a user's batch size): the `ids` way takes 530
     // of them, about 5 s at the burst rate of 100 a second, where the window's 53 search
     // pages read side by side take about a second. The plan chooses a search way for
-    // what the first id page leaves (both ways cost the same points but for the slices'
-    // own listing, so the points do not decide it).
+    // what the first id page leaves (every way costs the same points, so the points do
+    // not decide it).
     let sim = far_site(LimitConfig::off()).await;
     let dir = tempfile::tempdir().unwrap();
     let client = client_builder(&sim)
@@ -152,6 +152,10 @@ async fn when_the_plan_chooses_another_way_the_rest_of_the_window_is_read_that_w
     // site's first units are the smallest a plan takes, within the batch size, and stay
     // so when the plan chooses another way); none for the rest.
     assert_eq!(fetched, 10 + 5_000 / 10, "{report:?} {stats:?}");
+    // The window listed twice, no more (its listing is longer than a page, so it is made
+    // again once read): the rest is read from the listing the first page's read made, not
+    // from a listing of its own (which cost 5,300 ids more).
+    assert_eq!(stats.ids_listed, 2 * 5_300, "{report:?} {stats:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

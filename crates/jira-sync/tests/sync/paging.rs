@@ -182,6 +182,8 @@ async fn slices_are_read_from_the_listing_they_were_cut_from() {
         let stats = sim.stats();
         // Atlassian's points: one a request, one an object returned.
         objects.push((strategy, stats.points_spent - stats.requests));
+        // The window listed twice (it takes two pages), the first page the plan's.
+        assert_eq!(stats.ids_listed, 2 * 5_300, "{strategy:?}: {stats:?}");
     }
     // Each way: the issues, the plan's sample, and the ids listed twice (the listing
     // takes two pages, so it is made again once read: page tokens may be offsets).
