@@ -116,10 +116,7 @@ impl<'a> Skim<'a> {
 
     /// The member `name` as text; NULL when absent, empty or not a string.
     pub(crate) fn text(&self, name: &str) -> SqlValue {
-        match self.str(name) {
-            Some(text) if !text.is_empty() => SqlValue::Text(text.into_owned()),
-            _ => SqlValue::Null,
-        }
+        super::values::non_empty(self.str(name).as_deref())
     }
 
     /// `name.member` as text (`status.name`, `assignee.accountId`).

@@ -19,7 +19,13 @@ pub(crate) fn time_ms(ms: i64) -> SqlValue {
 
 /// A string member as text; NULL when absent or empty.
 pub(crate) fn text(value: Option<&Value>) -> SqlValue {
-    match value.and_then(Value::as_str) {
+    non_empty(value.and_then(Value::as_str))
+}
+
+/// A text column's value: the text, or NULL when there is none or it is empty (the one
+/// rule for every text column, whether read from a tree or a skim).
+pub(crate) fn non_empty(text: Option<&str>) -> SqlValue {
+    match text {
         Some(text) if !text.is_empty() => SqlValue::Text(text.to_owned()),
         _ => SqlValue::Null,
     }
