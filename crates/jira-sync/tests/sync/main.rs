@@ -35,6 +35,19 @@ async fn tenant() -> SimHandle {
     .expect("jira-sim starts")
 }
 
+/// One project of more issues than an id page holds (5,300 against 5,000), no limits: a
+/// window whose listing takes two pages.
+async fn two_id_pages() -> SimHandle {
+    SimHandle::start(SimConfig {
+        projects: 1,
+        issues_per_project: 5_300,
+        limits: LimitConfig::off(),
+        ..SimConfig::default()
+    })
+    .await
+    .expect("jira-sim starts")
+}
+
 /// A tenant, a client of it, a temporary directory and a SQLite sink in it
 /// (`export.db`) holding a sync of [`options`]: the truth a JSON Lines sink is held to.
 async fn synced_database() -> (
@@ -724,14 +737,7 @@ async fn an_embedded_comment_page_that_is_not_the_first_loses_nothing() {
 async fn the_ids_way_reads_each_id_page_once_starting_from_the_plans() {
     // More issues than an id page holds (5,000): the plan's page is the read's first,
     // the read goes on after its last id, and every issue is written once.
-    let sim = SimHandle::start(SimConfig {
-        projects: 1,
-        issues_per_project: 5_300,
-        limits: LimitConfig::off(),
-        ..SimConfig::default()
-    })
-    .await
-    .expect("jira-sim starts");
+    let sim = two_id_pages().await;
     let client = uncached_client(&sim).await;
     let dir = tempfile::tempdir().unwrap();
     let mut sink = SqliteSink::open(dir.path().join("ids.db")).unwrap();

@@ -155,14 +155,7 @@ async fn a_listing_an_offset_token_cut_short_is_made_whole_by_the_second() {
 /// ids more here (5,300 of 100,000 in `cargo xtask bench`'s scenario 10).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slices_are_read_from_the_listing_they_were_cut_from() {
-    let sim = SimHandle::start(SimConfig {
-        projects: 1,
-        issues_per_project: 5_300,
-        limits: LimitConfig::off(),
-        ..SimConfig::default()
-    })
-    .await
-    .expect("jira-sim starts");
+    let sim = super::two_id_pages().await;
     let client = uncached_client(&sim).await;
     let dir = tempfile::tempdir().unwrap();
     let mut objects = Vec::new();
