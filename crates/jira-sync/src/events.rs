@@ -468,7 +468,8 @@ impl Cursor {
 /// page (`expected`) is asked as that page with the fields, nothing listed: one answer
 /// holds it all (should it not be the last page after all, its issues are kept and the
 /// rest listed). `first_ids`: the listing's first page, when the plan read it; `listed`:
-/// the whole listing, when the slices were cut from it (the window is not listed again).
+/// the whole listing, when the run has it (the slices were cut from it, or a far site's
+/// first-page read made it): the window is not listed again.
 pub(crate) fn page_events<'a, T: Transport + 'static>(
     transport: &'a Arc<T>,
     options: &'a SyncOptions,
